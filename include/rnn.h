@@ -1,0 +1,285 @@
+/*
+ * librnn: recurrent neural networks in C with Keras semantics.
+ *
+ * One public header. Every public symbol is rnn_*, every macro and enum value RNN_*.
+ *
+ * Conventions
+ *  - Arrays are row-major float32 (C order). A batch of sequences is [samples, steps, features],
+ *    exactly as in Keras.
+ *  - Handles are opaque. Whoever receives a handle from rnn_*_new / rnn_sequential frees it with
+ *    the matching *_free. A layer added to a model belongs to the model from then on.
+ *  - Every fallible call returns rnn_status (RNN_OK == 0). On failure a readable message is kept:
+ *    rnn_model_error(model) for calls on a model, rnn_last_error() for every call (per thread).
+ *    The library never prints because of bad input, never exits and never aborts.
+ *  - Option structs are filled by rnn_*_defaults(); the defaults are Keras 3's.
+ */
+#ifndef RNN_H
+#define RNN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define RNN_VERSION_MAJOR 0
+#define RNN_VERSION_MINOR 1
+#define RNN_VERSION_PATCH 0
+const char *rnn_version(void);
+
+/* ------------------------------------------------------------------ status and errors */
+
+typedef enum {
+    RNN_OK = 0,
+    RNN_ERR_ARGUMENT,    /* a bad argument: NULL, negative size, unknown name          */
+    RNN_ERR_SHAPE,       /* shapes that do not fit the model                           */
+    RNN_ERR_STATE,       /* call not valid now: not compiled, stateful batch mismatch  */
+    RNN_ERR_NUMERIC,     /* NaN or Inf in data, a non-finite loss                      */
+    RNN_ERR_MEMORY,      /* out of memory, or sizes whose product overflows            */
+    RNN_ERR_IO,          /* a file could not be read or written                        */
+    RNN_ERR_FORMAT,      /* a file's content is malformed                              */
+    RNN_ERR_UNSUPPORTED  /* valid in Keras, not supported here (named in the message)  */
+} rnn_status;
+
+/* The message of the last failed call on this thread ("" if none). */
+const char *rnn_last_error(void);
+/* A short name for a status ("RNN_ERR_SHAPE"). */
+const char *rnn_status_name(rnn_status s);
+
+/* ------------------------------------------------------------------ arrays */
+
+#define RNN_MAX_RANK 4
+/* A non-owning view of a float32 array in C order. Build one with rnn_tensor2/rnn_tensor3, or
+ * fill it by hand. Arrays returned by the library (rnn_predict) own their data: free them with
+ * rnn_tensor_free. */
+typedef struct {
+    float *data;
+    int rank;
+    int64_t shape[RNN_MAX_RANK];
+} rnn_tensor;
+
+rnn_tensor rnn_tensor1(float *data, int64_t n);
+rnn_tensor rnn_tensor2(float *data, int64_t n, int64_t features);
+rnn_tensor rnn_tensor3(float *data, int64_t n, int64_t steps, int64_t features);
+/* Number of elements (0 on overflow or a negative dimension). */
+int64_t rnn_tensor_size(const rnn_tensor *t);
+/* Frees data returned by the library and clears the view. Safe on a zeroed tensor. */
+void rnn_tensor_free(rnn_tensor *t);
+
+/* ------------------------------------------------------------------ layers */
+
+typedef enum {
+    RNN_LINEAR = 0, /* Keras "linear" (also None) */
+    RNN_TANH,
+    RNN_SIGMOID,
+    RNN_HARD_SIGMOID,        /* Keras 3: clip(x/6 + 1/2, 0, 1) */
+    RNN_HARD_SIGMOID_LEGACY, /* Keras 1/2 and tf.keras: clip(0.2x + 1/2, 0, 1) */
+    RNN_RELU,
+    RNN_ELU,
+    RNN_SELU,
+    RNN_SOFTPLUS,
+    RNN_ACTIVATION_COUNT
+} rnn_activation;
+
+/* Keras name ("tanh", "hard_sigmoid", ...) -> activation; returns -1 for an unknown name. */
+int rnn_activation_from_name(const char *name);
+const char *rnn_activation_name(rnn_activation a);
+
+typedef struct rnn_layer rnn_layer;
+
+/* Options of SimpleRNN, LSTM and GRU, with Keras's names. Obtain with rnn_lstm_defaults(units),
+ * rnn_gru_defaults(units) or rnn_simple_rnn_defaults(units), then change what you need. */
+typedef struct {
+    int units;
+    rnn_activation activation;           /* default tanh                                 */
+    rnn_activation recurrent_activation; /* default sigmoid (LSTM and GRU; unused else)  */
+    int use_bias;                        /* default 1                                    */
+    int return_sequences;                /* default 0: only the last step [batch, units] */
+    int return_state;                    /* default 0; not allowed inside a Sequential   */
+    int go_backwards;                    /* default 0                                    */
+    int stateful;                        /* default 0; needs a fixed batch size          */
+    int unit_forget_bias;                /* LSTM, default 1                              */
+    int reset_after;                     /* GRU, default 1 (Keras 2.3+ and 3)            */
+    const char *name;                    /* NULL: Keras's automatic name (lstm, lstm_1)  */
+} rnn_recurrent_options;
+
+rnn_recurrent_options rnn_lstm_defaults(int units);
+rnn_recurrent_options rnn_gru_defaults(int units);
+rnn_recurrent_options rnn_simple_rnn_defaults(int units);
+
+/* New layers. They return NULL only if out of memory or given NULL options; option values are
+ * checked when the layer is added to a model. */
+rnn_layer *rnn_lstm(const rnn_recurrent_options *options);
+rnn_layer *rnn_gru(const rnn_recurrent_options *options);
+rnn_layer *rnn_simple_rnn(const rnn_recurrent_options *options);
+
+typedef struct {
+    int units;
+    rnn_activation activation; /* default linear */
+    int use_bias;              /* default 1      */
+    const char *name;
+} rnn_dense_options;
+rnn_dense_options rnn_dense_defaults(int units);
+/* Dense on [batch, features], or on [batch, steps, features] applied to the last axis. */
+rnn_layer *rnn_dense(const rnn_dense_options *options);
+/* Shorthand for the common case: Dense(units, activation). */
+rnn_layer *rnn_dense_simple(int units, rnn_activation activation);
+
+/* Frees a layer that was never added to a model. */
+void rnn_layer_free(rnn_layer *layer);
+const char *rnn_layer_name(const rnn_layer *layer);
+
+/* ------------------------------------------------------------------ models */
+
+typedef struct rnn_model rnn_model;
+
+#define RNN_NONE (-1) /* an unknown dimension: Keras's None */
+
+/* A new empty Sequential model. name NULL gives "sequential". Free with rnn_model_free. */
+rnn_model *rnn_sequential(const char *name);
+void rnn_model_free(rnn_model *model);
+/* The message of the last failed call on this model ("" if none). */
+const char *rnn_model_error(const rnn_model *model);
+
+/* Seeds the model's generator (weight initialisation, shuffling). Call before the first
+ * compile/fit/predict: weights are drawn when the model is built. Default seed: 0. */
+rnn_status rnn_set_seed(rnn_model *model, uint64_t seed);
+
+/* The input of a Sequential model, as Keras's input_shape=(steps, features) with steps possibly
+ * RNN_NONE (batch size free), or batch_input_shape=(batch, steps, features) with a fixed batch
+ * (needed by stateful layers). rank-2 input [batch, features] is set with steps = 0. */
+rnn_status rnn_input(rnn_model *model, int64_t steps, int64_t features);
+rnn_status rnn_batch_input(rnn_model *model, int64_t batch, int64_t steps, int64_t features);
+
+/* Appends a layer (the model owns it from now on, also on failure). Shapes are checked here;
+ * the message says what does not fit. */
+rnn_status rnn_add(rnn_model *model, rnn_layer *layer);
+
+/* Number of layers, and one by index (borrowed). */
+int rnn_layer_count(const rnn_model *model);
+rnn_layer *rnn_get_layer(rnn_model *model, int index);
+
+/* Output shape of the model for a batch of `batch` samples of `steps` steps (RNN_NONE: use the
+ * declared value). Writes rank and dims (unknown dims as RNN_NONE). */
+rnn_status rnn_output_shape(rnn_model *model, int *rank, int64_t shape[RNN_MAX_RANK]);
+
+/* Keras's model.summary(): layer table with output shapes and parameter counts. */
+rnn_status rnn_summary(rnn_model *model, FILE *out);
+int64_t rnn_count_params(rnn_model *model);
+
+/* Weights in Keras's order and layout (get_weights / set_weights). Index over all weights of all
+ * layers: layer 0's kernel, recurrent_kernel, bias, then layer 1's... */
+int rnn_weight_count(rnn_model *model);
+/* Name ("lstm/kernel"), rank and shape of weight i. */
+rnn_status rnn_weight_info(rnn_model *model, int index, const char **name, int *rank,
+                           int64_t shape[RNN_MAX_RANK]);
+/* Copies weight i into/out of a caller buffer of `count` floats (must equal its size). */
+rnn_status rnn_get_weight(rnn_model *model, int index, float *out, int64_t count);
+rnn_status rnn_set_weight(rnn_model *model, int index, const float *values, int64_t count);
+/* Copies every weight from one model to another of the same architecture (a stateful batch-1
+ * copy of a trained model, for example). */
+rnn_status rnn_copy_weights(rnn_model *dst, rnn_model *src);
+
+/* ------------------------------------------------------------------ training setup */
+
+typedef enum { RNN_OPT_ADAM = 0, RNN_OPT_SGD } rnn_optimizer_kind;
+
+typedef struct {
+    rnn_optimizer_kind kind;
+    float learning_rate; /* Adam 0.001, SGD 0.01     */
+    float beta_1;        /* Adam 0.9                 */
+    float beta_2;        /* Adam 0.999               */
+    float epsilon;       /* Adam 1e-7 (Keras 3)      */
+    float momentum;      /* SGD 0.0                  */
+    int nesterov;        /* SGD 0                    */
+} rnn_optimizer;
+
+rnn_optimizer rnn_adam_defaults(void);
+rnn_optimizer rnn_sgd_defaults(void);
+
+/* compile(loss=..., optimizer=...). loss: "mean_squared_error" ("mse") or
+ * "mean_absolute_error" ("mae"). optimizer: "adam" or "sgd" with Keras's defaults. */
+rnn_status rnn_compile(rnn_model *model, const char *loss, const char *optimizer);
+/* The same with explicit optimizer settings. */
+rnn_status rnn_compile_with(rnn_model *model, const char *loss, const rnn_optimizer *optimizer);
+
+/* ------------------------------------------------------------------ training and inference */
+
+typedef struct {
+    int epochs;             /* default 1   */
+    int batch_size;         /* default 32  */
+    int shuffle;            /* default 1: a new permutation every epoch */
+    float validation_split; /* default 0: the last fraction of the samples validates */
+    int verbose;            /* default 1: Keras's progress bar; 2: one line per epoch; 0: quiet */
+    FILE *out;              /* where progress goes; NULL: stdout */
+} rnn_fit_options;
+rnn_fit_options rnn_fit_defaults(void);
+
+/* Per-epoch values of a fit (Keras's History). val_loss is NULL without validation. */
+typedef struct {
+    int epochs;
+    double *loss;
+    double *val_loss;
+} rnn_history;
+void rnn_history_free(rnn_history *history);
+
+/* model.fit(x, y). history may be NULL; otherwise free it with rnn_history_free. */
+rnn_status rnn_fit(rnn_model *model, rnn_tensor x, rnn_tensor y, const rnn_fit_options *options,
+                   rnn_history *history);
+/* model.evaluate(x, y, batch_size): the mean loss over the samples. */
+rnn_status rnn_evaluate(rnn_model *model, rnn_tensor x, rnn_tensor y, int batch_size,
+                        double *loss);
+/* model.predict(x, batch_size): *y receives a new array (free with rnn_tensor_free). */
+rnn_status rnn_predict(rnn_model *model, rnn_tensor x, int batch_size, rnn_tensor *y);
+/* One optimizer step on exactly this batch; *loss (may be NULL) gets the batch's loss before
+ * the update. */
+rnn_status rnn_train_on_batch(rnn_model *model, rnn_tensor x, rnn_tensor y, double *loss);
+/* predict on exactly this batch. */
+rnn_status rnn_predict_on_batch(rnn_model *model, rnn_tensor x, rnn_tensor *y);
+
+/* Zeros the state of every stateful layer, and the state carried by rnn_predict_step. */
+rnn_status rnn_reset_states(rnn_model *model);
+
+/* Streaming: feeds ONE time step x of shape [batch, features] (x holds batch*features floats)
+ * and writes the model's output for that step to y (batch * output features floats). Every
+ * recurrent layer carries its state from call to call, as a stateful layer does, until
+ * rnn_reset_states. The batch is the model's fixed batch size, or 1 if the batch is free.
+ * After the first call no memory is allocated. */
+rnn_status rnn_predict_step(rnn_model *model, const float *x, float *y);
+
+/* Number of threads used by the matrix products (0: the library's default). */
+rnn_status rnn_set_threads(int threads);
+
+/* ------------------------------------------------------------------ time-series helpers */
+
+/* Keras/scikit-learn MinMaxScaler(feature_range=(lo, hi)) over one column of values. */
+typedef struct {
+    float data_min, data_max;
+    float range_min, range_max;
+} rnn_minmax_scaler;
+/* Fits on n values (feature range [0, 1] unless set before by rnn_minmax_scaler_range). */
+rnn_status rnn_minmax_fit(rnn_minmax_scaler *scaler, const float *values, int64_t n);
+void rnn_minmax_transform(const rnn_minmax_scaler *scaler, float *values, int64_t n);
+void rnn_minmax_inverse(const rnn_minmax_scaler *scaler, float *values, int64_t n);
+
+/* create_dataset(series, look_back) of the airline tutorial: samples = n - look_back - 1 windows
+ * x[i] = series[i .. i+look_back), y[i] = series[i + look_back]. *x and *y are new arrays of
+ * shape [samples, look_back, 1] and [samples, 1] (free with rnn_tensor_free). */
+rnn_status rnn_create_dataset(const float *series, int64_t n, int look_back, rnn_tensor *x,
+                              rnn_tensor *y);
+
+/* Splits n values at floor(n * train_fraction): train = [0, split), test = [split, n). */
+int64_t rnn_train_test_split(int64_t n, double train_fraction);
+
+/* Loads one numeric column of a CSV file with a header row, by header name or (if column_name
+ * is NULL) by 0-based index. *values is a new malloc'd array (free with free()). Quoted fields
+ * are accepted; an empty or non-numeric field is an error naming the line. */
+rnn_status rnn_csv_load_column(const char *path, const char *column_name, int column_index,
+                               float **values, int64_t *n);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* RNN_H */
