@@ -1,0 +1,82 @@
+# librnn build. `make` builds the libraries, the rnn tool and the examples; `make test` runs every
+# test; `make demo` trains the airline forecaster. Missing Debian packages are installed first
+# (scripts/deps.sh). BLAS=none builds the portable core without a CBLAS.
+
+CC      ?= cc
+PREFIX  ?= /usr/local
+BLAS    ?= openblas
+BUILD   := build
+CFLAGS  ?= -O2 -g
+WARN    := -Wall -Wextra -Wshadow
+ALL_CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L $(WARN) $(CFLAGS) -fPIC -Iinclude -Isrc
+LDLIBS  := -lm -lpthread
+
+ifeq ($(BLAS),openblas)
+  ALL_CFLAGS += -DRNN_USE_CBLAS -I/usr/include/x86_64-linux-gnu/openblas-pthread
+  LDLIBS     := -lopenblas $(LDLIBS)
+  PC_LIBS    := -lopenblas
+endif
+
+LIB_SRC := $(wildcard src/*.c src/kernels/*.c src/layers/*.c)
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+CLI_SRC := $(wildcard cli/*.c)
+CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
+TEST_SRC := $(filter-out tests/stub_%.c,$(wildcard tests/test_*.c))
+TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+EXAMPLE_SRC := $(wildcard examples/*.c)
+EXAMPLE_BIN := $(EXAMPLE_SRC:examples/%.c=$(BUILD)/examples/%)
+
+.PHONY: all deps lib test demo install clean
+.DEFAULT_GOAL := all
+
+all: deps
+	@$(MAKE) --no-print-directory build-all
+
+build-all: $(BUILD)/librnn.a $(BUILD)/librnn.so $(BUILD)/rnn $(EXAMPLE_BIN) $(TEST_BIN)
+
+deps:
+	@BLAS=$(BLAS) CC=$(CC) sh scripts/deps.sh
+
+$(BUILD)/obj/%.o: %.c include/rnn.h $(wildcard src/*.h src/*/*.h cli/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(BUILD)/librnn.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/librnn.so: $(LIB_OBJ)
+	$(CC) -shared -o $@ $^ $(LDLIBS)
+
+$(BUILD)/rnn: $(CLI_OBJ) $(BUILD)/librnn.a
+	$(CC) -o $@ $(CLI_OBJ) $(BUILD)/librnn.a $(LDLIBS)
+
+$(BUILD)/examples/%: examples/%.c $(BUILD)/librnn.a include/rnn.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $< -o $@ $(BUILD)/librnn.a $(LDLIBS)
+
+# Tests may include internal headers (src/, cli/) to check layers and kernels directly.
+$(BUILD)/tests/%: tests/%.c tests/check.h $(BUILD)/librnn.a $(CLI_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Icli $< -o $@ $(filter-out $(BUILD)/obj/cli/main.o,$(CLI_OBJ)) \
+	    $(BUILD)/librnn.a $(LDLIBS)
+
+test: deps
+	@$(MAKE) --no-print-directory build-all
+	@sh scripts/run_tests.sh $(TEST_BIN) $(BUILD)/examples/readme_airline
+
+demo: deps
+	@$(MAKE) --no-print-directory $(BUILD)/rnn
+	$(BUILD)/rnn demo $(DEMO_ARGS)
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/bin
+	install -m 644 include/rnn.h $(DESTDIR)$(PREFIX)/include/rnn.h
+	install -m 644 $(BUILD)/librnn.a $(DESTDIR)$(PREFIX)/lib/librnn.a
+	install -m 755 $(BUILD)/librnn.so $(DESTDIR)$(PREFIX)/lib/librnn.so
+	install -m 755 $(BUILD)/rnn $(DESTDIR)$(PREFIX)/bin/rnn
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBS@|$(PC_LIBS)|' rnn.pc.in \
+	    > $(DESTDIR)$(PREFIX)/lib/pkgconfig/rnn.pc
+
+clean:
+	rm -rf $(BUILD)

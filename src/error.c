@@ -1,0 +1,44 @@
+/* Per-thread error messages and status names. */
+#include "error.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+static _Thread_local char last_error[RNN_ERROR_MAX];
+
+rnn_status rnn__fail(rnn_status status, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(last_error, sizeof last_error, fmt, ap);
+    va_end(ap);
+    return status;
+}
+
+void rnn__clear_error(void) { last_error[0] = '\0'; }
+
+const char *rnn_last_error(void) { return last_error; }
+
+const char *rnn_status_name(rnn_status s) {
+    switch (s) {
+    case RNN_OK: return "RNN_OK";
+    case RNN_ERR_ARGUMENT: return "RNN_ERR_ARGUMENT";
+    case RNN_ERR_SHAPE: return "RNN_ERR_SHAPE";
+    case RNN_ERR_STATE: return "RNN_ERR_STATE";
+    case RNN_ERR_NUMERIC: return "RNN_ERR_NUMERIC";
+    case RNN_ERR_MEMORY: return "RNN_ERR_MEMORY";
+    case RNN_ERR_IO: return "RNN_ERR_IO";
+    case RNN_ERR_FORMAT: return "RNN_ERR_FORMAT";
+    case RNN_ERR_UNSUPPORTED: return "RNN_ERR_UNSUPPORTED";
+    }
+    return "RNN_ERR_UNKNOWN";
+}
+
+const char *rnn_version(void) { return "0.1.0"; }
+
+/* A bug in librnn itself, never a consequence of user input: stop loudly rather than compute
+ * wrong numbers. */
+void rnn__internal_failure(const char *file, int line, const char *what) {
+    fprintf(stderr, "librnn internal error at %s:%d: %s\n", file, line, what);
+    __builtin_trap();
+}

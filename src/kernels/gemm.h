@@ -1,0 +1,22 @@
+/* Matrix products, row-major: C (M,N) = alpha * op(A) op(B) + beta * C.
+ * op(A) is A (M,K) with row stride lda, or, if trans_a, A stored as (K,M) and transposed.
+ * op(B) likewise (K,N) or stored (N,K) if trans_b. Large products go to the CBLAS; small ones
+ * (tiny layers, batch 1) to a plain loop, where a BLAS call costs more than the arithmetic. */
+#ifndef RNN_GEMM_H
+#define RNN_GEMM_H
+
+void rnn__gemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
+               int lda, const float *B, int ldb, float beta, float *C, int ldc);
+
+/* The portable loop, always available (the reference the tests compare the BLAS path with). */
+void rnn__gemm_loops(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
+                     int lda, const float *B, int ldb, float beta, float *C, int ldc);
+
+/* out[j] += sum_i m[i*ld + j] for i < rows, j < cols: bias gradients. */
+void rnn__colsum_add(float *out, const float *m, int rows, int cols, int ld);
+
+void rnn__blas_set_threads(int n);
+/* "OpenBLAS 0.3.21 ..." or "portable loops". */
+const char *rnn__blas_name(void);
+
+#endif

@@ -1,0 +1,160 @@
+/* Dense: y = act(x W + b) over the last axis. On [batch, steps, d] input every step is a row
+ * of one (batch*steps, d) product, as Keras's tensordot does. W (d, units), b (units,). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "kernels/activations.h"
+#include "kernels/gemm.h"
+#include "layers/layer.h"
+
+typedef struct {
+    rnn_dense_options opt;
+    int64_t in_features;
+    int64_t rows; /* batch * steps of the planned call */
+    float *y, *dz;
+} dense_impl;
+
+static rnn_status dense_configure(rnn_layer *layer, const rnn_shape *in) {
+    dense_impl *d = layer->impl;
+    if (d->opt.units <= 0 || d->opt.units > (1 << 24))
+        return rnn__fail(RNN_ERR_ARGUMENT,
+                         "Dense \"%s\": received an invalid value for argument `units`, expected "
+                         "a positive integer, got %d",
+                         layer->name, d->opt.units);
+    if ((int)d->opt.activation < 0 || d->opt.activation >= RNN_ACTIVATION_COUNT)
+        return rnn__fail(RNN_ERR_ARGUMENT, "Dense \"%s\": unknown activation", layer->name);
+    if (in->rank != 2 && in->rank != 3) {
+        char s[96];
+        rnn__shape_format(in, s, sizeof s);
+        return rnn__fail(RNN_ERR_SHAPE,
+                         "Input 0 of layer \"%s\" is incompatible with the layer: expected "
+                         "ndim=2 or 3, found ndim=%d. Full shape received: %s",
+                         layer->name, in->rank, s);
+    }
+    int64_t dlast = in->dim[in->rank - 1];
+    if (dlast <= 0 || dlast > (1 << 24))
+        return rnn__fail(RNN_ERR_SHAPE,
+                         "Dense \"%s\": the last dimension of the input must be known and "
+                         "positive (got %lld)", layer->name, (long long)dlast);
+    d->in_features = dlast;
+    layer->input = *in;
+    layer->n_outputs = 1;
+    layer->output[0] = *in;
+    layer->output[0].dim[in->rank - 1] = d->opt.units;
+    layer->n_weights = 0;
+    rnn__weight_set(&layer->weights[layer->n_weights++], "kernel", 2, dlast, d->opt.units);
+    if (d->opt.use_bias) rnn__weight_set(&layer->weights[layer->n_weights++], "bias", 1, d->opt.units, 0);
+    return RNN_OK;
+}
+
+static void dense_init(rnn_layer *layer, rnn_rng *rng) {
+    dense_impl *d = layer->impl;
+    rnn__init_glorot_uniform(rng, layer->weights[0].value, d->in_features, d->opt.units);
+    if (d->opt.use_bias) memset(layer->weights[1].value, 0, sizeof(float) * (size_t)d->opt.units);
+}
+
+static rnn_status dense_plan(rnn_layer *layer, int64_t batch, int64_t steps) {
+    dense_impl *d = layer->impl;
+    int64_t rows = batch, ny, nx;
+    if (layer->input.rank == 3 && !rnn__mul_ok(batch, steps, &rows))
+        rows = -1;
+    if (rows < 0 || rows > INT32_MAX || !rnn__mul_ok(rows, d->opt.units, &ny) ||
+        !rnn__mul_ok(rows, d->in_features, &nx))
+        return rnn__fail(RNN_ERR_MEMORY, "Dense \"%s\": batch too large", layer->name);
+    rnn_workspace *ws = &layer->ws;
+    rnn__ws_begin(ws);
+    rnn__ws_want(ws, &d->y, ny);
+    rnn__ws_want(ws, &d->dz, ny);
+    rnn__ws_want(ws, &layer->dx, nx);
+    if (rnn__ws_commit(ws) != 0)
+        return rnn__fail(RNN_ERR_MEMORY, "Dense \"%s\": out of memory", layer->name);
+    d->rows = rows;
+    layer->planned_batch = batch;
+    layer->planned_steps = steps;
+    return RNN_OK;
+}
+
+static void dense_forward(rnn_layer *layer, const rnn_tensor *x, rnn_run_mode mode) {
+    (void)mode;
+    dense_impl *d = layer->impl;
+    const int rows = (int)d->rows, n = d->opt.units, k = (int)d->in_features;
+    if (d->opt.use_bias) {
+        const float *b = layer->weights[1].value;
+        for (int i = 0; i < rows; i++) memcpy(d->y + (size_t)i * n, b, sizeof(float) * n);
+    }
+    rnn__gemm(0, 0, rows, n, k, 1.0f, x->data, k, layer->weights[0].value, n,
+              d->opt.use_bias ? 1.0f : 0.0f, d->y, n);
+    rnn__act_inplace(d->opt.activation, d->y, (long)rows * n);
+    layer->y[0] = *x;
+    layer->y[0].data = d->y;
+    layer->y[0].shape[x->rank - 1] = n;
+}
+
+/* dz = dy act'(y);  dW += x^T dz;  db += sum_rows dz;  dx = dz W^T */
+static void dense_backward(rnn_layer *layer, const rnn_tensor *x, float *const *dy, int want_dx) {
+    dense_impl *d = layer->impl;
+    const int rows = (int)d->rows, n = d->opt.units, k = (int)d->in_features;
+    const size_t total = (size_t)rows * n;
+    if (!dy[0]) {
+        if (want_dx) memset(layer->dx, 0, sizeof(float) * (size_t)rows * k);
+        return;
+    }
+    const float *dz = dy[0];
+    if (d->opt.activation != RNN_LINEAR) {
+        for (size_t i = 0; i < total; i++) d->dz[i] = dy[0][i] * rnn__act_grad(d->opt.activation, d->y[i]);
+        dz = d->dz;
+    }
+    rnn__gemm(1, 0, k, n, rows, 1.0f, x->data, k, dz, n, 1.0f, layer->weights[0].grad, n);
+    if (d->opt.use_bias) rnn__colsum_add(layer->weights[1].grad, dz, rows, n, n);
+    if (want_dx) rnn__gemm(0, 1, rows, k, n, 1.0f, dz, n, layer->weights[0].value, n, 0.0f, layer->dx, k);
+}
+
+static const rnn_layer_ops dense_ops = {
+    .class_name = "Dense",
+    .base_name = "dense",
+    .configure = dense_configure,
+    .init_weights = dense_init,
+    .plan = dense_plan,
+    .forward = dense_forward,
+    .backward = dense_backward,
+    .reset_states = NULL,
+    .is_stateful = NULL,
+    .free_impl = free,
+};
+
+rnn_dense_options rnn_dense_defaults(int units) {
+    rnn_dense_options o;
+    memset(&o, 0, sizeof o);
+    o.units = units;
+    o.activation = RNN_LINEAR;
+    o.use_bias = 1;
+    return o;
+}
+
+rnn_layer *rnn_dense(const rnn_dense_options *options) {
+    if (!options) {
+        rnn__fail(RNN_ERR_ARGUMENT, "Dense: options are NULL");
+        return NULL;
+    }
+    rnn_layer *layer = calloc(1, sizeof *layer);
+    dense_impl *d = calloc(1, sizeof *d);
+    if (!layer || !d) {
+        free(layer);
+        free(d);
+        rnn__fail(RNN_ERR_MEMORY, "Dense: out of memory");
+        return NULL;
+    }
+    d->opt = *options;
+    d->opt.name = NULL;
+    layer->ops = &dense_ops;
+    layer->impl = d;
+    if (options->name) snprintf(layer->name, sizeof layer->name, "%s", options->name);
+    return layer;
+}
+
+rnn_layer *rnn_dense_simple(int units, rnn_activation activation) {
+    rnn_dense_options o = rnn_dense_defaults(units);
+    o.activation = activation;
+    return rnn_dense(&o);
+}

@@ -1,0 +1,174 @@
+/* GRU (Keras GRUCell), gate order z, r, h.
+ * reset_after=True (Keras 2.3+/3 default; bias (2, 3H): row 0 input bias, row 1 recurrent bias):
+ *   [x_z x_r x_h] = x_t W + b_x        [g_z g_r g_h] = h_{t-1} U + b_h
+ *   z = sigma(x_z + g_z)  r = sigma(x_r + g_r)  hh = phi(x_h + r * g_h)
+ * reset_after=False (Keras 1/2; bias (3H,)):
+ *   [x_z x_r x_h] = x_t W + b
+ *   z = sigma(x_z + h_{t-1} U_z)  r = sigma(x_r + h_{t-1} U_r)  hh = phi(x_h + (r * h_{t-1}) U_h)
+ * both: h_t = z * h_{t-1} + (1 - z) * hh */
+#include <string.h>
+
+#include "kernels/activations.h"
+#include "kernels/gemm.h"
+#include "layers/recurrent.h"
+
+static void gru_forward_steps(rnn_recurrent *r, int B, int T) {
+    const int H = (int)r->H, G3 = 3 * H;
+    const rnn_activation act = r->opt.activation, ract = r->opt.recurrent_activation;
+    const float *U = r->layer->weights[1].value;
+    const float *bh = (r->opt.use_bias && r->opt.reset_after) ? r->layer->weights[2].value + G3 : NULL;
+    const size_t BH = (size_t)B * H;
+    float *g = r->step; /* (B, 3H) */
+    for (int t = 0; t < T; t++) {
+        float *x = r->xw + (size_t)t * B * G3;
+        const float *h_prev = r->hs + (size_t)t * BH;
+        float *h = r->hs + (size_t)(t + 1) * BH, *aux = r->aux + (size_t)t * BH;
+        if (r->opt.reset_after) {
+            if (bh)
+                for (int b = 0; b < B; b++) memcpy(g + (size_t)b * G3, bh, sizeof(float) * G3);
+            rnn__gemm(0, 0, B, G3, H, 1.0f, h_prev, H, U, G3, bh ? 1.0f : 0.0f, g, G3);
+            for (int b = 0; b < B; b++) {
+                float *xb = x + (size_t)b * G3;
+                const float *gb = g + (size_t)b * G3, *hpb = h_prev + (size_t)b * H;
+                for (int j = 0; j < H; j++) {
+                    float z = rnn__act(ract, xb[j] + gb[j]);
+                    float rr = rnn__act(ract, xb[H + j] + gb[H + j]);
+                    float hh = rnn__act(act, xb[2 * H + j] + rr * gb[2 * H + j]);
+                    h[(size_t)b * H + j] = z * hpb[j] + (1.0f - z) * hh;
+                    aux[(size_t)b * H + j] = gb[2 * H + j];
+                    xb[j] = z;
+                    xb[H + j] = rr;
+                    xb[2 * H + j] = hh;
+                }
+            }
+        } else {
+            /* g[:, 0:2H] = h_{t-1} U[:, 0:2H] */
+            rnn__gemm(0, 0, B, 2 * H, H, 1.0f, h_prev, H, U, G3, 0.0f, g, G3);
+            for (int b = 0; b < B; b++) {
+                float *xb = x + (size_t)b * G3;
+                const float *gb = g + (size_t)b * G3, *hpb = h_prev + (size_t)b * H;
+                for (int j = 0; j < H; j++) {
+                    float z = rnn__act(ract, xb[j] + gb[j]);
+                    float rr = rnn__act(ract, xb[H + j] + gb[H + j]);
+                    xb[j] = z;
+                    xb[H + j] = rr;
+                    aux[(size_t)b * H + j] = rr * hpb[j];
+                }
+            }
+            /* g[:, 2H:3H] = (r * h_{t-1}) U[:, 2H:3H] */
+            rnn__gemm(0, 0, B, H, H, 1.0f, aux, H, U + 2 * H, G3, 0.0f, g + 2 * H, G3);
+            for (int b = 0; b < B; b++) {
+                float *xb = x + (size_t)b * G3;
+                const float *gb = g + (size_t)b * G3, *hpb = h_prev + (size_t)b * H;
+                for (int j = 0; j < H; j++) {
+                    float z = xb[j];
+                    float hh = rnn__act(act, xb[2 * H + j] + gb[2 * H + j]);
+                    h[(size_t)b * H + j] = z * hpb[j] + (1.0f - z) * hh;
+                    xb[2 * H + j] = hh;
+                }
+            }
+        }
+    }
+}
+
+/* Backward, shared part: dz = dh (h_{t-1} - hh), dhh = dh (1 - z), dh_{t-1} = dh z, and
+ * da_h = dhh phi'(hh).
+ * reset_after:  dr = da_h g_h;  dg_h = da_h r;  dZ = [dz s'(z), dr s'(r), da_h];
+ *               dh_{t-1} += [dz s'(z), dr s'(r), dg_h] U^T;  dU += h^T [.., .., dg_h]
+ * not:          d(rh) = da_h U_h^T;  dr = d(rh) h_{t-1};  dh_{t-1} += d(rh) r
+ *               dh_{t-1} += [dz s'(z), dr s'(r)] U_zr^T;  dU_zr += h^T dZ_zr, dU_h += (rh)^T da_h */
+static void gru_backward_steps(rnn_recurrent *r, int B, int T, const float *dhseq) {
+    const int H = (int)r->H, G3 = 3 * H;
+    const rnn_activation act = r->opt.activation, ract = r->opt.recurrent_activation;
+    const float *U = r->layer->weights[1].value;
+    float *dU = r->layer->weights[1].grad;
+    const size_t BH = (size_t)B * H;
+    float *dh = r->dh, *g = r->step, *drh = r->dc;
+    for (int t = T - 1; t >= 0; t--) {
+        float *x = r->xw + (size_t)t * B * G3, *aux = r->aux + (size_t)t * BH;
+        const float *h_prev = r->hs + (size_t)t * BH;
+        if (dhseq) {
+            const float *d = dhseq + (size_t)t * BH;
+            for (size_t k = 0; k < BH; k++) dh[k] += d[k];
+        }
+        for (int b = 0; b < B; b++) {
+            float *xb = x + (size_t)b * G3, *dhb = dh + (size_t)b * H, *gb = g + (size_t)b * G3;
+            float *ab = aux + (size_t)b * H;
+            const float *hpb = h_prev + (size_t)b * H;
+            for (int j = 0; j < H; j++) {
+                float z = xb[j], rr = xb[H + j], hh = xb[2 * H + j];
+                float dz = dhb[j] * (hpb[j] - hh);
+                float dah = dhb[j] * (1.0f - z) * rnn__act_grad(act, hh);
+                float daz = dz * rnn__act_grad(ract, z);
+                dhb[j] = dhb[j] * z;
+                xb[j] = daz;
+                xb[2 * H + j] = dah;
+                if (r->opt.reset_after) {
+                    float dar = dah * ab[j] * rnn__act_grad(ract, rr);
+                    xb[H + j] = dar;
+                    ab[j] = dah * rr; /* g_h becomes dg_h */
+                    gb[j] = daz;
+                    gb[H + j] = dar;
+                    gb[2 * H + j] = ab[j];
+                }
+            }
+        }
+        if (r->opt.reset_after) {
+            rnn__gemm(0, 1, B, H, G3, 1.0f, g, G3, U, G3, 1.0f, dh, H);
+        } else {
+            rnn__gemm(0, 1, B, H, H, 1.0f, x + 2 * H, G3, U + 2 * H, G3, 0.0f, drh, H);
+            for (int b = 0; b < B; b++) {
+                float *xb = x + (size_t)b * G3, *dhb = dh + (size_t)b * H;
+                const float *hpb = h_prev + (size_t)b * H, *drb = drh + (size_t)b * H;
+                for (int j = 0; j < H; j++) {
+                    float rr = xb[H + j];
+                    xb[H + j] = drb[j] * hpb[j] * rnn__act_grad(ract, rr);
+                    dhb[j] += drb[j] * rr;
+                }
+            }
+            rnn__gemm(0, 1, B, H, 2 * H, 1.0f, x, G3, U, G3, 1.0f, dh, H);
+        }
+    }
+    const int TB = T * B;
+    rnn__gemm(1, 0, H, 2 * H, TB, 1.0f, r->hs, H, r->xw, G3, 1.0f, dU, G3);
+    if (r->opt.reset_after) {
+        rnn__gemm(1, 0, H, H, TB, 1.0f, r->hs, H, r->aux, H, 1.0f, dU + 2 * H, G3);
+        if (r->opt.use_bias) { /* recurrent bias row: [dz, dr, dg_h] summed over rows */
+            float *dbh = r->layer->weights[2].grad + G3;
+            rnn__colsum_add(dbh, r->xw, TB, 2 * H, G3);
+            rnn__colsum_add(dbh + 2 * H, r->aux, TB, H, H);
+        }
+    } else {
+        rnn__gemm(1, 0, H, H, TB, 1.0f, r->aux, H, r->xw + 2 * H, G3, 1.0f, dU + 2 * H, G3);
+    }
+}
+
+static const rnn_cell_ops gru_cell = {RNN_CELL_GRU, 3, 1, gru_forward_steps, gru_backward_steps};
+
+static const rnn_layer_ops gru_ops = {
+    .class_name = "GRU",
+    .base_name = "gru",
+    .configure = rnn__recurrent_configure,
+    .init_weights = rnn__recurrent_init_weights,
+    .plan = rnn__recurrent_plan,
+    .forward = rnn__recurrent_forward,
+    .backward = rnn__recurrent_backward,
+    .reset_states = rnn__recurrent_reset_states,
+    .is_stateful = rnn__recurrent_is_stateful,
+    .free_impl = rnn__recurrent_free,
+};
+
+rnn_recurrent_options rnn_gru_defaults(int units) {
+    rnn_recurrent_options o;
+    memset(&o, 0, sizeof o);
+    o.units = units;
+    o.activation = RNN_TANH;
+    o.recurrent_activation = RNN_SIGMOID;
+    o.use_bias = 1;
+    o.reset_after = 1;
+    return o;
+}
+
+rnn_layer *rnn_gru(const rnn_recurrent_options *options) {
+    return rnn__recurrent_new(&gru_ops, &gru_cell, options);
+}

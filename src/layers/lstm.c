@@ -1,0 +1,114 @@
+/* LSTM (Keras LSTMCell), gate order i, f, c, o.
+ *   z   = x_t W + h_{t-1} U + b                  (B, 4H): blocks z_i z_f z_c z_o
+ *   i   = sigma(z_i)  f = sigma(z_f)  g = phi(z_c)  o = sigma(z_o)
+ *   c_t = f * c_{t-1} + i * g
+ *   h_t = o * phi(c_t)
+ * sigma = recurrent_activation (sigmoid), phi = activation (tanh). */
+#include <string.h>
+
+#include "kernels/activations.h"
+#include "kernels/gemm.h"
+#include "layers/recurrent.h"
+
+/* xw (T,B,4H) holds x W + b on entry; leaves the gate activations i, f, g, o there. */
+static void lstm_forward_steps(rnn_recurrent *r, int B, int T) {
+    const int H = (int)r->H, G4 = 4 * H;
+    const rnn_activation act = r->opt.activation, ract = r->opt.recurrent_activation;
+    const float *U = r->layer->weights[1].value;
+    const size_t BH = (size_t)B * H;
+    for (int t = 0; t < T; t++) {
+        float *z = r->xw + (size_t)t * B * G4;
+        const float *h_prev = r->hs + (size_t)t * BH, *c_prev = r->cs + (size_t)t * BH;
+        float *h = r->hs + (size_t)(t + 1) * BH, *c = r->cs + (size_t)(t + 1) * BH;
+        rnn__gemm(0, 0, B, G4, H, 1.0f, h_prev, H, U, G4, 1.0f, z, G4);
+        for (int b = 0; b < B; b++) {
+            float *zb = z + (size_t)b * G4;
+            const float *cpb = c_prev + (size_t)b * H;
+            float *cb = c + (size_t)b * H, *hb = h + (size_t)b * H;
+            for (int j = 0; j < H; j++) {
+                float i = rnn__act(ract, zb[j]);
+                float f = rnn__act(ract, zb[H + j]);
+                float g = rnn__act(act, zb[2 * H + j]);
+                float o = rnn__act(ract, zb[3 * H + j]);
+                float cv = f * cpb[j] + i * g;
+                cb[j] = cv;
+                hb[j] = o * rnn__act(act, cv);
+                zb[j] = i;
+                zb[H + j] = f;
+                zb[2 * H + j] = g;
+                zb[3 * H + j] = o;
+            }
+        }
+    }
+}
+
+/* Backward through time; gate activations in xw become dZ.
+ *   dc_t += dh_t * o * phi'(c_t);  do = dh_t * phi(c_t)
+ *   di = dc_t * g;  dg = dc_t * i;  df = dc_t * c_{t-1};  dc_{t-1} = dc_t * f
+ *   dZ = [di sigma'(i), df sigma'(f), dg phi'(g), do sigma'(o)];  dh_{t-1} = dZ U^T */
+static void lstm_backward_steps(rnn_recurrent *r, int B, int T, const float *dhseq) {
+    const int H = (int)r->H, G4 = 4 * H;
+    const rnn_activation act = r->opt.activation, ract = r->opt.recurrent_activation;
+    const float *U = r->layer->weights[1].value;
+    float *dU = r->layer->weights[1].grad;
+    const size_t BH = (size_t)B * H;
+    float *dh = r->dh, *dc = r->dc;
+    for (int t = T - 1; t >= 0; t--) {
+        float *z = r->xw + (size_t)t * B * G4;
+        const float *c = r->cs + (size_t)(t + 1) * BH, *c_prev = r->cs + (size_t)t * BH;
+        if (dhseq) {
+            const float *d = dhseq + (size_t)t * BH;
+            for (size_t k = 0; k < BH; k++) dh[k] += d[k];
+        }
+        for (int b = 0; b < B; b++) {
+            float *zb = z + (size_t)b * G4, *dhb = dh + (size_t)b * H, *dcb = dc + (size_t)b * H;
+            const float *cb = c + (size_t)b * H, *cpb = c_prev + (size_t)b * H;
+            for (int j = 0; j < H; j++) {
+                float i = zb[j], f = zb[H + j], g = zb[2 * H + j], o = zb[3 * H + j];
+                float tc = rnn__act(act, cb[j]);
+                float dct = dcb[j] + dhb[j] * o * rnn__act_grad(act, tc);
+                float dov = dhb[j] * tc;
+                zb[j] = dct * g * rnn__act_grad(ract, i);
+                zb[H + j] = dct * cpb[j] * rnn__act_grad(ract, f);
+                zb[2 * H + j] = dct * i * rnn__act_grad(act, g);
+                zb[3 * H + j] = dov * rnn__act_grad(ract, o);
+                dcb[j] = dct * f;
+            }
+        }
+        rnn__gemm(0, 1, B, H, G4, 1.0f, z, G4, U, G4, 0.0f, dh, H);
+    }
+    /* dU = sum_t h_{t-1}^T dZ_t: one product over all steps. */
+    rnn__gemm(1, 0, H, G4, T * B, 1.0f, r->hs, H, r->xw, G4, 1.0f, dU, G4);
+}
+
+static const rnn_cell_ops lstm_cell = {RNN_CELL_LSTM, 4, 2, lstm_forward_steps,
+                                       lstm_backward_steps};
+
+static const rnn_layer_ops lstm_ops = {
+    .class_name = "LSTM",
+    .base_name = "lstm",
+    .configure = rnn__recurrent_configure,
+    .init_weights = rnn__recurrent_init_weights,
+    .plan = rnn__recurrent_plan,
+    .forward = rnn__recurrent_forward,
+    .backward = rnn__recurrent_backward,
+    .reset_states = rnn__recurrent_reset_states,
+    .is_stateful = rnn__recurrent_is_stateful,
+    .free_impl = rnn__recurrent_free,
+};
+
+rnn_recurrent_options rnn_lstm_defaults(int units) {
+    rnn_recurrent_options o;
+    memset(&o, 0, sizeof o);
+    o.units = units;
+    o.activation = RNN_TANH;
+    o.recurrent_activation = RNN_SIGMOID;
+    o.use_bias = 1;
+    o.unit_forget_bias = 1;
+    o.reset_after = 1;
+    return o;
+}
+
+rnn_layer *rnn_lstm(const rnn_recurrent_options *options) {
+    return rnn__recurrent_new(&lstm_ops, &lstm_cell, options);
+}

@@ -1,0 +1,300 @@
+#include "layers/recurrent.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "kernels/gemm.h"
+
+rnn_recurrent *rnn__recurrent_of(rnn_layer *layer) { return (rnn_recurrent *)layer->impl; }
+
+int rnn__layer_is_recurrent(const rnn_layer *layer) {
+    return layer->ops->configure == rnn__recurrent_configure;
+}
+
+rnn_layer *rnn__recurrent_new(const rnn_layer_ops *ops, const rnn_cell_ops *cell,
+                              const rnn_recurrent_options *options) {
+    if (!options) {
+        rnn__fail(RNN_ERR_ARGUMENT, "%s: options are NULL", ops->class_name);
+        return NULL;
+    }
+    rnn_layer *layer = calloc(1, sizeof *layer);
+    rnn_recurrent *r = calloc(1, sizeof *r);
+    if (!layer || !r) {
+        free(layer);
+        free(r);
+        rnn__fail(RNN_ERR_MEMORY, "%s: out of memory", ops->class_name);
+        return NULL;
+    }
+    r->opt = *options;
+    r->opt.name = NULL; /* the caller's string is copied into layer->name below */
+    r->cell = cell;
+    r->layer = layer;
+    layer->ops = ops;
+    layer->impl = r;
+    if (options->name) snprintf(layer->name, sizeof layer->name, "%s", options->name);
+    return layer;
+}
+
+static int valid_activation(rnn_activation a) { return (int)a >= 0 && a < RNN_ACTIVATION_COUNT; }
+
+rnn_status rnn__recurrent_configure(rnn_layer *layer, const rnn_shape *in) {
+    rnn_recurrent *r = layer->impl;
+    const char *cls = layer->ops->class_name;
+    if (r->opt.units <= 0 || r->opt.units > (1 << 20))
+        return rnn__fail(RNN_ERR_ARGUMENT,
+                         "%s \"%s\": received an invalid value for argument `units`, expected a "
+                         "positive integer (at most 1048576), got %d",
+                         cls, layer->name, r->opt.units);
+    if (!valid_activation(r->opt.activation) || !valid_activation(r->opt.recurrent_activation))
+        return rnn__fail(RNN_ERR_ARGUMENT, "%s \"%s\": unknown activation", cls, layer->name);
+    if (in->rank != 3) {
+        char s[96];
+        rnn__shape_format(in, s, sizeof s);
+        return rnn__fail(RNN_ERR_SHAPE,
+                         "Input 0 of layer \"%s\" is incompatible with the layer: expected "
+                         "ndim=3, found ndim=%d. Full shape received: %s",
+                         layer->name, in->rank, s);
+    }
+    if (in->dim[2] <= 0)
+        return rnn__fail(RNN_ERR_SHAPE, "%s \"%s\": the last dimension (features) of the input "
+                         "must be known and positive", cls, layer->name);
+    if (in->dim[2] > (1 << 24))
+        return rnn__fail(RNN_ERR_MEMORY, "%s \"%s\": %lld input features is too many", cls,
+                         layer->name, (long long)in->dim[2]);
+    if (in->dim[1] == 0)
+        return rnn__fail(RNN_ERR_SHAPE, "%s \"%s\": zero time steps", cls, layer->name);
+    if (r->opt.stateful && in->dim[0] <= 0)
+        return rnn__fail(RNN_ERR_SHAPE,
+                         "%s \"%s\": if a RNN is stateful, it needs to know its batch size. "
+                         "Specify the batch size of your input with rnn_batch_input(model, batch, "
+                         "steps, features) (Keras: batch_input_shape / batch_shape)",
+                         cls, layer->name);
+    r->F = in->dim[2];
+    r->H = r->opt.units;
+    int64_t B = in->dim[0], T = in->dim[1], H = r->H, G = r->cell->gates;
+    layer->input = *in;
+    layer->n_outputs = 1;
+    if (r->opt.return_sequences)
+        layer->output[0] = (rnn_shape){3, {B, T, H, 0}};
+    else
+        layer->output[0] = (rnn_shape){2, {B, H, 0, 0}};
+    if (r->opt.return_state) {
+        for (int k = 0; k < r->cell->n_states; k++)
+            layer->output[1 + k] = (rnn_shape){2, {B, H, 0, 0}};
+        layer->n_outputs = 1 + r->cell->n_states;
+    }
+    layer->n_weights = 0;
+    rnn__weight_set(&layer->weights[layer->n_weights++], "kernel", 2, r->F, G * H);
+    rnn__weight_set(&layer->weights[layer->n_weights++], "recurrent_kernel", 2, H, G * H);
+    if (r->opt.use_bias) {
+        if (r->cell->kind == RNN_CELL_GRU && r->opt.reset_after)
+            rnn__weight_set(&layer->weights[layer->n_weights++], "bias", 2, 2, G * H);
+        else
+            rnn__weight_set(&layer->weights[layer->n_weights++], "bias", 1, G * H, 0);
+    }
+    r->state_batch = 0;
+    return RNN_OK;
+}
+
+void rnn__recurrent_init_weights(rnn_layer *layer, rnn_rng *rng) {
+    rnn_recurrent *r = layer->impl;
+    int64_t G = r->cell->gates, H = r->H;
+    rnn__init_glorot_uniform(rng, layer->weights[0].value, r->F, G * H);
+    if (rnn__init_orthogonal(rng, layer->weights[1].value, H, G * H) != 0)
+        memset(layer->weights[1].value, 0, sizeof(float) * (size_t)(H * G * H));
+    if (r->opt.use_bias) {
+        rnn_weight *b = &layer->weights[2];
+        memset(b->value, 0, sizeof(float) * (size_t)b->size);
+        /* unit_forget_bias: the forget block (second of i, f, c, o) starts at 1. */
+        if (r->cell->kind == RNN_CELL_LSTM && r->opt.unit_forget_bias)
+            for (int64_t j = 0; j < H; j++) b->value[H + j] = 1.0f;
+    }
+}
+
+rnn_status rnn__recurrent_ensure_state(rnn_layer *layer, int64_t B);
+
+rnn_status rnn__recurrent_plan(rnn_layer *layer, int64_t batch, int64_t steps) {
+    rnn_recurrent *r = layer->impl;
+    if (r->opt.stateful && batch != layer->input.dim[0])
+        return rnn__fail(RNN_ERR_STATE,
+                         "layer \"%s\" is stateful with a batch size of %lld, but received a "
+                         "batch of %lld samples; a stateful model needs every batch to have its "
+                         "fixed size (choose a number of samples divisible by it)",
+                         layer->name, (long long)layer->input.dim[0], (long long)batch);
+    if (steps <= 0)
+        return rnn__fail(RNN_ERR_SHAPE, "layer \"%s\": zero time steps", layer->name);
+    int64_t B = batch, T = steps, F = r->F, H = r->H, G = r->cell->gates;
+    int64_t TB, TBF, TBGH, T1BH, TBH, BH, BGH;
+    if (!rnn__mul_ok(T, B, &TB) || !rnn__mul_ok(TB, F, &TBF) || !rnn__mul_ok(TB, G * H, &TBGH) ||
+        !rnn__mul_ok(T + 1, B * H, &T1BH) || !rnn__mul_ok(TB, H, &TBH) ||
+        !rnn__mul_ok(B, H, &BH) || !rnn__mul_ok(B, G * H, &BGH) || TBGH > ((int64_t)1 << 40) ||
+        B > INT32_MAX || T > INT32_MAX || TB > INT32_MAX)
+        return rnn__fail(RNN_ERR_MEMORY, "layer \"%s\": a batch of %lld x %lld steps is too large",
+                         layer->name, (long long)B, (long long)T);
+    rnn_workspace *ws = &layer->ws;
+    rnn__ws_begin(ws);
+    rnn__ws_want(ws, &r->xt, TBF);
+    rnn__ws_want(ws, &r->xw, TBGH);
+    rnn__ws_want(ws, &r->hs, T1BH);
+    rnn__ws_want(ws, &r->cs, r->cell->n_states == 2 ? T1BH : 0);
+    rnn__ws_want(ws, &r->aux, r->cell->kind == RNN_CELL_GRU ? TBH : 0);
+    rnn__ws_want(ws, &r->step, BGH);
+    rnn__ws_want(ws, &r->dh, BH);
+    rnn__ws_want(ws, &r->dc, BH);
+    rnn__ws_want(ws, &r->dhseq, r->opt.return_sequences ? TBH : 0);
+    rnn__ws_want(ws, &r->dxt, TBF);
+    rnn__ws_want(ws, &r->yseq, r->opt.return_sequences ? TBH : 0);
+    rnn__ws_want(ws, &layer->dx, TBF);
+    if (rnn__ws_commit(ws) != 0)
+        return rnn__fail(RNN_ERR_MEMORY, "layer \"%s\": out of memory for a batch of %lld x %lld",
+                         layer->name, (long long)B, (long long)T);
+    if (r->opt.stateful) {
+        rnn_status st = rnn__recurrent_ensure_state(layer, B);
+        if (st != RNN_OK) return st;
+    }
+    r->B = (int)B;
+    r->T = (int)T;
+    layer->planned_batch = B;
+    layer->planned_steps = T;
+    return RNN_OK;
+}
+
+int rnn__recurrent_is_stateful(const rnn_layer *layer) {
+    return ((const rnn_recurrent *)layer->impl)->opt.stateful;
+}
+
+void rnn__recurrent_reset_states(rnn_layer *layer) {
+    rnn_recurrent *r = layer->impl;
+    for (int k = 0; k < 2; k++)
+        if (r->state[k]) memset(r->state[k], 0, sizeof(float) * (size_t)(r->state_batch * r->H));
+}
+
+rnn_status rnn__recurrent_ensure_state(rnn_layer *layer, int64_t B) {
+    rnn_recurrent *r = layer->impl;
+    if (r->state_batch == B && r->state[0]) return RNN_OK;
+    for (int k = 0; k < 2; k++) {
+        rnn__free(r->state[k]);
+        r->state[k] = NULL;
+    }
+    r->state_batch = 0;
+    for (int k = 0; k < r->cell->n_states; k++) {
+        r->state[k] = rnn__calloc((size_t)B * (size_t)r->H, sizeof(float));
+        if (!r->state[k])
+            return rnn__fail(RNN_ERR_MEMORY, "layer \"%s\": out of memory for its state",
+                             layer->name);
+    }
+    r->state_batch = B;
+    return RNN_OK;
+}
+
+void rnn__recurrent_forward(rnn_layer *layer, const rnn_tensor *x, rnn_run_mode mode) {
+    rnn_recurrent *r = layer->impl;
+    const int B = r->B, T = r->T, F = (int)r->F, H = (int)r->H, GH = r->cell->gates * H;
+    const float *W = layer->weights[0].value;
+    const float *bias = r->opt.use_bias ? layer->weights[2].value : NULL;
+
+    /* xt (T,B,F) from x (B,T,F); go_backwards consumes input T-1 first. */
+    for (int t = 0; t < T; t++) {
+        int src_t = r->opt.go_backwards ? T - 1 - t : t;
+        for (int b = 0; b < B; b++)
+            memcpy(r->xt + ((size_t)t * B + b) * F, x->data + ((size_t)b * T + src_t) * F,
+                   sizeof(float) * (size_t)F);
+    }
+    /* xw = xt W + b (the input bias row for GRU reset_after), all steps in one product. */
+    const size_t TB = (size_t)T * B;
+    if (bias) {
+        for (size_t row = 0; row < TB; row++) memcpy(r->xw + row * GH, bias, sizeof(float) * GH);
+        rnn__gemm(0, 0, (int)TB, GH, F, 1.0f, r->xt, F, W, GH, 1.0f, r->xw, GH);
+    } else {
+        rnn__gemm(0, 0, (int)TB, GH, F, 1.0f, r->xt, F, W, GH, 0.0f, r->xw, GH);
+    }
+
+    int carried = r->opt.stateful || mode == RNN_MODE_STREAM;
+    const size_t BH = (size_t)B * H;
+    /* plan() (stateful) or rnn__recurrent_ensure_state (streaming) made the state. */
+    if (carried) RNN_INTERNAL_CHECK(r->state[0] && r->state_batch == B);
+    for (int k = 0; k < r->cell->n_states; k++) {
+        float *s0 = k == 0 ? r->hs : r->cs;
+        if (carried)
+            memcpy(s0, r->state[k], sizeof(float) * BH);
+        else
+            memset(s0, 0, sizeof(float) * BH);
+    }
+
+    r->cell->forward_steps(r, B, T);
+
+    if (carried) {
+        memcpy(r->state[0], r->hs + (size_t)T * BH, sizeof(float) * BH);
+        if (r->cell->n_states == 2) memcpy(r->state[1], r->cs + (size_t)T * BH, sizeof(float) * BH);
+    }
+
+    /* Outputs. The last state is contiguous in hs[T]: return views, not copies. */
+    float *h_last = r->hs + (size_t)T * BH;
+    if (r->opt.return_sequences) {
+        for (int b = 0; b < B; b++)
+            for (int t = 0; t < T; t++)
+                memcpy(r->yseq + ((size_t)b * T + t) * H, r->hs + ((size_t)(t + 1) * B + b) * H,
+                       sizeof(float) * H);
+        layer->y[0] = rnn_tensor3(r->yseq, B, T, H);
+    } else {
+        layer->y[0] = rnn_tensor2(h_last, B, H);
+    }
+    if (r->opt.return_state) {
+        layer->y[1] = rnn_tensor2(h_last, B, H);
+        if (r->cell->n_states == 2) layer->y[2] = rnn_tensor2(r->cs + (size_t)T * BH, B, H);
+    }
+}
+
+void rnn__recurrent_backward(rnn_layer *layer, const rnn_tensor *x, float *const *dy,
+                             int want_dx) {
+    (void)x;
+    rnn_recurrent *r = layer->impl;
+    const int B = r->B, T = r->T, F = (int)r->F, H = (int)r->H, GH = r->cell->gates * H;
+    const size_t BH = (size_t)B * H, TB = (size_t)T * B;
+    /* dh: gradient reaching h_T from outside the step loop (last output and the h state);
+     * dc: from the c state. Per-step output gradients go to dhseq, time-major. */
+    memset(r->dh, 0, sizeof(float) * BH);
+    memset(r->dc, 0, sizeof(float) * BH);
+    const float *dhseq = NULL;
+    if (r->opt.return_sequences) {
+        if (dy[0]) {
+            for (int t = 0; t < T; t++)
+                for (int b = 0; b < B; b++)
+                    memcpy(r->dhseq + ((size_t)t * B + b) * H, dy[0] + ((size_t)b * T + t) * H,
+                           sizeof(float) * H);
+            dhseq = r->dhseq;
+        }
+    } else if (dy[0]) {
+        for (size_t i = 0; i < BH; i++) r->dh[i] += dy[0][i];
+    }
+    if (r->opt.return_state) {
+        if (dy[1])
+            for (size_t i = 0; i < BH; i++) r->dh[i] += dy[1][i];
+        if (r->cell->n_states == 2 && dy[2])
+            for (size_t i = 0; i < BH; i++) r->dc[i] += dy[2][i];
+    }
+
+    r->cell->backward_steps(r, B, T, dhseq);
+
+    /* r->xw now holds dZ (T*B, GH). Input-side gradients in large products. */
+    rnn_weight *kw = &layer->weights[0];
+    rnn__gemm(1, 0, F, GH, (int)TB, 1.0f, r->xt, F, r->xw, GH, 1.0f, kw->grad, GH);
+    if (r->opt.use_bias) rnn__colsum_add(layer->weights[2].grad, r->xw, (int)TB, GH, GH);
+    if (want_dx) {
+        rnn__gemm(0, 1, (int)TB, F, GH, 1.0f, r->xw, GH, kw->value, GH, 0.0f, r->dxt, F);
+        for (int t = 0; t < T; t++) {
+            int src_t = r->opt.go_backwards ? T - 1 - t : t;
+            for (int b = 0; b < B; b++)
+                memcpy(layer->dx + ((size_t)b * T + src_t) * F, r->dxt + ((size_t)t * B + b) * F,
+                       sizeof(float) * (size_t)F);
+        }
+    }
+}
+
+void rnn__recurrent_free(void *impl) {
+    rnn_recurrent *r = impl;
+    if (!r) return;
+    for (int k = 0; k < 2; k++) rnn__free(r->state[k]);
+    free(r);
+}

@@ -1,0 +1,71 @@
+/* What SimpleRNN, LSTM and GRU share: options, weight shapes, state carrying, the time-major
+ * work layout, the input projection of all steps as one product, and the output and input
+ * gradient plumbing. Each cell file (simple_rnn.c, lstm.c, gru.c) adds only its step loops.
+ *
+ * Layout. Internally everything is time-major so that one step's rows are contiguous and the
+ * weight gradients of all steps are single large products:
+ *   xt  (T, B, F)    the input, reversed in time when go_backwards
+ *   xw  (T, B, G*H)  x W + b for all steps; the step loop turns it into gate activations in
+ *                    place, and backward turns those into the pre-activation gradients dZ
+ *   hs  (T+1, B, H)  hs[0] the initial state, hs[t+1] the output of processed step t
+ *   cs  (T+1, B, H)  LSTM cell states, same indexing
+ *   aux (T, B, H)    GRU: the recurrent candidate projection (reset_after) or r*h (not)
+ * Outputs are in processing order, as Keras returns them (go_backwards does not flip them). */
+#ifndef RNN_RECURRENT_H
+#define RNN_RECURRENT_H
+
+#include "layers/layer.h"
+
+typedef enum { RNN_CELL_SIMPLE = 0, RNN_CELL_LSTM, RNN_CELL_GRU } rnn_cell_kind;
+
+typedef struct rnn_recurrent rnn_recurrent;
+
+typedef struct {
+    rnn_cell_kind kind;
+    int gates;    /* blocks of H along the kernel's last axis: 1, 4 or 3 */
+    int n_states; /* 2 for LSTM (h, c), else 1 */
+    /* Runs the T steps over r->xw/hs/cs/aux (hs[0], cs[0] already set). */
+    void (*forward_steps)(rnn_recurrent *r, int B, int T);
+    /* Backpropagation through time. On entry r->dh holds dLoss/dh_T (beyond the per-step output
+     * gradients in dhseq, which may be NULL) and r->dc dLoss/dc_T. Leaves dZ in r->xw and adds
+     * the recurrent kernel's (and recurrent bias's) gradients. */
+    void (*backward_steps)(rnn_recurrent *r, int B, int T, const float *dhseq);
+} rnn_cell_ops;
+
+struct rnn_recurrent {
+    rnn_recurrent_options opt;
+    const rnn_cell_ops *cell;
+    rnn_layer *layer;
+    int64_t F, H;
+    /* Weights (views into layer->weights, set once weights are ready). */
+    float *W, *U, *b, *dW, *dU, *db;
+    /* Carried state for stateful layers and streaming: state[k] (state_batch, H). */
+    float *state[2];
+    int64_t state_batch;
+    /* Planned buffers (see the layout above). */
+    float *xt, *xw, *hs, *cs, *aux, *step, *dh, *dc, *dhseq, *dxt, *yseq;
+    int B, T;
+};
+
+rnn_layer *rnn__recurrent_new(const rnn_layer_ops *ops, const rnn_cell_ops *cell,
+                              const rnn_recurrent_options *options);
+rnn_status rnn__recurrent_configure(rnn_layer *layer, const rnn_shape *input);
+rnn_status rnn__recurrent_plan(rnn_layer *layer, int64_t batch, int64_t steps);
+void rnn__recurrent_forward(rnn_layer *layer, const rnn_tensor *x, rnn_run_mode mode);
+void rnn__recurrent_backward(rnn_layer *layer, const rnn_tensor *x, float *const *dy,
+                             int want_dx);
+void rnn__recurrent_reset_states(rnn_layer *layer);
+/* Allocates the carried state for batch B (zeroed) unless it already has that batch size. */
+rnn_status rnn__recurrent_ensure_state(rnn_layer *layer, int64_t B);
+int rnn__recurrent_is_stateful(const rnn_layer *layer);
+void rnn__recurrent_free(void *impl);
+/* glorot_uniform kernel, orthogonal recurrent kernel, zero bias (LSTM adds unit_forget_bias). */
+void rnn__recurrent_init_weights(rnn_layer *layer, rnn_rng *rng);
+
+/* 1 for SimpleRNN, LSTM and GRU layers. */
+int rnn__layer_is_recurrent(const rnn_layer *layer);
+
+/* Internal access for tests and the model: the layer's options and carried state. */
+rnn_recurrent *rnn__recurrent_of(rnn_layer *layer);
+
+#endif

@@ -1,0 +1,66 @@
+/* SimpleRNN (Keras SimpleRNNCell): h_t = phi(x_t W + b + h_{t-1} U), phi = activation (tanh). */
+#include <string.h>
+
+#include "kernels/activations.h"
+#include "kernels/gemm.h"
+#include "layers/recurrent.h"
+
+static void simple_forward_steps(rnn_recurrent *r, int B, int T) {
+    const int H = (int)r->H;
+    const rnn_activation act = r->opt.activation;
+    const float *U = r->layer->weights[1].value;
+    const size_t BH = (size_t)B * H;
+    for (int t = 0; t < T; t++) {
+        float *z = r->xw + (size_t)t * BH;
+        float *h = r->hs + (size_t)(t + 1) * BH;
+        rnn__gemm(0, 0, B, H, H, 1.0f, r->hs + (size_t)t * BH, H, U, H, 1.0f, z, H);
+        for (size_t k = 0; k < BH; k++) h[k] = rnn__act(act, z[k]);
+    }
+}
+
+/* dZ_t = (dh_t) phi'(h_t);  dh_{t-1} = dZ_t U^T;  dU = sum_t h_{t-1}^T dZ_t. */
+static void simple_backward_steps(rnn_recurrent *r, int B, int T, const float *dhseq) {
+    const int H = (int)r->H;
+    const rnn_activation act = r->opt.activation;
+    const float *U = r->layer->weights[1].value;
+    const size_t BH = (size_t)B * H;
+    float *dh = r->dh;
+    for (int t = T - 1; t >= 0; t--) {
+        float *z = r->xw + (size_t)t * BH;
+        const float *h = r->hs + (size_t)(t + 1) * BH;
+        const float *d = dhseq ? dhseq + (size_t)t * BH : NULL;
+        for (size_t k = 0; k < BH; k++) z[k] = (dh[k] + (d ? d[k] : 0.0f)) * rnn__act_grad(act, h[k]);
+        rnn__gemm(0, 1, B, H, H, 1.0f, z, H, U, H, 0.0f, dh, H);
+    }
+    rnn__gemm(1, 0, H, H, T * B, 1.0f, r->hs, H, r->xw, H, 1.0f, r->layer->weights[1].grad, H);
+}
+
+static const rnn_cell_ops simple_cell = {RNN_CELL_SIMPLE, 1, 1, simple_forward_steps,
+                                         simple_backward_steps};
+
+static const rnn_layer_ops simple_rnn_ops = {
+    .class_name = "SimpleRNN",
+    .base_name = "simple_rnn",
+    .configure = rnn__recurrent_configure,
+    .init_weights = rnn__recurrent_init_weights,
+    .plan = rnn__recurrent_plan,
+    .forward = rnn__recurrent_forward,
+    .backward = rnn__recurrent_backward,
+    .reset_states = rnn__recurrent_reset_states,
+    .is_stateful = rnn__recurrent_is_stateful,
+    .free_impl = rnn__recurrent_free,
+};
+
+rnn_recurrent_options rnn_simple_rnn_defaults(int units) {
+    rnn_recurrent_options o;
+    memset(&o, 0, sizeof o);
+    o.units = units;
+    o.activation = RNN_TANH;
+    o.recurrent_activation = RNN_SIGMOID; /* unused by SimpleRNN */
+    o.use_bias = 1;
+    return o;
+}
+
+rnn_layer *rnn_simple_rnn(const rnn_recurrent_options *options) {
+    return rnn__recurrent_new(&simple_rnn_ops, &simple_cell, options);
+}

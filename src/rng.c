@@ -1,0 +1,113 @@
+#include "rng.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+#include "memory.h"
+
+static uint64_t splitmix64(uint64_t *x) {
+    uint64_t z = (*x += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+void rnn__rng_seed(rnn_rng *r, uint64_t seed) {
+    for (int i = 0; i < 4; i++) r->s[i] = splitmix64(&seed);
+}
+
+static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+uint64_t rnn__rng_next(rnn_rng *r) {
+    uint64_t *s = r->s;
+    uint64_t result = rotl(s[1] * 5, 7) * 9;
+    uint64_t t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl(s[3], 45);
+    return result;
+}
+
+double rnn__rng_uniform(rnn_rng *r) { return (double)(rnn__rng_next(r) >> 11) * 0x1.0p-53; }
+
+double rnn__rng_normal(rnn_rng *r) {
+    /* Box-Muller; one value per call keeps the stream simple to reason about. */
+    double u1 = rnn__rng_uniform(r), u2 = rnn__rng_uniform(r);
+    if (u1 < 1e-300) u1 = 1e-300;
+    return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+}
+
+uint64_t rnn__rng_below(rnn_rng *r, uint64_t n) {
+    if (n <= 1) return 0;
+    uint64_t limit = UINT64_MAX - UINT64_MAX % n;
+    uint64_t x;
+    do x = rnn__rng_next(r);
+    while (x >= limit);
+    return x % n;
+}
+
+void rnn__init_glorot_uniform(rnn_rng *r, float *w, int64_t fan_in, int64_t fan_out) {
+    double limit = sqrt(6.0 / (double)(fan_in + fan_out));
+    int64_t n = fan_in * fan_out;
+    for (int64_t i = 0; i < n; i++) w[i] = (float)((2.0 * rnn__rng_uniform(r) - 1.0) * limit);
+}
+
+int rnn__init_orthogonal(rnn_rng *r, float *w, int64_t rows, int64_t cols) {
+    /* A is (m, n) with m >= n, column-major in a[j*m + i] for easy Householder sweeps. */
+    int64_t m = rows > cols ? rows : cols, n = rows > cols ? cols : rows;
+    double *a = rnn__alloc(sizeof(double) * (size_t)(m * n));
+    double *q = rnn__alloc(sizeof(double) * (size_t)(m * n));
+    double *v = rnn__alloc(sizeof(double) * (size_t)m);
+    double *d = rnn__alloc(sizeof(double) * (size_t)n);
+    if (!a || !q || !v || !d) {
+        rnn__free(a); rnn__free(q); rnn__free(v); rnn__free(d);
+        return -1;
+    }
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < n; j++) a[j * m + i] = rnn__rng_normal(r);
+    /* Q starts as the first n columns of I; Householder reflections H_0..H_{n-1} reduce A to R
+     * (kept in a), and Q = H_0 H_1 ... H_{n-1} I[:, :n] is built by applying them in reverse. */
+    double *vs = rnn__alloc(sizeof(double) * (size_t)(m * n)); /* reflection vectors */
+    if (!vs) { rnn__free(a); rnn__free(q); rnn__free(v); rnn__free(d); return -1; }
+    for (int64_t k = 0; k < n; k++) {
+        double norm = 0;
+        for (int64_t i = k; i < m; i++) norm += a[k * m + i] * a[k * m + i];
+        norm = sqrt(norm);
+        double alpha = a[k * m + k] > 0 ? -norm : norm;
+        for (int64_t i = 0; i < m; i++) v[i] = i < k ? 0 : a[k * m + i];
+        v[k] -= alpha;
+        double vn = 0;
+        for (int64_t i = k; i < m; i++) vn += v[i] * v[i];
+        if (vn > 0)
+            for (int64_t j = k; j < n; j++) {
+                double dot = 0;
+                for (int64_t i = k; i < m; i++) dot += v[i] * a[j * m + i];
+                double f = 2 * dot / vn;
+                for (int64_t i = k; i < m; i++) a[j * m + i] -= f * v[i];
+            }
+        for (int64_t i = 0; i < m; i++) vs[k * m + i] = vn > 0 ? v[i] / sqrt(vn) : 0;
+        d[k] = a[k * m + k];
+    }
+    for (int64_t j = 0; j < n; j++)
+        for (int64_t i = 0; i < m; i++) q[j * m + i] = i == j ? 1 : 0;
+    for (int64_t k = n - 1; k >= 0; k--)
+        for (int64_t j = 0; j < n; j++) {
+            double dot = 0;
+            for (int64_t i = k; i < m; i++) dot += vs[k * m + i] * q[j * m + i];
+            for (int64_t i = k; i < m; i++) q[j * m + i] -= 2 * dot * vs[k * m + i];
+        }
+    /* Q * diag(sign(diag(R))), as Keras does, so the result is uniformly distributed. */
+    for (int64_t j = 0; j < n; j++) {
+        double s = d[j] < 0 ? -1 : 1;
+        for (int64_t i = 0; i < m; i++) q[j * m + i] *= s;
+    }
+    /* Q is (m, n). If rows >= cols the weight is Q itself, else its transpose (n, m). */
+    for (int64_t i = 0; i < rows; i++)
+        for (int64_t j = 0; j < cols; j++)
+            w[i * cols + j] = (float)(rows >= cols ? q[j * m + i] : q[i * m + j]);
+    rnn__free(a); rnn__free(q); rnn__free(v); rnn__free(d); rnn__free(vs);
+    return 0;
+}
