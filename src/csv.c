@@ -99,9 +99,11 @@ typedef struct {
     long long line;   /* line the record starts on */
 } csv_record;
 
+/* Whether the bytes of the field being read are stored. */
+static int keeping(const csv_record *rec) { return rec->keep < 0 || rec->fields == rec->keep; }
+
 static int record_end_field(csv_record *rec, size_t field_start, size_t trim_floor) {
-    int kept = rec->keep < 0 || rec->fields == rec->keep;
-    if (kept) {
+    if (keeping(rec)) {
         /* Spaces after a field are layout, not content; quoted ones (below trim_floor) stay. */
         size_t floor_at = trim_floor > field_start ? trim_floor : field_start;
         while (rec->text.len > floor_at &&
@@ -162,21 +164,19 @@ static int read_record(csv_reader *r, csv_record *rec, rnn_status *st) {
                     /* A line break inside quotes is data; "\r\n" is kept whole. */
                     int next = c == '\r' ? rd_peek(r) : EOF;
                     rd_line_break(r, c);
-                    if ((rec->keep < 0 || rec->fields == rec->keep) &&
+                    if (keeping(rec) &&
                         (bytes_push(&rec->text, (char)c) != 0 ||
                          (next == '\n' && bytes_push(&rec->text, '\n') != 0)))
                         goto out_of_memory;
                     continue;
                 }
-                if ((rec->keep < 0 || rec->fields == rec->keep) &&
-                    bytes_push(&rec->text, (char)c) != 0)
+                if (keeping(rec) && bytes_push(&rec->text, (char)c) != 0)
                     goto out_of_memory;
                 continue;
             }
             if (state == QUOTE_IN_QUOTED) {
                 if (c == '"') { /* "" inside quotes is one quote character */
-                    if ((rec->keep < 0 || rec->fields == rec->keep) &&
-                        bytes_push(&rec->text, '"') != 0)
+                    if (keeping(rec) && bytes_push(&rec->text, '"') != 0)
                         goto out_of_memory;
                     state = IN_QUOTED;
                     continue;
@@ -213,8 +213,7 @@ static int read_record(csv_reader *r, csv_record *rec, rnn_status *st) {
                 state = IN_UNQUOTED;
             }
             blank = 0;
-            if ((rec->keep < 0 || rec->fields == rec->keep) &&
-                bytes_push(&rec->text, (char)c) != 0)
+            if (keeping(rec) && bytes_push(&rec->text, (char)c) != 0)
                 goto out_of_memory;
         }
     }

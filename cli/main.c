@@ -1,0 +1,34 @@
+/* The `rnn` command-line tool. Uses only the public header (and its own cli/ helpers). */
+#include <stdio.h>
+#include <string.h>
+
+#include "demo.h"
+#include "rnn.h"
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: rnn COMMAND [options]\n"
+               "commands:\n"
+               "  demo [--stateful|--stacked] [--seed N]   train the airline forecaster\n"
+               "  version                                  print the library version\n"
+               "Run `rnn COMMAND --help` for a command's options.\n");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "demo")) return demo_main(argc - 1, argv + 1);
+    if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+        printf("rnn %s\n", rnn_version());
+        return 0;
+    }
+    if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+        usage(stdout);
+        return 0;
+    }
+    fprintf(stderr, "rnn: unknown command \"%s\"\n", cmd);
+    usage(stderr);
+    return 2;
+}

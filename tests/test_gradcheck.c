@@ -1,0 +1,208 @@
+/* Gradient checks by central differences for every layer and option: weight gradients and
+ * input gradients of Dense, SimpleRNN, LSTM and GRU (both reset_after forms), with
+ * return_sequences, return_state, go_backwards, use_bias=False, other activations and stateful
+ * carry; plus the losses. A check also fails when the analytic gradient is (nearly) all zero. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "check.h"
+#include "layer_harness.h"
+#include "losses.h"
+
+#define EPS 1e-2
+#define ATOL 5e-4
+#define RTOL 1e-2
+
+/* Saves and restores a recurrent layer's carried state, so stateful checks start every
+ * evaluation from the same (non-zero) state. */
+typedef struct {
+    float *saved[2];
+    int64_t n;
+} state_snapshot;
+
+static void snapshot_take(state_snapshot *s, rnn_layer *L) {
+    rnn_recurrent *r = rnn__recurrent_of(L);
+    s->n = r->state_batch * r->H;
+    for (int k = 0; k < 2; k++) {
+        s->saved[k] = NULL;
+        if (r->state[k]) {
+            s->saved[k] = malloc(sizeof(float) * (size_t)s->n);
+            memcpy(s->saved[k], r->state[k], sizeof(float) * (size_t)s->n);
+        }
+    }
+}
+
+static void snapshot_restore(state_snapshot *s, rnn_layer *L) {
+    rnn_recurrent *r = rnn__recurrent_of(L);
+    for (int k = 0; k < 2; k++)
+        if (s->saved[k]) memcpy(r->state[k], s->saved[k], sizeof(float) * (size_t)s->n);
+}
+
+static double loss_at(harness *h, state_snapshot *snap) {
+    if (snap) snapshot_restore(snap, h->layer);
+    return harness_loss(h, RNN_MODE_TRAIN);
+}
+
+/* Compares the analytic gradient g of n values v with central differences. */
+static void compare(const char *what, harness *h, state_snapshot *snap, float *v,
+                    const float *g, int64_t n) {
+    int bad = 0, nonzero = 0;
+    double worst = 0;
+    for (int64_t i = 0; i < n; i++) {
+        float keep = v[i];
+        v[i] = keep + (float)EPS;
+        double lp = loss_at(h, snap);
+        v[i] = keep - (float)EPS;
+        double lm = loss_at(h, snap);
+        v[i] = keep;
+        double fd = (lp - lm) / (2 * EPS);
+        double err = fabs(fd - g[i]);
+        double tol = ATOL + RTOL * fmax(fabs(fd), fabs(g[i]));
+        if (err > tol) {
+            if (bad < 3)
+                fprintf(stderr, "  %s[%lld]: analytic %.6g, numeric %.6g\n", what, (long long)i,
+                        (double)g[i], fd);
+            bad++;
+        }
+        if (err / tol > worst) worst = err / tol;
+        if (fabs(g[i]) > 1e-4) nonzero++;
+    }
+    CHECK(bad == 0, "%s: %d of %lld gradients differ from finite differences", what, bad,
+          (long long)n);
+    CHECK(nonzero * 2 >= n, "%s: only %d of %lld gradients are non-zero (a trivial pass?)", what,
+          nonzero, (long long)n);
+}
+
+/* Runs forward + backward once and checks every weight and the input. */
+static void check_layer(const char *name, rnn_layer *layer, int B, int T, int F, int stateful_warmup) {
+    harness h;
+    if (harness_setup(&h, layer, B, T, F, 42) != 0) {
+        CHECK(0, "%s: setup failed: %s", name, rnn_last_error());
+        return;
+    }
+    state_snapshot snap_s, *snap = NULL;
+    if (stateful_warmup) {
+        /* One call leaves a non-zero state; the checked call continues from it. */
+        harness_loss(&h, RNN_MODE_TRAIN);
+        snapshot_take(&snap_s, h.layer);
+        snap = &snap_s;
+        rnn_recurrent *r = rnn__recurrent_of(h.layer);
+        double sum = 0;
+        for (int64_t i = 0; i < snap_s.n; i++) sum += fabs(snap_s.saved[0][i]);
+        CHECK(sum > 1e-3, "%s: warm-up left a zero state", name);
+        (void)r;
+    }
+    loss_at(&h, snap);
+    memset(h.grads, 0, sizeof(float) * (size_t)h.n_params);
+    float *dy[RNN_LAYER_MAX_OUTPUTS] = {h.coef[0], h.coef[1], h.coef[2]};
+    h.layer->ops->backward(h.layer, &h.x, dy, 1);
+    /* Copy the analytic gradients: the finite-difference passes overwrite layer buffers. */
+    int64_t nx = rnn_tensor_size(&h.x);
+    float *gw = malloc(sizeof(float) * (size_t)h.n_params);
+    float *gx = malloc(sizeof(float) * (size_t)nx);
+    memcpy(gw, h.grads, sizeof(float) * (size_t)h.n_params);
+    memcpy(gx, h.layer->dx, sizeof(float) * (size_t)nx);
+    int64_t off = 0;
+    char what[128];
+    for (int k = 0; k < h.layer->n_weights; k++) {
+        snprintf(what, sizeof what, "%s %s", name, h.layer->weights[k].name);
+        compare(what, &h, snap, h.params + off, gw + off, h.layer->weights[k].size);
+        off += h.layer->weights[k].size;
+    }
+    snprintf(what, sizeof what, "%s input", name);
+    compare(what, &h, snap, h.x.data, gx, nx);
+    free(gw);
+    free(gx);
+    if (snap)
+        for (int k = 0; k < 2; k++) free(snap_s.saved[k]);
+    harness_free(&h);
+}
+
+typedef rnn_layer *(*make_fn)(const rnn_recurrent_options *);
+
+static void check_recurrent_options(const char *cls, make_fn make, rnn_recurrent_options base) {
+    char name[96];
+    struct {
+        const char *label;
+        int seq, state, back, bias, stateful;
+        int act, ract;
+    } cases[] = {
+        {"default", 0, 0, 0, 1, 0, -1, -1},
+        {"return_sequences", 1, 0, 0, 1, 0, -1, -1},
+        {"return_state", 0, 1, 0, 1, 0, -1, -1},
+        {"return_sequences+return_state", 1, 1, 0, 1, 0, -1, -1},
+        {"go_backwards", 0, 0, 1, 1, 0, -1, -1},
+        {"go_backwards+return_sequences", 1, 0, 1, 1, 0, -1, -1},
+        {"use_bias=False", 1, 0, 0, 0, 0, -1, -1},
+        {"stateful carry", 1, 1, 0, 1, 1, -1, -1},
+        {"activation=relu", 1, 0, 0, 1, 0, RNN_ELU, -1},
+        {"recurrent_activation=hard_sigmoid", 1, 0, 0, 1, 0, -1, RNN_HARD_SIGMOID},
+        {"activation=softplus", 0, 0, 0, 1, 0, RNN_SOFTPLUS, -1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        rnn_recurrent_options o = base;
+        o.return_sequences = cases[i].seq;
+        o.return_state = cases[i].state;
+        o.go_backwards = cases[i].back;
+        o.use_bias = cases[i].bias;
+        o.stateful = cases[i].stateful;
+        if (cases[i].act >= 0) o.activation = cases[i].act;
+        if (cases[i].ract >= 0) o.recurrent_activation = cases[i].ract;
+        snprintf(name, sizeof name, "%s %s", cls, cases[i].label);
+        check_layer(name, make(&o), 3, 5, 4, cases[i].stateful);
+    }
+}
+
+static void check_dense(void) {
+    rnn_activation acts[] = {RNN_LINEAR, RNN_TANH, RNN_SIGMOID, RNN_ELU, RNN_SELU, RNN_SOFTPLUS};
+    char name[64];
+    for (size_t i = 0; i < sizeof acts / sizeof acts[0]; i++) {
+        snprintf(name, sizeof name, "Dense 2-D %s", rnn_activation_name(acts[i]));
+        check_layer(name, rnn_dense_simple(3, acts[i]), 4, 0, 5, 0);
+        snprintf(name, sizeof name, "Dense 3-D %s", rnn_activation_name(acts[i]));
+        check_layer(name, rnn_dense_simple(3, acts[i]), 2, 3, 5, 0);
+    }
+    rnn_dense_options o = rnn_dense_defaults(2);
+    o.use_bias = 0;
+    check_layer("Dense use_bias=False", rnn_dense(&o), 3, 0, 4, 0);
+}
+
+static void check_losses(void) {
+    float pred[12], target[12], grad[12];
+    rnn_rng r;
+    rnn__rng_seed(&r, 7);
+    for (int i = 0; i < 12; i++) {
+        pred[i] = (float)rnn__rng_uniform(&r) * 2 - 1;
+        target[i] = (float)rnn__rng_uniform(&r) * 2 - 1;
+    }
+    for (int kind = RNN_LOSS_MSE; kind <= RNN_LOSS_MAE; kind++) {
+        rnn__loss_grad(kind, pred, target, 12, 12.0, grad);
+        int nonzero = 0;
+        for (int i = 0; i < 12; i++) {
+            float keep = pred[i];
+            pred[i] = keep + 1e-3f;
+            double lp = rnn__loss_sum(kind, pred, target, 12) / 12;
+            pred[i] = keep - 1e-3f;
+            double lm = rnn__loss_sum(kind, pred, target, 12) / 12;
+            pred[i] = keep;
+            double fd = (lp - lm) / 2e-3;
+            CHECK(fabs(fd - grad[i]) < 1e-4 + 1e-3 * fabs(fd), "%s grad[%d]: %g vs %g",
+                  rnn__loss_name(kind), i, (double)grad[i], fd);
+            nonzero += grad[i] != 0;
+        }
+        CHECK(nonzero == 12, "%s: zero gradients", rnn__loss_name(kind));
+    }
+}
+
+int main(void) {
+    check_recurrent_options("SimpleRNN", rnn_simple_rnn, rnn_simple_rnn_defaults(4));
+    check_recurrent_options("LSTM", rnn_lstm, rnn_lstm_defaults(4));
+    check_recurrent_options("GRU(reset_after=True)", rnn_gru, rnn_gru_defaults(4));
+    rnn_recurrent_options g = rnn_gru_defaults(4);
+    g.reset_after = 0;
+    check_recurrent_options("GRU(reset_after=False)", rnn_gru, g);
+    check_dense();
+    check_losses();
+    return check_report("test_gradcheck");
+}
