@@ -259,7 +259,8 @@ typedef struct {
     float data_min, data_max;
     float range_min, range_max;
 } rnn_minmax_scaler;
-/* Fits on n values (feature range [0, 1] unless set before by rnn_minmax_scaler_range). */
+/* Fits on n values. The feature range is [0, 1] unless range_min/range_max were set (non-zero)
+ * before the call. */
 rnn_status rnn_minmax_fit(rnn_minmax_scaler *scaler, const float *values, int64_t n);
 void rnn_minmax_transform(const rnn_minmax_scaler *scaler, float *values, int64_t n);
 void rnn_minmax_inverse(const rnn_minmax_scaler *scaler, float *values, int64_t n);
