@@ -80,8 +80,12 @@ static rnn_status check_x(rnn_model *m, const rnn_tensor *x) {
                              in->rank == 3 && i == 1 ? "time steps" : "features", i, s);
         }
     int64_t n = rnn_tensor_size(x);
-    if (n <= 0 || n > ((int64_t)1 << 40))
-        return rnn__fail(RNN_ERR_MEMORY, "x's dimensions overflow");
+    /* 2^34 floats (64 GiB) bounds one input array: beyond that the dimensions are a mistake,
+     * and reading them would run past any real buffer. */
+    if (n <= 0 || n > ((int64_t)1 << 34))
+        return rnn__fail(RNN_ERR_MEMORY, "x's dimensions (%lld, %lld, ...) are too large: the "
+                         "element count overflows or exceeds 2^34", (long long)x->shape[0],
+                         (long long)x->shape[1]);
     for (int64_t i = 0; i < n; i++)
         if (!isfinite(x->data[i]))
             return rnn__fail(RNN_ERR_NUMERIC, "x contains %s at flat index %lld",
@@ -118,6 +122,8 @@ static rnn_status check_y(rnn_model *m, const rnn_tensor *x, const rnn_tensor *y
         return rnn__fail(RNN_ERR_SHAPE, "y has shape %s but the model's output has shape %s", t, s);
     }
     int64_t n = rnn_tensor_size(y);
+    if (n <= 0 || n > ((int64_t)1 << 34))
+        return rnn__fail(RNN_ERR_MEMORY, "y's dimensions are too large");
     for (int64_t i = 0; i < n; i++)
         if (!isfinite(y->data[i]))
             return rnn__fail(RNN_ERR_NUMERIC, "y contains %s at flat index %lld",

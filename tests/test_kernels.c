@@ -1,0 +1,125 @@
+/* Kernels and initializers: the BLAS path of the matrix product against the plain loops (all
+ * four transpose cases, strided operands, beta 0/1/other), Keras's initializers checked
+ * statistically (glorot_uniform's limit and spread, orthogonal's orthonormal rows), and the
+ * activations' derivatives-from-outputs against finite differences. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "kernels/activations.h"
+#include "kernels/gemm.h"
+#include "rng.h"
+
+static void test_gemm(void) {
+    rnn_rng r;
+    rnn__rng_seed(&r, 1);
+    int sizes[][3] = {{1, 4, 3}, {7, 33, 5}, {64, 48, 40}, {130, 70, 90}};
+    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+        int M = sizes[s][0], N = sizes[s][1], K = sizes[s][2];
+        int lda_pad = 3, ldb_pad = 2, ldc_pad = 1;
+        for (int ta = 0; ta < 2; ta++)
+            for (int tb = 0; tb < 2; tb++)
+                for (int bi = 0; bi < 3; bi++) {
+                    float beta = bi == 0 ? 0.0f : bi == 1 ? 1.0f : 0.5f;
+                    int ar = ta ? K : M, ac = ta ? M : K, br = tb ? N : K, bc = tb ? K : N;
+                    int lda = ac + lda_pad, ldb = bc + ldb_pad, ldc = N + ldc_pad;
+                    float *A = malloc(sizeof(float) * ar * lda), *B = malloc(sizeof(float) * br * ldb);
+                    float *C1 = malloc(sizeof(float) * M * ldc), *C2 = malloc(sizeof(float) * M * ldc);
+                    for (int i = 0; i < ar * lda; i++) A[i] = (float)rnn__rng_uniform(&r) - 0.5f;
+                    for (int i = 0; i < br * ldb; i++) B[i] = (float)rnn__rng_uniform(&r) - 0.5f;
+                    for (int i = 0; i < M * ldc; i++) C1[i] = C2[i] = (float)rnn__rng_uniform(&r);
+                    rnn__gemm(ta, tb, M, N, K, 0.75f, A, lda, B, ldb, beta, C1, ldc);
+                    rnn__gemm_loops(ta, tb, M, N, K, 0.75f, A, lda, B, ldb, beta, C2, ldc);
+                    double worst = 0;
+                    for (int i = 0; i < M; i++)
+                        for (int j = 0; j < N; j++)
+                            worst = fmax(worst, fabs(C1[i * ldc + j] - C2[i * ldc + j]));
+                    CHECK(worst < 1e-4, "gemm %dx%dx%d ta=%d tb=%d beta=%g: max diff %g", M, N, K,
+                          ta, tb, (double)beta, worst);
+                    /* padding columns of C are untouched */
+                    for (int i = 0; i < M; i++)
+                        CHECK(C1[i * ldc + N] == C2[i * ldc + N], "gemm wrote past N");
+                    free(A); free(B); free(C1); free(C2);
+                }
+    }
+    /* A known product. */
+    float a[6] = {1, 2, 3, 4, 5, 6}, b[6] = {7, 8, 9, 10, 11, 12}, c[4];
+    rnn__gemm(0, 0, 2, 2, 3, 1.0f, a, 3, b, 2, 0.0f, c, 2);
+    CHECK(c[0] == 58 && c[1] == 64 && c[2] == 139 && c[3] == 154, "2x3 * 3x2 = %g %g %g %g",
+          (double)c[0], (double)c[1], (double)c[2], (double)c[3]);
+}
+
+static void test_initializers(void) {
+    rnn_rng r;
+    rnn__rng_seed(&r, 3);
+    /* glorot_uniform on (F=10, 4H=80): U(-L, L), L = sqrt(6 / 90); variance L^2 / 3. */
+    enum { R = 10, C = 80 };
+    static float w[R * C];
+    rnn__init_glorot_uniform(&r, w, R, C);
+    double L = sqrt(6.0 / (R + C)), mean = 0, var = 0, maxabs = 0;
+    for (int i = 0; i < R * C; i++) {
+        mean += w[i];
+        var += (double)w[i] * w[i];
+        maxabs = fmax(maxabs, fabs(w[i]));
+    }
+    mean /= R * C;
+    var /= R * C;
+    CHECK(maxabs <= L && maxabs > 0.95 * L, "glorot range: max %g, limit %g", maxabs, L);
+    CHECK(fabs(mean) < 0.02, "glorot mean %g", mean);
+    CHECK(fabs(var - L * L / 3) < 0.1 * L * L / 3, "glorot variance %g, expected %g", var, L * L / 3);
+    /* orthogonal recurrent kernel (H, 4H): U U^T = I_H, and square (H, H): also U^T U = I. */
+    int shapes[][2] = {{6, 24}, {8, 8}, {20, 5}};
+    for (int s = 0; s < 3; s++) {
+        int rows = shapes[s][0], cols = shapes[s][1];
+        float *u = malloc(sizeof(float) * rows * cols);
+        CHECK(rnn__init_orthogonal(&r, u, rows, cols) == 0, "orthogonal failed");
+        int small = rows < cols ? rows : cols;
+        double worst = 0;
+        for (int i = 0; i < small; i++)
+            for (int j = 0; j < small; j++) {
+                double dot = 0;
+                if (rows <= cols)
+                    for (int k = 0; k < cols; k++) dot += (double)u[i * cols + k] * u[j * cols + k];
+                else
+                    for (int k = 0; k < rows; k++) dot += (double)u[k * cols + i] * u[k * cols + j];
+                worst = fmax(worst, fabs(dot - (i == j)));
+            }
+        CHECK(worst < 1e-5, "orthogonal (%d, %d): max |U U^T - I| = %g", rows, cols, worst);
+        free(u);
+    }
+    /* Same seed, same numbers. */
+    rnn_rng a, b;
+    rnn__rng_seed(&a, 99);
+    rnn__rng_seed(&b, 99);
+    CHECK(rnn__rng_next(&a) == rnn__rng_next(&b), "generator is not repeatable");
+}
+
+static void test_activations(void) {
+    rnn_activation all[] = {RNN_LINEAR, RNN_TANH, RNN_SIGMOID, RNN_HARD_SIGMOID,
+                            RNN_HARD_SIGMOID_LEGACY, RNN_RELU, RNN_ELU, RNN_SELU, RNN_SOFTPLUS};
+    float xs[] = {-2.2f, -0.7f, -0.1f, 0.3f, 1.1f, 2.2f};
+    for (size_t a = 0; a < sizeof all / sizeof all[0]; a++)
+        for (size_t i = 0; i < sizeof xs / sizeof xs[0]; i++) {
+            double h = 1e-3, x = xs[i];
+            double fd = (rnn__act(all[a], (float)(x + h)) - rnn__act(all[a], (float)(x - h))) / (2 * h);
+            double g = rnn__act_grad(all[a], rnn__act(all[a], (float)x));
+            CHECK(fabs(fd - g) < 2e-3 + 1e-2 * fabs(fd), "%s'(%g): %g vs %g",
+                  rnn_activation_name(all[a]), x, g, fd);
+        }
+    /* Keras's exact formulas at known points. */
+    CHECK(rnn__act(RNN_HARD_SIGMOID, 1.5f) == 0.75f, "Keras 3 hard_sigmoid(1.5) = relu6(4.5)/6");
+    CHECK(fabsf(rnn__act(RNN_HARD_SIGMOID_LEGACY, 1.5f) - 0.8f) < 1e-7f, "legacy hard_sigmoid(1.5) = 0.8");
+    CHECK(rnn__act(RNN_HARD_SIGMOID, 3.5f) == 1.0f && rnn__act(RNN_HARD_SIGMOID_LEGACY, 2.6f) == 1.0f,
+          "hard_sigmoid saturation");
+    CHECK(rnn_activation_from_name("hard_sigmoid") == RNN_HARD_SIGMOID &&
+          rnn_activation_from_name("tanh") == RNN_TANH && rnn_activation_from_name("nope") == -1,
+          "activation names");
+}
+
+int main(void) {
+    test_gemm();
+    test_initializers();
+    test_activations();
+    return check_report("test_kernels");
+}
