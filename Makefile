@@ -5,7 +5,7 @@
 CC      ?= cc
 PREFIX  ?= /usr/local
 BLAS    ?= openblas
-BUILD   := build
+BUILD   ?= build
 CFLAGS  ?= -O2 -g
 WARN    := -Wall -Wextra -Wshadow
 ALL_CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L $(WARN) $(CFLAGS) -fPIC -Iinclude -Isrc
@@ -63,7 +63,7 @@ $(BUILD)/tests/%: tests/%.c tests/check.h $(BUILD)/librnn.a $(CLI_OBJ)
 
 test: deps
 	@$(MAKE) --no-print-directory build-all
-	@sh scripts/run_tests.sh $(TEST_BIN) $(BUILD)/examples/readme_airline
+	@sh scripts/run_tests.sh $(TEST_BIN) $(BUILD)/examples/readme_airline tests/test_install.sh
 
 demo: deps
 	@$(MAKE) --no-print-directory $(BUILD)/rnn
