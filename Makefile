@@ -17,7 +17,7 @@ ifeq ($(BLAS),openblas)
   PC_LIBS    := -lopenblas
 endif
 
-LIB_SRC := $(wildcard src/*.c src/kernels/*.c src/layers/*.c)
+LIB_SRC := $(wildcard src/*.c src/kernels/*.c src/layers/*.c src/io/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_SRC := $(wildcard cli/*.c)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
