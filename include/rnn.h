@@ -182,6 +182,38 @@ rnn_status rnn_set_weight(rnn_model *model, int index, const float *values, int6
  * copy of a trained model, for example). */
 rnn_status rnn_copy_weights(rnn_model *dst, rnn_model *src);
 
+/* ------------------------------------------------------------------ functional models */
+
+/* A symbolic tensor (Keras's KerasTensor): a model input, or output k of a layer call. Symbols
+ * belong to the layer that made them and are freed with it. */
+typedef struct rnn_symbol rnn_symbol;
+
+/* keras.Input(shape=(steps, features), batch_size=batch). batch RNN_NONE: free; steps RNN_NONE:
+ * any length; steps 0: no time axis ([batch, features]). name NULL: "input_layer", ... */
+rnn_symbol *rnn_new_input(int64_t batch, int64_t steps, int64_t features, const char *name);
+/* keras.Input(shape=(steps,)) for integer token ids (given as float values), fed to Embedding. */
+rnn_symbol *rnn_new_ids_input(int64_t batch, int64_t steps, const char *name);
+
+/* layer(x): calls a layer on a symbol and returns its (first) output, or NULL with the reason in
+ * rnn_last_error(). A NULL x passes an earlier failure on. Each layer is called once. */
+rnn_symbol *rnn_call(rnn_layer *layer, rnn_symbol *x);
+/* layer(inputs) with several inputs (an RNN's initial state: [x, h0] or [x, h0, c0]) and
+ * several outputs (return_state: [output, h] or [output, h, c]). outputs has room for 3. */
+rnn_status rnn_call_ex(rnn_layer *layer, rnn_symbol *const *inputs, int n_inputs,
+                       rnn_symbol **outputs, int *n_outputs);
+/* inner(x): a model used as a layer of another model. The weights are shared: training the
+ * outer model trains the inner one. The outer model keeps the inner one alive. */
+rnn_symbol *rnn_call_model(rnn_model *inner, rnn_symbol *x);
+
+/* keras.Model(inputs, outputs): the graph from the inputs to the outputs (at most 8 each).
+ * The model holds every layer on the way; free it with rnn_model_free. */
+rnn_model *rnn_model_new(rnn_symbol *const *inputs, int n_inputs, rnn_symbol *const *outputs,
+                         int n_outputs, const char *name);
+/* The usual single-input, single-output case. */
+rnn_model *rnn_model_simple(rnn_symbol *input, rnn_symbol *output, const char *name);
+/* Sequential with a declared input symbol (rnn_new_ids_input for an Embedding first layer). */
+rnn_status rnn_sequential_input(rnn_model *model, rnn_symbol *input);
+
 /* ------------------------------------------------------------------ training setup */
 
 typedef enum { RNN_OPT_ADAM = 0, RNN_OPT_SGD } rnn_optimizer_kind;
@@ -199,11 +231,15 @@ typedef struct {
 rnn_optimizer rnn_adam_defaults(void);
 rnn_optimizer rnn_sgd_defaults(void);
 
-/* compile(loss=..., optimizer=...). loss: "mean_squared_error" ("mse") or
- * "mean_absolute_error" ("mae"). optimizer: "adam" or "sgd" with Keras's defaults. */
+/* compile(loss=..., optimizer=...). loss: "mean_squared_error" ("mse"), "mean_absolute_error"
+ * ("mae"), "sparse_categorical_crossentropy", "categorical_crossentropy",
+ * "binary_crossentropy" or "kullback_leibler_divergence" ("kld"); cross-entropies take
+ * probabilities (see rnn_set_from_logits). optimizer: "adam" or "sgd" with Keras's defaults. */
 rnn_status rnn_compile(rnn_model *model, const char *loss, const char *optimizer);
 /* The same with explicit optimizer settings. */
 rnn_status rnn_compile_with(rnn_model *model, const char *loss, const rnn_optimizer *optimizer);
+/* Keras's from_logits=True for the cross-entropy losses (call after compiling). */
+rnn_status rnn_set_from_logits(rnn_model *model, int from_logits);
 
 /* ------------------------------------------------------------------ training and inference */
 
@@ -238,6 +274,18 @@ rnn_status rnn_predict(rnn_model *model, rnn_tensor x, int batch_size, rnn_tenso
 rnn_status rnn_train_on_batch(rnn_model *model, rnn_tensor x, rnn_tensor y, double *loss);
 /* predict on exactly this batch. */
 rnn_status rnn_predict_on_batch(rnn_model *model, rnn_tensor x, rnn_tensor *y);
+
+/* The same calls for models with several inputs (x[0..nx)) and outputs (y[0..ny)): Keras's
+ * lists of arrays. The loss applies to every output and the losses are summed. */
+rnn_status rnn_fit_multi(rnn_model *model, const rnn_tensor *x, int nx, const rnn_tensor *y,
+                         int ny, const rnn_fit_options *options, rnn_history *history);
+rnn_status rnn_evaluate_multi(rnn_model *model, const rnn_tensor *x, int nx, const rnn_tensor *y,
+                              int ny, int batch_size, double *loss);
+/* y[0..ny) each receive a new array (free each with rnn_tensor_free). */
+rnn_status rnn_predict_multi(rnn_model *model, const rnn_tensor *x, int nx, int batch_size,
+                             rnn_tensor *y, int ny);
+rnn_status rnn_train_on_batch_multi(rnn_model *model, const rnn_tensor *x, int nx,
+                                    const rnn_tensor *y, int ny, double *loss);
 
 /* Zeros the state of every stateful layer, and the state carried by rnn_predict_step. */
 rnn_status rnn_reset_states(rnn_model *model);
@@ -279,6 +327,24 @@ int64_t rnn_train_test_split(int64_t n, double train_fraction);
  * are accepted; an empty or non-numeric field is an error naming the line. */
 rnn_status rnn_csv_load_column(const char *path, const char *column_name, int column_index,
                                float **values, int64_t *n);
+
+/* ------------------------------------------------------------------ NumPy .npy files */
+
+/* Reads a NumPy .npy file (np.save) into *out: a new array owned by the caller (free with
+ * rnn_tensor_free). Accepted: format versions 1.0, 2.0 and 3.0; dtypes float32 '<f4', float64
+ * '<f8', int32 '<i4' and int64 '<i8' (little-endian), converted to float32 (float64 rounds to
+ * the nearest float, beyond float's range to +-Inf; large integers round); C order; rank 0 to
+ * RNN_MAX_RANK (a rank-0 scalar loads as shape (1,)); at most 2^34 elements. Anything else -
+ * another dtype, fortran_order True, a truncated, corrupt or over-long file, a malformed header -
+ * fails with a message naming the problem (RNN_ERR_IO: cannot open or read; RNN_ERR_FORMAT:
+ * malformed; RNN_ERR_UNSUPPORTED: valid .npy this reader does not take) and *out zeroed. */
+rnn_status rnn_npy_load(const char *path, rnn_tensor *out);
+
+/* Writes t (rank 1 to RNN_MAX_RANK) as a float32, C-order, version 1.0 .npy file that np.load
+ * reads. The bytes go to a temporary file in the same directory, which is flushed to disk and
+ * then renamed over path: on failure (RNN_ERR_IO with the reason) path is unchanged and no
+ * temporary file is left behind. */
+rnn_status rnn_npy_save(const char *path, const rnn_tensor *t);
 
 #ifdef __cplusplus
 }

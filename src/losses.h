@@ -1,6 +1,7 @@
-/* Losses with Keras's reduction: per element over the last axis, then the mean over every other
- * axis ("sum_over_batch_size"). For MSE/MAE every row has the same width, so this is the mean
- * over all n elements. */
+/* Keras's losses. Each is computed per row of the last axis (C values; one class id per row for
+ * sparse_categorical_crossentropy) and reduced as Keras's "sum_over_batch_size": the mean over
+ * rows, i.e. over batch and time for sequence outputs, and over the unmasked rows only when the
+ * output carries a mask (Keras 3). */
 #ifndef RNN_LOSSES_H
 #define RNN_LOSSES_H
 
@@ -8,13 +9,18 @@
 
 #include "model.h"
 
-/* Keras name -> kind; -1 for an unknown name. */
-int rnn__loss_from_name(const char *name);
+#define RNN_LOSS_EPSILON 1e-7f /* keras.config.epsilon() */
+
+/* Keras name -> loss (from_logits = 0); returns 0, or -1 for an unknown name. */
+int rnn__loss_from_name(const char *name, rnn_loss_spec *out);
 const char *rnn__loss_name(rnn_loss_kind kind);
-/* Sum over the n elements of the per-element loss (divide by n for the mean). */
-double rnn__loss_sum(rnn_loss_kind kind, const float *pred, const float *target, int64_t n);
-/* grad[i] = d(mean loss over `divisor` elements)/d pred[i] for i < n. */
-void rnn__loss_grad(rnn_loss_kind kind, const float *pred, const float *target, int64_t n,
-                    double divisor, float *grad);
+/* 1 if the targets hold one class id per row instead of C values. */
+int rnn__loss_sparse_targets(rnn_loss_kind kind);
+
+/* Over R rows of C predictions: *sum receives the sum of the per-row losses over the rows kept
+ * by mask (R values, NULL: all) and *count their number. With grad non-NULL, grad (R*C) gets
+ * d(sum / count)/d pred (zero on masked rows). */
+void rnn__loss_eval(const rnn_loss_spec *spec, const float *pred, const float *target, int64_t R,
+                    int64_t C, const uint8_t *mask, float *grad, double *sum, int64_t *count);
 
 #endif

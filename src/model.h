@@ -1,5 +1,11 @@
-/* The model: an ordered list of layers (Sequential), its parameter and gradient arrays, the
- * compile settings, and the buffers for one batch. Internal to the library. */
+/* Models are graphs of layer calls (Keras's functional models; a Sequential model is a chain
+ * built by rnn_add). Internal to the library.
+ *
+ * A symbol (rnn_symbol, Keras's KerasTensor) is output k of one layer call; model inputs are the
+ * outputs of InputLayers. Each layer is called once, so a layer's output buffers hold the values
+ * of its symbols during a run. A model keeps its layers in topological order, holds a reference
+ * on each, and collects the weights of all of them (recursing into nested models) in Keras's
+ * get_weights order. */
 #ifndef RNN_MODEL_H
 #define RNN_MODEL_H
 
@@ -8,46 +14,97 @@
 #include "memory.h"
 #include "rng.h"
 
-typedef enum { RNN_LOSS_MSE = 0, RNN_LOSS_MAE } rnn_loss_kind;
+#define RNN_MODEL_MAX_IO 8
+
+struct rnn_symbol {
+    rnn_layer *producer;
+    int index;
+    rnn_shape shape;
+    /* Backward bookkeeping during a run: grad points at the gradient with respect to this
+     * symbol (a consumer's dx, or acc once two contributions had to be summed). */
+    float *grad;
+    int grad_in_acc;
+    float *acc;
+    size_t acc_capacity;
+};
+
+typedef enum {
+    RNN_LOSS_MSE = 0,
+    RNN_LOSS_MAE,
+    RNN_LOSS_SPARSE_CATEGORICAL_CE,
+    RNN_LOSS_CATEGORICAL_CE,
+    RNN_LOSS_BINARY_CE,
+    RNN_LOSS_KLD,
+    RNN_LOSS_COUNT
+} rnn_loss_kind;
+
+typedef struct {
+    rnn_loss_kind kind;
+    int from_logits;
+} rnn_loss_spec;
 
 struct rnn_model {
     char name[RNN_NAME_MAX];
     char error[RNN_ERROR_MAX];
+    int refcount; /* the owner, plus each model that uses this one as a layer */
+    int sequential;
     rnn_rng rng;
 
-    int has_input;
-    rnn_shape input;
+    /* Layers in topological order, InputLayers included. */
     rnn_layer **layers;
     int n_layers, layers_capacity;
+    int n_inputs, n_outputs;
+    rnn_layer *inputs[RNN_MODEL_MAX_IO]; /* InputLayers */
+    rnn_symbol *outputs[RNN_MODEL_MAX_IO];
 
-    /* Parameters of all layers, back to back in get_weights order; grads alike. */
-    int built_layers; /* layers [0, built_layers) have weights */
+    /* Symbols whose gradient has several contributions (several consumers, or a model output
+     * that is also consumed): they need an accumulation buffer. */
+    rnn_symbol **shared_symbols;
+    int n_shared_symbols;
+
+    /* Weights of every layer, nested models included, in get_weights order. */
+    rnn_weight **weights;
+    int n_weights;
     int64_t n_params;
-    float *params, *grads;
+    int built;
 
     int compiled;
-    rnn_loss_kind loss;
+    rnn_loss_spec loss;
     rnn_optimizer optimizer;
-    float *opt_m, *opt_v; /* Adam moments / SGD velocity, n_params each */
+    float *opt_m, *opt_v; /* optimizer slots over the weights, back to back */
     int64_t iterations;
 
-    /* One batch: inputs, targets and the loss gradient; planned like a layer's buffers. */
+    /* One batch: inputs, targets and loss gradients, per model input/output. */
     rnn_workspace ws;
-    float *batch_x, *batch_y, *dloss;
+    float *batch_x[RNN_MODEL_MAX_IO], *batch_y[RNN_MODEL_MAX_IO], *dloss[RNN_MODEL_MAX_IO];
 };
 
 /* Records the thread's last message on the model and returns status. */
 rnn_status rnn__model_fail(rnn_model *m, rnn_status status);
-/* Allocates and initialises the weights of layers added since the last build. */
+/* Allocates and initialises weights not built yet, and collects the weight list. */
 rnn_status rnn__model_build(rnn_model *m);
-/* Runs the layers on x (shape checked by the caller) and returns the last layer's output. */
-rnn_status rnn__model_forward(rnn_model *m, const rnn_tensor *x, rnn_run_mode mode,
-                              const rnn_tensor **out);
-/* Backward from dloss (the gradient with respect to the model output); adds into m->grads. */
-void rnn__model_backward(rnn_model *m, const rnn_tensor *x, float *dloss);
+/* Runs the graph on x[0..n_inputs) (shapes checked by the caller). Outputs are then
+ * m->outputs[k]->producer->y[m->outputs[k]->index]. */
+rnn_status rnn__model_forward(rnn_model *m, const rnn_tensor *x, const rnn_run_ctx *ctx);
+const rnn_tensor *rnn__model_output(const rnn_model *m, int k);
+/* The time-step mask of output k after a forward (NULL if none). */
+const uint8_t *rnn__model_output_mask(const rnn_model *m, int k);
+/* Backward from dy[k] (gradient with respect to output k; NULL: zero); adds weight gradients.
+ * With need_input_grads, m->inputs[k]->outputs_sym[0]->grad is the gradient for input k
+ * (NULL if none reached it). */
+void rnn__model_backward(rnn_model *m, float *const *dy, int need_input_grads);
+/* Zeros every weight gradient. */
+void rnn__model_zero_grads(rnn_model *m);
 /* Fixed batch size from stateful layers (0 if none). */
-int64_t rnn__model_stateful_batch(const rnn_model *m);
-/* The output shape for an input with `steps` steps (steps replaces an unknown step count). */
-rnn_shape rnn__model_output_shape(const rnn_model *m, int64_t batch, int64_t steps);
+int64_t rnn__model_stateful_batch(rnn_model *m);
+/* The shape of output k for a call with this batch and step count (unknown steps resolved). */
+rnn_shape rnn__model_output_shape(const rnn_model *m, int k, int64_t batch, int64_t steps);
+const rnn_shape *rnn__model_input_shape(const rnn_model *m, int k);
+void rnn__model_retain(rnn_model *m);
+
+/* The InputLayer class (model inputs). */
+int rnn__is_input_layer(const rnn_layer *layer);
+/* Every layer of the model and of its nested models (depth first), for states and names. */
+int rnn__model_all_layers(rnn_model *m, rnn_layer **out, int capacity);
 
 #endif

@@ -31,52 +31,100 @@ static void repeat(FILE *f, const char *s, int n) {
     for (int i = 0; i < n; i++) fputs(s, f);
 }
 
-/* Prints one row: cells padded to the column widths; the last column right-aligned. */
-static void row(FILE *f, const char *bar, const char *a, const char *b, const char *c,
-                const int *w) {
-    fprintf(f, "%s %-*s %s %-*s %s %*s %s\n", bar, w[0], a, bar, w[1], b, bar, w[2], c, bar);
+/* Prints one row: cells padded to the column widths; the Param # column right-aligned. */
+static void row(FILE *f, const char *bar, const char *const *cells, const int *w, int ncols) {
+    fputs(bar, f);
+    for (int k = 0; k < ncols; k++)
+        fprintf(f, k == 2 ? " %*s %s" : " %-*s %s", w[k], cells[k], bar);
+    fputc('\n', f);
 }
 
 static void rule(FILE *f, const char *left, const char *line, const char *mid, const char *right,
-                 const int *w) {
+                 const int *w, int ncols) {
     fputs(left, f);
-    for (int k = 0; k < 3; k++) {
+    for (int k = 0; k < ncols; k++) {
         repeat(f, line, w[k] + 2);
-        fputs(k < 2 ? mid : right, f);
+        fputs(k < ncols - 1 ? mid : right, f);
     }
     fputc('\n', f);
+}
+
+/* "(None, 10, 32)", or a list of shapes for a layer with several outputs. */
+static void output_text(const rnn_layer *L, char *buf, size_t size) {
+    if (L->n_outputs == 1) {
+        rnn__shape_format(&L->output[0], buf, size);
+        return;
+    }
+    size_t used = (size_t)snprintf(buf, size, "[");
+    for (int k = 0; k < L->n_outputs && used < size; k++) {
+        char one[96];
+        rnn__shape_format(&L->output[k], one, sizeof one);
+        used += (size_t)snprintf(buf + used, size - used, "%s%s", k ? ", " : "", one);
+    }
+    if (used < size) snprintf(buf + used, size - used, "]");
+}
+
+/* Keras's "Connected to": producer[node][tensor] for each input, "-" for an InputLayer. */
+static void connected_text(const rnn_layer *L, char *buf, size_t size) {
+    if (L->n_inputs == 0) {
+        snprintf(buf, size, "-");
+        return;
+    }
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int k = 0; k < L->n_inputs && used < size; k++) {
+        const rnn_symbol *s = L->inputs_sym[k];
+        used += (size_t)snprintf(buf + used, size - used, "%s%s[0][%d]", k ? ", " : "",
+                                 s->producer->name, s->index);
+    }
+}
+
+/* A functional model that is a plain chain prints like a Sequential one (plus its InputLayer). */
+static int needs_connections(const rnn_model *m) {
+    if (m->n_inputs > 1 || m->n_outputs > 1 || m->n_shared_symbols > 0) return 1;
+    for (int i = 0; i < m->n_layers; i++)
+        if (m->layers[i]->n_inputs > 1 || m->layers[i]->n_outputs > 1) return 1;
+    return 0;
 }
 
 rnn_status rnn_summary(rnn_model *m, FILE *out) {
     if (!m) return rnn__fail(RNN_ERR_ARGUMENT, "rnn_summary: model is NULL");
     if (!out) out = stdout;
-    int w[3] = {31, 22, 13}; /* Keras's widths for its default 88-column Sequential table */
-    char name[2 * RNN_NAME_MAX + 8], shape[96], count[32];
+    rnn__model_build(m); /* shapes are known either way; this counts optimizer slots */
+    const int ncols = !m->sequential && needs_connections(m) ? 4 : 3;
+    int w[4] = {31, 22, 13, 26}; /* Keras's widths for its default table */
+    char name[2 * RNN_NAME_MAX + 8], shape[256], count[32], conn[256];
     for (int i = 0; i < m->n_layers; i++) {
         rnn_layer *L = m->layers[i];
         int n = snprintf(name, sizeof name, "%s (%s)", L->name, L->ops->class_name);
         if (n > w[0]) w[0] = n;
-        rnn__shape_format(&L->output[0], shape, sizeof shape);
-        n = (int)strlen(shape);
-        if (n > w[1]) w[1] = n;
+        output_text(L, shape, sizeof shape);
+        if ((n = (int)strlen(shape)) > w[1]) w[1] = n;
+        connected_text(L, conn, sizeof conn);
+        if ((n = (int)strlen(conn)) > w[3]) w[3] = n;
     }
     fprintf(out, "Model: \"%s\"\n", m->name);
-    rule(out, "\xe2\x94\x8f", "\xe2\x94\x81", "\xe2\x94\xb3", "\xe2\x94\x93", w);
-    row(out, "\xe2\x94\x83", "Layer (type)", "Output Shape", "Param #", w);
-    rule(out, "\xe2\x94\xa1", "\xe2\x94\x81", "\xe2\x95\x87", "\xe2\x94\xa9", w);
+    const char *head[4] = {"Layer (type)", "Output Shape", "Param #", "Connected to"};
+    rule(out, "\xe2\x94\x8f", "\xe2\x94\x81", "\xe2\x94\xb3", "\xe2\x94\x93", w, ncols);
+    row(out, "\xe2\x94\x83", head, w, ncols);
+    rule(out, "\xe2\x94\xa1", "\xe2\x94\x81", "\xe2\x95\x87", "\xe2\x94\xa9", w, ncols);
     int64_t total = 0;
+    int printed = 0;
     for (int i = 0; i < m->n_layers; i++) {
         rnn_layer *L = m->layers[i];
+        if (m->sequential && rnn__is_input_layer(L)) continue; /* Keras omits it for Sequential */
+        if (printed++)
+            rule(out, "\xe2\x94\x9c", "\xe2\x94\x80", "\xe2\x94\xbc", "\xe2\x94\xa4", w, ncols);
         int64_t params = rnn__layer_param_count(L);
         total += params;
         snprintf(name, sizeof name, "%s (%s)", L->name, L->ops->class_name);
-        rnn__shape_format(&L->output[0], shape, sizeof shape);
+        output_text(L, shape, sizeof shape);
         with_commas(params, count, sizeof count);
-        row(out, "\xe2\x94\x82", name, shape, count, w);
-        if (i + 1 < m->n_layers)
-            rule(out, "\xe2\x94\x9c", "\xe2\x94\x80", "\xe2\x94\xbc", "\xe2\x94\xa4", w);
+        connected_text(L, conn, sizeof conn);
+        const char *cells[4] = {name, shape, count, conn};
+        row(out, "\xe2\x94\x82", cells, w, ncols);
     }
-    rule(out, "\xe2\x94\x94", "\xe2\x94\x80", "\xe2\x94\xb4", "\xe2\x94\x98", w);
+    rule(out, "\xe2\x94\x94", "\xe2\x94\x80", "\xe2\x94\xb4", "\xe2\x94\x98", w, ncols);
     /* Keras adds the optimizer's variables once it has been built by a training step:
      * Adam: iterations, learning rate and two slots per weight; SGD: two scalars (+ momentum). */
     int64_t opt = 0;

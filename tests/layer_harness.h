@@ -5,6 +5,7 @@
 #ifndef RNN_TEST_LAYER_HARNESS_H
 #define RNN_TEST_LAYER_HARNESS_H
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,29 +23,26 @@ typedef struct {
     int B, T;
 } harness;
 
-static float harness_uniform(rnn_rng *r, float lo, float hi) {
+static inline float harness_uniform(rnn_rng *r, float lo, float hi) {
     return lo + (hi - lo) * (float)rnn__rng_uniform(r);
 }
 
 /* Configures `layer` for input (B, T, F) (T = 0: rank 2) and fills everything. 0 on success. */
-static int harness_setup(harness *h, rnn_layer *layer, int B, int T, int F, uint64_t seed) {
+static inline int harness_setup(harness *h, rnn_layer *layer, int B, int T, int F, uint64_t seed) {
     memset(h, 0, sizeof *h);
     h->layer = layer;
     h->B = B;
     h->T = T;
     rnn__rng_seed(&h->rng, seed);
     rnn_shape in = T ? (rnn_shape){3, {B, T, F, 0}} : (rnn_shape){2, {B, F, 0, 0}};
-    if (layer->ops->configure(layer, &in) != RNN_OK) return -1;
+    if (!layer->name[0]) snprintf(layer->name, sizeof layer->name, "%s", layer->ops->base_name);
+    if (layer->ops->configure(layer, &in, 1) != RNN_OK) return -1;
+    layer->n_inputs = 1;
+    layer->input[0] = in;
     h->n_params = rnn__layer_param_count(layer);
-    h->params = calloc((size_t)h->n_params + 1, sizeof(float));
-    h->grads = calloc((size_t)h->n_params + 1, sizeof(float));
-    int64_t off = 0;
-    for (int k = 0; k < layer->n_weights; k++) {
-        layer->weights[k].value = h->params + off;
-        layer->weights[k].grad = h->grads + off;
-        off += layer->weights[k].size;
-    }
-    layer->ops->init_weights(layer, &h->rng);
+    if (rnn__layer_build(layer, &h->rng) != RNN_OK) return -1;
+    h->params = layer->weight_block;
+    h->grads = layer->grad_block;
     /* Make biases non-zero and perturb the rest a little. */
     for (int64_t i = 0; i < h->n_params; i++) h->params[i] += harness_uniform(&h->rng, -0.3f, 0.3f);
     if (layer->ops->plan(layer, B, T) != RNN_OK) return -1;
@@ -62,12 +60,26 @@ static int harness_setup(harness *h, rnn_layer *layer, int B, int T, int F, uint
     return 0;
 }
 
-static int64_t harness_output_size(const harness *h, int k) {
+static inline int64_t harness_output_size(const harness *h, int k) {
     return rnn_tensor_size(&h->layer->y[k]);
 }
 
-static double harness_loss(harness *h, rnn_run_mode mode) {
-    h->layer->ops->forward(h->layer, &h->x, mode);
+static inline void harness_forward(harness *h, rnn_run_mode mode) {
+    const rnn_tensor *xs[1] = {&h->x};
+    rnn_run_ctx ctx = {mode, &h->rng};
+    h->layer->ops->forward(h->layer, xs, &ctx);
+}
+
+/* Backward with the coefficients as output gradients; dx[0] is then the input gradient. */
+static inline void harness_backward(harness *h) {
+    const rnn_tensor *xs[1] = {&h->x};
+    float *dy[RNN_LAYER_MAX_OUTPUTS] = {h->coef[0], h->coef[1], h->coef[2]};
+    const int want[RNN_LAYER_MAX_INPUTS] = {1, 1, 1};
+    h->layer->ops->backward(h->layer, xs, dy, want);
+}
+
+static inline double harness_loss(harness *h, rnn_run_mode mode) {
+    harness_forward(h, mode);
     double L = 0;
     for (int k = 0; k < h->layer->n_outputs; k++) {
         int64_t n = harness_output_size(h, k);
@@ -76,10 +88,8 @@ static double harness_loss(harness *h, rnn_run_mode mode) {
     return L;
 }
 
-static void harness_free(harness *h) {
-    rnn_layer_free(h->layer);
-    free(h->params);
-    free(h->grads);
+static inline void harness_free(harness *h) {
+    rnn_layer_free(h->layer); /* frees the weights too */
     free(h->x.data);
     for (int k = 0; k < RNN_LAYER_MAX_OUTPUTS; k++) free(h->coef[k]);
 }

@@ -95,14 +95,13 @@ static void check_layer(const char *name, rnn_layer *layer, int B, int T, int F,
     }
     loss_at(&h, snap);
     memset(h.grads, 0, sizeof(float) * (size_t)h.n_params);
-    float *dy[RNN_LAYER_MAX_OUTPUTS] = {h.coef[0], h.coef[1], h.coef[2]};
-    h.layer->ops->backward(h.layer, &h.x, dy, 1);
+    harness_backward(&h);
     /* Copy the analytic gradients: the finite-difference passes overwrite layer buffers. */
     int64_t nx = rnn_tensor_size(&h.x);
     float *gw = malloc(sizeof(float) * (size_t)h.n_params);
     float *gx = malloc(sizeof(float) * (size_t)nx);
     memcpy(gw, h.grads, sizeof(float) * (size_t)h.n_params);
-    memcpy(gx, h.layer->dx, sizeof(float) * (size_t)nx);
+    memcpy(gx, h.layer->dx[0], sizeof(float) * (size_t)nx);
     int64_t off = 0;
     char what[128];
     for (int k = 0; k < h.layer->n_weights; k++) {
@@ -168,31 +167,69 @@ static void check_dense(void) {
     check_layer("Dense use_bias=False", rnn_dense(&o), 3, 0, 4, 0);
 }
 
+/* Every loss (and its from_logits form) against central differences of its masked mean. */
 static void check_losses(void) {
-    float pred[12], target[12], grad[12];
+    enum { R = 6, C = 4 };
+    float pred[R * C], target[R * C], grad[R * C];
+    uint8_t mask[R] = {1, 0, 1, 1, 0, 1};
     rnn_rng r;
     rnn__rng_seed(&r, 7);
-    for (int i = 0; i < 12; i++) {
-        pred[i] = (float)rnn__rng_uniform(&r) * 2 - 1;
-        target[i] = (float)rnn__rng_uniform(&r) * 2 - 1;
-    }
-    for (int kind = RNN_LOSS_MSE; kind <= RNN_LOSS_MAE; kind++) {
-        rnn__loss_grad(kind, pred, target, 12, 12.0, grad);
-        int nonzero = 0;
-        for (int i = 0; i < 12; i++) {
-            float keep = pred[i];
-            pred[i] = keep + 1e-3f;
-            double lp = rnn__loss_sum(kind, pred, target, 12) / 12;
-            pred[i] = keep - 1e-3f;
-            double lm = rnn__loss_sum(kind, pred, target, 12) / 12;
-            pred[i] = keep;
-            double fd = (lp - lm) / 2e-3;
-            CHECK(fabs(fd - grad[i]) < 1e-4 + 1e-3 * fabs(fd), "%s grad[%d]: %g vs %g",
-                  rnn__loss_name(kind), i, (double)grad[i], fd);
-            nonzero += grad[i] != 0;
+    struct {
+        rnn_loss_kind kind;
+        int logits;
+    } cases[] = {{RNN_LOSS_MSE, 0}, {RNN_LOSS_MAE, 0}, {RNN_LOSS_SPARSE_CATEGORICAL_CE, 0},
+                 {RNN_LOSS_SPARSE_CATEGORICAL_CE, 1}, {RNN_LOSS_CATEGORICAL_CE, 0},
+                 {RNN_LOSS_CATEGORICAL_CE, 1}, {RNN_LOSS_BINARY_CE, 0}, {RNN_LOSS_BINARY_CE, 1},
+                 {RNN_LOSS_KLD, 0}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        rnn_loss_spec spec = {cases[c].kind, cases[c].logits};
+        for (int i = 0; i < R * C; i++) {
+            pred[i] = cases[c].logits || spec.kind <= RNN_LOSS_MAE
+                          ? (float)rnn__rng_uniform(&r) * 4 - 2
+                          : 0.05f + 0.9f * (float)rnn__rng_uniform(&r);
+            target[i] = (float)rnn__rng_uniform(&r);
         }
-        CHECK(nonzero == 12, "%s: zero gradients", rnn__loss_name(kind));
+        if (spec.kind == RNN_LOSS_SPARSE_CATEGORICAL_CE)
+            for (int i = 0; i < R; i++) target[i] = (float)(i % C);
+        if (spec.kind == RNN_LOSS_BINARY_CE)
+            for (int i = 0; i < R * C; i += 2) target[i] = (float)(i % 4 == 0);
+        for (int with_mask = 0; with_mask < 2; with_mask++) {
+            const uint8_t *mk = with_mask ? mask : NULL;
+            double sum, lp, lm;
+            int64_t count, cnt2;
+            rnn__loss_eval(&spec, pred, target, R, C, mk, grad, &sum, &count);
+            CHECK(count == (with_mask ? 4 : R), "%s: %lld rows counted", rnn__loss_name(spec.kind),
+                  (long long)count);
+            int nonzero = 0;
+            for (int i = 0; i < R * C; i++) {
+                float keep = pred[i];
+                pred[i] = keep + 1e-3f;
+                rnn__loss_eval(&spec, pred, target, R, C, mk, NULL, &lp, &cnt2);
+                pred[i] = keep - 1e-3f;
+                rnn__loss_eval(&spec, pred, target, R, C, mk, NULL, &lm, &cnt2);
+                pred[i] = keep;
+                double fd = (lp - lm) / (2e-3 * (double)count);
+                CHECK(fabs(fd - grad[i]) < 2e-4 + 2e-3 * fabs(fd), "%s%s%s grad[%d]: %g vs %g",
+                      rnn__loss_name(spec.kind), spec.from_logits ? " from_logits" : "",
+                      with_mask ? " masked" : "", i, (double)grad[i], fd);
+                nonzero += grad[i] != 0;
+                if (with_mask && !mask[i / C]) CHECK(grad[i] == 0, "masked row has a gradient");
+            }
+            CHECK(nonzero >= (with_mask ? 4 : R) * (spec.kind == RNN_LOSS_SPARSE_CATEGORICAL_CE && !spec.from_logits ? 1 : C) / 2,
+                  "%s: only %d non-zero gradients", rnn__loss_name(spec.kind), nonzero);
+        }
     }
+    /* Known values: MSE of (1, 3) vs (0, 0) per row is 5; sparse CE of p = (0.25, 0.75), id 1
+     * is -log 0.75. */
+    float p2[2] = {1, 3}, t2[2] = {0, 0};
+    double sum;
+    int64_t count;
+    rnn_loss_spec mse = {RNN_LOSS_MSE, 0}, sce = {RNN_LOSS_SPARSE_CATEGORICAL_CE, 0};
+    rnn__loss_eval(&mse, p2, t2, 1, 2, NULL, NULL, &sum, &count);
+    CHECK_CLOSE(sum, 5.0, 1e-9, 0, "mse value");
+    float p3[2] = {0.25f, 0.75f}, id = 1;
+    rnn__loss_eval(&sce, p3, &id, 1, 2, NULL, NULL, &sum, &count);
+    CHECK_CLOSE(sum, -log(0.75), 1e-6, 0, "sparse CE value");
 }
 
 int main(void) {

@@ -15,8 +15,12 @@ typedef struct {
     float *y, *dz;
 } dense_impl;
 
-static rnn_status dense_configure(rnn_layer *layer, const rnn_shape *in) {
+static rnn_status dense_configure(rnn_layer *layer, const rnn_shape *inputs, int n_inputs) {
     dense_impl *d = layer->impl;
+    const rnn_shape *in = &inputs[0];
+    if (n_inputs != 1)
+        return rnn__fail(RNN_ERR_ARGUMENT, "Dense \"%s\" takes one input, got %d", layer->name,
+                         n_inputs);
     if (d->opt.units <= 0 || d->opt.units > (1 << 24))
         return rnn__fail(RNN_ERR_ARGUMENT,
                          "Dense \"%s\": received an invalid value for argument `units`, expected "
@@ -24,21 +28,14 @@ static rnn_status dense_configure(rnn_layer *layer, const rnn_shape *in) {
                          layer->name, d->opt.units);
     if ((int)d->opt.activation < 0 || d->opt.activation >= RNN_ACTIVATION_COUNT)
         return rnn__fail(RNN_ERR_ARGUMENT, "Dense \"%s\": unknown activation", layer->name);
-    if (in->rank != 2 && in->rank != 3) {
-        char s[96];
-        rnn__shape_format(in, s, sizeof s);
-        return rnn__fail(RNN_ERR_SHAPE,
-                         "Input 0 of layer \"%s\" is incompatible with the layer: expected "
-                         "ndim=2 or 3, found ndim=%d. Full shape received: %s",
-                         layer->name, in->rank, s);
-    }
+    rnn_status st = rnn__expect_rank(layer, in, 2, 3);
+    if (st) return st;
     int64_t dlast = in->dim[in->rank - 1];
     if (dlast <= 0 || dlast > (1 << 24))
         return rnn__fail(RNN_ERR_SHAPE,
                          "Dense \"%s\": the last dimension of the input must be known and "
                          "positive (got %lld)", layer->name, (long long)dlast);
     d->in_features = dlast;
-    layer->input = *in;
     layer->n_outputs = 1;
     layer->output[0] = *in;
     layer->output[0].dim[in->rank - 1] = d->opt.units;
@@ -57,7 +54,7 @@ static void dense_init(rnn_layer *layer, rnn_rng *rng) {
 static rnn_status dense_plan(rnn_layer *layer, int64_t batch, int64_t steps) {
     dense_impl *d = layer->impl;
     int64_t rows = batch, ny, nx;
-    if (layer->input.rank == 3 && !rnn__mul_ok(batch, steps, &rows))
+    if (layer->input[0].rank == 3 && !rnn__mul_ok(batch, steps, &rows))
         rows = -1;
     if (rows < 0 || rows > INT32_MAX || !rnn__mul_ok(rows, d->opt.units, &ny) ||
         !rnn__mul_ok(rows, d->in_features, &nx))
@@ -66,7 +63,7 @@ static rnn_status dense_plan(rnn_layer *layer, int64_t batch, int64_t steps) {
     rnn__ws_begin(ws);
     rnn__ws_want(ws, &d->y, ny);
     rnn__ws_want(ws, &d->dz, ny);
-    rnn__ws_want(ws, &layer->dx, nx);
+    rnn__ws_want(ws, &layer->dx[0], nx);
     if (rnn__ws_commit(ws) != 0)
         return rnn__fail(RNN_ERR_MEMORY, "Dense \"%s\": out of memory", layer->name);
     d->rows = rows;
@@ -75,9 +72,10 @@ static rnn_status dense_plan(rnn_layer *layer, int64_t batch, int64_t steps) {
     return RNN_OK;
 }
 
-static void dense_forward(rnn_layer *layer, const rnn_tensor *x, rnn_run_mode mode) {
-    (void)mode;
+static rnn_status dense_forward(rnn_layer *layer, const rnn_tensor *const *in, const rnn_run_ctx *ctx) {
+    (void)ctx;
     dense_impl *d = layer->impl;
+    const rnn_tensor *x = in[0];
     const int rows = (int)d->rows, n = d->opt.units, k = (int)d->in_features;
     if (d->opt.use_bias) {
         const float *b = layer->weights[1].value;
@@ -89,15 +87,20 @@ static void dense_forward(rnn_layer *layer, const rnn_tensor *x, rnn_run_mode mo
     layer->y[0] = *x;
     layer->y[0].data = d->y;
     layer->y[0].shape[x->rank - 1] = n;
+    layer->mask_out = layer->mask_in; /* Dense passes the mask on */
+    return RNN_OK;
 }
 
 /* dz = dy act'(y);  dW += x^T dz;  db += sum_rows dz;  dx = dz W^T */
-static void dense_backward(rnn_layer *layer, const rnn_tensor *x, float *const *dy, int want_dx) {
+static void dense_backward(rnn_layer *layer, const rnn_tensor *const *in, float *const *dy,
+                           const int *want) {
     dense_impl *d = layer->impl;
+    const rnn_tensor *x = in[0];
+    const int want_dx = want[0];
     const int rows = (int)d->rows, n = d->opt.units, k = (int)d->in_features;
     const size_t total = (size_t)rows * n;
     if (!dy[0]) {
-        if (want_dx) memset(layer->dx, 0, sizeof(float) * (size_t)rows * k);
+        if (want_dx) memset(layer->dx[0], 0, sizeof(float) * (size_t)rows * k);
         return;
     }
     const float *dz = dy[0];
@@ -107,7 +110,7 @@ static void dense_backward(rnn_layer *layer, const rnn_tensor *x, float *const *
     }
     rnn__gemm(1, 0, k, n, rows, 1.0f, x->data, k, dz, n, 1.0f, layer->weights[0].grad, n);
     if (d->opt.use_bias) rnn__colsum_add(layer->weights[1].grad, dz, rows, n, n);
-    if (want_dx) rnn__gemm(0, 1, rows, k, n, 1.0f, dz, n, layer->weights[0].value, n, 0.0f, layer->dx, k);
+    if (want_dx) rnn__gemm(0, 1, rows, k, n, 1.0f, dz, n, layer->weights[0].value, n, 0.0f, layer->dx[0], k);
 }
 
 static const rnn_layer_ops dense_ops = {
@@ -118,8 +121,6 @@ static const rnn_layer_ops dense_ops = {
     .plan = dense_plan,
     .forward = dense_forward,
     .backward = dense_backward,
-    .reset_states = NULL,
-    .is_stateful = NULL,
     .free_impl = free,
 };
 
@@ -137,20 +138,14 @@ rnn_layer *rnn_dense(const rnn_dense_options *options) {
         rnn__fail(RNN_ERR_ARGUMENT, "Dense: options are NULL");
         return NULL;
     }
-    rnn_layer *layer = calloc(1, sizeof *layer);
     dense_impl *d = calloc(1, sizeof *d);
-    if (!layer || !d) {
-        free(layer);
-        free(d);
+    if (!d) {
         rnn__fail(RNN_ERR_MEMORY, "Dense: out of memory");
         return NULL;
     }
     d->opt = *options;
     d->opt.name = NULL;
-    layer->ops = &dense_ops;
-    layer->impl = d;
-    if (options->name) snprintf(layer->name, sizeof layer->name, "%s", options->name);
-    return layer;
+    return rnn__layer_new(&dense_ops, d, options->name);
 }
 
 rnn_layer *rnn_dense_simple(int units, rnn_activation activation) {

@@ -68,6 +68,10 @@ static void gru_forward_steps(rnn_recurrent *r, int B, int T) {
                 }
             }
         }
+        if (r->mask) /* masked rows keep their state */
+            for (int b = 0; b < B; b++)
+                if (r->mask[(size_t)t * B + b] == 0.0f)
+                    memcpy(h + (size_t)b * H, h_prev + (size_t)b * H, sizeof(float) * H);
     }
 }
 
@@ -95,6 +99,13 @@ static void gru_backward_steps(rnn_recurrent *r, int B, int T, const float *dhse
             float *xb = x + (size_t)b * G3, *dhb = dh + (size_t)b * H, *gb = g + (size_t)b * G3;
             float *ab = aux + (size_t)b * H;
             const float *hpb = h_prev + (size_t)b * H;
+            if (r->mask && r->mask[(size_t)t * B + b] == 0.0f) {
+                /* h_t = h_{t-1}: dh passes through (the products below add zero to it). */
+                memset(xb, 0, sizeof(float) * G3);
+                memset(gb, 0, sizeof(float) * G3);
+                memset(ab, 0, sizeof(float) * H);
+                continue;
+            }
             for (int j = 0; j < H; j++) {
                 float z = xb[j], rr = xb[H + j], hh = xb[2 * H + j];
                 float dz = dhb[j] * (hpb[j] - hh);
@@ -154,7 +165,7 @@ static const rnn_layer_ops gru_ops = {
     .forward = rnn__recurrent_forward,
     .backward = rnn__recurrent_backward,
     .reset_states = rnn__recurrent_reset_states,
-    .is_stateful = rnn__recurrent_is_stateful,
+    .stateful_batch = rnn__recurrent_stateful_batch,
     .free_impl = rnn__recurrent_free,
 };
 

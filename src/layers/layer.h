@@ -1,8 +1,9 @@
-/* The internal layer interface. A layer knows its input shape, infers its output shapes and
+/* The internal layer interface. A layer knows its input shapes, infers its output shapes and
  * weight shapes (configure), draws its initial weights (init_weights), sizes its work buffers for
- * a batch shape (plan), and runs forward and backward passes over them. Weights and their
- * gradients live in the model's flat arrays (so the optimizer is one loop); a layer's weight
- * table points into them. */
+ * a batch shape (plan), and runs forward and backward passes over them. Each layer owns its
+ * weights and their gradients (so a layer shared by two models, such as an encoder used alone
+ * and inside an autoencoder, has one set of weights). A layer is called once per graph: its
+ * output buffers hold that call's results. */
 #ifndef RNN_LAYER_H
 #define RNN_LAYER_H
 
@@ -12,15 +13,16 @@
 
 #define RNN_NAME_MAX 64
 #define RNN_LAYER_MAX_WEIGHTS 4
-#define RNN_LAYER_MAX_OUTPUTS 3
+#define RNN_LAYER_MAX_INPUTS 3  /* x, and an RNN's initial states h0, c0 */
+#define RNN_LAYER_MAX_OUTPUTS 3 /* an LSTM with return_state: output, h, c */
 
 typedef struct {
     char name[32];        /* Keras's variable name: "kernel", "recurrent_kernel", "bias" */
     int rank;
     int64_t shape[2];
     int64_t size;
-    float *value;         /* into the model's parameter array */
-    float *grad;          /* into the model's gradient array */
+    float *value;         /* owned by the layer (one block for all its weights) */
+    float *grad;
 } rnn_weight;
 
 /* A shape with the batch dimension first; RNN_NONE (-1) where unknown. */
@@ -31,26 +33,44 @@ typedef struct {
 
 typedef enum {
     RNN_MODE_PREDICT = 0, /* inference; stateful layers carry their state      */
-    RNN_MODE_TRAIN,       /* keeps what backward needs (it always does today)   */
+    RNN_MODE_TRAIN,       /* dropout active; keeps what backward needs          */
     RNN_MODE_STREAM       /* every recurrent layer carries state (predict_step) */
 } rnn_run_mode;
 
+/* What a forward pass needs besides its inputs. */
+typedef struct {
+    rnn_run_mode mode;
+    rnn_rng *rng; /* the model's generator: dropout masks */
+} rnn_run_ctx;
+
 typedef struct rnn_layer_ops rnn_layer_ops;
+typedef struct rnn_symbol rnn_symbol;
 
 struct rnn_layer {
     const rnn_layer_ops *ops;
     char name[RNN_NAME_MAX];
-    rnn_shape input;
+    int refcount; /* models (and symbols) holding the layer */
+    int n_inputs;
+    rnn_shape input[RNN_LAYER_MAX_INPUTS];
     int n_outputs;
     rnn_shape output[RNN_LAYER_MAX_OUTPUTS];
     int n_weights;
     rnn_weight weights[RNN_LAYER_MAX_WEIGHTS];
-    int weights_ready; /* 1 once weights point into the model arrays and are initialised */
+    float *weight_block, *grad_block; /* NULL until built */
+    int configured;
+
+    /* The symbols of this layer's (single) call in a graph. */
+    rnn_symbol *inputs_sym[RNN_LAYER_MAX_INPUTS];
+    rnn_symbol *outputs_sym[RNN_LAYER_MAX_OUTPUTS];
 
     /* Results of the last forward: y[k] has shape output[k] with the batch (and steps) of the
-     * call; dx (same shape as the input) is written by backward when asked for. */
+     * call. Backward writes dx[k] (shape of input k) for each input it is asked about. */
     rnn_tensor y[RNN_LAYER_MAX_OUTPUTS];
-    float *dx;
+    float *dx[RNN_LAYER_MAX_INPUTS];
+    /* Time-step masks [batch, steps] (1 = real step), set by the graph before forward:
+     * mask_in for input 0 (NULL: none); the layer sets mask_out for output 0. */
+    const uint8_t *mask_in;
+    const uint8_t *mask_out;
     int64_t planned_batch, planned_steps;
     rnn_workspace ws;
 
@@ -60,28 +80,45 @@ struct rnn_layer {
 struct rnn_layer_ops {
     const char *class_name; /* Keras's class name: "LSTM" */
     const char *base_name;  /* Keras's automatic layer name stem: "lstm" */
-    /* Checks options against the input shape; sets outputs and weight shapes. On failure returns
-     * a status with the message set. */
-    rnn_status (*configure)(rnn_layer *layer, const rnn_shape *input);
+    /* Checks options against the input shapes; sets outputs and weight shapes. On failure
+     * returns a status with the message set. */
+    rnn_status (*configure)(rnn_layer *layer, const rnn_shape *inputs, int n_inputs);
+    /* Draws initial weights (NULL for layers without weights). */
     void (*init_weights)(rnn_layer *layer, rnn_rng *rng);
-    /* Sizes the work buffers for a call with this batch and step count (steps 0 for rank 2). */
+    /* Sizes the work buffers for inputs with this batch and step count (steps 0 for inputs
+     * without a time axis). */
     rnn_status (*plan)(rnn_layer *layer, int64_t batch, int64_t steps);
-    /* x has the planned shape. Writes layer->y. */
-    void (*forward)(rnn_layer *layer, const rnn_tensor *x, rnn_run_mode mode);
+    /* x[k] has the planned shape. Writes layer->y (and mask_out). Fails only on values a
+     * shape check cannot catch (a token id out of range), with the message set. */
+    rnn_status (*forward)(rnn_layer *layer, const rnn_tensor *const *x, const rnn_run_ctx *ctx);
     /* dy[k] is the gradient of the loss with respect to y[k] (NULL: zero). Adds the weight
-     * gradients into the weights' grad arrays, and writes layer->dx when want_dx. */
-    void (*backward)(rnn_layer *layer, const rnn_tensor *x, float *const *dy, int want_dx);
+     * gradients into the weights' grad arrays, and writes layer->dx[k] where want_dx[k]. */
+    void (*backward)(rnn_layer *layer, const rnn_tensor *const *x, float *const *dy,
+                     const int *want_dx);
     /* Zeros carried state (NULL for stateless layers). */
     void (*reset_states)(rnn_layer *layer);
-    /* 1 if the layer's batch size is fixed by stateful state. */
-    int (*is_stateful)(const rnn_layer *layer);
+    /* Fixed batch size demanded by stateful state (0 if none). */
+    int64_t (*stateful_batch)(const rnn_layer *layer);
     void (*free_impl)(void *impl);
+    /* For layers that contain other layers (a nested model, TimeDistributed): the inner
+     * layers, for weights, states and names. NULL otherwise. */
+    int (*children)(rnn_layer *layer, rnn_layer ***out);
 };
 
 /* Shared helpers. */
+rnn_layer *rnn__layer_new(const rnn_layer_ops *ops, void *impl, const char *name);
 void rnn__weight_set(rnn_weight *w, const char *name, int rank, int64_t d0, int64_t d1);
 /* "(None, 10, 32)" for a shape. */
 void rnn__shape_format(const rnn_shape *s, char *buf, size_t size);
-int64_t rnn__layer_param_count(const rnn_layer *layer);
+int rnn__shape_equal(const rnn_shape *a, const rnn_shape *b);
+int64_t rnn__layer_param_count(rnn_layer *layer); /* including inner layers */
+/* Allocates and initialises the weights of this layer and its inner layers if not yet done. */
+rnn_status rnn__layer_build(rnn_layer *layer, rnn_rng *rng);
+/* Fails with Keras's "expected ndim" message unless input k has one of the given ranks. */
+rnn_status rnn__expect_rank(const rnn_layer *layer, const rnn_shape *in, int rank_a, int rank_b);
+/* Drops one reference; frees the layer (and its impl) at zero. */
+void rnn__layer_release(rnn_layer *layer);
+/* Number of values in y[k] per batch row and in total. */
+int64_t rnn__tensor_row_size(const rnn_tensor *t);
 
 #endif

@@ -38,6 +38,10 @@ static void lstm_forward_steps(rnn_recurrent *r, int B, int T) {
                 zb[2 * H + j] = g;
                 zb[3 * H + j] = o;
             }
+            if (r->mask && r->mask[(size_t)t * B + b] == 0.0f) { /* masked: keep the state */
+                memcpy(cb, cpb, sizeof(float) * H);
+                memcpy(hb, h_prev + (size_t)b * H, sizeof(float) * H);
+            }
         }
     }
 }
@@ -60,9 +64,17 @@ static void lstm_backward_steps(rnn_recurrent *r, int B, int T, const float *dhs
             const float *d = dhseq + (size_t)t * BH;
             for (size_t k = 0; k < BH; k++) dh[k] += d[k];
         }
+        int masked_rows = 0;
         for (int b = 0; b < B; b++) {
             float *zb = z + (size_t)b * G4, *dhb = dh + (size_t)b * H, *dcb = dc + (size_t)b * H;
             const float *cb = c + (size_t)b * H, *cpb = c_prev + (size_t)b * H;
+            if (r->mask && r->mask[(size_t)t * B + b] == 0.0f) {
+                /* h_t = h_{t-1}, c_t = c_{t-1}: the gradients pass through unchanged. */
+                memset(zb, 0, sizeof(float) * G4);
+                memcpy(r->dh_keep + (size_t)b * H, dhb, sizeof(float) * H);
+                masked_rows = 1;
+                continue;
+            }
             for (int j = 0; j < H; j++) {
                 float i = zb[j], f = zb[H + j], g = zb[2 * H + j], o = zb[3 * H + j];
                 float tc = rnn__act(act, cb[j]);
@@ -76,6 +88,10 @@ static void lstm_backward_steps(rnn_recurrent *r, int B, int T, const float *dhs
             }
         }
         rnn__gemm(0, 1, B, H, G4, 1.0f, z, G4, U, G4, 0.0f, dh, H);
+        if (masked_rows)
+            for (int b = 0; b < B; b++)
+                if (r->mask[(size_t)t * B + b] == 0.0f)
+                    memcpy(dh + (size_t)b * H, r->dh_keep + (size_t)b * H, sizeof(float) * H);
     }
     /* dU = sum_t h_{t-1}^T dZ_t: one product over all steps. */
     rnn__gemm(1, 0, H, G4, T * B, 1.0f, r->hs, H, r->xw, G4, 1.0f, dU, G4);
@@ -93,7 +109,7 @@ static const rnn_layer_ops lstm_ops = {
     .forward = rnn__recurrent_forward,
     .backward = rnn__recurrent_backward,
     .reset_states = rnn__recurrent_reset_states,
-    .is_stateful = rnn__recurrent_is_stateful,
+    .stateful_batch = rnn__recurrent_stateful_batch,
     .free_impl = rnn__recurrent_free,
 };
 

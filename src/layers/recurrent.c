@@ -18,29 +18,25 @@ rnn_layer *rnn__recurrent_new(const rnn_layer_ops *ops, const rnn_cell_ops *cell
         rnn__fail(RNN_ERR_ARGUMENT, "%s: options are NULL", ops->class_name);
         return NULL;
     }
-    rnn_layer *layer = calloc(1, sizeof *layer);
     rnn_recurrent *r = calloc(1, sizeof *r);
-    if (!layer || !r) {
-        free(layer);
-        free(r);
+    if (!r) {
         rnn__fail(RNN_ERR_MEMORY, "%s: out of memory", ops->class_name);
         return NULL;
     }
     r->opt = *options;
-    r->opt.name = NULL; /* the caller's string is copied into layer->name below */
+    r->opt.name = NULL; /* the caller's string is copied into layer->name */
     r->cell = cell;
-    r->layer = layer;
-    layer->ops = ops;
-    layer->impl = r;
-    if (options->name) snprintf(layer->name, sizeof layer->name, "%s", options->name);
+    rnn_layer *layer = rnn__layer_new(ops, r, options->name);
+    if (layer) r->layer = layer;
     return layer;
 }
 
 static int valid_activation(rnn_activation a) { return (int)a >= 0 && a < RNN_ACTIVATION_COUNT; }
 
-rnn_status rnn__recurrent_configure(rnn_layer *layer, const rnn_shape *in) {
+rnn_status rnn__recurrent_configure(rnn_layer *layer, const rnn_shape *inputs, int n_inputs) {
     rnn_recurrent *r = layer->impl;
     const char *cls = layer->ops->class_name;
+    const rnn_shape *in = &inputs[0];
     if (r->opt.units <= 0 || r->opt.units > (1 << 20))
         return rnn__fail(RNN_ERR_ARGUMENT,
                          "%s \"%s\": received an invalid value for argument `units`, expected a "
@@ -73,7 +69,17 @@ rnn_status rnn__recurrent_configure(rnn_layer *layer, const rnn_shape *in) {
     r->F = in->dim[2];
     r->H = r->opt.units;
     int64_t B = in->dim[0], T = in->dim[1], H = r->H, G = r->cell->gates;
-    layer->input = *in;
+    /* initial_state: [x, h0] or [x, h0, c0], each (batch, units). */
+    if (n_inputs != 1 && n_inputs != 1 + r->cell->n_states)
+        return rnn__fail(RNN_ERR_ARGUMENT,
+                         "%s \"%s\" takes its input and optionally an initial state of %d "
+                         "tensor%s; got %d inputs", cls, layer->name, r->cell->n_states,
+                         r->cell->n_states > 1 ? "s (h, c)" : " (h)", n_inputs);
+    for (int k = 1; k < n_inputs; k++)
+        if (inputs[k].rank != 2 || inputs[k].dim[1] != H)
+            return rnn__fail(RNN_ERR_SHAPE, "%s \"%s\": initial state %d must have shape "
+                             "(batch, %lld)", cls, layer->name, k - 1, (long long)H);
+    r->has_initial_state = n_inputs > 1;
     layer->n_outputs = 1;
     if (r->opt.return_sequences)
         layer->output[0] = (rnn_shape){3, {B, T, H, 0}};
@@ -116,12 +122,12 @@ rnn_status rnn__recurrent_ensure_state(rnn_layer *layer, int64_t B);
 
 rnn_status rnn__recurrent_plan(rnn_layer *layer, int64_t batch, int64_t steps) {
     rnn_recurrent *r = layer->impl;
-    if (r->opt.stateful && batch != layer->input.dim[0])
+    if (r->opt.stateful && batch != layer->input[0].dim[0])
         return rnn__fail(RNN_ERR_STATE,
                          "layer \"%s\" is stateful with a batch size of %lld, but received a "
                          "batch of %lld samples; a stateful model needs every batch to have its "
                          "fixed size (choose a number of samples divisible by it)",
-                         layer->name, (long long)layer->input.dim[0], (long long)batch);
+                         layer->name, (long long)layer->input[0].dim[0], (long long)batch);
     if (steps <= 0)
         return rnn__fail(RNN_ERR_SHAPE, "layer \"%s\": zero time steps", layer->name);
     int64_t B = batch, T = steps, F = r->F, H = r->H, G = r->cell->gates;
@@ -145,7 +151,9 @@ rnn_status rnn__recurrent_plan(rnn_layer *layer, int64_t batch, int64_t steps) {
     rnn__ws_want(ws, &r->dhseq, r->opt.return_sequences ? TBH : 0);
     rnn__ws_want(ws, &r->dxt, TBF);
     rnn__ws_want(ws, &r->yseq, r->opt.return_sequences ? TBH : 0);
-    rnn__ws_want(ws, &layer->dx, TBF);
+    rnn__ws_want(ws, &layer->dx[0], TBF);
+    rnn__ws_want(ws, &r->mask_t, TB);
+    rnn__ws_want(ws, &r->dh_keep, BH);
     if (rnn__ws_commit(ws) != 0)
         return rnn__fail(RNN_ERR_MEMORY, "layer \"%s\": out of memory for a batch of %lld x %lld",
                          layer->name, (long long)B, (long long)T);
@@ -160,8 +168,8 @@ rnn_status rnn__recurrent_plan(rnn_layer *layer, int64_t batch, int64_t steps) {
     return RNN_OK;
 }
 
-int rnn__recurrent_is_stateful(const rnn_layer *layer) {
-    return ((const rnn_recurrent *)layer->impl)->opt.stateful;
+int64_t rnn__recurrent_stateful_batch(const rnn_layer *layer) {
+    return ((const rnn_recurrent *)layer->impl)->opt.stateful ? layer->input[0].dim[0] : 0;
 }
 
 void rnn__recurrent_reset_states(rnn_layer *layer) {
@@ -188,8 +196,11 @@ rnn_status rnn__recurrent_ensure_state(rnn_layer *layer, int64_t B) {
     return RNN_OK;
 }
 
-void rnn__recurrent_forward(rnn_layer *layer, const rnn_tensor *x, rnn_run_mode mode) {
+rnn_status rnn__recurrent_forward(rnn_layer *layer, const rnn_tensor *const *inputs,
+                                  const rnn_run_ctx *ctx) {
     rnn_recurrent *r = layer->impl;
+    const rnn_tensor *x = inputs[0];
+    const rnn_run_mode mode = ctx->mode;
     const int B = r->B, T = r->T, F = (int)r->F, H = (int)r->H, GH = r->cell->gates * H;
     const float *W = layer->weights[0].value;
     const float *bias = r->opt.use_bias ? layer->weights[2].value : NULL;
@@ -210,13 +221,26 @@ void rnn__recurrent_forward(rnn_layer *layer, const rnn_tensor *x, rnn_run_mode 
         rnn__gemm(0, 0, (int)TB, GH, F, 1.0f, r->xt, F, W, GH, 0.0f, r->xw, GH);
     }
 
+    /* The mask of input steps, time-major in processing order (NULL: every step is real). */
+    r->mask = NULL;
+    if (layer->mask_in) {
+        for (int t = 0; t < T; t++) {
+            int src_t = r->opt.go_backwards ? T - 1 - t : t;
+            for (int b = 0; b < B; b++)
+                r->mask_t[(size_t)t * B + b] = layer->mask_in[(size_t)b * T + src_t] ? 1.0f : 0.0f;
+        }
+        r->mask = r->mask_t;
+    }
+
     int carried = r->opt.stateful || mode == RNN_MODE_STREAM;
     const size_t BH = (size_t)B * H;
     /* plan() (stateful) or rnn__recurrent_ensure_state (streaming) made the state. */
     if (carried) RNN_INTERNAL_CHECK(r->state[0] && r->state_batch == B);
     for (int k = 0; k < r->cell->n_states; k++) {
         float *s0 = k == 0 ? r->hs : r->cs;
-        if (carried)
+        if (r->has_initial_state)
+            memcpy(s0, inputs[1 + k]->data, sizeof(float) * BH);
+        else if (carried)
             memcpy(s0, r->state[k], sizeof(float) * BH);
         else
             memset(s0, 0, sizeof(float) * BH);
@@ -244,10 +268,13 @@ void rnn__recurrent_forward(rnn_layer *layer, const rnn_tensor *x, rnn_run_mode 
         layer->y[1] = rnn_tensor2(h_last, B, H);
         if (r->cell->n_states == 2) layer->y[2] = rnn_tensor2(r->cs + (size_t)T * BH, B, H);
     }
+    /* Keras passes the input mask on with the sequence; a last-step output has none. */
+    layer->mask_out = r->opt.return_sequences ? layer->mask_in : NULL;
+    return RNN_OK;
 }
 
-void rnn__recurrent_backward(rnn_layer *layer, const rnn_tensor *x, float *const *dy,
-                             int want_dx) {
+void rnn__recurrent_backward(rnn_layer *layer, const rnn_tensor *const *x, float *const *dy,
+                             const int *want_dx) {
     (void)x;
     rnn_recurrent *r = layer->impl;
     const int B = r->B, T = r->T, F = (int)r->F, H = (int)r->H, GH = r->cell->gates * H;
@@ -281,14 +308,19 @@ void rnn__recurrent_backward(rnn_layer *layer, const rnn_tensor *x, float *const
     rnn_weight *kw = &layer->weights[0];
     rnn__gemm(1, 0, F, GH, (int)TB, 1.0f, r->xt, F, r->xw, GH, 1.0f, kw->grad, GH);
     if (r->opt.use_bias) rnn__colsum_add(layer->weights[2].grad, r->xw, (int)TB, GH, GH);
-    if (want_dx) {
+    if (want_dx[0]) {
         rnn__gemm(0, 1, (int)TB, F, GH, 1.0f, r->xw, GH, kw->value, GH, 0.0f, r->dxt, F);
         for (int t = 0; t < T; t++) {
             int src_t = r->opt.go_backwards ? T - 1 - t : t;
             for (int b = 0; b < B; b++)
-                memcpy(layer->dx + ((size_t)b * T + src_t) * F, r->dxt + ((size_t)t * B + b) * F,
+                memcpy(layer->dx[0] + ((size_t)b * T + src_t) * F, r->dxt + ((size_t)t * B + b) * F,
                        sizeof(float) * (size_t)F);
         }
+    }
+    /* After the loop dh and dc hold the gradients with respect to the initial state. */
+    if (r->has_initial_state) {
+        layer->dx[1] = r->dh;
+        if (r->cell->n_states == 2) layer->dx[2] = r->dc;
     }
 }
 

@@ -44,20 +44,25 @@ struct rnn_recurrent {
     int64_t state_batch;
     /* Planned buffers (see the layout above). */
     float *xt, *xw, *hs, *cs, *aux, *step, *dh, *dc, *dhseq, *dxt, *yseq;
+    /* Masking: mask_t (T, B) 1/0 per processed step; mask is mask_t when the input has a mask,
+     * else NULL. Masked rows keep their state; dh_keep carries their gradient past the step. */
+    float *mask_t, *mask, *dh_keep;
+    int has_initial_state;
     int B, T;
 };
 
 rnn_layer *rnn__recurrent_new(const rnn_layer_ops *ops, const rnn_cell_ops *cell,
                               const rnn_recurrent_options *options);
-rnn_status rnn__recurrent_configure(rnn_layer *layer, const rnn_shape *input);
+rnn_status rnn__recurrent_configure(rnn_layer *layer, const rnn_shape *inputs, int n_inputs);
 rnn_status rnn__recurrent_plan(rnn_layer *layer, int64_t batch, int64_t steps);
-void rnn__recurrent_forward(rnn_layer *layer, const rnn_tensor *x, rnn_run_mode mode);
-void rnn__recurrent_backward(rnn_layer *layer, const rnn_tensor *x, float *const *dy,
-                             int want_dx);
+rnn_status rnn__recurrent_forward(rnn_layer *layer, const rnn_tensor *const *inputs,
+                                  const rnn_run_ctx *ctx);
+void rnn__recurrent_backward(rnn_layer *layer, const rnn_tensor *const *x, float *const *dy,
+                             const int *want_dx);
 void rnn__recurrent_reset_states(rnn_layer *layer);
 /* Allocates the carried state for batch B (zeroed) unless it already has that batch size. */
 rnn_status rnn__recurrent_ensure_state(rnn_layer *layer, int64_t B);
-int rnn__recurrent_is_stateful(const rnn_layer *layer);
+int64_t rnn__recurrent_stateful_batch(const rnn_layer *layer);
 void rnn__recurrent_free(void *impl);
 /* glorot_uniform kernel, orthogonal recurrent kernel, zero bias (LSTM adds unit_forget_bias). */
 void rnn__recurrent_init_weights(rnn_layer *layer, rnn_rng *rng);

@@ -15,6 +15,10 @@ static void simple_forward_steps(rnn_recurrent *r, int B, int T) {
         float *h = r->hs + (size_t)(t + 1) * BH;
         rnn__gemm(0, 0, B, H, H, 1.0f, r->hs + (size_t)t * BH, H, U, H, 1.0f, z, H);
         for (size_t k = 0; k < BH; k++) h[k] = rnn__act(act, z[k]);
+        if (r->mask) /* masked rows keep their state */
+            for (int b = 0; b < B; b++)
+                if (r->mask[(size_t)t * B + b] == 0.0f)
+                    memcpy(h + (size_t)b * H, r->hs + (size_t)t * BH + (size_t)b * H, sizeof(float) * H);
     }
 }
 
@@ -28,9 +32,24 @@ static void simple_backward_steps(rnn_recurrent *r, int B, int T, const float *d
     for (int t = T - 1; t >= 0; t--) {
         float *z = r->xw + (size_t)t * BH;
         const float *h = r->hs + (size_t)(t + 1) * BH;
-        const float *d = dhseq ? dhseq + (size_t)t * BH : NULL;
-        for (size_t k = 0; k < BH; k++) z[k] = (dh[k] + (d ? d[k] : 0.0f)) * rnn__act_grad(act, h[k]);
+        if (dhseq) {
+            const float *d = dhseq + (size_t)t * BH;
+            for (size_t k = 0; k < BH; k++) dh[k] += d[k];
+        }
+        for (size_t k = 0; k < BH; k++) z[k] = dh[k] * rnn__act_grad(act, h[k]);
+        int masked_rows = 0;
+        if (r->mask)
+            for (int b = 0; b < B; b++)
+                if (r->mask[(size_t)t * B + b] == 0.0f) { /* h_t = h_{t-1}: pass dh through */
+                    memset(z + (size_t)b * H, 0, sizeof(float) * H);
+                    memcpy(r->dh_keep + (size_t)b * H, dh + (size_t)b * H, sizeof(float) * H);
+                    masked_rows = 1;
+                }
         rnn__gemm(0, 1, B, H, H, 1.0f, z, H, U, H, 0.0f, dh, H);
+        if (masked_rows)
+            for (int b = 0; b < B; b++)
+                if (r->mask[(size_t)t * B + b] == 0.0f)
+                    memcpy(dh + (size_t)b * H, r->dh_keep + (size_t)b * H, sizeof(float) * H);
     }
     rnn__gemm(1, 0, H, H, T * B, 1.0f, r->hs, H, r->xw, H, 1.0f, r->layer->weights[1].grad, H);
 }
@@ -47,7 +66,7 @@ static const rnn_layer_ops simple_rnn_ops = {
     .forward = rnn__recurrent_forward,
     .backward = rnn__recurrent_backward,
     .reset_states = rnn__recurrent_reset_states,
-    .is_stateful = rnn__recurrent_is_stateful,
+    .stateful_batch = rnn__recurrent_stateful_batch,
     .free_impl = rnn__recurrent_free,
 };
 

@@ -1,0 +1,108 @@
+/* Running a model's graph: forward in topological order, backward in reverse with gradients
+ * summed where a symbol feeds several layers. */
+#include <string.h>
+
+#include "model.h"
+
+const rnn_tensor *rnn__model_output(const rnn_model *m, int k) {
+    return &m->outputs[k]->producer->y[m->outputs[k]->index];
+}
+
+const uint8_t *rnn__model_output_mask(const rnn_model *m, int k) {
+    return m->outputs[k]->index == 0 ? m->outputs[k]->producer->mask_out : NULL;
+}
+
+static const rnn_tensor *symbol_value(const rnn_symbol *s) { return &s->producer->y[s->index]; }
+
+/* Symbols with several gradient contributions need room to sum them. Grows only. */
+static rnn_status plan_shared(rnn_model *m) {
+    for (int i = 0; i < m->n_shared_symbols; i++) {
+        rnn_symbol *s = m->shared_symbols[i];
+        int64_t n = rnn_tensor_size(symbol_value(s));
+        if ((size_t)n > s->acc_capacity) {
+            float *acc = rnn__alloc(sizeof(float) * (size_t)n);
+            if (!acc) return rnn__fail(RNN_ERR_MEMORY, "out of memory");
+            rnn__free(s->acc);
+            s->acc = acc;
+            s->acc_capacity = (size_t)n;
+        }
+    }
+    return RNN_OK;
+}
+
+rnn_status rnn__model_forward(rnn_model *m, const rnn_tensor *x, const rnn_run_ctx *ctx) {
+    rnn_status st = rnn__model_build(m);
+    if (st) return st;
+    for (int k = 0; k < m->n_inputs; k++) {
+        const rnn_tensor *xs[1] = {&x[k]};
+        m->inputs[k]->ops->forward(m->inputs[k], xs, ctx);
+    }
+    for (int i = 0; i < m->n_layers; i++) {
+        rnn_layer *L = m->layers[i];
+        if (rnn__is_input_layer(L)) continue;
+        const rnn_tensor *in[RNN_LAYER_MAX_INPUTS];
+        for (int k = 0; k < L->n_inputs; k++) in[k] = symbol_value(L->inputs_sym[k]);
+        /* steps: axis 1 of the first input (for rank-2 inputs the layer ignores it, except
+         * Embedding, whose ids are [batch, steps]). */
+        int64_t B = in[0]->shape[0], T = in[0]->rank >= 2 ? in[0]->shape[1] : 0;
+        if (L->planned_batch != B || L->planned_steps != T || !L->ws.block) {
+            st = L->ops->plan(L, B, T);
+            if (st) {
+                L->planned_batch = -1;
+                return rnn__model_fail(m, st);
+            }
+        }
+        const rnn_symbol *s0 = L->inputs_sym[0];
+        L->mask_in = s0->index == 0 ? s0->producer->mask_out : NULL;
+        if ((st = L->ops->forward(L, in, ctx))) return rnn__model_fail(m, st);
+    }
+    if ((st = plan_shared(m))) return rnn__model_fail(m, st);
+    return RNN_OK;
+}
+
+/* Adds the gradient src (n values) for symbol s: the first contribution is used in place. */
+static void add_grad(rnn_symbol *s, float *src, int64_t n) {
+    if (!s->grad) {
+        s->grad = src;
+        return;
+    }
+    if (!s->grad_in_acc) {
+        memcpy(s->acc, s->grad, sizeof(float) * (size_t)n);
+        s->grad = s->acc;
+        s->grad_in_acc = 1;
+    }
+    for (int64_t i = 0; i < n; i++) s->grad[i] += src[i];
+}
+
+void rnn__model_backward(rnn_model *m, float *const *dy, int need_input_grads) {
+    for (int i = 0; i < m->n_layers; i++) {
+        rnn_layer *L = m->layers[i];
+        for (int k = 0; k < L->n_outputs; k++)
+            if (L->outputs_sym[k]) {
+                L->outputs_sym[k]->grad = NULL;
+                L->outputs_sym[k]->grad_in_acc = 0;
+            }
+    }
+    for (int k = 0; k < m->n_outputs; k++)
+        if (dy[k]) add_grad(m->outputs[k], dy[k], rnn_tensor_size(symbol_value(m->outputs[k])));
+    for (int i = m->n_layers - 1; i >= 0; i--) {
+        rnn_layer *L = m->layers[i];
+        if (rnn__is_input_layer(L)) continue;
+        float *g[RNN_LAYER_MAX_OUTPUTS] = {NULL, NULL, NULL};
+        int any = 0;
+        for (int k = 0; k < L->n_outputs; k++) {
+            g[k] = L->outputs_sym[k] ? L->outputs_sym[k]->grad : NULL;
+            any |= g[k] != NULL;
+        }
+        if (!any) continue; /* nothing depends on this layer: its gradients stay zero */
+        const rnn_tensor *in[RNN_LAYER_MAX_INPUTS];
+        int want[RNN_LAYER_MAX_INPUTS] = {0, 0, 0};
+        for (int k = 0; k < L->n_inputs; k++) {
+            in[k] = symbol_value(L->inputs_sym[k]);
+            want[k] = need_input_grads || !rnn__is_input_layer(L->inputs_sym[k]->producer);
+        }
+        L->ops->backward(L, in, g, want);
+        for (int k = 0; k < L->n_inputs; k++)
+            if (want[k] && L->dx[k]) add_grad(L->inputs_sym[k], L->dx[k], rnn_tensor_size(in[k]));
+    }
+}
