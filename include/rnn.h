@@ -80,6 +80,7 @@ typedef enum {
     RNN_ELU,
     RNN_SELU,
     RNN_SOFTPLUS,
+    RNN_SOFTMAX,             /* over the last axis: Dense and Activation only */
     RNN_ACTIVATION_COUNT
 } rnn_activation;
 
@@ -88,6 +89,7 @@ int rnn_activation_from_name(const char *name);
 const char *rnn_activation_name(rnn_activation a);
 
 typedef struct rnn_layer rnn_layer;
+typedef struct rnn_model rnn_model;
 
 /* Options of SimpleRNN, LSTM and GRU, with Keras's names. Obtain with rnn_lstm_defaults(units),
  * rnn_gru_defaults(units) or rnn_simple_rnn_defaults(units), then change what you need. */
@@ -127,13 +129,35 @@ rnn_layer *rnn_dense(const rnn_dense_options *options);
 /* Shorthand for the common case: Dense(units, activation). */
 rnn_layer *rnn_dense_simple(int units, rnn_activation activation);
 
+/* RepeatVector(n): [batch, features] -> [batch, n, features]. */
+rnn_layer *rnn_repeat_vector(int n);
+/* Activation(a): element-wise, or softmax over the last axis. */
+rnn_layer *rnn_activation_layer(rnn_activation activation);
+/* Dropout(rate): drops inputs with probability rate while training (kept ones scaled by
+ * 1/(1-rate)), the identity in predict and evaluate. Masks come from the model's generator. */
+rnn_layer *rnn_dropout(float rate);
+/* TimeDistributed(layer): applies a layer that works on one step ([batch, ...]) to every step
+ * of [batch, steps, ...] with the same weights. Takes ownership of `layer`. */
+rnn_layer *rnn_time_distributed(rnn_layer *layer);
+/* A model as a layer object (for rnn_time_distributed, or rnn_add); the weights are shared. */
+rnn_layer *rnn_model_as_layer(rnn_model *model);
+
+typedef struct {
+    int input_dim;  /* vocabulary size, id 0 included */
+    int output_dim;
+    int mask_zero;  /* default 0: with 1, id 0 marks padding and masks that step downstream */
+    const char *name;
+} rnn_embedding_options;
+rnn_embedding_options rnn_embedding_defaults(int input_dim, int output_dim);
+/* Embedding: ids [batch, steps] (integer values in float storage) -> [batch, steps, output_dim],
+ * weights initialised U(-0.05, 0.05). An id outside [0, input_dim) is an error. */
+rnn_layer *rnn_embedding(const rnn_embedding_options *options);
+
 /* Frees a layer that was never added to a model. */
 void rnn_layer_free(rnn_layer *layer);
 const char *rnn_layer_name(const rnn_layer *layer);
 
 /* ------------------------------------------------------------------ models */
-
-typedef struct rnn_model rnn_model;
 
 #define RNN_NONE (-1) /* an unknown dimension: Keras's None */
 

@@ -93,6 +93,10 @@ const uint8_t *rnn__model_output_mask(const rnn_model *m, int k);
  * With need_input_grads, m->inputs[k]->outputs_sym[0]->grad is the gradient for input k
  * (NULL if none reached it). */
 void rnn__model_backward(rnn_model *m, float *const *dy, int need_input_grads);
+/* The loss on (x, y) and its gradient in every weight's grad, without an update (one forward
+ * in `mode`, then backward). For gradient checks and tools. */
+rnn_status rnn__model_gradients(rnn_model *m, const rnn_tensor *x, int nx, const rnn_tensor *y,
+                                int ny, rnn_run_mode mode, double *loss);
 /* Zeros every weight gradient. */
 void rnn__model_zero_grads(rnn_model *m);
 /* Fixed batch size from stateful layers (0 if none). */

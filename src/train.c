@@ -561,6 +561,25 @@ rnn_status rnn_train_on_batch(rnn_model *m, rnn_tensor x, rnn_tensor y, double *
     return rnn_train_on_batch_multi(m, &x, 1, &y, 1, loss);
 }
 
+/* ---------------------------------------------------------------- gradients (tests, tools) */
+
+rnn_status rnn__model_gradients(rnn_model *m, const rnn_tensor *x, int nx, const rnn_tensor *y,
+                                int ny, rnn_run_mode mode, double *loss) {
+    call_data d = {0};
+    rnn_status st;
+    if ((st = need_compiled(m)) || (st = check_x(m, x, nx, &d)) || (st = check_y(m, y, ny, &d)) ||
+        (st = plan_batch(m, &d, d.n, 0)))
+        return rnn__model_fail(m, st);
+    const float *targets[RNN_MODEL_MAX_IO];
+    for (int k = 0; k < ny; k++) targets[k] = y[k].data;
+    rnn_run_ctx ctx = {mode, &m->rng};
+    if ((st = rnn__model_forward(m, x, &ctx))) return st;
+    *loss = current_loss(m, targets, 1);
+    rnn__model_zero_grads(m);
+    rnn__model_backward(m, m->dloss, 0);
+    return RNN_OK;
+}
+
 /* ---------------------------------------------------------------- streaming */
 
 rnn_status rnn_predict_step(rnn_model *m, const float *x, float *y) {

@@ -51,7 +51,14 @@ static inline float rnn__act_grad(rnn_activation a, float y) {
     }
 }
 
-/* y[i] = f(x[i]) in place over n values. */
+/* y[i] = f(x[i]) in place over n values (element-wise activations). */
 void rnn__act_inplace(rnn_activation a, float *x, long n);
+/* Softmax over each row of a (rows, cols) array, in place: exp(x - max) / sum. */
+void rnn__softmax_rows(float *x, long rows, long cols);
+/* Any activation, softmax included, over (rows, cols) in place. */
+void rnn__activation_forward(rnn_activation a, float *x, long rows, long cols);
+/* dz = dL/dx from dy = dL/dy and the outputs y, over (rows, cols). */
+void rnn__activation_backward(rnn_activation a, const float *y, const float *dy, float *dz,
+                              long rows, long cols);
 
 #endif

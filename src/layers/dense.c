@@ -83,7 +83,7 @@ static rnn_status dense_forward(rnn_layer *layer, const rnn_tensor *const *in, c
     }
     rnn__gemm(0, 0, rows, n, k, 1.0f, x->data, k, layer->weights[0].value, n,
               d->opt.use_bias ? 1.0f : 0.0f, d->y, n);
-    rnn__act_inplace(d->opt.activation, d->y, (long)rows * n);
+    rnn__activation_forward(d->opt.activation, d->y, rows, n);
     layer->y[0] = *x;
     layer->y[0].data = d->y;
     layer->y[0].shape[x->rank - 1] = n;
@@ -98,14 +98,13 @@ static void dense_backward(rnn_layer *layer, const rnn_tensor *const *in, float 
     const rnn_tensor *x = in[0];
     const int want_dx = want[0];
     const int rows = (int)d->rows, n = d->opt.units, k = (int)d->in_features;
-    const size_t total = (size_t)rows * n;
     if (!dy[0]) {
         if (want_dx) memset(layer->dx[0], 0, sizeof(float) * (size_t)rows * k);
         return;
     }
     const float *dz = dy[0];
     if (d->opt.activation != RNN_LINEAR) {
-        for (size_t i = 0; i < total; i++) d->dz[i] = dy[0][i] * rnn__act_grad(d->opt.activation, d->y[i]);
+        rnn__activation_backward(d->opt.activation, d->y, dy[0], d->dz, rows, n);
         dz = d->dz;
     }
     rnn__gemm(1, 0, k, n, rows, 1.0f, x->data, k, dz, n, 1.0f, layer->weights[0].grad, n);

@@ -115,15 +115,13 @@ static const rnn_layer_ops sequential_ops = {
     .stateful_batch = ml_stateful_batch, .free_impl = ml_free, .children = ml_children,
 };
 
-rnn_symbol *rnn_call_model(rnn_model *inner, rnn_symbol *x) {
+rnn_layer *rnn_model_as_layer(rnn_model *inner) {
     if (!inner) {
-        rnn__fail(RNN_ERR_ARGUMENT, "rnn_call_model: model is NULL");
+        rnn__fail(RNN_ERR_ARGUMENT, "rnn_model_as_layer: model is NULL");
         return NULL;
     }
-    if (!x) return NULL;
-    if (inner->n_inputs != 1) {
-        rnn__fail(RNN_ERR_ARGUMENT, "model \"%s\" takes %d inputs; use a single-input model",
-                  inner->name, inner->n_inputs);
+    if (inner->n_inputs < 1 || inner->n_layers <= inner->n_inputs) {
+        rnn__fail(RNN_ERR_STATE, "model \"%s\" has no layers", inner->name);
         return NULL;
     }
     model_layer *ml = calloc(1, sizeof *ml);
@@ -137,8 +135,12 @@ rnn_symbol *rnn_call_model(rnn_model *inner, rnn_symbol *x) {
         if (!rnn__is_input_layer(inner->layers[i])) ml->children[ml->n_children++] = inner->layers[i];
     ml->inner = inner;
     rnn__model_retain(inner);
-    rnn_layer *layer = rnn__layer_new(inner->sequential ? &sequential_ops : &functional_ops, ml,
-                                      inner->name);
+    return rnn__layer_new(inner->sequential ? &sequential_ops : &functional_ops, ml, inner->name);
+}
+
+rnn_symbol *rnn_call_model(rnn_model *inner, rnn_symbol *x) {
+    if (!x) return NULL;
+    rnn_layer *layer = rnn_model_as_layer(inner);
     if (!layer) return NULL;
     rnn_symbol *out[RNN_LAYER_MAX_OUTPUTS];
     if (rnn_call_ex(layer, &x, 1, out, NULL) != RNN_OK) {

@@ -31,7 +31,10 @@ rnn_layer *rnn__recurrent_new(const rnn_layer_ops *ops, const rnn_cell_ops *cell
     return layer;
 }
 
-static int valid_activation(rnn_activation a) { return (int)a >= 0 && a < RNN_ACTIVATION_COUNT; }
+/* Recurrent cells apply activations element by element: softmax does not fit there. */
+static int valid_activation(rnn_activation a) {
+    return (int)a >= 0 && a < RNN_ACTIVATION_COUNT && a != RNN_SOFTMAX;
+}
 
 rnn_status rnn__recurrent_configure(rnn_layer *layer, const rnn_shape *inputs, int n_inputs) {
     rnn_recurrent *r = layer->impl;

@@ -1,0 +1,223 @@
+/* Gradient checks of whole models by central differences over every weight: the layers and
+ * options of the patterns (Embedding with mask_zero into each recurrent layer, TimeDistributed,
+ * softmax, RepeatVector, Dropout, Activation, nested models, return_state outputs, initial
+ * states) and every loss, through the same forward/backward the training step uses. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "model.h"
+#include "rnn.h"
+
+static uint64_t seed_state = 12345;
+static float frand(void) {
+    seed_state = seed_state * 6364136223846793005ull + 1442695040888963407ull;
+    return (float)((seed_state >> 40) & 0xffffff) / 16777216.0f;
+}
+
+/* Loss at the current weights in `mode` (Dropout active in training: the model's generator is
+ * reset before every evaluation so each sees the same dropout masks). */
+static double loss_at(rnn_model *m, const rnn_tensor *x, int nx, const rnn_tensor *y, int ny,
+                      rnn_run_mode mode) {
+    rnn_set_seed(m, 99);
+    double loss = NAN;
+    if (rnn__model_gradients(m, x, nx, y, ny, mode, &loss) != RNN_OK)
+        fprintf(stderr, "loss failed: %s\n", rnn_last_error());
+    return loss;
+}
+
+static void check_model(const char *name, rnn_model *m, const char *loss, const rnn_tensor *x,
+                        int nx, const rnn_tensor *y, int ny, rnn_run_mode mode) {
+    if (!m) {
+        CHECK(0, "%s: model not built: %s", name, rnn_last_error());
+        return;
+    }
+    /* "name:logits" compiles the loss with from_logits=True */
+    char lname[64];
+    snprintf(lname, sizeof lname, "%s", loss);
+    char *colon = strchr(lname, ':');
+    if (colon) *colon = '\0';
+    CHECK(rnn_compile(m, lname, "sgd") == RNN_OK, "%s: compile: %s", name, rnn_last_error());
+    if (colon) CHECK(rnn_set_from_logits(m, 1) == RNN_OK, "from_logits: %s", rnn_last_error());
+    /* Non-zero biases and a bit of noise, so that no term hides. */
+    for (int w = 0; w < m->n_weights; w++)
+        for (int64_t i = 0; i < m->weights[w]->size; i++)
+            m->weights[w]->value[i] += 0.2f * (frand() - 0.5f);
+    loss_at(m, x, nx, y, ny, mode);
+    int total = 0, bad = 0, nonzero = 0;
+    for (int w = 0; w < m->n_weights; w++) {
+        rnn_weight *wt = m->weights[w];
+        float *g = malloc(sizeof(float) * (size_t)wt->size);
+        loss_at(m, x, nx, y, ny, mode);
+        memcpy(g, wt->grad, sizeof(float) * (size_t)wt->size);
+        /* At most 40 entries per weight keep the test fast. */
+        int64_t stride = wt->size > 40 ? wt->size / 40 : 1;
+        for (int64_t i = 0; i < wt->size; i += stride) {
+            float keep = wt->value[i];
+            const double eps = 1e-2;
+            wt->value[i] = keep + (float)eps;
+            double lp = loss_at(m, x, nx, y, ny, mode);
+            wt->value[i] = keep - (float)eps;
+            double lm = loss_at(m, x, nx, y, ny, mode);
+            wt->value[i] = keep;
+            double fd = (lp - lm) / (2 * eps);
+            total++;
+            nonzero += fabs(g[i]) > 1e-6;
+            if (getenv("GC_DEBUG") && fabs(fd - g[i]) > 1e-5) fprintf(stderr, "%s %s[%lld] %g %g\n", name, wt->name, (long long)i, (double)g[i], fd);
+            if (fabs(fd - g[i]) > 5e-5 + 1e-2 * fmax(fabs(fd), fabs(g[i]))) {
+                if (bad < 3)
+                    fprintf(stderr, "  %s: %s[%lld] analytic %.6g numeric %.6g\n", name, wt->name,
+                            (long long)i, (double)g[i], fd);
+                bad++;
+            }
+        }
+        free(g);
+    }
+    CHECK(bad == 0, "%s: %d of %d gradients differ from finite differences", name, bad, total);
+    CHECK(nonzero * 3 >= total * 2, "%s: only %d of %d gradients non-zero", name, nonzero, total);
+    rnn_model_free(m);
+}
+
+static rnn_tensor random_tensor(float *buf, int rank, int64_t a, int64_t b, int64_t c, float lo,
+                                float hi) {
+    int64_t n = a * (rank > 1 ? b : 1) * (rank > 2 ? c : 1);
+    for (int64_t i = 0; i < n; i++) buf[i] = lo + (hi - lo) * frand();
+    return rank == 3 ? rnn_tensor3(buf, a, b, c) : rank == 2 ? rnn_tensor2(buf, a, b) : rnn_tensor1(buf, a);
+}
+
+/* Embedding(mask_zero) -> recurrent(return_sequences) -> TimeDistributed(Dense softmax),
+ * sparse categorical cross-entropy: masked steps carry the state and leave the loss. */
+static void masked_text_models(void) {
+    enum { B = 3, T = 6, V = 7 };
+    static float ids[B * T], y[B * T];
+    for (int i = 0; i < B * T; i++) {
+        ids[i] = (float)(1 + (int)(frand() * (V - 1)));
+        y[i] = (float)(int)(frand() * V);
+    }
+    ids[4] = ids[5] = 0; /* right padding in row 0 */
+    ids[6] = 0;          /* left padding in row 1 */
+    ids[2 * T + 2] = 0;  /* a masked step inside row 2: state and gradient pass through */
+    rnn_tensor X = rnn_tensor2(ids, B, T), Y = rnn_tensor2(y, B, T);
+    const char *kinds[] = {"LSTM", "GRU", "GRU(reset_after=False)", "SimpleRNN"};
+    for (int k = 0; k < 4; k++) {
+        rnn_symbol *in = rnn_new_ids_input(RNN_NONE, RNN_NONE, NULL);
+        rnn_embedding_options eo = rnn_embedding_defaults(V, 4);
+        eo.mask_zero = 1;
+        rnn_symbol *h = rnn_call(rnn_embedding(&eo), in);
+        rnn_recurrent_options o = k == 0 ? rnn_lstm_defaults(5) : k < 3 ? rnn_gru_defaults(5)
+                                                                         : rnn_simple_rnn_defaults(5);
+        o.return_sequences = 1;
+        if (k == 2) o.reset_after = 0;
+        rnn_layer *rl = k == 0 ? rnn_lstm(&o) : k < 3 ? rnn_gru(&o) : rnn_simple_rnn(&o);
+        h = rnn_call(rl, h);
+        rnn_dense_options d = rnn_dense_defaults(V);
+        d.activation = RNN_SOFTMAX;
+        rnn_symbol *out = rnn_call(rnn_time_distributed(rnn_dense(&d)), h);
+        char name[96];
+        snprintf(name, sizeof name, "Embedding(mask_zero) -> %s -> TimeDistributed(Dense softmax)", kinds[k]);
+        check_model(name, rnn_model_simple(in, out, NULL), "sparse_categorical_crossentropy", &X,
+                    1, &Y, 1, RNN_MODE_TRAIN);
+    }
+    /* go_backwards with a mask, many-to-one, logits */
+    rnn_symbol *in = rnn_new_ids_input(RNN_NONE, T, NULL);
+    rnn_embedding_options eo = rnn_embedding_defaults(V, 3);
+    eo.mask_zero = 1;
+    rnn_recurrent_options o = rnn_gru_defaults(4);
+    o.go_backwards = 1;
+    rnn_symbol *out = rnn_call(rnn_dense_simple(V, RNN_LINEAR),
+                               rnn_call(rnn_gru(&o), rnn_call(rnn_embedding(&eo), in)));
+    float yl[B] = {1, 2, 3};
+    rnn_tensor Yl = rnn_tensor1(yl, B);
+    check_model("Embedding(mask_zero) -> GRU(go_backwards) -> Dense logits", 
+                rnn_model_simple(in, out, NULL), "sparse_categorical_crossentropy:logits", &X, 1,
+                &Yl, 1, RNN_MODE_TRAIN);
+}
+
+/* Sequence autoencoder from nested models (scenario 8): encoder and decoder are models used
+ * as layers of the autoencoder. */
+static void nested_autoencoder(void) {
+    enum { B = 2, T = 4, F = 3 };
+    static float x[B * T * F];
+    rnn_tensor X = random_tensor(x, 3, B, T, F, -1, 1);
+    rnn_symbol *ein = rnn_new_input(RNN_NONE, T, F, "encoder_input");
+    rnn_recurrent_options a = rnn_lstm_defaults(5);
+    a.return_sequences = 1;
+    rnn_recurrent_options b = rnn_lstm_defaults(3);
+    rnn_model *encoder = rnn_model_simple(ein, rnn_call(rnn_lstm(&b), rnn_call(rnn_lstm(&a), ein)),
+                                          "encoder");
+    rnn_symbol *din = rnn_new_input(RNN_NONE, 0, 3, "decoder_input");
+    rnn_recurrent_options c = rnn_gru_defaults(4);
+    c.return_sequences = 1;
+    rnn_symbol *dec = rnn_call(rnn_gru(&c), rnn_call(rnn_repeat_vector(T), din));
+    dec = rnn_call(rnn_time_distributed(rnn_dense_simple(F, RNN_TANH)), dec);
+    rnn_model *decoder = rnn_model_simple(din, dec, "decoder");
+    rnn_symbol *ain = rnn_new_input(RNN_NONE, T, F, NULL);
+    rnn_model *auto_enc = rnn_model_simple(ain, rnn_call_model(decoder, rnn_call_model(encoder, ain)),
+                                           "autoencoder");
+    check_model("nested autoencoder (LSTM, LSTM | RepeatVector, GRU, TimeDistributed)", auto_enc,
+                "mse", &X, 1, &X, 1, RNN_MODE_TRAIN);
+    rnn_model_free(encoder);
+    rnn_model_free(decoder);
+}
+
+/* return_state outputs, initial states, two outputs with their losses summed. */
+static void states_and_outputs(void) {
+    enum { B = 3, T = 5, F = 2 };
+    static float x[B * T * F], x2[B * T * F], y1[B * 2], y2[B * 4];
+    rnn_tensor X[2] = {random_tensor(x, 3, B, T, F, -1, 1), random_tensor(x2, 3, B, T, F, -1, 1)};
+    rnn_tensor Y[2] = {random_tensor(y1, 2, B, 2, 0, -1, 1), random_tensor(y2, 2, B, 4, 0, -1, 1)};
+    for (int cell = 0; cell < 2; cell++) {
+        rnn_symbol *enc_in = rnn_new_input(RNN_NONE, T, F, NULL);
+        rnn_symbol *dec_in = rnn_new_input(RNN_NONE, T, F, NULL);
+        rnn_recurrent_options o = cell ? rnn_gru_defaults(4) : rnn_lstm_defaults(4);
+        o.return_state = 1;
+        rnn_symbol *enc[3], *dec[3];
+        int n;
+        rnn_status st = rnn_call_ex(cell ? rnn_gru(&o) : rnn_lstm(&o), &enc_in, 1, enc, &n);
+        CHECK(st == RNN_OK && n == (cell ? 2 : 3), "return_state outputs: %d", n);
+        rnn_recurrent_options d = cell ? rnn_gru_defaults(4) : rnn_lstm_defaults(4);
+        d.go_backwards = 1;
+        rnn_symbol *dec_inputs[3] = {dec_in, enc[1], cell ? NULL : enc[2]};
+        st = rnn_call_ex(cell ? rnn_gru(&d) : rnn_lstm(&d), dec_inputs, cell ? 2 : 3, dec, &n);
+        CHECK(st == RNN_OK, "initial_state call: %s", rnn_last_error());
+        rnn_symbol *ins[2] = {enc_in, dec_in};
+        rnn_symbol *outs[2] = {rnn_call(rnn_dense_simple(2, RNN_LINEAR), dec[0]), enc[0]};
+        check_model(cell ? "GRU return_state -> initial_state, two outputs"
+                         : "LSTM return_state [h, c] -> initial_state, two outputs",
+                    rnn_model_new(ins, 2, outs, 2, NULL), "mse", X, 2, Y, 2, RNN_MODE_TRAIN);
+    }
+}
+
+/* Activation, Dropout (fixed masks), Dense softmax with each probability loss. */
+static void activations_and_losses(void) {
+    enum { B = 4, T = 3, F = 3, C = 4 };
+    static float x[B * T * F], yd[B * C], yb[B * C];
+    rnn_tensor X = random_tensor(x, 3, B, T, F, -1, 1);
+    for (int i = 0; i < B * C; i++) yd[i] = 0.0f;
+    for (int b = 0; b < B; b++) yd[b * C + b % C] = 1.0f;
+    rnn_tensor Yd = rnn_tensor2(yd, B, C), Yb = random_tensor(yb, 2, B, C, 0, 0, 1);
+    const char *losses[] = {"categorical_crossentropy", "kullback_leibler_divergence",
+                            "binary_crossentropy", "mean_absolute_error"};
+    for (int l = 0; l < 4; l++) {
+        rnn_symbol *in = rnn_new_input(RNN_NONE, T, F, NULL);
+        rnn_recurrent_options o = rnn_simple_rnn_defaults(5);
+        rnn_symbol *h = rnn_call(rnn_dropout(0.3f), rnn_call(rnn_simple_rnn(&o), in));
+        h = rnn_call(rnn_activation_layer(RNN_ELU), rnn_call(rnn_dense_simple(6, RNN_LINEAR), h));
+        rnn_symbol *out = rnn_call(rnn_activation_layer(l == 2 ? RNN_SIGMOID : RNN_SOFTMAX),
+                                   rnn_call(rnn_dense_simple(C, RNN_LINEAR), h));
+        char name[96];
+        snprintf(name, sizeof name, "Dropout/Activation/softmax with %s", losses[l]);
+        check_model(name, rnn_model_simple(in, out, NULL), losses[l], &X, 1, l == 2 ? &Yb : &Yd,
+                    1, RNN_MODE_TRAIN);
+    }
+}
+
+int main(void) {
+    masked_text_models();
+    nested_autoencoder();
+    states_and_outputs();
+    activations_and_losses();
+    return check_report("test_gradcheck_models");
+}
