@@ -240,25 +240,47 @@ rnn_status rnn_sequential_input(rnn_model *model, rnn_symbol *input);
 
 /* ------------------------------------------------------------------ training setup */
 
-typedef enum { RNN_OPT_ADAM = 0, RNN_OPT_SGD } rnn_optimizer_kind;
+typedef enum { RNN_OPT_ADAM = 0, RNN_OPT_SGD, RNN_OPT_RMSPROP } rnn_optimizer_kind;
 
+/* keras.optimizers.schedules: the learning rate as a function of the step count. */
+typedef enum {
+    RNN_SCHEDULE_CONSTANT = 0,
+    RNN_SCHEDULE_INVERSE_TIME, /* lr / (1 + decay_rate * step / decay_steps) */
+    RNN_SCHEDULE_EXPONENTIAL   /* lr * decay_rate ^ (step / decay_steps)      */
+} rnn_schedule_kind;
+
+/* An optimizer as Keras users write one. Fields a kind does not use are ignored; 0 turns the
+ * optional ones off. */
 typedef struct {
     rnn_optimizer_kind kind;
-    float learning_rate; /* Adam 0.001, SGD 0.01     */
-    float beta_1;        /* Adam 0.9                 */
-    float beta_2;        /* Adam 0.999               */
-    float epsilon;       /* Adam 1e-7 (Keras 3)      */
-    float momentum;      /* SGD 0.0                  */
-    int nesterov;        /* SGD 0                    */
+    float learning_rate; /* Adam 0.001, SGD 0.01, RMSprop 0.001                        */
+    float beta_1;        /* Adam 0.9                                                   */
+    float beta_2;        /* Adam 0.999                                                 */
+    float epsilon;       /* Adam, RMSprop 1e-7 (Keras's epsilon=None means this)       */
+    float momentum;      /* SGD, RMSprop 0.0                                           */
+    int nesterov;        /* SGD 0                                                      */
+    int amsgrad;         /* Adam 0                                                     */
+    float rho;           /* RMSprop 0.9                                                */
+    int centered;        /* RMSprop 0                                                  */
+    float decay;         /* Keras 2 `decay`: lr / (1 + decay * iterations); default 0  */
+    rnn_schedule_kind schedule;
+    int64_t decay_steps; /* schedules */
+    float decay_rate;
+    int staircase;       /* integer division of step / decay_steps                     */
+    float clipnorm;        /* per-weight norm clipping (0: off)                          */
+    float clipvalue;       /* element clipping to [-v, v] (0: off)                       */
+    float global_clipnorm; /* clipping of the norm over all weights (0: off); one of the three */
 } rnn_optimizer;
 
 rnn_optimizer rnn_adam_defaults(void);
 rnn_optimizer rnn_sgd_defaults(void);
+rnn_optimizer rnn_rmsprop_defaults(void);
 
 /* compile(loss=..., optimizer=...). loss: "mean_squared_error" ("mse"), "mean_absolute_error"
  * ("mae"), "sparse_categorical_crossentropy", "categorical_crossentropy",
  * "binary_crossentropy" or "kullback_leibler_divergence" ("kld"); cross-entropies take
- * probabilities (see rnn_set_from_logits). optimizer: "adam" or "sgd" with Keras's defaults. */
+ * probabilities (see rnn_set_from_logits). optimizer: "adam", "sgd" or "rmsprop" with Keras's
+ * defaults. */
 rnn_status rnn_compile(rnn_model *model, const char *loss, const char *optimizer);
 /* The same with explicit optimizer settings. */
 rnn_status rnn_compile_with(rnn_model *model, const char *loss, const rnn_optimizer *optimizer);
@@ -323,6 +345,13 @@ rnn_status rnn_predict_step(rnn_model *model, const float *x, float *y);
 
 /* Number of threads used by the matrix products (0: the library's default). */
 rnn_status rnn_set_threads(int threads);
+
+/* ------------------------------------------------------------------ sampling */
+
+/* Draws an index from n probabilities reshaped by a temperature, as text-generation examples do:
+ * p_i^(1/T) renormalised (T = 1: the distribution itself; T -> 0: the arg max). *state is the
+ * caller's generator state (any seed). Returns -1 for bad arguments. */
+int rnn_sample(const float *probabilities, int n, float temperature, uint64_t *state);
 
 /* ------------------------------------------------------------------ time-series helpers */
 

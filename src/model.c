@@ -323,8 +323,9 @@ void rnn_model_free(rnn_model *m) {
     free(m->layers);
     free(m->shared_symbols);
     free(m->weights);
-    rnn__free(m->opt_m);
-    rnn__free(m->opt_v);
+    for (int k = 0; k < 3; k++) rnn__free(m->opt_slot[k]);
+    free(m->clip_grads);
+    free(m->clip_sizes);
     rnn__ws_free(&m->ws);
     free(m);
 }
@@ -635,21 +636,31 @@ rnn_status rnn__model_build(rnn_model *m) {
     int64_t total = 0;
     for (int i = 0; i < n; i++) total += list[i]->size;
     /* Optimizer slots: kept for weights already trained when layers were appended. */
-    float *om = rnn__calloc((size_t)total + 1, sizeof(float));
-    float *ov = rnn__calloc((size_t)total + 1, sizeof(float));
-    if (!om || !ov) {
-        rnn__free(om); rnn__free(ov); free(list);
+    float *slot[3];
+    float **cg = malloc(sizeof *cg * (size_t)(n + 1));
+    int64_t *cs = malloc(sizeof *cs * (size_t)(n + 1));
+    int ok = cg && cs;
+    for (int k = 0; k < 3; k++) ok &= (slot[k] = rnn__calloc((size_t)total + 1, sizeof(float))) != NULL;
+    if (!ok) {
+        for (int k = 0; k < 3; k++) rnn__free(slot[k]);
+        free(cg); free(cs); free(list);
         return rnn__model_fail(m, rnn__fail(RNN_ERR_MEMORY, "out of memory"));
     }
-    if (m->opt_m && m->n_params <= total) {
-        memcpy(om, m->opt_m, sizeof(float) * (size_t)m->n_params);
-        memcpy(ov, m->opt_v, sizeof(float) * (size_t)m->n_params);
+    for (int k = 0; k < 3; k++) {
+        if (m->opt_slot[k] && m->n_params <= total)
+            memcpy(slot[k], m->opt_slot[k], sizeof(float) * (size_t)m->n_params);
+        rnn__free(m->opt_slot[k]);
+        m->opt_slot[k] = slot[k];
     }
-    rnn__free(m->opt_m);
-    rnn__free(m->opt_v);
+    for (int i = 0; i < n; i++) {
+        cg[i] = list[i]->grad;
+        cs[i] = list[i]->size;
+    }
+    free(m->clip_grads);
+    free(m->clip_sizes);
+    m->clip_grads = cg;
+    m->clip_sizes = cs;
     free(m->weights);
-    m->opt_m = om;
-    m->opt_v = ov;
     m->weights = list;
     m->n_weights = n;
     m->n_params = total;

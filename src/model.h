@@ -71,7 +71,9 @@ struct rnn_model {
     int compiled;
     rnn_loss_spec loss;
     rnn_optimizer optimizer;
-    float *opt_m, *opt_v; /* optimizer slots over the weights, back to back */
+    float *opt_slot[3]; /* optimizer slots over the weights, back to back (see optim.h) */
+    float **clip_grads;  /* per weight, for clipping */
+    int64_t *clip_sizes;
     int64_t iterations;
 
     /* One batch: inputs, targets and loss gradients, per model input/output. */

@@ -31,8 +31,7 @@ rnn_status rnn_compile_with(rnn_model *m, const char *loss, const rnn_optimizer 
     m->loss = spec;
     m->optimizer = *optimizer;
     m->iterations = 0;
-    memset(m->opt_m, 0, sizeof(float) * (size_t)m->n_params);
-    memset(m->opt_v, 0, sizeof(float) * (size_t)m->n_params);
+    for (int k = 0; k < 3; k++) memset(m->opt_slot[k], 0, sizeof(float) * (size_t)m->n_params);
     m->compiled = 1;
     return RNN_OK;
 }
@@ -43,10 +42,12 @@ rnn_status rnn_compile(rnn_model *m, const char *loss, const char *optimizer) {
         o = rnn_adam_defaults();
     else if (optimizer && (!strcmp(optimizer, "sgd") || !strcmp(optimizer, "SGD")))
         o = rnn_sgd_defaults();
+    else if (optimizer && (!strcmp(optimizer, "rmsprop") || !strcmp(optimizer, "RMSprop")))
+        o = rnn_rmsprop_defaults();
     else
         return rnn__model_fail(m, rnn__fail(RNN_ERR_ARGUMENT,
                                "Could not interpret optimizer identifier: %s (supported: adam, "
-                               "sgd; rnn_compile_with takes explicit settings)",
+                               "sgd, rmsprop; rnn_compile_with takes explicit settings)",
                                optimizer ? optimizer : "NULL"));
     return rnn_compile_with(m, loss, &o);
 }
@@ -290,11 +291,14 @@ static rnn_status train_step(rnn_model *m, const rnn_tensor *xb, const float *co
                                  "not applied (iteration %lld)", wt->name,
                                  (long long)m->iterations);
     }
+    rnn__optimizer_clip(&m->optimizer, m->clip_grads, m->clip_sizes, m->n_weights);
+    const float lr = rnn__optimizer_lr(&m->optimizer, m->iterations);
     int64_t off = 0;
     for (int w = 0; w < m->n_weights; w++) {
         rnn_weight *wt = m->weights[w];
-        rnn__optimizer_apply(&m->optimizer, wt->value, wt->grad, m->opt_m + off, m->opt_v + off,
-                             wt->size, m->iterations + 1);
+        rnn__optimizer_apply(&m->optimizer, lr, wt->value, wt->grad, m->opt_slot[0] + off,
+                             m->opt_slot[1] + off, m->opt_slot[2] + off, wt->size,
+                             m->iterations + 1);
         off += wt->size;
     }
     m->iterations++;

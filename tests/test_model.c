@@ -168,7 +168,7 @@ static void test_optimizers(void) {
           adam.epsilon == 1e-7f, "Adam defaults are not Keras 3's");
     for (int step = 1; step <= 5; step++) {
         for (int i = 0; i < 5; i++) g[i] = frand(&s);
-        rnn__optimizer_apply(&adam, p, g, mm, vv, 5, step);
+        rnn__optimizer_apply(&adam, rnn__optimizer_lr(&adam, step - 1), p, g, mm, vv, NULL, 5, step);
         double alpha = 0.001 * sqrt(1 - pow(0.999, step)) / (1 - pow(0.9, step));
         for (int i = 0; i < 5; i++) {
             rm[i] = 0.9 * rm[i] + 0.1 * g[i];
@@ -184,7 +184,7 @@ static void test_optimizers(void) {
         float q[3] = {1, 2, 3}, gq[3] = {0.5f, -1, 2}, vel[3] = {0};
         double rq[3] = {1, 2, 3}, rvel[3] = {0};
         for (int step = 1; step <= 3; step++) {
-            rnn__optimizer_apply(&sgd, q, gq, vel, NULL, 3, step);
+            rnn__optimizer_apply(&sgd, rnn__optimizer_lr(&sgd, step - 1), q, gq, vel, NULL, NULL, 3, step);
             for (int i = 0; i < 3; i++) {
                 rvel[i] = 0.9 * rvel[i] - 0.01 * gq[i];
                 rq[i] += nest ? 0.9 * rvel[i] - 0.01 * gq[i] : rvel[i];
