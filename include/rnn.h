@@ -289,6 +289,39 @@ rnn_status rnn_set_from_logits(rnn_model *model, int from_logits);
 
 /* ------------------------------------------------------------------ training and inference */
 
+/* metrics=[...] of compile: "accuracy" (Keras picks sparse_categorical, categorical or binary
+ * accuracy from the loss), "sparse_categorical_accuracy", "categorical_accuracy",
+ * "binary_accuracy". Call after rnn_compile; at most 4. They are computed on output 0 (masked
+ * steps excluded) and reported by fit (history, progress) and rnn_evaluate_metrics. */
+rnn_status rnn_add_metric(rnn_model *model, const char *name);
+
+#define RNN_MAX_METRICS 4
+
+/* Per-epoch values of a fit (Keras's History). val_* are NULL without validation. */
+typedef struct {
+    int epochs;          /* completed epochs */
+    double *loss;
+    double *val_loss;
+    int n_metrics;
+    const char *metric_names[RNN_MAX_METRICS];
+    double *metric[RNN_MAX_METRICS];
+    double *val_metric[RNN_MAX_METRICS];
+    int stopped_early;   /* 1 if EarlyStopping or the epoch callback ended training */
+    int best_epoch;      /* EarlyStopping: the 0-based epoch of the best monitored value */
+} rnn_history;
+void rnn_history_free(rnn_history *history);
+
+/* keras.callbacks.EarlyStopping. monitor: "val_loss" (default), "loss", "accuracy",
+ * "val_accuracy", or another metric's name (prefixed "val_" for validation). */
+typedef struct {
+    int enabled;
+    const char *monitor;
+    float min_delta;          /* default 0 */
+    int patience;             /* default 0 */
+    int restore_best_weights; /* default 0 */
+    int start_from_epoch;     /* default 0 */
+} rnn_early_stopping;
+
 typedef struct {
     int epochs;             /* default 1   */
     int batch_size;         /* default 32  */
@@ -296,16 +329,13 @@ typedef struct {
     float validation_split; /* default 0: the last fraction of the samples validates */
     int verbose;            /* default 1: Keras's progress bar; 2: one line per epoch; 0: quiet */
     FILE *out;              /* where progress goes; NULL: stdout */
+    rnn_early_stopping early_stopping; /* off by default */
+    /* Called after every epoch with the history so far; return non-zero to stop training
+     * (a custom callback: checkpointing, logging). NULL: none. */
+    int (*on_epoch_end)(void *user, int epoch, const rnn_history *history);
+    void *user;
 } rnn_fit_options;
 rnn_fit_options rnn_fit_defaults(void);
-
-/* Per-epoch values of a fit (Keras's History). val_loss is NULL without validation. */
-typedef struct {
-    int epochs;
-    double *loss;
-    double *val_loss;
-} rnn_history;
-void rnn_history_free(rnn_history *history);
 
 /* model.fit(x, y). history may be NULL; otherwise free it with rnn_history_free. */
 rnn_status rnn_fit(rnn_model *model, rnn_tensor x, rnn_tensor y, const rnn_fit_options *options,
@@ -313,6 +343,9 @@ rnn_status rnn_fit(rnn_model *model, rnn_tensor x, rnn_tensor y, const rnn_fit_o
 /* model.evaluate(x, y, batch_size): the mean loss over the samples. */
 rnn_status rnn_evaluate(rnn_model *model, rnn_tensor x, rnn_tensor y, int batch_size,
                         double *loss);
+/* The same, and the compiled metrics in metrics[0..n_metrics) (may be NULL). */
+rnn_status rnn_evaluate_metrics(rnn_model *model, rnn_tensor x, rnn_tensor y, int batch_size,
+                                double *loss, double *metrics);
 /* model.predict(x, batch_size): *y receives a new array (free with rnn_tensor_free). */
 rnn_status rnn_predict(rnn_model *model, rnn_tensor x, int batch_size, rnn_tensor *y);
 /* One optimizer step on exactly this batch; *loss (may be NULL) gets the batch's loss before
@@ -332,6 +365,29 @@ rnn_status rnn_predict_multi(rnn_model *model, const rnn_tensor *x, int nx, int 
                              rnn_tensor *y, int ny);
 rnn_status rnn_train_on_batch_multi(rnn_model *model, const rnn_tensor *x, int nx,
                                     const rnn_tensor *y, int ny, double *loss);
+
+/* Data larger than memory (Keras's generators and keras.utils.Sequence): batches come from the
+ * caller, one at a time. get() fills x[0..inputs) and y[0..outputs) with views of batch `index`
+ * (0 <= index < batches), valid until the next call; y may be left empty for prediction. The
+ * model's memory stays bounded by one batch. A stateful model sees the batches in order, its
+ * state carried from piece to piece; otherwise fit shuffles their order when options->shuffle. */
+typedef struct {
+    int64_t batches;
+    rnn_status (*get)(void *user, int64_t index, rnn_tensor *x, rnn_tensor *y);
+    void (*on_epoch_end)(void *user); /* optional: after the last batch of each epoch */
+    void *user;
+} rnn_batch_source;
+
+rnn_status rnn_fit_source(rnn_model *model, const rnn_batch_source *train,
+                          const rnn_batch_source *validation, const rnn_fit_options *options,
+                          rnn_history *history);
+rnn_status rnn_evaluate_source(rnn_model *model, const rnn_batch_source *source, double *loss,
+                               double *metrics);
+/* Predictions batch by batch: sink(user, batch index, outputs) receives views valid during the
+ * call. A non-zero status from the sink stops and is returned. */
+rnn_status rnn_predict_source(rnn_model *model, const rnn_batch_source *source,
+                              rnn_status (*sink)(void *user, int64_t batch, const rnn_tensor *y),
+                              void *user);
 
 /* Zeros the state of every stateful layer, and the state carried by rnn_predict_step. */
 rnn_status rnn_reset_states(rnn_model *model);

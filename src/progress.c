@@ -46,7 +46,8 @@ static double time_per_step(const rnn_progress *p, int64_t current) {
     return (now - p->first_step_end) / (double)(current - 1);
 }
 
-static void draw_bar(rnn_progress *p, int64_t current, int final, double loss, double val_loss) {
+static void draw_bar(rnn_progress *p, int64_t current, int final, const rnn_log_entry *logs,
+                     int n) {
     FILE *f = p->out;
     int width = snprintf(NULL, 0, "%lld", (long long)p->target);
     double elapsed = rnn__now_seconds() - p->start;
@@ -69,32 +70,30 @@ static void draw_bar(rnn_progress *p, int64_t current, int final, double loss, d
         fprintf(f, " %s%.0fs%s ", p->color ? "\x1b[1m" : "", eta, p->color ? "\x1b[0m" : "");
     }
     print_time_per_step(f, time_per_step(p, current));
-    print_metric(f, "loss", loss);
-    if (!isnan(val_loss)) print_metric(f, "val_loss", val_loss);
+    for (int i = 0; i < n; i++) print_metric(f, logs[i].name, logs[i].value);
     if (p->dynamic) fprintf(f, "\x1b[K"); /* clear what a longer previous line left */
     if (final) fputc('\n', f);
     fflush(f);
 }
 
-void rnn__progress_step(rnn_progress *p, int64_t current, double loss) {
+void rnn__progress_step(rnn_progress *p, int64_t current, const rnn_log_entry *logs, int n) {
     if (current == 1) p->first_step_end = rnn__now_seconds();
     if (!p->dynamic || current >= p->target) return;
     double now = rnn__now_seconds();
     if (now - p->last_draw < 0.05) return;
     p->last_draw = now;
-    draw_bar(p, current, 0, loss, NAN);
+    draw_bar(p, current, 0, logs, n);
 }
 
-void rnn__progress_end(rnn_progress *p, double loss, double val_loss) {
+void rnn__progress_end(rnn_progress *p, const rnn_log_entry *logs, int n) {
     if (p->verbose == 1) {
-        draw_bar(p, p->target, 1, loss, val_loss);
+        draw_bar(p, p->target, 1, logs, n);
     } else if (p->verbose >= 2) {
         FILE *f = p->out;
         fprintf(f, "%lld/%lld - %.0fs - ", (long long)p->target, (long long)p->target,
                 rnn__now_seconds() - p->start);
         print_time_per_step(f, time_per_step(p, p->target));
-        print_metric(f, "loss", loss);
-        if (!isnan(val_loss)) print_metric(f, "val_loss", val_loss);
+        for (int i = 0; i < n; i++) print_metric(f, logs[i].name, logs[i].value);
         fputc('\n', f);
         fflush(f);
     }

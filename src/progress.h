@@ -17,10 +17,17 @@ typedef struct {
 
 void rnn__progress_begin(rnn_progress *p, FILE *out, int verbose, int epoch, int epochs,
                          int64_t target);
-/* After step `current` (1-based) with the running loss. */
-void rnn__progress_step(rnn_progress *p, int64_t current, double loss);
-/* End of the epoch: the final line; val_loss is NAN when there is no validation. */
-void rnn__progress_end(rnn_progress *p, double loss, double val_loss);
+/* One logged value ("loss": 0.0123), printed in the order given (Keras 3: the training keys
+ * sorted by name, then the val_ keys sorted). */
+typedef struct {
+    const char *name;
+    double value;
+} rnn_log_entry;
+
+/* After step `current` (1-based) with the running values. */
+void rnn__progress_step(rnn_progress *p, int64_t current, const rnn_log_entry *logs, int n);
+/* End of the epoch: the final line. */
+void rnn__progress_end(rnn_progress *p, const rnn_log_entry *logs, int n);
 
 double rnn__now_seconds(void);
 

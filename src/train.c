@@ -30,6 +30,7 @@ rnn_status rnn_compile_with(rnn_model *m, const char *loss, const rnn_optimizer 
     if ((st = rnn__model_build(m))) return st;
     m->loss = spec;
     m->optimizer = *optimizer;
+    m->n_metrics = 0;
     m->iterations = 0;
     for (int k = 0; k < 3; k++) memset(m->opt_slot[k], 0, sizeof(float) * (size_t)m->n_params);
     m->compiled = 1;
@@ -61,6 +62,85 @@ rnn_status rnn_set_from_logits(rnn_model *m, int from_logits) {
                                             rnn__loss_name(m->loss.kind)));
     m->loss.from_logits = from_logits != 0;
     return RNN_OK;
+}
+
+/* ---------------------------------------------------------------- metrics */
+
+enum { METRIC_SPARSE_CATEGORICAL = 0, METRIC_CATEGORICAL, METRIC_BINARY };
+
+rnn_status rnn_add_metric(rnn_model *m, const char *name) {
+    if (!m) return rnn__fail(RNN_ERR_ARGUMENT, "model is NULL");
+    if (!m->compiled) return rnn__model_fail(m, rnn__fail(RNN_ERR_STATE, "compile the model first"));
+    if (m->n_metrics >= RNN_MAX_METRICS)
+        return rnn__model_fail(m, rnn__fail(RNN_ERR_ARGUMENT, "at most %d metrics", RNN_MAX_METRICS));
+    int kind;
+    if (name && (!strcmp(name, "accuracy") || !strcmp(name, "acc"))) {
+        /* Keras resolves "accuracy" from the loss and the output's width. */
+        const rnn_shape *o = &m->outputs[0]->shape;
+        if (m->loss.kind == RNN_LOSS_SPARSE_CATEGORICAL_CE) kind = METRIC_SPARSE_CATEGORICAL;
+        else if (m->loss.kind == RNN_LOSS_BINARY_CE || o->dim[o->rank - 1] == 1) kind = METRIC_BINARY;
+        else kind = METRIC_CATEGORICAL;
+    } else if (name && !strcmp(name, "sparse_categorical_accuracy")) {
+        kind = METRIC_SPARSE_CATEGORICAL;
+    } else if (name && !strcmp(name, "categorical_accuracy")) {
+        kind = METRIC_CATEGORICAL;
+    } else if (name && !strcmp(name, "binary_accuracy")) {
+        kind = METRIC_BINARY;
+    } else {
+        return rnn__model_fail(m, rnn__fail(RNN_ERR_ARGUMENT,
+                               "Could not interpret metric identifier: %s (supported: accuracy, "
+                               "sparse_categorical_accuracy, categorical_accuracy, "
+                               "binary_accuracy)", name ? name : "NULL"));
+    }
+    if (kind == METRIC_SPARSE_CATEGORICAL && m->loss.kind != RNN_LOSS_SPARSE_CATEGORICAL_CE)
+        return rnn__model_fail(m, rnn__fail(RNN_ERR_ARGUMENT, "sparse_categorical_accuracy needs "
+                               "class-id targets (sparse_categorical_crossentropy)"));
+    if (kind != METRIC_SPARSE_CATEGORICAL && m->loss.kind == RNN_LOSS_SPARSE_CATEGORICAL_CE)
+        return rnn__model_fail(m, rnn__fail(RNN_ERR_ARGUMENT, "with class-id targets use "
+                               "sparse_categorical_accuracy (or \"accuracy\")"));
+    m->metric_kind[m->n_metrics] = kind;
+    snprintf(m->metric_name[m->n_metrics], sizeof m->metric_name[0], "%s", name);
+    m->n_metrics++;
+    return RNN_OK;
+}
+
+/* Running sums of a metric: correct rows and rows seen. */
+typedef struct {
+    double correct[RNN_MAX_METRICS];
+    double rows;
+} metric_sums;
+
+static int64_t argmax_row(const float *v, int64_t n) {
+    int64_t best = 0;
+    for (int64_t j = 1; j < n; j++)
+        if (v[j] > v[best]) best = j;
+    return best;
+}
+
+/* Adds the metrics of the last forward on output 0 (targets t0) into sums. */
+static void accumulate_metrics(rnn_model *m, const float *t0, metric_sums *ms) {
+    if (!m->n_metrics) return;
+    const rnn_tensor *out = rnn__model_output(m, 0);
+    const int64_t C = out->shape[out->rank - 1], R = rnn_tensor_size(out) / C;
+    const uint8_t *mask = out->rank == 3 ? rnn__model_output_mask(m, 0) : NULL;
+    const int64_t tw = rnn__loss_sparse_targets(m->loss.kind) ? 1 : C;
+    for (int64_t r = 0; r < R; r++) {
+        if (mask && !mask[r]) continue;
+        const float *p = out->data + r * C, *t = t0 + r * tw;
+        for (int k = 0; k < m->n_metrics; k++) {
+            double v;
+            if (m->metric_kind[k] == METRIC_SPARSE_CATEGORICAL) v = argmax_row(p, C) == (int64_t)t[0];
+            else if (m->metric_kind[k] == METRIC_CATEGORICAL) v = argmax_row(p, C) == argmax_row(t, C);
+            else {
+                /* binary_accuracy: mean over the row of (p > 0.5) == t (threshold 0.5) */
+                double hits = 0;
+                for (int64_t j = 0; j < C; j++) hits += (p[j] > 0.5f) == (t[j] > 0.5f);
+                v = hits / (double)C;
+            }
+            ms->correct[k] += v;
+        }
+        ms->rows += 1;
+    }
 }
 
 /* ---------------------------------------------------------------- argument checks */
@@ -272,11 +352,12 @@ static double current_loss(rnn_model *m, const float *const *targets, int with_g
 
 /* One optimizer step on the batch xb -> targets: loss before the update in *loss. */
 static rnn_status train_step(rnn_model *m, const rnn_tensor *xb, const float *const *targets,
-                             double *loss) {
+                             double *loss, metric_sums *ms) {
     rnn_run_ctx ctx = {RNN_MODE_TRAIN, &m->rng};
     rnn_status st = rnn__model_forward(m, xb, &ctx);
     if (st) return st;
     double value = current_loss(m, targets, 1);
+    if (ms) accumulate_metrics(m, targets[0], ms);
     if (!isfinite(value))
         return rnn__fail(RNN_ERR_NUMERIC, "the loss is %s: training stopped before the update "
                          "(iteration %lld)", isnan(value) ? "NaN" : "Inf",
@@ -309,7 +390,8 @@ static rnn_status train_step(rnn_model *m, const rnn_tensor *xb, const float *co
 /* Mean loss over samples [begin, end) in order, batch by batch, without updates (Keras: the
  * batch losses averaged with the batch sizes as weights). */
 static rnn_status evaluate_range(rnn_model *m, const call_data *d, int64_t begin, int64_t end,
-                                 int batch_size, double *loss) {
+                                 int batch_size, double *loss, double *metrics) {
+    metric_sums ms = {{0}, 0};
     rnn_run_ctx ctx = {RNN_MODE_PREDICT, &m->rng};
     double total = 0;
     for (int64_t s = begin; s < end; s += batch_size) {
@@ -323,15 +405,24 @@ static rnn_status evaluate_range(rnn_model *m, const call_data *d, int64_t begin
         rnn_status st = rnn__model_forward(m, xb, &ctx);
         if (st) return st;
         total += current_loss(m, targets, 0) * (double)count;
+        accumulate_metrics(m, targets[0], &ms);
     }
     *loss = total / (double)(end - begin);
+    if (metrics)
+        for (int k = 0; k < m->n_metrics; k++) metrics[k] = ms.rows ? ms.correct[k] / ms.rows : 0.0;
     return RNN_OK;
 }
 
 /* ---------------------------------------------------------------- fit */
 
 rnn_fit_options rnn_fit_defaults(void) {
-    rnn_fit_options o = {1, 32, 1, 0.0f, 1, NULL};
+    rnn_fit_options o;
+    memset(&o, 0, sizeof o);
+    o.epochs = 1;
+    o.batch_size = 32;
+    o.shuffle = 1;
+    o.verbose = 1;
+    o.early_stopping.monitor = "val_loss";
     return o;
 }
 
@@ -339,7 +430,103 @@ void rnn_history_free(rnn_history *h) {
     if (!h) return;
     free(h->loss);
     free(h->val_loss);
+    for (int k = 0; k < RNN_MAX_METRICS; k++) {
+        free(h->metric[k]);
+        free(h->val_metric[k]);
+    }
     memset(h, 0, sizeof *h);
+}
+
+/* The epoch's logs in Keras 3's order: training keys sorted by name, then val_ keys sorted. */
+static int epoch_logs(const rnn_model *m, double loss, const double *metrics, int with_val,
+                      double val_loss, const double *val_metrics, rnn_log_entry *out) {
+    static _Thread_local char val_names[RNN_MAX_METRICS][48];
+    int n = 0;
+    for (int pass = 0; pass < (with_val ? 2 : 1); pass++) {
+        rnn_log_entry part[RNN_MAX_METRICS + 1];
+        int np = 0;
+        part[np++] = (rnn_log_entry){pass ? "val_loss" : "loss", pass ? val_loss : loss};
+        for (int k = 0; k < m->n_metrics; k++) {
+            if (pass) snprintf(val_names[k], sizeof val_names[k], "val_%s", m->metric_name[k]);
+            part[np++] = (rnn_log_entry){pass ? val_names[k] : m->metric_name[k],
+                                         pass ? val_metrics[k] : metrics[k]};
+        }
+        for (int i = 1; i < np; i++) /* insertion sort by name */
+            for (int j = i; j > 0 && strcmp(part[j - 1].name, part[j].name) > 0; j--) {
+                rnn_log_entry t = part[j]; part[j] = part[j - 1]; part[j - 1] = t;
+            }
+        for (int i = 0; i < np; i++) out[n++] = part[i];
+    }
+    return n;
+}
+
+/* EarlyStopping's state (keras/src/callbacks/early_stopping.py). */
+typedef struct {
+    const rnn_early_stopping *cfg;
+    int maximize;
+    double best;
+    int wait;
+    float *best_weights;
+    int best_epoch;
+} early_state;
+
+static rnn_status early_init(early_state *es, rnn_model *m, const rnn_early_stopping *cfg,
+                             int with_val) {
+    memset(es, 0, sizeof *es);
+    if (!cfg->enabled) return RNN_OK;
+    es->cfg = cfg;
+    const char *mon = cfg->monitor ? cfg->monitor : "val_loss";
+    const char *base = strncmp(mon, "val_", 4) == 0 ? mon + 4 : mon;
+    int known = !strcmp(base, "loss");
+    for (int k = 0; k < m->n_metrics; k++) known |= !strcmp(base, m->metric_name[k]);
+    if (!known || (base != mon && !with_val))
+        return rnn__fail(RNN_ERR_ARGUMENT, "EarlyStopping: monitor \"%s\" is not among the "
+                         "logged values (loss%s, and the compiled metrics%s)", mon,
+                         with_val ? ", val_loss" : "", with_val ? " with and without val_" : "");
+    es->maximize = strcmp(base, "loss") != 0; /* accuracies improve upwards */
+    es->best = es->maximize ? -INFINITY : INFINITY;
+    es->best_epoch = -1;
+    if (cfg->restore_best_weights && !(es->best_weights = malloc(sizeof(float) * (size_t)(m->n_params + 1))))
+        return rnn__fail(RNN_ERR_MEMORY, "out of memory");
+    if (cfg->patience < 0 || cfg->start_from_epoch < 0 || !(cfg->min_delta >= 0))
+        return rnn__fail(RNN_ERR_ARGUMENT, "EarlyStopping: patience, start_from_epoch and "
+                         "min_delta must be >= 0");
+    return RNN_OK;
+}
+
+static void copy_weights_out(rnn_model *m, float *dst, int out) {
+    int64_t off = 0;
+    for (int w = 0; w < m->n_weights; w++) {
+        rnn_weight *wt = m->weights[w];
+        if (out) memcpy(dst + off, wt->value, sizeof(float) * (size_t)wt->size);
+        else memcpy(wt->value, dst + off, sizeof(float) * (size_t)wt->size);
+        off += wt->size;
+    }
+}
+
+/* Returns 1 when training should stop after this epoch. */
+static int early_after_epoch(early_state *es, rnn_model *m, int epoch, const rnn_log_entry *logs,
+                             int n) {
+    if (!es->cfg || epoch < es->cfg->start_from_epoch) return 0;
+    const char *mon = es->cfg->monitor ? es->cfg->monitor : "val_loss";
+    double v = NAN;
+    for (int i = 0; i < n; i++)
+        if (!strcmp(logs[i].name, mon)) v = logs[i].value;
+    double delta = es->cfg->min_delta;
+    int improved = es->maximize ? v - delta > es->best : v + delta < es->best;
+    if (es->best_epoch < 0 || improved) {
+        es->best = v;
+        es->best_epoch = epoch;
+        es->wait = 0;
+        if (es->best_weights) copy_weights_out(m, es->best_weights, 1);
+        return 0;
+    }
+    es->wait++;
+    if (es->wait >= es->cfg->patience && epoch > 0) {
+        if (es->best_weights) copy_weights_out(m, es->best_weights, 0);
+        return 1;
+    }
+    return 0;
 }
 
 static rnn_status need_compiled(rnn_model *m) {
@@ -349,8 +536,134 @@ static rnn_status need_compiled(rnn_model *m) {
     return RNN_OK;
 }
 
-static rnn_status fit_impl(rnn_model *m, const call_data *d, const rnn_fit_options *o,
+/* Where fit's batches come from: arrays in memory (shuffled per epoch, validation = their tail)
+ * or a caller's batch source (Keras's generator / keras.utils.Sequence). */
+typedef struct batch_provider batch_provider;
+struct batch_provider {
+    int64_t batches; /* per epoch */
+    int has_validation;
+    rnn_status (*begin_epoch)(batch_provider *p, rnn_model *m);
+    /* Batch k of the epoch: inputs xb[0..n_inputs), targets[0..n_outputs), its sample count. */
+    rnn_status (*get)(batch_provider *p, rnn_model *m, int64_t k, rnn_tensor *xb,
+                      const float **targets, int64_t *count);
+    rnn_status (*validate)(batch_provider *p, rnn_model *m, double *loss, double *metrics);
+    void (*end)(batch_provider *p);
+    /* arrays */
+    const call_data *d;
+    int64_t split, n, batch_size;
+    int64_t *order;
+    /* batch source */
+    const rnn_batch_source *src, *val_src;
+};
+
+static rnn_status fit_loop(rnn_model *m, batch_provider *bp, const rnn_fit_options *o,
                            rnn_history *history) {
+    rnn_status st;
+    const int with_val = bp->has_validation;
+    if (history) {
+        size_t n = (size_t)(o->epochs ? o->epochs : 1);
+        int ok = (history->loss = calloc(n, sizeof(double))) != NULL;
+        if (with_val) ok &= (history->val_loss = calloc(n, sizeof(double))) != NULL;
+        history->n_metrics = m->n_metrics;
+        for (int k = 0; k < m->n_metrics; k++) {
+            history->metric_names[k] = m->metric_name[k];
+            ok &= (history->metric[k] = calloc(n, sizeof(double))) != NULL;
+            if (with_val) ok &= (history->val_metric[k] = calloc(n, sizeof(double))) != NULL;
+        }
+        if (!ok) return rnn__fail(RNN_ERR_MEMORY, "out of memory");
+    }
+    early_state es;
+    if ((st = early_init(&es, m, &o->early_stopping, with_val))) {
+        free(es.best_weights);
+        return st;
+    }
+    for (int epoch = 0; epoch < o->epochs && !st; epoch++) {
+        if (bp->begin_epoch && (st = bp->begin_epoch(bp, m))) break;
+        rnn_progress bar;
+        rnn__progress_begin(&bar, o->out, o->verbose, epoch, o->epochs, bp->batches);
+        double running = 0.0, seen = 0.0;
+        metric_sums ms = {{0}, 0};
+        double metric_now[RNN_MAX_METRICS] = {0};
+        rnn_log_entry logs[2 * RNN_MAX_METRICS + 2];
+        for (int64_t b = 0; b < bp->batches && !st; b++) {
+            rnn_tensor xb[RNN_MODEL_MAX_IO];
+            const float *targets[RNN_MODEL_MAX_IO];
+            int64_t count;
+            double loss;
+            if ((st = bp->get(bp, m, b, xb, targets, &count)) ||
+                (st = train_step(m, xb, targets, &loss, &ms))) {
+                if (o->verbose) fputc('\n', bar.out);
+                break;
+            }
+            running += loss * (double)count; /* Keras: mean weighted by batch size */
+            seen += (double)count;
+            for (int k = 0; k < m->n_metrics; k++) metric_now[k] = ms.rows ? ms.correct[k] / ms.rows : 0;
+            int nl = epoch_logs(m, running / seen, metric_now, 0, 0, NULL, logs);
+            rnn__progress_step(&bar, b + 1, logs, nl);
+        }
+        if (st) break;
+        double epoch_loss = seen ? running / seen : 0, val = NAN, val_metrics[RNN_MAX_METRICS];
+        if (with_val && (st = bp->validate(bp, m, &val, val_metrics))) break;
+        int nl = epoch_logs(m, epoch_loss, metric_now, with_val, val, val_metrics, logs);
+        rnn__progress_end(&bar, logs, nl);
+        if (history) {
+            history->loss[epoch] = epoch_loss;
+            if (with_val) history->val_loss[epoch] = val;
+            for (int k = 0; k < m->n_metrics; k++) {
+                history->metric[k][epoch] = metric_now[k];
+                if (with_val) history->val_metric[k][epoch] = val_metrics[k];
+            }
+            history->epochs = epoch + 1;
+        }
+        int stop = early_after_epoch(&es, m, epoch, logs, nl);
+        if (history) history->best_epoch = es.best_epoch;
+        if (!stop && o->on_epoch_end) {
+            rnn_history view = {0};
+            stop = o->on_epoch_end(o->user, epoch, history ? history : &view) != 0;
+        }
+        if (stop) {
+            if (history) history->stopped_early = 1;
+            break;
+        }
+    }
+    free(es.best_weights);
+    return st;
+}
+
+/* ---- arrays in memory */
+
+static rnn_status arrays_begin_epoch(batch_provider *p, rnn_model *m) {
+    if (!p->order) return RNN_OK;
+    for (int64_t i = 0; i < p->split; i++) p->order[i] = i;
+    for (int64_t i = p->split - 1; i > 0; i--) { /* Fisher-Yates, a new permutation each epoch */
+        int64_t j = (int64_t)rnn__rng_below(&m->rng, (uint64_t)(i + 1));
+        int64_t t = p->order[i]; p->order[i] = p->order[j]; p->order[j] = t;
+    }
+    return RNN_OK;
+}
+
+static rnn_status arrays_get(batch_provider *p, rnn_model *m, int64_t k, rnn_tensor *xb,
+                             const float **targets, int64_t *count) {
+    const call_data *d = p->d;
+    int64_t start = k * p->batch_size;
+    *count = p->split - start < p->batch_size ? p->split - start : p->batch_size;
+    for (int i = 0; i < m->n_inputs; i++) {
+        gather(m->batch_x[i], d->x[i].data, p->order, start, *count, rnn__tensor_row_size(&d->x[i]));
+        xb[i] = batch_view(m->batch_x[i], &d->x[i], *count);
+    }
+    for (int i = 0; i < m->n_outputs; i++) {
+        gather(m->batch_y[i], d->y[i].data, p->order, start, *count, target_per_sample(m, i, d->steps));
+        targets[i] = m->batch_y[i];
+    }
+    return RNN_OK;
+}
+
+static rnn_status arrays_validate(batch_provider *p, rnn_model *m, double *loss, double *metrics) {
+    return evaluate_range(m, p->d, p->split, p->n, (int)p->batch_size, loss, metrics);
+}
+
+static rnn_status fit_arrays(rnn_model *m, const call_data *d, const rnn_fit_options *o,
+                             rnn_history *history) {
     rnn_status st;
     if (o->epochs < 0 || o->batch_size <= 0)
         return rnn__fail(RNN_ERR_ARGUMENT, "epochs must be >= 0 and batch_size > 0 (got %d, %d)",
@@ -368,69 +681,176 @@ static rnn_status fit_impl(rnn_model *m, const call_data *d, const rnn_fit_optio
                          (long long)N);
     if ((st = check_stateful_batches(m, split, o->batch_size))) return st;
     if (split < N && (st = check_stateful_batches(m, N - split, o->batch_size))) return st;
-
     int64_t bs = o->batch_size < split ? o->batch_size : split;
     if ((st = plan_batch(m, d, bs, 1))) return st;
-    int64_t *order = o->shuffle ? malloc(sizeof(int64_t) * (size_t)split) : NULL;
-    if (o->shuffle && !order) return rnn__fail(RNN_ERR_MEMORY, "out of memory");
-    if (history) {
-        size_t n = (size_t)(o->epochs ? o->epochs : 1);
-        history->loss = calloc(n, sizeof(double));
-        history->val_loss = split < N ? calloc(n, sizeof(double)) : NULL;
-        if (!history->loss || (split < N && !history->val_loss)) {
-            free(order);
-            return rnn__fail(RNN_ERR_MEMORY, "out of memory");
-        }
+    batch_provider bp = {0};
+    bp.batches = (split + o->batch_size - 1) / o->batch_size;
+    bp.has_validation = split < N;
+    bp.begin_epoch = arrays_begin_epoch;
+    bp.get = arrays_get;
+    bp.validate = arrays_validate;
+    bp.d = d;
+    bp.split = split;
+    bp.n = N;
+    bp.batch_size = o->batch_size;
+    if (o->shuffle && !(bp.order = malloc(sizeof(int64_t) * (size_t)split)))
+        return rnn__fail(RNN_ERR_MEMORY, "out of memory");
+    st = fit_loop(m, &bp, o, history);
+    free(bp.order);
+    return st;
+}
+
+/* ---- a caller's batch source */
+
+/* Fetches batch k from a source and checks it like any fit data. */
+static rnn_status source_batch(rnn_model *m, const rnn_batch_source *src, int64_t k,
+                               rnn_tensor *xb, rnn_tensor *yb, call_data *d) {
+    memset(xb, 0, sizeof *xb * RNN_MODEL_MAX_IO);
+    memset(yb, 0, sizeof *yb * RNN_MODEL_MAX_IO);
+    rnn_status st = src->get(src->user, k, xb, yb);
+    if (st)
+        return rnn__fail(st, "the batch source failed on batch %lld%s%s", (long long)k,
+                         rnn_last_error()[0] ? ": " : "", rnn_last_error());
+    memset(d, 0, sizeof *d);
+    if ((st = check_x(m, xb, m->n_inputs, d))) return st;
+    if (yb && (st = check_y(m, yb, m->n_outputs, d))) return st;
+    if ((st = check_stateful_batches(m, d->n, (int)d->n))) return st;
+    return plan_batch(m, d, d->n, 0);
+}
+
+typedef struct {
+    batch_provider base;
+    rnn_tensor x[RNN_MODEL_MAX_IO], y[RNN_MODEL_MAX_IO];
+    call_data d;
+    int64_t *order;
+} source_provider;
+
+static rnn_status source_begin_epoch(batch_provider *p, rnn_model *m) {
+    source_provider *sp = (source_provider *)p;
+    if (!sp->order) return RNN_OK;
+    /* Keras shuffles the order of a Sequence's batches when shuffle=True. */
+    for (int64_t i = 0; i < p->batches; i++) sp->order[i] = i;
+    for (int64_t i = p->batches - 1; i > 0; i--) {
+        int64_t j = (int64_t)rnn__rng_below(&m->rng, (uint64_t)(i + 1));
+        int64_t t = sp->order[i]; sp->order[i] = sp->order[j]; sp->order[j] = t;
     }
-    const int64_t batches = (split + o->batch_size - 1) / o->batch_size;
-    for (int epoch = 0; epoch < o->epochs; epoch++) {
-        if (order) {
-            for (int64_t i = 0; i < split; i++) order[i] = i;
-            for (int64_t i = split - 1; i > 0; i--) { /* Fisher-Yates */
-                int64_t j = (int64_t)rnn__rng_below(&m->rng, (uint64_t)(i + 1));
-                int64_t t = order[i]; order[i] = order[j]; order[j] = t;
-            }
-        }
-        rnn_progress bar;
-        rnn__progress_begin(&bar, o->out, o->verbose, epoch, o->epochs, batches);
-        double running = 0.0;
-        for (int64_t b = 0; b < batches; b++) {
-            int64_t start = b * o->batch_size;
-            int64_t count = split - start < o->batch_size ? split - start : o->batch_size;
-            rnn_tensor xb[RNN_MODEL_MAX_IO];
-            const float *targets[RNN_MODEL_MAX_IO];
-            for (int k = 0; k < m->n_inputs; k++) {
-                int64_t per = rnn__tensor_row_size(&d->x[k]);
-                gather(m->batch_x[k], d->x[k].data, order, start, count, per);
-                xb[k] = batch_view(m->batch_x[k], &d->x[k], count);
-            }
-            for (int k = 0; k < m->n_outputs; k++) {
-                gather(m->batch_y[k], d->y[k].data, order, start, count,
-                       target_per_sample(m, k, d->steps));
-                targets[k] = m->batch_y[k];
-            }
-            double loss;
-            if ((st = train_step(m, xb, targets, &loss))) {
-                if (o->verbose) fputc('\n', bar.out);
-                free(order);
-                return st;
-            }
-            running += loss * (double)count; /* Keras: mean weighted by batch size */
-            rnn__progress_step(&bar, b + 1, running / (double)(start + count));
-        }
-        double epoch_loss = running / (double)split, val = NAN;
-        if (split < N && (st = evaluate_range(m, d, split, N, o->batch_size, &val))) {
-            free(order);
-            return st;
-        }
-        rnn__progress_end(&bar, epoch_loss, val);
-        if (history) {
-            history->loss[epoch] = epoch_loss;
-            if (history->val_loss) history->val_loss[epoch] = val;
-            history->epochs = epoch + 1;
-        }
+    return RNN_OK;
+}
+
+static rnn_status source_get(batch_provider *p, rnn_model *m, int64_t k, rnn_tensor *xb,
+                             const float **targets, int64_t *count) {
+    source_provider *sp = (source_provider *)p;
+    int64_t idx = sp->order ? sp->order[k] : k;
+    rnn_status st = source_batch(m, p->src, idx, sp->x, sp->y, &sp->d);
+    if (st) return st;
+    for (int i = 0; i < m->n_inputs; i++) xb[i] = sp->x[i];
+    for (int i = 0; i < m->n_outputs; i++) targets[i] = sp->y[i].data;
+    *count = sp->d.n;
+    if (k == p->batches - 1 && p->src->on_epoch_end) p->src->on_epoch_end(p->src->user);
+    return RNN_OK;
+}
+
+/* Mean loss and metrics over every batch of a source, weighted by batch size. */
+static rnn_status evaluate_source(rnn_model *m, const rnn_batch_source *src, double *loss,
+                                  double *metrics) {
+    rnn_run_ctx ctx = {RNN_MODE_PREDICT, &m->rng};
+    metric_sums ms = {{0}, 0};
+    double total = 0, seen = 0;
+    for (int64_t k = 0; k < src->batches; k++) {
+        rnn_tensor x[RNN_MODEL_MAX_IO], y[RNN_MODEL_MAX_IO];
+        call_data d;
+        rnn_status st = source_batch(m, src, k, x, y, &d);
+        if (st || (st = rnn__model_forward(m, x, &ctx))) return st;
+        const float *targets[RNN_MODEL_MAX_IO];
+        for (int i = 0; i < m->n_outputs; i++) targets[i] = y[i].data;
+        total += current_loss(m, targets, 0) * (double)d.n;
+        seen += (double)d.n;
+        accumulate_metrics(m, targets[0], &ms);
     }
-    free(order);
+    *loss = seen ? total / seen : 0;
+    if (metrics)
+        for (int k = 0; k < m->n_metrics; k++) metrics[k] = ms.rows ? ms.correct[k] / ms.rows : 0;
+    return RNN_OK;
+}
+
+static rnn_status source_validate(batch_provider *p, rnn_model *m, double *loss, double *metrics) {
+    return evaluate_source(m, p->val_src, loss, metrics);
+}
+
+static rnn_status check_source(const rnn_batch_source *src) {
+    if (!src || !src->get || src->batches <= 0)
+        return rnn__fail(RNN_ERR_ARGUMENT, "a batch source needs get() and batches > 0");
+    return RNN_OK;
+}
+
+rnn_status rnn_fit_source(rnn_model *m, const rnn_batch_source *train,
+                          const rnn_batch_source *validation, const rnn_fit_options *options,
+                          rnn_history *history) {
+    if (!m) return rnn__fail(RNN_ERR_ARGUMENT, "rnn_fit_source: model is NULL");
+    if (history) memset(history, 0, sizeof *history);
+    rnn_fit_options o = options ? *options : rnn_fit_defaults();
+    rnn_status st;
+    if ((st = need_compiled(m)) || (st = check_source(train)) ||
+        (validation && (st = check_source(validation))))
+        return rnn__model_fail(m, st);
+    if (o.epochs < 0) return rnn__model_fail(m, rnn__fail(RNN_ERR_ARGUMENT, "epochs must be >= 0"));
+    source_provider sp;
+    memset(&sp, 0, sizeof sp);
+    sp.base.batches = train->batches;
+    sp.base.has_validation = validation != NULL;
+    sp.base.begin_epoch = source_begin_epoch;
+    sp.base.get = source_get;
+    sp.base.validate = source_validate;
+    sp.base.src = train;
+    sp.base.val_src = validation;
+    /* A stateful model reads its source in order: shuffling would break the carried state. */
+    if (o.shuffle && !rnn__model_stateful_batch(m) &&
+        !(sp.order = malloc(sizeof(int64_t) * (size_t)train->batches)))
+        return rnn__model_fail(m, rnn__fail(RNN_ERR_MEMORY, "out of memory"));
+    st = fit_loop(m, &sp.base, &o, history);
+    free(sp.order);
+    if (st) {
+        if (history) rnn_history_free(history);
+        return rnn__model_fail(m, st);
+    }
+    return RNN_OK;
+}
+
+rnn_status rnn_evaluate_source(rnn_model *m, const rnn_batch_source *src, double *loss,
+                               double *metrics) {
+    if (!m || !loss) return rnn__fail(RNN_ERR_ARGUMENT, "rnn_evaluate_source: NULL argument");
+    rnn_status st;
+    if ((st = need_compiled(m)) || (st = check_source(src)) ||
+        (st = evaluate_source(m, src, loss, metrics)))
+        return rnn__model_fail(m, st);
+    return RNN_OK;
+}
+
+rnn_status rnn_predict_source(rnn_model *m, const rnn_batch_source *src,
+                              rnn_status (*sink)(void *user, int64_t batch, const rnn_tensor *y),
+                              void *user) {
+    if (!m || !sink) return rnn__fail(RNN_ERR_ARGUMENT, "rnn_predict_source: NULL argument");
+    rnn_status st;
+    if ((st = check_source(src))) return rnn__model_fail(m, st);
+    rnn_run_ctx ctx = {RNN_MODE_PREDICT, &m->rng};
+    for (int64_t k = 0; k < src->batches; k++) {
+        rnn_tensor x[RNN_MODEL_MAX_IO], y[RNN_MODEL_MAX_IO];
+        call_data d;
+        memset(x, 0, sizeof x);
+        memset(y, 0, sizeof y);
+        if ((st = src->get(src->user, k, x, y)))
+            return rnn__model_fail(m, rnn__fail(st, "the batch source failed on batch %lld",
+                                                (long long)k));
+        if ((st = check_x(m, x, m->n_inputs, &d)) ||
+            (st = check_stateful_batches(m, d.n, (int)d.n)) ||
+            (st = rnn__model_forward(m, x, &ctx)))
+            return rnn__model_fail(m, st);
+        rnn_tensor outs[RNN_MODEL_MAX_IO];
+        for (int i = 0; i < m->n_outputs; i++) outs[i] = *rnn__model_output(m, i);
+        if ((st = sink(user, k, outs)))
+            return rnn__model_fail(m, rnn__fail(st, "the prediction sink failed on batch %lld",
+                                                (long long)k));
+    }
     return RNN_OK;
 }
 
@@ -442,7 +862,7 @@ rnn_status rnn_fit_multi(rnn_model *m, const rnn_tensor *x, int nx, const rnn_te
     call_data d = {0};
     rnn_status st;
     if (!(st = need_compiled(m)) && !(st = check_x(m, x, nx, &d)) && !(st = check_y(m, y, ny, &d)))
-        st = fit_impl(m, &d, &o, history);
+        st = fit_arrays(m, &d, &o, history);
     if (st) {
         if (history) rnn_history_free(history);
         return rnn__model_fail(m, st);
@@ -466,7 +886,20 @@ rnn_status rnn_evaluate_multi(rnn_model *m, const rnn_tensor *x, int nx, const r
     rnn_status st;
     if ((st = need_compiled(m)) || (st = check_x(m, x, nx, &d)) || (st = check_y(m, y, ny, &d)) ||
         (st = check_stateful_batches(m, d.n, batch_size)) ||
-        (st = evaluate_range(m, &d, 0, d.n, batch_size, loss)))
+        (st = evaluate_range(m, &d, 0, d.n, batch_size, loss, NULL)))
+        return rnn__model_fail(m, st);
+    return RNN_OK;
+}
+
+rnn_status rnn_evaluate_metrics(rnn_model *m, rnn_tensor x, rnn_tensor y, int batch_size,
+                                double *loss, double *metrics) {
+    if (!m || !loss) return rnn__fail(RNN_ERR_ARGUMENT, "rnn_evaluate: NULL argument");
+    if (batch_size <= 0) batch_size = 32;
+    call_data d = {0};
+    rnn_status st;
+    if ((st = need_compiled(m)) || (st = check_x(m, &x, 1, &d)) || (st = check_y(m, &y, 1, &d)) ||
+        (st = check_stateful_batches(m, d.n, batch_size)) ||
+        (st = evaluate_range(m, &d, 0, d.n, batch_size, loss, metrics)))
         return rnn__model_fail(m, st);
     return RNN_OK;
 }
@@ -556,7 +989,7 @@ rnn_status rnn_train_on_batch_multi(rnn_model *m, const rnn_tensor *x, int nx,
     const float *targets[RNN_MODEL_MAX_IO];
     for (int k = 0; k < ny; k++) targets[k] = y[k].data;
     double value;
-    if ((st = train_step(m, x, targets, &value))) return rnn__model_fail(m, st);
+    if ((st = train_step(m, x, targets, &value, NULL))) return rnn__model_fail(m, st);
     if (loss) *loss = value;
     return RNN_OK;
 }

@@ -1,0 +1,339 @@
+/* Functional and nested models, metrics, callbacks and batch sources through the public API:
+ * weights shared between an autoencoder and its encoder; return_state outputs; the summary's
+ * "Connected to"; accuracy; EarlyStopping with restore_best_weights; the epoch callback; fit
+ * from a batch source equal to fit from arrays; a stateful model fed a long series in pieces
+ * equal to one pass; the scenario-7 forecasting loop equal to one long stateful pass; and the
+ * bad-input errors of the patterns. */
+#define _GNU_SOURCE
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "rnn.h"
+
+static uint64_t seed = 5;
+static float frand(void) {
+    seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+    return (float)((seed >> 40) & 0xffffff) / 16777216.0f * 2.0f - 1.0f;
+}
+
+static void nested_sharing(void) {
+    enum { N = 32, T = 5, F = 2, H = 3 };
+    static float x[N * T * F];
+    for (int i = 0; i < N * T * F; i++) x[i] = 0.5f * sinf(0.3f * (float)i);
+    rnn_symbol *ein = rnn_new_input(RNN_NONE, T, F, NULL);
+    rnn_recurrent_options e = rnn_lstm_defaults(H);
+    rnn_model *encoder = rnn_model_simple(ein, rnn_call(rnn_lstm(&e), ein), "encoder");
+    rnn_symbol *din = rnn_new_input(RNN_NONE, 0, H, NULL);
+    rnn_recurrent_options d = rnn_lstm_defaults(F);
+    d.return_sequences = 1;
+    rnn_model *decoder = rnn_model_simple(din, rnn_call(rnn_lstm(&d), rnn_call(rnn_repeat_vector(T), din)),
+                                          "decoder");
+    rnn_symbol *ain = rnn_new_input(RNN_NONE, T, F, NULL);
+    rnn_model *ae = rnn_model_simple(ain, rnn_call_model(decoder, rnn_call_model(encoder, ain)), "autoencoder");
+    CHECK(ae != NULL, "autoencoder: %s", rnn_last_error());
+    if (!ae) return;
+    CHECK(rnn_weight_count(ae) == rnn_weight_count(encoder) + rnn_weight_count(decoder),
+          "weights: %d vs %d + %d", rnn_weight_count(ae), rnn_weight_count(encoder),
+          rnn_weight_count(decoder));
+    CHECK(rnn_compile(ae, "mse", "adam") == RNN_OK, "%s", rnn_last_error());
+    float before[2 * 4 * H];
+    rnn_get_weight(encoder, 0, before, F * 4 * H);
+    rnn_fit_options fo = rnn_fit_defaults();
+    fo.epochs = 20;
+    fo.batch_size = 8;
+    fo.verbose = 0;
+    rnn_history h;
+    rnn_tensor X = rnn_tensor3(x, N, T, F);
+    CHECK(rnn_fit(ae, X, X, &fo, &h) == RNN_OK, "fit: %s", rnn_last_error());
+    CHECK(h.epochs == 20 && h.loss[19] < h.loss[0], "reconstruction error did not fall: %g -> %g",
+          h.loss[0], h.epochs ? h.loss[h.epochs - 1] : 0);
+    rnn_history_free(&h);
+    float after[2 * 4 * H], via_ae[2 * 4 * H];
+    rnn_get_weight(encoder, 0, after, F * 4 * H);
+    rnn_get_weight(ae, 0, via_ae, F * 4 * H);
+    CHECK(memcmp(before, after, sizeof after) != 0, "training the autoencoder left the encoder as it was");
+    CHECK(memcmp(after, via_ae, sizeof after) == 0, "encoder and autoencoder weights differ");
+    rnn_tensor code;
+    CHECK(rnn_predict(encoder, X, 32, &code) == RNN_OK && code.rank == 2 && code.shape[1] == H,
+          "encoder predict: %s", rnn_last_error());
+    rnn_tensor_free(&code);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    rnn_summary(ae, f);
+    fclose(f);
+    CHECK(strstr(text, "encoder (Functional)") && strstr(text, "decoder (Functional)") &&
+          strstr(text, "input_layer (InputLayer)"), "summary:\n%s", text);
+    free(text);
+    rnn_model_free(encoder); /* the autoencoder keeps its parts alive */
+    rnn_model_free(decoder);
+    CHECK(rnn_predict(ae, X, 32, &code) == RNN_OK, "autoencoder after freeing its parts' handles");
+    rnn_tensor_free(&code);
+    rnn_model_free(ae);
+}
+
+static void multi_output(void) {
+    enum { N = 4, T = 3, F = 2 };
+    static float x[N * T * F];
+    for (int i = 0; i < N * T * F; i++) x[i] = frand();
+    rnn_symbol *in = rnn_new_input(RNN_NONE, T, F, NULL), *out[3];
+    rnn_recurrent_options o = rnn_lstm_defaults(4);
+    o.return_state = 1;
+    int n = 0;
+    CHECK(rnn_call_ex(rnn_lstm(&o), &in, 1, out, &n) == RNN_OK && n == 3, "return_state: %d", n);
+    rnn_model *m = rnn_model_new(&in, 1, out, 3, NULL);
+    CHECK(m != NULL, "%s", rnn_last_error());
+    rnn_tensor y[3];
+    rnn_tensor X = rnn_tensor3(x, N, T, F);
+    CHECK(rnn_predict_multi(m, &X, 1, 32, y, 3) == RNN_OK, "%s", rnn_last_error());
+    CHECK(memcmp(y[0].data, y[1].data, sizeof(float) * N * 4) == 0, "output != h");
+    int differs = 0;
+    for (int i = 0; i < N * 4; i++) differs += y[2].data[i] != y[1].data[i];
+    CHECK(differs > 0, "c equals h");
+    for (int k = 0; k < 3; k++) rnn_tensor_free(&y[k]);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    rnn_summary(m, f);
+    fclose(f);
+    CHECK(strstr(text, "Connected to") && strstr(text, "input_layer[0][0]") &&
+          strstr(text, "[(None, 4), (None, 4), (None, 4)]"), "summary:\n%s", text);
+    free(text);
+    rnn_model_free(m);
+}
+
+static void metrics_and_callbacks(void) {
+    enum { N = 96, T = 4, F = 1, C = 3 };
+    static float x[N * T * F], y[N];
+    for (int i = 0; i < N; i++) {
+        float s = 0;
+        for (int t = 0; t < T; t++) s += (x[i * T + t] = frand());
+        y[i] = s < -0.5f ? 0 : s < 0.5f ? 1 : 2;
+    }
+    rnn_model *m = rnn_sequential(NULL);
+    rnn_input(m, T, F);
+    rnn_recurrent_options o = rnn_gru_defaults(8);
+    rnn_add(m, rnn_gru(&o));
+    rnn_dense_options d = rnn_dense_defaults(C);
+    d.activation = RNN_SOFTMAX;
+    rnn_add(m, rnn_dense(&d));
+    rnn_optimizer adam = rnn_adam_defaults();
+    adam.learning_rate = 0.02f;
+    CHECK(rnn_compile_with(m, "sparse_categorical_crossentropy", &adam) == RNN_OK, "%s", rnn_last_error());
+    CHECK(rnn_add_metric(m, "accuracy") == RNN_OK, "%s", rnn_last_error());
+    rnn_fit_options fo = rnn_fit_defaults();
+    fo.epochs = 40;
+    fo.batch_size = 16;
+    fo.verbose = 2;
+    fo.validation_split = 0.25f;
+    fo.early_stopping.enabled = 1;
+    fo.early_stopping.monitor = "val_accuracy";
+    fo.early_stopping.patience = 3;
+    fo.early_stopping.restore_best_weights = 1;
+    char *text = NULL;
+    size_t len = 0;
+    fo.out = open_memstream(&text, &len);
+    rnn_history h;
+    rnn_tensor X = rnn_tensor3(x, N, T, F), Y = rnn_tensor1(y, N);
+    CHECK(rnn_fit(m, X, Y, &fo, &h) == RNN_OK, "fit: %s", rnn_last_error());
+    fclose(fo.out);
+    CHECK(strstr(text, " - accuracy: ") && strstr(text, " - loss: ") && strstr(text, " - val_accuracy: "),
+          "progress lines lack the metrics:\n%.400s", text);
+    CHECK(strstr(text, "accuracy") < strstr(text, "loss"), "keys not in Keras's sorted order");
+    free(text);
+    CHECK(h.n_metrics == 1 && !strcmp(h.metric_names[0], "accuracy"), "history metrics");
+    if (h.epochs > 0 && h.val_metric[0]) {
+        CHECK(h.metric[0][h.epochs - 1] > 0.6, "accuracy stayed at %g", h.metric[0][h.epochs - 1]);
+        /* restore_best_weights: evaluating the validation tail gives the best epoch's value */
+        if (h.stopped_early) {
+            double loss, acc;
+            rnn_evaluate_metrics(m, rnn_tensor3(x + 72 * T, 24, T, F), rnn_tensor1(y + 72, 24), 16, &loss, &acc);
+            CHECK_CLOSE(acc, h.val_metric[0][h.best_epoch], 1e-9, 0, "restored best weights");
+            CHECK(h.epochs - 1 - h.best_epoch >= 3, "stopped before patience ran out");
+        }
+    }
+    rnn_history_free(&h);
+    rnn_model_free(m);
+}
+
+static int stop_after_two(void *user, int epoch, const rnn_history *h) {
+    (void)h;
+    ++*(int *)user;
+    return epoch >= 1;
+}
+
+static void epoch_callback(void) {
+    float x[8] = {0, 1, 2, 3, 4, 5, 6, 7}, y[4] = {1, 2, 3, 4};
+    rnn_model *m = rnn_sequential(NULL);
+    rnn_input(m, 2, 1);
+    rnn_recurrent_options o = rnn_simple_rnn_defaults(2);
+    rnn_add(m, rnn_simple_rnn(&o));
+    rnn_add(m, rnn_dense_simple(1, RNN_LINEAR));
+    rnn_compile(m, "mse", "sgd");
+    rnn_fit_options fo = rnn_fit_defaults();
+    fo.verbose = 0;
+    fo.epochs = 10;
+    int calls = 0;
+    fo.user = &calls;
+    fo.on_epoch_end = stop_after_two;
+    rnn_history h;
+    CHECK(rnn_fit(m, rnn_tensor3(x, 4, 2, 1), rnn_tensor2(y, 4, 1), &fo, &h) == RNN_OK, "fit");
+    CHECK(calls == 2 && h.epochs == 2 && h.stopped_early, "callback: %d calls, %d epochs", calls, h.epochs);
+    rnn_history_free(&h);
+    rnn_model_free(m);
+}
+
+/* A batch source over a long series: batch k is rows [k*B, (k+1)*B). */
+typedef struct {
+    float *x, *y;
+    int64_t B, T, F;
+    int epochs_ended;
+} series_source;
+
+static rnn_status series_get(void *user, int64_t index, rnn_tensor *x, rnn_tensor *y) {
+    series_source *s = user;
+    x[0] = rnn_tensor3(s->x + index * s->B * s->T * s->F, s->B, s->T, s->F);
+    y[0] = rnn_tensor2(s->y + index * s->B, s->B, 1);
+    return RNN_OK;
+}
+
+static void series_epoch_end(void *user) { ((series_source *)user)->epochs_ended++; }
+
+static void batch_sources(void) {
+    enum { N = 40, T = 6, F = 2, B = 8 };
+    static float x[N * T * F], y[N];
+    for (int i = 0; i < N * T * F; i++) x[i] = frand();
+    for (int i = 0; i < N; i++) y[i] = frand();
+    float w_arrays[F * 4 * 5], w_source[F * 4 * 5];
+    for (int run = 0; run < 2; run++) {
+        rnn_model *m = rnn_sequential(NULL);
+        rnn_set_seed(m, 3);
+        rnn_input(m, T, F);
+        rnn_recurrent_options o = rnn_lstm_defaults(5);
+        rnn_add(m, rnn_lstm(&o));
+        rnn_add(m, rnn_dense_simple(1, RNN_LINEAR));
+        rnn_compile(m, "mse", "adam");
+        rnn_fit_options fo = rnn_fit_defaults();
+        fo.verbose = 0;
+        fo.epochs = 3;
+        fo.batch_size = B;
+        fo.shuffle = 0;
+        if (run == 0) {
+            CHECK(rnn_fit(m, rnn_tensor3(x, N, T, F), rnn_tensor2(y, N, 1), &fo, NULL) == RNN_OK, "fit");
+            rnn_get_weight(m, 0, w_arrays, F * 4 * 5);
+        } else {
+            series_source s = {x, y, B, T, F, 0};
+            rnn_batch_source src = {N / B, series_get, series_epoch_end, &s};
+            CHECK(rnn_fit_source(m, &src, &src, &fo, NULL) == RNN_OK, "fit_source: %s", rnn_last_error());
+            CHECK(s.epochs_ended == 3, "on_epoch_end called %d times (once per training epoch)", s.epochs_ended);
+            rnn_get_weight(m, 0, w_source, F * 4 * 5);
+            double l1, l2;
+            rnn_evaluate_source(m, &src, &l1, NULL);
+            rnn_evaluate(m, rnn_tensor3(x, N, T, F), rnn_tensor2(y, N, 1), B, &l2);
+            CHECK_CLOSE(l1, l2, 1e-9, 1e-6, "evaluate_source == evaluate");
+        }
+        rnn_model_free(m);
+    }
+    CHECK(memcmp(w_arrays, w_source, sizeof w_arrays) == 0, "fit from a source differs from fit on arrays");
+}
+
+/* Scenario 7: warm up on the known sequence, then feed predictions back without resetting:
+ * the same numbers as one stateful pass over [known, predictions]. */
+static void forecasting_loop(void) {
+    enum { T0 = 20, AHEAD = 10 };
+    rnn_model *m = rnn_sequential(NULL);
+    rnn_batch_input(m, 1, RNN_NONE, 1);
+    rnn_recurrent_options o = rnn_lstm_defaults(6);
+    o.return_sequences = 1;
+    o.stateful = 1;
+    rnn_add(m, rnn_lstm(&o));
+    rnn_add(m, rnn_dense_simple(1, RNN_LINEAR));
+    float seq[T0 + AHEAD];
+    for (int t = 0; t < T0; t++) seq[t] = sinf(0.4f * (float)t);
+    rnn_tensor y;
+    CHECK(rnn_predict(m, rnn_tensor3(seq, 1, T0, 1), 1, &y) == RNN_OK, "warm-up: %s", rnn_last_error());
+    seq[T0] = y.data[T0 - 1];
+    rnn_tensor_free(&y);
+    for (int k = 1; k < AHEAD; k++) { /* one step at a time, no reset */
+        CHECK(rnn_predict(m, rnn_tensor3(seq + T0 + k - 1, 1, 1, 1), 1, &y) == RNN_OK, "step");
+        seq[T0 + k] = y.data[0];
+        rnn_tensor_free(&y);
+    }
+    rnn_reset_states(m);
+    CHECK(rnn_predict(m, rnn_tensor3(seq, 1, T0 + AHEAD - 1, 1), 1, &y) == RNN_OK, "one pass");
+    for (int k = 0; k < AHEAD; k++)
+        CHECK_CLOSE(y.data[T0 - 1 + k], seq[T0 + k], 1e-6, 1e-5, "feedback loop == one pass");
+    rnn_tensor_free(&y);
+    rnn_model_free(m);
+}
+
+static void pattern_errors(void) {
+    /* ids out of range */
+    rnn_symbol *in = rnn_new_ids_input(RNN_NONE, 3, NULL);
+    rnn_embedding_options eo = rnn_embedding_defaults(5, 2);
+    /* a failed call passes NULL on, and the model built from it fails with the first reason */
+    rnn_recurrent_options zero = rnn_lstm_defaults(0);
+    rnn_symbol *bad = rnn_call(rnn_dense_simple(1, RNN_LINEAR), rnn_call(rnn_lstm(&zero), in));
+    rnn_model *m = rnn_model_simple(in, bad, NULL);
+    CHECK(m == NULL && strstr(rnn_last_error(), "units"), "a model from a failed call: %s",
+          rnn_last_error());
+    rnn_symbol *h = rnn_call(rnn_embedding(&eo), in);
+    rnn_recurrent_options o = rnn_gru_defaults(2);
+    m = rnn_model_simple(in, rnn_call(rnn_gru(&o), h), NULL);
+    CHECK(m != NULL, "%s", rnn_last_error());
+    float ids[6] = {1, 2, 3, 4, 5, 0}, half[6] = {1, 2.5f, 0, 0, 0, 0};
+    rnn_tensor y;
+    CHECK(rnn_predict(m, rnn_tensor2(ids, 2, 3), 2, &y) == RNN_ERR_ARGUMENT &&
+          strstr(rnn_last_error(), "token id 5"), "id out of range: %s", rnn_last_error());
+    CHECK(rnn_predict(m, rnn_tensor2(half, 2, 3), 2, &y) == RNN_ERR_ARGUMENT, "id 2.5 accepted");
+    /* wrong input count */
+    rnn_tensor two[2] = {rnn_tensor2(ids, 2, 3), rnn_tensor2(ids, 2, 3)};
+    CHECK(rnn_predict_multi(m, two, 2, 2, &y, 1) == RNN_ERR_ARGUMENT &&
+          strstr(rnn_last_error(), "1 input"), "two inputs for one: %s", rnn_last_error());
+    /* a loss that does not fit the output */
+    rnn_compile(m, "sparse_categorical_crossentropy", "adam");
+    float t[6] = {0};
+    double loss;
+    CHECK(rnn_train_on_batch(m, rnn_tensor2(ids, 2, 3), rnn_tensor2(t, 2, 3), &loss) == RNN_ERR_SHAPE,
+          "targets of the wrong shape: %s", rnn_last_error());
+    float t2[2] = {0, 7};
+    ids[4] = 1;
+    CHECK(rnn_train_on_batch(m, rnn_tensor2(ids, 2, 3), rnn_tensor1(t2, 2), &loss) == RNN_ERR_ARGUMENT &&
+          strstr(rnn_last_error(), "class id"), "class 7 of 2: %s", rnn_last_error());
+    CHECK(rnn_add_metric(m, "precision") == RNN_ERR_ARGUMENT, "unknown metric accepted");
+    rnn_model_free(m);
+    /* graph disconnected, layer called twice, wrong ranks */
+    rnn_symbol *a = rnn_new_input(RNN_NONE, 3, 2, "a"), *b = rnn_new_input(RNN_NONE, 3, 2, "b");
+    rnn_layer *lstm = rnn_lstm(&(rnn_recurrent_options){.units = 2, .activation = RNN_TANH,
+                                                        .recurrent_activation = RNN_SIGMOID});
+    rnn_symbol *ha = rnn_call(lstm, a);
+    CHECK(rnn_call(lstm, b) == NULL && strstr(rnn_last_error(), "already called"), "%s", rnn_last_error());
+    CHECK(rnn_model_simple(b, ha, NULL) == NULL && strstr(rnn_last_error(), "Graph disconnected"),
+          "%s", rnn_last_error());
+    CHECK(rnn_call(rnn_repeat_vector(3), a) == NULL && strstr(rnn_last_error(), "expected ndim=2"),
+          "%s", rnn_last_error());
+    CHECK(rnn_call(rnn_time_distributed(rnn_dense_simple(2, RNN_LINEAR)), ha) == NULL,
+          "TimeDistributed on rank 2 accepted");
+    CHECK(rnn_call(rnn_dropout(1.5f), a) == NULL, "Dropout(1.5) accepted");
+    rnn_recurrent_options sm = rnn_lstm_defaults(2);
+    sm.activation = RNN_SOFTMAX;
+    CHECK(rnn_call(rnn_lstm(&sm), a) == NULL, "LSTM with softmax accepted");
+    rnn_model *ok = rnn_model_simple(a, ha, NULL);
+    CHECK(ok != NULL, "the graph is still usable after the errors: %s", rnn_last_error());
+    CHECK(rnn_add(ok, rnn_dense_simple(1, RNN_LINEAR)) == RNN_ERR_STATE, "rnn_add on a functional model");
+    rnn_model_free(ok);
+}
+
+int main(void) {
+    nested_sharing();
+    multi_output();
+    metrics_and_callbacks();
+    epoch_callback();
+    batch_sources();
+    forecasting_loop();
+    pattern_errors();
+    return check_report("test_functional");
+}
