@@ -104,6 +104,11 @@ typedef struct {
     int stateful;                        /* default 0; needs a fixed batch size          */
     int unit_forget_bias;                /* LSTM, default 1                              */
     int reset_after;                     /* GRU, default 1 (Keras 2.3+ and 3)            */
+    float dropout;           /* default 0: fraction of the inputs dropped while training; one
+                              * mask per batch shared by every step and gate (Keras's fused form) */
+    float recurrent_dropout; /* default 0: the same on the state entering the recurrent kernel;
+                              * one mask for all gates (tf.keras implementation=2; Keras 3 draws
+                              * one per gate) */
     const char *name;                    /* NULL: Keras's automatic name (lstm, lstm_1)  */
 } rnn_recurrent_options;
 
@@ -408,6 +413,29 @@ rnn_status rnn_set_threads(int threads);
  * p_i^(1/T) renormalised (T = 1: the distribution itself; T -> 0: the arg max). *state is the
  * caller's generator state (any seed). Returns -1 for bad arguments. */
 int rnn_sample(const float *probabilities, int n, float temperature, uint64_t *state);
+
+/* ------------------------------------------------------------------ Keras model files */
+
+/* keras.models.load_model(path): a Keras 3 `.keras` file (zip: config.json + model.weights.h5)
+ * or a legacy HDF5 `.h5` file (Keras 1, Keras 2, tf.keras 2, or Keras 3's model.save("x.h5")),
+ * Sequential or functional, nested models included; the kind is read from the content. Returns
+ * a new model (free with rnn_model_free) with the file's weights, compiled when the file has
+ * compile information whose loss and optimizer librnn has (otherwise uncompiled), or NULL with
+ * the reason in rnn_last_error(): RNN_ERR_IO (cannot open), RNN_ERR_FORMAT (not a Keras file,
+ * truncated or corrupted, weights that disagree with the config), RNN_ERR_UNSUPPORTED (a layer,
+ * option or custom object librnn does not have, named in the message). No code from a file is
+ * ever run. `hard_sigmoid` is Keras 1/2's 0.2x + 0.5 in legacy files and Keras 3's x/6 + 0.5 in
+ * .keras files; a GRU without reset_after in a Keras 1/2 config is reset_after=False. Uses
+ * HDF5, which is not thread-safe: load and save from one thread at a time. */
+rnn_model *rnn_load(const char *path);
+
+/* model.save(path): `.keras` (Keras 3 format, loadable by Keras 3) or `.h5` (legacy HDF5, by the
+ * extension). The bytes go to a temporary file in the same directory, flushed and renamed over
+ * path: a failed save leaves path unchanged. The optimizer's state is not saved. A model using
+ * the Keras 1/2 hard_sigmoid cannot be saved as .keras (Keras 3 has no such function), nor one
+ * using Keras 3's hard_sigmoid as .h5 (RNN_ERR_UNSUPPORTED). Built without the Keras libraries
+ * (make KERAS_IO=none), rnn_load and rnn_save return RNN_ERR_UNSUPPORTED. */
+rnn_status rnn_save(rnn_model *model, const char *path);
 
 /* ------------------------------------------------------------------ time-series helpers */
 

@@ -21,12 +21,14 @@ static void gru_forward_steps(rnn_recurrent *r, int B, int T) {
     float *g = r->step; /* (B, 3H) */
     for (int t = 0; t < T; t++) {
         float *x = r->xw + (size_t)t * B * G3;
-        const float *h_prev = r->hs + (size_t)t * BH;
+        /* h_prev enters the update directly; h_in (h_prev under recurrent dropout's mask) is
+         * what the recurrent kernel sees. */
+        const float *h_prev = r->hs + (size_t)t * BH, *h_in = rnn__rec_in(r, t);
         float *h = r->hs + (size_t)(t + 1) * BH, *aux = r->aux + (size_t)t * BH;
         if (r->opt.reset_after) {
             if (bh)
                 for (int b = 0; b < B; b++) memcpy(g + (size_t)b * G3, bh, sizeof(float) * G3);
-            rnn__gemm(0, 0, B, G3, H, 1.0f, h_prev, H, U, G3, bh ? 1.0f : 0.0f, g, G3);
+            rnn__gemm(0, 0, B, G3, H, 1.0f, h_in, H, U, G3, bh ? 1.0f : 0.0f, g, G3);
             for (int b = 0; b < B; b++) {
                 float *xb = x + (size_t)b * G3;
                 const float *gb = g + (size_t)b * G3, *hpb = h_prev + (size_t)b * H;
@@ -43,16 +45,16 @@ static void gru_forward_steps(rnn_recurrent *r, int B, int T) {
             }
         } else {
             /* g[:, 0:2H] = h_{t-1} U[:, 0:2H] */
-            rnn__gemm(0, 0, B, 2 * H, H, 1.0f, h_prev, H, U, G3, 0.0f, g, G3);
+            rnn__gemm(0, 0, B, 2 * H, H, 1.0f, h_in, H, U, G3, 0.0f, g, G3);
             for (int b = 0; b < B; b++) {
                 float *xb = x + (size_t)b * G3;
-                const float *gb = g + (size_t)b * G3, *hpb = h_prev + (size_t)b * H;
+                const float *gb = g + (size_t)b * G3, *hib = h_in + (size_t)b * H;
                 for (int j = 0; j < H; j++) {
                     float z = rnn__act(ract, xb[j] + gb[j]);
                     float rr = rnn__act(ract, xb[H + j] + gb[H + j]);
                     xb[j] = z;
                     xb[H + j] = rr;
-                    aux[(size_t)b * H + j] = rr * hpb[j];
+                    aux[(size_t)b * H + j] = rr * hib[j];
                 }
             }
             /* g[:, 2H:3H] = (r * h_{t-1}) U[:, 2H:3H] */
@@ -72,6 +74,7 @@ static void gru_forward_steps(rnn_recurrent *r, int B, int T) {
             for (int b = 0; b < B; b++)
                 if (r->mask[(size_t)t * B + b] == 0.0f)
                     memcpy(h + (size_t)b * H, h_prev + (size_t)b * H, sizeof(float) * H);
+        rnn__recurrent_mask_state(r, t + 1);
     }
 }
 
@@ -87,10 +90,12 @@ static void gru_backward_steps(rnn_recurrent *r, int B, int T, const float *dhse
     const float *U = r->layer->weights[1].value;
     float *dU = r->layer->weights[1].grad;
     const size_t BH = (size_t)B * H;
-    float *dh = r->dh, *g = r->step, *drh = r->dc;
+    /* dhin: the gradient with respect to the state the kernel saw (h_in), added into dh through
+     * the recurrent dropout mask. */
+    float *dh = r->dh, *g = r->step, *drh = r->dc, *dhin = r->dh_keep;
     for (int t = T - 1; t >= 0; t--) {
         float *x = r->xw + (size_t)t * B * G3, *aux = r->aux + (size_t)t * BH;
-        const float *h_prev = r->hs + (size_t)t * BH;
+        const float *h_prev = r->hs + (size_t)t * BH, *h_in = rnn__rec_in(r, t);
         if (dhseq) {
             const float *d = dhseq + (size_t)t * BH;
             for (size_t k = 0; k < BH; k++) dh[k] += d[k];
@@ -125,25 +130,28 @@ static void gru_backward_steps(rnn_recurrent *r, int B, int T, const float *dhse
             }
         }
         if (r->opt.reset_after) {
-            rnn__gemm(0, 1, B, H, G3, 1.0f, g, G3, U, G3, 1.0f, dh, H);
+            rnn__gemm(0, 1, B, H, G3, 1.0f, g, G3, U, G3, 0.0f, dhin, H);
         } else {
+            /* d(r * h_in) = da_h U_h^T;  dr = d(r h_in) h_in;  dh_in = d(r h_in) r + dZ_zr U_zr^T */
             rnn__gemm(0, 1, B, H, H, 1.0f, x + 2 * H, G3, U + 2 * H, G3, 0.0f, drh, H);
             for (int b = 0; b < B; b++) {
-                float *xb = x + (size_t)b * G3, *dhb = dh + (size_t)b * H;
-                const float *hpb = h_prev + (size_t)b * H, *drb = drh + (size_t)b * H;
+                float *xb = x + (size_t)b * G3, *dib = dhin + (size_t)b * H;
+                const float *hib = h_in + (size_t)b * H, *drb = drh + (size_t)b * H;
                 for (int j = 0; j < H; j++) {
                     float rr = xb[H + j];
-                    xb[H + j] = drb[j] * hpb[j] * rnn__act_grad(ract, rr);
-                    dhb[j] += drb[j] * rr;
+                    xb[H + j] = drb[j] * hib[j] * rnn__act_grad(ract, rr);
+                    dib[j] = drb[j] * rr;
                 }
             }
-            rnn__gemm(0, 1, B, H, 2 * H, 1.0f, x, G3, U, G3, 1.0f, dh, H);
+            rnn__gemm(0, 1, B, H, 2 * H, 1.0f, x, G3, U, G3, 1.0f, dhin, H);
         }
+        rnn__recurrent_add_state_grad(r, dh, dhin);
     }
     const int TB = T * B;
-    rnn__gemm(1, 0, H, 2 * H, TB, 1.0f, r->hs, H, r->xw, G3, 1.0f, dU, G3);
+    const float *hin_all = rnn__rec_in(r, 0);
+    rnn__gemm(1, 0, H, 2 * H, TB, 1.0f, hin_all, H, r->xw, G3, 1.0f, dU, G3);
     if (r->opt.reset_after) {
-        rnn__gemm(1, 0, H, H, TB, 1.0f, r->hs, H, r->aux, H, 1.0f, dU + 2 * H, G3);
+        rnn__gemm(1, 0, H, H, TB, 1.0f, hin_all, H, r->aux, H, 1.0f, dU + 2 * H, G3);
         if (r->opt.use_bias) { /* recurrent bias row: [dz, dr, dg_h] summed over rows */
             float *dbh = r->layer->weights[2].grad + G3;
             rnn__colsum_add(dbh, r->xw, TB, 2 * H, G3);

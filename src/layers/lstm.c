@@ -20,7 +20,7 @@ static void lstm_forward_steps(rnn_recurrent *r, int B, int T) {
         float *z = r->xw + (size_t)t * B * G4;
         const float *h_prev = r->hs + (size_t)t * BH, *c_prev = r->cs + (size_t)t * BH;
         float *h = r->hs + (size_t)(t + 1) * BH, *c = r->cs + (size_t)(t + 1) * BH;
-        rnn__gemm(0, 0, B, G4, H, 1.0f, h_prev, H, U, G4, 1.0f, z, G4);
+        rnn__gemm(0, 0, B, G4, H, 1.0f, rnn__rec_in(r, t), H, U, G4, 1.0f, z, G4);
         for (int b = 0; b < B; b++) {
             float *zb = z + (size_t)b * G4;
             const float *cpb = c_prev + (size_t)b * H;
@@ -43,6 +43,7 @@ static void lstm_forward_steps(rnn_recurrent *r, int B, int T) {
                 memcpy(hb, h_prev + (size_t)b * H, sizeof(float) * H);
             }
         }
+        rnn__recurrent_mask_state(r, t + 1);
     }
 }
 
@@ -88,13 +89,15 @@ static void lstm_backward_steps(rnn_recurrent *r, int B, int T, const float *dhs
             }
         }
         rnn__gemm(0, 1, B, H, G4, 1.0f, z, G4, U, G4, 0.0f, dh, H);
+        if (r->rec_drop) /* the kernel saw h * keep */
+            for (size_t k = 0; k < BH; k++) dh[k] *= r->rec_keep[k];
         if (masked_rows)
             for (int b = 0; b < B; b++)
                 if (r->mask[(size_t)t * B + b] == 0.0f)
                     memcpy(dh + (size_t)b * H, r->dh_keep + (size_t)b * H, sizeof(float) * H);
     }
     /* dU = sum_t h_{t-1}^T dZ_t: one product over all steps. */
-    rnn__gemm(1, 0, H, G4, T * B, 1.0f, r->hs, H, r->xw, G4, 1.0f, dU, G4);
+    rnn__gemm(1, 0, H, G4, T * B, 1.0f, rnn__rec_in(r, 0), H, r->xw, G4, 1.0f, dU, G4);
 }
 
 static const rnn_cell_ops lstm_cell = {RNN_CELL_LSTM, 4, 2, lstm_forward_steps,

@@ -83,6 +83,11 @@ rnn_status rnn__recurrent_configure(rnn_layer *layer, const rnn_shape *inputs, i
             return rnn__fail(RNN_ERR_SHAPE, "%s \"%s\": initial state %d must have shape "
                              "(batch, %lld)", cls, layer->name, k - 1, (long long)H);
     r->has_initial_state = n_inputs > 1;
+    if (!(r->opt.dropout >= 0.0f && r->opt.dropout < 1.0f) ||
+        !(r->opt.recurrent_dropout >= 0.0f && r->opt.recurrent_dropout < 1.0f))
+        return rnn__fail(RNN_ERR_ARGUMENT, "%s \"%s\": dropout and recurrent_dropout must be in "
+                         "[0, 1), got %g and %g", cls, layer->name, (double)r->opt.dropout,
+                         (double)r->opt.recurrent_dropout);
     layer->n_outputs = 1;
     if (r->opt.return_sequences)
         layer->output[0] = (rnn_shape){3, {B, T, H, 0}};
@@ -123,6 +128,28 @@ void rnn__recurrent_init_weights(rnn_layer *layer, rnn_rng *rng) {
 
 rnn_status rnn__recurrent_ensure_state(rnn_layer *layer, int64_t B);
 
+/* Inverted dropout: keep with probability 1 - rate, scaled by 1 / (1 - rate). */
+static void draw_keep(float *keep, int64_t n, float rate, rnn_rng *rng) {
+    const float scale = 1.0f / (1.0f - rate);
+    for (int64_t i = 0; i < n; i++) keep[i] = rnn__rng_uniform(rng) >= rate ? scale : 0.0f;
+}
+
+void rnn__recurrent_mask_state(rnn_recurrent *r, int t) {
+    if (!r->rec_drop) return;
+    const size_t BH = (size_t)r->B * r->H;
+    const float *h = r->hs + (size_t)t * BH;
+    float *o = r->hm + (size_t)t * BH;
+    for (size_t i = 0; i < BH; i++) o[i] = h[i] * r->rec_keep[i];
+}
+
+void rnn__recurrent_add_state_grad(const rnn_recurrent *r, float *dh, const float *g) {
+    const size_t BH = (size_t)r->B * r->H;
+    if (r->rec_drop)
+        for (size_t i = 0; i < BH; i++) dh[i] += g[i] * r->rec_keep[i];
+    else
+        for (size_t i = 0; i < BH; i++) dh[i] += g[i];
+}
+
 rnn_status rnn__recurrent_plan(rnn_layer *layer, int64_t batch, int64_t steps) {
     rnn_recurrent *r = layer->impl;
     if (r->opt.stateful && batch != layer->input[0].dim[0])
@@ -157,6 +184,9 @@ rnn_status rnn__recurrent_plan(rnn_layer *layer, int64_t batch, int64_t steps) {
     rnn__ws_want(ws, &layer->dx[0], TBF);
     rnn__ws_want(ws, &r->mask_t, TB);
     rnn__ws_want(ws, &r->dh_keep, BH);
+    rnn__ws_want(ws, &r->in_keep, r->opt.dropout > 0 ? B * F : 0);
+    rnn__ws_want(ws, &r->rec_keep, r->opt.recurrent_dropout > 0 ? BH : 0);
+    rnn__ws_want(ws, &r->hm, r->opt.recurrent_dropout > 0 ? T1BH : 0);
     if (rnn__ws_commit(ws) != 0)
         return rnn__fail(RNN_ERR_MEMORY, "layer \"%s\": out of memory for a batch of %lld x %lld",
                          layer->name, (long long)B, (long long)T);
@@ -208,12 +238,20 @@ rnn_status rnn__recurrent_forward(rnn_layer *layer, const rnn_tensor *const *inp
     const float *W = layer->weights[0].value;
     const float *bias = r->opt.use_bias ? layer->weights[2].value : NULL;
 
+    /* Dropout masks, drawn once per call (per batch) and shared by all steps. */
+    r->in_drop = mode == RNN_MODE_TRAIN && r->opt.dropout > 0.0f;
+    r->rec_drop = mode == RNN_MODE_TRAIN && r->opt.recurrent_dropout > 0.0f;
+    if (r->in_drop) draw_keep(r->in_keep, (int64_t)B * F, r->opt.dropout, ctx->rng);
+    if (r->rec_drop) draw_keep(r->rec_keep, (int64_t)B * H, r->opt.recurrent_dropout, ctx->rng);
     /* xt (T,B,F) from x (B,T,F); go_backwards consumes input T-1 first. */
     for (int t = 0; t < T; t++) {
         int src_t = r->opt.go_backwards ? T - 1 - t : t;
-        for (int b = 0; b < B; b++)
-            memcpy(r->xt + ((size_t)t * B + b) * F, x->data + ((size_t)b * T + src_t) * F,
-                   sizeof(float) * (size_t)F);
+        for (int b = 0; b < B; b++) {
+            float *dst = r->xt + ((size_t)t * B + b) * F;
+            memcpy(dst, x->data + ((size_t)b * T + src_t) * F, sizeof(float) * (size_t)F);
+            if (r->in_drop)
+                for (int f = 0; f < F; f++) dst[f] *= r->in_keep[(size_t)b * F + f];
+        }
     }
     /* xw = xt W + b (the input bias row for GRU reset_after), all steps in one product. */
     const size_t TB = (size_t)T * B;
@@ -249,6 +287,7 @@ rnn_status rnn__recurrent_forward(rnn_layer *layer, const rnn_tensor *const *inp
             memset(s0, 0, sizeof(float) * BH);
     }
 
+    rnn__recurrent_mask_state(r, 0);
     r->cell->forward_steps(r, B, T);
 
     if (carried) {
@@ -315,9 +354,12 @@ void rnn__recurrent_backward(rnn_layer *layer, const rnn_tensor *const *x, float
         rnn__gemm(0, 1, (int)TB, F, GH, 1.0f, r->xw, GH, kw->value, GH, 0.0f, r->dxt, F);
         for (int t = 0; t < T; t++) {
             int src_t = r->opt.go_backwards ? T - 1 - t : t;
-            for (int b = 0; b < B; b++)
-                memcpy(layer->dx[0] + ((size_t)b * T + src_t) * F, r->dxt + ((size_t)t * B + b) * F,
-                       sizeof(float) * (size_t)F);
+            for (int b = 0; b < B; b++) {
+                float *dst = layer->dx[0] + ((size_t)b * T + src_t) * F;
+                memcpy(dst, r->dxt + ((size_t)t * B + b) * F, sizeof(float) * (size_t)F);
+                if (r->in_drop)
+                    for (int f = 0; f < F; f++) dst[f] *= r->in_keep[(size_t)b * F + f];
+            }
         }
     }
     /* After the loop dh and dc hold the gradients with respect to the initial state. */

@@ -47,6 +47,10 @@ struct rnn_recurrent {
     /* Masking: mask_t (T, B) 1/0 per processed step; mask is mask_t when the input has a mask,
      * else NULL. Masked rows keep their state; dh_keep carries their gradient past the step. */
     float *mask_t, *mask, *dh_keep;
+    /* Dropout while training: in_keep (B, F) scales the input, rec_keep (B, H) the state entering
+     * the recurrent kernel; hm (T+1, B, H) holds that masked state. Active only in training. */
+    float *in_keep, *rec_keep, *hm;
+    int in_drop, rec_drop;
     int has_initial_state;
     int B, T;
 };
@@ -66,6 +70,16 @@ int64_t rnn__recurrent_stateful_batch(const rnn_layer *layer);
 void rnn__recurrent_free(void *impl);
 /* glorot_uniform kernel, orthogonal recurrent kernel, zero bias (LSTM adds unit_forget_bias). */
 void rnn__recurrent_init_weights(rnn_layer *layer, rnn_rng *rng);
+
+/* The state as the recurrent kernel sees it at step t: hs[t], or hs[t] * rec_keep under
+ * recurrent dropout. */
+static inline float *rnn__rec_in(const rnn_recurrent *r, int t) {
+    return (r->rec_drop ? r->hm : r->hs) + (size_t)t * r->B * r->H;
+}
+/* Fills hm[t] = hs[t] * rec_keep when recurrent dropout is active (called after each step). */
+void rnn__recurrent_mask_state(rnn_recurrent *r, int t);
+/* Under recurrent dropout: dh[i] += g[i] * rec_keep[i]; otherwise dh[i] += g[i]. */
+void rnn__recurrent_add_state_grad(const rnn_recurrent *r, float *dh, const float *g);
 
 /* 1 for SimpleRNN, LSTM and GRU layers. */
 int rnn__layer_is_recurrent(const rnn_layer *layer);

@@ -13,12 +13,13 @@ static void simple_forward_steps(rnn_recurrent *r, int B, int T) {
     for (int t = 0; t < T; t++) {
         float *z = r->xw + (size_t)t * BH;
         float *h = r->hs + (size_t)(t + 1) * BH;
-        rnn__gemm(0, 0, B, H, H, 1.0f, r->hs + (size_t)t * BH, H, U, H, 1.0f, z, H);
+        rnn__gemm(0, 0, B, H, H, 1.0f, rnn__rec_in(r, t), H, U, H, 1.0f, z, H);
         for (size_t k = 0; k < BH; k++) h[k] = rnn__act(act, z[k]);
         if (r->mask) /* masked rows keep their state */
             for (int b = 0; b < B; b++)
                 if (r->mask[(size_t)t * B + b] == 0.0f)
                     memcpy(h + (size_t)b * H, r->hs + (size_t)t * BH + (size_t)b * H, sizeof(float) * H);
+        rnn__recurrent_mask_state(r, t + 1);
     }
 }
 
@@ -46,12 +47,14 @@ static void simple_backward_steps(rnn_recurrent *r, int B, int T, const float *d
                     masked_rows = 1;
                 }
         rnn__gemm(0, 1, B, H, H, 1.0f, z, H, U, H, 0.0f, dh, H);
+        if (r->rec_drop) /* the kernel saw h * keep */
+            for (size_t k = 0; k < BH; k++) dh[k] *= r->rec_keep[k];
         if (masked_rows)
             for (int b = 0; b < B; b++)
                 if (r->mask[(size_t)t * B + b] == 0.0f)
                     memcpy(dh + (size_t)b * H, r->dh_keep + (size_t)b * H, sizeof(float) * H);
     }
-    rnn__gemm(1, 0, H, H, T * B, 1.0f, r->hs, H, r->xw, H, 1.0f, r->layer->weights[1].grad, H);
+    rnn__gemm(1, 0, H, H, T * B, 1.0f, rnn__rec_in(r, 0), H, r->xw, H, 1.0f, r->layer->weights[1].grad, H);
 }
 
 static const rnn_cell_ops simple_cell = {RNN_CELL_SIMPLE, 1, 1, simple_forward_steps,
