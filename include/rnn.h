@@ -483,6 +483,22 @@ rnn_status rnn_npy_load(const char *path, rnn_tensor *out);
  * temporary file is left behind. */
 rnn_status rnn_npy_save(const char *path, const rnn_tensor *t);
 
+/* Maps a float32 .npy file into memory instead of reading it: *view points into the mapping
+ * (pages are read on demand, so an array larger than memory works) until rnn_npy_map_close.
+ * Writes into the view stay private (the file never changes). Other dtypes: RNN_ERR_UNSUPPORTED. */
+typedef struct rnn_npy_map rnn_npy_map;
+rnn_status rnn_npy_map_open(const char *path, rnn_tensor *view, rnn_npy_map **map);
+void rnn_npy_map_close(rnn_npy_map *map);
+
+/* A batch source over arrays (in memory or mapped): batch k is rows [k*batch_size, ...) of x and
+ * y, as views without copies. `state` (caller-owned, must outlive the source) holds the arrays. */
+typedef struct {
+    rnn_tensor x, y;
+    int64_t batch_size;
+} rnn_array_source_state;
+rnn_status rnn_array_source(rnn_batch_source *source, rnn_array_source_state *state,
+                            rnn_tensor x, rnn_tensor y, int64_t batch_size);
+
 #ifdef __cplusplus
 }
 #endif

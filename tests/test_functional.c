@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "rnn.h"
@@ -240,6 +241,61 @@ static void batch_sources(void) {
     CHECK(memcmp(w_arrays, w_source, sizeof w_arrays) == 0, "fit from a source differs from fit on arrays");
 }
 
+/* A series larger than we pretend memory is: saved as .npy, mapped, fed in pieces to a stateful
+ * model through an array source; equal to fitting on the arrays in memory. */
+static void mapped_series(void) {
+    enum { N = 24, T = 5, F = 1, B = 4 };
+    static float x[N * T * F], y[N];
+    for (int i = 0; i < N * T; i++) x[i] = sinf(0.2f * (float)i);
+    for (int i = 0; i < N; i++) y[i] = cosf(0.3f * (float)i);
+    char xp[] = "/tmp/rnn_map_xXXXXXX", yp[] = "/tmp/rnn_map_yXXXXXX";
+    int fx = mkstemp(xp), fy = mkstemp(yp);
+    if (fx < 0 || fy < 0) {
+        CHECK(0, "mkstemp failed");
+        return;
+    }
+    close(fx);
+    close(fy);
+    rnn_tensor X = rnn_tensor3(x, N, T, F), Y = rnn_tensor2(y, N, 1);
+    CHECK(rnn_npy_save(xp, &X) == RNN_OK && rnn_npy_save(yp, &Y) == RNN_OK, "save: %s", rnn_last_error());
+    rnn_tensor mx, my;
+    rnn_npy_map *hx = NULL, *hy = NULL;
+    CHECK(rnn_npy_map_open(xp, &mx, &hx) == RNN_OK && rnn_npy_map_open(yp, &my, &hy) == RNN_OK,
+          "map: %s", rnn_last_error());
+    float w[2][F * 4 * 3];
+    for (int run = 0; run < 2 && hx && hy; run++) {
+        rnn_model *m = rnn_sequential(NULL);
+        rnn_set_seed(m, 8);
+        rnn_batch_input(m, B, T, F);
+        rnn_recurrent_options o = rnn_lstm_defaults(3);
+        o.stateful = 1;
+        rnn_add(m, rnn_lstm(&o));
+        rnn_add(m, rnn_dense_simple(1, RNN_LINEAR));
+        rnn_compile(m, "mse", "adam");
+        rnn_fit_options fo = rnn_fit_defaults();
+        fo.verbose = 0;
+        fo.epochs = 2;
+        fo.batch_size = B;
+        fo.shuffle = 0;
+        if (run == 0) {
+            CHECK(rnn_fit(m, X, Y, &fo, NULL) == RNN_OK, "fit: %s", rnn_last_error());
+        } else {
+            rnn_batch_source src;
+            rnn_array_source_state st;
+            CHECK(rnn_array_source(&src, &st, mx, my, B) == RNN_OK, "%s", rnn_last_error());
+            CHECK(rnn_fit_source(m, &src, NULL, &fo, NULL) == RNN_OK, "fit_source: %s", rnn_last_error());
+        }
+        rnn_get_weight(m, 0, w[run], F * 4 * 3);
+        rnn_model_free(m);
+    }
+    CHECK(memcmp(w[0], w[1], sizeof w[0]) == 0, "stateful fit from the mapped file differs");
+    rnn_npy_map_close(hx);
+    rnn_npy_map_close(hy);
+    unlink(xp);
+    unlink(yp);
+    CHECK(rnn_npy_map_open("/nonexistent.npy", &mx, &hx) == RNN_ERR_IO, "missing file mapped");
+}
+
 /* Scenario 7: warm up on the known sequence, then feed predictions back without resetting:
  * the same numbers as one stateful pass over [known, predictions]. */
 static void forecasting_loop(void) {
@@ -333,6 +389,7 @@ int main(void) {
     metrics_and_callbacks();
     epoch_callback();
     batch_sources();
+    mapped_series();
     forecasting_loop();
     pattern_errors();
     return check_report("test_functional");

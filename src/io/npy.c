@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -283,7 +284,16 @@ static const char *dtype_name(npy_dtype d) {
     return names[d];
 }
 
-static rnn_status load_impl(const char *path, FILE *f, rnn_tensor *out) {
+/* What a .npy header says, with the file size checked against it (regular files). */
+typedef struct {
+    npy_dtype dtype;
+    int rank;
+    int64_t dims[RNN_MAX_RANK];
+    int64_t count, data_bytes, data_start;
+    int regular;
+} npy_info;
+
+static rnn_status read_header(const char *path, FILE *f, npy_info *info) {
     unsigned char pre[NPY_MAGIC_LEN + 2 + 4];
     size_t got = fread(pre, 1, NPY_MAGIC_LEN + 2, f);
     if (got == 0 && !ferror(f))
@@ -332,6 +342,12 @@ static rnn_status load_impl(const char *path, FILE *f, rnn_tensor *out) {
     const int64_t item = (dtype == NPY_F4 || dtype == NPY_I4) ? 4 : 8;
     const int64_t data_bytes = count * item;
     const int64_t data_start = NPY_MAGIC_LEN + 2 + (int64_t)len_bytes + header_len;
+    info->dtype = dtype;
+    info->rank = rank;
+    for (int i = 0; i < RNN_MAX_RANK; i++) info->dims[i] = dims[i];
+    info->count = count;
+    info->data_bytes = data_bytes;
+    info->data_start = data_start;
 
     /* A regular file's size is known: check it before allocating for the shape. */
     struct stat sb;
@@ -347,6 +363,27 @@ static rnn_status load_impl(const char *path, FILE *f, rnn_tensor *out) {
                          (long long)((int64_t)sb.st_size - data_start - data_bytes),
                          (long long)data_bytes);
     }
+    info->regular = regular;
+    return RNN_OK;
+}
+
+static void shape_out(const npy_info *info, rnn_tensor *out) {
+    if (info->rank == 0) { /* a NumPy scalar: one value, seen as shape (1,) */
+        out->rank = 1;
+        out->shape[0] = 1;
+    } else {
+        out->rank = info->rank;
+        for (int i = 0; i < info->rank; i++) out->shape[i] = info->dims[i];
+    }
+}
+
+static rnn_status load_impl(const char *path, FILE *f, rnn_tensor *out) {
+    npy_info info;
+    rnn_status st = read_header(path, f, &info);
+    if (st != RNN_OK) return st;
+    const npy_dtype dtype = info.dtype;
+    const int64_t count = info.count, data_bytes = info.data_bytes;
+    const int regular = info.regular;
     if ((uint64_t)data_bytes > SIZE_MAX / 2)
         return rnn__fail(RNN_ERR_MEMORY, "npy file '%s': too large for this machine", path);
 
@@ -375,13 +412,7 @@ static rnn_status load_impl(const char *path, FILE *f, rnn_tensor *out) {
 
     memset(out, 0, sizeof *out);
     out->data = data;
-    if (rank == 0) { /* a NumPy scalar: one value, seen as shape (1,) */
-        out->rank = 1;
-        out->shape[0] = 1;
-    } else {
-        out->rank = rank;
-        for (int i = 0; i < rank; i++) out->shape[i] = dims[i];
-    }
+    shape_out(&info, out);
     return RNN_OK;
 }
 
@@ -535,4 +566,56 @@ rnn_status rnn_npy_save(const char *path, const rnn_tensor *t) {
     sync_parent_dir(path);
     rnn__clear_error();
     return RNN_OK;
+}
+
+/* ------------------------------------------------------------------ memory-mapped arrays */
+
+struct rnn_npy_map {
+    void *base;
+    size_t length;
+};
+
+rnn_status rnn_npy_map_open(const char *path, rnn_tensor *view, rnn_npy_map **map) {
+    if (view) memset(view, 0, sizeof *view);
+    if (map) *map = NULL;
+    if (!path || !view || !map) return rnn__fail(RNN_ERR_ARGUMENT, "rnn_npy_map_open: NULL argument");
+    FILE *f = fopen(path, "rb");
+    if (!f) return rnn__fail(RNN_ERR_IO, "npy file '%s': cannot open: %s", path, strerror(errno));
+    npy_info info;
+    rnn_status st = read_header(path, f, &info);
+    if (st == RNN_OK && !info.regular)
+        st = rnn__fail(RNN_ERR_UNSUPPORTED, "npy file '%s': only regular files can be mapped", path);
+    if (st == RNN_OK && info.dtype != NPY_F4)
+        st = rnn__fail(RNN_ERR_UNSUPPORTED, "npy file '%s': only float32 ('<f4') arrays can be "
+                       "mapped (this one is %s); convert it, or load it with rnn_npy_load", path,
+                       dtype_name(info.dtype));
+    if (st == RNN_OK && info.data_start % (int64_t)sizeof(float) != 0)
+        st = rnn__fail(RNN_ERR_UNSUPPORTED, "npy file '%s': the data is not aligned", path);
+    if (st != RNN_OK) {
+        fclose(f);
+        return st;
+    }
+    size_t length = (size_t)(info.data_start + info.data_bytes);
+    /* Private and writable: a caller writing into the view never changes the file. */
+    void *base = mmap(NULL, length, PROT_READ | PROT_WRITE, MAP_PRIVATE, fileno(f), 0);
+    fclose(f);
+    if (base == MAP_FAILED)
+        return rnn__fail(RNN_ERR_IO, "npy file '%s': cannot map: %s", path, strerror(errno));
+    struct rnn_npy_map *m = malloc(sizeof *m);
+    if (!m) {
+        munmap(base, length);
+        return rnn__fail(RNN_ERR_MEMORY, "out of memory");
+    }
+    m->base = base;
+    m->length = length;
+    view->data = (float *)((char *)base + info.data_start);
+    shape_out(&info, view);
+    *map = m;
+    return RNN_OK;
+}
+
+void rnn_npy_map_close(rnn_npy_map *map) {
+    if (!map) return;
+    munmap(map->base, map->length);
+    free(map);
 }

@@ -1,0 +1,40 @@
+/* A batch source over arrays: consecutive row blocks as views, no copies. With memory-mapped
+ * arrays (rnn_npy_map_open) this feeds fit from data larger than memory. */
+#include <string.h>
+
+#include "error.h"
+
+static rnn_status array_get(void *user, int64_t index, rnn_tensor *x, rnn_tensor *y) {
+    const rnn_array_source_state *s = user;
+    const int64_t n = s->x.shape[0], start = index * s->batch_size;
+    if (index < 0 || start >= n) return rnn__fail(RNN_ERR_ARGUMENT, "batch %lld is out of range", (long long)index);
+    const int64_t count = n - start < s->batch_size ? n - start : s->batch_size;
+    x[0] = s->x;
+    x[0].shape[0] = count;
+    x[0].data = s->x.data + start * (rnn_tensor_size(&s->x) / n);
+    if (s->y.data) {
+        y[0] = s->y;
+        y[0].shape[0] = count;
+        y[0].data = s->y.data + start * (rnn_tensor_size(&s->y) / n);
+    }
+    return RNN_OK;
+}
+
+rnn_status rnn_array_source(rnn_batch_source *source, rnn_array_source_state *state,
+                            rnn_tensor x, rnn_tensor y, int64_t batch_size) {
+    if (!source || !state || !x.data || x.rank < 1 || x.shape[0] <= 0 || batch_size <= 0)
+        return rnn__fail(RNN_ERR_ARGUMENT, "rnn_array_source: needs x with samples and a positive "
+                         "batch size");
+    if (rnn_tensor_size(&x) <= 0 || (y.data && (y.rank < 1 || y.shape[0] != x.shape[0] ||
+                                                rnn_tensor_size(&y) <= 0)))
+        return rnn__fail(RNN_ERR_SHAPE, "rnn_array_source: x and y must have the same number of "
+                         "samples");
+    state->x = x;
+    state->y = y;
+    state->batch_size = batch_size;
+    memset(source, 0, sizeof *source);
+    source->batches = (x.shape[0] + batch_size - 1) / batch_size;
+    source->get = array_get;
+    source->user = state;
+    return RNN_OK;
+}
