@@ -1,6 +1,7 @@
 # librnn build. `make` builds the libraries, the rnn tool and the examples; `make test` runs every
 # test; `make demo` trains the airline forecaster. Missing Debian packages are installed first
-# (scripts/deps.sh). BLAS=none builds the portable core without a CBLAS.
+# (scripts/deps.sh). BLAS=none builds the portable core without a CBLAS. KERAS_IO=none builds
+# without the Keras model files (libhdf5, libzip, cJSON): rnn_load/rnn_save then say so.
 
 CC      ?= cc
 PREFIX  ?= /usr/local
@@ -15,6 +16,21 @@ ifeq ($(BLAS),openblas)
   ALL_CFLAGS += -DRNN_USE_CBLAS -I/usr/include/x86_64-linux-gnu/openblas-pthread
   LDLIBS     := -lopenblas $(LDLIBS)
   PC_LIBS    := -lopenblas
+endif
+
+# Keras .keras/.h5 files (src/io/keras_*.c): on when pkg-config finds libhdf5, libzip and
+# libcjson (KERAS_IO=auto, the default; scripts/deps.sh installs them), off with KERAS_IO=none.
+KERAS_IO ?= auto
+KERAS_IO_ASKED := $(KERAS_IO)
+KERAS_PKGS := hdf5 libzip libcjson
+ifeq ($(KERAS_IO),auto)
+  KERAS_IO := $(shell pkg-config --exists $(KERAS_PKGS) 2>/dev/null && echo yes || echo none)
+endif
+ifneq ($(KERAS_IO),none)
+  ALL_CFLAGS += -DRNN_WITH_KERAS_IO $(shell pkg-config --cflags $(KERAS_PKGS))
+  KERAS_LIBS := $(shell pkg-config --libs $(KERAS_PKGS))
+  LDLIBS     := $(KERAS_LIBS) $(LDLIBS)
+  PC_LIBS    += $(KERAS_LIBS)
 endif
 
 LIB_SRC := $(wildcard src/*.c src/kernels/*.c src/layers/*.c src/io/*.c)
@@ -35,7 +51,7 @@ all: deps
 build-all: $(BUILD)/librnn.a $(BUILD)/librnn.so $(BUILD)/rnn $(EXAMPLE_BIN) $(TEST_BIN)
 
 deps:
-	@BLAS=$(BLAS) CC=$(CC) sh scripts/deps.sh
+	@BLAS=$(BLAS) KERAS_IO=$(KERAS_IO_ASKED) CC=$(CC) sh scripts/deps.sh
 
 $(BUILD)/obj/%.o: %.c include/rnn.h $(wildcard src/*.h src/*/*.h cli/*.h)
 	@mkdir -p $(dir $@)

@@ -3,12 +3,16 @@
 #include <string.h>
 
 #include "demo.h"
+#include "model_files.h"
 #include "rnn.h"
 
 static void usage(FILE *f) {
     fprintf(f, "usage: rnn COMMAND [options]\n"
                "commands:\n"
                "  demo [--stateful|--stacked] [--seed N]   train the airline forecaster\n"
+               "  summary MODEL                            load a Keras .keras/.h5 model, print it\n"
+               "  predict MODEL --input x.npy --output y.npy [--batch-size N]\n"
+               "  convert IN OUT                           .keras <-> .h5 (by extension)\n"
                "  version                                  print the library version\n"
                "Run `rnn COMMAND --help` for a command's options.\n");
 }
@@ -20,6 +24,9 @@ int main(int argc, char **argv) {
     }
     const char *cmd = argv[1];
     if (!strcmp(cmd, "demo")) return demo_main(argc - 1, argv + 1);
+    if (!strcmp(cmd, "summary")) return summary_main(argc - 1, argv + 1);
+    if (!strcmp(cmd, "predict")) return predict_main(argc - 1, argv + 1);
+    if (!strcmp(cmd, "convert")) return convert_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
         printf("rnn %s\n", rnn_version());
         return 0;

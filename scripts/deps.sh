@@ -3,9 +3,12 @@
 # run as root; otherwise the one apt-get line to run is printed and the build stops.
 #   gcc, make, libc6-dev : the C compiler and C library headers
 #   libopenblas-dev      : CBLAS sgemm for the large matrix products (skipped with BLAS=none)
+#   libhdf5-dev, libzip-dev, libcjson-dev : Keras .h5 / .keras model files (HDF5, the zip
+#                          container, the JSON config); skipped with KERAS_IO=none
 set -u
 CC=${CC:-cc}
 BLAS=${BLAS:-openblas}
+KERAS_IO=${KERAS_IO:-auto}
 missing=""
 
 have_header() {
@@ -18,6 +21,13 @@ if [ "$BLAS" = openblas ]; then
     if ! command -v "$CC" >/dev/null 2>&1 || ! have_header cblas.h; then
         missing="$missing libopenblas-dev"
     fi
+fi
+if [ "$KERAS_IO" != none ] && command -v "$CC" >/dev/null 2>&1; then
+    have_pkg_header() { printf '#include <%s>\n' "$1" | "$CC" -E $2 - >/dev/null 2>&1; }
+    have_pkg_header hdf5.h "-I/usr/include/hdf5/serial" || missing="$missing libhdf5-dev"
+    have_pkg_header zip.h "" || missing="$missing libzip-dev"
+    have_pkg_header cJSON.h "-I/usr/include/cjson" || missing="$missing libcjson-dev"
+    command -v pkg-config >/dev/null 2>&1 || missing="$missing pkg-config"
 fi
 [ -z "$missing" ] && exit 0
 
@@ -32,5 +42,5 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
 fi
 echo "deps: missing packages. Run:" >&2
 echo "    sudo apt-get install -y$missing" >&2
-echo "(or build without a BLAS: make BLAS=none)" >&2
+echo "(or build without a BLAS: make BLAS=none; without Keras model files: make KERAS_IO=none)" >&2
 exit 1

@@ -1,0 +1,12 @@
+/* `rnn summary`, `rnn predict` and `rnn convert`: Keras model files from the command line. */
+#ifndef RNN_CLI_MODEL_FILES_H
+#define RNN_CLI_MODEL_FILES_H
+
+/* rnn summary MODEL */
+int summary_main(int argc, char **argv);
+/* rnn predict MODEL --input x.npy --output y.npy [--batch-size N] */
+int predict_main(int argc, char **argv);
+/* rnn convert IN OUT (.keras <-> .h5, by the extensions) */
+int convert_main(int argc, char **argv);
+
+#endif

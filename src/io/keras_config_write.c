@@ -1,0 +1,382 @@
+/* librnn models -> Keras configs (JSON): Keras 3 config.json for .keras files, and the tf.keras 2
+ * model_config / training_config of legacy .h5 files. Only what librnn models hold is written;
+ * Keras fills the rest with its defaults. */
+#ifdef RNN_WITH_KERAS_IO
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "io/keras_io.h"
+#include "layers/recurrent.h"
+
+typedef struct {
+    int legacy; /* tf.keras 2 form (legacy .h5) instead of Keras 3 */
+} wctx;
+
+static cJSON *shape_json(const rnn_shape *s) {
+    cJSON *a = cJSON_CreateArray();
+    for (int i = 0; a && i < s->rank; i++)
+        cJSON_AddItemToArray(a, s->dim[i] < 0 ? cJSON_CreateNull()
+                                              : cJSON_CreateNumber((double)s->dim[i]));
+    return a;
+}
+
+/* Activation names; hard_sigmoid exists in one form per file kind. */
+static int add_activation(cJSON *cfg, const char *key, rnn_activation a, const wctx *c,
+                          const char *layer) {
+    const char *name = rnn_activation_name(a);
+    if (a == RNN_HARD_SIGMOID_LEGACY) {
+        if (!c->legacy) {
+            rnn__fail(RNN_ERR_UNSUPPORTED, "layer \"%s\": %s is the Keras 1/2 hard_sigmoid "
+                      "(0.2x + 0.5), which Keras 3 does not have; save as legacy .h5 instead",
+                      layer, key);
+            return -1;
+        }
+        name = "hard_sigmoid";
+    } else if (a == RNN_HARD_SIGMOID && c->legacy) {
+        rnn__fail(RNN_ERR_UNSUPPORTED, "layer \"%s\": %s is Keras 3's hard_sigmoid (x/6 + 0.5), "
+                  "which legacy .h5 files cannot express; save as .keras instead", layer, key);
+        return -1;
+    }
+    cJSON_AddStringToObject(cfg, key, name);
+    return 0;
+}
+
+static cJSON *layer_entry(rnn_layer *L, const wctx *c);
+static cJSON *model_config(rnn_model *m, const wctx *c);
+
+static cJSON *wrap(const char *module, const char *cls, cJSON *cfg, const wctx *c) {
+    cJSON *e = cJSON_CreateObject();
+    if (!c->legacy) cJSON_AddStringToObject(e, "module", module);
+    cJSON_AddStringToObject(e, "class_name", cls);
+    cJSON_AddItemToObject(e, "config", cfg);
+    if (!c->legacy) cJSON_AddNullToObject(e, "registered_name");
+    return e;
+}
+
+static cJSON *layer_config(rnn_layer *L, const wctx *c) {
+    cJSON *cfg = cJSON_CreateObject();
+    cJSON_AddStringToObject(cfg, "name", L->name);
+    cJSON_AddTrueToObject(cfg, "trainable");
+    cJSON_AddStringToObject(cfg, "dtype", "float32");
+    int bad = 0;
+    if (rnn__layer_is_recurrent(L)) {
+        const rnn_recurrent_options *o = rnn__keras_recurrent_options(L);
+        cJSON_AddBoolToObject(cfg, "return_sequences", o->return_sequences);
+        cJSON_AddBoolToObject(cfg, "return_state", o->return_state);
+        cJSON_AddBoolToObject(cfg, "go_backwards", o->go_backwards);
+        cJSON_AddBoolToObject(cfg, "stateful", o->stateful);
+        cJSON_AddFalseToObject(cfg, "unroll");
+        cJSON_AddNumberToObject(cfg, "units", o->units);
+        bad |= add_activation(cfg, "activation", o->activation, c, L->name);
+        if (!rnn__keras_is(L, "SimpleRNN"))
+            bad |= add_activation(cfg, "recurrent_activation", o->recurrent_activation, c, L->name);
+        cJSON_AddBoolToObject(cfg, "use_bias", o->use_bias);
+        if (rnn__keras_is(L, "LSTM")) cJSON_AddBoolToObject(cfg, "unit_forget_bias", o->unit_forget_bias);
+        if (rnn__keras_is(L, "GRU")) cJSON_AddBoolToObject(cfg, "reset_after", o->reset_after);
+        cJSON_AddNumberToObject(cfg, "dropout", o->dropout);
+        cJSON_AddNumberToObject(cfg, "recurrent_dropout", o->recurrent_dropout);
+    } else if (rnn__keras_is(L, "Dense")) {
+        const rnn_dense_options *o = rnn__keras_dense_options(L);
+        cJSON_AddNumberToObject(cfg, "units", o->units);
+        bad |= add_activation(cfg, "activation", o->activation, c, L->name);
+        cJSON_AddBoolToObject(cfg, "use_bias", o->use_bias);
+    } else if (rnn__keras_is(L, "Embedding")) {
+        const rnn_embedding_options *o = rnn__keras_embedding_options(L);
+        cJSON_AddNumberToObject(cfg, "input_dim", o->input_dim);
+        cJSON_AddNumberToObject(cfg, "output_dim", o->output_dim);
+        cJSON_AddBoolToObject(cfg, "mask_zero", o->mask_zero);
+    } else if (rnn__keras_is(L, "RepeatVector")) {
+        cJSON_AddNumberToObject(cfg, "n", rnn__keras_repeat_n(L));
+    } else if (rnn__keras_is(L, "Activation")) {
+        bad |= add_activation(cfg, "activation", rnn__keras_activation_of(L), c, L->name);
+    } else if (rnn__keras_is(L, "Dropout")) {
+        cJSON_AddNumberToObject(cfg, "rate", rnn__keras_dropout_rate(L));
+    } else if (rnn__keras_is(L, "TimeDistributed")) {
+        cJSON *inner = layer_entry(rnn__keras_inner_layer(L), c);
+        if (!inner) bad = 1;
+        else cJSON_AddItemToObject(cfg, "layer", inner);
+    } else {
+        rnn__fail(RNN_ERR_UNSUPPORTED, "layer \"%s\" (%s) cannot be saved", L->name,
+                  L->ops->class_name);
+        bad = 1;
+    }
+    if (bad) {
+        cJSON_Delete(cfg);
+        return NULL;
+    }
+    return cfg;
+}
+
+static cJSON *layer_entry(rnn_layer *L, const wctx *c) {
+    if (rnn__keras_is(L, "Sequential") || rnn__keras_is(L, "Functional")) {
+        rnn_model *inner = rnn__keras_inner_model(L);
+        cJSON *cfg = model_config(inner, c);
+        if (!cfg) return NULL;
+        return wrap("keras", inner->sequential ? "Sequential" : "Functional", cfg, c);
+    }
+    cJSON *cfg = layer_config(L, c);
+    if (!cfg) return NULL;
+    cJSON *e = wrap("keras.layers", L->ops->class_name, cfg, c);
+    if (!c->legacy && L->n_inputs >= 1) {
+        cJSON *b = cJSON_AddObjectToObject(e, "build_config");
+        cJSON_AddItemToObject(b, "input_shape", shape_json(&L->input[0]));
+    }
+    return e;
+}
+
+static cJSON *input_entry(rnn_layer *in, const wctx *c) {
+    cJSON *cfg = cJSON_CreateObject();
+    cJSON_AddItemToObject(cfg, c->legacy ? "batch_input_shape" : "batch_shape",
+                          shape_json(&in->output[0]));
+    cJSON_AddStringToObject(cfg, "dtype", "float32");
+    cJSON_AddFalseToObject(cfg, "sparse");
+    cJSON_AddFalseToObject(cfg, "ragged");
+    cJSON_AddStringToObject(cfg, "name", in->name);
+    return wrap("keras.layers", "InputLayer", cfg, c);
+}
+
+/* [layer, node, tensor] of the symbol's producer. */
+static cJSON *history(const rnn_symbol *s) {
+    cJSON *h = cJSON_CreateArray();
+    cJSON_AddItemToArray(h, cJSON_CreateString(s->producer->name));
+    cJSON_AddItemToArray(h, cJSON_CreateNumber(0));
+    cJSON_AddItemToArray(h, cJSON_CreateNumber(s->index));
+    return h;
+}
+
+static cJSON *keras_tensor(const rnn_symbol *s) {
+    cJSON *t = cJSON_CreateObject();
+    cJSON_AddStringToObject(t, "class_name", "__keras_tensor__");
+    cJSON *cfg = cJSON_AddObjectToObject(t, "config");
+    cJSON_AddItemToObject(cfg, "shape", shape_json(&s->shape));
+    cJSON_AddStringToObject(cfg, "dtype", "float32");
+    cJSON_AddItemToObject(cfg, "keras_history", history(s));
+    return t;
+}
+
+static cJSON *inbound_nodes(rnn_layer *L, const wctx *c) {
+    cJSON *nodes = cJSON_CreateArray();
+    if (rnn__is_input_layer(L)) return nodes;
+    if (c->legacy) {
+        cJSON *node = cJSON_CreateArray();
+        for (int k = 0; k < L->n_inputs; k++) {
+            cJSON *r = history(L->inputs_sym[k]);
+            cJSON_AddItemToArray(r, cJSON_CreateObject());
+            cJSON_AddItemToArray(node, r);
+        }
+        cJSON_AddItemToArray(nodes, node);
+        return nodes;
+    }
+    cJSON *node = cJSON_CreateObject();
+    cJSON *args = cJSON_AddArrayToObject(node, "args");
+    cJSON *kwargs = cJSON_AddObjectToObject(node, "kwargs");
+    cJSON_AddItemToArray(args, keras_tensor(L->inputs_sym[0]));
+    if (L->n_inputs > 1) {
+        cJSON *states = cJSON_AddArrayToObject(kwargs, "initial_state");
+        for (int k = 1; k < L->n_inputs; k++)
+            cJSON_AddItemToArray(states, keras_tensor(L->inputs_sym[k]));
+    }
+    cJSON_AddItemToArray(nodes, node);
+    return nodes;
+}
+
+static cJSON *io_refs(rnn_symbol *const *syms, rnn_layer *const *layers, int n, const wctx *c) {
+    if (n == 1 && !c->legacy) {
+        return syms ? history(syms[0]) : history(layers[0]->outputs_sym[0]);
+    }
+    cJSON *a = cJSON_CreateArray();
+    for (int k = 0; k < n; k++)
+        cJSON_AddItemToArray(a, syms ? history(syms[k]) : history(layers[k]->outputs_sym[0]));
+    return a;
+}
+
+static cJSON *model_config(rnn_model *m, const wctx *c) {
+    cJSON *cfg = cJSON_CreateObject();
+    cJSON_AddStringToObject(cfg, "name", m->name);
+    cJSON_AddTrueToObject(cfg, "trainable");
+    cJSON *layers = cJSON_AddArrayToObject(cfg, "layers");
+    for (int i = 0; i < m->n_layers; i++) {
+        rnn_layer *L = m->layers[i];
+        cJSON *e = rnn__is_input_layer(L) ? input_entry(L, c) : layer_entry(L, c);
+        if (!e) {
+            cJSON_Delete(cfg);
+            return NULL;
+        }
+        if (!m->sequential) {
+            cJSON_AddStringToObject(e, "name", L->name);
+            cJSON_AddItemToObject(e, "inbound_nodes", inbound_nodes(L, c));
+        }
+        cJSON_AddItemToArray(layers, e);
+    }
+    if (m->sequential) {
+        cJSON_AddItemToObject(cfg, "build_input_shape", shape_json(&m->inputs[0]->output[0]));
+    } else {
+        cJSON_AddItemToObject(cfg, "input_layers", io_refs(NULL, m->inputs, m->n_inputs, c));
+        cJSON_AddItemToObject(cfg, "output_layers", io_refs(m->outputs, NULL, m->n_outputs, c));
+    }
+    return cfg;
+}
+
+/* ---------------------------------------------------------------- compile */
+
+static const char *loss_keras_name(rnn_loss_kind k) {
+    switch (k) {
+    case RNN_LOSS_MSE: return "mean_squared_error";
+    case RNN_LOSS_MAE: return "mean_absolute_error";
+    case RNN_LOSS_SPARSE_CATEGORICAL_CE: return "sparse_categorical_crossentropy";
+    case RNN_LOSS_CATEGORICAL_CE: return "categorical_crossentropy";
+    case RNN_LOSS_BINARY_CE: return "binary_crossentropy";
+    case RNN_LOSS_KLD: return "kl_divergence";
+    default: return NULL;
+    }
+}
+
+static const char *loss_class(rnn_loss_kind k) {
+    switch (k) {
+    case RNN_LOSS_SPARSE_CATEGORICAL_CE: return "SparseCategoricalCrossentropy";
+    case RNN_LOSS_CATEGORICAL_CE: return "CategoricalCrossentropy";
+    case RNN_LOSS_BINARY_CE: return "BinaryCrossentropy";
+    default: return NULL;
+    }
+}
+
+static cJSON *optimizer_json(const rnn_optimizer *o, const wctx *c) {
+    const char *cls = o->kind == RNN_OPT_ADAM ? "Adam" : o->kind == RNN_OPT_SGD ? "SGD" : "RMSprop";
+    if (o->decay != 0 && !c->legacy) {
+        rnn__fail(RNN_ERR_UNSUPPORTED, "the optimizer's Keras 2 decay=%g has no Keras 3 form "
+                  "(use a learning-rate schedule)", (double)o->decay);
+        return NULL;
+    }
+    cJSON *cfg = cJSON_CreateObject();
+    cJSON_AddStringToObject(cfg, "name", o->kind == RNN_OPT_ADAM ? "adam"
+                                         : o->kind == RNN_OPT_SGD ? "SGD" : "rmsprop");
+    if (o->schedule == RNN_SCHEDULE_CONSTANT) {
+        cJSON_AddNumberToObject(cfg, "learning_rate", o->learning_rate);
+    } else {
+        cJSON *sc = cJSON_CreateObject();
+        cJSON_AddNumberToObject(sc, "initial_learning_rate", o->learning_rate);
+        cJSON_AddNumberToObject(sc, "decay_steps", (double)o->decay_steps);
+        cJSON_AddNumberToObject(sc, "decay_rate", o->decay_rate);
+        cJSON_AddBoolToObject(sc, "staircase", o->staircase);
+        cJSON_AddStringToObject(sc, "name", o->schedule == RNN_SCHEDULE_EXPONENTIAL
+                                                ? "ExponentialDecay" : "InverseTimeDecay");
+        cJSON *e = cJSON_CreateObject();
+        if (!c->legacy) cJSON_AddStringToObject(e, "module", "keras.optimizers.schedules");
+        cJSON_AddStringToObject(e, "class_name", o->schedule == RNN_SCHEDULE_EXPONENTIAL
+                                                     ? "ExponentialDecay" : "InverseTimeDecay");
+        cJSON_AddItemToObject(e, "config", sc);
+        if (!c->legacy) cJSON_AddNullToObject(e, "registered_name");
+        cJSON_AddItemToObject(cfg, "learning_rate", e);
+    }
+    if (o->clipnorm > 0) cJSON_AddNumberToObject(cfg, "clipnorm", o->clipnorm);
+    else cJSON_AddNullToObject(cfg, "clipnorm");
+    if (o->global_clipnorm > 0) cJSON_AddNumberToObject(cfg, "global_clipnorm", o->global_clipnorm);
+    else cJSON_AddNullToObject(cfg, "global_clipnorm");
+    if (o->clipvalue > 0) cJSON_AddNumberToObject(cfg, "clipvalue", o->clipvalue);
+    else cJSON_AddNullToObject(cfg, "clipvalue");
+    if (c->legacy) cJSON_AddNumberToObject(cfg, "decay", o->decay);
+    if (o->kind == RNN_OPT_ADAM) {
+        cJSON_AddNumberToObject(cfg, "beta_1", o->beta_1);
+        cJSON_AddNumberToObject(cfg, "beta_2", o->beta_2);
+        cJSON_AddNumberToObject(cfg, "epsilon", o->epsilon);
+        cJSON_AddBoolToObject(cfg, "amsgrad", o->amsgrad);
+    } else if (o->kind == RNN_OPT_SGD) {
+        cJSON_AddNumberToObject(cfg, "momentum", o->momentum);
+        cJSON_AddBoolToObject(cfg, "nesterov", o->nesterov);
+    } else {
+        cJSON_AddNumberToObject(cfg, "rho", o->rho);
+        cJSON_AddNumberToObject(cfg, "momentum", o->momentum);
+        cJSON_AddNumberToObject(cfg, "epsilon", o->epsilon);
+        cJSON_AddBoolToObject(cfg, "centered", o->centered);
+    }
+    cJSON *e = cJSON_CreateObject();
+    if (!c->legacy) cJSON_AddStringToObject(e, "module", "keras.optimizers");
+    cJSON_AddStringToObject(e, "class_name", cls);
+    cJSON_AddItemToObject(e, "config", cfg);
+    if (!c->legacy) cJSON_AddNullToObject(e, "registered_name");
+    return e;
+}
+
+static cJSON *loss_json(rnn_model *m) {
+    const char *cls = loss_class(m->loss.kind);
+    if (!m->loss.from_logits || !cls) return cJSON_CreateString(loss_keras_name(m->loss.kind));
+    cJSON *e = cJSON_CreateObject();
+    cJSON_AddStringToObject(e, "module", "keras.losses");
+    cJSON_AddStringToObject(e, "class_name", cls);
+    cJSON *cfg = cJSON_AddObjectToObject(e, "config");
+    cJSON_AddTrueToObject(cfg, "from_logits");
+    cJSON_AddNullToObject(e, "registered_name");
+    return e;
+}
+
+static cJSON *metrics_json(rnn_model *m) {
+    if (m->n_metrics == 0) return cJSON_CreateNull();
+    cJSON *a = cJSON_CreateArray();
+    for (int k = 0; k < m->n_metrics; k++)
+        cJSON_AddItemToArray(a, cJSON_CreateString(m->metric_name[k]));
+    return a;
+}
+
+/* ---------------------------------------------------------------- entry points */
+
+char *rnn__keras_config_json(rnn_model *m) {
+    wctx c = {0};
+    cJSON *cfg = model_config(m, &c);
+    if (!cfg) return NULL;
+    cJSON *root = wrap("keras", m->sequential ? "Sequential" : "Functional", cfg, &c);
+    cJSON *b = cJSON_AddObjectToObject(root, "build_config");
+    cJSON_AddItemToObject(b, "input_shape", shape_json(&m->inputs[0]->output[0]));
+    if (m->compiled) {
+        cJSON *opt = optimizer_json(&m->optimizer, &c);
+        if (!opt) {
+            cJSON_Delete(root);
+            return NULL;
+        }
+        cJSON *cc = cJSON_AddObjectToObject(root, "compile_config");
+        cJSON_AddItemToObject(cc, "optimizer", opt);
+        cJSON_AddItemToObject(cc, "loss", loss_json(m));
+        cJSON_AddNullToObject(cc, "loss_weights");
+        cJSON_AddItemToObject(cc, "metrics", metrics_json(m));
+        cJSON_AddNullToObject(cc, "weighted_metrics");
+        cJSON_AddFalseToObject(cc, "run_eagerly");
+        cJSON_AddNumberToObject(cc, "steps_per_execution", 1);
+        cJSON_AddFalseToObject(cc, "jit_compile");
+    } else {
+        cJSON_AddNullToObject(root, "compile_config");
+    }
+    char *text = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    if (!text) rnn__fail(RNN_ERR_MEMORY, "out of memory");
+    return text;
+}
+
+char *rnn__keras_legacy_config_json(rnn_model *m) {
+    wctx c = {1};
+    cJSON *cfg = model_config(m, &c);
+    if (!cfg) return NULL;
+    cJSON *root = wrap("keras", m->sequential ? "Sequential" : "Functional", cfg, &c);
+    char *text = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    if (!text) rnn__fail(RNN_ERR_MEMORY, "out of memory");
+    return text;
+}
+
+char *rnn__keras_legacy_training_json(rnn_model *m) {
+    wctx c = {1};
+    cJSON *opt = optimizer_json(&m->optimizer, &c);
+    if (!opt) return NULL;
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddItemToObject(root, "optimizer_config", opt);
+    cJSON_AddStringToObject(root, "loss", loss_keras_name(m->loss.kind));
+    cJSON_AddItemToObject(root, "metrics", metrics_json(m));
+    cJSON_AddNullToObject(root, "weighted_metrics");
+    cJSON_AddNullToObject(root, "loss_weights");
+    char *text = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    return text;
+}
+
+#else
+typedef int rnn__keras_config_write_unused;
+#endif

@@ -1,0 +1,86 @@
+/* Keras model files, internal interface (built with -DRNN_WITH_KERAS_IO; see the Makefile).
+ *
+ *   keras_config.c  config JSON <-> models (layers, options, compile), via cJSON
+ *   keras_h5.c      HDF5: reading and writing weight arrays, legacy .h5 files (model_config +
+ *                   model_weights), Keras 3 model.weights.h5 (as a file or an in-memory image)
+ *   keras_zip.c     the .keras zip container (libzip), and rnn_load / rnn_save
+ *
+ * Nothing here runs code from a file: a config names layer classes, and only the classes in
+ * keras_config.c's table are built; anything else is an error naming it. */
+#ifndef RNN_KERAS_IO_H
+#define RNN_KERAS_IO_H
+
+#include <cJSON.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "model.h"
+
+/* Who wrote the file: selects defaults that changed between versions (hard_sigmoid's formula,
+ * GRU reset_after when absent, Keras 1 option names and per-gate weights). */
+typedef struct {
+    int major;         /* 1, 2 or 3 */
+    char version[32];  /* "2.2.4-tf", "3.15.1" */
+} rnn_keras_origin;
+
+/* Parses "2.3.1", "2.2.4-tf", "3.3.3" into origin (major 2 when unreadable). */
+void rnn__keras_origin_set(rnn_keras_origin *o, const char *version);
+
+/* A weight array read from a file: float32, C order, rank 0 to 2 (scalars have rank 0). */
+typedef struct {
+    int rank;
+    int64_t shape[2];
+    int64_t size;
+    float *data;
+} rnn_keras_array;
+void rnn__keras_arrays_free(rnn_keras_array *a, int n);
+
+/* model JSON ({"class_name": ..., "config": ...}) -> a model whose weights are freshly
+ * initialised (not yet from the file), uncompiled. NULL with rnn_last_error() on failure. */
+rnn_model *rnn__keras_model_from_json(const cJSON *model, const rnn_keras_origin *o);
+/* Applies compile information (Keras 3 compile_config, or legacy training_config) when its loss
+ * and optimizer are ones librnn has; leaves the model uncompiled otherwise. Never fails. */
+void rnn__keras_apply_compile(rnn_model *m, const cJSON *compile, int legacy);
+/* The model as Keras 3 config.json text (malloc'd) or NULL with the reason. */
+char *rnn__keras_config_json(rnn_model *m);
+/* The model as a legacy model_config / training_config (tf.keras 2 form), malloc'd. */
+char *rnn__keras_legacy_config_json(rnn_model *m);
+char *rnn__keras_legacy_training_json(rnn_model *m);
+
+/* Copies arrays (Keras's order for this layer, nested layers included) into the layer's weights,
+ * converting Keras 1 per-gate arrays when origin->major == 1; checks count and shapes. */
+rnn_status rnn__keras_assign_layer(rnn_layer *layer, rnn_keras_array *arrays, int n,
+                                   const rnn_keras_origin *o);
+/* The librnn weights of a layer (own, then inner layers'), in Keras order. Returns the count
+ * (at most cap stored). */
+int rnn__keras_layer_weights(rnn_layer *layer, rnn_weight **out, int cap);
+
+/* Legacy .h5 file -> model (whole load). */
+rnn_model *rnn__keras_load_h5(const char *path);
+/* Legacy .h5 file <- model (written to tmp_path; the caller renames). */
+rnn_status rnn__keras_save_h5(rnn_model *m, const char *tmp_path);
+/* Keras 3 model.weights.h5 held in memory -> the model's weights. */
+rnn_status rnn__keras_read_weights_image(rnn_model *m, const void *image, size_t size);
+/* The model's weights as a Keras 3 model.weights.h5 image (malloc'd into *image). */
+rnn_status rnn__keras_write_weights_image(rnn_model *m, void **image, size_t *size);
+
+/* Layer kinds by ops (class_name), and their options. Each layer file keeps its options as the
+ * first member of its impl struct (C11 6.7.2.1p15 lets a pointer to a struct be read as a
+ * pointer to its first member); the round-trip tests catch a layer file that changes this. */
+int rnn__keras_is(const rnn_layer *layer, const char *class_name);
+const rnn_recurrent_options *rnn__keras_recurrent_options(rnn_layer *layer);
+const rnn_dense_options *rnn__keras_dense_options(rnn_layer *layer);
+const rnn_embedding_options *rnn__keras_embedding_options(rnn_layer *layer);
+int rnn__keras_repeat_n(rnn_layer *layer);
+rnn_activation rnn__keras_activation_of(rnn_layer *layer);
+float rnn__keras_dropout_rate(rnn_layer *layer);
+rnn_layer *rnn__keras_inner_layer(rnn_layer *layer);  /* TimeDistributed */
+rnn_model *rnn__keras_inner_model(rnn_layer *layer);  /* a nested model */
+int rnn__keras_input_is_ids(rnn_layer *input_layer);
+/* Snake-cased class name stem ("lstm", "simple_rnn", "time_distributed"). */
+const char *rnn__keras_stem(const rnn_layer *layer);
+
+/* Silences HDF5's error printing (the library never prints because of input). */
+void rnn__keras_h5_quiet(void);
+
+#endif

@@ -1,0 +1,233 @@
+/* rnn_load / rnn_save: the file kind by content (zip: Keras 3 .keras; HDF5: legacy .h5) when
+ * loading, by extension when saving; the .keras zip container through libzip. Saving writes a
+ * temporary file in the target's directory, flushes it to disk and renames it over the target,
+ * so a failed save leaves no half-written file. Without -DRNN_WITH_KERAS_IO both calls return
+ * RNN_ERR_UNSUPPORTED. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "error.h"
+#include "model.h"
+
+#ifdef RNN_WITH_KERAS_IO
+#include <fcntl.h>
+#include <time.h>
+#include <unistd.h>
+#include <zip.h>
+
+#include "io/keras_io.h"
+
+#define MAX_MEMBER ((zip_uint64_t)1 << 32)
+
+/* Reads a whole member into a new buffer (NUL-terminated). */
+static rnn_status read_member(zip_t *z, const char *name, const char *path, char **out,
+                              size_t *size, int required) {
+    *out = NULL;
+    *size = 0;
+    zip_stat_t sb;
+    zip_stat_init(&sb);
+    if (zip_stat(z, name, 0, &sb) != 0 || !(sb.valid & ZIP_STAT_SIZE))
+        return required ? rnn__fail(RNN_ERR_FORMAT, "%s: a .keras file needs %s, which is "
+                                    "missing", path, name)
+                        : RNN_OK;
+    if (sb.size > MAX_MEMBER)
+        return rnn__fail(RNN_ERR_FORMAT, "%s: member %s is too large", path, name);
+    char *buf = malloc((size_t)sb.size + 1);
+    if (!buf) return rnn__fail(RNN_ERR_MEMORY, "out of memory reading %s", name);
+    zip_file_t *zf = zip_fopen(z, name, 0);
+    zip_int64_t got = zf ? zip_fread(zf, buf, sb.size) : -1;
+    /* One more read reaches the end, where libzip checks the CRC. */
+    char extra;
+    zip_int64_t more = zf && got == (zip_int64_t)sb.size ? zip_fread(zf, &extra, 1) : -1;
+    if (zf) zip_fclose(zf);
+    if (got != (zip_int64_t)sb.size || more != 0) {
+        free(buf);
+        return rnn__fail(RNN_ERR_FORMAT, "%s: member %s cannot be read (truncated or corrupted "
+                         "file)", path, name);
+    }
+    buf[sb.size] = 0;
+    *out = buf;
+    *size = (size_t)sb.size;
+    return RNN_OK;
+}
+
+static rnn_model *load_keras(const char *path) {
+    int err = 0;
+    zip_t *z = zip_open(path, ZIP_RDONLY | ZIP_CHECKCONS, &err);
+    if (!z) {
+        zip_error_t ze;
+        zip_error_init_with_code(&ze, err);
+        rnn__fail(RNN_ERR_FORMAT, "%s: not a readable .keras (zip) file: %s", path,
+                  zip_error_strerror(&ze));
+        zip_error_fini(&ze);
+        return NULL;
+    }
+    char *config = NULL, *meta = NULL, *weights = NULL;
+    size_t config_n, meta_n, weights_n;
+    rnn_model *m = NULL;
+    cJSON *json = NULL, *mjson = NULL;
+    rnn_keras_origin o;
+    rnn__keras_origin_set(&o, "3");
+    if (read_member(z, "config.json", path, &config, &config_n, 1) ||
+        read_member(z, "metadata.json", path, &meta, &meta_n, 0))
+        goto done;
+    if (meta && (mjson = cJSON_Parse(meta))) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(mjson, "keras_version");
+        if (cJSON_IsString(v)) rnn__keras_origin_set(&o, v->valuestring);
+    }
+    if (o.major < 3) o.major = 3; /* .keras is Keras 3's format (tf.keras 2.13+ wrote it too) */
+    json = cJSON_ParseWithLength(config, config_n);
+    if (!json) {
+        rnn__fail(RNN_ERR_FORMAT, "%s: config.json is not valid JSON", path);
+        goto done;
+    }
+    m = rnn__keras_model_from_json(json, &o);
+    if (!m) goto done;
+    if (m->n_params > 0) {
+        if (read_member(z, "model.weights.h5", path, &weights, &weights_n, 1) ||
+            rnn__keras_read_weights_image(m, weights, weights_n)) {
+            rnn_model_free(m);
+            m = NULL;
+            goto done;
+        }
+    }
+    rnn__keras_apply_compile(m, cJSON_GetObjectItemCaseSensitive(json, "compile_config"), 0);
+done:
+    cJSON_Delete(json);
+    cJSON_Delete(mjson);
+    free(config);
+    free(meta);
+    free(weights);
+    zip_discard(z);
+    return m;
+}
+
+static rnn_status save_keras(rnn_model *m, const char *tmp) {
+    char *config = rnn__keras_config_json(m);
+    if (!config) return RNN_ERR_UNSUPPORTED;
+    void *weights = NULL;
+    size_t weights_n = 0;
+    rnn_status st = rnn__keras_write_weights_image(m, &weights, &weights_n);
+    char meta[256];
+    time_t now = time(NULL);
+    struct tm tmv;
+    char date[32] = "1980-01-01@00:00:00";
+    if (gmtime_r(&now, &tmv)) strftime(date, sizeof date, "%Y-%m-%d@%H:%M:%S", &tmv);
+    snprintf(meta, sizeof meta, "{\"keras_version\": \"3.15.1\", \"date_saved\": \"%s\", "
+             "\"written_by\": \"librnn %s\"}", date, rnn_version());
+    int err = 0;
+    zip_t *z = st ? NULL : zip_open(tmp, ZIP_CREATE | ZIP_TRUNCATE, &err);
+    if (!st && !z) st = rnn__fail(RNN_ERR_IO, "cannot create %s", tmp);
+    const char *names[3] = {"metadata.json", "config.json", "model.weights.h5"};
+    const void *data[3] = {meta, config, weights};
+    size_t sizes[3] = {strlen(meta), strlen(config), weights_n};
+    for (int i = 0; i < 3 && !st; i++) {
+        zip_source_t *src = zip_source_buffer(z, data[i], sizes[i], 0);
+        zip_int64_t idx = src ? zip_file_add(z, names[i], src, ZIP_FL_OVERWRITE) : -1;
+        if (idx < 0) {
+            if (src) zip_source_free(src);
+            st = rnn__fail(RNN_ERR_IO, "cannot add %s to %s", names[i], tmp);
+        } else if (zip_set_file_compression(z, (zip_uint64_t)idx, ZIP_CM_STORE, 0) != 0) {
+            st = rnn__fail(RNN_ERR_IO, "cannot store %s", names[i]);
+        }
+    }
+    if (z) {
+        if (st) zip_discard(z);
+        else if (zip_close(z) != 0) {
+            st = rnn__fail(RNN_ERR_IO, "cannot write %s: %s", tmp, zip_strerror(z));
+            zip_discard(z);
+        }
+    }
+    free(config);
+    free(weights);
+    return st;
+}
+
+static int ends_with(const char *s, const char *suffix) {
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && !strcasecmp(s + n - k, suffix);
+}
+
+rnn_model *rnn_load(const char *path) {
+    if (!path) {
+        rnn__fail(RNN_ERR_ARGUMENT, "rnn_load: path is NULL");
+        return NULL;
+    }
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        rnn__fail(RNN_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    unsigned char head[8] = {0};
+    size_t got = fread(head, 1, sizeof head, f);
+    fclose(f);
+    rnn_model *m = NULL;
+    if (got >= 4 && !memcmp(head, "PK\x03\x04", 4)) {
+        m = load_keras(path);
+    } else if (got == 8 && !memcmp(head, "\x89HDF\r\n\x1a\n", 8)) {
+        m = rnn__keras_load_h5(path);
+    } else if (ends_with(path, ".h5") || ends_with(path, ".hdf5")) {
+        m = rnn__keras_load_h5(path); /* HDF5 with a user block */
+    } else {
+        rnn__fail(RNN_ERR_FORMAT, "%s is not a Keras model file (neither a .keras zip nor an "
+                  "HDF5 .h5 file)", path);
+    }
+    if (m) rnn__clear_error();
+    return m;
+}
+
+rnn_status rnn_save(rnn_model *m, const char *path) {
+    if (!m || !path) return rnn__fail(RNN_ERR_ARGUMENT, "rnn_save: model or path is NULL");
+    int keras = ends_with(path, ".keras");
+    if (!keras && !ends_with(path, ".h5") && !ends_with(path, ".hdf5"))
+        return rnn__model_fail(m, rnn__fail(RNN_ERR_ARGUMENT, "rnn_save: %s: the file name must "
+                               "end in .keras (Keras 3) or .h5 (legacy HDF5)", path));
+    rnn_status st = rnn__model_build(m);
+    if (st) return st;
+    size_t n = strlen(path);
+    char *tmp = malloc(n + 16);
+    if (!tmp) return rnn__model_fail(m, rnn__fail(RNN_ERR_MEMORY, "out of memory"));
+    snprintf(tmp, n + 16, "%s.tmpXXXXXX", path);
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        st = rnn__fail(RNN_ERR_IO, "cannot create a temporary file next to %s: %s", path,
+                       strerror(errno));
+        free(tmp);
+        return rnn__model_fail(m, st);
+    }
+    close(fd);
+    st = keras ? save_keras(m, tmp) : rnn__keras_save_h5(m, tmp);
+    if (!st) {
+        fd = open(tmp, O_RDONLY);
+        if (fd < 0 || fsync(fd) != 0) st = rnn__fail(RNN_ERR_IO, "cannot flush %s", tmp);
+        if (fd >= 0) close(fd);
+    }
+    if (!st && rename(tmp, path) != 0)
+        st = rnn__fail(RNN_ERR_IO, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
+    if (st) unlink(tmp);
+    free(tmp);
+    if (st) return rnn__model_fail(m, st);
+    rnn__clear_error();
+    return RNN_OK;
+}
+
+#else /* built without the Keras file libraries */
+
+rnn_model *rnn_load(const char *path) {
+    rnn__fail(RNN_ERR_UNSUPPORTED, "rnn_load(%s): this librnn was built without Keras model "
+              "files (KERAS_IO=none: no libhdf5/libzip/libcjson); rebuild with them",
+              path ? path : "NULL");
+    return NULL;
+}
+
+rnn_status rnn_save(rnn_model *model, const char *path) {
+    rnn_status st = rnn__fail(RNN_ERR_UNSUPPORTED, "rnn_save(%s): this librnn was built without "
+                              "Keras model files (KERAS_IO=none: no libhdf5/libzip/libcjson); "
+                              "rebuild with them", path ? path : "NULL");
+    return model ? rnn__model_fail(model, st) : st;
+}
+
+#endif
