@@ -493,8 +493,10 @@ static int collect_refs(const cJSON *v, tensor_ref *refs, int n, int cap) {
 
 /* The inputs of one call node: Keras 2 [[name, node, tensor, kwargs], ...] or Keras 3
  * {"args": [...], "kwargs": {...}}; an RNN's initial_state is appended after x. */
-static rnn_status node_refs(const cJSON *node, const char *layer, tensor_ref *refs, int *n) {
+static rnn_status node_refs(const cJSON *node, const char *layer, tensor_ref *refs, int *n,
+                            tensor_ref *mask) {
     int cap = RNN_LAYER_MAX_INPUTS + 1, k = 0;
+    if (mask) mask->layer = NULL;
     if (cJSON_IsObject(node)) {
         k = collect_refs(get(node, "args"), refs, 0, cap);
         const cJSON *kw;
@@ -502,6 +504,7 @@ static rnn_status node_refs(const cJSON *node, const char *layer, tensor_ref *re
             if (!strcmp(kw->string, "initial_state")) k = collect_refs(kw, refs, k, cap);
             else if (!strcmp(kw->string, "training")) continue;
             else if (!strcmp(kw->string, "mask") && !present(kw)) continue;
+            else if (!strcmp(kw->string, "mask") && mask && parse_ref(kw, mask)) continue;
             else if (present(kw))
                 return rnn__fail(RNN_ERR_UNSUPPORTED, "layer \"%s\" is called with argument %s, "
                                  "which librnn does not support", layer, kw->string);
@@ -614,7 +617,7 @@ static rnn_model *functional_from(const cJSON *cfg, const build_ctx *c, int dept
                     int k = 0;
                     const cJSON *ib = get(nodes[j].entry, "inbound_nodes");
                     if (cJSON_GetArraySize(ib) == 1 &&
-                        !node_refs(cJSON_GetArrayItem(ib, 0), nodes[j].name, refs, &k) &&
+                        !node_refs(cJSON_GetArrayItem(ib, 0), nodes[j].name, refs, &k, NULL) &&
                         !strcmp(refs[0].layer, nd->name))
                         ids = 1;
                 }
@@ -629,6 +632,22 @@ static rnn_model *functional_from(const cJSON *cfg, const build_ctx *c, int dept
                 continue;
             }
             if (!cls) { st = rnn__fail(RNN_ERR_FORMAT, "layer \"%s\" has no class_name", nd->name); break; }
+            if (!strcmp(cls, "NotEqual")) {
+                /* Keras 3 records Embedding(mask_zero=True)'s mask as not_equal(ids, 0) feeding
+                 * the next layer's mask argument; librnn carries that mask by itself. */
+                const cJSON *args = get(cJSON_GetArrayItem(inbound, 0), "args");
+                const cJSON *zero = cJSON_GetArrayItem(args, 1);
+                if (!cJSON_IsNumber(zero) || zero->valuedouble != 0) {
+                    st = rnn__fail(RNN_ERR_UNSUPPORTED, "operation \"%s\" (NotEqual) other than "
+                                   "an Embedding mask is not supported", nd->name);
+                    break;
+                }
+                nd->n_out = 0;
+                nd->done = 1;
+                remaining--;
+                progress = 1;
+                continue;
+            }
             if (!cJSON_IsArray(inbound) || cJSON_GetArraySize(inbound) != 1) {
                 int k = cJSON_IsArray(inbound) ? cJSON_GetArraySize(inbound) : 0;
                 st = rnn__fail(RNN_ERR_UNSUPPORTED, "layer \"%s\" is called %d times in model "
@@ -638,7 +657,20 @@ static rnn_model *functional_from(const cJSON *cfg, const build_ctx *c, int dept
             }
             tensor_ref refs[RNN_LAYER_MAX_INPUTS + 1];
             int k = 0;
-            if ((st = node_refs(cJSON_GetArrayItem(inbound, 0), nd->name, refs, &k))) break;
+            tensor_ref mask_ref;
+            if ((st = node_refs(cJSON_GetArrayItem(inbound, 0), nd->name, refs, &k, &mask_ref)))
+                break;
+            if (mask_ref.layer) {
+                fnode *p = find_node(nodes, n, mask_ref.layer);
+                const char *pc = p ? str(p->entry, "class_name") : NULL;
+                if (!pc || strcmp(pc, "NotEqual")) {
+                    st = rnn__fail(RNN_ERR_UNSUPPORTED, "layer \"%s\" is called with an explicit "
+                                   "mask (from \"%s\"), which librnn does not support", nd->name,
+                                   mask_ref.layer);
+                    break;
+                }
+                if (!p->done) continue;
+            }
             rnn_symbol *in[RNN_LAYER_MAX_INPUTS];
             int ready = 1;
             for (int q = 0; q < k && ready; q++) {

@@ -113,7 +113,8 @@ static cJSON *layer_entry(rnn_layer *L, const wctx *c) {
         rnn_model *inner = rnn__keras_inner_model(L);
         cJSON *cfg = model_config(inner, c);
         if (!cfg) return NULL;
-        return wrap("keras", inner->sequential ? "Sequential" : "Functional", cfg, c);
+        return wrap(inner->sequential ? "keras" : "keras.src.models.functional",
+                    inner->sequential ? "Sequential" : "Functional", cfg, c);
     }
     cJSON *cfg = layer_config(L, c);
     if (!cfg) return NULL;
@@ -324,7 +325,8 @@ char *rnn__keras_config_json(rnn_model *m) {
     wctx c = {0};
     cJSON *cfg = model_config(m, &c);
     if (!cfg) return NULL;
-    cJSON *root = wrap("keras", m->sequential ? "Sequential" : "Functional", cfg, &c);
+    cJSON *root = wrap(m->sequential ? "keras" : "keras.src.models.functional",
+                       m->sequential ? "Sequential" : "Functional", cfg, &c);
     cJSON *b = cJSON_AddObjectToObject(root, "build_config");
     cJSON_AddItemToObject(b, "input_shape", shape_json(&m->inputs[0]->output[0]));
     if (m->compiled) {

@@ -405,7 +405,10 @@ static rnn_status walk_layer(hid_t f, const char *path, rnn_layer *L, int write)
         if (write) {
             char q[1100];
             snprintf(q, sizeof q, "%s/vars", p);
-            hid_t g = H5Gcreate2(f, q, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+            hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
+            H5Pset_create_intermediate_group(lcpl, 1);
+            hid_t g = H5Gcreate2(f, q, lcpl, H5P_DEFAULT, H5P_DEFAULT);
+            close_id(lcpl);
             if (g < 0) return rnn__fail(RNN_ERR_IO, "cannot create %s", q);
             for (int k = 0; k < L->n_weights && !st; k++) {
                 char key[16];

@@ -1,0 +1,136 @@
+"""Checks librnn's Keras files against real Keras 3 (run by hand, not by `make test`):
+
+  .venv/bin/python tools/check_keras_roundtrip.py [build/rnn] [MODEL ...]
+
+For each model (default: the Keras-3-compatible files of ../shared/data/keras-models and a few
+models built here with random weights): Keras 3 predicts on random input; librnn predicts on the
+same input (`rnn predict`); librnn converts the model to .keras (`rnn convert`), Keras 3 loads
+that file and predicts again. All three must agree within 1e-5 (relative 1e-4 above 1).
+Legacy files that use the Keras 1/2 hard_sigmoid are skipped: Keras 3 computes a different
+function for them."""
+import os, subprocess, sys, tempfile
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+import numpy as np
+import keras
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+RNN = sys.argv[1] if len(sys.argv) > 1 and not sys.argv[1].endswith((".keras", ".h5")) else os.path.join(ROOT, "build", "rnn")
+SHARED = os.path.join(ROOT, "..", "shared", "data", "keras-models")
+
+
+def close(a, b):
+    d = np.abs(a - b)
+    tol = np.maximum(1e-5, 1e-4 * np.abs(b))
+    return bool(np.all(d <= tol)), float(d.max()) if d.size else 0.0
+
+
+def built_models(tmp):
+    """Small models covering librnn's layers and options, random weights, saved by Keras."""
+    rng = np.random.default_rng(0)
+    L = keras.layers
+    out = []
+
+    def save(name, model):
+        for w in model.weights:
+            w.assign(rng.normal(0, 0.5, w.shape).astype("float32"))
+        model.compile(loss="mse", optimizer=keras.optimizers.Adam(0.002))
+        p = os.path.join(tmp, name + ".keras")
+        model.save(p)
+        out.append(p)
+
+    save("seq_lstm_gru_td", keras.Sequential([keras.Input((7, 3)), L.LSTM(5, return_sequences=True, go_backwards=True),
+                                              L.GRU(4, return_sequences=True, reset_after=False), L.Dropout(0.3),
+                                              L.TimeDistributed(L.Dense(2, activation="tanh")), L.Activation("softmax")]))
+    save("seq_rnn_repeat", keras.Sequential([keras.Input((5, 2)), L.SimpleRNN(6, activation="relu"), L.RepeatVector(3),
+                                             L.LSTM(3, recurrent_activation="hard_sigmoid", use_bias=False, return_sequences=True),
+                                             L.Dense(1)]))
+    inp = keras.Input((6, 4), name="x")
+    h = L.LSTM(5, return_sequences=True, name="enc")(inp)
+    inner = keras.Sequential([keras.Input((6, 5)), L.GRU(3), L.Dense(2, activation="sigmoid")], name="inner")
+    save("functional_nested", keras.Model(inp, inner(h), name="outer"))
+    ids = keras.Input((8,), dtype="int32")
+    e = L.Embedding(20, 4, mask_zero=True)(ids)
+    save("embedding_mask", keras.Model(ids, L.GRU(3)(e)))
+    x = keras.Input((4, 2)); h0 = keras.Input((3,)); c0 = keras.Input((3,))
+    o, hs, cs = L.LSTM(3, return_state=True, return_sequences=True)(x, initial_state=[h0, c0])
+    save("lstm_initial_state", keras.Model([x, h0, c0], [o, hs, cs]))
+    return out
+
+
+def run(model_path, tmp):
+    name = os.path.basename(model_path)
+    saved = os.path.join(tmp, "saved_" + os.path.splitext(name)[0] + ".keras")
+    try:
+        ref_model = keras.models.load_model(model_path, compile=False)
+        note = ""
+    except Exception as e:  # noqa: BLE001
+        # Keras 3 cannot read this legacy file: check librnn against Keras on librnn's .keras
+        r = subprocess.run([RNN, "convert", model_path, saved], capture_output=True, text=True)
+        if r.returncode:
+            return f"SKIP {name}: Keras 3 cannot load it ({type(e).__name__}); librnn: {r.stderr.strip()}"
+        ref_model = keras.models.load_model(saved, compile=False)
+        note = " (Keras 3 cannot load the original: reference = Keras on librnn's .keras)"
+    ins = ref_model.inputs
+    has_embedding = any(isinstance(l, keras.layers.Embedding) for l in ref_model._flatten_layers())
+    xs = []
+    rng = np.random.default_rng(1)
+    for t in ins:
+        shape = [4 if d is None else d for d in t.shape]
+        if "int" in str(t.dtype) or (has_embedding and len(shape) == 2):
+            x = rng.integers(0, 5, shape).astype("float32")
+            x[:, :2] = 0  # padding
+        else:
+            x = rng.normal(0, 1, shape).astype("float32")
+        xs.append(x)
+    ref = ref_model.predict(xs if len(xs) > 1 else xs[0], verbose=0)
+    ref = ref if isinstance(ref, list) else [ref]
+    if len(xs) > 1 or len(ref) > 1:
+        # the CLI takes one input and one output: compare through the saved file only
+        lib = None
+    else:
+        np.save(os.path.join(tmp, "x.npy"), xs[0])
+        r = subprocess.run([RNN, "predict", model_path, "--input", os.path.join(tmp, "x.npy"),
+                            "--output", os.path.join(tmp, "y.npy")], capture_output=True, text=True)
+        if r.returncode:
+            return f"LIBRNN-FAILS {name}: {r.stderr.strip()}"
+        lib = np.load(os.path.join(tmp, "y.npy"))
+    r = subprocess.run([RNN, "convert", model_path, saved], capture_output=True, text=True)
+    if r.returncode:
+        return f"CONVERT-FAILS {name}: {r.stderr.strip()}"
+    try:
+        back = keras.models.load_model(saved)
+    except Exception as e:  # noqa: BLE001
+        return f"FAIL {name}: Keras 3 cannot load librnn's .keras: {type(e).__name__}: {str(e)[:600]}"
+    again = back.predict(xs if len(xs) > 1 else xs[0], verbose=0)
+    again = again if isinstance(again, list) else [again]
+    msgs = []
+    ok = True
+    if lib is not None:
+        good, d = close(lib, ref[0]); ok &= good; msgs.append(f"librnn vs Keras {d:.2e}")
+    for a, b in zip(again, ref):
+        good, d = close(a, b); ok &= good; msgs.append(f"Keras(librnn's .keras) vs Keras {d:.2e}")
+    return ("OK   " if ok else "FAIL ") + name + ": " + ", ".join(msgs) + note
+
+
+def main():
+    paths = [a for a in sys.argv[1:] if a.endswith((".keras", ".h5"))]
+    failed = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        if not paths:
+            paths = [os.path.join(SHARED, f) for f in ("komei_lstm_keras3.keras", "btc_gru_v2_keras3.keras",
+                                                       "imdb_embedding_gru_keras3.h5", "gru_deploy_gru_model.h5",
+                                                       "lstmmulti_model.h5", "arimagru_gru.h5",
+                                                       "lstm_autoencoder_td.h5") if os.path.exists(os.path.join(SHARED, f))]
+            paths += built_models(tmp)
+        for p in paths:
+            line = run(p, tmp)
+            print(line, flush=True)
+            failed += not line.startswith(("OK", "SKIP"))
+    print("failed:", failed)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
