@@ -1,0 +1,548 @@
+/* Keras model files: rnn_load / rnn_save.
+ *  - every model in ../shared/data/keras-models (skipped when the folder is absent) loads,
+ *    summarises and predicts, or fails with RNN_ERR_UNSUPPORTED naming the layer it lacks;
+ *  - DL4J's reference predictions (Keras 1.2.2 and 2.1.3 files) are matched within 1e-5;
+ *  - save -> load round trips (.keras and .h5) predict bit-identically;
+ *  - bad files (missing, random bytes, truncated, another kind, unknown layer, Lambda, custom
+ *    object, wrong weight shape, invalid JSON, missing weights, byte-flip fuzz) are errors, and
+ *    failed saves leave nothing behind.
+ * Built without the Keras libraries (KERAS_IO=none), it checks that both calls say so. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "rnn.h"
+
+#ifndef RNN_WITH_KERAS_IO
+int main(void) {
+    rnn_model *m = rnn_load("x.keras");
+    CHECK(m == NULL && strstr(rnn_last_error(), "KERAS_IO"), "%s", rnn_last_error());
+    rnn_model *s = rnn_sequential(NULL);
+    CHECK(rnn_save(s, "x.keras") == RNN_ERR_UNSUPPORTED, "save without Keras I/O");
+    rnn_model_free(s);
+    printf("test_keras_io: built without Keras I/O (KERAS_IO=none): only the refusal is tested\n");
+    return check_report("test_keras_io");
+}
+#else
+#include <hdf5.h>
+#include <zip.h>
+
+#define SHARED "../shared/data/keras-models/"
+
+static char tmpdir[256];
+
+static uint64_t rng_state = 42;
+static float frand(void) {
+    rng_state = rng_state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (float)((rng_state >> 40) & 0xffffff) / 16777216.0f;
+}
+
+static int file_exists(const char *p) { return access(p, F_OK) == 0; }
+
+typedef struct {
+    const char *file;
+    const char *unsupported; /* NULL: must load; else the class the message must name */
+    int64_t batch, steps, features; /* input 0: features 0 = token ids [batch, steps] */
+    int64_t state_features;         /* a second input (initial state), 0 if none */
+} shared_case;
+
+static const shared_case shared_cases[] = {
+    {"arimagru_gru.h5", NULL, 3, 60, 1, 0},
+    {"btc_gru_v2_keras3.keras", NULL, 3, 60, 9, 0},
+    {"dl4j_masking_zero_lstm.h5", "Masking", 0, 0, 0, 0},
+    {"dl4j_simple_flatten_rnn_tf_keras2_model.h5", "Flatten", 0, 0, 0, 0},
+    {"dl4j_simple_lstm_tf_keras1_model.h5", NULL, 3, 1, 1, 0},
+    {"dl4j_simple_lstm_tf_keras2_model.h5", NULL, 25, 1, 1, 0},
+    {"dl4j_simple_lstm_th_keras1_model.h5", NULL, 3, 1, 1, 0},
+    {"dl4j_simple_rnn_tf_keras2_model.h5", NULL, 25, 1, 1, 0},
+    {"dl4j_tfkeras_rnn_0.h5", NULL, 3, 3, 4, 0},
+    {"dl4j_tfkeras_rnn_221.h5", "Bidirectional", 0, 0, 0, 0},
+    {"dl4j_tfkeras_rnn_31.h5", "Bidirectional", 0, 0, 0, 0},
+    {"dl4j_tfkeras_rnn_5.h5", "Bidirectional", 0, 0, 0, 0},
+    {"fdeep_gru_stateful_nobias.h5", NULL, 1, 3, 1, 1},
+    {"fdeep_lstm.h5", "Bidirectional", 0, 0, 0, 0},
+    {"gru_deploy_gru_model.h5", NULL, 3, 7, 20, 0},
+    {"imdb_embedding_gru_keras3.h5", NULL, 2, 500, 0, 0},
+    {"keras2c_example_model.h5", NULL, 3, 8, 32, 0},
+    {"komei_lstm_keras3.keras", NULL, 3, 12, 24, 0},
+    {"lstm_autoencoder_td.h5", NULL, 3, 8, 1, 0},
+    {"lstmmulti_model.h5", NULL, 3, 1, 56, 0},
+    {"sunspot_conv_lstm.h5", "Conv1D", 0, 0, 0, 0},
+    {"traffic_gru.h5", NULL, 3, 12, 1, 0},
+    {"traffic_lstm.h5", NULL, 3, 12, 1, 0},
+};
+
+typedef struct {
+    float *data[2];
+    rnn_tensor x[2];
+    int nx;
+} inputs;
+
+static void inputs_make(inputs *in, const shared_case *c) {
+    memset(in, 0, sizeof *in);
+    int64_t n = c->batch * c->steps * (c->features ? c->features : 1);
+    in->data[0] = malloc(sizeof(float) * (size_t)n);
+    for (int64_t i = 0; i < n; i++)
+        in->data[0][i] = c->features ? 2 * frand() - 1 : (float)(i % c->steps < 3 ? 0 : (int)(frand() * 50));
+    in->x[0] = c->features ? rnn_tensor3(in->data[0], c->batch, c->steps, c->features)
+                           : rnn_tensor2(in->data[0], c->batch, c->steps);
+    in->nx = 1;
+    if (c->state_features) {
+        int64_t k = c->batch * c->state_features;
+        in->data[1] = malloc(sizeof(float) * (size_t)k);
+        for (int64_t i = 0; i < k; i++) in->data[1][i] = frand() - 0.5f;
+        in->x[1] = rnn_tensor2(in->data[1], c->batch, c->state_features);
+        in->nx = 2;
+    }
+}
+
+static void inputs_free(inputs *in) {
+    free(in->data[0]);
+    free(in->data[1]);
+}
+
+static int all_finite(const rnn_tensor *t) {
+    int64_t n = rnn_tensor_size(t);
+    for (int64_t i = 0; i < n; i++)
+        if (!isfinite(t->data[i])) return 0;
+    return n > 0;
+}
+
+static rnn_status predict(rnn_model *m, const inputs *in, rnn_tensor *y) {
+    memset(y, 0, sizeof *y);
+    int batch = (int)in->x[0].shape[0]; /* one batch: stateful models need their own size */
+    if (in->nx == 1) return rnn_predict(m, in->x[0], batch, y);
+    return rnn_predict_multi(m, in->x, in->nx, batch, y, 1);
+}
+
+static int same_bits(const rnn_tensor *a, const rnn_tensor *b) {
+    int64_t n = rnn_tensor_size(a);
+    return n == rnn_tensor_size(b) && a->rank == b->rank &&
+           memcmp(a->data, b->data, sizeof(float) * (size_t)n) == 0;
+}
+
+/* Saves m as path, loads it back, and checks the predictions are bit-identical. */
+static void round_trip(rnn_model *m, const inputs *in, const rnn_tensor *want, const char *ext,
+                       const char *what) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/rt%s", tmpdir, ext);
+    rnn_status st = rnn_save(m, path);
+    if (st == RNN_ERR_UNSUPPORTED) {
+        /* hard_sigmoid of the other Keras generation: refused, and no file left */
+        CHECK(strstr(rnn_model_error(m), "hard_sigmoid") && !file_exists(path), "%s %s: %s",
+              what, ext, rnn_model_error(m));
+        return;
+    }
+    CHECK(st == RNN_OK, "%s: save %s: %s", what, ext, rnn_model_error(m));
+    if (st) return;
+    rnn_model *back = rnn_load(path);
+    CHECK(back != NULL, "%s: reload %s: %s", what, ext, rnn_last_error());
+    if (back) {
+        rnn_tensor y;
+        CHECK(predict(back, in, &y) == RNN_OK, "%s: predict after %s: %s", what, ext,
+              rnn_model_error(back));
+        CHECK(same_bits(&y, want), "%s: %s round trip is not bit-identical", what, ext);
+        CHECK(rnn_count_params(back) == rnn_count_params(m), "%s: parameter count", what);
+        rnn_tensor_free(&y);
+        rnn_model_free(back);
+    }
+    unlink(path);
+}
+
+static void test_shared_models(void) {
+    if (!file_exists(SHARED)) {
+        printf("test_keras_io: %s not found: shared model checks skipped\n", SHARED);
+        return;
+    }
+    int loaded = 0, refused = 0;
+    for (size_t i = 0; i < sizeof shared_cases / sizeof shared_cases[0]; i++) {
+        const shared_case *c = &shared_cases[i];
+        char path[512];
+        snprintf(path, sizeof path, SHARED "%s", c->file);
+        rnn_model *m = rnn_load(path);
+        if (c->unsupported) {
+            CHECK(m == NULL, "%s should be refused", c->file);
+            char want[64];
+            snprintf(want, sizeof want, "class %s", c->unsupported);
+            CHECK(strstr(rnn_last_error(), want) != NULL, "%s: message \"%s\" does not name %s",
+                  c->file, rnn_last_error(), c->unsupported);
+            refused += m == NULL;
+            rnn_model_free(m);
+            continue;
+        }
+        CHECK(m != NULL, "%s: %s", c->file, rnn_last_error());
+        if (!m) continue;
+        loaded++;
+        FILE *f = tmpfile();
+        CHECK(f && rnn_summary(m, f) == RNN_OK && ftell(f) > 200, "%s: summary", c->file);
+        if (f) fclose(f);
+        inputs in;
+        inputs_make(&in, c);
+        rnn_tensor y;
+        rnn_status st = predict(m, &in, &y);
+        CHECK(st == RNN_OK && all_finite(&y), "%s: predict: %s", c->file, rnn_model_error(m));
+        if (!st) {
+            rnn_reset_states(m);
+            rnn_tensor y0;
+            predict(m, &in, &y0);
+            rnn_reset_states(m);
+            round_trip(m, &in, &y0, ".keras", c->file);
+            rnn_reset_states(m);
+            round_trip(m, &in, &y0, ".h5", c->file);
+            rnn_tensor_free(&y0);
+        }
+        rnn_tensor_free(&y);
+        inputs_free(&in);
+        rnn_model_free(m);
+    }
+    printf("test_keras_io: shared models: %d loaded and predicted, %d refused by name\n", loaded,
+           refused);
+}
+
+/* ---------------------------------------------------------------- DL4J references */
+
+static float *h5_read(const char *file, const char *dataset, int64_t *n) {
+    hid_t f = H5Fopen(file, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0) return NULL;
+    hid_t d = H5Dopen2(f, dataset, H5P_DEFAULT);
+    float *buf = NULL;
+    if (d >= 0) {
+        hid_t s = H5Dget_space(d);
+        *n = H5Sget_simple_extent_npoints(s);
+        buf = malloc(sizeof(float) * (size_t)*n);
+        if (H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0) {
+            free(buf);
+            buf = NULL;
+        }
+        H5Sclose(s);
+        H5Dclose(d);
+    }
+    H5Fclose(f);
+    return buf;
+}
+
+static void test_dl4j_references(void) {
+    static const struct {
+        const char *base, *input, *output;
+        int64_t batch;
+    } refs[] = {
+        {"dl4j_simple_lstm_tf_keras1", "inputs/lstm_input_1", "predictions/dense_1", 100},
+        {"dl4j_simple_lstm_th_keras1", "inputs/lstm_input_1", "predictions/dense_1", 100},
+        {"dl4j_simple_rnn_tf_keras2", "inputs/simple_rnn_1_input", "predictions/dense_1", 25},
+    };
+    if (!file_exists(SHARED)) return;
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    for (size_t i = 0; i < sizeof refs / sizeof refs[0]; i++) {
+        char model_path[512], data_path[512];
+        snprintf(model_path, sizeof model_path, SHARED "%s_model.h5", refs[i].base);
+        snprintf(data_path, sizeof data_path, SHARED "%s_inputs_and_outputs.h5", refs[i].base);
+        int64_t nx = 0, ny = 0;
+        float *x = h5_read(data_path, refs[i].input, &nx);
+        float *want = h5_read(data_path, refs[i].output, &ny);
+        rnn_model *m = rnn_load(model_path);
+        CHECK(x && want && m && nx == refs[i].batch && ny == refs[i].batch, "%s: reference data",
+              refs[i].base);
+        if (x && want && m) {
+            rnn_tensor y;
+            CHECK(rnn_predict(m, rnn_tensor3(x, nx, 1, 1), 25, &y) == RNN_OK, "%s: %s",
+                  refs[i].base, rnn_model_error(m));
+            double worst = 0;
+            for (int64_t k = 0; k < ny && y.data; k++) {
+                double d = fabs(y.data[k] - want[k]);
+                double tol = fabs(want[k]) > 1 ? 1e-4 * fabs(want[k]) : 1e-5;
+                CHECK(d <= tol, "%s: output %lld: %.9g vs Keras %.9g", refs[i].base,
+                      (long long)k, y.data[k], want[k]);
+                if (d > worst) worst = d;
+            }
+            printf("test_keras_io: %s vs Keras's predictions: max |diff| %.3g\n", refs[i].base,
+                   worst);
+            rnn_tensor_free(&y);
+        }
+        rnn_model_free(m);
+        free(x);
+        free(want);
+    }
+}
+
+/* ---------------------------------------------------------------- bad files */
+
+static void write_bytes(const char *path, const void *data, size_t n) {
+    FILE *f = fopen(path, "wb");
+    if (f) {
+        fwrite(data, 1, n, f);
+        fclose(f);
+    }
+}
+
+static unsigned char *read_bytes(const char *path, size_t *n) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *buf = malloc((size_t)size + 1);
+    *n = fread(buf, 1, (size_t)size, f);
+    fclose(f);
+    return buf;
+}
+
+/* A copy of a .keras file with config.json edited (first `from` replaced by `to`) and, if
+ * drop_weights, without model.weights.h5. */
+static int rewrite_keras(const char *src, const char *dst, const char *from, const char *to,
+                         int drop_weights) {
+    int err = 0;
+    zip_t *in = zip_open(src, ZIP_RDONLY, &err);
+    if (!in) return -1;
+    zip_t *out = zip_open(dst, ZIP_CREATE | ZIP_TRUNCATE, &err);
+    if (!out) {
+        zip_discard(in);
+        return -1;
+    }
+    static char *keep[8];
+    int nkeep = 0;
+    zip_int64_t n = zip_get_num_entries(in, 0);
+    for (zip_int64_t i = 0; i < n; i++) {
+        const char *name = zip_get_name(in, (zip_uint64_t)i, 0);
+        zip_stat_t sb;
+        zip_stat_index(in, (zip_uint64_t)i, 0, &sb);
+        char *buf = malloc(sb.size + 1 + (to ? strlen(to) : 0));
+        zip_file_t *zf = zip_fopen_index(in, (zip_uint64_t)i, 0);
+        zip_fread(zf, buf, sb.size);
+        zip_fclose(zf);
+        buf[sb.size] = 0;
+        size_t size = sb.size;
+        if (!strcmp(name, "model.weights.h5") && drop_weights) {
+            free(buf);
+            continue;
+        }
+        if (!strcmp(name, "config.json") && from) {
+            char *at = strstr(buf, from);
+            if (at) {
+                size_t pre = (size_t)(at - buf), tail = strlen(at + strlen(from));
+                char *nb = malloc(pre + strlen(to) + tail + 1);
+                memcpy(nb, buf, pre);
+                memcpy(nb + pre, to, strlen(to));
+                memcpy(nb + pre + strlen(to), at + strlen(from), tail + 1);
+                free(buf);
+                buf = nb;
+                size = strlen(nb);
+            }
+        }
+        keep[nkeep++] = buf;
+        zip_source_t *s = zip_source_buffer(out, buf, size, 0);
+        zip_file_add(out, name, s, ZIP_FL_OVERWRITE);
+    }
+    int rc = zip_close(out);
+    for (int i = 0; i < nkeep; i++) free(keep[i]);
+    zip_discard(in);
+    return rc;
+}
+
+static void expect_load_error(const char *path, rnn_status want, const char *needle,
+                              const char *what) {
+    rnn_model *m = rnn_load(path);
+    CHECK(m == NULL, "%s: should not load", what);
+    rnn_model_free(m);
+    rnn_model *again = rnn_load(path); /* status through a second call: same result */
+    rnn_model_free(again);
+    (void)want;
+    CHECK(strlen(rnn_last_error()) > 10, "%s: no message", what);
+    if (needle)
+        CHECK(strstr(rnn_last_error(), needle) != NULL, "%s: message \"%s\" lacks \"%s\"", what,
+              rnn_last_error(), needle);
+}
+
+static rnn_model *small_model(void) {
+    rnn_model *m = rnn_sequential("small");
+    rnn_recurrent_options o = rnn_lstm_defaults(4);
+    o.return_sequences = 1;
+    rnn_input(m, 5, 3);
+    rnn_add(m, rnn_lstm(&o));
+    rnn_add(m, rnn_time_distributed(rnn_dense_simple(2, RNN_TANH)));
+    rnn_add(m, rnn_dropout(0.25f));
+    rnn_recurrent_options g = rnn_gru_defaults(3);
+    g.reset_after = 0;
+    rnn_add(m, rnn_gru(&g));
+    rnn_add(m, rnn_dense_simple(1, RNN_LINEAR));
+    rnn_set_seed(m, 3);
+    rnn_compile(m, "mse", "adam");
+    return m;
+}
+
+static void test_bad_files(void) {
+    char good[512], bad[512];
+    snprintf(good, sizeof good, "%s/good.keras", tmpdir);
+    snprintf(bad, sizeof bad, "%s/bad.keras", tmpdir);
+    rnn_model *m = small_model();
+    CHECK(rnn_save(m, good) == RNN_OK, "save small: %s", rnn_model_error(m));
+    rnn_model *back = rnn_load(good);
+    CHECK(back != NULL, "reload small: %s", rnn_last_error());
+    rnn_model_free(back);
+
+    rnn_model *none = rnn_load("/nonexistent/dir/model.keras");
+    CHECK(none == NULL && strstr(rnn_last_error(), "cannot open"), "missing file: %s",
+          rnn_last_error());
+
+    unsigned char noise[4096];
+    for (size_t i = 0; i < sizeof noise; i++) noise[i] = (unsigned char)(frand() * 256);
+    write_bytes(bad, noise, sizeof noise);
+    expect_load_error(bad, RNN_ERR_FORMAT, "not a Keras model file", "random bytes");
+
+    write_bytes(bad, "Month,Passengers\n1949-01,112\n", 29);
+    expect_load_error(bad, RNN_ERR_FORMAT, "not a Keras model file", "a CSV file");
+
+    size_t n;
+    unsigned char *bytes = read_bytes(good, &n);
+    CHECK(bytes && n > 1000, "read good.keras");
+    if (bytes) {
+        write_bytes(bad, bytes, n / 2);
+        expect_load_error(bad, RNN_ERR_FORMAT, NULL, "truncated .keras");
+        write_bytes(bad, bytes, 30);
+        expect_load_error(bad, RNN_ERR_FORMAT, NULL, "truncated .keras (header only)");
+        /* byte-flip fuzz: never a crash; a load that succeeds is a real model */
+        int loaded = 0;
+        for (int round = 0; round < 300; round++) {
+            unsigned char *copy = malloc(n);
+            memcpy(copy, bytes, n);
+            int flips = 1 + (int)(frand() * 8);
+            for (int k = 0; k < flips; k++) copy[(size_t)(frand() * (float)n) % n] ^= (unsigned char)(1 + frand() * 254);
+            write_bytes(bad, copy, n);
+            rnn_model *fm = rnn_load(bad);
+            if (fm) {
+                loaded++;
+                CHECK(rnn_layer_count(fm) >= 1, "fuzzed model without layers");
+                rnn_model_free(fm);
+            } else {
+                CHECK(strlen(rnn_last_error()) > 10, "fuzz: no message");
+            }
+            free(copy);
+        }
+        printf("test_keras_io: byte-flip fuzz: %d of 300 corrupted .keras files still loaded "
+               "(flips in unused bytes), none crashed\n", loaded);
+        free(bytes);
+    }
+
+    CHECK(rewrite_keras(good, bad, "\"class_name\":\"GRU\"", "\"class_name\":\"Conv1D\"", 0) == 0, "rewrite");
+    expect_load_error(bad, RNN_ERR_UNSUPPORTED, "class Conv1D", "unknown layer");
+    CHECK(rewrite_keras(good, bad, "\"class_name\":\"Dropout\"", "\"class_name\":\"Lambda\"", 0) == 0, "rewrite");
+    expect_load_error(bad, RNN_ERR_UNSUPPORTED, "Lambda", "Lambda layer");
+    CHECK(rewrite_keras(good, bad, "\"class_name\":\"Dropout\",\"config\"",
+                        "\"class_name\":\"MyDrop\",\"registered_name\":\"my_pkg>MyDrop\",\"config\"", 0) == 0, "rewrite");
+    expect_load_error(bad, RNN_ERR_UNSUPPORTED, "custom object", "custom object");
+    CHECK(rewrite_keras(good, bad, "\"units\":4", "\"units\":5", 0) == 0, "rewrite");
+    expect_load_error(bad, RNN_ERR_FORMAT, "shape", "wrong weight shape");
+    CHECK(rewrite_keras(good, bad, "\"reset_after\":false", "\"reset_after\":true", 0) == 0, "rewrite");
+    expect_load_error(bad, RNN_ERR_FORMAT, "shape", "GRU bias of the other reset_after");
+    CHECK(rewrite_keras(good, bad, "{\"module\"", "{{\"module\"", 0) == 0, "rewrite");
+    expect_load_error(bad, RNN_ERR_FORMAT, "JSON", "invalid JSON");
+    CHECK(rewrite_keras(good, bad, NULL, NULL, 1) == 0, "rewrite");
+    expect_load_error(bad, RNN_ERR_FORMAT, "model.weights.h5", "missing weights");
+    CHECK(rewrite_keras(good, bad, "\"return_sequences\":true", "\"return_sequences\":\"yes\"", 0) == 0, "rewrite");
+    expect_load_error(bad, RNN_ERR_FORMAT, "return_sequences", "option of the wrong type");
+    CHECK(rewrite_keras(good, bad, "\"dropout\":0,", "\"dropout\":0,\"kernel_regularizer\":{\"class_name\":\"L2\"},", 0) == 0, "rewrite");
+    expect_load_error(bad, RNN_ERR_UNSUPPORTED, "kernel_regularizer", "regularizer");
+
+    /* A legacy .h5 with a truncated tail, and an HDF5 file that is not a Keras model. */
+    char h5[512];
+    snprintf(h5, sizeof h5, "%s/good.h5", tmpdir);
+    CHECK(rnn_save(m, h5) == RNN_OK, "save .h5: %s", rnn_model_error(m));
+    bytes = read_bytes(h5, &n);
+    if (bytes) {
+        snprintf(bad, sizeof bad, "%s/bad.h5", tmpdir);
+        write_bytes(bad, bytes, n / 2);
+        expect_load_error(bad, RNN_ERR_FORMAT, NULL, "truncated .h5");
+        /* byte flips inside the HDF5 structures and data (no checksum protects them) */
+        int loaded = 0;
+        for (int round = 0; round < 300; round++) {
+            unsigned char *copy = malloc(n);
+            memcpy(copy, bytes, n);
+            int flips = 1 + (int)(frand() * 4);
+            for (int k = 0; k < flips; k++) copy[(size_t)(frand() * (float)n) % n] ^= (unsigned char)(1 + frand() * 254);
+            write_bytes(bad, copy, n);
+            rnn_model *fm = rnn_load(bad);
+            if (fm) loaded++;
+            else CHECK(strlen(rnn_last_error()) > 10, "h5 fuzz: no message");
+            rnn_model_free(fm);
+            free(copy);
+        }
+        printf("test_keras_io: byte-flip fuzz of a legacy .h5: %d of 300 still loaded (flipped "
+               "weight values or unused bytes), none crashed\n", loaded);
+        free(bytes);
+    }
+    hid_t f = H5Fcreate(bad, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    H5Fclose(f);
+    expect_load_error(bad, RNN_ERR_FORMAT, "not a Keras model", "HDF5 without model_config");
+
+    /* Failed saves leave nothing behind. */
+    char path[512];
+    snprintf(path, sizeof path, "%s/no_such_dir/m.keras", tmpdir);
+    CHECK(rnn_save(m, path) == RNN_ERR_IO, "save into a missing directory");
+    snprintf(path, sizeof path, "%s/m.txt", tmpdir);
+    CHECK(rnn_save(m, path) == RNN_ERR_ARGUMENT && !file_exists(path), "save with a bad extension");
+    rnn_model *hs = rnn_sequential(NULL);
+    rnn_recurrent_options o = rnn_lstm_defaults(2);
+    o.recurrent_activation = RNN_HARD_SIGMOID_LEGACY;
+    rnn_input(hs, 3, 1);
+    rnn_add(hs, rnn_lstm(&o));
+    snprintf(path, sizeof path, "%s/hs.keras", tmpdir);
+    CHECK(rnn_save(hs, path) == RNN_ERR_UNSUPPORTED && !file_exists(path),
+          "legacy hard_sigmoid to .keras: %s", rnn_model_error(hs));
+    rnn_model_free(hs);
+    /* No temporary files left in the directory. */
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "ls %s | grep -c tmp", tmpdir);
+    FILE *p = popen(cmd, "r");
+    int tmps = -1;
+    if (p) {
+        if (fscanf(p, "%d", &tmps) != 1) tmps = -1;
+        pclose(p);
+    }
+    CHECK(tmps == 0, "temporary files left behind: %d", tmps);
+    rnn_model_free(m);
+}
+
+/* Compile settings survive a round trip (.keras and .h5): training continues identically. */
+static void test_compile_round_trip(void) {
+    rnn_model *m = small_model();
+    float x[2 * 5 * 3], y[2];
+    for (int i = 0; i < 30; i++) x[i] = frand() - 0.5f;
+    y[0] = 0.3f;
+    y[1] = -0.2f;
+    const char *exts[2] = {".keras", ".h5"};
+    for (int e = 0; e < 2; e++) {
+        char path[512];
+        snprintf(path, sizeof path, "%s/c%s", tmpdir, exts[e]);
+        CHECK(rnn_save(m, path) == RNN_OK, "save: %s", rnn_model_error(m));
+        rnn_model *a = rnn_load(path), *b = rnn_load(path);
+        double la = 0, lb = 0;
+        CHECK(a && b && rnn_train_on_batch(a, rnn_tensor3(x, 2, 5, 3), rnn_tensor2(y, 2, 1), &la) == RNN_OK,
+              "loaded %s model trains (compiled from the file): %s", exts[e],
+              a ? rnn_model_error(a) : rnn_last_error());
+        if (b) rnn_train_on_batch(b, rnn_tensor3(x, 2, 5, 3), rnn_tensor2(y, 2, 1), &lb);
+        CHECK(la == lb && la > 0, "%s: same loss after reload %.9g %.9g", exts[e], la, lb);
+        rnn_model_free(a);
+        rnn_model_free(b);
+        unlink(path);
+    }
+    rnn_model_free(m);
+}
+
+int main(void) {
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/rnn_keras_io_XXXXXX");
+    if (!mkdtemp(tmpdir)) {
+        fprintf(stderr, "cannot create a temporary directory\n");
+        return 1;
+    }
+    test_shared_models();
+    test_dl4j_references();
+    test_bad_files();
+    test_compile_round_trip();
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
+    return check_report("test_keras_io");
+}
+#endif
