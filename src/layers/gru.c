@@ -164,28 +164,10 @@ static void gru_backward_steps(rnn_recurrent *r, int B, int T, const float *dhse
 
 static const rnn_cell_ops gru_cell = {RNN_CELL_GRU, 3, 1, gru_forward_steps, gru_backward_steps};
 
-static const rnn_layer_ops gru_ops = {
-    .class_name = "GRU",
-    .base_name = "gru",
-    .configure = rnn__recurrent_configure,
-    .init_weights = rnn__recurrent_init_weights,
-    .plan = rnn__recurrent_plan,
-    .forward = rnn__recurrent_forward,
-    .backward = rnn__recurrent_backward,
-    .reset_states = rnn__recurrent_reset_states,
-    .stateful_batch = rnn__recurrent_stateful_batch,
-    .free_impl = rnn__recurrent_free,
-};
+static const rnn_layer_ops gru_ops = RNN_RECURRENT_LAYER_OPS("GRU", "gru");
 
 rnn_recurrent_options rnn_gru_defaults(int units) {
-    rnn_recurrent_options o;
-    memset(&o, 0, sizeof o);
-    o.units = units;
-    o.activation = RNN_TANH;
-    o.recurrent_activation = RNN_SIGMOID;
-    o.use_bias = 1;
-    o.reset_after = 1;
-    return o;
+    return rnn__recurrent_defaults(units);
 }
 
 rnn_layer *rnn_gru(const rnn_recurrent_options *options) {

@@ -103,29 +103,10 @@ static void lstm_backward_steps(rnn_recurrent *r, int B, int T, const float *dhs
 static const rnn_cell_ops lstm_cell = {RNN_CELL_LSTM, 4, 2, lstm_forward_steps,
                                        lstm_backward_steps};
 
-static const rnn_layer_ops lstm_ops = {
-    .class_name = "LSTM",
-    .base_name = "lstm",
-    .configure = rnn__recurrent_configure,
-    .init_weights = rnn__recurrent_init_weights,
-    .plan = rnn__recurrent_plan,
-    .forward = rnn__recurrent_forward,
-    .backward = rnn__recurrent_backward,
-    .reset_states = rnn__recurrent_reset_states,
-    .stateful_batch = rnn__recurrent_stateful_batch,
-    .free_impl = rnn__recurrent_free,
-};
+static const rnn_layer_ops lstm_ops = RNN_RECURRENT_LAYER_OPS("LSTM", "lstm");
 
 rnn_recurrent_options rnn_lstm_defaults(int units) {
-    rnn_recurrent_options o;
-    memset(&o, 0, sizeof o);
-    o.units = units;
-    o.activation = RNN_TANH;
-    o.recurrent_activation = RNN_SIGMOID;
-    o.use_bias = 1;
-    o.unit_forget_bias = 1;
-    o.reset_after = 1;
-    return o;
+    return rnn__recurrent_defaults(units);
 }
 
 rnn_layer *rnn_lstm(const rnn_recurrent_options *options) {

@@ -8,6 +8,18 @@
 
 rnn_recurrent *rnn__recurrent_of(rnn_layer *layer) { return (rnn_recurrent *)layer->impl; }
 
+rnn_recurrent_options rnn__recurrent_defaults(int units) {
+    rnn_recurrent_options o;
+    memset(&o, 0, sizeof o);
+    o.units = units;
+    o.activation = RNN_TANH;
+    o.recurrent_activation = RNN_SIGMOID;
+    o.use_bias = 1;
+    o.unit_forget_bias = 1;
+    o.reset_after = 1;
+    return o;
+}
+
 int rnn__layer_is_recurrent(const rnn_layer *layer) {
     return layer->ops->configure == rnn__recurrent_configure;
 }

@@ -84,6 +84,19 @@ void rnn__recurrent_add_state_grad(const rnn_recurrent *r, float *dh, const floa
 /* 1 for SimpleRNN, LSTM and GRU layers. */
 int rnn__layer_is_recurrent(const rnn_layer *layer);
 
+/* The layer ops every recurrent layer shares; only the names differ. */
+#define RNN_RECURRENT_LAYER_OPS(cls, base)                                                    \
+    {                                                                                         \
+        .class_name = (cls), .base_name = (base), .configure = rnn__recurrent_configure,      \
+        .init_weights = rnn__recurrent_init_weights, .plan = rnn__recurrent_plan,             \
+        .forward = rnn__recurrent_forward, .backward = rnn__recurrent_backward,               \
+        .reset_states = rnn__recurrent_reset_states,                                          \
+        .stateful_batch = rnn__recurrent_stateful_batch, .free_impl = rnn__recurrent_free,    \
+    }
+/* Keras's defaults for every recurrent layer: tanh, sigmoid, bias, unit_forget_bias (LSTM),
+ * reset_after (GRU). */
+rnn_recurrent_options rnn__recurrent_defaults(int units);
+
 /* Internal access for tests and the model: the layer's options and carried state. */
 rnn_recurrent *rnn__recurrent_of(rnn_layer *layer);
 

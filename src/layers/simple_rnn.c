@@ -60,27 +60,10 @@ static void simple_backward_steps(rnn_recurrent *r, int B, int T, const float *d
 static const rnn_cell_ops simple_cell = {RNN_CELL_SIMPLE, 1, 1, simple_forward_steps,
                                          simple_backward_steps};
 
-static const rnn_layer_ops simple_rnn_ops = {
-    .class_name = "SimpleRNN",
-    .base_name = "simple_rnn",
-    .configure = rnn__recurrent_configure,
-    .init_weights = rnn__recurrent_init_weights,
-    .plan = rnn__recurrent_plan,
-    .forward = rnn__recurrent_forward,
-    .backward = rnn__recurrent_backward,
-    .reset_states = rnn__recurrent_reset_states,
-    .stateful_batch = rnn__recurrent_stateful_batch,
-    .free_impl = rnn__recurrent_free,
-};
+static const rnn_layer_ops simple_rnn_ops = RNN_RECURRENT_LAYER_OPS("SimpleRNN", "simple_rnn");
 
 rnn_recurrent_options rnn_simple_rnn_defaults(int units) {
-    rnn_recurrent_options o;
-    memset(&o, 0, sizeof o);
-    o.units = units;
-    o.activation = RNN_TANH;
-    o.recurrent_activation = RNN_SIGMOID; /* unused by SimpleRNN */
-    o.use_bias = 1;
-    return o;
+    return rnn__recurrent_defaults(units);
 }
 
 rnn_layer *rnn_simple_rnn(const rnn_recurrent_options *options) {
