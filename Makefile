@@ -79,7 +79,7 @@ $(BUILD)/tests/%: tests/%.c tests/check.h $(BUILD)/librnn.a $(CLI_OBJ)
 
 test: deps
 	@$(MAKE) --no-print-directory build-all
-	@sh scripts/run_tests.sh $(TEST_BIN) $(BUILD)/examples/readme_airline tests/test_install.sh
+	@RNN_QUICK=1 sh scripts/run_tests.sh $(TEST_BIN) $(EXAMPLE_BIN) tests/test_install.sh
 
 demo: deps
 	@$(MAKE) --no-print-directory $(BUILD)/rnn
