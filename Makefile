@@ -85,6 +85,13 @@ demo: deps
 	@$(MAKE) --no-print-directory $(BUILD)/rnn
 	$(BUILD)/rnn demo $(DEMO_ARGS)
 
+# The benchmark suite of issue 5 (librnn, PyTorch, Keras) -> bench/RESULTS.md; never part of
+# `make` or `make test`. The peers' environment .venv-bench is created on first use.
+.PHONY: bench
+bench: deps
+	@$(MAKE) --no-print-directory $(BUILD)/rnn
+	BENCH_RNN=$(BUILD)/rnn sh bench/run.sh
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/bin
 	install -m 644 include/rnn.h $(DESTDIR)$(PREFIX)/include/rnn.h

@@ -1,0 +1,287 @@
+#!/usr/bin/env python3
+"""PyTorch peer of `rnn bench` (issue 5): the same cases, data and metric definitions.
+
+    python tools/bench_torch.py CASE [--threads N] [--interop N] [--reps N]
+
+CASE is B1..B6. Prints ONE JSON line on stdout with the metrics of the issue and peak_rss_mb.
+Models are nn.LSTM / nn.GRU + nn.Linear trained with torch.optim.Adam(lr=1e-3, eps=1e-7, the
+Keras epsilon); inference runs under torch.inference_mode(). Data are the splitmix64 values that
+cli/bench.c generates (bit-identical float32). Timings: warm-up, then the median of --reps
+repetitions (at least 5). --threads 0 / --interop 0 keep PyTorch's defaults.
+"""
+import argparse
+import json
+import os
+import resource
+import statistics
+import sys
+import time
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+# ----------------------------------------------------------------------------- shared helpers
+# (the same in bench_keras.py; kept in each script so that each runs alone)
+
+def uniform(n, seed, scale=1.0):
+    """cli/bench.c bench_uniform: splitmix64 value i -> 24 bits -> [-1, 1) * scale, float32."""
+    i = np.arange(1, n + 1, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        z = np.uint64(seed) + i * np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        z = z ^ (z >> np.uint64(31))
+    u = (z >> np.uint64(40)).astype(np.float32) * np.float32(1.0 / 16777216.0)
+    return (np.float32(2.0) * u - np.float32(1.0)) * np.float32(scale)
+
+
+def token_ids(n, seed, vocab):
+    """Integer ids in [0, vocab) from the same generator (B3)."""
+    u = (uniform(n, seed) + np.float32(1.0)) * np.float32(0.5)
+    return np.minimum((u * vocab).astype(np.int64), vocab - 1)
+
+
+def airline_windows(look_back=3):
+    """The airline tutorial's training windows: (92, 3, 1) and (92, 1), scaled to [0, 1]."""
+    path = os.path.join(ROOT, "data", "airline-passengers.csv")
+    with open(path) as f:
+        next(f)
+        series = np.array([float(line.split(",")[1]) for line in f if line.strip()], np.float32)
+    lo, hi = series.min(), series.max()
+    series = (series - lo) / (hi - lo)
+    split = int(len(series) * 0.67)  # 96 months
+    train = series[:split]
+    n = len(train) - look_back - 1
+    x = np.stack([train[i:i + look_back] for i in range(n)]).reshape(n, look_back, 1)
+    y = train[look_back:look_back + n].reshape(n, 1)
+    return x.astype(np.float32), y.astype(np.float32)
+
+
+def b2_data():
+    x = uniform(10240 * 50 * 8, 2).reshape(10240, 50, 8)
+    y = x[:, :, 0].astype(np.float64).mean(axis=1).astype(np.float32).reshape(-1, 1)
+    return x, y
+
+
+def peak_rss_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def timed(fn, reps):
+    ts = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t0)
+    return statistics.median(ts)
+
+
+# ----------------------------------------------------------------------------- PyTorch
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("case", choices=["B1", "B2", "B3", "B4", "B5", "B6"])
+    ap.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (0: default)")
+    ap.add_argument("--interop", type=int, default=0,
+                    help="torch.set_num_interop_threads (0: default)")
+    ap.add_argument("--reps", type=int, default=5)
+    args = ap.parse_args()
+    if args.reps < 5:
+        ap.error("--reps must be at least 5")
+
+    import torch
+    from torch import nn
+
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    if args.interop > 0:
+        torch.set_num_interop_threads(args.interop)
+    torch.manual_seed(0)
+    head = {"impl": "pytorch", "version": torch.__version__, "case": args.case,
+            "threads": torch.get_num_threads(), "interop_threads": torch.get_num_interop_threads(),
+            "reps": args.reps}
+
+    def adam(model):
+        return torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-7)
+
+    class LastStep(nn.Module):
+        """LSTM(units) -> Dense(1) on the last step (Keras's return_sequences=False)."""
+
+        def __init__(self, features, units):
+            super().__init__()
+            self.lstm = nn.LSTM(features, units, batch_first=True)
+            self.fc = nn.Linear(units, 1)
+
+        def forward(self, x):
+            _, (h, _) = self.lstm(x)
+            return self.fc(h[-1])
+
+    mse = nn.MSELoss()
+    out = dict(head)
+    reps = args.reps
+
+    if args.case == "B1":
+        xn, yn = airline_windows()
+        x, y = torch.from_numpy(xn), torch.from_numpy(yn)
+        n = x.shape[0]
+        model = LastStep(1, 4)
+        opt = adam(model)
+
+        def epochs(count):
+            for _ in range(count):
+                for i in torch.randperm(n).tolist():  # shuffle, batch size 1
+                    opt.zero_grad(set_to_none=True)
+                    loss = mse(model(x[i:i + 1]), y[i:i + 1])
+                    loss.backward()
+                    opt.step()
+
+        epochs(10)  # warm-up
+        s = timed(lambda: epochs(100), reps)
+        out.update(train_100_epochs_s=s, us_per_step=s * 1e6 / (100 * n), steps=100 * n)
+
+    elif args.case == "B2":
+        xn, yn = b2_data()
+        x, y = torch.from_numpy(xn), torch.from_numpy(yn)
+        n = x.shape[0]
+        model = LastStep(8, 64)
+        opt = adam(model)
+
+        def epoch(count=n):
+            perm = torch.randperm(count)
+            for k in range(0, count, 32):
+                idx = perm[k:k + 32]
+                opt.zero_grad(set_to_none=True)
+                loss = mse(model(x[idx]), y[idx])
+                loss.backward()
+                opt.step()
+
+        def infer(count=n):
+            with torch.inference_mode():
+                for k in range(0, count, 256):
+                    model(x[k:k + 256])
+
+        epoch(1024)  # warm-up
+        infer(1024)
+        out.update(train_samples_per_s=n / timed(epoch, reps),
+                   infer_b256_samples_per_s=n / timed(infer, reps))
+
+    elif args.case == "B3":
+        B, T, V = 32, 100, 65
+        ids = torch.from_numpy(token_ids(B * (T + 1), 3, V).reshape(B, T + 1))
+        x, y = ids[:, :T], ids[:, 1:]
+
+        class CharRNN(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.emb = nn.Embedding(V, 64)
+                self.gru1 = nn.GRU(64, 512, batch_first=True)
+                self.gru2 = nn.GRU(512, 128, batch_first=True)
+                self.fc = nn.Linear(128, V)
+
+            def forward(self, t):
+                h, _ = self.gru1(self.emb(t))
+                h, _ = self.gru2(h)
+                return self.fc(h)  # logits; CrossEntropyLoss applies the softmax
+
+        model = CharRNN()
+        opt = adam(model)
+        ce = nn.CrossEntropyLoss()
+
+        def step():
+            opt.zero_grad(set_to_none=True)
+            loss = ce(model(x).reshape(-1, V), y.reshape(-1))
+            loss.backward()
+            opt.step()
+
+        step()
+        s = timed(step, reps)
+        out.update(train_step_ms=s * 1e3, tokens_per_s=B * T / s)
+
+    elif args.case == "B4":
+        B, T, I, H = 64, 100, 512, 512
+        x = torch.from_numpy(uniform(B * T * I, 4).reshape(B, T, I))
+        y = torch.from_numpy(uniform(B * T * H, 44, 0.5).reshape(B, T, H))
+        lstm = nn.LSTM(I, H, batch_first=True)
+        opt = adam(lstm)
+
+        def forward():
+            with torch.inference_mode():
+                lstm(x)
+
+        def train():
+            opt.zero_grad(set_to_none=True)
+            o, _ = lstm(x)
+            loss = mse(o, y)
+            loss.backward()
+            opt.step()
+
+        forward()
+        train()
+        f, t = timed(forward, reps), timed(train, reps)
+        flops = 2.0 * T * B * 4 * H * (I + H)
+        out.update(forward_ms=f * 1e3, train_step_ms=t * 1e3, forward_GFLOPs=flops / f * 1e-9,
+                   train_GFLOPs=3 * flops / t * 1e-9)
+
+    elif args.case == "B5":
+        F, H, STEPS, WARM = 8, 128, 10000, 500
+        xs = torch.from_numpy(uniform((WARM + STEPS) * F, 5).reshape(WARM + STEPS, 1, 1, F))
+        l1 = nn.LSTM(F, H, batch_first=True)
+        l2 = nn.LSTM(H, H, batch_first=True)
+        fc = nn.Linear(H, 1)
+        z = torch.zeros(1, 1, H)
+        s1, s2 = (z.clone(), z.clone()), (z.clone(), z.clone())
+        with torch.inference_mode():
+            def step(xt):
+                nonlocal s1, s2
+                h1, s1 = l1(xt, s1)
+                h2, s2 = l2(h1, s2)
+                return fc(h2[:, -1])
+
+            for s in range(WARM):
+                step(xs[s])
+            ts = []  # the 10,000 timed steps are the repetitions
+            for s in range(WARM, WARM + STEPS):
+                xt = xs[s]
+                t0 = time.perf_counter()
+                step(xt)
+                ts.append(time.perf_counter() - t0)
+        out.update(us_per_step=statistics.median(ts) * 1e6, steps=STEPS)
+
+    elif args.case == "B6":
+        N, T, F, H = 64, 30, 4, 100
+        x = torch.from_numpy(uniform(N * T * F, 6).reshape(N, T, F))
+
+        class AutoEncoder(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.enc = nn.LSTM(F, H, batch_first=True)
+                self.dec = nn.LSTM(H, H, batch_first=True)
+                self.fc = nn.Linear(H, F)
+
+            def forward(self, t):
+                _, (h, _) = self.enc(t)
+                r = h[-1].unsqueeze(1).expand(-1, T, -1)  # RepeatVector(30)
+                d, _ = self.dec(r)
+                return self.fc(d)  # TimeDistributed(Dense(4))
+
+        model = AutoEncoder()
+        opt = adam(model)
+
+        def step():
+            opt.zero_grad(set_to_none=True)
+            loss = mse(model(x), x)
+            loss.backward()
+            opt.step()
+
+        step()
+        out.update(train_step_ms=timed(step, reps) * 1e3)
+
+    out["peak_rss_mb"] = round(peak_rss_mb(), 1)
+    print(json.dumps(out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
