@@ -158,7 +158,7 @@ static rnn_status input_forward(rnn_layer *layer, const rnn_tensor *const *x,
                                 const rnn_run_ctx *ctx) {
     (void)ctx;
     layer->y[0] = *x[0];
-    layer->mask_out = NULL;
+    layer->mask_out = layer->mask_in; /* NULL, or the mask a nested model is called with */
     return RNN_OK;
 }
 
@@ -178,6 +178,10 @@ static const rnn_layer_ops input_ops = {
 };
 
 int rnn__is_input_layer(const rnn_layer *layer) { return layer->ops == &input_ops; }
+
+int rnn__input_is_ids(const rnn_layer *layer) {
+    return rnn__is_input_layer(layer) && ((const input_impl *)layer->impl)->ids;
+}
 
 static rnn_symbol *make_symbol(rnn_layer *producer, int index, const rnn_shape *shape) {
     rnn_symbol *s = calloc(1, sizeof *s);
@@ -423,6 +427,64 @@ static rnn_status visit(rnn_model *m, rnn_layer *layer, int depth) {
     return append_layer(m, layer);
 }
 
+/* Position of a layer in m->layers (-1 if absent). */
+static int layer_index(const rnn_model *m, const rnn_layer *layer) {
+    for (int i = 0; i < m->n_layers; i++)
+        if (m->layers[i] == layer) return i;
+    return -1;
+}
+
+/* Pre-order of a depth-first walk from the outputs, each call's inputs in order. */
+static void preorder(const rnn_model *m, rnn_layer *layer, int *order, int *next) {
+    int i = layer_index(m, layer);
+    if (i < 0 || order[i] >= 0) return;
+    order[i] = (*next)++;
+    for (int k = 0; k < layer->n_inputs; k++)
+        preorder(m, layer->inputs_sym[k]->producer, order, next);
+}
+
+/* Keras's order of model.layers, and so of get_weights (keras/src/ops/function.py, map_graph):
+ * by decreasing depth, the longest path to an output, and within one depth in the order the
+ * walk from the outputs first meets them. The InputLayers stay first, in the given order. It
+ * is a topological order: a producer is deeper than its consumers. m->layers holds the layers
+ * topologically (inputs before their consumers). */
+static rnn_status keras_layer_order(rnn_model *m) {
+    const int n = m->n_layers;
+    int *depth = calloc((size_t)n + 1, sizeof *depth);
+    int *order = malloc(sizeof *order * ((size_t)n + 1));
+    rnn_layer **sorted = malloc(sizeof *sorted * ((size_t)n + 1));
+    if (!depth || !order || !sorted) {
+        free(depth); free(order); free(sorted);
+        return rnn__fail(RNN_ERR_MEMORY, "out of memory");
+    }
+    for (int i = n - 1; i >= 0; i--) /* consumers before producers */
+        for (int k = 0; k < m->layers[i]->n_inputs; k++) {
+            int p = layer_index(m, m->layers[i]->inputs_sym[k]->producer);
+            if (p >= 0 && depth[p] < depth[i] + 1) depth[p] = depth[i] + 1;
+        }
+    for (int i = 0; i < n; i++) order[i] = -1;
+    int next = 0;
+    for (int k = 0; k < m->n_outputs; k++) preorder(m, m->outputs[k]->producer, order, &next);
+    int count = 0;
+    for (int i = 0; i < n; i++)
+        if (rnn__is_input_layer(m->layers[i])) sorted[count++] = m->layers[i];
+    const int first = count;
+    for (int i = 0; i < n; i++) {
+        if (rnn__is_input_layer(m->layers[i])) continue;
+        int j = count++; /* insertion: depth descending, then walk order */
+        while (j > first) {
+            int q = layer_index(m, sorted[j - 1]);
+            if (depth[q] > depth[i] || (depth[q] == depth[i] && order[q] < order[i])) break;
+            sorted[j] = sorted[j - 1];
+            j--;
+        }
+        sorted[j] = m->layers[i];
+    }
+    memcpy(m->layers, sorted, sizeof *sorted * (size_t)n);
+    free(depth); free(order); free(sorted);
+    return RNN_OK;
+}
+
 rnn_model *rnn_model_new(rnn_symbol *const *inputs, int n_inputs, rnn_symbol *const *outputs,
                          int n_outputs, const char *name) {
     if (!inputs || !outputs || n_inputs < 1 || n_outputs < 1 || n_inputs > RNN_MODEL_MAX_IO ||
@@ -452,6 +514,7 @@ rnn_model *rnn_model_new(rnn_symbol *const *inputs, int n_inputs, rnn_symbol *co
     /* Inputs first, in the given order, as Keras lists them. */
     for (int k = 0; k < n_inputs && !st; k++) st = visit(m, m->inputs[k], 0);
     for (int k = 0; k < n_outputs && !st; k++) st = visit(m, outputs[k]->producer, 0);
+    if (!st) st = keras_layer_order(m);
     if (!st) {
         name_layers(m);
         st = check_unique_names(m);

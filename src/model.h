@@ -113,6 +113,8 @@ void rnn__model_retain(rnn_model *m);
 
 /* The InputLayer class (model inputs). */
 int rnn__is_input_layer(const rnn_layer *layer);
+/* 1 for an InputLayer of token ids (rnn_new_ids_input). */
+int rnn__input_is_ids(const rnn_layer *layer);
 /* Every layer of the model and of its nested models (depth first), for states and names. */
 int rnn__model_all_layers(rnn_model *m, rnn_layer **out, int capacity);
 

@@ -1021,14 +1021,16 @@ rnn_status rnn__model_gradients(rnn_model *m, const rnn_tensor *x, int nx, const
 
 rnn_status rnn_predict_step(rnn_model *m, const float *x, float *y) {
     if (!m || !x || !y) return rnn__fail(RNN_ERR_ARGUMENT, "rnn_predict_step: NULL argument");
-    if (m->n_inputs != 1 || m->n_layers <= 1 || rnn__model_input_shape(m, 0)->rank != 3)
+    const rnn_shape *in = m->n_inputs == 1 ? rnn__model_input_shape(m, 0) : NULL;
+    /* [batch, steps, features], or token ids [batch, steps] for a model starting with Embedding */
+    const int ids = in && rnn__input_is_ids(m->inputs[0]);
+    if (!in || m->n_layers <= 1 || (in->rank != 3 && !ids))
         return rnn__model_fail(m, rnn__fail(RNN_ERR_STATE,
                                "rnn_predict_step needs a single-input model whose input is "
-                               "[batch, steps, features]"));
-    const rnn_shape *in = rnn__model_input_shape(m, 0);
+                               "[batch, steps, features] or token ids [batch, steps]"));
     int64_t B = rnn__model_stateful_batch(m);
     if (!B) B = in->dim[0] > 0 ? in->dim[0] : 1;
-    const int64_t F = in->dim[2];
+    const int64_t F = ids ? 1 : in->dim[2];
     for (int64_t i = 0; i < B * F; i++)
         if (!isfinite(x[i]))
             return rnn__model_fail(m, rnn__fail(RNN_ERR_NUMERIC, "x contains %s at index %lld",
@@ -1040,7 +1042,8 @@ rnn_status rnn_predict_step(rnn_model *m, const float *x, float *y) {
     for (int i = 0; i < n && i < 512; i++)
         if (rnn__layer_is_recurrent(all[i]) && (st = rnn__recurrent_ensure_state(all[i], B)))
             return rnn__model_fail(m, st);
-    rnn_tensor xt = rnn_tensor3((float *)x, B, 1, F); /* read only */
+    /* one step: [B, 1, F], or [B, 1] ids (read only) */
+    rnn_tensor xt = ids ? rnn_tensor2((float *)x, B, 1) : rnn_tensor3((float *)x, B, 1, F);
     rnn_run_ctx ctx = {RNN_MODE_STREAM, &m->rng};
     if ((st = rnn__model_forward(m, &xt, &ctx))) return st;
     const rnn_tensor *out = rnn__model_output(m, 0);

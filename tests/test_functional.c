@@ -383,7 +383,31 @@ static void pattern_errors(void) {
     rnn_model_free(ok);
 }
 
+/* Streaming a character model one id at a time equals predicting the whole id sequence. */
+static void stream_ids(void) {
+    rnn_symbol *in = rnn_new_ids_input(1, RNN_NONE, NULL);
+    rnn_recurrent_options a = rnn_gru_defaults(8);
+    a.return_sequences = 1;
+    a.stateful = 1;
+    rnn_embedding_options e = rnn_embedding_defaults(5, 4);
+    rnn_dense_options d = rnn_dense_defaults(5);
+    d.activation = RNN_SOFTMAX;
+    rnn_symbol *h = rnn_call(rnn_gru(&a), rnn_call(rnn_embedding(&e), in));
+    rnn_model *m = rnn_model_simple(in, rnn_call(rnn_time_distributed(rnn_dense(&d)), h), NULL);
+    float ids[6] = {1, 4, 2, 0, 3, 3}, y[5];
+    rnn_tensor whole;
+    CHECK(m && rnn_predict(m, rnn_tensor2(ids, 1, 6), 1, &whole) == RNN_OK, "%s", rnn_last_error());
+    rnn_reset_states(m);
+    for (int t = 0; t < 6; t++) {
+        CHECK(rnn_predict_step(m, &ids[t], y) == RNN_OK, "step with ids: %s", rnn_last_error());
+        for (int k = 0; k < 5; k++) CHECK_CLOSE(y[k], whole.data[t * 5 + k], 1e-6, 1e-5, "ids stream");
+    }
+    rnn_tensor_free(&whole);
+    rnn_model_free(m);
+}
+
 int main(void) {
+    stream_ids();
     nested_sharing();
     multi_output();
     metrics_and_callbacks();
