@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "layers/layer_options.h"
 #include "error.h"
 #include "io/keras_io.h"
 #include "layers/recurrent.h"
@@ -22,19 +23,17 @@ const rnn_recurrent_options *rnn__keras_recurrent_options(rnn_layer *layer) {
     return &rnn__recurrent_of(layer)->opt;
 }
 const rnn_dense_options *rnn__keras_dense_options(rnn_layer *layer) {
-    return (const rnn_dense_options *)layer->impl;
+    return rnn__dense_options(layer);
 }
 const rnn_embedding_options *rnn__keras_embedding_options(rnn_layer *layer) {
-    return (const rnn_embedding_options *)layer->impl;
+    return rnn__embedding_options(layer);
 }
-int rnn__keras_repeat_n(rnn_layer *layer) { return *(const int *)layer->impl; }
-rnn_activation rnn__keras_activation_of(rnn_layer *layer) {
-    return *(const rnn_activation *)layer->impl;
-}
-float rnn__keras_dropout_rate(rnn_layer *layer) { return *(const float *)layer->impl; }
-rnn_layer *rnn__keras_inner_layer(rnn_layer *layer) { return *(rnn_layer *const *)layer->impl; }
-rnn_model *rnn__keras_inner_model(rnn_layer *layer) { return *(rnn_model *const *)layer->impl; }
-int rnn__keras_input_is_ids(rnn_layer *input_layer) { return *(const int *)input_layer->impl; }
+int rnn__keras_repeat_n(rnn_layer *layer) { return rnn__repeat_vector_n(layer); }
+rnn_activation rnn__keras_activation_of(rnn_layer *layer) { return rnn__activation_layer_kind(layer); }
+float rnn__keras_dropout_rate(rnn_layer *layer) { return rnn__dropout_rate(layer); }
+rnn_layer *rnn__keras_inner_layer(rnn_layer *layer) { return rnn__time_distributed_inner(layer); }
+rnn_model *rnn__keras_inner_model(rnn_layer *layer) { return rnn__model_layer_inner(layer); }
+int rnn__keras_input_is_ids(rnn_layer *input_layer) { return rnn__input_is_ids(input_layer); }
 const char *rnn__keras_stem(const rnn_layer *layer) { return layer->ops->base_name; }
 
 void rnn__keras_origin_set(rnn_keras_origin *o, const char *version) {

@@ -7,6 +7,7 @@
 #include "kernels/activations.h"
 #include "kernels/gemm.h"
 #include "layers/layer.h"
+#include "layers/layer_options.h"
 
 typedef struct {
     rnn_dense_options opt;
@@ -122,6 +123,10 @@ static const rnn_layer_ops dense_ops = {
     .backward = dense_backward,
     .free_impl = free,
 };
+
+const rnn_dense_options *rnn__dense_options(const rnn_layer *layer) {
+    return &((const dense_impl *)layer->impl)->opt;
+}
 
 rnn_dense_options rnn_dense_defaults(int units) {
     rnn_dense_options o;

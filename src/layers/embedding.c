@@ -8,6 +8,7 @@
 
 #include "error.h"
 #include "layers/layer.h"
+#include "layers/layer_options.h"
 
 typedef struct {
     rnn_embedding_options opt;
@@ -99,6 +100,10 @@ static const rnn_layer_ops embedding_ops = {
     .init_weights = emb_init, .plan = emb_plan, .forward = emb_forward, .backward = emb_backward,
     .free_impl = free,
 };
+
+const rnn_embedding_options *rnn__embedding_options(const rnn_layer *layer) {
+    return &((const embedding_impl *)layer->impl)->opt;
+}
 
 rnn_embedding_options rnn_embedding_defaults(int input_dim, int output_dim) {
     rnn_embedding_options o = {input_dim, output_dim, 0, NULL};

@@ -6,6 +6,7 @@
 
 #include "error.h"
 #include "model.h"
+#include "layers/layer_options.h"
 
 typedef struct {
     rnn_model *inner;
@@ -62,7 +63,11 @@ static rnn_status ml_forward(rnn_layer *layer, const rnn_tensor *const *x, const
     rnn_model *m = ml->inner;
     rnn_tensor in[RNN_LAYER_MAX_INPUTS];
     for (int k = 0; k < m->n_inputs; k++) in[k] = *x[k];
+    /* Keras passes the mask of the tensor a model is called on to the model's input (the
+     * graph knows the mask of input 0 only). */
+    m->inputs[0]->mask_in = layer->mask_in;
     rnn_status st = rnn__model_forward(m, in, ctx);
+    m->inputs[0]->mask_in = NULL;
     if (st) return st;
     for (int k = 0; k < m->n_outputs; k++) layer->y[k] = *rnn__model_output(m, k);
     layer->mask_out = rnn__model_output_mask(m, 0);
@@ -114,6 +119,10 @@ static const rnn_layer_ops sequential_ops = {
     .plan = ml_plan, .forward = ml_forward, .backward = ml_backward,
     .stateful_batch = ml_stateful_batch, .free_impl = ml_free, .children = ml_children,
 };
+
+rnn_model *rnn__model_layer_inner(const rnn_layer *layer) {
+    return ((const model_layer *)layer->impl)->inner;
+}
 
 rnn_layer *rnn_model_as_layer(rnn_model *inner) {
     if (!inner) {

@@ -5,6 +5,7 @@
 #include "error.h"
 #include "kernels/activations.h"
 #include "layers/layer.h"
+#include "layers/layer_options.h"
 
 /* ---------------------------------------------------------------- RepeatVector */
 
@@ -73,6 +74,8 @@ static const rnn_layer_ops repeat_ops = {
     .class_name = "RepeatVector", .base_name = "repeat_vector", .configure = repeat_configure,
     .plan = repeat_plan, .forward = repeat_forward, .backward = repeat_backward, .free_impl = free,
 };
+
+int rnn__repeat_vector_n(const rnn_layer *layer) { return ((const repeat_impl *)layer->impl)->n; }
 
 rnn_layer *rnn_repeat_vector(int n) {
     repeat_impl *r = calloc(1, sizeof *r);
@@ -150,6 +153,10 @@ static const rnn_layer_ops activation_ops = {
     .plan = act_plan, .forward = act_forward, .backward = act_backward, .free_impl = free,
 };
 
+rnn_activation rnn__activation_layer_kind(const rnn_layer *layer) {
+    return ((const activation_impl *)layer->impl)->activation;
+}
+
 rnn_layer *rnn_activation_layer(rnn_activation activation) {
     activation_impl *a = calloc(1, sizeof *a);
     if (!a) {
@@ -225,6 +232,8 @@ static const rnn_layer_ops dropout_ops = {
     .class_name = "Dropout", .base_name = "dropout", .configure = dropout_configure,
     .plan = dropout_plan, .forward = dropout_forward, .backward = dropout_backward, .free_impl = free,
 };
+
+float rnn__dropout_rate(const rnn_layer *layer) { return ((const dropout_impl *)layer->impl)->rate; }
 
 rnn_layer *rnn_dropout(float rate) {
     dropout_impl *d = calloc(1, sizeof *d);

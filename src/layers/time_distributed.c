@@ -6,6 +6,7 @@
 
 #include "error.h"
 #include "layers/layer.h"
+#include "layers/layer_options.h"
 
 typedef struct {
     rnn_layer *inner;
@@ -94,6 +95,10 @@ static const rnn_layer_ops td_ops = {
     .plan = td_plan, .forward = td_forward, .backward = td_backward, .free_impl = td_free,
     .children = td_children, .stateful_batch = td_stateful_batch,
 };
+
+rnn_layer *rnn__time_distributed_inner(const rnn_layer *layer) {
+    return ((const td_impl *)layer->impl)->inner;
+}
 
 rnn_layer *rnn_time_distributed(rnn_layer *inner) {
     if (!inner) {

@@ -1,0 +1,17 @@
+/* Read access to each layer kind's options, for the Keras file writer and the summary: each
+ * layer file answers for its own private struct, so nothing outside it depends on the layout.
+ * The caller checks the layer's class first (layer->ops->class_name). */
+#ifndef RNN_LAYER_OPTIONS_H
+#define RNN_LAYER_OPTIONS_H
+
+#include "layers/layer.h"
+
+const rnn_dense_options *rnn__dense_options(const rnn_layer *dense);
+const rnn_embedding_options *rnn__embedding_options(const rnn_layer *embedding);
+int rnn__repeat_vector_n(const rnn_layer *repeat_vector);
+rnn_activation rnn__activation_layer_kind(const rnn_layer *activation);
+float rnn__dropout_rate(const rnn_layer *dropout);
+rnn_layer *rnn__time_distributed_inner(const rnn_layer *time_distributed);
+rnn_model *rnn__model_layer_inner(const rnn_layer *model_layer);
+
+#endif
