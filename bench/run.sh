@@ -32,17 +32,22 @@ NICECMD=""
 if [ "$NICE" != 0 ] && [ "$(id -u)" = 0 ]; then NICECMD="nice -n -$NICE"; fi
 
 # Thread settings, chosen by measurement on this 2-core machine (bench/README.md, "Threads"):
-#   librnn   BLAS threads per case (rnn_set_threads), 0 = OpenBLAS's default (all cores)
-#   PyTorch  its defaults (intra-op = 2 = cores, inter-op = 2), which measured best
-#   Keras    TensorFlow's defaults (intra-op and inter-op pools sized by TF), which measured best
+#   librnn   BLAS threads per case (rnn_set_threads); 0 = OpenBLAS's default (all cores)
+#   PyTorch  1 intra-op thread for the small cases B1, B2, B5 (measured several times faster
+#            than its default of 2 here); its defaults (2 intra-op, 2 inter-op) for B3, B4, B6
+#   Keras    1 intra-op and 1 inter-op thread for the batch-1 cases B1 and B5 (measured faster
+#            for B5); TensorFlow's defaults elsewhere
 RNN_THREADS_B1=${RNN_THREADS_B1:-1}
 RNN_THREADS_B2=${RNN_THREADS_B2:-1}
 RNN_THREADS_B3=${RNN_THREADS_B3:-2}
 RNN_THREADS_B4=${RNN_THREADS_B4:-2}
 RNN_THREADS_B5=${RNN_THREADS_B5:-1}
 RNN_THREADS_B6=${RNN_THREADS_B6:-2}
-TORCH_ARGS=${TORCH_ARGS:-}
-KERAS_ARGS=${KERAS_ARGS:-}
+TORCH_ARGS_B1=${TORCH_ARGS_B1---threads 1}
+TORCH_ARGS_B2=${TORCH_ARGS_B2---threads 1}
+TORCH_ARGS_B5=${TORCH_ARGS_B5---threads 1}
+KERAS_ARGS_B1=${KERAS_ARGS_B1---threads 1 --interop 1}
+KERAS_ARGS_B5=${KERAS_ARGS_B5---threads 1 --interop 1}
 
 mkdir -p "$WORK"
 : >"$RAW"
@@ -85,18 +90,20 @@ record() {
 }
 
 echo "meta loadavg_start $(cut -d' ' -f1-3 /proc/loadavg)" >"$WORK/meta.txt"
-record librnn sgemm1 "$RNN" bench sgemm --threads 1 --reps "$REPS"
-record librnn sgemm2 "$RNN" bench sgemm --threads 2 --reps "$REPS"
+if [ "${BENCH_SGEMM:-1}" != 0 ]; then
+    record librnn sgemm1 "$RNN" bench sgemm --threads 1 --reps "$REPS"
+    record librnn sgemm2 "$RNN" bench sgemm --threads 2 --reps "$REPS"
+fi
 for c in $CASES; do
-    eval "threads=\${RNN_THREADS_$c:-0}"
+    eval "threads=\${RNN_THREADS_$c:-0} targs=\${TORCH_ARGS_$c:-} kargs=\${KERAS_ARGS_$c:-}"
     record librnn "$c" "$RNN" bench "$c" --threads "$threads" --reps "$REPS"
     for p in $PEERS; do
         if [ "$p" = torch ]; then
             # shellcheck disable=SC2086
-            record pytorch "$c" "$PY" tools/bench_torch.py "$c" --reps "$REPS" $TORCH_ARGS
+            record pytorch "$c" "$PY" tools/bench_torch.py "$c" --reps "$REPS" $targs
         else
             # shellcheck disable=SC2086
-            record keras "$c" "$PY" tools/bench_keras.py "$c" --reps "$REPS" $KERAS_ARGS
+            record keras "$c" "$PY" tools/bench_keras.py "$c" --reps "$REPS" $kargs
         fi
     done
 done
@@ -117,8 +124,6 @@ done
     [ -x "$PY" ] && echo "meta python $("$PY" --version 2>&1)"
     [ -x "$PY" ] && echo "meta numpy $("$PY" -c 'import numpy; print(numpy.__version__)' 2>/dev/null)"
     echo "meta rnn_threads B1=$RNN_THREADS_B1 B2=$RNN_THREADS_B2 B3=$RNN_THREADS_B3 B4=$RNN_THREADS_B4 B5=$RNN_THREADS_B5 B6=$RNN_THREADS_B6"
-    echo "meta torch_args ${TORCH_ARGS:-(defaults)}"
-    echo "meta keras_args ${KERAS_ARGS:-(defaults)}"
     echo "meta nice ${NICECMD:-(not reniced)}"
 } >>"$WORK/meta.txt"
 
@@ -197,9 +202,10 @@ def threads_of(impl):
     seen = sorted({(r["case"], r.get("threads"), r.get("interop_threads")) for r in rows
                    if r["impl"] == impl and "error" not in r and not r["case"].startswith("sgemm")})
     if impl == "librnn":
-        return ", ".join(f"{c}: {t if t else 'default (2)'}" for c, t, _ in seen)
-    ts = sorted({(t, i) for _, t, i in seen})
-    return "; ".join(f"intra-op {t or 'TF default'}, inter-op {i or 'TF default'}" for t, i in ts)
+        return ", ".join(f"{c} {t if t else 'default (2)'}" for c, t, _ in seen)
+    if impl == "pytorch":
+        return ", ".join(f"{c} {t}/{i}" for c, t, i in seen)
+    return ", ".join(f"{c} {t or 'default'}/{i or 'default'}" for c, t, i in seen)
 
 v = versions()
 s1, s2 = get("librnn", "sgemm1", "sgemm_4096_GFLOPs"), get("librnn", "sgemm2", "sgemm_4096_GFLOPs")
@@ -231,9 +237,11 @@ w(f"| Python, numpy | {meta.get('python', '?')}, numpy {meta.get('numpy', '?')} 
 w("")
 w("Thread settings (bench/README.md says how they were chosen):\n")
 w(f"- librnn: OpenBLAS threads per case (`rnn bench CASE --threads N`): {threads_of('librnn')}")
-w(f"- PyTorch: {threads_of('pytorch') or 'not run'} (`torch.get_num_threads()`, "
-  "`get_num_interop_threads()`; PyTorch's defaults)")
-w(f"- Keras: {threads_of('keras') or 'not run'} (TensorFlow's defaults; 0 means TF sizes the pools)\n")
+w(f"- PyTorch, intra-op/inter-op threads as reported by `torch.get_num_threads()` and "
+  f"`get_num_interop_threads()`: {threads_of('pytorch') or 'not run'} (2/2 is PyTorch's default "
+  "here; 1 intra-op thread measured several times faster for the small cases)")
+w(f"- Keras/TensorFlow, intra-op/inter-op pools: {threads_of('keras') or 'not run'} (default: "
+  "TensorFlow sizes the pool; 1/1 measured faster for the batch-1 stream)\n")
 
 w("## Results\n")
 for c in cases:
