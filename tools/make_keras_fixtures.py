@@ -1,6 +1,6 @@
 """Golden fixtures from real Keras for tests/test_keras_fixtures.c.
 
-    sh tools/setup_python_env.sh && .venv/bin/python tools/make_keras_fixtures.py
+    sh tools/setup_python_env.sh && .venv/bin/python tools/make_keras_fixtures.py [CASE ...]
 
 Keras 3 with the TensorFlow backend on the CPU, float32, one thread, deterministic ops. For each
 case below the model is built in Keras, every weight is replaced by values drawn from a NumPy
@@ -8,21 +8,44 @@ generator seeded by the case's name (biases included, so none is zero), and a fi
 and target y are drawn the same way. tests/fixtures/keras/<case>/ then receives:
 
   case.txt        the model in a line format the C test parses (described in its header)
-  x.npy, y.npy    the batch and its target
+  x.npy, y.npy    the batch and its target (token ids and class ids as float32 values)
   w<k>.npy        the weights in get_weights() order
   out.npy         model.predict(x) with those weights
-  loss.npy        the compiled loss on (x, y) (scalar; reduction sum_over_batch_size)
-  grad<k>.npy     d loss / d w<k>, by tf.GradientTape over model(x, training=True) and the loss
+  loss.npy        the compiled loss on (x, y) (scalar; reduction sum_over_batch_size; masked
+                  steps excluded; summed over the outputs of a multi-output model)
+  grad<k>.npy     d loss / d w<k>, by tf.GradientTape over model(x, training=True) and
+                  model.compute_loss (the loss train_on_batch differentiates)
   train_loss.npy  the loss train_on_batch returned at each of the 5 steps (before each update)
   after<k>.npy    the weights after 5 train_on_batch(x, y) steps of the compiled optimizer
-Stateful cases (a fixed batch_shape) also have x2.npy, out1.npy (= out.npy) and out2.npy:
-predict on x then on x2 from a fresh state, the second call continuing the first. The states
-are reset before the gradients and before training; during the 5 training steps they carry
-from step to step, as Keras never resets them itself.
+A model with several inputs or outputs has x<i>.npy, y<k>.npy and out<k>.npy instead, in the
+order of the Model's inputs and outputs. Stateful cases (a fixed batch_shape) also have x2.npy,
+out1.npy (= out.npy) and out2.npy: predict on x then on x2 from a fresh state, the second call
+continuing the first. The states are reset before the gradients and before training; during the
+5 training steps they carry from step to step, as Keras never resets them itself. Predict-only
+cases (Dropout with rate > 0, random while training) have no grad, train_loss or after files;
+their loss.npy is model.evaluate.
+
+Two kinds of cases: Sequential stacks (case(): an input line and one line per layer), and
+functional graphs (graph(): named inputs, layer calls on named symbols, nested Models, several
+inputs and outputs, Embedding ids, masks, initial states).
+
+Cross-entropy after a softmax or sigmoid: Keras-TF does not use the probabilities the model
+outputs but the logits behind them when the output tensor came straight from a softmax/sigmoid
+(Dense(activation=...) or Activation; not TimeDistributed(Dense(activation=...)), whose output is
+a stack): keras-semantics.md section 4.1, confirmed with Keras 3.15.1 here. librnn computes the
+clipped-probability formula. The two agree, up to rounding, while every probability lies inside
+(1e-7, 1 - 1e-7); the generator asserts the predicted probabilities lie in [1e-4, 1 - 1e-4] for
+those cases (and says in case.txt which formula Keras used), so the comparison is exact in
+either form. Saturated outputs, where the two differ, are not in the suite.
+
+Three more Keras 3.15.1 behaviours shape the graph cases (each explained where it is used):
+SPARSE_NOTE (the Embedding's sparse gradient under Adam and clipping: distinct ids in those
+cases), INITIAL_STATE_NOTE (an RNN called with initial_state is not masked: that decoder takes
+no mask), and RMSprop failing on an Embedding's gradient (RMSprop only on models without one).
 
 Weights are fed from files because initializers cannot be matched across frameworks
 (keras-semantics.md section 9). Everything here is deterministic: running the script twice gives
-the same files. Fixtures stay small (T = 7, batch 4, a few units): well under 1 MB in all.
+the same files. Fixtures stay small (T = 6 or 7, batch 4, a few units): well under 1 MB in all.
 """
 import os
 import shutil
@@ -48,13 +71,28 @@ FORMAT_DOC = """\
 # Lines: a keyword, then values; '#' starts a comment.
 #   case NAME
 #   versions keras=V tensorflow=V numpy=V
+# A Sequential model:
 #   input B T F        data batch B; model input_shape=(T, F) (rnn_input); T -1: None, 0: (F,) only
 #   batch_input B T F  batch_input_shape=(B, T, F) (rnn_batch_input), for stateful layers
-#   layer CLASS key=value ...   Keras class (SimpleRNN, LSTM, GRU, Dense) and its options
-#   loss mse|mae       reduction sum_over_batch_size
-#   optimizer adam learning_rate= beta_1= beta_2= epsilon=  |  optimizer sgd learning_rate= momentum= nesterov=
+#   layer CLASS key=value ...   Keras class and its options (the classes and options of the
+#                               functional layer lines below, without a name and inputs=)
+# A functional model (symbols are named; output k > 0 of a layer call NAME is NAME:k):
+#   input NAME T F              keras.Input(shape=(T, F)) (rnn_new_input); T -1: None, 0: (F,)
+#   ids_input NAME T            keras.Input(shape=(T,), dtype=int32): token ids (rnn_new_ids_input)
+#   layer NAME CLASS inputs=S[,S...] key=value ...   a new layer called on the symbols: CLASS is
+#       SimpleRNN, LSTM, GRU (inputs x[, h0[, c0]]: initial_state), Dense, Embedding,
+#       TimeDistributed (layer=Dense and the Dense's options), RepeatVector, Activation, Dropout,
+#       or Model (model=NAME: a model defined above, called as a layer)
+#   model NAME inputs=S[,S...] outputs=S[,S...]   keras.Model; the last one is the model tested
+# Both:
+#   loss NAME [from_logits=1]   reduction sum_over_batch_size, summed over the outputs
+#   optimizer adam|sgd|rmsprop key=value ...   the Keras optimizer's settings, clipnorm=,
+#       clipvalue=, global_clipnorm= when set, and schedule=inverse_time decay_steps= decay_rate=
+#       staircase= (or schedule=exponential ...) for an InverseTimeDecay (ExponentialDecay)
+#       learning rate (learning_rate= is its initial value)
 #   train_steps N      train_on_batch steps behind after<k>.npy and train_loss.npy
 #   stateful_chunks 2  x.npy then x2.npy predicted in a row from a fresh state: out1.npy, out2.npy
+#   predict_only 1     only out*.npy and loss.npy (evaluate): the model is random while training
 """
 
 
@@ -142,16 +180,307 @@ CASES = [
     case("lstm_long", [layer("LSTM", units=4, return_sequences=True)], steps=40, batch=2,
          features=2),
     case("gru_long", [layer("GRU", units=4)], steps=40, batch=2, features=2),
+    # the weightless layers and TimeDistributed in a Sequential stack (rnn_add)
+    case("sequential_repeat_td_activation", [
+        layer("LSTM", units=4), layer("RepeatVector", n=5),
+        layer("GRU", units=3, return_sequences=True), layer("Dropout", rate=0.0),
+        layer("TimeDistributed", layer=("Dense", dict(units=2))),
+        layer("Activation", activation="tanh")], steps=6),
 ]
 
-RECURRENT_KEYS = {
-    "SimpleRNN": ["units", "activation", "use_bias", "return_sequences", "go_backwards",
-                  "stateful"],
+# ------------------------------------------------------------------ functional graphs
+
+TG = 6  # steps of the graph cases
+V = 7   # vocabulary (id 0 included) and classes
+# Where the ids are 0 (padding, masked with mask_zero=True): '0' padding, 'x' a token in
+# [1, vocab). Leading, middle and trailing padding, and a row with all three.
+PAD = ["00xxxx", "xx00xx", "xxxx00", "0x0xx0"]
+PAD_ENC = ["xxxx00", "xxxxxx", "xx0xxx", "x00x00"]
+PAD_DEC = ["0xxxxx", "xxxx00", "00xxxx", "xxxxx0"]
+
+
+def g_input(name, steps, features):
+    return ("input", name, steps, features)
+
+
+def g_ids(name, steps, vocab, pad, unique=False):
+    """Token ids in [1, vocab) where pad has 'x', 0 where it has '0'; unique: no id twice in the
+    batch (see SPARSE_NOTE)."""
+    return ("ids_input", name, steps, vocab, pad, unique)
+
+
+def g_layer(name, cls, inputs, **kw):
+    return ("layer", name, cls, inputs.split(","), kw)
+
+
+def g_model(name, inputs, outputs):
+    return ("model", name, inputs.split(","), outputs.split(","))
+
+
+def g_td_dense(name, inputs, **kw):
+    return g_layer(name, "TimeDistributed", inputs, layer=("Dense", kw))
+
+
+def graph(name, ops, loss="mse", optimizer=None, from_logits=False, target=None,
+          predict_only=False, batch=B, doc=""):
+    return dict(name=name, ops=ops, loss=loss, optimizer=optimizer or opt("adam", 0.01),
+                from_logits=from_logits, target=target, predict_only=predict_only, batch=batch,
+                doc=doc, stateful=False)
+
+
+def opt(kind, learning_rate, **kw):
+    return dict(kind=kind, learning_rate=learning_rate, **kw)
+
+
+EMB = dict(input_dim=V, output_dim=4)
+VW = 26  # a vocabulary wide enough for a batch of distinct ids (4 x 6 tokens)
+EMB_WIDE = dict(input_dim=VW, output_dim=4)
+SPARSE_NOTE = """\
+The Embedding's gradient is a tf.IndexedSlices with one slice per token occurrence. Keras 3.15.1
+on TensorFlow applies the optimizer's element-wise steps to those slices before repeated ids are
+summed: Adam's m and v (v gets the sum of the squared slices, not the square of their sum; m's
+decay is applied once per occurrence), clipvalue (each slice clipped), clipnorm and
+global_clipnorm (the norm over the slices). librnn, like the dense gradient of the other
+backends, sums first. The two agree when no id occurs twice in the batch, so the cases that
+combine an Embedding with Adam or clipping use distinct ids (unique=True); SGD, with or without
+momentum, is linear in the gradient and takes any ids."""
+# No RMSprop with an Embedding: Keras 3.15.1's RMSprop fails on the Embedding's sparse
+# (IndexedSlices) gradient under TensorFlow ("indices[0] = ... is not in [0, ...)" in
+# rmsprop.py's divide), so RMSprop is tested on models without one.
+
+GRAPH_CASES = [
+    # Embedding(mask_zero) -> recurrent layer with return_sequences (and go_backwards) under the
+    # mask -> TimeDistributed(Dense(V)) -> softmax, sparse_categorical_crossentropy: the masked
+    # steps repeat the previous output and carry the state; the loss is the mean over the
+    # unmasked steps
+    graph("emb_mask_lstm_td_softmax_sparse_ce", [
+        g_ids("ids", TG, VW, PAD, unique=True),
+        g_layer("emb", "Embedding", "ids", mask_zero=True, **EMB_WIDE),
+        g_layer("lstm", "LSTM", "emb", units=5, return_sequences=True),
+        g_td_dense("td", "lstm", units=V),
+        g_layer("softmax", "Activation", "td", activation="softmax"),
+        g_model("model", "ids", "softmax")],
+        loss="sparse_categorical_crossentropy", optimizer=opt("adam", 0.01)),
+    graph("emb_mask_gru_backwards_td_softmax_sgd", [
+        g_ids("ids", TG, V, PAD),
+        g_layer("emb", "Embedding", "ids", mask_zero=True, **EMB),
+        g_layer("gru", "GRU", "emb", units=4, return_sequences=True, go_backwards=True),
+        g_td_dense("td", "gru", units=V),
+        g_layer("softmax", "Activation", "td", activation="softmax"),
+        g_model("model", "ids", "softmax")],
+        loss="sparse_categorical_crossentropy", optimizer=opt("sgd", 0.5),
+        doc="go_backwards: the sequence output is in processing order, the mask is not reversed"),
+    graph("emb_mask_simple_rnn_backwards_dense_softmax_nesterov", [
+        g_ids("ids", TG, V, PAD),
+        g_layer("emb", "Embedding", "ids", mask_zero=True, **EMB),
+        g_layer("rnn", "SimpleRNN", "emb", units=5, return_sequences=True, go_backwards=True),
+        g_layer("dense", "Dense", "rnn", units=V, activation="softmax"),
+        g_model("model", "ids", "dense")],
+        loss="sparse_categorical_crossentropy",
+        optimizer=opt("sgd", 0.1, momentum=0.9, nesterov=True)),
+    graph("emb_mask_lstm_backwards_last", [
+        g_ids("ids", TG, VW, PAD, unique=True),
+        g_layer("emb", "Embedding", "ids", mask_zero=True, **EMB_WIDE),
+        g_layer("lstm", "LSTM", "emb", units=4, go_backwards=True),
+        g_layer("dense", "Dense", "lstm", units=V, activation="softmax"),
+        g_model("model", "ids", "dense")],
+        loss="sparse_categorical_crossentropy", optimizer=opt("adam", 0.02),
+        doc="the last output under a mask: the state after the last unmasked step"),
+    graph("emb_zeros_lstm_td_logits_sgd_momentum", [
+        g_ids("ids", TG, V, PAD),
+        g_layer("emb", "Embedding", "ids", **EMB),
+        g_layer("lstm", "LSTM", "emb", units=4, return_sequences=True),
+        g_td_dense("td", "lstm", units=V),
+        g_model("model", "ids", "td")],
+        loss="sparse_categorical_crossentropy", from_logits=True,
+        optimizer=opt("sgd", 0.2, momentum=0.9),
+        doc="mask_zero=False: id 0 is an ordinary token; from_logits=True on a linear output"),
+    graph("emb_mask_gru_reset_before_td_softmax_categorical_amsgrad", [
+        g_ids("ids", TG, VW, PAD, unique=True),
+        g_layer("emb", "Embedding", "ids", mask_zero=True, **EMB_WIDE),
+        g_layer("gru", "GRU", "emb", units=4, reset_after=False, return_sequences=True),
+        g_td_dense("td", "gru", units=V, activation="softmax"),
+        g_model("model", "ids", "td")],
+        loss="categorical_crossentropy", optimizer=opt("adam", 0.01, amsgrad=True),
+        doc="the softmax inside TimeDistributed: Keras uses the probabilities (no logits)"),
+    graph("emb_mask_stack_softmax_kld_clipvalue", [
+        g_ids("ids", TG, VW, PAD, unique=True),
+        g_layer("emb", "Embedding", "ids", mask_zero=True, **EMB_WIDE),
+        g_layer("lstm", "LSTM", "emb", units=4, return_sequences=True),
+        g_layer("gru", "GRU", "lstm", units=4, return_sequences=True, go_backwards=True),
+        g_layer("dense", "Dense", "gru", units=5),
+        g_layer("softmax", "Activation", "dense", activation="softmax"),
+        g_model("model", "ids", "softmax")],
+        loss="kl_divergence", optimizer=opt("adam", 0.01, clipvalue=0.05)),
+    graph("emb_mask_lstm_td_sigmoid_binary_global_clipnorm", [
+        g_ids("ids", TG, VW, PAD, unique=True),
+        g_layer("emb", "Embedding", "ids", mask_zero=True, **EMB_WIDE),
+        g_layer("lstm", "LSTM", "emb", units=4, return_sequences=True),
+        g_td_dense("td", "lstm", units=3, activation="sigmoid"),
+        g_model("model", "ids", "td")],
+        loss="binary_crossentropy", optimizer=opt("sgd", 0.5, global_clipnorm=0.01)),
+    graph("gru_dense_sigmoid_binary_clipnorm", [
+        g_input("x", TG, 3),
+        g_layer("gru", "GRU", "x", units=4, return_sequences=True),
+        g_layer("dense", "Dense", "gru", units=3, activation="sigmoid"),
+        g_model("model", "x", "dense")],
+        loss="binary_crossentropy", optimizer=opt("sgd", 0.5, momentum=0.5, clipnorm=0.02)),
+    graph("lstm_dense_softmax_categorical", [
+        g_input("x", TG, 3),
+        g_layer("lstm", "LSTM", "x", units=5),
+        g_layer("dense", "Dense", "lstm", units=V, activation="softmax"),
+        g_model("model", "x", "dense")],
+        loss="categorical_crossentropy", optimizer=opt("adam", 0.01)),
+    # Activation layers (each element-wise activation; softmax above)
+    graph("activation_layers", [
+        g_input("x", TG, 3),
+        g_layer("dense", "Dense", "x", units=4),
+        g_layer("act_elu", "Activation", "dense", activation="elu"),
+        g_layer("rnn", "SimpleRNN", "act_elu", units=4, return_sequences=True),
+        g_layer("act_relu", "Activation", "rnn", activation="relu"),
+        g_td_dense("td", "act_relu", units=4),
+        g_layer("act_selu", "Activation", "td", activation="selu"),
+        g_layer("act_softplus", "Activation", "act_selu", activation="softplus"),
+        g_layer("act_hard_sigmoid", "Activation", "act_softplus", activation="hard_sigmoid"),
+        g_layer("act_tanh", "Activation", "act_hard_sigmoid", activation="tanh"),
+        g_layer("act_sigmoid", "Activation", "act_tanh", activation="sigmoid"),
+        g_layer("act_linear", "Activation", "act_sigmoid", activation="linear"),
+        g_model("model", "x", "act_linear")],
+        optimizer=opt("rmsprop", 0.01, centered=True)),
+    # Dropout: rate 0 is the identity while training too; rate > 0 only in predict/evaluate
+    graph("dropout_rate_zero", [
+        g_input("x", TG, 3),
+        g_layer("drop_in", "Dropout", "x", rate=0.0),
+        g_layer("lstm", "LSTM", "drop_in", units=4, return_sequences=True),
+        g_layer("drop", "Dropout", "lstm", rate=0.0),
+        g_td_dense("td", "drop", units=2),
+        g_model("model", "x", "td")],
+        optimizer=opt("adam", 0.01)),
+    graph("dropout_predict", [
+        g_input("x", TG, 3),
+        g_layer("drop_in", "Dropout", "x", rate=0.3),
+        g_layer("gru", "GRU", "drop_in", units=4, return_sequences=True),
+        g_layer("drop", "Dropout", "gru", rate=0.5),
+        g_layer("dense", "Dense", "drop", units=2),
+        g_model("model", "x", "dense")],
+        predict_only=True, doc="predict and evaluate only: Dropout is the identity there"),
+    # RepeatVector autoencoder from nested models: encoder and decoder Models called as layers
+    # of the autoencoder; the weights are the encoder's then the decoder's
+    graph("autoencoder_nested_inverse_time_decay", [
+        g_input("enc_in", TG, 3),
+        g_layer("enc_lstm", "LSTM", "enc_in", units=4),
+        g_model("encoder", "enc_in", "enc_lstm"),
+        g_input("dec_in", 0, 4),
+        g_layer("repeat", "RepeatVector", "dec_in", n=TG),
+        g_layer("dec_lstm", "LSTM", "repeat", units=5, return_sequences=True),
+        g_td_dense("dec_td", "dec_lstm", units=3),
+        g_model("decoder", "dec_in", "dec_td"),
+        g_input("x", TG, 3),
+        g_layer("code", "Model", "x", model="encoder"),
+        g_layer("recon", "Model", "code", model="decoder"),
+        g_model("autoencoder", "x", "recon")],
+        target="x", optimizer=opt("adam", 0.02, schedule=("inverse_time", 2, 0.5, False))),
+    # return_state: [output, h(, c)] as the model's outputs, one loss summed over them
+    graph("lstm_return_state_outputs", [
+        g_input("x", TG, 3),
+        g_layer("lstm", "LSTM", "x", units=4, return_sequences=True, return_state=True),
+        g_model("model", "x", "lstm,lstm:1,lstm:2")],
+        optimizer=opt("sgd", 0.2, momentum=0.5, schedule=("inverse_time", 2, 1.0, True)),
+        doc="Keras applies the one loss to every output and sums"),
+    graph("gru_backwards_return_state_outputs", [
+        g_input("x", TG, 3),
+        g_layer("gru", "GRU", "x", units=4, go_backwards=True, return_state=True),
+        g_layer("dense", "Dense", "gru", units=2),
+        g_model("model", "x", "dense,gru:1")],
+        loss="mae", batch=5, optimizer=opt("rmsprop", 0.01),
+        doc="batch 5 for MAE (see gru_dense_mae)"),
+    # encoder-decoders: the encoder's final states are the decoder's initial_state
+    graph("seq2seq_lstm_initial_state", [
+        g_ids("enc_ids", TG, V, PAD_ENC),
+        g_ids("dec_ids", TG, V, PAD_DEC),
+        g_layer("enc_emb", "Embedding", "enc_ids", mask_zero=True, **EMB),
+        g_layer("enc", "LSTM", "enc_emb", units=5, return_state=True),
+        g_layer("dec_emb", "Embedding", "dec_ids", **EMB),
+        g_layer("dec", "LSTM", "dec_emb,enc:1,enc:2", units=5, return_sequences=True),
+        g_td_dense("td", "dec", units=V),
+        g_layer("softmax", "Activation", "td", activation="softmax"),
+        g_model("model", "enc_ids,dec_ids", "softmax")],
+        loss="sparse_categorical_crossentropy", optimizer=opt("sgd", 0.5, momentum=0.9),
+        doc="the encoder masked; the decoder's id 0 an ordinary token: Keras 3.15.1 does not "
+            "pass the mask to an RNN called with initial_state (see INITIAL_STATE_NOTE)"),
+    graph("seq2seq_gru_simple_rnn_initial_state", [
+        g_input("enc_x", TG, 3),
+        g_input("dec_x", TG - 2, 2),
+        g_layer("enc", "GRU", "enc_x", units=4, return_state=True),
+        g_layer("dec", "SimpleRNN", "dec_x,enc:1", units=4, return_sequences=True,
+                go_backwards=True),
+        g_layer("dense", "Dense", "dec", units=2),
+        g_model("model", "enc_x,dec_x", "dense")],
+        optimizer=opt("rmsprop", 0.01, momentum=0.5)),
+    # a model called on a masked tensor: Keras passes the mask into the nested model
+    graph("nested_model_masked_input", [
+        g_input("inner_in", TG, 4),
+        g_layer("inner_lstm", "LSTM", "inner_in", units=4, return_sequences=True),
+        g_model("inner", "inner_in", "inner_lstm"),
+        g_ids("ids", TG, V, PAD),
+        g_layer("emb", "Embedding", "ids", mask_zero=True, **EMB),
+        g_layer("seq", "Model", "emb", model="inner"),
+        g_td_dense("td", "seq", units=V),
+        g_layer("softmax", "Activation", "td", activation="softmax"),
+        g_model("model", "ids", "softmax")],
+        loss="sparse_categorical_crossentropy", optimizer=opt("sgd", 0.5)),
+    # a fully padded row: its last output is the initial state (zeros)
+    graph("emb_mask_empty_row_last_output", [
+        g_ids("ids", TG, V, ["000000", "xx00xx", "xxxx00", "0x0xx0"]),
+        g_layer("emb", "Embedding", "ids", mask_zero=True, **EMB),
+        g_layer("gru", "GRU", "emb", units=4),
+        g_layer("dense", "Dense", "gru", units=V, activation="softmax"),
+        g_model("model", "ids", "dense")],
+        loss="sparse_categorical_crossentropy", optimizer=opt("sgd", 0.5)),
+    # a symbol used twice: a model output that another layer also consumes
+    graph("lstm_output_also_consumed", [
+        g_input("x", TG, 3),
+        g_layer("lstm", "LSTM", "x", units=3, return_sequences=True),
+        g_td_dense("td", "lstm", units=3),
+        g_model("model", "x", "lstm,td")],
+        optimizer=opt("adam", 0.01, schedule=("exponential", 2, 0.5, False))),
+    # from_logits=True for the other cross-entropies
+    graph("gru_dense_logits_categorical", [
+        g_input("x", TG, 3),
+        g_layer("gru", "GRU", "x", units=4),
+        g_layer("dense", "Dense", "gru", units=V),
+        g_model("model", "x", "dense")],
+        loss="categorical_crossentropy", from_logits=True,
+        optimizer=opt("sgd", 0.5, schedule=("exponential", 3, 0.3, True))),
+    graph("lstm_td_logits_binary", [
+        g_input("x", TG, 3),
+        g_layer("lstm", "LSTM", "x", units=4, return_sequences=True),
+        g_td_dense("td", "lstm", units=2),
+        g_model("model", "x", "td")],
+        loss="binary_crossentropy", from_logits=True, optimizer=opt("adam", 0.01)),
+]
+
+ALL_CASES = CASES + GRAPH_CASES
+
+INITIAL_STATE_NOTE = """\
+Keras 3.15.1 does not mask an RNN called with initial_state: Layer.__call__ fills in the `mask`
+argument only for a call with one tensor argument (with several it looks for `<arg>_mask`
+parameters, which RNN.call lacks), so the recurrence runs over the padded steps as over any
+other, while the output still carries the input's mask to the loss. tf.keras 2 masked it. librnn
+masks it, so the decoder of seq2seq_lstm_initial_state takes no mask (its id 0 is a token)."""
+
+LAYER_KEYS = {
+    "SimpleRNN": ["units", "activation", "use_bias", "return_sequences", "return_state",
+                  "go_backwards", "stateful"],
     "LSTM": ["units", "activation", "recurrent_activation", "use_bias", "return_sequences",
-             "go_backwards", "stateful", "unit_forget_bias"],
+             "return_state", "go_backwards", "stateful", "unit_forget_bias"],
     "GRU": ["units", "activation", "recurrent_activation", "use_bias", "return_sequences",
-            "go_backwards", "stateful", "reset_after"],
+            "return_state", "go_backwards", "stateful", "reset_after"],
     "Dense": ["units", "activation", "use_bias"],
+    "Embedding": ["input_dim", "output_dim", "mask_zero"],
+    "RepeatVector": ["n"],
+    "Activation": ["activation"],
+    "Dropout": ["rate"],
 }
 
 
@@ -165,34 +494,88 @@ def fmt(value):
     return str(value)
 
 
-def layer_line(keras_layer):
-    """The layer as Keras itself reports it (get_config), so what is written is what ran."""
-    cls = type(keras_layer).__name__
-    config = keras_layer.get_config()
-    parts = ["layer", cls]
-    for key in RECURRENT_KEYS[cls]:
+def activation_name(value):
+    value = keras.activations.serialize(keras.activations.get(value))
+    if isinstance(value, dict):
+        value = value.get("config", value)
+    return "linear" if value in (None, "None") else value
+
+
+def config_options(cls, config):
+    parts = []
+    for key in LAYER_KEYS[cls]:
         value = config[key]
         if key in ("activation", "recurrent_activation"):
-            value = keras.activations.serialize(keras.activations.get(value))
-            if isinstance(value, dict):
-                value = value.get("config", value)
-            value = "linear" if value in (None, "None") else value
+            value = activation_name(value)
         parts.append("%s=%s" % (key, fmt(value)))
-    return " ".join(parts)
+    return parts
+
+
+def layer_options(keras_layer):
+    """The layer's class and options as Keras itself reports them (get_config), so what is
+    written is what ran."""
+    cls = type(keras_layer).__name__
+    config = keras_layer.get_config()
+    if cls == "TimeDistributed":
+        inner = keras_layer.layer
+        return cls, ["layer=" + type(inner).__name__] + config_options(type(inner).__name__,
+                                                                        inner.get_config())
+    return cls, config_options(cls, config)
+
+
+def layer_line(keras_layer):
+    cls, parts = layer_options(keras_layer)
+    return " ".join(["layer", cls] + parts)
 
 
 def optimizer_of(spec):
-    if spec[0] == "adam":
-        opt = keras.optimizers.Adam(learning_rate=spec[1])
-        line = "optimizer adam learning_rate=%s beta_1=%s beta_2=%s epsilon=%s" % (
-            fmt(opt.learning_rate.numpy().item()), fmt(opt.beta_1), fmt(opt.beta_2),
-            fmt(opt.epsilon))
+    if isinstance(spec, tuple):  # the Sequential cases' short forms
+        spec = (opt("adam", spec[1]) if spec[0] == "adam" else
+                opt("sgd", spec[1], momentum=spec[2], nesterov=spec[3]))
+    spec = dict(spec)
+    kind = spec.pop("kind")
+    lr = spec.pop("learning_rate")
+    schedule = spec.pop("schedule", None)
+    if schedule:
+        sched_kind, decay_steps, decay_rate, staircase = schedule
+        sched_cls = {"inverse_time": keras.optimizers.schedules.InverseTimeDecay,
+                     "exponential": keras.optimizers.schedules.ExponentialDecay}[sched_kind]
+        lr = sched_cls(lr, decay_steps, decay_rate, staircase=staircase)
+    cls = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD,
+           "rmsprop": keras.optimizers.RMSprop}[kind]
+    optimizer = cls(learning_rate=lr, **spec)
+    if schedule:
+        parts = ["learning_rate=" + fmt(float(lr.initial_learning_rate))]
     else:
-        _, lr, momentum, nesterov = spec
-        opt = keras.optimizers.SGD(learning_rate=lr, momentum=momentum, nesterov=nesterov)
-        line = "optimizer sgd learning_rate=%s momentum=%s nesterov=%s" % (
-            fmt(opt.learning_rate.numpy().item()), fmt(opt.momentum), fmt(opt.nesterov))
-    return opt, line
+        parts = ["learning_rate=" + fmt(optimizer.learning_rate.numpy().item())]
+    keys = {"adam": ["beta_1", "beta_2", "epsilon", "amsgrad"],
+            "sgd": ["momentum", "nesterov"],
+            "rmsprop": ["rho", "momentum", "epsilon", "centered"]}[kind]
+    parts += ["%s=%s" % (k, fmt(getattr(optimizer, k))) for k in keys]
+    for k in ("clipnorm", "clipvalue", "global_clipnorm"):
+        if getattr(optimizer, k) is not None:
+            parts.append("%s=%s" % (k, fmt(float(getattr(optimizer, k)))))
+    if schedule:
+        parts += ["schedule=" + schedule[0], "decay_steps=%d" % lr.decay_steps,
+                  "decay_rate=" + fmt(float(lr.decay_rate)), "staircase=" + fmt(lr.staircase)]
+    return optimizer, "optimizer %s %s" % (kind, " ".join(parts))
+
+
+def loss_of(name, from_logits):
+    if name == "mse":
+        return keras.losses.MeanSquaredError()
+    if name == "mae":
+        return keras.losses.MeanAbsoluteError()
+    if name == "sparse_categorical_crossentropy":
+        return keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits)
+    if name == "categorical_crossentropy":
+        return keras.losses.CategoricalCrossentropy(from_logits=from_logits)
+    if name == "binary_crossentropy":
+        return keras.losses.BinaryCrossentropy(from_logits=from_logits)
+    if name == "kl_divergence":
+        assert not from_logits
+        return keras.losses.KLDivergence()
+    raise ValueError(name)
 
 
 def reset_states(model):
@@ -206,23 +589,9 @@ def save(directory, name, array):
     np.save(os.path.join(directory, name), array.astype("<f4"), allow_pickle=False)
 
 
-def make_case(spec):
-    name = spec["name"]
-    rng = np.random.RandomState(zlib.crc32(name.encode()))
-    keras.utils.set_random_seed(1)
-    batch, steps, feats = spec["batch"], spec["steps"], spec["features"]
-    data_steps = steps if steps else T
-    if spec["stateful"]:
-        inp = keras.Input(batch_shape=(batch, steps, feats))
-    elif steps == 0:
-        inp = keras.Input(shape=(feats,))
-    else:
-        inp = keras.Input(shape=(steps, feats))
-    layers = [getattr(keras.layers, cls)(**kw) for cls, kw in spec["layers"]]
-    model = keras.Sequential([inp] + layers)
-
-    # Weights: uniform in [-0.5, 0.5) (recurrent kernels scaled by 1/sqrt(units) more so long
-    # sequences stay in the interesting range), biases included.
+def draw_weights(model, rng):
+    """Uniform in [-0.5, 0.5) (recurrent kernels scaled by 1/sqrt(units) more so long sequences
+    stay in the interesting range), biases included."""
     weights = []
     for var in model.weights:
         shape = tuple(var.shape)
@@ -234,79 +603,292 @@ def make_case(spec):
     assert len(model.get_weights()) == len(model.trainable_weights) == len(weights)
     for a, b in zip(model.get_weights(), model.trainable_weights):
         assert a.shape == tuple(b.shape)
+    return weights
 
+
+def build_sequential(spec, rng):
+    batch, steps, feats = spec["batch"], spec["steps"], spec["features"]
+    data_steps = steps if steps else T
+    if spec["stateful"]:
+        inp = keras.Input(batch_shape=(batch, steps, feats))
+    elif steps == 0:
+        inp = keras.Input(shape=(feats,))
+    else:
+        inp = keras.Input(shape=(steps, feats))
+    layers = [make_keras_layer(None, cls, kw) for cls, kw in spec["layers"]]
+    model = keras.Sequential([inp] + layers)
+    weights = draw_weights(model, rng)
     x_shape = (batch, feats) if steps == 0 else (batch, data_steps, feats)
     x = rng.normal(0.0, 1.0, size=x_shape).astype(np.float32)
     x2 = rng.normal(0.0, 1.0, size=x_shape).astype(np.float32)
     out_shape = tuple(model.compute_output_shape(x_shape))
     y = rng.normal(0.0, 0.5, size=out_shape).astype(np.float32)
+    input_steps = -1 if steps is None else steps
+    lines = ["%s %d %d %d" % ("batch_input" if spec["stateful"] else "input", batch, input_steps,
+                              feats)]
+    lines += [layer_line(lay) for lay in model.layers]
+    return model, weights, [x], [x2], [y], lines
 
-    loss_fn = {"mse": keras.losses.MeanSquaredError(),
-               "mae": keras.losses.MeanAbsoluteError()}[spec["loss"]]
+
+def make_keras_layer(name, cls, kw):
+    if cls == "TimeDistributed":
+        inner_cls, inner_kw = kw["layer"]
+        return keras.layers.TimeDistributed(getattr(keras.layers, inner_cls)(**inner_kw),
+                                            name=name)
+    return getattr(keras.layers, cls)(name=name, **kw)
+
+
+def draw_ids(rng, vocab, pad, batch, steps, unique):
+    assert len(pad) == batch and all(len(row) == steps for row in pad)
+    padding = np.array([[c == "0" for c in row] for row in pad])
+    ids = np.zeros((batch, steps), dtype=np.int32)
+    if unique:
+        assert vocab - 1 >= (~padding).sum()
+        ids[~padding] = rng.permutation(np.arange(1, vocab))[:(~padding).sum()]
+    else:
+        ids[~padding] = rng.randint(1, vocab, size=(~padding).sum())
+    return ids
+
+
+def softmax(z):
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def draw_target(rng, loss, shape):
+    if loss in ("mse", "mae"):
+        return rng.normal(0.0, 0.5, size=shape).astype(np.float32)
+    if loss == "sparse_categorical_crossentropy":
+        return rng.randint(0, shape[-1], size=shape[:-1]).astype(np.float32)
+    if loss == "categorical_crossentropy":
+        return np.eye(shape[-1], dtype=np.float32)[rng.randint(0, shape[-1], size=shape[:-1])]
+    if loss == "binary_crossentropy":
+        return rng.randint(0, 2, size=shape).astype(np.float32)
+    if loss == "kl_divergence":
+        return softmax(rng.normal(0.0, 1.0, size=shape)).astype(np.float32)
+    raise ValueError(loss)
+
+
+def build_graph(spec, rng):
+    """Builds the Keras graph of a graph() case; returns the model, its weights, the data and
+    the case.txt lines describing it."""
+    batch = spec["batch"]
+    syms, models, data, lines, embedded = {}, {}, {}, [], []
+    top = None
+    for op in spec["ops"]:
+        kind, name = op[0], op[1]
+        assert name not in syms and name not in models, name
+        if kind == "input":
+            _, _, steps, feats = op
+            shape = (feats,) if steps == 0 else (None if steps < 0 else steps, feats)
+            syms[name] = keras.Input(shape=shape, name=name)
+            data_shape = (batch, feats) if steps == 0 else (batch, steps, feats)
+            data[name] = rng.normal(0.0, 1.0, size=data_shape).astype(np.float32)
+            lines.append("input %s %d %d" % (name, steps, feats))
+        elif kind == "ids_input":
+            _, _, steps, vocab, pad, unique = op
+            syms[name] = keras.Input(shape=(steps,), dtype="int32", name=name)
+            data[name] = draw_ids(rng, vocab, pad, batch, steps, unique)
+            lines.append("ids_input %s %d" % (name, steps))
+        elif kind == "layer":
+            _, _, cls, inputs, kw = op
+            args = [syms[s] for s in inputs]
+            if cls == "Model":
+                lay = models[kw["model"]]
+                out = lay(args[0] if len(args) == 1 else args)
+                lines.append("layer %s Model inputs=%s model=%s" % (name, ",".join(inputs),
+                                                                  kw["model"]))
+            else:
+                lay = make_keras_layer(name, cls, kw)
+                out = lay(args[0]) if len(args) == 1 else lay(args[0], initial_state=args[1:])
+                if cls == "Embedding":
+                    embedded.append((data[inputs[0]], kw.get("mask_zero", False)))
+                if len(args) > 1:
+                    assert getattr(args[0], "_keras_mask", None) is None, (
+                        "%s: initial_state with a masked input (see INITIAL_STATE_NOTE)" % name)
+                cls_name, parts = layer_options(lay)
+                lines.append(" ".join(["layer", name, cls_name, "inputs=" + ",".join(inputs)] +
+                                      parts))
+            outs = list(out) if isinstance(out, (list, tuple)) else [out]
+            for k, o in enumerate(outs):
+                syms[name if k == 0 else "%s:%d" % (name, k)] = o
+        elif kind == "model":
+            _, _, inputs, outputs = op
+            ins = [syms[s] for s in inputs]
+            outs = [syms[s] for s in outputs]
+            top = keras.Model(ins[0] if len(ins) == 1 else ins,
+                              outs[0] if len(outs) == 1 else outs, name=name)
+            models[name] = top
+            top_inputs, top_outputs = inputs, outputs
+            lines.append("model %s inputs=%s outputs=%s" % (name, ",".join(inputs),
+                                                            ",".join(outputs)))
+        else:
+            raise ValueError(kind)
+    model = top
+    weights = draw_weights(model, rng)
+    xs = [data[s] for s in top_inputs]
+    ys = []
+    for s in top_outputs:
+        shape = (batch,) + tuple(syms[s].shape[1:])
+        if spec["target"] == "x":
+            assert len(xs) == 1 and xs[0].shape == shape
+            ys.append(xs[0].copy())
+        else:
+            ys.append(draw_target(rng, spec["loss"], shape))
+    check_sparse_ids(spec, embedded)
+    return model, weights, xs, None, ys, lines
+
+
+def check_sparse_ids(spec, embedded):
+    """SPARSE_NOTE: with Adam or clipping, no id the loss can reach occurs twice in the batch
+    (masked padding has a zero gradient and does not count)."""
+    o = spec["optimizer"]
+    if not (o["kind"] == "adam" or o.get("clipnorm") or o.get("clipvalue") or
+            o.get("global_clipnorm")):
+        return
+    for ids, mask_zero in embedded:
+        seen = ids[ids != 0] if mask_zero else ids
+        assert len(np.unique(seen)) == seen.size, "%s: repeated ids (SPARSE_NOTE)" % spec["name"]
+
+
+def one_or_list(arrays):
+    return arrays[0] if len(arrays) == 1 else list(arrays)
+
+
+def as_list(value):
+    return [np.asarray(v) for v in value] if isinstance(value, (list, tuple)) else [
+        np.asarray(value)]
+
+
+def file_names(stem, n):
+    return [stem + ".npy"] if n == 1 else ["%s%d.npy" % (stem, k) for k in range(n)]
+
+
+def make_case(spec):
+    name = spec["name"]
+    rng = np.random.RandomState(zlib.crc32(name.encode()))
+    keras.utils.set_random_seed(1)
+    is_graph = "ops" in spec
+    batch = spec["batch"]
+    model, weights, xs, x2s, ys, model_lines = (build_graph if is_graph else build_sequential)(
+        spec, rng)
+    x_in, y_in = one_or_list(xs), one_or_list(ys)
+
+    loss_fn = loss_of(spec["loss"], spec.get("from_logits", False))
     optimizer, opt_line = optimizer_of(spec["optimizer"])
     model.compile(loss=loss_fn, optimizer=optimizer, jit_compile=False)
 
     directory = os.path.join(OUT, name)
     os.makedirs(directory)
+    notes = []
 
     # Forward passes.
-    out = model.predict(x, batch_size=batch, verbose=0)
-    save(directory, "out.npy", out)
+    outs = as_list(model.predict(x_in, batch_size=batch, verbose=0))
+    for fname, o in zip(file_names("out", len(outs)), outs):
+        save(directory, fname, o)
     if spec["stateful"]:
-        out2 = model.predict(x2, batch_size=batch, verbose=0)
-        save(directory, "x2.npy", x2)
-        save(directory, "out1.npy", out)
+        out2 = model.predict(x2s[0], batch_size=batch, verbose=0)
+        save(directory, "x2.npy", x2s[0])
+        save(directory, "out1.npy", outs[0])
         save(directory, "out2.npy", out2)
         reset_states(model)
-        again = model.predict(x2, batch_size=batch, verbose=0)
+        again = model.predict(x2s[0], batch_size=batch, verbose=0)
         assert not np.allclose(again, out2), "%s: the state did not carry" % name
         reset_states(model)
 
-    # Loss and gradients at the initial weights (fresh state).
-    with tf.GradientTape() as tape:
-        pred = model(x, training=True)
-        loss = loss_fn(y, pred)
-    grads = tape.gradient(loss, model.trainable_weights)
-    reset_states(model)
-    assert np.allclose(pred.numpy(), out, rtol=1e-5, atol=1e-6)
-    save(directory, "loss.npy", np.float32(loss.numpy()))
-    for k, g in enumerate(grads):
-        save(directory, "grad%d.npy" % k, g.numpy())
-        assert np.any(g.numpy() != 0), "%s: gradient %d is all zero" % (name, k)
+    # Cross-entropies on probabilities: stay where the clipped formula and Keras-TF's logits
+    # short-cut agree (see the top of the file), and say which one Keras used.
+    if spec["loss"] in ("sparse_categorical_crossentropy", "categorical_crossentropy",
+                        "binary_crossentropy", "kl_divergence") and not spec.get("from_logits"):
+        for o in outs:
+            assert o.min() >= 1e-4 and o.max() <= 1 - 1e-4, "%s: saturated probabilities" % name
+        eager = model(x_in, training=False)
+        shortcut = any(hasattr(o, "_keras_logits") for o in
+                       (eager if isinstance(eager, (list, tuple)) else [eager]))
+        if spec["loss"] != "kl_divergence" and shortcut:
+            notes.append("Keras-TF computes this loss from the logits behind the output's "
+                         "softmax/sigmoid (keras-semantics 4.1), librnn from the clipped "
+                         "probabilities: the same here, every probability lies in "
+                         "[1e-4, 1 - 1e-4]")
+        elif spec["loss"] != "kl_divergence":
+            notes.append("Keras-TF computes this loss from the clipped probabilities, as librnn "
+                         "does: the output is not a softmax/sigmoid's own tensor (no logits "
+                         "short-cut)")
 
-    # Training: TRAIN_STEPS train_on_batch steps on (x, y), no shuffling (one fixed batch).
-    train_losses = []
-    for _ in range(TRAIN_STEPS):
-        train_losses.append(float(model.train_on_batch(x, y)))
-    assert abs(train_losses[0] - float(loss.numpy())) <= 1e-6 + 1e-5 * abs(train_losses[0])
-    save(directory, "train_loss.npy", np.array(train_losses))
-    for k, w in enumerate(model.get_weights()):
-        save(directory, "after%d.npy" % k, w)
-        assert not np.array_equal(w, weights[k]), "%s: weight %d did not move" % (name, k)
+    if spec.get("predict_only"):
+        loss_value = model.evaluate(x_in, y_in, batch_size=batch, verbose=0)
+        save(directory, "loss.npy", np.float32(np.atleast_1d(loss_value)[0]))
+    else:
+        # Loss and gradients at the initial weights (fresh state).
+        with tf.GradientTape() as tape:
+            pred = model(x_in, training=True)
+            loss = model.compute_loss(x=x_in, y=y_in, y_pred=pred, training=True)
+        grads = tape.gradient(loss, model.trainable_weights)
+        reset_states(model)
+        for p, o in zip(as_list(pred), outs):
+            assert np.allclose(p, o, rtol=1e-5, atol=1e-6)
+        save(directory, "loss.npy", np.float32(loss.numpy()))
+        for k, g in enumerate(grads):
+            g = tf.convert_to_tensor(g).numpy()  # Embedding: IndexedSlices
+            save(directory, "grad%d.npy" % k, g)
+            assert np.any(g != 0), "%s: gradient %d is all zero" % (name, k)
 
-    save(directory, "x.npy", x)
-    save(directory, "y.npy", y)
+        # Training: TRAIN_STEPS train_on_batch steps on (x, y), no shuffling (one fixed batch).
+        train_losses = []
+        for _ in range(TRAIN_STEPS):
+            train_losses.append(float(np.atleast_1d(model.train_on_batch(x_in, y_in))[0]))
+        assert abs(train_losses[0] - float(loss.numpy())) <= 1e-6 + 1e-5 * abs(train_losses[0])
+        save(directory, "train_loss.npy", np.array(train_losses))
+        for k, w in enumerate(model.get_weights()):
+            save(directory, "after%d.npy" % k, w)
+            assert not np.array_equal(w, weights[k]), "%s: weight %d did not move" % (name, k)
+        check_clipping(spec, grads, name)
+
+    for fname, x in zip(file_names("x", len(xs)), xs):
+        save(directory, fname, x)
+    for fname, y in zip(file_names("y", len(ys)), ys):
+        save(directory, fname, y)
     for k, w in enumerate(weights):
         save(directory, "w%d.npy" % k, w)
 
     lines = [FORMAT_DOC.rstrip("\n")]
     if spec["doc"]:
         lines.append("# " + spec["doc"])
+    lines += ["# " + n for n in notes]
     lines.append("case " + name)
     lines.append("versions keras=%s tensorflow=%s numpy=%s" % (keras.__version__, tf.__version__,
                                                                np.__version__))
-    input_steps = -1 if steps is None else steps
-    lines.append("%s %d %d %d" % ("batch_input" if spec["stateful"] else "input", batch,
-                                  input_steps, feats))
-    for lay in model.layers:
-        lines.append(layer_line(lay))
-    lines.append("loss " + spec["loss"])
+    lines += model_lines
+    loss_line = "loss " + spec["loss"]
+    if spec.get("from_logits"):
+        loss_line += " from_logits=1"
+    lines.append(loss_line)
     lines.append(opt_line)
-    lines.append("train_steps %d" % TRAIN_STEPS)
+    if spec.get("predict_only"):
+        lines.append("predict_only 1")
+    else:
+        lines.append("train_steps %d" % TRAIN_STEPS)
     if spec["stateful"]:
         lines.append("stateful_chunks 2")
     with open(os.path.join(directory, "case.txt"), "w") as f:
         f.write("\n".join(lines) + "\n")
+
+
+def check_clipping(spec, grads, name):
+    """A clipping case must clip at its first step, or it tests nothing."""
+    o = spec["optimizer"]
+    if not isinstance(o, dict):
+        return
+    g = [tf.convert_to_tensor(v).numpy().astype(np.float64) for v in grads]
+    largest = max(np.abs(v).max() for v in g)
+    norms = [np.sqrt((v * v).sum()) for v in g]
+    total = np.sqrt(sum(n * n for n in norms))
+    if o.get("clipvalue"):
+        assert largest > o["clipvalue"], (name, largest)
+    if o.get("clipnorm"):
+        assert max(norms) > o["clipnorm"], (name, norms)
+    if o.get("global_clipnorm"):
+        assert total > o["global_clipnorm"], (name, total)
 
 
 def main():
@@ -315,13 +897,15 @@ def main():
     tf.config.threading.set_inter_op_parallelism_threads(1)
     tf.config.experimental.enable_op_determinism()
     keras.config.set_floatx("float32")
-    names = [c["name"] for c in CASES]
+    names = [c["name"] for c in ALL_CASES]
     assert len(set(names)) == len(names)
     only = set(sys.argv[1:])
+    unknown = only - set(names)
+    assert not unknown, "unknown cases: %s" % sorted(unknown)
     if not only and os.path.isdir(OUT):
         shutil.rmtree(OUT)
     os.makedirs(OUT, exist_ok=True)
-    for spec in CASES:
+    for spec in ALL_CASES:
         if only and spec["name"] not in only:
             continue
         if os.path.isdir(os.path.join(OUT, spec["name"])):
@@ -329,7 +913,7 @@ def main():
         make_case(spec)
         print("wrote", spec["name"])
     total = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(OUT) for f in fs)
-    print("%d cases, %d bytes in %s" % (len(CASES), total, os.path.relpath(OUT, ROOT)))
+    print("%d cases, %d bytes in %s" % (len(ALL_CASES), total, os.path.relpath(OUT, ROOT)))
     assert total < 1 << 20
 
 
