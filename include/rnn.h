@@ -327,6 +327,16 @@ typedef struct {
     int start_from_epoch;     /* default 0 */
 } rnn_early_stopping;
 
+/* keras.callbacks.ModelCheckpoint: rnn_save after each epoch (or only when the monitored value
+ * improves). filepath may hold {epoch} or {epoch:02d} (1-based) and {loss:.2f}-style log keys
+ * ({val_loss:.4f}, {accuracy:.3f}, ...). Each save goes to a temporary file renamed over the
+ * target, so a crash mid-save never leaves a broken file. Needs the Keras file support. */
+typedef struct {
+    const char *filepath;  /* NULL: off */
+    const char *monitor;   /* default "val_loss" (used with save_best_only) */
+    int save_best_only;    /* default 0 */
+} rnn_model_checkpoint;
+
 typedef struct {
     int epochs;             /* default 1   */
     int batch_size;         /* default 32  */
@@ -335,6 +345,7 @@ typedef struct {
     int verbose;            /* default 1: Keras's progress bar; 2: one line per epoch; 0: quiet */
     FILE *out;              /* where progress goes; NULL: stdout */
     rnn_early_stopping early_stopping; /* off by default */
+    rnn_model_checkpoint checkpoint;   /* off by default */
     /* Called after every epoch with the history so far; return non-zero to stop training
      * (a custom callback: checkpointing, logging). NULL: none. */
     int (*on_epoch_end)(void *user, int epoch, const rnn_history *history);

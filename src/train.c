@@ -423,7 +423,57 @@ rnn_fit_options rnn_fit_defaults(void) {
     o.shuffle = 1;
     o.verbose = 1;
     o.early_stopping.monitor = "val_loss";
+    o.checkpoint.monitor = "val_loss";
     return o;
+}
+
+/* ModelCheckpoint's file name: {epoch} / {epoch:0Nd} and {key:.Nf} filled from the logs, as
+ * Python's str.format does for the patterns Keras users write. */
+static rnn_status checkpoint_path(const char *pattern, int epoch, const rnn_log_entry *logs,
+                                  int n, char *out, size_t size) {
+    size_t o = 0;
+    for (const char *p = pattern; *p;) {
+        if (*p != '{') {
+            if (o + 1 >= size) return rnn__fail(RNN_ERR_ARGUMENT, "checkpoint path too long");
+            out[o++] = *p++;
+            continue;
+        }
+        const char *close = strchr(p, '}');
+        if (!close) return rnn__fail(RNN_ERR_ARGUMENT, "checkpoint filepath: unclosed '{' in \"%s\"", pattern);
+        char field[96];
+        size_t len = (size_t)(close - p - 1);
+        if (len >= sizeof field) return rnn__fail(RNN_ERR_ARGUMENT, "checkpoint filepath: field too long");
+        memcpy(field, p + 1, len);
+        field[len] = '\0';
+        char *colon = strchr(field, ':');
+        const char *spec = colon ? colon + 1 : "";
+        if (colon) *colon = '\0';
+        char piece[64];
+        if (!strcmp(field, "epoch")) {
+            int width = 0;
+            if (*spec && (sscanf(spec, "0%dd", &width) != 1 && sscanf(spec, "%dd", &width) != 1))
+                return rnn__fail(RNN_ERR_ARGUMENT, "checkpoint filepath: format \"%s\" for epoch "
+                                 "(use {epoch} or {epoch:02d})", spec);
+            snprintf(piece, sizeof piece, spec[0] == '0' ? "%0*d" : "%*d", width, epoch + 1);
+        } else {
+            int i = 0;
+            while (i < n && strcmp(logs[i].name, field) != 0) i++;
+            if (i == n)
+                return rnn__fail(RNN_ERR_ARGUMENT, "checkpoint filepath: \"%s\" is not a logged "
+                                 "value this epoch", field);
+            int prec = 6;
+            if (*spec && sscanf(spec, ".%df", &prec) != 1)
+                return rnn__fail(RNN_ERR_ARGUMENT, "checkpoint filepath: format \"%s\" (use .Nf)", spec);
+            snprintf(piece, sizeof piece, "%.*f", prec, logs[i].value);
+        }
+        size_t pl = strlen(piece);
+        if (o + pl + 1 >= size) return rnn__fail(RNN_ERR_ARGUMENT, "checkpoint path too long");
+        memcpy(out + o, piece, pl);
+        o += pl;
+        p = close + 1;
+    }
+    out[o] = '\0';
+    return RNN_OK;
 }
 
 void rnn_history_free(rnn_history *h) {
@@ -556,6 +606,35 @@ struct batch_provider {
     const rnn_batch_source *src, *val_src;
 };
 
+/* ModelCheckpoint's state: the best monitored value so far (save_best_only). */
+typedef struct {
+    const rnn_model_checkpoint *cfg;
+    int have_best;
+    double best;
+} checkpoint_state;
+
+static rnn_status checkpoint_after_epoch(checkpoint_state *cp, rnn_model *m, int epoch,
+                                         const rnn_log_entry *logs, int n) {
+    if (cp->cfg->save_best_only) {
+        const char *mon = cp->cfg->monitor ? cp->cfg->monitor : "val_loss";
+        int i = 0;
+        while (i < n && strcmp(logs[i].name, mon) != 0) i++;
+        if (i == n)
+            return rnn__fail(RNN_ERR_ARGUMENT, "ModelCheckpoint: monitor \"%s\" is not logged "
+                             "(pass validation data for val_ values)", mon);
+        const char *base = strncmp(mon, "val_", 4) == 0 ? mon + 4 : mon;
+        int maximize = strcmp(base, "loss") != 0;
+        double v = logs[i].value;
+        if (cp->have_best && !(maximize ? v > cp->best : v < cp->best)) return RNN_OK;
+        cp->have_best = 1;
+        cp->best = v;
+    }
+    char path[4096];
+    rnn_status st = checkpoint_path(cp->cfg->filepath, epoch, logs, n, path, sizeof path);
+    if (!st) st = rnn_save(m, path);
+    return st;
+}
+
 static rnn_status fit_loop(rnn_model *m, batch_provider *bp, const rnn_fit_options *o,
                            rnn_history *history) {
     rnn_status st;
@@ -577,6 +656,7 @@ static rnn_status fit_loop(rnn_model *m, batch_provider *bp, const rnn_fit_optio
         free(es.best_weights);
         return st;
     }
+    checkpoint_state cp = {&o->checkpoint, 0, 0};
     for (int epoch = 0; epoch < o->epochs && !st; epoch++) {
         if (bp->begin_epoch && (st = bp->begin_epoch(bp, m))) break;
         rnn_progress bar;
@@ -615,6 +695,7 @@ static rnn_status fit_loop(rnn_model *m, batch_provider *bp, const rnn_fit_optio
             }
             history->epochs = epoch + 1;
         }
+        if (o->checkpoint.filepath && (st = checkpoint_after_epoch(&cp, m, epoch, logs, nl))) break;
         int stop = early_after_epoch(&es, m, epoch, logs, nl);
         if (history) history->best_epoch = es.best_epoch;
         if (!stop && o->on_epoch_end) {

@@ -406,7 +406,95 @@ static void stream_ids(void) {
     rnn_model_free(m);
 }
 
+/* ModelCheckpoint: one file per epoch, named from the epoch and the logs; with save_best_only
+ * only improvements are written. Each file loads and predicts like the model at that epoch. */
+static void checkpoints(void) {
+    char dir[] = "/tmp/rnn_ckptXXXXXX";
+    if (!mkdtemp(dir)) {
+        CHECK(0, "mkdtemp");
+        return;
+    }
+    float x[24], y[8];
+    for (int i = 0; i < 24; i++) x[i] = sinf((float)i);
+    for (int i = 0; i < 8; i++) y[i] = cosf((float)i);
+    rnn_model *m = rnn_sequential(NULL);
+    rnn_input(m, 3, 1);
+    rnn_recurrent_options o = rnn_gru_defaults(3);
+    rnn_add(m, rnn_gru(&o));
+    rnn_add(m, rnn_dense_simple(1, RNN_LINEAR));
+    rnn_compile(m, "mse", "adam");
+    char pattern[256], path[300];
+    snprintf(pattern, sizeof pattern, "%s/model_{epoch:02d}.keras", dir);
+    rnn_fit_options fo = rnn_fit_defaults();
+    fo.verbose = 0;
+    fo.epochs = 3;
+    fo.checkpoint.filepath = pattern;
+    rnn_status st = rnn_fit(m, rnn_tensor3(x, 8, 3, 1), rnn_tensor2(y, 8, 1), &fo, NULL);
+    if (st == RNN_ERR_UNSUPPORTED) { /* built without the Keras file libraries */
+        fprintf(stderr, "checkpoints: skipped (%s)\n", rnn_last_error());
+        rnn_model_free(m);
+        return;
+    }
+    CHECK(st == RNN_OK, "fit with checkpoints: %s", rnn_last_error());
+    for (int e = 1; e <= 3; e++) {
+        snprintf(path, sizeof path, "%s/model_%02d.keras", dir, e);
+        CHECK(access(path, R_OK) == 0, "no checkpoint %s", path);
+    }
+    rnn_model *back = rnn_load(path);
+    CHECK(back != NULL, "load %s: %s", path, rnn_last_error());
+    if (back) {
+        rnn_tensor a, b;
+        rnn_predict(m, rnn_tensor3(x, 8, 3, 1), 8, &a);
+        rnn_predict(back, rnn_tensor3(x, 8, 3, 1), 8, &b);
+        CHECK(memcmp(a.data, b.data, sizeof(float) * 8) == 0, "the last checkpoint predicts differently");
+        rnn_tensor_free(&a);
+        rnn_tensor_free(&b);
+        rnn_model_free(back);
+        unlink(path);
+    }
+    for (int e = 1; e <= 2; e++) {
+        snprintf(path, sizeof path, "%s/model_%02d.keras", dir, e);
+        unlink(path);
+    }
+    /* save_best_only on loss with the value in the name; a bad pattern is an error */
+    snprintf(pattern, sizeof pattern, "%s/best_{loss:.4f}.keras", dir);
+    fo.checkpoint.save_best_only = 1;
+    fo.checkpoint.monitor = "loss";
+    fo.epochs = 4;
+    CHECK(rnn_fit(m, rnn_tensor3(x, 8, 3, 1), rnn_tensor2(y, 8, 1), &fo, NULL) == RNN_OK, "%s", rnn_last_error());
+    snprintf(pattern, sizeof pattern, "%s/x_{nope}.keras", dir);
+    CHECK(rnn_fit(m, rnn_tensor3(x, 8, 3, 1), rnn_tensor2(y, 8, 1), &fo, NULL) == RNN_ERR_ARGUMENT &&
+          strstr(rnn_last_error(), "nope"), "unknown key: %s", rnn_last_error());
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CHECK(system(cmd) == 0, "cleanup");
+    rnn_model_free(m);
+}
+
+/* TimeDistributed over a small model: the same weights applied at every step. */
+static void time_distributed_model(void) {
+    rnn_symbol *sin = rnn_new_input(RNN_NONE, 0, 3, NULL);
+    rnn_symbol *sh = rnn_call(rnn_dense_simple(2, RNN_RELU), sin);
+    rnn_model *step = rnn_model_simple(sin, rnn_call(rnn_dense_simple(1, RNN_LINEAR), sh), "step");
+    rnn_symbol *in = rnn_new_input(RNN_NONE, 4, 3, NULL);
+    rnn_model *m = rnn_model_simple(in, rnn_call(rnn_time_distributed(rnn_model_as_layer(step)), in), NULL);
+    CHECK(m != NULL, "TimeDistributed(model): %s", rnn_last_error());
+    float x[2 * 4 * 3];
+    for (int i = 0; i < 24; i++) x[i] = 0.1f * (float)(i % 7) - 0.3f;
+    rnn_tensor whole, one;
+    CHECK(m && rnn_predict(m, rnn_tensor3(x, 2, 4, 3), 2, &whole) == RNN_OK, "%s", rnn_last_error());
+    CHECK(rnn_predict(step, rnn_tensor2(x, 8, 3), 8, &one) == RNN_OK, "%s", rnn_last_error());
+    if (whole.data && one.data)
+        for (int i = 0; i < 8; i++) CHECK_CLOSE(whole.data[i], one.data[i], 0, 0, "TimeDistributed(model)");
+    rnn_tensor_free(&whole);
+    rnn_tensor_free(&one);
+    rnn_model_free(m);
+    rnn_model_free(step);
+}
+
 int main(void) {
+    checkpoints();
+    time_distributed_model();
     stream_ids();
     nested_sharing();
     multi_output();
