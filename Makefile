@@ -57,6 +57,9 @@ $(BUILD)/obj/%.o: %.c include/rnn.h $(wildcard src/*.h src/*/*.h cli/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
+# The vectorised activations (GCC vector extensions) at -O3; no fast-math.
+$(BUILD)/obj/src/kernels/vmath.o: ALL_CFLAGS += -O3 -Wno-psabi
+
 $(BUILD)/librnn.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^

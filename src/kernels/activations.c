@@ -34,7 +34,7 @@ void rnn__activation_backward(rnn_activation a, const float *y, const float *dy,
 
 void rnn__activation_forward(rnn_activation a, float *x, long rows, long cols) {
     if (a == RNN_SOFTMAX) rnn__softmax_rows(x, rows, cols);
-    else rnn__act_inplace(a, x, rows * cols);
+    else rnn__act_vec(a, x, rows * cols);
 }
 
 static const char *const activation_names[RNN_ACTIVATION_COUNT] = {

@@ -53,6 +53,11 @@ static inline float rnn__act_grad(rnn_activation a, float y) {
 
 /* y[i] = f(x[i]) in place over n values (element-wise activations). */
 void rnn__act_inplace(rnn_activation a, float *x, long n);
+/* Vectorised sigmoid and tanh (kernels/vmath.c): y may equal x. */
+void rnn__v_sigmoid(float *y, const float *x, long n);
+void rnn__v_tanh(float *y, const float *x, long n);
+/* Any element-wise activation over n values in place, vectorised for sigmoid and tanh. */
+void rnn__act_vec(rnn_activation a, float *x, long n);
 /* Softmax over each row of a (rows, cols) array, in place: exp(x - max) / sum. */
 void rnn__softmax_rows(float *x, long rows, long cols);
 /* Any activation, softmax included, over (rows, cols) in place. */

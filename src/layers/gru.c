@@ -32,15 +32,14 @@ static void gru_forward_steps(rnn_recurrent *r, int B, int T) {
             for (int b = 0; b < B; b++) {
                 float *xb = x + (size_t)b * G3;
                 const float *gb = g + (size_t)b * G3, *hpb = h_prev + (size_t)b * H;
+                for (int j = 0; j < 2 * H; j++) xb[j] += gb[j];
+                rnn__act_vec(ract, xb, 2 * H); /* z, r */
+                for (int j = 0; j < H; j++) xb[2 * H + j] += xb[H + j] * gb[2 * H + j];
+                rnn__act_vec(act, xb + 2 * H, H); /* hh */
                 for (int j = 0; j < H; j++) {
-                    float z = rnn__act(ract, xb[j] + gb[j]);
-                    float rr = rnn__act(ract, xb[H + j] + gb[H + j]);
-                    float hh = rnn__act(act, xb[2 * H + j] + rr * gb[2 * H + j]);
-                    h[(size_t)b * H + j] = z * hpb[j] + (1.0f - z) * hh;
+                    float z = xb[j];
+                    h[(size_t)b * H + j] = z * hpb[j] + (1.0f - z) * xb[2 * H + j];
                     aux[(size_t)b * H + j] = gb[2 * H + j];
-                    xb[j] = z;
-                    xb[H + j] = rr;
-                    xb[2 * H + j] = hh;
                 }
             }
         } else {
@@ -49,24 +48,20 @@ static void gru_forward_steps(rnn_recurrent *r, int B, int T) {
             for (int b = 0; b < B; b++) {
                 float *xb = x + (size_t)b * G3;
                 const float *gb = g + (size_t)b * G3, *hib = h_in + (size_t)b * H;
-                for (int j = 0; j < H; j++) {
-                    float z = rnn__act(ract, xb[j] + gb[j]);
-                    float rr = rnn__act(ract, xb[H + j] + gb[H + j]);
-                    xb[j] = z;
-                    xb[H + j] = rr;
-                    aux[(size_t)b * H + j] = rr * hib[j];
-                }
+                for (int j = 0; j < 2 * H; j++) xb[j] += gb[j];
+                rnn__act_vec(ract, xb, 2 * H); /* z, r */
+                for (int j = 0; j < H; j++) aux[(size_t)b * H + j] = xb[H + j] * hib[j];
             }
             /* g[:, 2H:3H] = (r * h_{t-1}) U[:, 2H:3H] */
             rnn__gemm(0, 0, B, H, H, 1.0f, aux, H, U + 2 * H, G3, 0.0f, g + 2 * H, G3);
             for (int b = 0; b < B; b++) {
                 float *xb = x + (size_t)b * G3;
                 const float *gb = g + (size_t)b * G3, *hpb = h_prev + (size_t)b * H;
+                for (int j = 0; j < H; j++) xb[2 * H + j] += gb[2 * H + j];
+                rnn__act_vec(act, xb + 2 * H, H); /* hh */
                 for (int j = 0; j < H; j++) {
                     float z = xb[j];
-                    float hh = rnn__act(act, xb[2 * H + j] + gb[2 * H + j]);
-                    h[(size_t)b * H + j] = z * hpb[j] + (1.0f - z) * hh;
-                    xb[2 * H + j] = hh;
+                    h[(size_t)b * H + j] = z * hpb[j] + (1.0f - z) * xb[2 * H + j];
                 }
             }
         }

@@ -10,34 +10,28 @@
 #include "kernels/gemm.h"
 #include "layers/recurrent.h"
 
-/* xw (T,B,4H) holds x W + b on entry; leaves the gate activations i, f, g, o there. */
+/* xw (T,B,4H) holds x W + b on entry; leaves the gate activations i, f, g, o there, and
+ * phi(c_t) in r->tc for the backward pass. The activations run vectorised over each block. */
 static void lstm_forward_steps(rnn_recurrent *r, int B, int T) {
     const int H = (int)r->H, G4 = 4 * H;
     const rnn_activation act = r->opt.activation, ract = r->opt.recurrent_activation;
     const float *U = r->layer->weights[1].value;
     const size_t BH = (size_t)B * H;
     for (int t = 0; t < T; t++) {
-        float *z = r->xw + (size_t)t * B * G4;
+        float *z = r->xw + (size_t)t * B * G4, *tc = r->tc + (size_t)t * BH;
         const float *h_prev = r->hs + (size_t)t * BH, *c_prev = r->cs + (size_t)t * BH;
         float *h = r->hs + (size_t)(t + 1) * BH, *c = r->cs + (size_t)(t + 1) * BH;
         rnn__gemm(0, 0, B, G4, H, 1.0f, rnn__rec_in(r, t), H, U, G4, 1.0f, z, G4);
         for (int b = 0; b < B; b++) {
-            float *zb = z + (size_t)b * G4;
+            float *zb = z + (size_t)b * G4, *tcb = tc + (size_t)b * H;
             const float *cpb = c_prev + (size_t)b * H;
             float *cb = c + (size_t)b * H, *hb = h + (size_t)b * H;
-            for (int j = 0; j < H; j++) {
-                float i = rnn__act(ract, zb[j]);
-                float f = rnn__act(ract, zb[H + j]);
-                float g = rnn__act(act, zb[2 * H + j]);
-                float o = rnn__act(ract, zb[3 * H + j]);
-                float cv = f * cpb[j] + i * g;
-                cb[j] = cv;
-                hb[j] = o * rnn__act(act, cv);
-                zb[j] = i;
-                zb[H + j] = f;
-                zb[2 * H + j] = g;
-                zb[3 * H + j] = o;
-            }
+            rnn__act_vec(ract, zb, 2 * H); /* i, f */
+            rnn__act_vec(act, zb + 2 * H, H); /* g */
+            rnn__act_vec(ract, zb + 3 * H, H); /* o */
+            for (int j = 0; j < H; j++) tcb[j] = cb[j] = zb[H + j] * cpb[j] + zb[j] * zb[2 * H + j];
+            rnn__act_vec(act, tcb, H);
+            for (int j = 0; j < H; j++) hb[j] = zb[3 * H + j] * tcb[j];
             if (r->mask && r->mask[(size_t)t * B + b] == 0.0f) { /* masked: keep the state */
                 memcpy(cb, cpb, sizeof(float) * H);
                 memcpy(hb, h_prev + (size_t)b * H, sizeof(float) * H);
@@ -60,7 +54,7 @@ static void lstm_backward_steps(rnn_recurrent *r, int B, int T, const float *dhs
     float *dh = r->dh, *dc = r->dc;
     for (int t = T - 1; t >= 0; t--) {
         float *z = r->xw + (size_t)t * B * G4;
-        const float *c = r->cs + (size_t)(t + 1) * BH, *c_prev = r->cs + (size_t)t * BH;
+        const float *tc = r->tc + (size_t)t * BH, *c_prev = r->cs + (size_t)t * BH;
         if (dhseq) {
             const float *d = dhseq + (size_t)t * BH;
             for (size_t k = 0; k < BH; k++) dh[k] += d[k];
@@ -68,7 +62,7 @@ static void lstm_backward_steps(rnn_recurrent *r, int B, int T, const float *dhs
         int masked_rows = 0;
         for (int b = 0; b < B; b++) {
             float *zb = z + (size_t)b * G4, *dhb = dh + (size_t)b * H, *dcb = dc + (size_t)b * H;
-            const float *cb = c + (size_t)b * H, *cpb = c_prev + (size_t)b * H;
+            const float *tcrow = tc + (size_t)b * H, *cpb = c_prev + (size_t)b * H;
             if (r->mask && r->mask[(size_t)t * B + b] == 0.0f) {
                 /* h_t = h_{t-1}, c_t = c_{t-1}: the gradients pass through unchanged. */
                 memset(zb, 0, sizeof(float) * G4);
@@ -78,9 +72,9 @@ static void lstm_backward_steps(rnn_recurrent *r, int B, int T, const float *dhs
             }
             for (int j = 0; j < H; j++) {
                 float i = zb[j], f = zb[H + j], g = zb[2 * H + j], o = zb[3 * H + j];
-                float tc = rnn__act(act, cb[j]);
-                float dct = dcb[j] + dhb[j] * o * rnn__act_grad(act, tc);
-                float dov = dhb[j] * tc;
+                float tcv = tcrow[j];
+                float dct = dcb[j] + dhb[j] * o * rnn__act_grad(act, tcv);
+                float dov = dhb[j] * tcv;
                 zb[j] = dct * g * rnn__act_grad(ract, i);
                 zb[H + j] = dct * cpb[j] * rnn__act_grad(ract, f);
                 zb[2 * H + j] = dct * i * rnn__act_grad(act, g);

@@ -187,6 +187,7 @@ rnn_status rnn__recurrent_plan(rnn_layer *layer, int64_t batch, int64_t steps) {
     rnn__ws_want(ws, &r->hs, T1BH);
     rnn__ws_want(ws, &r->cs, r->cell->n_states == 2 ? T1BH : 0);
     rnn__ws_want(ws, &r->aux, r->cell->kind == RNN_CELL_GRU ? TBH : 0);
+    rnn__ws_want(ws, &r->tc, r->cell->kind == RNN_CELL_LSTM ? TBH : 0);
     rnn__ws_want(ws, &r->step, BGH);
     rnn__ws_want(ws, &r->dh, BH);
     rnn__ws_want(ws, &r->dc, BH);

@@ -44,6 +44,7 @@ struct rnn_recurrent {
     int64_t state_batch;
     /* Planned buffers (see the layout above). */
     float *xt, *xw, *hs, *cs, *aux, *step, *dh, *dc, *dhseq, *dxt, *yseq;
+    float *tc; /* LSTM: phi(c_t) (T, B, H), kept for backward */
     /* Masking: mask_t (T, B) 1/0 per processed step; mask is mask_t when the input has a mask,
      * else NULL. Masked rows keep their state; dh_keep carries their gradient past the step. */
     float *mask_t, *mask, *dh_keep;

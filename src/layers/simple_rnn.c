@@ -14,7 +14,8 @@ static void simple_forward_steps(rnn_recurrent *r, int B, int T) {
         float *z = r->xw + (size_t)t * BH;
         float *h = r->hs + (size_t)(t + 1) * BH;
         rnn__gemm(0, 0, B, H, H, 1.0f, rnn__rec_in(r, t), H, U, H, 1.0f, z, H);
-        for (size_t k = 0; k < BH; k++) h[k] = rnn__act(act, z[k]);
+        memcpy(h, z, sizeof(float) * BH);
+        rnn__act_vec(act, h, (long)BH);
         if (r->mask) /* masked rows keep their state */
             for (int b = 0; b < B; b++)
                 if (r->mask[(size_t)t * B + b] == 0.0f)
