@@ -33,8 +33,8 @@ if [ "$NICE" != 0 ] && [ "$(id -u)" = 0 ]; then NICECMD="nice -n -$NICE"; fi
 
 # Thread settings, chosen by measurement on this 2-core machine (bench/README.md, "Threads"):
 #   librnn   BLAS threads per case (rnn_set_threads); 0 = OpenBLAS's default (all cores)
-#   PyTorch  1 intra-op thread for the small cases B1, B2, B5 (measured several times faster
-#            than its default of 2 here); its defaults (2 intra-op, 2 inter-op) for B3, B4, B6
+#   PyTorch  1 intra-op thread for B1, B2, B4, B5, B6 (measured up to 30 times faster than its
+#            default of 2 here); its defaults (2 intra-op, 2 inter-op) for B3, where 2 won
 #   Keras    1 intra-op and 1 inter-op thread for the batch-1 cases B1 and B5 (measured faster
 #            for B5); TensorFlow's defaults elsewhere
 RNN_THREADS_B1=${RNN_THREADS_B1:-1}
@@ -45,7 +45,9 @@ RNN_THREADS_B5=${RNN_THREADS_B5:-1}
 RNN_THREADS_B6=${RNN_THREADS_B6:-2}
 TORCH_ARGS_B1=${TORCH_ARGS_B1---threads 1}
 TORCH_ARGS_B2=${TORCH_ARGS_B2---threads 1}
+TORCH_ARGS_B4=${TORCH_ARGS_B4---threads 1}
 TORCH_ARGS_B5=${TORCH_ARGS_B5---threads 1}
+TORCH_ARGS_B6=${TORCH_ARGS_B6---threads 1}
 KERAS_ARGS_B1=${KERAS_ARGS_B1---threads 1 --interop 1}
 KERAS_ARGS_B5=${KERAS_ARGS_B5---threads 1 --interop 1}
 
@@ -239,7 +241,7 @@ w("Thread settings (bench/README.md says how they were chosen):\n")
 w(f"- librnn: OpenBLAS threads per case (`rnn bench CASE --threads N`): {threads_of('librnn')}")
 w(f"- PyTorch, intra-op/inter-op threads as reported by `torch.get_num_threads()` and "
   f"`get_num_interop_threads()`: {threads_of('pytorch') or 'not run'} (2/2 is PyTorch's default "
-  "here; 1 intra-op thread measured several times faster for the small cases)")
+  "here; 1 intra-op thread measured faster everywhere but B3)")
 w(f"- Keras/TensorFlow, intra-op/inter-op pools: {threads_of('keras') or 'not run'} (default: "
   "TensorFlow sizes the pool; 1/1 measured faster for the batch-1 stream)\n")
 
