@@ -222,6 +222,9 @@ typedef struct rnn_symbol rnn_symbol;
 rnn_symbol *rnn_new_input(int64_t batch, int64_t steps, int64_t features, const char *name);
 /* keras.Input(shape=(steps,)) for integer token ids (given as float values), fed to Embedding. */
 rnn_symbol *rnn_new_ids_input(int64_t batch, int64_t steps, const char *name);
+/* Frees an input that no model took (a model frees the inputs it holds); does nothing for an
+ * input a model uses. Layers called on it but never made part of a model are not freed. */
+void rnn_input_free(rnn_symbol *input);
 
 /* layer(x): calls a layer on a symbol and returns its (first) output, or NULL with the reason in
  * rnn_last_error(). A NULL x passes an earlier failure on. Each layer is called once. */

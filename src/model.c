@@ -233,6 +233,11 @@ rnn_symbol *rnn_new_input(int64_t batch, int64_t steps, int64_t features, const 
     return new_input(s, 0, name);
 }
 
+void rnn_input_free(rnn_symbol *input) {
+    if (input && rnn__is_input_layer(input->producer) && input->producer->refcount <= 0)
+        layer_destroy(input->producer);
+}
+
 rnn_symbol *rnn_new_ids_input(int64_t batch, int64_t steps, const char *name) {
     if (check_input_dims(batch, steps, 1, 1)) return NULL;
     return new_input((rnn_shape){2, {batch, steps, 0, 0}}, 1, name);

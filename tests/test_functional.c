@@ -379,6 +379,8 @@ static void pattern_errors(void) {
     CHECK(rnn_call(rnn_lstm(&sm), a) == NULL, "LSTM with softmax accepted");
     rnn_model *ok = rnn_model_simple(a, ha, NULL);
     CHECK(ok != NULL, "the graph is still usable after the errors: %s", rnn_last_error());
+    rnn_input_free(b); /* no model took it */
+    rnn_input_free(a); /* a model holds it: nothing happens */
     CHECK(rnn_add(ok, rnn_dense_simple(1, RNN_LINEAR)) == RNN_ERR_STATE, "rnn_add on a functional model");
     rnn_model_free(ok);
 }
