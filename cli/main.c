@@ -13,6 +13,8 @@ static void usage(FILE *f) {
                "  demo [--stateful|--stacked] [--seed N]   train the airline forecaster\n"
                "  summary MODEL                            load a Keras .keras/.h5 model, print it\n"
                "  predict MODEL --input x.npy --output y.npy [--batch-size N]\n"
+               "  fit MODEL --x X.npy --y Y.npy --output OUT [--epochs N] [--batch-size N]\n"
+               "                                           continue training a compiled model\n"
                "  convert IN OUT                           .keras <-> .h5 (by extension)\n"
                "  version                                  print the library version\n"
                "Run `rnn COMMAND --help` for a command's options.\n");
@@ -28,6 +30,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "summary")) return summary_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "predict")) return predict_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "convert")) return convert_main(argc - 1, argv + 1);
+    if (!strcmp(cmd, "fit")) return fit_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "bench")) return bench_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
         printf("rnn %s\n", rnn_version());

@@ -13,6 +13,17 @@ static rnn_model *load_or_report(const char *path) {
     return m;
 }
 
+/* A positive integer option value; prints the error and returns -1 otherwise. */
+static long positive_int(const char *cmd, const char *opt, const char *text) {
+    char *end;
+    long v = strtol(text, &end, 10);
+    if (!*text || *end || v < 1 || v > 1 << 30) {
+        fprintf(stderr, "rnn %s: %s needs a positive integer, got \"%s\"\n", cmd, opt, text);
+        return -1;
+    }
+    return v;
+}
+
 int summary_main(int argc, char **argv) {
     if (argc != 2 || !strcmp(argv[1], "--help")) {
         fprintf(argc == 2 ? stdout : stderr, "usage: rnn summary MODEL(.keras|.h5)\n");
@@ -33,12 +44,8 @@ int predict_main(int argc, char **argv) {
         if (!strcmp(argv[i], "--input") && i + 1 < argc) in = argv[++i];
         else if (!strcmp(argv[i], "--output") && i + 1 < argc) out = argv[++i];
         else if (!strcmp(argv[i], "--batch-size") && i + 1 < argc) {
-            char *end;
-            long v = strtol(argv[++i], &end, 10);
-            if (*end || v < 1 || v > 1 << 30) {
-                fprintf(stderr, "rnn predict: --batch-size needs a positive integer\n");
-                return 2;
-            }
+            long v = positive_int("predict", "--batch-size", argv[++i]);
+            if (v < 0) return 2;
             batch = (int)v;
         } else if (!strcmp(argv[i], "--help")) {
             printf("usage: rnn predict MODEL --input x.npy --output y.npy [--batch-size N]\n");
@@ -80,6 +87,73 @@ int convert_main(int argc, char **argv) {
         fprintf(stderr, "rnn: %s\n", rnn_model_error(m));
         rc = 1;
     }
+    rnn_model_free(m);
+    return rc;
+}
+
+#define FIT_USAGE                                                                             \
+    "usage: rnn fit MODEL --x X.npy --y Y.npy --output OUT(.keras|.h5) [--epochs N]\n"         \
+    "               [--batch-size N] [--validation-split F] [--no-shuffle] [--verbose 0|1|2]\n" \
+    "Continues training a compiled Keras model (its loss and optimizer come from the file)\n"
+
+int fit_main(int argc, char **argv) {
+    const char *model = NULL, *xp = NULL, *yp = NULL, *out = NULL;
+    rnn_fit_options fo = rnn_fit_defaults();
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        long v;
+        if (!strcmp(a, "--x") && i + 1 < argc) xp = argv[++i];
+        else if (!strcmp(a, "--y") && i + 1 < argc) yp = argv[++i];
+        else if (!strcmp(a, "--output") && i + 1 < argc) out = argv[++i];
+        else if (!strcmp(a, "--no-shuffle")) fo.shuffle = 0;
+        else if ((!strcmp(a, "--epochs") || !strcmp(a, "--batch-size")) && i + 1 < argc) {
+            if ((v = positive_int("fit", a, argv[++i])) < 0) return 2;
+            if (!strcmp(a, "--epochs")) fo.epochs = (int)v;
+            else fo.batch_size = (int)v;
+        } else if (!strcmp(a, "--verbose") && i + 1 < argc) {
+            const char *t = argv[++i];
+            if (strcmp(t, "0") && strcmp(t, "1") && strcmp(t, "2")) {
+                fprintf(stderr, "rnn fit: --verbose takes 0, 1 or 2\n");
+                return 2;
+            }
+            fo.verbose = t[0] - '0';
+        } else if (!strcmp(a, "--validation-split") && i + 1 < argc) {
+            char *end;
+            double f = strtod(argv[++i], &end);
+            if (*end || !(f >= 0.0 && f < 1.0)) {
+                fprintf(stderr, "rnn fit: --validation-split takes a fraction in [0, 1)\n");
+                return 2;
+            }
+            fo.validation_split = (float)f;
+        } else if (!strcmp(a, "--help")) {
+            printf(FIT_USAGE);
+            return 0;
+        } else if (a[0] != '-' && !model) model = a;
+        else {
+            fprintf(stderr, "rnn fit: unexpected argument %s\n%s", a, FIT_USAGE);
+            return 2;
+        }
+    }
+    if (!model || !xp || !yp || !out) {
+        fprintf(stderr, FIT_USAGE);
+        return 2;
+    }
+    rnn_model *m = load_or_report(model);
+    if (!m) return 1;
+    rnn_tensor x = {0}, y = {0};
+    int rc = 1;
+    if (rnn_npy_load(xp, &x) || rnn_npy_load(yp, &y))
+        fprintf(stderr, "rnn: %s\n", rnn_last_error());
+    else if (rnn_fit(m, x, y, &fo, NULL))
+        fprintf(stderr, "rnn: %s%s\n", rnn_model_error(m),
+                strstr(rnn_model_error(m), "compile") ? " (the file has no compile information "
+                "librnn can use; compile the model in Keras before saving it)" : "");
+    else if (rnn_save(m, out))
+        fprintf(stderr, "rnn: %s\n", rnn_model_error(m));
+    else
+        rc = 0;
+    rnn_tensor_free(&x);
+    rnn_tensor_free(&y);
     rnn_model_free(m);
     return rc;
 }
