@@ -141,6 +141,10 @@ rnn_layer *rnn_activation_layer(rnn_activation activation);
 /* Dropout(rate): drops inputs with probability rate while training (kept ones scaled by
  * 1/(1-rate)), the identity in predict and evaluate. Masks come from the model's generator. */
 rnn_layer *rnn_dropout(float rate);
+/* Masking(mask_value): steps of [batch, steps, features] whose features all equal mask_value are
+ * masked for the following layers (recurrent layers skip them, the loss ignores them) and output
+ * as zeros. */
+rnn_layer *rnn_masking(float mask_value);
 /* TimeDistributed(layer): applies a layer that works on one step ([batch, ...]) to every step
  * of [batch, steps, ...] with the same weights. Takes ownership of `layer`. */
 rnn_layer *rnn_time_distributed(rnn_layer *layer);

@@ -245,7 +245,27 @@ static void recurrent_dropout_models(void) {
     }
 }
 
+/* Masking(0): all-zero steps (inside and at the ends) are skipped by the LSTM and the loss. */
+static void masking_model(void) {
+    enum { B = 3, T = 6, F = 2 };
+    static float x[B * T * F], y[B * T];
+    for (int i = 0; i < B * T * F; i++) x[i] = frand() * 2 - 1;
+    for (int i = 0; i < B * T; i++) y[i] = frand();
+    int masked[][2] = {{0, 0}, {0, 5}, {1, 2}, {2, 3}, {2, 4}};
+    for (size_t k = 0; k < sizeof masked / sizeof masked[0]; k++)
+        for (int f = 0; f < F; f++) x[(masked[k][0] * T + masked[k][1]) * F + f] = 0.0f;
+    rnn_tensor X = rnn_tensor3(x, B, T, F), Y = rnn_tensor3(y, B, T, 1);
+    rnn_symbol *in = rnn_new_input(RNN_NONE, T, F, NULL);
+    rnn_recurrent_options o = rnn_lstm_defaults(4);
+    o.return_sequences = 1;
+    rnn_symbol *out = rnn_call(rnn_dense_simple(1, RNN_LINEAR),
+                               rnn_call(rnn_lstm(&o), rnn_call(rnn_masking(0.0f), in)));
+    check_model("Masking(0) -> LSTM(return_sequences) -> Dense", rnn_model_simple(in, out, NULL),
+                "mse", &X, 1, &Y, 1, RNN_MODE_TRAIN);
+}
+
 int main(void) {
+    masking_model();
     recurrent_dropout_models();
     masked_text_models();
     nested_autoencoder();

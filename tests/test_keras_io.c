@@ -52,7 +52,7 @@ typedef struct {
 static const shared_case shared_cases[] = {
     {"arimagru_gru.h5", NULL, 3, 60, 1, 0},
     {"btc_gru_v2_keras3.keras", NULL, 3, 60, 9, 0},
-    {"dl4j_masking_zero_lstm.h5", "Masking", 0, 0, 0, 0},
+    {"dl4j_masking_zero_lstm.h5", NULL, 3, 10, 42, 0},
     {"dl4j_simple_flatten_rnn_tf_keras2_model.h5", "Flatten", 0, 0, 0, 0},
     {"dl4j_simple_lstm_tf_keras1_model.h5", NULL, 3, 1, 1, 0},
     {"dl4j_simple_lstm_tf_keras2_model.h5", NULL, 25, 1, 1, 0},

@@ -152,7 +152,7 @@ typedef struct {
 } build_ctx;
 
 static const char *const supported_layers =
-    "InputLayer, LSTM, GRU, SimpleRNN, Dense, Embedding, TimeDistributed, RepeatVector, "
+    "InputLayer, LSTM, GRU, SimpleRNN, Dense, Embedding, Masking, TimeDistributed, RepeatVector, "
     "Activation, Dropout, and nested Sequential/Functional models";
 
 static int is_model_class(const char *cls) {
@@ -300,6 +300,10 @@ static rnn_layer *layer_from(const cJSON *entry, const build_ctx *c) {
         rnn_activation a = RNN_LINEAR;
         if (opt_activation(cfg, "activation", name, c->o, &a)) return NULL;
         layer = rnn_activation_layer(a);
+    } else if (!strcmp(cls, "Masking")) {
+        double value = 0;
+        if (present(get(cfg, "mask_value")) && opt_num(cfg, "mask_value", name, &value)) return NULL;
+        layer = rnn_masking((float)value);
     } else if (!strcmp(cls, "Dropout")) {
         double rate = 0;
         if (opt_num(cfg, k1 ? "p" : "rate", name, &rate)) return NULL;

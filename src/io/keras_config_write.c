@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "layers/layer_options.h"
 #include "error.h"
 #include "io/keras_io.h"
 #include "layers/recurrent.h"
@@ -92,6 +93,8 @@ static cJSON *layer_config(rnn_layer *L, const wctx *c) {
         bad |= add_activation(cfg, "activation", rnn__keras_activation_of(L), c, L->name);
     } else if (rnn__keras_is(L, "Dropout")) {
         cJSON_AddNumberToObject(cfg, "rate", rnn__keras_dropout_rate(L));
+    } else if (rnn__keras_is(L, "Masking")) {
+        cJSON_AddNumberToObject(cfg, "mask_value", rnn__masking_value(L));
     } else if (rnn__keras_is(L, "TimeDistributed")) {
         cJSON *inner = layer_entry(rnn__keras_inner_layer(L), c);
         if (!inner) bad = 1;

@@ -11,6 +11,7 @@ const rnn_embedding_options *rnn__embedding_options(const rnn_layer *embedding);
 int rnn__repeat_vector_n(const rnn_layer *repeat_vector);
 rnn_activation rnn__activation_layer_kind(const rnn_layer *activation);
 float rnn__dropout_rate(const rnn_layer *dropout);
+float rnn__masking_value(const rnn_layer *masking);
 rnn_layer *rnn__time_distributed_inner(const rnn_layer *time_distributed);
 rnn_model *rnn__model_layer_inner(const rnn_layer *model_layer);
 

@@ -1,4 +1,5 @@
 /* Layers without weights that reshape or transform values: RepeatVector, Activation, Dropout. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -243,4 +244,88 @@ rnn_layer *rnn_dropout(float rate) {
     }
     d->rate = rate;
     return rnn__layer_new(&dropout_ops, d, NULL);
+}
+
+/* ---------------------------------------------------------------- Masking */
+
+/* Masking(mask_value): a step whose features all equal mask_value is masked for the following
+ * layers (mask[b, t] = any_f x[b, t, f] != mask_value) and its output is zeroed. */
+typedef struct {
+    float mask_value;
+    float *y, *mask; /* mask: (B*T) bytes in float-sized storage */
+} masking_impl;
+
+static rnn_status masking_configure(rnn_layer *layer, const rnn_shape *in, int n_inputs) {
+    masking_impl *mk = layer->impl;
+    if (n_inputs != 1) return rnn__fail(RNN_ERR_ARGUMENT, "Masking takes one input");
+    if (!isfinite(mk->mask_value))
+        return rnn__fail(RNN_ERR_ARGUMENT, "Masking \"%s\": mask_value must be finite", layer->name);
+    rnn_status st = rnn__expect_rank(layer, &in[0], 3, 3);
+    if (st) return st;
+    layer->n_outputs = 1;
+    layer->output[0] = in[0];
+    return RNN_OK;
+}
+
+static rnn_status masking_plan(rnn_layer *layer, int64_t batch, int64_t steps) {
+    masking_impl *mk = layer->impl;
+    int64_t n = same_shape_size(layer, batch, steps), bt;
+    if (n < 0 || !rnn__mul_ok(batch, steps, &bt)) return rnn__fail(RNN_ERR_MEMORY, "batch too large");
+    rnn__ws_begin(&layer->ws);
+    rnn__ws_want(&layer->ws, &mk->y, n);
+    rnn__ws_want(&layer->ws, &mk->mask, (bt + 3) / 4);
+    rnn__ws_want(&layer->ws, &layer->dx[0], n);
+    if (rnn__ws_commit(&layer->ws)) return rnn__fail(RNN_ERR_MEMORY, "out of memory");
+    layer->planned_batch = batch;
+    layer->planned_steps = steps;
+    return RNN_OK;
+}
+
+static rnn_status masking_forward(rnn_layer *layer, const rnn_tensor *const *x,
+                                  const rnn_run_ctx *ctx) {
+    (void)ctx;
+    masking_impl *mk = layer->impl;
+    const int64_t bt = x[0]->shape[0] * x[0]->shape[1], F = x[0]->shape[2];
+    uint8_t *mask = (uint8_t *)mk->mask;
+    for (int64_t r = 0; r < bt; r++) {
+        const float *row = x[0]->data + r * F;
+        int keep = 0;
+        for (int64_t f = 0; f < F && !keep; f++) keep = row[f] != mk->mask_value;
+        /* an incoming mask (from an earlier Masking) still masks the step */
+        if (layer->mask_in && !layer->mask_in[r]) keep = 0;
+        mask[r] = (uint8_t)keep;
+        for (int64_t f = 0; f < F; f++) mk->y[r * F + f] = keep ? row[f] : 0.0f;
+    }
+    layer->y[0] = *x[0];
+    layer->y[0].data = mk->y;
+    layer->mask_out = mask;
+    return RNN_OK;
+}
+
+static void masking_backward(rnn_layer *layer, const rnn_tensor *const *x, float *const *dy,
+                             const int *want) {
+    masking_impl *mk = layer->impl;
+    if (!want[0]) return;
+    const int64_t bt = x[0]->shape[0] * x[0]->shape[1], F = x[0]->shape[2];
+    const uint8_t *mask = (const uint8_t *)mk->mask;
+    for (int64_t r = 0; r < bt; r++)
+        for (int64_t f = 0; f < F; f++)
+            layer->dx[0][r * F + f] = dy[0] && mask[r] ? dy[0][r * F + f] : 0.0f;
+}
+
+static const rnn_layer_ops masking_ops = {
+    .class_name = "Masking", .base_name = "masking", .configure = masking_configure,
+    .plan = masking_plan, .forward = masking_forward, .backward = masking_backward, .free_impl = free,
+};
+
+float rnn__masking_value(const rnn_layer *layer) { return ((const masking_impl *)layer->impl)->mask_value; }
+
+rnn_layer *rnn_masking(float mask_value) {
+    masking_impl *mk = calloc(1, sizeof *mk);
+    if (!mk) {
+        rnn__fail(RNN_ERR_MEMORY, "out of memory");
+        return NULL;
+    }
+    mk->mask_value = mask_value;
+    return rnn__layer_new(&masking_ops, mk, NULL);
 }
