@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <rnn.h>
 
+#include "pollution_data.h"
+
 enum { F = 5, T = 6 };
 
 static rnn_model *model(int return_sequences) {
@@ -27,22 +29,10 @@ static rnn_model *model(int return_sequences) {
 int main(int argc, char **argv) {
     int quick = getenv("RNN_QUICK") && atoi(getenv("RNN_QUICK"));
     const char *path = argc > 1 ? argv[1] : "../shared/data/pollution.csv";
-    FILE *fp = fopen(path, "r");
-    if (!fp) { printf("skipped: %s not found\n", path); return 0; }
-    int n = 0, hours = quick ? 3000 : 8760;
-    float *v = malloc(sizeof(float) * F * hours), lo[F], hi[F];
-    char line[256], pm[16];
-    fgets(line, sizeof line, fp); /* No,year,month,day,hour,pm2.5,DEWP,TEMP,PRES,cbwd,Iws,Is,Ir */
-    while (n < hours && fgets(line, sizeof line, fp)) {
-        float *r = v + n * F;
-        if (sscanf(line, "%*d,%*d,%*d,%*d,%*d,%15[^,],%f,%f,%f,%*[^,],%f", pm, r + 1, r + 2, r + 3,
-                   r + 4) != 5) { fprintf(stderr, "bad line: %s", line); return 1; }
-        if (pm[0] != 'N') r[0] = strtof(pm, NULL);
-        else if (n > 0) r[0] = r[-F];           /* NA: forward fill */
-        else continue;                          /* leading NAs: skip */
-        n++;
-    }
-    fclose(fp);
+    float *v = NULL, lo[F], hi[F];
+    int n = load_pollution(path, quick ? 3000 : 8760, &v);
+    if (n == 0) { printf("skipped: %s not found\n", path); return 0; }
+    if (n < 0) return 1;
     for (int j = 0; j < F; j++) {               /* min-max scale each feature */
         lo[j] = hi[j] = v[j];
         for (int i = 0; i < n; i++)
