@@ -94,7 +94,12 @@ int convert_main(int argc, char **argv) {
 #define FIT_USAGE                                                                             \
     "usage: rnn fit MODEL --x X.npy --y Y.npy --output OUT(.keras|.h5) [--epochs N]\n"         \
     "               [--batch-size N] [--validation-split F] [--no-shuffle] [--verbose 0|1|2]\n" \
-    "Continues training a compiled Keras model (its loss and optimizer come from the file)\n"
+    "               [--resume BACKUP.keras [--backup-every N]]\n"                             \
+    "Continues training a compiled Keras model (its loss and optimizer, and the optimizer's\n" \
+    "state when saved, come from the file). --resume: BackupAndRestore - the run writes\n"      \
+    "BACKUP.keras after every epoch (and every N batches); run the same command again after\n" \
+    "an interruption and it continues from the backup, ending with the same weights as an\n"  \
+    "uninterrupted run. The backup is removed when the command finishes.\n"
 
 int fit_main(int argc, char **argv) {
     const char *model = NULL, *xp = NULL, *yp = NULL, *out = NULL;
@@ -106,6 +111,11 @@ int fit_main(int argc, char **argv) {
         else if (!strcmp(a, "--y") && i + 1 < argc) yp = argv[++i];
         else if (!strcmp(a, "--output") && i + 1 < argc) out = argv[++i];
         else if (!strcmp(a, "--no-shuffle")) fo.shuffle = 0;
+        else if (!strcmp(a, "--resume") && i + 1 < argc) fo.backup.path = argv[++i];
+        else if (!strcmp(a, "--backup-every") && i + 1 < argc) {
+            if ((v = positive_int("fit", a, argv[++i])) < 0) return 2;
+            fo.backup.save_freq = (int)v;
+        }
         else if ((!strcmp(a, "--epochs") || !strcmp(a, "--batch-size")) && i + 1 < argc) {
             if ((v = positive_int("fit", a, argv[++i])) < 0) return 2;
             if (!strcmp(a, "--epochs")) fo.epochs = (int)v;
@@ -136,6 +146,10 @@ int fit_main(int argc, char **argv) {
     }
     if (!model || !xp || !yp || !out) {
         fprintf(stderr, FIT_USAGE);
+        return 2;
+    }
+    if (fo.backup.save_freq && !fo.backup.path) {
+        fprintf(stderr, "rnn fit: --backup-every needs --resume BACKUP.keras\n");
         return 2;
     }
     rnn_model *m = load_or_report(model);

@@ -307,6 +307,10 @@ rnn_status rnn_set_from_logits(rnn_model *model, int from_logits);
  * steps excluded) and reported by fit (history, progress) and rnn_evaluate_metrics. */
 rnn_status rnn_add_metric(rnn_model *model, const char *name);
 
+/* model.optimizer.iterations: the optimizer steps applied since compile (or restored by
+ * rnn_load from a file holding the optimizer's state); -1 for a NULL or uncompiled model. */
+int64_t rnn_optimizer_iterations(const rnn_model *model);
+
 #define RNN_MAX_METRICS 4
 
 /* Per-epoch values of a fit (Keras's History). val_* are NULL without validation. */
@@ -344,6 +348,22 @@ typedef struct {
     int save_best_only;    /* default 0 */
 } rnn_model_checkpoint;
 
+/* keras.callbacks.BackupAndRestore: fault-tolerant training. fit writes a backup file (a
+ * .keras model holding the weights and optimizer state, plus librnn's training state: epoch
+ * and batch position, the random generator, running loss sums, history, EarlyStopping and
+ * ModelCheckpoint state, stateful layers' states) after every epoch, and every save_freq
+ * batches when save_freq > 0. When fit starts and the backup exists, training continues from it:
+ * the run ends with bit-identical weights to one that was never interrupted (same thread count,
+ * same data and options; a batch source must return the same batch for the same index). Each
+ * write is atomic (temporary file, flush, rename), so a kill at any moment leaves the previous
+ * backup intact. When fit ends normally the backup is deleted unless delete_checkpoint is 0;
+ * when it fails (a NaN loss) the last good backup stays. Needs the Keras file support. */
+typedef struct {
+    const char *path;      /* NULL: off; must end in .keras */
+    int save_freq;         /* default 0: after each epoch only ("epoch") */
+    int delete_checkpoint; /* default 1 */
+} rnn_backup_and_restore;
+
 typedef struct {
     int epochs;             /* default 1   */
     int batch_size;         /* default 32  */
@@ -353,6 +373,7 @@ typedef struct {
     FILE *out;              /* where progress goes; NULL: stdout */
     rnn_early_stopping early_stopping; /* off by default */
     rnn_model_checkpoint checkpoint;   /* off by default */
+    rnn_backup_and_restore backup;     /* off by default */
     /* Called after every epoch with the history so far; return non-zero to stop training
      * (a custom callback: checkpointing, logging). NULL: none. */
     int (*on_epoch_end)(void *user, int epoch, const rnn_history *history);
@@ -449,7 +470,9 @@ rnn_model *rnn_load(const char *path);
 
 /* model.save(path): `.keras` (Keras 3 format, loadable by Keras 3) or `.h5` (legacy HDF5, by the
  * extension). The bytes go to a temporary file in the same directory, flushed and renamed over
- * path: a failed save leaves path unchanged. The optimizer's state is not saved. A model using
+ * path: a failed save leaves path unchanged. A compiled model's optimizer state (step count,
+ * learning rate, Adam's moments and the other slots) is saved in Keras 3's layout, so training
+ * continues where it stopped after rnn_load, in librnn or in Keras. A model using
  * the Keras 1/2 hard_sigmoid cannot be saved as .keras (Keras 3 has no such function), nor one
  * using Keras 3's hard_sigmoid as .h5 (RNN_ERR_UNSUPPORTED). Built without the Keras libraries
  * (make KERAS_IO=none), rnn_load and rnn_save return RNN_ERR_UNSUPPORTED. */

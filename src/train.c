@@ -2,7 +2,9 @@
  * with Keras's batching (last batch partial, validation = the last fraction before shuffling,
  * a new permutation each epoch) and its stateful rules. Models may have several inputs and
  * outputs; the single-array calls are the one-input, one-output case. */
+#include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,6 +14,7 @@
 #include "model.h"
 #include "optim.h"
 #include "progress.h"
+#include "training_backup.h"
 
 /* ---------------------------------------------------------------- compile */
 
@@ -51,6 +54,10 @@ rnn_status rnn_compile(rnn_model *m, const char *loss, const char *optimizer) {
                                "sgd, rmsprop; rnn_compile_with takes explicit settings)",
                                optimizer ? optimizer : "NULL"));
     return rnn_compile_with(m, loss, &o);
+}
+
+int64_t rnn_optimizer_iterations(const rnn_model *m) {
+    return m && m->compiled ? m->iterations : -1;
 }
 
 rnn_status rnn_set_from_logits(rnn_model *m, int from_logits) {
@@ -424,6 +431,7 @@ rnn_fit_options rnn_fit_defaults(void) {
     o.verbose = 1;
     o.early_stopping.monitor = "val_loss";
     o.checkpoint.monitor = "val_loss";
+    o.backup.delete_checkpoint = 1;
     return o;
 }
 
@@ -635,10 +643,50 @@ static rnn_status checkpoint_after_epoch(checkpoint_state *cp, rnn_model *m, int
     return st;
 }
 
+/* BackupAndRestore: what fit_loop needs to write a backup and to resume from one. */
+typedef struct {
+    const rnn_backup_and_restore *cfg; /* NULL: off */
+    rnn_training_state state;
+} backup_state;
+
+static rnn_status backup_write(backup_state *bk, rnn_model *m, int epoch, int64_t batch,
+                               int finished, double running, double seen, const metric_sums *ms,
+                               const early_state *es, const checkpoint_state *cp) {
+    rnn_training_state *s = &bk->state;
+    s->epoch = epoch;
+    s->batch = batch;
+    s->finished = finished;
+    s->rng = m->rng;
+    s->running = running;
+    s->seen = seen;
+    memcpy(s->metric_correct, ms->correct, sizeof ms->correct);
+    s->metric_rows = ms->rows;
+    s->es_best_epoch = es->best_epoch;
+    s->es_wait = es->wait;
+    s->es_best = es->best;
+    s->es_best_weights = es->best_weights;
+    s->cp_have_best = cp->have_best;
+    s->cp_best = cp->best;
+    rnn_status st = rnn__backup_save(m, bk->cfg->path, s);
+    return st ? rnn__fail(st, "BackupAndRestore: %s", rnn_last_error()) : RNN_OK;
+}
+
 static rnn_status fit_loop(rnn_model *m, batch_provider *bp, const rnn_fit_options *o,
                            rnn_history *history) {
     rnn_status st;
     const int with_val = bp->has_validation;
+    rnn_history own_history;
+    backup_state bk;
+    memset(&bk, 0, sizeof bk);
+    if (o->backup.path) {
+        if (o->backup.save_freq < 0)
+            return rnn__fail(RNN_ERR_ARGUMENT, "BackupAndRestore: save_freq must be >= 0");
+        bk.cfg = &o->backup;
+        if (!history) { /* the backup carries the history, so fit keeps one */
+            memset(&own_history, 0, sizeof own_history);
+            history = &own_history;
+        }
+    }
     if (history) {
         size_t n = (size_t)(o->epochs ? o->epochs : 1);
         int ok = (history->loss = calloc(n, sizeof(double))) != NULL;
@@ -649,23 +697,66 @@ static rnn_status fit_loop(rnn_model *m, batch_provider *bp, const rnn_fit_optio
             ok &= (history->metric[k] = calloc(n, sizeof(double))) != NULL;
             if (with_val) ok &= (history->val_metric[k] = calloc(n, sizeof(double))) != NULL;
         }
-        if (!ok) return rnn__fail(RNN_ERR_MEMORY, "out of memory");
+        if (!ok) {
+            if (history == &own_history) rnn_history_free(history);
+            return rnn__fail(RNN_ERR_MEMORY, "out of memory");
+        }
     }
     early_state es;
     if ((st = early_init(&es, m, &o->early_stopping, with_val))) {
         free(es.best_weights);
+        if (history == &own_history) rnn_history_free(history);
         return st;
     }
     checkpoint_state cp = {&o->checkpoint, 0, 0};
-    for (int epoch = 0; epoch < o->epochs && !st; epoch++) {
-        if (bp->begin_epoch && (st = bp->begin_epoch(bp, m))) break;
-        rnn_progress bar;
-        rnn__progress_begin(&bar, o->out, o->verbose, epoch, o->epochs, bp->batches);
+    int first_epoch = 0, finished = 0;
+    int64_t first_batch = 0;
+    if (bk.cfg) {
+        int found = 0;
+        bk.state.history = history;
+        bk.state.epochs_total = o->epochs;
+        bk.state.es_best_weights = es.best_weights;
+        st = rnn__backup_restore(m, bk.cfg->path, &bk.state, &found);
+        if (!st && found) {
+            first_epoch = bk.state.epoch;
+            first_batch = bk.state.batch;
+            finished = bk.state.finished;
+            if (first_batch > bp->batches)
+                st = rnn__fail(RNN_ERR_FORMAT, "BackupAndRestore: %s was taken at batch %lld of "
+                               "an epoch of %lld batches (other data or batch size?)",
+                               bk.cfg->path, (long long)first_batch, (long long)bp->batches);
+            es.best_epoch = bk.state.es_best_epoch;
+            es.wait = bk.state.es_wait;
+            if (es.cfg && es.best_epoch >= 0) es.best = bk.state.es_best;
+            cp.have_best = bk.state.cp_have_best;
+            cp.best = bk.state.cp_best;
+            if (history) history->best_epoch = es.best_epoch;
+            m->rng = bk.state.rng;
+        }
+    }
+    for (int epoch = first_epoch; epoch < o->epochs && !st && !finished; epoch++) {
+        const int resumed = epoch == first_epoch && first_batch > 0;
         double running = 0.0, seen = 0.0;
         metric_sums ms = {{0}, 0};
         double metric_now[RNN_MAX_METRICS] = {0};
+        if (resumed) { /* redraw the epoch's permutation, then go on from the saved generator */
+            const rnn_rng now = m->rng;
+            m->rng = bk.state.rng_epoch_start;
+            if (bp->begin_epoch && (st = bp->begin_epoch(bp, m))) break;
+            m->rng = now;
+            running = bk.state.running;
+            seen = bk.state.seen;
+            memcpy(ms.correct, bk.state.metric_correct, sizeof ms.correct);
+            ms.rows = bk.state.metric_rows;
+            for (int k = 0; k < m->n_metrics; k++) metric_now[k] = ms.rows ? ms.correct[k] / ms.rows : 0;
+        } else {
+            bk.state.rng_epoch_start = m->rng;
+            if (bp->begin_epoch && (st = bp->begin_epoch(bp, m))) break;
+        }
+        rnn_progress bar;
+        rnn__progress_begin(&bar, o->out, o->verbose, epoch, o->epochs, bp->batches);
         rnn_log_entry logs[2 * RNN_MAX_METRICS + 2];
-        for (int64_t b = 0; b < bp->batches && !st; b++) {
+        for (int64_t b = resumed ? first_batch : 0; b < bp->batches && !st; b++) {
             rnn_tensor xb[RNN_MODEL_MAX_IO];
             const float *targets[RNN_MODEL_MAX_IO];
             int64_t count;
@@ -680,6 +771,9 @@ static rnn_status fit_loop(rnn_model *m, batch_provider *bp, const rnn_fit_optio
             for (int k = 0; k < m->n_metrics; k++) metric_now[k] = ms.rows ? ms.correct[k] / ms.rows : 0;
             int nl = epoch_logs(m, running / seen, metric_now, 0, 0, NULL, logs);
             rnn__progress_step(&bar, b + 1, logs, nl);
+            if (bk.cfg && bk.cfg->save_freq > 0 && (b + 1) % bk.cfg->save_freq == 0 &&
+                b + 1 < bp->batches)
+                st = backup_write(&bk, m, epoch, b + 1, 0, running, seen, &ms, &es, &cp);
         }
         if (st) break;
         double epoch_loss = seen ? running / seen : 0, val = NAN, val_metrics[RNN_MAX_METRICS];
@@ -702,12 +796,19 @@ static rnn_status fit_loop(rnn_model *m, batch_provider *bp, const rnn_fit_optio
             rnn_history view = {0};
             stop = o->on_epoch_end(o->user, epoch, history ? history : &view) != 0;
         }
-        if (stop) {
-            if (history) history->stopped_early = 1;
-            break;
+        if (stop && history) history->stopped_early = 1;
+        /* The backup after the epoch records a decision to stop, so a resume ends too. */
+        if (bk.cfg) {
+            metric_sums none = {{0}, 0};
+            st = backup_write(&bk, m, epoch + 1, 0, stop, 0.0, 0.0, &none, &es, &cp);
         }
+        if (stop) break;
     }
+    if (finished && history) history->stopped_early = 1;
+    if (!st && bk.cfg && bk.cfg->delete_checkpoint && remove(bk.cfg->path) != 0 && errno != ENOENT)
+        st = rnn__fail(RNN_ERR_IO, "BackupAndRestore: cannot delete %s", bk.cfg->path);
     free(es.best_weights);
+    if (history == &own_history) rnn_history_free(history);
     return st;
 }
 

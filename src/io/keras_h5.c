@@ -256,6 +256,14 @@ static rnn_status write_strings_attr(hid_t obj, const char *name, char **values,
     return e < 0 ? rnn__fail(RNN_ERR_IO, "cannot write attribute %s", name) : RNN_OK;
 }
 
+int rnn__keras_h5_read_strings(hid_t obj, const char *name, char ***out) {
+    return attr_strings(obj, name, out);
+}
+
+rnn_status rnn__keras_h5_write_strings(hid_t obj, const char *name, char **values, int n) {
+    return write_strings_attr(obj, name, values, n);
+}
+
 /* ---------------------------------------------------------------- legacy .h5: reading */
 
 static rnn_status load_legacy_layer(hid_t mw, rnn_layer *L, const rnn_keras_origin *o) {
@@ -364,6 +372,7 @@ rnn_model *rnn__keras_load_h5(const char *path) {
         }
     }
     if (training && (tjson = cJSON_Parse(training))) rnn__keras_apply_compile(m, tjson, 1);
+    rnn__keras_read_optimizer_state(m, f, 1);
 done:
     cJSON_Delete(json);
     cJSON_Delete(tjson);
@@ -491,6 +500,7 @@ rnn_status rnn__keras_read_weights_image(rnn_model *m, const void *image, size_t
         return rnn__fail(RNN_ERR_FORMAT, "model.weights.h5 is not a readable HDF5 file "
                          "(truncated or corrupted?)");
     rnn_status st = walk_model(f, "", m, 0);
+    if (!st) rnn__keras_read_optimizer_state(m, f, 0);
     close_id(f);
     return st;
 }
@@ -509,6 +519,7 @@ rnn_status rnn__keras_write_weights_image(rnn_model *m, void **image, size_t *si
     rnn_status st = g < 0 ? rnn__fail(RNN_ERR_IO, "cannot create /vars") : RNN_OK;
     close_id(g);
     if (!st) st = walk_model(f, "", m, 1);
+    if (!st) st = rnn__keras_write_optimizer_state(m, f, 0);
     if (!st && H5Fflush(f, H5F_SCOPE_GLOBAL) < 0) st = rnn__fail(RNN_ERR_IO, "HDF5 flush failed");
     ssize_t n = st ? -1 : H5Fget_file_image(f, NULL, 0);
     if (!st && n <= 0) st = rnn__fail(RNN_ERR_IO, "HDF5 file image failed");
@@ -591,6 +602,7 @@ rnn_status rnn__keras_save_h5(rnn_model *m, const char *tmp_path) {
     if (!st) st = write_strings_attr(mw, "layer_names", names, nl);
     if (!st) st = write_string_attr(mw, "keras_version", version);
     if (!st) st = write_string_attr(mw, "backend", "tensorflow");
+    if (!st) st = rnn__keras_write_optimizer_state(m, f, 1);
     close_id(mw);
     if (f >= 0 && H5Fclose(f) < 0 && !st) st = rnn__fail(RNN_ERR_IO, "cannot write %s", tmp_path);
     free(config);

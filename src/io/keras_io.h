@@ -11,6 +11,7 @@
 #define RNN_KERAS_IO_H
 
 #include <cJSON.h>
+#include <hdf5.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -79,6 +80,32 @@ rnn_model *rnn__keras_inner_model(rnn_layer *layer);  /* a nested model */
 int rnn__keras_input_is_ids(rnn_layer *input_layer);
 /* Snake-cased class name stem ("lstm", "simple_rnn", "time_distributed"). */
 const char *rnn__keras_stem(const rnn_layer *layer);
+
+/* The optimizer's state (step count, learning rate, slots) in Keras 3's variable order
+ * (keras_optimizer_state.c): written as /optimizer/vars of model.weights.h5, or as the legacy
+ * .h5 group optimizer_weights. Reading ignores a list that does not fit the compiled optimizer
+ * (Keras's "Skipping variable loading"), so it never fails; call it after compile. */
+rnn_status rnn__keras_write_optimizer_state(rnn_model *m, hid_t file, int legacy);
+void rnn__keras_read_optimizer_state(rnn_model *m, hid_t file, int legacy);
+/* String-array attributes (fixed-length or variable-length strings; split attributes joined):
+ * read returns the count and a malloc'd array of malloc'd strings, or -1. */
+int rnn__keras_h5_read_strings(hid_t obj, const char *name, char ***out);
+rnn_status rnn__keras_h5_write_strings(hid_t obj, const char *name, char **values, int n);
+
+/* Extra members of a .keras zip (librnn's training backup adds its state this way; Keras
+ * ignores members it does not know). */
+#define RNN_ZIP_MAX_EXTRA 2
+typedef struct {
+    const char *name;
+    const void *data;
+    size_t size;
+} rnn_zip_member;
+/* rnn_save with extra members (only for .keras): temporary file, flush, rename. */
+rnn_status rnn__keras_save_with(rnn_model *m, const char *path, const rnn_zip_member *extra,
+                                int n_extra);
+/* One member of a .keras file, whole (malloc'd, NUL-terminated). */
+rnn_status rnn__keras_read_member_file(const char *path, const char *name, char **out,
+                                       size_t *size);
 
 /* Silences HDF5's error printing (the library never prints because of input). */
 void rnn__keras_h5_quiet(void);

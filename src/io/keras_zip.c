@@ -86,6 +86,8 @@ static rnn_model *load_keras(const char *path) {
     }
     m = rnn__keras_model_from_json(json, &o);
     if (!m) goto done;
+    /* Compiled first, so that the weights file's optimizer variables have a home. */
+    rnn__keras_apply_compile(m, cJSON_GetObjectItemCaseSensitive(json, "compile_config"), 0);
     if (m->n_params > 0) {
         if (read_member(z, "model.weights.h5", path, &weights, &weights_n, 1) ||
             rnn__keras_read_weights_image(m, weights, weights_n)) {
@@ -94,7 +96,6 @@ static rnn_model *load_keras(const char *path) {
             goto done;
         }
     }
-    rnn__keras_apply_compile(m, cJSON_GetObjectItemCaseSensitive(json, "compile_config"), 0);
 done:
     cJSON_Delete(json);
     cJSON_Delete(mjson);
@@ -105,7 +106,8 @@ done:
     return m;
 }
 
-static rnn_status save_keras(rnn_model *m, const char *tmp) {
+static rnn_status save_keras(rnn_model *m, const char *tmp, const rnn_zip_member *extra,
+                             int n_extra) {
     char *config = rnn__keras_config_json(m);
     if (!config) return RNN_ERR_UNSUPPORTED;
     void *weights = NULL;
@@ -121,10 +123,16 @@ static rnn_status save_keras(rnn_model *m, const char *tmp) {
     int err = 0;
     zip_t *z = st ? NULL : zip_open(tmp, ZIP_CREATE | ZIP_TRUNCATE, &err);
     if (!st && !z) st = rnn__fail(RNN_ERR_IO, "cannot create %s", tmp);
-    const char *names[3] = {"metadata.json", "config.json", "model.weights.h5"};
-    const void *data[3] = {meta, config, weights};
-    size_t sizes[3] = {strlen(meta), strlen(config), weights_n};
-    for (int i = 0; i < 3 && !st; i++) {
+    const char *names[3 + RNN_ZIP_MAX_EXTRA] = {"metadata.json", "config.json", "model.weights.h5"};
+    const void *data[3 + RNN_ZIP_MAX_EXTRA] = {meta, config, weights};
+    size_t sizes[3 + RNN_ZIP_MAX_EXTRA] = {strlen(meta), strlen(config), weights_n};
+    int n_members = 3;
+    for (int i = 0; i < n_extra && i < RNN_ZIP_MAX_EXTRA; i++, n_members++) {
+        names[n_members] = extra[i].name;
+        data[n_members] = extra[i].data;
+        sizes[n_members] = extra[i].size;
+    }
+    for (int i = 0; i < n_members && !st; i++) {
         zip_source_t *src = zip_source_buffer(z, data[i], sizes[i], 0);
         zip_int64_t idx = src ? zip_file_add(z, names[i], src, ZIP_FL_OVERWRITE) : -1;
         if (idx < 0) {
@@ -179,12 +187,32 @@ rnn_model *rnn_load(const char *path) {
     return m;
 }
 
+rnn_status rnn__keras_read_member_file(const char *path, const char *name, char **out,
+                                       size_t *size) {
+    *out = NULL;
+    *size = 0;
+    int err = 0;
+    zip_t *z = zip_open(path, ZIP_RDONLY | ZIP_CHECKCONS, &err);
+    if (!z) return rnn__fail(RNN_ERR_FORMAT, "%s: not a readable .keras (zip) file", path);
+    rnn_status st = read_member(z, name, path, out, size, 1);
+    zip_discard(z);
+    return st;
+}
+
 rnn_status rnn_save(rnn_model *m, const char *path) {
     if (!m || !path) return rnn__fail(RNN_ERR_ARGUMENT, "rnn_save: model or path is NULL");
+    return rnn__keras_save_with(m, path, NULL, 0);
+}
+
+rnn_status rnn__keras_save_with(rnn_model *m, const char *path, const rnn_zip_member *extra,
+                                int n_extra) {
     int keras = ends_with(path, ".keras");
     if (!keras && !ends_with(path, ".h5") && !ends_with(path, ".hdf5"))
         return rnn__model_fail(m, rnn__fail(RNN_ERR_ARGUMENT, "rnn_save: %s: the file name must "
                                "end in .keras (Keras 3) or .h5 (legacy HDF5)", path));
+    if (n_extra && !keras)
+        return rnn__model_fail(m, rnn__fail(RNN_ERR_ARGUMENT, "%s: a training backup is a "
+                               ".keras file", path));
     rnn_status st = rnn__model_build(m);
     if (st) return st;
     size_t n = strlen(path);
@@ -199,7 +227,7 @@ rnn_status rnn_save(rnn_model *m, const char *path) {
         return rnn__model_fail(m, st);
     }
     close(fd);
-    st = keras ? save_keras(m, tmp) : rnn__keras_save_h5(m, tmp);
+    st = keras ? save_keras(m, tmp, extra, n_extra) : rnn__keras_save_h5(m, tmp);
     if (!st) {
         fd = open(tmp, O_RDONLY);
         if (fd < 0 || fsync(fd) != 0) st = rnn__fail(RNN_ERR_IO, "cannot flush %s", tmp);
