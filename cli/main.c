@@ -12,7 +12,7 @@ static void usage(FILE *f) {
                "commands:\n"
                "  demo [--stateful|--stacked] [--seed N]   train the airline forecaster\n"
                "  summary MODEL                            load a Keras .keras/.h5 model, print it\n"
-               "  predict MODEL --input x.npy --output y.npy [--batch-size N]\n"
+               "  predict MODEL --input x.npy --output y.npy [--batch-size N] [--stateful-stream]\n"
                "  fit MODEL --x X.npy --y Y.npy --output OUT [--epochs N] [--batch-size N]\n"
                "                                           continue training a compiled model\n"
                "  convert IN OUT                           .keras <-> .h5 (by extension)\n"

@@ -37,9 +37,73 @@ int summary_main(int argc, char **argv) {
     return rc;
 }
 
+#define PREDICT_USAGE                                                                         \
+    "usage: rnn predict MODEL --input x.npy --output y.npy [--batch-size N] [--stateful-stream]\n" \
+    "--stateful-stream: feed the input one time step at a time, every recurrent layer carrying\n" \
+    "its state from step to step (a stateful model called on one step after another); x is\n"   \
+    "(B, T, F) with B the model's fixed batch size (or 1), or (T, F) when B is 1 (token ids:\n"  \
+    "(B, T) or (T)); y holds the output of every step: (B, T, outputs), or (T, outputs).\n"
+
+/* --stateful-stream: rnn_predict_step over the input's steps, from zeroed states. */
+static int predict_stream(rnn_model *m, const rnn_tensor *x, const char *out) {
+    int64_t B, F, O;
+    if (rnn_stream_shape(m, &B, &F, &O)) {
+        fprintf(stderr, "rnn: %s\n", rnn_model_error(m));
+        return 1;
+    }
+    /* Accepted ranks: with the batch axis (ids: 2, else 3), or without it when B is 1. */
+    const int full_rank = F == 1 && x->rank <= 2 ? 2 : 3;
+    int has_batch = x->rank == full_rank;
+    int64_t rows = has_batch ? x->shape[0] : 1;
+    int64_t T = x->shape[has_batch ? 1 : 0];
+    int64_t feat = x->rank == (has_batch ? 3 : 2) ? x->shape[x->rank - 1] : 1;
+    if ((x->rank != full_rank && !(B == 1 && x->rank == full_rank - 1)) || rows != B || feat != F ||
+        T < 1) {
+        fprintf(stderr, "rnn predict --stateful-stream: the model streams %lld sequence(s) of %lld "
+                "feature(s) per step: the input must be (%lld, steps, %lld)%s; got %d dimension(s) "
+                "(", (long long)B, (long long)F, (long long)B, (long long)F,
+                B == 1 ? " or (steps, features)" : "", x->rank);
+        for (int k = 0; k < x->rank; k++)
+            fprintf(stderr, "%s%lld", k ? ", " : "", (long long)x->shape[k]);
+        fprintf(stderr, ")\n");
+        return 2;
+    }
+    rnn_tensor y = {0};
+    y.rank = has_batch ? 3 : 2;
+    int64_t *d = y.shape;
+    if (has_batch) *d++ = B;
+    d[0] = T;
+    d[1] = O;
+    float *xs = malloc(sizeof(float) * (size_t)(B * F)), *ys = malloc(sizeof(float) * (size_t)(B * O));
+    y.data = malloc(sizeof(float) * (size_t)(B * T * O));
+    int rc = 1;
+    if (!xs || !ys || !y.data) {
+        fprintf(stderr, "rnn: out of memory\n");
+        goto done;
+    }
+    rnn_reset_states(m);
+    for (int64_t t = 0; t < T; t++) {
+        for (int64_t b = 0; b < B; b++) /* step t of every stream: x[b, t, :] */
+            memcpy(xs + b * F, x->data + (b * T + t) * F, sizeof(float) * (size_t)F);
+        if (rnn_predict_step(m, xs, ys)) {
+            fprintf(stderr, "rnn: step %lld: %s\n", (long long)t, rnn_model_error(m));
+            goto done;
+        }
+        for (int64_t b = 0; b < B; b++)
+            memcpy(y.data + (b * T + t) * O, ys + b * O, sizeof(float) * (size_t)O);
+    }
+    if (rnn_npy_save(out, &y)) fprintf(stderr, "rnn: %s\n", rnn_last_error());
+    else rc = 0;
+done:
+    free(xs);
+    free(ys);
+    free(y.data);
+    return rc;
+}
+
 int predict_main(int argc, char **argv) {
     const char *model = NULL, *in = NULL, *out = NULL;
-    int batch = 32;
+    int batch = 32, stream = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--input") && i + 1 < argc) in = argv[++i];
         else if (!strcmp(argv[i], "--output") && i + 1 < argc) out = argv[++i];
@@ -47,8 +111,10 @@ int predict_main(int argc, char **argv) {
             long v = positive_int("predict", "--batch-size", argv[++i]);
             if (v < 0) return 2;
             batch = (int)v;
+        } else if (!strcmp(argv[i], "--stateful-stream")) {
+            stream = 1;
         } else if (!strcmp(argv[i], "--help")) {
-            printf("usage: rnn predict MODEL --input x.npy --output y.npy [--batch-size N]\n");
+            printf(PREDICT_USAGE);
             return 0;
         } else if (argv[i][0] != '-' && !model) model = argv[i];
         else {
@@ -57,7 +123,7 @@ int predict_main(int argc, char **argv) {
         }
     }
     if (!model || !in || !out) {
-        fprintf(stderr, "usage: rnn predict MODEL --input x.npy --output y.npy [--batch-size N]\n");
+        fprintf(stderr, PREDICT_USAGE);
         return 2;
     }
     rnn_model *m = load_or_report(model);
@@ -65,6 +131,7 @@ int predict_main(int argc, char **argv) {
     rnn_tensor x = {0}, y = {0};
     int rc = 1;
     if (rnn_npy_load(in, &x)) fprintf(stderr, "rnn: %s\n", rnn_last_error());
+    else if (stream) rc = predict_stream(m, &x, out);
     else if (rnn_predict(m, x, batch, &y)) fprintf(stderr, "rnn: %s\n", rnn_model_error(m));
     else if (rnn_npy_save(out, &y)) fprintf(stderr, "rnn: %s\n", rnn_last_error());
     else rc = 0;

@@ -442,6 +442,11 @@ rnn_status rnn_reset_states(rnn_model *model);
  * rnn_reset_states. The batch is the model's fixed batch size, or 1 if the batch is free.
  * After the first call no memory is allocated. */
 rnn_status rnn_predict_step(rnn_model *model, const float *x, float *y);
+/* The sizes rnn_predict_step works with: *batch parallel streams, *features_in values per
+ * stream and step (1 for a model reading token ids), *features_out outputs per stream and step.
+ * Any pointer may be NULL. Fails like rnn_predict_step for a model it cannot stream. */
+rnn_status rnn_stream_shape(rnn_model *model, int64_t *batch, int64_t *features_in,
+                            int64_t *features_out);
 
 /* Number of threads used by the matrix products (0: the library's default). */
 rnn_status rnn_set_threads(int threads);

@@ -1233,6 +1233,24 @@ rnn_status rnn_predict_step(rnn_model *m, const float *x, float *y) {
     return RNN_OK;
 }
 
+rnn_status rnn_stream_shape(rnn_model *m, int64_t *batch, int64_t *features_in,
+                            int64_t *features_out) {
+    if (!m) return rnn__fail(RNN_ERR_ARGUMENT, "rnn_stream_shape: model is NULL");
+    const rnn_shape *in = m->n_inputs == 1 ? rnn__model_input_shape(m, 0) : NULL;
+    const int ids = in && rnn__input_is_ids(m->inputs[0]);
+    if (!in || m->n_layers <= 1 || (in->rank != 3 && !ids))
+        return rnn__model_fail(m, rnn__fail(RNN_ERR_STATE,
+                               "streaming needs a single-input model whose input is "
+                               "[batch, steps, features] or token ids [batch, steps]"));
+    int64_t B = rnn__model_stateful_batch(m);
+    if (!B) B = in->dim[0] > 0 ? in->dim[0] : 1;
+    rnn_shape out = rnn__model_output_shape(m, 0, B, 1);
+    if (batch) *batch = B;
+    if (features_in) *features_in = ids ? 1 : in->dim[2];
+    if (features_out) *features_out = out.dim[out.rank - 1];
+    return RNN_OK;
+}
+
 rnn_status rnn_set_threads(int threads) {
     if (threads < 0) return rnn__fail(RNN_ERR_ARGUMENT, "threads must be >= 0, got %d", threads);
     if (threads > 0) rnn__blas_set_threads(threads);
