@@ -161,9 +161,11 @@ static rnn_status check_array(const char *what, int k, const rnn_tensor *t) {
         if (t->shape[i] < 0) return rnn__fail(RNN_ERR_SHAPE, "%s[%d] has a negative dimension", what, k);
     int64_t n = rnn_tensor_size(t);
     /* 2^34 floats (64 GiB) bounds one array: beyond that the dimensions are a mistake, and
-     * reading them would run past any real buffer. */
-    if (n > ((int64_t)1 << 34) || (n == 0 && t->shape[0] > 0 && t->rank > 1 &&
-                                   t->shape[0] > ((int64_t)1 << 34)))
+     * reading them would run past any real buffer. rnn_tensor_size is 0 on overflow, so a 0
+     * without a zero dimension is an overflow ((2^32, 2^32, 1) wraps int64 to 0). */
+    int zero_dim = 0;
+    for (int i = 0; i < t->rank; i++) zero_dim |= t->shape[i] == 0;
+    if (n > ((int64_t)1 << 34) || (n == 0 && !zero_dim))
         return rnn__fail(RNN_ERR_MEMORY, "%s's dimensions (%lld, %lld, ...) are too large: the "
                          "element count overflows or exceeds 2^34", what,
                          (long long)t->shape[0], t->rank > 1 ? (long long)t->shape[1] : 0LL);
