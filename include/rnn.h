@@ -360,6 +360,15 @@ typedef struct {
 } rnn_fit_options;
 rnn_fit_options rnn_fit_defaults(void);
 
+/* Data checks of fit, evaluate, predict, train_on_batch and predict_step (their _multi and
+ * _on_batch forms, and every batch an rnn_batch_source hands over): x and y must be finite. A
+ * NaN or Inf anywhere is RNN_ERR_NUMERIC naming the array and the first flat index ("x contains
+ * NaN at flat index 13"), before anything runs. Keras does not check; librnn refuses because
+ * NaN in x or y turns every weight into NaN on the first update, and a NaN prediction is easily
+ * taken for a number downstream (mark missing steps with Masking and a finite mask_value
+ * instead). During training a non-finite loss or gradient stops fit before that update is
+ * applied (RNN_ERR_NUMERIC). */
+
 /* model.fit(x, y). history may be NULL; otherwise free it with rnn_history_free. */
 rnn_status rnn_fit(rnn_model *model, rnn_tensor x, rnn_tensor y, const rnn_fit_options *options,
                    rnn_history *history);
