@@ -5,6 +5,7 @@
  * Every HDF5 call is checked; HDF5's own error printing is switched off. A truncated or
  * corrupted file is an error with a message, never a crash. */
 #ifdef RNN_WITH_KERAS_IO
+#include <errno.h>
 #include <hdf5.h>
 #include <stdlib.h>
 #include <string.h>
@@ -567,8 +568,12 @@ rnn_status rnn__keras_save_h5(rnn_model *m, const char *tmp_path) {
     char *config = rnn__keras_legacy_config_json(m);
     if (!config) return RNN_ERR_UNSUPPORTED;
     char *training = m->compiled ? rnn__keras_legacy_training_json(m) : NULL;
+    /* HDF5's own messages are switched off; the system's reason for a failed create or close
+     * (a full disk: "No space left on device") is in errno, so it goes into the message. */
+    errno = 0;
     hid_t f = H5Fcreate(tmp_path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    rnn_status st = f < 0 ? rnn__fail(RNN_ERR_IO, "cannot create %s", tmp_path) : RNN_OK;
+    rnn_status st = f < 0 ? rnn__fail(RNN_ERR_IO, "cannot create %s: %s", tmp_path,
+                                      errno ? strerror(errno) : "HDF5 error") : RNN_OK;
     /* keras_version 2.x: librnn and Keras read hard_sigmoid in its 0.2x + 0.5 form, and every
      * option is written explicitly. */
     const char *version = "2.15.0";
@@ -592,7 +597,10 @@ rnn_status rnn__keras_save_h5(rnn_model *m, const char *tmp_path) {
     if (!st) st = write_string_attr(mw, "keras_version", version);
     if (!st) st = write_string_attr(mw, "backend", "tensorflow");
     close_id(mw);
-    if (f >= 0 && H5Fclose(f) < 0 && !st) st = rnn__fail(RNN_ERR_IO, "cannot write %s", tmp_path);
+    errno = 0;
+    if (f >= 0 && H5Fclose(f) < 0 && !st)
+        st = rnn__fail(RNN_ERR_IO, "cannot write %s: %s", tmp_path,
+                       errno ? strerror(errno) : "HDF5 error");
     free(config);
     free(training);
     return st;
