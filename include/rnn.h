@@ -367,7 +367,9 @@ rnn_fit_options rnn_fit_defaults(void);
  * NaN in x or y turns every weight into NaN on the first update, and a NaN prediction is easily
  * taken for a number downstream (mark missing steps with Masking and a finite mask_value
  * instead). During training a non-finite loss or gradient stops fit before that update is
- * applied (RNN_ERR_NUMERIC). */
+ * applied, and an update that overflows a weight (too large a learning rate) stops it right
+ * after (RNN_ERR_NUMERIC naming the weight; the model then holds that weight non-finite, and
+ * ModelCheckpoint, which saves only after a completed epoch, keeps its last good file). */
 
 /* model.fit(x, y). history may be NULL; otherwise free it with rnn_history_free. */
 rnn_status rnn_fit(rnn_model *model, rnn_tensor x, rnn_tensor y, const rnn_fit_options *options,

@@ -352,6 +352,13 @@ static double current_loss(rnn_model *m, const float *const *targets, int with_g
     return total;
 }
 
+/* "lstm/kernel" for messages (the weight's own name is only "kernel"). */
+static const char *weight_name(rnn_model *m, int w) {
+    const char *name = "?";
+    rnn_weight_info(m, w, &name, NULL, NULL);
+    return name;
+}
+
 /* One optimizer step on the batch xb -> targets: loss before the update in *loss. */
 static rnn_status train_step(rnn_model *m, const rnn_tensor *xb, const float *const *targets,
                              double *loss, metric_sums *ms) {
@@ -371,7 +378,7 @@ static rnn_status train_step(rnn_model *m, const rnn_tensor *xb, const float *co
         for (int64_t i = 0; i < wt->size; i++)
             if (!isfinite(wt->grad[i]))
                 return rnn__fail(RNN_ERR_NUMERIC, "a gradient of %s is not finite: the update was "
-                                 "not applied (iteration %lld)", wt->name,
+                                 "not applied (iteration %lld)", weight_name(m, w),
                                  (long long)m->iterations);
     }
     rnn__optimizer_clip(&m->optimizer, m->clip_grads, m->clip_sizes, m->n_weights);
@@ -385,6 +392,17 @@ static rnn_status train_step(rnn_model *m, const rnn_tensor *xb, const float *co
         off += wt->size;
     }
     m->iterations++;
+    /* Finite gradients can still overflow the weights (a huge learning rate): stop here rather
+     * than train on, return RNN_OK or checkpoint a model of Inf. */
+    for (int w = 0; w < m->n_weights; w++) {
+        const rnn_weight *wt = m->weights[w];
+        for (int64_t i = 0; i < wt->size; i++)
+            if (!isfinite(wt->value[i]))
+                return rnn__fail(RNN_ERR_NUMERIC, "%s is not finite after the update of "
+                                 "iteration %lld: the step overflowed (lower the learning rate "
+                                 "or clip the gradients); training stopped", weight_name(m, w),
+                                 (long long)m->iterations - 1);
+    }
     *loss = value;
     return RNN_OK;
 }
