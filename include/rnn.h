@@ -460,7 +460,9 @@ rnn_model *rnn_load(const char *path);
 
 /* model.save(path): `.keras` (Keras 3 format, loadable by Keras 3) or `.h5` (legacy HDF5, by the
  * extension). The bytes go to a temporary file in the same directory, flushed and renamed over
- * path: a failed save leaves path unchanged. The optimizer's state is not saved. A model using
+ * path: a failed save leaves path unchanged. A process killed during the save leaves path either
+ * old or new, never broken, but cannot remove its temporary file (path.tmpXXXXXX, and libzip's
+ * path.tmpXXXXXX.YYYYYY): delete such files after a crash. The optimizer's state is not saved. A model using
  * the Keras 1/2 hard_sigmoid cannot be saved as .keras (Keras 3 has no such function), nor one
  * using Keras 3's hard_sigmoid as .h5 (RNN_ERR_UNSUPPORTED). Built without the Keras libraries
  * (make KERAS_IO=none), rnn_load and rnn_save return RNN_ERR_UNSUPPORTED. */
@@ -509,7 +511,8 @@ rnn_status rnn_npy_load(const char *path, rnn_tensor *out);
 /* Writes t (rank 1 to RNN_MAX_RANK) as a float32, C-order, version 1.0 .npy file that np.load
  * reads. The bytes go to a temporary file in the same directory, which is flushed to disk and
  * then renamed over path: on failure (RNN_ERR_IO with the reason) path is unchanged and no
- * temporary file is left behind. */
+ * temporary file is left behind (a killed process leaves path intact but may leave its
+ * path.tmp-XXXXXXXX). */
 rnn_status rnn_npy_save(const char *path, const rnn_tensor *t);
 
 /* Maps a float32 .npy file into memory instead of reading it: *view points into the mapping
