@@ -29,6 +29,7 @@
 #include "bad_input_util.h"
 #include "check.h"
 #include "model_files.h"
+#include "plot_svg.h"
 #include "rnn.h"
 
 #ifdef RNN_WITH_KERAS_IO
@@ -870,6 +871,20 @@ static int cli_convert_truncated(void) {
     return cli(convert_main, 3, a);
 }
 
+/* The demo's --plot output (cli/plot_svg.c) on a full disk. */
+static int cli_plot_full(void) {
+    float v[400];
+    for (int i = 0; i < 400; i++) v[i] = (float)(i % 37);
+    plot_series s[1] = {{"passengers", NULL, v, 400, 0}};
+    if (plot_svg_write(P("plot.svg"), "small", s, 1) != 0) return -1;
+    util_copy(P("plot.svg"), P("plot.svg.before"));
+    limit_file_size(2000);
+    int rc = plot_svg_write(P("plot.svg"), "full", s, 1) != 0;
+    unlimit_file_size();
+    if (rc) fprintf(stderr, "rnn demo: could not write the plot: %s\n", plot_svg_error());
+    return rc;
+}
+
 /* ================================================================ the table */
 
 typedef enum { OUT_NONE = 0, OUT_ABSENT, OUT_INTACT } out_check;
@@ -1005,6 +1020,7 @@ static const bad_case cases[] = {
     {"rnn fit: unknown option --lr", cli_fit_unknown_option, 1, 1, 2, "unexpected argument --lr", OUT_ABSENT, "out.keras"},
     {"rnn convert: output .onnx", cli_convert_extension, 1, 1, 1, "must end in .keras", OUT_ABSENT, "m.onnx"},
     {"rnn convert: disk full writing .h5", cli_convert_full_h5, 1, 1, 1, "File too large", OUT_INTACT, "old.h5"},
+    {"rnn demo --plot: disk full", cli_plot_full, 1, 0, 1, "File too large", OUT_INTACT, "plot.svg"},
     {"rnn convert: truncated input", cli_convert_truncated, 1, 1, 1, "not a readable .keras", OUT_ABSENT, "m.h5"},
 };
 
@@ -1086,8 +1102,8 @@ int main(void) {
         ran++;
         if (check_failures_ != f0) fprintf(stderr, "  ^ case %d failed: %s\n", i, cases[i].name);
     }
-    fprintf(stderr, "test_bad_input: %d of %d cases ran (%d need the Keras file support), %d "
-            "failed\n", ran, n, n - ran, check_failures_ - before);
+    fprintf(stderr, "test_bad_input: %d of %d cases ran (%d skipped: built without the Keras "
+            "file support), %d checks failed\n", ran, n, n - ran, check_failures_ - before);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", root);
     if (check_failures_ == before && system(cmd) != 0) fprintf(stderr, "cleanup failed\n");
