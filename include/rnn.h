@@ -381,6 +381,17 @@ typedef struct {
 } rnn_fit_options;
 rnn_fit_options rnn_fit_defaults(void);
 
+/* Data checks of fit, evaluate, predict, train_on_batch and predict_step (their _multi and
+ * _on_batch forms, and every batch an rnn_batch_source hands over): x and y must be finite. A
+ * NaN or Inf anywhere is RNN_ERR_NUMERIC naming the array and the first flat index ("x contains
+ * NaN at flat index 13"), before anything runs. Keras does not check; librnn refuses because
+ * NaN in x or y turns every weight into NaN on the first update, and a NaN prediction is easily
+ * taken for a number downstream (mark missing steps with Masking and a finite mask_value
+ * instead). During training a non-finite loss or gradient stops fit before that update is
+ * applied, and an update that overflows a weight (too large a learning rate) stops it right
+ * after (RNN_ERR_NUMERIC naming the weight; the model then holds that weight non-finite, and
+ * ModelCheckpoint, which saves only after a completed epoch, keeps its last good file). */
+
 /* model.fit(x, y). history may be NULL; otherwise free it with rnn_history_free. */
 rnn_status rnn_fit(rnn_model *model, rnn_tensor x, rnn_tensor y, const rnn_fit_options *options,
                    rnn_history *history);
@@ -475,9 +486,11 @@ rnn_model *rnn_load(const char *path);
 
 /* model.save(path): `.keras` (Keras 3 format, loadable by Keras 3) or `.h5` (legacy HDF5, by the
  * extension). The bytes go to a temporary file in the same directory, flushed and renamed over
- * path: a failed save leaves path unchanged. A compiled model's optimizer state (step count,
- * learning rate, Adam's moments and the other slots) is saved in Keras 3's layout, so training
- * continues where it stopped after rnn_load, in librnn or in Keras. A model using
+ * path: a failed save leaves path unchanged. A process killed during the save leaves path either
+ * old or new, never broken, but cannot remove its temporary file (path.tmpXXXXXX, and libzip's
+ * path.tmpXXXXXX.YYYYYY): delete such files after a crash. A compiled model's optimizer state
+ * (step count, learning rate, Adam's moments and the other slots) is saved in Keras 3's layout,
+ * so training continues where it stopped after rnn_load, in librnn or in Keras. A model using
  * the Keras 1/2 hard_sigmoid cannot be saved as .keras (Keras 3 has no such function), nor one
  * using Keras 3's hard_sigmoid as .h5 (RNN_ERR_UNSUPPORTED). Built without the Keras libraries
  * (make KERAS_IO=none), rnn_load and rnn_save return RNN_ERR_UNSUPPORTED. */
@@ -526,7 +539,8 @@ rnn_status rnn_npy_load(const char *path, rnn_tensor *out);
 /* Writes t (rank 1 to RNN_MAX_RANK) as a float32, C-order, version 1.0 .npy file that np.load
  * reads. The bytes go to a temporary file in the same directory, which is flushed to disk and
  * then renamed over path: on failure (RNN_ERR_IO with the reason) path is unchanged and no
- * temporary file is left behind. */
+ * temporary file is left behind (a killed process leaves path intact but may leave its
+ * path.tmp-XXXXXXXX). */
 rnn_status rnn_npy_save(const char *path, const rnn_tensor *t);
 
 /* Maps a float32 .npy file into memory instead of reading it: *view points into the mapping

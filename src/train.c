@@ -168,9 +168,11 @@ static rnn_status check_array(const char *what, int k, const rnn_tensor *t) {
         if (t->shape[i] < 0) return rnn__fail(RNN_ERR_SHAPE, "%s[%d] has a negative dimension", what, k);
     int64_t n = rnn_tensor_size(t);
     /* 2^34 floats (64 GiB) bounds one array: beyond that the dimensions are a mistake, and
-     * reading them would run past any real buffer. */
-    if (n > ((int64_t)1 << 34) || (n == 0 && t->shape[0] > 0 && t->rank > 1 &&
-                                   t->shape[0] > ((int64_t)1 << 34)))
+     * reading them would run past any real buffer. rnn_tensor_size is 0 on overflow, so a 0
+     * without a zero dimension is an overflow ((2^32, 2^32, 1) wraps int64 to 0). */
+    int zero_dim = 0;
+    for (int i = 0; i < t->rank; i++) zero_dim |= t->shape[i] == 0;
+    if (n > ((int64_t)1 << 34) || (n == 0 && !zero_dim))
         return rnn__fail(RNN_ERR_MEMORY, "%s's dimensions (%lld, %lld, ...) are too large: the "
                          "element count overflows or exceeds 2^34", what,
                          (long long)t->shape[0], t->rank > 1 ? (long long)t->shape[1] : 0LL);
@@ -357,6 +359,13 @@ static double current_loss(rnn_model *m, const float *const *targets, int with_g
     return total;
 }
 
+/* "lstm/kernel" for messages (the weight's own name is only "kernel"). */
+static const char *weight_name(rnn_model *m, int w) {
+    const char *name = "?";
+    rnn_weight_info(m, w, &name, NULL, NULL);
+    return name;
+}
+
 /* One optimizer step on the batch xb -> targets: loss before the update in *loss. */
 static rnn_status train_step(rnn_model *m, const rnn_tensor *xb, const float *const *targets,
                              double *loss, metric_sums *ms) {
@@ -376,7 +385,7 @@ static rnn_status train_step(rnn_model *m, const rnn_tensor *xb, const float *co
         for (int64_t i = 0; i < wt->size; i++)
             if (!isfinite(wt->grad[i]))
                 return rnn__fail(RNN_ERR_NUMERIC, "a gradient of %s is not finite: the update was "
-                                 "not applied (iteration %lld)", wt->name,
+                                 "not applied (iteration %lld)", weight_name(m, w),
                                  (long long)m->iterations);
     }
     rnn__optimizer_clip(&m->optimizer, m->clip_grads, m->clip_sizes, m->n_weights);
@@ -390,6 +399,17 @@ static rnn_status train_step(rnn_model *m, const rnn_tensor *xb, const float *co
         off += wt->size;
     }
     m->iterations++;
+    /* Finite gradients can still overflow the weights (a huge learning rate): stop here rather
+     * than train on, return RNN_OK or checkpoint a model of Inf. */
+    for (int w = 0; w < m->n_weights; w++) {
+        const rnn_weight *wt = m->weights[w];
+        for (int64_t i = 0; i < wt->size; i++)
+            if (!isfinite(wt->value[i]))
+                return rnn__fail(RNN_ERR_NUMERIC, "%s is not finite after the update of "
+                                 "iteration %lld: the step overflowed (lower the learning rate "
+                                 "or clip the gradients); training stopped", weight_name(m, w),
+                                 (long long)m->iterations - 1);
+    }
     *loss = value;
     return RNN_OK;
 }

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -530,6 +531,25 @@ static void test_compile_round_trip(void) {
     rnn_model_free(m);
 }
 
+/* Saved files get the umask's permissions, as Keras's model.save: 0644 under umask 022, not
+ * the 0600 of a mkstemp temporary file renamed into place. */
+static void test_saved_mode(void) {
+    rnn_model *m = small_model();
+    mode_t old = umask(022);
+    const char *exts[2] = {".keras", ".h5"};
+    for (int e = 0; e < 2; e++) {
+        char path[512];
+        snprintf(path, sizeof path, "%s/mode%s", tmpdir, exts[e]);
+        struct stat sb;
+        CHECK(rnn_save(m, path) == RNN_OK && stat(path, &sb) == 0, "save: %s", rnn_last_error());
+        CHECK((sb.st_mode & 0777) == 0644, "%s saved with mode %o under umask 022", exts[e],
+              (unsigned)(sb.st_mode & 0777));
+        unlink(path);
+    }
+    umask(old);
+    rnn_model_free(m);
+}
+
 int main(void) {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/rnn_keras_io_XXXXXX");
     if (!mkdtemp(tmpdir)) {
@@ -540,6 +560,7 @@ int main(void) {
     test_dl4j_references();
     test_bad_files();
     test_compile_round_trip();
+    test_saved_mode();
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);

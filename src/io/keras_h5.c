@@ -5,9 +5,12 @@
  * Every HDF5 call is checked; HDF5's own error printing is switched off. A truncated or
  * corrupted file is an error with a message, never a crash. */
 #ifdef RNN_WITH_KERAS_IO
+#include <errno.h>
+#include <fcntl.h>
 #include <hdf5.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "error.h"
 #include "io/keras_io.h"
@@ -505,21 +508,20 @@ rnn_status rnn__keras_read_weights_image(rnn_model *m, const void *image, size_t
     return st;
 }
 
-rnn_status rnn__keras_write_weights_image(rnn_model *m, void **image, size_t *size) {
-    rnn__keras_h5_quiet();
-    *image = NULL;
-    *size = 0;
+/* A new HDF5 file that lives in memory only (the core driver without a backing store). */
+static hid_t create_in_memory(const char *name) {
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
     hid_t f = -1;
     if (fapl >= 0 && H5Pset_fapl_core(fapl, 1 << 16, 0) >= 0)
-        f = H5Fcreate("model.weights.h5", H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+        f = H5Fcreate(name, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
     close_id(fapl);
-    if (f < 0) return rnn__fail(RNN_ERR_IO, "cannot create the weights file in memory");
-    hid_t g = H5Gcreate2(f, "vars", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    rnn_status st = g < 0 ? rnn__fail(RNN_ERR_IO, "cannot create /vars") : RNN_OK;
-    close_id(g);
-    if (!st) st = walk_model(f, "", m, 1);
-    if (!st) st = rnn__keras_write_optimizer_state(m, f, 0);
+    return f;
+}
+
+/* The bytes of an in-memory file (after a flush) into a new buffer; st is passed through. */
+static rnn_status take_image(hid_t f, rnn_status st, void **image, size_t *size) {
+    *image = NULL;
+    *size = 0;
     if (!st && H5Fflush(f, H5F_SCOPE_GLOBAL) < 0) st = rnn__fail(RNN_ERR_IO, "HDF5 flush failed");
     ssize_t n = st ? -1 : H5Fget_file_image(f, NULL, 0);
     if (!st && n <= 0) st = rnn__fail(RNN_ERR_IO, "HDF5 file image failed");
@@ -529,11 +531,27 @@ rnn_status rnn__keras_write_weights_image(rnn_model *m, void **image, size_t *si
         else if (H5Fget_file_image(f, *image, (size_t)n) != n) st = rnn__fail(RNN_ERR_IO, "HDF5 file image failed");
         else *size = (size_t)n;
     }
-    close_id(f);
     if (st) {
         free(*image);
         *image = NULL;
+        *size = 0;
     }
+    return st;
+}
+
+rnn_status rnn__keras_write_weights_image(rnn_model *m, void **image, size_t *size) {
+    rnn__keras_h5_quiet();
+    *image = NULL;
+    *size = 0;
+    hid_t f = create_in_memory("model.weights.h5");
+    if (f < 0) return rnn__fail(RNN_ERR_IO, "cannot create the weights file in memory");
+    hid_t g = H5Gcreate2(f, "vars", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    rnn_status st = g < 0 ? rnn__fail(RNN_ERR_IO, "cannot create /vars") : RNN_OK;
+    close_id(g);
+    if (!st) st = walk_model(f, "", m, 1);
+    if (!st) st = rnn__keras_write_optimizer_state(m, f, 0);
+    st = take_image(f, st, image, size);
+    close_id(f);
     return st;
 }
 
@@ -573,13 +591,35 @@ static rnn_status save_legacy_layer(hid_t mw, rnn_layer *L) {
     return st;
 }
 
+/* Writes the bytes over the file at path (which exists); the message carries the system's
+ * reason ("No space left on device"). */
+static rnn_status write_file(const char *path, const void *data, size_t n) {
+    int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+    int err = fd < 0 ? errno : 0;
+    const char *p = data;
+    while (!err && n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) err = w < 0 ? errno : EIO;
+        else {
+            p += w;
+            n -= (size_t)w;
+        }
+    }
+    if (fd >= 0 && close(fd) != 0 && !err) err = errno;
+    return err ? rnn__fail(RNN_ERR_IO, "cannot write %s: %s", path, strerror(err)) : RNN_OK;
+}
+
 rnn_status rnn__keras_save_h5(rnn_model *m, const char *tmp_path) {
     rnn__keras_h5_quiet();
     char *config = rnn__keras_legacy_config_json(m);
     if (!config) return RNN_ERR_UNSUPPORTED;
     char *training = m->compiled ? rnn__keras_legacy_training_json(m) : NULL;
-    hid_t f = H5Fcreate(tmp_path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    rnn_status st = f < 0 ? rnn__fail(RNN_ERR_IO, "cannot create %s", tmp_path) : RNN_OK;
+    /* The file is built in memory and written with plain write() calls: when HDF5 itself
+     * writes to disk and a write fails (a full disk), H5Fclose fails, the file stays open
+     * inside HDF5 and the library crashes when it shuts down at exit. */
+    hid_t f = create_in_memory(tmp_path);
+    rnn_status st = f < 0 ? rnn__fail(RNN_ERR_IO, "cannot create the .h5 file in memory") : RNN_OK;
     /* keras_version 2.x: librnn and Keras read hard_sigmoid in its 0.2x + 0.5 form, and every
      * option is written explicitly. */
     const char *version = "2.15.0";
@@ -604,7 +644,12 @@ rnn_status rnn__keras_save_h5(rnn_model *m, const char *tmp_path) {
     if (!st) st = write_string_attr(mw, "backend", "tensorflow");
     if (!st) st = rnn__keras_write_optimizer_state(m, f, 1);
     close_id(mw);
-    if (f >= 0 && H5Fclose(f) < 0 && !st) st = rnn__fail(RNN_ERR_IO, "cannot write %s", tmp_path);
+    void *image = NULL;
+    size_t size = 0;
+    if (f >= 0) st = take_image(f, st, &image, &size);
+    close_id(f);
+    if (!st) st = write_file(tmp_path, image, size);
+    free(image);
     free(config);
     free(training);
     return st;

@@ -4,6 +4,7 @@
  * so a failed save leaves no half-written file. Without -DRNN_WITH_KERAS_IO both calls return
  * RNN_ERR_UNSUPPORTED. */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -218,8 +219,15 @@ rnn_status rnn__keras_save_with(rnn_model *m, const char *path, const rnn_zip_me
     size_t n = strlen(path);
     char *tmp = malloc(n + 16);
     if (!tmp) return rnn__model_fail(m, rnn__fail(RNN_ERR_MEMORY, "out of memory"));
-    snprintf(tmp, n + 16, "%s.tmpXXXXXX", path);
-    int fd = mkstemp(tmp);
+    /* Not mkstemp: its files are 0600 and the renamed file would keep that mode; Keras's
+     * model.save gives files the umask's mode (0644 usually), and so does this. */
+    int fd = -1;
+    unsigned seed = (unsigned)getpid() ^ (unsigned)time(NULL) ^ (unsigned)(uintptr_t)tmp;
+    for (unsigned attempt = 0; attempt < 100 && fd < 0; attempt++) {
+        snprintf(tmp, n + 16, "%s.tmp%06x", path, (seed * 2654435761u + attempt) & 0xffffffu);
+        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        if (fd < 0 && errno != EEXIST) break;
+    }
     if (fd < 0) {
         st = rnn__fail(RNN_ERR_IO, "cannot create a temporary file next to %s: %s", path,
                        strerror(errno));
