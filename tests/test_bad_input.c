@@ -625,6 +625,42 @@ static int keras_bad_json(void) {
     if (keras_edited("m.keras", "\"units\":3", "\"units\":3,,")) return -1;
     return load_null(P("m.keras"));
 }
+/* The first occurrence of weight 0's first value in buf, replaced by a NaN; 0 if found. */
+static int poison_bytes(char *buf, size_t n) {
+    rnn_model *m = util_window_model(1);
+    float w[12], nan_value = NAN;
+    rnn_get_weight(m, 0, w, 12);
+    rnn_model_free(m);
+    for (size_t i = 0; i + 4 <= n; i++)
+        if (!memcmp(buf + i, &w[0], 4)) {
+            memcpy(buf + i, &nan_value, 4);
+            return 0;
+        }
+    return -1;
+}
+static int h5_nan_weight(void) {
+    save_window("m.h5");
+    size_t n;
+    char *b = util_read(P("m.h5"), &n);
+    int found = b ? poison_bytes(b, n) : -1;
+    if (!found) util_write(P("nan.h5"), b, n);
+    free(b);
+    return found ? -1 : load_null(P("nan.h5"));
+}
+static int keras_nan_weight(void) {
+    save_window("m.keras");
+    size_t n, cn;
+    char *w = zip_member(P("m.keras"), "model.weights.h5", &n);
+    char *cfg = zip_member(P("m.keras"), "config.json", &cn);
+    if (!w || !cfg || poison_bytes(w, n)) return -1;
+    zip_t *z = zip_open(P("nan.keras"), ZIP_CREATE | ZIP_TRUNCATE, NULL);
+    zip_file_add(z, "config.json", zip_source_buffer(z, cfg, cn, 0), 0);
+    zip_file_add(z, "model.weights.h5", zip_source_buffer(z, w, n, 0), 0);
+    zip_close(z);
+    free(w);
+    free(cfg);
+    return load_null(P("nan.keras"));
+}
 static int keras_units_string(void) {
     if (keras_edited("m.keras", "\"units\":3", "\"units\":\"three\"")) return -1;
     return load_null(P("m.keras"));
@@ -978,6 +1014,8 @@ static const bad_case cases[] = {
     {"load: kernel_regularizer", keras_regularizer, 0, 1, 1, "option kernel_regularizer is not supported", 0, 0},
     {"load: config.json not JSON", keras_bad_json, 0, 1, 1, "config.json is not valid JSON", 0, 0},
     {"load: units \"three\"", keras_units_string, 0, 1, 1, "units", 0, 0},
+    {"load: .h5 with a NaN weight", h5_nan_weight, 0, 1, 1, "lstm/kernel in the file is NaN", 0, 0},
+    {"load: .keras with a NaN weight", keras_nan_weight, 0, 1, 1, "lstm/kernel in the file is NaN", 0, 0},
 #endif
     /* configuration names */
     {"compile: unknown loss", compile_unknown_loss, 0, 0, S(RNN_ERR_ARGUMENT), "loss identifier: huber_loss", 0, 0},
