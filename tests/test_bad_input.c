@@ -516,14 +516,15 @@ static int csv_is_png(void) {
     return rnn_csv_load_column(P("d.csv"), "Passengers", 0, &v, &n);
 }
 
-/* rnn_load returns a model or NULL, not a status: its cases expect 1 (NULL) and the message. */
+/* rnn_load returns a model or NULL, not a status: its cases expect LOAD_NULL and the message. */
+#define LOAD_NULL 100
 static int load_null(const char *path) {
     rnn_model *m = rnn_load(path);
     if (m) {
         rnn_model_free(m);
         return 0;
     }
-    return 1;
+    return LOAD_NULL;
 }
 static int keras_truncated(void) {
     save_window("m.keras");
@@ -930,7 +931,7 @@ typedef struct {
     int (*run)(void);
     int is_cli;          /* 1: the rnn tool (exit code, message on stderr) */
     int keras;           /* 1: needs the Keras file support */
-    int expect;          /* rnn_status, or exit code; load cases: 1 = rnn_load returned NULL */
+    int expect;          /* rnn_status, exit code, or LOAD_NULL (rnn_load returned NULL) */
     const char *message; /* must appear in the message */
     out_check out;
     const char *output;  /* in the case's directory: must not exist / must equal output.before */
@@ -990,32 +991,32 @@ static const bad_case cases[] = {
     {"CSV: cut after the separator", csv_truncated, 0, 0, S(RNN_ERR_FORMAT), "line 3, column 1 (\"Passengers\"): empty field", 0, 0},
     {"CSV: cut inside a quoted field", csv_cut_in_quotes, 0, 0, S(RNN_ERR_FORMAT), "line 3", 0, 0},
     {"CSV: a PNG named .csv", csv_is_png, 0, 0, S(RNN_ERR_ARGUMENT), "Passengers", 0, 0},
-    {"load: .keras cut in half", keras_truncated, 0, 1, 1, "not a readable .keras (zip) file", 0, 0},
-    {"load: .keras missing its last 10 bytes", keras_truncated_tail, 0, 1, 1, "not a readable .keras (zip) file", 0, 0},
-    {"load: .h5 cut in half", h5_truncated, 0, 1, 1, "truncated", 0, 0},
-    {"load: .h5 cut after 300 bytes", h5_truncated_header, 0, 1, 1, "truncated", 0, 0},
-    {"load: a PNG named .keras", keras_is_png, 0, 1, 1, "is not a Keras model file (neither a .keras zip nor an HDF5 .h5 file)", 0, 0},
-    {"load: a PNG named .h5", h5_is_png, 0, 1, 1, "not a readable HDF5 file", 0, 0},
-    {"load: a .npy given as model", model_is_npy, 0, 1, 1, "is not a Keras model file", 0, 0},
-    {"load: empty .keras", model_empty, 0, 1, 1, "is not a Keras model file", 0, 0},
-    {"load: missing file", model_missing, 0, 1, 1, "cannot open", 0, 0},
-    {"load: zip without config.json", keras_zip_without_config, 0, 1, 1, "needs config.json, which is missing", 0, 0},
+    {"load: .keras cut in half", keras_truncated, 0, 1, LOAD_NULL, "not a readable .keras (zip) file", 0, 0},
+    {"load: .keras missing its last 10 bytes", keras_truncated_tail, 0, 1, LOAD_NULL, "not a readable .keras (zip) file", 0, 0},
+    {"load: .h5 cut in half", h5_truncated, 0, 1, LOAD_NULL, "truncated", 0, 0},
+    {"load: .h5 cut after 300 bytes", h5_truncated_header, 0, 1, LOAD_NULL, "truncated", 0, 0},
+    {"load: a PNG named .keras", keras_is_png, 0, 1, LOAD_NULL, "is not a Keras model file (neither a .keras zip nor an HDF5 .h5 file)", 0, 0},
+    {"load: a PNG named .h5", h5_is_png, 0, 1, LOAD_NULL, "not a readable HDF5 file", 0, 0},
+    {"load: a .npy given as model", model_is_npy, 0, 1, LOAD_NULL, "is not a Keras model file", 0, 0},
+    {"load: empty .keras", model_empty, 0, 1, LOAD_NULL, "is not a Keras model file", 0, 0},
+    {"load: missing file", model_missing, 0, 1, LOAD_NULL, "cannot open", 0, 0},
+    {"load: zip without config.json", keras_zip_without_config, 0, 1, LOAD_NULL, "needs config.json, which is missing", 0, 0},
     /* weights */
     {"set_weight: 13 values for 12", set_weight_count, 0, 0, S(RNN_ERR_SHAPE), "has 12 values", 0, 0},
     {"set_weight: index 5 of 5", set_weight_index, 0, 0, S(RNN_ERR_ARGUMENT), "no weight with index 5", 0, 0},
     {"copy_weights: other architecture", copy_weights_mismatch, 0, 0, S(RNN_ERR_SHAPE), "", 0, 0},
 #ifdef RNN_WITH_KERAS_IO
-    {"load: config LSTM(4), weights of LSTM(3)", keras_weights_shape, 0, 1, 1, "lstm", 0, 0},
-    {"load: units 10^12 in the config", keras_huge_units, 0, 1, 1, "units", 0, 0},
-    {"load: units 2^32+3 (wraps int32 to 3)", keras_units_overflow_int, 0, 1, 1, "units", 0, 0},
-    {"load: input features 2^63-1", keras_huge_input, 0, 1, 1, "input shape", 0, 0},
-    {"load: unknown layer FancyLSTM", keras_unknown_layer, 0, 1, 1, "FancyLSTM", 0, 0},
-    {"load: unknown activation swish", keras_unknown_activation, 0, 1, 1, "activation \"swish\" is not supported", 0, 0},
-    {"load: kernel_regularizer", keras_regularizer, 0, 1, 1, "option kernel_regularizer is not supported", 0, 0},
-    {"load: config.json not JSON", keras_bad_json, 0, 1, 1, "config.json is not valid JSON", 0, 0},
-    {"load: units \"three\"", keras_units_string, 0, 1, 1, "units", 0, 0},
-    {"load: .h5 with a NaN weight", h5_nan_weight, 0, 1, 1, "lstm/kernel in the file is NaN", 0, 0},
-    {"load: .keras with a NaN weight", keras_nan_weight, 0, 1, 1, "lstm/kernel in the file is NaN", 0, 0},
+    {"load: config LSTM(4), weights of LSTM(3)", keras_weights_shape, 0, 1, LOAD_NULL, "lstm", 0, 0},
+    {"load: units 10^12 in the config", keras_huge_units, 0, 1, LOAD_NULL, "units", 0, 0},
+    {"load: units 2^32+3 (wraps int32 to 3)", keras_units_overflow_int, 0, 1, LOAD_NULL, "units", 0, 0},
+    {"load: input features 2^63-1", keras_huge_input, 0, 1, LOAD_NULL, "input shape", 0, 0},
+    {"load: unknown layer FancyLSTM", keras_unknown_layer, 0, 1, LOAD_NULL, "FancyLSTM", 0, 0},
+    {"load: unknown activation swish", keras_unknown_activation, 0, 1, LOAD_NULL, "activation \"swish\" is not supported", 0, 0},
+    {"load: kernel_regularizer", keras_regularizer, 0, 1, LOAD_NULL, "option kernel_regularizer is not supported", 0, 0},
+    {"load: config.json not JSON", keras_bad_json, 0, 1, LOAD_NULL, "config.json is not valid JSON", 0, 0},
+    {"load: units \"three\"", keras_units_string, 0, 1, LOAD_NULL, "units", 0, 0},
+    {"load: .h5 with a NaN weight", h5_nan_weight, 0, 1, LOAD_NULL, "lstm/kernel in the file is NaN", 0, 0},
+    {"load: .keras with a NaN weight", keras_nan_weight, 0, 1, LOAD_NULL, "lstm/kernel in the file is NaN", 0, 0},
 #endif
     /* configuration names */
     {"compile: unknown loss", compile_unknown_loss, 0, 0, S(RNN_ERR_ARGUMENT), "loss identifier: huber_loss", 0, 0},
@@ -1100,8 +1101,9 @@ static void run_one(const bad_case *c, int index, const char *root) {
                                             c->is_cli ? "" : "\n");
     CHECK(code != 0, "[%s] succeeded", c->name);
     CHECK(code == c->expect, "[%s] status %d (%s), expected %d (%s); message: %s", c->name, code,
-          c->is_cli ? "exit code" : rnn_status_name((rnn_status)code), c->expect,
-          c->is_cli ? "exit code" : rnn_status_name((rnn_status)c->expect), msg);
+          c->is_cli ? "exit code" : code == LOAD_NULL ? "NULL model" : rnn_status_name((rnn_status)code),
+          c->expect, c->is_cli ? "exit code" : c->expect == LOAD_NULL ? "NULL model"
+                                                : rnn_status_name((rnn_status)c->expect), msg);
     CHECK(strstr(msg, c->message) != NULL, "[%s] message \"%s\" lacks \"%s\"", c->name, msg,
           c->message);
     /* A message must say something (the empty fragment of a few rows is not enough). */
