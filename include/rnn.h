@@ -477,11 +477,12 @@ int rnn_sample(const float *probabilities, int n, float temperature, uint64_t *s
  * a new model (free with rnn_model_free) with the file's weights, compiled when the file has
  * compile information whose loss and optimizer librnn has (otherwise uncompiled), or NULL with
  * the reason in rnn_last_error(): RNN_ERR_IO (cannot open), RNN_ERR_FORMAT (not a Keras file,
- * truncated or corrupted, weights that disagree with the config), RNN_ERR_UNSUPPORTED (a layer,
- * option or custom object librnn does not have, named in the message). No code from a file is
- * ever run. `hard_sigmoid` is Keras 1/2's 0.2x + 0.5 in legacy files and Keras 3's x/6 + 0.5 in
- * .keras files; a GRU without reset_after in a Keras 1/2 config is reset_after=False. Uses
- * HDF5, which is not thread-safe: load and save from one thread at a time. */
+ * truncated or corrupted, weights that disagree with the config, a NaN or Inf weight, which
+ * Keras would load and predict NaN with), RNN_ERR_UNSUPPORTED (a layer, option or custom object
+ * librnn does not have, named in the message). No code from a file is ever run.
+ * `hard_sigmoid` is Keras 1/2's 0.2x + 0.5 in legacy files and Keras 3's x/6 + 0.5 in .keras
+ * files; a GRU without reset_after in a Keras 1/2 config is reset_after=False. Uses HDF5, which
+ * is not thread-safe: load and save from one thread at a time. */
 rnn_model *rnn_load(const char *path);
 
 /* model.save(path): `.keras` (Keras 3 format, loadable by Keras 3) or `.h5` (legacy HDF5, by the

@@ -4,6 +4,7 @@
  * so a failed save leaves no half-written file. Without -DRNN_WITH_KERAS_IO both calls return
  * RNN_ERR_UNSUPPORTED. */
 #include <errno.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -160,6 +161,23 @@ static int ends_with(const char *s, const char *suffix) {
     return n >= k && !strcasecmp(s + n - k, suffix);
 }
 
+/* A file can hold NaN or Inf weights (Keras saves a diverged model as it is). rnn_set_weight
+ * refuses them, and so does loading, naming the weight, rather than predict NaN silently. */
+static rnn_status check_finite_weights(rnn_model *m, const char *path) {
+    for (int w = 0; w < m->n_weights; w++) {
+        const rnn_weight *wt = m->weights[w];
+        for (int64_t i = 0; i < wt->size; i++)
+            if (!isfinite(wt->value[i])) {
+                const char *name = "?";
+                rnn_weight_info(m, w, &name, NULL, NULL);
+                return rnn__fail(RNN_ERR_FORMAT, "%s: weight %s in the file is %s at flat index "
+                                 "%lld (saved after training diverged?)", path, name,
+                                 isnan(wt->value[i]) ? "NaN" : "Inf", (long long)i);
+            }
+    }
+    return RNN_OK;
+}
+
 rnn_model *rnn_load(const char *path) {
     if (!path) {
         rnn__fail(RNN_ERR_ARGUMENT, "rnn_load: path is NULL");
@@ -183,6 +201,10 @@ rnn_model *rnn_load(const char *path) {
     } else {
         rnn__fail(RNN_ERR_FORMAT, "%s is not a Keras model file (neither a .keras zip nor an "
                   "HDF5 .h5 file)", path);
+    }
+    if (m && check_finite_weights(m, path)) {
+        rnn_model_free(m);
+        m = NULL;
     }
     if (m) rnn__clear_error();
     return m;
