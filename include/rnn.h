@@ -255,7 +255,7 @@ rnn_status rnn_call_ex(rnn_layer *layer, rnn_symbol *const *inputs, int n_inputs
  * outer model trains the inner one. The outer model keeps the inner one alive. */
 rnn_symbol *rnn_call_model(rnn_model *inner, rnn_symbol *x);
 
-/* keras.Model(inputs, outputs): the graph from the inputs to the outputs (at most 8 each).
+/* keras.Model(inputs, outputs): the graph from the inputs to the outputs (at most 32 each).
  * The model holds every layer on the way; free it with rnn_model_free. */
 rnn_model *rnn_model_new(rnn_symbol *const *inputs, int n_inputs, rnn_symbol *const *outputs,
                          int n_outputs, const char *name);

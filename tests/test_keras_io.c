@@ -53,17 +53,17 @@ static const shared_case shared_cases[] = {
     {"arimagru_gru.h5", NULL, 3, 60, 1, 0},
     {"btc_gru_v2_keras3.keras", NULL, 3, 60, 9, 0},
     {"dl4j_masking_zero_lstm.h5", NULL, 3, 10, 42, 0},
-    {"dl4j_simple_flatten_rnn_tf_keras2_model.h5", "Flatten", 0, 0, 0, 0},
+    {"dl4j_simple_flatten_rnn_tf_keras2_model.h5", NULL, 25, 1, 1, 0},
     {"dl4j_simple_lstm_tf_keras1_model.h5", NULL, 3, 1, 1, 0},
     {"dl4j_simple_lstm_tf_keras2_model.h5", NULL, 25, 1, 1, 0},
     {"dl4j_simple_lstm_th_keras1_model.h5", NULL, 3, 1, 1, 0},
     {"dl4j_simple_rnn_tf_keras2_model.h5", NULL, 25, 1, 1, 0},
     {"dl4j_tfkeras_rnn_0.h5", NULL, 3, 3, 4, 0},
-    {"dl4j_tfkeras_rnn_221.h5", "Bidirectional", 0, 0, 0, 0},
-    {"dl4j_tfkeras_rnn_31.h5", "Bidirectional", 0, 0, 0, 0},
-    {"dl4j_tfkeras_rnn_5.h5", "Bidirectional", 0, 0, 0, 0},
+    {"dl4j_tfkeras_rnn_221.h5", NULL, 3, 6, 1, 0},
+    {"dl4j_tfkeras_rnn_31.h5", NULL, 3, 3, 4, 0},
+    {"dl4j_tfkeras_rnn_5.h5", NULL, 3, 3, 4, 0},
     {"fdeep_gru_stateful_nobias.h5", NULL, 1, 3, 1, 1},
-    {"fdeep_lstm.h5", "Bidirectional", 0, 0, 0, 0},
+    {"fdeep_lstm.h5", NULL, 3, 0, 0, 0}, /* five inputs: fdeep_inputs */
     {"gru_deploy_gru_model.h5", NULL, 3, 7, 20, 0},
     {"imdb_embedding_gru_keras3.h5", NULL, 2, 500, 0, 0},
     {"keras2c_example_model.h5", NULL, 3, 8, 32, 0},
@@ -76,13 +76,29 @@ static const shared_case shared_cases[] = {
 };
 
 typedef struct {
-    float *data[2];
-    rnn_tensor x[2];
+    float *data[5];
+    rnn_tensor x[5];
     int nx;
 } inputs;
 
+/* fdeep_lstm.h5's inputs: [17, 4], [1, 10], [6 (None), 4] steps x features, then two
+ * initial states of 12 (features 0: no time axis). */
+static const int64_t fdeep_inputs[5][2] = {{17, 4}, {1, 10}, {6, 4}, {0, 12}, {0, 12}};
+
 static void inputs_make(inputs *in, const shared_case *c) {
     memset(in, 0, sizeof *in);
+    if (c->steps == 0) { /* fdeep_lstm.h5 */
+        for (int k = 0; k < 5; k++) {
+            int64_t T = fdeep_inputs[k][0], F = fdeep_inputs[k][1];
+            int64_t n = c->batch * (T ? T : 1) * F;
+            in->data[k] = malloc(sizeof(float) * (size_t)n);
+            for (int64_t i = 0; i < n; i++) in->data[k][i] = frand() - 0.5f;
+            in->x[k] = T ? rnn_tensor3(in->data[k], c->batch, T, F)
+                         : rnn_tensor2(in->data[k], c->batch, F);
+        }
+        in->nx = 5;
+        return;
+    }
     int64_t n = c->batch * c->steps * (c->features ? c->features : 1);
     in->data[0] = malloc(sizeof(float) * (size_t)n);
     for (int64_t i = 0; i < n; i++)
@@ -100,8 +116,7 @@ static void inputs_make(inputs *in, const shared_case *c) {
 }
 
 static void inputs_free(inputs *in) {
-    free(in->data[0]);
-    free(in->data[1]);
+    for (int k = 0; k < 5; k++) free(in->data[k]);
 }
 
 static int all_finite(const rnn_tensor *t) {
@@ -111,11 +126,21 @@ static int all_finite(const rnn_tensor *t) {
     return n > 0;
 }
 
+/* Output 0 of the model (the others, if any, are computed and dropped). */
 static rnn_status predict(rnn_model *m, const inputs *in, rnn_tensor *y) {
     memset(y, 0, sizeof *y);
     int batch = (int)in->x[0].shape[0]; /* one batch: stateful models need their own size */
     if (in->nx == 1) return rnn_predict(m, in->x[0], batch, y);
-    return rnn_predict_multi(m, in->x, in->nx, batch, y, 1);
+    int ny = in->nx == 5 ? 17 : 1; /* fdeep_lstm.h5 has 17 outputs */
+    rnn_tensor ys[17];
+    memset(ys, 0, sizeof ys);
+    rnn_status st = rnn_predict_multi(m, in->x, in->nx, batch, ys, ny);
+    *y = ys[0];
+    for (int k = 1; k < ny; k++) {
+        if (!st && !all_finite(&ys[k])) st = RNN_ERR_NUMERIC;
+        rnn_tensor_free(&ys[k]);
+    }
+    return st;
 }
 
 static int same_bits(const rnn_tensor *a, const rnn_tensor *b) {
@@ -232,6 +257,8 @@ static void test_dl4j_references(void) {
         {"dl4j_simple_lstm_tf_keras1", "inputs/lstm_input_1", "predictions/dense_1", 100},
         {"dl4j_simple_lstm_th_keras1", "inputs/lstm_input_1", "predictions/dense_1", 100},
         {"dl4j_simple_rnn_tf_keras2", "inputs/simple_rnn_1_input", "predictions/dense_1", 25},
+        {"dl4j_simple_flatten_rnn_tf_keras2", "inputs/simple_rnn_1_input", "predictions/dense_1",
+         25},
     };
     if (!file_exists(SHARED)) return;
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
