@@ -729,14 +729,21 @@ static rnn_model *functional_from(const cJSON *cfg, const build_ctx *c, int dept
                 continue;
             }
             if (!cls) { st = rnn__fail(RNN_ERR_FORMAT, "layer \"%s\" has no class_name", nd->name); break; }
-            if (!strcmp(cls, "NotEqual")) {
-                /* Keras 3 records Embedding(mask_zero=True)'s mask as not_equal(ids, 0) feeding
-                 * the next layer's mask argument; librnn carries that mask by itself. */
+            if (!strcmp(cls, "NotEqual") || !strcmp(cls, "Any")) {
+                /* Keras 3 records Embedding(mask_zero=True)'s mask as not_equal(ids, 0), and
+                 * Masking(v)'s as any(not_equal(x, v), axis=-1), feeding the next layer's mask
+                 * argument; librnn carries those masks by itself. The operations have no
+                 * outputs here, so a layer reading one as data is refused. */
                 const cJSON *args = get(cJSON_GetArrayItem(inbound, 0), "args");
-                const cJSON *zero = cJSON_GetArrayItem(args, 1);
-                if (!cJSON_IsNumber(zero) || zero->valuedouble != 0) {
-                    st = rnn__fail(RNN_ERR_UNSUPPORTED, "operation \"%s\" (NotEqual) other than "
-                                   "an Embedding mask is not supported", nd->name);
+                const cJSON *value = cJSON_GetArrayItem(args, 1);
+                const cJSON *axis = get(get(nd->entry, "config"), "axis");
+                int mask_op = !strcmp(cls, "NotEqual")
+                                  ? cJSON_IsNumber(value)
+                                  : cJSON_IsNumber(axis) && axis->valuedouble == -1 &&
+                                        !cJSON_IsTrue(get(get(nd->entry, "config"), "keepdims"));
+                if (!mask_op) {
+                    st = rnn__fail(RNN_ERR_UNSUPPORTED, "operation \"%s\" (%s) other than an "
+                                   "Embedding or Masking mask is not supported", nd->name, cls);
                     break;
                 }
                 nd->n_out = 0;
@@ -760,7 +767,7 @@ static rnn_model *functional_from(const cJSON *cfg, const build_ctx *c, int dept
             if (mask_ref.layer) {
                 fnode *p = find_node(nodes, n, mask_ref.layer);
                 const char *pc = p ? str(p->entry, "class_name") : NULL;
-                if (!pc || strcmp(pc, "NotEqual")) {
+                if (!pc || (strcmp(pc, "NotEqual") && strcmp(pc, "Any"))) {
                     st = rnn__fail(RNN_ERR_UNSUPPORTED, "layer \"%s\" is called with an explicit "
                                    "mask (from \"%s\"), which librnn does not support", nd->name,
                                    mask_ref.layer);
