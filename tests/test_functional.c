@@ -557,6 +557,24 @@ static void bidirectional_definition(void) {
     rnn_model_free(bi);
     rnn_model_free(fw);
     rnn_model_free(bw);
+    /* stateful: both layers carry their state to the next call, and reset_states resets both */
+    rnn_model *st_m = rnn_sequential(NULL);
+    rnn_recurrent_options so = rnn_gru_defaults(U);
+    so.stateful = 1;
+    st = rnn_batch_input(st_m, B, T, F) || rnn_add(st_m, rnn_bidirectional(rnn_gru(&so), "sum"));
+    CHECK(st == RNN_OK, "stateful Bidirectional: %s", rnn_model_error(st_m));
+    rnn_tensor s1, s2, s3;
+    if (!st && rnn_predict(st_m, X, B, &s1) == RNN_OK) {
+        rnn_predict(st_m, X, B, &s2);
+        rnn_reset_states(st_m);
+        rnn_predict(st_m, X, B, &s3);
+        CHECK(memcmp(s1.data, s2.data, sizeof(float) * B * U) != 0, "the state did not carry");
+        CHECK(memcmp(s1.data, s3.data, sizeof(float) * B * U) == 0, "reset_states did not reset");
+        rnn_tensor_free(&s1);
+        rnn_tensor_free(&s2);
+        rnn_tensor_free(&s3);
+    }
+    rnn_model_free(st_m);
     CHECK(rnn_bidirectional(rnn_lstm(&o), "max") == NULL && strstr(rnn_last_error(), "merge mode"),
           "bad merge mode: %s", rnn_last_error());
     CHECK(rnn_bidirectional(rnn_dense_simple(2, RNN_LINEAR), NULL) == NULL &&
