@@ -575,6 +575,19 @@ static void bidirectional_definition(void) {
         rnn_tensor_free(&s3);
     }
     rnn_model_free(st_m);
+    /* an initial state must hold both layers' states; Flatten needs known steps */
+    rnn_symbol *ins[3] = {rnn_new_input(RNN_NONE, T, F, NULL), rnn_new_input(RNN_NONE, 0, U, NULL),
+                          rnn_new_input(RNN_NONE, 0, U, NULL)};
+    rnn_layer *half = rnn_bidirectional(rnn_lstm(&o), "concat");
+    CHECK(rnn_call_ex(half, ins, 3, NULL, NULL) != RNN_OK &&
+          strstr(rnn_last_error(), "initial state of 4 tensors"), "half an initial state: %s",
+          rnn_last_error());
+    rnn_layer_free(half);
+    for (int k = 0; k < 3; k++) rnn_input_free(ins[k]);
+    rnn_symbol *free_steps = rnn_new_input(RNN_NONE, RNN_NONE, F, NULL);
+    CHECK(rnn_call(rnn_flatten(), free_steps) == NULL && strstr(rnn_last_error(), "steps must be known"),
+          "Flatten over unknown steps: %s", rnn_last_error());
+    rnn_input_free(free_steps);
     CHECK(rnn_bidirectional(rnn_lstm(&o), "max") == NULL && strstr(rnn_last_error(), "merge mode"),
           "bad merge mode: %s", rnn_last_error());
     CHECK(rnn_bidirectional(rnn_dense_simple(2, RNN_LINEAR), NULL) == NULL &&
