@@ -105,8 +105,8 @@ struct rnn_layer_ops {
     /* Fixed batch size demanded by stateful state (0 if none). */
     int64_t (*stateful_batch)(const rnn_layer *layer);
     void (*free_impl)(void *impl);
-    /* For layers that contain other layers (a nested model, TimeDistributed): the inner
-     * layers, for weights, states and names. NULL otherwise. */
+    /* For layers that contain other layers (a nested model, TimeDistributed, Bidirectional):
+     * the inner layers, for weights, states and names. NULL otherwise. */
     int (*children)(rnn_layer *layer, rnn_layer ***out);
 };
 
