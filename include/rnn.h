@@ -148,6 +148,19 @@ rnn_layer *rnn_masking(float mask_value);
 /* TimeDistributed(layer): applies a layer that works on one step ([batch, ...]) to every step
  * of [batch, steps, ...] with the same weights. Takes ownership of `layer`. */
 rnn_layer *rnn_time_distributed(rnn_layer *layer);
+/* Bidirectional(layer, merge_mode): `layer` (SimpleRNN, LSTM or GRU) reads the sequence forwards
+ * and a copy of it with go_backwards flipped (its own weights) reads it backwards; they are named
+ * forward_<name> and backward_<name>. merge_mode: "concat" (default in Keras), "sum", "mul",
+ * "ave", or NULL / "none" for Keras's None (two outputs: forward, then backward). With
+ * return_sequences the backward sequence is flipped back in time before merging, and masked
+ * steps output 0. return_state adds the forward states, then the backward ones; an initial state
+ * (rnn_call_ex) is the forward layer's states then the backward layer's. Parameters: twice the
+ * layer's. Takes ownership of `layer`, also on failure (NULL with the reason: an unknown
+ * merge_mode, a layer of another class). */
+rnn_layer *rnn_bidirectional(rnn_layer *layer, const char *merge_mode);
+/* Flatten: [batch, steps, features] -> [batch, steps * features] (steps must be known);
+ * [batch, features] unchanged. Drops the mask, as Keras does. */
+rnn_layer *rnn_flatten(void);
 /* A model as a layer object (for rnn_time_distributed, or rnn_add); the weights are shared. */
 rnn_layer *rnn_model_as_layer(rnn_model *model);
 
@@ -233,15 +246,16 @@ void rnn_input_free(rnn_symbol *input);
 /* layer(x): calls a layer on a symbol and returns its (first) output, or NULL with the reason in
  * rnn_last_error(). A NULL x passes an earlier failure on. Each layer is called once. */
 rnn_symbol *rnn_call(rnn_layer *layer, rnn_symbol *x);
-/* layer(inputs) with several inputs (an RNN's initial state: [x, h0] or [x, h0, c0]) and
- * several outputs (return_state: [output, h] or [output, h, c]). outputs has room for 3. */
+/* layer(inputs) with several inputs (an RNN's initial state: [x, h0] or [x, h0, c0]; at most 5)
+ * and several outputs (return_state: [output, h] or [output, h, c]). outputs has room for 6
+ * (Bidirectional(LSTM, merge_mode=None, return_state): y, y_rev, h, c forward, h, c backward). */
 rnn_status rnn_call_ex(rnn_layer *layer, rnn_symbol *const *inputs, int n_inputs,
                        rnn_symbol **outputs, int *n_outputs);
 /* inner(x): a model used as a layer of another model. The weights are shared: training the
  * outer model trains the inner one. The outer model keeps the inner one alive. */
 rnn_symbol *rnn_call_model(rnn_model *inner, rnn_symbol *x);
 
-/* keras.Model(inputs, outputs): the graph from the inputs to the outputs (at most 8 each).
+/* keras.Model(inputs, outputs): the graph from the inputs to the outputs (at most 32 each).
  * The model holds every layer on the way; free it with rnn_model_free. */
 rnn_model *rnn_model_new(rnn_symbol *const *inputs, int n_inputs, rnn_symbol *const *outputs,
                          int n_outputs, const char *name);

@@ -8,8 +8,14 @@ const rnn_tensor *rnn__model_output(const rnn_model *m, int k) {
     return &m->outputs[k]->producer->y[m->outputs[k]->index];
 }
 
+/* The mask a symbol carries: output k of its producer, if that output is masked. */
+static const uint8_t *symbol_mask(const rnn_symbol *s) {
+    const rnn_layer *P = s->producer;
+    return s->index == 0 || s->index < P->mask_outputs ? P->mask_out : NULL;
+}
+
 const uint8_t *rnn__model_output_mask(const rnn_model *m, int k) {
-    return m->outputs[k]->index == 0 ? m->outputs[k]->producer->mask_out : NULL;
+    return symbol_mask(m->outputs[k]);
 }
 
 static const rnn_tensor *symbol_value(const rnn_symbol *s) { return &s->producer->y[s->index]; }
@@ -52,8 +58,7 @@ rnn_status rnn__model_forward(rnn_model *m, const rnn_tensor *x, const rnn_run_c
                 return rnn__model_fail(m, st);
             }
         }
-        const rnn_symbol *s0 = L->inputs_sym[0];
-        L->mask_in = s0->index == 0 ? s0->producer->mask_out : NULL;
+        L->mask_in = symbol_mask(L->inputs_sym[0]);
         if ((st = L->ops->forward(L, in, ctx))) return rnn__model_fail(m, st);
     }
     if ((st = plan_shared(m))) return rnn__model_fail(m, st);
@@ -88,7 +93,7 @@ void rnn__model_backward(rnn_model *m, float *const *dy, int need_input_grads) {
     for (int i = m->n_layers - 1; i >= 0; i--) {
         rnn_layer *L = m->layers[i];
         if (rnn__is_input_layer(L)) continue;
-        float *g[RNN_LAYER_MAX_OUTPUTS] = {NULL, NULL, NULL};
+        float *g[RNN_LAYER_MAX_OUTPUTS] = {NULL};
         int any = 0;
         for (int k = 0; k < L->n_outputs; k++) {
             g[k] = L->outputs_sym[k] ? L->outputs_sym[k]->grad : NULL;
@@ -96,7 +101,7 @@ void rnn__model_backward(rnn_model *m, float *const *dy, int need_input_grads) {
         }
         if (!any) continue; /* nothing depends on this layer: its gradients stay zero */
         const rnn_tensor *in[RNN_LAYER_MAX_INPUTS];
-        int want[RNN_LAYER_MAX_INPUTS] = {0, 0, 0};
+        int want[RNN_LAYER_MAX_INPUTS] = {0};
         for (int k = 0; k < L->n_inputs; k++) {
             in[k] = symbol_value(L->inputs_sym[k]);
             want[k] = need_input_grads || !rnn__is_input_layer(L->inputs_sym[k]->producer);

@@ -14,7 +14,7 @@
 #include "memory.h"
 #include "rng.h"
 
-#define RNN_MODEL_MAX_IO 8
+#define RNN_MODEL_MAX_IO 32 /* inputs and outputs of a model (frugally-deep's test model has 17 outputs) */
 
 struct rnn_symbol {
     rnn_layer *producer;

@@ -1120,14 +1120,12 @@ static rnn_status predict_impl(rnn_model *m, const call_data *d, int batch_size,
     const int64_t N = d->n;
     float *data[RNN_MODEL_MAX_IO] = {0};
     int64_t per[RNN_MODEL_MAX_IO];
+    rnn_tensor shape[RNN_MODEL_MAX_IO];
     for (int k = 0; k < ny; k++) {
-        int64_t total;
+        /* Sized from the first batch's outputs: an output with unknown steps takes them from
+         * the input it depends on, which need not be input 0 (frugally-deep's test model). */
         per[k] = output_per_sample(m, k, d->steps);
-        if (!rnn__mul_ok(N, per[k], &total) ||
-            !(data[k] = malloc(sizeof(float) * (size_t)(total ? total : 1)))) {
-            for (int j = 0; j < k; j++) free(data[j]);
-            return rnn__fail(RNN_ERR_MEMORY, "out of memory for the predictions");
-        }
+        shape[k].rank = 0;
     }
     rnn_run_ctx ctx = {RNN_MODE_PREDICT, &m->rng};
     for (int64_t s = 0; s < N; s += batch_size) {
@@ -1135,20 +1133,38 @@ static rnn_status predict_impl(rnn_model *m, const call_data *d, int batch_size,
         rnn_tensor xb[RNN_MODEL_MAX_IO];
         for (int k = 0; k < m->n_inputs; k++)
             xb[k] = batch_view(d->x[k].data + s * rnn__tensor_row_size(&d->x[k]), &d->x[k], count);
-        if ((st = rnn__model_forward(m, xb, &ctx))) {
+        st = rnn__model_forward(m, xb, &ctx);
+        for (int k = 0; k < ny && !st; k++) {
+            const rnn_tensor *o = rnn__model_output(m, k);
+            int64_t total;
+            if (s == 0) {
+                per[k] = rnn__tensor_row_size(o);
+                shape[k] = *o;
+                if (!rnn__mul_ok(N, per[k], &total) ||
+                    !(data[k] = malloc(sizeof(float) * (size_t)(total ? total : 1))))
+                    st = rnn__fail(RNN_ERR_MEMORY, "out of memory for the predictions");
+            }
+            if (!st && rnn__tensor_row_size(o) != per[k])
+                st = rnn__fail(RNN_ERR_SHAPE, "output %d changed its shape between batches", k);
+            if (!st)
+                memcpy(data[k] + s * per[k], o->data, sizeof(float) * (size_t)(count * per[k]));
+        }
+        if (st) {
             for (int k = 0; k < ny; k++) free(data[k]);
             return st;
         }
-        for (int k = 0; k < ny; k++)
-            memcpy(data[k] + s * per[k], rnn__model_output(m, k)->data,
-                   sizeof(float) * (size_t)(count * per[k]));
     }
     for (int k = 0; k < ny; k++) {
         rnn_shape os = rnn__model_output_shape(m, k, N, d->steps);
         memset(&y[k], 0, sizeof y[k]);
-        y[k].data = data[k];
+        y[k].data = data[k] ? data[k] : malloc(sizeof(float));
+        if (!y[k].data) {
+            for (int j = 0; j < ny; j++) free(j < k ? y[j].data : data[j]);
+            return rnn__fail(RNN_ERR_MEMORY, "out of memory for the predictions");
+        }
         y[k].rank = os.rank;
-        for (int i = 0; i < os.rank; i++) y[k].shape[i] = os.dim[i];
+        for (int i = 0; i < os.rank; i++) y[k].shape[i] = shape[k].rank ? shape[k].shape[i] : os.dim[i];
+        y[k].shape[0] = N;
     }
     return RNN_OK;
 }

@@ -3,7 +3,7 @@
  * "Connected to"; accuracy; EarlyStopping with restore_best_weights; the epoch callback; fit
  * from a batch source equal to fit from arrays; a stateful model fed a long series in pieces
  * equal to one pass; the scenario-7 forecasting loop equal to one long stateful pass; and the
- * bad-input errors of the patterns. */
+ * bad-input errors of the patterns; Bidirectional against its definition. */
 #define _GNU_SOURCE
 #include <math.h>
 #include <stdio.h>
@@ -494,7 +494,108 @@ static void time_distributed_model(void) {
     rnn_model_free(step);
 }
 
+/* Bidirectional against its definition: with the same weights, the forward half of a concat
+ * output is a plain LSTM's, the backward half a go_backwards LSTM's sequence flipped in time;
+ * under a mask the masked steps are 0 in both halves; summary names and parameter counts; the
+ * errors (bad merge mode, a wrapped Dense, predict_step). */
+static void bidirectional_definition(void) {
+    enum { B = 2, T = 4, F = 3, U = 2 };
+    static float x[B * T * F];
+    for (int i = 0; i < B * T * F; i++) x[i] = frand();
+    for (int f = 0; f < F; f++) x[(1 * T + 3) * F + f] = 0.0f; /* sample 1, last step: masked */
+    rnn_tensor X = rnn_tensor3(x, B, T, F);
+    rnn_model *bi = rnn_sequential(NULL), *fw = rnn_sequential(NULL), *bw = rnn_sequential(NULL);
+    rnn_recurrent_options o = rnn_lstm_defaults(U);
+    o.return_sequences = 1;
+    rnn_status st = rnn_input(bi, T, F) || rnn_add(bi, rnn_masking(0.0f)) ||
+                    rnn_add(bi, rnn_bidirectional(rnn_lstm(&o), "concat"));
+    CHECK(st == RNN_OK, "Bidirectional model: %s", rnn_model_error(bi));
+    rnn_input(fw, T, F);
+    rnn_add(fw, rnn_lstm(&o));
+    o.go_backwards = 1;
+    rnn_input(bw, T, F);
+    rnn_add(bw, rnn_lstm(&o));
+    CHECK(rnn_count_params(bi) == 2 * rnn_count_params(fw), "parameters %lld, expected 2 x %lld",
+          (long long)rnn_count_params(bi), (long long)rnn_count_params(fw));
+    const char *name = NULL;
+    rnn_weight_info(bi, 3, &name, NULL, NULL);
+    CHECK(name && !strcmp(name, "backward_lstm/kernel"), "weight 3 is %s", name ? name : "?");
+    for (int k = 0; k < 3; k++) {
+        int64_t shape[RNN_MAX_RANK], n = 1;
+        int rank = 0;
+        rnn_weight_info(fw, k, NULL, &rank, shape);
+        for (int i = 0; i < rank; i++) n *= shape[i];
+        float *w = malloc(sizeof(float) * (size_t)n);
+        rnn_get_weight(bi, k, w, n);
+        rnn_set_weight(fw, k, w, n);
+        rnn_get_weight(bi, 3 + k, w, n);
+        rnn_set_weight(bw, k, w, n);
+        free(w);
+    }
+    /* Without the masked step: plain predictions on sample 0 only (sample 1 is masked). */
+    rnn_tensor y, yf, yb;
+    CHECK(rnn_predict(bi, X, B, &y) == RNN_OK, "predict: %s", rnn_model_error(bi));
+    rnn_predict(fw, rnn_tensor3(x, 1, T, F), 1, &yf);
+    rnn_predict(bw, rnn_tensor3(x, 1, T, F), 1, &yb);
+    CHECK(y.rank == 3 && y.shape[2] == 2 * U, "output shape");
+    for (int t = 0; t < T; t++)
+        for (int j = 0; j < U; j++) {
+            CHECK_CLOSE(y.data[t * 2 * U + j], yf.data[t * U + j], 0, 0, "forward half");
+            CHECK_CLOSE(y.data[t * 2 * U + U + j], yb.data[(T - 1 - t) * U + j], 0, 0,
+                        "backward half, flipped");
+        }
+    for (int j = 0; j < 2 * U; j++)
+        CHECK(y.data[(1 * T + 3) * 2 * U + j] == 0.0f, "masked step %d: %g", j,
+              (double)y.data[(1 * T + 3) * 2 * U + j]);
+    float step[F];
+    CHECK(rnn_predict_step(bi, step, y.data) != RNN_OK &&
+          strstr(rnn_model_error(bi), "one step at a time"), "predict_step: %s",
+          rnn_model_error(bi));
+    rnn_tensor_free(&y);
+    rnn_tensor_free(&yf);
+    rnn_tensor_free(&yb);
+    rnn_model_free(bi);
+    rnn_model_free(fw);
+    rnn_model_free(bw);
+    /* stateful: both layers carry their state to the next call, and reset_states resets both */
+    rnn_model *st_m = rnn_sequential(NULL);
+    rnn_recurrent_options so = rnn_gru_defaults(U);
+    so.stateful = 1;
+    st = rnn_batch_input(st_m, B, T, F) || rnn_add(st_m, rnn_bidirectional(rnn_gru(&so), "sum"));
+    CHECK(st == RNN_OK, "stateful Bidirectional: %s", rnn_model_error(st_m));
+    rnn_tensor s1, s2, s3;
+    if (!st && rnn_predict(st_m, X, B, &s1) == RNN_OK) {
+        rnn_predict(st_m, X, B, &s2);
+        rnn_reset_states(st_m);
+        rnn_predict(st_m, X, B, &s3);
+        CHECK(memcmp(s1.data, s2.data, sizeof(float) * B * U) != 0, "the state did not carry");
+        CHECK(memcmp(s1.data, s3.data, sizeof(float) * B * U) == 0, "reset_states did not reset");
+        rnn_tensor_free(&s1);
+        rnn_tensor_free(&s2);
+        rnn_tensor_free(&s3);
+    }
+    rnn_model_free(st_m);
+    /* an initial state must hold both layers' states; Flatten needs known steps */
+    rnn_symbol *ins[3] = {rnn_new_input(RNN_NONE, T, F, NULL), rnn_new_input(RNN_NONE, 0, U, NULL),
+                          rnn_new_input(RNN_NONE, 0, U, NULL)};
+    rnn_layer *half = rnn_bidirectional(rnn_lstm(&o), "concat");
+    CHECK(rnn_call_ex(half, ins, 3, NULL, NULL) != RNN_OK &&
+          strstr(rnn_last_error(), "initial state of 4 tensors"), "half an initial state: %s",
+          rnn_last_error());
+    rnn_layer_free(half);
+    for (int k = 0; k < 3; k++) rnn_input_free(ins[k]);
+    rnn_symbol *free_steps = rnn_new_input(RNN_NONE, RNN_NONE, F, NULL);
+    CHECK(rnn_call(rnn_flatten(), free_steps) == NULL && strstr(rnn_last_error(), "steps must be known"),
+          "Flatten over unknown steps: %s", rnn_last_error());
+    rnn_input_free(free_steps);
+    CHECK(rnn_bidirectional(rnn_lstm(&o), "max") == NULL && strstr(rnn_last_error(), "merge mode"),
+          "bad merge mode: %s", rnn_last_error());
+    CHECK(rnn_bidirectional(rnn_dense_simple(2, RNN_LINEAR), NULL) == NULL &&
+          strstr(rnn_last_error(), "Dense"), "Bidirectional(Dense): %s", rnn_last_error());
+}
+
 int main(void) {
+    bidirectional_definition();
     checkpoints();
     time_distributed_model();
     stream_ids();

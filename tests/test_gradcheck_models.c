@@ -1,7 +1,7 @@
 /* Gradient checks of whole models by central differences over every weight: the layers and
  * options of the patterns (Embedding with mask_zero into each recurrent layer, TimeDistributed,
  * softmax, RepeatVector, Dropout, Activation, nested models, return_state outputs, initial
- * states) and every loss, through the same forward/backward the training step uses. */
+ * states, Bidirectional with every merge mode, Flatten) and every loss, through the same forward/backward the training step uses. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -264,7 +264,87 @@ static void masking_model(void) {
                 "mse", &X, 1, &Y, 1, RNN_MODE_TRAIN);
 }
 
+/* Bidirectional over each cell kind, with each merge mode, returning sequences or not, under a
+ * Masking mask (masked steps at the start, inside and at the end); sequences go through Flatten
+ * so the loss also sees the zeros Bidirectional outputs at masked steps. None has two outputs
+ * with a loss each. Then an unmasked LSTM with an initial state and return_state, and a stack. */
+static void bidirectional_models(void) {
+    enum { B = 3, T = 5, F = 2, U = 3 };
+    static float x[B * T * F], y[2][B * T * 2 * U];
+    for (int i = 0; i < B * T * F; i++) x[i] = frand() * 2 - 1;
+    for (int k = 0; k < 2; k++)
+        for (int i = 0; i < B * T * 2 * U; i++) y[k][i] = frand() - 0.5f;
+    int masked[][2] = {{0, 4}, {1, 0}, {2, 2}};
+    for (size_t k = 0; k < sizeof masked / sizeof masked[0]; k++)
+        for (int f = 0; f < F; f++) x[(masked[k][0] * T + masked[k][1]) * F + f] = 0.0f;
+    rnn_tensor X = rnn_tensor3(x, B, T, F);
+    const char *kinds[] = {"LSTM", "GRU", "SimpleRNN"};
+    const char *modes[] = {"concat", "sum", "mul", "ave", NULL};
+    for (int k = 0; k < 3; k++)
+        for (int mode = 0; mode < 5; mode++)
+            for (int seq = 0; seq < 2; seq++) {
+                rnn_recurrent_options o = k == 0 ? rnn_lstm_defaults(U) : k == 1
+                                              ? rnn_gru_defaults(U) : rnn_simple_rnn_defaults(U);
+                o.return_sequences = seq;
+                rnn_layer *rl = k == 0 ? rnn_lstm(&o) : k == 1 ? rnn_gru(&o) : rnn_simple_rnn(&o);
+                rnn_symbol *in = rnn_new_input(RNN_NONE, T, F, NULL);
+                rnn_symbol *m = rnn_call(rnn_masking(0.0f), in), *outs[6];
+                int n = 0;
+                rnn_status st = rnn_call_ex(rnn_bidirectional(rl, modes[mode]), &m, 1, outs, &n);
+                CHECK(st == RNN_OK && n == (modes[mode] ? 1 : 2), "Bidirectional call: %s (%d)",
+                      rnn_last_error(), n);
+                if (st) continue;
+                rnn_tensor Y[2];
+                for (int j = 0; j < n; j++) {
+                    if (seq) outs[j] = rnn_call(rnn_flatten(), outs[j]);
+                    int64_t w = (mode == 0 ? 2 * U : U) * (seq ? T : 1);
+                    Y[j] = rnn_tensor2(y[j], B, w);
+                }
+                char name[128];
+                snprintf(name, sizeof name, "Masking -> Bidirectional(%s%s, merge_mode=%s)%s",
+                         kinds[k], seq ? "(return_sequences)" : "",
+                         modes[mode] ? modes[mode] : "None", seq ? " -> Flatten" : "");
+                check_model(name, rnn_model_new(&in, 1, outs, n, NULL), "mse", &X, 1, Y, n,
+                            RNN_MODE_TRAIN);
+            }
+    /* LSTM with initial_state [h_f, c_f, h_b, c_b] and return_state, no mask. */
+    static float s[4][B * U], y1[B * T * U], y2[B * U];
+    rnn_symbol *ins[5];
+    rnn_tensor Xs[5] = {X};
+    ins[0] = rnn_new_input(RNN_NONE, T, F, NULL);
+    for (int k = 0; k < 4; k++) {
+        ins[1 + k] = rnn_new_input(RNN_NONE, 0, U, NULL);
+        Xs[1 + k] = random_tensor(s[k], 2, B, U, 0, -1, 1);
+    }
+    rnn_recurrent_options o = rnn_lstm_defaults(U);
+    o.return_sequences = o.return_state = 1;
+    rnn_symbol *outs[6];
+    int n = 0;
+    rnn_status st = rnn_call_ex(rnn_bidirectional(rnn_lstm(&o), "ave"), ins, 5, outs, &n);
+    CHECK(st == RNN_OK && n == 5, "Bidirectional(LSTM) with initial_state: %s (%d outputs)",
+          rnn_last_error(), n);
+    if (!st) {
+        rnn_symbol *mo[2] = {outs[0], outs[3]}; /* the sequence and the backward h */
+        rnn_tensor Y[2] = {random_tensor(y1, 3, B, T, U, -1, 1), random_tensor(y2, 2, B, U, 0, -1, 1)};
+        check_model("Bidirectional(LSTM, ave) with initial_state and return_state",
+                    rnn_model_new(ins, 5, mo, 2, NULL), "mse", Xs, 5, Y, 2, RNN_MODE_TRAIN);
+    }
+    /* Sequential: Bidirectional(LSTM(return_sequences)) -> Bidirectional(GRU) -> Dense */
+    rnn_model *m = rnn_sequential(NULL);
+    rnn_recurrent_options a = rnn_lstm_defaults(U), g = rnn_gru_defaults(2);
+    a.return_sequences = 1;
+    st = rnn_input(m, T, F);
+    if (!st) st = rnn_add(m, rnn_bidirectional(rnn_lstm(&a), "concat"));
+    if (!st) st = rnn_add(m, rnn_bidirectional(rnn_gru(&g), "sum"));
+    if (!st) st = rnn_add(m, rnn_dense_simple(2, RNN_LINEAR));
+    CHECK(st == RNN_OK, "stacked Bidirectional: %s", rnn_model_error(m));
+    rnn_tensor Y = rnn_tensor2(y[0], B, 2);
+    check_model("Bidirectional(LSTM seq, concat) -> Bidirectional(GRU, sum) -> Dense", m, "mse",
+                &X, 1, &Y, 1, RNN_MODE_TRAIN);
+}
+
 int main(void) {
+    bidirectional_models();
     masking_model();
     recurrent_dropout_models();
     masked_text_models();

@@ -54,17 +54,17 @@ static const shared_case shared_cases[] = {
     {"arimagru_gru.h5", NULL, 3, 60, 1, 0},
     {"btc_gru_v2_keras3.keras", NULL, 3, 60, 9, 0},
     {"dl4j_masking_zero_lstm.h5", NULL, 3, 10, 42, 0},
-    {"dl4j_simple_flatten_rnn_tf_keras2_model.h5", "Flatten", 0, 0, 0, 0},
+    {"dl4j_simple_flatten_rnn_tf_keras2_model.h5", NULL, 25, 1, 1, 0},
     {"dl4j_simple_lstm_tf_keras1_model.h5", NULL, 3, 1, 1, 0},
     {"dl4j_simple_lstm_tf_keras2_model.h5", NULL, 25, 1, 1, 0},
     {"dl4j_simple_lstm_th_keras1_model.h5", NULL, 3, 1, 1, 0},
     {"dl4j_simple_rnn_tf_keras2_model.h5", NULL, 25, 1, 1, 0},
     {"dl4j_tfkeras_rnn_0.h5", NULL, 3, 3, 4, 0},
-    {"dl4j_tfkeras_rnn_221.h5", "Bidirectional", 0, 0, 0, 0},
-    {"dl4j_tfkeras_rnn_31.h5", "Bidirectional", 0, 0, 0, 0},
-    {"dl4j_tfkeras_rnn_5.h5", "Bidirectional", 0, 0, 0, 0},
+    {"dl4j_tfkeras_rnn_221.h5", NULL, 3, 6, 1, 0},
+    {"dl4j_tfkeras_rnn_31.h5", NULL, 3, 3, 4, 0},
+    {"dl4j_tfkeras_rnn_5.h5", NULL, 3, 3, 4, 0},
     {"fdeep_gru_stateful_nobias.h5", NULL, 1, 3, 1, 1},
-    {"fdeep_lstm.h5", "Bidirectional", 0, 0, 0, 0},
+    {"fdeep_lstm.h5", NULL, 3, 0, 0, 0}, /* five inputs: fdeep_inputs */
     {"gru_deploy_gru_model.h5", NULL, 3, 7, 20, 0},
     {"imdb_embedding_gru_keras3.h5", NULL, 2, 500, 0, 0},
     {"keras2c_example_model.h5", NULL, 3, 8, 32, 0},
@@ -77,13 +77,29 @@ static const shared_case shared_cases[] = {
 };
 
 typedef struct {
-    float *data[2];
-    rnn_tensor x[2];
+    float *data[5];
+    rnn_tensor x[5];
     int nx;
 } inputs;
 
+/* fdeep_lstm.h5's inputs: [17, 4], [1, 10], [6 (None), 4] steps x features, then two
+ * initial states of 12 (features 0: no time axis). */
+static const int64_t fdeep_inputs[5][2] = {{17, 4}, {1, 10}, {6, 4}, {0, 12}, {0, 12}};
+
 static void inputs_make(inputs *in, const shared_case *c) {
     memset(in, 0, sizeof *in);
+    if (c->steps == 0) { /* fdeep_lstm.h5 */
+        for (int k = 0; k < 5; k++) {
+            int64_t T = fdeep_inputs[k][0], F = fdeep_inputs[k][1];
+            int64_t n = c->batch * (T ? T : 1) * F;
+            in->data[k] = malloc(sizeof(float) * (size_t)n);
+            for (int64_t i = 0; i < n; i++) in->data[k][i] = frand() - 0.5f;
+            in->x[k] = T ? rnn_tensor3(in->data[k], c->batch, T, F)
+                         : rnn_tensor2(in->data[k], c->batch, F);
+        }
+        in->nx = 5;
+        return;
+    }
     int64_t n = c->batch * c->steps * (c->features ? c->features : 1);
     in->data[0] = malloc(sizeof(float) * (size_t)n);
     for (int64_t i = 0; i < n; i++)
@@ -101,8 +117,7 @@ static void inputs_make(inputs *in, const shared_case *c) {
 }
 
 static void inputs_free(inputs *in) {
-    free(in->data[0]);
-    free(in->data[1]);
+    for (int k = 0; k < 5; k++) free(in->data[k]);
 }
 
 static int all_finite(const rnn_tensor *t) {
@@ -112,11 +127,21 @@ static int all_finite(const rnn_tensor *t) {
     return n > 0;
 }
 
+/* Output 0 of the model (the others, if any, are computed and dropped). */
 static rnn_status predict(rnn_model *m, const inputs *in, rnn_tensor *y) {
     memset(y, 0, sizeof *y);
     int batch = (int)in->x[0].shape[0]; /* one batch: stateful models need their own size */
     if (in->nx == 1) return rnn_predict(m, in->x[0], batch, y);
-    return rnn_predict_multi(m, in->x, in->nx, batch, y, 1);
+    int ny = in->nx == 5 ? 17 : 1; /* fdeep_lstm.h5 has 17 outputs */
+    rnn_tensor ys[17];
+    memset(ys, 0, sizeof ys);
+    rnn_status st = rnn_predict_multi(m, in->x, in->nx, batch, ys, ny);
+    *y = ys[0];
+    for (int k = 1; k < ny; k++) {
+        if (!st && !all_finite(&ys[k])) st = RNN_ERR_NUMERIC;
+        rnn_tensor_free(&ys[k]);
+    }
+    return st;
 }
 
 static int same_bits(const rnn_tensor *a, const rnn_tensor *b) {
@@ -233,6 +258,8 @@ static void test_dl4j_references(void) {
         {"dl4j_simple_lstm_tf_keras1", "inputs/lstm_input_1", "predictions/dense_1", 100},
         {"dl4j_simple_lstm_th_keras1", "inputs/lstm_input_1", "predictions/dense_1", 100},
         {"dl4j_simple_rnn_tf_keras2", "inputs/simple_rnn_1_input", "predictions/dense_1", 25},
+        {"dl4j_simple_flatten_rnn_tf_keras2", "inputs/simple_rnn_1_input", "predictions/dense_1",
+         25},
     };
     if (!file_exists(SHARED)) return;
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
@@ -506,6 +533,141 @@ static void test_bad_files(void) {
 }
 
 /* Compile settings survive a round trip (.keras and .h5): training continues identically. */
+/* Bidirectional models through both file kinds: a Sequential stack (concat, then sum, then
+ * Dense) and a functional Masking -> Bidirectional(GRU, merge_mode=None) with two outputs; the
+ * predictions after loading are bit-identical and the sub-layers keep their names. Then the
+ * refusals: an unknown merge_mode, and a backward_layer that is not the flipped forward one. */
+static void test_bidirectional_round_trip(void) {
+    enum { N = 4, T = 5, F = 3 };
+    static float x[N * T * F];
+    for (int i = 0; i < N * T * F; i++) x[i] = 2 * frand() - 1;
+    for (int f = 0; f < F; f++) x[(2 * T + 4) * F + f] = 0.0f; /* masked for Masking(0) */
+    rnn_model *seq = rnn_sequential("bidi_stack");
+    rnn_recurrent_options l = rnn_lstm_defaults(4), g = rnn_gru_defaults(3);
+    l.return_sequences = 1;
+    rnn_status st = rnn_input(seq, T, F) || rnn_add(seq, rnn_bidirectional(rnn_lstm(&l), "concat")) ||
+                    rnn_add(seq, rnn_bidirectional(rnn_gru(&g), "sum")) ||
+                    rnn_add(seq, rnn_dense_simple(2, RNN_LINEAR));
+    CHECK(st == RNN_OK, "Bidirectional stack: %s", rnn_model_error(seq));
+    rnn_set_seed(seq, 11);
+    inputs in = {{x}, {rnn_tensor3(x, N, T, F)}, 1};
+    rnn_tensor y0;
+    if (!st && predict(seq, &in, &y0) == RNN_OK) {
+        round_trip(seq, &in, &y0, ".keras", "Bidirectional stack");
+        round_trip(seq, &in, &y0, ".h5", "Bidirectional stack");
+        rnn_tensor_free(&y0);
+    }
+    char path[512];
+    snprintf(path, sizeof path, "%s/bidi.keras", tmpdir);
+    CHECK(rnn_save(seq, path) == RNN_OK, "save: %s", rnn_model_error(seq));
+    rnn_model *back = rnn_load(path);
+    const char *name = NULL;
+    if (back) rnn_weight_info(back, 3, &name, NULL, NULL);
+    CHECK(name && !strcmp(name, "backward_lstm/kernel"), "weight 3 after loading: %s",
+          name ? name : rnn_last_error());
+    rnn_model_free(back);
+    char bad[512];
+    snprintf(bad, sizeof bad, "%s/bidi_bad.keras", tmpdir);
+    CHECK(rewrite_keras(path, bad, "\"merge_mode\":\"sum\"", "\"merge_mode\":\"max\"", 0) == 0,
+          "rewrite");
+    expect_load_error(bad, RNN_ERR_ARGUMENT, "Invalid merge mode. Received: max", "merge_mode max");
+    CHECK(rewrite_keras(path, bad, "\"name\":\"backward_gru\",\"trainable\":true,\"dtype\":\"float32\",\"return_sequences\":false",
+                        "\"name\":\"backward_gru\",\"trainable\":true,\"dtype\":\"float32\",\"return_sequences\":true", 0) == 0,
+          "rewrite");
+    expect_load_error(bad, RNN_ERR_UNSUPPORTED, "backward_layer", "a different backward_layer");
+    unlink(bad);
+    unlink(path);
+    rnn_model_free(seq);
+
+    rnn_symbol *xin = rnn_new_input(RNN_NONE, T, F, "x"), *outs[6];
+    rnn_recurrent_options o = rnn_gru_defaults(3);
+    o.return_sequences = 1;
+    int n = 0;
+    rnn_symbol *m = rnn_call(rnn_masking(0.0f), xin);
+    st = rnn_call_ex(rnn_bidirectional(rnn_gru(&o), NULL), &m, 1, outs, &n);
+    rnn_model *fm = st ? NULL : rnn_model_new(&xin, 1, outs, 2, "bidi_none");
+    CHECK(fm != NULL && n == 2, "Bidirectional None: %s", rnn_last_error());
+    if (!fm) return;
+    rnn_set_seed(fm, 5);
+    rnn_tensor want[2], got[2];
+    CHECK(rnn_predict_multi(fm, in.x, 1, N, want, 2) == RNN_OK, "predict: %s", rnn_model_error(fm));
+    for (int k = 0; k < 3; k++)
+        CHECK(want[0].data[(2 * T + 4) * 3 + k] == 0.0f && want[1].data[(2 * T + 4) * 3 + k] == 0.0f,
+              "masked step not zero");
+    const char *exts[2] = {".keras", ".h5"};
+    for (int e = 0; e < 2; e++) {
+        snprintf(path, sizeof path, "%s/bidi_none%s", tmpdir, exts[e]);
+        CHECK(rnn_save(fm, path) == RNN_OK, "save %s: %s", exts[e], rnn_model_error(fm));
+        rnn_model *b2 = rnn_load(path);
+        CHECK(b2 != NULL, "load %s: %s", exts[e], rnn_last_error());
+        if (b2 && rnn_predict_multi(b2, in.x, 1, N, got, 2) == RNN_OK) {
+            for (int k = 0; k < 2; k++) {
+                CHECK(same_bits(&got[k], &want[k]), "Bidirectional None %s output %d", exts[e], k);
+                rnn_tensor_free(&got[k]);
+            }
+        }
+        rnn_model_free(b2);
+        unlink(path);
+    }
+    for (int k = 0; k < 2; k++) rnn_tensor_free(&want[k]);
+    rnn_model_free(fm);
+}
+
+/* Files written by real Keras (tools/make_keras_files.py): Keras 3's Bidirectional configs and
+ * weight groups, the not_equal/any operations of a Masking mask in a functional model, and
+ * tf.keras's legacy Bidirectional; predictions within 1e-5 (relative 1e-4 above 1) of Keras's. */
+static void test_keras_written_files(void) {
+    static const char *const cases[] = {"k3_functional_masking_bidirectional/model.keras",
+                                        "k3_sequential_bidirectional_stack/model.keras",
+                                        "tfk2_bidirectional_gru_concat/model.h5"};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char path[512], dir[512];
+        snprintf(path, sizeof path, "tests/fixtures/keras_files/%s", cases[i]);
+        snprintf(dir, sizeof dir, "%s", path);
+        *strrchr(dir, '/') = '\0';
+        rnn_model *m = rnn_load(path);
+        CHECK(m != NULL, "%s: %s", cases[i], rnn_last_error());
+        if (!m) continue;
+        rnn_tensor x, want[8], got[8];
+        int ny = 0;
+        char name[600];
+        snprintf(name, sizeof name, "%s/x.npy", dir);
+        CHECK(rnn_npy_load(name, &x) == RNN_OK, "%s: %s", name, rnn_last_error());
+        snprintf(name, sizeof name, "%s/out.npy", dir);
+        if (file_exists(name)) { /* one output: out.npy; several: out0.npy, out1.npy, ... */
+            if (rnn_npy_load(name, &want[0]) == RNN_OK) ny = 1;
+        } else {
+            for (; ny < 8; ny++) {
+                snprintf(name, sizeof name, "%s/out%d.npy", dir, ny);
+                if (!file_exists(name) || rnn_npy_load(name, &want[ny]) != RNN_OK) break;
+            }
+        }
+        CHECK(ny > 0, "%s: no reference outputs", cases[i]);
+        double worst = 0;
+        if (ny > 0 && rnn_predict_multi(m, &x, 1, (int)x.shape[0], got, ny) == RNN_OK) {
+            for (int k = 0; k < ny; k++) {
+                int64_t n = rnn_tensor_size(&want[k]);
+                CHECK(rnn_tensor_size(&got[k]) == n, "%s: output %d size", cases[i], k);
+                for (int64_t j = 0; j < n && rnn_tensor_size(&got[k]) == n; j++) {
+                    double d = fabs(got[k].data[j] - want[k].data[j]);
+                    double tol = fabs(want[k].data[j]) > 1 ? 1e-4 * fabs(want[k].data[j]) : 1e-5;
+                    CHECK(d <= tol, "%s: output %d[%lld]: %.9g vs Keras %.9g", cases[i], k,
+                          (long long)j, got[k].data[j], want[k].data[j]);
+                    if (d > worst) worst = d;
+                }
+                rnn_tensor_free(&got[k]);
+            }
+        } else {
+            CHECK(0, "%s: predict: %s", cases[i], rnn_model_error(m));
+        }
+        printf("test_keras_io: %s vs Keras's predictions (%d output%s): max |diff| %.3g\n",
+               cases[i], ny, ny > 1 ? "s" : "", worst);
+        for (int k = 0; k < ny; k++) rnn_tensor_free(&want[k]);
+        rnn_tensor_free(&x);
+        rnn_model_free(m);
+    }
+}
+
 static void test_compile_round_trip(void) {
     rnn_model *m = small_model();
     float x[2 * 5 * 3], y[2];
@@ -561,6 +723,8 @@ int main(void) {
     test_bad_files();
     test_compile_round_trip();
     test_saved_mode();
+    test_bidirectional_round_trip();
+    test_keras_written_files();
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);

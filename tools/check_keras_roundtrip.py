@@ -56,6 +56,16 @@ def built_models(tmp):
     x = keras.Input((4, 2)); h0 = keras.Input((3,)); c0 = keras.Input((3,))
     o, hs, cs = L.LSTM(3, return_state=True, return_sequences=True)(x, initial_state=[h0, c0])
     save("lstm_initial_state", keras.Model([x, h0, c0], [o, hs, cs]))
+    save("seq_bidirectional_stack", keras.Sequential([
+        keras.Input((6, 3)), L.Bidirectional(L.LSTM(4, return_sequences=True)),
+        L.Bidirectional(L.GRU(3), merge_mode="sum"), L.Dense(2)]))
+    x = keras.Input((6, 3))
+    m = L.Masking(0.0)(x)
+    y, y_rev = L.Bidirectional(L.SimpleRNN(3, return_sequences=True), merge_mode=None)(m)
+    o, hf, cf, hb, cb = L.Bidirectional(L.LSTM(3, return_state=True), merge_mode="ave")(x)
+    save("bidirectional_none_and_state", keras.Model(x, [y, y_rev, o, hf, cb]))
+    save("seq_flatten", keras.Sequential([keras.Input((5, 2)), L.SimpleRNN(3, return_sequences=True),
+                                          L.Flatten(), L.Dense(1)]))
     return out
 
 
@@ -122,7 +132,8 @@ def main():
             paths = [os.path.join(SHARED, f) for f in ("komei_lstm_keras3.keras", "btc_gru_v2_keras3.keras",
                                                        "imdb_embedding_gru_keras3.h5", "gru_deploy_gru_model.h5",
                                                        "lstmmulti_model.h5", "arimagru_gru.h5",
-                                                       "lstm_autoencoder_td.h5") if os.path.exists(os.path.join(SHARED, f))]
+                                                       "lstm_autoencoder_td.h5",
+                                                       "dl4j_simple_flatten_rnn_tf_keras2_model.h5") if os.path.exists(os.path.join(SHARED, f))]
             paths += built_models(tmp)
         for p in paths:
             line = run(p, tmp)

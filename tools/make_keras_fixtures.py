@@ -81,7 +81,9 @@ FORMAT_DOC = """\
 #   ids_input NAME T            keras.Input(shape=(T,), dtype=int32): token ids (rnn_new_ids_input)
 #   layer NAME CLASS inputs=S[,S...] key=value ...   a new layer called on the symbols: CLASS is
 #       SimpleRNN, LSTM, GRU (inputs x[, h0[, c0]]: initial_state), Dense, Embedding,
-#       TimeDistributed (layer=Dense and the Dense's options), RepeatVector, Activation, Dropout,
+#       TimeDistributed (layer=Dense and the Dense's options), Bidirectional (layer=SimpleRNN,
+#       LSTM or GRU, merge_mode=concat|sum|mul|ave|None, then the forward layer's options),
+#       RepeatVector, Activation, Dropout, Masking (mask_value=), Flatten,
 #       or Model (model=NAME: a model defined above, called as a layer)
 #   model NAME inputs=S[,S...] outputs=S[,S...]   keras.Model; the last one is the model tested
 # Both:
@@ -101,9 +103,18 @@ def layer(cls, **kw):
 
 
 def case(name, layers, loss="mse", optimizer=("adam", 0.01), steps=T, stateful=False, batch=B,
-         features=F, doc=""):
+         features=F, doc="", masked=()):
+    """masked: (sample, step) pairs whose features are all set to 0 in x (for Masking(0))."""
     return dict(name=name, layers=layers, loss=loss, optimizer=optimizer, steps=steps,
-                stateful=stateful, batch=batch, features=features, doc=doc)
+                stateful=stateful, batch=batch, features=features, doc=doc, masked=masked)
+
+
+def bidi(cls, merge_mode="concat", **kw):
+    return layer("Bidirectional", layer=(cls, kw), merge_mode=merge_mode)
+
+
+# Masked (sample, step) pairs of the Masking cases: leading, inside, trailing, two in a row.
+MASKED = ((0, 0), (1, 3), (2, 6), (3, 4), (3, 5))
 
 
 CASES = [
@@ -186,6 +197,28 @@ CASES = [
         layer("GRU", units=3, return_sequences=True), layer("Dropout", rate=0.0),
         layer("TimeDistributed", layer=("Dense", dict(units=2))),
         layer("Activation", activation="tanh")], steps=6),
+    # Masking(0): all-zero steps are skipped (state carried) and left out of the loss
+    case("masking_lstm_sequences_dense", [layer("Masking", mask_value=0.0),
+                                          layer("LSTM", units=4, return_sequences=True),
+                                          layer("Dense", units=2)], masked=MASKED),
+    # Bidirectional: each merge mode over each cell kind; the backward layer's sequence is
+    # flipped back in time before merging
+    case("bidi_lstm_concat", [bidi("LSTM", units=4)]),
+    case("bidi_gru_sum_sequences", [bidi("GRU", "sum", units=3, return_sequences=True)]),
+    case("bidi_simple_rnn_mul", [bidi("SimpleRNN", "mul", units=3)]),
+    case("bidi_lstm_ave_sequences", [bidi("LSTM", "ave", units=3, return_sequences=True)]),
+    case("bidi_gru_reset_before_concat_sequences",
+         [bidi("GRU", units=3, reset_after=False, return_sequences=True)]),
+    case("bidi_stacked_lstm_gru_dense", [bidi("LSTM", units=4, return_sequences=True),
+                                         bidi("GRU", "sum", units=3), layer("Dense", units=2)]),
+    # under a mask, returning sequences: masked steps are 0 in both halves (Keras forces
+    # zero_output_for_mask), and Flatten lets the loss see them
+    case("masking_bidi_gru_sequences_flatten", [layer("Masking", mask_value=0.0),
+                                                bidi("GRU", units=3, return_sequences=True),
+                                                layer("Flatten")], masked=MASKED),
+    case("masking_bidi_lstm_last_dense", [layer("Masking", mask_value=0.0),
+                                          bidi("LSTM", "ave", units=3), layer("Dense", units=2)],
+         masked=MASKED),
 ]
 
 # ------------------------------------------------------------------ functional graphs
@@ -458,6 +491,28 @@ GRAPH_CASES = [
         g_td_dense("td", "lstm", units=2),
         g_model("model", "x", "td")],
         loss="binary_crossentropy", from_logits=True, optimizer=opt("adam", 0.01)),
+    # Bidirectional with merge_mode=None: two outputs, the backward one flipped back in time
+    graph("bidi_none_simple_rnn_sequences", [
+        g_input("x", TG, 3),
+        g_layer("bi", "Bidirectional", "x", layer=("SimpleRNN", dict(units=3,
+                                                                    return_sequences=True)),
+                merge_mode=None),
+        g_model("model", "x", "bi,bi:1")]),
+    # return_state: [output, forward h, c, backward h, c]
+    graph("bidi_lstm_return_state", [
+        g_input("x", TG, 3),
+        g_layer("bi", "Bidirectional", "x", layer=("LSTM", dict(units=3, return_state=True)),
+                merge_mode="concat"),
+        g_model("model", "x", "bi,bi:1,bi:4")]),
+    # an Embedding(mask_zero) mask into Bidirectional(return_sequences), masked steps excluded
+    graph("emb_mask_bidi_gru_sequences_td", [
+        g_ids("ids", TG, VW, PAD, unique=True),
+        g_layer("emb", "Embedding", "ids", mask_zero=True, **EMB_WIDE),
+        g_layer("bi", "Bidirectional", "emb", layer=("GRU", dict(units=3,
+                                                                return_sequences=True)),
+                merge_mode="mul"),
+        g_td_dense("td", "bi", units=2),
+        g_model("model", "ids", "td")]),
 ]
 
 ALL_CASES = CASES + GRAPH_CASES
@@ -481,6 +536,8 @@ LAYER_KEYS = {
     "RepeatVector": ["n"],
     "Activation": ["activation"],
     "Dropout": ["rate"],
+    "Masking": ["mask_value"],
+    "Flatten": [],
 }
 
 
@@ -520,6 +577,11 @@ def layer_options(keras_layer):
         inner = keras_layer.layer
         return cls, ["layer=" + type(inner).__name__] + config_options(type(inner).__name__,
                                                                         inner.get_config())
+    if cls == "Bidirectional":
+        inner = keras_layer.forward_layer
+        merge = config["merge_mode"]
+        return cls, (["layer=" + type(inner).__name__, "merge_mode=%s" % merge] +
+                     config_options(type(inner).__name__, inner.get_config()))
     return cls, config_options(cls, config)
 
 
@@ -621,6 +683,9 @@ def build_sequential(spec, rng):
     x_shape = (batch, feats) if steps == 0 else (batch, data_steps, feats)
     x = rng.normal(0.0, 1.0, size=x_shape).astype(np.float32)
     x2 = rng.normal(0.0, 1.0, size=x_shape).astype(np.float32)
+    for b, t in spec.get("masked", ()):
+        x[b, t, :] = 0.0
+        x2[b, t, :] = 0.0
     out_shape = tuple(model.compute_output_shape(x_shape))
     y = rng.normal(0.0, 0.5, size=out_shape).astype(np.float32)
     input_steps = -1 if steps is None else steps
@@ -631,6 +696,10 @@ def build_sequential(spec, rng):
 
 
 def make_keras_layer(name, cls, kw):
+    if cls == "Bidirectional":
+        inner_cls, inner_kw = kw["layer"]
+        return keras.layers.Bidirectional(getattr(keras.layers, inner_cls)(**inner_kw),
+                                          merge_mode=kw["merge_mode"], name=name)
     if cls == "TimeDistributed":
         inner_cls, inner_kw = kw["layer"]
         return keras.layers.TimeDistributed(getattr(keras.layers, inner_cls)(**inner_kw),

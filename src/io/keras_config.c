@@ -152,8 +152,8 @@ typedef struct {
 } build_ctx;
 
 static const char *const supported_layers =
-    "InputLayer, LSTM, GRU, SimpleRNN, Dense, Embedding, Masking, TimeDistributed, RepeatVector, "
-    "Activation, Dropout, and nested Sequential/Functional models";
+    "InputLayer, LSTM, GRU, SimpleRNN, Bidirectional, Dense, Embedding, Masking, TimeDistributed, "
+    "RepeatVector, Flatten, Activation, Dropout, and nested Sequential/Functional models";
 
 static int is_model_class(const char *cls) {
     return cls && (!strcmp(cls, "Sequential") || !strcmp(cls, "Functional") ||
@@ -177,8 +177,10 @@ static rnn_status check_builtin(const cJSON *entry, const char *cls, const char 
     return RNN_OK;
 }
 
+/* in_bidirectional: Keras sets zero_output_for_mask = return_sequences on a Bidirectional's
+ * layers (and saves it), and librnn's Bidirectional does the same, so it is not an error there. */
 static rnn_layer *recurrent_from(const cJSON *cfg, const char *cls, const char *name,
-                                 const build_ctx *c) {
+                                 const build_ctx *c, int in_bidirectional) {
     rnn_recurrent_options opt;
     int k1 = c->o->major == 1;
     if (!strcmp(cls, "LSTM")) opt = rnn_lstm_defaults(1);
@@ -210,7 +212,7 @@ static rnn_layer *recurrent_from(const cJSON *cfg, const char *cls, const char *
         rnn__fail(RNN_ERR_FORMAT, "layer \"%s\" (%s): units missing or not positive", name, cls);
         return NULL;
     }
-    if (cJSON_IsTrue(get(cfg, "zero_output_for_mask"))) {
+    if (!in_bidirectional && cJSON_IsTrue(get(cfg, "zero_output_for_mask"))) {
         rnn__fail(RNN_ERR_UNSUPPORTED, "layer \"%s\" (%s): zero_output_for_mask=True is not "
                   "supported by librnn", name, cls);
         return NULL;
@@ -223,6 +225,88 @@ static rnn_layer *recurrent_from(const cJSON *cfg, const char *cls, const char *
     if (!strcmp(cls, "LSTM")) return rnn_lstm(&opt);
     if (!strcmp(cls, "GRU")) return rnn_gru(&opt);
     return rnn_simple_rnn(&opt);
+}
+
+/* A Bidirectional's "layer" or "backward_layer" entry: a built-in SimpleRNN, LSTM or GRU. */
+static rnn_layer *bidirectional_sub_from(const cJSON *entry, const char *outer, const char *key,
+                                         const build_ctx *c) {
+    const char *cls = str(entry, "class_name");
+    const cJSON *cfg = get(entry, "config");
+    if (!cls || !cJSON_IsObject(cfg)) {
+        rnn__fail(RNN_ERR_FORMAT, "layer \"%s\" (Bidirectional): %s has no class_name or config",
+                  outer, key);
+        return NULL;
+    }
+    const char *name = str(cfg, "name");
+    if (check_builtin(entry, cls, name ? name : cls)) return NULL;
+    if (strcmp(cls, "LSTM") && strcmp(cls, "GRU") && strcmp(cls, "SimpleRNN")) {
+        rnn__fail(RNN_ERR_UNSUPPORTED, "layer \"%s\": Bidirectional over a %s layer is not "
+                  "supported by librnn (it wraps SimpleRNN, LSTM and GRU)", outer, cls);
+        return NULL;
+    }
+    if (!name) name = cls;
+    if (check_common(cfg, name, cls)) return NULL;
+    return recurrent_from(cfg, cls, name, c, 1);
+}
+
+/* Bidirectional(layer, merge_mode[, backward_layer]). Keras 3 saves the forward layer as `layer`
+ * and always adds `backward_layer`; tf.keras saves the wrapped layer and adds backward_layer only
+ * when one was given. librnn's backward layer is the forward one with go_backwards flipped: a
+ * different backward_layer is refused by name. */
+static rnn_layer *bidirectional_from(const cJSON *cfg, const char *name, const build_ctx *c) {
+    const cJSON *mm = get(cfg, "merge_mode");
+    const char *merge = "concat"; /* Keras's default when absent */
+    if (mm && cJSON_IsNull(mm)) merge = NULL;
+    else if (mm && cJSON_IsString(mm)) merge = mm->valuestring;
+    else if (mm) {
+        rnn__fail(RNN_ERR_FORMAT, "layer \"%s\" (Bidirectional): merge_mode is not a string",
+                  name);
+        return NULL;
+    }
+    if (present(get(cfg, "num_constants")) && get(cfg, "num_constants")->valuedouble != 0) {
+        rnn__fail(RNN_ERR_UNSUPPORTED, "layer \"%s\" (Bidirectional): constants are not "
+                  "supported by librnn", name);
+        return NULL;
+    }
+    const cJSON *fe = get(cfg, "layer"), *be = get(cfg, "backward_layer");
+    if (!cJSON_IsObject(fe)) {
+        rnn__fail(RNN_ERR_FORMAT, "layer \"%s\" (Bidirectional) has no inner layer", name);
+        return NULL;
+    }
+    rnn_layer *fwd = bidirectional_sub_from(fe, name, "layer", c);
+    if (!fwd) return NULL;
+    rnn_layer *bwd = NULL;
+    if (present(be)) {
+        bwd = bidirectional_sub_from(be, name, "backward_layer", c);
+        if (!bwd) {
+            rnn_layer_free(fwd);
+            return NULL;
+        }
+        const rnn_recurrent_options *a = rnn__keras_recurrent_options(fwd);
+        const rnn_recurrent_options *b = rnn__keras_recurrent_options(bwd);
+        int same = !strcmp(fwd->ops->class_name, bwd->ops->class_name) &&
+                   a->go_backwards != b->go_backwards && a->units == b->units &&
+                   a->activation == b->activation &&
+                   a->recurrent_activation == b->recurrent_activation &&
+                   a->use_bias == b->use_bias && a->return_sequences == b->return_sequences &&
+                   a->return_state == b->return_state && a->stateful == b->stateful &&
+                   a->unit_forget_bias == b->unit_forget_bias &&
+                   a->reset_after == b->reset_after && a->dropout == b->dropout &&
+                   a->recurrent_dropout == b->recurrent_dropout;
+        if (!same) {
+            rnn__fail(RNN_ERR_UNSUPPORTED, "layer \"%s\" (Bidirectional): a backward_layer that "
+                      "is not the forward layer with go_backwards flipped is not supported by "
+                      "librnn", name);
+            rnn_layer_free(fwd);
+            rnn_layer_free(bwd);
+            return NULL;
+        }
+    }
+    rnn_layer *layer = rnn_bidirectional(fwd, merge);
+    if (layer && bwd) /* keep the file's names */
+        snprintf(rnn__bidirectional_sub(layer, 1)->name, RNN_NAME_MAX, "%s", bwd->name);
+    rnn_layer_free(bwd);
+    return layer;
 }
 
 /* One layer entry {"class_name", "config", ...} -> a new layer (not a nested model). */
@@ -245,7 +329,7 @@ static rnn_layer *layer_from(const cJSON *entry, const build_ctx *c) {
     rnn_layer *layer = NULL;
     rnn_status st = RNN_OK;
     if (!strcmp(cls, "LSTM") || !strcmp(cls, "GRU") || !strcmp(cls, "SimpleRNN")) {
-        return recurrent_from(cfg, cls, name, c);
+        return recurrent_from(cfg, cls, name, c, 0);
     } else if (!strcmp(cls, "Dense")) {
         rnn_dense_options d = rnn_dense_defaults(0);
         if (!st) st = opt_int(cfg, k1 ? "output_dim" : "units", name, &d.units);
@@ -292,6 +376,16 @@ static rnn_layer *layer_from(const cJSON *entry, const build_ctx *c) {
         rnn_layer *inner = layer_from(inner_entry, c);
         if (!inner) return NULL;
         layer = rnn_time_distributed(inner);
+    } else if (!strcmp(cls, "Bidirectional")) {
+        layer = bidirectional_from(cfg, name, c);
+    } else if (!strcmp(cls, "Flatten")) {
+        const char *fmt = str(cfg, "data_format");
+        if (fmt && strcmp(fmt, "channels_last")) {
+            rnn__fail(RNN_ERR_UNSUPPORTED, "layer \"%s\" (Flatten): data_format=\"%s\" is not "
+                      "supported by librnn (channels_last only)", name, fmt);
+            return NULL;
+        }
+        layer = rnn_flatten();
     } else if (!strcmp(cls, "RepeatVector")) {
         int n = 0;
         if (opt_int(cfg, "n", name, &n)) return NULL;
@@ -635,14 +729,21 @@ static rnn_model *functional_from(const cJSON *cfg, const build_ctx *c, int dept
                 continue;
             }
             if (!cls) { st = rnn__fail(RNN_ERR_FORMAT, "layer \"%s\" has no class_name", nd->name); break; }
-            if (!strcmp(cls, "NotEqual")) {
-                /* Keras 3 records Embedding(mask_zero=True)'s mask as not_equal(ids, 0) feeding
-                 * the next layer's mask argument; librnn carries that mask by itself. */
+            if (!strcmp(cls, "NotEqual") || !strcmp(cls, "Any")) {
+                /* Keras 3 records Embedding(mask_zero=True)'s mask as not_equal(ids, 0), and
+                 * Masking(v)'s as any(not_equal(x, v), axis=-1), feeding the next layer's mask
+                 * argument; librnn carries those masks by itself. The operations have no
+                 * outputs here, so a layer reading one as data is refused. */
                 const cJSON *args = get(cJSON_GetArrayItem(inbound, 0), "args");
-                const cJSON *zero = cJSON_GetArrayItem(args, 1);
-                if (!cJSON_IsNumber(zero) || zero->valuedouble != 0) {
-                    st = rnn__fail(RNN_ERR_UNSUPPORTED, "operation \"%s\" (NotEqual) other than "
-                                   "an Embedding mask is not supported", nd->name);
+                const cJSON *value = cJSON_GetArrayItem(args, 1);
+                const cJSON *axis = get(get(nd->entry, "config"), "axis");
+                int mask_op = !strcmp(cls, "NotEqual")
+                                  ? cJSON_IsNumber(value)
+                                  : cJSON_IsNumber(axis) && axis->valuedouble == -1 &&
+                                        !cJSON_IsTrue(get(get(nd->entry, "config"), "keepdims"));
+                if (!mask_op) {
+                    st = rnn__fail(RNN_ERR_UNSUPPORTED, "operation \"%s\" (%s) other than an "
+                                   "Embedding or Masking mask is not supported", nd->name, cls);
                     break;
                 }
                 nd->n_out = 0;
@@ -666,7 +767,7 @@ static rnn_model *functional_from(const cJSON *cfg, const build_ctx *c, int dept
             if (mask_ref.layer) {
                 fnode *p = find_node(nodes, n, mask_ref.layer);
                 const char *pc = p ? str(p->entry, "class_name") : NULL;
-                if (!pc || strcmp(pc, "NotEqual")) {
+                if (!pc || (strcmp(pc, "NotEqual") && strcmp(pc, "Any"))) {
                     st = rnn__fail(RNN_ERR_UNSUPPORTED, "layer \"%s\" is called with an explicit "
                                    "mask (from \"%s\"), which librnn does not support", nd->name,
                                    mask_ref.layer);

@@ -95,6 +95,29 @@ static cJSON *layer_config(rnn_layer *L, const wctx *c) {
         cJSON_AddNumberToObject(cfg, "rate", rnn__keras_dropout_rate(L));
     } else if (rnn__keras_is(L, "Masking")) {
         cJSON_AddNumberToObject(cfg, "mask_value", rnn__masking_value(L));
+    } else if (rnn__keras_is(L, "Flatten")) {
+        cJSON_AddStringToObject(cfg, "data_format", "channels_last");
+    } else if (rnn__keras_is(L, "Bidirectional")) {
+        /* Keras 3 saves the forward layer as `layer` and always a backward_layer; tf.keras saves
+         * the wrapped layer (named without "forward_", which it adds back) and no backward_layer
+         * unless one was given. */
+        const char *merge = rnn__bidirectional_merge_mode(L);
+        if (merge) cJSON_AddStringToObject(cfg, "merge_mode", merge);
+        else cJSON_AddNullToObject(cfg, "merge_mode");
+        rnn_layer *fwd = rnn__bidirectional_sub(L, 0), *bwd = rnn__bidirectional_sub(L, 1);
+        cJSON *f = layer_entry(fwd, c), *b = c->legacy ? NULL : layer_entry(bwd, c);
+        if (!f || (!c->legacy && !b)) {
+            cJSON_Delete(f);
+            cJSON_Delete(b);
+            bad = 1;
+        } else {
+            if (c->legacy && !strncmp(fwd->name, "forward_", 8)) {
+                cJSON *fc = cJSON_GetObjectItemCaseSensitive(f, "config");
+                cJSON_ReplaceItemInObjectCaseSensitive(fc, "name", cJSON_CreateString(fwd->name + 8));
+            }
+            cJSON_AddItemToObject(cfg, "layer", f);
+            if (b) cJSON_AddItemToObject(cfg, "backward_layer", b);
+        }
     } else if (rnn__keras_is(L, "TimeDistributed")) {
         cJSON *inner = layer_entry(rnn__keras_inner_layer(L), c);
         if (!inner) bad = 1;

@@ -14,6 +14,7 @@
 
 #include "error.h"
 #include "io/keras_io.h"
+#include "layers/layer_options.h"
 #include "layers/recurrent.h"
 
 #define MAX_WEIGHT_ELEMS ((int64_t)1 << 31)
@@ -432,6 +433,12 @@ static rnn_status walk_layer(hid_t f, const char *path, rnn_layer *L, int write)
         }
     } else {
         snprintf(p, sizeof p, "%s", path);
+    }
+    if (rnn__keras_is(L, "Bidirectional")) { /* forward, then backward (get_weights order) */
+        snprintf(p, sizeof p, "%s/forward_layer", path);
+        st = walk_layer(f, p, rnn__bidirectional_sub(L, 0), write);
+        snprintf(p, sizeof p, "%s/backward_layer", path);
+        return st ? st : walk_layer(f, p, rnn__bidirectional_sub(L, 1), write);
     }
     if (rnn__keras_is(L, "TimeDistributed")) {
         snprintf(p, sizeof p, "%s/layer", path);

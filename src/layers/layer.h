@@ -13,8 +13,10 @@
 
 #define RNN_NAME_MAX 64
 #define RNN_LAYER_MAX_WEIGHTS 4
-#define RNN_LAYER_MAX_INPUTS 3  /* x, and an RNN's initial states h0, c0 */
-#define RNN_LAYER_MAX_OUTPUTS 3 /* an LSTM with return_state: output, h, c */
+#define RNN_LAYER_MAX_INPUTS 5  /* x, and initial states: h0, c0 (Bidirectional: twice) */
+/* an LSTM with return_state: output, h, c; Bidirectional(LSTM, merge_mode=None, return_state):
+ * forward and backward outputs, then h, c forward, h, c backward */
+#define RNN_LAYER_MAX_OUTPUTS 6
 
 typedef struct {
     char name[32];        /* Keras's variable name: "kernel", "recurrent_kernel", "bias" */
@@ -71,6 +73,9 @@ struct rnn_layer {
      * mask_in for input 0 (NULL: none); the layer sets mask_out for output 0. */
     const uint8_t *mask_in;
     const uint8_t *mask_out;
+    /* Outputs 0 .. mask_outputs-1 carry mask_out (0 counts as 1: output 0 only). Bidirectional
+     * with merge_mode=None returns two sequences, both masked as Keras does. */
+    int mask_outputs;
     int64_t planned_batch, planned_steps;
     rnn_workspace ws;
 
@@ -100,8 +105,8 @@ struct rnn_layer_ops {
     /* Fixed batch size demanded by stateful state (0 if none). */
     int64_t (*stateful_batch)(const rnn_layer *layer);
     void (*free_impl)(void *impl);
-    /* For layers that contain other layers (a nested model, TimeDistributed): the inner
-     * layers, for weights, states and names. NULL otherwise. */
+    /* For layers that contain other layers (a nested model, TimeDistributed, Bidirectional):
+     * the inner layers, for weights, states and names. NULL otherwise. */
     int (*children)(rnn_layer *layer, rnn_layer ***out);
 };
 

@@ -14,5 +14,9 @@ float rnn__dropout_rate(const rnn_layer *dropout);
 float rnn__masking_value(const rnn_layer *masking);
 rnn_layer *rnn__time_distributed_inner(const rnn_layer *time_distributed);
 rnn_model *rnn__model_layer_inner(const rnn_layer *model_layer);
+/* "concat", "sum", "mul", "ave", or NULL for None. */
+const char *rnn__bidirectional_merge_mode(const rnn_layer *bidirectional);
+/* The forward (backward 0) or backward (1) layer. */
+rnn_layer *rnn__bidirectional_sub(const rnn_layer *bidirectional, int backward);
 
 #endif

@@ -315,6 +315,11 @@ rnn_status rnn__recurrent_forward(rnn_layer *layer, const rnn_tensor *const *inp
             for (int t = 0; t < T; t++)
                 memcpy(r->yseq + ((size_t)b * T + t) * H, r->hs + ((size_t)(t + 1) * B + b) * H,
                        sizeof(float) * H);
+        if (r->zero_output_for_mask && r->mask)
+            for (int t = 0; t < T; t++)
+                for (int b = 0; b < B; b++)
+                    if (r->mask[(size_t)t * B + b] == 0.0f)
+                        memset(r->yseq + ((size_t)b * T + t) * H, 0, sizeof(float) * H);
         layer->y[0] = rnn_tensor3(r->yseq, B, T, H);
     } else {
         layer->y[0] = rnn_tensor2(h_last, B, H);
@@ -342,9 +347,14 @@ void rnn__recurrent_backward(rnn_layer *layer, const rnn_tensor *const *x, float
     if (r->opt.return_sequences) {
         if (dy[0]) {
             for (int t = 0; t < T; t++)
-                for (int b = 0; b < B; b++)
-                    memcpy(r->dhseq + ((size_t)t * B + b) * H, dy[0] + ((size_t)b * T + t) * H,
-                           sizeof(float) * H);
+                for (int b = 0; b < B; b++) {
+                    float *dst = r->dhseq + ((size_t)t * B + b) * H;
+                    /* a zeroed output passes no gradient back */
+                    if (r->zero_output_for_mask && r->mask && r->mask[(size_t)t * B + b] == 0.0f)
+                        memset(dst, 0, sizeof(float) * H);
+                    else
+                        memcpy(dst, dy[0] + ((size_t)b * T + t) * H, sizeof(float) * H);
+                }
             dhseq = r->dhseq;
         }
     } else if (dy[0]) {

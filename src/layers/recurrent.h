@@ -53,6 +53,10 @@ struct rnn_recurrent {
     float *in_keep, *rec_keep, *hm;
     int in_drop, rec_drop;
     int has_initial_state;
+    /* Keras's zero_output_for_mask: masked steps of the returned sequence are 0 instead of a
+     * copy of the previous output. Not a user option (Keras files that set it on a plain layer
+     * are refused); Bidirectional sets it on its two layers when returning sequences. */
+    int zero_output_for_mask;
     int B, T;
 };
 

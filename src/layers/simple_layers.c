@@ -1,4 +1,5 @@
-/* Layers without weights that reshape or transform values: RepeatVector, Activation, Dropout. */
+/* Layers without weights that reshape or transform values: RepeatVector, Activation, Dropout,
+ * Masking, Flatten. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -328,4 +329,73 @@ rnn_layer *rnn_masking(float mask_value) {
     }
     mk->mask_value = mask_value;
     return rnn__layer_new(&masking_ops, mk, NULL);
+}
+
+/* ---------------------------------------------------------------- Flatten */
+
+/* Flatten: [batch, steps, features] -> [batch, steps * features]; the data is already in that
+ * order (row-major), so the output is a view of the input. Keras drops the mask here. */
+typedef struct {
+    int unused;
+} flatten_impl;
+
+static rnn_status flatten_configure(rnn_layer *layer, const rnn_shape *in, int n_inputs) {
+    if (n_inputs != 1) return rnn__fail(RNN_ERR_ARGUMENT, "Flatten takes one input");
+    rnn_status st = rnn__expect_rank(layer, &in[0], 2, 3);
+    if (st) return st;
+    layer->n_outputs = 1;
+    if (in[0].rank == 2) {
+        layer->output[0] = in[0];
+        return RNN_OK;
+    }
+    if (in[0].dim[1] <= 0) {
+        char s[96];
+        rnn__shape_format(&in[0], s, sizeof s);
+        return rnn__fail(RNN_ERR_SHAPE, "Flatten \"%s\": the number of steps must be known to "
+                         "flatten, got input shape %s", layer->name, s);
+    }
+    layer->output[0] = (rnn_shape){2, {in[0].dim[0], in[0].dim[1] * in[0].dim[2], 0, 0}};
+    return RNN_OK;
+}
+
+static rnn_status flatten_plan(rnn_layer *layer, int64_t batch, int64_t steps) {
+    int64_t n = same_shape_size(layer, batch, steps);
+    if (n < 0) return rnn__fail(RNN_ERR_MEMORY, "batch too large");
+    rnn__ws_begin(&layer->ws);
+    rnn__ws_want(&layer->ws, &layer->dx[0], n);
+    if (rnn__ws_commit(&layer->ws)) return rnn__fail(RNN_ERR_MEMORY, "out of memory");
+    layer->planned_batch = batch;
+    layer->planned_steps = steps;
+    return RNN_OK;
+}
+
+static rnn_status flatten_forward(rnn_layer *layer, const rnn_tensor *const *x,
+                                  const rnn_run_ctx *ctx) {
+    (void)ctx;
+    layer->y[0] = rnn_tensor2(x[0]->data, x[0]->shape[0], rnn__tensor_row_size(x[0]));
+    layer->mask_out = NULL;
+    return RNN_OK;
+}
+
+static void flatten_backward(rnn_layer *layer, const rnn_tensor *const *x, float *const *dy,
+                             const int *want) {
+    if (!want[0]) return;
+    size_t n = (size_t)rnn_tensor_size(x[0]);
+    if (dy[0]) memcpy(layer->dx[0], dy[0], sizeof(float) * n);
+    else memset(layer->dx[0], 0, sizeof(float) * n);
+}
+
+static const rnn_layer_ops flatten_ops = {
+    .class_name = "Flatten", .base_name = "flatten", .configure = flatten_configure,
+    .plan = flatten_plan, .forward = flatten_forward, .backward = flatten_backward,
+    .free_impl = free,
+};
+
+rnn_layer *rnn_flatten(void) {
+    flatten_impl *fl = calloc(1, sizeof *fl);
+    if (!fl) {
+        rnn__fail(RNN_ERR_MEMORY, "out of memory");
+        return NULL;
+    }
+    return rnn__layer_new(&flatten_ops, fl, NULL);
 }

@@ -1,0 +1,99 @@
+"""Model files written by real Keras for tests/test_keras_io.c (the loader, not the maths: the
+maths is checked by tests/fixtures/keras):
+
+    /work/main/.venv/bin/python tools/make_keras_files.py
+
+Each case in tests/fixtures/keras_files/<case>/ has model.keras (Keras 3) or model.h5 (tf.keras
+2, legacy HDF5), x.npy (one input, float32, some all-zero steps for Masking(0)) and out.npy or
+out<k>.npy (the model's predictions on x, in output order). Weights are drawn from a generator
+seeded by the case name, so running the script twice gives the same arrays. They cover what a
+file adds beyond the layers: Keras 3's Bidirectional config (`layer` plus `backward_layer`, the
+sub-layers' zero_output_for_mask) and its forward_layer/backward_layer weight groups; the
+not_equal/any operations Keras 3 records for a Masking mask in a functional model; tf.keras's
+Bidirectional config and its legacy weight names."""
+import os
+import shutil
+import zlib
+
+os.environ["KERAS_BACKEND"] = "tensorflow"
+os.environ["CUDA_VISIBLE_DEVICES"] = ""
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np  # noqa: E402
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+OUT = os.path.join(ROOT, "tests", "fixtures", "keras_files")
+B, T, F = 3, 6, 3
+
+
+def data(name):
+    rng = np.random.RandomState(zlib.crc32(name.encode()))
+    x = rng.normal(0.0, 1.0, size=(B, T, F)).astype(np.float32)
+    x[0, 0] = 0.0  # masked steps: leading, inside, trailing
+    x[1, 3] = 0.0
+    x[2, 5] = 0.0
+    return rng, x
+
+
+def set_weights(model, rng):
+    model.set_weights([rng.uniform(-0.5, 0.5, size=w.shape).astype(np.float32)
+                       for w in model.get_weights()])
+
+
+def write(name, model, x, filename):
+    directory = os.path.join(OUT, name)
+    os.makedirs(directory)
+    model.save(os.path.join(directory, filename))
+    outs = model.predict(x, verbose=0)
+    outs = outs if isinstance(outs, list) else [outs]
+    np.save(os.path.join(directory, "x.npy"), x)
+    for k, o in enumerate(outs):
+        np.save(os.path.join(directory, "out.npy" if len(outs) == 1 else "out%d.npy" % k),
+                np.asarray(o, dtype=np.float32))
+    print("wrote", name, [o.shape for o in outs])
+
+
+def keras3_cases():
+    import keras
+    L = keras.layers
+    name = "k3_functional_masking_bidirectional"
+    rng, x = data(name)
+    inp = keras.Input((T, F))
+    m = L.Masking(0.0)(inp)
+    y, y_rev = L.Bidirectional(L.SimpleRNN(3, return_sequences=True), merge_mode=None)(m)
+    o, hf, cf, hb, cb = L.Bidirectional(L.LSTM(3, return_state=True), merge_mode="ave")(m)
+    model = keras.Model(inp, [y, y_rev, o, hf, cb])
+    set_weights(model, rng)
+    write(name, model, x, "model.keras")
+
+    name = "k3_sequential_bidirectional_stack"
+    rng, x = data(name)
+    model = keras.Sequential([keras.Input((T, F)), L.Masking(0.0),
+                              L.Bidirectional(L.LSTM(4, return_sequences=True)),
+                              L.Bidirectional(L.GRU(3), merge_mode="mul"), L.Dense(2)])
+    set_weights(model, rng)
+    write(name, model, x, "model.keras")
+
+
+def tf_keras_cases():
+    import tf_keras
+    L = tf_keras.layers
+    name = "tfk2_bidirectional_gru_concat"
+    rng, x = data(name)
+    model = tf_keras.Sequential([L.Masking(0.0, input_shape=(T, F)),
+                                 L.Bidirectional(L.GRU(3, return_sequences=True)),
+                                 L.Bidirectional(L.SimpleRNN(2), merge_mode="sum"), L.Dense(1)])
+    set_weights(model, rng)
+    write(name, model, x, "model.h5")
+
+
+def main():
+    if os.path.isdir(OUT):
+        shutil.rmtree(OUT)
+    os.makedirs(OUT)
+    keras3_cases()
+    tf_keras_cases()
+
+
+if __name__ == "__main__":
+    main()
