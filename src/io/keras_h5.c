@@ -287,7 +287,7 @@ static rnn_status load_legacy_layer(hid_t mw, rnn_layer *L, const rnn_keras_orig
     return st;
 }
 
-rnn_model *rnn__keras_load_h5(const char *path) {
+rnn_model *rnn__keras_load_h5(const char *path, rnn_keras_recipe *recipe) {
     rnn__keras_h5_quiet();
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (f < 0) {
@@ -364,6 +364,13 @@ rnn_model *rnn__keras_load_h5(const char *path) {
         }
     }
     if (training && (tjson = cJSON_Parse(training))) rnn__keras_apply_compile(m, tjson, 1);
+    if (recipe) {
+        recipe->config = config;
+        recipe->compile = training;
+        recipe->compile_legacy = 1;
+        recipe->origin = o;
+        config = training = NULL;
+    }
 done:
     cJSON_Delete(json);
     cJSON_Delete(tjson);
