@@ -10,13 +10,12 @@
 #include "rnn.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    char path[64];
-    int fd = fuzz_memfile(data, size, path, sizeof path);
-    if (fd < 0) return 0;
+    char path[128];
+    if (fuzz_named_file(data, size, path, sizeof path)) return 0;
     rnn_keras_recipe r = {0};
     rnn_model *m = rnn__keras_load_in_process(path, &r);
     rnn__keras_recipe_free(&r);
     rnn_model_free(m);
-    close(fd);
+    unlink(path);
     return 0;
 }
