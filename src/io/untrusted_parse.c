@@ -237,12 +237,12 @@ rnn_model *rnn__keras_load_guarded(const char *path, rnn_keras_loader load) {
     rnn_model_free(m);
     if (complete) return NULL; /* the child's own error, already the message */
     if (w > 0 && WIFSIGNALED(ws))
-        rnn__fail(RNN_ERR_FORMAT, "%s: reading the file crashed the HDF5/zip reader (signal %d: "
-                  "%s); the file is corrupted or hostile; nothing was loaded", path,
+        rnn__fail(RNN_ERR_FORMAT, "%s: reading the file crashed the HDF5/zip reader process "
+                  "(signal %d: %s); the file is corrupted or hostile; nothing was loaded", path,
                   WTERMSIG(ws), strsignal(WTERMSIG(ws)));
-    else
-        rnn__fail(RNN_ERR_FORMAT, "%s: the HDF5/zip reader process failed (exit status %d) "
-                  "before reading the whole file; the file is probably corrupted; nothing was "
+    else /* also a crash under a sanitizer, which reports and exits 1 */
+        rnn__fail(RNN_ERR_FORMAT, "%s: the HDF5/zip reader process stopped (exit status %d) "
+                  "before finishing; the file is probably corrupted or hostile; nothing was "
                   "loaded", path, w > 0 && WIFEXITED(ws) ? WEXITSTATUS(ws) : -1);
     return NULL;
 }
