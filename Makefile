@@ -86,7 +86,7 @@ $(BUILD)/tests/%: tests/%.c tests/check.h $(BUILD)/librnn.a $(CLI_OBJ)
 
 $(BUILD)/tests/replay_%: fuzz/%.c fuzz/replay_main.c fuzz/fuzz_input.h $(BUILD)/librnn.a $(CLI_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -D_GNU_SOURCE -DHARNESS='"$*"' -Icli $< fuzz/replay_main.c -o $@ \
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -DHARNESS='"$*"' -Icli $< fuzz/replay_main.c -o $@ \
 	    $(filter-out $(BUILD)/obj/cli/main.o,$(CLI_OBJ)) $(BUILD)/librnn.a $(LDLIBS)
 
 test: deps

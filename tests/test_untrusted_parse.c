@@ -5,8 +5,9 @@
  *    and this process goes on; an answer that does not fit the model is refused;
  *  - a reader's own error message comes through unchanged;
  *  - it still works when the application ignores SIGCHLD (children reaped automatically);
- *  - every file under tests/fixtures/regress/ (inputs that crashed a reader, found by the
- *    fuzzers of fuzz/) gives NULL with a message through rnn_load. */
+ *  - every model file directly under tests/fixtures/regress/ (inputs that crash libhdf5 or make
+ *    it ask for absurd memory) gives NULL with a message through rnn_load;
+ *  - a weight shape larger than its layer is refused before allocating (fuzz_h5's finding). */
 #include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
@@ -163,6 +164,18 @@ int main(void) {
     signal(SIGCHLD, old);
 
     check_regress_files();
+
+    /* A corrupted dataset shape (2.7e9 values for a 4-weight layer, found by fuzz_h5) is refused
+     * before anything is allocated: in this process, with the reason. */
+    {
+        const char *huge = "tests/fixtures/regress/fuzz_h5/huge_weight_shape.h5";
+        rnn_keras_recipe r = {0};
+        rnn_model *h = rnn__keras_load_in_process(huge, &r);
+        rnn__keras_recipe_free(&r);
+        CHECK(h == NULL && strstr(rnn_last_error(), "more than the layer's 4 weights"),
+              "%s: %s", huge, rnn_last_error());
+        rnn_model_free(h);
+    }
     rnn_model_free(m);
     for (int k = 0; k < 2; k++) {
         snprintf(path, sizeof path, "%s/m%s", dir, exts[k]);
