@@ -24,6 +24,8 @@
  */
 #include "bench.h"
 
+#include "args.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,11 +41,6 @@
 
 #define MIN_REPS 5
 
-typedef struct {
-    const char *name;
-    int threads; /* 0: the library's default */
-    int reps;
-} bench_args;
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -495,29 +492,21 @@ static void usage(FILE *f) {
             MIN_REPS);
 }
 
-static int parse_int(const char *s, int *out) {
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (!*s || *end || v < 0 || v > 1000000) return -1;
-    *out = (int)v;
-    return 0;
-}
-
-int bench_main(int argc, char **argv) {
+int bench_parse(int argc, char **argv, bench_args *out) {
     bench_args a = {NULL, 0, MIN_REPS};
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage(stdout);
             return 0;
         } else if ((!strcmp(argv[i], "--threads") || !strcmp(argv[i], "--reps")) && i + 1 < argc) {
-            int v;
-            if (parse_int(argv[i + 1], &v)) {
+            long v;
+            if (cli_parse_int(argv[i + 1], 0, 1000000, &v)) {
                 fprintf(stderr, "rnn bench: %s needs a non-negative integer, got \"%s\"\n",
                         argv[i], argv[i + 1]);
                 return 2;
             }
-            if (argv[i][2] == 't') a.threads = v;
-            else a.reps = v;
+            if (argv[i][2] == 't') a.threads = (int)v;
+            else a.reps = (int)v;
             i++;
         } else if (argv[i][0] != '-' && !a.name) {
             a.name = argv[i];
@@ -535,6 +524,14 @@ int bench_main(int argc, char **argv) {
         fprintf(stderr, "rnn bench: --reps must be between %d and 64, got %d\n", MIN_REPS, a.reps);
         return 2;
     }
+    *out = a;
+    return -1;
+}
+
+int bench_main(int argc, char **argv) {
+    bench_args a;
+    int parsed = bench_parse(argc, argv, &a);
+    if (parsed >= 0) return parsed;
     if (rnn_set_threads(a.threads)) return fail("--threads", NULL);
     if (!strcmp(a.name, "B1")) return bench_b1(&a);
     if (!strcmp(a.name, "B2")) return bench_b2(&a);

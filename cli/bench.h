@@ -10,6 +10,15 @@
  * printing the JSON line, 1 if the case failed or is not supported yet, 2 on a usage error. */
 int bench_main(int argc, char **argv);
 
+typedef struct {
+    const char *name;
+    int threads; /* 0: the library's default */
+    int reps;
+} bench_args;
+/* bench_main's options apart from the work (fuzz/fuzz_cli_args.c calls it): -1 when the case
+ * should run with *args filled, else the exit status (0 after --help, 2 after an error). */
+int bench_parse(int argc, char **argv, bench_args *args);
+
 /* Uniform floats in [-1, 1) from splitmix64: value i is a function of (seed, i) alone, so the
  * Python peers (tools/bench_*.py) generate bit-identical data with vectorised numpy. */
 void bench_uniform(float *out, int64_t n, uint64_t seed, float scale);

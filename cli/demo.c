@@ -1,5 +1,7 @@
 #include "demo.h"
 
+#include "args.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -145,15 +147,7 @@ done:
     return rc;
 }
 
-static int parse_int(const char *s, long lo, long hi, long *out) {
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (!*s || *end || v < lo || v > hi) return -1;
-    *out = v;
-    return 0;
-}
-
-int demo_main(int argc, char **argv) {
+int demo_parse(int argc, char **argv, demo_options *out) {
     demo_options o = demo_defaults();
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -167,7 +161,7 @@ int demo_main(int argc, char **argv) {
             const char *val = argv[++i];
             if (!strcmp(a, "--plot")) { o.plot = val; continue; }
             long hi = !strcmp(a, "--seed") ? 2147483647L : !strcmp(a, "--epochs") ? 100000 : 2;
-            if (parse_int(val, 0, hi, &v) != 0) {
+            if (cli_parse_int(val, 0, hi, &v) != 0) {
                 fprintf(stderr, "rnn demo: %s takes an integer from 0 to %ld, got \"%s\"\n", a, hi, val);
                 return 2;
             }
@@ -185,6 +179,14 @@ int demo_main(int argc, char **argv) {
             return 2;
         }
     }
+    *out = o;
+    return -1;
+}
+
+int demo_main(int argc, char **argv) {
+    demo_options o;
+    int parsed = demo_parse(argc, argv, &o);
+    if (parsed >= 0) return parsed;
     demo_result r;
     return demo_run(&o, &r) == 0 ? 0 : 1;
 }

@@ -26,6 +26,9 @@ typedef struct {
 demo_options demo_defaults(void);
 /* Trains and evaluates; returns 0, or -1 after printing the error to stderr. */
 int demo_run(const demo_options *options, demo_result *result);
+/* Its options (fuzz/fuzz_cli_args.c calls this apart from the training): -1 when the demo should
+ * run with *options filled, else the exit status (0 after --help, 2 after an error). */
+int demo_parse(int argc, char **argv, demo_options *options);
 /* The `rnn demo` command line. */
 int demo_main(int argc, char **argv);
 

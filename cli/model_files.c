@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "args.h"
 #include "rnn.h"
 
 static rnn_model *load_or_report(const char *path) {
@@ -15,9 +16,8 @@ static rnn_model *load_or_report(const char *path) {
 
 /* A positive integer option value; prints the error and returns -1 otherwise. */
 static long positive_int(const char *cmd, const char *opt, const char *text) {
-    char *end;
-    long v = strtol(text, &end, 10);
-    if (!*text || *end || v < 1 || v > 1 << 30) {
+    long v;
+    if (cli_parse_int(text, 1, 1L << 30, &v)) {
         fprintf(stderr, "rnn %s: %s needs a positive integer, got \"%s\"\n", cmd, opt, text);
         return -1;
     }
@@ -101,37 +101,47 @@ done:
     return rc;
 }
 
-int predict_main(int argc, char **argv) {
-    const char *model = NULL, *in = NULL, *out = NULL;
-    int batch = 32, stream = 0;
+int predict_parse(int argc, char **argv, predict_args *a) {
+    a->model = a->in = a->out = NULL;
+    a->batch = 32;
+    a->stream = 0;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--input") && i + 1 < argc) in = argv[++i];
-        else if (!strcmp(argv[i], "--output") && i + 1 < argc) out = argv[++i];
+        if (!strcmp(argv[i], "--input") && i + 1 < argc) a->in = argv[++i];
+        else if (!strcmp(argv[i], "--output") && i + 1 < argc) a->out = argv[++i];
         else if (!strcmp(argv[i], "--batch-size") && i + 1 < argc) {
             long v = positive_int("predict", "--batch-size", argv[++i]);
             if (v < 0) return 2;
-            batch = (int)v;
+            a->batch = (int)v;
         } else if (!strcmp(argv[i], "--stateful-stream")) {
-            stream = 1;
+            a->stream = 1;
         } else if (!strcmp(argv[i], "--help")) {
             printf(PREDICT_USAGE);
             return 0;
-        } else if (argv[i][0] != '-' && !model) model = argv[i];
+        } else if (argv[i][0] != '-' && !a->model) a->model = argv[i];
         else {
             fprintf(stderr, "rnn predict: unexpected argument %s\n", argv[i]);
             return 2;
         }
     }
-    if (!model || !in || !out) {
+    if (!a->model || !a->in || !a->out) {
         fprintf(stderr, PREDICT_USAGE);
         return 2;
     }
+    return -1;
+}
+
+int predict_main(int argc, char **argv) {
+    predict_args a;
+    int parsed = predict_parse(argc, argv, &a);
+    if (parsed >= 0) return parsed;
+    const char *model = a.model, *in = a.in, *out = a.out;
+    int batch = a.batch;
     rnn_model *m = load_or_report(model);
     if (!m) return 1;
     rnn_tensor x = {0}, y = {0};
     int rc = 1;
     if (rnn_npy_load(in, &x)) fprintf(stderr, "rnn: %s\n", rnn_last_error());
-    else if (stream) rc = predict_stream(m, &x, out);
+    else if (a.stream) rc = predict_stream(m, &x, out);
     else if (rnn_predict(m, x, batch, &y)) fprintf(stderr, "rnn: %s\n", rnn_model_error(m));
     else if (rnn_npy_save(out, &y)) fprintf(stderr, "rnn: %s\n", rnn_last_error());
     else rc = 0;
@@ -168,57 +178,65 @@ int convert_main(int argc, char **argv) {
     "an interruption and it continues from the backup, ending with the same weights as an\n"  \
     "uninterrupted run. The backup is removed when the command finishes.\n"
 
-int fit_main(int argc, char **argv) {
-    const char *model = NULL, *xp = NULL, *yp = NULL, *out = NULL;
-    rnn_fit_options fo = rnn_fit_defaults();
+int fit_parse(int argc, char **argv, fit_args *p) {
+    p->model = p->x = p->y = p->out = NULL;
+    p->fo = rnn_fit_defaults();
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         long v;
-        if (!strcmp(a, "--x") && i + 1 < argc) xp = argv[++i];
-        else if (!strcmp(a, "--y") && i + 1 < argc) yp = argv[++i];
-        else if (!strcmp(a, "--output") && i + 1 < argc) out = argv[++i];
-        else if (!strcmp(a, "--no-shuffle")) fo.shuffle = 0;
-        else if (!strcmp(a, "--resume") && i + 1 < argc) fo.backup.path = argv[++i];
+        if (!strcmp(a, "--x") && i + 1 < argc) p->x = argv[++i];
+        else if (!strcmp(a, "--y") && i + 1 < argc) p->y = argv[++i];
+        else if (!strcmp(a, "--output") && i + 1 < argc) p->out = argv[++i];
+        else if (!strcmp(a, "--no-shuffle")) p->fo.shuffle = 0;
+        else if (!strcmp(a, "--resume") && i + 1 < argc) p->fo.backup.path = argv[++i];
         else if (!strcmp(a, "--backup-every") && i + 1 < argc) {
             if ((v = positive_int("fit", a, argv[++i])) < 0) return 2;
-            fo.backup.save_freq = (int)v;
+            p->fo.backup.save_freq = (int)v;
         }
         else if ((!strcmp(a, "--epochs") || !strcmp(a, "--batch-size")) && i + 1 < argc) {
             if ((v = positive_int("fit", a, argv[++i])) < 0) return 2;
-            if (!strcmp(a, "--epochs")) fo.epochs = (int)v;
-            else fo.batch_size = (int)v;
+            if (!strcmp(a, "--epochs")) p->fo.epochs = (int)v;
+            else p->fo.batch_size = (int)v;
         } else if (!strcmp(a, "--verbose") && i + 1 < argc) {
             const char *t = argv[++i];
             if (strcmp(t, "0") && strcmp(t, "1") && strcmp(t, "2")) {
                 fprintf(stderr, "rnn fit: --verbose takes 0, 1 or 2\n");
                 return 2;
             }
-            fo.verbose = t[0] - '0';
+            p->fo.verbose = t[0] - '0';
         } else if (!strcmp(a, "--validation-split") && i + 1 < argc) {
-            char *end;
-            double f = strtod(argv[++i], &end);
-            if (*end || !(f >= 0.0 && f < 1.0)) {
+            double f;
+            if (cli_parse_fraction(argv[++i], 0.0, 1.0, &f)) {
                 fprintf(stderr, "rnn fit: --validation-split takes a fraction in [0, 1)\n");
                 return 2;
             }
-            fo.validation_split = (float)f;
+            p->fo.validation_split = (float)f;
         } else if (!strcmp(a, "--help")) {
             printf(FIT_USAGE);
             return 0;
-        } else if (a[0] != '-' && !model) model = a;
+        } else if (a[0] != '-' && !p->model) p->model = a;
         else {
             fprintf(stderr, "rnn fit: unexpected argument %s\n%s", a, FIT_USAGE);
             return 2;
         }
     }
-    if (!model || !xp || !yp || !out) {
+    if (!p->model || !p->x || !p->y || !p->out) {
         fprintf(stderr, FIT_USAGE);
         return 2;
     }
-    if (fo.backup.save_freq && !fo.backup.path) {
+    if (p->fo.backup.save_freq && !p->fo.backup.path) {
         fprintf(stderr, "rnn fit: --backup-every needs --resume BACKUP.keras\n");
         return 2;
     }
+    return -1;
+}
+
+int fit_main(int argc, char **argv) {
+    fit_args p;
+    int parsed = fit_parse(argc, argv, &p);
+    if (parsed >= 0) return parsed;
+    const char *model = p.model, *xp = p.x, *yp = p.y, *out = p.out;
+    rnn_fit_options fo = p.fo;
     rnn_model *m = load_or_report(model);
     if (!m) return 1;
     rnn_tensor x = {0}, y = {0};

@@ -5,6 +5,7 @@
 #   libopenblas-dev      : CBLAS sgemm for the large matrix products (skipped with BLAS=none)
 #   libhdf5-dev, libzip-dev, libcjson-dev : Keras .h5 / .keras model files (HDF5, the zip
 #                          container, the JSON config); skipped with KERAS_IO=none
+#   clang, libclang-rt-dev : only with FUZZ=1 (make fuzz): libFuzzer and the sanitizer runtimes
 set -u
 CC=${CC:-cc}
 BLAS=${BLAS:-openblas}
@@ -28,6 +29,18 @@ if [ "$KERAS_IO" != none ] && command -v "$CC" >/dev/null 2>&1; then
     have_pkg_header zip.h "" || missing="$missing libzip-dev"
     have_pkg_header cJSON.h "-I/usr/include/cjson" || missing="$missing libcjson-dev"
     command -v pkg-config >/dev/null 2>&1 || missing="$missing pkg-config"
+fi
+if [ "${FUZZ:-0}" = 1 ]; then
+    # Linking a trivial fuzz target proves both the compiler and its libFuzzer runtime.
+    fuzz_ok() {
+        t=$(mktemp -d) || return 1
+        printf '#include <stddef.h>\n#include <stdint.h>\nint LLVMFuzzerTestOneInput(const uint8_t *d, size_t n) { (void)d; (void)n; return 0; }\n' >"$t/f.c"
+        clang -fsanitize=fuzzer,address,undefined "$t/f.c" -o "$t/f" >/dev/null 2>&1
+        rc=$?
+        rm -rf "$t"
+        return $rc
+    }
+    command -v clang >/dev/null 2>&1 && fuzz_ok || missing="$missing clang libclang-rt-dev"
 fi
 [ -z "$missing" ] && exit 0
 

@@ -248,6 +248,12 @@ static void describe(char *out, size_t out_size, const char *s, size_t len) {
     out[k] = '\0';
 }
 
+/* The bytes of a field that starts at `start` in rec's text. A record whose fields are all empty
+ * ("" or ,,) has no text buffer at all: NULL + 0 is undefined in C, so it reads as "". */
+static const char *field_at(const csv_record *rec, size_t start) {
+    return rec->text.p ? rec->text.p + start : "";
+}
+
 /* "\"Month\", \"Passengers\"" for the header in rec, cut to fit out. */
 static void list_header(char *out, size_t out_size, const csv_record *rec) {
     size_t k = 0;
@@ -255,7 +261,7 @@ static void list_header(char *out, size_t out_size, const csv_record *rec) {
     for (size_t i = 0; i < rec->n_ends; i++) {
         size_t start = i ? rec->ends[i - 1] : 0;
         char name[CSV_SHOWN + 4];
-        describe(name, sizeof name, rec->text.p + start, rec->ends[i] - start);
+        describe(name, sizeof name, field_at(rec, start), rec->ends[i] - start);
         char item[sizeof name + 8];
         int w = snprintf(item, sizeof item, "%s\"%s\"", i ? ", " : "", name);
         if (w < 0) return;
@@ -276,7 +282,7 @@ static long long find_column(const csv_record *header, const char *name, int ind
     size_t want = strlen(name);
     for (size_t i = 0; i < header->n_ends; i++) {
         size_t start = i ? header->ends[i - 1] : 0;
-        if (header->ends[i] - start == want && memcmp(header->text.p + start, name, want) == 0)
+        if (header->ends[i] - start == want && memcmp(field_at(header, start), name, want) == 0)
             return (long long)i;
     }
     return -1;
@@ -352,7 +358,7 @@ static rnn_status load_values(csv_reader *r, const char *column_name, int column
     /* The header is reused for the rows: keep the column's name for messages first. */
     char label[CSV_SHOWN + 8], name[CSV_SHOWN + 4];
     size_t start = col ? rec.ends[col - 1] : 0;
-    describe(name, sizeof name, rec.text.p + start, rec.ends[col] - start);
+    describe(name, sizeof name, field_at(&rec, start), rec.ends[col] - start);
     snprintf(label, sizeof label, "\"%s\"", name);
     rec.keep = col;
 

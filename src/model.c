@@ -100,7 +100,7 @@ rnn_status rnn__layer_build(rnn_layer *layer, rnn_rng *rng) {
         }
         layer->weight_block = v;
         layer->grad_block = g;
-        if (layer->ops->init_weights) layer->ops->init_weights(layer, rng);
+        if (layer->ops->init_weights && rng) layer->ops->init_weights(layer, rng);
     }
     if (layer->ops->children) {
         rnn_layer **kids;
@@ -687,13 +687,16 @@ static rnn_status collect_weights(rnn_layer *L, rnn_weight ***list, int *n, int 
     return RNN_OK;
 }
 
-rnn_status rnn__model_build(rnn_model *m) {
+rnn_status rnn__model_build(rnn_model *m) { return rnn__model_build_weights(m, 1); }
+
+rnn_status rnn__model_build_weights(rnn_model *m, int init) {
     if (m->built) return RNN_OK;
     if (m->n_inputs == 0 || m->n_layers <= m->n_inputs)
         return rnn__model_fail(m, rnn__fail(RNN_ERR_STATE, "the model has no layers yet"));
     rnn_status st;
     for (int i = 0; i < m->n_layers; i++)
-        if ((st = rnn__layer_build(m->layers[i], &m->rng))) return rnn__model_fail(m, st);
+        if ((st = rnn__layer_build(m->layers[i], init ? &m->rng : NULL)))
+            return rnn__model_fail(m, st);
     rnn_weight **list = NULL;
     int n = 0, cap = 0;
     for (int i = 0; i < m->n_layers; i++)

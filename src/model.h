@@ -88,6 +88,9 @@ struct rnn_model {
 rnn_status rnn__model_fail(rnn_model *m, rnn_status status);
 /* Allocates and initialises weights not built yet, and collects the weight list. */
 rnn_status rnn__model_build(rnn_model *m);
+/* The same; with init 0 the new weights stay zero (for a caller that overwrites every one, such
+ * as rnn_load's rebuild from the reader process: skips the orthogonal initialisers' QR). */
+rnn_status rnn__model_build_weights(rnn_model *m, int init);
 /* Runs the graph on x[0..n_inputs) (shapes checked by the caller). Outputs are then
  * m->outputs[k]->producer->y[m->outputs[k]->index]. */
 rnn_status rnn__model_forward(rnn_model *m, const rnn_tensor *x, const rnn_run_ctx *ctx);

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "args.h"
 #include "model_files.h"
 #include "rnn.h"
 
@@ -64,6 +65,22 @@ int main(void) {
     CHECK(run(fit_main, bad_args, 10) == 2, "a bad --epochs was accepted");
     const char *missing[] = {"fit", model, "--x", xp, "--output", bad};
     CHECK(run(fit_main, missing, 6) == 2, "missing --y was accepted");
+    /* Number options: the whole text must be the number (an empty text was strtod's 0). */
+    const char *split_empty[] = {"fit", model, "--x", xp, "--y", yp, "--validation-split", "",
+                                 "--output", bad};
+    CHECK(run(fit_main, split_empty, 10) == 2, "an empty --validation-split was accepted");
+    const char *huge_epochs[] = {"fit", model, "--x", xp, "--y", yp, "--epochs",
+                                 "99999999999999999999999", "--output", bad};
+    CHECK(run(fit_main, huge_epochs, 10) == 2, "an overflowing --epochs was accepted");
+    long v;
+    double f;
+    CHECK(cli_parse_int("12", 1, 20, &v) == 0 && v == 12, "12 in [1, 20]");
+    CHECK(cli_parse_int("12x", 1, 20, &v) && cli_parse_int("", 1, 20, &v) &&
+          cli_parse_int("21", 1, 20, &v) && cli_parse_int("0", 1, 20, &v), "bad integers passed");
+    CHECK(cli_parse_fraction("0.25", 0, 1, &f) == 0 && f == 0.25, "0.25 in [0, 1)");
+    CHECK(cli_parse_fraction("nan", 0, 1, &f) && cli_parse_fraction("1", 0, 1, &f) &&
+          cli_parse_fraction("", 0, 1, &f) && cli_parse_fraction("0.5 ", 0, 1, &f),
+          "bad fractions passed");
     CHECK(access(bad, F_OK) != 0, "a failed command wrote %s", bad);
     rnn_model_free(m);
     char cmd[300];

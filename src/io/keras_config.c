@@ -883,9 +883,14 @@ static rnn_model *model_from(const cJSON *entry, const build_ctx *c, const rnn_s
 }
 
 rnn_model *rnn__keras_model_from_json(const cJSON *model, const rnn_keras_origin *o) {
+    return rnn__keras_model_from_json_init(model, o, 1);
+}
+
+rnn_model *rnn__keras_model_from_json_init(const cJSON *model, const rnn_keras_origin *o,
+                                           int init) {
     build_ctx c = {o};
     rnn_model *m = model_from(model, &c, NULL, 0);
-    if (m && rnn__model_build(m)) {
+    if (m && rnn__model_build_weights(m, init)) {
         rnn__fail(RNN_ERR_MEMORY, "%s", m->error);
         rnn_model_free(m);
         return NULL;

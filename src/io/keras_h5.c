@@ -155,7 +155,13 @@ static char *attr_string(hid_t obj, const char *name) {
 
 /* ---------------------------------------------------------------- arrays */
 
-static rnn_status read_array(hid_t loc, const char *path, rnn_keras_array *a, const char *what) {
+/* Reads a weight array of layer L. A weight of L can never hold more values than L has weights in
+ * all (Keras 1's per-gate arrays are parts of them): that bound comes before the allocation, so a
+ * corrupted shape in the file cannot ask for gigabytes (found by fuzz/fuzz_h5). */
+static rnn_status read_array(hid_t loc, const char *path, rnn_keras_array *a, rnn_layer *L) {
+    const char *what = L->name;
+    int64_t max_elems = rnn__layer_param_count(L);
+    if (max_elems > MAX_WEIGHT_ELEMS) max_elems = MAX_WEIGHT_ELEMS;
     memset(a, 0, sizeof *a);
     if (!exists(loc, path))
         return rnn__fail(RNN_ERR_FORMAT, "%s: weight \"%s\" is missing from the file", what, path);
@@ -181,8 +187,12 @@ static rnn_status read_array(hid_t loc, const char *path, rnn_keras_array *a, co
             if (dims[i] > (hsize_t)MAX_WEIGHT_ELEMS || (size *= (int64_t)dims[i]) > MAX_WEIGHT_ELEMS)
                 size = MAX_WEIGHT_ELEMS + 1;
         }
-        if (size > MAX_WEIGHT_ELEMS) {
-            st = rnn__fail(RNN_ERR_FORMAT, "%s: weight \"%s\" is too large", what, path);
+        if (size > max_elems) {
+            st = rnn__fail(RNN_ERR_FORMAT, "%s: weight \"%s\" has %s%lld values, more than the "
+                           "layer's %lld weights in all (corrupted file?)", what, path,
+                           size > MAX_WEIGHT_ELEMS ? "over " : "",
+                           (long long)(size > MAX_WEIGHT_ELEMS ? MAX_WEIGHT_ELEMS : size),
+                           (long long)max_elems);
         } else {
             a->rank = rank;
             for (int i = 0; i < rank; i++) a->shape[i] = (int64_t)dims[i];
@@ -290,7 +300,7 @@ static rnn_status load_legacy_layer(hid_t mw, rnn_layer *L, const rnn_keras_orig
     } else {
         rnn_keras_array arr[64];
         memset(arr, 0, sizeof arr);
-        for (int i = 0; i < n && !st; i++) st = read_array(g, names[i], &arr[i], L->name);
+        for (int i = 0; i < n && !st; i++) st = read_array(g, names[i], &arr[i], L);
         if (!st) st = rnn__keras_assign_layer(L, arr, n, o);
         rnn__keras_arrays_free(arr, n);
     }
@@ -299,7 +309,7 @@ static rnn_status load_legacy_layer(hid_t mw, rnn_layer *L, const rnn_keras_orig
     return st;
 }
 
-rnn_model *rnn__keras_load_h5(const char *path) {
+rnn_model *rnn__keras_load_h5(const char *path, rnn_keras_recipe *recipe) {
     rnn__keras_h5_quiet();
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (f < 0) {
@@ -377,6 +387,13 @@ rnn_model *rnn__keras_load_h5(const char *path) {
     }
     if (training && (tjson = cJSON_Parse(training))) rnn__keras_apply_compile(m, tjson, 1);
     rnn__keras_read_optimizer_state(m, f, 1);
+    if (recipe) {
+        recipe->config = config;
+        recipe->compile = training;
+        recipe->compile_legacy = 1;
+        recipe->origin = o;
+        config = training = NULL;
+    }
 done:
     cJSON_Delete(json);
     cJSON_Delete(tjson);
@@ -459,7 +476,7 @@ static rnn_status walk_layer(hid_t f, const char *path, rnn_layer *L, int write)
                            "the config implies", L->name);
             break;
         }
-        st = read_array(f, q, &arr[n], L->name);
+        st = read_array(f, q, &arr[n], L);
     }
     if (!st && n == 0)
         st = rnn__fail(RNN_ERR_FORMAT, "the file has no weights for layer \"%s\" (looked for "

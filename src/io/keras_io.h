@@ -39,6 +39,9 @@ void rnn__keras_arrays_free(rnn_keras_array *a, int n);
 /* model JSON ({"class_name": ..., "config": ...}) -> a model whose weights are freshly
  * initialised (not yet from the file), uncompiled. NULL with rnn_last_error() on failure. */
 rnn_model *rnn__keras_model_from_json(const cJSON *model, const rnn_keras_origin *o);
+/* The same; with init 0 the weights are left zero, for a caller that sets every one. */
+rnn_model *rnn__keras_model_from_json_init(const cJSON *model, const rnn_keras_origin *o,
+                                           int init);
 /* Applies compile information (Keras 3 compile_config, or legacy training_config) when its loss
  * and optimizer are ones librnn has; leaves the model uncompiled otherwise. Never fails. */
 void rnn__keras_apply_compile(rnn_model *m, const cJSON *compile, int legacy);
@@ -56,8 +59,30 @@ rnn_status rnn__keras_assign_layer(rnn_layer *layer, rnn_keras_array *arrays, in
  * (at most cap stored). */
 int rnn__keras_layer_weights(rnn_layer *layer, rnn_weight **out, int cap);
 
-/* Legacy .h5 file -> model (whole load). */
-rnn_model *rnn__keras_load_h5(const char *path);
+/* What a model was built from, besides its weights: enough for another process to rebuild the
+ * same model and receive only the weight values (see untrusted_parse.c). Strings malloc'd. */
+typedef struct {
+    char *config;       /* the model JSON text (.keras: config.json; .h5: model_config) */
+    char *compile;      /* a legacy training_config text, or NULL */
+    int compile_legacy; /* 1: compile from `compile` (legacy .h5); 0: from config's compile_config */
+    rnn_keras_origin origin;
+} rnn_keras_recipe;
+void rnn__keras_recipe_free(rnn_keras_recipe *r);
+/* Builds the model a recipe describes (weights zero when init is 0, else freshly initialised)
+ * and applies its compile information; the caller then copies the weights in. NULL with rnn_last_error() on failure. */
+rnn_model *rnn__keras_recipe_model(const rnn_keras_recipe *r, int init);
+
+/* Legacy .h5 file -> model (whole load); fills *recipe (if not NULL) on success. */
+rnn_model *rnn__keras_load_h5(const char *path, rnn_keras_recipe *recipe);
+/* rnn_load's work in the calling process: the file kind by content, then the .keras or .h5
+ * reader. Runs libhdf5 and libzip on the file, so a hostile file can crash the process; rnn_load
+ * calls it only inside the reader process of untrusted_parse.c (the fuzzers call it directly). */
+rnn_model *rnn__keras_load_in_process(const char *path, rnn_keras_recipe *recipe);
+/* rnn_load's guard: runs rnn__keras_load_in_process in a child process (untrusted_parse.c). */
+rnn_model *rnn__keras_load_untrusted(const char *path);
+/* The same with another loader in the child (tests give one that crashes or stops half way). */
+typedef rnn_model *(*rnn_keras_loader)(const char *path, rnn_keras_recipe *recipe);
+rnn_model *rnn__keras_load_guarded(const char *path, rnn_keras_loader load);
 /* Legacy .h5 file <- model (written to tmp_path; the caller renames). */
 rnn_status rnn__keras_save_h5(rnn_model *m, const char *tmp_path);
 /* Keras 3 model.weights.h5 held in memory -> the model's weights. */

@@ -56,7 +56,7 @@ static rnn_status read_member(zip_t *z, const char *name, const char *path, char
     return RNN_OK;
 }
 
-static rnn_model *load_keras(const char *path) {
+static rnn_model *load_keras(const char *path, rnn_keras_recipe *recipe) {
     int err = 0;
     zip_t *z = zip_open(path, ZIP_RDONLY | ZIP_CHECKCONS, &err);
     if (!z) {
@@ -97,6 +97,13 @@ static rnn_model *load_keras(const char *path) {
             m = NULL;
             goto done;
         }
+    }
+    if (recipe) {
+        recipe->config = config;
+        recipe->compile = NULL;
+        recipe->compile_legacy = 0;
+        recipe->origin = o;
+        config = NULL;
     }
 done:
     cJSON_Delete(json);
@@ -178,11 +185,7 @@ static rnn_status check_finite_weights(rnn_model *m, const char *path) {
     return RNN_OK;
 }
 
-rnn_model *rnn_load(const char *path) {
-    if (!path) {
-        rnn__fail(RNN_ERR_ARGUMENT, "rnn_load: path is NULL");
-        return NULL;
-    }
+rnn_model *rnn__keras_load_in_process(const char *path, rnn_keras_recipe *recipe) {
     FILE *f = fopen(path, "rb");
     if (!f) {
         rnn__fail(RNN_ERR_IO, "cannot open %s: %s", path, strerror(errno));
@@ -193,15 +196,25 @@ rnn_model *rnn_load(const char *path) {
     fclose(f);
     rnn_model *m = NULL;
     if (got >= 4 && !memcmp(head, "PK\x03\x04", 4)) {
-        m = load_keras(path);
+        m = load_keras(path, recipe);
     } else if (got == 8 && !memcmp(head, "\x89HDF\r\n\x1a\n", 8)) {
-        m = rnn__keras_load_h5(path);
+        m = rnn__keras_load_h5(path, recipe);
     } else if (ends_with(path, ".h5") || ends_with(path, ".hdf5")) {
-        m = rnn__keras_load_h5(path); /* HDF5 with a user block */
+        m = rnn__keras_load_h5(path, recipe); /* HDF5 with a user block */
     } else {
         rnn__fail(RNN_ERR_FORMAT, "%s is not a Keras model file (neither a .keras zip nor an "
                   "HDF5 .h5 file)", path);
     }
+    return m;
+}
+
+rnn_model *rnn_load(const char *path) {
+    if (!path) {
+        rnn__fail(RNN_ERR_ARGUMENT, "rnn_load: path is NULL");
+        return NULL;
+    }
+    /* libhdf5 and libzip see the file only in a child process (untrusted_parse.c). */
+    rnn_model *m = rnn__keras_load_untrusted(path);
     if (m && check_finite_weights(m, path)) {
         rnn_model_free(m);
         m = NULL;

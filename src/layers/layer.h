@@ -117,7 +117,8 @@ void rnn__weight_set(rnn_weight *w, const char *name, int rank, int64_t d0, int6
 void rnn__shape_format(const rnn_shape *s, char *buf, size_t size);
 int rnn__shape_equal(const rnn_shape *a, const rnn_shape *b);
 int64_t rnn__layer_param_count(rnn_layer *layer); /* including inner layers */
-/* Allocates and initialises the weights of this layer and its inner layers if not yet done. */
+/* Allocates and initialises the weights of this layer and its inner layers if not yet done
+ * (rng NULL: allocated, left zero). */
 rnn_status rnn__layer_build(rnn_layer *layer, rnn_rng *rng);
 /* Fails with Keras's "expected ndim" message unless input k has one of the given ranks. */
 rnn_status rnn__expect_rank(const rnn_layer *layer, const rnn_shape *in, int rank_a, int rank_b);

@@ -1,0 +1,196 @@
+/* rnn_load's guard (src/io/untrusted_parse.c): the model file is read in a child process.
+ *  - a model loaded through the guard has bit-identical weights and predictions to the same
+ *    file read in this process, for .keras and .h5;
+ *  - a reader that crashes (SIGSEGV, abort) or exits early gives NULL and a message saying so,
+ *    and this process goes on; an answer that does not fit the model is refused;
+ *  - a reader's own error message comes through unchanged;
+ *  - it still works when the application ignores SIGCHLD (children reaped automatically);
+ *  - every model file directly under tests/fixtures/regress/ (inputs that crash libhdf5 or make
+ *    it ask for absurd memory) gives NULL with a message through rnn_load;
+ *  - a weight shape larger than its layer is refused before allocating (fuzz_h5's finding). */
+#include <dirent.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "rnn.h"
+
+#ifdef RNN_WITH_KERAS_IO
+#include "io/keras_io.h"
+
+/* Under AddressSanitizer a crashing child reports and exits 1 instead of dying by the signal. */
+#if defined(__SANITIZE_ADDRESS__)
+#define CRASH_WORDS "nothing was loaded"
+#else
+#define CRASH_WORDS "crashed the HDF5/zip reader process"
+#endif
+#include "model.h"
+
+static rnn_model *crash_segv(const char *path, rnn_keras_recipe *r) {
+    (void)path, (void)r;
+    raise(SIGSEGV);
+    return NULL;
+}
+static rnn_model *crash_abort(const char *path, rnn_keras_recipe *r) {
+    (void)path, (void)r;
+    abort();
+}
+static rnn_model *exit_early(const char *path, rnn_keras_recipe *r) {
+    (void)path, (void)r;
+    _exit(1);
+}
+static rnn_model *own_error(const char *path, rnn_keras_recipe *r) {
+    (void)r;
+    rnn__fail(RNN_ERR_FORMAT, "%s: a message from the reader", path);
+    return NULL;
+}
+/* Loads for real, then answers with a weight count this process's model does not have: the
+ * parent must check what it receives rather than trust it. */
+static rnn_model *inconsistent(const char *path, rnn_keras_recipe *r) {
+    rnn_model *m = rnn__keras_load_in_process(path, r);
+    if (m) m->n_weights = -5;
+    return m;
+}
+
+static int same_weights(rnn_model *a, rnn_model *b) {
+    if (a->n_weights != b->n_weights || a->n_weights == 0) return 0;
+    for (int i = 0; i < a->n_weights; i++) {
+        if (a->weights[i]->size != b->weights[i]->size) return 0;
+        if (memcmp(a->weights[i]->value, b->weights[i]->value,
+                   sizeof(float) * (size_t)a->weights[i]->size))
+            return 0;
+    }
+    return 1;
+}
+
+static int same_predictions(rnn_model *a, rnn_model *b) {
+    float xv[2 * 5 * 3];
+    for (int i = 0; i < 30; i++) xv[i] = (float)((i * 37) % 11) / 7.0f - 0.6f;
+    rnn_tensor x = rnn_tensor3(xv, 2, 5, 3);
+    rnn_tensor ya = {0}, yb = {0};
+    int ok = !rnn_predict(a, x, 2, &ya) && !rnn_predict(b, x, 2, &yb) && ya.rank == 3 &&
+             yb.rank == 3 && !memcmp(ya.shape, yb.shape, sizeof ya.shape) &&
+             !memcmp(ya.data, yb.data, sizeof(float) * 2 * 5 * 2);
+    rnn_tensor_free(&ya);
+    rnn_tensor_free(&yb);
+    return ok;
+}
+
+static void check_regress_files(void) {
+    const char *dir = "tests/fixtures/regress";
+    DIR *d = opendir(dir);
+    CHECK(d != NULL, "cannot open %s", dir);
+    if (!d) return;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        const char *name = e->d_name;
+        size_t len = strlen(name);
+        int model = (len > 3 && !strcmp(name + len - 3, ".h5")) ||
+                    (len > 6 && !strcmp(name + len - 6, ".keras"));
+        if (!model) continue;
+        char path[512];
+        snprintf(path, sizeof path, "%s/%s", dir, name);
+        rnn_model *m = rnn_load(path);
+        CHECK(m == NULL && rnn_last_error()[0], "%s: a crashing input loaded, or no message",
+              path);
+        rnn_model_free(m);
+        n++;
+    }
+    closedir(d);
+    printf("test_untrusted_parse: %d crashing model files from the fuzzers refused\n", n);
+}
+
+int main(void) {
+    char tmpl[] = "/tmp/rnn_untrusted_XXXXXX";
+    char *dir = mkdtemp(tmpl);
+    CHECK(dir != NULL, "mkdtemp");
+    if (!dir) return check_report("test_untrusted_parse");
+
+    rnn_model *m = rnn_sequential("small");
+    rnn_recurrent_options o = rnn_lstm_defaults(4);
+    o.return_sequences = 1;
+    rnn_input(m, 5, 3);
+    rnn_add(m, rnn_lstm(&o));
+    rnn_add(m, rnn_time_distributed(rnn_dense_simple(2, RNN_TANH)));
+    rnn_set_seed(m, 3);
+    rnn_compile(m, "mse", "adam");
+    const char *exts[2] = {".keras", ".h5"};
+    char path[600];
+    for (int k = 0; k < 2; k++) {
+        snprintf(path, sizeof path, "%s/m%s", dir, exts[k]);
+        CHECK(rnn_save(m, path) == RNN_OK, "save %s: %s", path, rnn_model_error(m));
+        rnn_keras_recipe r = {0};
+        rnn_model *direct = rnn__keras_load_in_process(path, &r);
+        rnn__keras_recipe_free(&r);
+        rnn_model *guarded = rnn_load(path);
+        CHECK(direct && guarded, "%s: %s", path, rnn_last_error());
+        if (direct && guarded) {
+            CHECK(same_weights(direct, guarded), "%s: weights differ through the guard", path);
+            CHECK(same_weights(m, guarded), "%s: weights differ from the saved model", path);
+            CHECK(same_predictions(direct, guarded), "%s: predictions differ", path);
+        }
+        rnn_model_free(direct);
+        rnn_model_free(guarded);
+    }
+
+    struct {
+        rnn_keras_loader fn;
+        const char *want;
+    } bad[] = {
+        {crash_segv, CRASH_WORDS},    {crash_abort, CRASH_WORDS},
+        {exit_early, "exit status 1"}, {inconsistent, "built -5 weights"},
+        {own_error, "a message from the reader"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        rnn_model *g = rnn__keras_load_guarded(path, bad[i].fn);
+        CHECK(g == NULL, "case %zu loaded", i);
+        CHECK(strstr(rnn_last_error(), bad[i].want) != NULL, "case %zu: message \"%s\"", i,
+              rnn_last_error());
+        rnn_model_free(g);
+    }
+
+    /* An application that ignores SIGCHLD: its children are reaped without waitpid. */
+    void (*old)(int) = signal(SIGCHLD, SIG_IGN);
+    rnn_model *g = rnn_load(path);
+    CHECK(g != NULL && same_weights(m, g), "SIGCHLD ignored: %s", rnn_last_error());
+    rnn_model_free(g);
+    g = rnn__keras_load_guarded(path, crash_segv);
+    CHECK(g == NULL && rnn_last_error()[0], "SIGCHLD ignored, crashing reader: no error");
+    rnn_model_free(g);
+    signal(SIGCHLD, old);
+
+    check_regress_files();
+
+    /* A corrupted dataset shape (2.7e9 values for a 4-weight layer, found by fuzz_h5) is refused
+     * before anything is allocated: in this process, with the reason. */
+    {
+        const char *huge = "tests/fixtures/regress/fuzz_h5/huge_weight_shape.h5";
+        rnn_keras_recipe r = {0};
+        rnn_model *h = rnn__keras_load_in_process(huge, &r);
+        rnn__keras_recipe_free(&r);
+        CHECK(h == NULL && strstr(rnn_last_error(), "more than the layer's 4 weights"),
+              "%s: %s", huge, rnn_last_error());
+        rnn_model_free(h);
+    }
+    rnn_model_free(m);
+    for (int k = 0; k < 2; k++) {
+        snprintf(path, sizeof path, "%s/m%s", dir, exts[k]);
+        unlink(path);
+    }
+    rmdir(dir);
+    return check_report("test_untrusted_parse");
+}
+
+#else
+
+int main(void) {
+    CHECK(rnn_load("x.keras") == NULL && strstr(rnn_last_error(), "KERAS_IO"),
+          "built without Keras files, rnn_load must say so");
+    return check_report("test_untrusted_parse");
+}
+
+#endif
