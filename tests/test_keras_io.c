@@ -71,7 +71,7 @@ static const shared_case shared_cases[] = {
     {"komei_lstm_keras3.keras", NULL, 3, 12, 24, 0},
     {"lstm_autoencoder_td.h5", NULL, 3, 8, 1, 0},
     {"lstmmulti_model.h5", NULL, 3, 1, 56, 0},
-    {"sunspot_conv_lstm.h5", "Conv1D", 0, 0, 0, 0},
+    {"sunspot_conv_lstm.h5", NULL, 3, 30, 1, 0},
     {"traffic_gru.h5", NULL, 3, 12, 1, 0},
     {"traffic_lstm.h5", NULL, 3, 12, 1, 0},
 };
@@ -453,8 +453,8 @@ static void test_bad_files(void) {
         free(bytes);
     }
 
-    CHECK(rewrite_keras(good, bad, "\"class_name\":\"GRU\"", "\"class_name\":\"Conv1D\"", 0) == 0, "rewrite");
-    expect_load_error(bad, RNN_ERR_UNSUPPORTED, "class Conv1D", "unknown layer");
+    CHECK(rewrite_keras(good, bad, "\"class_name\":\"GRU\"", "\"class_name\":\"Conv2D\"", 0) == 0, "rewrite");
+    expect_load_error(bad, RNN_ERR_UNSUPPORTED, "class Conv2D", "unknown layer");
     CHECK(rewrite_keras(good, bad, "\"class_name\":\"Dropout\"", "\"class_name\":\"Lambda\"", 0) == 0, "rewrite");
     expect_load_error(bad, RNN_ERR_UNSUPPORTED, "Lambda", "Lambda layer");
     CHECK(rewrite_keras(good, bad, "\"class_name\":\"Dropout\",\"config\"",
