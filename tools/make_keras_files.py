@@ -116,12 +116,33 @@ def tf_keras_cases():
     write(name, model, x, "model.h5")
 
 
+def shared_references():
+    """Predictions of a shared model (../shared/data/keras-models, not copied here) by the Keras
+    that wrote it: x.npy and out.npy only."""
+    import tf_keras
+    name = "shared_sunspot_conv_lstm_tf_keras"
+    if ONLY and name not in ONLY:
+        return
+    path = os.path.join(ROOT, "..", "shared", "data", "keras-models", "sunspot_conv_lstm.h5")
+    model = tf_keras.models.load_model(path, compile=False)  # tf.keras 2.14 wrote it
+    rng = np.random.RandomState(zlib.crc32(name.encode()))
+    x = rng.uniform(-1.0, 2.0, size=(4, 30, 1)).astype(np.float32)
+    directory = os.path.join(OUT, name)
+    if os.path.isdir(directory):
+        shutil.rmtree(directory)
+    os.makedirs(directory)
+    np.save(os.path.join(directory, "x.npy"), x)
+    np.save(os.path.join(directory, "out.npy"), model.predict(x, verbose=0).astype(np.float32))
+    print("wrote", name)
+
+
 def main():
     if not ONLY and os.path.isdir(OUT):
         shutil.rmtree(OUT)
     os.makedirs(OUT, exist_ok=True)
     keras3_cases()
     tf_keras_cases()
+    shared_references()
 
 
 if __name__ == "__main__":
