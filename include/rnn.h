@@ -134,6 +134,33 @@ rnn_layer *rnn_dense(const rnn_dense_options *options);
 /* Shorthand for the common case: Dense(units, activation). */
 rnn_layer *rnn_dense_simple(int units, rnn_activation activation);
 
+/* Padding of Conv1D, with Keras's meanings: valid (none: floor((T - d*(k-1) - 1)/s) + 1 output
+ * steps), same (zeros on both sides, TensorFlow's split: ceil(T/s) steps), causal (d*(k-1) zeros
+ * on the left, then valid: output step t reads no input step after t*s; ceil(T/s) steps). */
+typedef enum { RNN_PADDING_VALID = 0, RNN_PADDING_SAME, RNN_PADDING_CAUSAL } rnn_padding;
+
+typedef struct {
+    int filters;
+    int kernel_size;
+    int strides;               /* default 1                                               */
+    rnn_padding padding;       /* default RNN_PADDING_VALID                               */
+    int dilation_rate;         /* default 1; strides > 1 with dilation_rate > 1 is refused, as
+                                * in Keras                                                */
+    int groups;                /* default 1; librnn has no grouped convolution (others refused) */
+    rnn_activation activation; /* default linear                                          */
+    int use_bias;              /* default 1                                               */
+    const char *name;
+} rnn_conv1d_options;
+rnn_conv1d_options rnn_conv1d_defaults(int filters, int kernel_size);
+/* Conv1D (data_format channels_last): [batch, steps, channels] -> [batch, out_steps, filters],
+ * kernel (kernel_size, channels, filters) and bias (filters,) as in Keras, drawn glorot_uniform /
+ * zeros. Steps may be unknown (RNN_NONE). Like Keras 3, it does not support masking: a mask
+ * arriving from Masking or Embedding(mask_zero) is dropped (every step is computed, later layers
+ * see no mask), where Keras 3 warns that the layer "will therefore destroy the mask
+ * information". rnn_predict_step refuses a kernel_size or strides above 1 (each output step
+ * reads several input steps). */
+rnn_layer *rnn_conv1d(const rnn_conv1d_options *options);
+
 /* RepeatVector(n): [batch, features] -> [batch, n, features]. */
 rnn_layer *rnn_repeat_vector(int n);
 /* Activation(a): element-wise, or softmax over the last axis. */

@@ -26,8 +26,16 @@ void rnn__weight_set(rnn_weight *w, const char *name, int rank, int64_t d0, int6
     w->rank = rank;
     w->shape[0] = d0;
     w->shape[1] = rank == 2 ? d1 : 0;
+    w->shape[2] = 0;
     w->size = rank == 2 ? d0 * d1 : d0;
     w->value = w->grad = NULL;
+}
+
+void rnn__weight_set3(rnn_weight *w, const char *name, int64_t d0, int64_t d1, int64_t d2) {
+    rnn__weight_set(w, name, 2, d0, d1);
+    w->rank = 3;
+    w->shape[2] = d2;
+    w->size = d0 * d1 * d2;
 }
 
 void rnn__shape_format(const rnn_shape *s, char *buf, size_t size) {
@@ -766,10 +774,22 @@ const rnn_shape *rnn__model_input_shape(const rnn_model *m, int k) {
     return &m->inputs[k]->output[0];
 }
 
+/* The steps of symbol s when the model's inputs have `steps` steps: the input's, changed by every
+ * layer on the way that has output_steps (Conv1D); a nested model resolves its own. */
+static int64_t symbol_steps(const rnn_symbol *s, int64_t steps, int depth) {
+    if (s->shape.rank >= 2 && s->shape.dim[1] >= 0) return s->shape.dim[1];
+    const rnn_layer *L = s->producer;
+    if (!L || rnn__is_input_layer(L) || depth > 512 || L->n_inputs < 1 || !L->inputs_sym[0])
+        return steps;
+    int64_t in = symbol_steps(L->inputs_sym[0], steps, depth + 1);
+    if (L->ops->output_steps) return L->ops->output_steps(L, in);
+    return in;
+}
+
 rnn_shape rnn__model_output_shape(const rnn_model *m, int k, int64_t batch, int64_t steps) {
     rnn_shape s = m->outputs[k]->shape;
     s.dim[0] = batch;
-    if (s.rank == 3 && s.dim[1] < 0) s.dim[1] = steps;
+    if (s.rank == 3 && s.dim[1] < 0) s.dim[1] = symbol_steps(m->outputs[k], steps, 0);
     if (s.rank == 2 && s.dim[1] < 0) s.dim[1] = steps; /* ids in, ids out */
     return s;
 }
@@ -883,7 +903,8 @@ rnn_status rnn_copy_weights(rnn_model *dst, rnn_model *src) {
                                dst->n_weights, src->n_weights));
     for (int i = 0; i < src->n_weights; i++) {
         rnn_weight *a = src->weights[i], *b = dst->weights[i];
-        if (a->size != b->size || a->rank != b->rank || a->shape[0] != b->shape[0])
+        if (a->size != b->size || a->rank != b->rank || a->shape[0] != b->shape[0] ||
+            a->shape[1] != b->shape[1] || a->shape[2] != b->shape[2])
             return rnn__model_fail(dst, rnn__fail(RNN_ERR_SHAPE,
                                    "rnn_copy_weights: weight %d has a different shape", i));
     }

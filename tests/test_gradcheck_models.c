@@ -264,6 +264,36 @@ static void masking_model(void) {
                 "mse", &X, 1, &Y, 1, RNN_MODE_TRAIN);
 }
 
+/* Conv1D stacks over unknown steps whose length the convolutions change (9 -> 4 steps, the
+ * target has the output's length), with a Masking mask in front that Conv1D drops (Keras 3): the
+ * LSTM and the loss see every step. */
+static void conv1d_models(void) {
+    enum { B = 3, T = 9, F = 2, TO = 4 };
+    static float x[B * T * F], y[B * TO];
+    for (int i = 0; i < B * T * F; i++) x[i] = frand() * 2 - 1;
+    for (int i = 0; i < B * TO; i++) y[i] = frand();
+    for (int f = 0; f < F; f++) x[(1 * T + 4) * F + f] = 0.0f; /* a step Masking(0) masks */
+    rnn_tensor X = rnn_tensor3(x, B, T, F), Y = rnn_tensor3(y, B, TO, 1);
+    for (int masked = 0; masked < 2; masked++) {
+        rnn_symbol *in = rnn_new_input(RNN_NONE, RNN_NONE, F, NULL);
+        rnn_symbol *h = masked ? rnn_call(rnn_masking(0.0f), in) : in;
+        rnn_conv1d_options a = rnn_conv1d_defaults(3, 3);
+        a.strides = 2;
+        a.activation = RNN_TANH;
+        rnn_conv1d_options b = rnn_conv1d_defaults(3, 2);
+        b.padding = RNN_PADDING_CAUSAL;
+        b.dilation_rate = 2;
+        b.use_bias = 0;
+        h = rnn_call(rnn_conv1d(&b), rnn_call(rnn_conv1d(&a), h));
+        rnn_recurrent_options o = rnn_gru_defaults(3);
+        o.return_sequences = 1;
+        rnn_symbol *out = rnn_call(rnn_dense_simple(1, RNN_LINEAR), rnn_call(rnn_gru(&o), h));
+        check_model(masked ? "Masking -> Conv1D(strides 2) -> Conv1D(causal, dilation 2) -> GRU -> Dense"
+                           : "Conv1D(strides 2) -> Conv1D(causal, dilation 2) -> GRU -> Dense",
+                    rnn_model_simple(in, out, NULL), "mse", &X, 1, &Y, 1, RNN_MODE_TRAIN);
+    }
+}
+
 /* Bidirectional over each cell kind, with each merge mode, returning sequences or not, under a
  * Masking mask (masked steps at the start, inside and at the end); sequences go through Flatten
  * so the loss also sees the zeros Bidirectional outputs at masked steps. None has two outputs
@@ -346,6 +376,7 @@ static void bidirectional_models(void) {
 int main(void) {
     bidirectional_models();
     masking_model();
+    conv1d_models();
     recurrent_dropout_models();
     masked_text_models();
     nested_autoencoder();

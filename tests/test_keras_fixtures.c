@@ -14,7 +14,8 @@
  * A case is a Sequential stack (rnn_sequential, rnn_input, rnn_add) or a functional graph
  * (rnn_new_input / rnn_new_ids_input, rnn_call_ex on each layer, nested models through
  * rnn_model_as_layer, rnn_model_new); models with several inputs or outputs run through the
- * *_multi calls. Predict-only cases (Dropout with rate > 0) compare the outputs and the
+ * *_multi calls. Conv1D lines carry filters, kernel_size, strides, padding (valid, same, causal),
+ * dilation_rate, activation and use_bias, sizes as plain integers. Predict-only cases (Dropout with rate > 0) compare the outputs and the
  * evaluate loss only.
  *
  * Gradients are read through the public API: one train_on_batch step of plain SGD with learning
@@ -58,6 +59,7 @@ typedef struct {
     char model[NAME_LEN];  /* Model: the called model */
     rnn_recurrent_options rec;
     rnn_dense_options dense;
+    rnn_conv1d_options conv;
     rnn_embedding_options emb;
     int repeat_n;
     rnn_activation activation;
@@ -131,9 +133,11 @@ static int split_names(const char *list, char out[][NAME_LEN], int max) {
 
 /* The defaults of a class, from the options that size it (units, input_dim/output_dim). */
 static int layer_defaults(layer_spec *L, const char *cls, char **tok, int n) {
-    int64_t units = -1, input_dim = -1, output_dim = -1;
+    int64_t units = -1, input_dim = -1, output_dim = -1, filters = -1, kernel_size = -1;
     for (int i = 0; i < n; i++) {
         if (!strncmp(tok[i], "units=", 6) && !parse_int(tok[i] + 6, &units)) return 0;
+        if (!strncmp(tok[i], "filters=", 8) && !parse_int(tok[i] + 8, &filters)) return 0;
+        if (!strncmp(tok[i], "kernel_size=", 12) && !parse_int(tok[i] + 12, &kernel_size)) return 0;
         if (!strncmp(tok[i], "input_dim=", 10) && !parse_int(tok[i] + 10, &input_dim)) return 0;
         if (!strncmp(tok[i], "output_dim=", 11) && !parse_int(tok[i] + 11, &output_dim)) return 0;
     }
@@ -141,7 +145,11 @@ static int layer_defaults(layer_spec *L, const char *cls, char **tok, int n) {
     else if (!strcmp(cls, "GRU")) L->rec = rnn_gru_defaults((int)units);
     else if (!strcmp(cls, "SimpleRNN")) L->rec = rnn_simple_rnn_defaults((int)units);
     else if (!strcmp(cls, "Dense")) L->dense = rnn_dense_defaults((int)units);
-    else if (!strcmp(cls, "Embedding"))
+    else if (!strcmp(cls, "Conv1D")) {
+        if (filters <= 0 || kernel_size <= 0) return 0;
+        L->conv = rnn_conv1d_defaults((int)filters, (int)kernel_size);
+        return 1;
+    } else if (!strcmp(cls, "Embedding"))
         L->emb = rnn_embedding_defaults((int)input_dim, (int)output_dim);
     else return !strcmp(cls, "RepeatVector") || !strcmp(cls, "Activation") ||
                 !strcmp(cls, "Dropout") || !strcmp(cls, "Model") || !strcmp(cls, "Masking") ||
@@ -155,8 +163,15 @@ static int layer_defaults(layer_spec *L, const char *cls, char **tok, int n) {
 static int layer_option(layer_spec *L, const char *key, const char *value) {
     /* TimeDistributed, Bidirectional: the inner layer's */
     const char *cls = L->inner[0] ? L->inner : L->cls;
-    const int dense = !strcmp(cls, "Dense"), rec = is_recurrent(cls);
+    const int dense = !strcmp(cls, "Dense"), rec = is_recurrent(cls), conv = !strcmp(cls, "Conv1D");
     int64_t iv = 0;
+    if (conv && !strcmp(key, "padding")) {
+        if (!strcmp(value, "valid")) L->conv.padding = RNN_PADDING_VALID;
+        else if (!strcmp(value, "same")) L->conv.padding = RNN_PADDING_SAME;
+        else if (!strcmp(value, "causal")) L->conv.padding = RNN_PADDING_CAUSAL;
+        else return 0;
+        return 1;
+    }
     if (!strcmp(key, "inputs")) {
         L->n_inputs = split_names(value, L->inputs, 5);
         return L->n_inputs > 0;
@@ -185,6 +200,8 @@ static int layer_option(layer_spec *L, const char *key, const char *value) {
             L->rec.recurrent_activation = (rnn_activation)a;
         } else if (dense) {
             L->dense.activation = (rnn_activation)a;
+        } else if (conv) {
+            L->conv.activation = (rnn_activation)a;
         } else if (rec) {
             L->rec.activation = (rnn_activation)a;
         } else if (!strcmp(cls, "Activation")) {
@@ -197,6 +214,13 @@ static int layer_option(layer_spec *L, const char *key, const char *value) {
     if (!strcmp(key, "rate")) return !strcmp(cls, "Dropout") && parse_float(value, &L->rate);
     if (!parse_int(value, &iv)) return 0;
     if (!strcmp(key, "units")) return dense || rec; /* applied when the defaults were made */
+    if (conv) {
+        if (!strcmp(key, "strides")) L->conv.strides = (int)iv;
+        else if (!strcmp(key, "dilation_rate")) L->conv.dilation_rate = (int)iv;
+        else if (!strcmp(key, "use_bias")) L->conv.use_bias = (int)iv;
+        else if (strcmp(key, "filters") && strcmp(key, "kernel_size")) return 0;
+        return 1;
+    }
     if (!strcmp(cls, "Embedding")) {
         if (!strcmp(key, "mask_zero")) L->emb.mask_zero = (int)iv;
         else if (strcmp(key, "input_dim") && strcmp(key, "output_dim")) return 0;
@@ -516,6 +540,7 @@ static rnn_layer *new_layer(const layer_spec *L) {
     if (!strcmp(cls, "GRU")) return rnn_gru(&L->rec);
     if (!strcmp(cls, "SimpleRNN")) return rnn_simple_rnn(&L->rec);
     if (!strcmp(cls, "Dense")) return rnn_dense(&L->dense);
+    if (!strcmp(cls, "Conv1D")) return rnn_conv1d(&L->conv);
     if (!strcmp(cls, "Embedding")) return rnn_embedding(&L->emb);
     if (!strcmp(cls, "TimeDistributed")) return rnn_time_distributed(rnn_dense(&L->dense));
     if (!strcmp(cls, "RepeatVector")) return rnn_repeat_vector(L->repeat_n);

@@ -66,6 +66,15 @@ def built_models(tmp):
     save("bidirectional_none_and_state", keras.Model(x, [y, y_rev, o, hf, cb]))
     save("seq_flatten", keras.Sequential([keras.Input((5, 2)), L.SimpleRNN(3, return_sequences=True),
                                           L.Flatten(), L.Dense(1)]))
+    # Conv1D: the sunspot model's shape (causal, None steps), and the other paddings with
+    # strides, dilation_rate and no bias
+    save("seq_conv1d_causal_lstm", keras.Sequential([
+        keras.Input((None, 1)), L.Conv1D(8, 3, padding="causal", activation="relu"),
+        L.LSTM(6, return_sequences=True), L.LSTM(4), L.Dense(3, activation="relu"), L.Dense(1)]))
+    save("seq_conv1d_strides_dilation", keras.Sequential([
+        keras.Input((9, 3)), L.Conv1D(4, 3, strides=2, padding="same", activation="tanh"),
+        L.Conv1D(5, 2, dilation_rate=2, use_bias=False), L.GRU(3, return_sequences=True),
+        L.Dense(2)]))
     return out
 
 
@@ -132,7 +141,7 @@ def main():
             paths = [os.path.join(SHARED, f) for f in ("komei_lstm_keras3.keras", "btc_gru_v2_keras3.keras",
                                                        "imdb_embedding_gru_keras3.h5", "gru_deploy_gru_model.h5",
                                                        "lstmmulti_model.h5", "arimagru_gru.h5",
-                                                       "lstm_autoencoder_td.h5",
+                                                       "lstm_autoencoder_td.h5", "sunspot_conv_lstm.h5",
                                                        "dl4j_simple_flatten_rnn_tf_keras2_model.h5") if os.path.exists(os.path.join(SHARED, f))]
             paths += built_models(tmp)
         for p in paths:

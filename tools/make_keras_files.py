@@ -1,7 +1,9 @@
 """Model files written by real Keras for tests/test_keras_io.c (the loader, not the maths: the
 maths is checked by tests/fixtures/keras):
 
-    /work/main/.venv/bin/python tools/make_keras_files.py
+    /work/main/.venv/bin/python tools/make_keras_files.py [CASE ...]
+
+With case names, only those cases are rewritten (the others keep their files).
 
 Each case in tests/fixtures/keras_files/<case>/ has model.keras (Keras 3) or model.h5 (tf.keras
 2, legacy HDF5), x.npy (one input, float32, some all-zero steps for Masking(0)) and out.npy or
@@ -10,9 +12,12 @@ seeded by the case name, so running the script twice gives the same arrays. They
 file adds beyond the layers: Keras 3's Bidirectional config (`layer` plus `backward_layer`, the
 sub-layers' zero_output_for_mask) and its forward_layer/backward_layer weight groups; the
 not_equal/any operations Keras 3 records for a Masking mask in a functional model; tf.keras's
-Bidirectional config and its legacy weight names."""
+Bidirectional config and its legacy weight names; Conv1D's configs (sizes as one-element lists)
+and rank-3 kernels in both formats, and Keras 3 dropping a Masking mask at a Conv1D (the LSTM
+after it runs over every step)."""
 import os
 import shutil
+import sys
 import zlib
 
 os.environ["KERAS_BACKEND"] = "tensorflow"
@@ -24,6 +29,7 @@ import numpy as np  # noqa: E402
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 OUT = os.path.join(ROOT, "tests", "fixtures", "keras_files")
 B, T, F = 3, 6, 3
+ONLY = set(sys.argv[1:])
 
 
 def data(name):
@@ -41,7 +47,11 @@ def set_weights(model, rng):
 
 
 def write(name, model, x, filename):
+    if ONLY and name not in ONLY:
+        return
     directory = os.path.join(OUT, name)
+    if os.path.isdir(directory):
+        shutil.rmtree(directory)
     os.makedirs(directory)
     model.save(os.path.join(directory, filename))
     outs = model.predict(x, verbose=0)
@@ -74,6 +84,16 @@ def keras3_cases():
     set_weights(model, rng)
     write(name, model, x, "model.keras")
 
+    # Keras 3 warns that Conv1D "does not support masking and will therefore destroy the mask
+    # information": the LSTM sees no mask
+    name = "k3_masking_conv1d_causal_lstm"
+    rng, x = data(name)
+    model = keras.Sequential([keras.Input((T, F)), L.Masking(0.0),
+                              L.Conv1D(4, 3, padding="causal", activation="relu"),
+                              L.LSTM(3), L.Dense(2)])
+    set_weights(model, rng)
+    write(name, model, x, "model.keras")
+
 
 def tf_keras_cases():
     import tf_keras
@@ -86,13 +106,43 @@ def tf_keras_cases():
     set_weights(model, rng)
     write(name, model, x, "model.h5")
 
+    name = "tfk2_conv1d_same_strides_dilation_gru"
+    rng, x = data(name)
+    model = tf_keras.Sequential([L.Conv1D(4, 3, strides=2, padding="same", activation="tanh",
+                                          input_shape=(None, F)),
+                                 L.Conv1D(3, 2, dilation_rate=2, use_bias=False),
+                                 L.GRU(3, return_sequences=True), L.Dense(1)])
+    set_weights(model, rng)
+    write(name, model, x, "model.h5")
+
+
+def shared_references():
+    """Predictions of a shared model (../shared/data/keras-models, not copied here) by the Keras
+    that wrote it: x.npy and out.npy only."""
+    import tf_keras
+    name = "shared_sunspot_conv_lstm_tf_keras"
+    if ONLY and name not in ONLY:
+        return
+    path = os.path.join(ROOT, "..", "shared", "data", "keras-models", "sunspot_conv_lstm.h5")
+    model = tf_keras.models.load_model(path, compile=False)  # tf.keras 2.14 wrote it
+    rng = np.random.RandomState(zlib.crc32(name.encode()))
+    x = rng.uniform(-1.0, 2.0, size=(4, 30, 1)).astype(np.float32)
+    directory = os.path.join(OUT, name)
+    if os.path.isdir(directory):
+        shutil.rmtree(directory)
+    os.makedirs(directory)
+    np.save(os.path.join(directory, "x.npy"), x)
+    np.save(os.path.join(directory, "out.npy"), model.predict(x, verbose=0).astype(np.float32))
+    print("wrote", name)
+
 
 def main():
-    if os.path.isdir(OUT):
+    if not ONLY and os.path.isdir(OUT):
         shutil.rmtree(OUT)
-    os.makedirs(OUT)
+    os.makedirs(OUT, exist_ok=True)
     keras3_cases()
     tf_keras_cases()
+    shared_references()
 
 
 if __name__ == "__main__":

@@ -219,6 +219,33 @@ CASES = [
     case("masking_bidi_lstm_last_dense", [layer("Masking", mask_value=0.0),
                                           bidi("LSTM", "ave", units=3), layer("Dense", units=2)],
          masked=MASKED),
+    # Conv1D before a recurrent layer (the sunspot model's shape): each padding, strides 2,
+    # dilation_rate 2; T = 7 with kernel 3 pads both sides for "same", and strides 2 leave 3 or
+    # 4 output steps
+    case("conv1d_valid_lstm_dense", [layer("Conv1D", filters=4, kernel_size=3, activation="relu"),
+                                     layer("LSTM", units=4), layer("Dense", units=2)]),
+    case("conv1d_same_gru_dense", [layer("Conv1D", filters=4, kernel_size=4, padding="same",
+                                         activation="tanh"),
+                                   layer("GRU", units=4), layer("Dense", units=1)],
+         doc="kernel 4: 'same' pads 1 step on the left and 2 on the right (TensorFlow's split)"),
+    case("conv1d_causal_lstm_sequences_dense", [
+        layer("Conv1D", filters=5, kernel_size=3, padding="causal", activation="relu"),
+        layer("LSTM", units=4, return_sequences=True), layer("Dense", units=2)]),
+    case("conv1d_valid_strides2_gru_dense", [
+        layer("Conv1D", filters=4, kernel_size=3, strides=2, use_bias=False),
+        layer("GRU", units=3, return_sequences=True), layer("Dense", units=2)],
+         doc="use_bias=False; 3 output steps from 7"),
+    case("conv1d_same_strides2_lstm_dense", [
+        layer("Conv1D", filters=3, kernel_size=3, strides=2, padding="same", activation="tanh"),
+        layer("LSTM", units=4), layer("Dense", units=2)]),
+    case("conv1d_causal_dilation2_gru_dense", [
+        layer("Conv1D", filters=4, kernel_size=3, padding="causal", dilation_rate=2,
+              activation="relu"),
+        layer("GRU", units=4), layer("Dense", units=1)]),
+    case("conv1d_valid_dilation2_lstm_free_steps", [
+        layer("Conv1D", filters=4, kernel_size=2, dilation_rate=2, activation="tanh"),
+        layer("LSTM", units=4), layer("Dense", units=1)], steps=None, features=1,
+         doc="input_shape=(None, 1) as in the sunspot model"),
 ]
 
 # ------------------------------------------------------------------ functional graphs
@@ -538,6 +565,8 @@ LAYER_KEYS = {
     "Dropout": ["rate"],
     "Masking": ["mask_value"],
     "Flatten": [],
+    "Conv1D": ["filters", "kernel_size", "strides", "padding", "dilation_rate", "activation",
+               "use_bias"],
 }
 
 
@@ -564,6 +593,9 @@ def config_options(cls, config):
         value = config[key]
         if key in ("activation", "recurrent_activation"):
             value = activation_name(value)
+        if isinstance(value, (tuple, list)):  # Conv1D sizes: Keras keeps (3,)
+            assert len(value) == 1, (key, value)
+            value = value[0]
         parts.append("%s=%s" % (key, fmt(value)))
     return parts
 

@@ -83,6 +83,24 @@ static rnn_status opt_int(const cJSON *cfg, const char *key, const char *layer, 
     return RNN_OK;
 }
 
+/* A Conv1D size: an integer, or a list of one (Keras saves kernel_size=3 as [3]). */
+static rnn_status opt_int_tuple(const cJSON *cfg, const char *key, const char *layer, int *out) {
+    const cJSON *v = get(cfg, key);
+    if (!present(v)) return RNN_OK;
+    if (cJSON_IsArray(v)) {
+        if (cJSON_GetArraySize(v) != 1)
+            return rnn__fail(RNN_ERR_FORMAT, "layer \"%s\": option %s must have one value for a "
+                             "1-D convolution, got %d", layer, key, cJSON_GetArraySize(v));
+        v = cJSON_GetArrayItem(v, 0);
+    }
+    if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) || v->valuedouble != floor(v->valuedouble)
+        || v->valuedouble < 0 || v->valuedouble > (1 << 30))
+        return rnn__fail(RNN_ERR_FORMAT, "layer \"%s\": option %s is not a valid count", layer,
+                         key);
+    *out = (int)v->valuedouble;
+    return RNN_OK;
+}
+
 /* "tanh", null, or a serialised function {"class_name": ..., "config": "tanh"}. Keras 1/2 and
  * tf.keras's hard_sigmoid is 0.2x + 0.5; Keras 3's is x/6 + 0.5. */
 static rnn_status opt_activation(const cJSON *cfg, const char *key, const char *layer,
@@ -152,8 +170,9 @@ typedef struct {
 } build_ctx;
 
 static const char *const supported_layers =
-    "InputLayer, LSTM, GRU, SimpleRNN, Bidirectional, Dense, Embedding, Masking, TimeDistributed, "
-    "RepeatVector, Flatten, Activation, Dropout, and nested Sequential/Functional models";
+    "InputLayer, LSTM, GRU, SimpleRNN, Bidirectional, Dense, Conv1D, Embedding, Masking, "
+    "TimeDistributed, RepeatVector, Flatten, Activation, Dropout, and nested "
+    "Sequential/Functional models";
 
 static int is_model_class(const char *cls) {
     return cls && (!strcmp(cls, "Sequential") || !strcmp(cls, "Functional") ||
@@ -309,6 +328,55 @@ static rnn_layer *bidirectional_from(const cJSON *cfg, const char *name, const b
     return layer;
 }
 
+/* Conv1D (tf.keras 2 and Keras 3 configs: sizes as one-element lists). channels_first, groups
+ * other than 1 and LoRA are refused by name. */
+static rnn_layer *conv1d_from(const cJSON *cfg, const char *name, const build_ctx *c) {
+    rnn_conv1d_options o = rnn_conv1d_defaults(0, 0);
+    rnn_status st = RNN_OK;
+    if (!st) st = opt_int(cfg, "filters", name, &o.filters);
+    if (!st) st = opt_int_tuple(cfg, "kernel_size", name, &o.kernel_size);
+    if (!st) st = opt_int_tuple(cfg, "strides", name, &o.strides);
+    if (!st) st = opt_int_tuple(cfg, "dilation_rate", name, &o.dilation_rate);
+    if (!st) st = opt_int(cfg, "groups", name, &o.groups);
+    if (!st) st = opt_activation(cfg, "activation", name, c->o, &o.activation);
+    if (!st) st = opt_bool(cfg, "use_bias", name, &o.use_bias);
+    if (st) return NULL;
+    const char *pad = str(cfg, "padding"), *fmt = str(cfg, "data_format");
+    if (get(cfg, "padding") && !pad) {
+        rnn__fail(RNN_ERR_FORMAT, "layer \"%s\" (Conv1D): padding is not a string", name);
+        return NULL;
+    }
+    if (!pad || !strcmp(pad, "valid")) o.padding = RNN_PADDING_VALID;
+    else if (!strcmp(pad, "same")) o.padding = RNN_PADDING_SAME;
+    else if (!strcmp(pad, "causal")) o.padding = RNN_PADDING_CAUSAL;
+    else {
+        rnn__fail(RNN_ERR_UNSUPPORTED, "layer \"%s\" (Conv1D): padding=\"%s\" is not supported "
+                  "(valid, same or causal)", name, pad);
+        return NULL;
+    }
+    if (fmt && strcmp(fmt, "channels_last")) {
+        rnn__fail(RNN_ERR_UNSUPPORTED, "layer \"%s\" (Conv1D): data_format=\"%s\" is not "
+                  "supported by librnn (channels_last only)", name, fmt);
+        return NULL;
+    }
+    if (present(get(cfg, "lora_rank"))) {
+        rnn__fail(RNN_ERR_UNSUPPORTED, "layer \"%s\" (Conv1D): lora_rank is not supported", name);
+        return NULL;
+    }
+    if (o.filters <= 0 || o.kernel_size <= 0) {
+        rnn__fail(RNN_ERR_FORMAT, "layer \"%s\" (Conv1D): filters or kernel_size missing or not "
+                  "positive", name);
+        return NULL;
+    }
+    if (o.groups != 1) {
+        rnn__fail(RNN_ERR_UNSUPPORTED, "layer \"%s\" (Conv1D): groups=%d is not supported by "
+                  "librnn (groups=1 only)", name, o.groups);
+        return NULL;
+    }
+    o.name = name;
+    return rnn_conv1d(&o);
+}
+
 /* One layer entry {"class_name", "config", ...} -> a new layer (not a nested model). */
 static rnn_layer *layer_from(const cJSON *entry, const build_ctx *c) {
     const char *cls = str(entry, "class_name");
@@ -342,6 +410,8 @@ static rnn_layer *layer_from(const cJSON *entry, const build_ctx *c) {
         }
         d.name = name;
         return rnn_dense(&d);
+    } else if (!strcmp(cls, "Conv1D")) {
+        return conv1d_from(cfg, name, c);
     } else if (!strcmp(cls, "Embedding")) {
         rnn_embedding_options e = rnn_embedding_defaults(0, 0);
         double drop = 0;
@@ -943,7 +1013,9 @@ static rnn_status concat_gates(rnn_keras_array *parts, int gates, rnn_keras_arra
 static void shape_text(int rank, const int64_t *shape, char *buf, size_t size) {
     if (rank == 0) snprintf(buf, size, "()");
     else if (rank == 1) snprintf(buf, size, "(%lld,)", (long long)shape[0]);
-    else snprintf(buf, size, "(%lld, %lld)", (long long)shape[0], (long long)shape[1]);
+    else if (rank == 2) snprintf(buf, size, "(%lld, %lld)", (long long)shape[0], (long long)shape[1]);
+    else snprintf(buf, size, "(%lld, %lld, %lld)", (long long)shape[0], (long long)shape[1],
+                  (long long)shape[2]);
 }
 
 rnn_status rnn__keras_assign_layer(rnn_layer *layer, rnn_keras_array *arrays, int n,
@@ -980,7 +1052,8 @@ rnn_status rnn__keras_assign_layer(rnn_layer *layer, rnn_keras_array *arrays, in
                        "%d", layer->name, layer->ops->class_name, nw, n);
     for (int k = 0; !st && k < nw; k++) {
         int same = arrays[k].rank == w[k]->rank && arrays[k].shape[0] == w[k]->shape[0] &&
-                   (w[k]->rank < 2 || arrays[k].shape[1] == w[k]->shape[1]);
+                   (w[k]->rank < 2 || arrays[k].shape[1] == w[k]->shape[1]) &&
+                   (w[k]->rank < 3 || arrays[k].shape[2] == w[k]->shape[2]);
         if (!same) {
             char want[48], got[48];
             shape_text(w[k]->rank, w[k]->shape, want, sizeof want);

@@ -82,6 +82,20 @@ static cJSON *layer_config(rnn_layer *L, const wctx *c) {
         cJSON_AddNumberToObject(cfg, "units", o->units);
         bad |= add_activation(cfg, "activation", o->activation, c, L->name);
         cJSON_AddBoolToObject(cfg, "use_bias", o->use_bias);
+    } else if (rnn__keras_is(L, "Conv1D")) {
+        const rnn_conv1d_options *o = rnn__conv1d_options(L);
+        cJSON_AddNumberToObject(cfg, "filters", o->filters);
+        const int sizes[3] = {o->kernel_size, o->strides, o->dilation_rate};
+        const char *keys[3] = {"kernel_size", "strides", "dilation_rate"};
+        for (int i = 0; i < 3; i++) { /* Keras saves these as tuples: [3] */
+            cJSON *a = cJSON_AddArrayToObject(cfg, keys[i]);
+            cJSON_AddItemToArray(a, cJSON_CreateNumber(sizes[i]));
+        }
+        cJSON_AddStringToObject(cfg, "padding", rnn__conv1d_padding_name(o->padding));
+        cJSON_AddStringToObject(cfg, "data_format", "channels_last");
+        cJSON_AddNumberToObject(cfg, "groups", 1);
+        bad |= add_activation(cfg, "activation", o->activation, c, L->name);
+        cJSON_AddBoolToObject(cfg, "use_bias", o->use_bias);
     } else if (rnn__keras_is(L, "Embedding")) {
         const rnn_embedding_options *o = rnn__keras_embedding_options(L);
         cJSON_AddNumberToObject(cfg, "input_dim", o->input_dim);

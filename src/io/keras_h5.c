@@ -177,9 +177,9 @@ static rnn_status read_array(hid_t loc, const char *path, rnn_keras_array *a, rn
                        path);
     } else if (cls != H5T_FLOAT && cls != H5T_INTEGER) {
         st = rnn__fail(RNN_ERR_FORMAT, "%s: weight \"%s\" is not numeric", what, path);
-    } else if (rank > 2) {
+    } else if (rank > 3) {
         st = rnn__fail(RNN_ERR_UNSUPPORTED, "%s: weight \"%s\" has rank %d (librnn's weights "
-                       "have rank 1 or 2)", what, path, rank);
+                       "have rank 1 to 3)", what, path, rank);
     } else {
         H5Sget_simple_extent_dims(s, dims, NULL);
         int64_t size = 1;
@@ -215,7 +215,7 @@ static rnn_status read_array(hid_t loc, const char *path, rnn_keras_array *a, rn
 }
 
 static rnn_status write_array(hid_t loc, const char *name, const rnn_weight *w) {
-    hsize_t dims[2] = {(hsize_t)w->shape[0], (hsize_t)w->shape[1]};
+    hsize_t dims[3] = {(hsize_t)w->shape[0], (hsize_t)w->shape[1], (hsize_t)w->shape[2]};
     hid_t s = H5Screate_simple(w->rank, dims, NULL);
     hid_t d = s >= 0 ? H5Dcreate2(loc, name, H5T_IEEE_F32LE, s, H5P_DEFAULT, H5P_DEFAULT,
                                   H5P_DEFAULT) : -1;
@@ -600,7 +600,8 @@ static rnn_status save_legacy_layer(hid_t mw, rnn_layer *L) {
     hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
     H5Pset_create_intermediate_group(lcpl, 1);
     for (int k = 0; k < nw && !st; k++) {
-        hsize_t dims[2] = {(hsize_t)w[k]->shape[0], (hsize_t)w[k]->shape[1]};
+        hsize_t dims[3] = {(hsize_t)w[k]->shape[0], (hsize_t)w[k]->shape[1],
+                           (hsize_t)w[k]->shape[2]};
         hid_t s = H5Screate_simple(w[k]->rank, dims, NULL);
         hid_t d = s >= 0 ? H5Dcreate2(g, names[k], H5T_IEEE_F32LE, s, lcpl, H5P_DEFAULT,
                                       H5P_DEFAULT) : -1;

@@ -27,10 +27,10 @@ typedef struct {
 /* Parses "2.3.1", "2.2.4-tf", "3.3.3" into origin (major 2 when unreadable). */
 void rnn__keras_origin_set(rnn_keras_origin *o, const char *version);
 
-/* A weight array read from a file: float32, C order, rank 0 to 2 (scalars have rank 0). */
+/* A weight array read from a file: float32, C order, rank 0 to 3 (scalars have rank 0). */
 typedef struct {
     int rank;
-    int64_t shape[2];
+    int64_t shape[3];
     int64_t size;
     float *data;
 } rnn_keras_array;

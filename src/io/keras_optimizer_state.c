@@ -88,7 +88,7 @@ static rnn_status write_var(hid_t loc, const char *name, const rnn_model *m, con
     herr_t e = -1;
     if (v->kind == VAR_SLOT) {
         const rnn_weight *w = m->weights[v->weight];
-        hsize_t dims[2] = {(hsize_t)w->shape[0], (hsize_t)w->shape[1]};
+        hsize_t dims[3] = {(hsize_t)w->shape[0], (hsize_t)w->shape[1], (hsize_t)w->shape[2]};
         s = H5Screate_simple(w->rank, dims, NULL);
         if (s >= 0) d = H5Dcreate2(loc, name, H5T_IEEE_F32LE, s, lcpl, H5P_DEFAULT, H5P_DEFAULT);
         if (d >= 0)

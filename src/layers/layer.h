@@ -20,8 +20,8 @@
 
 typedef struct {
     char name[32];        /* Keras's variable name: "kernel", "recurrent_kernel", "bias" */
-    int rank;
-    int64_t shape[2];
+    int rank;             /* 1 to 3 (a Conv1D kernel is (kernel_size, in, filters)) */
+    int64_t shape[3];
     int64_t size;
     float *value;         /* owned by the layer (one block for all its weights) */
     float *grad;
@@ -105,6 +105,10 @@ struct rnn_layer_ops {
     /* Fixed batch size demanded by stateful state (0 if none). */
     int64_t (*stateful_batch)(const rnn_layer *layer);
     void (*free_impl)(void *impl);
+    /* Output steps for an input of `steps` steps, for layers whose output has another number of
+     * steps than their input (Conv1D with valid padding or strides): how unknown (None) steps
+     * of an output are resolved for a call. NULL: the input's steps. */
+    int64_t (*output_steps)(const rnn_layer *layer, int64_t steps);
     /* For layers that contain other layers (a nested model, TimeDistributed, Bidirectional):
      * the inner layers, for weights, states and names. NULL otherwise. */
     int (*children)(rnn_layer *layer, rnn_layer ***out);
@@ -113,6 +117,8 @@ struct rnn_layer_ops {
 /* Shared helpers. */
 rnn_layer *rnn__layer_new(const rnn_layer_ops *ops, void *impl, const char *name);
 void rnn__weight_set(rnn_weight *w, const char *name, int rank, int64_t d0, int64_t d1);
+/* A rank-3 weight (d0, d1, d2). */
+void rnn__weight_set3(rnn_weight *w, const char *name, int64_t d0, int64_t d1, int64_t d2);
 /* "(None, 10, 32)" for a shape. */
 void rnn__shape_format(const rnn_shape *s, char *buf, size_t size);
 int rnn__shape_equal(const rnn_shape *a, const rnn_shape *b);

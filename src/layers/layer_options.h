@@ -7,6 +7,9 @@
 #include "layers/layer.h"
 
 const rnn_dense_options *rnn__dense_options(const rnn_layer *dense);
+const rnn_conv1d_options *rnn__conv1d_options(const rnn_layer *conv1d);
+/* "valid", "same" or "causal": Keras's names. */
+const char *rnn__conv1d_padding_name(rnn_padding padding);
 const rnn_embedding_options *rnn__embedding_options(const rnn_layer *embedding);
 int rnn__repeat_vector_n(const rnn_layer *repeat_vector);
 rnn_activation rnn__activation_layer_kind(const rnn_layer *activation);

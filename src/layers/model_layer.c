@@ -108,16 +108,25 @@ static void ml_free(void *impl) {
     free(ml);
 }
 
+/* A nested model's output steps come from its own layers (a Conv1D inside it). */
+static int64_t ml_output_steps(const rnn_layer *layer, int64_t steps) {
+    const model_layer *ml = layer->impl;
+    rnn_shape s = rnn__model_output_shape(ml->inner, 0, 1, steps);
+    return s.rank >= 2 && s.dim[1] > 0 ? s.dim[1] : steps;
+}
+
 static const rnn_layer_ops functional_ops = {
     .class_name = "Functional", .base_name = "functional", .configure = ml_configure,
     .plan = ml_plan, .forward = ml_forward, .backward = ml_backward,
     .stateful_batch = ml_stateful_batch, .free_impl = ml_free, .children = ml_children,
+    .output_steps = ml_output_steps,
 };
 
 static const rnn_layer_ops sequential_ops = {
     .class_name = "Sequential", .base_name = "sequential", .configure = ml_configure,
     .plan = ml_plan, .forward = ml_forward, .backward = ml_backward,
     .stateful_batch = ml_stateful_batch, .free_impl = ml_free, .children = ml_children,
+    .output_steps = ml_output_steps,
 };
 
 rnn_model *rnn__model_layer_inner(const rnn_layer *layer) {
