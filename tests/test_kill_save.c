@@ -128,14 +128,26 @@ int main(void) {
         int seen[2] = {0, 0}, bad = 0, left_trials = 0, left = 0;
         for (int trial = 0; trial < TRIALS_PER_FORMAT; trial++) {
             fflush(NULL);
+            int done_pipe[2];
+            CHECK(pipe(done_pipe) == 0, "pipe");
             pid_t pid = fork();
-            if (pid == 0) {
-                for (int v = 1;; v ^= 1) save_version(f, v, path);
+            if (pid == 0) { /* one byte on the pipe after each completed save */
+                close(done_pipe[0]);
+                for (int v = 1;; v ^= 1) {
+                    save_version(f, v, path);
+                    if (write(done_pipe[1], "s", 1) != 1) _exit(3);
+                }
             }
+            close(done_pipe[1]);
+            /* Every fourth trial waits for the child's first save (B) to complete, so that
+             * B is caught even when a loaded machine makes the timed delays land early. */
+            const int after_first = trial % 4 == 1;
+            char byte;
+            if (after_first) CHECK(read(done_pipe[0], &byte, 1) == 1, "the saver's first save");
             /* Up to eight saves' time after the fork: the child's first save (B) is slower than
              * the measured ones (copied pages, a cold HDF5), and the kill must land in every
              * phase of several saves, so that the file is found as A and as B. */
-            unsigned delay = (unsigned)(next_random() % (uint64_t)(8e6 * per_save + 50));
+            unsigned delay = (unsigned)(next_random() % (uint64_t)((after_first ? 0.3e6 : 8e6) * per_save + 50));
             struct timespec ts = {0, (long)delay * 1000};
             while (ts.tv_nsec >= 1000000000L) {
                 ts.tv_sec++;
@@ -145,6 +157,7 @@ int main(void) {
             kill(pid, SIGKILL);
             int ws;
             waitpid(pid, &ws, 0);
+            close(done_pipe[0]);
             CHECK(WIFSIGNALED(ws) && WTERMSIG(ws) == SIGKILL, "%s trial %d: the saver did not die "
                   "by SIGKILL (status %d)", ext[f], trial, ws);
             char why[700] = "";
