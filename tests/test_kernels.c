@@ -50,6 +50,56 @@ static void test_gemm(void) {
           (double)c[0], (double)c[1], (double)c[2], (double)c[3]);
 }
 
+/* The AVX2 kernel directly (rnn__gemm sends it only some shapes): every tile size and tail,
+ * one row (the row-streaming path), K and N not multiples of 8, NN, TN and NT. */
+static void test_gemm_fast(void) {
+    rnn_rng r;
+    rnn__rng_seed(&r, 2);
+    int sizes[][3] = {{1, 512, 128}, {1, 13, 9}, {1, 7, 3}, {2, 40, 17}, {3, 72, 8},
+                      {5, 23, 31}, {7, 136, 64}, {13, 64, 100}, {32, 256, 64}, {1, 520, 1}};
+    int fast = 0;
+    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+        int M = sizes[s][0], N = sizes[s][1], K = sizes[s][2];
+        for (int ta = 0; ta < 2; ta++)
+            for (int tb = 0; tb < 2; tb++)
+                for (int bi = 0; bi < 3; bi++) {
+                    if (ta && tb) continue;
+                    float beta = bi == 0 ? 0.0f : bi == 1 ? 1.0f : 0.5f;
+                    float alpha = bi == 2 ? 0.75f : 1.0f;
+                    int ar = ta ? K : M, ac = ta ? M : K, br = tb ? N : K, bc = tb ? K : N;
+                    int lda = ac + 1, ldb = bc + 3, ldc = N + 2;
+                    float *A = malloc(sizeof(float) * ar * lda), *B = malloc(sizeof(float) * br * ldb);
+                    float *C1 = malloc(sizeof(float) * M * ldc), *C2 = malloc(sizeof(float) * M * ldc);
+                    for (int i = 0; i < ar * lda; i++) A[i] = (float)rnn__rng_uniform(&r) - 0.5f;
+                    for (int i = 0; i < br * ldb; i++) B[i] = (float)rnn__rng_uniform(&r) - 0.5f;
+                    for (int i = 0; i < M * ldc; i++) C1[i] = C2[i] = (float)rnn__rng_uniform(&r);
+                    if (beta == 0.0f) /* beta 0 must not read C */
+                        for (int i = 0; i < M; i++) C1[i * ldc] = NAN;
+                    int done = rnn__gemm_fast(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C1, ldc);
+                    fast |= done;
+                    if (!done) rnn__gemm_loops(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C1, ldc);
+                    rnn__gemm_loops(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C2, ldc);
+                    double worst = 0;
+                    for (int i = 0; i < M; i++)
+                        for (int j = 0; j < N; j++) {
+                            double d = fabs(C1[i * ldc + j] - C2[i * ldc + j]);
+                            worst = d == d ? fmax(worst, d) : INFINITY;
+                        }
+                    CHECK(worst < 1e-4 * (1 + K / 64), "gemm_fast %dx%dx%d ta=%d tb=%d beta=%g: max "
+                          "diff %g", M, N, K, ta, tb, (double)beta, worst);
+                    for (int i = 0; i < M; i++)
+                        CHECK(C1[i * ldc + N] == C2[i * ldc + N] && C1[i * ldc + N + 1] == C2[i * ldc + N + 1],
+                              "gemm_fast wrote past N");
+                    free(A); free(B); free(C1); free(C2);
+                }
+    }
+#if defined(__GNUC__) && defined(__x86_64__)
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        CHECK(fast, "the AVX2 kernel was never used on a CPU that has AVX2 and FMA");
+#endif
+    (void)fast;
+}
+
 static void test_initializers(void) {
     rnn_rng r;
     rnn__rng_seed(&r, 3);
@@ -119,6 +169,7 @@ static void test_activations(void) {
 
 int main(void) {
     test_gemm();
+    test_gemm_fast();
     test_initializers();
     test_activations();
     return check_report("test_kernels");

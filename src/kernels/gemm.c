@@ -10,6 +10,15 @@
  * batch 1, where every product is a few dozen flops). */
 #define SMALL_GEMM_FLOPS 8192
 
+/* Up to this many multiply-adds, and when op(A) has few rows, the AVX2 kernel of
+ * gemm_avx2.c (operands read in place) beats the BLAS, which packs both operands on every call:
+ * that covers every per-step product of batch <= 64 with units <= 128 (B2, B5, B6, the second
+ * GRU of B3). Larger products (B4's per-step (64 x 512) x (512 x 2048), the input projections,
+ * the weight gradients over all steps) go to the BLAS and its threads. Measured: DESIGN notes
+ * in bench/README.md. */
+#define OWN_GEMM_MACS (1 << 22)
+#define OWN_GEMM_ROWS 64
+
 void rnn__gemm_loops(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
                      int lda, const float *B, int ldb, float beta, float *C, int ldc) {
     for (int i = 0; i < M; i++) {
@@ -56,13 +65,15 @@ void rnn__gemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const
         return;
     }
 #ifdef RNN_USE_CBLAS
-    if ((double)M * N * K > SMALL_GEMM_FLOPS) {
+    const double macs = (double)M * N * K;
+    if (macs > SMALL_GEMM_FLOPS && (trans_a || M > OWN_GEMM_ROWS || macs > OWN_GEMM_MACS)) {
         cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
                     trans_b ? CblasTrans : CblasNoTrans, M, N, K, alpha, A, lda, B, ldb, beta, C,
                     ldc);
         return;
     }
 #endif
+    if (rnn__gemm_fast(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc)) return;
     rnn__gemm_loops(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
