@@ -59,6 +59,7 @@ $(BUILD)/obj/%.o: %.c include/rnn.h $(wildcard src/*.h src/*/*.h cli/*.h)
 
 # The vectorised activations (GCC vector extensions) at -O3; no fast-math.
 $(BUILD)/obj/src/kernels/vmath.o: ALL_CFLAGS += -O3 -Wno-psabi
+$(BUILD)/obj/src/kernels/gates.o: ALL_CFLAGS += -O3 -Wno-psabi
 # The AVX2 product tiles: -O3 unrolls their fixed-size accumulator arrays into registers.
 $(BUILD)/obj/src/kernels/gemm_avx2.o: ALL_CFLAGS += -O3 -Wno-psabi
 

@@ -8,6 +8,7 @@
 
 #include "check.h"
 #include "kernels/activations.h"
+#include "kernels/gates.h"
 #include "kernels/gemm.h"
 #include "rng.h"
 
@@ -100,6 +101,102 @@ static void test_gemm_fast(void) {
     (void)fast;
 }
 
+/* The fused cell passes (kernels/gates.c) against the layers' general loops written out here
+ * (vectorised sigmoid/tanh over arrays, scalar updates): the same bits, full vectors and tails. */
+static void test_fused_gates(void) {
+    rnn_rng r;
+    rnn__rng_seed(&r, 4);
+    for (int H = 5; H <= 21; H += 8) {
+        enum { B = 3, MAXH = 21 };
+        float z1[B * 4 * MAXH], z2[B * 4 * MAXH], cp[B * MAXH], c1[B * MAXH], c2[B * MAXH];
+        float t1[B * MAXH], t2[B * MAXH], h1[B * MAXH], h2[B * MAXH], dh[B * MAXH];
+        float d1[B * MAXH], d2[B * MAXH], g1[B * 3 * MAXH], g2[B * 3 * MAXH];
+        float a1[B * MAXH], a2[B * MAXH], hp[B * MAXH];
+        for (int i = 0; i < B * 4 * H; i++) z1[i] = z2[i] = 4.0f * ((float)rnn__rng_uniform(&r) - 0.5f);
+        for (int i = 0; i < B * H; i++) {
+            cp[i] = 2.0f * ((float)rnn__rng_uniform(&r) - 0.5f);
+            dh[i] = (float)rnn__rng_uniform(&r) - 0.5f;
+            d1[i] = d2[i] = (float)rnn__rng_uniform(&r) - 0.5f;
+            hp[i] = (float)rnn__rng_uniform(&r) - 0.5f;
+        }
+        /* LSTM forward */
+        rnn__lstm_gates_forward(z1, cp, c1, t1, h1, B, H);
+        for (int b = 0; b < B; b++) {
+            float *zb = z2 + b * 4 * H;
+            rnn__act_vec(RNN_SIGMOID, zb, 2 * H);
+            rnn__act_vec(RNN_TANH, zb + 2 * H, H);
+            rnn__act_vec(RNN_SIGMOID, zb + 3 * H, H);
+            for (int j = 0; j < H; j++) t2[b * H + j] = c2[b * H + j] = zb[H + j] * cp[b * H + j] + zb[j] * zb[2 * H + j];
+            rnn__act_vec(RNN_TANH, t2 + b * H, H);
+            for (int j = 0; j < H; j++) h2[b * H + j] = zb[3 * H + j] * t2[b * H + j];
+        }
+        CHECK(memcmp(z1, z2, sizeof(float) * B * 4 * H) == 0 && memcmp(c1, c2, sizeof(float) * B * H) == 0 &&
+              memcmp(t1, t2, sizeof(float) * B * H) == 0 && memcmp(h1, h2, sizeof(float) * B * H) == 0,
+              "fused LSTM forward differs from the loops (H=%d)", H);
+        /* LSTM backward */
+        rnn__lstm_gates_backward(z1, t1, cp, dh, d1, B, H);
+        for (int b = 0; b < B; b++)
+            for (int j = 0; j < H; j++) {
+                float *zb = z2 + b * 4 * H;
+                float i = zb[j], f = zb[H + j], g = zb[2 * H + j], o = zb[3 * H + j], tcv = t2[b * H + j];
+                float dct = d2[b * H + j] + dh[b * H + j] * o * rnn__act_grad(RNN_TANH, tcv);
+                float dov = dh[b * H + j] * tcv;
+                zb[j] = dct * g * rnn__act_grad(RNN_SIGMOID, i);
+                zb[H + j] = dct * cp[b * H + j] * rnn__act_grad(RNN_SIGMOID, f);
+                zb[2 * H + j] = dct * i * rnn__act_grad(RNN_TANH, g);
+                zb[3 * H + j] = dov * rnn__act_grad(RNN_SIGMOID, o);
+                d2[b * H + j] = dct * f;
+            }
+        CHECK(memcmp(z1, z2, sizeof(float) * B * 4 * H) == 0 && memcmp(d1, d2, sizeof(float) * B * H) == 0,
+              "fused LSTM backward differs from the loops (H=%d)", H);
+        /* GRU (reset_after) forward: x in z1/z2's first 3H per row, g in g1/g2 */
+        for (int i = 0; i < B * 3 * H; i++) {
+            z1[i] = z2[i] = 4.0f * ((float)rnn__rng_uniform(&r) - 0.5f);
+            g1[i] = g2[i] = 2.0f * ((float)rnn__rng_uniform(&r) - 0.5f);
+        }
+        rnn__gru_gates_forward(z1, g1, hp, h1, a1, B, H);
+        for (int b = 0; b < B; b++) {
+            float *xb = z2 + b * 3 * H;
+            const float *gb = g2 + b * 3 * H;
+            for (int j = 0; j < 2 * H; j++) xb[j] += gb[j];
+            rnn__act_vec(RNN_SIGMOID, xb, 2 * H);
+            for (int j = 0; j < H; j++) xb[2 * H + j] += xb[H + j] * gb[2 * H + j];
+            rnn__act_vec(RNN_TANH, xb + 2 * H, H);
+            for (int j = 0; j < H; j++) {
+                float zz = xb[j];
+                h2[b * H + j] = zz * hp[b * H + j] + (1.0f - zz) * xb[2 * H + j];
+                a2[b * H + j] = gb[2 * H + j];
+            }
+        }
+        CHECK(memcmp(z1, z2, sizeof(float) * B * 3 * H) == 0 && memcmp(h1, h2, sizeof(float) * B * H) == 0 &&
+              memcmp(a1, a2, sizeof(float) * B * H) == 0, "fused GRU forward differs (H=%d)", H);
+        /* GRU backward */
+        memcpy(t1, dh, sizeof(float) * B * H);
+        memcpy(t2, dh, sizeof(float) * B * H);
+        rnn__gru_gates_backward(z1, g1, a1, hp, t1, B, H);
+        for (int b = 0; b < B; b++)
+            for (int j = 0; j < H; j++) {
+                float *xb = z2 + b * 3 * H, *gb = g2 + b * 3 * H, *dhb = t2 + b * H, *ab = a2 + b * H;
+                float zz = xb[j], rr = xb[H + j], hh = xb[2 * H + j];
+                float dz = dhb[j] * (hp[b * H + j] - hh);
+                float dah = dhb[j] * (1.0f - zz) * rnn__act_grad(RNN_TANH, hh);
+                float daz = dz * rnn__act_grad(RNN_SIGMOID, zz);
+                dhb[j] = dhb[j] * zz;
+                xb[j] = daz;
+                xb[2 * H + j] = dah;
+                float dar = dah * ab[j] * rnn__act_grad(RNN_SIGMOID, rr);
+                xb[H + j] = dar;
+                ab[j] = dah * rr;
+                gb[j] = daz;
+                gb[H + j] = dar;
+                gb[2 * H + j] = ab[j];
+            }
+        CHECK(memcmp(z1, z2, sizeof(float) * B * 3 * H) == 0 && memcmp(g1, g2, sizeof(float) * B * 3 * H) == 0 &&
+              memcmp(a1, a2, sizeof(float) * B * H) == 0 && memcmp(t1, t2, sizeof(float) * B * H) == 0,
+              "fused GRU backward differs (H=%d)", H);
+    }
+}
+
 static void test_initializers(void) {
     rnn_rng r;
     rnn__rng_seed(&r, 3);
@@ -170,6 +267,7 @@ static void test_activations(void) {
 int main(void) {
     test_gemm();
     test_gemm_fast();
+    test_fused_gates();
     test_initializers();
     test_activations();
     return check_report("test_kernels");
