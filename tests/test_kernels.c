@@ -57,7 +57,8 @@ static void test_gemm_fast(void) {
     rnn_rng r;
     rnn__rng_seed(&r, 2);
     int sizes[][3] = {{1, 512, 128}, {1, 13, 9}, {1, 7, 3}, {2, 40, 17}, {3, 72, 8},
-                      {5, 23, 31}, {7, 136, 64}, {13, 64, 100}, {32, 256, 64}, {1, 520, 1}};
+                      {5, 23, 31}, {7, 136, 64}, {13, 64, 100}, {32, 256, 64}, {1, 520, 1},
+                      {200, 40, 10}, {150, 136, 70}};
     int fast = 0;
     for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
         int M = sizes[s][0], N = sizes[s][1], K = sizes[s][2];

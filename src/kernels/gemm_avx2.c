@@ -162,12 +162,31 @@ AVX2 static void gemm_nn(int M, int N, int K, float alpha, const float *A, ptrdi
     const int mr_max = M <= 3 ? M : 6;
     const int nv_max = mr_max == 1 ? 8 : mr_max <= 3 ? 4 : 2;
     const int nvec = N / 8;
-    for (int j0 = 0; j0 < nvec; j0 += nv_max) {
-        const int nv = nvec - j0 < nv_max ? nvec - j0 : nv_max;
+    if ((size_t)K * N <= 8192) {
+        /* B fits in L1 (the input projection x W of a few features): rows outside, so that
+         * C, the large operand here, is written once in order. */
         for (int i0 = 0; i0 < M; i0 += mr_max) {
             const int mr = M - i0 < mr_max ? M - i0 : mr_max;
-            nn_tiles[mr][nv](K, A + i0 * ars, ars, acs, B + 8 * j0, ldb,
-                             C + (ptrdiff_t)i0 * ldc + 8 * j0, ldc, alpha, beta);
+            for (int j0 = 0; j0 < nvec; j0 += nv_max) {
+                const int nv = nvec - j0 < nv_max ? nvec - j0 : nv_max;
+                nn_tiles[mr][nv](K, A + i0 * ars, ars, acs, B + 8 * j0, ldb,
+                                 C + (ptrdiff_t)i0 * ldc + 8 * j0, ldc, alpha, beta);
+            }
+        }
+    } else {
+        /* Chunks of MC rows (the per-step products have at most 64): the chunk's rows of A
+         * stay in L2 across the column panels, each panel of B in L1 across the chunk. */
+        enum { MC = 96 };
+        for (int m0 = 0; m0 < M; m0 += MC) {
+            const int m1 = M - m0 < MC ? M : m0 + MC;
+            for (int j0 = 0; j0 < nvec; j0 += nv_max) {
+                const int nv = nvec - j0 < nv_max ? nvec - j0 : nv_max;
+                for (int i0 = m0; i0 < m1; i0 += mr_max) {
+                    const int mr = m1 - i0 < mr_max ? m1 - i0 : mr_max;
+                    nn_tiles[mr][nv](K, A + i0 * ars, ars, acs, B + 8 * j0, ldb,
+                                     C + (ptrdiff_t)i0 * ldc + 8 * j0, ldc, alpha, beta);
+                }
+            }
         }
     }
     /* The last N % 8 columns (Dense(1), odd widths): plain sums. */
