@@ -10,14 +10,20 @@
  * batch 1, where every product is a few dozen flops). */
 #define SMALL_GEMM_FLOPS 8192
 
-/* Up to this many multiply-adds, and when op(A) has few rows, the AVX2 kernel of
- * gemm_avx2.c (operands read in place) beats the BLAS, which packs both operands on every call:
- * that covers every per-step product of batch <= 64 with units <= 128 (B2, B5, B6, the second
- * GRU of B3). Larger products (B4's per-step (64 x 512) x (512 x 2048), the input projections,
- * the weight gradients over all steps) go to the BLAS and its threads. Measured: DESIGN notes
- * in bench/README.md. */
+/* Which products skip the BLAS for the AVX2 kernel of gemm_avx2.c (operands read in place;
+ * the BLAS packs both operands on every call). Measured with bench/README.md's shapes, best of
+ * hundreds of calls:
+ *  - one row (B5's (1 x 128) x (128 x 512)): 38 GFLOP/s against OpenBLAS's 6, threads or not;
+ *  - up to 64 rows and 4M multiply-adds with the BLAS on one thread (B2's (32 x 64) x
+ *    (64 x 256), B6's (64 x 100) x (100 x 400)): the same rate as OpenBLAS (62 to 90 GFLOP/s);
+ *  - the same products with the BLAS on two threads: OpenBLAS ahead (B6's shape 100 against 69
+ *    GFLOP/s), so with several BLAS threads only products of at most OWN_GEMM_FEW_ROWS rows
+ *    come here.
+ * Larger products (B4's per-step (64 x 512) x (512 x 2048), the input projections, the weight
+ * gradients over all steps) always go to the BLAS. */
 #define OWN_GEMM_MACS (1 << 22)
 #define OWN_GEMM_ROWS 64
+#define OWN_GEMM_FEW_ROWS 8
 
 void rnn__gemm_loops(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
                      int lda, const float *B, int ldb, float beta, float *C, int ldc) {
@@ -57,6 +63,12 @@ void rnn__gemm_loops(int trans_a, int trans_b, int M, int N, int K, float alpha,
     }
 }
 
+#if defined(RNN_USE_CBLAS) && defined(OPENBLAS_VERSION)
+static int blas_threads(void) { return openblas_get_num_threads(); }
+#elif defined(RNN_USE_CBLAS)
+static int blas_threads(void) { return 1; }
+#endif
+
 void rnn__gemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
                int lda, const float *B, int ldb, float beta, float *C, int ldc) {
     if (M <= 0 || N <= 0) return;
@@ -66,7 +78,9 @@ void rnn__gemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const
     }
 #ifdef RNN_USE_CBLAS
     const double macs = (double)M * N * K;
-    if (macs > SMALL_GEMM_FLOPS && (trans_a || M > OWN_GEMM_ROWS || macs > OWN_GEMM_MACS)) {
+    const int own = !trans_a && macs <= OWN_GEMM_MACS &&
+                    (M <= OWN_GEMM_FEW_ROWS || (M <= OWN_GEMM_ROWS && blas_threads() == 1));
+    if (macs > SMALL_GEMM_FLOPS && !own) {
         cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
                     trans_b ? CblasTrans : CblasNoTrans, M, N, K, alpha, A, lda, B, ldb, beta, C,
                     ldc);
