@@ -92,6 +92,7 @@ void rnn__gemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const
 }
 
 void rnn__colsum_add(float *out, const float *m, int rows, int cols, int ld) {
+    if (rows > 0 && cols > 0 && rnn__colsum_fast(out, m, rows, cols, ld)) return;
     for (int i = 0; i < rows; i++) {
         const float *r = m + (size_t)i * ld;
         for (int j = 0; j < cols; j++) out[j] += r[j];

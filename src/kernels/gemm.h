@@ -17,6 +17,9 @@ void rnn__gemm_loops(int trans_a, int trans_b, int M, int N, int K, float alpha,
 int rnn__gemm_fast(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
                    int lda, const float *B, int ldb, float beta, float *C, int ldc);
 
+/* The same with AVX2 (gemm_avx2.c), same bits; 0 (nothing done) where unavailable. */
+int rnn__colsum_fast(float *out, const float *m, int rows, int cols, int ld);
+
 /* out[j] += sum_i m[i*ld + j] for i < rows, j < cols: bias gradients. */
 void rnn__colsum_add(float *out, const float *m, int rows, int cols, int ld);
 

@@ -280,6 +280,41 @@ AVX2 static void gemm_nt(int M, int N, int K, float alpha, const float *A, ptrdi
     }
 }
 
+/* out[j] += sum_i m[i,j]: 64 columns at a time held in registers down all rows (the plain loop
+ * loads and stores out once per row and does not vectorise). Each column is summed in the same
+ * order as the loop (out, then row 0, 1, ...): the same bits. */
+AVX2 static void colsum_avx2(float *out, const float *m, int rows, int cols, ptrdiff_t ld) {
+    int j0 = 0;
+    for (; j0 + 64 <= cols; j0 += 64) {
+        __m256 acc[8];
+        _Pragma("GCC unroll 8")
+        for (int v = 0; v < 8; v++) acc[v] = _mm256_loadu_ps(out + j0 + 8 * v);
+        for (int i = 0; i < rows; i++) {
+            const float *r = m + (ptrdiff_t)i * ld + j0;
+            _Pragma("GCC unroll 8")
+            for (int v = 0; v < 8; v++) acc[v] = _mm256_add_ps(acc[v], _mm256_loadu_ps(r + 8 * v));
+        }
+        _Pragma("GCC unroll 8")
+        for (int v = 0; v < 8; v++) _mm256_storeu_ps(out + j0 + 8 * v, acc[v]);
+    }
+    for (; j0 + 8 <= cols; j0 += 8) {
+        __m256 acc = _mm256_loadu_ps(out + j0);
+        for (int i = 0; i < rows; i++) acc = _mm256_add_ps(acc, _mm256_loadu_ps(m + (ptrdiff_t)i * ld + j0));
+        _mm256_storeu_ps(out + j0, acc);
+    }
+    for (; j0 < cols; j0++) {
+        float acc = out[j0];
+        for (int i = 0; i < rows; i++) acc += m[(ptrdiff_t)i * ld + j0];
+        out[j0] = acc;
+    }
+}
+
+int rnn__colsum_fast(float *out, const float *m, int rows, int cols, int ld) {
+    if (!__builtin_cpu_supports("avx2")) return 0;
+    colsum_avx2(out, m, rows, cols, ld);
+    return 1;
+}
+
 int rnn__gemm_fast(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
                    int lda, const float *B, int ldb, float beta, float *C, int ldc) {
     if (trans_a && trans_b) return 0; /* not used by the layers: the loops handle it */
@@ -292,6 +327,11 @@ int rnn__gemm_fast(int trans_a, int trans_b, int M, int N, int K, float alpha, c
 }
 
 #else
+
+int rnn__colsum_fast(float *out, const float *m, int rows, int cols, int ld) {
+    (void)out; (void)m; (void)rows; (void)cols; (void)ld;
+    return 0;
+}
 
 int rnn__gemm_fast(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
                    int lda, const float *B, int ldb, float beta, float *C, int ldc) {
