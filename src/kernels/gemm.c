@@ -10,6 +10,21 @@
  * batch 1, where every product is a few dozen flops). */
 #define SMALL_GEMM_FLOPS 8192
 
+/* Which products skip the BLAS for the AVX2 kernel of gemm_avx2.c (operands read in place;
+ * the BLAS packs both operands on every call). Measured with bench/README.md's shapes, best of
+ * hundreds of calls:
+ *  - one row (B5's (1 x 128) x (128 x 512)): 38 GFLOP/s against OpenBLAS's 6, threads or not;
+ *  - up to 64 rows and 4M multiply-adds with the BLAS on one thread (B2's (32 x 64) x
+ *    (64 x 256), B6's (64 x 100) x (100 x 400)): the same rate as OpenBLAS (62 to 90 GFLOP/s);
+ *  - the same products with the BLAS on two threads: OpenBLAS ahead (B6's shape 100 against 69
+ *    GFLOP/s), so with several BLAS threads only products of at most OWN_GEMM_FEW_ROWS rows
+ *    come here.
+ * Larger products (B4's per-step (64 x 512) x (512 x 2048), the input projections, the weight
+ * gradients over all steps) always go to the BLAS. */
+#define OWN_GEMM_MACS (1 << 22)
+#define OWN_GEMM_ROWS 64
+#define OWN_GEMM_FEW_ROWS 8
+
 void rnn__gemm_loops(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
                      int lda, const float *B, int ldb, float beta, float *C, int ldc) {
     for (int i = 0; i < M; i++) {
@@ -48,6 +63,12 @@ void rnn__gemm_loops(int trans_a, int trans_b, int M, int N, int K, float alpha,
     }
 }
 
+#if defined(RNN_USE_CBLAS) && defined(OPENBLAS_VERSION)
+static int blas_threads(void) { return openblas_get_num_threads(); }
+#elif defined(RNN_USE_CBLAS)
+static int blas_threads(void) { return 1; }
+#endif
+
 void rnn__gemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
                int lda, const float *B, int ldb, float beta, float *C, int ldc) {
     if (M <= 0 || N <= 0) return;
@@ -56,17 +77,22 @@ void rnn__gemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const
         return;
     }
 #ifdef RNN_USE_CBLAS
-    if ((double)M * N * K > SMALL_GEMM_FLOPS) {
+    const double macs = (double)M * N * K;
+    const int own = !trans_a && macs <= OWN_GEMM_MACS &&
+                    (M <= OWN_GEMM_FEW_ROWS || (M <= OWN_GEMM_ROWS && blas_threads() == 1));
+    if (macs > SMALL_GEMM_FLOPS && !own) {
         cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
                     trans_b ? CblasTrans : CblasNoTrans, M, N, K, alpha, A, lda, B, ldb, beta, C,
                     ldc);
         return;
     }
 #endif
+    if (rnn__gemm_fast(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc)) return;
     rnn__gemm_loops(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 void rnn__colsum_add(float *out, const float *m, int rows, int cols, int ld) {
+    if (rows > 0 && cols > 0 && rnn__colsum_fast(out, m, rows, cols, ld)) return;
     for (int i = 0; i < rows; i++) {
         const float *r = m + (size_t)i * ld;
         for (int j = 0; j < cols; j++) out[j] += r[j];

@@ -12,6 +12,14 @@ void rnn__gemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const
 void rnn__gemm_loops(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
                      int lda, const float *B, int ldb, float beta, float *C, int ldc);
 
+/* The AVX2/FMA kernel (gemm_avx2.c) for any size; returns 0, computing nothing, where the CPU
+ * or compiler lacks it (the caller then uses the loops) or for trans_a && trans_b. */
+int rnn__gemm_fast(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
+                   int lda, const float *B, int ldb, float beta, float *C, int ldc);
+
+/* The same with AVX2 (gemm_avx2.c), same bits; 0 (nothing done) where unavailable. */
+int rnn__colsum_fast(float *out, const float *m, int rows, int cols, int ld);
+
 /* out[j] += sum_i m[i*ld + j] for i < rows, j < cols: bias gradients. */
 void rnn__colsum_add(float *out, const float *m, int rows, int cols, int ld);
 

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "kernels/activations.h"
+#include "kernels/gates.h"
 #include "kernels/gemm.h"
 #include "layers/recurrent.h"
 
@@ -29,17 +30,21 @@ static void gru_forward_steps(rnn_recurrent *r, int B, int T) {
             if (bh)
                 for (int b = 0; b < B; b++) memcpy(g + (size_t)b * G3, bh, sizeof(float) * G3);
             rnn__gemm(0, 0, B, G3, H, 1.0f, h_in, H, U, G3, bh ? 1.0f : 0.0f, g, G3);
-            for (int b = 0; b < B; b++) {
-                float *xb = x + (size_t)b * G3;
-                const float *gb = g + (size_t)b * G3, *hpb = h_prev + (size_t)b * H;
-                for (int j = 0; j < 2 * H; j++) xb[j] += gb[j];
-                rnn__act_vec(ract, xb, 2 * H); /* z, r */
-                for (int j = 0; j < H; j++) xb[2 * H + j] += xb[H + j] * gb[2 * H + j];
-                rnn__act_vec(act, xb + 2 * H, H); /* hh */
-                for (int j = 0; j < H; j++) {
-                    float z = xb[j];
-                    h[(size_t)b * H + j] = z * hpb[j] + (1.0f - z) * xb[2 * H + j];
-                    aux[(size_t)b * H + j] = gb[2 * H + j];
+            if (act == RNN_TANH && ract == RNN_SIGMOID) { /* one pass per row (kernels/gates.c) */
+                rnn__gru_gates_forward(x, g, h_prev, h, aux, B, H);
+            } else {
+                for (int b = 0; b < B; b++) {
+                    float *xb = x + (size_t)b * G3;
+                    const float *gb = g + (size_t)b * G3, *hpb = h_prev + (size_t)b * H;
+                    for (int j = 0; j < 2 * H; j++) xb[j] += gb[j];
+                    rnn__act_vec(ract, xb, 2 * H); /* z, r */
+                    for (int j = 0; j < H; j++) xb[2 * H + j] += xb[H + j] * gb[2 * H + j];
+                    rnn__act_vec(act, xb + 2 * H, H); /* hh */
+                    for (int j = 0; j < H; j++) {
+                        float z = xb[j];
+                        h[(size_t)b * H + j] = z * hpb[j] + (1.0f - z) * xb[2 * H + j];
+                        aux[(size_t)b * H + j] = gb[2 * H + j];
+                    }
                 }
             }
         } else {
@@ -88,6 +93,8 @@ static void gru_backward_steps(rnn_recurrent *r, int B, int T, const float *dhse
     /* dhin: the gradient with respect to the state the kernel saw (h_in), added into dh through
      * the recurrent dropout mask. */
     float *dh = r->dh, *g = r->step, *drh = r->dc, *dhin = r->dh_keep;
+    /* The same operations, vectorised (kernels/gates.c), for the default activations. */
+    const int fused = r->opt.reset_after && !r->mask && act == RNN_TANH && ract == RNN_SIGMOID;
     for (int t = T - 1; t >= 0; t--) {
         float *x = r->xw + (size_t)t * B * G3, *aux = r->aux + (size_t)t * BH;
         const float *h_prev = r->hs + (size_t)t * BH, *h_in = rnn__rec_in(r, t);
@@ -95,32 +102,36 @@ static void gru_backward_steps(rnn_recurrent *r, int B, int T, const float *dhse
             const float *d = dhseq + (size_t)t * BH;
             for (size_t k = 0; k < BH; k++) dh[k] += d[k];
         }
-        for (int b = 0; b < B; b++) {
-            float *xb = x + (size_t)b * G3, *dhb = dh + (size_t)b * H, *gb = g + (size_t)b * G3;
-            float *ab = aux + (size_t)b * H;
-            const float *hpb = h_prev + (size_t)b * H;
-            if (r->mask && r->mask[(size_t)t * B + b] == 0.0f) {
-                /* h_t = h_{t-1}: dh passes through (the products below add zero to it). */
-                memset(xb, 0, sizeof(float) * G3);
-                memset(gb, 0, sizeof(float) * G3);
-                memset(ab, 0, sizeof(float) * H);
-                continue;
-            }
-            for (int j = 0; j < H; j++) {
-                float z = xb[j], rr = xb[H + j], hh = xb[2 * H + j];
-                float dz = dhb[j] * (hpb[j] - hh);
-                float dah = dhb[j] * (1.0f - z) * rnn__act_grad(act, hh);
-                float daz = dz * rnn__act_grad(ract, z);
-                dhb[j] = dhb[j] * z;
-                xb[j] = daz;
-                xb[2 * H + j] = dah;
-                if (r->opt.reset_after) {
-                    float dar = dah * ab[j] * rnn__act_grad(ract, rr);
-                    xb[H + j] = dar;
-                    ab[j] = dah * rr; /* g_h becomes dg_h */
-                    gb[j] = daz;
-                    gb[H + j] = dar;
-                    gb[2 * H + j] = ab[j];
+        if (fused) {
+            rnn__gru_gates_backward(x, g, aux, h_prev, dh, B, H);
+        } else {
+            for (int b = 0; b < B; b++) {
+                float *xb = x + (size_t)b * G3, *dhb = dh + (size_t)b * H, *gb = g + (size_t)b * G3;
+                float *ab = aux + (size_t)b * H;
+                const float *hpb = h_prev + (size_t)b * H;
+                if (r->mask && r->mask[(size_t)t * B + b] == 0.0f) {
+                    /* h_t = h_{t-1}: dh passes through (the products below add zero to it). */
+                    memset(xb, 0, sizeof(float) * G3);
+                    memset(gb, 0, sizeof(float) * G3);
+                    memset(ab, 0, sizeof(float) * H);
+                    continue;
+                }
+                for (int j = 0; j < H; j++) {
+                    float z = xb[j], rr = xb[H + j], hh = xb[2 * H + j];
+                    float dz = dhb[j] * (hpb[j] - hh);
+                    float dah = dhb[j] * (1.0f - z) * rnn__act_grad(act, hh);
+                    float daz = dz * rnn__act_grad(ract, z);
+                    dhb[j] = dhb[j] * z;
+                    xb[j] = daz;
+                    xb[2 * H + j] = dah;
+                    if (r->opt.reset_after) {
+                        float dar = dah * ab[j] * rnn__act_grad(ract, rr);
+                        xb[H + j] = dar;
+                        ab[j] = dah * rr; /* g_h becomes dg_h */
+                        gb[j] = daz;
+                        gb[H + j] = dar;
+                        gb[2 * H + j] = ab[j];
+                    }
                 }
             }
         }

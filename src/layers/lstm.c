@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "kernels/activations.h"
+#include "kernels/gates.h"
 #include "kernels/gemm.h"
 #include "layers/recurrent.h"
 
@@ -17,11 +18,23 @@ static void lstm_forward_steps(rnn_recurrent *r, int B, int T) {
     const rnn_activation act = r->opt.activation, ract = r->opt.recurrent_activation;
     const float *U = r->layer->weights[1].value;
     const size_t BH = (size_t)B * H;
+    const int fused = act == RNN_TANH && ract == RNN_SIGMOID;
     for (int t = 0; t < T; t++) {
         float *z = r->xw + (size_t)t * B * G4, *tc = r->tc + (size_t)t * BH;
         const float *h_prev = r->hs + (size_t)t * BH, *c_prev = r->cs + (size_t)t * BH;
         float *h = r->hs + (size_t)(t + 1) * BH, *c = r->cs + (size_t)(t + 1) * BH;
         rnn__gemm(0, 0, B, G4, H, 1.0f, rnn__rec_in(r, t), H, U, G4, 1.0f, z, G4);
+        if (fused) { /* the same operations, one pass per row (kernels/gates.c) */
+            rnn__lstm_gates_forward(z, c_prev, c, tc, h, B, H);
+            if (r->mask)
+                for (int b = 0; b < B; b++)
+                    if (r->mask[(size_t)t * B + b] == 0.0f) { /* masked: keep the state */
+                        memcpy(c + (size_t)b * H, c_prev + (size_t)b * H, sizeof(float) * H);
+                        memcpy(h + (size_t)b * H, h_prev + (size_t)b * H, sizeof(float) * H);
+                    }
+            rnn__recurrent_mask_state(r, t + 1);
+            continue;
+        }
         for (int b = 0; b < B; b++) {
             float *zb = z + (size_t)b * G4, *tcb = tc + (size_t)b * H;
             const float *cpb = c_prev + (size_t)b * H;
@@ -52,6 +65,7 @@ static void lstm_backward_steps(rnn_recurrent *r, int B, int T, const float *dhs
     float *dU = r->layer->weights[1].grad;
     const size_t BH = (size_t)B * H;
     float *dh = r->dh, *dc = r->dc;
+    const int fused = act == RNN_TANH && ract == RNN_SIGMOID;
     for (int t = T - 1; t >= 0; t--) {
         float *z = r->xw + (size_t)t * B * G4;
         const float *tc = r->tc + (size_t)t * BH, *c_prev = r->cs + (size_t)t * BH;
@@ -60,26 +74,30 @@ static void lstm_backward_steps(rnn_recurrent *r, int B, int T, const float *dhs
             for (size_t k = 0; k < BH; k++) dh[k] += d[k];
         }
         int masked_rows = 0;
-        for (int b = 0; b < B; b++) {
-            float *zb = z + (size_t)b * G4, *dhb = dh + (size_t)b * H, *dcb = dc + (size_t)b * H;
-            const float *tcrow = tc + (size_t)b * H, *cpb = c_prev + (size_t)b * H;
-            if (r->mask && r->mask[(size_t)t * B + b] == 0.0f) {
-                /* h_t = h_{t-1}, c_t = c_{t-1}: the gradients pass through unchanged. */
-                memset(zb, 0, sizeof(float) * G4);
-                memcpy(r->dh_keep + (size_t)b * H, dhb, sizeof(float) * H);
-                masked_rows = 1;
-                continue;
-            }
-            for (int j = 0; j < H; j++) {
-                float i = zb[j], f = zb[H + j], g = zb[2 * H + j], o = zb[3 * H + j];
-                float tcv = tcrow[j];
-                float dct = dcb[j] + dhb[j] * o * rnn__act_grad(act, tcv);
-                float dov = dhb[j] * tcv;
-                zb[j] = dct * g * rnn__act_grad(ract, i);
-                zb[H + j] = dct * cpb[j] * rnn__act_grad(ract, f);
-                zb[2 * H + j] = dct * i * rnn__act_grad(act, g);
-                zb[3 * H + j] = dov * rnn__act_grad(ract, o);
-                dcb[j] = dct * f;
+        if (fused && !r->mask) { /* the same operations, vectorised (kernels/gates.c) */
+            rnn__lstm_gates_backward(z, tc, c_prev, dh, dc, B, H);
+        } else {
+            for (int b = 0; b < B; b++) {
+                float *zb = z + (size_t)b * G4, *dhb = dh + (size_t)b * H, *dcb = dc + (size_t)b * H;
+                const float *tcrow = tc + (size_t)b * H, *cpb = c_prev + (size_t)b * H;
+                if (r->mask && r->mask[(size_t)t * B + b] == 0.0f) {
+                    /* h_t = h_{t-1}, c_t = c_{t-1}: the gradients pass through unchanged. */
+                    memset(zb, 0, sizeof(float) * G4);
+                    memcpy(r->dh_keep + (size_t)b * H, dhb, sizeof(float) * H);
+                    masked_rows = 1;
+                    continue;
+                }
+                for (int j = 0; j < H; j++) {
+                    float i = zb[j], f = zb[H + j], g = zb[2 * H + j], o = zb[3 * H + j];
+                    float tcv = tcrow[j];
+                    float dct = dcb[j] + dhb[j] * o * rnn__act_grad(act, tcv);
+                    float dov = dhb[j] * tcv;
+                    zb[j] = dct * g * rnn__act_grad(ract, i);
+                    zb[H + j] = dct * cpb[j] * rnn__act_grad(ract, f);
+                    zb[2 * H + j] = dct * i * rnn__act_grad(act, g);
+                    zb[3 * H + j] = dov * rnn__act_grad(ract, o);
+                    dcb[j] = dct * f;
+                }
             }
         }
         rnn__gemm(0, 1, B, H, G4, 1.0f, z, G4, U, G4, 0.0f, dh, H);

@@ -1,0 +1,113 @@
+/* Fused LSTM/GRU cell passes (gates.h): per batch row, 8 units at a time, every element-wise
+ * operation of a step in registers. Before, a step made five to seven passes over its rows
+ * (one per activation block, then the cell update, then tanh(c)) and the backward loop called
+ * the generic activation-derivative switch per element, which the compiler cannot vectorise.
+ * Cloned for AVX2 and the baseline like vmath.c; no contraction (-std=c11), so every clone and
+ * the general loops of the layers give the same bits. */
+#include "kernels/gates.h"
+
+#include "kernels/vmath8.h"
+
+/* Loads n <= 8 floats at p (n == 8: straight from memory). */
+#define LD(p, n) ((n) == 8 ? load8(p) : load_n((p), (n)))
+#define ST(p, v, n) ((n) == 8 ? store8((p), (v)) : store_n((p), (v), (n)))
+
+static inline __attribute__((always_inline)) v8f load8(const float *p) {
+    v8f v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+static inline __attribute__((always_inline)) void store8(float *p, v8f v) { memcpy(p, &v, sizeof v); }
+
+VMATH_CLONES
+void rnn__lstm_gates_forward(float *z, const float *c_prev, float *c, float *tc, float *h, int B,
+                             int H) {
+    for (int b = 0; b < B; b++) {
+        float *zb = z + (size_t)b * 4 * H;
+        const size_t o = (size_t)b * H;
+        for (int j = 0; j < H; j += 8) {
+            const int n = H - j < 8 ? H - j : 8;
+            v8f i = sigmoid8(LD(zb + j, n)), f = sigmoid8(LD(zb + H + j, n));
+            v8f g = tanh8(LD(zb + 2 * H + j, n)), og = sigmoid8(LD(zb + 3 * H + j, n));
+            ST(zb + j, i, n);
+            ST(zb + H + j, f, n);
+            ST(zb + 2 * H + j, g, n);
+            ST(zb + 3 * H + j, og, n);
+            v8f cc = f * LD(c_prev + o + j, n) + i * g;
+            v8f t = tanh8(cc);
+            ST(c + o + j, cc, n);
+            ST(tc + o + j, t, n);
+            ST(h + o + j, og * t, n);
+        }
+    }
+}
+
+VMATH_CLONES
+void rnn__lstm_gates_backward(float *z, const float *tc, const float *c_prev, const float *dh,
+                              float *dc, int B, int H) {
+    for (int b = 0; b < B; b++) {
+        float *zb = z + (size_t)b * 4 * H;
+        const size_t o = (size_t)b * H;
+        for (int j = 0; j < H; j += 8) {
+            const int n = H - j < 8 ? H - j : 8;
+            v8f i = LD(zb + j, n), f = LD(zb + H + j, n), g = LD(zb + 2 * H + j, n);
+            v8f og = LD(zb + 3 * H + j, n), t = LD(tc + o + j, n), d = LD(dh + o + j, n);
+            v8f dct = LD(dc + o + j, n) + d * og * (1.0f - t * t);
+            v8f dov = d * t;
+            ST(zb + j, dct * g * (i * (1.0f - i)), n);
+            ST(zb + H + j, dct * LD(c_prev + o + j, n) * (f * (1.0f - f)), n);
+            ST(zb + 2 * H + j, dct * i * (1.0f - g * g), n);
+            ST(zb + 3 * H + j, dov * (og * (1.0f - og)), n);
+            ST(dc + o + j, dct * f, n);
+        }
+    }
+}
+
+VMATH_CLONES
+void rnn__gru_gates_forward(float *x, const float *g, const float *h_prev, float *h, float *aux,
+                            int B, int H) {
+    for (int b = 0; b < B; b++) {
+        float *xb = x + (size_t)b * 3 * H;
+        const float *gb = g + (size_t)b * 3 * H;
+        const size_t o = (size_t)b * H;
+        for (int j = 0; j < H; j += 8) {
+            const int n = H - j < 8 ? H - j : 8;
+            v8f z = sigmoid8(LD(xb + j, n) + LD(gb + j, n));
+            v8f r = sigmoid8(LD(xb + H + j, n) + LD(gb + H + j, n));
+            v8f gh = LD(gb + 2 * H + j, n);
+            v8f hh = tanh8(LD(xb + 2 * H + j, n) + r * gh);
+            ST(xb + j, z, n);
+            ST(xb + H + j, r, n);
+            ST(xb + 2 * H + j, hh, n);
+            ST(h + o + j, z * LD(h_prev + o + j, n) + (1.0f - z) * hh, n);
+            ST(aux + o + j, gh, n);
+        }
+    }
+}
+
+VMATH_CLONES
+void rnn__gru_gates_backward(float *x, float *g, float *aux, const float *h_prev, float *dh,
+                             int B, int H) {
+    for (int b = 0; b < B; b++) {
+        float *xb = x + (size_t)b * 3 * H, *gb = g + (size_t)b * 3 * H;
+        const size_t o = (size_t)b * H;
+        for (int j = 0; j < H; j += 8) {
+            const int n = H - j < 8 ? H - j : 8;
+            v8f z = LD(xb + j, n), r = LD(xb + H + j, n), hh = LD(xb + 2 * H + j, n);
+            v8f d = LD(dh + o + j, n);
+            v8f dz = d * (LD(h_prev + o + j, n) - hh);
+            v8f dah = d * (1.0f - z) * (1.0f - hh * hh);
+            v8f daz = dz * (z * (1.0f - z));
+            v8f dar = dah * LD(aux + o + j, n) * (r * (1.0f - r));
+            v8f dgh = dah * r;
+            ST(dh + o + j, d * z, n);
+            ST(xb + j, daz, n);
+            ST(xb + H + j, dar, n);
+            ST(xb + 2 * H + j, dah, n);
+            ST(aux + o + j, dgh, n);
+            ST(gb + j, daz, n);
+            ST(gb + H + j, dar, n);
+            ST(gb + 2 * H + j, dgh, n);
+        }
+    }
+}
