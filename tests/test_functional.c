@@ -540,8 +540,10 @@ static void bidirectional_definition(void) {
     CHECK(y.rank == 3 && y.shape[2] == 2 * U, "output shape");
     for (int t = 0; t < T; t++)
         for (int j = 0; j < U; j++) {
-            CHECK_CLOSE(y.data[t * 2 * U + j], yf.data[t * U + j], 0, 0, "forward half");
-            CHECK_CLOSE(y.data[t * 2 * U + U + j], yb.data[(T - 1 - t) * U + j], 0, 0,
+            /* Not bit for bit: the two models run different batch sizes (2 and 1), which the
+             * product kernels tile differently, adding in another order (differences ~1e-8). */
+            CHECK_CLOSE(y.data[t * 2 * U + j], yf.data[t * U + j], 1e-6, 0, "forward half");
+            CHECK_CLOSE(y.data[t * 2 * U + U + j], yb.data[(T - 1 - t) * U + j], 1e-6, 0,
                         "backward half, flipped");
         }
     for (int j = 0; j < 2 * U; j++)
