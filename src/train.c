@@ -1237,24 +1237,32 @@ rnn_status rnn__model_gradients(rnn_model *m, const rnn_tensor *x, int nx, const
 
 /* ---------------------------------------------------------------- streaming */
 
-rnn_status rnn_predict_step(rnn_model *m, const float *x, float *y) {
-    if (!m || !x || !y) return rnn__fail(RNN_ERR_ARGUMENT, "rnn_predict_step: NULL argument");
+/* What streaming works with: B parallel streams of F values per step (F = 1 for token ids). */
+static rnn_status stream_sizes(rnn_model *m, const char *who, int64_t *B, int64_t *F, int *ids) {
     const rnn_shape *in = m->n_inputs == 1 ? rnn__model_input_shape(m, 0) : NULL;
     /* [batch, steps, features], or token ids [batch, steps] for a model starting with Embedding */
-    const int ids = in && rnn__input_is_ids(m->inputs[0]);
-    if (!in || m->n_layers <= 1 || (in->rank != 3 && !ids))
+    *ids = in && rnn__input_is_ids(m->inputs[0]);
+    if (!in || m->n_layers <= 1 || (in->rank != 3 && !*ids))
         return rnn__model_fail(m, rnn__fail(RNN_ERR_STATE,
-                               "rnn_predict_step needs a single-input model whose input is "
-                               "[batch, steps, features] or token ids [batch, steps]"));
-    int64_t B = rnn__model_stateful_batch(m);
-    if (!B) B = in->dim[0] > 0 ? in->dim[0] : 1;
-    const int64_t F = ids ? 1 : in->dim[2];
+                               "%s needs a single-input model whose input is "
+                               "[batch, steps, features] or token ids [batch, steps]", who));
+    *B = rnn__model_stateful_batch(m);
+    if (!*B) *B = in->dim[0] > 0 ? in->dim[0] : 1;
+    *F = *ids ? 1 : in->dim[2];
+    return RNN_OK;
+}
+
+rnn_status rnn_predict_step(rnn_model *m, const float *x, float *y) {
+    if (!m || !x || !y) return rnn__fail(RNN_ERR_ARGUMENT, "rnn_predict_step: NULL argument");
+    int64_t B, F;
+    int ids;
+    rnn_status st = stream_sizes(m, "rnn_predict_step", &B, &F, &ids);
+    if (st) return st;
     for (int64_t i = 0; i < B * F; i++)
         if (!isfinite(x[i]))
             return rnn__model_fail(m, rnn__fail(RNN_ERR_NUMERIC, "x contains %s at index %lld",
                                                 isnan(x[i]) ? "NaN" : "Inf", (long long)i));
-    rnn_status st = rnn__model_build(m);
-    if (st) return st;
+    if ((st = rnn__model_build(m))) return st;
     rnn_layer *all[512];
     int n = rnn__model_all_layers(m, all, 512);
     for (int i = 0; i < n && i < 512; i++)
@@ -1272,17 +1280,13 @@ rnn_status rnn_predict_step(rnn_model *m, const float *x, float *y) {
 rnn_status rnn_stream_shape(rnn_model *m, int64_t *batch, int64_t *features_in,
                             int64_t *features_out) {
     if (!m) return rnn__fail(RNN_ERR_ARGUMENT, "rnn_stream_shape: model is NULL");
-    const rnn_shape *in = m->n_inputs == 1 ? rnn__model_input_shape(m, 0) : NULL;
-    const int ids = in && rnn__input_is_ids(m->inputs[0]);
-    if (!in || m->n_layers <= 1 || (in->rank != 3 && !ids))
-        return rnn__model_fail(m, rnn__fail(RNN_ERR_STATE,
-                               "streaming needs a single-input model whose input is "
-                               "[batch, steps, features] or token ids [batch, steps]"));
-    int64_t B = rnn__model_stateful_batch(m);
-    if (!B) B = in->dim[0] > 0 ? in->dim[0] : 1;
+    int64_t B, F;
+    int ids;
+    rnn_status st = stream_sizes(m, "streaming", &B, &F, &ids);
+    if (st) return st;
     rnn_shape out = rnn__model_output_shape(m, 0, B, 1);
     if (batch) *batch = B;
-    if (features_in) *features_in = ids ? 1 : in->dim[2];
+    if (features_in) *features_in = F;
     if (features_out) *features_out = out.dim[out.rank - 1];
     return RNN_OK;
 }
