@@ -128,6 +128,16 @@ test-sanitize: deps
 	@$(SAN_ENV) sh scripts/run_tests.sh $(TEST_BIN:$(BUILD)/%=$(SAN_BUILD)/%) \
 	    $(REPLAY_BIN:$(BUILD)/%=$(SAN_BUILD)/%) $(EXAMPLE_BIN:$(BUILD)/%=$(SAN_BUILD)/%)
 
+# valgrind memcheck over the tests of the file readers and the CLI (the normal build; forked
+# reader processes are checked too). About a minute; .ci/run runs it.
+VALGRIND_TESTS := test_npy test_csv test_cli test_untrusted_parse replay_fuzz_h5 replay_fuzz_keras \
+                  replay_fuzz_keras_config replay_fuzz_npy replay_fuzz_csv replay_fuzz_cli_args
+.PHONY: test-valgrind
+test-valgrind: deps
+	@$(MAKE) --no-print-directory $(VALGRIND_TESTS:%=$(BUILD)/tests/%)
+	@RNN_VALGRIND="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite" \
+	    sh scripts/run_tests.sh $(VALGRIND_TESTS:%=$(BUILD)/tests/%)
+
 # libFuzzer harnesses (fuzz/), built with clang, ASan and UBSan in build-fuzz; `make fuzz
 # FUZZ_SECONDS=N` runs each for N seconds and prints its executions and crashes (scripts/fuzz.sh).
 # clang and its runtime are needed only here: FUZZ=1 makes scripts/deps.sh check for them.

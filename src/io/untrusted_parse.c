@@ -119,9 +119,12 @@ static void child_run(int fd, const char *path, rnn_keras_loader load) {
         bad = bad || put_string(fd, rnn_last_error());
     } else {
         int32_t legacy = r.compile_legacy, major = r.origin.major, n = m->n_weights;
+        /* The version text up to its NUL; the rest of the array was never written (valgrind). */
+        char version[sizeof r.origin.version] = {0};
+        memcpy(version, r.origin.version, strnlen(r.origin.version, sizeof version - 1));
         bad = bad || put_string(fd, r.config) || put_string(fd, r.compile) ||
               write_all(fd, &legacy, sizeof legacy) || write_all(fd, &major, sizeof major) ||
-              write_all(fd, r.origin.version, sizeof r.origin.version) ||
+              write_all(fd, version, sizeof version) ||
               write_all(fd, &n, sizeof n);
         for (int i = 0; i < n && !bad; i++) {
             const rnn_weight *w = m->weights[i];
@@ -131,6 +134,9 @@ static void child_run(int fd, const char *path, rnn_keras_loader load) {
         }
     }
     bad = bad || put_u32(fd, MSG_END);
+    /* Freed although the process ends: leak checkers (valgrind, LSan) follow forked children. */
+    rnn_model_free(m);
+    rnn__keras_recipe_free(&r);
     _exit(bad ? 3 : 0);
 }
 
