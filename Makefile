@@ -134,6 +134,7 @@ VALGRIND_TESTS := test_npy test_csv test_cli test_untrusted_parse replay_fuzz_h5
                   replay_fuzz_keras_config replay_fuzz_npy replay_fuzz_csv replay_fuzz_cli_args
 .PHONY: test-valgrind
 test-valgrind: deps
+	@BLAS=$(BLAS) KERAS_IO=$(KERAS_IO_ASKED) CC=$(CC) VALGRIND=1 sh scripts/deps.sh
 	@$(MAKE) --no-print-directory $(VALGRIND_TESTS:%=$(BUILD)/tests/%)
 	@RNN_VALGRIND="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite" \
 	    sh scripts/run_tests.sh $(VALGRIND_TESTS:%=$(BUILD)/tests/%)
