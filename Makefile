@@ -44,6 +44,9 @@ EXAMPLE_SRC := $(wildcard examples/*.c)
 EXAMPLE_BIN := $(EXAMPLE_SRC:examples/%.c=$(BUILD)/examples/%)
 # The fuzz harnesses without libFuzzer: replay the seeds and the inputs that once crashed them.
 FUZZ_SRC := $(wildcard fuzz/fuzz_*.c)
+ifeq ($(KERAS_IO),none)
+  FUZZ_SRC := $(filter-out fuzz/fuzz_keras.c fuzz/fuzz_h5.c fuzz/fuzz_keras_config.c,$(FUZZ_SRC))
+endif
 REPLAY_BIN := $(FUZZ_SRC:fuzz/%.c=$(BUILD)/tests/replay_%)
 
 .PHONY: all deps lib test demo install clean
