@@ -108,7 +108,7 @@ static int get_string(int fd, char **out) {
 /* ---------------------------------------------------------------- the child */
 
 /* Loads, then writes: magic, status; on failure the message; on success the recipe, the weight
- * count and each weight's size and values; then the end mark. */
+ * count, the model's generator state and each weight's size and values; then the end mark. */
 static void child_run(int fd, const char *path, rnn_keras_loader load) {
     rnn_keras_recipe r = {0};
     rnn_model *m = load(path, &r);
@@ -125,7 +125,7 @@ static void child_run(int fd, const char *path, rnn_keras_loader load) {
         bad = bad || put_string(fd, r.config) || put_string(fd, r.compile) ||
               write_all(fd, &legacy, sizeof legacy) || write_all(fd, &major, sizeof major) ||
               write_all(fd, version, sizeof version) ||
-              write_all(fd, &n, sizeof n);
+              write_all(fd, &n, sizeof n) || write_all(fd, m->rng.s, sizeof m->rng.s);
         for (int i = 0; i < n && !bad; i++) {
             const rnn_weight *w = m->weights[i];
             int64_t size = w->size;
@@ -181,6 +181,9 @@ static rnn_model *parent_read(int fd, const char *path, int *complete) {
         *complete = 1;
         goto fail;
     }
+    /* The generator as the child's initialisers left it: fit's shuffling and dropout after a
+     * load draw the same numbers as they did when the load ran in the caller. */
+    if (read_all(fd, m->rng.s, sizeof m->rng.s)) goto fail;
     for (int i = 0; i < n; i++) {
         int64_t size;
         if (read_all(fd, &size, sizeof size)) goto fail;
