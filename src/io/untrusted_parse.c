@@ -19,6 +19,7 @@
  * Limits: POSIX only (fork); a file that makes libhdf5 loop forever makes rnn_load wait forever
  * too, as it did without the guard. */
 #ifdef RNN_WITH_KERAS_IO
+#define _GNU_SOURCE /* F_SETPIPE_SZ (Linux) */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -218,6 +219,11 @@ rnn_model *rnn__keras_load_guarded(const char *path, rnn_keras_loader load) {
     }
     fcntl(p[0], F_SETFD, FD_CLOEXEC);
     fcntl(p[1], F_SETFD, FD_CLOEXEC);
+#ifdef F_SETPIPE_SZ
+    /* 1 MB instead of 64 KB: megabytes of weights pass in a few turns of the two processes
+     * rather than dozens (a best effort: the limit for unprivileged users is 1 MB). */
+    fcntl(p[1], F_SETPIPE_SZ, 1 << 20);
+#endif
     pid_t pid = fork();
     if (pid < 0) {
         rnn__fail(RNN_ERR_IO, "rnn_load(%s): cannot start the reader process: %s", path,
