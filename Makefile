@@ -44,6 +44,9 @@ EXAMPLE_SRC := $(wildcard examples/*.c)
 EXAMPLE_BIN := $(EXAMPLE_SRC:examples/%.c=$(BUILD)/examples/%)
 # The fuzz harnesses without libFuzzer: replay the seeds and the inputs that once crashed them.
 FUZZ_SRC := $(wildcard fuzz/fuzz_*.c)
+ifeq ($(KERAS_IO),none)
+  FUZZ_SRC := $(filter-out fuzz/fuzz_keras.c fuzz/fuzz_h5.c fuzz/fuzz_keras_config.c,$(FUZZ_SRC))
+endif
 REPLAY_BIN := $(FUZZ_SRC:fuzz/%.c=$(BUILD)/tests/replay_%)
 
 .PHONY: all deps lib test demo install clean
@@ -130,6 +133,17 @@ test-sanitize: deps
 	    $(REPLAY_BIN:$(BUILD)/%=$(SAN_BUILD)/%)
 	@$(SAN_ENV) sh scripts/run_tests.sh $(TEST_BIN:$(BUILD)/%=$(SAN_BUILD)/%) \
 	    $(REPLAY_BIN:$(BUILD)/%=$(SAN_BUILD)/%) $(EXAMPLE_BIN:$(BUILD)/%=$(SAN_BUILD)/%)
+
+# valgrind memcheck over the tests of the file readers and the CLI (the normal build; forked
+# reader processes are checked too). About a minute; .ci/run runs it.
+VALGRIND_TESTS := test_npy test_csv test_cli test_untrusted_parse replay_fuzz_h5 replay_fuzz_keras \
+                  replay_fuzz_keras_config replay_fuzz_npy replay_fuzz_csv replay_fuzz_cli_args
+.PHONY: test-valgrind
+test-valgrind: deps
+	@BLAS=$(BLAS) KERAS_IO=$(KERAS_IO_ASKED) CC=$(CC) VALGRIND=1 sh scripts/deps.sh
+	@$(MAKE) --no-print-directory $(VALGRIND_TESTS:%=$(BUILD)/tests/%)
+	@RNN_VALGRIND="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite" \
+	    sh scripts/run_tests.sh $(VALGRIND_TESTS:%=$(BUILD)/tests/%)
 
 # libFuzzer harnesses (fuzz/), built with clang, ASan and UBSan in build-fuzz; `make fuzz
 # FUZZ_SECONDS=N` runs each for N seconds and prints its executions and crashes (scripts/fuzz.sh).

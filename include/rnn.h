@@ -523,7 +523,9 @@ int rnn_sample(const float *probabilities, int n, float temperature, uint64_t *s
  * librnn does not have, named in the message). No code from a file is ever run.
  * `hard_sigmoid` is Keras 1/2's 0.2x + 0.5 in legacy files and Keras 3's x/6 + 0.5 in .keras
  * files; a GRU without reset_after in a Keras 1/2 config is reset_after=False. Uses HDF5, which
- * is not thread-safe: load and save from one thread at a time. */
+ * is not thread-safe: load and save from one thread at a time. The file is read in a
+ * short-lived child process (fork; libhdf5 is not safe on hostile files): a file that crashes
+ * the reader gives NULL and a message saying so, never a crash of the caller. */
 rnn_model *rnn_load(const char *path);
 
 /* model.save(path): `.keras` (Keras 3 format, loadable by Keras 3) or `.h5` (legacy HDF5, by the

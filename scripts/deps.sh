@@ -6,6 +6,7 @@
 #   libhdf5-dev, libzip-dev, libcjson-dev : Keras .h5 / .keras model files (HDF5, the zip
 #                          container, the JSON config); skipped with KERAS_IO=none
 #   clang, libclang-rt-dev : only with FUZZ=1 (make fuzz): libFuzzer and the sanitizer runtimes
+#   valgrind             : only with VALGRIND=1 (make test-valgrind)
 set -u
 CC=${CC:-cc}
 BLAS=${BLAS:-openblas}
@@ -41,6 +42,9 @@ if [ "${FUZZ:-0}" = 1 ]; then
         return $rc
     }
     command -v clang >/dev/null 2>&1 && fuzz_ok || missing="$missing clang libclang-rt-dev"
+fi
+if [ "${VALGRIND:-0}" = 1 ]; then
+    command -v valgrind >/dev/null 2>&1 || missing="$missing valgrind"
 fi
 [ -z "$missing" ] && exit 0
 

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Runs each test program given as an argument from the repository root and prints the tally.
-# A test passes when it exits 0; each prints its own details on failure.
+# A test passes when it exits 0; each prints its own details on failure. RNN_VALGRIND, when set,
+# is a command prefix (make test-valgrind).
 passed=0
 failed=0
 failures=""
@@ -9,7 +10,7 @@ for t in "$@"; do
         echo "MISSING $t"
         failed=$((failed + 1)); failures="$failures $t"; continue
     fi
-    out=$("$t" 2>&1)
+    out=$(${RNN_VALGRIND:-} "$t" 2>&1)
     rc=$?
     if [ $rc -eq 0 ]; then
         passed=$((passed + 1))

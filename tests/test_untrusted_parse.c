@@ -132,6 +132,8 @@ int main(void) {
             CHECK(same_weights(direct, guarded), "%s: weights differ through the guard", path);
             CHECK(same_weights(m, guarded), "%s: weights differ from the saved model", path);
             CHECK(same_predictions(direct, guarded), "%s: predictions differ", path);
+            CHECK(!memcmp(&direct->rng, &guarded->rng, sizeof direct->rng),
+                  "%s: the generator state differs through the guard", path);
         }
         rnn_model_free(direct);
         rnn_model_free(guarded);

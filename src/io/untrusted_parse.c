@@ -20,6 +20,7 @@
  * Limits: POSIX only (fork); a file that makes libhdf5 loop forever makes rnn_load wait forever
  * too, as it did without the guard. */
 #ifdef RNN_WITH_KERAS_IO
+#define _GNU_SOURCE /* F_SETPIPE_SZ (Linux) */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -151,7 +152,7 @@ static int get_optimizer_state(int fd, rnn_model *m, const char *path) {
 /* ---------------------------------------------------------------- the child */
 
 /* Loads, then writes: magic, status; on failure the message; on success the recipe, the weight
- * count and each weight's size and values; then the end mark. */
+ * count, the model's generator state and each weight's size and values; then the end mark. */
 static void child_run(int fd, const char *path, rnn_keras_loader load) {
     rnn_keras_recipe r = {0};
     rnn_model *m = load(path, &r);
@@ -162,10 +163,13 @@ static void child_run(int fd, const char *path, rnn_keras_loader load) {
         bad = bad || put_string(fd, rnn_last_error());
     } else {
         int32_t legacy = r.compile_legacy, major = r.origin.major, n = m->n_weights;
+        /* The version text up to its NUL; the rest of the array was never written (valgrind). */
+        char version[sizeof r.origin.version] = {0};
+        memcpy(version, r.origin.version, strnlen(r.origin.version, sizeof version - 1));
         bad = bad || put_string(fd, r.config) || put_string(fd, r.compile) ||
               write_all(fd, &legacy, sizeof legacy) || write_all(fd, &major, sizeof major) ||
-              write_all(fd, r.origin.version, sizeof r.origin.version) ||
-              write_all(fd, &n, sizeof n);
+              write_all(fd, version, sizeof version) ||
+              write_all(fd, &n, sizeof n) || write_all(fd, m->rng.s, sizeof m->rng.s);
         for (int i = 0; i < n && !bad; i++) {
             const rnn_weight *w = m->weights[i];
             int64_t size = w->size;
@@ -175,6 +179,9 @@ static void child_run(int fd, const char *path, rnn_keras_loader load) {
         bad = bad || put_optimizer_state(fd, m);
     }
     bad = bad || put_u32(fd, MSG_END);
+    /* Freed although the process ends: leak checkers (valgrind, LSan) follow forked children. */
+    rnn_model_free(m);
+    rnn__keras_recipe_free(&r);
     _exit(bad ? 3 : 0);
 }
 
@@ -219,6 +226,9 @@ static rnn_model *parent_read(int fd, const char *path, int *complete) {
         *complete = 1;
         goto fail;
     }
+    /* The generator as the child's initialisers left it: fit's shuffling and dropout after a
+     * load draw the same numbers as they did when the load ran in the caller. */
+    if (read_all(fd, m->rng.s, sizeof m->rng.s)) goto fail;
     for (int i = 0; i < n; i++) {
         int64_t size;
         if (read_all(fd, &size, sizeof size)) goto fail;
@@ -256,6 +266,11 @@ rnn_model *rnn__keras_load_guarded(const char *path, rnn_keras_loader load) {
     }
     fcntl(p[0], F_SETFD, FD_CLOEXEC);
     fcntl(p[1], F_SETFD, FD_CLOEXEC);
+#ifdef F_SETPIPE_SZ
+    /* 1 MB instead of 64 KB: megabytes of weights pass in a few turns of the two processes
+     * rather than dozens (a best effort: the limit for unprivileged users is 1 MB). */
+    fcntl(p[1], F_SETPIPE_SZ, 1 << 20);
+#endif
     pid_t pid = fork();
     if (pid < 0) {
         rnn__fail(RNN_ERR_IO, "rnn_load(%s): cannot start the reader process: %s", path,
