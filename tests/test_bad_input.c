@@ -1073,12 +1073,31 @@ static const bad_case cases[] = {
 /* Under AddressSanitizer (make test-sanitize): the cases build models and leave them to the
  * exit of their forked child (each case is one short-lived process), so LeakSanitizer at the
  * child's exit would report the harness's own objects, replace the exit status the test reads
- * and print into the stderr it checks. Leak detection is off for this binary only; the error
- * paths' leaks are checked by every other test under LeakSanitizer. Huge requests return NULL
- * (as glibc's malloc does) instead of aborting: case "LSTM with 2^20 units" checks exactly
- * that librnn reports a failed allocation. */
+ * and print into the stderr it checks. Leak detection is off for this binary only (the error
+ * paths' leaks are checked by every other test under LeakSanitizer), and huge requests return
+ * NULL as glibc's malloc does instead of aborting: case "LSTM with 2^20 units" checks exactly
+ * that librnn reports a failed allocation. The defaults below apply when ASAN_OPTIONS is unset;
+ * make test-sanitize sets it, so main() appends the two flags (the last one wins) and re-runs
+ * itself once. */
+#define SANITIZER_FLAGS "detect_leaks=0:allocator_may_return_null=1"
 const char *__asan_default_options(void);
-const char *__asan_default_options(void) { return "detect_leaks=0:allocator_may_return_null=1"; }
+const char *__asan_default_options(void) { return SANITIZER_FLAGS; }
+
+static void sanitizer_flags_for_cases(char **argv) {
+#if defined(__SANITIZE_ADDRESS__)
+    const char *now = getenv("ASAN_OPTIONS");
+    if (!now || strstr(now, SANITIZER_FLAGS)) return;
+    char *both = malloc(strlen(now) + sizeof SANITIZER_FLAGS + 2);
+    if (!both) return;
+    sprintf(both, "%s:%s", now, SANITIZER_FLAGS);
+    setenv("ASAN_OPTIONS", both, 1);
+    free(both);
+    execv("/proc/self/exe", argv);
+    /* if the re-run fails, go on with the caller's flags */
+#else
+    (void)argv;
+#endif
+}
 
 static void run_one(const bad_case *c, int index, const char *root) {
     snprintf(case_dir, sizeof case_dir, "%s/case%03d", root, index);
@@ -1147,7 +1166,9 @@ static void run_one(const bad_case *c, int index, const char *root) {
     free(msg);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+    (void)argc;
+    sanitizer_flags_for_cases(argv);
     signal(SIGPIPE, SIG_IGN);
     char root[] = "/tmp/rnn_badXXXXXX";
     if (!mkdtemp(root)) return 1;
