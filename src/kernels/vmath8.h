@@ -10,7 +10,14 @@
 typedef float v8f __attribute__((vector_size(32)));
 typedef int32_t v8i __attribute__((vector_size(32)));
 
+/* RNN_NO_CLONES (the clang fuzz build, compiled with -mavx2): one plain copy. clang 14 emits
+ * no dispatcher for a cloned function that other files call through an unattributed
+ * declaration, so the link fails there. */
+#ifdef RNN_NO_CLONES
+#define VMATH_CLONES
+#else
 #define VMATH_CLONES __attribute__((target_clones("avx2", "default")))
+#endif
 
 static inline __attribute__((always_inline)) v8f select8(v8i mask, v8f a, v8f b) { /* mask ? a : b, lane by lane */
     v8i r = (mask & (v8i)a) | (~mask & (v8i)b);
