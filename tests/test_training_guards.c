@@ -121,16 +121,23 @@ static void nan_gradient_not_applied(void) {
     rnn_model_free(ref);
 }
 
-/* SGD with learning rate 1e38: the loss and the gradient are finite, the step overflows the
- * weights to Inf. fit must not return RNN_OK with such a model. */
-static void overflowing_update_stops(void) {
+/* Dense(1) under SGD with learning rate 1e38 and targets of +-50: the loss and the gradient
+ * are finite, the first step overflows the weights to Inf. */
+static float overflow_y[4] = {50, -50, 50, -50};
+static rnn_model *overflowing_model(void) {
     rnn_model *m = rnn_sequential(NULL);
     rnn_input(m, 0, 2);
     rnn_add(m, rnn_dense_simple(1, RNN_LINEAR));
     rnn_optimizer sgd = rnn_sgd_defaults();
     sgd.learning_rate = 1e38f;
     rnn_compile_with(m, "mse", &sgd);
-    float yb[4] = {50, -50, 50, -50};
+    return m;
+}
+
+/* fit must not return RNN_OK with a model of Inf weights. */
+static void overflowing_update_stops(void) {
+    rnn_model *m = overflowing_model();
+    float *yb = overflow_y;
     rnn_fit_options fo = rnn_fit_defaults();
     fo.verbose = 0;
     fo.epochs = 1;
@@ -195,13 +202,8 @@ static void checkpoint_keeps_last_good(const char *dir) {
     /* the last batch of epoch 1 overflows the weights: no checkpoint may be written */
     char path2[600];
     snprintf(path2, sizeof path2, "%s/overflow.keras", dir);
-    m = rnn_sequential(NULL);
-    rnn_input(m, 0, 2);
-    rnn_add(m, rnn_dense_simple(1, RNN_LINEAR));
-    rnn_optimizer sgd = rnn_sgd_defaults();
-    sgd.learning_rate = 1e38f;
-    rnn_compile_with(m, "mse", &sgd);
-    float yb[4] = {50, -50, 50, -50};
+    m = overflowing_model();
+    float *yb = overflow_y;
     rnn_fit_options f2 = rnn_fit_defaults();
     f2.verbose = 0;
     f2.epochs = 2;
