@@ -121,7 +121,7 @@ static void test_fused_gates(void) {
             hp[i] = (float)rnn__rng_uniform(&r) - 0.5f;
         }
         /* LSTM forward */
-        rnn__lstm_gates_forward(z1, cp, c1, t1, h1, B, H);
+        rnn__lstm_gates_forward(z1, cp, c1, t1, h1, B, H, 0, H);
         for (int b = 0; b < B; b++) {
             float *zb = z2 + b * 4 * H;
             rnn__act_vec(RNN_SIGMOID, zb, 2 * H);
@@ -135,7 +135,7 @@ static void test_fused_gates(void) {
               memcmp(t1, t2, sizeof(float) * B * H) == 0 && memcmp(h1, h2, sizeof(float) * B * H) == 0,
               "fused LSTM forward differs from the loops (H=%d)", H);
         /* LSTM backward */
-        rnn__lstm_gates_backward(z1, t1, cp, dh, d1, B, H);
+        rnn__lstm_gates_backward(z1, t1, cp, dh, d1, B, H, 0, H);
         for (int b = 0; b < B; b++)
             for (int j = 0; j < H; j++) {
                 float *zb = z2 + b * 4 * H;
@@ -155,7 +155,7 @@ static void test_fused_gates(void) {
             z1[i] = z2[i] = 4.0f * ((float)rnn__rng_uniform(&r) - 0.5f);
             g1[i] = g2[i] = 2.0f * ((float)rnn__rng_uniform(&r) - 0.5f);
         }
-        rnn__gru_gates_forward(z1, g1, hp, h1, a1, B, H);
+        rnn__gru_gates_forward(z1, g1, hp, h1, a1, B, H, 0, H);
         for (int b = 0; b < B; b++) {
             float *xb = z2 + b * 3 * H;
             const float *gb = g2 + b * 3 * H;
@@ -174,7 +174,7 @@ static void test_fused_gates(void) {
         /* GRU backward */
         memcpy(t1, dh, sizeof(float) * B * H);
         memcpy(t2, dh, sizeof(float) * B * H);
-        rnn__gru_gates_backward(z1, g1, a1, hp, t1, B, H);
+        rnn__gru_gates_backward(z1, g1, a1, hp, t1, B, H, 0, H);
         for (int b = 0; b < B; b++)
             for (int j = 0; j < H; j++) {
                 float *xb = z2 + b * 3 * H, *gb = g2 + b * 3 * H, *dhb = t2 + b * H, *ab = a2 + b * H;

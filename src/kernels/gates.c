@@ -21,12 +21,12 @@ static inline __attribute__((always_inline)) void store8(float *p, v8f v) { memc
 
 VMATH_CLONES
 void rnn__lstm_gates_forward(float *z, const float *c_prev, float *c, float *tc, float *h, int B,
-                             int H) {
+                             int H, int j0, int j1) {
     for (int b = 0; b < B; b++) {
         float *zb = z + (size_t)b * 4 * H;
         const size_t o = (size_t)b * H;
-        for (int j = 0; j < H; j += 8) {
-            const int n = H - j < 8 ? H - j : 8;
+        for (int j = j0; j < j1; j += 8) {
+            const int n = j1 - j < 8 ? j1 - j : 8;
             v8f i = sigmoid8(LD(zb + j, n)), f = sigmoid8(LD(zb + H + j, n));
             v8f g = tanh8(LD(zb + 2 * H + j, n)), og = sigmoid8(LD(zb + 3 * H + j, n));
             ST(zb + j, i, n);
@@ -44,12 +44,12 @@ void rnn__lstm_gates_forward(float *z, const float *c_prev, float *c, float *tc,
 
 VMATH_CLONES
 void rnn__lstm_gates_backward(float *z, const float *tc, const float *c_prev, const float *dh,
-                              float *dc, int B, int H) {
+                              float *dc, int B, int H, int j0, int j1) {
     for (int b = 0; b < B; b++) {
         float *zb = z + (size_t)b * 4 * H;
         const size_t o = (size_t)b * H;
-        for (int j = 0; j < H; j += 8) {
-            const int n = H - j < 8 ? H - j : 8;
+        for (int j = j0; j < j1; j += 8) {
+            const int n = j1 - j < 8 ? j1 - j : 8;
             v8f i = LD(zb + j, n), f = LD(zb + H + j, n), g = LD(zb + 2 * H + j, n);
             v8f og = LD(zb + 3 * H + j, n), t = LD(tc + o + j, n), d = LD(dh + o + j, n);
             v8f dct = LD(dc + o + j, n) + d * og * (1.0f - t * t);
@@ -65,13 +65,13 @@ void rnn__lstm_gates_backward(float *z, const float *tc, const float *c_prev, co
 
 VMATH_CLONES
 void rnn__gru_gates_forward(float *x, const float *g, const float *h_prev, float *h, float *aux,
-                            int B, int H) {
+                            int B, int H, int j0, int j1) {
     for (int b = 0; b < B; b++) {
         float *xb = x + (size_t)b * 3 * H;
         const float *gb = g + (size_t)b * 3 * H;
         const size_t o = (size_t)b * H;
-        for (int j = 0; j < H; j += 8) {
-            const int n = H - j < 8 ? H - j : 8;
+        for (int j = j0; j < j1; j += 8) {
+            const int n = j1 - j < 8 ? j1 - j : 8;
             v8f z = sigmoid8(LD(xb + j, n) + LD(gb + j, n));
             v8f r = sigmoid8(LD(xb + H + j, n) + LD(gb + H + j, n));
             v8f gh = LD(gb + 2 * H + j, n);
@@ -87,12 +87,12 @@ void rnn__gru_gates_forward(float *x, const float *g, const float *h_prev, float
 
 VMATH_CLONES
 void rnn__gru_gates_backward(float *x, float *g, float *aux, const float *h_prev, float *dh,
-                             int B, int H) {
+                             int B, int H, int j0, int j1) {
     for (int b = 0; b < B; b++) {
         float *xb = x + (size_t)b * 3 * H, *gb = g + (size_t)b * 3 * H;
         const size_t o = (size_t)b * H;
-        for (int j = 0; j < H; j += 8) {
-            const int n = H - j < 8 ? H - j : 8;
+        for (int j = j0; j < j1; j += 8) {
+            const int n = j1 - j < 8 ? j1 - j : 8;
             v8f z = LD(xb + j, n), r = LD(xb + H + j, n), hh = LD(xb + 2 * H + j, n);
             v8f d = LD(dh + o + j, n);
             v8f dz = d * (LD(h_prev + o + j, n) - hh);

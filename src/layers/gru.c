@@ -31,7 +31,7 @@ static void gru_forward_steps(rnn_recurrent *r, int B, int T) {
                 for (int b = 0; b < B; b++) memcpy(g + (size_t)b * G3, bh, sizeof(float) * G3);
             rnn__gemm(0, 0, B, G3, H, 1.0f, h_in, H, U, G3, bh ? 1.0f : 0.0f, g, G3);
             if (act == RNN_TANH && ract == RNN_SIGMOID) { /* one pass per row (kernels/gates.c) */
-                rnn__gru_gates_forward(x, g, h_prev, h, aux, B, H);
+                rnn__gru_gates_forward(x, g, h_prev, h, aux, B, H, 0, H);
             } else {
                 for (int b = 0; b < B; b++) {
                     float *xb = x + (size_t)b * G3;
@@ -103,7 +103,7 @@ static void gru_backward_steps(rnn_recurrent *r, int B, int T, const float *dhse
             for (size_t k = 0; k < BH; k++) dh[k] += d[k];
         }
         if (fused) {
-            rnn__gru_gates_backward(x, g, aux, h_prev, dh, B, H);
+            rnn__gru_gates_backward(x, g, aux, h_prev, dh, B, H, 0, H);
         } else {
             for (int b = 0; b < B; b++) {
                 float *xb = x + (size_t)b * G3, *dhb = dh + (size_t)b * H, *gb = g + (size_t)b * G3;

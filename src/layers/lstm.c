@@ -25,7 +25,7 @@ static void lstm_forward_steps(rnn_recurrent *r, int B, int T) {
         float *h = r->hs + (size_t)(t + 1) * BH, *c = r->cs + (size_t)(t + 1) * BH;
         rnn__gemm(0, 0, B, G4, H, 1.0f, rnn__rec_in(r, t), H, U, G4, 1.0f, z, G4);
         if (fused) { /* the same operations, one pass per row (kernels/gates.c) */
-            rnn__lstm_gates_forward(z, c_prev, c, tc, h, B, H);
+            rnn__lstm_gates_forward(z, c_prev, c, tc, h, B, H, 0, H);
             if (r->mask)
                 for (int b = 0; b < B; b++)
                     if (r->mask[(size_t)t * B + b] == 0.0f) { /* masked: keep the state */
@@ -75,7 +75,7 @@ static void lstm_backward_steps(rnn_recurrent *r, int B, int T, const float *dhs
         }
         int masked_rows = 0;
         if (fused && !r->mask) { /* the same operations, vectorised (kernels/gates.c) */
-            rnn__lstm_gates_backward(z, tc, c_prev, dh, dc, B, H);
+            rnn__lstm_gates_backward(z, tc, c_prev, dh, dc, B, H, 0, H);
         } else {
             for (int b = 0; b < B; b++) {
                 float *zb = z + (size_t)b * G4, *dhb = dh + (size_t)b * H, *dcb = dc + (size_t)b * H;
