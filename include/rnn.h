@@ -500,7 +500,11 @@ rnn_status rnn_predict_step(rnn_model *model, const float *x, float *y);
 rnn_status rnn_stream_shape(rnn_model *model, int64_t *batch, int64_t *features_in,
                             int64_t *features_out);
 
-/* Number of threads used by the matrix products (0: the library's default). */
+/* Number of threads for the matrix products (the BLAS) and the recurrent step loops (LSTM and
+ * GRU share each step's units between them); 0: the default (the BLAS's own, and as many step
+ * threads as online CPUs, at most 8). Results never depend on timing; the step threads'
+ * number does not change them either (the BLAS's may, in the last bits). Call it between
+ * runs, not during one. */
 rnn_status rnn_set_threads(int threads);
 
 /* ------------------------------------------------------------------ sampling */

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "kernels/gemm.h"
+#include "kernels/team.h"
 #include "layers/recurrent.h"
 #include "losses.h"
 #include "model.h"
@@ -1294,5 +1295,6 @@ rnn_status rnn_stream_shape(rnn_model *m, int64_t *batch, int64_t *features_in,
 rnn_status rnn_set_threads(int threads) {
     if (threads < 0) return rnn__fail(RNN_ERR_ARGUMENT, "threads must be >= 0, got %d", threads);
     if (threads > 0) rnn__blas_set_threads(threads);
+    rnn__team_set_size(threads);
     return RNN_OK;
 }

@@ -273,6 +273,31 @@ static void check_losses(void) {
     CHECK_CLOSE(sum, -log(0.75), 1e-6, 0, "sparse CE value");
 }
 
+/* The step loops split between threads (kernels/team.h): 20 units split 8 + 12 on two
+ * threads (a whole block each and the 4-unit tail), batch 8 so that a step is large enough
+ * to share; sequences and last outputs, stateful carry. */
+static void check_team_paths(void) {
+    rnn_set_threads(2);
+    for (int cell = 0; cell < 2; cell++) {
+        const char *cls = cell ? "GRU" : "LSTM";
+        rnn_recurrent_options o = cell ? rnn_gru_defaults(20) : rnn_lstm_defaults(20);
+        for (int seq = 0; seq < 2; seq++) {
+            o.return_sequences = seq;
+            rnn_layer *L = cell ? rnn_gru(&o) : rnn_lstm(&o);
+            char name[96];
+            snprintf(name, sizeof name, "%s(20) on the team, return_sequences=%d", cls, seq);
+            harness h;
+            if (harness_setup(&h, L, 8, 4, 3, 7) == 0) {
+                CHECK(rnn__recurrent_use_team(rnn__recurrent_of(L), 8),
+                      "%s: the step loops did not take the team path", name);
+                harness_free(&h);
+            }
+            check_layer(name, cell ? rnn_gru(&o) : rnn_lstm(&o), 8, 4, 3, 0);
+        }
+    }
+    rnn_set_threads(0);
+}
+
 int main(void) {
     check_recurrent_options("SimpleRNN", rnn_simple_rnn, rnn_simple_rnn_defaults(4));
     check_recurrent_options("LSTM", rnn_lstm, rnn_lstm_defaults(4));
@@ -280,6 +305,7 @@ int main(void) {
     rnn_recurrent_options g = rnn_gru_defaults(4);
     g.reset_after = 0;
     check_recurrent_options("GRU(reset_after=False)", rnn_gru, g);
+    check_team_paths();
     check_dense();
     check_conv1d();
     check_losses();

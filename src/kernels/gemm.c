@@ -91,6 +91,14 @@ void rnn__gemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const
     rnn__gemm_loops(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
+void rnn__gemm_own(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
+                   int lda, const float *B, int ldb, float beta, float *C, int ldc) {
+    if (M <= 0 || N <= 0) return;
+    if (K > 0 && rnn__gemm_fast(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc))
+        return;
+    rnn__gemm_loops(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
 void rnn__colsum_add(float *out, const float *m, int rows, int cols, int ld) {
     if (rows > 0 && cols > 0 && rnn__colsum_fast(out, m, rows, cols, ld)) return;
     for (int i = 0; i < rows; i++) {

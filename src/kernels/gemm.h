@@ -17,6 +17,11 @@ void rnn__gemm_loops(int trans_a, int trans_b, int M, int N, int K, float alpha,
 int rnn__gemm_fast(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
                    int lda, const float *B, int ldb, float beta, float *C, int ldc);
 
+/* rnn__gemm_fast where available, else the loops; never the BLAS. For the per-thread products
+ * of the step-loop team (team.h), whose threads must not start BLAS threads of their own. */
+void rnn__gemm_own(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
+                   int lda, const float *B, int ldb, float beta, float *C, int ldc);
+
 /* The same with AVX2 (gemm_avx2.c), same bits; 0 (nothing done) where unavailable. */
 int rnn__colsum_fast(float *out, const float *m, int rows, int cols, int ld);
 

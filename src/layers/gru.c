@@ -11,7 +11,90 @@
 #include "kernels/activations.h"
 #include "kernels/gates.h"
 #include "kernels/gemm.h"
+#include "kernels/team.h"
 #include "layers/recurrent.h"
+
+/* The step loops on the thread team (kernels/team.h), reset_after with the default
+ * activations: thread tid owns the units [lo, hi) - its columns of the three gate blocks of U
+ * (and of W when the projection is left to the steps), its gates and its part of h. The
+ * threads meet once per step: forward when h_t is complete, backward when the step's dZ rows
+ * (g) are. Backward alternates between two g buffers, so that a thread writing step t-1's
+ * never overtakes one still reading step t's. Same operations per element as one thread. */
+typedef struct {
+    rnn_recurrent *r;
+    int B, T;
+    const float *dhseq;
+} gru_team_job;
+
+static void gru_forward_team(void *arg, int tid, int n) {
+    const gru_team_job *job = arg;
+    rnn_recurrent *r = job->r;
+    const int B = job->B, T = job->T, H = (int)r->H, G3 = 3 * H, F = (int)r->F;
+    const float *U = r->layer->weights[1].value, *W = r->layer->weights[0].value;
+    const float *bh = r->opt.use_bias ? r->layer->weights[2].value + G3 : NULL;
+    const size_t BH = (size_t)B * H;
+    float *g = r->step;
+    int lo, hi;
+    rnn__team_units(H, tid, n, &lo, &hi);
+    const int nu = hi - lo;
+    if (nu > 0 && r->project_in_steps) /* xw already holds the input bias */
+        for (int k = 0; k < 3; k++)
+            rnn__gemm_own(0, 0, T * B, nu, F, 1.0f, r->xt, F, W + k * H + lo, G3, 1.0f,
+                          r->xw + k * H + lo, G3);
+    for (int t = 0; t < T; t++) {
+        float *x = r->xw + (size_t)t * B * G3;
+        const float *h_prev = r->hs + (size_t)t * BH;
+        float *h = r->hs + (size_t)(t + 1) * BH, *aux = r->aux + (size_t)t * BH;
+        if (nu > 0) {
+            for (int k = 0; k < 3; k++) {
+                float *gk = g + k * H + lo;
+                if (bh)
+                    for (int b = 0; b < B; b++)
+                        memcpy(gk + (size_t)b * G3, bh + k * H + lo, sizeof(float) * nu);
+                rnn__gemm_own(0, 0, B, nu, H, 1.0f, h_prev, H, U + k * H + lo, G3,
+                              bh ? 1.0f : 0.0f, gk, G3);
+            }
+            rnn__gru_gates_forward(x, g, h_prev, h, aux, B, H, lo, hi);
+            if (r->mask)
+                for (int b = 0; b < B; b++)
+                    if (r->mask[(size_t)t * B + b] == 0.0f) /* masked rows keep their state */
+                        memcpy(h + (size_t)b * H + lo, h_prev + (size_t)b * H + lo,
+                               sizeof(float) * nu);
+        }
+        if (t + 1 < T) rnn__team_barrier(); /* h_t complete (after the last step: run's wait) */
+    }
+}
+
+static void gru_backward_team(void *arg, int tid, int n) {
+    const gru_team_job *job = arg;
+    rnn_recurrent *r = job->r;
+    const int B = job->B, T = job->T, H = (int)r->H, G3 = 3 * H;
+    const float *U = r->layer->weights[1].value;
+    const size_t BH = (size_t)B * H;
+    float *dh = r->dh, *dhin = r->dh_keep;
+    int lo, hi;
+    rnn__team_units(H, tid, n, &lo, &hi);
+    const int nu = hi - lo;
+    for (int t = T - 1; t >= 0; t--) {
+        float *x = r->xw + (size_t)t * B * G3, *aux = r->aux + (size_t)t * BH;
+        float *g = r->step + (size_t)(t & 1) * B * G3;
+        const float *h_prev = r->hs + (size_t)t * BH;
+        if (nu > 0) {
+            if (job->dhseq) {
+                const float *d = job->dhseq + (size_t)t * BH;
+                for (int b = 0; b < B; b++)
+                    for (int j = lo; j < hi; j++) dh[(size_t)b * H + j] += d[(size_t)b * H + j];
+            }
+            rnn__gru_gates_backward(x, g, aux, h_prev, dh, B, H, lo, hi);
+        }
+        rnn__team_barrier(); /* g (all units' dZ rows) complete */
+        if (nu > 0) {
+            rnn__gemm_own(0, 1, B, nu, G3, 1.0f, g, G3, U + (size_t)lo * G3, G3, 0.0f, dhin + lo, H);
+            for (int b = 0; b < B; b++)
+                for (int j = lo; j < hi; j++) dh[(size_t)b * H + j] += dhin[(size_t)b * H + j];
+        }
+    }
+}
 
 static void gru_forward_steps(rnn_recurrent *r, int B, int T) {
     const int H = (int)r->H, G3 = 3 * H;
@@ -20,6 +103,11 @@ static void gru_forward_steps(rnn_recurrent *r, int B, int T) {
     const float *bh = (r->opt.use_bias && r->opt.reset_after) ? r->layer->weights[2].value + G3 : NULL;
     const size_t BH = (size_t)B * H;
     float *g = r->step; /* (B, 3H) */
+    if (rnn__recurrent_use_team(r, B)) {
+        gru_team_job job = {r, B, T, NULL};
+        rnn__team_run(gru_forward_team, &job);
+        return;
+    }
     for (int t = 0; t < T; t++) {
         float *x = r->xw + (size_t)t * B * G3;
         /* h_prev enters the update directly; h_in (h_prev under recurrent dropout's mask) is
@@ -95,63 +183,68 @@ static void gru_backward_steps(rnn_recurrent *r, int B, int T, const float *dhse
     float *dh = r->dh, *g = r->step, *drh = r->dc, *dhin = r->dh_keep;
     /* The same operations, vectorised (kernels/gates.c), for the default activations. */
     const int fused = r->opt.reset_after && !r->mask && act == RNN_TANH && ract == RNN_SIGMOID;
-    for (int t = T - 1; t >= 0; t--) {
-        float *x = r->xw + (size_t)t * B * G3, *aux = r->aux + (size_t)t * BH;
-        const float *h_prev = r->hs + (size_t)t * BH, *h_in = rnn__rec_in(r, t);
-        if (dhseq) {
-            const float *d = dhseq + (size_t)t * BH;
-            for (size_t k = 0; k < BH; k++) dh[k] += d[k];
-        }
-        if (fused) {
-            rnn__gru_gates_backward(x, g, aux, h_prev, dh, B, H, 0, H);
-        } else {
-            for (int b = 0; b < B; b++) {
-                float *xb = x + (size_t)b * G3, *dhb = dh + (size_t)b * H, *gb = g + (size_t)b * G3;
-                float *ab = aux + (size_t)b * H;
-                const float *hpb = h_prev + (size_t)b * H;
-                if (r->mask && r->mask[(size_t)t * B + b] == 0.0f) {
-                    /* h_t = h_{t-1}: dh passes through (the products below add zero to it). */
-                    memset(xb, 0, sizeof(float) * G3);
-                    memset(gb, 0, sizeof(float) * G3);
-                    memset(ab, 0, sizeof(float) * H);
-                    continue;
-                }
-                for (int j = 0; j < H; j++) {
-                    float z = xb[j], rr = xb[H + j], hh = xb[2 * H + j];
-                    float dz = dhb[j] * (hpb[j] - hh);
-                    float dah = dhb[j] * (1.0f - z) * rnn__act_grad(act, hh);
-                    float daz = dz * rnn__act_grad(ract, z);
-                    dhb[j] = dhb[j] * z;
-                    xb[j] = daz;
-                    xb[2 * H + j] = dah;
-                    if (r->opt.reset_after) {
-                        float dar = dah * ab[j] * rnn__act_grad(ract, rr);
-                        xb[H + j] = dar;
-                        ab[j] = dah * rr; /* g_h becomes dg_h */
-                        gb[j] = daz;
-                        gb[H + j] = dar;
-                        gb[2 * H + j] = ab[j];
+    if (!r->mask && rnn__recurrent_use_team(r, B)) {
+        gru_team_job job = {r, B, T, dhseq};
+        rnn__team_run(gru_backward_team, &job);
+    } else {
+        for (int t = T - 1; t >= 0; t--) {
+            float *x = r->xw + (size_t)t * B * G3, *aux = r->aux + (size_t)t * BH;
+            const float *h_prev = r->hs + (size_t)t * BH, *h_in = rnn__rec_in(r, t);
+            if (dhseq) {
+                const float *d = dhseq + (size_t)t * BH;
+                for (size_t k = 0; k < BH; k++) dh[k] += d[k];
+            }
+            if (fused) {
+                rnn__gru_gates_backward(x, g, aux, h_prev, dh, B, H, 0, H);
+            } else {
+                for (int b = 0; b < B; b++) {
+                    float *xb = x + (size_t)b * G3, *dhb = dh + (size_t)b * H, *gb = g + (size_t)b * G3;
+                    float *ab = aux + (size_t)b * H;
+                    const float *hpb = h_prev + (size_t)b * H;
+                    if (r->mask && r->mask[(size_t)t * B + b] == 0.0f) {
+                        /* h_t = h_{t-1}: dh passes through (the products below add zero to it). */
+                        memset(xb, 0, sizeof(float) * G3);
+                        memset(gb, 0, sizeof(float) * G3);
+                        memset(ab, 0, sizeof(float) * H);
+                        continue;
+                    }
+                    for (int j = 0; j < H; j++) {
+                        float z = xb[j], rr = xb[H + j], hh = xb[2 * H + j];
+                        float dz = dhb[j] * (hpb[j] - hh);
+                        float dah = dhb[j] * (1.0f - z) * rnn__act_grad(act, hh);
+                        float daz = dz * rnn__act_grad(ract, z);
+                        dhb[j] = dhb[j] * z;
+                        xb[j] = daz;
+                        xb[2 * H + j] = dah;
+                        if (r->opt.reset_after) {
+                            float dar = dah * ab[j] * rnn__act_grad(ract, rr);
+                            xb[H + j] = dar;
+                            ab[j] = dah * rr; /* g_h becomes dg_h */
+                            gb[j] = daz;
+                            gb[H + j] = dar;
+                            gb[2 * H + j] = ab[j];
+                        }
                     }
                 }
             }
-        }
-        if (r->opt.reset_after) {
-            rnn__gemm(0, 1, B, H, G3, 1.0f, g, G3, U, G3, 0.0f, dhin, H);
-        } else {
-            /* d(r * h_in) = da_h U_h^T;  dr = d(r h_in) h_in;  dh_in = d(r h_in) r + dZ_zr U_zr^T */
-            rnn__gemm(0, 1, B, H, H, 1.0f, x + 2 * H, G3, U + 2 * H, G3, 0.0f, drh, H);
-            for (int b = 0; b < B; b++) {
-                float *xb = x + (size_t)b * G3, *dib = dhin + (size_t)b * H;
-                const float *hib = h_in + (size_t)b * H, *drb = drh + (size_t)b * H;
-                for (int j = 0; j < H; j++) {
-                    float rr = xb[H + j];
-                    xb[H + j] = drb[j] * hib[j] * rnn__act_grad(ract, rr);
-                    dib[j] = drb[j] * rr;
+            if (r->opt.reset_after) {
+                rnn__gemm(0, 1, B, H, G3, 1.0f, g, G3, U, G3, 0.0f, dhin, H);
+            } else {
+                /* d(r * h_in) = da_h U_h^T;  dr = d(r h_in) h_in;  dh_in = d(r h_in) r + dZ_zr U_zr^T */
+                rnn__gemm(0, 1, B, H, H, 1.0f, x + 2 * H, G3, U + 2 * H, G3, 0.0f, drh, H);
+                for (int b = 0; b < B; b++) {
+                    float *xb = x + (size_t)b * G3, *dib = dhin + (size_t)b * H;
+                    const float *hib = h_in + (size_t)b * H, *drb = drh + (size_t)b * H;
+                    for (int j = 0; j < H; j++) {
+                        float rr = xb[H + j];
+                        xb[H + j] = drb[j] * hib[j] * rnn__act_grad(ract, rr);
+                        dib[j] = drb[j] * rr;
+                    }
                 }
+                rnn__gemm(0, 1, B, H, 2 * H, 1.0f, x, G3, U, G3, 1.0f, dhin, H);
             }
-            rnn__gemm(0, 1, B, H, 2 * H, 1.0f, x, G3, U, G3, 1.0f, dhin, H);
+            rnn__recurrent_add_state_grad(r, dh, dhin);
         }
-        rnn__recurrent_add_state_grad(r, dh, dhin);
     }
     const int TB = T * B;
     const float *hin_all = rnn__rec_in(r, 0);

@@ -9,7 +9,53 @@
 #include "kernels/activations.h"
 #include "kernels/gates.h"
 #include "kernels/gemm.h"
+#include "kernels/team.h"
 #include "layers/recurrent.h"
+
+/* The step loop on the thread team (kernels/team.h): thread tid owns the units [lo, hi) - its
+ * columns of each of the four gate blocks of U (and of W when the projection is left to the
+ * steps), its part of the gates and of the states - and the threads meet once per step, when
+ * h_t is complete. Every element is computed by the same operations as with one thread. */
+typedef struct {
+    rnn_recurrent *r;
+    int B, T;
+} lstm_team_job;
+
+static void lstm_forward_team(void *arg, int tid, int n) {
+    const lstm_team_job *job = arg;
+    rnn_recurrent *r = job->r;
+    const int B = job->B, T = job->T, H = (int)r->H, G4 = 4 * H, F = (int)r->F;
+    const float *U = r->layer->weights[1].value, *W = r->layer->weights[0].value;
+    const size_t BH = (size_t)B * H;
+    int lo, hi;
+    rnn__team_units(H, tid, n, &lo, &hi);
+    const int nu = hi - lo;
+    if (nu > 0 && r->project_in_steps) /* xw already holds the bias */
+        for (int g = 0; g < 4; g++)
+            rnn__gemm_own(0, 0, T * B, nu, F, 1.0f, r->xt, F, W + g * H + lo, G4, 1.0f,
+                          r->xw + g * H + lo, G4);
+    for (int t = 0; t < T; t++) {
+        float *z = r->xw + (size_t)t * B * G4, *tc = r->tc + (size_t)t * BH;
+        const float *h_prev = r->hs + (size_t)t * BH, *c_prev = r->cs + (size_t)t * BH;
+        float *h = r->hs + (size_t)(t + 1) * BH, *c = r->cs + (size_t)(t + 1) * BH;
+        if (nu > 0) {
+            for (int g = 0; g < 4; g++)
+                rnn__gemm_own(0, 0, B, nu, H, 1.0f, h_prev, H, U + g * H + lo, G4, 1.0f,
+                              z + g * H + lo, G4);
+            rnn__lstm_gates_forward(z, c_prev, c, tc, h, B, H, lo, hi);
+            if (r->mask)
+                for (int b = 0; b < B; b++)
+                    if (r->mask[(size_t)t * B + b] == 0.0f) { /* masked: keep the state */
+                        const size_t o = (size_t)b * H + lo;
+                        memcpy(c + o, c_prev + o, sizeof(float) * nu);
+                        memcpy(h + o, h_prev + o, sizeof(float) * nu);
+                    }
+        }
+        /* h_t complete: every thread's next product reads all of it (after the last step,
+         * rnn__team_run's own wait does that) */
+        if (t + 1 < T) rnn__team_barrier();
+    }
+}
 
 /* xw (T,B,4H) holds x W + b on entry; leaves the gate activations i, f, g, o there, and
  * phi(c_t) in r->tc for the backward pass. The activations run vectorised over each block. */
@@ -19,6 +65,11 @@ static void lstm_forward_steps(rnn_recurrent *r, int B, int T) {
     const float *U = r->layer->weights[1].value;
     const size_t BH = (size_t)B * H;
     const int fused = act == RNN_TANH && ract == RNN_SIGMOID;
+    if (rnn__recurrent_use_team(r, B)) {
+        lstm_team_job job = {r, B, T};
+        rnn__team_run(lstm_forward_team, &job);
+        return;
+    }
     for (int t = 0; t < T; t++) {
         float *z = r->xw + (size_t)t * B * G4, *tc = r->tc + (size_t)t * BH;
         const float *h_prev = r->hs + (size_t)t * BH, *c_prev = r->cs + (size_t)t * BH;
@@ -54,6 +105,42 @@ static void lstm_forward_steps(rnn_recurrent *r, int B, int T) {
     }
 }
 
+/* Backward on the team: thread tid turns its units' gate activations into dZ (its columns of
+ * the four blocks), the threads meet, then each computes dh_{t-1} for its units from all of dZ
+ * and its rows of U. No masks (the general loop handles those). */
+typedef struct {
+    rnn_recurrent *r;
+    int B, T;
+    const float *dhseq;
+} lstm_team_back_job;
+
+static void lstm_backward_team(void *arg, int tid, int n) {
+    const lstm_team_back_job *job = arg;
+    rnn_recurrent *r = job->r;
+    const int B = job->B, T = job->T, H = (int)r->H, G4 = 4 * H;
+    const float *U = r->layer->weights[1].value;
+    const size_t BH = (size_t)B * H;
+    float *dh = r->dh, *dc = r->dc;
+    int lo, hi;
+    rnn__team_units(H, tid, n, &lo, &hi);
+    const int nu = hi - lo;
+    for (int t = T - 1; t >= 0; t--) {
+        float *z = r->xw + (size_t)t * B * G4;
+        const float *tc = r->tc + (size_t)t * BH, *c_prev = r->cs + (size_t)t * BH;
+        if (nu > 0) {
+            if (job->dhseq) {
+                const float *d = job->dhseq + (size_t)t * BH;
+                for (int b = 0; b < B; b++)
+                    for (int j = lo; j < hi; j++) dh[(size_t)b * H + j] += d[(size_t)b * H + j];
+            }
+            rnn__lstm_gates_backward(z, tc, c_prev, dh, dc, B, H, lo, hi);
+        }
+        rnn__team_barrier(); /* dZ_t complete */
+        if (nu > 0)
+            rnn__gemm_own(0, 1, B, nu, G4, 1.0f, z, G4, U + (size_t)lo * G4, G4, 0.0f, dh + lo, H);
+    }
+}
+
 /* Backward through time; gate activations in xw become dZ.
  *   dc_t += dh_t * o * phi'(c_t);  do = dh_t * phi(c_t)
  *   di = dc_t * g;  dg = dc_t * i;  df = dc_t * c_{t-1};  dc_{t-1} = dc_t * f
@@ -66,6 +153,12 @@ static void lstm_backward_steps(rnn_recurrent *r, int B, int T, const float *dhs
     const size_t BH = (size_t)B * H;
     float *dh = r->dh, *dc = r->dc;
     const int fused = act == RNN_TANH && ract == RNN_SIGMOID;
+    if (!r->mask && rnn__recurrent_use_team(r, B)) {
+        lstm_team_back_job job = {r, B, T, dhseq};
+        rnn__team_run(lstm_backward_team, &job);
+        rnn__gemm(1, 0, H, G4, T * B, 1.0f, rnn__rec_in(r, 0), H, r->xw, G4, 1.0f, dU, G4);
+        return;
+    }
     for (int t = T - 1; t >= 0; t--) {
         float *z = r->xw + (size_t)t * B * G4;
         const float *tc = r->tc + (size_t)t * BH, *c_prev = r->cs + (size_t)t * BH;

@@ -5,6 +5,11 @@
 
 #include "error.h"
 #include "kernels/gemm.h"
+#include "kernels/team.h"
+
+/* Below this many multiply-adds per step (B x H x G H) the team's barrier costs more than
+ * sharing the step saves (LSTM(4) at batch 1 is 64). */
+#define TEAM_MIN_STEP_MACS 8192
 
 rnn_recurrent *rnn__recurrent_of(rnn_layer *layer) { return (rnn_recurrent *)layer->impl; }
 
@@ -18,6 +23,15 @@ rnn_recurrent_options rnn__recurrent_defaults(int units) {
     o.unit_forget_bias = 1;
     o.reset_after = 1;
     return o;
+}
+
+int rnn__recurrent_use_team(const rnn_recurrent *r, int B) {
+    const int64_t H = r->H, G = r->cell->gates;
+    const int has_team_path = r->cell->kind == RNN_CELL_LSTM ||
+                              (r->cell->kind == RNN_CELL_GRU && r->opt.reset_after);
+    return has_team_path && r->opt.activation == RNN_TANH &&
+           r->opt.recurrent_activation == RNN_SIGMOID && !r->rec_drop && H >= 16 &&
+           (int64_t)B * H * G * H >= TEAM_MIN_STEP_MACS && rnn__team_size() > 1;
 }
 
 int rnn__layer_is_recurrent(const rnn_layer *layer) {
@@ -188,7 +202,7 @@ rnn_status rnn__recurrent_plan(rnn_layer *layer, int64_t batch, int64_t steps) {
     rnn__ws_want(ws, &r->cs, r->cell->n_states == 2 ? T1BH : 0);
     rnn__ws_want(ws, &r->aux, r->cell->kind == RNN_CELL_GRU ? TBH : 0);
     rnn__ws_want(ws, &r->tc, r->cell->kind == RNN_CELL_LSTM ? TBH : 0);
-    rnn__ws_want(ws, &r->step, BGH);
+    rnn__ws_want(ws, &r->step, 2 * BGH); /* two: the team's GRU backward alternates */
     rnn__ws_want(ws, &r->dh, BH);
     rnn__ws_want(ws, &r->dc, BH);
     rnn__ws_want(ws, &r->dhseq, r->opt.return_sequences ? TBH : 0);
@@ -268,7 +282,14 @@ rnn_status rnn__recurrent_forward(rnn_layer *layer, const rnn_tensor *const *inp
     }
     /* xw = xt W + b (the input bias row for GRU reset_after), all steps in one product. */
     const size_t TB = (size_t)T * B;
-    if (bias) {
+    r->project_in_steps = TB <= 8 && rnn__recurrent_use_team(r, B);
+    if (r->project_in_steps) {
+        /* the team's threads add x W to their own columns (see rnn_recurrent) */
+        if (bias)
+            for (size_t row = 0; row < TB; row++) memcpy(r->xw + row * GH, bias, sizeof(float) * GH);
+        else
+            memset(r->xw, 0, sizeof(float) * TB * GH);
+    } else if (bias) {
         for (size_t row = 0; row < TB; row++) memcpy(r->xw + row * GH, bias, sizeof(float) * GH);
         rnn__gemm(0, 0, (int)TB, GH, F, 1.0f, r->xt, F, W, GH, 1.0f, r->xw, GH);
     } else {

@@ -58,6 +58,10 @@ struct rnn_recurrent {
      * are refused); Bidirectional sets it on its two layers when returning sequences. */
     int zero_output_for_mask;
     int B, T;
+    /* Set by rnn__recurrent_forward: xw holds only the bias rows and the cell's step loop adds
+     * x W itself, split by units between the team's threads (streaming steps: a product of
+     * one or a few rows, which the team shares instead of one thread doing it alone). */
+    int project_in_steps;
 };
 
 rnn_layer *rnn__recurrent_new(const rnn_layer_ops *ops, const rnn_cell_ops *cell,
@@ -85,6 +89,13 @@ static inline float *rnn__rec_in(const rnn_recurrent *r, int t) {
 void rnn__recurrent_mask_state(rnn_recurrent *r, int t);
 /* Under recurrent dropout: dh[i] += g[i] * rec_keep[i]; otherwise dh[i] += g[i]. */
 void rnn__recurrent_add_state_grad(const rnn_recurrent *r, float *dh, const float *g);
+
+/* Whether the step loops of a batch of B rows run on the thread team (kernels/team.h): the
+ * cell has a team path (LSTM; GRU with reset_after) for the default sigmoid/tanh, no recurrent
+ * dropout, the team has several threads, and a step is large enough to share. Depends only on
+ * the configuration and shapes, never on timing; the team path gives the same bits for any
+ * number of threads. */
+int rnn__recurrent_use_team(const rnn_recurrent *r, int B);
 
 /* 1 for SimpleRNN, LSTM and GRU layers. */
 int rnn__layer_is_recurrent(const rnn_layer *layer);

@@ -1,0 +1,201 @@
+/* The step-loop thread team (team.h). One team per process: workers 1..n-1 wait for a job
+ * number to change, run it and count themselves done; the caller runs its own share as thread
+ * 0 and waits for the count. Every shared counter sits on its own cache line, since the two
+ * sides poll them while the other writes. */
+#include "kernels/team.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_TEAM 8
+/* How long an idle worker polls for the next job before it sleeps: longer than the gap
+ * between two streaming steps or two layers (a few microseconds), short enough not to take a
+ * core from the BLAS threads of the large products that run between step loops. */
+#define SPIN_NS 50000L
+
+#define LINE _Alignas(64)
+
+static struct {
+    LINE atomic_uint seq; /* job number: workers start a job when it changes */
+    LINE atomic_int done; /* workers finished with the current job */
+    LINE atomic_int bar_count;
+    LINE atomic_uint bar_gen;
+    LINE atomic_int sleepers;
+    atomic_int stop;
+    atomic_int busy; /* a run is in progress */
+    rnn__team_fn fn;
+    void *arg;
+    int n;       /* threads of the current job */
+    int workers; /* started worker threads */
+    int wanted;  /* rnn__team_set_size (0: default) */
+    unsigned seq_at_start; /* seq when the workers were created */
+    pthread_t th[MAX_TEAM];
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+} team = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+
+/* Threads in this thread's current job (1 outside a job or when running alone). */
+static _Thread_local int tls_n = 1;
+
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+static long now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000000000L + ts.tv_nsec;
+}
+
+static void *worker_main(void *p) {
+    const int tid = (int)(intptr_t)p;
+    unsigned seen = team.seq_at_start; /* not seq itself: the first job may be posted already */
+    for (;;) {
+        unsigned s = atomic_load_explicit(&team.seq, memory_order_acquire);
+        if (s == seen) {
+            const long t0 = now_ns();
+            for (int i = 1;; i++) {
+                cpu_relax();
+                s = atomic_load_explicit(&team.seq, memory_order_acquire);
+                if (s != seen) break;
+                if ((i & 255) == 0 && now_ns() - t0 > SPIN_NS) {
+                    pthread_mutex_lock(&team.mu);
+                    atomic_fetch_add(&team.sleepers, 1);
+                    while ((s = atomic_load(&team.seq)) == seen) pthread_cond_wait(&team.cv, &team.mu);
+                    atomic_fetch_sub(&team.sleepers, 1);
+                    pthread_mutex_unlock(&team.mu);
+                    break;
+                }
+            }
+        }
+        seen = s;
+        if (atomic_load(&team.stop)) return NULL;
+        tls_n = team.n;
+        team.fn(team.arg, tid, team.n);
+        tls_n = 1;
+        atomic_fetch_add_explicit(&team.done, 1, memory_order_release);
+    }
+}
+
+/* Wakes workers after seq changed; the seq_cst pair (seq store here, sleepers increment before
+ * the worker's last look at seq) means a worker either sees the new job or is counted. */
+static void wake_workers(void) {
+    if (atomic_load(&team.sleepers) > 0) {
+        pthread_mutex_lock(&team.mu);
+        pthread_cond_broadcast(&team.cv);
+        pthread_mutex_unlock(&team.mu);
+    }
+}
+
+static void stop_workers(void) {
+    if (team.workers == 0) return;
+    atomic_store(&team.stop, 1);
+    atomic_fetch_add(&team.seq, 1);
+    wake_workers();
+    for (int i = 1; i <= team.workers; i++) pthread_join(team.th[i], NULL);
+    team.workers = 0;
+    atomic_store(&team.stop, 0);
+}
+
+/* The child of a fork has none of the parent's workers. */
+static void after_fork_child(void) {
+    team.workers = 0;
+    atomic_store(&team.busy, 0);
+    atomic_store(&team.sleepers, 0);
+    atomic_store(&team.stop, 0);
+    pthread_mutex_init(&team.mu, NULL);
+    pthread_cond_init(&team.cv, NULL);
+}
+
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+static void register_atfork(void) { pthread_atfork(NULL, NULL, after_fork_child); }
+
+int rnn__team_size(void) {
+    int n = team.wanted;
+    if (n <= 0) {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        n = cpus > 0 ? (int)cpus : 1;
+    }
+    return n > MAX_TEAM ? MAX_TEAM : n;
+}
+
+void rnn__team_set_size(int n) {
+    if (atomic_exchange(&team.busy, 1)) { /* a run is in progress: it keeps its size */
+        team.wanted = n;
+        return;
+    }
+    team.wanted = n;
+    if (team.workers != rnn__team_size() - 1) stop_workers();
+    atomic_store(&team.busy, 0);
+}
+
+static void run_alone(rnn__team_fn fn, void *arg) {
+    const int saved = tls_n;
+    tls_n = 1;
+    fn(arg, 0, 1);
+    tls_n = saved;
+}
+
+void rnn__team_run(rnn__team_fn fn, void *arg) {
+    const int n = rnn__team_size();
+    if (n <= 1 || atomic_exchange(&team.busy, 1)) {
+        run_alone(fn, arg);
+        return;
+    }
+    pthread_once(&atfork_once, register_atfork);
+    if (team.workers != n - 1) {
+        stop_workers();
+        team.seq_at_start = atomic_load(&team.seq);
+        for (int i = 1; i < n; i++) {
+            if (pthread_create(&team.th[i], NULL, worker_main, (void *)(intptr_t)i) != 0) break;
+            team.workers = i;
+        }
+        if (team.workers != n - 1) { /* no threads to be had: this job and later ones alone */
+            stop_workers();
+            team.wanted = 1;
+            atomic_store(&team.busy, 0);
+            run_alone(fn, arg);
+            return;
+        }
+    }
+    team.fn = fn;
+    team.arg = arg;
+    team.n = n;
+    atomic_store_explicit(&team.done, 0, memory_order_relaxed);
+    atomic_store_explicit(&team.bar_count, 0, memory_order_relaxed);
+    atomic_fetch_add(&team.seq, 1); /* seq_cst: publishes the job above */
+    wake_workers();
+    tls_n = n;
+    fn(arg, 0, n);
+    tls_n = 1;
+    while (atomic_load_explicit(&team.done, memory_order_acquire) != n - 1) cpu_relax();
+    atomic_store_explicit(&team.busy, 0, memory_order_release);
+}
+
+void rnn__team_barrier(void) {
+    const int n = tls_n;
+    if (n <= 1) return;
+    const unsigned gen = atomic_load_explicit(&team.bar_gen, memory_order_acquire);
+    if (atomic_fetch_add_explicit(&team.bar_count, 1, memory_order_acq_rel) == n - 1) {
+        atomic_store_explicit(&team.bar_count, 0, memory_order_relaxed);
+        atomic_store_explicit(&team.bar_gen, gen + 1, memory_order_release);
+        return;
+    }
+    for (int i = 1; atomic_load_explicit(&team.bar_gen, memory_order_acquire) == gen; i++) {
+        cpu_relax();
+        if (i > (1 << 14)) sched_yield(); /* the other thread lost its core: let it run */
+    }
+}
+
+void rnn__team_units(int H, int tid, int n, int *lo, int *hi) {
+    const int blocks = (H + 7) / 8;
+    const int b0 = (int)((long)blocks * tid / n), b1 = (int)((long)blocks * (tid + 1) / n);
+    *lo = 8 * b0 < H ? 8 * b0 : H;
+    *hi = 8 * b1 < H ? 8 * b1 : H;
+}

@@ -1,0 +1,35 @@
+/* A persistent team of threads for the recurrent step loops.
+ *
+ * Why: a recurrent layer's steps are sequential, and each step is small (a (B x H) x (H x 4H)
+ * product and the gates). Handing each step's product to a threaded BLAS joins its threads
+ * after every step while the gates run on one thread; OpenBLAS also repacks the recurrent
+ * kernel on every call. A team instead runs the whole step loop on every thread at once, each
+ * thread owning a slice of the units (its columns of the recurrent kernel, its part of the
+ * gates), with one spin barrier per step where the new state is complete.
+ *
+ * rnn__team_run(fn, arg) calls fn(arg, tid, n) on n threads, the caller being tid 0, and
+ * returns when all have returned. Inside fn, rnn__team_barrier() waits for the others. n is
+ * the team size (rnn_set_threads; default: the online CPUs, at most 8). When the team is busy
+ * (another thread of the program, or a nested call) fn runs on the caller alone with n = 1,
+ * so fn must accept any n. Workers spin for a short while after a job (streaming calls follow
+ * each other within microseconds), then sleep on a condition variable. After fork() the child
+ * starts a new team on first use. Results never depend on timing: each thread's share of the
+ * work is fixed by (tid, n). */
+#ifndef RNN_TEAM_H
+#define RNN_TEAM_H
+
+typedef void (*rnn__team_fn)(void *arg, int tid, int n);
+
+/* Threads rnn__team_run would use now (1: no team). */
+int rnn__team_size(void);
+/* 0: the default. Stops the workers when the size changes; they start again on demand. */
+void rnn__team_set_size(int n);
+void rnn__team_run(rnn__team_fn fn, void *arg);
+/* All n threads of the current run wait here for each other (no-op with n == 1). */
+void rnn__team_barrier(void);
+
+/* [*lo, *hi): the units of thread tid among n, split in whole blocks of 8 (the gate passes'
+ * vector width) as evenly as the blocks allow; the last thread takes the tail of H % 8. */
+void rnn__team_units(int H, int tid, int n, int *lo, int *hi);
+
+#endif

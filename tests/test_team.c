@@ -1,0 +1,249 @@
+/* The step-loop thread team (src/kernels/team.c) and the LSTM/GRU paths that use it:
+ *  - the team itself: every thread runs, barriers order the rounds, a nested or concurrent run
+ *    falls back to one thread, changing the size restarts the workers, a forked child gets a
+ *    team of its own;
+ *  - through the public API, LSTM and GRU models (masks, stacked, a stateful stream) give the
+ *    same bits with 2 and 3 step threads, and agree with the one-thread path (which uses the
+ *    BLAS) to float rounding, in prediction and over several training steps.
+ * Gradients of the team path are checked against finite differences in test_gradcheck. */
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "kernels/team.h"
+#include "rnn.h"
+
+/* ---------------------------------------------------------------- the team itself */
+
+enum { ROUNDS = 2000, MAXT = 8 };
+static int slots[MAXT];
+static atomic_int ran[MAXT];
+static int rounds_ok;
+
+/* Each round every thread writes its slot, waits, then checks all slots of the round. */
+static void rounds_fn(void *arg, int tid, int n) {
+    (void)arg;
+    atomic_fetch_add(&ran[tid], 1);
+    int ok = 1;
+    /* more threads than cores: each barrier may wait for a time slice; fewer rounds */
+    const int rounds = n <= 2 ? ROUNDS : ROUNDS / 20;
+    for (int k = 0; k < rounds; k++) {
+        slots[tid] = k;
+        rnn__team_barrier();
+        for (int i = 0; i < n; i++) ok &= slots[i] == k;
+        rnn__team_barrier();
+    }
+    if (!ok) rounds_ok = 0;
+}
+
+static int nested_n = -1;
+static void inner_fn(void *arg, int tid, int n) {
+    (void)arg;
+    (void)tid;
+    nested_n = n;
+}
+static void outer_fn(void *arg, int tid, int n) {
+    (void)arg;
+    (void)n;
+    if (tid == 0) rnn__team_run(inner_fn, NULL); /* the team is busy: runs alone */
+}
+
+static void check_team(int n) {
+    rnn__team_set_size(n);
+    CHECK(rnn__team_size() == n, "team size %d: got %d", n, rnn__team_size());
+    for (int i = 0; i < MAXT; i++) atomic_store(&ran[i], 0);
+    rounds_ok = 1;
+    for (int rep = 0; rep < 3; rep++) rnn__team_run(rounds_fn, NULL);
+    CHECK(rounds_ok, "team of %d: a barrier let a thread through early", n);
+    for (int i = 0; i < MAXT; i++)
+        CHECK(atomic_load(&ran[i]) == (i < n ? 3 : 0), "team of %d: thread %d ran %d times", n,
+              i, atomic_load(&ran[i]));
+    nested_n = -1;
+    rnn__team_run(outer_fn, NULL);
+    CHECK(nested_n == 1, "team of %d: a nested run used %d threads, expected 1", n, nested_n);
+}
+
+static void check_units(void) {
+    int lo, hi, covered = 0, ok = 1;
+    for (int n = 1; n <= 8; n++)
+        for (int H = 1; H <= 70; H++) {
+            int next = 0;
+            for (int t = 0; t < n; t++) {
+                rnn__team_units(H, t, n, &lo, &hi);
+                ok &= lo == next && hi >= lo && (lo % 8 == 0) && (hi % 8 == 0 || hi == H);
+                next = hi;
+            }
+            ok &= next == H;
+            covered++;
+        }
+    CHECK(ok, "rnn__team_units: the ranges do not tile [0, H) in blocks of 8 (%d cases)", covered);
+}
+
+static void check_fork(void) {
+    rnn__team_set_size(2);
+    rounds_ok = 1;
+    rnn__team_run(rounds_fn, NULL); /* workers exist in the parent */
+    pid_t pid = fork();
+    if (pid == 0) {
+        rounds_ok = 1;
+        rnn__team_run(rounds_fn, NULL); /* must not wait for the parent's workers */
+        _exit(rounds_ok ? 0 : 3);
+    }
+    int status = 0;
+    alarm(60);
+    waitpid(pid, &status, 0);
+    alarm(0);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "a forked child's team run failed "
+          "(status %d)", status);
+}
+
+/* ---------------------------------------------------------------- layers on the team */
+
+typedef struct {
+    int gru, units, stacked, masked, return_sequences;
+} model_spec;
+
+enum { B = 6, T = 9, F = 5, TRAIN_STEPS = 4 };
+
+static rnn_layer *cell(const model_spec *s, int units, int seq) {
+    rnn_recurrent_options o = s->gru ? rnn_gru_defaults(units) : rnn_lstm_defaults(units);
+    o.return_sequences = seq;
+    return s->gru ? rnn_gru(&o) : rnn_lstm(&o);
+}
+
+static rnn_model *build(const model_spec *s) {
+    rnn_model *m = rnn_sequential(NULL);
+    if (!m || rnn_set_seed(m, 11) || rnn_input(m, T, F)) return m;
+    if (s->masked) rnn_add(m, rnn_masking(0.0f));
+    if (s->stacked) rnn_add(m, cell(s, s->units, 1));
+    rnn_add(m, cell(s, s->units, s->return_sequences));
+    rnn_dense_options d = rnn_dense_defaults(3);
+    rnn_add(m, rnn_dense(&d));
+    if (rnn_compile(m, "mse", "adam")) fprintf(stderr, "compile: %s\n", rnn_last_error());
+    return m;
+}
+
+/* Predictions, then the weights after TRAIN_STEPS Adam steps, all in one array. */
+static float *run(const model_spec *s, int threads, const float *x, const float *y, int64_t *n) {
+    rnn_set_threads(threads > 1 ? 2 : 1); /* the BLAS's threads fixed: its bits may vary */
+    rnn__team_set_size(threads);
+    rnn_model *m = build(s);
+    rnn_tensor out;
+    float *res = NULL;
+    if (rnn_predict_on_batch(m, rnn_tensor3((float *)x, B, T, F), &out) != RNN_OK) {
+        CHECK(0, "predict: %s", rnn_last_error());
+        rnn_model_free(m);
+        return NULL;
+    }
+    const int64_t ny = rnn_tensor_size(&out);
+    const int64_t nw = rnn_count_params(m);
+    res = malloc(sizeof(float) * (size_t)(ny + nw + TRAIN_STEPS));
+    memcpy(res, out.data, sizeof(float) * (size_t)ny);
+    rnn_tensor yt = s->return_sequences ? rnn_tensor3((float *)y, B, T, 3)
+                                        : rnn_tensor2((float *)y, B, 3);
+    for (int k = 0; k < TRAIN_STEPS; k++) {
+        double loss = 0;
+        CHECK(rnn_train_on_batch(m, rnn_tensor3((float *)x, B, T, F), yt, &loss) == RNN_OK,
+              "train: %s", rnn_last_error());
+        res[ny + nw + k] = (float)loss;
+    }
+    float *w = res + ny;
+    for (int i = 0; i < rnn_weight_count(m); i++) {
+        int rank;
+        int64_t shape[RNN_MAX_RANK], size = 1;
+        rnn_weight_info(m, i, NULL, &rank, shape);
+        for (int d = 0; d < rank; d++) size *= shape[d];
+        rnn_get_weight(m, i, w, size);
+        w += size;
+    }
+    *n = ny + nw + TRAIN_STEPS;
+    rnn_model_free(m);
+    return res;
+}
+
+static void check_model(const model_spec *s) {
+    char name[128];
+    snprintf(name, sizeof name, "%s(%d)%s%s%s", s->gru ? "GRU" : "LSTM", s->units,
+             s->stacked ? " stacked" : "", s->masked ? " masked" : "",
+             s->return_sequences ? " sequences" : "");
+    float x[B * T * F], y[B * T * 3];
+    unsigned seed = 5;
+    for (int i = 0; i < B * T * F; i++) {
+        seed = seed * 1103515245u + 12345u;
+        x[i] = (float)((seed >> 8) % 2001) / 1000.0f - 1.0f;
+    }
+    if (s->masked) /* rows end early: the last steps of rows 1 and 4 are all zero */
+        for (int b = 1; b < B; b += 3)
+            for (int t = T - 3; t < T; t++) memset(x + ((size_t)b * T + t) * F, 0, sizeof(float) * F);
+    for (int i = 0; i < B * T * 3; i++) y[i] = 0.1f * (float)(i % 7) - 0.3f;
+    int64_t n1 = 0, n2 = 0, n3 = 0;
+    float *r1 = run(s, 1, x, y, &n1), *r2 = run(s, 2, x, y, &n2), *r3 = run(s, 3, x, y, &n3);
+    if (r1 && r2 && r3 && n1 == n2 && n2 == n3) {
+        CHECK(memcmp(r2, r3, sizeof(float) * (size_t)n2) == 0,
+              "%s: 2 and 3 step threads give different bits", name);
+        double worst = 0;
+        for (int64_t i = 0; i < n1; i++) worst = fmax(worst, fabs((double)r1[i] - r2[i]));
+        CHECK(worst <= 2e-5, "%s: one thread and the team differ by %g", name, worst);
+    } else {
+        CHECK(0, "%s: a run failed", name);
+    }
+    free(r1);
+    free(r2);
+    free(r3);
+}
+
+/* A stateful stream, one step at a time, on the team (the input projection is shared too)
+ * against the same steps with one thread. */
+static void check_stream(int gru) {
+    float out[2][40];
+    for (int pass = 0; pass < 2; pass++) {
+        rnn_set_threads(pass ? 2 : 1);
+        rnn_model *m = rnn_sequential(NULL);
+        rnn_set_seed(m, 3);
+        rnn_batch_input(m, 1, 1, 8);
+        model_spec s = {gru, 128, 0, 0, 0};
+        (void)s;
+        for (int k = 0; k < 2; k++) {
+            rnn_recurrent_options o = gru ? rnn_gru_defaults(128) : rnn_lstm_defaults(128);
+            o.return_sequences = k == 0;
+            o.stateful = 1;
+            rnn_add(m, gru ? rnn_gru(&o) : rnn_lstm(&o));
+        }
+        rnn_dense_options d = rnn_dense_defaults(1);
+        rnn_add(m, rnn_dense(&d));
+        for (int k = 0; k < 40; k++) {
+            float xs[8];
+            for (int f = 0; f < 8; f++) xs[f] = sinf(0.3f * (float)(k + f));
+            if (rnn_predict_step(m, xs, &out[pass][k]) != RNN_OK) {
+                CHECK(0, "stream step: %s", rnn_last_error());
+                break;
+            }
+        }
+        rnn_model_free(m);
+    }
+    double worst = 0;
+    for (int k = 0; k < 40; k++) worst = fmax(worst, fabs((double)out[0][k] - out[1][k]));
+    CHECK(worst <= 1e-5, "%s stream: one thread and the team differ by %g", gru ? "GRU" : "LSTM",
+          worst);
+}
+
+int main(void) {
+    check_units();
+    for (int n = 1; n <= 4; n++) check_team(n);
+    check_fork();
+    const model_spec specs[] = {
+        {0, 20, 0, 0, 1}, {0, 64, 0, 0, 0}, {0, 20, 1, 1, 1}, {0, 36, 0, 1, 0},
+        {1, 20, 0, 0, 1}, {1, 64, 0, 0, 0}, {1, 20, 1, 1, 1}, {1, 36, 0, 1, 0},
+    };
+    for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++) check_model(&specs[i]);
+    check_stream(0);
+    check_stream(1);
+    rnn_set_threads(0);
+    return check_report("test_team");
+}
