@@ -3,6 +3,7 @@
 #include "model.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -88,6 +89,10 @@ int64_t rnn__tensor_row_size(const rnn_tensor *t) {
     return n;
 }
 
+static atomic_ulong weights_generation;
+void rnn__weights_changed(void) { atomic_fetch_add(&weights_generation, 1); }
+unsigned long rnn__weights_generation(void) { return atomic_load(&weights_generation); }
+
 rnn_status rnn__layer_build(rnn_layer *layer, rnn_rng *rng) {
     if (layer->n_weights > 0 && !layer->weight_block) {
         int64_t total = 0;
@@ -109,6 +114,7 @@ rnn_status rnn__layer_build(rnn_layer *layer, rnn_rng *rng) {
         layer->weight_block = v;
         layer->grad_block = g;
         if (layer->ops->init_weights && rng) layer->ops->init_weights(layer, rng);
+        rnn__weights_changed();
     }
     if (layer->ops->children) {
         rnn_layer **kids;
@@ -889,6 +895,7 @@ rnn_status rnn_set_weight(rnn_model *m, int index, const float *values, int64_t 
             return rnn__model_fail(m, rnn__fail(RNN_ERR_NUMERIC,
                                    "rnn_set_weight: value %lld is not finite", (long long)i));
     memcpy(w->value, values, sizeof(float) * (size_t)count);
+    rnn__weights_changed();
     return RNN_OK;
 }
 
@@ -911,5 +918,6 @@ rnn_status rnn_copy_weights(rnn_model *dst, rnn_model *src) {
     for (int i = 0; i < src->n_weights; i++)
         memcpy(dst->weights[i]->value, src->weights[i]->value,
                sizeof(float) * (size_t)src->weights[i]->size);
+    rnn__weights_changed();
     return RNN_OK;
 }

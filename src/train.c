@@ -400,6 +400,7 @@ static rnn_status train_step(rnn_model *m, const rnn_tensor *xb, const float *co
         off += wt->size;
     }
     m->iterations++;
+    rnn__weights_changed();
     /* Finite gradients can still overflow the weights (a huge learning rate): stop here rather
      * than train on, return RNN_OK or checkpoint a model of Inf. */
     for (int w = 0; w < m->n_weights; w++) {
@@ -581,6 +582,7 @@ static void copy_weights_out(rnn_model *m, float *dst, int out) {
         else memcpy(wt->value, dst + off, sizeof(float) * (size_t)wt->size);
         off += wt->size;
     }
+    if (!out) rnn__weights_changed();
 }
 
 /* Returns 1 when training should stop after this epoch. */

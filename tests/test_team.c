@@ -9,6 +9,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -198,39 +199,89 @@ static void check_model(const model_spec *s) {
     free(r3);
 }
 
-/* A stateful stream, one step at a time, on the team (the input projection is shared too)
- * against the same steps with one thread. */
-static void check_stream(int gru) {
-    float out[2][40];
-    for (int pass = 0; pass < 2; pass++) {
-        rnn_set_threads(pass ? 2 : 1);
-        rnn_model *m = rnn_sequential(NULL);
-        rnn_set_seed(m, 3);
-        rnn_batch_input(m, 1, 1, 8);
-        model_spec s = {gru, 128, 0, 0, 0};
-        (void)s;
-        for (int k = 0; k < 2; k++) {
-            rnn_recurrent_options o = gru ? rnn_gru_defaults(128) : rnn_lstm_defaults(128);
-            o.return_sequences = k == 0;
-            o.stateful = 1;
-            rnn_add(m, gru ? rnn_gru(&o) : rnn_lstm(&o));
-        }
-        rnn_dense_options d = rnn_dense_defaults(1);
-        rnn_add(m, rnn_dense(&d));
-        for (int k = 0; k < 40; k++) {
-            float xs[8];
-            for (int f = 0; f < 8; f++) xs[f] = sinf(0.3f * (float)(k + f));
-            if (rnn_predict_step(m, xs, &out[pass][k]) != RNN_OK) {
-                CHECK(0, "stream step: %s", rnn_last_error());
-                break;
-            }
-        }
-        rnn_model_free(m);
+/* A stateful stream, one step at a time, on the team (the input projection is shared too,
+ * from the per-thread packed weights) against the same steps with one thread, and with 3
+ * threads (the same bits as 2). Between phases the weights change - rnn_set_weight, a training
+ * step, rnn_copy_weights - and the packed copies must follow: each phase is compared. */
+enum { STREAM_STEPS = 12, PHASES = 4 };
+
+static rnn_model *stream_model(int gru, uint64_t seed) {
+    rnn_model *m = rnn_sequential(NULL);
+    rnn_set_seed(m, seed);
+    rnn_batch_input(m, 1, 1, 8);
+    for (int k = 0; k < 2; k++) {
+        rnn_recurrent_options o = gru ? rnn_gru_defaults(128) : rnn_lstm_defaults(128);
+        o.return_sequences = k == 0;
+        o.stateful = 1;
+        rnn_add(m, gru ? rnn_gru(&o) : rnn_lstm(&o));
     }
-    double worst = 0;
-    for (int k = 0; k < 40; k++) worst = fmax(worst, fabs((double)out[0][k] - out[1][k]));
-    CHECK(worst <= 1e-5, "%s stream: one thread and the team differ by %g", gru ? "GRU" : "LSTM",
-          worst);
+    rnn_dense_options d = rnn_dense_defaults(1);
+    rnn_add(m, rnn_dense(&d));
+    rnn_compile(m, "mse", "adam");
+    return m;
+}
+
+static void stream_phase(rnn_model *m, float *out) {
+    rnn_reset_states(m);
+    for (int k = 0; k < STREAM_STEPS; k++) {
+        float xs[8];
+        for (int f = 0; f < 8; f++) xs[f] = sinf(0.3f * (float)(k + f));
+        if (rnn_predict_step(m, xs, &out[k]) != RNN_OK) {
+            CHECK(0, "stream step: %s", rnn_last_error());
+            return;
+        }
+    }
+}
+
+static void stream_run(int gru, int threads, float out[PHASES][STREAM_STEPS]) {
+    rnn_set_threads(threads > 1 ? 2 : 1);
+    rnn__team_set_size(threads);
+    rnn_model *m = stream_model(gru, 3), *other = stream_model(gru, 4);
+    stream_phase(m, out[0]);
+    /* phase 1: the recurrent kernel of the first layer halved through rnn_set_weight */
+    int rank;
+    int64_t shape[RNN_MAX_RANK];
+    rnn_weight_info(m, 1, NULL, &rank, shape);
+    float *u = malloc(sizeof(float) * (size_t)(shape[0] * shape[1]));
+    rnn_get_weight(m, 1, u, shape[0] * shape[1]);
+    for (int64_t i = 0; i < shape[0] * shape[1]; i++) u[i] *= 0.5f;
+    rnn_set_weight(m, 1, u, shape[0] * shape[1]);
+    free(u);
+    stream_phase(m, out[1]);
+    /* phase 2: one training step */
+    float x[8 * 1], y[1] = {0.7f};
+    for (int f = 0; f < 8; f++) x[f] = 0.1f * (float)f;
+    double loss;
+    rnn_reset_states(m);
+    CHECK(rnn_train_on_batch(m, rnn_tensor3(x, 1, 1, 8), rnn_tensor2(y, 1, 1), &loss) == RNN_OK,
+          "train: %s", rnn_last_error());
+    stream_phase(m, out[2]);
+    /* phase 3: every weight replaced by another model's */
+    rnn_copy_weights(m, other);
+    stream_phase(m, out[3]);
+    rnn_model_free(m);
+    rnn_model_free(other);
+}
+
+static void check_stream(int gru) {
+    static float out[3][PHASES][STREAM_STEPS];
+    const int threads[3] = {1, 2, 3};
+    for (int k = 0; k < 3; k++) stream_run(gru, threads[k], out[k]);
+    for (int ph = 0; ph < PHASES; ph++) {
+        double worst = 0, moved = 0;
+        for (int k = 0; k < STREAM_STEPS; k++) {
+            worst = fmax(worst, fabs((double)out[0][ph][k] - out[1][ph][k]));
+            if (ph) moved = fmax(moved, fabs((double)out[1][ph][k] - out[1][ph - 1][k]));
+        }
+        CHECK(worst <= 1e-5, "%s stream, phase %d: one thread and the team differ by %g",
+              gru ? "GRU" : "LSTM", ph, worst);
+        CHECK(memcmp(out[1][ph], out[2][ph], sizeof out[1][ph]) == 0,
+              "%s stream, phase %d: 2 and 3 threads give different bits", gru ? "GRU" : "LSTM",
+              ph);
+        if (ph)
+            CHECK(moved > 1e-4, "%s stream, phase %d: the weight change did not reach the "
+                  "output (%g)", gru ? "GRU" : "LSTM", ph, moved);
+    }
 }
 
 int main(void) {

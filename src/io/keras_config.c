@@ -1064,6 +1064,7 @@ rnn_status rnn__keras_assign_layer(rnn_layer *layer, rnn_keras_array *arrays, in
     }
     for (int k = 0; !st && k < nw; k++)
         memcpy(w[k]->value, arrays[k].data, sizeof(float) * (size_t)w[k]->size);
+    rnn__weights_changed();
     if (gates) rnn__keras_arrays_free(fused, 3);
     return st;
 }

@@ -47,6 +47,18 @@ static inline void cpu_relax(void) {
 #endif
 }
 
+/* Polls before giving the core away with sched_yield: a few microseconds. Yielding matters when
+ * the scheduler has put two threads of a run on one core (other programs busy on the rest):
+ * a thread polling there without yielding keeps the one it waits for off the core until its
+ * time slice ends, which made streaming steps ten times slower on a loaded machine. */
+#define POLLS_BEFORE_YIELD 256
+
+/* One round of waiting: pause, and after POLLS_BEFORE_YIELD rounds also yield. */
+static inline void wait_round(int i) {
+    cpu_relax();
+    if (i > POLLS_BEFORE_YIELD) sched_yield();
+}
+
 static long now_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -61,7 +73,7 @@ static void *worker_main(void *p) {
         if (s == seen) {
             const long t0 = now_ns();
             for (int i = 1;; i++) {
-                cpu_relax();
+                wait_round(i);
                 s = atomic_load_explicit(&team.seq, memory_order_acquire);
                 if (s != seen) break;
                 if ((i & 255) == 0 && now_ns() - t0 > SPIN_NS) {
@@ -142,11 +154,11 @@ static void run_alone(rnn__team_fn fn, void *arg) {
     tls_n = saved;
 }
 
-void rnn__team_run(rnn__team_fn fn, void *arg) {
+int rnn__team_run(rnn__team_fn fn, void *arg) {
     const int n = rnn__team_size();
     if (n <= 1 || atomic_exchange(&team.busy, 1)) {
         run_alone(fn, arg);
-        return;
+        return 1;
     }
     pthread_once(&atfork_once, register_atfork);
     if (team.workers != n - 1) {
@@ -161,7 +173,7 @@ void rnn__team_run(rnn__team_fn fn, void *arg) {
             team.wanted = 1;
             atomic_store(&team.busy, 0);
             run_alone(fn, arg);
-            return;
+            return 1;
         }
     }
     team.fn = fn;
@@ -174,8 +186,10 @@ void rnn__team_run(rnn__team_fn fn, void *arg) {
     tls_n = n;
     fn(arg, 0, n);
     tls_n = 1;
-    while (atomic_load_explicit(&team.done, memory_order_acquire) != n - 1) cpu_relax();
+    for (int i = 1; atomic_load_explicit(&team.done, memory_order_acquire) != n - 1; i++)
+        wait_round(i);
     atomic_store_explicit(&team.busy, 0, memory_order_release);
+    return n;
 }
 
 void rnn__team_barrier(void) {
@@ -187,10 +201,8 @@ void rnn__team_barrier(void) {
         atomic_store_explicit(&team.bar_gen, gen + 1, memory_order_release);
         return;
     }
-    for (int i = 1; atomic_load_explicit(&team.bar_gen, memory_order_acquire) == gen; i++) {
-        cpu_relax();
-        if (i > (1 << 14)) sched_yield(); /* the other thread lost its core: let it run */
-    }
+    for (int i = 1; atomic_load_explicit(&team.bar_gen, memory_order_acquire) == gen; i++)
+        wait_round(i);
 }
 
 void rnn__team_units(int H, int tid, int n, int *lo, int *hi) {

@@ -24,7 +24,8 @@ typedef void (*rnn__team_fn)(void *arg, int tid, int n);
 int rnn__team_size(void);
 /* 0: the default. Stops the workers when the size changes; they start again on demand. */
 void rnn__team_set_size(int n);
-void rnn__team_run(rnn__team_fn fn, void *arg);
+/* Returns the number of threads fn ran on. */
+int rnn__team_run(rnn__team_fn fn, void *arg);
 /* All n threads of the current run wait here for each other (no-op with n == 1). */
 void rnn__team_barrier(void);
 

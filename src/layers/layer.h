@@ -126,6 +126,13 @@ int64_t rnn__layer_param_count(rnn_layer *layer); /* including inner layers */
 /* Allocates and initialises the weights of this layer and its inner layers if not yet done
  * (rng NULL: allocated, left zero). */
 rnn_status rnn__layer_build(rnn_layer *layer, rnn_rng *rng);
+
+/* A process-wide count of weight changes: every code path that writes weight values (layer
+ * initialisation, optimizer updates, rnn_set_weight, rnn_copy_weights, restoring saved
+ * weights, loading a file) calls rnn__weights_changed(). Copies derived from weights (the
+ * packed streaming weights of recurrent layers) are rebuilt when the count has moved. */
+void rnn__weights_changed(void);
+unsigned long rnn__weights_generation(void);
 /* Fails with Keras's "expected ndim" message unless input k has one of the given ranks. */
 rnn_status rnn__expect_rank(const rnn_layer *layer, const rnn_shape *in, int rank_a, int rank_b);
 /* Drops one reference; frees the layer (and its impl) at zero. */

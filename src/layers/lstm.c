@@ -21,6 +21,33 @@ typedef struct {
     int B, T;
 } lstm_team_job;
 
+/* One streaming step (T = 1) of the units [lo, hi) from the thread's packed panel (see
+ * rnn_recurrent): s = b + x W_p + h U_p into the thread's scratch rows in r->step, copied to
+ * the four blocks of z, then the gates. The same operations per element as the unpacked path
+ * (bias, then x W, then h U, accumulated in the same order), so the same bits. */
+static void lstm_stream_packed(rnn_recurrent *r, int B, int lo, int hi) {
+    const int H = (int)r->H, G4 = 4 * H, F = (int)r->F, nu = hi - lo, width = 4 * nu;
+    const float *p = rnn__recurrent_thread_pack(r, lo, hi);
+    float *s = r->step + (size_t)B * 4 * lo, *z = r->xw;
+    for (int b = 0; b < B; b++) memcpy(s + (size_t)b * width, p + (size_t)(F + H) * width,
+                                       sizeof(float) * width);
+    rnn__gemm_own(0, 0, B, width, F, 1.0f, r->xt, F, p, width, 1.0f, s, width);
+    rnn__gemm_own(0, 0, B, width, H, 1.0f, r->hs, H, p + (size_t)F * width, width, 1.0f, s, width);
+    for (int b = 0; b < B; b++)
+        for (int g = 0; g < 4; g++)
+            memcpy(z + (size_t)b * G4 + g * H + lo, s + (size_t)b * width + g * nu,
+                   sizeof(float) * nu);
+    rnn__lstm_gates_forward(z, r->cs, r->cs + (size_t)B * H, r->tc, r->hs + (size_t)B * H, B, H,
+                            lo, hi);
+    if (r->mask)
+        for (int b = 0; b < B; b++)
+            if (r->mask[b] == 0.0f) { /* masked: keep the state */
+                const size_t o = (size_t)b * H + lo;
+                memcpy(r->cs + (size_t)B * H + o, r->cs + o, sizeof(float) * nu);
+                memcpy(r->hs + (size_t)B * H + o, r->hs + o, sizeof(float) * nu);
+            }
+}
+
 static void lstm_forward_team(void *arg, int tid, int n) {
     const lstm_team_job *job = arg;
     rnn_recurrent *r = job->r;
@@ -30,6 +57,10 @@ static void lstm_forward_team(void *arg, int tid, int n) {
     int lo, hi;
     rnn__team_units(H, tid, n, &lo, &hi);
     const int nu = hi - lo;
+    if (nu > 0 && r->use_pack && n == r->pack_n) {
+        lstm_stream_packed(r, B, lo, hi);
+        return;
+    }
     if (nu > 0 && r->project_in_steps) /* xw already holds the bias */
         for (int g = 0; g < 4; g++)
             rnn__gemm_own(0, 0, T * B, nu, F, 1.0f, r->xt, F, W + g * H + lo, G4, 1.0f,
@@ -67,7 +98,7 @@ static void lstm_forward_steps(rnn_recurrent *r, int B, int T) {
     const int fused = act == RNN_TANH && ract == RNN_SIGMOID;
     if (rnn__recurrent_use_team(r, B)) {
         lstm_team_job job = {r, B, T};
-        rnn__team_run(lstm_forward_team, &job);
+        if (rnn__team_run(lstm_forward_team, &job) == r->pack_n) r->pack_pending = 0;
         return;
     }
     for (int t = 0; t < T; t++) {

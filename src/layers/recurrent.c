@@ -34,6 +34,53 @@ int rnn__recurrent_use_team(const rnn_recurrent *r, int B) {
            (int64_t)B * H * G * H >= TEAM_MIN_STEP_MACS && rnn__team_size() > 1;
 }
 
+rnn_status rnn__recurrent_prepare_pack(rnn_recurrent *r, int stream) {
+    const int64_t H = r->H, F = r->F, G = r->cell->gates;
+    /* H % 8: every thread's share is whole vectors, so the packed product does the same
+     * operations per element as the unpacked one (the kernel's tail columns would differ). */
+    r->use_pack = stream && r->project_in_steps && H % 8 == 0 && r->cell->kind == RNN_CELL_LSTM;
+    if (!r->use_pack) return RNN_OK;
+    const int n = rnn__team_size();
+    const unsigned long gen = rnn__weights_generation();
+    if (!r->pack) {
+        r->pack = rnn__calloc((size_t)((F + H + 1) * G * H), sizeof(float));
+        if (!r->pack) {
+            r->use_pack = 0;
+            return rnn__fail(RNN_ERR_MEMORY, "layer \"%s\": out of memory for its streaming "
+                             "weights", r->layer->name);
+        }
+        r->pack_pending = 1;
+    }
+    if (r->pack_n != n || r->pack_gen != gen || r->pack_src != r->layer->weight_block) {
+        r->pack_n = n;
+        r->pack_gen = gen;
+        r->pack_src = r->layer->weight_block;
+        r->pack_pending = 1;
+    }
+    return RNN_OK;
+}
+
+float *rnn__recurrent_thread_pack(rnn_recurrent *r, int lo, int hi) {
+    const int H = (int)r->H, F = (int)r->F, G = r->cell->gates, nu = hi - lo, width = G * nu;
+    float *p = r->pack + (size_t)(F + H + 1) * G * lo;
+    if (r->pack_pending) {
+        const float *W = r->layer->weights[0].value, *U = r->layer->weights[1].value;
+        const float *bias = r->opt.use_bias ? r->layer->weights[2].value : NULL;
+        for (int g = 0; g < G; g++) {
+            for (int k = 0; k < F; k++)
+                memcpy(p + (size_t)k * width + g * nu, W + (size_t)k * G * H + g * H + lo,
+                       sizeof(float) * nu);
+            for (int k = 0; k < H; k++)
+                memcpy(p + (size_t)(F + k) * width + g * nu, U + (size_t)k * G * H + g * H + lo,
+                       sizeof(float) * nu);
+            float *pb = p + (size_t)(F + H) * width + g * nu;
+            if (bias) memcpy(pb, bias + g * H + lo, sizeof(float) * nu);
+            else memset(pb, 0, sizeof(float) * nu);
+        }
+    }
+    return p;
+}
+
 int rnn__layer_is_recurrent(const rnn_layer *layer) {
     return layer->ops->configure == rnn__recurrent_configure;
 }
@@ -283,6 +330,8 @@ rnn_status rnn__recurrent_forward(rnn_layer *layer, const rnn_tensor *const *inp
     /* xw = xt W + b (the input bias row for GRU reset_after), all steps in one product. */
     const size_t TB = (size_t)T * B;
     r->project_in_steps = TB <= 8 && rnn__recurrent_use_team(r, B);
+    rnn_status pst = rnn__recurrent_prepare_pack(r, mode == RNN_MODE_STREAM && T == 1);
+    if (pst != RNN_OK) return pst;
     if (r->project_in_steps) {
         /* the team's threads add x W to their own columns (see rnn_recurrent) */
         if (bias)
@@ -417,5 +466,6 @@ void rnn__recurrent_free(void *impl) {
     rnn_recurrent *r = impl;
     if (!r) return;
     for (int k = 0; k < 2; k++) rnn__free(r->state[k]);
+    rnn__free(r->pack);
     free(r);
 }

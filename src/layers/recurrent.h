@@ -62,7 +62,23 @@ struct rnn_recurrent {
      * x W itself, split by units between the team's threads (streaming steps: a product of
      * one or a few rows, which the team shares instead of one thread doing it alone). */
     int project_in_steps;
+    /* Streaming (rnn_predict_step) on the team: each thread's columns of W, U and the bias
+     * copied next to each other once ("packed"), so that a step reads one contiguous panel per
+     * thread, which stays in that core's L2, instead of G slices of rows 4 H floats apart.
+     * Thread t's panel starts at pack + (F + H + 1) G lo_t: W (F x G nu), U (H x G nu), bias
+     * (G nu), nu = hi_t - lo_t. Valid for pack_n threads, the weights at pack_src and weight
+     * generation pack_gen; pack_pending: the threads fill their panels in the next run. */
+    float *pack;
+    int use_pack, pack_pending, pack_n;
+    unsigned long pack_gen;
+    const float *pack_src;
 };
+
+/* Decides whether this forward call streams from packed weights (sets use_pack, and
+ * pack_pending when the panels must be refilled); RNN_ERR_MEMORY if they cannot be allocated. */
+rnn_status rnn__recurrent_prepare_pack(rnn_recurrent *r, int stream);
+/* Inside a team job: thread tid's panel (filling it first when pack_pending). */
+float *rnn__recurrent_thread_pack(rnn_recurrent *r, int lo, int hi);
 
 rnn_layer *rnn__recurrent_new(const rnn_layer_ops *ops, const rnn_cell_ops *cell,
                               const rnn_recurrent_options *options);
