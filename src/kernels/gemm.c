@@ -6,6 +6,8 @@
 #include <cblas.h>
 #endif
 
+#include "kernels/team.h"
+
 /* Below this many multiply-adds the plain loops win over a BLAS call (measured on LSTM(4),
  * batch 1, where every product is a few dozen flops). */
 #define SMALL_GEMM_FLOPS 8192
@@ -69,6 +71,54 @@ static int blas_threads(void) { return openblas_get_num_threads(); }
 static int blas_threads(void) { return 1; }
 #endif
 
+/* Large products with several team threads: the team splits the product's larger dimension
+ * and each thread calls the BLAS, single-threaded, on its slice. One pool of threads for the
+ * whole library: the BLAS's own threads never run (they would spin on sched_yield for a
+ * while after each call, taking the cores the step loops' threads are waiting on). */
+#define TEAM_GEMM_MACS (1 << 21)
+
+typedef struct {
+    int trans_a, trans_b, M, N, K;
+    float alpha, beta;
+    const float *A, *B;
+    int lda, ldb, ldc;
+    float *C;
+} gemm_job;
+
+static void blas_or_own(int trans_a, int trans_b, int M, int N, int K, float alpha,
+                        const float *A, int lda, const float *B, int ldb, float beta, float *C,
+                        int ldc);
+
+/* Thread tid's slice: rows of C when M >= N, else columns, in multiples of 16. */
+static void gemm_slice(void *arg, int tid, int n) {
+    const gemm_job *j = arg;
+    const int split_rows = j->M >= j->N, total = split_rows ? j->M : j->N;
+    const int blocks = (total + 15) / 16;
+    int lo = 16 * (int)((long)blocks * tid / n), hi = 16 * (int)((long)blocks * (tid + 1) / n);
+    if (hi > total) hi = total;
+    if (lo >= hi) return;
+    if (split_rows) {
+        const float *A = j->trans_a ? j->A + lo : j->A + (size_t)lo * j->lda;
+        blas_or_own(j->trans_a, j->trans_b, hi - lo, j->N, j->K, j->alpha, A, j->lda, j->B,
+                    j->ldb, j->beta, j->C + (size_t)lo * j->ldc, j->ldc);
+    } else {
+        const float *B = j->trans_b ? j->B + (size_t)lo * j->ldb : j->B + lo;
+        blas_or_own(j->trans_a, j->trans_b, j->M, hi - lo, j->K, j->alpha, j->A, j->lda, B,
+                    j->ldb, j->beta, j->C + lo, j->ldc);
+    }
+}
+
+#if defined(RNN_USE_CBLAS)
+/* With a team, the BLAS runs single-threaded (see TEAM_GEMM_MACS). */
+static void blas_single_threaded(void) {
+    static int done;
+    if (!done && rnn__team_size() > 1) {
+        rnn__blas_set_threads(1);
+        done = 1;
+    }
+}
+#endif
+
 void rnn__gemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
                int lda, const float *B, int ldb, float beta, float *C, int ldc) {
     if (M <= 0 || N <= 0) return;
@@ -76,7 +126,19 @@ void rnn__gemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const
         rnn__gemm_loops(0, 0, M, N, 0, alpha, A, 1, B, 1, beta, C, ldc);
         return;
     }
+    if ((double)M * N * K >= TEAM_GEMM_MACS && (M >= 32 || N >= 32) && rnn__team_size() > 1) {
+        gemm_job job = {trans_a, trans_b, M, N, K, alpha, beta, A, B, lda, ldb, ldc, C};
+        rnn__team_run(gemm_slice, &job);
+        return;
+    }
+    blas_or_own(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+static void blas_or_own(int trans_a, int trans_b, int M, int N, int K, float alpha,
+                        const float *A, int lda, const float *B, int ldb, float beta, float *C,
+                        int ldc) {
 #ifdef RNN_USE_CBLAS
+    blas_single_threaded();
     const double macs = (double)M * N * K;
     const int own = !trans_a && macs <= OWN_GEMM_MACS &&
                     (M <= OWN_GEMM_FEW_ROWS || (M <= OWN_GEMM_ROWS && blas_threads() == 1));
