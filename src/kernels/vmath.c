@@ -13,32 +13,40 @@
 #include "kernels/activations.h"
 #include "kernels/vmath8.h"
 
-/* Full blocks of 8 straight from memory; the tail through a zero-padded block. */
-#define VMATH_APPLY(fn, y, x, n)                                                             \
-    do {                                                                                      \
-        long i = 0;                                                                           \
-        for (; i + 8 <= (n); i += 8) {                                                        \
-            v8f v;                                                                            \
-            memcpy(&v, (x) + i, sizeof v);                                                    \
-            v = fn(v);                                                                        \
-            memcpy((y) + i, &v, sizeof v);                                                    \
-        }                                                                                     \
-        if (i < (n)) {                                                                        \
-            float buf[8] = {0};                                                               \
-            memcpy(buf, (x) + i, sizeof(float) * (size_t)((n) - i));                          \
-            v8f v;                                                                            \
-            memcpy(&v, buf, sizeof v);                                                        \
-            v = fn(v);                                                                        \
-            memcpy(buf, &v, sizeof v);                                                        \
-            memcpy((y) + i, buf, sizeof(float) * (size_t)((n) - i));                          \
-        }                                                                                     \
-    } while (0)
+int rnn__vmath_portable;
 
 VMATH_CLONES
-void rnn__v_sigmoid(float *y, const float *x, long n) { VMATH_APPLY(sigmoid8, y, x, n); }
+static void v_sigmoid(float *y, const float *x, long n) { apply8(y, x, n, 0); }
 
 VMATH_CLONES
-void rnn__v_tanh(float *y, const float *x, long n) { VMATH_APPLY(tanh8, y, x, n); }
+static void v_tanh(float *y, const float *x, long n) { apply8(y, x, n, 1); }
+
+#if VMATH_HAVE_FMA
+VMATH_FMA_ATTR static void v_sigmoid_fma(float *y, const float *x, long n) {
+    apply8_fma(y, x, n, 0);
+}
+VMATH_FMA_ATTR static void v_tanh_fma(float *y, const float *x, long n) { apply8_fma(y, x, n, 1); }
+#endif
+
+void rnn__v_sigmoid(float *y, const float *x, long n) {
+#if VMATH_HAVE_FMA
+    if (vmath_fma()) {
+        v_sigmoid_fma(y, x, n);
+        return;
+    }
+#endif
+    v_sigmoid(y, x, n);
+}
+
+void rnn__v_tanh(float *y, const float *x, long n) {
+#if VMATH_HAVE_FMA
+    if (vmath_fma()) {
+        v_tanh_fma(y, x, n);
+        return;
+    }
+#endif
+    v_tanh(y, x, n);
+}
 
 void rnn__act_vec(rnn_activation a, float *x, long n) {
     if (a == RNN_SIGMOID) rnn__v_sigmoid(x, x, n);
