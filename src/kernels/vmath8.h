@@ -40,7 +40,7 @@ typedef float v8f_u __attribute__((vector_size(32), aligned(4), may_alias));
 #define VMATH_HAVE_FMA 0
 #endif
 
-/* Tests set this to 1 to run the portable variant on an FMA machine (vmath.c). */
+/* Tests set this to 1 to run the portable variant on an FMA machine (vmath.c, activations.h). */
 extern int rnn__vmath_portable;
 
 /* Whether to call the _fma variants: the CPU has AVX2 and FMA (and no test asked otherwise). */
