@@ -103,12 +103,16 @@ static void test_gemm_fast(void) {
 }
 
 /* The fused cell passes (kernels/gates.c) against the layers' general loops written out here
- * (vectorised sigmoid/tanh over arrays, scalar updates): the same bits, full vectors and tails. */
+ * (vectorised sigmoid/tanh over arrays, scalar updates): the same bits, full vectors and tails,
+ * with the FMA variant of the activations (where the CPU has it: both sides pick it) and with
+ * the portable one. Widths up to 77 cover the 32-lane blocks, the 8-lane blocks and the tails. */
 static void test_fused_gates(void) {
     rnn_rng r;
     rnn__rng_seed(&r, 4);
-    for (int H = 5; H <= 21; H += 8) {
-        enum { B = 3, MAXH = 21 };
+    for (int run = 0; run < 6; run++) {
+        const int H = (int[]){5, 13, 21, 77, 13, 77}[run];
+        rnn__vmath_portable = run >= 4;
+        enum { B = 3, MAXH = 77 };
         float z1[B * 4 * MAXH], z2[B * 4 * MAXH], cp[B * MAXH], c1[B * MAXH], c2[B * MAXH];
         float t1[B * MAXH], t2[B * MAXH], h1[B * MAXH], h2[B * MAXH], dh[B * MAXH];
         float d1[B * MAXH], d2[B * MAXH], g1[B * 3 * MAXH], g2[B * 3 * MAXH];
@@ -120,8 +124,16 @@ static void test_fused_gates(void) {
             d1[i] = d2[i] = (float)rnn__rng_uniform(&r) - 0.5f;
             hp[i] = (float)rnn__rng_uniform(&r) - 0.5f;
         }
-        /* LSTM forward */
+        /* LSTM forward; the same pass split in two unit ranges gives the same bits */
+        float z3[B * 4 * MAXH], c3[B * MAXH], t3[B * MAXH], h3[B * MAXH];
+        const int split = H / 3 + 1;
+        memcpy(z3, z1, sizeof z3);
+        rnn__lstm_gates_forward(z3, cp, c3, t3, h3, B, H, 0, split);
+        rnn__lstm_gates_forward(z3, cp, c3, t3, h3, B, H, split, H);
         rnn__lstm_gates_forward(z1, cp, c1, t1, h1, B, H, 0, H);
+        CHECK(memcmp(z1, z3, sizeof(float) * B * 4 * H) == 0 && memcmp(c1, c3, sizeof(float) * B * H) == 0 &&
+              memcmp(t1, t3, sizeof(float) * B * H) == 0 && memcmp(h1, h3, sizeof(float) * B * H) == 0,
+              "LSTM forward over [0, %d) and [%d, %d) differs from [0, %d)", split, split, H, H);
         for (int b = 0; b < B; b++) {
             float *zb = z2 + b * 4 * H;
             rnn__act_vec(RNN_SIGMOID, zb, 2 * H);
@@ -155,7 +167,12 @@ static void test_fused_gates(void) {
             z1[i] = z2[i] = 4.0f * ((float)rnn__rng_uniform(&r) - 0.5f);
             g1[i] = g2[i] = 2.0f * ((float)rnn__rng_uniform(&r) - 0.5f);
         }
+        memcpy(z3, z1, sizeof z3);
+        rnn__gru_gates_forward(z3, g1, hp, h3, c3, B, H, 0, split);
+        rnn__gru_gates_forward(z3, g1, hp, h3, c3, B, H, split, H);
         rnn__gru_gates_forward(z1, g1, hp, h1, a1, B, H, 0, H);
+        CHECK(memcmp(z1, z3, sizeof(float) * B * 3 * H) == 0 && memcmp(h1, h3, sizeof(float) * B * H) == 0 &&
+              memcmp(a1, c3, sizeof(float) * B * H) == 0, "GRU forward split at %d differs (H=%d)", split, H);
         for (int b = 0; b < B; b++) {
             float *xb = z2 + b * 3 * H;
             const float *gb = g2 + b * 3 * H;
@@ -196,6 +213,7 @@ static void test_fused_gates(void) {
               memcmp(a1, a2, sizeof(float) * B * H) == 0 && memcmp(t1, t2, sizeof(float) * B * H) == 0,
               "fused GRU backward differs (H=%d)", H);
     }
+    rnn__vmath_portable = 0;
 }
 
 /* The vectorised sigmoid and tanh (vmath.c: the FMA variant where the CPU has AVX2 and FMA, and
