@@ -1,9 +1,17 @@
-/* Fused LSTM/GRU cell passes (gates.h): per batch row, 8 units at a time, every element-wise
- * operation of a step in registers. Before, a step made five to seven passes over its rows
- * (one per activation block, then the cell update, then tanh(c)) and the backward loop called
- * the generic activation-derivative switch per element, which the compiler cannot vectorise.
- * Cloned for AVX2 and the baseline like vmath.c; no contraction (-std=c11), so every clone and
- * the general loops of the layers give the same bits. */
+/* Fused LSTM/GRU cell passes (gates.h): per batch row, every element-wise operation of a step
+ * while the row is in L1. The forward passes apply the activations 32 lanes at a time
+ * (vmath8.h's apply8: several independent exp chains in flight) and then do the cell update;
+ * the backward passes go 8 units at a time without any exp. Before these passes, a step made
+ * five to seven passes over its rows and the backward loop called the generic
+ * activation-derivative switch per element, which the compiler cannot vectorise.
+ *
+ * The forward passes come in two variants like vmath.c's: AVX2 + FMA activations where the CPU
+ * has them (chosen at run time by vmath_fma()), the portable activations (cloned for AVX2 and
+ * the baseline) elsewhere. The cell arithmetic outside the activations has no contraction
+ * (-std=c11), and vmath.c picks the same variant, so on any one machine the fused passes give
+ * the same bits as the general loops of the layers (tests/test_kernels.c checks both variants).
+ * Results of the FMA variant differ in the last bits from the portable one, as the AVX2 product
+ * already does. The backward passes have no activations and are cloned as before. */
 #include "kernels/gates.h"
 
 #include "kernels/vmath8.h"

@@ -3,8 +3,8 @@
  * vmath.c.
  *
  * Two variants of every function, from the one body at the end of this file (included twice):
- *   sigmoid8, tanh8, exp8          portable, plain IEEE float operations without contraction
- *                                  (-std=c11); the baseline clone of the callers;
+ *   sigmoid8, tanh8, apply8, ...   portable, plain IEEE float operations without contraction
+ *                                  (-std=c11); cloned for AVX2 and the baseline by the callers;
  *   sigmoid8_fma, tanh8_fma, ...   AVX2 + FMA (x86 only): explicit fused multiply-adds, min/max
  *                                  for the clamps; callers choose it at run time (vmath_fma()).
  * The two differ in the last bits (the FMA variant rounds fewer times); each is deterministic,
