@@ -103,12 +103,16 @@ static void test_gemm_fast(void) {
 }
 
 /* The fused cell passes (kernels/gates.c) against the layers' general loops written out here
- * (vectorised sigmoid/tanh over arrays, scalar updates): the same bits, full vectors and tails. */
+ * (vectorised sigmoid/tanh over arrays, scalar updates): the same bits, full vectors and tails,
+ * with the FMA variant of the activations (where the CPU has it: both sides pick it) and with
+ * the portable one. Widths up to 77 cover the 32-lane blocks, the 8-lane blocks and the tails. */
 static void test_fused_gates(void) {
     rnn_rng r;
     rnn__rng_seed(&r, 4);
-    for (int H = 5; H <= 21; H += 8) {
-        enum { B = 3, MAXH = 21 };
+    for (int run = 0; run < 6; run++) {
+        const int H = (int[]){5, 13, 21, 77, 13, 77}[run];
+        rnn__vmath_portable = run >= 4;
+        enum { B = 3, MAXH = 77 };
         float z1[B * 4 * MAXH], z2[B * 4 * MAXH], cp[B * MAXH], c1[B * MAXH], c2[B * MAXH];
         float t1[B * MAXH], t2[B * MAXH], h1[B * MAXH], h2[B * MAXH], dh[B * MAXH];
         float d1[B * MAXH], d2[B * MAXH], g1[B * 3 * MAXH], g2[B * 3 * MAXH];
@@ -120,8 +124,16 @@ static void test_fused_gates(void) {
             d1[i] = d2[i] = (float)rnn__rng_uniform(&r) - 0.5f;
             hp[i] = (float)rnn__rng_uniform(&r) - 0.5f;
         }
-        /* LSTM forward */
+        /* LSTM forward; the same pass split in two unit ranges gives the same bits */
+        float z3[B * 4 * MAXH], c3[B * MAXH], t3[B * MAXH], h3[B * MAXH];
+        const int split = H / 3 + 1;
+        memcpy(z3, z1, sizeof z3);
+        rnn__lstm_gates_forward(z3, cp, c3, t3, h3, B, H, 0, split);
+        rnn__lstm_gates_forward(z3, cp, c3, t3, h3, B, H, split, H);
         rnn__lstm_gates_forward(z1, cp, c1, t1, h1, B, H, 0, H);
+        CHECK(memcmp(z1, z3, sizeof(float) * B * 4 * H) == 0 && memcmp(c1, c3, sizeof(float) * B * H) == 0 &&
+              memcmp(t1, t3, sizeof(float) * B * H) == 0 && memcmp(h1, h3, sizeof(float) * B * H) == 0,
+              "LSTM forward over [0, %d) and [%d, %d) differs from [0, %d)", split, split, H, H);
         for (int b = 0; b < B; b++) {
             float *zb = z2 + b * 4 * H;
             rnn__act_vec(RNN_SIGMOID, zb, 2 * H);
@@ -155,7 +167,12 @@ static void test_fused_gates(void) {
             z1[i] = z2[i] = 4.0f * ((float)rnn__rng_uniform(&r) - 0.5f);
             g1[i] = g2[i] = 2.0f * ((float)rnn__rng_uniform(&r) - 0.5f);
         }
+        memcpy(z3, z1, sizeof z3);
+        rnn__gru_gates_forward(z3, g1, hp, h3, c3, B, H, 0, split);
+        rnn__gru_gates_forward(z3, g1, hp, h3, c3, B, H, split, H);
         rnn__gru_gates_forward(z1, g1, hp, h1, a1, B, H, 0, H);
+        CHECK(memcmp(z1, z3, sizeof(float) * B * 3 * H) == 0 && memcmp(h1, h3, sizeof(float) * B * H) == 0 &&
+              memcmp(a1, c3, sizeof(float) * B * H) == 0, "GRU forward split at %d differs (H=%d)", split, H);
         for (int b = 0; b < B; b++) {
             float *xb = z2 + b * 3 * H;
             const float *gb = g2 + b * 3 * H;
@@ -196,6 +213,98 @@ static void test_fused_gates(void) {
               memcmp(a1, a2, sizeof(float) * B * H) == 0 && memcmp(t1, t2, sizeof(float) * B * H) == 0,
               "fused GRU backward differs (H=%d)", H);
     }
+    rnn__vmath_portable = 0;
+}
+
+/* The vectorised sigmoid and tanh (vmath.c: the FMA variant where the CPU has AVX2 and FMA, and
+ * the portable one) against double-precision references over the whole float range: a dense
+ * sweep of [-30, 30], 64 mantissas of every exponent of both signs (tiny, huge, subnormal),
+ * random bit patterns and random values, and the special points. Bounds: 3 ulp of the reference
+ * where it is a normal float; where it is below FLT_MIN (sigmoid below x = -87.3, saturated to
+ * about 6e-39 from x = -88) 1e-38 absolute; tanh exactly +-1 from |x| = 10, +-0 at +-0,
+ * sigmoid exactly 0.5 at 0; every output finite, NaN stays NaN. */
+static double ulp_of(double r) {
+    r = fabs(r);
+    return r < 0x1p-126 ? 0x1p-149 : ldexp(1.0, ilogb(r) - 23);
+}
+
+static void test_vmath_accuracy(void) {
+    enum { NDENSE = 600001, NEXP = 255 * 64 * 2, NRBITS = 400000, NRVAL = 200000 };
+    static const float special[] = {0.0f, -0.0f, 1e-45f, -1e-45f, 1.17549435e-38f, -1.17549435e-38f,
+                                    1e-30f, -1e-30f, 0.3466f, -0.3466f, 0.625f, -0.625f, 8.66f,
+                                    -8.66f, 9.01f, -9.01f, 17.0f, -17.0f, 20.0f, -20.0f, 86.5f,
+                                    -86.5f, 87.3f, -87.3f, 88.0f, -88.0f, 88.8f, -88.8f, 100.0f,
+                                    -100.0f, 1e10f, -1e10f, 3.40282347e38f, -3.40282347e38f};
+    const long nspec = (long)(sizeof special / sizeof special[0]);
+    const long n = NDENSE + NEXP + NRBITS + NRVAL + nspec;
+    float *x = malloc(sizeof(float) * n), *ys = malloc(sizeof(float) * n), *yt = malloc(sizeof(float) * n);
+    rnn_rng r;
+    rnn__rng_seed(&r, 6);
+    long m = 0;
+    for (long i = 0; i < NDENSE; i++) x[m++] = (float)(-30.0 + 1e-4 * (double)i);
+    for (uint32_t e = 0; e < 255; e++)
+        for (uint32_t k = 0; k < 64; k++)
+            for (uint32_t sgn = 0; sgn < 2; sgn++) {
+                uint32_t bits = sgn << 31 | e << 23 | (k * 131071u) % (1u << 23);
+                memcpy(&x[m++], &bits, sizeof bits);
+            }
+    while (m < NDENSE + NEXP + NRBITS) {
+        uint32_t bits = (uint32_t)(rnn__rng_next(&r) >> 16);
+        float v;
+        memcpy(&v, &bits, sizeof v);
+        if (isfinite(v)) x[m++] = v;
+    }
+    for (long i = 0; i < NRVAL; i++) x[m++] = (float)(40.0 * rnn__rng_uniform(&r) - 20.0);
+    for (long i = 0; i < nspec; i++) x[m++] = special[i];
+    for (int portable = 0; portable < 2; portable++) {
+        rnn__vmath_portable = portable;
+        rnn__v_sigmoid(ys, x, n);
+        rnn__v_tanh(yt, x, n);
+        double s_ulp = 0, t_ulp = 0, s_abs = 0, t_abs = 0;
+        long bad_s = 0, bad_t = 0, bad_fin = 0;
+        float bad_sx = 0, bad_tx = 0;
+        for (long i = 0; i < n; i++) {
+            double xd = x[i], rs = 1.0 / (1.0 + exp(-xd)), rt = tanh(xd);
+            double es = fabs(ys[i] - rs), et = fabs(yt[i] - rt);
+            if (!isfinite(ys[i]) || !isfinite(yt[i])) bad_fin++;
+            s_abs = fmax(s_abs, es);
+            t_abs = fmax(t_abs, et);
+            if (rs >= 0x1p-126) {
+                s_ulp = fmax(s_ulp, es / ulp_of(rs));
+                if (!(es <= 3 * ulp_of(rs))) bad_s++, bad_sx = x[i];
+            } else if (!(es <= 1e-38)) bad_s++, bad_sx = x[i];
+            t_ulp = fmax(t_ulp, et / ulp_of(rt));
+            if (!(et <= 3 * ulp_of(rt))) bad_t++, bad_tx = x[i];
+            if (fabsf(x[i]) >= 10.0f && yt[i] != copysignf(1.0f, x[i])) bad_t++, bad_tx = x[i];
+        }
+        const char *which = portable ? "portable" : "dispatched (FMA where available)";
+        CHECK(bad_fin == 0, "%s: %ld non-finite outputs for finite inputs", which, bad_fin);
+        CHECK(bad_s == 0, "%s sigmoid: %ld values beyond 3 ulp / 1e-38 (e.g. x = %.9g), max %.2f ulp",
+              which, bad_s, (double)bad_sx, s_ulp);
+        CHECK(bad_t == 0, "%s tanh: %ld values beyond 3 ulp or not +-1 (e.g. x = %.9g), max %.2f ulp",
+              which, bad_t, (double)bad_tx, t_ulp);
+        CHECK(s_abs <= 1e-7 && t_abs <= 1e-7, "%s: max absolute error sigmoid %g, tanh %g", which,
+              s_abs, t_abs);
+        fprintf(stderr, "vmath %s: %ld inputs, sigmoid max %.2f ulp (abs %.2g), tanh max %.2f ulp (abs %.2g)\n",
+                which, n, s_ulp, s_abs, t_ulp, t_abs);
+        /* exact points */
+        float sp[4] = {0.0f, -0.0f, -100.0f, 100.0f}, so[4], to[4];
+        rnn__v_sigmoid(so, sp, 4);
+        rnn__v_tanh(to, sp, 4);
+        CHECK(so[0] == 0.5f && so[1] == 0.5f && so[2] >= 0.0f && so[2] < 1e-38f && so[3] == 1.0f,
+              "%s sigmoid(0, -0, -100, 100) = %g %g %g %g", which, (double)so[0], (double)so[1],
+              (double)so[2], (double)so[3]);
+        CHECK(to[0] == 0.0f && !signbit(to[0]) && to[1] == 0.0f && signbit(to[1]) && to[2] == -1.0f &&
+              to[3] == 1.0f, "%s tanh(0, -0, -100, 100) = %g %g %g %g", which, (double)to[0],
+              (double)to[1], (double)to[2], (double)to[3]);
+        float nan_in[2] = {NAN, -NAN}, nan_out[2];
+        rnn__v_sigmoid(nan_out, nan_in, 2);
+        CHECK(isnan(nan_out[0]) && isnan(nan_out[1]), "%s sigmoid(NaN) = %g", which, (double)nan_out[0]);
+        rnn__v_tanh(nan_out, nan_in, 2);
+        CHECK(isnan(nan_out[0]) && isnan(nan_out[1]), "%s tanh(NaN) = %g", which, (double)nan_out[0]);
+    }
+    rnn__vmath_portable = 0;
+    free(x); free(ys); free(yt);
 }
 
 /* Bias-gradient column sums (AVX2 where available) against the plain loop: the same bits. */
@@ -288,6 +397,7 @@ static void test_activations(void) {
 int main(void) {
     test_gemm();
     test_gemm_fast();
+    test_vmath_accuracy();
     test_fused_gates();
     test_colsum();
     test_initializers();

@@ -56,6 +56,9 @@ void rnn__act_inplace(rnn_activation a, float *x, long n);
 /* Vectorised sigmoid and tanh (kernels/vmath.c): y may equal x. */
 void rnn__v_sigmoid(float *y, const float *x, long n);
 void rnn__v_tanh(float *y, const float *x, long n);
+/* 0 (the default): vmath.c and gates.c use their AVX2+FMA variant where the CPU has it; 1: the
+ * portable variant everywhere (tests set it to check both; not for concurrent use). */
+extern int rnn__vmath_portable;
 /* Any element-wise activation over n values in place, vectorised for sigmoid and tanh. */
 void rnn__act_vec(rnn_activation a, float *x, long n);
 /* Softmax over each row of a (rows, cols) array, in place: exp(x - max) / sum. */

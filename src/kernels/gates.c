@@ -1,9 +1,17 @@
-/* Fused LSTM/GRU cell passes (gates.h): per batch row, 8 units at a time, every element-wise
- * operation of a step in registers. Before, a step made five to seven passes over its rows
- * (one per activation block, then the cell update, then tanh(c)) and the backward loop called
- * the generic activation-derivative switch per element, which the compiler cannot vectorise.
- * Cloned for AVX2 and the baseline like vmath.c; no contraction (-std=c11), so every clone and
- * the general loops of the layers give the same bits. */
+/* Fused LSTM/GRU cell passes (gates.h): per batch row, every element-wise operation of a step
+ * while the row is in L1. The forward passes apply the activations 32 lanes at a time
+ * (vmath8.h's apply8: several independent exp chains in flight) and then do the cell update;
+ * the backward passes go 8 units at a time without any exp. Before these passes, a step made
+ * five to seven passes over its rows and the backward loop called the generic
+ * activation-derivative switch per element, which the compiler cannot vectorise.
+ *
+ * The forward passes come in two variants like vmath.c's: AVX2 + FMA activations where the CPU
+ * has them (chosen at run time by vmath_fma()), the portable activations (cloned for AVX2 and
+ * the baseline) elsewhere. The cell arithmetic outside the activations has no contraction
+ * (-std=c11), and vmath.c picks the same variant, so on any one machine the fused passes give
+ * the same bits as the general loops of the layers (tests/test_kernels.c checks both variants).
+ * Results of the FMA variant differ in the last bits from the portable one, as the AVX2 product
+ * already does. The backward passes have no activations and are cloned as before. */
 #include "kernels/gates.h"
 
 #include "kernels/vmath8.h"
@@ -19,27 +27,52 @@ static inline __attribute__((always_inline)) v8f load8(const float *p) {
 }
 static inline __attribute__((always_inline)) void store8(float *p, v8f v) { memcpy(p, &v, sizeof v); }
 
-VMATH_CLONES
+/* LSTM forward, per row: the four gate activations of the units [j0, j1), 32 at a time (vmath8.h:
+ * several exp chains in flight), then the cell update c = f c_prev + i g (plain multiplies and
+ * adds, as the layers' loops), tanh(c) and h = o tanh(c). One loop that did all of it per 8
+ * units kept about 200 dependent operations in flight and ran at the latency of the exp chains
+ * (2.3 to 3x slower). */
+#define LSTM_FORWARD(NAME, ATTR, APPLY)                                                          \
+    ATTR static void NAME(float *z, const float *c_prev, float *c, float *tc, float *h, int B,   \
+                          int H, int j0, int j1) {                                               \
+        const int w = j1 - j0;                                                                   \
+        for (int b = 0; b < B; b++) {                                                            \
+            float *zb = z + (size_t)b * 4 * H;                                                   \
+            const size_t o = (size_t)b * H;                                                      \
+            if (w == H) APPLY(zb, zb, 2 * H, 0); /* i and f side by side */                      \
+            else {                                                                               \
+                APPLY(zb + j0, zb + j0, w, 0);                                                   \
+                APPLY(zb + H + j0, zb + H + j0, w, 0);                                           \
+            }                                                                                    \
+            APPLY(zb + 2 * H + j0, zb + 2 * H + j0, w, 1);                                       \
+            APPLY(zb + 3 * H + j0, zb + 3 * H + j0, w, 0);                                       \
+            for (int j = j0; j < j1; j += 8) {                                                   \
+                const int n = j1 - j < 8 ? j1 - j : 8;                                           \
+                v8f i = LD(zb + j, n), f = LD(zb + H + j, n), g = LD(zb + 2 * H + j, n);         \
+                ST(c + o + j, f * LD(c_prev + o + j, n) + i * g, n);                             \
+            }                                                                                    \
+            APPLY(tc + o + j0, c + o + j0, w, 1);                                                \
+            for (int j = j0; j < j1; j += 8) {                                                   \
+                const int n = j1 - j < 8 ? j1 - j : 8;                                           \
+                ST(h + o + j, LD(zb + 3 * H + j, n) * LD(tc + o + j, n), n);                     \
+            }                                                                                    \
+        }                                                                                        \
+    }
+
+LSTM_FORWARD(lstm_forward, VMATH_CLONES, apply8)
+#if VMATH_HAVE_FMA
+LSTM_FORWARD(lstm_forward_fma, VMATH_FMA_ATTR, apply8_fma)
+#endif
+
 void rnn__lstm_gates_forward(float *z, const float *c_prev, float *c, float *tc, float *h, int B,
                              int H, int j0, int j1) {
-    for (int b = 0; b < B; b++) {
-        float *zb = z + (size_t)b * 4 * H;
-        const size_t o = (size_t)b * H;
-        for (int j = j0; j < j1; j += 8) {
-            const int n = j1 - j < 8 ? j1 - j : 8;
-            v8f i = sigmoid8(LD(zb + j, n)), f = sigmoid8(LD(zb + H + j, n));
-            v8f g = tanh8(LD(zb + 2 * H + j, n)), og = sigmoid8(LD(zb + 3 * H + j, n));
-            ST(zb + j, i, n);
-            ST(zb + H + j, f, n);
-            ST(zb + 2 * H + j, g, n);
-            ST(zb + 3 * H + j, og, n);
-            v8f cc = f * LD(c_prev + o + j, n) + i * g;
-            v8f t = tanh8(cc);
-            ST(c + o + j, cc, n);
-            ST(tc + o + j, t, n);
-            ST(h + o + j, og * t, n);
-        }
+#if VMATH_HAVE_FMA
+    if (vmath_fma()) {
+        lstm_forward_fma(z, c_prev, c, tc, h, B, H, j0, j1);
+        return;
     }
+#endif
+    lstm_forward(z, c_prev, c, tc, h, B, H, j0, j1);
 }
 
 VMATH_CLONES
@@ -63,26 +96,58 @@ void rnn__lstm_gates_backward(float *z, const float *tc, const float *c_prev, co
     }
 }
 
-VMATH_CLONES
+/* GRU forward, per row as the LSTM's: z and r (x + g summed first, in place, as the layers'
+ * loops), then the candidate and h. */
+#define GRU_FORWARD(NAME, ATTR, APPLY)                                                           \
+    ATTR static void NAME(float *x, const float *g, const float *h_prev, float *h, float *aux,   \
+                          int B, int H, int j0, int j1) {                                        \
+        const int w = j1 - j0;                                                                   \
+        for (int b = 0; b < B; b++) {                                                            \
+            float *xb = x + (size_t)b * 3 * H;                                                   \
+            const float *gb = g + (size_t)b * 3 * H;                                             \
+            const size_t o = (size_t)b * H;                                                      \
+            for (int q = 0; q < 2; q++) {                                                        \
+                float *xq = xb + (size_t)q * H;                                                  \
+                const float *gq = gb + (size_t)q * H;                                            \
+                for (int j = j0; j < j1; j += 8) {                                               \
+                    const int n = j1 - j < 8 ? j1 - j : 8;                                       \
+                    ST(xq + j, LD(xq + j, n) + LD(gq + j, n), n);                                \
+                }                                                                                \
+            }                                                                                    \
+            if (w == H) APPLY(xb, xb, 2 * H, 0);                                                 \
+            else {                                                                               \
+                APPLY(xb + j0, xb + j0, w, 0);                                                   \
+                APPLY(xb + H + j0, xb + H + j0, w, 0);                                           \
+            }                                                                                    \
+            for (int j = j0; j < j1; j += 8) {                                                   \
+                const int n = j1 - j < 8 ? j1 - j : 8;                                           \
+                v8f r = LD(xb + H + j, n), gh = LD(gb + 2 * H + j, n);                           \
+                ST(xb + 2 * H + j, LD(xb + 2 * H + j, n) + r * gh, n);                           \
+                ST(aux + o + j, gh, n);                                                          \
+            }                                                                                    \
+            APPLY(xb + 2 * H + j0, xb + 2 * H + j0, w, 1);                                       \
+            for (int j = j0; j < j1; j += 8) {                                                   \
+                const int n = j1 - j < 8 ? j1 - j : 8;                                           \
+                v8f z = LD(xb + j, n), hh = LD(xb + 2 * H + j, n);                               \
+                ST(h + o + j, z * LD(h_prev + o + j, n) + (1.0f - z) * hh, n);                   \
+            }                                                                                    \
+        }                                                                                        \
+    }
+
+GRU_FORWARD(gru_forward, VMATH_CLONES, apply8)
+#if VMATH_HAVE_FMA
+GRU_FORWARD(gru_forward_fma, VMATH_FMA_ATTR, apply8_fma)
+#endif
+
 void rnn__gru_gates_forward(float *x, const float *g, const float *h_prev, float *h, float *aux,
                             int B, int H, int j0, int j1) {
-    for (int b = 0; b < B; b++) {
-        float *xb = x + (size_t)b * 3 * H;
-        const float *gb = g + (size_t)b * 3 * H;
-        const size_t o = (size_t)b * H;
-        for (int j = j0; j < j1; j += 8) {
-            const int n = j1 - j < 8 ? j1 - j : 8;
-            v8f z = sigmoid8(LD(xb + j, n) + LD(gb + j, n));
-            v8f r = sigmoid8(LD(xb + H + j, n) + LD(gb + H + j, n));
-            v8f gh = LD(gb + 2 * H + j, n);
-            v8f hh = tanh8(LD(xb + 2 * H + j, n) + r * gh);
-            ST(xb + j, z, n);
-            ST(xb + H + j, r, n);
-            ST(xb + 2 * H + j, hh, n);
-            ST(h + o + j, z * LD(h_prev + o + j, n) + (1.0f - z) * hh, n);
-            ST(aux + o + j, gh, n);
-        }
+#if VMATH_HAVE_FMA
+    if (vmath_fma()) {
+        gru_forward_fma(x, g, h_prev, h, aux, B, H, j0, j1);
+        return;
     }
+#endif
+    gru_forward(x, g, h_prev, h, aux, B, H, j0, j1);
 }
 
 VMATH_CLONES

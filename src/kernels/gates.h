@@ -3,7 +3,8 @@
  * a time, instead of one array pass per activation and per product. The layers call these when
  * recurrent_activation is sigmoid, activation is tanh and no mask is involved (where stated),
  * and keep their general loops for everything else. Same formulas, same evaluation order and the
- * same vectorised sigmoid/tanh (vmath8.h) as those loops: the results are the same bits.
+ * same vectorised sigmoid/tanh (vmath8.h, the same variant as rnn__act_vec picks: FMA or
+ * portable) as those loops: the results are the same bits on any one machine.
  * Each pass covers the units [j0, j1) of every row (0, H: all of them), so that threads can
  * split a step by units. */
 #ifndef RNN_GATES_H

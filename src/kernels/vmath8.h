@@ -1,6 +1,15 @@
 /* 8-lane sigmoid and tanh on GCC vector types, shared by vmath.c (over arrays) and gates.c
- * (inside the fused LSTM/GRU cell passes), so both compute the same bits. Include only from
- * files compiled with the same flags and cloned with VMATH_CLONES. Formulas and error: vmath.c. */
+ * (inside the fused LSTM/GRU cell passes), so both compute the same bits. Formulas and error:
+ * vmath.c.
+ *
+ * Two variants of every function, from the one body at the end of this file (included twice):
+ *   sigmoid8, tanh8, apply8, ...   portable, plain IEEE float operations without contraction
+ *                                  (-std=c11); cloned for AVX2 and the baseline by the callers;
+ *   sigmoid8_fma, tanh8_fma, ...   AVX2 + FMA (x86 only): explicit fused multiply-adds, min/max
+ *                                  for the clamps; callers choose it at run time (vmath_fma()).
+ * The two differ in the last bits (the FMA variant rounds fewer times); each is deterministic,
+ * and vmath.c and gates.c always pick the same one, so the fused passes still give the bits of
+ * the layers' general loops on any one machine. */
 #ifndef RNN_VMATH8_H
 #define RNN_VMATH8_H
 
@@ -9,50 +18,43 @@
 
 typedef float v8f __attribute__((vector_size(32)));
 typedef int32_t v8i __attribute__((vector_size(32)));
+typedef uint32_t v8u __attribute__((vector_size(32)));
+/* 8 floats at any float-aligned address, for loads and stores. */
+typedef float v8f_u __attribute__((vector_size(32), aligned(4), may_alias));
 
 /* RNN_NO_CLONES (the clang fuzz build, compiled with -mavx2): one plain copy. clang 14 emits
  * no dispatcher for a cloned function that other files call through an unattributed
- * declaration, so the link fails there. */
+ * declaration, so the link fails there. (The FMA variants are chosen by an explicit test,
+ * vmath_fma(), and need no clones.) */
 #ifdef RNN_NO_CLONES
 #define VMATH_CLONES
 #else
 #define VMATH_CLONES __attribute__((target_clones("avx2", "default")))
 #endif
 
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#define VMATH_HAVE_FMA 1
+#include <immintrin.h>
+#define VMATH_FMA_ATTR __attribute__((target("avx2,fma")))
+#else
+#define VMATH_HAVE_FMA 0
+#endif
+
+/* Tests set this to 1 to run the portable variant on an FMA machine (vmath.c, activations.h). */
+extern int rnn__vmath_portable;
+
+/* Whether to call the _fma variants: the CPU has AVX2 and FMA (and no test asked otherwise). */
+static inline int vmath_fma(void) {
+#if VMATH_HAVE_FMA
+    return !rnn__vmath_portable && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+    return 0;
+#endif
+}
+
 static inline __attribute__((always_inline)) v8f select8(v8i mask, v8f a, v8f b) { /* mask ? a : b, lane by lane */
     v8i r = (mask & (v8i)a) | (~mask & (v8i)b);
     return (v8f)r;
-}
-
-static inline __attribute__((always_inline)) v8f exp8(v8f x) {
-    const v8f lo = x - x - 87.0f, hi = x - x + 88.0f;
-    x = select8(x < lo, lo, x);
-    x = select8(x > hi, hi, x);
-    v8f fx = x * 1.44269504088896341f + 0.5f;
-    v8f k = __builtin_convertvector(__builtin_convertvector(fx, v8i), v8f);
-    k = select8(k > fx, k - 1.0f, k); /* floor */
-    v8f r = x - k * 0.693359375f + k * 2.12194440e-4f;
-    v8f z = r * r;
-    v8f p = r * 1.9875691500e-4f + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * z + r + 1.0f;
-    v8i bits = (__builtin_convertvector(k, v8i) + 127) << 23;
-    return p * (v8f)bits;
-}
-
-static inline __attribute__((always_inline)) v8f sigmoid8(v8f x) { return 1.0f / (1.0f + exp8(-x)); }
-
-static inline __attribute__((always_inline)) v8f tanh8(v8f v) {
-    v8f a = select8(v < 0.0f, -v, v);
-    v8f z = v * v;
-    v8f small = ((((z * -5.70498872745e-3f + 2.06390887954e-2f) * z - 5.37397155531e-2f) * z +
-                  1.33314422036e-1f) * z - 3.33332819422e-1f) * z * v + v;
-    v8f big = 1.0f - 2.0f / (exp8(a + a) + 1.0f);
-    big = select8(v < 0.0f, -big, big);
-    return select8(a < 0.625f, small, big);
 }
 
 /* n < 8 floats through a zero-padded vector (the tails of rows whose width is not a multiple
@@ -68,6 +70,163 @@ static inline __attribute__((always_inline)) void store_n(float *p, v8f v, int n
     float buf[8];
     memcpy(buf, &v, sizeof v);
     memcpy(p, buf, sizeof(float) * (size_t)n);
+}
+
+#define C8(c) ((v8f){c, c, c, c, c, c, c, c})
+#define V8_EACH(k) for (int k = 0; k < K; k++)
+
+/* The portable variant. MADD(a, b, c) = a * b + c; LO(x, c) = max(x, c), HI(x, c) = min(x, c),
+ * both returning x where x is NaN (so NaN propagates). */
+#define V8_NAME(f) f
+#define V8_ATTR __attribute__((always_inline))
+#define MADD(a, b, c) ((a) * (b) + (c))
+#define LO(x, c) select8((x) < (c), C8(c), (x))
+#define HI(x, c) select8((x) > (c), C8(c), (x))
+#include "kernels/vmath8.h"
+#undef V8_NAME
+#undef V8_ATTR
+#undef MADD
+#undef LO
+#undef HI
+
+#if VMATH_HAVE_FMA
+#define V8_NAME(f) f##_fma
+#define V8_ATTR __attribute__((always_inline)) VMATH_FMA_ATTR
+#define MADD(a, b, c) ((v8f)_mm256_fmadd_ps((__m256)(a), (__m256)(b), (__m256)(c)))
+/* maxps/minps return their second operand where either is NaN: x. */
+#define LO(x, c) ((v8f)_mm256_max_ps(_mm256_set1_ps(c), (__m256)(x)))
+#define HI(x, c) ((v8f)_mm256_min_ps(_mm256_set1_ps(c), (__m256)(x)))
+#include "kernels/vmath8.h"
+#undef V8_NAME
+#undef V8_ATTR
+#undef MADD
+#undef LO
+#undef HI
+#endif
+
+#elif defined(V8_NAME) /* the body, included twice above */
+
+/* Every function works on K <= 4 independent vectors at once (K a constant: the loops over k
+ * unroll), one step of all K after the other, so that the core has K exp chains in flight
+ * instead of one: a lone chain is about 20 dependent operations, and the out-of-order window
+ * holds too few of them to hide that latency (2.4x slower per vector measured). */
+/* e^r - 1 for |r| <= ln 2 / 2 (a little beyond is fine): r + r^2 P(r), Cephes's degree-5 P
+ * (the expf polynomial e^r = 1 + r + r^2 P(r)); no cancellation, so tiny r keep full precision. */
+static inline V8_ATTR void V8_NAME(expm1_red8)(v8f *q, const v8f *r, const int K) {
+    v8f z[4], p[4];
+    V8_EACH(k) z[k] = r[k] * r[k];
+    V8_EACH(k) p[k] = MADD(r[k], C8(1.9875691500e-4f), C8(1.3981999507e-3f));
+    V8_EACH(k) p[k] = MADD(p[k], r[k], C8(8.3334519073e-3f));
+    V8_EACH(k) p[k] = MADD(p[k], r[k], C8(4.1665795894e-2f));
+    V8_EACH(k) p[k] = MADD(p[k], r[k], C8(1.6666665459e-1f));
+    V8_EACH(k) p[k] = MADD(p[k], r[k], C8(5.0000001201e-1f));
+    V8_EACH(k) q[k] = MADD(p[k], z[k], r[k]);
+}
+
+/* x = k ln 2 + r: k = round(x / ln 2) through the 1.5 * 2^23 shifter (the low bits of t hold k),
+ * r by Cephes's two-part ln 2 (k * 0.693359375 is exact). Writes r and kbits = k << 23, the
+ * exponent increment of 2^k. |x| <= 127 ln 2. */
+static inline V8_ATTR void V8_NAME(reduce8)(v8f *r, v8u *kbits, const v8f *x, const int K) {
+    const float shifter = 12582912.0f; /* 1.5 * 2^23 */
+    v8f t[4], k[4];
+    V8_EACH(i) t[i] = MADD(x[i], C8(1.44269504088896341f), C8(shifter));
+    V8_EACH(i) k[i] = t[i] - shifter;
+    V8_EACH(i) {
+        v8u tb;
+        memcpy(&tb, &t[i], sizeof tb);
+        kbits[i] = tb << 23; /* t's bits are those of 1.5 * 2^23 + k: the shift leaves k << 23 */
+    }
+    V8_EACH(i) r[i] = MADD(k[i], C8(-0.693359375f), x[i]);
+    V8_EACH(i) r[i] = MADD(k[i], C8(2.12194440e-4f), r[i]);
+}
+
+/* x = sigmoid(x) = 1 / (1 + e^-x), e^-x with -x clamped to [-86.5, 88] (2^k normal, e^-x <=
+ * 1.7e38): relative error about 2 ulp; 1 exactly from x = 17, 6e-39 below x = -88. */
+static inline V8_ATTR void V8_NAME(sigmoid8n)(v8f *x, const int K) {
+    v8f u[4], r[4], e[4];
+    v8u kb[4];
+    V8_EACH(k) u[k] = HI(LO(-x[k], -86.5f), 88.0f);
+    V8_NAME(reduce8)(r, kb, u, K);
+    V8_NAME(expm1_red8)(e, r, K);
+    V8_EACH(k) e[k] += 1.0f;
+    V8_EACH(k) {
+        v8u eb;
+        memcpy(&eb, &e[k], sizeof eb);
+        eb += kb[k]; /* e in [0.7, 1.42]: adding k to the exponent is e * 2^k */
+        memcpy(&e[k], &eb, sizeof eb);
+    }
+    V8_EACH(k) e[k] += 1.0f;
+    V8_EACH(k) x[k] = 1.0f / e[k];
+}
+
+/* x = tanh(x): tanh |x| = m / (m + 2) with m = e^{2|x|} - 1 = 2^k (e^r - 1) + (2^k - 1) (k >= 0,
+ * so no cancellation: tiny x stay exact, 0 gives 0), the sign put back by its bit. 2|x| is
+ * clamped to 40: from there m + 2 rounds to m and the result is 1 exactly (true from |x| = 9.02
+ * on). One exponential and one division per lane, no branch between a small-x polynomial and
+ * the exponential as before. */
+static inline V8_ATTR void V8_NAME(tanh8n)(v8f *x, const int K) {
+    v8u sign[4], kb[4];
+    v8f y[4], r[4], q[4], m[4];
+    V8_EACH(k) {
+        v8u vb;
+        memcpy(&vb, &x[k], sizeof vb);
+        sign[k] = vb & 0x80000000u;
+        vb ^= sign[k];
+        memcpy(&y[k], &vb, sizeof vb);
+    }
+    V8_EACH(k) y[k] = HI(y[k] + y[k], 40.0f);
+    V8_NAME(reduce8)(r, kb, y, K);
+    V8_NAME(expm1_red8)(q, r, K);
+    V8_EACH(k) {
+        v8f s;
+        v8u sb = kb[k] + 0x3f800000u; /* 2^k */
+        memcpy(&s, &sb, sizeof s);
+        m[k] = MADD(s, q[k], s - 1.0f);
+    }
+    V8_EACH(k) m[k] = m[k] / (m[k] + 2.0f);
+    V8_EACH(k) {
+        v8u tb;
+        memcpy(&tb, &m[k], sizeof tb);
+        tb ^= sign[k];
+        memcpy(&x[k], &tb, sizeof tb);
+    }
+}
+
+/* y[0, n) = tanh or sigmoid (is_tanh a constant) of x[0, n); y == x allowed. 32 floats at a time,
+ * then 8, then the tail through a zero-padded vector: lanes are independent, so every grouping
+ * gives the same bits. */
+static inline V8_ATTR void V8_NAME(apply8)(float *y, const float *x, long n, const int is_tanh) {
+    long i = 0;
+    for (; i + 32 <= n; i += 32) {
+        v8f v[4]; /* unaligned 32-byte loads and stores (memcpy of each vector in a loop became
+                     16-byte copies through the stack that the 32-byte loads could not forward from) */
+        for (int k = 0; k < 4; k++) v[k] = *(const v8f_u *)(x + i + 8 * k);
+        if (is_tanh) V8_NAME(tanh8n)(v, 4);
+        else V8_NAME(sigmoid8n)(v, 4);
+        for (int k = 0; k < 4; k++) *(v8f_u *)(y + i + 8 * k) = v[k];
+    }
+    for (; i + 8 <= n; i += 8) {
+        v8f v;
+        memcpy(&v, x + i, sizeof v);
+        if (is_tanh) V8_NAME(tanh8n)(&v, 1);
+        else V8_NAME(sigmoid8n)(&v, 1);
+        memcpy(y + i, &v, sizeof v);
+    }
+    if (i < n) {
+        v8f v = load_n(x + i, (int)(n - i));
+        if (is_tanh) V8_NAME(tanh8n)(&v, 1);
+        else V8_NAME(sigmoid8n)(&v, 1);
+        store_n(y + i, v, (int)(n - i));
+    }
+}
+
+static inline V8_ATTR v8f V8_NAME(sigmoid8)(v8f x) {
+    V8_NAME(sigmoid8n)(&x, 1);
+    return x;
+}
+static inline V8_ATTR v8f V8_NAME(tanh8)(v8f x) {
+    V8_NAME(tanh8n)(&x, 1);
+    return x;
 }
 
 #endif
