@@ -119,6 +119,7 @@ static void blas_single_threaded(void) {
 }
 #endif
 
+
 void rnn__gemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
                int lda, const float *B, int ldb, float beta, float *C, int ldc) {
     if (M <= 0 || N <= 0) return;
@@ -170,7 +171,16 @@ void rnn__colsum_add(float *out, const float *m, int rows, int cols, int ld) {
 }
 
 #if defined(RNN_USE_CBLAS) && defined(OPENBLAS_VERSION)
-void rnn__blas_set_threads(int n) { openblas_set_num_threads(n); }
+/* OpenBLAS starts its threads when the library loads and each then polls with sched_yield for
+ * about 2^28 cycles before sleeping: at the start of a process (and after any threaded BLAS
+ * call) that thread competes with the team's. blas_thread_shutdown_ (the function OpenBLAS's
+ * own fork handler calls; weak, since it is not part of the CBLAS interface) stops them; a
+ * later threaded BLAS call starts them again. */
+extern int blas_thread_shutdown_(void) __attribute__((weak));
+void rnn__blas_set_threads(int n) {
+    openblas_set_num_threads(n);
+    if (n == 1 && blas_thread_shutdown_) blas_thread_shutdown_();
+}
 const char *rnn__blas_name(void) { return OPENBLAS_VERSION; }
 #elif defined(RNN_USE_CBLAS)
 void rnn__blas_set_threads(int n) { (void)n; }
