@@ -162,6 +162,23 @@ void rnn__gemm_own(int trans_a, int trans_b, int M, int N, int K, float alpha, c
     rnn__gemm_loops(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
+void rnn__gemm_slice(int large, int trans_a, int trans_b, int M, int N, int K, float alpha,
+                     const float *A, int lda, const float *B, int ldb, float beta, float *C,
+                     int ldc) {
+#ifdef RNN_USE_CBLAS
+    if (large && M > 0 && N > 0 && K > 0) {
+        blas_single_threaded();
+        cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+                    trans_b ? CblasTrans : CblasNoTrans, M, N, K, alpha, A, lda, B, ldb, beta, C,
+                    ldc);
+        return;
+    }
+#else
+    (void)large;
+#endif
+    rnn__gemm_own(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
 void rnn__colsum_add(float *out, const float *m, int rows, int cols, int ld) {
     if (rows > 0 && cols > 0 && rnn__colsum_fast(out, m, rows, cols, ld)) return;
     for (int i = 0; i < rows; i++) {

@@ -22,6 +22,18 @@ int rnn__gemm_fast(int trans_a, int trans_b, int M, int N, int K, float alpha, c
 void rnn__gemm_own(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
                    int lda, const float *B, int ldb, float beta, float *C, int ldc);
 
+/* On the calling thread only, for the team's slices of a step's product: the BLAS
+ * (single-threaded) when large is set and the library has one, else rnn__gemm_own. The team
+ * decides `large` from the whole product's size, never from a slice's, so that the kernel, and
+ * with it every element's bits, does not depend on the number of threads. */
+void rnn__gemm_slice(int large, int trans_a, int trans_b, int M, int N, int K, float alpha,
+                     const float *A, int lda, const float *B, int ldb, float beta, float *C,
+                     int ldc);
+/* Whole products from this many multiply-adds up are `large` for rnn__gemm_slice: measured
+ * for B4's step ((64 x 512) x (512 x 256) slices), OpenBLAS on one thread reached 62 to 72
+ * GFLOP/s and the AVX2 tiles 41 (their B panels, K x 16, outgrow L1 at K = 512). */
+#define RNN_SLICE_BLAS_MACS (1 << 23)
+
 /* The same with AVX2 (gemm_avx2.c), same bits; 0 (nothing done) where unavailable. */
 int rnn__colsum_fast(float *out, const float *m, int rows, int cols, int ld);
 

@@ -54,6 +54,14 @@ INLINE AVX2 void nn_tile(const int MR, const int NV, int K, const float *A, ptrd
                          ptrdiff_t acs, const float *B, ptrdiff_t ldb, float *C, ptrdiff_t ldc,
                          float alpha, float beta) {
     __m256 acc[6][8];
+    /* C is read at the end (beta != 0): a step's pre-activations in a buffer of all steps,
+     * usually not in cache. Ask for its lines now; the K loop hides the wait. */
+    if (beta != 0.0f)
+        _Pragma("GCC unroll 8")
+        for (int i = 0; i < MR; i++) {
+            _mm_prefetch((const char *)(C + i * ldc), _MM_HINT_T0);
+            _mm_prefetch((const char *)(C + i * ldc + 8 * NV - 1), _MM_HINT_T0);
+        }
     _Pragma("GCC unroll 8")
     for (int i = 0; i < MR; i++)
         _Pragma("GCC unroll 8")

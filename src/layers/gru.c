@@ -37,6 +37,7 @@ static void gru_forward_team(void *arg, int tid, int n) {
     int lo, hi;
     rnn__team_units(H, tid, n, &lo, &hi);
     const int nu = hi - lo;
+    const int large = (double)B * G3 * H >= RNN_SLICE_BLAS_MACS;
     if (nu > 0 && r->project_in_steps) /* xw already holds the input bias */
         for (int k = 0; k < 3; k++)
             rnn__gemm_own(0, 0, T * B, nu, F, 1.0f, r->xt, F, W + k * H + lo, G3, 1.0f,
@@ -51,8 +52,8 @@ static void gru_forward_team(void *arg, int tid, int n) {
                 if (bh)
                     for (int b = 0; b < B; b++)
                         memcpy(gk + (size_t)b * G3, bh + k * H + lo, sizeof(float) * nu);
-                rnn__gemm_own(0, 0, B, nu, H, 1.0f, h_prev, H, U + k * H + lo, G3,
-                              bh ? 1.0f : 0.0f, gk, G3);
+                rnn__gemm_slice(large, 0, 0, B, nu, H, 1.0f, h_prev, H, U + k * H + lo, G3,
+                                bh ? 1.0f : 0.0f, gk, G3);
             }
             rnn__gru_gates_forward(x, g, h_prev, h, aux, B, H, lo, hi);
             if (r->mask)
@@ -75,6 +76,7 @@ static void gru_backward_team(void *arg, int tid, int n) {
     int lo, hi;
     rnn__team_units(H, tid, n, &lo, &hi);
     const int nu = hi - lo;
+    const int large = (double)B * G3 * H >= RNN_SLICE_BLAS_MACS;
     for (int t = T - 1; t >= 0; t--) {
         float *x = r->xw + (size_t)t * B * G3, *aux = r->aux + (size_t)t * BH;
         float *g = r->step + (size_t)(t & 1) * B * G3;
@@ -89,7 +91,8 @@ static void gru_backward_team(void *arg, int tid, int n) {
         }
         rnn__team_barrier(); /* g (all units' dZ rows) complete */
         if (nu > 0) {
-            rnn__gemm_own(0, 1, B, nu, G3, 1.0f, g, G3, U + (size_t)lo * G3, G3, 0.0f, dhin + lo, H);
+            rnn__gemm_slice(large, 0, 1, B, nu, G3, 1.0f, g, G3, U + (size_t)lo * G3, G3, 0.0f,
+                            dhin + lo, H);
             for (int b = 0; b < B; b++)
                 for (int j = lo; j < hi; j++) dh[(size_t)b * H + j] += dhin[(size_t)b * H + j];
         }

@@ -37,13 +37,13 @@ static void lstm_stream_packed(rnn_recurrent *r, int B, int lo, int hi) {
         for (int g = 0; g < 4; g++)
             memcpy(z + (size_t)b * G4 + g * H + lo, s + (size_t)b * width + g * nu,
                    sizeof(float) * nu);
-    rnn__lstm_gates_forward(z, r->cs, r->cs + (size_t)B * H, r->tc, r->hs + (size_t)B * H, B, H,
-                            lo, hi);
+    float *c_prev = rnn__lstm_c(r, 0), *c = rnn__lstm_c(r, 1);
+    rnn__lstm_gates_forward(z, c_prev, c, r->tc, r->hs + (size_t)B * H, B, H, lo, hi);
     if (r->mask)
         for (int b = 0; b < B; b++)
             if (r->mask[b] == 0.0f) { /* masked: keep the state */
                 const size_t o = (size_t)b * H + lo;
-                memcpy(r->cs + (size_t)B * H + o, r->cs + o, sizeof(float) * nu);
+                memcpy(c + o, c_prev + o, sizeof(float) * nu);
                 memcpy(r->hs + (size_t)B * H + o, r->hs + o, sizeof(float) * nu);
             }
 }
@@ -65,14 +65,15 @@ static void lstm_forward_team(void *arg, int tid, int n) {
         for (int g = 0; g < 4; g++)
             rnn__gemm_own(0, 0, T * B, nu, F, 1.0f, r->xt, F, W + g * H + lo, G4, 1.0f,
                           r->xw + g * H + lo, G4);
+    const int large = (double)B * G4 * H >= RNN_SLICE_BLAS_MACS;
     for (int t = 0; t < T; t++) {
-        float *z = r->xw + (size_t)t * B * G4, *tc = r->tc + (size_t)t * BH;
-        const float *h_prev = r->hs + (size_t)t * BH, *c_prev = r->cs + (size_t)t * BH;
-        float *h = r->hs + (size_t)(t + 1) * BH, *c = r->cs + (size_t)(t + 1) * BH;
+        float *z = r->xw + (size_t)t * B * G4, *tc = rnn__lstm_tc(r, t);
+        const float *h_prev = r->hs + (size_t)t * BH, *c_prev = rnn__lstm_c(r, t);
+        float *h = r->hs + (size_t)(t + 1) * BH, *c = rnn__lstm_c(r, t + 1);
         if (nu > 0) {
             for (int g = 0; g < 4; g++)
-                rnn__gemm_own(0, 0, B, nu, H, 1.0f, h_prev, H, U + g * H + lo, G4, 1.0f,
-                              z + g * H + lo, G4);
+                rnn__gemm_slice(large, 0, 0, B, nu, H, 1.0f, h_prev, H, U + g * H + lo, G4, 1.0f,
+                                z + g * H + lo, G4);
             rnn__lstm_gates_forward(z, c_prev, c, tc, h, B, H, lo, hi);
             if (r->mask)
                 for (int b = 0; b < B; b++)
@@ -102,9 +103,9 @@ static void lstm_forward_steps(rnn_recurrent *r, int B, int T) {
         return;
     }
     for (int t = 0; t < T; t++) {
-        float *z = r->xw + (size_t)t * B * G4, *tc = r->tc + (size_t)t * BH;
-        const float *h_prev = r->hs + (size_t)t * BH, *c_prev = r->cs + (size_t)t * BH;
-        float *h = r->hs + (size_t)(t + 1) * BH, *c = r->cs + (size_t)(t + 1) * BH;
+        float *z = r->xw + (size_t)t * B * G4, *tc = rnn__lstm_tc(r, t);
+        const float *h_prev = r->hs + (size_t)t * BH, *c_prev = rnn__lstm_c(r, t);
+        float *h = r->hs + (size_t)(t + 1) * BH, *c = rnn__lstm_c(r, t + 1);
         rnn__gemm(0, 0, B, G4, H, 1.0f, rnn__rec_in(r, t), H, U, G4, 1.0f, z, G4);
         if (fused) { /* the same operations, one pass per row (kernels/gates.c) */
             rnn__lstm_gates_forward(z, c_prev, c, tc, h, B, H, 0, H);
@@ -155,6 +156,7 @@ static void lstm_backward_team(void *arg, int tid, int n) {
     int lo, hi;
     rnn__team_units(H, tid, n, &lo, &hi);
     const int nu = hi - lo;
+    const int large = (double)B * G4 * H >= RNN_SLICE_BLAS_MACS;
     for (int t = T - 1; t >= 0; t--) {
         float *z = r->xw + (size_t)t * B * G4;
         const float *tc = r->tc + (size_t)t * BH, *c_prev = r->cs + (size_t)t * BH;
@@ -168,7 +170,8 @@ static void lstm_backward_team(void *arg, int tid, int n) {
         }
         rnn__team_barrier(); /* dZ_t complete */
         if (nu > 0)
-            rnn__gemm_own(0, 1, B, nu, G4, 1.0f, z, G4, U + (size_t)lo * G4, G4, 0.0f, dh + lo, H);
+            rnn__gemm_slice(large, 0, 1, B, nu, G4, 1.0f, z, G4, U + (size_t)lo * G4, G4, 0.0f,
+                            dh + lo, H);
     }
 }
 

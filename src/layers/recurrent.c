@@ -330,6 +330,7 @@ rnn_status rnn__recurrent_forward(rnn_layer *layer, const rnn_tensor *const *inp
     /* xw = xt W + b (the input bias row for GRU reset_after), all steps in one product. */
     const size_t TB = (size_t)T * B;
     r->project_in_steps = TB <= 8 && rnn__recurrent_use_team(r, B);
+    r->keep_steps = mode == RNN_MODE_TRAIN;
     rnn_status pst = rnn__recurrent_prepare_pack(r, mode == RNN_MODE_STREAM && T == 1);
     if (pst != RNN_OK) return pst;
     if (r->project_in_steps) {
@@ -375,7 +376,7 @@ rnn_status rnn__recurrent_forward(rnn_layer *layer, const rnn_tensor *const *inp
 
     if (carried) {
         memcpy(r->state[0], r->hs + (size_t)T * BH, sizeof(float) * BH);
-        if (r->cell->n_states == 2) memcpy(r->state[1], r->cs + (size_t)T * BH, sizeof(float) * BH);
+        if (r->cell->n_states == 2) memcpy(r->state[1], rnn__lstm_c(r, T), sizeof(float) * BH);
     }
 
     /* Outputs. The last state is contiguous in hs[T]: return views, not copies. */
@@ -396,7 +397,7 @@ rnn_status rnn__recurrent_forward(rnn_layer *layer, const rnn_tensor *const *inp
     }
     if (r->opt.return_state) {
         layer->y[1] = rnn_tensor2(h_last, B, H);
-        if (r->cell->n_states == 2) layer->y[2] = rnn_tensor2(r->cs + (size_t)T * BH, B, H);
+        if (r->cell->n_states == 2) layer->y[2] = rnn_tensor2(rnn__lstm_c(r, T), B, H);
     }
     /* Keras passes the input mask on with the sequence; a last-step output has none. */
     layer->mask_out = r->opt.return_sequences ? layer->mask_in : NULL;

@@ -70,9 +70,21 @@ struct rnn_recurrent {
      * generation pack_gen; pack_pending: the threads fill their panels in the next run. */
     float *pack;
     int use_pack, pack_pending, pack_n;
+    /* 1 while training: every step's cell state and tanh(c) are kept for backward. Otherwise
+     * (prediction, streaming) LSTM keeps two cell-state slots and one tanh(c) slot, written
+     * in turn, so that a long sequence's states stay in cache instead of streaming to memory:
+     * rnn__lstm_c(r, t) is where c_t lies. */
+    int keep_steps;
     unsigned long pack_gen;
     const float *pack_src;
 };
+
+static inline float *rnn__lstm_c(const rnn_recurrent *r, int t) {
+    return r->cs + (size_t)(r->keep_steps ? t : (t & 1)) * r->B * r->H;
+}
+static inline float *rnn__lstm_tc(const rnn_recurrent *r, int t) {
+    return r->tc + (size_t)(r->keep_steps ? t : 0) * r->B * r->H;
+}
 
 /* Decides whether this forward call streams from packed weights (sets use_pack, and
  * pack_pending when the panels must be refilled); RNN_ERR_MEMORY if they cannot be allocated. */
