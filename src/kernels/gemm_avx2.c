@@ -115,6 +115,28 @@ static const nn_fn nn_tiles[7][9] = {
     [6] = {0, nn_6_1, nn_6_2},
 };
 
+/* Up to 6 rows times one masked vector (the N % 8 tail columns): as nn_tile with NV = 1. */
+AVX2 static void nn_tail(int MR, int K, const float *A, ptrdiff_t ars, ptrdiff_t acs,
+                         const float *B, ptrdiff_t ldb, float *C, ptrdiff_t ldc, float alpha,
+                         float beta, __m256i m) {
+    __m256 acc[6];
+    for (int i = 0; i < 6; i++) acc[i] = _mm256_setzero_ps();
+    for (int k = 0; k < K; k++) {
+        const __m256 bv = _mm256_maskload_ps(B + (ptrdiff_t)k * ldb, m);
+        for (int i = 0; i < MR; i++)
+            acc[i] = _mm256_fmadd_ps(_mm256_broadcast_ss(A + i * ars + (ptrdiff_t)k * acs), bv,
+                                     acc[i]);
+    }
+    for (int i = 0; i < MR; i++) {
+        float *c = C + i * ldc;
+        __m256 v = acc[i];
+        if (alpha != 1.0f) v = _mm256_mul_ps(v, _mm256_set1_ps(alpha));
+        if (beta == 1.0f) v = _mm256_add_ps(_mm256_maskload_ps(c, m), v);
+        else if (beta != 0.0f) v = _mm256_fmadd_ps(_mm256_set1_ps(beta), _mm256_maskload_ps(c, m), v);
+        _mm256_maskstore_ps(c, m, v);
+    }
+}
+
 /* One row of op(A) (batch 1, streaming): c += sum_k a_k B[k,:] walking B row by row. Rows of
  * B are contiguous, so B streams through the hardware prefetchers at full L2 bandwidth; the
  * tiles below walk a narrow column panel down B instead (one 256-byte piece per 2 KB row of a
@@ -123,6 +145,7 @@ static const nn_fn nn_tiles[7][9] = {
 AVX2 static void gemv_rows(int N, int K, float alpha, const float *a, ptrdiff_t acs,
                            const float *B, ptrdiff_t ldb, float beta, float *c) {
     const int N8 = N & ~7;
+    const __m256i tail = _mm256_loadu_si256((const __m256i *)(mask_tab + 8 - (N - N8)));
     if (beta == 0.0f) {
         for (int j = 0; j < N; j++) c[j] = 0.0f;
     } else if (beta != 1.0f) {
@@ -144,8 +167,13 @@ AVX2 static void gemv_rows(int N, int K, float alpha, const float *a, ptrdiff_t 
             for (int r = 0; r < 8; r++) v = _mm256_fmadd_ps(av[r], _mm256_loadu_ps(b + r * ldb + j), v);
             _mm256_storeu_ps(c + j, v);
         }
-        for (int j = N8; j < N; j++)
-            for (int r = 0; r < 8; r++) c[j] += s[r] * b[r * ldb + j];
+        if (N8 < N) { /* the same operations on a masked vector: same bits as full ones */
+            __m256 v = _mm256_maskload_ps(c + N8, tail);
+            _Pragma("GCC unroll 8")
+            for (int r = 0; r < 8; r++)
+                v = _mm256_fmadd_ps(av[r], _mm256_maskload_ps(b + r * ldb + N8, tail), v);
+            _mm256_maskstore_ps(c + N8, tail, v);
+        }
     }
     for (; k < K; k++) {
         const float *b0 = B + (ptrdiff_t)k * ldb;
@@ -154,7 +182,10 @@ AVX2 static void gemv_rows(int N, int K, float alpha, const float *a, ptrdiff_t 
         for (int j = 0; j < N8; j += 8)
             _mm256_storeu_ps(c + j, _mm256_fmadd_ps(a0, _mm256_loadu_ps(b0 + j),
                                                     _mm256_loadu_ps(c + j)));
-        for (int j = N8; j < N; j++) c[j] += s0 * b0[j];
+        if (N8 < N)
+            _mm256_maskstore_ps(c + N8, tail,
+                                _mm256_fmadd_ps(a0, _mm256_maskload_ps(b0 + N8, tail),
+                                                _mm256_maskload_ps(c + N8, tail)));
     }
 }
 
@@ -197,13 +228,18 @@ AVX2 static void gemm_nn(int M, int N, int K, float alpha, const float *A, ptrdi
             }
         }
     }
-    /* The last N % 8 columns (Dense(1), odd widths): plain sums. */
-    for (int i = 0; i < M; i++)
-        for (int j = 8 * nvec; j < N; j++) {
-            float s = 0.0f;
-            for (int k = 0; k < K; k++) s += A[i * ars + (ptrdiff_t)k * acs] * B[(ptrdiff_t)k * ldb + j];
-            C[(ptrdiff_t)i * ldc + j] = store1(C[(ptrdiff_t)i * ldc + j], s, alpha, beta);
+    /* The last N % 8 columns (Dense(1), widths such as 4 x 100): one masked vector per row
+     * block, the same fused multiply-adds in the same order as the full vectors, so an element
+     * gets the same bits whether it falls in a tail or not (threads that split a product by
+     * columns then agree with one thread doing all of it). */
+    if (N % 8) {
+        const __m256i m = _mm256_loadu_si256((const __m256i *)(mask_tab + 8 - N % 8));
+        for (int i0 = 0; i0 < M; i0 += 6) {
+            const int mr = M - i0 < 6 ? M - i0 : 6;
+            nn_tail(mr, K, A + i0 * ars, ars, acs, B + 8 * nvec, ldb,
+                    C + (ptrdiff_t)i0 * ldc + 8 * nvec, ldc, alpha, beta, m);
         }
+    }
 }
 
 INLINE AVX2 float hsum8(__m256 v) {
