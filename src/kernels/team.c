@@ -128,12 +128,21 @@ static void after_fork_child(void) {
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 static void register_atfork(void) { pthread_atfork(NULL, NULL, after_fork_child); }
 
-int rnn__team_size(void) {
-    int n = team.wanted;
-    if (n <= 0) {
+/* The online CPUs, asked once (sysconf reads /sys on every call). */
+static int online_cpus(void) {
+    static atomic_int cached;
+    int n = atomic_load_explicit(&cached, memory_order_relaxed);
+    if (n == 0) {
         long cpus = sysconf(_SC_NPROCESSORS_ONLN);
         n = cpus > 0 ? (int)cpus : 1;
+        atomic_store_explicit(&cached, n, memory_order_relaxed);
     }
+    return n;
+}
+
+int rnn__team_size(void) {
+    int n = team.wanted;
+    if (n <= 0) n = online_cpus();
     return n > MAX_TEAM ? MAX_TEAM : n;
 }
 
