@@ -32,16 +32,18 @@ NICECMD=""
 if [ "$NICE" != 0 ] && [ "$(id -u)" = 0 ]; then NICECMD="nice -n -$NICE"; fi
 
 # Thread settings, chosen by measurement on this 2-core machine (bench/README.md, "Threads"):
-#   librnn   BLAS threads per case (rnn_set_threads); 0 = OpenBLAS's default (all cores)
+#   librnn   threads per case (rnn_set_threads: the step-loop team, which also splits the large
+#            products between its threads, each calling OpenBLAS single-threaded); 1 for B1,
+#            whose steps are too small to share; 2 elsewhere
 #   PyTorch  1 intra-op thread for B1, B2, B4, B5, B6 (measured up to 30 times faster than its
 #            default of 2 here); its defaults (2 intra-op, 2 inter-op) for B3, where 2 won
 #   Keras    1 intra-op and 1 inter-op thread for the batch-1 cases B1 and B5 (measured faster
 #            for B5); TensorFlow's defaults elsewhere
 RNN_THREADS_B1=${RNN_THREADS_B1:-1}
-RNN_THREADS_B2=${RNN_THREADS_B2:-1}
+RNN_THREADS_B2=${RNN_THREADS_B2:-2}
 RNN_THREADS_B3=${RNN_THREADS_B3:-2}
 RNN_THREADS_B4=${RNN_THREADS_B4:-2}
-RNN_THREADS_B5=${RNN_THREADS_B5:-1}
+RNN_THREADS_B5=${RNN_THREADS_B5:-2}
 RNN_THREADS_B6=${RNN_THREADS_B6:-2}
 TORCH_ARGS_B1=${TORCH_ARGS_B1---threads 1}
 TORCH_ARGS_B2=${TORCH_ARGS_B2---threads 1}

@@ -135,10 +135,11 @@ static float *run(const model_spec *s, int threads, const float *x, const float 
     rnn_set_threads(threads > 1 ? 2 : 1); /* the BLAS's threads fixed: its bits may vary */
     rnn__team_set_size(threads);
     rnn_model *m = build(s);
-    rnn_tensor out;
+    rnn_tensor out = {0};
     float *res = NULL;
     if (rnn_predict_on_batch(m, rnn_tensor3((float *)x, B, T, F), &out) != RNN_OK) {
         CHECK(0, "predict: %s", rnn_last_error());
+        rnn_tensor_free(&out);
         rnn_model_free(m);
         return NULL;
     }
@@ -146,6 +147,7 @@ static float *run(const model_spec *s, int threads, const float *x, const float 
     const int64_t nw = rnn_count_params(m);
     res = malloc(sizeof(float) * (size_t)(ny + nw + TRAIN_STEPS));
     memcpy(res, out.data, sizeof(float) * (size_t)ny);
+    rnn_tensor_free(&out);
     rnn_tensor yt = s->return_sequences ? rnn_tensor3((float *)y, B, T, 3)
                                         : rnn_tensor2((float *)y, B, 3);
     for (int k = 0; k < TRAIN_STEPS; k++) {
