@@ -502,9 +502,10 @@ rnn_status rnn_stream_shape(rnn_model *model, int64_t *batch, int64_t *features_
 
 /* Number of threads for the matrix products (the BLAS) and the recurrent step loops (LSTM and
  * GRU share each step's units between them); 0: the default (the BLAS's own, and as many step
- * threads as online CPUs, at most 8). Results never depend on timing; the step threads'
- * number does not change them either (the BLAS's may, in the last bits). Call it between
- * runs, not during one. */
+ * threads as online CPUs, at most 8). Results never depend on timing. Predictions do not
+ * depend on the number of threads either; in training, the large weight-gradient products are
+ * split between the threads and each slice goes through the BLAS, so the thread count can
+ * change their last bits. Call it between runs, not during one. */
 rnn_status rnn_set_threads(int threads);
 
 /* ------------------------------------------------------------------ sampling */

@@ -293,6 +293,10 @@ static void check_team_paths(void) {
                 harness_free(&h);
             }
             check_layer(name, cell ? rnn_gru(&o) : rnn_lstm(&o), 8, 4, 3, 0);
+            /* 32 rows: each of the two threads runs the recurrence of its own 16 */
+            snprintf(name, sizeof name, "%s(20) on the team split by rows, return_sequences=%d",
+                     cls, seq);
+            check_layer(name, cell ? rnn_gru(&o) : rnn_lstm(&o), 32, 3, 3, 0);
         }
     }
     rnn_set_threads(0);

@@ -214,6 +214,20 @@ void rnn__team_barrier(void) {
         wait_round(i);
 }
 
+int rnn__team_split(int B, int H, int tid, int n, int *b0, int *b1, int *lo, int *hi) {
+    if (n > 1 && B >= RNN_TEAM_MIN_ROWS * n) {
+        *b0 = (int)((long)B * tid / n);
+        *b1 = (int)((long)B * (tid + 1) / n);
+        *lo = 0;
+        *hi = H;
+        return 1;
+    }
+    *b0 = 0;
+    *b1 = B;
+    rnn__team_units(H, tid, n, lo, hi);
+    return 0;
+}
+
 void rnn__team_units(int H, int tid, int n, int *lo, int *hi) {
     const int blocks = (H + 7) / 8;
     const int b0 = (int)((long)blocks * tid / n), b1 = (int)((long)blocks * (tid + 1) / n);

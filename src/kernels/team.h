@@ -33,4 +33,11 @@ void rnn__team_barrier(void);
  * vector width) as evenly as the blocks allow; the last thread takes the tail of H % 8. */
 void rnn__team_units(int H, int tid, int n, int *lo, int *hi);
 
+/* How the step loops share a batch of B rows of H units: by rows when every thread gets at least
+ * RNN_TEAM_MIN_ROWS of them - each thread then runs the recurrence of its own samples, all
+ * units, and never waits for the others - else by units (rnn__team_units, one barrier per
+ * step). Writes thread tid's rows [*b0, *b1) and units [*lo, *hi); returns 1 for rows. */
+#define RNN_TEAM_MIN_ROWS 16
+int rnn__team_split(int B, int H, int tid, int n, int *b0, int *b1, int *lo, int *hi);
+
 #endif

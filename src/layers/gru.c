@@ -34,11 +34,12 @@ static void gru_forward_team(void *arg, int tid, int n) {
     const float *bh = r->opt.use_bias ? r->layer->weights[2].value + G3 : NULL;
     const size_t BH = (size_t)B * H;
     float *g = r->step;
-    int lo, hi;
-    rnn__team_units(H, tid, n, &lo, &hi);
-    const int nu = hi - lo;
+    int b0, b1, lo, hi;
+    const int by_rows = rnn__team_split(B, H, tid, n, &b0, &b1, &lo, &hi);
+    const int nu = hi - lo, nb = b1 - b0;
+    const size_t rg = (size_t)b0 * G3, rh = (size_t)b0 * H;
     const int large = (double)B * G3 * H >= RNN_SLICE_BLAS_MACS;
-    if (nu > 0 && r->project_in_steps) /* xw already holds the input bias */
+    if (nu > 0 && r->project_in_steps) /* B <= 8: split by units */ /* xw already holds the input bias */
         for (int k = 0; k < 3; k++)
             rnn__gemm_own(0, 0, T * B, nu, F, 1.0f, r->xt, F, W + k * H + lo, G3, 1.0f,
                           r->xw + k * H + lo, G3);
@@ -46,23 +47,25 @@ static void gru_forward_team(void *arg, int tid, int n) {
         float *x = r->xw + (size_t)t * B * G3;
         const float *h_prev = r->hs + (size_t)t * BH;
         float *h = r->hs + (size_t)(t + 1) * BH, *aux = r->aux + (size_t)t * BH;
-        if (nu > 0) {
+        if (nu > 0 && nb > 0) {
             for (int k = 0; k < 3; k++) {
-                float *gk = g + k * H + lo;
+                float *gk = g + rg + k * H + lo;
                 if (bh)
-                    for (int b = 0; b < B; b++)
+                    for (int b = 0; b < nb; b++)
                         memcpy(gk + (size_t)b * G3, bh + k * H + lo, sizeof(float) * nu);
-                rnn__gemm_slice(large, 0, 0, B, nu, H, 1.0f, h_prev, H, U + k * H + lo, G3,
+                rnn__gemm_slice(large, 0, 0, nb, nu, H, 1.0f, h_prev + rh, H, U + k * H + lo, G3,
                                 bh ? 1.0f : 0.0f, gk, G3);
             }
-            rnn__gru_gates_forward(x, g, h_prev, h, aux, B, H, lo, hi);
+            rnn__gru_gates_forward(x + rg, g + rg, h_prev + rh, h + rh, aux + rh, nb, H, lo, hi);
             if (r->mask)
-                for (int b = 0; b < B; b++)
+                for (int b = b0; b < b1; b++)
                     if (r->mask[(size_t)t * B + b] == 0.0f) /* masked rows keep their state */
                         memcpy(h + (size_t)b * H + lo, h_prev + (size_t)b * H + lo,
                                sizeof(float) * nu);
         }
-        if (t + 1 < T) rnn__team_barrier(); /* h_t complete (after the last step: run's wait) */
+        /* split by units: h_t complete (after the last step: the run's wait); by rows each
+         * thread reads only its own rows */
+        if (!by_rows && t + 1 < T) rnn__team_barrier();
     }
 }
 
@@ -73,27 +76,29 @@ static void gru_backward_team(void *arg, int tid, int n) {
     const float *U = r->layer->weights[1].value;
     const size_t BH = (size_t)B * H;
     float *dh = r->dh, *dhin = r->dh_keep;
-    int lo, hi;
-    rnn__team_units(H, tid, n, &lo, &hi);
-    const int nu = hi - lo;
+    int b0, b1, lo, hi;
+    const int by_rows = rnn__team_split(B, H, tid, n, &b0, &b1, &lo, &hi);
+    const int nu = hi - lo, nb = b1 - b0;
+    const size_t rg = (size_t)b0 * G3, rh = (size_t)b0 * H;
     const int large = (double)B * G3 * H >= RNN_SLICE_BLAS_MACS;
     for (int t = T - 1; t >= 0; t--) {
         float *x = r->xw + (size_t)t * B * G3, *aux = r->aux + (size_t)t * BH;
         float *g = r->step + (size_t)(t & 1) * B * G3;
         const float *h_prev = r->hs + (size_t)t * BH;
-        if (nu > 0) {
+        if (nu > 0 && nb > 0) {
             if (job->dhseq) {
                 const float *d = job->dhseq + (size_t)t * BH;
-                for (int b = 0; b < B; b++)
+                for (int b = b0; b < b1; b++)
                     for (int j = lo; j < hi; j++) dh[(size_t)b * H + j] += d[(size_t)b * H + j];
             }
-            rnn__gru_gates_backward(x, g, aux, h_prev, dh, B, H, lo, hi);
+            rnn__gru_gates_backward(x + rg, g + rg, aux + rh, h_prev + rh, dh + rh, nb, H, lo, hi);
         }
-        rnn__team_barrier(); /* g (all units' dZ rows) complete */
-        if (nu > 0) {
-            rnn__gemm_slice(large, 0, 1, B, nu, G3, 1.0f, g, G3, U + (size_t)lo * G3, G3, 0.0f,
-                            dhin + lo, H);
-            for (int b = 0; b < B; b++)
+        /* split by units: g (all units' dZ rows) complete; by rows only our rows are read */
+        if (!by_rows) rnn__team_barrier();
+        if (nu > 0 && nb > 0) {
+            rnn__gemm_slice(large, 0, 1, nb, nu, G3, 1.0f, g + rg, G3, U + (size_t)lo * G3, G3,
+                            0.0f, dhin + rh + lo, H);
+            for (int b = b0; b < b1; b++)
                 for (int j = lo; j < hi; j++) dh[(size_t)b * H + j] += dhin[(size_t)b * H + j];
         }
     }

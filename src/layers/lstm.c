@@ -54,10 +54,10 @@ static void lstm_forward_team(void *arg, int tid, int n) {
     const int B = job->B, T = job->T, H = (int)r->H, G4 = 4 * H, F = (int)r->F;
     const float *U = r->layer->weights[1].value, *W = r->layer->weights[0].value;
     const size_t BH = (size_t)B * H;
-    int lo, hi;
-    rnn__team_units(H, tid, n, &lo, &hi);
-    const int nu = hi - lo;
-    if (nu > 0 && r->use_pack && n == r->pack_n) {
+    int b0, b1, lo, hi;
+    const int by_rows = rnn__team_split(B, H, tid, n, &b0, &b1, &lo, &hi);
+    const int nu = hi - lo, nb = b1 - b0;
+    if (nu > 0 && r->use_pack && n == r->pack_n) { /* streaming: B <= 8, split by units */
         lstm_stream_packed(r, B, lo, hi);
         return;
     }
@@ -70,22 +70,28 @@ static void lstm_forward_team(void *arg, int tid, int n) {
         float *z = r->xw + (size_t)t * B * G4, *tc = rnn__lstm_tc(r, t);
         const float *h_prev = r->hs + (size_t)t * BH, *c_prev = rnn__lstm_c(r, t);
         float *h = r->hs + (size_t)(t + 1) * BH, *c = rnn__lstm_c(r, t + 1);
-        if (nu > 0) {
-            for (int g = 0; g < 4; g++)
-                rnn__gemm_slice(large, 0, 0, B, nu, H, 1.0f, h_prev, H, U + g * H + lo, G4, 1.0f,
-                                z + g * H + lo, G4);
-            rnn__lstm_gates_forward(z, c_prev, c, tc, h, B, H, lo, hi);
+        if (nu > 0 && nb > 0) {
+            const size_t rz = (size_t)b0 * G4, rh = (size_t)b0 * H;
+            if (by_rows) /* all four blocks in one product */
+                rnn__gemm_slice(large, 0, 0, nb, G4, H, 1.0f, h_prev + rh, H, U, G4, 1.0f, z + rz,
+                                G4);
+            else
+                for (int g = 0; g < 4; g++)
+                    rnn__gemm_slice(large, 0, 0, nb, nu, H, 1.0f, h_prev + rh, H, U + g * H + lo,
+                                    G4, 1.0f, z + rz + g * H + lo, G4);
+            rnn__lstm_gates_forward(z + rz, c_prev + rh, c + rh, tc + rh, h + rh, nb, H, lo, hi);
             if (r->mask)
-                for (int b = 0; b < B; b++)
+                for (int b = b0; b < b1; b++)
                     if (r->mask[(size_t)t * B + b] == 0.0f) { /* masked: keep the state */
                         const size_t o = (size_t)b * H + lo;
                         memcpy(c + o, c_prev + o, sizeof(float) * nu);
                         memcpy(h + o, h_prev + o, sizeof(float) * nu);
                     }
         }
-        /* h_t complete: every thread's next product reads all of it (after the last step,
-         * rnn__team_run's own wait does that) */
-        if (t + 1 < T) rnn__team_barrier();
+        /* Split by units, h_t complete: every thread's next product reads all of it (after the
+         * last step, rnn__team_run's own wait does that). By rows, each thread reads only the
+         * rows it wrote. */
+        if (!by_rows && t + 1 < T) rnn__team_barrier();
     }
 }
 
@@ -153,25 +159,27 @@ static void lstm_backward_team(void *arg, int tid, int n) {
     const float *U = r->layer->weights[1].value;
     const size_t BH = (size_t)B * H;
     float *dh = r->dh, *dc = r->dc;
-    int lo, hi;
-    rnn__team_units(H, tid, n, &lo, &hi);
-    const int nu = hi - lo;
+    int b0, b1, lo, hi;
+    const int by_rows = rnn__team_split(B, H, tid, n, &b0, &b1, &lo, &hi);
+    const int nu = hi - lo, nb = b1 - b0;
+    const size_t rz = (size_t)b0 * G4, rh = (size_t)b0 * H;
     const int large = (double)B * G4 * H >= RNN_SLICE_BLAS_MACS;
     for (int t = T - 1; t >= 0; t--) {
         float *z = r->xw + (size_t)t * B * G4;
         const float *tc = r->tc + (size_t)t * BH, *c_prev = r->cs + (size_t)t * BH;
-        if (nu > 0) {
+        if (nu > 0 && nb > 0) {
             if (job->dhseq) {
                 const float *d = job->dhseq + (size_t)t * BH;
-                for (int b = 0; b < B; b++)
+                for (int b = b0; b < b1; b++)
                     for (int j = lo; j < hi; j++) dh[(size_t)b * H + j] += d[(size_t)b * H + j];
             }
-            rnn__lstm_gates_backward(z, tc, c_prev, dh, dc, B, H, lo, hi);
+            rnn__lstm_gates_backward(z + rz, tc + rh, c_prev + rh, dh + rh, dc + rh, nb, H, lo,
+                                     hi);
         }
-        rnn__team_barrier(); /* dZ_t complete */
-        if (nu > 0)
-            rnn__gemm_slice(large, 0, 1, B, nu, G4, 1.0f, z, G4, U + (size_t)lo * G4, G4, 0.0f,
-                            dh + lo, H);
+        if (!by_rows) rnn__team_barrier(); /* dZ_t complete (by rows: only our rows are read) */
+        if (nu > 0 && nb > 0)
+            rnn__gemm_slice(large, 0, 1, nb, nu, G4, 1.0f, z + rz, G4, U + (size_t)lo * G4, G4,
+                            0.0f, dh + rh + lo, H);
     }
 }
 
