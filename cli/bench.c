@@ -452,6 +452,11 @@ static double sgemm_rate(int M, int N, int K, int reps) {
 
 static int bench_sgemm(const bench_args *a) {
 #if defined(RNN_USE_CBLAS)
+#if defined(OPENBLAS_VERSION)
+    /* the BLAS's own threads: with several, rnn_set_threads gives them to the step team and
+     * leaves OpenBLAS single-threaded */
+    if (a->threads > 0) openblas_set_num_threads(a->threads);
+#endif
     print_head(a);
 #if defined(OPENBLAS_VERSION)
     printf(", \"blas\": \"%s\", \"blas_core\": \"%s\", \"blas_threads\": %d", openblas_get_config(),

@@ -193,7 +193,8 @@ static void check_model(const model_spec *s) {
     }
     if (s->masked) /* rows end early: the last steps of rows 1 and 4 are all zero */
         for (int b = 1; b < B; b += 3)
-            for (int t = T - 3; t < T; t++) memset(x + ((size_t)b * T + t) * F, 0, sizeof(float) * F);
+            for (int t = T - 3; t < T; t++)
+                memset(x + ((size_t)b * T + t) * F, 0, sizeof(float) * F);
     for (int i = 0; i < B * T * 3; i++) y[i] = 0.1f * (float)(i % 7) - 0.3f;
     int64_t n1 = 0, n2 = 0, n3 = 0, n4 = 0;
     float *r1 = run(s, 1, x, y, &n1), *r2 = run(s, 2, x, y, &n2), *r3 = run(s, 3, x, y, &n3);

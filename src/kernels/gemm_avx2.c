@@ -132,7 +132,8 @@ AVX2 static void nn_tail(int MR, int K, const float *A, ptrdiff_t ars, ptrdiff_t
         __m256 v = acc[i];
         if (alpha != 1.0f) v = _mm256_mul_ps(v, _mm256_set1_ps(alpha));
         if (beta == 1.0f) v = _mm256_add_ps(_mm256_maskload_ps(c, m), v);
-        else if (beta != 0.0f) v = _mm256_fmadd_ps(_mm256_set1_ps(beta), _mm256_maskload_ps(c, m), v);
+        else if (beta != 0.0f)
+            v = _mm256_fmadd_ps(_mm256_set1_ps(beta), _mm256_maskload_ps(c, m), v);
         _mm256_maskstore_ps(c, m, v);
     }
 }

@@ -79,7 +79,8 @@ static void *worker_main(void *p) {
                 if ((i & 255) == 0 && now_ns() - t0 > SPIN_NS) {
                     pthread_mutex_lock(&team.mu);
                     atomic_fetch_add(&team.sleepers, 1);
-                    while ((s = atomic_load(&team.seq)) == seen) pthread_cond_wait(&team.cv, &team.mu);
+                    while ((s = atomic_load(&team.seq)) == seen)
+                        pthread_cond_wait(&team.cv, &team.mu);
                     atomic_fetch_sub(&team.sleepers, 1);
                     pthread_mutex_unlock(&team.mu);
                     break;

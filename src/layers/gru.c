@@ -39,7 +39,8 @@ static void gru_forward_team(void *arg, int tid, int n) {
     const int nu = hi - lo, nb = b1 - b0;
     const size_t rg = (size_t)b0 * G3, rh = (size_t)b0 * H;
     const int large = (double)B * G3 * H >= RNN_SLICE_BLAS_MACS;
-    if (nu > 0 && r->project_in_steps) /* B <= 8: split by units */ /* xw already holds the input bias */
+    /* B <= 8, so split by units; xw already holds the input bias */
+    if (nu > 0 && r->project_in_steps)
         for (int k = 0; k < 3; k++)
             rnn__gemm_own(0, 0, T * B, nu, F, 1.0f, r->xt, F, W + k * H + lo, G3, 1.0f,
                           r->xw + k * H + lo, G3);
@@ -206,7 +207,8 @@ static void gru_backward_steps(rnn_recurrent *r, int B, int T, const float *dhse
                 rnn__gru_gates_backward(x, g, aux, h_prev, dh, B, H, 0, H);
             } else {
                 for (int b = 0; b < B; b++) {
-                    float *xb = x + (size_t)b * G3, *dhb = dh + (size_t)b * H, *gb = g + (size_t)b * G3;
+                    float *xb = x + (size_t)b * G3, *dhb = dh + (size_t)b * H;
+                    float *gb = g + (size_t)b * G3;
                     float *ab = aux + (size_t)b * H;
                     const float *hpb = h_prev + (size_t)b * H;
                     if (r->mask && r->mask[(size_t)t * B + b] == 0.0f) {
@@ -238,7 +240,8 @@ static void gru_backward_steps(rnn_recurrent *r, int B, int T, const float *dhse
             if (r->opt.reset_after) {
                 rnn__gemm(0, 1, B, H, G3, 1.0f, g, G3, U, G3, 0.0f, dhin, H);
             } else {
-                /* d(r * h_in) = da_h U_h^T;  dr = d(r h_in) h_in;  dh_in = d(r h_in) r + dZ_zr U_zr^T */
+                /* d(r * h_in) = da_h U_h^T;  dr = d(r h_in) h_in;
+                 * dh_in = d(r h_in) r + dZ_zr U_zr^T */
                 rnn__gemm(0, 1, B, H, H, 1.0f, x + 2 * H, G3, U + 2 * H, G3, 0.0f, drh, H);
                 for (int b = 0; b < B; b++) {
                     float *xb = x + (size_t)b * G3, *dib = dhin + (size_t)b * H;

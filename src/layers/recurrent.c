@@ -336,7 +336,8 @@ rnn_status rnn__recurrent_forward(rnn_layer *layer, const rnn_tensor *const *inp
     if (r->project_in_steps) {
         /* the team's threads add x W to their own columns (see rnn_recurrent) */
         if (bias)
-            for (size_t row = 0; row < TB; row++) memcpy(r->xw + row * GH, bias, sizeof(float) * GH);
+            for (size_t row = 0; row < TB; row++)
+                memcpy(r->xw + row * GH, bias, sizeof(float) * GH);
         else
             memset(r->xw, 0, sizeof(float) * TB * GH);
     } else if (bias) {
