@@ -62,6 +62,13 @@ struct rnn_recurrent {
      * x W itself, split by units between the team's threads (streaming steps: a product of
      * one or a few rows, which the team shares instead of one thread doing it alone). */
     int project_in_steps;
+    /* Also set by rnn__recurrent_forward, for the team's LSTM loop and inputs of at most
+     * RNN_LOOP_PROJECTION_FEATURES features: xw is left untouched and each thread computes its
+     * rows and columns of step t's x W + b just before the step, where they are still in cache
+     * for the recurrent product and the gates (for a few features the projection of all steps
+     * at once is bound by writing xw, 13 MB for B2's inference batch, and by reading it back
+     * cold). Only the AVX2 kernel is used, so every split gives the same bits. */
+    int project_in_loop;
     /* Streaming (rnn_predict_step) on the team: each thread's columns of W, U and the bias
      * copied next to each other once ("packed"), so that a step reads one contiguous panel per
      * thread, which stays in that core's L2, instead of G slices of rows 4 H floats apart.
@@ -78,6 +85,8 @@ struct rnn_recurrent {
     unsigned long pack_gen;
     const float *pack_src;
 };
+
+#define RNN_LOOP_PROJECTION_FEATURES 64
 
 static inline float *rnn__lstm_c(const rnn_recurrent *r, int t) {
     return r->cs + (size_t)(r->keep_steps ? t : (t & 1)) * r->B * r->H;
