@@ -330,8 +330,8 @@ rnn_status rnn__recurrent_forward(rnn_layer *layer, const rnn_tensor *const *inp
     /* xw = xt W + b (the input bias row for GRU reset_after), all steps in one product. */
     const size_t TB = (size_t)T * B;
     r->project_in_steps = TB <= 8 && rnn__recurrent_use_team(r, B);
-    r->project_in_loop = !r->project_in_steps && r->cell->kind == RNN_CELL_LSTM &&
-                         F <= RNN_LOOP_PROJECTION_FEATURES && rnn__recurrent_use_team(r, B);
+    r->project_in_loop = !r->project_in_steps && F <= RNN_LOOP_PROJECTION_FEATURES &&
+                         rnn__recurrent_use_team(r, B);
     r->keep_steps = mode == RNN_MODE_TRAIN;
     rnn_status pst = rnn__recurrent_prepare_pack(r, mode == RNN_MODE_STREAM && T == 1);
     if (pst != RNN_OK) return pst;

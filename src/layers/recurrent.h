@@ -62,7 +62,7 @@ struct rnn_recurrent {
      * x W itself, split by units between the team's threads (streaming steps: a product of
      * one or a few rows, which the team shares instead of one thread doing it alone). */
     int project_in_steps;
-    /* Also set by rnn__recurrent_forward, for the team's LSTM loop and inputs of at most
+    /* Also set by rnn__recurrent_forward, for the team's step loops and inputs of at most
      * RNN_LOOP_PROJECTION_FEATURES features: xw is left untouched and each thread computes its
      * rows and columns of step t's x W + b just before the step, where they are still in cache
      * for the recurrent product and the gates (for a few features the projection of all steps
