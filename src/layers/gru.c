@@ -26,27 +26,6 @@ typedef struct {
     const float *dhseq;
 } gru_team_job;
 
-/* Step rows of x W + b_x for the units [lo, hi) into x (rows of 3H): the input bias, then the
- * product with the AVX2 kernel (rnn_recurrent.project_in_loop). */
-static void gru_project_step(const rnn_recurrent *r, float *x, const float *in, int rows, int lo,
-                             int hi) {
-    const int H = (int)r->H, G3 = 3 * H, F = (int)r->F, nu = hi - lo;
-    const float *W = r->layer->weights[0].value;
-    const float *bias = r->opt.use_bias ? r->layer->weights[2].value : NULL; /* row 0: b_x */
-    for (int b = 0; b < rows; b++)
-        for (int k = 0; k < 3; k++) {
-            float *xb = x + (size_t)b * G3 + k * H + lo;
-            if (bias) memcpy(xb, bias + k * H + lo, sizeof(float) * nu);
-            else memset(xb, 0, sizeof(float) * nu);
-        }
-    if (nu == H) {
-        rnn__gemm_own(0, 0, rows, G3, F, 1.0f, in, F, W, G3, 1.0f, x, G3);
-    } else {
-        for (int k = 0; k < 3; k++)
-            rnn__gemm_own(0, 0, rows, nu, F, 1.0f, in, F, W + k * H + lo, G3, 1.0f, x + k * H + lo,
-                          G3);
-    }
-}
 
 static void gru_forward_team(void *arg, int tid, int n) {
     const gru_team_job *job = arg;
@@ -72,7 +51,7 @@ static void gru_forward_team(void *arg, int tid, int n) {
         float *h = r->hs + (size_t)(t + 1) * BH, *aux = r->aux + (size_t)t * BH;
         if (nu > 0 && nb > 0) {
             if (r->project_in_loop)
-                gru_project_step(r, x + rg, r->xt + ((size_t)t * B + b0) * F, nb, lo, hi);
+                rnn__recurrent_project_step(r, x + rg, r->xt + ((size_t)t * B + b0) * F, nb, lo, hi);
             for (int k = 0; k < 3; k++) {
                 float *gk = g + rg + k * H + lo;
                 if (bh)

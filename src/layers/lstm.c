@@ -48,27 +48,6 @@ static void lstm_stream_packed(rnn_recurrent *r, int B, int lo, int hi) {
             }
 }
 
-/* Step rows of x W + b for the units [lo, hi) into z (rows of 4H): the bias, then the product
- * with the AVX2 kernel (rnn_recurrent.project_in_loop). */
-static void lstm_project_step(const rnn_recurrent *r, float *z, const float *x, int rows, int lo,
-                              int hi) {
-    const int H = (int)r->H, G4 = 4 * H, F = (int)r->F, nu = hi - lo;
-    const float *W = r->layer->weights[0].value;
-    const float *bias = r->opt.use_bias ? r->layer->weights[2].value : NULL;
-    for (int b = 0; b < rows; b++)
-        for (int g = 0; g < 4; g++) {
-            float *zb = z + (size_t)b * G4 + g * H + lo;
-            if (bias) memcpy(zb, bias + g * H + lo, sizeof(float) * nu);
-            else memset(zb, 0, sizeof(float) * nu);
-        }
-    if (nu == H) {
-        rnn__gemm_own(0, 0, rows, G4, F, 1.0f, x, F, W, G4, 1.0f, z, G4);
-    } else {
-        for (int g = 0; g < 4; g++)
-            rnn__gemm_own(0, 0, rows, nu, F, 1.0f, x, F, W + g * H + lo, G4, 1.0f, z + g * H + lo,
-                          G4);
-    }
-}
 
 static void lstm_forward_team(void *arg, int tid, int n) {
     const lstm_team_job *job = arg;
@@ -95,7 +74,7 @@ static void lstm_forward_team(void *arg, int tid, int n) {
         if (nu > 0 && nb > 0) {
             const size_t rz = (size_t)b0 * G4, rh = (size_t)b0 * H;
             if (r->project_in_loop)
-                lstm_project_step(r, z + rz, r->xt + ((size_t)t * B + b0) * F, nb, lo, hi);
+                rnn__recurrent_project_step(r, z + rz, r->xt + ((size_t)t * B + b0) * F, nb, lo, hi);
             if (by_rows) /* all four blocks in one product */
                 rnn__gemm_slice(large, 0, 0, nb, G4, H, 1.0f, h_prev + rh, H, U, G4, 1.0f, z + rz,
                                 G4);

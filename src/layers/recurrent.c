@@ -81,6 +81,26 @@ float *rnn__recurrent_thread_pack(rnn_recurrent *r, int lo, int hi) {
     return p;
 }
 
+void rnn__recurrent_project_step(const rnn_recurrent *r, float *z, const float *x, int rows,
+                                 int lo, int hi) {
+    const int H = (int)r->H, G = r->cell->gates, GH = G * H, F = (int)r->F, nu = hi - lo;
+    const float *W = r->layer->weights[0].value;
+    const float *bias = r->opt.use_bias ? r->layer->weights[2].value : NULL;
+    for (int b = 0; b < rows; b++)
+        for (int g = 0; g < G; g++) {
+            float *zb = z + (size_t)b * GH + g * H + lo;
+            if (bias) memcpy(zb, bias + g * H + lo, sizeof(float) * nu);
+            else memset(zb, 0, sizeof(float) * nu);
+        }
+    if (nu == H) {
+        rnn__gemm_own(0, 0, rows, GH, F, 1.0f, x, F, W, GH, 1.0f, z, GH);
+    } else {
+        for (int g = 0; g < G; g++)
+            rnn__gemm_own(0, 0, rows, nu, F, 1.0f, x, F, W + g * H + lo, GH, 1.0f, z + g * H + lo,
+                          GH);
+    }
+}
+
 int rnn__layer_is_recurrent(const rnn_layer *layer) {
     return layer->ops->configure == rnn__recurrent_configure;
 }

@@ -95,6 +95,12 @@ static inline float *rnn__lstm_tc(const rnn_recurrent *r, int t) {
     return r->tc + (size_t)(r->keep_steps ? t : 0) * r->B * r->H;
 }
 
+/* One step's x W + b (the input bias row for GRU reset_after) for `rows` rows and the units
+ * [lo, hi) of every gate block, into z (rows of G H): the bias, then the product with the AVX2
+ * kernel (project_in_loop). x: the step's rows of the input (rows of F). */
+void rnn__recurrent_project_step(const rnn_recurrent *r, float *z, const float *x, int rows,
+                                 int lo, int hi);
+
 /* Decides whether this forward call streams from packed weights (sets use_pack, and
  * pack_pending when the panels must be refilled); RNN_ERR_MEMORY if they cannot be allocated. */
 rnn_status rnn__recurrent_prepare_pack(rnn_recurrent *r, int stream);
