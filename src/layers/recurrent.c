@@ -86,12 +86,18 @@ void rnn__recurrent_project_step(const rnn_recurrent *r, float *z, const float *
     const int H = (int)r->H, G = r->cell->gates, GH = G * H, F = (int)r->F, nu = hi - lo;
     const float *W = r->layer->weights[0].value;
     const float *bias = r->opt.use_bias ? r->layer->weights[2].value : NULL;
-    for (int b = 0; b < rows; b++)
-        for (int g = 0; g < G; g++) {
-            float *zb = z + (size_t)b * GH + g * H + lo;
-            if (bias) memcpy(zb, bias + g * H + lo, sizeof(float) * nu);
-            else memset(zb, 0, sizeof(float) * nu);
+    for (int b = 0; b < rows; b++) {
+        float *zb = z + (size_t)b * GH;
+        if (nu == H) { /* whole rows: one copy */
+            if (bias) memcpy(zb, bias, sizeof(float) * GH);
+            else memset(zb, 0, sizeof(float) * GH);
+            continue;
         }
+        for (int g = 0; g < G; g++) {
+            if (bias) memcpy(zb + g * H + lo, bias + g * H + lo, sizeof(float) * nu);
+            else memset(zb + g * H + lo, 0, sizeof(float) * nu);
+        }
+    }
     if (nu == H) {
         rnn__gemm_own(0, 0, rows, GH, F, 1.0f, x, F, W, GH, 1.0f, z, GH);
     } else {
@@ -342,7 +348,11 @@ rnn_status rnn__recurrent_forward(rnn_layer *layer, const rnn_tensor *const *inp
         int src_t = r->opt.go_backwards ? T - 1 - t : t;
         for (int b = 0; b < B; b++) {
             float *dst = r->xt + ((size_t)t * B + b) * F;
-            memcpy(dst, x->data + ((size_t)b * T + src_t) * F, sizeof(float) * (size_t)F);
+            const float *src = x->data + ((size_t)b * T + src_t) * F;
+            if (F <= 16) /* a few features: a call to memcpy per row costs more than the copy */
+                for (int f = 0; f < F; f++) dst[f] = src[f];
+            else
+                memcpy(dst, src, sizeof(float) * (size_t)F);
             if (r->in_drop)
                 for (int f = 0; f < F; f++) dst[f] *= r->in_keep[(size_t)b * F + f];
         }
