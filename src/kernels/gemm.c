@@ -162,6 +162,15 @@ void rnn__gemm_own(int trans_a, int trans_b, int M, int N, int K, float alpha, c
     rnn__gemm_loops(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
+void rnn__gemm_own_bias(int M, int N, int K, const float *A, int lda, const float *B, int ldb,
+                        const float *bias, float *C, int ldc) {
+    if (M <= 0 || N <= 0) return;
+    if (K > 0 && rnn__gemm_fast_bias(M, N, K, A, lda, B, ldb, bias, C, ldc)) return;
+    for (int i = 0; i < M; i++)
+        for (int j = 0; j < N; j++) C[(size_t)i * ldc + j] = bias[j];
+    rnn__gemm_loops(0, 0, M, N, K, 1.0f, A, lda, B, ldb, 1.0f, C, ldc);
+}
+
 void rnn__gemm_slice(int large, int trans_a, int trans_b, int M, int N, int K, float alpha,
                      const float *A, int lda, const float *B, int ldb, float beta, float *C,
                      int ldc) {

@@ -22,6 +22,15 @@ int rnn__gemm_fast(int trans_a, int trans_b, int M, int N, int K, float alpha, c
 void rnn__gemm_own(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
                    int lda, const float *B, int ldb, float beta, float *C, int ldc);
 
+/* C (M,N) = bias + A B with bias one row of N (broadcast down the rows), A (M,K) and B (K,N)
+ * not transposed: the same additions, in the same order, as copying the bias into every row of
+ * C and calling rnn__gemm_own with beta 1, without writing the copies. rnn__gemm_fast_bias
+ * returns 0 where the AVX2 kernel is unavailable (rnn__gemm_own_bias then copies and loops). */
+int rnn__gemm_fast_bias(int M, int N, int K, const float *A, int lda, const float *B, int ldb,
+                        const float *bias, float *C, int ldc);
+void rnn__gemm_own_bias(int M, int N, int K, const float *A, int lda, const float *B, int ldb,
+                        const float *bias, float *C, int ldc);
+
 /* On the calling thread only, for the team's slices of a step's product: the BLAS
  * (single-threaded) when large is set and the library has one, else rnn__gemm_own. The team
  * decides `large` from the whole product's size, never from a slice's, so that the kernel, and

@@ -31,11 +31,13 @@
 /* r -1s then zeros: mask_from(r) = loadu(mask_tab + 8 - r), for K tails of r < 8 floats. */
 static const int32_t mask_tab[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
 
-/* c = alpha * acc + beta * c, beta 0 without reading c. */
-INLINE AVX2 void store8(float *c, __m256 acc, float alpha, float beta) {
+/* c = alpha * acc + beta * s, beta 0 without reading s. s is c itself, or a bias row that
+ * stands in for c's old values (rnn__gemm_fast_bias: the same additions as copying the bias
+ * into c first, without the copy). */
+INLINE AVX2 void store8(float *c, const float *s, __m256 acc, float alpha, float beta) {
     if (alpha != 1.0f) acc = _mm256_mul_ps(acc, _mm256_set1_ps(alpha));
-    if (beta == 1.0f) acc = _mm256_add_ps(_mm256_loadu_ps(c), acc);
-    else if (beta != 0.0f) acc = _mm256_fmadd_ps(_mm256_set1_ps(beta), _mm256_loadu_ps(c), acc);
+    if (beta == 1.0f) acc = _mm256_add_ps(_mm256_loadu_ps(s), acc);
+    else if (beta != 0.0f) acc = _mm256_fmadd_ps(_mm256_set1_ps(beta), _mm256_loadu_ps(s), acc);
     _mm256_storeu_ps(c, acc);
 }
 
@@ -52,15 +54,15 @@ INLINE float store1(float c, float acc, float alpha, float beta) {
  * elements of A. MR * NV <= 12 accumulators plus NV row vectors fit the 16 ymm registers. */
 INLINE AVX2 void nn_tile(const int MR, const int NV, int K, const float *A, ptrdiff_t ars,
                          ptrdiff_t acs, const float *B, ptrdiff_t ldb, float *C, ptrdiff_t ldc,
-                         float alpha, float beta) {
+                         const float *S, ptrdiff_t lds, float alpha, float beta) {
     __m256 acc[6][8];
     /* C is read at the end (beta != 0): a step's pre-activations in a buffer of all steps,
      * usually not in cache. Ask for its lines now; the K loop hides the wait. */
     if (beta != 0.0f)
         _Pragma("GCC unroll 8")
         for (int i = 0; i < MR; i++) {
-            _mm_prefetch((const char *)(C + i * ldc), _MM_HINT_T0);
-            _mm_prefetch((const char *)(C + i * ldc + 8 * NV - 1), _MM_HINT_T0);
+            _mm_prefetch((const char *)(S + i * lds), _MM_HINT_T0);
+            _mm_prefetch((const char *)(S + i * lds + 8 * NV - 1), _MM_HINT_T0);
         }
     _Pragma("GCC unroll 8")
     for (int i = 0; i < MR; i++)
@@ -87,17 +89,18 @@ INLINE AVX2 void nn_tile(const int MR, const int NV, int K, const float *A, ptrd
     _Pragma("GCC unroll 8")
     for (int i = 0; i < MR; i++)
         _Pragma("GCC unroll 8")
-        for (int v = 0; v < NV; v++) store8(C + i * ldc + 8 * v, acc[i][v], alpha, beta);
+        for (int v = 0; v < NV; v++)
+            store8(C + i * ldc + 8 * v, S + i * lds + 8 * v, acc[i][v], alpha, beta);
 }
 
 typedef void (*nn_fn)(int, const float *, ptrdiff_t, ptrdiff_t, const float *, ptrdiff_t,
-                      float *, ptrdiff_t, float, float);
+                      float *, ptrdiff_t, const float *, ptrdiff_t, float, float);
 
 #define NN(MR, NV)                                                                            \
     AVX2 static void nn_##MR##_##NV(int K, const float *A, ptrdiff_t ars, ptrdiff_t acs,      \
                                     const float *B, ptrdiff_t ldb, float *C, ptrdiff_t ldc,   \
-                                    float alpha, float beta) {                                \
-        nn_tile(MR, NV, K, A, ars, acs, B, ldb, C, ldc, alpha, beta);                         \
+                                    const float *S, ptrdiff_t lds, float alpha, float beta) { \
+        nn_tile(MR, NV, K, A, ars, acs, B, ldb, C, ldc, S, lds, alpha, beta);                 \
     }
 /* One row (streaming, batch 1): up to 8 vectors, so 8 independent FMA chains. Two or three
  * rows: up to 4. Blocks of four to six rows: 2 (6 x 16 is the classic AVX2 shape). */
@@ -117,8 +120,8 @@ static const nn_fn nn_tiles[7][9] = {
 
 /* Up to 6 rows times one masked vector (the N % 8 tail columns): as nn_tile with NV = 1. */
 AVX2 static void nn_tail(int MR, int K, const float *A, ptrdiff_t ars, ptrdiff_t acs,
-                         const float *B, ptrdiff_t ldb, float *C, ptrdiff_t ldc, float alpha,
-                         float beta, __m256i m) {
+                         const float *B, ptrdiff_t ldb, float *C, ptrdiff_t ldc,
+                         const float *S, ptrdiff_t lds, float alpha, float beta, __m256i m) {
     __m256 acc[6];
     for (int i = 0; i < 6; i++) acc[i] = _mm256_setzero_ps();
     for (int k = 0; k < K; k++) {
@@ -129,11 +132,12 @@ AVX2 static void nn_tail(int MR, int K, const float *A, ptrdiff_t ars, ptrdiff_t
     }
     for (int i = 0; i < MR; i++) {
         float *c = C + i * ldc;
+        const float *sr = S + i * lds;
         __m256 v = acc[i];
         if (alpha != 1.0f) v = _mm256_mul_ps(v, _mm256_set1_ps(alpha));
-        if (beta == 1.0f) v = _mm256_add_ps(_mm256_maskload_ps(c, m), v);
+        if (beta == 1.0f) v = _mm256_add_ps(_mm256_maskload_ps(sr, m), v);
         else if (beta != 0.0f)
-            v = _mm256_fmadd_ps(_mm256_set1_ps(beta), _mm256_maskload_ps(c, m), v);
+            v = _mm256_fmadd_ps(_mm256_set1_ps(beta), _mm256_maskload_ps(sr, m), v);
         _mm256_maskstore_ps(c, m, v);
     }
 }
@@ -144,9 +148,12 @@ AVX2 static void nn_tail(int MR, int K, const float *A, ptrdiff_t ars, ptrdiff_t
  * 512-wide kernel), which measured half the bandwidth for (1 x 128) x (128 x 512). Four rows
  * of B per pass over c: four FMAs per load and store of c. */
 AVX2 static void gemv_rows(int N, int K, float alpha, const float *a, ptrdiff_t acs,
-                           const float *B, ptrdiff_t ldb, float beta, float *c) {
+                           const float *B, ptrdiff_t ldb, float beta, float *c,
+                           const float *init) {
     const int N8 = N & ~7;
     const __m256i tail = _mm256_loadu_si256((const __m256i *)(mask_tab + 8 - (N - N8)));
+    if (init != c && beta != 0.0f) /* a bias row standing in for c's old values */
+        for (int j = 0; j < N; j++) c[j] = init[j];
     if (beta == 0.0f) {
         for (int j = 0; j < N; j++) c[j] = 0.0f;
     } else if (beta != 1.0f) {
@@ -194,9 +201,9 @@ AVX2 static void gemv_rows(int N, int K, float alpha, const float *a, ptrdiff_t 
  * from memory once and from cache by the following row blocks. */
 AVX2 static void gemm_nn(int M, int N, int K, float alpha, const float *A, ptrdiff_t ars,
                          ptrdiff_t acs, const float *B, ptrdiff_t ldb, float beta, float *C,
-                         ptrdiff_t ldc) {
+                         ptrdiff_t ldc, const float *S, ptrdiff_t lds) {
     if (M == 1) {
-        gemv_rows(N, K, alpha, A, acs, B, ldb, beta, C);
+        gemv_rows(N, K, alpha, A, acs, B, ldb, beta, C, S);
         return;
     }
     const int mr_max = M <= 3 ? M : 6;
@@ -210,7 +217,8 @@ AVX2 static void gemm_nn(int M, int N, int K, float alpha, const float *A, ptrdi
             for (int j0 = 0; j0 < nvec; j0 += nv_max) {
                 const int nv = nvec - j0 < nv_max ? nvec - j0 : nv_max;
                 nn_tiles[mr][nv](K, A + i0 * ars, ars, acs, B + 8 * j0, ldb,
-                                 C + (ptrdiff_t)i0 * ldc + 8 * j0, ldc, alpha, beta);
+                                 C + (ptrdiff_t)i0 * ldc + 8 * j0, ldc,
+                                 S + (ptrdiff_t)i0 * lds + 8 * j0, lds, alpha, beta);
             }
         }
     } else {
@@ -224,7 +232,8 @@ AVX2 static void gemm_nn(int M, int N, int K, float alpha, const float *A, ptrdi
                 for (int i0 = m0; i0 < m1; i0 += mr_max) {
                     const int mr = m1 - i0 < mr_max ? m1 - i0 : mr_max;
                     nn_tiles[mr][nv](K, A + i0 * ars, ars, acs, B + 8 * j0, ldb,
-                                     C + (ptrdiff_t)i0 * ldc + 8 * j0, ldc, alpha, beta);
+                                     C + (ptrdiff_t)i0 * ldc + 8 * j0, ldc,
+                                     S + (ptrdiff_t)i0 * lds + 8 * j0, lds, alpha, beta);
                 }
             }
         }
@@ -238,7 +247,8 @@ AVX2 static void gemm_nn(int M, int N, int K, float alpha, const float *A, ptrdi
         for (int i0 = 0; i0 < M; i0 += 6) {
             const int mr = M - i0 < 6 ? M - i0 : 6;
             nn_tail(mr, K, A + i0 * ars, ars, acs, B + 8 * nvec, ldb,
-                    C + (ptrdiff_t)i0 * ldc + 8 * nvec, ldc, alpha, beta, m);
+                    C + (ptrdiff_t)i0 * ldc + 8 * nvec, ldc, S + (ptrdiff_t)i0 * lds + 8 * nvec,
+                    lds, alpha, beta, m);
         }
     }
 }
@@ -365,13 +375,28 @@ int rnn__gemm_fast(int trans_a, int trans_b, int M, int N, int K, float alpha, c
     if (trans_a && trans_b) return 0; /* not used by the layers: the loops handle it */
     if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) return 0;
     if (!trans_b)
-        gemm_nn(M, N, K, alpha, A, trans_a ? 1 : lda, trans_a ? lda : 1, B, ldb, beta, C, ldc);
+        gemm_nn(M, N, K, alpha, A, trans_a ? 1 : lda, trans_a ? lda : 1, B, ldb, beta, C, ldc, C,
+                ldc);
     else
         gemm_nt(M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     return 1;
 }
 
+int rnn__gemm_fast_bias(int M, int N, int K, const float *A, int lda, const float *B, int ldb,
+                        const float *bias, float *C, int ldc) {
+    if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) return 0;
+    gemm_nn(M, N, K, 1.0f, A, lda, 1, B, ldb, 1.0f, C, ldc, bias, 0);
+    return 1;
+}
+
 #else
+
+int rnn__gemm_fast_bias(int M, int N, int K, const float *A, int lda, const float *B, int ldb,
+                        const float *bias, float *C, int ldc) {
+    (void)M; (void)N; (void)K; (void)A; (void)lda; (void)B; (void)ldb; (void)bias; (void)C;
+    (void)ldc;
+    return 0;
+}
 
 int rnn__colsum_fast(float *out, const float *m, int rows, int cols, int ld) {
     (void)out; (void)m; (void)rows; (void)cols; (void)ld;

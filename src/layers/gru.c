@@ -45,8 +45,10 @@ static void gru_forward_team(void *arg, int tid, int n) {
         for (int k = 0; k < 3; k++)
             rnn__gemm_own(0, 0, T * B, nu, F, 1.0f, r->xt, F, W + k * H + lo, G3, 1.0f,
                           r->xw + k * H + lo, G3);
+    /* predicting with the projection in the loop: every step reuses slot 0 of xw (see LSTM) */
+    const int reuse_x = r->project_in_loop && !r->keep_steps;
     for (int t = 0; t < T; t++) {
-        float *x = r->xw + (size_t)t * B * G3;
+        float *x = r->xw + (size_t)(reuse_x ? 0 : t) * B * G3;
         const float *h_prev = r->hs + (size_t)t * BH;
         float *h = r->hs + (size_t)(t + 1) * BH, *aux = r->aux + (size_t)t * BH;
         if (nu > 0 && nb > 0) {

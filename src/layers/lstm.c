@@ -67,8 +67,11 @@ static void lstm_forward_team(void *arg, int tid, int n) {
             rnn__gemm_own(0, 0, T * B, nu, F, 1.0f, r->xt, F, W + g * H + lo, G4, 1.0f,
                           r->xw + g * H + lo, G4);
     const int large = (double)B * G4 * H >= RNN_SLICE_BLAS_MACS;
+    /* Predicting with the projection in the loop: no step's z is needed after the step, so
+     * every step reuses slot 0 of xw, which stays in cache (training keeps them for backward). */
+    const int reuse_z = r->project_in_loop && !r->keep_steps;
     for (int t = 0; t < T; t++) {
-        float *z = r->xw + (size_t)t * B * G4, *tc = rnn__lstm_tc(r, t);
+        float *z = r->xw + (size_t)(reuse_z ? 0 : t) * B * G4, *tc = rnn__lstm_tc(r, t);
         const float *h_prev = r->hs + (size_t)t * BH, *c_prev = rnn__lstm_c(r, t);
         float *h = r->hs + (size_t)(t + 1) * BH, *c = rnn__lstm_c(r, t + 1);
         if (nu > 0 && nb > 0) {

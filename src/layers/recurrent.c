@@ -86,24 +86,16 @@ void rnn__recurrent_project_step(const rnn_recurrent *r, float *z, const float *
     const int H = (int)r->H, G = r->cell->gates, GH = G * H, F = (int)r->F, nu = hi - lo;
     const float *W = r->layer->weights[0].value;
     const float *bias = r->opt.use_bias ? r->layer->weights[2].value : NULL;
-    for (int b = 0; b < rows; b++) {
-        float *zb = z + (size_t)b * GH;
-        if (nu == H) { /* whole rows: one copy */
-            if (bias) memcpy(zb, bias, sizeof(float) * GH);
-            else memset(zb, 0, sizeof(float) * GH);
-            continue;
-        }
-        for (int g = 0; g < G; g++) {
-            if (bias) memcpy(zb + g * H + lo, bias + g * H + lo, sizeof(float) * nu);
-            else memset(zb + g * H + lo, 0, sizeof(float) * nu);
-        }
-    }
+    /* the bias row stands in for z's old values: no copy of it per row */
     if (nu == H) {
-        rnn__gemm_own(0, 0, rows, GH, F, 1.0f, x, F, W, GH, 1.0f, z, GH);
+        if (bias) rnn__gemm_own_bias(rows, GH, F, x, F, W, GH, bias, z, GH);
+        else rnn__gemm_own(0, 0, rows, GH, F, 1.0f, x, F, W, GH, 0.0f, z, GH);
     } else {
-        for (int g = 0; g < G; g++)
-            rnn__gemm_own(0, 0, rows, nu, F, 1.0f, x, F, W + g * H + lo, GH, 1.0f, z + g * H + lo,
-                          GH);
+        for (int g = 0; g < G; g++) {
+            const int c = g * H + lo;
+            if (bias) rnn__gemm_own_bias(rows, nu, F, x, F, W + c, GH, bias + c, z + c, GH);
+            else rnn__gemm_own(0, 0, rows, nu, F, 1.0f, x, F, W + c, GH, 0.0f, z + c, GH);
+        }
     }
 }
 
