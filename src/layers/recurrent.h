@@ -86,7 +86,7 @@ struct rnn_recurrent {
     const float *pack_src;
 };
 
-#define RNN_LOOP_PROJECTION_FEATURES 64
+#define RNN_LOOP_PROJECTION_FEATURES 128
 
 static inline float *rnn__lstm_c(const rnn_recurrent *r, int t) {
     return r->cs + (size_t)(r->keep_steps ? t : (t & 1)) * r->B * r->H;
