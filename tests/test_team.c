@@ -108,6 +108,7 @@ static void check_fork(void) {
 
 typedef struct {
     int gru, units, stacked, masked, return_sequences, batch;
+    int repeat; /* an encoder, RepeatVector(T), then the checked layer (B6's shape) */
 } model_spec;
 
 /* Batches of 6 split by units; of 48, by rows on 2 and 3 threads and by units on 4. */
@@ -124,6 +125,10 @@ static rnn_model *build(const model_spec *s) {
     if (!m || rnn_set_seed(m, 11) || rnn_input(m, T, F)) return m;
     if (s->masked) rnn_add(m, rnn_masking(0.0f));
     if (s->stacked) rnn_add(m, cell(s, s->units, 1));
+    if (s->repeat) {
+        rnn_add(m, cell(s, s->units, 0));
+        rnn_add(m, rnn_repeat_vector(T));
+    }
     rnn_add(m, cell(s, s->units, s->return_sequences));
     rnn_dense_options d = rnn_dense_defaults(3);
     rnn_add(m, rnn_dense(&d));
@@ -182,9 +187,9 @@ static int64_t nweights_of(const model_spec *s) {
 static void check_model(const model_spec *s) {
     const int B = s->batch;
     char name[128];
-    snprintf(name, sizeof name, "%s(%d)%s%s%s batch %d", s->gru ? "GRU" : "LSTM", s->units,
+    snprintf(name, sizeof name, "%s(%d)%s%s%s%s batch %d", s->gru ? "GRU" : "LSTM", s->units,
              s->stacked ? " stacked" : "", s->masked ? " masked" : "",
-             s->return_sequences ? " sequences" : "", B);
+             s->repeat ? " after RepeatVector" : "", s->return_sequences ? " sequences" : "", B);
     static float x[MAXB * T * F], y[MAXB * T * 3];
     unsigned seed = 5;
     for (int i = 0; i < B * T * F; i++) {
@@ -313,9 +318,10 @@ int main(void) {
     for (int n = 1; n <= 4; n++) check_team(n);
     check_fork();
     const model_spec specs[] = {
-        {0, 20, 0, 0, 1, 6}, {0, 64, 0, 0, 0, 6}, {0, 20, 1, 1, 1, 6}, {0, 36, 0, 1, 0, 6},
-        {1, 20, 0, 0, 1, 6}, {1, 64, 0, 0, 0, 6}, {1, 20, 1, 1, 1, 6}, {1, 36, 0, 1, 0, 6},
-        {0, 20, 1, 1, 1, 48}, {0, 64, 0, 0, 0, 48}, {1, 20, 1, 1, 1, 48}, {1, 64, 0, 0, 0, 48},
+        {0, 20, 0, 0, 1, 6, 0}, {0, 64, 0, 0, 0, 6, 0}, {0, 20, 1, 1, 1, 6, 0}, {0, 36, 0, 1, 0, 6, 0},
+        {1, 20, 0, 0, 1, 6, 0}, {1, 64, 0, 0, 0, 6, 0}, {1, 20, 1, 1, 1, 6, 0}, {1, 36, 0, 1, 0, 6, 0},
+        {0, 20, 1, 1, 1, 48, 0}, {0, 64, 0, 0, 0, 48, 0}, {1, 20, 1, 1, 1, 48, 0}, {1, 64, 0, 0, 0, 48, 0},
+        {0, 24, 0, 0, 1, 48, 1}, {0, 24, 0, 0, 1, 6, 1}, {1, 24, 0, 0, 1, 48, 1},
     };
     for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++) check_model(&specs[i]);
     check_stream(0);

@@ -76,8 +76,17 @@ static void lstm_forward_team(void *arg, int tid, int n) {
         float *h = r->hs + (size_t)(t + 1) * BH, *c = rnn__lstm_c(r, t + 1);
         if (nu > 0 && nb > 0) {
             const size_t rz = (size_t)b0 * G4, rh = (size_t)b0 * H;
-            if (r->project_in_loop)
+            if (r->project_in_loop && r->repeat_input) {
+                /* the same input at every step (RepeatVector): project it once, copy it */
+                float *p0 = r->step + rz;
+                if (t == 0) rnn__recurrent_project_step(r, p0, r->xt + (size_t)b0 * F, nb, lo, hi);
+                for (int b = 0; b < nb; b++)
+                    for (int g = 0; g < 4; g++)
+                        memcpy(z + rz + (size_t)b * G4 + g * H + lo, p0 + (size_t)b * G4 + g * H + lo,
+                               sizeof(float) * nu);
+            } else if (r->project_in_loop) {
                 rnn__recurrent_project_step(r, z + rz, r->xt + ((size_t)t * B + b0) * F, nb, lo, hi);
+            }
             if (by_rows) /* all four blocks in one product */
                 rnn__gemm_slice(large, 0, 0, nb, G4, H, 1.0f, h_prev + rh, H, U, G4, 1.0f, z + rz,
                                 G4);

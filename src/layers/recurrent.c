@@ -321,6 +321,15 @@ rnn_status rnn__recurrent_ensure_state(rnn_layer *layer, int64_t B) {
     return RNN_OK;
 }
 
+/* 1 when every step of xt (T, B, F) equals step 0, bit for bit. Usually the first row
+ * compared differs and this returns at once. */
+static int steps_repeat(const float *xt, int T, int B, int F) {
+    const size_t step = (size_t)B * F;
+    for (int t = 1; t < T; t++)
+        if (memcmp(xt + (size_t)t * step, xt, sizeof(float) * step) != 0) return 0;
+    return 1;
+}
+
 rnn_status rnn__recurrent_forward(rnn_layer *layer, const rnn_tensor *const *inputs,
                                   const rnn_run_ctx *ctx) {
     rnn_recurrent *r = layer->impl;
@@ -354,6 +363,8 @@ rnn_status rnn__recurrent_forward(rnn_layer *layer, const rnn_tensor *const *inp
     r->project_in_steps = TB <= 8 && rnn__recurrent_use_team(r, B);
     r->project_in_loop = !r->project_in_steps && F <= RNN_LOOP_PROJECTION_FEATURES &&
                          rnn__recurrent_use_team(r, B);
+    r->repeat_input = r->project_in_loop && r->cell->kind == RNN_CELL_LSTM && T > 1 &&
+                      steps_repeat(r->xt, T, B, F);
     r->keep_steps = mode == RNN_MODE_TRAIN;
     rnn_status pst = rnn__recurrent_prepare_pack(r, mode == RNN_MODE_STREAM && T == 1);
     if (pst != RNN_OK) return pst;

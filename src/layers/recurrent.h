@@ -69,6 +69,10 @@ struct rnn_recurrent {
      * at once is bound by writing xw, 13 MB for B2's inference batch, and by reading it back
      * cold). Only the AVX2 kernel is used, so every split gives the same bits. */
     int project_in_loop;
+    /* With project_in_loop, LSTM: every step's input equals step 0's (a RepeatVector's
+     * output, checked value by value), so its projection is computed once into r->step and
+     * copied to each step. */
+    int repeat_input;
     /* Streaming (rnn_predict_step) on the team: each thread's columns of W, U and the bias
      * copied next to each other once ("packed"), so that a step reads one contiguous panel per
      * thread, which stays in that core's L2, instead of G slices of rows 4 H floats apart.
