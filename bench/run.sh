@@ -240,7 +240,9 @@ w(f"| Keras | {v.get('keras', 'not run')}, backend {v.get('backend', '?')} "
 w(f"| Python, numpy | {meta.get('python', '?')}, numpy {meta.get('numpy', '?')} |")
 w("")
 w("Thread settings (bench/README.md says how they were chosen):\n")
-w(f"- librnn: OpenBLAS threads per case (`rnn bench CASE --threads N`): {threads_of('librnn')}")
+w(f"- librnn: threads per case (`rnn bench CASE --threads N` = rnn_set_threads: the step-loop team, "
+  f"which also splits large products between its threads, each calling OpenBLAS single-threaded): "
+  f"{threads_of('librnn')}")
 w(f"- PyTorch, intra-op/inter-op threads as reported by `torch.get_num_threads()` and "
   f"`get_num_interop_threads()`: {threads_of('pytorch') or 'not run'} (2/2 is PyTorch's default "
   "here; 1 intra-op thread measured faster everywhere but B3)")
