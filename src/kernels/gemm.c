@@ -1,5 +1,6 @@
 #include "gemm.h"
 
+#include <pthread.h>
 #include <stddef.h>
 
 #ifdef RNN_USE_CBLAS
@@ -109,13 +110,16 @@ static void gemm_slice(void *arg, int tid, int n) {
 }
 
 #if defined(RNN_USE_CBLAS)
-/* With a team, the BLAS runs single-threaded (see TEAM_GEMM_MACS). */
+/* With a team, the BLAS runs single-threaded (see TEAM_GEMM_MACS). Once, before the first
+ * BLAS call: the team's threads may get here together, and none may call the BLAS while
+ * another stops its threads (pthread_once makes the others wait). Later changes go through
+ * rnn_set_threads. */
+static void blas_once(void) {
+    if (rnn__team_size() > 1) rnn__blas_set_threads(1);
+}
 static void blas_single_threaded(void) {
-    static int done;
-    if (!done && rnn__team_size() > 1) {
-        rnn__blas_set_threads(1);
-        done = 1;
-    }
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, blas_once);
 }
 #endif
 
