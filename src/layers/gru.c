@@ -31,7 +31,7 @@ static void gru_forward_team(void *arg, int tid, int n) {
     const gru_team_job *job = arg;
     rnn_recurrent *r = job->r;
     const int B = job->B, T = job->T, H = (int)r->H, G3 = 3 * H, F = (int)r->F;
-    const float *U = r->layer->weights[1].value, *W = r->layer->weights[0].value;
+    const float *U = r->layer->weights[1].value;
     const float *bh = r->opt.use_bias ? r->layer->weights[2].value + G3 : NULL;
     const size_t BH = (size_t)B * H;
     float *g = r->step;
@@ -39,12 +39,7 @@ static void gru_forward_team(void *arg, int tid, int n) {
     const int by_rows = rnn__team_split(B, H, tid, n, &b0, &b1, &lo, &hi);
     const int nu = hi - lo, nb = b1 - b0;
     const size_t rg = (size_t)b0 * G3, rh = (size_t)b0 * H;
-    const int large = (double)B * G3 * H >= RNN_SLICE_BLAS_MACS;
-    /* B <= 8, so split by units; xw already holds the input bias */
-    if (nu > 0 && r->project_in_steps)
-        for (int k = 0; k < 3; k++)
-            rnn__gemm_own(0, 0, T * B, nu, F, 1.0f, r->xt, F, W + k * H + lo, G3, 1.0f,
-                          r->xw + k * H + lo, G3);
+    const int large = rnn__recurrent_step_is_large(r, B);
     /* predicting with the projection in the loop: every step reuses slot 0 of xw (see LSTM) */
     const int reuse_x = r->project_in_loop && !r->keep_steps;
     for (int t = 0; t < T; t++) {
@@ -53,7 +48,8 @@ static void gru_forward_team(void *arg, int tid, int n) {
         float *h = r->hs + (size_t)(t + 1) * BH, *aux = r->aux + (size_t)t * BH;
         if (nu > 0 && nb > 0) {
             if (r->project_in_loop)
-                rnn__recurrent_project_step(r, x + rg, r->xt + ((size_t)t * B + b0) * F, nb, lo, hi);
+                rnn__recurrent_project_step(r, x + rg,
+                                            r->xt + ((size_t)t * B + b0) * F, nb, lo, hi);
             for (int k = 0; k < 3; k++) {
                 float *gk = g + rg + k * H + lo;
                 if (bh)
@@ -86,7 +82,7 @@ static void gru_backward_team(void *arg, int tid, int n) {
     const int by_rows = rnn__team_split(B, H, tid, n, &b0, &b1, &lo, &hi);
     const int nu = hi - lo, nb = b1 - b0;
     const size_t rg = (size_t)b0 * G3, rh = (size_t)b0 * H;
-    const int large = (double)B * G3 * H >= RNN_SLICE_BLAS_MACS;
+    const int large = rnn__recurrent_step_is_large(r, B);
     for (int t = T - 1; t >= 0; t--) {
         float *x = r->xw + (size_t)t * B * G3, *aux = r->aux + (size_t)t * BH;
         float *g = r->step + (size_t)(t & 1) * B * G3;

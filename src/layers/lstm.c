@@ -53,7 +53,7 @@ static void lstm_forward_team(void *arg, int tid, int n) {
     const lstm_team_job *job = arg;
     rnn_recurrent *r = job->r;
     const int B = job->B, T = job->T, H = (int)r->H, G4 = 4 * H, F = (int)r->F;
-    const float *U = r->layer->weights[1].value, *W = r->layer->weights[0].value;
+    const float *U = r->layer->weights[1].value;
     const size_t BH = (size_t)B * H;
     int b0, b1, lo, hi;
     const int by_rows = rnn__team_split(B, H, tid, n, &b0, &b1, &lo, &hi);
@@ -62,11 +62,7 @@ static void lstm_forward_team(void *arg, int tid, int n) {
         lstm_stream_packed(r, B, lo, hi);
         return;
     }
-    if (nu > 0 && r->project_in_steps) /* xw already holds the bias */
-        for (int g = 0; g < 4; g++)
-            rnn__gemm_own(0, 0, T * B, nu, F, 1.0f, r->xt, F, W + g * H + lo, G4, 1.0f,
-                          r->xw + g * H + lo, G4);
-    const int large = (double)B * G4 * H >= RNN_SLICE_BLAS_MACS;
+    const int large = rnn__recurrent_step_is_large(r, B);
     /* Predicting with the projection in the loop: no step's z is needed after the step, so
      * every step reuses slot 0 of xw, which stays in cache (training keeps them for backward). */
     const int reuse_z = r->project_in_loop && !r->keep_steps;
@@ -80,12 +76,16 @@ static void lstm_forward_team(void *arg, int tid, int n) {
                 /* the same input at every step (RepeatVector): project it once, copy it */
                 float *p0 = r->step + rz;
                 if (t == 0) rnn__recurrent_project_step(r, p0, r->xt + (size_t)b0 * F, nb, lo, hi);
-                for (int b = 0; b < nb; b++)
-                    for (int g = 0; g < 4; g++)
-                        memcpy(z + rz + (size_t)b * G4 + g * H + lo, p0 + (size_t)b * G4 + g * H + lo,
-                               sizeof(float) * nu);
+                if (nu == H)
+                    memcpy(z + rz, p0, sizeof(float) * (size_t)nb * G4);
+                else
+                    for (int b = 0; b < nb; b++)
+                        for (int g = 0; g < 4; g++)
+                            memcpy(z + rz + (size_t)b * G4 + g * H + lo,
+                                   p0 + (size_t)b * G4 + g * H + lo, sizeof(float) * nu);
             } else if (r->project_in_loop) {
-                rnn__recurrent_project_step(r, z + rz, r->xt + ((size_t)t * B + b0) * F, nb, lo, hi);
+                rnn__recurrent_project_step(r, z + rz,
+                                            r->xt + ((size_t)t * B + b0) * F, nb, lo, hi);
             }
             if (by_rows) /* all four blocks in one product */
                 rnn__gemm_slice(large, 0, 0, nb, G4, H, 1.0f, h_prev + rh, H, U, G4, 1.0f, z + rz,
@@ -178,7 +178,7 @@ static void lstm_backward_team(void *arg, int tid, int n) {
     const int by_rows = rnn__team_split(B, H, tid, n, &b0, &b1, &lo, &hi);
     const int nu = hi - lo, nb = b1 - b0;
     const size_t rz = (size_t)b0 * G4, rh = (size_t)b0 * H;
-    const int large = (double)B * G4 * H >= RNN_SLICE_BLAS_MACS;
+    const int large = rnn__recurrent_step_is_large(r, B);
     for (int t = T - 1; t >= 0; t--) {
         float *z = r->xw + (size_t)t * B * G4;
         const float *tc = r->tc + (size_t)t * BH, *c_prev = r->cs + (size_t)t * BH;
@@ -213,50 +213,50 @@ static void lstm_backward_steps(rnn_recurrent *r, int B, int T, const float *dhs
     if (!r->mask && rnn__recurrent_use_team(r, B)) {
         lstm_team_back_job job = {r, B, T, dhseq};
         rnn__team_run(lstm_backward_team, &job);
-        rnn__gemm(1, 0, H, G4, T * B, 1.0f, rnn__rec_in(r, 0), H, r->xw, G4, 1.0f, dU, G4);
-        return;
-    }
-    for (int t = T - 1; t >= 0; t--) {
-        float *z = r->xw + (size_t)t * B * G4;
-        const float *tc = r->tc + (size_t)t * BH, *c_prev = r->cs + (size_t)t * BH;
-        if (dhseq) {
-            const float *d = dhseq + (size_t)t * BH;
-            for (size_t k = 0; k < BH; k++) dh[k] += d[k];
-        }
-        int masked_rows = 0;
-        if (fused && !r->mask) { /* the same operations, vectorised (kernels/gates.c) */
-            rnn__lstm_gates_backward(z, tc, c_prev, dh, dc, B, H, 0, H);
-        } else {
-            for (int b = 0; b < B; b++) {
-                float *zb = z + (size_t)b * G4, *dhb = dh + (size_t)b * H, *dcb = dc + (size_t)b * H;
-                const float *tcrow = tc + (size_t)b * H, *cpb = c_prev + (size_t)b * H;
-                if (r->mask && r->mask[(size_t)t * B + b] == 0.0f) {
-                    /* h_t = h_{t-1}, c_t = c_{t-1}: the gradients pass through unchanged. */
-                    memset(zb, 0, sizeof(float) * G4);
-                    memcpy(r->dh_keep + (size_t)b * H, dhb, sizeof(float) * H);
-                    masked_rows = 1;
-                    continue;
-                }
-                for (int j = 0; j < H; j++) {
-                    float i = zb[j], f = zb[H + j], g = zb[2 * H + j], o = zb[3 * H + j];
-                    float tcv = tcrow[j];
-                    float dct = dcb[j] + dhb[j] * o * rnn__act_grad(act, tcv);
-                    float dov = dhb[j] * tcv;
-                    zb[j] = dct * g * rnn__act_grad(ract, i);
-                    zb[H + j] = dct * cpb[j] * rnn__act_grad(ract, f);
-                    zb[2 * H + j] = dct * i * rnn__act_grad(act, g);
-                    zb[3 * H + j] = dov * rnn__act_grad(ract, o);
-                    dcb[j] = dct * f;
+    } else {
+        for (int t = T - 1; t >= 0; t--) {
+            float *z = r->xw + (size_t)t * B * G4;
+            const float *tc = r->tc + (size_t)t * BH, *c_prev = r->cs + (size_t)t * BH;
+            if (dhseq) {
+                const float *d = dhseq + (size_t)t * BH;
+                for (size_t k = 0; k < BH; k++) dh[k] += d[k];
+            }
+            int masked_rows = 0;
+            if (fused && !r->mask) { /* the same operations, vectorised (kernels/gates.c) */
+                rnn__lstm_gates_backward(z, tc, c_prev, dh, dc, B, H, 0, H);
+            } else {
+                for (int b = 0; b < B; b++) {
+                    float *zb = z + (size_t)b * G4, *dhb = dh + (size_t)b * H;
+                    float *dcb = dc + (size_t)b * H;
+                    const float *tcrow = tc + (size_t)b * H, *cpb = c_prev + (size_t)b * H;
+                    if (r->mask && r->mask[(size_t)t * B + b] == 0.0f) {
+                        /* h_t = h_{t-1}, c_t = c_{t-1}: the gradients pass through unchanged. */
+                        memset(zb, 0, sizeof(float) * G4);
+                        memcpy(r->dh_keep + (size_t)b * H, dhb, sizeof(float) * H);
+                        masked_rows = 1;
+                        continue;
+                    }
+                    for (int j = 0; j < H; j++) {
+                        float i = zb[j], f = zb[H + j], g = zb[2 * H + j], o = zb[3 * H + j];
+                        float tcv = tcrow[j];
+                        float dct = dcb[j] + dhb[j] * o * rnn__act_grad(act, tcv);
+                        float dov = dhb[j] * tcv;
+                        zb[j] = dct * g * rnn__act_grad(ract, i);
+                        zb[H + j] = dct * cpb[j] * rnn__act_grad(ract, f);
+                        zb[2 * H + j] = dct * i * rnn__act_grad(act, g);
+                        zb[3 * H + j] = dov * rnn__act_grad(ract, o);
+                        dcb[j] = dct * f;
+                    }
                 }
             }
+            rnn__gemm(0, 1, B, H, G4, 1.0f, z, G4, U, G4, 0.0f, dh, H);
+            if (r->rec_drop) /* the kernel saw h * keep */
+                for (size_t k = 0; k < BH; k++) dh[k] *= r->rec_keep[k];
+            if (masked_rows)
+                for (int b = 0; b < B; b++)
+                    if (r->mask[(size_t)t * B + b] == 0.0f)
+                        memcpy(dh + (size_t)b * H, r->dh_keep + (size_t)b * H, sizeof(float) * H);
         }
-        rnn__gemm(0, 1, B, H, G4, 1.0f, z, G4, U, G4, 0.0f, dh, H);
-        if (r->rec_drop) /* the kernel saw h * keep */
-            for (size_t k = 0; k < BH; k++) dh[k] *= r->rec_keep[k];
-        if (masked_rows)
-            for (int b = 0; b < B; b++)
-                if (r->mask[(size_t)t * B + b] == 0.0f)
-                    memcpy(dh + (size_t)b * H, r->dh_keep + (size_t)b * H, sizeof(float) * H);
     }
     /* dU = sum_t h_{t-1}^T dZ_t: one product over all steps. */
     rnn__gemm(1, 0, H, G4, T * B, 1.0f, rnn__rec_in(r, 0), H, r->xw, G4, 1.0f, dU, G4);

@@ -38,7 +38,9 @@ rnn_status rnn__recurrent_prepare_pack(rnn_recurrent *r, int stream) {
     const int64_t H = r->H, F = r->F, G = r->cell->gates;
     /* H % 8: every thread's share is whole vectors, so the packed product does the same
      * operations per element as the unpacked one (the kernel's tail columns would differ). */
-    r->use_pack = stream && r->project_in_steps && H % 8 == 0 && r->cell->kind == RNN_CELL_LSTM;
+    /* B <= 8: always split by units (rnn__team_split), which the per-thread panels assume */
+    r->use_pack = stream && r->project_in_loop && r->B <= 8 && H % 8 == 0 &&
+                  r->cell->kind == RNN_CELL_LSTM;
     if (!r->use_pack) return RNN_OK;
     const int n = rnn__team_size();
     const unsigned long gen = rnn__weights_generation();
@@ -360,8 +362,7 @@ rnn_status rnn__recurrent_forward(rnn_layer *layer, const rnn_tensor *const *inp
     }
     /* xw = xt W + b (the input bias row for GRU reset_after), all steps in one product. */
     const size_t TB = (size_t)T * B;
-    r->project_in_steps = TB <= 8 && rnn__recurrent_use_team(r, B);
-    r->project_in_loop = !r->project_in_steps && F <= RNN_LOOP_PROJECTION_FEATURES &&
+    r->project_in_loop = (TB <= 8 || F <= RNN_LOOP_PROJECTION_FEATURES) &&
                          rnn__recurrent_use_team(r, B);
     r->repeat_input = r->project_in_loop && r->cell->kind == RNN_CELL_LSTM && T > 1 &&
                       steps_repeat(r->xt, T, B, F);
@@ -370,13 +371,6 @@ rnn_status rnn__recurrent_forward(rnn_layer *layer, const rnn_tensor *const *inp
     if (pst != RNN_OK) return pst;
     if (r->project_in_loop) {
         /* the team's threads compute each step's x W + b in the step loop */
-    } else if (r->project_in_steps) {
-        /* the team's threads add x W to their own columns (see rnn_recurrent) */
-        if (bias)
-            for (size_t row = 0; row < TB; row++)
-                memcpy(r->xw + row * GH, bias, sizeof(float) * GH);
-        else
-            memset(r->xw, 0, sizeof(float) * TB * GH);
     } else if (bias) {
         for (size_t row = 0; row < TB; row++) memcpy(r->xw + row * GH, bias, sizeof(float) * GH);
         rnn__gemm(0, 0, (int)TB, GH, F, 1.0f, r->xt, F, W, GH, 1.0f, r->xw, GH);

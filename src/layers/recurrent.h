@@ -14,6 +14,7 @@
 #ifndef RNN_RECURRENT_H
 #define RNN_RECURRENT_H
 
+#include "kernels/gemm.h"
 #include "layers/layer.h"
 
 typedef enum { RNN_CELL_SIMPLE = 0, RNN_CELL_LSTM, RNN_CELL_GRU } rnn_cell_kind;
@@ -58,16 +59,14 @@ struct rnn_recurrent {
      * are refused); Bidirectional sets it on its two layers when returning sequences. */
     int zero_output_for_mask;
     int B, T;
-    /* Set by rnn__recurrent_forward: xw holds only the bias rows and the cell's step loop adds
-     * x W itself, split by units between the team's threads (streaming steps: a product of
-     * one or a few rows, which the team shares instead of one thread doing it alone). */
-    int project_in_steps;
-    /* Also set by rnn__recurrent_forward, for the team's step loops and inputs of at most
-     * RNN_LOOP_PROJECTION_FEATURES features: xw is left untouched and each thread computes its
-     * rows and columns of step t's x W + b just before the step, where they are still in cache
-     * for the recurrent product and the gates (for a few features the projection of all steps
-     * at once is bound by writing xw, 13 MB for B2's inference batch, and by reading it back
-     * cold). Only the AVX2 kernel is used, so every split gives the same bits. */
+    /* Set by rnn__recurrent_forward, for the team's step loops when the input has at most
+     * RNN_LOOP_PROJECTION_FEATURES features or the call has at most 8 rows in all (streaming
+     * steps): xw is left untouched and each thread computes its rows and columns of step t's
+     * x W + b just before the step, where they are still in cache for the recurrent product
+     * and the gates (for a few features the projection of all steps at once is bound by
+     * writing xw, 13 MB for B2's inference batch, and by reading it back cold; a streaming
+     * step's product of one row is shared by the threads instead of one doing it alone). Only
+     * the AVX2 kernel is used, so every split gives the same bits. */
     int project_in_loop;
     /* With project_in_loop, LSTM: every step's input equals step 0's (a RepeatVector's
      * output, checked value by value), so its projection is computed once into r->step and
@@ -104,6 +103,12 @@ static inline float *rnn__lstm_tc(const rnn_recurrent *r, int t) {
  * kernel (project_in_loop). x: the step's rows of the input (rows of F). */
 void rnn__recurrent_project_step(const rnn_recurrent *r, float *z, const float *x, int rows,
                                  int lo, int hi);
+
+/* Whether the team's per-thread slices of a step's product go to the BLAS (gemm.h's
+ * rnn__gemm_slice): decided from the whole product, B x G H x H, never from a slice. */
+static inline int rnn__recurrent_step_is_large(const rnn_recurrent *r, int B) {
+    return (double)B * r->cell->gates * r->H * r->H >= RNN_SLICE_BLAS_MACS;
+}
 
 /* Decides whether this forward call streams from packed weights (sets use_pack, and
  * pack_pending when the panels must be refilled); RNN_ERR_MEMORY if they cannot be allocated. */
