@@ -100,13 +100,13 @@ static rnn_status compile_adam(rnn_model *m) {
     return rnn_compile_with(m, "mean_squared_error", &adam);
 }
 
-static void print_head(const bench_args *a) {
+void bench_print_head(const bench_args *a) {
     printf("{\"impl\": \"librnn\", \"version\": \"%s\", \"case\": \"%s\", \"threads\": %d, "
            "\"reps\": %d",
            rnn_version(), a->name, a->threads, a->reps);
 }
 
-static void print_tail(void) {
+void bench_print_tail(void) {
     printf(", \"peak_rss_mb\": %.1f}\n", peak_rss_mb());
     fflush(stdout);
 }
@@ -143,10 +143,10 @@ static int bench_b1(const bench_args *a) {
         t[r] = now_s() - t0;
     }
     double s = median(t, a->reps);
-    print_head(a);
+    bench_print_head(a);
     printf(", \"train_100_epochs_s\": %.6f, \"us_per_step\": %.4f, \"steps\": %lld", s,
            s * 1e6 / (100.0 * (double)x.shape[0]), (long long)(100 * x.shape[0]));
-    print_tail();
+    bench_print_tail();
     rc = 0;
 done:
     rnn_model_free(m);
@@ -208,10 +208,10 @@ static int bench_b2(const bench_args *a) {
         ti[r] = now_s() - t0;
         rnn_tensor_free(&pred);
     }
-    print_head(a);
+    bench_print_head(a);
     printf(", \"train_samples_per_s\": %.1f, \"infer_b256_samples_per_s\": %.1f",
            B2_N / median(tt, a->reps), B2_N / median(ti, a->reps));
-    print_tail();
+    bench_print_tail();
     rc = 0;
 done:
     rnn_model_free(m);
@@ -263,11 +263,11 @@ static int bench_b4(const bench_args *a) {
     }
     const double flops = 2.0 * B4_T * B4_B * 4.0 * B4_H * (B4_I + B4_H);
     double f = median(tf, a->reps), t = median(tt, a->reps);
-    print_head(a);
+    bench_print_head(a);
     printf(", \"forward_ms\": %.3f, \"train_step_ms\": %.3f, \"forward_GFLOPs\": %.2f, "
            "\"train_GFLOPs\": %.2f",
            f * 1e3, t * 1e3, flops / f * 1e-9, 3.0 * flops / t * 1e-9);
-    print_tail();
+    bench_print_tail();
     rc = 0;
 done:
     rnn_model_free(m);
@@ -312,9 +312,9 @@ static int bench_b5(const bench_args *a) {
         ts[s] = now_s() - t0;
     }
     if (!isfinite(yv[0])) { fprintf(stderr, "rnn bench: B5 output is not finite\n"); goto done; }
-    print_head(a);
+    bench_print_head(a);
     printf(", \"us_per_step\": %.4f, \"steps\": %d", median(ts, B5_STEPS) * 1e6, B5_STEPS);
-    print_tail();
+    bench_print_tail();
     rc = 0;
 done:
     rnn_model_free(m);
@@ -370,9 +370,9 @@ static int bench_b3(const bench_args *a) {
         t[r] = now_s() - t0;
     }
     double s = median(t, a->reps);
-    print_head(a);
+    bench_print_head(a);
     printf(", \"train_step_ms\": %.3f, \"tokens_per_s\": %.1f", s * 1e3, B3_B * B3_T / s);
-    print_tail();
+    bench_print_tail();
     rc = 0;
 done:
     rnn_model_free(m);
@@ -414,9 +414,9 @@ static int bench_b6(const bench_args *a) {
         if (rnn_train_on_batch(m, x, x, &loss)) { rc = fail("B6 train", m); goto done; }
         t[r] = now_s() - t0;
     }
-    print_head(a);
+    bench_print_head(a);
     printf(", \"train_step_ms\": %.3f", median(t, a->reps) * 1e3);
-    print_tail();
+    bench_print_tail();
     rc = 0;
 done:
     rnn_model_free(m);
@@ -457,7 +457,7 @@ static int bench_sgemm(const bench_args *a) {
      * leaves OpenBLAS single-threaded */
     if (a->threads > 0) openblas_set_num_threads(a->threads);
 #endif
-    print_head(a);
+    bench_print_head(a);
 #if defined(OPENBLAS_VERSION)
     printf(", \"blas\": \"%s\", \"blas_core\": \"%s\", \"blas_threads\": %d", openblas_get_config(),
            openblas_get_corename(), openblas_get_num_threads());
@@ -470,7 +470,7 @@ static int bench_sgemm(const bench_args *a) {
     printf(", \"sgemm_6400x2048x512_GFLOPs\": %.2f", sgemm_rate(6400, 2048, 512, a->reps));
     printf(", \"sgemm_64x2048x512_GFLOPs\": %.2f", sgemm_rate(64, 2048, 512, a->reps));
     printf(", \"sgemm_1x512x128_GFLOPs\": %.2f", sgemm_rate(1, 512, 128, a->reps));
-    print_tail();
+    bench_print_tail();
     return 0;
 #else
     (void)a;
@@ -491,6 +491,7 @@ static void usage(FILE *f) {
             "        B5 (stateful LSTM(128) x2 -> Dense(1), one step per call)\n"
             "        B6 (LSTM(100) -> RepeatVector(30) -> LSTM(100) autoencoder on (64, 30, 4))\n"
             "        sgemm (the BLAS's sgemm rate on large products)\n"
+            "        ceilings (the cores' FMA peak; the time to read B5's weights once)\n"
             "  --threads N  BLAS threads (rnn_set_threads); 0: the library's default\n"
             "  --reps N     timed repetitions after the warm-up, median reported (>= %d)\n"
             "Prints one JSON line with the case's metrics and peak_rss_mb.\n",
@@ -543,6 +544,7 @@ int bench_main(int argc, char **argv) {
     if (!strcmp(a.name, "B4")) return bench_b4(&a);
     if (!strcmp(a.name, "B5")) return bench_b5(&a);
     if (!strcmp(a.name, "sgemm")) return bench_sgemm(&a);
+    if (!strcmp(a.name, "ceilings")) return bench_ceilings(&a);
     if (!strcmp(a.name, "B3")) return bench_b3(&a);
     if (!strcmp(a.name, "B6")) return bench_b6(&a);
     fprintf(stderr, "rnn bench: unknown case \"%s\"\n", a.name);

@@ -19,6 +19,14 @@ typedef struct {
  * should run with *args filled, else the exit status (0 after --help, 2 after an error). */
 int bench_parse(int argc, char **argv, bench_args *args);
 
+/* The JSON line's first fields (impl, version, case, threads, reps) and its end (peak_rss_mb). */
+void bench_print_head(const bench_args *a);
+void bench_print_tail(void);
+
+/* `rnn bench ceilings` (bench_ceilings.c): the machine's FMA peak and the time to read B5's
+ * weights once on --threads threads. */
+int bench_ceilings(const bench_args *a);
+
 /* Uniform floats in [-1, 1) from splitmix64: value i is a function of (seed, i) alone, so the
  * Python peers (tools/bench_*.py) generate bit-identical data with vectorised numpy. */
 void bench_uniform(float *out, int64_t n, uint64_t seed, float scale);
