@@ -10,6 +10,7 @@
 #include "kernels/activations.h"
 #include "kernels/gates.h"
 #include "kernels/gemm.h"
+#include "kernels/gemm_packed.h"
 #include "rng.h"
 
 static void test_gemm(void) {
@@ -100,6 +101,80 @@ static void test_gemm_fast(void) {
         CHECK(fast, "the AVX2 kernel was never used on a CPU that has AVX2 and FMA");
 #endif
     (void)fast;
+}
+
+/* Products against packed panels (kernels/gemm_packed.c): for K <= RNN_PANEL_KC the same bits
+ * as the unpacked AVX2 tiles (rnn__gemm_own, rnn__gemm_own_bias) on every column range a thread
+ * can get (lo a multiple of 8, any hi), row counts around the 6-row tiles and their blocks,
+ * beta 0 (C never read), C's old values and a bias row; B^T packed from its transpose; longer
+ * sums (chunked) and single rows against the plain loops' values within rounding; nothing
+ * written outside the range. */
+static void test_gemm_panels(void) {
+    if (!rnn__gemm_panels_available()) {
+        CHECK(rnn__gemm_panels(1, 1, NULL, 1, NULL, 1, 8, 0, 0, 8, 0, NULL, 0, NULL, 1) == 0,
+              "gemm_panels claims work without AVX2");
+        return;
+    }
+    rnn_rng r;
+    rnn__rng_seed(&r, 3);
+    /* M, K, width (per block), groups, lo, hi, trans_b */
+    const int cases[][7] = {{1, 8, 16, 1, 0, 16, 0},    {5, 37, 29, 4, 8, 29, 0},
+                            {6, 64, 40, 3, 0, 40, 1},   {13, 100, 100, 4, 48, 96, 0},
+                            {32, 512, 72, 4, 16, 72, 0}, {64, 33, 8, 2, 0, 5, 1},
+                            {7, 1300, 24, 1, 8, 24, 1}, {3, 600, 40, 4, 0, 40, 0},
+                            {400, 16, 24, 4, 0, 24, 0}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        const int M = cases[c][0], K = cases[c][1], W = cases[c][2], G = cases[c][3];
+        const int lo = cases[c][4], hi = cases[c][5], tb = cases[c][6], N = G * W;
+        const int lda = K + 3, ldc = N + 2, ldb = tb ? K + 1 : N + 5;
+        float *A = malloc(sizeof(float) * M * lda), *B = malloc(sizeof(float) * (tb ? N : K) * ldb);
+        float *Bn = malloc(sizeof(float) * K * N), *bias = malloc(sizeof(float) * N);
+        float *C1 = malloc(sizeof(float) * M * ldc), *C2 = malloc(sizeof(float) * M * ldc);
+        float *P = malloc(sizeof(float) * rnn__panels_floats(K, G, W));
+        for (int i = 0; i < M * lda; i++) A[i] = (float)rnn__rng_uniform(&r) - 0.5f;
+        for (int i = 0; i < (tb ? N : K) * ldb; i++) B[i] = (float)rnn__rng_uniform(&r) - 0.5f;
+        for (int k = 0; k < K; k++) /* B as (K, N) whichever way it is stored */
+            for (int j = 0; j < N; j++) Bn[k * N + j] = tb ? B[j * ldb + k] : B[k * ldb + j];
+        for (int j = 0; j < N; j++) bias[j] = (float)rnn__rng_uniform(&r);
+        rnn__pack_panels(P, B, ldb, tb, K, G, W, 0, 1); /* in two parts, as two threads do */
+        rnn__pack_panels(P, B, ldb, tb, K, G, W, 1, -1);
+        for (int mode = 0; mode < 3; mode++) { /* beta 0, C's old values, a bias row */
+            for (int i = 0; i < M * ldc; i++) C1[i] = C2[i] = (float)rnn__rng_uniform(&r);
+            if (mode == 0) C1[lo] = NAN; /* beta 0 must not read C */
+            for (int g = 0; g < G; g++) {
+                const float *S = mode == 2 ? bias : C1;
+                CHECK(rnn__gemm_panels(M, K, A, lda, P, G, W, g, lo, hi, mode != 0, S,
+                                       mode == 2 ? 0 : ldc, C1, ldc),
+                      "gemm_panels did nothing on a CPU with AVX2");
+                const int c0 = g * W + lo;
+                if (mode == 2)
+                    rnn__gemm_own_bias(M, hi - lo, K, A, lda, Bn + c0, N, bias + c0, C2 + c0, ldc);
+                else
+                    rnn__gemm_own(0, 0, M, hi - lo, K, 1.0f, A, lda, Bn + c0, N, mode ? 1.0f : 0.0f,
+                                  C2 + c0, ldc);
+            }
+            int same = 1, outside = 1;
+            double worst = 0;
+            for (int i = 0; i < M; i++)
+                for (int j = 0; j < ldc; j++) {
+                    const float a = C1[i * ldc + j], b = C2[i * ldc + j];
+                    const int in = j < N && j % W >= lo && j % W < hi;
+                    if (!in) outside &= a == b;
+                    else {
+                        same &= a == b;
+                        worst = fmax(worst, fabs((double)a - b));
+                    }
+                }
+            CHECK(outside, "gemm_panels case %zu mode %d wrote outside its columns", c, mode);
+            if (K <= RNN_PANEL_KC && M > 1) /* rnn__gemm_own streams one row differently */
+                CHECK(same, "gemm_panels case %zu mode %d: not the AVX2 tiles' bits (max diff %g)",
+                      c, mode, worst);
+            else
+                CHECK(worst < 1e-5 * K, "gemm_panels case %zu (K %d, chunked) mode %d: max diff %g",
+                      c, K, mode, worst);
+        }
+        free(A); free(B); free(Bn); free(bias); free(C1); free(C2); free(P);
+    }
 }
 
 /* The fused cell passes (kernels/gates.c) against the layers' general loops written out here
@@ -397,6 +472,7 @@ static void test_activations(void) {
 int main(void) {
     test_gemm();
     test_gemm_fast();
+    test_gemm_panels();
     test_vmath_accuracy();
     test_fused_gates();
     test_colsum();

@@ -130,7 +130,8 @@ rnn_status rnn__layer_build(rnn_layer *layer, rnn_rng *rng);
 /* A process-wide count of weight changes: every code path that writes weight values (layer
  * initialisation, optimizer updates, rnn_set_weight, rnn_copy_weights, restoring saved
  * weights, loading a file) calls rnn__weights_changed(). Copies derived from weights (the
- * packed streaming weights of recurrent layers) are rebuilt when the count has moved. */
+ * packed streaming weights and the panels of large recurrent layers) are rebuilt when the
+ * count has moved. */
 void rnn__weights_changed(void);
 unsigned long rnn__weights_generation(void);
 /* Fails with Keras's "expected ndim" message unless input k has one of the given ranks. */

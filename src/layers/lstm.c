@@ -9,6 +9,7 @@
 #include "kernels/activations.h"
 #include "kernels/gates.h"
 #include "kernels/gemm.h"
+#include "kernels/gemm_packed.h"
 #include "kernels/team.h"
 #include "layers/recurrent.h"
 
@@ -19,6 +20,7 @@
 typedef struct {
     rnn_recurrent *r;
     int B, T;
+    const float *u_panels; /* U's four gate blocks as panels (rnn__recurrent_use_panels) */
 } lstm_team_job;
 
 /* One streaming step (T = 1) of the units [lo, hi) from the thread's packed panel (see
@@ -87,7 +89,11 @@ static void lstm_forward_team(void *arg, int tid, int n) {
                 rnn__recurrent_project_step(r, z + rz,
                                             r->xt + ((size_t)t * B + b0) * F, nb, lo, hi);
             }
-            if (by_rows) /* all four blocks in one product */
+            if (job->u_panels)
+                for (int g = 0; g < 4; g++)
+                    rnn__gemm_panels(nb, H, h_prev + rh, H, job->u_panels, 4, H, g, lo, hi, 1,
+                                     z + rz, G4, z + rz, G4);
+            else if (by_rows) /* all four blocks in one product */
                 rnn__gemm_slice(large, 0, 0, nb, G4, H, 1.0f, h_prev + rh, H, U, G4, 1.0f, z + rz,
                                 G4);
             else
@@ -119,7 +125,8 @@ static void lstm_forward_steps(rnn_recurrent *r, int B, int T) {
     const size_t BH = (size_t)B * H;
     const int fused = act == RNN_TANH && ract == RNN_SIGMOID;
     if (rnn__recurrent_use_team(r, B)) {
-        lstm_team_job job = {r, B, T};
+        lstm_team_job job = {r, B, T, NULL};
+        if (r->use_panels) job.u_panels = rnn__recurrent_panels(r, &r->u_panels, U, G4, 0, H, 4, H);
         if (rnn__team_run(lstm_forward_team, &job) == r->pack_n) r->pack_pending = 0;
         return;
     }
@@ -165,6 +172,7 @@ typedef struct {
     rnn_recurrent *r;
     int B, T;
     const float *dhseq;
+    const float *ut_panels; /* U^T as panels (rnn__recurrent_use_panels) */
 } lstm_team_back_job;
 
 static void lstm_backward_team(void *arg, int tid, int n) {
@@ -192,7 +200,10 @@ static void lstm_backward_team(void *arg, int tid, int n) {
                                      hi);
         }
         if (!by_rows) rnn__team_barrier(); /* dZ_t complete (by rows: only our rows are read) */
-        if (nu > 0 && nb > 0)
+        if (nu > 0 && nb > 0 && job->ut_panels)
+            rnn__gemm_panels(nb, G4, z + rz, G4, job->ut_panels, 1, H, 0, lo, hi, 0, NULL, 0,
+                             dh + rh, H);
+        else if (nu > 0 && nb > 0)
             rnn__gemm_slice(large, 0, 1, nb, nu, G4, 1.0f, z + rz, G4, U + (size_t)lo * G4, G4,
                             0.0f, dh + rh + lo, H);
     }
@@ -211,7 +222,9 @@ static void lstm_backward_steps(rnn_recurrent *r, int B, int T, const float *dhs
     float *dh = r->dh, *dc = r->dc;
     const int fused = act == RNN_TANH && ract == RNN_SIGMOID;
     if (!r->mask && rnn__recurrent_use_team(r, B)) {
-        lstm_team_back_job job = {r, B, T, dhseq};
+        lstm_team_back_job job = {r, B, T, dhseq, NULL};
+        if (rnn__recurrent_use_panels(r, B))
+            job.ut_panels = rnn__recurrent_panels(r, &r->ut_panels, U, G4, 1, G4, 1, H);
         rnn__team_run(lstm_backward_team, &job);
     } else {
         for (int t = T - 1; t >= 0; t--) {

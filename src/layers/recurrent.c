@@ -5,6 +5,7 @@
 
 #include "error.h"
 #include "kernels/gemm.h"
+#include "kernels/gemm_packed.h"
 #include "kernels/team.h"
 
 /* Below this many multiply-adds per step (B x H x G H) the team's barrier costs more than
@@ -32,6 +33,45 @@ int rnn__recurrent_use_team(const rnn_recurrent *r, int B) {
     return has_team_path && r->opt.activation == RNN_TANH &&
            r->opt.recurrent_activation == RNN_SIGMOID && !r->rec_drop && H >= 16 &&
            (int64_t)B * H * G * H >= TEAM_MIN_STEP_MACS && rnn__team_size() > 1;
+}
+
+int rnn__recurrent_use_panels(const rnn_recurrent *r, int B) {
+    return r->cell->kind == RNN_CELL_LSTM && rnn__recurrent_use_team(r, B) &&
+           rnn__recurrent_step_is_large(r, B) && rnn__gemm_panels_available();
+}
+
+typedef struct {
+    float *panels;
+    const float *B;
+    int ldb, trans_b, K, groups, width;
+} pack_job;
+
+/* Thread tid fills its share of every block's panels. */
+static void pack_slice(void *arg, int tid, int n) {
+    const pack_job *j = arg;
+    const int np = (j->width + RNN_PANEL - 1) / RNN_PANEL;
+    rnn__pack_panels(j->panels, j->B, j->ldb, j->trans_b, j->K, j->groups, j->width,
+                     (int)((long)np * tid / n), (int)((long)np * (tid + 1) / n));
+}
+
+const float *rnn__recurrent_panels(rnn_recurrent *r, rnn_panel_copy *pc, const float *B,
+                                   int ldb, int trans_b, int K, int groups, int width) {
+    const size_t floats = rnn__panels_floats(K, groups, width);
+    const unsigned long gen = rnn__weights_generation();
+    if (pc->data && pc->floats == floats && pc->gen == gen && pc->src == r->layer->weight_block)
+        return pc->data;
+    if (pc->floats != floats) {
+        rnn__free(pc->data);
+        pc->floats = 0;
+        pc->data = rnn__calloc(floats, sizeof(float));
+        if (!pc->data) return NULL;
+        pc->floats = floats;
+    }
+    pack_job job = {pc->data, B, ldb, trans_b, K, groups, width};
+    rnn__team_run(pack_slice, &job);
+    pc->gen = gen;
+    pc->src = r->layer->weight_block;
+    return pc->data;
 }
 
 rnn_status rnn__recurrent_prepare_pack(rnn_recurrent *r, int stream) {
@@ -369,6 +409,7 @@ rnn_status rnn__recurrent_forward(rnn_layer *layer, const rnn_tensor *const *inp
     r->keep_steps = mode == RNN_MODE_TRAIN;
     rnn_status pst = rnn__recurrent_prepare_pack(r, mode == RNN_MODE_STREAM && T == 1);
     if (pst != RNN_OK) return pst;
+    r->use_panels = rnn__recurrent_use_panels(r, B);
     if (r->project_in_loop) {
         /* the team's threads compute each step's x W + b in the step loop */
     } else if (bias) {
@@ -500,5 +541,7 @@ void rnn__recurrent_free(void *impl) {
     if (!r) return;
     for (int k = 0; k < 2; k++) rnn__free(r->state[k]);
     rnn__free(r->pack);
+    rnn__free(r->u_panels.data);
+    rnn__free(r->ut_panels.data);
     free(r);
 }

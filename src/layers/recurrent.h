@@ -21,6 +21,15 @@ typedef enum { RNN_CELL_SIMPLE = 0, RNN_CELL_LSTM, RNN_CELL_GRU } rnn_cell_kind;
 
 typedef struct rnn_recurrent rnn_recurrent;
 
+/* A weight matrix copied into panels (kernels/gemm_packed.h), refilled when the weights change
+ * (rnn__weights_generation) or move (a new weight block). */
+typedef struct {
+    float *data;
+    unsigned long gen;
+    const float *src;
+    size_t floats;
+} rnn_panel_copy;
+
 typedef struct {
     rnn_cell_kind kind;
     int gates;    /* blocks of H along the kernel's last axis: 1, 4 or 3 */
@@ -87,6 +96,12 @@ struct rnn_recurrent {
     int keep_steps;
     unsigned long pack_gen;
     const float *pack_src;
+    /* Large steps on the team (use_panels: rnn__recurrent_use_panels) read the recurrent kernel
+     * from panels packed once per weight change (u_panels: U's G gate blocks, for forward's
+     * h U; ut_panels: U^T, for backward's dZ U^T) instead of the BLAS packing U on every call.
+     * (The input projection of all steps stays with the BLAS: measured no faster from panels.) */
+    int use_panels;
+    rnn_panel_copy u_panels, ut_panels;
 };
 
 #define RNN_LOOP_PROJECTION_FEATURES 128
@@ -109,6 +124,17 @@ void rnn__recurrent_project_step(const rnn_recurrent *r, float *z, const float *
 static inline int rnn__recurrent_step_is_large(const rnn_recurrent *r, int B) {
     return (double)B * r->cell->gates * r->H * r->H >= RNN_SLICE_BLAS_MACS;
 }
+
+/* Whether the team's step loops for a batch of B rows read U (and W) from panels: LSTM on the
+ * team, a large step (rnn__recurrent_step_is_large) and a CPU with AVX2/FMA. Like
+ * rnn__recurrent_step_is_large, decided from shapes only, never from the thread count, so the
+ * bits do not depend on it (the panels give the AVX2 tiles' bits: gemm_packed.h). */
+int rnn__recurrent_use_panels(const rnn_recurrent *r, int B);
+/* The panels of B (K x groups*width, or B^T for trans_b where B is stored groups*width x K),
+ * filled by the team when the weights changed since the last call; NULL when they cannot be
+ * allocated (the caller then uses the unpacked weights). */
+const float *rnn__recurrent_panels(rnn_recurrent *r, rnn_panel_copy *pc, const float *B,
+                                   int ldb, int trans_b, int K, int groups, int width);
 
 /* Decides whether this forward call streams from packed weights (sets use_pack, and
  * pack_pending when the panels must be refilled); RNN_ERR_MEMORY if they cannot be allocated. */
