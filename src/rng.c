@@ -55,6 +55,43 @@ void rnn__init_glorot_uniform(rnn_rng *r, float *w, int64_t fan_in, int64_t fan_
     for (int64_t i = 0; i < n; i++) w[i] = (float)((2.0 * rnn__rng_uniform(r) - 1.0) * limit);
 }
 
+/* column -= f v over entries k..m-1, with f = 2 dot / vn while factorizing and f = 2 dot while
+ * building Q (vn = 0), formed exactly as the one-column loops formed them. */
+static void reflect_one(double *restrict c, int64_t m, int64_t k, const double *restrict v, double vn,
+                        double dot) {
+    const double f = vn > 0 ? 2 * dot / vn : 2 * dot;
+    for (int64_t i = k; i < m; i++) c[i] -= f * v[i];
+}
+
+/* Applies the reflection along v (entries k..m-1) to `cols` columns of m doubles starting at c
+ * (reflect_one for each). Four columns go through the sums together: their sums are
+ * independent chains the CPU runs side by side, while each column's own sum is still taken in
+ * the same order, so the results are the same bits as one column at a time (those sequential
+ * sums were the initializer's whole cost: 2.4 s for an LSTM(512)'s 512 x 2048 kernel). */
+static void reflect_columns(double *c, int64_t cols, int64_t m, int64_t k, const double *v,
+                            double vn) {
+    int64_t j = 0;
+    for (; j + 4 <= cols; j += 4) {
+        double *c0 = c + j * m, *c1 = c0 + m, *c2 = c1 + m, *c3 = c2 + m;
+        double d0 = 0, d1 = 0, d2 = 0, d3 = 0;
+        for (int64_t i = k; i < m; i++) {
+            d0 += v[i] * c0[i];
+            d1 += v[i] * c1[i];
+            d2 += v[i] * c2[i];
+            d3 += v[i] * c3[i];
+        }
+        reflect_one(c0, m, k, v, vn, d0);
+        reflect_one(c1, m, k, v, vn, d1);
+        reflect_one(c2, m, k, v, vn, d2);
+        reflect_one(c3, m, k, v, vn, d3);
+    }
+    for (; j < cols; j++) {
+        double *cj = c + j * m, d = 0;
+        for (int64_t i = k; i < m; i++) d += v[i] * cj[i];
+        reflect_one(cj, m, k, v, vn, d);
+    }
+}
+
 int rnn__init_orthogonal(rnn_rng *r, float *w, int64_t rows, int64_t cols) {
     /* A is (m, n) with m >= n, column-major in a[j*m + i] for easy Householder sweeps. */
     int64_t m = rows > cols ? rows : cols, n = rows > cols ? cols : rows;
@@ -81,24 +118,13 @@ int rnn__init_orthogonal(rnn_rng *r, float *w, int64_t rows, int64_t cols) {
         v[k] -= alpha;
         double vn = 0;
         for (int64_t i = k; i < m; i++) vn += v[i] * v[i];
-        if (vn > 0)
-            for (int64_t j = k; j < n; j++) {
-                double dot = 0;
-                for (int64_t i = k; i < m; i++) dot += v[i] * a[j * m + i];
-                double f = 2 * dot / vn;
-                for (int64_t i = k; i < m; i++) a[j * m + i] -= f * v[i];
-            }
+        if (vn > 0) reflect_columns(a + k * m, n - k, m, k, v, vn);
         for (int64_t i = 0; i < m; i++) vs[k * m + i] = vn > 0 ? v[i] / sqrt(vn) : 0;
         d[k] = a[k * m + k];
     }
     for (int64_t j = 0; j < n; j++)
         for (int64_t i = 0; i < m; i++) q[j * m + i] = i == j ? 1 : 0;
-    for (int64_t k = n - 1; k >= 0; k--)
-        for (int64_t j = 0; j < n; j++) {
-            double dot = 0;
-            for (int64_t i = k; i < m; i++) dot += vs[k * m + i] * q[j * m + i];
-            for (int64_t i = k; i < m; i++) q[j * m + i] -= 2 * dot * vs[k * m + i];
-        }
+    for (int64_t k = n - 1; k >= 0; k--) reflect_columns(q, n, m, k, vs + k * m, 0);
     /* Q * diag(sign(diag(R))), as Keras does, so the result is uniformly distributed. */
     for (int64_t j = 0; j < n; j++) {
         double s = d[j] < 0 ? -1 : 1;
