@@ -311,24 +311,27 @@ static void check_team_paths(void) {
             check_layer(name, cell ? rnn_gru(&o) : rnn_lstm(&o), 32, 3, 3, 0);
         }
     }
-    /* Steps large enough for the packed panels (B 4H H >= 2^23), forward and backward reading
+    /* Steps large enough for the packed panels (B G H H >= 2^23), forward and backward reading
      * U and U^T from panels: 24 rows of LSTM(312) split by units, 152 + 160, so that thread 1
      * starts half way into a panel (and each gate block's last panel is half full); 48 rows of
-     * LSTM(216) split by rows. Sampled: about 150 values of each weight and of the input. */
-    const int units[2] = {312, 216}, rows[2] = {24, 48};
-    for (int c = 0; c < 2; c++) {
-        rnn_recurrent_options o = rnn_lstm_defaults(units[c]);
-        o.return_sequences = c == 0;
+     * LSTM(216) split by rows; GRU(344) (units 168 + 176) and GRU(248) the same ways. Sampled:
+     * about 150 values of each weight and of the input. */
+    const int units[4] = {312, 216, 344, 248}, rows[4] = {24, 48, 24, 48};
+    for (int c = 0; c < 4; c++) {
+        const int gru = c >= 2;
+        rnn_recurrent_options o = gru ? rnn_gru_defaults(units[c]) : rnn_lstm_defaults(units[c]);
+        o.return_sequences = c % 2 == 0;
         char name[96];
-        snprintf(name, sizeof name, "LSTM(%d) on packed panels, batch %d", units[c], rows[c]);
+        snprintf(name, sizeof name, "%s(%d) on packed panels, batch %d", gru ? "GRU" : "LSTM",
+                 units[c], rows[c]);
         harness h;
-        rnn_layer *L = rnn_lstm(&o);
+        rnn_layer *L = gru ? rnn_gru(&o) : rnn_lstm(&o);
         if (harness_setup(&h, L, rows[c], 2, 3, 7) == 0) {
             CHECK(rnn__recurrent_use_panels(rnn__recurrent_of(L), rows[c]),
                   "%s: the step loops do not read panels", name);
             harness_free(&h);
         }
-        check_layer_sampled(name, rnn_lstm(&o), rows[c], 2, 3, 0, 150);
+        check_layer_sampled(name, gru ? rnn_gru(&o) : rnn_lstm(&o), rows[c], 2, 3, 0, 150);
     }
     rnn_set_threads(0);
 }

@@ -327,6 +327,7 @@ int main(void) {
          * units can start half way into a panel; by rows (batch 48 on 2 and 3 threads) and by
          * units (batch 24), with a mask */
         {0, 216, 0, 0, 1, 48, 0}, {0, 296, 0, 1, 0, 24, 0},
+        {1, 248, 0, 0, 1, 48, 0}, {1, 344, 0, 1, 0, 24, 0}, /* GRU: B 3H H >= 2^23 */
     };
     for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++) check_model(&specs[i]);
     check_stream(0);

@@ -11,6 +11,7 @@
 #include "kernels/activations.h"
 #include "kernels/gates.h"
 #include "kernels/gemm.h"
+#include "kernels/gemm_packed.h"
 #include "kernels/team.h"
 #include "layers/recurrent.h"
 
@@ -24,6 +25,9 @@ typedef struct {
     rnn_recurrent *r;
     int B, T;
     const float *dhseq;
+    /* Large steps (rnn__recurrent_use_panels): U's three gate blocks (forward) or U^T
+     * (backward) as panels, else NULL. */
+    const float *panels;
 } gru_team_job;
 
 
@@ -50,7 +54,10 @@ static void gru_forward_team(void *arg, int tid, int n) {
             if (r->project_in_loop)
                 rnn__recurrent_project_step(r, x + rg,
                                             r->xt + ((size_t)t * B + b0) * F, nb, lo, hi);
-            for (int k = 0; k < 3; k++) {
+            for (int k = 0; job->panels && k < 3; k++) /* the bias row read in place */
+                rnn__gemm_panels(nb, H, h_prev + rh, H, job->panels, 3, H, k, lo, hi, bh != NULL,
+                                 bh, 0, g + rg, G3);
+            for (int k = 0; !job->panels && k < 3; k++) {
                 float *gk = g + rg + k * H + lo;
                 if (bh)
                     for (int b = 0; b < nb; b++)
@@ -98,8 +105,12 @@ static void gru_backward_team(void *arg, int tid, int n) {
         /* split by units: g (all units' dZ rows) complete; by rows only our rows are read */
         if (!by_rows) rnn__team_barrier();
         if (nu > 0 && nb > 0) {
-            rnn__gemm_slice(large, 0, 1, nb, nu, G3, 1.0f, g + rg, G3, U + (size_t)lo * G3, G3,
-                            0.0f, dhin + rh + lo, H);
+            if (job->panels)
+                rnn__gemm_panels(nb, G3, g + rg, G3, job->panels, 1, H, 0, lo, hi, 0, NULL, 0,
+                                 dhin + rh, H);
+            else
+                rnn__gemm_slice(large, 0, 1, nb, nu, G3, 1.0f, g + rg, G3, U + (size_t)lo * G3,
+                                G3, 0.0f, dhin + rh + lo, H);
             for (int b = b0; b < b1; b++)
                 for (int j = lo; j < hi; j++) dh[(size_t)b * H + j] += dhin[(size_t)b * H + j];
         }
@@ -114,7 +125,8 @@ static void gru_forward_steps(rnn_recurrent *r, int B, int T) {
     const size_t BH = (size_t)B * H;
     float *g = r->step; /* (B, 3H) */
     if (rnn__recurrent_use_team(r, B)) {
-        gru_team_job job = {r, B, T, NULL};
+        gru_team_job job = {r, B, T, NULL, NULL};
+        if (r->use_panels) job.panels = rnn__recurrent_panels(r, &r->u_panels, U, G3, 0, H, 3, H);
         rnn__team_run(gru_forward_team, &job);
         return;
     }
@@ -194,7 +206,9 @@ static void gru_backward_steps(rnn_recurrent *r, int B, int T, const float *dhse
     /* The same operations, vectorised (kernels/gates.c), for the default activations. */
     const int fused = r->opt.reset_after && !r->mask && act == RNN_TANH && ract == RNN_SIGMOID;
     if (!r->mask && rnn__recurrent_use_team(r, B)) {
-        gru_team_job job = {r, B, T, dhseq};
+        gru_team_job job = {r, B, T, dhseq, NULL};
+        if (rnn__recurrent_use_panels(r, B))
+            job.panels = rnn__recurrent_panels(r, &r->ut_panels, U, G3, 1, G3, 1, H);
         rnn__team_run(gru_backward_team, &job);
     } else {
         for (int t = T - 1; t >= 0; t--) {

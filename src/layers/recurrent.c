@@ -36,8 +36,8 @@ int rnn__recurrent_use_team(const rnn_recurrent *r, int B) {
 }
 
 int rnn__recurrent_use_panels(const rnn_recurrent *r, int B) {
-    return r->cell->kind == RNN_CELL_LSTM && rnn__recurrent_use_team(r, B) &&
-           rnn__recurrent_step_is_large(r, B) && rnn__gemm_panels_available();
+    return rnn__recurrent_use_team(r, B) && rnn__recurrent_step_is_large(r, B) &&
+           rnn__gemm_panels_available();
 }
 
 typedef struct {

@@ -125,8 +125,8 @@ static inline int rnn__recurrent_step_is_large(const rnn_recurrent *r, int B) {
     return (double)B * r->cell->gates * r->H * r->H >= RNN_SLICE_BLAS_MACS;
 }
 
-/* Whether the team's step loops for a batch of B rows read U (and W) from panels: LSTM on the
- * team, a large step (rnn__recurrent_step_is_large) and a CPU with AVX2/FMA. Like
+/* Whether the team's step loops for a batch of B rows read U from panels: on the team (LSTM,
+ * GRU reset_after), a large step (rnn__recurrent_step_is_large) and a CPU with AVX2/FMA. Like
  * rnn__recurrent_step_is_large, decided from shapes only, never from the thread count, so the
  * bits do not depend on it (the panels give the AVX2 tiles' bits: gemm_packed.h). */
 int rnn__recurrent_use_panels(const rnn_recurrent *r, int B);
