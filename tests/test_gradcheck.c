@@ -327,7 +327,7 @@ static void check_team_paths(void) {
         harness h;
         rnn_layer *L = gru ? rnn_gru(&o) : rnn_lstm(&o);
         if (harness_setup(&h, L, rows[c], 2, 3, 7) == 0) {
-            CHECK(rnn__recurrent_use_panels(rnn__recurrent_of(L), rows[c]),
+            CHECK(rnn__recurrent_use_panels(rnn__recurrent_of(L), rows[c], 0),
                   "%s: the step loops do not read panels", name);
             harness_free(&h);
         }

@@ -25,7 +25,7 @@ typedef struct {
     rnn_recurrent *r;
     int B, T;
     const float *dhseq;
-    /* Large steps (rnn__recurrent_use_panels): U's three gate blocks (forward) or U^T
+    /* Steps on panels (rnn__recurrent_use_panels): U's three gate blocks (forward) or U^T
      * (backward) as panels, else NULL. */
     const float *panels;
 } gru_team_job;
@@ -207,7 +207,7 @@ static void gru_backward_steps(rnn_recurrent *r, int B, int T, const float *dhse
     const int fused = r->opt.reset_after && !r->mask && act == RNN_TANH && ract == RNN_SIGMOID;
     if (!r->mask && rnn__recurrent_use_team(r, B)) {
         gru_team_job job = {r, B, T, dhseq, NULL};
-        if (rnn__recurrent_use_panels(r, B))
+        if (rnn__recurrent_use_panels(r, B, 1))
             job.panels = rnn__recurrent_panels(r, &r->ut_panels, U, G3, 1, G3, 1, H);
         rnn__team_run(gru_backward_team, &job);
     } else {

@@ -223,7 +223,7 @@ static void lstm_backward_steps(rnn_recurrent *r, int B, int T, const float *dhs
     const int fused = act == RNN_TANH && ract == RNN_SIGMOID;
     if (!r->mask && rnn__recurrent_use_team(r, B)) {
         lstm_team_back_job job = {r, B, T, dhseq, NULL};
-        if (rnn__recurrent_use_panels(r, B))
+        if (rnn__recurrent_use_panels(r, B, 1))
             job.ut_panels = rnn__recurrent_panels(r, &r->ut_panels, U, G4, 1, G4, 1, H);
         rnn__team_run(lstm_backward_team, &job);
     } else {

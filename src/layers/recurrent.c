@@ -35,9 +35,9 @@ int rnn__recurrent_use_team(const rnn_recurrent *r, int B) {
            (int64_t)B * H * G * H >= TEAM_MIN_STEP_MACS && rnn__team_size() > 1;
 }
 
-int rnn__recurrent_use_panels(const rnn_recurrent *r, int B) {
-    return rnn__recurrent_use_team(r, B) && rnn__recurrent_step_is_large(r, B) &&
-           rnn__gemm_panels_available();
+int rnn__recurrent_use_panels(const rnn_recurrent *r, int B, int backward) {
+    return rnn__recurrent_use_team(r, B) && rnn__gemm_panels_available() &&
+           (backward ? B >= 4 : rnn__recurrent_step_is_large(r, B));
 }
 
 typedef struct {
@@ -409,7 +409,7 @@ rnn_status rnn__recurrent_forward(rnn_layer *layer, const rnn_tensor *const *inp
     r->keep_steps = mode == RNN_MODE_TRAIN;
     rnn_status pst = rnn__recurrent_prepare_pack(r, mode == RNN_MODE_STREAM && T == 1);
     if (pst != RNN_OK) return pst;
-    r->use_panels = rnn__recurrent_use_panels(r, B);
+    r->use_panels = rnn__recurrent_use_panels(r, B, 0);
     if (r->project_in_loop) {
         /* the team's threads compute each step's x W + b in the step loop */
     } else if (bias) {

@@ -96,9 +96,10 @@ struct rnn_recurrent {
     int keep_steps;
     unsigned long pack_gen;
     const float *pack_src;
-    /* Large steps on the team (use_panels: rnn__recurrent_use_panels) read the recurrent kernel
-     * from panels packed once per weight change (u_panels: U's G gate blocks, for forward's
-     * h U; ut_panels: U^T, for backward's dZ U^T) instead of the BLAS packing U on every call.
+    /* Steps on the team (rnn__recurrent_use_panels; use_panels: this forward call) read the
+     * recurrent kernel from panels packed once per weight change (u_panels: U's G gate blocks,
+     * for forward's h U; ut_panels: U^T, for backward's dZ U^T) instead of the BLAS packing U
+     * on every call or the AVX2 tiles reading it in place.
      * (The input projection of all steps stays with the BLAS: measured no faster from panels.) */
     int use_panels;
     rnn_panel_copy u_panels, ut_panels;
@@ -125,11 +126,13 @@ static inline int rnn__recurrent_step_is_large(const rnn_recurrent *r, int B) {
     return (double)B * r->cell->gates * r->H * r->H >= RNN_SLICE_BLAS_MACS;
 }
 
-/* Whether the team's step loops for a batch of B rows read U from panels: on the team (LSTM,
- * GRU reset_after), a large step (rnn__recurrent_step_is_large) and a CPU with AVX2/FMA. Like
- * rnn__recurrent_step_is_large, decided from shapes only, never from the thread count, so the
- * bits do not depend on it (the panels give the AVX2 tiles' bits: gemm_packed.h). */
-int rnn__recurrent_use_panels(const rnn_recurrent *r, int B);
+/* Whether the team's step loops for a batch of B rows read the recurrent kernel from panels, on
+ * a CPU with AVX2/FMA: forward (h U) for large steps (rnn__recurrent_step_is_large; below that
+ * the AVX2 tiles on U in place were as fast: B2, B6), backward (dZ U^T, from U^T's panels) for
+ * every team step of at least 4 rows (measured 4 to 21 % faster than the dot-product tiles on
+ * B2's, B6's and B3's shapes: tools/microbench/panels.c). Decided from shapes only, never from
+ * the thread count, so the bits do not depend on it. */
+int rnn__recurrent_use_panels(const rnn_recurrent *r, int B, int backward);
 /* The panels of B (K x groups*width, or B^T for trans_b where B is stored groups*width x K),
  * filled by the team when the weights changed since the last call; NULL when they cannot be
  * allocated (the caller then uses the unpacked weights). */

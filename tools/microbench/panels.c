@@ -65,7 +65,19 @@ static void team_proj(void){ const int M=6400,K=512,N=2048;
     for(int it=0;it<4;it++){double t0=now(); rnn__team_run(proj,&j); double t=now()-t0; if(t<best)best=t;}
     printf("2 threads, projection, %-22s %6.1f GFLOP/s (%.1f ms)\n",names[mode],2.0*M*N*K/best/1e9,best*1e3);}
 }
+/* Backward's dh = dZ U^T per thread: the AVX2 dot tiles on U (NT) against panels of U^T. */
+static void nt_shape(const char *name,int M,int H,int G,int reps){ const int K=G*H;
+  float *Z=rnd((size_t)M*K),*U=rnd((size_t)H*K),*C1=rnd((size_t)M*H),*C2=rnd((size_t)M*H),*P=aligned_alloc(64,4*rnn__panels_floats(K,1,H));
+  rnn__pack_panels(P,U,K,1,K,1,H,0,-1);
+  double bo=1e9,bp=1e9;
+  for(int it=0;it<reps;it++){double t0=now();rnn__gemm_own(0,1,M,H,K,1,Z,K,U,K,0,C1,H);double t=now()-t0;if(t<bo)bo=t;
+    t0=now();rnn__gemm_panels(M,K,Z,K,P,1,H,0,0,H,0,NULL,0,C2,H);t=now()-t0;if(t<bp)bp=t;}
+  double worst=0;for(int i=0;i<M*H;i++){double d=C1[i]-C2[i];if(d<0)d=-d;if(d>worst)worst=d;}
+  printf("%-34s dot tiles %6.1f  panels %6.1f GFLOP/s (max diff %.1e)\n",name,2.0*M*H*K/bo/1e9,2.0*M*H*K/bp/1e9,worst);
+  free(Z);free(U);free(C1);free(C2);free(P);}
 int main(int argc,char **argv){
+  if(argc>1&&argv[1][0]=='n'){ for(int r=0;r<3;r++){ nt_shape("B2 dh (16x256)x(256x64)",16,64,4,2000); nt_shape("B6 dh (32x400)x(400x100)",32,100,4,1000);
+    nt_shape("B3 GRU(128) dh (16x384)x(384x128)",16,128,3,1000); nt_shape("tests (6x80)x(80x20)",6,20,4,5000);} return 0; }
   openblas_set_num_threads(1);
   if(argc>1){rnn__team_set_size(2); team_steps(); team_proj(); return 0;}
   for(int r=0;r<2;r++){
