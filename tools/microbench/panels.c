@@ -76,6 +76,7 @@ static void nt_shape(const char *name,int M,int H,int G,int reps){ const int K=G
   printf("%-34s dot tiles %6.1f  panels %6.1f GFLOP/s (max diff %.1e)\n",name,2.0*M*H*K/bo/1e9,2.0*M*H*K/bp/1e9,worst);
   free(Z);free(U);free(C1);free(C2);free(P);}
 int main(int argc,char **argv){
+  if(argc>1&&argv[1][0]=='i'){ for(int r=0;r<3;r++){ shape("B2 inference (128x64)x(64x4x64)",128,64,64,0,64,2000); shape("B2 training (16x64)x(64x4x64)",16,64,64,0,64,5000);} return 0; }
   if(argc>1&&argv[1][0]=='n'){ for(int r=0;r<3;r++){ nt_shape("B2 dh (16x256)x(256x64)",16,64,4,2000); nt_shape("B6 dh (32x400)x(400x100)",32,100,4,1000);
     nt_shape("B3 GRU(128) dh (16x384)x(384x128)",16,128,3,1000); nt_shape("tests (6x80)x(80x20)",6,20,4,5000);} return 0; }
   openblas_set_num_threads(1);
