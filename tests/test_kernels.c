@@ -122,7 +122,8 @@ static void test_gemm_panels(void) {
                             {6, 64, 40, 3, 0, 40, 1},   {13, 100, 100, 4, 48, 96, 0},
                             {32, 512, 72, 4, 16, 72, 0}, {64, 33, 8, 2, 0, 5, 1},
                             {7, 1300, 24, 1, 8, 24, 1}, {3, 600, 40, 4, 0, 40, 0},
-                            {400, 16, 24, 4, 0, 24, 0}};
+                            {400, 16, 24, 4, 0, 24, 0}, /* rows in blocks of 96 (K 512): */
+                            {200, 512, 40, 2, 8, 40, 0}};
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         const int M = cases[c][0], K = cases[c][1], W = cases[c][2], G = cases[c][3];
         const int lo = cases[c][4], hi = cases[c][5], tb = cases[c][6], N = G * W;
@@ -402,6 +403,70 @@ static void test_colsum(void) {
     }
 }
 
+/* The orthogonal initializer as first written (Householder, one column at a time), kept here
+ * as the reference for rng.c's faster loops, which must give the same bits: a model's initial
+ * weights for a seed do not change between versions. */
+static void reference_orthogonal(rnn_rng *r, float *w, int64_t rows, int64_t cols) {
+    int64_t m = rows > cols ? rows : cols, n = rows > cols ? cols : rows;
+    double *a = malloc(sizeof(double) * (size_t)(m * n)), *q = malloc(sizeof(double) * (size_t)(m * n));
+    double *v = malloc(sizeof(double) * (size_t)m), *d = malloc(sizeof(double) * (size_t)n);
+    double *vs = malloc(sizeof(double) * (size_t)(m * n));
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < n; j++) a[j * m + i] = rnn__rng_normal(r);
+    for (int64_t k = 0; k < n; k++) {
+        double norm = 0;
+        for (int64_t i = k; i < m; i++) norm += a[k * m + i] * a[k * m + i];
+        norm = sqrt(norm);
+        double alpha = a[k * m + k] > 0 ? -norm : norm;
+        for (int64_t i = 0; i < m; i++) v[i] = i < k ? 0 : a[k * m + i];
+        v[k] -= alpha;
+        double vn = 0;
+        for (int64_t i = k; i < m; i++) vn += v[i] * v[i];
+        if (vn > 0)
+            for (int64_t j = k; j < n; j++) {
+                double dot = 0;
+                for (int64_t i = k; i < m; i++) dot += v[i] * a[j * m + i];
+                double f = 2 * dot / vn;
+                for (int64_t i = k; i < m; i++) a[j * m + i] -= f * v[i];
+            }
+        for (int64_t i = 0; i < m; i++) vs[k * m + i] = vn > 0 ? v[i] / sqrt(vn) : 0;
+        d[k] = a[k * m + k];
+    }
+    for (int64_t j = 0; j < n; j++)
+        for (int64_t i = 0; i < m; i++) q[j * m + i] = i == j ? 1 : 0;
+    for (int64_t k = n - 1; k >= 0; k--)
+        for (int64_t j = 0; j < n; j++) {
+            double dot = 0;
+            for (int64_t i = k; i < m; i++) dot += vs[k * m + i] * q[j * m + i];
+            for (int64_t i = k; i < m; i++) q[j * m + i] -= 2 * dot * vs[k * m + i];
+        }
+    for (int64_t j = 0; j < n; j++) {
+        double s = d[j] < 0 ? -1 : 1;
+        for (int64_t i = 0; i < m; i++) q[j * m + i] *= s;
+    }
+    for (int64_t i = 0; i < rows; i++)
+        for (int64_t j = 0; j < cols; j++)
+            w[i * cols + j] = (float)(rows >= cols ? q[j * m + i] : q[i * m + j]);
+    free(a); free(q); free(v); free(d); free(vs);
+}
+
+static void test_orthogonal_bits(void) {
+    const int shapes[][2] = {{4, 16}, {7, 7}, {30, 12}, {20, 80}, {67, 268}, {128, 512}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        const int rows = shapes[s][0], cols = shapes[s][1];
+        float *w1 = malloc(sizeof(float) * rows * cols), *w2 = malloc(sizeof(float) * rows * cols);
+        rnn_rng r1, r2;
+        rnn__rng_seed(&r1, 40 + s);
+        rnn__rng_seed(&r2, 40 + s);
+        CHECK(rnn__init_orthogonal(&r1, w1, rows, cols) == 0, "orthogonal failed");
+        reference_orthogonal(&r2, w2, rows, cols);
+        CHECK(memcmp(w1, w2, sizeof(float) * rows * cols) == 0,
+              "orthogonal (%d, %d): not the reference loops' bits", rows, cols);
+        free(w1);
+        free(w2);
+    }
+}
+
 static void test_initializers(void) {
     rnn_rng r;
     rnn__rng_seed(&r, 3);
@@ -477,6 +542,7 @@ int main(void) {
     test_fused_gates();
     test_colsum();
     test_initializers();
+    test_orthogonal_bits();
     test_activations();
     return check_report("test_kernels");
 }

@@ -65,7 +65,7 @@ INLINE AVX2 void panel_tile(const int MR, const int NV, const int PF, int K, con
         a[i] = A + i * lda;
         /* C's lines, written at the end: usually not in cache (a buffer of all steps) */
         _mm_prefetch((const char *)(C + i * ldc), _MM_HINT_T0);
-        if (NV == 2) _mm_prefetch((const char *)(C + i * ldc + 15), _MM_HINT_T0);
+        if (NV == 2 && tail == 8) _mm_prefetch((const char *)(C + i * ldc + 15), _MM_HINT_T0);
     }
     for (int k = 0; k < K; k++) {
         const float *b = P + (ptrdiff_t)k * RNN_PANEL;
@@ -178,9 +178,9 @@ static void chunk(int M, int K, int ld_panel, const float *A, int lda, const flo
             const int off = c0 - p * RNN_PANEL, w = c1 - c0;
             const int nv = w > 8 ? 2 : 1, tail = w - 8 * (nv - 1);
             const float *P = block + (size_t)p * RNN_PANEL * ld_panel + off;
-            /* the panel after this one (its start; the last one's is unused) */
-            const float *next = block + (size_t)(p + 1) * RNN_PANEL * ld_panel;
+            /* the panel after this one, if the range has one */
             const int pf = (p + 1) * RNN_PANEL < hi;
+            const float *next = pf ? block + (size_t)(p + 1) * RNN_PANEL * ld_panel : P;
             const size_t cc = col0 + (size_t)c0;
             for (int i = i0; i < i1; i += 6) {
                 const int mr = i1 - i < 6 ? i1 - i : 6;

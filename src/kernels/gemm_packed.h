@@ -36,8 +36,8 @@ void rnn__pack_panels(float *panels, const float *B, int ldb, int trans_b, int K
 
 /* C[i, g*width + j] = (beta ? S[i*lds + g*width + j] : 0) + sum_k A[i,k] B[k, g*width + j]
  * for rows i < M and block columns lo <= j < hi; beta is 0 or 1, S may be C itself (lds = ldc)
- * or a bias row (lds = 0). lo must be a multiple of 8. Returns 0, computing nothing, where the
- * CPU lacks AVX2/FMA (the caller uses rnn__gemm_own on the unpacked operand instead). */
+ * or a bias row (lds = 0). Returns 0, computing nothing, where the CPU lacks AVX2/FMA (callers
+ * check rnn__gemm_panels_available first) or lo is not a multiple of 8 (a caller's bug). */
 int rnn__gemm_panels(int M, int K, const float *A, int lda, const float *panels, int groups,
                      int width, int g, int lo, int hi, int beta, const float *S, int lds,
                      float *C, int ldc);

@@ -8,6 +8,7 @@
  * both: h_t = z * h_{t-1} + (1 - z) * hh */
 #include <string.h>
 
+#include "error.h"
 #include "kernels/activations.h"
 #include "kernels/gates.h"
 #include "kernels/gemm.h"
@@ -55,8 +56,8 @@ static void gru_forward_team(void *arg, int tid, int n) {
                 rnn__recurrent_project_step(r, x + rg,
                                             r->xt + ((size_t)t * B + b0) * F, nb, lo, hi);
             for (int k = 0; job->panels && k < 3; k++) /* the bias row read in place */
-                rnn__gemm_panels(nb, H, h_prev + rh, H, job->panels, 3, H, k, lo, hi, bh != NULL,
-                                 bh, 0, g + rg, G3);
+                RNN_INTERNAL_CHECK(rnn__gemm_panels(nb, H, h_prev + rh, H, job->panels, 3, H, k,
+                                                    lo, hi, bh != NULL, bh, 0, g + rg, G3));
             for (int k = 0; !job->panels && k < 3; k++) {
                 float *gk = g + rg + k * H + lo;
                 if (bh)
@@ -106,8 +107,8 @@ static void gru_backward_team(void *arg, int tid, int n) {
         if (!by_rows) rnn__team_barrier();
         if (nu > 0 && nb > 0) {
             if (job->panels)
-                rnn__gemm_panels(nb, G3, g + rg, G3, job->panels, 1, H, 0, lo, hi, 0, NULL, 0,
-                                 dhin + rh, H);
+                RNN_INTERNAL_CHECK(rnn__gemm_panels(nb, G3, g + rg, G3, job->panels, 1, H, 0,
+                                                    lo, hi, 0, NULL, 0, dhin + rh, H));
             else
                 rnn__gemm_slice(large, 0, 1, nb, nu, G3, 1.0f, g + rg, G3, U + (size_t)lo * G3,
                                 G3, 0.0f, dhin + rh + lo, H);

@@ -409,7 +409,8 @@ rnn_status rnn__recurrent_forward(rnn_layer *layer, const rnn_tensor *const *inp
     r->keep_steps = mode == RNN_MODE_TRAIN;
     rnn_status pst = rnn__recurrent_prepare_pack(r, mode == RNN_MODE_STREAM && T == 1);
     if (pst != RNN_OK) return pst;
-    r->use_panels = rnn__recurrent_use_panels(r, B, 0);
+    /* (a streaming step that reads the per-thread packed weights needs no panels) */
+    r->use_panels = !r->use_pack && rnn__recurrent_use_panels(r, B, 0);
     if (r->project_in_loop) {
         /* the team's threads compute each step's x W + b in the step loop */
     } else if (bias) {

@@ -131,7 +131,7 @@ static inline int rnn__recurrent_step_is_large(const rnn_recurrent *r, int B) {
  * the AVX2 tiles on U in place were as fast: B2, B6), backward (dZ U^T, from U^T's panels) for
  * every team step of at least 4 rows (measured 4 to 21 % faster than the dot-product tiles on
  * B2's, B6's and B3's shapes: tools/microbench/panels.c). Decided from shapes only, never from
- * the thread count, so the bits do not depend on it. */
+ * the number of threads above one, so the team's bits do not depend on it. */
 int rnn__recurrent_use_panels(const rnn_recurrent *r, int B, int backward);
 /* The panels of B (K x groups*width, or B^T for trans_b where B is stored groups*width x K),
  * filled by the team when the weights changed since the last call; NULL when they cannot be
