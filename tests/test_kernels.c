@@ -111,7 +111,7 @@ static void test_gemm_fast(void) {
  * written outside the range. */
 static void test_gemm_panels(void) {
     if (!rnn__gemm_panels_available()) {
-        CHECK(rnn__gemm_panels(1, 1, NULL, 1, NULL, 1, 8, 0, 0, 8, 0, NULL, 0, NULL, 1) == 0,
+        CHECK(rnn__gemm_panels(1, 1, NULL, 1, NULL, 8, 0, 0, 8, 0, NULL, 0, NULL, 1) == 0,
               "gemm_panels claims work without AVX2");
         return;
     }
@@ -144,7 +144,7 @@ static void test_gemm_panels(void) {
             if (mode == 0) C1[lo] = NAN; /* beta 0 must not read C */
             for (int g = 0; g < G; g++) {
                 const float *S = mode == 2 ? bias : C1;
-                CHECK(rnn__gemm_panels(M, K, A, lda, P, G, W, g, lo, hi, mode != 0, S,
+                CHECK(rnn__gemm_panels(M, K, A, lda, P, W, g, lo, hi, mode != 0, S,
                                        mode == 2 ? 0 : ldc, C1, ldc),
                       "gemm_panels did nothing on a CPU with AVX2");
                 const int c0 = g * W + lo;

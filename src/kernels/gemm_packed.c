@@ -133,10 +133,9 @@ int rnn__gemm_panels_available(void) {
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 }
 
-int rnn__gemm_panels(int M, int K, const float *A, int lda, const float *panels, int groups,
-                     int width, int g, int lo, int hi, int beta, const float *S, int lds,
+int rnn__gemm_panels(int M, int K, const float *A, int lda, const float *panels, int width,
+                     int g, int lo, int hi, int beta, const float *S, int lds,
                      float *C, int ldc) {
-    (void)groups;
     if (!rnn__gemm_panels_available() || (lo & 7)) return 0;
     if (M <= 0 || hi <= lo) return 1;
     if (!beta) { /* S is never read; keep its pointer arithmetic inside C */
@@ -197,10 +196,10 @@ static void chunk(int M, int K, int ld_panel, const float *A, int lda, const flo
 
 int rnn__gemm_panels_available(void) { return 0; }
 
-int rnn__gemm_panels(int M, int K, const float *A, int lda, const float *panels, int groups,
-                     int width, int g, int lo, int hi, int beta, const float *S, int lds,
+int rnn__gemm_panels(int M, int K, const float *A, int lda, const float *panels, int width,
+                     int g, int lo, int hi, int beta, const float *S, int lds,
                      float *C, int ldc) {
-    (void)M; (void)K; (void)A; (void)lda; (void)panels; (void)groups; (void)width; (void)g;
+    (void)M; (void)K; (void)A; (void)lda; (void)panels; (void)width; (void)g;
     (void)lo; (void)hi; (void)beta; (void)S; (void)lds; (void)C; (void)ldc;
     return 0;
 }

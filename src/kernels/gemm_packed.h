@@ -38,8 +38,8 @@ void rnn__pack_panels(float *panels, const float *B, int ldb, int trans_b, int K
  * for rows i < M and block columns lo <= j < hi; beta is 0 or 1, S may be C itself (lds = ldc)
  * or a bias row (lds = 0). Returns 0, computing nothing, where the CPU lacks AVX2/FMA (callers
  * check rnn__gemm_panels_available first) or lo is not a multiple of 8 (a caller's bug). */
-int rnn__gemm_panels(int M, int K, const float *A, int lda, const float *panels, int groups,
-                     int width, int g, int lo, int hi, int beta, const float *S, int lds,
+int rnn__gemm_panels(int M, int K, const float *A, int lda, const float *panels, int width,
+                     int g, int lo, int hi, int beta, const float *S, int lds,
                      float *C, int ldc);
 
 /* Whether rnn__gemm_panels computes anything on this CPU. */

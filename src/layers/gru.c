@@ -56,7 +56,7 @@ static void gru_forward_team(void *arg, int tid, int n) {
                 rnn__recurrent_project_step(r, x + rg,
                                             r->xt + ((size_t)t * B + b0) * F, nb, lo, hi);
             for (int k = 0; job->panels && k < 3; k++) /* the bias row read in place */
-                RNN_INTERNAL_CHECK(rnn__gemm_panels(nb, H, h_prev + rh, H, job->panels, 3, H, k,
+                RNN_INTERNAL_CHECK(rnn__gemm_panels(nb, H, h_prev + rh, H, job->panels, H, k,
                                                     lo, hi, bh != NULL, bh, 0, g + rg, G3));
             for (int k = 0; !job->panels && k < 3; k++) {
                 float *gk = g + rg + k * H + lo;
@@ -107,7 +107,7 @@ static void gru_backward_team(void *arg, int tid, int n) {
         if (!by_rows) rnn__team_barrier();
         if (nu > 0 && nb > 0) {
             if (job->panels)
-                RNN_INTERNAL_CHECK(rnn__gemm_panels(nb, G3, g + rg, G3, job->panels, 1, H, 0,
+                RNN_INTERNAL_CHECK(rnn__gemm_panels(nb, G3, g + rg, G3, job->panels, H, 0,
                                                     lo, hi, 0, NULL, 0, dhin + rh, H));
             else
                 rnn__gemm_slice(large, 0, 1, nb, nu, G3, 1.0f, g + rg, G3, U + (size_t)lo * G3,

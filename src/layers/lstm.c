@@ -92,8 +92,8 @@ static void lstm_forward_team(void *arg, int tid, int n) {
             }
             if (job->u_panels)
                 for (int g = 0; g < 4; g++)
-                    RNN_INTERNAL_CHECK(rnn__gemm_panels(nb, H, h_prev + rh, H, job->u_panels, 4,
-                                                        H, g, lo, hi, 1, z + rz, G4, z + rz, G4));
+                    RNN_INTERNAL_CHECK(rnn__gemm_panels(nb, H, h_prev + rh, H, job->u_panels, H, g,
+                                                        lo, hi, 1, z + rz, G4, z + rz, G4));
             else if (by_rows) /* all four blocks in one product */
                 rnn__gemm_slice(large, 0, 0, nb, G4, H, 1.0f, h_prev + rh, H, U, G4, 1.0f, z + rz,
                                 G4);
@@ -202,7 +202,7 @@ static void lstm_backward_team(void *arg, int tid, int n) {
         }
         if (!by_rows) rnn__team_barrier(); /* dZ_t complete (by rows: only our rows are read) */
         if (nu > 0 && nb > 0 && job->ut_panels)
-            RNN_INTERNAL_CHECK(rnn__gemm_panels(nb, G4, z + rz, G4, job->ut_panels, 1, H, 0, lo,
+            RNN_INTERNAL_CHECK(rnn__gemm_panels(nb, G4, z + rz, G4, job->ut_panels, H, 0, lo,
                                                 hi, 0, NULL, 0, dh + rh, H));
         else if (nu > 0 && nb > 0)
             rnn__gemm_slice(large, 0, 1, nb, nu, G4, 1.0f, z + rz, G4, U + (size_t)lo * G4, G4,

@@ -18,10 +18,10 @@ static void shape(const char *name,int M,int K,int H,int lo,int hi,int reps){
   const int N=4*H; float *A=rnd((size_t)M*K),*B=rnd((size_t)K*N),*C1=rnd((size_t)M*N),*C2=malloc(4L*M*N),*P=aligned_alloc(64,4*rnn__panels_floats(K,4,H));
   memcpy(C2,C1,4L*M*N);
   rnn__pack_panels(P,B,N,0,K,4,H,0,-1);
-  for(int g=0;g<4;g++){rnn__gemm_panels(M,K,A,K,P,4,H,g,lo,hi,1,C1,N,C1,N); rnn__gemm_own(0,0,M,hi-lo,K,1,A,K,B+g*H+lo,N,1,C2+g*H+lo,N);}
+  for(int g=0;g<4;g++){rnn__gemm_panels(M,K,A,K,P,H,g,lo,hi,1,C1,N,C1,N); rnn__gemm_own(0,0,M,hi-lo,K,1,A,K,B+g*H+lo,N,1,C2+g*H+lo,N);}
   int same=memcmp(C1,C2,4L*M*N)==0;
   double fl=2.0*M*4*(hi-lo)*K, bp=1e9,bo=1e9,bb=1e9;
-  for(int it=0;it<reps;it++){double t0=now();for(int g=0;g<4;g++)rnn__gemm_panels(M,K,A,K,P,4,H,g,lo,hi,1,C1,N,C1,N);double t=now()-t0;if(t<bp)bp=t;}
+  for(int it=0;it<reps;it++){double t0=now();for(int g=0;g<4;g++)rnn__gemm_panels(M,K,A,K,P,H,g,lo,hi,1,C1,N,C1,N);double t=now()-t0;if(t<bp)bp=t;}
   for(int it=0;it<reps;it++){double t0=now();for(int g=0;g<4;g++)rnn__gemm_own(0,0,M,hi-lo,K,1,A,K,B+g*H+lo,N,1,C2+g*H+lo,N);double t=now()-t0;if(t<bo)bo=t;}
   for(int it=0;it<reps;it++){double t0=now();
     if(lo==0&&hi==H) cblas_sgemm(CblasRowMajor,CblasNoTrans,CblasNoTrans,M,N,K,1,A,K,B,N,1,C2,N);
@@ -36,8 +36,8 @@ typedef struct { int mode; float *A,*B,*P,*C,*Cs; } steps_job;
 static void steps(void *arg,int tid,int n){ steps_job *j=arg; const int M=64,K=512,H=512,N=2048;
   int lo=0,hi=0; rnn__team_units(H,tid,n,&lo,&hi);
   for(int t=0;t<100;t++){
-    if(j->mode==0) for(int g=0;g<4;g++) rnn__gemm_panels(M,K,j->A,K,j->P,4,H,g,lo,hi,1,j->C,N,j->C,N);
-    else if(j->mode==3) for(int g=0;g<4;g++) rnn__gemm_panels(M,K,j->A,K,j->P,4,H,g,lo,hi,1,j->Cs+(size_t)t*M*N,N,j->Cs+(size_t)t*M*N,N);
+    if(j->mode==0) for(int g=0;g<4;g++) rnn__gemm_panels(M,K,j->A,K,j->P,H,g,lo,hi,1,j->C,N,j->C,N);
+    else if(j->mode==3) for(int g=0;g<4;g++) rnn__gemm_panels(M,K,j->A,K,j->P,H,g,lo,hi,1,j->Cs+(size_t)t*M*N,N,j->Cs+(size_t)t*M*N,N);
     else if(j->mode==1){int r0=M*tid/n,r1=M*(tid+1)/n; cblas_sgemm(CblasRowMajor,CblasNoTrans,CblasNoTrans,r1-r0,N,K,1,j->A+r0*K,K,j->B,N,1,j->C+r0*N,N);}
     else for(int g=0;g<4;g++) cblas_sgemm(CblasRowMajor,CblasNoTrans,CblasNoTrans,M,hi-lo,K,1,j->A,K,j->B+g*H+lo,N,1,j->C+g*H+lo,N);
     rnn__team_barrier();
@@ -55,7 +55,7 @@ static void team_steps(void){ const int M=64,K=512,H=512,N=2048;
  * as S) against OpenBLAS per slice after a bias copy (the path without panels). */
 typedef struct { int mode; float *A,*W,*P,*bias,*C; } proj_job;
 static void proj(void *arg,int tid,int n){ proj_job *j=arg; const int M=6400,K=512,N=2048; int r0=M*tid/n,r1=M*(tid+1)/n;
-  if(j->mode==0) rnn__gemm_panels(r1-r0,K,j->A+(size_t)r0*K,K,j->P,1,N,0,0,N,1,j->bias,0,j->C+(size_t)r0*N,N);
+  if(j->mode==0) rnn__gemm_panels(r1-r0,K,j->A+(size_t)r0*K,K,j->P,N,0,0,N,1,j->bias,0,j->C+(size_t)r0*N,N);
   else { for(int r=r0;r<r1;r++) memcpy(j->C+(size_t)r*N,j->bias,4*N); cblas_sgemm(CblasRowMajor,CblasNoTrans,CblasNoTrans,r1-r0,N,K,1,j->A+(size_t)r0*K,K,j->W,N,1,j->C+(size_t)r0*N,N);} }
 static void team_proj(void){ const int M=6400,K=512,N=2048;
   proj_job j={0,rnd((size_t)M*K),rnd((size_t)K*N),aligned_alloc(64,4*rnn__panels_floats(K,1,N)),rnd(N),rnd((size_t)M*N)};
@@ -71,7 +71,7 @@ static void nt_shape(const char *name,int M,int H,int G,int reps){ const int K=G
   rnn__pack_panels(P,U,K,1,K,1,H,0,-1);
   double bo=1e9,bp=1e9;
   for(int it=0;it<reps;it++){double t0=now();rnn__gemm_own(0,1,M,H,K,1,Z,K,U,K,0,C1,H);double t=now()-t0;if(t<bo)bo=t;
-    t0=now();rnn__gemm_panels(M,K,Z,K,P,1,H,0,0,H,0,NULL,0,C2,H);t=now()-t0;if(t<bp)bp=t;}
+    t0=now();rnn__gemm_panels(M,K,Z,K,P,H,0,0,H,0,NULL,0,C2,H);t=now()-t0;if(t<bp)bp=t;}
   double worst=0;for(int i=0;i<M*H;i++){double d=C1[i]-C2[i];if(d<0)d=-d;if(d>worst)worst=d;}
   printf("%-34s dot tiles %6.1f  panels %6.1f GFLOP/s (max diff %.1e)\n",name,2.0*M*H*K/bo/1e9,2.0*M*H*K/bp/1e9,worst);
   free(Z);free(U);free(C1);free(C2);free(P);}

@@ -1,0 +1,89 @@
+/* Two settings of the library compared in one process, alternating repetitions, so that this
+ * VM's drifting speed (bench/README.md) hits both alike. The library reads no such setting by
+ * itself: for an experiment, give the code under test a temporary getenv switch (how the
+ * panel, split and row-block variants in bench/README.md were compared), then remove it.
+ * Cases, through the public API on 2 threads:
+ *   B2i  B2's inference: LSTM(64) -> Dense(1), rnn_predict on (10240, 50, 8), batch 256
+ *   B4f  B4's forward: LSTM(512, return_sequences) on (64, 100, 512)
+ *   B4t  B4's training step (the same, MSE, Adam)
+ * VAR is set to VALUE_A for the A repetitions and to VALUE_B for the B ones ("-": unset).
+ * Prints the median and best time of each.
+ * Build (from the repository root, after make):
+ *   cc -O2 -Iinclude tools/microbench/ab_env.c build/librnn.a -o /tmp/ab_env -lopenblas -lhdf5_serial -lzip -lcjson -lm -lpthread
+ * Usage: /tmp/ab_env CASE VAR VALUE_A VALUE_B [reps] */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "rnn.h"
+
+static double now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec + 1e-9 * t.tv_nsec;
+}
+static int cmp(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+static float *filled(size_t n, unsigned mul, float scale) {
+    float *p = malloc(sizeof(float) * n);
+    for (size_t i = 0; i < n; i++) p[i] = scale * ((float)((i * mul) % 2001) / 1000.0f - 1.0f);
+    return p;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 5) {
+        fprintf(stderr, "usage: %s B2i|B4f|B4t VAR VALUE_A VALUE_B [reps]\n", argv[0]);
+        return 2;
+    }
+    const char *cs = argv[1], *var = argv[2], *val[2] = {argv[3], argv[4]};
+    int reps = argc > 5 ? atoi(argv[5]) : 10;
+    if (reps < 1 || reps > 64) reps = 10;
+    const int b2 = !strcmp(cs, "B2i"), train = !strcmp(cs, "B4t");
+    const int N = b2 ? 10240 : 64, T = b2 ? 50 : 100, F = b2 ? 8 : 512, H = b2 ? 64 : 512;
+    float *xd = filled((size_t)N * T * F, 2654435761u, 1.0f);
+    float *yd = train ? filled((size_t)N * T * H, 40503u, 0.25f) : NULL; /* the target */
+    rnn_set_threads(2);
+    rnn_model *m = rnn_sequential(NULL);
+    rnn_recurrent_options o = rnn_lstm_defaults(H);
+    o.return_sequences = !b2;
+    rnn_set_seed(m, 4);
+    rnn_input(m, T, F);
+    rnn_add(m, rnn_lstm(&o));
+    if (b2) {
+        rnn_dense_options d = rnn_dense_defaults(1);
+        rnn_add(m, rnn_dense(&d));
+    }
+    if (rnn_compile(m, "mse", "adam")) {
+        fprintf(stderr, "%s\n", rnn_last_error());
+        return 1;
+    }
+    rnn_tensor x = rnn_tensor3(xd, N, T, F), y = rnn_tensor3(yd, N, T, H), out;
+    double t_ab[2][64];
+    for (int r = 0; r < 2 * reps + 2; r++) { /* the first two: warm-up */
+        const int v = r & 1;
+        if (!strcmp(val[v], "-")) unsetenv(var);
+        else setenv(var, val[v], 1);
+        double loss, t0 = now();
+        rnn_status st = train ? rnn_train_on_batch(m, x, y, &loss)
+                        : b2  ? rnn_predict(m, x, 256, &out)
+                              : rnn_predict_on_batch(m, x, &out);
+        const double t = now() - t0;
+        if (st) {
+            fprintf(stderr, "%s\n", rnn_last_error());
+            return 1;
+        }
+        if (!train) rnn_tensor_free(&out);
+        if (r >= 2) t_ab[v][(r - 2) / 2] = t;
+    }
+    for (int v = 0; v < 2; v++) {
+        qsort(t_ab[v], reps, sizeof(double), cmp);
+        printf("%s %s=%s: median %.2f ms, best %.2f ms%s", cs, var, val[v],
+               t_ab[v][reps / 2] * 1e3, t_ab[v][0] * 1e3, v ? "\n" : " | ");
+    }
+    rnn_model_free(m);
+    free(xd);
+    free(yd);
+    return 0;
+}
