@@ -264,12 +264,7 @@ static void lstm_backward_steps(rnn_recurrent *r, int B, int T, const float *dhs
                 }
             }
             rnn__gemm(0, 1, B, H, G4, 1.0f, z, G4, U, G4, 0.0f, dh, H);
-            if (r->rec_drop) /* the kernel saw h * keep */
-                for (size_t k = 0; k < BH; k++) dh[k] *= r->rec_keep[k];
-            if (masked_rows)
-                for (int b = 0; b < B; b++)
-                    if (r->mask[(size_t)t * B + b] == 0.0f)
-                        memcpy(dh + (size_t)b * H, r->dh_keep + (size_t)b * H, sizeof(float) * H);
+            rnn__recurrent_finish_state_grad(r, dh, t, masked_rows);
         }
     }
     /* dU = sum_t h_{t-1}^T dZ_t: one product over all steps. */

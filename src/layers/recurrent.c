@@ -283,6 +283,17 @@ void rnn__recurrent_add_state_grad(const rnn_recurrent *r, float *dh, const floa
         for (size_t i = 0; i < BH; i++) dh[i] += g[i];
 }
 
+void rnn__recurrent_finish_state_grad(const rnn_recurrent *r, float *dh, int t, int masked_rows) {
+    const int B = r->B, H = (int)r->H;
+    const size_t BH = (size_t)B * H;
+    if (r->rec_drop) /* the kernel saw h * keep */
+        for (size_t k = 0; k < BH; k++) dh[k] *= r->rec_keep[k];
+    if (masked_rows)
+        for (int b = 0; b < B; b++)
+            if (r->mask[(size_t)t * B + b] == 0.0f)
+                memcpy(dh + (size_t)b * H, r->dh_keep + (size_t)b * H, sizeof(float) * H);
+}
+
 rnn_status rnn__recurrent_plan(rnn_layer *layer, int64_t batch, int64_t steps) {
     rnn_recurrent *r = layer->impl;
     if (r->opt.stateful && batch != layer->input[0].dim[0])

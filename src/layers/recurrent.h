@@ -168,6 +168,10 @@ static inline float *rnn__rec_in(const rnn_recurrent *r, int t) {
 }
 /* Fills hm[t] = hs[t] * rec_keep when recurrent dropout is active (called after each step). */
 void rnn__recurrent_mask_state(rnn_recurrent *r, int t);
+/* After dh = dZ_t U^T (the gradient for the state the kernel saw) in the one-thread backward
+ * loops: through recurrent dropout's mask, and for rows masked at step t (masked_rows set)
+ * dh is the gradient saved in dh_keep, which passed the step unchanged. */
+void rnn__recurrent_finish_state_grad(const rnn_recurrent *r, float *dh, int t, int masked_rows);
 /* Under recurrent dropout: dh[i] += g[i] * rec_keep[i]; otherwise dh[i] += g[i]. */
 void rnn__recurrent_add_state_grad(const rnn_recurrent *r, float *dh, const float *g);
 

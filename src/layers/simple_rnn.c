@@ -48,12 +48,7 @@ static void simple_backward_steps(rnn_recurrent *r, int B, int T, const float *d
                     masked_rows = 1;
                 }
         rnn__gemm(0, 1, B, H, H, 1.0f, z, H, U, H, 0.0f, dh, H);
-        if (r->rec_drop) /* the kernel saw h * keep */
-            for (size_t k = 0; k < BH; k++) dh[k] *= r->rec_keep[k];
-        if (masked_rows)
-            for (int b = 0; b < B; b++)
-                if (r->mask[(size_t)t * B + b] == 0.0f)
-                    memcpy(dh + (size_t)b * H, r->dh_keep + (size_t)b * H, sizeof(float) * H);
+        rnn__recurrent_finish_state_grad(r, dh, t, masked_rows);
     }
     rnn__gemm(1, 0, H, H, T * B, 1.0f, rnn__rec_in(r, 0), H, r->xw, H, 1.0f, r->layer->weights[1].grad, H);
 }
