@@ -1,7 +1,12 @@
 # librnn build. `make` builds the libraries, the rnn tool and the examples; `make test` runs every
-# test; `make demo` trains the airline forecaster. Missing Debian packages are installed first
-# (scripts/deps.sh). BLAS=none builds the portable core without a CBLAS. KERAS_IO=none builds
-# without the Keras model files (libhdf5, libzip, cJSON): rnn_load/rnn_save then say so.
+# test; `make demo` trains the airline forecaster. scripts/deps.sh first proves that every library
+# the build links compiles and links (probes with the flags below, from pkg-config) and installs
+# what is missing. BLAS=none builds the portable core without a BLAS; KERAS_IO=none builds without
+# the Keras model files (libhdf5, libzip, cJSON): rnn_load/rnn_save then say so.
+# The configuration (compiler, flags, libraries and their versions) is written to
+# $(BUILD)/build_config.h, rewritten only when it changes; every object depends on it, so a change
+# of configuration (a BLAS installed, other CFLAGS) rebuilds everything it affects. `rnn --version`
+# prints it.
 
 CC      ?= cc
 PREFIX  ?= /usr/local
@@ -10,13 +15,25 @@ BUILD   ?= build
 CFLAGS  ?= -O2 -g
 LDFLAGS ?=
 WARN    := -Wall -Wextra -Wshadow
-ALL_CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L $(WARN) $(CFLAGS) -fPIC -Iinclude -Isrc
+ALL_CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L $(WARN) $(CFLAGS) -fPIC -Iinclude -Isrc -I$(BUILD)
 LDLIBS  := -lm -lpthread
+VERSION := 0.1.0
+SOVERSION := 0
 
+# OpenBLAS through its pkg-config module (Debian's libopenblas-dev ships openblas.pc); the same
+# module name goes to scripts/deps.sh, whose probe links with exactly these flags.
+BLAS_PC := openblas
 ifeq ($(BLAS),openblas)
-  ALL_CFLAGS += -DRNN_USE_CBLAS -I/usr/include/x86_64-linux-gnu/openblas-pthread
-  LDLIBS     := -lopenblas $(LDLIBS)
-  PC_LIBS    := -lopenblas
+  BLAS_CFLAGS := $(shell pkg-config --cflags $(BLAS_PC) 2>/dev/null)
+  BLAS_LIBS   := $(shell pkg-config --libs $(BLAS_PC) 2>/dev/null)
+  BLAS_DESC   := OpenBLAS $(shell pkg-config --modversion $(BLAS_PC) 2>/dev/null) (pkg-config $(BLAS_PC))
+  ALL_CFLAGS  += -DRNN_USE_CBLAS -DRNN_BLAS_OPENBLAS $(BLAS_CFLAGS)
+  LDLIBS      := $(BLAS_LIBS) $(LDLIBS)
+  PC_LIBS     := $(BLAS_LIBS)
+else ifeq ($(BLAS),none)
+  BLAS_DESC   := none (portable loops)
+else
+  $(error BLAS=$(BLAS): use BLAS=openblas (the default) or BLAS=none)
 endif
 
 # Keras .keras/.h5 files (src/io/keras_*.c): on when pkg-config finds libhdf5, libzip and
@@ -30,8 +47,11 @@ endif
 ifneq ($(KERAS_IO),none)
   ALL_CFLAGS += -DRNN_WITH_KERAS_IO $(shell pkg-config --cflags $(KERAS_PKGS))
   KERAS_LIBS := $(shell pkg-config --libs $(KERAS_PKGS))
+  KERAS_DESC := $(foreach p,$(KERAS_PKGS),$(p) $(shell pkg-config --modversion $(p) 2>/dev/null))
   LDLIBS     := $(KERAS_LIBS) $(LDLIBS)
   PC_LIBS    += $(KERAS_LIBS)
+else
+  KERAS_DESC := none (built with KERAS_IO=none)
 endif
 
 LIB_SRC := $(wildcard src/*.c src/kernels/*.c src/layers/*.c src/io/*.c)
@@ -49,20 +69,38 @@ ifeq ($(KERAS_IO),none)
 endif
 REPLAY_BIN := $(FUZZ_SRC:fuzz/%.c=$(BUILD)/tests/replay_%)
 
-.PHONY: all deps lib test demo install clean
+.PHONY: all deps lib test demo install uninstall clean check-fresh FORCE
 .DEFAULT_GOAL := all
+
+SO_REAL := librnn.so.$(VERSION)
+SO_NAME := librnn.so.$(SOVERSION)
 
 all: deps
 	@$(MAKE) --no-print-directory build-all
 
 build-all: $(BUILD)/librnn.a $(BUILD)/librnn.so $(BUILD)/rnn $(EXAMPLE_BIN) $(TEST_BIN) $(REPLAY_BIN)
 
+DEPS_ENV = BLAS=$(BLAS) BLAS_PC=$(BLAS_PC) KERAS_IO=$(KERAS_IO_ASKED) KERAS_PCS="$(KERAS_PKGS)" CC=$(CC)
 deps:
-	@BLAS=$(BLAS) KERAS_IO=$(KERAS_IO_ASKED) CC=$(CC) sh scripts/deps.sh
+	@$(DEPS_ENV) sh scripts/deps.sh
 
-$(BUILD)/obj/%.o: %.c include/rnn.h $(wildcard src/*.h src/*/*.h cli/*.h)
+# The configuration stamp: rewritten only when its text changes (scripts/build_config.sh), so
+# objects are rebuilt exactly when the compiler, the flags or a library's version changed.
+$(BUILD)/build_config.h: FORCE
+	@mkdir -p $(@D)
+	@CC="$(CC)" CFLAGS="$(CFLAGS)" LDFLAGS="$(LDFLAGS)" BLAS_DESC="$(BLAS_DESC)" \
+	    BLAS_CFLAGS="$(BLAS_CFLAGS)" KERAS_DESC="$(KERAS_DESC)" LDLIBS="$(LDLIBS)" \
+	    VERSION="$(VERSION)" sh scripts/build_config.sh $@
+CONFIG_H := $(BUILD)/build_config.h
+
+# -MMD: each object's real header dependencies, read back on the next run.
+DEPFLAGS = -MMD -MP
+-include $(wildcard $(BUILD)/obj/*.d $(BUILD)/obj/*/*.d $(BUILD)/obj/*/*/*.d $(BUILD)/tests/*.d \
+                    $(BUILD)/examples/*.d $(BUILD)/fuzz/*.d)
+
+$(BUILD)/obj/%.o: %.c $(CONFIG_H)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -c $< -o $@
+	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -c $< -o $@
 
 # The vectorised activations (GCC vector extensions) at -O3; no fast-math.
 $(BUILD)/obj/src/kernels/vmath.o: ALL_CFLAGS += -O3 -Wno-psabi $(VMATH_EXTRA)
@@ -77,30 +115,40 @@ $(BUILD)/librnn.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/librnn.so: $(LIB_OBJ)
-	$(CC) -shared $(LDFLAGS) -o $@ $^ $(LDLIBS)
+# The shared library as distributions ship one: the real file librnn.so.VERSION with the SONAME
+# librnn.so.SOVERSION, and the two symlinks (the SONAME for the loader, librnn.so for -lrnn).
+$(BUILD)/$(SO_REAL): $(LIB_OBJ)
+	$(CC) -shared $(LDFLAGS) -Wl,-soname,$(SO_NAME) -o $@ $^ $(LDLIBS)
+$(BUILD)/librnn.so: $(BUILD)/$(SO_REAL)
+	ln -sf $(SO_REAL) $(BUILD)/$(SO_NAME)
+	ln -sf $(SO_NAME) $@
 
 $(BUILD)/rnn: $(CLI_OBJ) $(BUILD)/librnn.a
 	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/librnn.a $(LDLIBS)
 
-$(BUILD)/examples/%: examples/%.c $(BUILD)/librnn.a include/rnn.h
+$(BUILD)/examples/%: examples/%.c $(BUILD)/librnn.a $(CONFIG_H)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) $< -o $@ $(BUILD)/librnn.a $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) $(LDFLAGS) $< -o $@ $(BUILD)/librnn.a $(LDLIBS)
 
 # Tests may include internal headers (src/, cli/) to check layers and kernels directly.
-$(BUILD)/tests/%: tests/%.c tests/check.h $(BUILD)/librnn.a $(CLI_OBJ)
+$(BUILD)/tests/%: tests/%.c $(BUILD)/librnn.a $(CLI_OBJ) $(CONFIG_H)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -Icli $< -o $@ $(filter-out $(BUILD)/obj/cli/main.o,$(CLI_OBJ)) \
+	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) $(LDFLAGS) -Icli $< -o $@ $(filter-out $(BUILD)/obj/cli/main.o,$(CLI_OBJ)) \
 	    $(BUILD)/librnn.a $(LDLIBS)
 
-$(BUILD)/tests/replay_%: fuzz/%.c fuzz/replay_main.c fuzz/fuzz_input.h $(BUILD)/librnn.a $(CLI_OBJ)
+$(BUILD)/tests/replay_%: fuzz/%.c fuzz/replay_main.c $(BUILD)/librnn.a $(CLI_OBJ) $(CONFIG_H)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -DHARNESS='"$*"' -Icli $< fuzz/replay_main.c -o $@ \
+	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) $(LDFLAGS) -DHARNESS='"$*"' -Icli $< fuzz/replay_main.c -o $@ \
 	    $(filter-out $(BUILD)/obj/cli/main.o,$(CLI_OBJ)) $(BUILD)/librnn.a $(LDLIBS)
 
-test: deps
+# Shell tests: the installed library (pkg-config shared and static, CMake, the man page), the
+# numbers and command outputs quoted in README.md and docs/, the man page against --help.
+SHELL_TESTS := tests/test_install.sh tests/test_docs.sh tests/test_manpage.sh
+
+test:
+	@$(DEPS_ENV) TEST=1 sh scripts/deps.sh
 	@$(MAKE) --no-print-directory build-all
-	@RNN_QUICK=1 sh scripts/run_tests.sh $(TEST_BIN) $(REPLAY_BIN) $(EXAMPLE_BIN) tests/test_install.sh
+	@RNN_QUICK=1 sh scripts/run_tests.sh $(TEST_BIN) $(REPLAY_BIN) $(EXAMPLE_BIN) $(SHELL_TESTS)
 
 demo: deps
 	@$(MAKE) --no-print-directory $(BUILD)/rnn
@@ -113,14 +161,41 @@ bench: deps
 	@$(MAKE) --no-print-directory $(BUILD)/rnn
 	BENCH_RNN=$(BUILD)/rnn sh bench/run.sh
 
+# make install [PREFIX=/usr/local] [DESTDIR=]: header, both libraries (with the SONAME links), the
+# rnn tool, its man page, pkg-config files (rnn: shared; rnn-static: librnn.a and its
+# dependencies) and the CMake package (find_package(rnn): rnn::rnn, rnn::rnn_static).
+# ldconfig runs for a system prefix; elsewhere the paths to set are printed.
+LIBDIR  := $(PREFIX)/lib
+PC_SUBST = -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBS@|$(strip $(PC_LIBS))|g' -e 's|@VERSION@|$(VERSION)|g' \
+           -e 's|@SO_REAL@|$(SO_REAL)|g' -e 's|@SO_NAME@|$(SO_NAME)|g'
 install: all
-	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/bin
+	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(PREFIX)/bin \
+	    $(DESTDIR)$(LIBDIR)/cmake/rnn $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 644 include/rnn.h $(DESTDIR)$(PREFIX)/include/rnn.h
-	install -m 644 $(BUILD)/librnn.a $(DESTDIR)$(PREFIX)/lib/librnn.a
-	install -m 755 $(BUILD)/librnn.so $(DESTDIR)$(PREFIX)/lib/librnn.so
+	install -m 644 $(BUILD)/librnn.a $(DESTDIR)$(LIBDIR)/librnn.a
+	install -m 755 $(BUILD)/$(SO_REAL) $(DESTDIR)$(LIBDIR)/$(SO_REAL)
+	ln -sf $(SO_REAL) $(DESTDIR)$(LIBDIR)/$(SO_NAME)
+	ln -sf $(SO_NAME) $(DESTDIR)$(LIBDIR)/librnn.so
 	install -m 755 $(BUILD)/rnn $(DESTDIR)$(PREFIX)/bin/rnn
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBS@|$(PC_LIBS)|' rnn.pc.in \
-	    > $(DESTDIR)$(PREFIX)/lib/pkgconfig/rnn.pc
+	install -m 644 man/rnn.1 $(DESTDIR)$(PREFIX)/share/man/man1/rnn.1
+	sed $(PC_SUBST) packaging/rnn.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/rnn.pc
+	sed $(PC_SUBST) packaging/rnn-static.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/rnn-static.pc
+	sed $(PC_SUBST) packaging/rnnConfig.cmake.in > $(DESTDIR)$(LIBDIR)/cmake/rnn/rnnConfig.cmake
+	sed $(PC_SUBST) packaging/rnnConfigVersion.cmake.in > $(DESTDIR)$(LIBDIR)/cmake/rnn/rnnConfigVersion.cmake
+	@PREFIX="$(PREFIX)" DESTDIR="$(DESTDIR)" sh scripts/post_install.sh
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/include/rnn.h $(DESTDIR)$(LIBDIR)/librnn.a $(DESTDIR)$(LIBDIR)/$(SO_REAL) \
+	    $(DESTDIR)$(LIBDIR)/$(SO_NAME) $(DESTDIR)$(LIBDIR)/librnn.so $(DESTDIR)$(PREFIX)/bin/rnn \
+	    $(DESTDIR)$(PREFIX)/share/man/man1/rnn.1 $(DESTDIR)$(LIBDIR)/pkgconfig/rnn.pc \
+	    $(DESTDIR)$(LIBDIR)/pkgconfig/rnn-static.pc $(DESTDIR)$(LIBDIR)/cmake/rnn/rnnConfig.cmake \
+	    $(DESTDIR)$(LIBDIR)/cmake/rnn/rnnConfigVersion.cmake
+
+# The README's two commands on a minimal Debian 12 root with nothing installed by hand
+# (scripts/check_fresh.sh; the root is cached under /var/tmp/librnn-fresh). About 10 minutes.
+check-fresh:
+	@$(DEPS_ENV) FRESH=1 sh scripts/deps.sh
+	sh scripts/check_fresh.sh
 
 # The whole suite under AddressSanitizer + UndefinedBehaviorSanitizer + LeakSanitizer, in its own
 # build folder. Any report fails the test (-fno-sanitize-recover, halt_on_error); leaks fail too.
@@ -143,7 +218,7 @@ VALGRIND_TESTS := test_npy test_csv test_cli test_untrusted_parse replay_fuzz_h5
                   replay_fuzz_keras_config replay_fuzz_npy replay_fuzz_csv replay_fuzz_cli_args
 .PHONY: test-valgrind
 test-valgrind: deps
-	@BLAS=$(BLAS) KERAS_IO=$(KERAS_IO_ASKED) CC=$(CC) VALGRIND=1 sh scripts/deps.sh
+	@$(DEPS_ENV) VALGRIND=1 sh scripts/deps.sh
 	@$(MAKE) --no-print-directory $(VALGRIND_TESTS:%=$(BUILD)/tests/%)
 	@RNN_VALGRIND="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite" \
 	    sh scripts/run_tests.sh $(VALGRIND_TESTS:%=$(BUILD)/tests/%)
@@ -159,13 +234,13 @@ FUZZ_BUILD   := build-fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_FLAGS   := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 .PHONY: fuzz fuzz-build
-$(BUILD)/fuzz/%: fuzz/%.c fuzz/fuzz_input.h $(BUILD)/librnn.a $(CLI_OBJ)
+$(BUILD)/fuzz/%: fuzz/%.c $(BUILD)/librnn.a $(CLI_OBJ) $(CONFIG_H)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer -Icli $< -o $@ \
+	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -fsanitize=fuzzer -Icli $< -o $@ \
 	    $(filter-out $(BUILD)/obj/cli/main.o,$(CLI_OBJ)) $(BUILD)/librnn.a $(LDLIBS)
 
 fuzz-build:
-	@BLAS=$(BLAS) KERAS_IO=$(KERAS_IO_ASKED) CC=clang FUZZ=1 sh scripts/deps.sh
+	@$(DEPS_ENV) FUZZ=1 sh scripts/deps.sh
 	@$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=clang VMATH_EXTRA="-mavx2 -DRNN_NO_CLONES" \
 	    CFLAGS="$(FUZZ_FLAGS) -fsanitize=fuzzer-no-link" LDFLAGS="$(FUZZ_FLAGS)" \
 	    $(FUZZ_SRC:fuzz/%.c=$(FUZZ_BUILD)/fuzz/%)

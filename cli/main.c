@@ -16,7 +16,8 @@ static void usage(FILE *f) {
                "  fit MODEL --x X.npy --y Y.npy --output OUT [--epochs N] [--batch-size N]\n"
                "                                           continue training a compiled model\n"
                "  convert IN OUT                           .keras <-> .h5 (by extension)\n"
-               "  version                                  print the library version\n"
+               "  bench CASE [--threads N] [--reps N]      time one benchmark case (B1 to B6)\n"
+               "  version                                  print the version and the build's configuration\n"
                "Run `rnn COMMAND --help` for a command's options.\n");
 }
 
@@ -32,8 +33,8 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "convert")) return convert_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "fit")) return fit_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "bench")) return bench_main(argc - 1, argv + 1);
-    if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
-        printf("rnn %s\n", rnn_version());
+    if (!strcmp(cmd, "version") || !strcmp(cmd, "--version") || !strcmp(cmd, "-V")) {
+        fputs(rnn_build_info(), stdout);
         return 0;
     }
     if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {

@@ -28,6 +28,11 @@ extern "C" {
 #define RNN_VERSION_MINOR 1
 #define RNN_VERSION_PATCH 0
 const char *rnn_version(void);
+/* The configuration this library was built with, several lines of text: compiler and flags,
+ * the BLAS (its header's version macro, and what the loaded library reports), the Keras-file
+ * libraries and their versions. `rnn --version` prints it. Valid until the next call from the
+ * same thread. */
+const char *rnn_build_info(void);
 
 /* ------------------------------------------------------------------ status and errors */
 

@@ -1,63 +1,141 @@
 #!/bin/sh
-# Makes sure what the build needs is here. On Debian/Ubuntu, missing packages are installed when
-# run as root; otherwise the one apt-get line to run is printed and the build stops.
-#   gcc, make, libc6-dev : the C compiler and C library headers
-#   libopenblas-dev      : CBLAS sgemm for the large matrix products (skipped with BLAS=none)
-#   libhdf5-dev, libzip-dev, libcjson-dev : Keras .h5 / .keras model files (HDF5, the zip
-#                          container, the JSON config); skipped with KERAS_IO=none
-#   clang, libclang-rt-dev : only with FUZZ=1 (make fuzz): libFuzzer and the sanitizer runtimes
-#   valgrind             : only with VALGRIND=1 (make test-valgrind)
+# Makes sure every library the build links is really usable, and installs what is missing.
+#
+# Each dependency is proven by compiling AND linking a small probe program with the flags the
+# Makefile will use: both take them from pkg-config, for the module names the Makefile passes
+# (BLAS_PC, KERAS_PCS). A header that merely exists is not enough: Debian's reference BLAS
+# (libblas-dev) ships a cblas.h too, and a build against it links nothing called openblas.
+#
+#   what                       Debian package   probe
+#   C compiler, C library      gcc libc6-dev    compile and link main()
+#   OpenBLAS (BLAS=openblas)   libopenblas-dev  pkg-config openblas; cblas.h must define
+#                                               OPENBLAS_VERSION; cblas_sgemm and
+#                                               openblas_get_num_threads must link
+#   HDF5 (Keras .h5 files)     libhdf5-dev      pkg-config hdf5; H5get_libversion links
+#   libzip (Keras .keras)      libzip-dev       pkg-config libzip; zip_libzip_version links
+#   cJSON (Keras configs)      libcjson-dev     pkg-config libcjson; cJSON_Version links
+#   pkg-config                 pkg-config       on PATH
+#   with TEST=1 (make test):   cmake            tests/test_install.sh builds with find_package
+#                              man-db           tests/test_install.sh reads the installed rnn(1)
+#   with FUZZ=1 (make fuzz):   clang libclang-rt-dev   a libFuzzer target links
+#   with VALGRIND=1:           valgrind
+#   with FRESH=1:              debootstrap      make check-fresh builds its minimal root
+#
+# As root with apt-get, the missing packages are installed and every probe runs again (a probe
+# that still fails prints the compiler's words). Otherwise the one apt-get line to run is printed,
+# with the fallbacks that need none of it: BLAS=none and KERAS_IO=none.
+# KERAS_IO=auto (the Makefile's default) asks for the Keras-file libraries like KERAS_IO=yes.
 set -u
 CC=${CC:-cc}
 BLAS=${BLAS:-openblas}
+BLAS_PC=${BLAS_PC:-openblas}
 KERAS_IO=${KERAS_IO:-auto}
-missing=""
+KERAS_PCS=${KERAS_PCS:-hdf5 libzip libcjson}
+probe_dir=$(mktemp -d) || exit 1
+trap 'rm -rf "$probe_dir"' EXIT
 
-have_header() {
-    printf '#include <%s>\n' "$1" | "$CC" -E -I/usr/include/x86_64-linux-gnu/openblas-pthread - >/dev/null 2>&1
+# probe NAME 'C source' 'pkg-config modules': compile and link, keeping the compiler's output.
+probe() {
+    name=$1 src=$2 mods=$3
+    flags=""
+    if [ -n "$mods" ]; then
+        flags=$(pkg-config --cflags --libs $mods 2>"$probe_dir/$name.log") || return 1
+    fi
+    printf '%s\n' "$src" >"$probe_dir/$name.c"
+    # shellcheck disable=SC2086
+    "$CC" "$probe_dir/$name.c" -o "$probe_dir/$name" $flags >>"$probe_dir/$name.log" 2>&1
 }
 
-command -v "$CC" >/dev/null 2>&1 || missing="$missing gcc libc6-dev"
-if command -v "$CC" >/dev/null 2>&1 && ! have_header stdio.h; then missing="$missing libc6-dev"; fi
-if [ "$BLAS" = openblas ]; then
-    if ! command -v "$CC" >/dev/null 2>&1 || ! have_header cblas.h; then
-        missing="$missing libopenblas-dev"
+check_all() {
+    missing=""
+    failed=""
+    if ! command -v "$CC" >/dev/null 2>&1 || ! probe cc 'int main(void) { return 0; }' ""; then
+        missing="$missing gcc libc6-dev"; failed="$failed cc"
+        return   # nothing else can be probed without a compiler
     fi
-fi
-if [ "$KERAS_IO" != none ] && command -v "$CC" >/dev/null 2>&1; then
-    have_pkg_header() { printf '#include <%s>\n' "$1" | "$CC" -E $2 - >/dev/null 2>&1; }
-    have_pkg_header hdf5.h "-I/usr/include/hdf5/serial" || missing="$missing libhdf5-dev"
-    have_pkg_header zip.h "" || missing="$missing libzip-dev"
-    have_pkg_header cJSON.h "-I/usr/include/cjson" || missing="$missing libcjson-dev"
-    command -v pkg-config >/dev/null 2>&1 || missing="$missing pkg-config"
-fi
-if [ "${FUZZ:-0}" = 1 ]; then
-    # Linking a trivial fuzz target proves both the compiler and its libFuzzer runtime.
-    fuzz_ok() {
-        t=$(mktemp -d) || return 1
-        printf '#include <stddef.h>\n#include <stdint.h>\nint LLVMFuzzerTestOneInput(const uint8_t *d, size_t n) { (void)d; (void)n; return 0; }\n' >"$t/f.c"
-        clang -fsanitize=fuzzer,address,undefined "$t/f.c" -o "$t/f" >/dev/null 2>&1
-        rc=$?
-        rm -rf "$t"
-        return $rc
-    }
-    command -v clang >/dev/null 2>&1 && fuzz_ok || missing="$missing clang libclang-rt-dev"
-fi
-if [ "${VALGRIND:-0}" = 1 ]; then
-    command -v valgrind >/dev/null 2>&1 || missing="$missing valgrind"
-fi
+    command -v make >/dev/null 2>&1 || missing="$missing make"
+    have_pc=1
+    command -v pkg-config >/dev/null 2>&1 || { have_pc=0; missing="$missing pkg-config"; }
+    if [ "$BLAS" = openblas ]; then
+        if [ $have_pc = 0 ] || ! probe openblas '#include <cblas.h>
+#ifndef OPENBLAS_VERSION
+#error "this cblas.h is not OpenBLAS'"'"'s (no OPENBLAS_VERSION): the reference BLAS?"
+#endif
+int main(void) { float a = 1, b = 2, c = 0;
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 1, 1, 1, 1.0f, &a, 1, &b, 1, 0.0f, &c, 1);
+  return openblas_get_num_threads() > 0 && c == 2.0f ? 0 : 1; }' "$BLAS_PC"; then
+            missing="$missing libopenblas-dev"; failed="$failed openblas"
+        fi
+    fi
+    if [ "$KERAS_IO" != none ]; then
+        for mod in $KERAS_PCS; do
+            case $mod in
+                hdf5) pkg=libhdf5-dev
+                      src='#include <hdf5.h>
+int main(void) { unsigned a, b, c; return H5get_libversion(&a, &b, &c) < 0; }' ;;
+                libzip) pkg=libzip-dev
+                      src='#include <zip.h>
+int main(void) { return zip_libzip_version() == 0; }' ;;
+                libcjson) pkg=libcjson-dev
+                      src='#include <cJSON.h>
+int main(void) { return cJSON_Version() == 0; }' ;;
+                *) echo "deps: no probe for pkg-config module $mod" >&2; exit 1 ;;
+            esac
+            if [ $have_pc = 0 ] || ! probe "$mod" "$src" "$mod"; then
+                missing="$missing $pkg"; failed="$failed $mod"
+            fi
+        done
+    fi
+    if [ "${TEST:-0}" = 1 ]; then
+        command -v cmake >/dev/null 2>&1 || missing="$missing cmake"
+        command -v man >/dev/null 2>&1 || missing="$missing man-db"
+    fi
+    if [ "${FUZZ:-0}" = 1 ]; then
+        # Linking a trivial fuzz target proves both the compiler and its libFuzzer runtime.
+        printf '#include <stddef.h>\n#include <stdint.h>\nint LLVMFuzzerTestOneInput(const uint8_t *d, size_t n) { (void)d; (void)n; return 0; }\n' >"$probe_dir/f.c"
+        command -v clang >/dev/null 2>&1 &&
+            clang -fsanitize=fuzzer,address,undefined "$probe_dir/f.c" -o "$probe_dir/f" >/dev/null 2>&1 ||
+            missing="$missing clang libclang-rt-dev"
+    fi
+    if [ "${VALGRIND:-0}" = 1 ]; then
+        command -v valgrind >/dev/null 2>&1 || missing="$missing valgrind"
+    fi
+    if [ "${FRESH:-0}" = 1 ]; then
+        command -v debootstrap >/dev/null 2>&1 || missing="$missing debootstrap"
+    fi
+    # pkg-config is needed to probe the libraries above; a failed library probe without it
+    # is not yet evidence that the library is missing, but installing both is harmless.
+    :
+}
+
+check_all
 [ -z "$missing" ] && exit 0
 
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "deps: installing$missing"
+    # shellcheck disable=SC2086
+    set -- $(printf '%s\n' $missing | awk '!seen[$0]++')
+    echo "deps: installing $*"
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq >/dev/null && apt-get install -y -qq $missing >/dev/null || {
-        echo "deps: apt-get install$missing failed" >&2
+    if ! { apt-get update -qq >/dev/null && apt-get install -y -qq --no-install-recommends "$@" >/dev/null; }; then
+        echo "deps: apt-get install $* failed" >&2
         exit 1
-    }
+    fi
+    check_all
+    if [ -n "$failed" ] || [ -n "$missing" ]; then
+        echo "deps: still not usable after installing:${failed:-$missing}" >&2
+        for f in $failed; do
+            [ -s "$probe_dir/$f.log" ] && sed -n '1,8s/^/    /p' "$probe_dir/$f.log" >&2
+        done
+        exit 1
+    fi
     exit 0
 fi
-echo "deps: missing packages. Run:" >&2
-echo "    sudo apt-get install -y$missing" >&2
-echo "(or build without a BLAS: make BLAS=none; without Keras model files: make KERAS_IO=none)" >&2
+echo "deps: not usable here:${failed:-$missing}" >&2
+for f in $failed; do
+    [ -s "$probe_dir/$f.log" ] && sed -n '1,4s/^/    /p' "$probe_dir/$f.log" >&2
+done
+echo "deps: install the missing packages (as root):" >&2
+echo "    apt-get install -y$(printf ' %s' $(printf '%s\n' $missing | awk '!seen[$0]++'))" >&2
+echo "deps: or build without them: make BLAS=none (portable loops instead of OpenBLAS)," >&2
+echo "      make KERAS_IO=none (no Keras .keras/.h5 files)" >&2
 exit 1

@@ -34,7 +34,6 @@ const char *rnn_status_name(rnn_status s) {
     return "RNN_ERR_UNKNOWN";
 }
 
-const char *rnn_version(void) { return "0.1.0"; }
 
 /* A bug in librnn itself, never a consequence of user input: stop loudly rather than compute
  * wrong numbers. */

@@ -66,6 +66,13 @@ void rnn__gemm_loops(int trans_a, int trans_b, int M, int N, int K, float alpha,
     }
 }
 
+/* BLAS=openblas promises OpenBLAS: a cblas.h without OPENBLAS_VERSION (the reference BLAS's,
+ * which Debian's libblas-dev puts first on the include path) would compile the thread handling
+ * below out and link against a slower library without a word. */
+#if defined(RNN_BLAS_OPENBLAS) && !defined(OPENBLAS_VERSION)
+#error "BLAS=openblas but this cblas.h is not OpenBLAS's (no OPENBLAS_VERSION): run scripts/deps.sh"
+#endif
+
 #if defined(RNN_USE_CBLAS) && defined(OPENBLAS_VERSION)
 static int blas_threads(void) { return openblas_get_num_threads(); }
 #elif defined(RNN_USE_CBLAS)
@@ -211,7 +218,8 @@ void rnn__blas_set_threads(int n) {
     openblas_set_num_threads(n);
     if (n == 1 && blas_thread_shutdown_) blas_thread_shutdown_();
 }
-const char *rnn__blas_name(void) { return OPENBLAS_VERSION; }
+/* What the loaded library says of itself (version, build options, the core it runs on). */
+const char *rnn__blas_name(void) { return openblas_get_config(); }
 #elif defined(RNN_USE_CBLAS)
 void rnn__blas_set_threads(int n) { (void)n; }
 const char *rnn__blas_name(void) { return "CBLAS"; }
