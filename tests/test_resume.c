@@ -226,6 +226,20 @@ static int child_fit(const scenario *sc, const char *backup, const char *out, in
     return 0;
 }
 
+static double now_us(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
+}
+
+/* A kill delay drawn as a fraction (5 to 75 %) of how long the uninterrupted run took on this
+ * machine now: fixed delays let a fast machine finish before the first kill, and then nothing
+ * was tested. */
+static int kill_delay_us(double run_us) {
+    double d = run_us * (5 + rand() % 71) / 100.0;
+    return d < 500 ? 500 : (int)d;
+}
+
 static int file_exists(const char *p) {
     struct stat sb;
     return stat(p, &sb) == 0;
@@ -246,18 +260,21 @@ static void test_backup_and_restore(void) {
         snprintf(resumed, sizeof resumed, "%s/resumed_%zu.keras", dir, k);
         snprintf(backup, sizeof backup, "%s/backup_%zu.keras", dir, k);
         rnn_history h1 = {0}, h2 = {0};
+        double t0 = now_us();
         CHECK(run_fit(sc, NULL, straight, &h1) == RNN_OK, "straight fit %zu: %s", k, rnn_last_error());
+        double straight_us = now_us() - t0;
         int killed = 0;
         if (sc->kill_epoch >= 0 || sc->kill_batch >= 0) {
             killed = child_fit(sc, backup, resumed, sc->kill_epoch, sc->kill_batch, 0);
             CHECK(killed, "scenario %zu: the child was not killed where planned", k);
             CHECK(file_exists(backup), "scenario %zu: no backup after the kill", k);
         } else {
-            /* Random kill points: up to 25 runs, each killed after 2..40 ms unless it finished
-             * (the runs go on from each other's backups); the call below finishes the job. */
+            /* Random kill points: up to 25 runs, each killed at a random share of the straight
+             * run's time unless it finished (the runs go on from each other's backups); the call
+             * below finishes the job. */
             srand(7);
             for (int tries = 0; tries < 25; tries++) {
-                int r = child_fit(sc, backup, resumed, -1, -1, 2000 + rand() % 38000);
+                int r = child_fit(sc, backup, resumed, -1, -1, kill_delay_us(straight_us));
                 killed += r;
                 if (!r) break;
             }
@@ -365,17 +382,20 @@ static void test_cli_resume(void) {
     rnn_model_free(m);
     snprintf(args, sizeof args, "fit %s --x %s --y %s --epochs 12 --batch-size 4 --verbose 0 "
              "--output %s", base, xs, ys, a);
+    double t0 = now_us();
     CHECK(run_rnn(args, 0) == 0, "rnn fit (straight)");
+    double straight_us = now_us() - t0;
     snprintf(args, sizeof args, "fit %s --x %s --y %s --epochs 12 --batch-size 4 --verbose 0 "
              "--output %s --resume %s --backup-every 3", base, xs, ys, b, bk);
     int kills = 0, rc = -1;
     srand(3);
     for (int tries = 0; tries < 40 && rc != 0; tries++) {
-        rc = run_rnn(args, 30000 + rand() % 120000);
+        rc = run_rnn(args, kill_delay_us(straight_us));
         kills += rc == -1;
     }
     if (rc != 0) rc = run_rnn(args, 0);
     CHECK(rc == 0, "rnn fit --resume finished (rc %d)", rc);
+    CHECK(kills > 0, "no rnn fit --resume run was interrupted: the resume was not tested");
     CHECK(!file_exists(bk), "the command's backup is removed when it finishes");
     rnn_model *ma = rnn_load(a), *mb = rnn_load(b);
     CHECK(ma && mb && same_weights(ma, mb), "rnn fit --resume after %d kill(s): weights differ "
