@@ -23,7 +23,8 @@
 #
 # As root with apt-get, the missing packages are installed and every probe runs again (a probe
 # that still fails prints the compiler's words). Otherwise the one apt-get line to run is printed,
-# with the fallbacks that need none of it: BLAS=none and KERAS_IO=none.
+# with the fallbacks that need none of it: BLAS=none and KERAS_IO=none (also with
+# DEPS_NO_INSTALL=1, which tests/test_build.sh uses to see that message as root).
 # KERAS_IO=auto (the Makefile's default) asks for the Keras-file libraries like KERAS_IO=yes.
 set -u
 CC=${CC:-cc}
@@ -103,15 +104,12 @@ int main(void) { return cJSON_Version() == 0; }' ;;
     if [ "${FRESH:-0}" = 1 ]; then
         command -v debootstrap >/dev/null 2>&1 || missing="$missing debootstrap"
     fi
-    # pkg-config is needed to probe the libraries above; a failed library probe without it
-    # is not yet evidence that the library is missing, but installing both is harmless.
-    :
 }
 
 check_all
 [ -z "$missing" ] && exit 0
 
-if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+if [ "$(id -u)" = 0 ] && [ "${DEPS_NO_INSTALL:-0}" != 1 ] && command -v apt-get >/dev/null 2>&1; then
     # shellcheck disable=SC2086
     set -- $(printf '%s\n' $missing | awk '!seen[$0]++')
     echo "deps: installing $*"
