@@ -4,14 +4,20 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static _Thread_local char last_error[RNN_ERROR_MAX];
 
 rnn_status rnn__fail(rnn_status status, const char *fmt, ...) {
+    /* Formatted into a local buffer first: callers wrap an earlier message in a new one
+     * (rnn__fail(st, "...: %s", rnn_last_error())), and vsnprintf's output may not overlap its
+     * arguments. */
+    char text[RNN_ERROR_MAX];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(last_error, sizeof last_error, fmt, ap);
+    vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
+    memcpy(last_error, text, sizeof last_error);
     return status;
 }
 

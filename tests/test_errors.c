@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "error.h"
 #include "rnn.h"
 
 #define EXPECT(call, status, fragment)                                                        \
@@ -176,7 +177,22 @@ static void helper_errors(void) {
     CHECK(rnn_train_test_split(10, 1.5) < 0, "split accepted 1.5");
 }
 
+/* A message that wraps the previous one (rnn__fail(st, "...: %s", rnn_last_error())) must read
+ * as written: formatting a buffer into itself once printed "b.keras is not a librnn training
+ * backup: b.keras is not a librnn training backup: ing_state.json, which is missing". */
+static void wrapped_messages(void) {
+    rnn__fail(RNN_ERR_FORMAT, "the file lacks training_state.json, which is missing");
+    CHECK(rnn__fail(RNN_ERR_FORMAT, "b.keras is not a librnn training backup: %s", rnn_last_error()) ==
+              RNN_ERR_FORMAT, "rnn__fail returns its status");
+    CHECK(!strcmp(rnn_last_error(),
+                  "b.keras is not a librnn training backup: the file lacks training_state.json, which is missing"),
+          "wrapped message garbled: \"%s\"", rnn_last_error());
+    rnn__fail(RNN_ERR_IO, "%s", rnn_last_error());
+    CHECK(!strncmp(rnn_last_error(), "b.keras is not", 14), "a message wrapped twice: \"%s\"", rnn_last_error());
+}
+
 int main(void) {
+    wrapped_messages();
     building_errors();
     data_errors();
     stateful_errors();
