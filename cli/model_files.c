@@ -51,18 +51,24 @@ static int predict_stream(rnn_model *m, const rnn_tensor *x, const char *out) {
         fprintf(stderr, "rnn: %s\n", rnn_model_error(m));
         return 1;
     }
-    /* Accepted ranks: with the batch axis (ids: 2, else 3), or without it when B is 1. */
-    const int full_rank = F == 1 && x->rank <= 2 ? 2 : 3;
-    int has_batch = x->rank == full_rank;
-    int64_t rows = has_batch ? x->shape[0] : 1;
-    int64_t T = x->shape[has_batch ? 1 : 0];
-    int64_t feat = x->rank == (has_batch ? 3 : 2) ? x->shape[x->rank - 1] : 1;
-    if ((x->rank != full_rank && !(B == 1 && x->rank == full_rank - 1)) || rows != B || feat != F ||
-        T < 1) {
+    /* Accepted layouts, the first that fits the model wins: (B, T, F); with one feature (token
+     * ids) also (B, T); and when B is 1, (T, F), and (T) with one feature. A (50, 1) input of a
+     * one-stream, one-feature model is 50 steps, not 50 streams. */
+    int has_batch = -1;
+    int64_t T = 0;
+    const int64_t *s = x->shape;
+    if (x->rank == 3 && s[0] == B && s[2] == F) has_batch = 1, T = s[1];
+    else if (x->rank == 2 && F == 1 && s[0] == B) has_batch = 1, T = s[1];
+    else if (x->rank == 2 && B == 1 && s[1] == F) has_batch = 0, T = s[0];
+    else if (x->rank == 1 && B == 1 && F == 1) has_batch = 0, T = s[0];
+    if (has_batch < 0 || T < 1) {
         fprintf(stderr, "rnn predict --stateful-stream: the model streams %lld sequence(s) of %lld "
-                "feature(s) per step: the input must be (%lld, steps, %lld)%s; got %d dimension(s) "
-                "(", (long long)B, (long long)F, (long long)B, (long long)F,
-                B == 1 ? " or (steps, features)" : "", x->rank);
+                "feature(s) per step: the input must be (%lld, steps, %lld)", (long long)B,
+                (long long)F, (long long)B, (long long)F);
+        if (F == 1) fprintf(stderr, " or (%lld, steps)", (long long)B);
+        if (B == 1) fprintf(stderr, " or (steps, %lld)", (long long)F);
+        if (B == 1 && F == 1) fprintf(stderr, " or (steps)");
+        fprintf(stderr, ", with at least one step; got (");
         for (int k = 0; k < x->rank; k++)
             fprintf(stderr, "%s%lld", k ? ", " : "", (long long)x->shape[k]);
         fprintf(stderr, ")\n");

@@ -91,6 +91,41 @@ static void check_stream(int B, int with_batch_axis) {
     rnn_model_free(m);
 }
 
+/* One stream of one feature given as (steps, 1): 50 steps, not 50 streams (it was refused with
+ * a message that named this very shape as accepted). */
+static void check_one_feature(void) {
+    enum { T = 50 };
+    rnn_model *m = rnn_sequential(NULL);
+    rnn_set_seed(m, 4);
+    rnn_recurrent_options l = rnn_lstm_defaults(3);
+    l.return_sequences = 1;
+    rnn_status st = rnn_input(m, RNN_NONE, 1);
+    if (!st) st = rnn_add(m, rnn_lstm(&l));
+    if (!st) st = rnn_add(m, rnn_dense_simple(1, RNN_LINEAR));
+    CHECK(st == RNN_OK, "model: %s", rnn_last_error());
+    float x[T];
+    uint64_t seed = 11;
+    for (int i = 0; i < T; i++) x[i] = frand(&seed);
+    char model[128], xin[128], yout[128], args[1024];
+    snprintf(model, sizeof model, "%s/one.keras", dir);
+    snprintf(xin, sizeof xin, "%s/one_x.npy", dir);
+    snprintf(yout, sizeof yout, "%s/one_y.npy", dir);
+    rnn_tensor xt = rnn_tensor2(x, T, 1);
+    CHECK(rnn_save(m, model) == RNN_OK && rnn_npy_save(xin, &xt) == RNN_OK, "writing the inputs");
+    snprintf(args, sizeof args, "predict %s --input %s --output %s --stateful-stream", model, xin, yout);
+    CHECK(rnn_cmd(args) == 0, "a (50, 1) input of a one-feature model was refused");
+    rnn_tensor ys = {0}, yfull = {0};
+    CHECK(rnn_npy_load(yout, &ys) == RNN_OK && ys.rank == 2 && ys.shape[0] == T && ys.shape[1] == 1,
+          "the (steps, 1) stream's output should be (50, 1)");
+    CHECK(rnn_predict(m, rnn_tensor3(x, 1, T, 1), 1, &yfull) == RNN_OK, "predict");
+    int same = ys.data && yfull.data && ys.rank == 2 && ys.shape[0] == T;
+    for (int i = 0; same && i < T; i++) same = fabsf(ys.data[i] - yfull.data[i]) <= 1e-6f;
+    CHECK(same, "the streamed steps differ from the full-sequence prediction");
+    rnn_tensor_free(&ys);
+    rnn_tensor_free(&yfull);
+    rnn_model_free(m);
+}
+
 int main(void) {
     if (access("build/rnn", X_OK) != 0) {
         fprintf(stderr, "run from the repository root after make (build/rnn missing)\n");
@@ -115,6 +150,7 @@ int main(void) {
     check_stream(1, 1); /* (1, T, F) */
     check_stream(1, 0); /* (T, F) */
     check_stream(4, 1); /* a stateful model with 4 parallel streams */
+    check_one_feature();
     /* A wrong batch for the stateful model: refused, naming the expected shape. */
     char args[1024];
     snprintf(args, sizeof args, "predict %s/m4.keras --input %s/x1.npy --output %s/bad.npy "
