@@ -9,7 +9,8 @@
  *  - a field may be quoted ("Passengers"); inside quotes "" is a quote and separators and line
  *    breaks are ordinary characters; bytes after a closing quote are kept (as Python's csv does);
  *  - spaces and tabs around a field (outside quotes) are ignored; lines holding nothing but
- *    spaces and tabs are skipped; a UTF-8 byte order mark before the header is skipped.
+ *    spaces and tabs are skipped; a UTF-8 byte order mark before the header is skipped;
+ *  - a data row may not have more fields than the header (pandas refuses those too).
  * Every data row must hold the column, as a number strtod reads completely (in the C locale's
  * notation, the default of a program that never calls setlocale) and that fits a float.
  */
@@ -25,6 +26,12 @@
 #include "rnn.h"
 
 #define CSV_CHUNK 65536
+/* Bounds on what is kept in memory, so that an endless or hostile source (a pipe, /dev/zero, a
+ * file without line breaks) ends in an error instead of growing without bound: the header's
+ * names together (1 MiB: tens of thousands of column names), and the one field read from each
+ * data row (16 MiB: far beyond any number, even one written with a million leading zeros). */
+#define CSV_HEADER_MAX ((size_t)1 << 20)
+#define CSV_FIELD_MAX ((size_t)1 << 24)
 /* How much of a field or header name is quoted in an error message. */
 #define CSV_SHOWN 40
 
@@ -73,9 +80,11 @@ static void rd_line_break(csv_reader *r, int c) {
 typedef struct {
     char *p;
     size_t len, cap; /* cap > len always leaves room for a terminating NUL */
+    size_t limit;    /* most bytes ever kept; reaching it fails the push */
 } byte_buf;
 
 static int bytes_push(byte_buf *b, char c) {
+    if (b->len + 1 >= b->limit) return -1;
     if (b->cap - b->len < 2) {
         if (b->cap > SIZE_MAX / 2) return -1;
         size_t cap = b->cap ? b->cap * 2 : 64;
@@ -218,8 +227,16 @@ static int read_record(csv_reader *r, csv_record *rec, rnn_status *st) {
         }
     }
 out_of_memory:
-    *st = rnn__fail(RNN_ERR_MEMORY, "CSV file '%s': out of memory on line %lld", r->path,
-                    rec->line);
+    if (rec->text.len + 1 >= rec->text.limit)
+        *st = rnn__fail(RNN_ERR_FORMAT,
+                        rec->keep < 0 ? "CSV file '%s': the header row (line %lld) is longer than %zu "
+                                        "bytes: not a CSV header"
+                                      : "CSV file '%s', line %lld: the field is longer than %zu bytes: "
+                                        "not a number",
+                        r->path, rec->line, rec->text.limit - 1);
+    else
+        *st = rnn__fail(RNN_ERR_MEMORY, "CSV file '%s': out of memory on line %lld", r->path,
+                        rec->line);
     return -1;
 }
 
@@ -329,6 +346,7 @@ static rnn_status load_values(csv_reader *r, const char *column_name, int column
                               float **out, int64_t *count) {
     csv_record rec = {0};
     rec.keep = -1;
+    rec.text.limit = CSV_HEADER_MAX + 1;
     rnn_status st = RNN_OK;
     float *vals = NULL;
     size_t n_vals = 0, cap = 0;
@@ -361,6 +379,8 @@ static rnn_status load_values(csv_reader *r, const char *column_name, int column
     describe(name, sizeof name, field_at(&rec, start), rec.ends[col] - start);
     snprintf(label, sizeof label, "\"%s\"", name);
     rec.keep = col;
+    rec.text.limit = CSV_FIELD_MAX + 1;
+    const long long header_fields = (long long)rec.n_ends;
 
     for (;;) {
         got = read_record(r, &rec, &st);
@@ -371,6 +391,14 @@ static rnn_status load_values(csv_reader *r, const char *column_name, int column
                            "CSV file '%s', line %lld: %lld field(s), so column %lld (%s) is "
                            "missing",
                            r->path, rec.line, rec.fields, col, label);
+            goto done;
+        }
+        if (rec.fields > header_fields) {
+            /* pandas.read_csv refuses these too ("Expected 2 fields in line 3, saw 3"): a field
+             * too many means the columns are not what the header says. */
+            st = rnn__fail(RNN_ERR_FORMAT,
+                           "CSV file '%s', line %lld: %lld fields, but the header has %lld",
+                           r->path, rec.line, rec.fields, header_fields);
             goto done;
         }
         float v = 0.0f; /* set by parse_value on success */

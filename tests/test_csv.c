@@ -118,10 +118,14 @@ static void test_dialects(void) {
     const float nums[6] = {-1.5f, 2.0f, 1000.0f, 16.0f, 0.0f, 0.25f};
     expect_values("number notations", p, "v", 0, nums, 6);
 
-    /* More fields in a row than in the header are ignored, as are other columns' contents. */
-    p = write_text("ragged.csv", "a,b\nx,1,extra\n\"y\"z,2\n");
+    /* Other columns' contents are ignored... */
+    p = write_text("ragged.csv", "a,b\nx,1\n\"y\"z,2\n");
     const float ragged[2] = {1, 2};
-    expect_values("extra fields and text columns", p, "b", 0, ragged, 2);
+    expect_values("text columns", p, "b", 0, ragged, 2);
+    /* ...but a row with more fields than the header is refused, as pandas refuses it: the
+     * columns are not what the header says. */
+    p = write_text("extra.csv", "a,b\nx,1\ny,2,extra\n");
+    expect_error("more fields than the header", p, "b", 0, RNN_ERR_FORMAT, "line 3", "3 fields, but the header has 2");
 
     /* The first of duplicate names wins. */
     p = write_text("dup.csv", "v,v\n1,2\n");
@@ -233,6 +237,11 @@ static void test_long_lines(void) {
     free(text);
     remove_file("long.csv");
     remove_file("long_field.csv");
+
+    /* An endless source (/dev/zero: NUL bytes, no line break) ends at the header's bound with
+     * an error; it used to grow the header buffer until memory ran out. */
+    expect_error("an endless header", "/dev/zero", "v", 0, RNN_ERR_FORMAT, "header row",
+                 "not a CSV header");
 }
 
 /* Arbitrary bytes must give a clean result or a clean error, never a crash or a leak (run the
@@ -292,7 +301,7 @@ int main(void) {
     test_airline_file();
     const char *made[] = {"lf.csv", "crlf.csv", "crlf_nofinal.csv", "nofinal.csv", "cr.csv",
                           "loose.csv", "quotes.csv", "quotes_bad.csv", "notation.csv",
-                          "ragged.csv", "dup.csv"};
+                          "ragged.csv", "extra.csv", "dup.csv", "endless_header.csv"};
     for (size_t i = 0; i < sizeof made / sizeof made[0]; i++) remove_file(made[i]);
     if (rmdir(tmp_dir) != 0) fprintf(stderr, "warning: cannot remove %s\n", tmp_dir);
     return check_report("test_csv");
