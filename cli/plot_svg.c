@@ -1,8 +1,8 @@
 /* plot_svg: writes line plots as SVG. See plot_svg.h.
  *
- * The file is streamed (no point list is held in memory) into a temporary file next to the
- * target, flushed to disk, and renamed over the target: rename() within one directory is
- * atomic, so a reader sees the old plot or the new one, never a part of one.
+ * The file is streamed (no point list is held in memory) through rnn_output_file_open: into a
+ * temporary file next to the target, flushed and renamed over it, so a reader sees the old plot
+ * or the new one, never a part of one.
  */
 #include "plot_svg.h"
 
@@ -15,6 +15,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "rnn.h"
 
 /* Canvas and plot area in SVG user units (pixels). */
 #define CANVAS_W 900.0
@@ -325,23 +327,6 @@ static void draw(svg_out *o, const char *title, const plot_series *series, int n
     out(o, "</svg>\n");
 }
 
-/* ------------------------------------------------------------------ atomic file */
-
-/* "dir/.name.XXXXXX" for path "dir/name": hidden, and in the target's directory so that the
- * final rename() stays within one file system. */
-static char *temp_name_for(const char *path) {
-    const char *slash = strrchr(path, '/');
-    size_t dir_len = slash ? (size_t)(slash - path) + 1 : 0;
-    size_t len = strlen(path);
-    char *t = malloc(len + 9); /* '.' + ".XXXXXX" + NUL */
-    if (!t) return NULL;
-    memcpy(t, path, dir_len);
-    t[dir_len] = '.';
-    memcpy(t + dir_len + 1, path + dir_len, len - dir_len);
-    memcpy(t + len + 1, ".XXXXXX", 8);
-    return t;
-}
-
 static int check_series(const plot_series *series, int n_series) {
     for (int i = 0; i < n_series; i++) {
         const plot_series *s = &series[i];
@@ -364,57 +349,20 @@ int plot_svg_write(const char *path, const char *title, const plot_series *serie
     if (check_series(series, n_series) != 0) return -1;
     if (path[strlen(path) - 1] == '/') return fail("plot_svg_write: '%s' is a directory", path);
 
-    char *tmp = temp_name_for(path);
-    if (!tmp) return fail("plot_svg_write: out of memory");
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        int e = errno;
-        fail("cannot write plot '%s': creating a temporary file there failed: %s", path,
-             strerror(e));
-        free(tmp);
-        return -1;
+    /* Written the way librnn writes its files: a temporary file renamed over the target, a
+     * symlink written through, a device written in place. */
+    rnn_output_file *of;
+    FILE *f;
+    if (rnn_output_file_open(path, &of, &f) != RNN_OK)
+        return fail("cannot write plot '%s': %s", path, rnn_last_error());
+    svg_out o = {f, 0};
+    draw(&o, title, series, n_series);
+    if (o.err) {
+        rnn_output_file_discard(of);
+        return fail("cannot write plot '%s': writing it failed: %s", path, strerror(o.err));
     }
-    /* mkstemp creates the file private (0600); a plot is an ordinary readable document. */
-    int e = 0;
-    const char *step = "setting its permissions";
-    if (fchmod(fd, 0644) != 0) e = errno ? errno : EIO;
-    FILE *f = NULL;
-    if (!e) {
-        f = fdopen(fd, "w");
-        if (!f) {
-            e = errno ? errno : EIO;
-            step = "opening it";
-        }
-    }
-    if (!f) {
-        (void)close(fd); /* the earlier error is the one worth reporting */
-    } else {
-        svg_out o = {f, 0};
-        draw(&o, title, series, n_series);
-        e = o.err;
-        step = "writing it";
-        /* Data reaches the disk before the rename makes it visible under the real name. */
-        if (!e && fflush(f) != 0) e = errno ? errno : EIO;
-        if (!e && fsync(fileno(f)) != 0) {
-            e = errno ? errno : EIO;
-            step = "syncing it";
-        }
-        if (fclose(f) != 0 && !e) {
-            e = errno ? errno : EIO;
-            step = "closing it";
-        }
-    }
-    if (!e && rename(tmp, path) != 0) {
-        e = errno ? errno : EIO;
-        step = "renaming it over the target";
-    }
-    if (e) {
-        (void)unlink(tmp); /* best effort: the temporary file is of no use to anyone */
-        fail("cannot write plot '%s': %s failed: %s", path, step, strerror(e));
-        free(tmp);
-        return -1;
-    }
-    free(tmp);
+    if (rnn_output_file_commit(of) != RNN_OK)
+        return fail("cannot write plot '%s': %s", path, rnn_last_error());
     plot_error_text[0] = '\0';
     return 0;
 }

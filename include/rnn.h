@@ -539,16 +539,22 @@ int rnn_sample(const float *probabilities, int n, float temperature, uint64_t *s
 rnn_model *rnn_load(const char *path);
 
 /* model.save(path): `.keras` (Keras 3 format, loadable by Keras 3) or `.h5` (legacy HDF5, by the
- * extension). The bytes go to a temporary file in the same directory, flushed and renamed over
- * path: a failed save leaves path unchanged. A process killed during the save leaves path either
- * old or new, never broken, but cannot remove its temporary file (path.tmpXXXXXX, and libzip's
- * path.tmpXXXXXX.YYYYYY): delete such files after a crash. A compiled model's optimizer state
+ * extension). Written as every librnn output file is (rnn_output_file_open below): through a
+ * temporary file flushed and renamed over path, so a failed save leaves path unchanged; a symlink
+ * is written through (its target replaced, the link kept); a device or FIFO (/dev/stdout) is
+ * written in place. A process killed during the save leaves path either old or new, never broken,
+ * but cannot remove its temporary file (.NAME.rnntmp-PID-XXXXXX beside it); the next successful
+ * save of the same path removes those of processes that no longer run. A compiled model's optimizer state
  * (step count, learning rate, Adam's moments and the other slots) is saved in Keras 3's layout,
  * so training continues where it stopped after rnn_load, in librnn or in Keras. A model using
  * the Keras 1/2 hard_sigmoid cannot be saved as .keras (Keras 3 has no such function), nor one
  * using Keras 3's hard_sigmoid as .h5 (RNN_ERR_UNSUPPORTED). Built without the Keras libraries
  * (make KERAS_IO=none), rnn_load and rnn_save return RNN_ERR_UNSUPPORTED. */
 rnn_status rnn_save(rnn_model *model, const char *path);
+/* Everything rnn_save(model, path) would check, without writing anything: the extension, that
+ * the model can be expressed in that format, that path is not a directory and that a file can be
+ * created beside it. Call it before long work (a fit) whose result goes to path. */
+rnn_status rnn_save_check(rnn_model *model, const char *path);
 
 /* ------------------------------------------------------------------ time-series helpers */
 
@@ -591,11 +597,22 @@ rnn_status rnn_csv_load_column(const char *path, const char *column_name, int co
 rnn_status rnn_npy_load(const char *path, rnn_tensor *out);
 
 /* Writes t (rank 1 to RNN_MAX_RANK) as a float32, C-order, version 1.0 .npy file that np.load
- * reads. The bytes go to a temporary file in the same directory, which is flushed to disk and
- * then renamed over path: on failure (RNN_ERR_IO with the reason) path is unchanged and no
- * temporary file is left behind (a killed process leaves path intact but may leave its
- * path.tmp-XXXXXXXX). */
+ * reads, the way rnn_output_file_open writes: on failure (RNN_ERR_IO with the reason) path is
+ * unchanged and no temporary file is left behind. */
 rnn_status rnn_npy_save(const char *path, const rnn_tensor *t);
+
+/* An output file written the way librnn writes its own (models, .npy): the content goes to a
+ * temporary file beside the target (".NAME.rnntmp-PID-XXXXXX"), and commit flushes it and renames
+ * it over path, so readers never see half a file and a failure leaves path as it was. A symlink
+ * at path is written through (the file it points to is replaced, the link stays); a device,
+ * FIFO or socket (/dev/stdout, a named pipe) is written in place at commit; a directory is
+ * refused. Open gives a stdio stream to write; commit closes it and puts the file in place
+ * (RNN_ERR_IO with the reason on failure, nothing left behind); discard closes it and removes
+ * the temporary file. Both free the handle. */
+typedef struct rnn_output_file rnn_output_file;
+rnn_status rnn_output_file_open(const char *path, rnn_output_file **file, FILE **stream);
+rnn_status rnn_output_file_commit(rnn_output_file *file);
+void rnn_output_file_discard(rnn_output_file *file);
 
 /* Maps a float32 .npy file into memory instead of reading it: *view points into the mapping
  * (pages are read on demand, so an array larger than memory works) until rnn_npy_map_close.

@@ -86,7 +86,8 @@ static inline int util_temp_files(const char *dir, int remove_them) {
     struct dirent *e;
     char p[4096];
     while ((e = readdir(d)) != NULL)
-        if (strstr(e->d_name, ".tmp")) {
+        /* librnn's temporary names: ".NAME.rnntmp-PID-XXXXXX" (and libzip's suffix on them) */
+        if (strstr(e->d_name, ".rnntmp-") || strstr(e->d_name, ".tmp")) {
             n++;
             if (remove_them) {
                 snprintf(p, sizeof p, "%s/%s", dir, e->d_name);

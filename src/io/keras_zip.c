@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "error.h"
+#include "io/output_file.h"
 #include "model.h"
 
 #ifdef RNN_WITH_KERAS_IO
@@ -240,6 +241,25 @@ rnn_status rnn_save(rnn_model *m, const char *path) {
     return rnn__keras_save_with(m, path, NULL, 0);
 }
 
+rnn_status rnn_save_check(rnn_model *m, const char *path) {
+    if (!m || !path) return rnn__fail(RNN_ERR_ARGUMENT, "rnn_save_check: model or path is NULL");
+    int keras = ends_with(path, ".keras");
+    if (!keras && !ends_with(path, ".h5") && !ends_with(path, ".hdf5"))
+        return rnn__model_fail(m, rnn__fail(RNN_ERR_ARGUMENT, "%s: the file name must end in "
+                               ".keras (Keras 3) or .h5 (legacy HDF5)", path));
+    rnn_status st = rnn__model_build(m);
+    if (st) return st;
+    /* The config is what a format may be unable to express (the Keras 1/2 hard_sigmoid in a
+     * .keras file, say); the weights always can be. */
+    char *config = keras ? rnn__keras_config_json(m) : rnn__keras_legacy_config_json(m);
+    if (!config) return rnn__model_fail(m, RNN_ERR_UNSUPPORTED);
+    free(config);
+    st = rnn__output_check(path);
+    if (st) return rnn__model_fail(m, st);
+    rnn__clear_error();
+    return RNN_OK;
+}
+
 rnn_status rnn__keras_save_with(rnn_model *m, const char *path, const rnn_zip_member *extra,
                                 int n_extra) {
     int keras = ends_with(path, ".keras");
@@ -251,35 +271,12 @@ rnn_status rnn__keras_save_with(rnn_model *m, const char *path, const rnn_zip_me
                                ".keras file", path));
     rnn_status st = rnn__model_build(m);
     if (st) return st;
-    size_t n = strlen(path);
-    char *tmp = malloc(n + 16);
-    if (!tmp) return rnn__model_fail(m, rnn__fail(RNN_ERR_MEMORY, "out of memory"));
-    /* Not mkstemp: its files are 0600 and the renamed file would keep that mode; Keras's
-     * model.save gives files the umask's mode (0644 usually), and so does this. */
-    int fd = -1;
-    unsigned seed = (unsigned)getpid() ^ (unsigned)time(NULL) ^ (unsigned)(uintptr_t)tmp;
-    for (unsigned attempt = 0; attempt < 100 && fd < 0; attempt++) {
-        snprintf(tmp, n + 16, "%s.tmp%06x", path, (seed * 2654435761u + attempt) & 0xffffffu);
-        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-        if (fd < 0 && errno != EEXIST) break;
-    }
-    if (fd < 0) {
-        st = rnn__fail(RNN_ERR_IO, "cannot create a temporary file next to %s: %s", path,
-                       strerror(errno));
-        free(tmp);
-        return rnn__model_fail(m, st);
-    }
-    close(fd);
-    st = keras ? save_keras(m, tmp, extra, n_extra) : rnn__keras_save_h5(m, tmp);
-    if (!st) {
-        fd = open(tmp, O_RDONLY);
-        if (fd < 0 || fsync(fd) != 0) st = rnn__fail(RNN_ERR_IO, "cannot flush %s", tmp);
-        if (fd >= 0) close(fd);
-    }
-    if (!st && rename(tmp, path) != 0)
-        st = rnn__fail(RNN_ERR_IO, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
-    if (st) unlink(tmp);
-    free(tmp);
+    rnn_output_plan out;
+    st = rnn__output_begin(&out, path);
+    if (st) return rnn__model_fail(m, st);
+    st = keras ? save_keras(m, out.tmp, extra, n_extra) : rnn__keras_save_h5(m, out.tmp);
+    if (st) rnn__output_abort(&out);
+    else st = rnn__output_commit(&out);
     if (st) return rnn__model_fail(m, st);
     rnn__clear_error();
     return RNN_OK;
@@ -292,6 +289,10 @@ rnn_model *rnn_load(const char *path) {
               "files (KERAS_IO=none: no libhdf5/libzip/libcjson); rebuild with them",
               path ? path : "NULL");
     return NULL;
+}
+
+rnn_status rnn_save_check(rnn_model *model, const char *path) {
+    return rnn_save(model, path); /* says that this build cannot write model files */
 }
 
 rnn_status rnn_save(rnn_model *model, const char *path) {

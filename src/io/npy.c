@@ -16,9 +16,10 @@
  * depend on the host's byte order.
  *
  * Writing produces version 1.0 float32 ('<f4') files with the header np.save writes (the same
- * bytes as np.save(path, a.astype('<f4'))). The bytes go to a new temporary file in the target's
- * directory, which is flushed (fsync) and renamed over the target: a failed save leaves the
- * target as it was and no temporary file behind. */
+ * bytes as np.save(path, a.astype('<f4'))), through io/output_file.c: a temporary file in the
+ * target's directory, flushed and renamed over the target (a failed save leaves the target as it
+ * was and no temporary file behind); symlinks written through, devices and FIFOs written in
+ * place. */
 #include <errno.h>
 #include <fcntl.h>
 #include <float.h>
@@ -33,6 +34,7 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "io/output_file.h"
 #include "rnn.h"
 
 #define NPY_MAGIC "\x93NUMPY"
@@ -452,45 +454,6 @@ static int write_all(int fd, const void *buf, size_t n) {
     return 0;
 }
 
-/* Creates a new temporary file next to `path` (same directory, so rename is atomic). Returns
- * the descriptor and fills tmp, or -1 with errno set. */
-static int create_temp(const char *path, char *tmp, size_t size) {
-    static _Thread_local unsigned counter;
-    unsigned seed = (unsigned)getpid() ^ (unsigned)time(NULL) ^ (unsigned)(uintptr_t)&counter;
-    for (int attempt = 0; attempt < 100; attempt++) {
-        unsigned tag = seed * 2654435761u + ++counter;
-        int n = snprintf(tmp, size, "%s.tmp-%08x", path, tag);
-        if (n < 0 || (size_t)n >= size) {
-            errno = ENAMETOOLONG;
-            return -1;
-        }
-        int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-        if (fd >= 0 || errno != EEXIST) return fd;
-    }
-    errno = EEXIST;
-    return -1;
-}
-
-/* Best effort: makes the rename durable by flushing the directory entry. */
-static void sync_parent_dir(const char *path) {
-    char dir[4096];
-    const char *slash = strrchr(path, '/');
-    if (!slash) {
-        snprintf(dir, sizeof dir, ".");
-    } else {
-        size_t len = (size_t)(slash - path);
-        if (len == 0) len = 1; /* "/x.npy" */
-        if (len >= sizeof dir) return;
-        memcpy(dir, path, len);
-        dir[len] = '\0';
-    }
-    int fd = open(dir, O_RDONLY | O_CLOEXEC);
-    if (fd >= 0) {
-        (void)fsync(fd);
-        close(fd);
-    }
-}
-
 rnn_status rnn_npy_save(const char *path, const rnn_tensor *t) {
     if (!path || !t) return rnn__fail(RNN_ERR_ARGUMENT, "rnn_npy_save: NULL argument");
     if (!path[0]) return rnn__fail(RNN_ERR_ARGUMENT, "rnn_npy_save: empty path");
@@ -536,12 +499,11 @@ rnn_status rnn_npy_save(const char *path, const rnn_tensor *t) {
     memset(head + 10 + len, ' ', padded - 10 - (size_t)len - 1);
     head[padded - 1] = '\n';
 
-    char tmp[4096 + 32];
-    int fd = create_temp(path, tmp, sizeof tmp);
-    if (fd < 0)
-        return rnn__fail(RNN_ERR_IO, "rnn_npy_save '%s': cannot create a temporary file in its "
-                         "directory: %s", path, strerror(errno));
-    int err = write_all(fd, head, padded);
+    rnn_output_plan out;
+    rnn_status st = rnn__output_begin(&out, path);
+    if (st) return rnn__fail(st, "rnn_npy_save: %s", rnn_last_error());
+    int fd = open(out.tmp, O_WRONLY | O_TRUNC | O_CLOEXEC);
+    int err = fd < 0 ? errno : write_all(fd, head, padded);
     /* The data as little-endian float32, in chunks. */
     unsigned char chunk[4096];
     for (int64_t i = 0; !err && i < count;) {
@@ -556,14 +518,13 @@ rnn_status rnn_npy_save(const char *path, const rnn_tensor *t) {
         }
         err = write_all(fd, chunk, k);
     }
-    if (!err && fsync(fd) != 0) err = errno;
-    if (close(fd) != 0 && !err) err = errno;
-    if (!err && rename(tmp, path) != 0) err = errno;
+    if (fd >= 0 && close(fd) != 0 && !err) err = errno;
     if (err) {
-        unlink(tmp);
+        rnn__output_abort(&out);
         return rnn__fail(RNN_ERR_IO, "rnn_npy_save '%s': write failed: %s", path, strerror(err));
     }
-    sync_parent_dir(path);
+    st = rnn__output_commit(&out);
+    if (st) return rnn__fail(st, "rnn_npy_save: %s", rnn_last_error());
     rnn__clear_error();
     return RNN_OK;
 }
