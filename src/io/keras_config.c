@@ -668,6 +668,8 @@ static rnn_status node_refs(const cJSON *node, const char *layer, tensor_ref *re
         k = collect_refs(get(node, "args"), refs, 0, cap);
         const cJSON *kw;
         cJSON_ArrayForEach(kw, get(node, "kwargs")) {
+            if (!kw->string) /* kwargs given as a list */
+                return rnn__fail(RNN_ERR_FORMAT, "layer \"%s\": unreadable inbound node", layer);
             if (!strcmp(kw->string, "initial_state")) k = collect_refs(kw, refs, k, cap);
             else if (!strcmp(kw->string, "training")) continue;
             else if (!strcmp(kw->string, "mask") && !present(kw)) continue;
@@ -687,6 +689,9 @@ static rnn_status node_refs(const cJSON *node, const char *layer, tensor_ref *re
             const cJSON *kwargs = cJSON_GetArrayItem(item, 3);
             const cJSON *kw;
             cJSON_ArrayForEach(kw, kwargs) {
+                if (!kw->string)
+                    return rnn__fail(RNN_ERR_FORMAT, "layer \"%s\": unreadable inbound node",
+                                     layer);
                 if (!strcmp(kw->string, "initial_state") || !strcmp(kw->string, "training") ||
                     !present(kw))
                     continue;
