@@ -11,7 +11,6 @@
 #include "error.h"
 #include "io/keras_layers.h"
 #include "layers/layer_options.h"
-#include "layers/recurrent.h"
 
 /* ---------------------------------------------------------------- reading options */
 
