@@ -1,18 +1,14 @@
 /* librnn models -> Keras configs (JSON): Keras 3 config.json for .keras files, and the tf.keras 2
- * model_config / training_config of legacy .h5 files. Only what librnn models hold is written;
- * Keras fills the rest with its defaults. */
+ * model_config / training_config of legacy .h5 files. This file writes the graph (inputs, layer
+ * entries, call nodes, nested models) and the compile information; each layer's options are
+ * written by its class's row in keras_layers.c. Only what librnn models hold is written; Keras
+ * fills the rest with its defaults. */
 #ifdef RNN_WITH_KERAS_IO
 #include <stdlib.h>
 #include <string.h>
 
-#include "layers/layer_options.h"
 #include "error.h"
-#include "io/keras_io.h"
-#include "layers/recurrent.h"
-
-typedef struct {
-    int legacy; /* tf.keras 2 form (legacy .h5) instead of Keras 3 */
-} wctx;
+#include "io/keras_layers.h"
 
 static cJSON *shape_json(const rnn_shape *s) {
     cJSON *a = cJSON_CreateArray();
@@ -22,31 +18,10 @@ static cJSON *shape_json(const rnn_shape *s) {
     return a;
 }
 
-/* Activation names; hard_sigmoid exists in one form per file kind. */
-static int add_activation(cJSON *cfg, const char *key, rnn_activation a, const wctx *c,
-                          const char *layer) {
-    const char *name = rnn_activation_name(a);
-    if (a == RNN_HARD_SIGMOID_LEGACY) {
-        if (!c->legacy) {
-            rnn__fail(RNN_ERR_UNSUPPORTED, "layer \"%s\": %s is the Keras 1/2 hard_sigmoid "
-                      "(0.2x + 0.5), which Keras 3 does not have; save as legacy .h5 instead",
-                      layer, key);
-            return -1;
-        }
-        name = "hard_sigmoid";
-    } else if (a == RNN_HARD_SIGMOID && c->legacy) {
-        rnn__fail(RNN_ERR_UNSUPPORTED, "layer \"%s\": %s is Keras 3's hard_sigmoid (x/6 + 0.5), "
-                  "which legacy .h5 files cannot express; save as .keras instead", layer, key);
-        return -1;
-    }
-    cJSON_AddStringToObject(cfg, key, name);
-    return 0;
-}
+static cJSON *model_config(rnn_model *m, const rnn_keras_write_ctx *c);
 
-static cJSON *layer_entry(rnn_layer *L, const wctx *c);
-static cJSON *model_config(rnn_model *m, const wctx *c);
-
-static cJSON *wrap(const char *module, const char *cls, cJSON *cfg, const wctx *c) {
+static cJSON *wrap(const char *module, const char *cls, cJSON *cfg,
+                   const rnn_keras_write_ctx *c) {
     cJSON *e = cJSON_CreateObject();
     if (!c->legacy) cJSON_AddStringToObject(e, "module", module);
     cJSON_AddStringToObject(e, "class_name", cls);
@@ -55,100 +30,7 @@ static cJSON *wrap(const char *module, const char *cls, cJSON *cfg, const wctx *
     return e;
 }
 
-static cJSON *layer_config(rnn_layer *L, const wctx *c) {
-    cJSON *cfg = cJSON_CreateObject();
-    cJSON_AddStringToObject(cfg, "name", L->name);
-    cJSON_AddTrueToObject(cfg, "trainable");
-    cJSON_AddStringToObject(cfg, "dtype", "float32");
-    int bad = 0;
-    if (rnn__layer_is_recurrent(L)) {
-        const rnn_recurrent_options *o = rnn__keras_recurrent_options(L);
-        cJSON_AddBoolToObject(cfg, "return_sequences", o->return_sequences);
-        cJSON_AddBoolToObject(cfg, "return_state", o->return_state);
-        cJSON_AddBoolToObject(cfg, "go_backwards", o->go_backwards);
-        cJSON_AddBoolToObject(cfg, "stateful", o->stateful);
-        cJSON_AddFalseToObject(cfg, "unroll");
-        cJSON_AddNumberToObject(cfg, "units", o->units);
-        bad |= add_activation(cfg, "activation", o->activation, c, L->name);
-        if (!rnn__keras_is(L, "SimpleRNN"))
-            bad |= add_activation(cfg, "recurrent_activation", o->recurrent_activation, c, L->name);
-        cJSON_AddBoolToObject(cfg, "use_bias", o->use_bias);
-        if (rnn__keras_is(L, "LSTM")) cJSON_AddBoolToObject(cfg, "unit_forget_bias", o->unit_forget_bias);
-        if (rnn__keras_is(L, "GRU")) cJSON_AddBoolToObject(cfg, "reset_after", o->reset_after);
-        cJSON_AddNumberToObject(cfg, "dropout", o->dropout);
-        cJSON_AddNumberToObject(cfg, "recurrent_dropout", o->recurrent_dropout);
-    } else if (rnn__keras_is(L, "Dense")) {
-        const rnn_dense_options *o = rnn__keras_dense_options(L);
-        cJSON_AddNumberToObject(cfg, "units", o->units);
-        bad |= add_activation(cfg, "activation", o->activation, c, L->name);
-        cJSON_AddBoolToObject(cfg, "use_bias", o->use_bias);
-    } else if (rnn__keras_is(L, "Conv1D")) {
-        const rnn_conv1d_options *o = rnn__conv1d_options(L);
-        cJSON_AddNumberToObject(cfg, "filters", o->filters);
-        const int sizes[3] = {o->kernel_size, o->strides, o->dilation_rate};
-        const char *keys[3] = {"kernel_size", "strides", "dilation_rate"};
-        for (int i = 0; i < 3; i++) { /* Keras saves these as tuples: [3] */
-            cJSON *a = cJSON_AddArrayToObject(cfg, keys[i]);
-            cJSON_AddItemToArray(a, cJSON_CreateNumber(sizes[i]));
-        }
-        cJSON_AddStringToObject(cfg, "padding", rnn__conv1d_padding_name(o->padding));
-        cJSON_AddStringToObject(cfg, "data_format", "channels_last");
-        cJSON_AddNumberToObject(cfg, "groups", 1);
-        bad |= add_activation(cfg, "activation", o->activation, c, L->name);
-        cJSON_AddBoolToObject(cfg, "use_bias", o->use_bias);
-    } else if (rnn__keras_is(L, "Embedding")) {
-        const rnn_embedding_options *o = rnn__keras_embedding_options(L);
-        cJSON_AddNumberToObject(cfg, "input_dim", o->input_dim);
-        cJSON_AddNumberToObject(cfg, "output_dim", o->output_dim);
-        cJSON_AddBoolToObject(cfg, "mask_zero", o->mask_zero);
-    } else if (rnn__keras_is(L, "RepeatVector")) {
-        cJSON_AddNumberToObject(cfg, "n", rnn__keras_repeat_n(L));
-    } else if (rnn__keras_is(L, "Activation")) {
-        bad |= add_activation(cfg, "activation", rnn__keras_activation_of(L), c, L->name);
-    } else if (rnn__keras_is(L, "Dropout")) {
-        cJSON_AddNumberToObject(cfg, "rate", rnn__keras_dropout_rate(L));
-    } else if (rnn__keras_is(L, "Masking")) {
-        cJSON_AddNumberToObject(cfg, "mask_value", rnn__masking_value(L));
-    } else if (rnn__keras_is(L, "Flatten")) {
-        cJSON_AddStringToObject(cfg, "data_format", "channels_last");
-    } else if (rnn__keras_is(L, "Bidirectional")) {
-        /* Keras 3 saves the forward layer as `layer` and always a backward_layer; tf.keras saves
-         * the wrapped layer (named without "forward_", which it adds back) and no backward_layer
-         * unless one was given. */
-        const char *merge = rnn__bidirectional_merge_mode(L);
-        if (merge) cJSON_AddStringToObject(cfg, "merge_mode", merge);
-        else cJSON_AddNullToObject(cfg, "merge_mode");
-        rnn_layer *fwd = rnn__bidirectional_sub(L, 0), *bwd = rnn__bidirectional_sub(L, 1);
-        cJSON *f = layer_entry(fwd, c), *b = c->legacy ? NULL : layer_entry(bwd, c);
-        if (!f || (!c->legacy && !b)) {
-            cJSON_Delete(f);
-            cJSON_Delete(b);
-            bad = 1;
-        } else {
-            if (c->legacy && !strncmp(fwd->name, "forward_", 8)) {
-                cJSON *fc = cJSON_GetObjectItemCaseSensitive(f, "config");
-                cJSON_ReplaceItemInObjectCaseSensitive(fc, "name", cJSON_CreateString(fwd->name + 8));
-            }
-            cJSON_AddItemToObject(cfg, "layer", f);
-            if (b) cJSON_AddItemToObject(cfg, "backward_layer", b);
-        }
-    } else if (rnn__keras_is(L, "TimeDistributed")) {
-        cJSON *inner = layer_entry(rnn__keras_inner_layer(L), c);
-        if (!inner) bad = 1;
-        else cJSON_AddItemToObject(cfg, "layer", inner);
-    } else {
-        rnn__fail(RNN_ERR_UNSUPPORTED, "layer \"%s\" (%s) cannot be saved", L->name,
-                  L->ops->class_name);
-        bad = 1;
-    }
-    if (bad) {
-        cJSON_Delete(cfg);
-        return NULL;
-    }
-    return cfg;
-}
-
-static cJSON *layer_entry(rnn_layer *L, const wctx *c) {
+cJSON *rnn__keras_layer_entry(rnn_layer *L, const rnn_keras_write_ctx *c) {
     if (rnn__keras_is(L, "Sequential") || rnn__keras_is(L, "Functional")) {
         rnn_model *inner = rnn__keras_inner_model(L);
         cJSON *cfg = model_config(inner, c);
@@ -156,7 +38,7 @@ static cJSON *layer_entry(rnn_layer *L, const wctx *c) {
         return wrap(inner->sequential ? "keras" : "keras.src.models.functional",
                     inner->sequential ? "Sequential" : "Functional", cfg, c);
     }
-    cJSON *cfg = layer_config(L, c);
+    cJSON *cfg = rnn__keras_layer_config(L, c);
     if (!cfg) return NULL;
     cJSON *e = wrap("keras.layers", L->ops->class_name, cfg, c);
     if (!c->legacy && L->n_inputs >= 1) {
@@ -166,7 +48,7 @@ static cJSON *layer_entry(rnn_layer *L, const wctx *c) {
     return e;
 }
 
-static cJSON *input_entry(rnn_layer *in, const wctx *c) {
+static cJSON *input_entry(rnn_layer *in, const rnn_keras_write_ctx *c) {
     cJSON *cfg = cJSON_CreateObject();
     cJSON_AddItemToObject(cfg, c->legacy ? "batch_input_shape" : "batch_shape",
                           shape_json(&in->output[0]));
@@ -196,7 +78,7 @@ static cJSON *keras_tensor(const rnn_symbol *s) {
     return t;
 }
 
-static cJSON *inbound_nodes(rnn_layer *L, const wctx *c) {
+static cJSON *inbound_nodes(rnn_layer *L, const rnn_keras_write_ctx *c) {
     cJSON *nodes = cJSON_CreateArray();
     if (rnn__is_input_layer(L)) return nodes;
     if (c->legacy) {
@@ -222,7 +104,7 @@ static cJSON *inbound_nodes(rnn_layer *L, const wctx *c) {
     return nodes;
 }
 
-static cJSON *io_refs(rnn_symbol *const *syms, rnn_layer *const *layers, int n, const wctx *c) {
+static cJSON *io_refs(rnn_symbol *const *syms, rnn_layer *const *layers, int n, const rnn_keras_write_ctx *c) {
     if (n == 1 && !c->legacy) {
         return syms ? history(syms[0]) : history(layers[0]->outputs_sym[0]);
     }
@@ -232,14 +114,14 @@ static cJSON *io_refs(rnn_symbol *const *syms, rnn_layer *const *layers, int n, 
     return a;
 }
 
-static cJSON *model_config(rnn_model *m, const wctx *c) {
+static cJSON *model_config(rnn_model *m, const rnn_keras_write_ctx *c) {
     cJSON *cfg = cJSON_CreateObject();
     cJSON_AddStringToObject(cfg, "name", m->name);
     cJSON_AddTrueToObject(cfg, "trainable");
     cJSON *layers = cJSON_AddArrayToObject(cfg, "layers");
     for (int i = 0; i < m->n_layers; i++) {
         rnn_layer *L = m->layers[i];
-        cJSON *e = rnn__is_input_layer(L) ? input_entry(L, c) : layer_entry(L, c);
+        cJSON *e = rnn__is_input_layer(L) ? input_entry(L, c) : rnn__keras_layer_entry(L, c);
         if (!e) {
             cJSON_Delete(cfg);
             return NULL;
@@ -282,7 +164,7 @@ static const char *loss_class(rnn_loss_kind k) {
     }
 }
 
-static cJSON *optimizer_json(const rnn_optimizer *o, const wctx *c) {
+static cJSON *optimizer_json(const rnn_optimizer *o, const rnn_keras_write_ctx *c) {
     const char *cls = o->kind == RNN_OPT_ADAM ? "Adam" : o->kind == RNN_OPT_SGD ? "SGD" : "RMSprop";
     if (o->decay != 0 && !c->legacy) {
         rnn__fail(RNN_ERR_UNSUPPORTED, "the optimizer's Keras 2 decay=%g has no Keras 3 form "
@@ -362,7 +244,7 @@ static cJSON *metrics_json(rnn_model *m) {
 /* ---------------------------------------------------------------- entry points */
 
 char *rnn__keras_config_json(rnn_model *m) {
-    wctx c = {0};
+    rnn_keras_write_ctx c = {0};
     cJSON *cfg = model_config(m, &c);
     if (!cfg) return NULL;
     cJSON *root = wrap(m->sequential ? "keras" : "keras.src.models.functional",
@@ -394,7 +276,7 @@ char *rnn__keras_config_json(rnn_model *m) {
 }
 
 char *rnn__keras_legacy_config_json(rnn_model *m) {
-    wctx c = {1};
+    rnn_keras_write_ctx c = {1};
     cJSON *cfg = model_config(m, &c);
     if (!cfg) return NULL;
     cJSON *root = wrap("keras", m->sequential ? "Sequential" : "Functional", cfg, &c);
@@ -405,7 +287,7 @@ char *rnn__keras_legacy_config_json(rnn_model *m) {
 }
 
 char *rnn__keras_legacy_training_json(rnn_model *m) {
-    wctx c = {1};
+    rnn_keras_write_ctx c = {1};
     cJSON *opt = optimizer_json(&m->optimizer, &c);
     if (!opt) return NULL;
     cJSON *root = cJSON_CreateObject();

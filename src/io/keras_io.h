@@ -1,12 +1,16 @@
 /* Keras model files, internal interface (built with -DRNN_WITH_KERAS_IO; see the Makefile).
  *
- *   keras_config.c  config JSON <-> models (layers, options, compile), via cJSON
- *   keras_h5.c      HDF5: reading and writing weight arrays, legacy .h5 files (model_config +
- *                   model_weights), Keras 3 model.weights.h5 (as a file or an in-memory image)
- *   keras_zip.c     the .keras zip container (libzip), and rnn_load / rnn_save
+ *   keras_config.c        config JSON -> models (graph, nested models, compile), via cJSON
+ *   keras_config_write.c  models -> config JSON (graph, compile)
+ *   keras_layers.c        one row per Keras layer class: its config read and written
+ *                         (keras_layers.h)
+ *   keras_h5.c            HDF5: reading and writing weight arrays, legacy .h5 files
+ *                         (model_config + model_weights), Keras 3 model.weights.h5 (as a file
+ *                         or an in-memory image)
+ *   keras_zip.c           the .keras zip container (libzip), and rnn_load / rnn_save
  *
  * Nothing here runs code from a file: a config names layer classes, and only the classes in
- * keras_config.c's table are built; anything else is an error naming it. */
+ * keras_layers.c's table are built; anything else is an error naming it. */
 #ifndef RNN_KERAS_IO_H
 #define RNN_KERAS_IO_H
 
