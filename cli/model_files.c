@@ -1,9 +1,12 @@
 /* The model-file commands of the rnn tool. Uses only the public header. */
 #include "model_files.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "args.h"
 #include "rnn.h"
@@ -12,6 +15,49 @@ static rnn_model *load_or_report(const char *path) {
     rnn_model *m = rnn_load(path);
     if (!m) fprintf(stderr, "rnn: %s\n", rnn_last_error());
     return m;
+}
+
+/* Whether two paths name the same existing file (links followed). */
+static int same_file(const char *a, const char *b) {
+    struct stat sa, sb;
+    return a && b && stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+           sa.st_ino == sb.st_ino;
+}
+
+/* An output must not be one of the command's inputs: writing it would destroy what the command
+ * reads (`rnn predict m.keras --input x.npy --output m.keras` turned the model into a .npy). The
+ * inputs list ends with NULL. Prints the refusal; 0 when out is none of them. */
+static int refuse_output_onto_input(const char *cmd, const char *opt, const char *out,
+                                    const char *const *inputs) {
+    for (int i = 0; inputs[i]; i++)
+        if (same_file(out, inputs[i]) || !strcmp(out, inputs[i])) {
+            fprintf(stderr, "rnn %s: %s %s is also an input of this command (%s); write the "
+                    "result to another file\n", cmd, opt, out, inputs[i]);
+            return 1;
+        }
+    return 0;
+}
+
+static int ends_with(const char *s, const char *suffix) {
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && !strcmp(s + n - k, suffix);
+}
+
+/* Before any work: an .npy output must be named so and be writable (a temporary file is made
+ * and removed beside it). Prints the reason; 0 when fine. */
+static int check_npy_output(const char *cmd, const char *out) {
+    if (!ends_with(out, ".npy")) {
+        fprintf(stderr, "rnn %s: --output %s: the output is a NumPy array; name it .npy\n", cmd, out);
+        return 2;
+    }
+    rnn_output_file *of;
+    FILE *f;
+    if (rnn_output_file_open(out, &of, &f) != RNN_OK) {
+        fprintf(stderr, "rnn %s: %s\n", cmd, rnn_last_error());
+        return 1;
+    }
+    rnn_output_file_discard(of);
+    return 0;
 }
 
 /* A positive integer option value; prints the error and returns -1 otherwise. */
@@ -142,6 +188,10 @@ int predict_main(int argc, char **argv) {
     if (parsed >= 0) return parsed;
     const char *model = a.model, *in = a.in, *out = a.out;
     int batch = a.batch;
+    const char *inputs[] = {model, in, NULL};
+    if (refuse_output_onto_input("predict", "--output", out, inputs)) return 2;
+    int bad = check_npy_output("predict", out);
+    if (bad) return bad;
     rnn_model *m = load_or_report(model);
     if (!m) return 1;
     rnn_tensor x = {0}, y = {0};
@@ -163,6 +213,8 @@ int convert_main(int argc, char **argv) {
                 "usage: rnn convert IN(.keras|.h5) OUT(.keras|.h5)\n");
         return argc == 2 && !strcmp(argv[1], "--help") ? 0 : 2;
     }
+    const char *inputs[] = {argv[1], NULL};
+    if (refuse_output_onto_input("convert", "OUT", argv[2], inputs)) return 2;
     rnn_model *m = load_or_report(argv[1]);
     if (!m) return 1;
     int rc = 0;
@@ -237,26 +289,77 @@ int fit_parse(int argc, char **argv, fit_args *p) {
     return -1;
 }
 
+/* The trained model, when OUT cannot be written after all (its directory vanished, the disk
+ * filled up): saved under a name of its own beside the backup, in the current directory or in
+ * TMPDIR, so that the training is not lost. Prints where; 0 when it was saved. */
+static int save_rescue(rnn_model *m, const char *out, const char *backup) {
+    const char *ext = ends_with(out, ".keras") ? ".keras" : ".h5";
+    char dirs[3][1024];
+    int n = 0;
+    if (backup) {
+        const char *slash = strrchr(backup, '/');
+        snprintf(dirs[n++], sizeof dirs[0], "%.*s", slash ? (int)(slash - backup) : 1, slash ? backup : ".");
+    }
+    snprintf(dirs[n++], sizeof dirs[0], ".");
+    const char *tmp = getenv("TMPDIR");
+    snprintf(dirs[n++], sizeof dirs[0], "%s", tmp && tmp[0] ? tmp : "/tmp");
+    for (int i = 0; i < n; i++) {
+        char path[1100];
+        if (snprintf(path, sizeof path, "%.1000s/rnn-fit-rescued-%ld%s", dirs[i], (long)getpid(), ext) < 0)
+            continue;
+        if (rnn_save(m, path) == RNN_OK) {
+            fprintf(stderr, "rnn fit: the trained model was saved to %s instead\n", path);
+            return 0;
+        }
+    }
+    fprintf(stderr, "rnn fit: the trained model could not be saved anywhere: %s\n", rnn_last_error());
+    return 1;
+}
+
 int fit_main(int argc, char **argv) {
     fit_args p;
     int parsed = fit_parse(argc, argv, &p);
     if (parsed >= 0) return parsed;
     const char *model = p.model, *xp = p.x, *yp = p.y, *out = p.out;
     rnn_fit_options fo = p.fo;
+    const char *backup = fo.backup.path;
+    const char *inputs[] = {model, xp, yp, NULL};
+    if (refuse_output_onto_input("fit", "--output", out, inputs)) return 2;
+    if (backup && (refuse_output_onto_input("fit", "--resume", backup, inputs) ||
+                   (!strcmp(backup, out) || same_file(backup, out)))) {
+        if (!strcmp(backup, out) || same_file(backup, out))
+            fprintf(stderr, "rnn fit: --resume and --output name the same file\n");
+        return 2;
+    }
     rnn_model *m = load_or_report(model);
     if (!m) return 1;
     rnn_tensor x = {0}, y = {0};
     int rc = 1;
+    /* Everything that could make the final save fail is checked before the training: the
+     * output's name, format (a Keras 1/2 model cannot always become .keras) and directory. */
+    if (rnn_save_check(m, out) || (backup && rnn_save_check(m, backup))) {
+        fprintf(stderr, "rnn fit: %s\n", rnn_model_error(m));
+        rnn_model_free(m);
+        return 1;
+    }
+    /* The backup goes only once the result is safely written (below). */
+    fo.backup.delete_checkpoint = 0;
     if (rnn_npy_load(xp, &x) || rnn_npy_load(yp, &y))
         fprintf(stderr, "rnn: %s\n", rnn_last_error());
     else if (rnn_fit(m, x, y, &fo, NULL))
         fprintf(stderr, "rnn: %s%s\n", rnn_model_error(m),
                 strstr(rnn_model_error(m), "compile") ? " (the file has no compile information "
                 "librnn can use; compile the model in Keras before saving it)" : "");
-    else if (rnn_save(m, out))
-        fprintf(stderr, "rnn: %s\n", rnn_model_error(m));
-    else
+    else if (rnn_save(m, out)) {
+        fprintf(stderr, "rnn fit: cannot save %s: %s\n", out, rnn_model_error(m));
+        save_rescue(m, out, backup);
+        if (backup) fprintf(stderr, "rnn fit: the backup %s is kept\n", backup);
+    } else {
         rc = 0;
+        if (backup && unlink(backup) != 0 && errno != ENOENT)
+            fprintf(stderr, "rnn fit: warning: cannot remove the backup %s: %s\n", backup,
+                    strerror(errno));
+    }
     rnn_tensor_free(&x);
     rnn_tensor_free(&y);
     rnn_model_free(m);

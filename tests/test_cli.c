@@ -1,9 +1,14 @@
 /* The rnn tool's model-file commands as a user runs them: `rnn fit` continues training a saved,
  * compiled model from .npy files and writes a model that loads and has moved; bad arguments
  * exit 2 without writing anything. */
+#include <dirent.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -15,6 +20,119 @@ static int run(int (*cmd)(int, char **), const char *const *args, int n) {
     char *argv[16];
     for (int i = 0; i < n; i++) argv[i] = (char *)args[i];
     return cmd(n, argv);
+}
+
+/* The bytes of a file, for "left as it was" checks; NULL if unreadable. */
+static char *slurp(const char *p, long *n) {
+    FILE *f = fopen(p, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    *n = ftell(f);
+    rewind(f);
+    char *b = malloc((size_t)*n + 1);
+    if (b && fread(b, 1, (size_t)*n, f) != (size_t)*n) {
+        free(b);
+        b = NULL;
+    }
+    fclose(f);
+    return b;
+}
+
+static int unchanged(const char *p, const char *before, long n) {
+    long m;
+    char *now = slurp(p, &m);
+    int same = now && m == n && !memcmp(now, before, (size_t)n);
+    free(now);
+    return same;
+}
+
+/* build/rnn ARGS as its own process, stderr to err; returns the exit status (-1: signal). */
+static int rnn_process(const char *args, const char *err) {
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "build/rnn %s >/dev/null 2>%s", args, err);
+    int rc = system(cmd);
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+static int file_has(const char *p, const char *text) {
+    long n;
+    char *b = slurp(p, &n);
+    int has = b && (b[n] = 0, strstr(b, text) != NULL);
+    free(b);
+    return has;
+}
+
+/* Issue 14, no lost work and no destroyed inputs: outputs onto inputs are refused, outputs that
+ * cannot be written are refused before any training, and a final save that fails after all
+ * keeps the training in a rescue file and keeps the backup. */
+static void outputs_and_inputs(const char *dir, const char *model, const char *xp, const char *yp) {
+    char err[300], args[2048], csv[300], sub[300], out[340], bk[300];
+    snprintf(err, sizeof err, "%s/err.txt", dir);
+    long n;
+    char *model_bytes = slurp(model, &n);
+    snprintf(args, sizeof args, "predict %s --input %s --output %s", model, xp, model);
+    CHECK(rnn_process(args, err) == 2 && file_has(err, "also an input"), "predict onto its model");
+    CHECK(model_bytes && unchanged(model, model_bytes, n), "predict --output MODEL changed the model");
+    snprintf(args, sizeof args, "predict %s --input %s --output %s", model, xp, xp);
+    CHECK(rnn_process(args, err) == 2, "predict onto its input");
+    snprintf(csv, sizeof csv, "%s/p.csv", dir);
+    snprintf(args, sizeof args, "predict %s --input %s --output %s", model, xp, csv);
+    CHECK(rnn_process(args, err) == 2 && file_has(err, "name it .npy") && access(csv, F_OK) != 0,
+          "predict --output p.csv wrote .npy bytes into a .csv");
+    snprintf(args, sizeof args, "convert %s %s", model, model);
+    CHECK(rnn_process(args, err) == 2 && unchanged(model, model_bytes, n), "convert onto itself");
+    snprintf(args, sizeof args, "fit %s --x %s --y %s --output %s", model, xp, yp, model);
+    CHECK(rnn_process(args, err) == 2 && unchanged(model, model_bytes, n), "fit --output MODEL");
+    /* Unwritable or unusable outputs: refused before training (nothing trained, nothing lost). */
+    snprintf(bk, sizeof bk, "%s/bk.keras", dir);
+    snprintf(args, sizeof args, "fit %s --x %s --y %s --epochs 2 --output %s/no/such/o.keras "
+             "--resume %s", model, xp, yp, dir, bk);
+    CHECK(rnn_process(args, err) == 1 && file_has(err, "No such file or directory") &&
+              access(bk, F_OK) != 0, "fit into a missing directory trained (a backup exists) or "
+          "did not say why");
+    snprintf(args, sizeof args, "fit %s --x %s --y %s --epochs 2 --output %s/o.txt", model, xp, yp, dir);
+    CHECK(rnn_process(args, err) == 1 && file_has(err, ".keras"), "fit --output o.txt");
+    /* A final save that fails after all: the output's directory disappears while the fit runs
+     * (the process is stopped while it goes, so that the fit cannot finish first). */
+    snprintf(sub, sizeof sub, "%s/vanishing", dir);
+    snprintf(out, sizeof out, "%s/o.keras", sub);
+    CHECK(mkdir(sub, 0755) == 0, "mkdir");
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        freopen(err, "w", stderr);
+        freopen("/dev/null", "w", stdout);
+        execl("build/rnn", "rnn", "fit", model, "--x", xp, "--y", yp, "--epochs", "400",
+              "--batch-size", "4", "--verbose", "0", "--output", out, "--resume", bk, (char *)NULL);
+        _exit(127);
+    }
+    /* The backup appears after the first epoch: the training is under way. */
+    struct timespec half_ms = {0, 500000};
+    for (int i = 0; i < 20000 && access(bk, F_OK) != 0; i++) nanosleep(&half_ms, NULL);
+    kill(pid, SIGSTOP);
+    snprintf(args, sizeof args, "rm -rf %s", sub);
+    CHECK(system(args) == 0, "removing the output's directory");
+    kill(pid, SIGCONT);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 1, "a failed final save should exit 1");
+    CHECK(file_has(err, "saved to") && file_has(err, "rnn-fit-rescued-"), "no rescue file named");
+    CHECK(access(bk, F_OK) == 0, "the backup was removed although the result was not saved");
+    /* The rescue file sits beside the backup and holds the trained model. */
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int rescued = 0;
+    while (d && (e = readdir(d)) != NULL)
+        if (!strncmp(e->d_name, "rnn-fit-rescued-", 16)) {
+            char p[600];
+            snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+            rnn_model *r = rnn_load(p);
+            rescued += r != NULL;
+            rnn_model_free(r);
+        }
+    if (d) closedir(d);
+    CHECK(rescued == 1, "the rescue file beside the backup does not load (%d found)", rescued);
+    free(model_bytes);
 }
 
 int main(void) {
@@ -82,6 +200,8 @@ int main(void) {
           cli_parse_fraction("", 0, 1, &f) && cli_parse_fraction("0.5 ", 0, 1, &f),
           "bad fractions passed");
     CHECK(access(bad, F_OK) != 0, "a failed command wrote %s", bad);
+    if (access("build/rnn", X_OK) == 0) outputs_and_inputs(dir, model, xp, yp);
+    else CHECK(0, "build/rnn is missing (run from the repository root after make)");
     rnn_model_free(m);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
