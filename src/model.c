@@ -72,14 +72,42 @@ rnn_status rnn__expect_rank(const rnn_layer *layer, const rnn_shape *in, int ran
                      layer->name, want, in->rank, s);
 }
 
+int rnn__layer_walk(rnn_layer *layer, rnn_layer_visit fn, void *ctx) {
+    int r = fn(layer, ctx);
+    if (r || !layer->ops->children) return r;
+    rnn_layer **kids;
+    int nk = layer->ops->children(layer, &kids);
+    for (int i = 0; i < nk; i++)
+        if ((r = rnn__layer_walk(kids[i], fn, ctx))) return r;
+    return 0;
+}
+
+static int add_param_count(rnn_layer *layer, void *ctx) {
+    for (int i = 0; i < layer->n_weights; i++) *(int64_t *)ctx += layer->weights[i].size;
+    return 0;
+}
+
+typedef struct {
+    rnn_weight **out;
+    int n, cap;
+} weight_slots;
+
+static int list_weights(rnn_layer *layer, void *ctx) {
+    weight_slots *w = ctx;
+    for (int k = 0; k < layer->n_weights; k++, w->n++)
+        if (w->n < w->cap) w->out[w->n] = &layer->weights[k];
+    return 0;
+}
+
+int rnn__layer_weight_list(rnn_layer *layer, rnn_weight **out, int cap) {
+    weight_slots w = {out, 0, cap};
+    rnn__layer_walk(layer, list_weights, &w);
+    return w.n;
+}
+
 int64_t rnn__layer_param_count(rnn_layer *layer) {
     int64_t n = 0;
-    for (int i = 0; i < layer->n_weights; i++) n += layer->weights[i].size;
-    if (layer->ops->children) {
-        rnn_layer **kids;
-        int nk = layer->ops->children(layer, &kids);
-        for (int i = 0; i < nk; i++) n += rnn__layer_param_count(kids[i]);
-    }
+    rnn__layer_walk(layer, add_param_count, &n);
     return n;
 }
 
@@ -93,38 +121,34 @@ static atomic_ulong weights_generation;
 void rnn__weights_changed(void) { atomic_fetch_add(&weights_generation, 1); }
 unsigned long rnn__weights_generation(void) { return atomic_load(&weights_generation); }
 
-rnn_status rnn__layer_build(rnn_layer *layer, rnn_rng *rng) {
-    if (layer->n_weights > 0 && !layer->weight_block) {
-        int64_t total = 0;
-        for (int k = 0; k < layer->n_weights; k++) total += layer->weights[k].size;
-        float *v = rnn__calloc((size_t)total, sizeof(float));
-        float *g = rnn__calloc((size_t)total, sizeof(float));
-        if (!v || !g) {
-            rnn__free(v);
-            rnn__free(g);
-            return rnn__fail(RNN_ERR_MEMORY, "layer \"%s\": out of memory for %lld weights",
-                             layer->name, (long long)total);
-        }
-        int64_t off = 0;
-        for (int k = 0; k < layer->n_weights; k++) {
-            layer->weights[k].value = v + off;
-            layer->weights[k].grad = g + off;
-            off += layer->weights[k].size;
-        }
-        layer->weight_block = v;
-        layer->grad_block = g;
-        if (layer->ops->init_weights && rng) layer->ops->init_weights(layer, rng);
-        rnn__weights_changed();
+/* One layer's own weights (its inner layers are visited by the walk). */
+static int build_one(rnn_layer *layer, void *rng) {
+    if (layer->n_weights == 0 || layer->weight_block) return RNN_OK;
+    int64_t total = 0;
+    for (int k = 0; k < layer->n_weights; k++) total += layer->weights[k].size;
+    float *v = rnn__calloc((size_t)total, sizeof(float));
+    float *g = rnn__calloc((size_t)total, sizeof(float));
+    if (!v || !g) {
+        rnn__free(v);
+        rnn__free(g);
+        return rnn__fail(RNN_ERR_MEMORY, "layer \"%s\": out of memory for %lld weights",
+                         layer->name, (long long)total);
     }
-    if (layer->ops->children) {
-        rnn_layer **kids;
-        int nk = layer->ops->children(layer, &kids);
-        for (int i = 0; i < nk; i++) {
-            rnn_status st = rnn__layer_build(kids[i], rng);
-            if (st) return st;
-        }
+    int64_t off = 0;
+    for (int k = 0; k < layer->n_weights; k++) {
+        layer->weights[k].value = v + off;
+        layer->weights[k].grad = g + off;
+        off += layer->weights[k].size;
     }
+    layer->weight_block = v;
+    layer->grad_block = g;
+    if (layer->ops->init_weights && rng) layer->ops->init_weights(layer, rng);
+    rnn__weights_changed();
     return RNN_OK;
+}
+
+rnn_status rnn__layer_build(rnn_layer *layer, rnn_rng *rng) {
+    return (rnn_status)rnn__layer_walk(layer, build_one, rng);
 }
 
 static void layer_destroy(rnn_layer *layer) {
@@ -660,43 +684,31 @@ rnn_layer *rnn_get_layer(rnn_model *m, int index) {
     return NULL;
 }
 
-int rnn__model_all_layers(rnn_model *m, rnn_layer **out, int capacity) {
-    int n = 0;
+int rnn__model_walk(rnn_model *m, rnn_layer_visit fn, void *ctx) {
     for (int i = 0; i < m->n_layers; i++) {
-        rnn_layer *L = m->layers[i];
-        if (n < capacity) out[n] = L;
-        n++;
-        if (L->ops->children) {
-            rnn_layer **kids;
-            int nk = L->ops->children(L, &kids);
-            for (int j = 0; j < nk; j++) {
-                if (n < capacity) out[n] = kids[j];
-                n++;
-            }
-        }
+        int r = rnn__layer_walk(m->layers[i], fn, ctx);
+        if (r) return r;
     }
-    return n;
+    return 0;
 }
 
 /* ---------------------------------------------------------------- build and weights */
 
-static rnn_status collect_weights(rnn_layer *L, rnn_weight ***list, int *n, int *cap) {
+typedef struct {
+    rnn_weight **list;
+    int n, cap;
+} weight_list;
+
+static int collect_weights(rnn_layer *L, void *ctx) {
+    weight_list *w = ctx;
     for (int k = 0; k < L->n_weights; k++) {
-        if (*n == *cap) {
-            *cap = *cap ? 2 * *cap : 16;
-            rnn_weight **g = realloc(*list, sizeof *g * (size_t)*cap);
+        if (w->n == w->cap) {
+            w->cap = w->cap ? 2 * w->cap : 16;
+            rnn_weight **g = realloc(w->list, sizeof *g * (size_t)w->cap);
             if (!g) return rnn__fail(RNN_ERR_MEMORY, "out of memory");
-            *list = g;
+            w->list = g;
         }
-        (*list)[(*n)++] = &L->weights[k];
-    }
-    if (L->ops->children) {
-        rnn_layer **kids;
-        int nk = L->ops->children(L, &kids);
-        for (int i = 0; i < nk; i++) {
-            rnn_status st = collect_weights(kids[i], list, n, cap);
-            if (st) return st;
-        }
+        w->list[w->n++] = &L->weights[k];
     }
     return RNN_OK;
 }
@@ -707,17 +719,15 @@ rnn_status rnn__model_build_weights(rnn_model *m, int init) {
     if (m->built) return RNN_OK;
     if (m->n_inputs == 0 || m->n_layers <= m->n_inputs)
         return rnn__model_fail(m, rnn__fail(RNN_ERR_STATE, "the model has no layers yet"));
-    rnn_status st;
-    for (int i = 0; i < m->n_layers; i++)
-        if ((st = rnn__layer_build(m->layers[i], init ? &m->rng : NULL)))
-            return rnn__model_fail(m, st);
-    rnn_weight **list = NULL;
-    int n = 0, cap = 0;
-    for (int i = 0; i < m->n_layers; i++)
-        if ((st = collect_weights(m->layers[i], &list, &n, &cap))) {
-            free(list);
-            return rnn__model_fail(m, st);
-        }
+    rnn_status st = (rnn_status)rnn__model_walk(m, build_one, init ? &m->rng : NULL);
+    if (st) return rnn__model_fail(m, st);
+    weight_list wl = {0};
+    if ((st = (rnn_status)rnn__model_walk(m, collect_weights, &wl))) {
+        free(wl.list);
+        return rnn__model_fail(m, st);
+    }
+    rnn_weight **list = wl.list;
+    int n = wl.n;
     int64_t total = 0;
     for (int i = 0; i < n; i++) total += list[i]->size;
     /* Optimizer slots: kept for weights already trained when layers were appended. */
@@ -765,15 +775,15 @@ rnn_status rnn_set_seed(rnn_model *m, uint64_t seed) {
     return RNN_OK;
 }
 
+static int find_stateful_batch(rnn_layer *L, void *ctx) {
+    if (L->ops->stateful_batch) *(int64_t *)ctx = L->ops->stateful_batch(L);
+    return *(int64_t *)ctx != 0;
+}
+
 int64_t rnn__model_stateful_batch(rnn_model *m) {
-    rnn_layer *all[512];
-    int n = rnn__model_all_layers(m, all, 512);
-    for (int i = 0; i < n && i < 512; i++)
-        if (all[i]->ops->stateful_batch) {
-            int64_t b = all[i]->ops->stateful_batch(all[i]);
-            if (b) return b;
-        }
-    return 0;
+    int64_t b = 0;
+    rnn__model_walk(m, find_stateful_batch, &b);
+    return b;
 }
 
 const rnn_shape *rnn__model_input_shape(const rnn_model *m, int k) {
@@ -810,19 +820,22 @@ rnn_status rnn_output_shape(rnn_model *m, int *rank, int64_t shape[RNN_MAX_RANK]
     return RNN_OK;
 }
 
+static int reset_one(rnn_layer *L, void *ctx) {
+    (void)ctx;
+    if (L->ops->reset_states) L->ops->reset_states(L);
+    return 0;
+}
+
 rnn_status rnn_reset_states(rnn_model *m) {
     if (!m) return rnn__fail(RNN_ERR_ARGUMENT, "rnn_reset_states: model is NULL");
-    rnn_layer *all[512];
-    int n = rnn__model_all_layers(m, all, 512);
-    for (int i = 0; i < n && i < 512; i++)
-        if (all[i]->ops->reset_states) all[i]->ops->reset_states(all[i]);
+    rnn__model_walk(m, reset_one, NULL);
     return RNN_OK;
 }
 
 int64_t rnn_count_params(rnn_model *m) {
     if (!m) return 0;
     int64_t n = 0;
-    for (int i = 0; i < m->n_layers; i++) n += rnn__layer_param_count(m->layers[i]);
+    rnn__model_walk(m, add_param_count, &n);
     return n;
 }
 
@@ -831,12 +844,21 @@ int rnn_weight_count(rnn_model *m) {
     return m->n_weights;
 }
 
+typedef struct {
+    const rnn_weight *w;
+    rnn_layer *owner;
+} owner_search;
+
+static int owns_weight(rnn_layer *L, void *ctx) {
+    owner_search *o = ctx;
+    if (o->w >= L->weights && o->w < L->weights + L->n_weights) o->owner = L;
+    return o->owner != NULL;
+}
+
 static rnn_layer *weight_owner(rnn_model *m, const rnn_weight *w) {
-    rnn_layer *all[512];
-    int n = rnn__model_all_layers(m, all, 512);
-    for (int i = 0; i < n && i < 512; i++)
-        if (w >= all[i]->weights && w < all[i]->weights + all[i]->n_weights) return all[i];
-    return NULL;
+    owner_search o = {w, NULL};
+    rnn__model_walk(m, owns_weight, &o);
+    return o.owner;
 }
 
 rnn_status rnn_weight_info(rnn_model *m, int index, const char **name, int *rank,

@@ -118,7 +118,9 @@ void rnn__model_retain(rnn_model *m);
 int rnn__is_input_layer(const rnn_layer *layer);
 /* 1 for an InputLayer of token ids (rnn_new_ids_input). */
 int rnn__input_is_ids(const rnn_layer *layer);
-/* Every layer of the model and of its nested models (depth first), for states and names. */
-int rnn__model_all_layers(rnn_model *m, rnn_layer **out, int capacity);
+/* rnn__layer_walk over each of the model's layers in order (InputLayers included): every layer
+ * of the model and of its nested models and wrappers, at any depth. A layer that two nested
+ * models share is visited once per place it appears. */
+int rnn__model_walk(rnn_model *m, rnn_layer_visit fn, void *ctx);
 
 #endif

@@ -1255,6 +1255,10 @@ static rnn_status stream_sizes(rnn_model *m, const char *who, int64_t *B, int64_
     return RNN_OK;
 }
 
+static int ensure_state(rnn_layer *L, void *batch) {
+    return rnn__layer_is_recurrent(L) ? rnn__recurrent_ensure_state(L, *(int64_t *)batch) : RNN_OK;
+}
+
 rnn_status rnn_predict_step(rnn_model *m, const float *x, float *y) {
     if (!m || !x || !y) return rnn__fail(RNN_ERR_ARGUMENT, "rnn_predict_step: NULL argument");
     int64_t B, F;
@@ -1266,11 +1270,7 @@ rnn_status rnn_predict_step(rnn_model *m, const float *x, float *y) {
             return rnn__model_fail(m, rnn__fail(RNN_ERR_NUMERIC, "x contains %s at index %lld",
                                                 isnan(x[i]) ? "NaN" : "Inf", (long long)i));
     if ((st = rnn__model_build(m))) return st;
-    rnn_layer *all[512];
-    int n = rnn__model_all_layers(m, all, 512);
-    for (int i = 0; i < n && i < 512; i++)
-        if (rnn__layer_is_recurrent(all[i]) && (st = rnn__recurrent_ensure_state(all[i], B)))
-            return rnn__model_fail(m, st);
+    if ((st = (rnn_status)rnn__model_walk(m, ensure_state, &B))) return rnn__model_fail(m, st);
     /* one step: [B, 1, F], or [B, 1] ids (read only) */
     rnn_tensor xt = ids ? rnn_tensor2((float *)x, B, 1) : rnn_tensor3((float *)x, B, 1, F);
     rnn_run_ctx ctx = {RNN_MODE_STREAM, &m->rng};
