@@ -761,6 +761,7 @@ rnn_status rnn__model_build_weights(rnn_model *m, int init) {
     m->n_params = total;
     if ((st = find_shared_symbols(m))) return rnn__model_fail(m, st);
     m->built = 1;
+    m->weights_drawn = 1;
     return RNN_OK;
 }
 
@@ -769,10 +770,63 @@ void rnn__model_zero_grads(rnn_model *m) {
         memset(m->weights[i]->grad, 0, sizeof(float) * (size_t)m->weights[i]->size);
 }
 
+static int reset_one(rnn_layer *L, void *ctx);
+
+/* The layers with allocated weights, each once (a layer reached twice, through a model nested
+ * in two places, is drawn once by the build too), in walk order: the build's order of draws. */
+typedef struct {
+    rnn_layer **list;
+    int n, cap;
+} layer_list;
+
+static int list_built(rnn_layer *L, void *ctx) {
+    layer_list *l = ctx;
+    if (L->n_weights == 0 || !L->weight_block) return RNN_OK;
+    for (int i = 0; i < l->n; i++)
+        if (l->list[i] == L) return RNN_OK;
+    if (l->n == l->cap) {
+        l->cap = l->cap ? 2 * l->cap : 16;
+        rnn_layer **g = realloc(l->list, sizeof *g * (size_t)l->cap);
+        if (!g) return rnn__fail(RNN_ERR_MEMORY, "out of memory");
+        l->list = g;
+    }
+    l->list[l->n++] = L;
+    return RNN_OK;
+}
+
+/* Draws every weight again from the generator as the first build did: zeros first (the
+ * initialisers leave biases at the allocation's zeros), then the layer's initialisers. What
+ * belonged to the old weights goes with them: optimizer slots and step count, carried states. */
+static rnn_status redraw_weights(rnn_model *m) {
+    layer_list l = {0};
+    rnn_status st = (rnn_status)rnn__model_walk(m, list_built, &l);
+    if (st) {
+        free(l.list);
+        return st;
+    }
+    for (int i = 0; i < l.n; i++) {
+        rnn_layer *L = l.list[i];
+        int64_t total = 0;
+        for (int k = 0; k < L->n_weights; k++) total += L->weights[k].size;
+        memset(L->weight_block, 0, sizeof(float) * (size_t)total);
+        memset(L->grad_block, 0, sizeof(float) * (size_t)total);
+        if (L->ops->init_weights) L->ops->init_weights(L, &m->rng);
+    }
+    free(l.list);
+    rnn__weights_changed();
+    for (int k = 0; k < 3; k++)
+        if (m->opt_slot[k]) memset(m->opt_slot[k], 0, sizeof(float) * (size_t)m->n_params);
+    m->iterations = 0;
+    rnn__model_walk(m, reset_one, NULL);
+    return RNN_OK;
+}
+
 rnn_status rnn_set_seed(rnn_model *m, uint64_t seed) {
     if (!m) return rnn__fail(RNN_ERR_ARGUMENT, "rnn_set_seed: model is NULL");
     rnn__rng_seed(&m->rng, seed);
-    return RNN_OK;
+    if (!m->weights_drawn) return RNN_OK;
+    rnn_status st = redraw_weights(m);
+    return st ? rnn__model_fail(m, st) : RNN_OK;
 }
 
 static int find_stateful_batch(rnn_layer *L, void *ctx) {

@@ -67,6 +67,9 @@ struct rnn_model {
     int n_weights;
     int64_t n_params;
     int built;
+    /* The weights were allocated (drawn from rng, or filled by a loader) once: from then on
+     * rnn_set_seed redraws them. Stays set when an added layer clears built. */
+    int weights_drawn;
 
     int compiled;
     rnn_loss_spec loss;

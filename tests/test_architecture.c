@@ -2,7 +2,8 @@
  * deep (outer -> middle -> inner -> LSTM, with a TimeDistributed wrapper beside it) is reset by
  * rnn_reset_states, counted by rnn_weight_count, saved and loaded by rnn_save/rnn_load (.keras
  * and .h5) and trained by rnn_fit. And rnn_set_seed decides the weights in every order of calls:
- * before the build, after rnn_summary, rnn_weight_count or rnn_get_weight, twice, after fit. */
+ * before the build, after rnn_summary, rnn_weight_count or rnn_get_weight, twice, after a layer
+ * was added, after fit, on nested models; a loaded model keeps its file's weights until then. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -234,6 +235,146 @@ static void test_training(void) {
     rnn_model_free(inner);
 }
 
+/* ---------------------------------------------------------------- seeds */
+
+/* LSTM(4) -> Dense(1) (and a Dense(2) before the last when extra), seeded first if set_seed. */
+static rnn_model *plain_model(uint64_t seed, int set_seed, int extra) {
+    rnn_model *m = rnn_sequential(NULL);
+    if (set_seed) rnn_set_seed(m, seed);
+    rnn_recurrent_options o = rnn_lstm_defaults(UNITS);
+    rnn_status st = rnn_input(m, T, F) || rnn_add(m, rnn_lstm(&o)) ||
+                    (extra && rnn_add(m, rnn_dense_simple(2, RNN_TANH))) ||
+                    rnn_add(m, rnn_dense_simple(1, RNN_LINEAR));
+    CHECK(st == RNN_OK, "plain model: %s", rnn_model_error(m));
+    return m;
+}
+
+/* 1 when both models hold the same number of weight values with the same bits. */
+static int same_weights(rnn_model *a, rnn_model *b) {
+    int64_t na = 0, nb = 0;
+    float *wa = all_weights(a, &na), *wb = all_weights(b, &nb);
+    int same = wa && wb && na == nb && na > 0 && same_bits(wa, wb, na);
+    free(wa);
+    free(wb);
+    return same;
+}
+
+static rnn_status fit_quietly(rnn_model *m, float *x, float *y) {
+    rnn_fit_options fo = rnn_fit_defaults();
+    fo.epochs = 2;
+    fo.batch_size = 4;
+    fo.verbose = 0;
+    return rnn_fit(m, rnn_tensor3(x, N, T, F), rnn_tensor2(y, N, 1), &fo, NULL);
+}
+
+static void test_seeds(const char *dir) {
+    enum { SEED = 1234 };
+    FILE *null = fopen("/dev/null", "w");
+    rnn_model *ref = plain_model(SEED, 1, 0), *zero = plain_model(0, 0, 0);
+    CHECK(!same_weights(ref, zero), "seeds %d and 0 draw the same weights", SEED);
+
+    /* Each order of calls, then rnn_set_seed(SEED): the weights of ref. */
+    for (int order = 0; order < 6; order++) {
+        rnn_model *m = plain_model(0, 0, 0);
+        float w0[F * 4 * UNITS];
+        const char *what = "?";
+        switch (order) {
+        case 0: what = "before the build"; break;
+        case 1: what = "after rnn_summary"; rnn_summary(m, null); break;
+        case 2: what = "after rnn_weight_count"; rnn_weight_count(m); break;
+        case 3: what = "after rnn_get_weight"; rnn_get_weight(m, 0, w0, F * 4 * UNITS); break;
+        case 4: what = "after another seed"; rnn_summary(m, null); rnn_set_seed(m, 99); break;
+        case 5: what = "set twice"; rnn_weight_count(m); rnn_set_seed(m, SEED); break;
+        }
+        CHECK(rnn_set_seed(m, SEED) == RNN_OK, "%s: %s", what, rnn_model_error(m));
+        CHECK(same_weights(m, ref), "rnn_set_seed %s: not the weights of a model built with it", what);
+        rnn_model_free(m);
+    }
+
+    /* A layer added after the build: the redrawn weights and the new layer's, drawn at the next
+     * build, are those of the whole model built with the seed. */
+    {
+        rnn_model *want = plain_model(SEED, 1, 1);
+        rnn_model *grown = rnn_sequential(NULL);
+        rnn_recurrent_options o = rnn_lstm_defaults(UNITS);
+        rnn_input(grown, T, F);
+        rnn_add(grown, rnn_lstm(&o));
+        rnn_add(grown, rnn_dense_simple(2, RNN_TANH));
+        rnn_weight_count(grown); /* LSTM and Dense(2) drawn with seed 0 */
+        rnn_add(grown, rnn_dense_simple(1, RNN_LINEAR));
+        CHECK(rnn_set_seed(grown, SEED) == RNN_OK, "grown: %s", rnn_model_error(grown));
+        CHECK(same_weights(grown, want), "a layer added after the build: not the seeded weights");
+        rnn_model_free(want);
+        rnn_model_free(grown);
+    }
+
+    /* After training: the seeded weights again, no trace of the first training (optimizer
+     * moments, step count): a second fit gives the bits of a fresh model's fit. */
+    {
+        static float x[N * T * F], y[N];
+        for (int i = 0; i < N * T * F; i++) x[i] = frand();
+        for (int i = 0; i < N; i++) y[i] = frand();
+        rnn_model *m = plain_model(0, 0, 0), *fresh = plain_model(SEED, 1, 0);
+        rnn_compile(m, "mse", "adam");
+        rnn_compile(fresh, "mse", "adam");
+        CHECK(fit_quietly(m, x, y) == RNN_OK, "fit: %s", rnn_model_error(m));
+        CHECK(rnn_set_seed(m, SEED) == RNN_OK, "after fit: %s", rnn_model_error(m));
+        CHECK(same_weights(m, ref), "rnn_set_seed after fit: not the seeded weights");
+        CHECK(rnn_optimizer_iterations(m) == 0, "the optimizer's step count stayed at %lld",
+              (long long)rnn_optimizer_iterations(m));
+        CHECK(fit_quietly(m, x, y) == RNN_OK && fit_quietly(fresh, x, y) == RNN_OK, "fit: %s",
+              rnn_last_error());
+        CHECK(same_weights(m, fresh), "fit after rnn_set_seed differs from a fresh model's fit");
+        rnn_model_free(m);
+        rnn_model_free(fresh);
+    }
+
+    /* Nested models: the redraw reaches the deepest layers. */
+    {
+        rnn_model *m = nested_model(0, 0, NULL), *want = nested_model(SEED, 1, NULL);
+        if (m && want) {
+            rnn_weight_count(m);
+            CHECK(!same_weights(m, want), "nested: seeds 0 and %d draw the same weights", SEED);
+            CHECK(rnn_set_seed(m, SEED) == RNN_OK, "nested: %s", rnn_model_error(m));
+            CHECK(same_weights(m, want), "nested: rnn_set_seed after the build: not the seeded weights");
+        }
+        rnn_model_free(m);
+        rnn_model_free(want);
+    }
+
+#ifdef RNN_WITH_KERAS_IO
+    /* A loaded model keeps the file's weights through everything that builds a model, until
+     * rnn_set_seed is called on it. */
+    static const char *const ext[] = {".keras", ".h5"};
+    for (int e = 0; e < 2; e++) {
+        rnn_model *saved = plain_model(5, 1, 0);
+        char path[512];
+        snprintf(path, sizeof path, "%s/seeded%s", dir, ext[e]);
+        CHECK(rnn_save(saved, path) == RNN_OK, "save: %s", rnn_model_error(saved));
+        rnn_model *back = rnn_load(path);
+        CHECK(back != NULL, "load %s: %s", ext[e], rnn_last_error());
+        if (back) {
+            float y0[B];
+            rnn_summary(back, null);
+            rnn_weight_count(back);
+            CHECK(predict(back, 0, y0) == 0, "predict: %s", rnn_model_error(back));
+            CHECK(same_weights(back, saved), "%s: the loaded model lost the file's weights", ext[e]);
+            CHECK(rnn_set_seed(back, SEED) == RNN_OK, "%s: %s", ext[e], rnn_model_error(back));
+            CHECK(same_weights(back, ref), "%s: rnn_set_seed on a loaded model: not the seeded weights",
+                  ext[e]);
+            rnn_model_free(back);
+        }
+        unlink(path);
+        rnn_model_free(saved);
+    }
+#else
+    (void)dir;
+#endif
+    rnn_model_free(ref);
+    rnn_model_free(zero);
+    if (null) fclose(null);
+}
+
 int main(void) {
     for (int w = 0; w < 2; w++)
         for (int i = 0; i < B * T * F; i++) xs[w][i] = frand();
@@ -243,10 +384,13 @@ int main(void) {
     char dir[] = "/tmp/rnn_arch_XXXXXX";
     if (mkdtemp(dir)) {
         test_save_load(dir);
+        test_seeds(dir);
         rmdir(dir);
     } else {
         CHECK(0, "mkdtemp failed");
     }
+#else
+    test_seeds(NULL);
 #endif
     test_training();
     return check_report("test_architecture");
