@@ -1,179 +1,11 @@
-/* Models: construction (Sequential and functional), layer lifetime, naming, weights and states.
- * Running the graph is in graph.c, training in train.c, the summary table in summary.c. */
+/* Models: InputLayer, calling layers, construction (Sequential and functional), naming, weights
+ * and states. The layer base is in layers/layer.c, running the graph in graph.c, training in
+ * train/, the summary table in summary.c. */
 #include "model.h"
 
 #include <math.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* ---------------------------------------------------------------- shared layer helpers */
-
-rnn_layer *rnn__layer_new(const rnn_layer_ops *ops, void *impl, const char *name) {
-    rnn_layer *layer = calloc(1, sizeof *layer);
-    if (!layer) {
-        if (ops->free_impl) ops->free_impl(impl);
-        rnn__fail(RNN_ERR_MEMORY, "%s: out of memory", ops->class_name);
-        return NULL;
-    }
-    layer->ops = ops;
-    layer->impl = impl;
-    if (name) snprintf(layer->name, sizeof layer->name, "%s", name);
-    return layer;
-}
-
-void rnn__weight_set(rnn_weight *w, const char *name, int rank, int64_t d0, int64_t d1) {
-    snprintf(w->name, sizeof w->name, "%s", name);
-    w->rank = rank;
-    w->shape[0] = d0;
-    w->shape[1] = rank == 2 ? d1 : 0;
-    w->shape[2] = 0;
-    w->size = rank == 2 ? d0 * d1 : d0;
-    w->value = w->grad = NULL;
-}
-
-void rnn__weight_set3(rnn_weight *w, const char *name, int64_t d0, int64_t d1, int64_t d2) {
-    rnn__weight_set(w, name, 2, d0, d1);
-    w->rank = 3;
-    w->shape[2] = d2;
-    w->size = d0 * d1 * d2;
-}
-
-void rnn__shape_format(const rnn_shape *s, char *buf, size_t size) {
-    size_t used = (size_t)snprintf(buf, size, "(");
-    for (int i = 0; i < s->rank && used < size; i++) {
-        if (s->dim[i] < 0)
-            used += (size_t)snprintf(buf + used, size - used, "%sNone", i ? ", " : "");
-        else
-            used += (size_t)snprintf(buf + used, size - used, "%s%lld", i ? ", " : "",
-                                     (long long)s->dim[i]);
-    }
-    if (used < size) snprintf(buf + used, size - used, s->rank == 1 ? ",)" : ")");
-}
-
-int rnn__shape_equal(const rnn_shape *a, const rnn_shape *b) {
-    if (a->rank != b->rank) return 0;
-    for (int i = 0; i < a->rank; i++)
-        if (a->dim[i] != b->dim[i]) return 0;
-    return 1;
-}
-
-rnn_status rnn__expect_rank(const rnn_layer *layer, const rnn_shape *in, int rank_a, int rank_b) {
-    if (in->rank == rank_a || in->rank == rank_b) return RNN_OK;
-    char s[96], want[32];
-    rnn__shape_format(in, s, sizeof s);
-    if (rank_b && rank_b != rank_a)
-        snprintf(want, sizeof want, "ndim=%d or %d", rank_a, rank_b);
-    else
-        snprintf(want, sizeof want, "ndim=%d", rank_a);
-    return rnn__fail(RNN_ERR_SHAPE,
-                     "Input 0 of layer \"%s\" is incompatible with the layer: expected %s, found "
-                     "ndim=%d. Full shape received: %s",
-                     layer->name, want, in->rank, s);
-}
-
-int rnn__layer_walk(rnn_layer *layer, rnn_layer_visit fn, void *ctx) {
-    int r = fn(layer, ctx);
-    if (r || !layer->ops->children) return r;
-    rnn_layer **kids;
-    int nk = layer->ops->children(layer, &kids);
-    for (int i = 0; i < nk; i++)
-        if ((r = rnn__layer_walk(kids[i], fn, ctx))) return r;
-    return 0;
-}
-
-static int add_param_count(rnn_layer *layer, void *ctx) {
-    for (int i = 0; i < layer->n_weights; i++) *(int64_t *)ctx += layer->weights[i].size;
-    return 0;
-}
-
-typedef struct {
-    rnn_weight **out;
-    int n, cap;
-} weight_slots;
-
-static int list_weights(rnn_layer *layer, void *ctx) {
-    weight_slots *w = ctx;
-    for (int k = 0; k < layer->n_weights; k++, w->n++)
-        if (w->n < w->cap) w->out[w->n] = &layer->weights[k];
-    return 0;
-}
-
-int rnn__layer_weight_list(rnn_layer *layer, rnn_weight **out, int cap) {
-    weight_slots w = {out, 0, cap};
-    rnn__layer_walk(layer, list_weights, &w);
-    return w.n;
-}
-
-int64_t rnn__layer_param_count(rnn_layer *layer) {
-    int64_t n = 0;
-    rnn__layer_walk(layer, add_param_count, &n);
-    return n;
-}
-
-int64_t rnn__tensor_row_size(const rnn_tensor *t) {
-    int64_t n = 1;
-    for (int i = 1; i < t->rank; i++) n *= t->shape[i];
-    return n;
-}
-
-static atomic_ulong weights_generation;
-void rnn__weights_changed(void) { atomic_fetch_add(&weights_generation, 1); }
-unsigned long rnn__weights_generation(void) { return atomic_load(&weights_generation); }
-
-/* One layer's own weights (its inner layers are visited by the walk). */
-static int build_one(rnn_layer *layer, void *rng) {
-    if (layer->n_weights == 0 || layer->weight_block) return RNN_OK;
-    int64_t total = 0;
-    for (int k = 0; k < layer->n_weights; k++) total += layer->weights[k].size;
-    float *v = rnn__calloc((size_t)total, sizeof(float));
-    float *g = rnn__calloc((size_t)total, sizeof(float));
-    if (!v || !g) {
-        rnn__free(v);
-        rnn__free(g);
-        return rnn__fail(RNN_ERR_MEMORY, "layer \"%s\": out of memory for %lld weights",
-                         layer->name, (long long)total);
-    }
-    int64_t off = 0;
-    for (int k = 0; k < layer->n_weights; k++) {
-        layer->weights[k].value = v + off;
-        layer->weights[k].grad = g + off;
-        off += layer->weights[k].size;
-    }
-    layer->weight_block = v;
-    layer->grad_block = g;
-    if (layer->ops->init_weights && rng) layer->ops->init_weights(layer, rng);
-    rnn__weights_changed();
-    return RNN_OK;
-}
-
-rnn_status rnn__layer_build(rnn_layer *layer, rnn_rng *rng) {
-    return (rnn_status)rnn__layer_walk(layer, build_one, rng);
-}
-
-static void layer_destroy(rnn_layer *layer) {
-    rnn__ws_free(&layer->ws);
-    for (int k = 0; k < RNN_LAYER_MAX_OUTPUTS; k++)
-        if (layer->outputs_sym[k]) {
-            rnn__free(layer->outputs_sym[k]->acc);
-            free(layer->outputs_sym[k]);
-        }
-    rnn__free(layer->weight_block);
-    rnn__free(layer->grad_block);
-    if (layer->ops && layer->ops->free_impl) layer->ops->free_impl(layer->impl);
-    free(layer);
-}
-
-void rnn__layer_release(rnn_layer *layer) {
-    if (!layer) return;
-    if (--layer->refcount <= 0) layer_destroy(layer);
-}
-
-void rnn_layer_free(rnn_layer *layer) {
-    if (layer && layer->refcount <= 0) layer_destroy(layer);
-}
-
-const char *rnn_layer_name(const rnn_layer *layer) { return layer ? layer->name : ""; }
 
 /* ---------------------------------------------------------------- InputLayer */
 
@@ -245,7 +77,7 @@ static rnn_symbol *new_input(rnn_shape shape, int ids, const char *name) {
     layer->configured = 1;
     rnn_symbol *s = make_symbol(layer, 0, &shape);
     if (!s) {
-        layer_destroy(layer);
+        rnn__layer_destroy(layer);
         rnn__fail(RNN_ERR_MEMORY, "out of memory");
     }
     return s;
@@ -273,7 +105,7 @@ rnn_symbol *rnn_new_input(int64_t batch, int64_t steps, int64_t features, const 
 
 void rnn_input_free(rnn_symbol *input) {
     if (input && rnn__is_input_layer(input->producer) && input->producer->refcount <= 0)
-        layer_destroy(input->producer);
+        rnn__layer_destroy(input->producer);
 }
 
 rnn_symbol *rnn_new_ids_input(int64_t batch, int64_t steps, const char *name) {
@@ -325,11 +157,11 @@ rnn_symbol *rnn_call(rnn_layer *layer, rnn_symbol *x) {
     rnn_symbol *out[RNN_LAYER_MAX_OUTPUTS] = {0};
     if (!x) {
         /* Keep the first failure's message; free what cannot be reached any more. */
-        if (layer && layer->refcount <= 0 && !layer->configured) layer_destroy(layer);
+        if (layer && layer->refcount <= 0 && !layer->configured) rnn__layer_destroy(layer);
         return NULL;
     }
     if (rnn_call_ex(layer, &x, 1, out, NULL) != RNN_OK) {
-        if (layer && !layer->configured) layer_destroy(layer);
+        if (layer && !layer->configured) rnn__layer_destroy(layer);
         return NULL;
     }
     return out[0];
@@ -660,7 +492,7 @@ rnn_status rnn_add(rnn_model *m, rnn_layer *layer) {
                        "functional API.", layer->name);
     if (!st) st = append_layer(m, layer);
     if (st) {
-        layer_destroy(layer);
+        rnn__layer_destroy(layer);
         return rnn__model_fail(m, st);
     }
     m->outputs[0] = out[0];
@@ -719,8 +551,10 @@ rnn_status rnn__model_build_weights(rnn_model *m, int init) {
     if (m->built) return RNN_OK;
     if (m->n_inputs == 0 || m->n_layers <= m->n_inputs)
         return rnn__model_fail(m, rnn__fail(RNN_ERR_STATE, "the model has no layers yet"));
-    rnn_status st = (rnn_status)rnn__model_walk(m, build_one, init ? &m->rng : NULL);
-    if (st) return rnn__model_fail(m, st);
+    rnn_status st;
+    for (int i = 0; i < m->n_layers; i++)
+        if ((st = rnn__layer_build(m->layers[i], init ? &m->rng : NULL)))
+            return rnn__model_fail(m, st);
     weight_list wl = {0};
     if ((st = (rnn_status)rnn__model_walk(m, collect_weights, &wl))) {
         free(wl.list);
@@ -889,7 +723,7 @@ rnn_status rnn_reset_states(rnn_model *m) {
 int64_t rnn_count_params(rnn_model *m) {
     if (!m) return 0;
     int64_t n = 0;
-    rnn__model_walk(m, add_param_count, &n);
+    for (int i = 0; i < m->n_layers; i++) n += rnn__layer_param_count(m->layers[i]);
     return n;
 }
 

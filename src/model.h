@@ -75,7 +75,7 @@ struct rnn_model {
     rnn_loss_spec loss;
     rnn_optimizer optimizer;
     int n_metrics;
-    int metric_kind[4]; /* see train.c */
+    int metric_kind[4]; /* see train/metrics.c */
     char metric_name[4][40];
     float *opt_slot[3]; /* optimizer slots over the weights, back to back (see optim.h) */
     float **clip_grads;  /* per weight, for clipping */

@@ -150,6 +150,8 @@ unsigned long rnn__weights_generation(void);
 rnn_status rnn__expect_rank(const rnn_layer *layer, const rnn_shape *in, int rank_a, int rank_b);
 /* Drops one reference; frees the layer (and its impl) at zero. */
 void rnn__layer_release(rnn_layer *layer);
+/* Frees the layer, its buffers and its impl, whatever its references (a layer no model took). */
+void rnn__layer_destroy(rnn_layer *layer);
 /* Number of values in y[k] per batch row and in total. */
 int64_t rnn__tensor_row_size(const rnn_tensor *t);
 
