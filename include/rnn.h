@@ -221,8 +221,14 @@ void rnn_model_free(rnn_model *model);
 /* The message of the last failed call on this model ("" if none). */
 const char *rnn_model_error(const rnn_model *model);
 
-/* Seeds the model's generator (weight initialisation, shuffling). Call before the first
- * compile/fit/predict: weights are drawn when the model is built. Default seed: 0. */
+/* Seeds the model's generator (weight initialisation, dropout, shuffling). Default seed: 0.
+ * Weights are drawn when the model is built, the first time something needs them (compile, fit,
+ * predict, rnn_summary, rnn_weight_count, rnn_get_weight, ...), with the seed in force then.
+ * Once they are drawn, rnn_set_seed draws them again, so the model holds the weights a model
+ * built with this seed would hold, whatever was called before: every weight, those of nested
+ * models included (shared with the models they came from); the optimizer's slots and step count
+ * are cleared and carried states reset, as they belonged to the old weights. This holds for a
+ * model read by rnn_load too: it keeps the file's weights until rnn_set_seed is called on it. */
 rnn_status rnn_set_seed(rnn_model *model, uint64_t seed);
 
 /* The input of a Sequential model, as Keras's input_shape=(steps, features) with steps possibly

@@ -1,155 +1,11 @@
-/* Models: construction (Sequential and functional), layer lifetime, naming, weights and states.
- * Running the graph is in graph.c, training in train.c, the summary table in summary.c. */
+/* Models: InputLayer, calling layers, construction (Sequential and functional), naming, weights
+ * and states. The layer base is in layers/layer.c, running the graph in graph.c, training in
+ * train/, the summary table in summary.c. */
 #include "model.h"
 
 #include <math.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* ---------------------------------------------------------------- shared layer helpers */
-
-rnn_layer *rnn__layer_new(const rnn_layer_ops *ops, void *impl, const char *name) {
-    rnn_layer *layer = calloc(1, sizeof *layer);
-    if (!layer) {
-        if (ops->free_impl) ops->free_impl(impl);
-        rnn__fail(RNN_ERR_MEMORY, "%s: out of memory", ops->class_name);
-        return NULL;
-    }
-    layer->ops = ops;
-    layer->impl = impl;
-    if (name) snprintf(layer->name, sizeof layer->name, "%s", name);
-    return layer;
-}
-
-void rnn__weight_set(rnn_weight *w, const char *name, int rank, int64_t d0, int64_t d1) {
-    snprintf(w->name, sizeof w->name, "%s", name);
-    w->rank = rank;
-    w->shape[0] = d0;
-    w->shape[1] = rank == 2 ? d1 : 0;
-    w->shape[2] = 0;
-    w->size = rank == 2 ? d0 * d1 : d0;
-    w->value = w->grad = NULL;
-}
-
-void rnn__weight_set3(rnn_weight *w, const char *name, int64_t d0, int64_t d1, int64_t d2) {
-    rnn__weight_set(w, name, 2, d0, d1);
-    w->rank = 3;
-    w->shape[2] = d2;
-    w->size = d0 * d1 * d2;
-}
-
-void rnn__shape_format(const rnn_shape *s, char *buf, size_t size) {
-    size_t used = (size_t)snprintf(buf, size, "(");
-    for (int i = 0; i < s->rank && used < size; i++) {
-        if (s->dim[i] < 0)
-            used += (size_t)snprintf(buf + used, size - used, "%sNone", i ? ", " : "");
-        else
-            used += (size_t)snprintf(buf + used, size - used, "%s%lld", i ? ", " : "",
-                                     (long long)s->dim[i]);
-    }
-    if (used < size) snprintf(buf + used, size - used, s->rank == 1 ? ",)" : ")");
-}
-
-int rnn__shape_equal(const rnn_shape *a, const rnn_shape *b) {
-    if (a->rank != b->rank) return 0;
-    for (int i = 0; i < a->rank; i++)
-        if (a->dim[i] != b->dim[i]) return 0;
-    return 1;
-}
-
-rnn_status rnn__expect_rank(const rnn_layer *layer, const rnn_shape *in, int rank_a, int rank_b) {
-    if (in->rank == rank_a || in->rank == rank_b) return RNN_OK;
-    char s[96], want[32];
-    rnn__shape_format(in, s, sizeof s);
-    if (rank_b && rank_b != rank_a)
-        snprintf(want, sizeof want, "ndim=%d or %d", rank_a, rank_b);
-    else
-        snprintf(want, sizeof want, "ndim=%d", rank_a);
-    return rnn__fail(RNN_ERR_SHAPE,
-                     "Input 0 of layer \"%s\" is incompatible with the layer: expected %s, found "
-                     "ndim=%d. Full shape received: %s",
-                     layer->name, want, in->rank, s);
-}
-
-int64_t rnn__layer_param_count(rnn_layer *layer) {
-    int64_t n = 0;
-    for (int i = 0; i < layer->n_weights; i++) n += layer->weights[i].size;
-    if (layer->ops->children) {
-        rnn_layer **kids;
-        int nk = layer->ops->children(layer, &kids);
-        for (int i = 0; i < nk; i++) n += rnn__layer_param_count(kids[i]);
-    }
-    return n;
-}
-
-int64_t rnn__tensor_row_size(const rnn_tensor *t) {
-    int64_t n = 1;
-    for (int i = 1; i < t->rank; i++) n *= t->shape[i];
-    return n;
-}
-
-static atomic_ulong weights_generation;
-void rnn__weights_changed(void) { atomic_fetch_add(&weights_generation, 1); }
-unsigned long rnn__weights_generation(void) { return atomic_load(&weights_generation); }
-
-rnn_status rnn__layer_build(rnn_layer *layer, rnn_rng *rng) {
-    if (layer->n_weights > 0 && !layer->weight_block) {
-        int64_t total = 0;
-        for (int k = 0; k < layer->n_weights; k++) total += layer->weights[k].size;
-        float *v = rnn__calloc((size_t)total, sizeof(float));
-        float *g = rnn__calloc((size_t)total, sizeof(float));
-        if (!v || !g) {
-            rnn__free(v);
-            rnn__free(g);
-            return rnn__fail(RNN_ERR_MEMORY, "layer \"%s\": out of memory for %lld weights",
-                             layer->name, (long long)total);
-        }
-        int64_t off = 0;
-        for (int k = 0; k < layer->n_weights; k++) {
-            layer->weights[k].value = v + off;
-            layer->weights[k].grad = g + off;
-            off += layer->weights[k].size;
-        }
-        layer->weight_block = v;
-        layer->grad_block = g;
-        if (layer->ops->init_weights && rng) layer->ops->init_weights(layer, rng);
-        rnn__weights_changed();
-    }
-    if (layer->ops->children) {
-        rnn_layer **kids;
-        int nk = layer->ops->children(layer, &kids);
-        for (int i = 0; i < nk; i++) {
-            rnn_status st = rnn__layer_build(kids[i], rng);
-            if (st) return st;
-        }
-    }
-    return RNN_OK;
-}
-
-static void layer_destroy(rnn_layer *layer) {
-    rnn__ws_free(&layer->ws);
-    for (int k = 0; k < RNN_LAYER_MAX_OUTPUTS; k++)
-        if (layer->outputs_sym[k]) {
-            rnn__free(layer->outputs_sym[k]->acc);
-            free(layer->outputs_sym[k]);
-        }
-    rnn__free(layer->weight_block);
-    rnn__free(layer->grad_block);
-    if (layer->ops && layer->ops->free_impl) layer->ops->free_impl(layer->impl);
-    free(layer);
-}
-
-void rnn__layer_release(rnn_layer *layer) {
-    if (!layer) return;
-    if (--layer->refcount <= 0) layer_destroy(layer);
-}
-
-void rnn_layer_free(rnn_layer *layer) {
-    if (layer && layer->refcount <= 0) layer_destroy(layer);
-}
-
-const char *rnn_layer_name(const rnn_layer *layer) { return layer ? layer->name : ""; }
 
 /* ---------------------------------------------------------------- InputLayer */
 
@@ -221,7 +77,7 @@ static rnn_symbol *new_input(rnn_shape shape, int ids, const char *name) {
     layer->configured = 1;
     rnn_symbol *s = make_symbol(layer, 0, &shape);
     if (!s) {
-        layer_destroy(layer);
+        rnn__layer_destroy(layer);
         rnn__fail(RNN_ERR_MEMORY, "out of memory");
     }
     return s;
@@ -249,7 +105,7 @@ rnn_symbol *rnn_new_input(int64_t batch, int64_t steps, int64_t features, const 
 
 void rnn_input_free(rnn_symbol *input) {
     if (input && rnn__is_input_layer(input->producer) && input->producer->refcount <= 0)
-        layer_destroy(input->producer);
+        rnn__layer_destroy(input->producer);
 }
 
 rnn_symbol *rnn_new_ids_input(int64_t batch, int64_t steps, const char *name) {
@@ -301,11 +157,11 @@ rnn_symbol *rnn_call(rnn_layer *layer, rnn_symbol *x) {
     rnn_symbol *out[RNN_LAYER_MAX_OUTPUTS] = {0};
     if (!x) {
         /* Keep the first failure's message; free what cannot be reached any more. */
-        if (layer && layer->refcount <= 0 && !layer->configured) layer_destroy(layer);
+        if (layer && layer->refcount <= 0 && !layer->configured) rnn__layer_destroy(layer);
         return NULL;
     }
     if (rnn_call_ex(layer, &x, 1, out, NULL) != RNN_OK) {
-        if (layer && !layer->configured) layer_destroy(layer);
+        if (layer && !layer->configured) rnn__layer_destroy(layer);
         return NULL;
     }
     return out[0];
@@ -636,7 +492,7 @@ rnn_status rnn_add(rnn_model *m, rnn_layer *layer) {
                        "functional API.", layer->name);
     if (!st) st = append_layer(m, layer);
     if (st) {
-        layer_destroy(layer);
+        rnn__layer_destroy(layer);
         return rnn__model_fail(m, st);
     }
     m->outputs[0] = out[0];
@@ -660,43 +516,31 @@ rnn_layer *rnn_get_layer(rnn_model *m, int index) {
     return NULL;
 }
 
-int rnn__model_all_layers(rnn_model *m, rnn_layer **out, int capacity) {
-    int n = 0;
+int rnn__model_walk(rnn_model *m, rnn_layer_visit fn, void *ctx) {
     for (int i = 0; i < m->n_layers; i++) {
-        rnn_layer *L = m->layers[i];
-        if (n < capacity) out[n] = L;
-        n++;
-        if (L->ops->children) {
-            rnn_layer **kids;
-            int nk = L->ops->children(L, &kids);
-            for (int j = 0; j < nk; j++) {
-                if (n < capacity) out[n] = kids[j];
-                n++;
-            }
-        }
+        int r = rnn__layer_walk(m->layers[i], fn, ctx);
+        if (r) return r;
     }
-    return n;
+    return 0;
 }
 
 /* ---------------------------------------------------------------- build and weights */
 
-static rnn_status collect_weights(rnn_layer *L, rnn_weight ***list, int *n, int *cap) {
+typedef struct {
+    rnn_weight **list;
+    int n, cap;
+} weight_list;
+
+static int collect_weights(rnn_layer *L, void *ctx) {
+    weight_list *w = ctx;
     for (int k = 0; k < L->n_weights; k++) {
-        if (*n == *cap) {
-            *cap = *cap ? 2 * *cap : 16;
-            rnn_weight **g = realloc(*list, sizeof *g * (size_t)*cap);
+        if (w->n == w->cap) {
+            w->cap = w->cap ? 2 * w->cap : 16;
+            rnn_weight **g = realloc(w->list, sizeof *g * (size_t)w->cap);
             if (!g) return rnn__fail(RNN_ERR_MEMORY, "out of memory");
-            *list = g;
+            w->list = g;
         }
-        (*list)[(*n)++] = &L->weights[k];
-    }
-    if (L->ops->children) {
-        rnn_layer **kids;
-        int nk = L->ops->children(L, &kids);
-        for (int i = 0; i < nk; i++) {
-            rnn_status st = collect_weights(kids[i], list, n, cap);
-            if (st) return st;
-        }
+        w->list[w->n++] = &L->weights[k];
     }
     return RNN_OK;
 }
@@ -711,13 +555,13 @@ rnn_status rnn__model_build_weights(rnn_model *m, int init) {
     for (int i = 0; i < m->n_layers; i++)
         if ((st = rnn__layer_build(m->layers[i], init ? &m->rng : NULL)))
             return rnn__model_fail(m, st);
-    rnn_weight **list = NULL;
-    int n = 0, cap = 0;
-    for (int i = 0; i < m->n_layers; i++)
-        if ((st = collect_weights(m->layers[i], &list, &n, &cap))) {
-            free(list);
-            return rnn__model_fail(m, st);
-        }
+    weight_list wl = {0};
+    if ((st = (rnn_status)rnn__model_walk(m, collect_weights, &wl))) {
+        free(wl.list);
+        return rnn__model_fail(m, st);
+    }
+    rnn_weight **list = wl.list;
+    int n = wl.n;
     int64_t total = 0;
     for (int i = 0; i < n; i++) total += list[i]->size;
     /* Optimizer slots: kept for weights already trained when layers were appended. */
@@ -751,6 +595,7 @@ rnn_status rnn__model_build_weights(rnn_model *m, int init) {
     m->n_params = total;
     if ((st = find_shared_symbols(m))) return rnn__model_fail(m, st);
     m->built = 1;
+    m->weights_drawn = 1;
     return RNN_OK;
 }
 
@@ -759,21 +604,74 @@ void rnn__model_zero_grads(rnn_model *m) {
         memset(m->weights[i]->grad, 0, sizeof(float) * (size_t)m->weights[i]->size);
 }
 
-rnn_status rnn_set_seed(rnn_model *m, uint64_t seed) {
-    if (!m) return rnn__fail(RNN_ERR_ARGUMENT, "rnn_set_seed: model is NULL");
-    rnn__rng_seed(&m->rng, seed);
+static int reset_one(rnn_layer *L, void *ctx);
+
+/* The layers with allocated weights, each once (a layer reached twice, through a model nested
+ * in two places, is drawn once by the build too), in walk order: the build's order of draws. */
+typedef struct {
+    rnn_layer **list;
+    int n, cap;
+} layer_list;
+
+static int list_built(rnn_layer *L, void *ctx) {
+    layer_list *l = ctx;
+    if (L->n_weights == 0 || !L->weight_block) return RNN_OK;
+    for (int i = 0; i < l->n; i++)
+        if (l->list[i] == L) return RNN_OK;
+    if (l->n == l->cap) {
+        l->cap = l->cap ? 2 * l->cap : 16;
+        rnn_layer **g = realloc(l->list, sizeof *g * (size_t)l->cap);
+        if (!g) return rnn__fail(RNN_ERR_MEMORY, "out of memory");
+        l->list = g;
+    }
+    l->list[l->n++] = L;
     return RNN_OK;
 }
 
+/* Draws every weight again from the generator as the first build did: zeros first (the
+ * initialisers leave biases at the allocation's zeros), then the layer's initialisers. What
+ * belonged to the old weights goes with them: optimizer slots and step count, carried states. */
+static rnn_status redraw_weights(rnn_model *m) {
+    layer_list l = {0};
+    rnn_status st = (rnn_status)rnn__model_walk(m, list_built, &l);
+    if (st) {
+        free(l.list);
+        return st;
+    }
+    for (int i = 0; i < l.n; i++) {
+        rnn_layer *L = l.list[i];
+        int64_t total = 0;
+        for (int k = 0; k < L->n_weights; k++) total += L->weights[k].size;
+        memset(L->weight_block, 0, sizeof(float) * (size_t)total);
+        memset(L->grad_block, 0, sizeof(float) * (size_t)total);
+        if (L->ops->init_weights) L->ops->init_weights(L, &m->rng);
+    }
+    free(l.list);
+    rnn__weights_changed();
+    for (int k = 0; k < 3; k++)
+        if (m->opt_slot[k]) memset(m->opt_slot[k], 0, sizeof(float) * (size_t)m->n_params);
+    m->iterations = 0;
+    rnn__model_walk(m, reset_one, NULL);
+    return RNN_OK;
+}
+
+rnn_status rnn_set_seed(rnn_model *m, uint64_t seed) {
+    if (!m) return rnn__fail(RNN_ERR_ARGUMENT, "rnn_set_seed: model is NULL");
+    rnn__rng_seed(&m->rng, seed);
+    if (!m->weights_drawn) return RNN_OK;
+    rnn_status st = redraw_weights(m);
+    return st ? rnn__model_fail(m, st) : RNN_OK;
+}
+
+static int find_stateful_batch(rnn_layer *L, void *ctx) {
+    if (L->ops->stateful_batch) *(int64_t *)ctx = L->ops->stateful_batch(L);
+    return *(int64_t *)ctx != 0;
+}
+
 int64_t rnn__model_stateful_batch(rnn_model *m) {
-    rnn_layer *all[512];
-    int n = rnn__model_all_layers(m, all, 512);
-    for (int i = 0; i < n && i < 512; i++)
-        if (all[i]->ops->stateful_batch) {
-            int64_t b = all[i]->ops->stateful_batch(all[i]);
-            if (b) return b;
-        }
-    return 0;
+    int64_t b = 0;
+    rnn__model_walk(m, find_stateful_batch, &b);
+    return b;
 }
 
 const rnn_shape *rnn__model_input_shape(const rnn_model *m, int k) {
@@ -810,12 +708,15 @@ rnn_status rnn_output_shape(rnn_model *m, int *rank, int64_t shape[RNN_MAX_RANK]
     return RNN_OK;
 }
 
+static int reset_one(rnn_layer *L, void *ctx) {
+    (void)ctx;
+    if (L->ops->reset_states) L->ops->reset_states(L);
+    return 0;
+}
+
 rnn_status rnn_reset_states(rnn_model *m) {
     if (!m) return rnn__fail(RNN_ERR_ARGUMENT, "rnn_reset_states: model is NULL");
-    rnn_layer *all[512];
-    int n = rnn__model_all_layers(m, all, 512);
-    for (int i = 0; i < n && i < 512; i++)
-        if (all[i]->ops->reset_states) all[i]->ops->reset_states(all[i]);
+    rnn__model_walk(m, reset_one, NULL);
     return RNN_OK;
 }
 
@@ -831,12 +732,21 @@ int rnn_weight_count(rnn_model *m) {
     return m->n_weights;
 }
 
+typedef struct {
+    const rnn_weight *w;
+    rnn_layer *owner;
+} owner_search;
+
+static int owns_weight(rnn_layer *L, void *ctx) {
+    owner_search *o = ctx;
+    if (o->w >= L->weights && o->w < L->weights + L->n_weights) o->owner = L;
+    return o->owner != NULL;
+}
+
 static rnn_layer *weight_owner(rnn_model *m, const rnn_weight *w) {
-    rnn_layer *all[512];
-    int n = rnn__model_all_layers(m, all, 512);
-    for (int i = 0; i < n && i < 512; i++)
-        if (w >= all[i]->weights && w < all[i]->weights + all[i]->n_weights) return all[i];
-    return NULL;
+    owner_search o = {w, NULL};
+    rnn__model_walk(m, owns_weight, &o);
+    return o.owner;
 }
 
 rnn_status rnn_weight_info(rnn_model *m, int index, const char **name, int *rank,

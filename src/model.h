@@ -67,12 +67,15 @@ struct rnn_model {
     int n_weights;
     int64_t n_params;
     int built;
+    /* The weights were allocated (drawn from rng, or filled by a loader) once: from then on
+     * rnn_set_seed redraws them. Stays set when an added layer clears built. */
+    int weights_drawn;
 
     int compiled;
     rnn_loss_spec loss;
     rnn_optimizer optimizer;
     int n_metrics;
-    int metric_kind[4]; /* see train.c */
+    int metric_kind[4]; /* see train/metrics.c */
     char metric_name[4][40];
     float *opt_slot[3]; /* optimizer slots over the weights, back to back (see optim.h) */
     float **clip_grads;  /* per weight, for clipping */
@@ -118,7 +121,9 @@ void rnn__model_retain(rnn_model *m);
 int rnn__is_input_layer(const rnn_layer *layer);
 /* 1 for an InputLayer of token ids (rnn_new_ids_input). */
 int rnn__input_is_ids(const rnn_layer *layer);
-/* Every layer of the model and of its nested models (depth first), for states and names. */
-int rnn__model_all_layers(rnn_model *m, rnn_layer **out, int capacity);
+/* rnn__layer_walk over each of the model's layers in order (InputLayers included): every layer
+ * of the model and of its nested models and wrappers, at any depth. A layer that two nested
+ * models share is visited once per place it appears. */
+int rnn__model_walk(rnn_model *m, rnn_layer_visit fn, void *ctx);
 
 #endif

@@ -18,10 +18,11 @@ static float frand(void) {
 }
 
 /* Loss at the current weights in `mode` (Dropout active in training: the model's generator is
- * reset before every evaluation so each sees the same dropout masks). */
+ * reset before every evaluation so each sees the same dropout masks; the generator alone, as
+ * rnn_set_seed on a built model also redraws its weights). */
 static double loss_at(rnn_model *m, const rnn_tensor *x, int nx, const rnn_tensor *y, int ny,
                       rnn_run_mode mode) {
-    rnn_set_seed(m, 99);
+    rnn__rng_seed(&m->rng, 99);
     double loss = NAN;
     if (rnn__model_gradients(m, x, nx, y, ny, mode, &loss) != RNN_OK)
         fprintf(stderr, "loss failed: %s\n", rnn_last_error());

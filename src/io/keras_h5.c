@@ -282,7 +282,7 @@ rnn_status rnn__keras_h5_write_strings(hid_t obj, const char *name, char **value
 
 static rnn_status load_legacy_layer(hid_t mw, rnn_layer *L, const rnn_keras_origin *o) {
     rnn_weight *w[64];
-    int nw = rnn__keras_layer_weights(L, w, 64);
+    int nw = rnn__layer_weight_list(L, w, 64);
     if (!exists(mw, L->name)) {
         if (nw == 0) return RNN_OK;
         return rnn__fail(RNN_ERR_FORMAT, "the file has no weights for layer \"%s\"", L->name);
@@ -586,7 +586,7 @@ static rnn_status save_legacy_layer(hid_t mw, rnn_layer *L) {
     hid_t g = H5Gcreate2(mw, L->name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     if (g < 0) return rnn__fail(RNN_ERR_IO, "cannot create group %s", L->name);
     rnn_weight *w[64];
-    int nw = rnn__keras_layer_weights(L, w, 64);
+    int nw = rnn__layer_weight_list(L, w, 64);
     char *names[64];
     rnn_status st = nw > 64 ? rnn__fail(RNN_ERR_UNSUPPORTED, "too many weights") : RNN_OK;
     int made = 0;

@@ -23,7 +23,6 @@
 
 #define STATE_MEMBER "librnn_training_state.json"
 #define BEST_MEMBER "librnn_best_weights.bin"
-#define MAX_LAYERS 512
 
 static cJSON *rng_json(const rnn_rng *r) {
     cJSON *a = cJSON_CreateArray();
@@ -108,52 +107,83 @@ static int int_from(const cJSON *o, const char *k, int64_t lo, int64_t hi, int64
     return 0;
 }
 
+/* Layers are named in the backup by their place in rnn__model_walk's order. */
+typedef struct {
+    int index;
+    cJSON *out;
+} states_walk;
+
+static int state_json(rnn_layer *L, void *ctx) {
+    states_walk *w = ctx;
+    int i = w->index++;
+    if (!rnn__layer_is_recurrent(L)) return 0;
+    rnn_recurrent *r = rnn__recurrent_of(L);
+    if (!r->state[0] || r->state_batch <= 0) return 0;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "index", i);
+    cJSON_AddStringToObject(o, "layer", L->name);
+    cJSON_AddNumberToObject(o, "batch", (double)r->state_batch);
+    cJSON_AddNumberToObject(o, "units", (double)r->H);
+    cJSON *st = cJSON_CreateArray();
+    for (int k = 0; k < r->cell->n_states; k++)
+        cJSON_AddItemToArray(st, floats_json(r->state[k], r->state_batch * r->H));
+    cJSON_AddItemToObject(o, "states", st);
+    cJSON_AddItemToArray(w->out, o);
+    return 0;
+}
+
 /* The carried states of the model's recurrent layers (those that hold one). */
 static cJSON *states_json(rnn_model *m) {
-    rnn_layer *all[MAX_LAYERS];
-    int n = rnn__model_all_layers(m, all, MAX_LAYERS);
-    cJSON *a = cJSON_CreateArray();
-    for (int i = 0; a && i < n && i < MAX_LAYERS; i++) {
-        if (!rnn__layer_is_recurrent(all[i])) continue;
-        rnn_recurrent *r = rnn__recurrent_of(all[i]);
-        if (!r->state[0] || r->state_batch <= 0) continue;
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddNumberToObject(o, "index", i);
-        cJSON_AddStringToObject(o, "layer", all[i]->name);
-        cJSON_AddNumberToObject(o, "batch", (double)r->state_batch);
-        cJSON_AddNumberToObject(o, "units", (double)r->H);
-        cJSON *st = cJSON_CreateArray();
-        for (int k = 0; k < r->cell->n_states; k++)
-            cJSON_AddItemToArray(st, floats_json(r->state[k], r->state_batch * r->H));
-        cJSON_AddItemToObject(o, "states", st);
-        cJSON_AddItemToArray(a, o);
-    }
-    return a;
+    states_walk w = {0, cJSON_CreateArray()};
+    if (w.out) rnn__model_walk(m, state_json, &w);
+    return w.out;
+}
+
+typedef struct {
+    int index;
+    rnn_layer *found;
+} nth_layer;
+
+static int count_to(rnn_layer *L, void *ctx) {
+    nth_layer *w = ctx;
+    if (w->index-- == 0) w->found = L;
+    return w->found != NULL;
+}
+
+static int count_layers(rnn_layer *L, void *ctx) {
+    (void)L;
+    ++*(int *)ctx;
+    return 0;
 }
 
 static rnn_status states_from(rnn_model *m, const cJSON *a) {
-    rnn_layer *all[MAX_LAYERS];
-    int n = rnn__model_all_layers(m, all, MAX_LAYERS);
-    if (n > MAX_LAYERS) n = MAX_LAYERS;
+    int n = 0;
+    rnn__model_walk(m, count_layers, &n);
     if (!cJSON_IsArray(a)) return rnn__fail(RNN_ERR_FORMAT, "layer states missing");
     const cJSON *o;
     cJSON_ArrayForEach(o, a) {
         int64_t idx, B, H;
         const cJSON *name = get(o, "layer"), *st = get(o, "states");
-        if (int_from(o, "index", 0, n - 1, &idx) || !cJSON_IsString(name) ||
-            strcmp(all[idx]->name, name->valuestring) || !rnn__layer_is_recurrent(all[idx]))
+        nth_layer w = {0, NULL};
+        if (!int_from(o, "index", 0, n - 1, &idx)) {
+            w.index = (int)idx;
+            rnn__model_walk(m, count_to, &w);
+        }
+        rnn_layer *L = w.found;
+        if (!L || !cJSON_IsString(name) || strcmp(L->name, name->valuestring) ||
+            !rnn__layer_is_recurrent(L))
             return rnn__fail(RNN_ERR_FORMAT, "the backup's layer states belong to another model");
-        rnn_recurrent *r = rnn__recurrent_of(all[idx]);
+        rnn_recurrent *r = rnn__recurrent_of(L);
         if (int_from(o, "batch", 1, (int64_t)1 << 30, &B) || int_from(o, "units", 1, (int64_t)1 << 30, &H) ||
             H != r->H || !cJSON_IsArray(st) || cJSON_GetArraySize(st) != r->cell->n_states)
             return rnn__fail(RNN_ERR_FORMAT, "layer \"%s\": the backup's state does not fit it",
-                             all[idx]->name);
-        rnn_status s = rnn__recurrent_ensure_state(all[idx], B);
+                             L->name);
+        rnn_status s = rnn__recurrent_ensure_state(L, B);
         if (s) return s;
         for (int k = 0; k < r->cell->n_states; k++)
             if (floats_from(cJSON_GetArrayItem(st, k), r->state[k], B * H))
                 return rnn__fail(RNN_ERR_FORMAT, "layer \"%s\": the backup's state is damaged",
-                                 all[idx]->name);
+                                 L->name);
     }
     return RNN_OK;
 }

@@ -123,6 +123,18 @@ void rnn__weight_set3(rnn_weight *w, const char *name, int64_t d0, int64_t d1, i
 void rnn__shape_format(const rnn_shape *s, char *buf, size_t size);
 int rnn__shape_equal(const rnn_shape *a, const rnn_shape *b);
 int64_t rnn__layer_param_count(rnn_layer *layer); /* including inner layers */
+
+/* The one walk over layers. Every question asked of "every layer" (build and seeding, weight
+ * lists, states, names, saving) goes through it, so a layer nested at any depth (a model in a
+ * model in a model, a wrapper's inner layer) is reached the same way by all of them. */
+typedef int (*rnn_layer_visit)(rnn_layer *layer, void *ctx);
+/* Visits the layer, then each inner layer (ops->children) with its own inner layers, depth
+ * first: the order of Keras's get_weights. A nonzero return from fn stops the walk and is
+ * returned; 0 when every layer was visited. */
+int rnn__layer_walk(rnn_layer *layer, rnn_layer_visit fn, void *ctx);
+/* The weights of the layer and its inner layers in walk order: the first cap go to out; returns
+ * how many there are. */
+int rnn__layer_weight_list(rnn_layer *layer, rnn_weight **out, int cap);
 /* Allocates and initialises the weights of this layer and its inner layers if not yet done
  * (rng NULL: allocated, left zero). */
 rnn_status rnn__layer_build(rnn_layer *layer, rnn_rng *rng);
@@ -138,6 +150,8 @@ unsigned long rnn__weights_generation(void);
 rnn_status rnn__expect_rank(const rnn_layer *layer, const rnn_shape *in, int rank_a, int rank_b);
 /* Drops one reference; frees the layer (and its impl) at zero. */
 void rnn__layer_release(rnn_layer *layer);
+/* Frees the layer, its buffers and its impl, whatever its references (a layer no model took). */
+void rnn__layer_destroy(rnn_layer *layer);
 /* Number of values in y[k] per batch row and in total. */
 int64_t rnn__tensor_row_size(const rnn_tensor *t);
 

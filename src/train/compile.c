@@ -1,0 +1,62 @@
+/* compile: the loss and the optimizer (Keras's model.compile), and the switches that go with
+ * them (from_logits, the optimizer's step count). Metrics are in metrics.c. */
+#include <string.h>
+
+#include "losses.h"
+#include "model.h"
+#include "optim.h"
+
+/* ---------------------------------------------------------------- compile */
+
+rnn_status rnn_compile_with(rnn_model *m, const char *loss, const rnn_optimizer *optimizer) {
+    if (!m) return rnn__fail(RNN_ERR_ARGUMENT, "rnn_compile: model is NULL");
+    rnn_loss_spec spec;
+    if (rnn__loss_from_name(loss, &spec) != 0)
+        return rnn__model_fail(m, rnn__fail(RNN_ERR_ARGUMENT,
+                               "Could not interpret loss identifier: %s (supported: "
+                               "mean_squared_error/mse, mean_absolute_error/mae, "
+                               "sparse_categorical_crossentropy, categorical_crossentropy, "
+                               "binary_crossentropy, kullback_leibler_divergence/kld)",
+                               loss ? loss : "NULL"));
+    rnn_status st = rnn__optimizer_check(optimizer);
+    if (st) return rnn__model_fail(m, st);
+    if ((st = rnn__model_build(m))) return st;
+    m->loss = spec;
+    m->optimizer = *optimizer;
+    m->n_metrics = 0;
+    m->iterations = 0;
+    for (int k = 0; k < 3; k++) memset(m->opt_slot[k], 0, sizeof(float) * (size_t)m->n_params);
+    m->compiled = 1;
+    return RNN_OK;
+}
+
+rnn_status rnn_compile(rnn_model *m, const char *loss, const char *optimizer) {
+    rnn_optimizer o;
+    if (optimizer && (!strcmp(optimizer, "adam") || !strcmp(optimizer, "Adam")))
+        o = rnn_adam_defaults();
+    else if (optimizer && (!strcmp(optimizer, "sgd") || !strcmp(optimizer, "SGD")))
+        o = rnn_sgd_defaults();
+    else if (optimizer && (!strcmp(optimizer, "rmsprop") || !strcmp(optimizer, "RMSprop")))
+        o = rnn_rmsprop_defaults();
+    else
+        return rnn__model_fail(m, rnn__fail(RNN_ERR_ARGUMENT,
+                               "Could not interpret optimizer identifier: %s (supported: adam, "
+                               "sgd, rmsprop; rnn_compile_with takes explicit settings)",
+                               optimizer ? optimizer : "NULL"));
+    return rnn_compile_with(m, loss, &o);
+}
+
+int64_t rnn_optimizer_iterations(const rnn_model *m) {
+    return m && m->compiled ? m->iterations : -1;
+}
+
+rnn_status rnn_set_from_logits(rnn_model *m, int from_logits) {
+    if (!m) return rnn__fail(RNN_ERR_ARGUMENT, "model is NULL");
+    if (!m->compiled) return rnn__model_fail(m, rnn__fail(RNN_ERR_STATE, "compile first"));
+    if (from_logits && m->loss.kind != RNN_LOSS_SPARSE_CATEGORICAL_CE &&
+        m->loss.kind != RNN_LOSS_CATEGORICAL_CE && m->loss.kind != RNN_LOSS_BINARY_CE)
+        return rnn__model_fail(m, rnn__fail(RNN_ERR_ARGUMENT, "%s has no from_logits form",
+                                            rnn__loss_name(m->loss.kind)));
+    m->loss.from_logits = from_logits != 0;
+    return RNN_OK;
+}

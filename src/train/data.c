@@ -1,0 +1,214 @@
+/* What fit, evaluate, predict and train_on_batch accept: the checks of x and y against the
+ * model (shapes, finite values, class ids, stateful batch sizes), the batch buffers, and one
+ * batch from a caller's batch source checked the same way. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "losses.h"
+#include "train/train.h"
+
+/* ---------------------------------------------------------------- argument checks */
+
+static rnn_status check_array(const char *what, int k, const rnn_tensor *t) {
+    if (!t->data) return rnn__fail(RNN_ERR_ARGUMENT, "%s[%d] has no data (NULL)", what, k);
+    if (t->rank < 1 || t->rank > RNN_MAX_RANK)
+        return rnn__fail(RNN_ERR_SHAPE, "%s[%d] has rank %d", what, k, t->rank);
+    for (int i = 0; i < t->rank; i++)
+        if (t->shape[i] < 0) return rnn__fail(RNN_ERR_SHAPE, "%s[%d] has a negative dimension", what, k);
+    int64_t n = rnn_tensor_size(t);
+    /* 2^34 floats (64 GiB) bounds one array: beyond that the dimensions are a mistake, and
+     * reading them would run past any real buffer. rnn_tensor_size is 0 on overflow, so a 0
+     * without a zero dimension is an overflow ((2^32, 2^32, 1) wraps int64 to 0). */
+    int zero_dim = 0;
+    for (int i = 0; i < t->rank; i++) zero_dim |= t->shape[i] == 0;
+    if (n > ((int64_t)1 << 34) || (n == 0 && !zero_dim))
+        return rnn__fail(RNN_ERR_MEMORY, "%s's dimensions (%lld, %lld, ...) are too large: the "
+                         "element count overflows or exceeds 2^34", what,
+                         (long long)t->shape[0], t->rank > 1 ? (long long)t->shape[1] : 0LL);
+    for (int64_t i = 0; i < n; i++)
+        if (!isfinite(t->data[i]))
+            return rnn__fail(RNN_ERR_NUMERIC, "%s contains %s at flat index %lld", what,
+                             isnan(t->data[i]) ? "NaN" : "Inf", (long long)i);
+    return RNN_OK;
+}
+
+rnn_status rnn__check_x(rnn_model *m, const rnn_tensor *xs, int nx, call_data *d) {
+    if (m->n_inputs == 0 || m->n_layers <= m->n_inputs)
+        return rnn__fail(RNN_ERR_STATE, "the model has no layers yet");
+    if (!xs || nx != m->n_inputs)
+        return rnn__fail(RNN_ERR_ARGUMENT, "the model has %d input%s, %d array%s given",
+                         m->n_inputs, m->n_inputs > 1 ? "s" : "", nx, nx == 1 ? " was" : "s were");
+    d->x = xs;
+    d->n = xs[0].shape[0];
+    d->steps = xs[0].rank >= 2 ? xs[0].shape[1] : 0;
+    for (int k = 0; k < nx; k++) {
+        const rnn_tensor *x = &xs[k];
+        const rnn_shape *in = rnn__model_input_shape(m, k);
+        if (x->rank != in->rank) {
+            char s[96];
+            rnn__shape_format(in, s, sizeof s);
+            return rnn__fail(RNN_ERR_SHAPE,
+                             "x has rank %d but the model expects rank %d input of shape %s%s",
+                             x->rank, in->rank, s,
+                             in->rank == 3 ? " ([samples, time steps, features])" : "");
+        }
+        if (x->shape[0] <= 0) return rnn__fail(RNN_ERR_SHAPE, "x has zero samples");
+        if (x->shape[0] != d->n)
+            return rnn__fail(RNN_ERR_SHAPE, "input %d has %lld samples but input 0 has %lld", k,
+                             (long long)x->shape[0], (long long)d->n);
+        if (in->rank >= 2 && x->shape[1] <= 0 && (in->rank == 3 || in->dim[1] != 0))
+            return rnn__fail(RNN_ERR_SHAPE, "x has zero time steps");
+        for (int i = 1; i < in->rank; i++)
+            if (in->dim[i] >= 0 && x->shape[i] != in->dim[i]) {
+                char s[96];
+                rnn__shape_format(in, s, sizeof s);
+                return rnn__fail(RNN_ERR_SHAPE,
+                                 "x has %lld %s on axis %d, but the model's input shape is %s",
+                                 (long long)x->shape[i],
+                                 in->rank == 3 && i == 1 ? "time steps" : "features", i, s);
+            }
+        rnn_status st = check_array("x", k, x);
+        if (st) return st;
+    }
+    return RNN_OK;
+}
+
+/* Values per sample in output k's targets. */
+int64_t rnn__target_per_sample(const rnn_model *m, int k, int64_t steps) {
+    rnn_shape s = rnn__model_output_shape(m, k, 1, steps);
+    int64_t n = 1;
+    for (int i = 1; i < s.rank - (rnn__loss_sparse_targets(m->loss.kind) ? 1 : 0); i++) n *= s.dim[i];
+    return n;
+}
+
+int64_t rnn__output_per_sample(const rnn_model *m, int k, int64_t steps) {
+    rnn_shape s = rnn__model_output_shape(m, k, 1, steps);
+    int64_t n = 1;
+    for (int i = 1; i < s.rank; i++) n *= s.dim[i];
+    return n;
+}
+
+rnn_status rnn__check_y(rnn_model *m, const rnn_tensor *ys, int ny, call_data *d) {
+    if (!ys || ny != m->n_outputs)
+        return rnn__fail(RNN_ERR_ARGUMENT, "the model has %d output%s, %d target array%s given",
+                         m->n_outputs, m->n_outputs > 1 ? "s" : "", ny, ny == 1 ? " was" : "s were");
+    d->y = ys;
+    const int sparse = rnn__loss_sparse_targets(m->loss.kind);
+    for (int k = 0; k < ny; k++) {
+        const rnn_tensor *y = &ys[k];
+        rnn_shape out = rnn__model_output_shape(m, k, d->n, d->steps);
+        char s[96];
+        rnn__shape_format(&out, s, sizeof s);
+        if (!y->data) return rnn__fail(RNN_ERR_ARGUMENT, "y has no data (NULL)");
+        if (y->rank < 1 || y->rank > RNN_MAX_RANK || y->shape[0] != d->n)
+            return rnn__fail(RNN_ERR_SHAPE, "y has %lld samples but x has %lld",
+                             y->rank >= 1 ? (long long)y->shape[0] : 0LL, (long long)d->n);
+        /* Targets: the output's shape, or without a trailing 1 ((n,) for (n, 1)); for sparse
+         * categorical cross-entropy one class id per row: the shape without the class axis,
+         * or with a trailing 1 instead of it. */
+        rnn_shape want = out;
+        if (sparse) want.dim[want.rank - 1] = 1;
+        int same = y->rank == want.rank, squeezed = y->rank == want.rank - 1 && want.dim[want.rank - 1] == 1;
+        for (int i = 1; same && i < want.rank; i++) same = y->shape[i] == want.dim[i];
+        for (int i = 1; squeezed && i < y->rank; i++) squeezed = y->shape[i] == want.dim[i];
+        if (!same && !squeezed) {
+            rnn_shape ys_shape = {y->rank, {0}};
+            for (int i = 0; i < y->rank; i++) ys_shape.dim[i] = y->shape[i];
+            char t[96];
+            rnn__shape_format(&ys_shape, t, sizeof t);
+            return rnn__fail(RNN_ERR_SHAPE, "y has shape %s but the model's output has shape %s%s",
+                             t, s, sparse ? " (sparse_categorical_crossentropy takes one class "
+                                            "id per output row)" : "");
+        }
+        rnn_status st = check_array("y", k, y);
+        if (st) return st;
+        if (sparse) {
+            int64_t n = rnn_tensor_size(y), C = out.dim[out.rank - 1];
+            for (int64_t i = 0; i < n; i++)
+                if (y->data[i] < 0 || y->data[i] >= (float)C || y->data[i] != floorf(y->data[i]))
+                    return rnn__fail(RNN_ERR_ARGUMENT,
+                                     "y[%lld] = %g is not a class id in [0, %lld) "
+                                     "(sparse_categorical_crossentropy)", (long long)i,
+                                     (double)y->data[i], (long long)C);
+        }
+    }
+    return RNN_OK;
+}
+
+/* A stateful model takes only batches of its fixed size. */
+rnn_status rnn__check_stateful_batches(rnn_model *m, int64_t n, int batch_size) {
+    int64_t fixed = rnn__model_stateful_batch(m);
+    if (!fixed) return RNN_OK;
+    if (batch_size != fixed)
+        return rnn__fail(RNN_ERR_STATE,
+                         "the model is stateful with a fixed batch size of %lld, but batch_size "
+                         "is %d; pass batch_size=%lld", (long long)fixed, batch_size,
+                         (long long)fixed);
+    if (n % fixed != 0)
+        return rnn__fail(RNN_ERR_STATE,
+                         "the model is stateful with a fixed batch size of %lld, and %lld samples "
+                         "do not divide into full batches (the last would have %lld); a stateful "
+                         "layer carries each row to the same row of the next batch",
+                         (long long)fixed, (long long)n, (long long)(n % fixed));
+    return RNN_OK;
+}
+
+/* ---------------------------------------------------------------- batches */
+
+/* Plans the model's batch buffers for batches of up to `batch` samples. */
+rnn_status rnn__plan_batch(rnn_model *m, const call_data *d, int64_t batch, int gather_x) {
+    rnn__ws_begin(&m->ws);
+    for (int k = 0; k < m->n_inputs; k++) {
+        int64_t nx;
+        if (!rnn__mul_ok(batch, gather_x ? rnn__tensor_row_size(&d->x[k]) : 0, &nx))
+            return rnn__fail(RNN_ERR_MEMORY, "batch too large");
+        rnn__ws_want(&m->ws, &m->batch_x[k], nx);
+    }
+    for (int k = 0; k < m->n_outputs; k++) {
+        int64_t ny, no;
+        if (!rnn__mul_ok(batch, d->y ? rnn__target_per_sample(m, k, d->steps) : 0, &ny) ||
+            !rnn__mul_ok(batch, rnn__output_per_sample(m, k, d->steps), &no))
+            return rnn__fail(RNN_ERR_MEMORY, "batch too large");
+        rnn__ws_want(&m->ws, &m->batch_y[k], ny);
+        rnn__ws_want(&m->ws, &m->dloss[k], no);
+    }
+    if (rnn__ws_commit(&m->ws) != 0) return rnn__fail(RNN_ERR_MEMORY, "out of memory for a batch");
+    return RNN_OK;
+}
+
+rnn_tensor rnn__batch_view(float *data, const rnn_tensor *t, int64_t count) {
+    rnn_tensor v = *t;
+    v.data = data;
+    v.shape[0] = count;
+    return v;
+}
+
+rnn_status rnn__need_compiled(rnn_model *m) {
+    if (!m->compiled)
+        return rnn__fail(RNN_ERR_STATE, "You must call compile() before using the model "
+                         "(rnn_compile)");
+    return RNN_OK;
+}
+
+/* Fetches batch k from a source and checks it like any fit data. */
+rnn_status rnn__source_batch(rnn_model *m, const rnn_batch_source *src, int64_t k,
+                               rnn_tensor *xb, rnn_tensor *yb, call_data *d) {
+    memset(xb, 0, sizeof *xb * RNN_MODEL_MAX_IO);
+    memset(yb, 0, sizeof *yb * RNN_MODEL_MAX_IO);
+    rnn_status st = src->get(src->user, k, xb, yb);
+    if (st)
+        return rnn__fail(st, "the batch source failed on batch %lld%s%s", (long long)k,
+                         rnn_last_error()[0] ? ": " : "", rnn_last_error());
+    memset(d, 0, sizeof *d);
+    if ((st = rnn__check_x(m, xb, m->n_inputs, d))) return st;
+    if (yb && (st = rnn__check_y(m, yb, m->n_outputs, d))) return st;
+    if ((st = rnn__check_stateful_batches(m, d->n, (int)d->n))) return st;
+    return rnn__plan_batch(m, d, d->n, 0);
+}
+
+rnn_status rnn__check_source(const rnn_batch_source *src) {
+    if (!src || !src->get || src->batches <= 0)
+        return rnn__fail(RNN_ERR_ARGUMENT, "a batch source needs get() and batches > 0");
+    return RNN_OK;
+}

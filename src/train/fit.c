@@ -1,0 +1,391 @@
+/* fit, with Keras's batching (last batch partial, validation = the last fraction before
+ * shuffling, a new permutation each epoch) and its stateful rules, over arrays in memory or a
+ * caller's batch source; the epoch loop runs the callbacks (callbacks.c) and the progress bar. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "train/callbacks.h"
+
+/* ---------------------------------------------------------------- fit */
+
+rnn_fit_options rnn_fit_defaults(void) {
+    rnn_fit_options o;
+    memset(&o, 0, sizeof o);
+    o.epochs = 1;
+    o.batch_size = 32;
+    o.shuffle = 1;
+    o.verbose = 1;
+    o.early_stopping.monitor = "val_loss";
+    o.checkpoint.monitor = "val_loss";
+    o.backup.delete_checkpoint = 1;
+    return o;
+}
+
+void rnn_history_free(rnn_history *h) {
+    if (!h) return;
+    free(h->loss);
+    free(h->val_loss);
+    for (int k = 0; k < RNN_MAX_METRICS; k++) {
+        free(h->metric[k]);
+        free(h->val_metric[k]);
+    }
+    memset(h, 0, sizeof *h);
+}
+
+/* The epoch's logs in Keras 3's order: training keys sorted by name, then val_ keys sorted. */
+static int epoch_logs(const rnn_model *m, double loss, const double *metrics, int with_val,
+                      double val_loss, const double *val_metrics, rnn_log_entry *out) {
+    static _Thread_local char val_names[RNN_MAX_METRICS][48];
+    int n = 0;
+    for (int pass = 0; pass < (with_val ? 2 : 1); pass++) {
+        rnn_log_entry part[RNN_MAX_METRICS + 1];
+        int np = 0;
+        part[np++] = (rnn_log_entry){pass ? "val_loss" : "loss", pass ? val_loss : loss};
+        for (int k = 0; k < m->n_metrics; k++) {
+            if (pass) snprintf(val_names[k], sizeof val_names[k], "val_%s", m->metric_name[k]);
+            part[np++] = (rnn_log_entry){pass ? val_names[k] : m->metric_name[k],
+                                         pass ? val_metrics[k] : metrics[k]};
+        }
+        for (int i = 1; i < np; i++) /* insertion sort by name */
+            for (int j = i; j > 0 && strcmp(part[j - 1].name, part[j].name) > 0; j--) {
+                rnn_log_entry t = part[j]; part[j] = part[j - 1]; part[j - 1] = t;
+            }
+        for (int i = 0; i < np; i++) out[n++] = part[i];
+    }
+    return n;
+}
+
+/* Where fit's batches come from: arrays in memory (shuffled per epoch, validation = their tail)
+ * or a caller's batch source (Keras's generator / keras.utils.Sequence). */
+typedef struct batch_provider batch_provider;
+struct batch_provider {
+    int64_t batches; /* per epoch */
+    int has_validation;
+    rnn_status (*begin_epoch)(batch_provider *p, rnn_model *m);
+    /* Batch k of the epoch: inputs xb[0..n_inputs), targets[0..n_outputs), its sample count. */
+    rnn_status (*get)(batch_provider *p, rnn_model *m, int64_t k, rnn_tensor *xb,
+                      const float **targets, int64_t *count);
+    rnn_status (*validate)(batch_provider *p, rnn_model *m, double *loss, double *metrics);
+    void (*end)(batch_provider *p);
+    /* arrays */
+    const call_data *d;
+    int64_t split, n, batch_size;
+    int64_t *order;
+    /* batch source */
+    const rnn_batch_source *src, *val_src;
+};
+
+static rnn_status fit_loop(rnn_model *m, batch_provider *bp, const rnn_fit_options *o,
+                           rnn_history *history) {
+    rnn_status st;
+    const int with_val = bp->has_validation;
+    rnn_history own_history;
+    backup_state bk;
+    memset(&bk, 0, sizeof bk);
+    if (o->backup.path) {
+        if (o->backup.save_freq < 0)
+            return rnn__fail(RNN_ERR_ARGUMENT, "BackupAndRestore: save_freq must be >= 0");
+        bk.cfg = &o->backup;
+        if (!history) { /* the backup carries the history, so fit keeps one */
+            memset(&own_history, 0, sizeof own_history);
+            history = &own_history;
+        }
+    }
+    if (history) {
+        size_t n = (size_t)(o->epochs ? o->epochs : 1);
+        int ok = (history->loss = calloc(n, sizeof(double))) != NULL;
+        if (with_val) ok &= (history->val_loss = calloc(n, sizeof(double))) != NULL;
+        history->n_metrics = m->n_metrics;
+        for (int k = 0; k < m->n_metrics; k++) {
+            history->metric_names[k] = m->metric_name[k];
+            ok &= (history->metric[k] = calloc(n, sizeof(double))) != NULL;
+            if (with_val) ok &= (history->val_metric[k] = calloc(n, sizeof(double))) != NULL;
+        }
+        if (!ok) {
+            if (history == &own_history) rnn_history_free(history);
+            return rnn__fail(RNN_ERR_MEMORY, "out of memory");
+        }
+    }
+    early_state es;
+    if ((st = rnn__early_init(&es, m, &o->early_stopping, with_val))) {
+        free(es.best_weights);
+        if (history == &own_history) rnn_history_free(history);
+        return st;
+    }
+    checkpoint_state cp = {&o->checkpoint, 0, 0};
+    int first_epoch = 0, finished = 0;
+    int64_t first_batch = 0;
+    if (bk.cfg) {
+        int found = 0;
+        bk.state.history = history;
+        bk.state.epochs_total = o->epochs;
+        bk.state.es_best_weights = es.best_weights;
+        st = rnn__backup_restore(m, bk.cfg->path, &bk.state, &found);
+        if (!st && found) {
+            first_epoch = bk.state.epoch;
+            first_batch = bk.state.batch;
+            finished = bk.state.finished;
+            if (first_batch > bp->batches)
+                st = rnn__fail(RNN_ERR_FORMAT, "BackupAndRestore: %s was taken at batch %lld of "
+                               "an epoch of %lld batches (other data or batch size?)",
+                               bk.cfg->path, (long long)first_batch, (long long)bp->batches);
+            es.best_epoch = bk.state.es_best_epoch;
+            es.wait = bk.state.es_wait;
+            if (es.cfg && es.best_epoch >= 0) es.best = bk.state.es_best;
+            cp.have_best = bk.state.cp_have_best;
+            cp.best = bk.state.cp_best;
+            if (history) history->best_epoch = es.best_epoch;
+            m->rng = bk.state.rng;
+        }
+    }
+    for (int epoch = first_epoch; epoch < o->epochs && !st && !finished; epoch++) {
+        const int resumed = epoch == first_epoch && first_batch > 0;
+        double running = 0.0, seen = 0.0;
+        metric_sums ms = {{0}, 0};
+        double metric_now[RNN_MAX_METRICS] = {0};
+        if (resumed) { /* redraw the epoch's permutation, then go on from the saved generator */
+            const rnn_rng now = m->rng;
+            m->rng = bk.state.rng_epoch_start;
+            if (bp->begin_epoch && (st = bp->begin_epoch(bp, m))) break;
+            m->rng = now;
+            running = bk.state.running;
+            seen = bk.state.seen;
+            memcpy(ms.correct, bk.state.metric_correct, sizeof ms.correct);
+            ms.rows = bk.state.metric_rows;
+            for (int k = 0; k < m->n_metrics; k++) metric_now[k] = ms.rows ? ms.correct[k] / ms.rows : 0;
+        } else {
+            bk.state.rng_epoch_start = m->rng;
+            if (bp->begin_epoch && (st = bp->begin_epoch(bp, m))) break;
+        }
+        rnn_progress bar;
+        rnn__progress_begin(&bar, o->out, o->verbose, epoch, o->epochs, bp->batches);
+        rnn_log_entry logs[2 * RNN_MAX_METRICS + 2];
+        for (int64_t b = resumed ? first_batch : 0; b < bp->batches && !st; b++) {
+            rnn_tensor xb[RNN_MODEL_MAX_IO];
+            const float *targets[RNN_MODEL_MAX_IO];
+            int64_t count;
+            double loss;
+            if ((st = bp->get(bp, m, b, xb, targets, &count)) ||
+                (st = rnn__train_step(m, xb, targets, &loss, &ms))) {
+                if (o->verbose) fputc('\n', bar.out);
+                break;
+            }
+            running += loss * (double)count; /* Keras: mean weighted by batch size */
+            seen += (double)count;
+            for (int k = 0; k < m->n_metrics; k++) metric_now[k] = ms.rows ? ms.correct[k] / ms.rows : 0;
+            int nl = epoch_logs(m, running / seen, metric_now, 0, 0, NULL, logs);
+            rnn__progress_step(&bar, b + 1, logs, nl);
+            if (bk.cfg && bk.cfg->save_freq > 0 && (b + 1) % bk.cfg->save_freq == 0 &&
+                b + 1 < bp->batches)
+                st = rnn__backup_write(&bk, m, epoch, b + 1, 0, running, seen, &ms, &es, &cp);
+        }
+        if (st) break;
+        double epoch_loss = seen ? running / seen : 0, val = NAN, val_metrics[RNN_MAX_METRICS];
+        if (with_val && (st = bp->validate(bp, m, &val, val_metrics))) break;
+        int nl = epoch_logs(m, epoch_loss, metric_now, with_val, val, val_metrics, logs);
+        rnn__progress_end(&bar, logs, nl);
+        if (history) {
+            history->loss[epoch] = epoch_loss;
+            if (with_val) history->val_loss[epoch] = val;
+            for (int k = 0; k < m->n_metrics; k++) {
+                history->metric[k][epoch] = metric_now[k];
+                if (with_val) history->val_metric[k][epoch] = val_metrics[k];
+            }
+            history->epochs = epoch + 1;
+        }
+        if (o->checkpoint.filepath && (st = rnn__checkpoint_after_epoch(&cp, m, epoch, logs, nl))) break;
+        int stop = rnn__early_after_epoch(&es, m, epoch, logs, nl);
+        if (history) history->best_epoch = es.best_epoch;
+        if (!stop && o->on_epoch_end) {
+            rnn_history view = {0};
+            stop = o->on_epoch_end(o->user, epoch, history ? history : &view) != 0;
+        }
+        if (stop && history) history->stopped_early = 1;
+        /* The backup after the epoch records a decision to stop, so a resume ends too. */
+        if (bk.cfg) {
+            metric_sums none = {{0}, 0};
+            st = rnn__backup_write(&bk, m, epoch + 1, 0, stop, 0.0, 0.0, &none, &es, &cp);
+        }
+        if (stop) break;
+    }
+    if (finished && history) history->stopped_early = 1;
+    if (!st && bk.cfg && bk.cfg->delete_checkpoint && remove(bk.cfg->path) != 0 && errno != ENOENT)
+        st = rnn__fail(RNN_ERR_IO, "BackupAndRestore: cannot delete %s", bk.cfg->path);
+    free(es.best_weights);
+    if (history == &own_history) rnn_history_free(history);
+    return st;
+}
+
+/* ---- arrays in memory */
+
+/* Copies rows idx[start..start+count) (or start.. in order) of src into dst. */
+static void gather(float *dst, const float *src, const int64_t *idx, int64_t start, int64_t count,
+                   int64_t per) {
+    for (int64_t i = 0; i < count; i++)
+        memcpy(dst + i * per, src + (idx ? idx[start + i] : start + i) * per,
+               sizeof(float) * (size_t)per);
+}
+
+static rnn_status arrays_begin_epoch(batch_provider *p, rnn_model *m) {
+    if (!p->order) return RNN_OK;
+    for (int64_t i = 0; i < p->split; i++) p->order[i] = i;
+    for (int64_t i = p->split - 1; i > 0; i--) { /* Fisher-Yates, a new permutation each epoch */
+        int64_t j = (int64_t)rnn__rng_below(&m->rng, (uint64_t)(i + 1));
+        int64_t t = p->order[i]; p->order[i] = p->order[j]; p->order[j] = t;
+    }
+    return RNN_OK;
+}
+
+static rnn_status arrays_get(batch_provider *p, rnn_model *m, int64_t k, rnn_tensor *xb,
+                             const float **targets, int64_t *count) {
+    const call_data *d = p->d;
+    int64_t start = k * p->batch_size;
+    *count = p->split - start < p->batch_size ? p->split - start : p->batch_size;
+    for (int i = 0; i < m->n_inputs; i++) {
+        gather(m->batch_x[i], d->x[i].data, p->order, start, *count, rnn__tensor_row_size(&d->x[i]));
+        xb[i] = rnn__batch_view(m->batch_x[i], &d->x[i], *count);
+    }
+    for (int i = 0; i < m->n_outputs; i++) {
+        gather(m->batch_y[i], d->y[i].data, p->order, start, *count, rnn__target_per_sample(m, i, d->steps));
+        targets[i] = m->batch_y[i];
+    }
+    return RNN_OK;
+}
+
+static rnn_status arrays_validate(batch_provider *p, rnn_model *m, double *loss, double *metrics) {
+    return rnn__evaluate_range(m, p->d, p->split, p->n, (int)p->batch_size, loss, metrics);
+}
+
+static rnn_status fit_arrays(rnn_model *m, const call_data *d, const rnn_fit_options *o,
+                             rnn_history *history) {
+    rnn_status st;
+    if (o->epochs < 0 || o->batch_size <= 0)
+        return rnn__fail(RNN_ERR_ARGUMENT, "epochs must be >= 0 and batch_size > 0 (got %d, %d)",
+                         o->epochs, o->batch_size);
+    if (!(o->validation_split >= 0.0f && o->validation_split < 1.0f))
+        return rnn__fail(RNN_ERR_ARGUMENT, "validation_split must be in [0, 1), got %g",
+                         (double)o->validation_split);
+    const int64_t N = d->n;
+    /* Keras: split_at = floor(N * (1 - validation_split)); validation is the tail, unshuffled. */
+    int64_t split = o->validation_split > 0 ? (int64_t)floor((double)N * (1.0 - o->validation_split)) : N;
+    if (o->validation_split > 0 && (split == 0 || split == N))
+        return rnn__fail(RNN_ERR_ARGUMENT,
+                         "validation_split=%g leaves %s samples out of %lld: too few samples",
+                         (double)o->validation_split, split == 0 ? "no training" : "no validation",
+                         (long long)N);
+    if ((st = rnn__check_stateful_batches(m, split, o->batch_size))) return st;
+    if (split < N && (st = rnn__check_stateful_batches(m, N - split, o->batch_size))) return st;
+    int64_t bs = o->batch_size < split ? o->batch_size : split;
+    if ((st = rnn__plan_batch(m, d, bs, 1))) return st;
+    batch_provider bp = {0};
+    bp.batches = (split + o->batch_size - 1) / o->batch_size;
+    bp.has_validation = split < N;
+    bp.begin_epoch = arrays_begin_epoch;
+    bp.get = arrays_get;
+    bp.validate = arrays_validate;
+    bp.d = d;
+    bp.split = split;
+    bp.n = N;
+    bp.batch_size = o->batch_size;
+    if (o->shuffle && !(bp.order = malloc(sizeof(int64_t) * (size_t)split)))
+        return rnn__fail(RNN_ERR_MEMORY, "out of memory");
+    st = fit_loop(m, &bp, o, history);
+    free(bp.order);
+    return st;
+}
+
+/* ---- a caller's batch source */
+
+typedef struct {
+    batch_provider base;
+    rnn_tensor x[RNN_MODEL_MAX_IO], y[RNN_MODEL_MAX_IO];
+    call_data d;
+    int64_t *order;
+} source_provider;
+
+static rnn_status source_begin_epoch(batch_provider *p, rnn_model *m) {
+    source_provider *sp = (source_provider *)p;
+    if (!sp->order) return RNN_OK;
+    /* Keras shuffles the order of a Sequence's batches when shuffle=True. */
+    for (int64_t i = 0; i < p->batches; i++) sp->order[i] = i;
+    for (int64_t i = p->batches - 1; i > 0; i--) {
+        int64_t j = (int64_t)rnn__rng_below(&m->rng, (uint64_t)(i + 1));
+        int64_t t = sp->order[i]; sp->order[i] = sp->order[j]; sp->order[j] = t;
+    }
+    return RNN_OK;
+}
+
+static rnn_status source_get(batch_provider *p, rnn_model *m, int64_t k, rnn_tensor *xb,
+                             const float **targets, int64_t *count) {
+    source_provider *sp = (source_provider *)p;
+    int64_t idx = sp->order ? sp->order[k] : k;
+    rnn_status st = rnn__source_batch(m, p->src, idx, sp->x, sp->y, &sp->d);
+    if (st) return st;
+    for (int i = 0; i < m->n_inputs; i++) xb[i] = sp->x[i];
+    for (int i = 0; i < m->n_outputs; i++) targets[i] = sp->y[i].data;
+    *count = sp->d.n;
+    if (k == p->batches - 1 && p->src->on_epoch_end) p->src->on_epoch_end(p->src->user);
+    return RNN_OK;
+}
+
+static rnn_status source_validate(batch_provider *p, rnn_model *m, double *loss, double *metrics) {
+    return rnn__evaluate_source(m, p->val_src, loss, metrics);
+}
+
+rnn_status rnn_fit_source(rnn_model *m, const rnn_batch_source *train,
+                          const rnn_batch_source *validation, const rnn_fit_options *options,
+                          rnn_history *history) {
+    if (!m) return rnn__fail(RNN_ERR_ARGUMENT, "rnn_fit_source: model is NULL");
+    if (history) memset(history, 0, sizeof *history);
+    rnn_fit_options o = options ? *options : rnn_fit_defaults();
+    rnn_status st;
+    if ((st = rnn__need_compiled(m)) || (st = rnn__check_source(train)) ||
+        (validation && (st = rnn__check_source(validation))))
+        return rnn__model_fail(m, st);
+    if (o.epochs < 0) return rnn__model_fail(m, rnn__fail(RNN_ERR_ARGUMENT, "epochs must be >= 0"));
+    source_provider sp;
+    memset(&sp, 0, sizeof sp);
+    sp.base.batches = train->batches;
+    sp.base.has_validation = validation != NULL;
+    sp.base.begin_epoch = source_begin_epoch;
+    sp.base.get = source_get;
+    sp.base.validate = source_validate;
+    sp.base.src = train;
+    sp.base.val_src = validation;
+    /* A stateful model reads its source in order: shuffling would break the carried state. */
+    if (o.shuffle && !rnn__model_stateful_batch(m) &&
+        !(sp.order = malloc(sizeof(int64_t) * (size_t)train->batches)))
+        return rnn__model_fail(m, rnn__fail(RNN_ERR_MEMORY, "out of memory"));
+    st = fit_loop(m, &sp.base, &o, history);
+    free(sp.order);
+    if (st) {
+        if (history) rnn_history_free(history);
+        return rnn__model_fail(m, st);
+    }
+    return RNN_OK;
+}
+
+rnn_status rnn_fit_multi(rnn_model *m, const rnn_tensor *x, int nx, const rnn_tensor *y, int ny,
+                         const rnn_fit_options *options, rnn_history *history) {
+    if (!m) return rnn__fail(RNN_ERR_ARGUMENT, "rnn_fit: model is NULL");
+    if (history) memset(history, 0, sizeof *history);
+    rnn_fit_options o = options ? *options : rnn_fit_defaults();
+    call_data d = {0};
+    rnn_status st;
+    if (!(st = rnn__need_compiled(m)) && !(st = rnn__check_x(m, x, nx, &d)) && !(st = rnn__check_y(m, y, ny, &d)))
+        st = fit_arrays(m, &d, &o, history);
+    if (st) {
+        if (history) rnn_history_free(history);
+        return rnn__model_fail(m, st);
+    }
+    rnn__clear_error();
+    return RNN_OK;
+}
+
+rnn_status rnn_fit(rnn_model *m, rnn_tensor x, rnn_tensor y, const rnn_fit_options *options,
+                   rnn_history *history) {
+    return rnn_fit_multi(m, &x, 1, &y, 1, options, history);
+}

@@ -1,0 +1,81 @@
+/* The compiled metrics (accuracies): resolving their names against the loss and the output, and
+ * summing them over the batches of an epoch or an evaluation. */
+#include <stdio.h>
+#include <string.h>
+
+#include "losses.h"
+#include "train/train.h"
+
+/* ---------------------------------------------------------------- metrics */
+
+enum { METRIC_SPARSE_CATEGORICAL = 0, METRIC_CATEGORICAL, METRIC_BINARY };
+
+rnn_status rnn_add_metric(rnn_model *m, const char *name) {
+    if (!m) return rnn__fail(RNN_ERR_ARGUMENT, "model is NULL");
+    if (!m->compiled) return rnn__model_fail(m, rnn__fail(RNN_ERR_STATE, "compile the model first"));
+    if (m->n_metrics >= RNN_MAX_METRICS)
+        return rnn__model_fail(m, rnn__fail(RNN_ERR_ARGUMENT, "at most %d metrics", RNN_MAX_METRICS));
+    int kind;
+    if (name && (!strcmp(name, "accuracy") || !strcmp(name, "acc"))) {
+        /* Keras resolves "accuracy" from the loss and the output's width. */
+        const rnn_shape *o = &m->outputs[0]->shape;
+        if (m->loss.kind == RNN_LOSS_SPARSE_CATEGORICAL_CE) kind = METRIC_SPARSE_CATEGORICAL;
+        else if (m->loss.kind == RNN_LOSS_BINARY_CE || o->dim[o->rank - 1] == 1) kind = METRIC_BINARY;
+        else kind = METRIC_CATEGORICAL;
+    } else if (name && !strcmp(name, "sparse_categorical_accuracy")) {
+        kind = METRIC_SPARSE_CATEGORICAL;
+    } else if (name && !strcmp(name, "categorical_accuracy")) {
+        kind = METRIC_CATEGORICAL;
+    } else if (name && !strcmp(name, "binary_accuracy")) {
+        kind = METRIC_BINARY;
+    } else {
+        return rnn__model_fail(m, rnn__fail(RNN_ERR_ARGUMENT,
+                               "Could not interpret metric identifier: %s (supported: accuracy, "
+                               "sparse_categorical_accuracy, categorical_accuracy, "
+                               "binary_accuracy)", name ? name : "NULL"));
+    }
+    if (kind == METRIC_SPARSE_CATEGORICAL && m->loss.kind != RNN_LOSS_SPARSE_CATEGORICAL_CE)
+        return rnn__model_fail(m, rnn__fail(RNN_ERR_ARGUMENT, "sparse_categorical_accuracy needs "
+                               "class-id targets (sparse_categorical_crossentropy)"));
+    if (kind != METRIC_SPARSE_CATEGORICAL && m->loss.kind == RNN_LOSS_SPARSE_CATEGORICAL_CE)
+        return rnn__model_fail(m, rnn__fail(RNN_ERR_ARGUMENT, "with class-id targets use "
+                               "sparse_categorical_accuracy (or \"accuracy\")"));
+    m->metric_kind[m->n_metrics] = kind;
+    snprintf(m->metric_name[m->n_metrics], sizeof m->metric_name[0], "%s", name);
+    m->n_metrics++;
+    return RNN_OK;
+}
+
+
+static int64_t argmax_row(const float *v, int64_t n) {
+    int64_t best = 0;
+    for (int64_t j = 1; j < n; j++)
+        if (v[j] > v[best]) best = j;
+    return best;
+}
+
+/* Adds the metrics of the last forward on output 0 (targets t0) into sums. */
+void rnn__metrics_accumulate(rnn_model *m, const float *t0, metric_sums *ms) {
+    if (!m->n_metrics) return;
+    const rnn_tensor *out = rnn__model_output(m, 0);
+    const int64_t C = out->shape[out->rank - 1], R = rnn_tensor_size(out) / C;
+    const uint8_t *mask = out->rank == 3 ? rnn__model_output_mask(m, 0) : NULL;
+    const int64_t tw = rnn__loss_sparse_targets(m->loss.kind) ? 1 : C;
+    for (int64_t r = 0; r < R; r++) {
+        if (mask && !mask[r]) continue;
+        const float *p = out->data + r * C, *t = t0 + r * tw;
+        for (int k = 0; k < m->n_metrics; k++) {
+            double v;
+            if (m->metric_kind[k] == METRIC_SPARSE_CATEGORICAL) v = argmax_row(p, C) == (int64_t)t[0];
+            else if (m->metric_kind[k] == METRIC_CATEGORICAL) v = argmax_row(p, C) == argmax_row(t, C);
+            else {
+                /* binary_accuracy: mean over the row of (p > 0.5) == t (threshold 0.5) */
+                double hits = 0;
+                for (int64_t j = 0; j < C; j++) hits += (p[j] > 0.5f) == (t[j] > 0.5f);
+                v = hits / (double)C;
+            }
+            ms->correct[k] += v;
+        }
+        ms->rows += 1;
+    }
+}

@@ -1,0 +1,189 @@
+/* predict (arrays, one batch, a batch source with a sink), the streaming step (predict_step:
+ * every recurrent layer carries its state from call to call) and the thread count. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/gemm.h"
+#include "kernels/team.h"
+#include "layers/recurrent.h"
+#include "train/train.h"
+
+static rnn_status predict_impl(rnn_model *m, const call_data *d, int batch_size, rnn_tensor *y,
+                               int ny) {
+    rnn_status st;
+    if ((st = rnn__check_stateful_batches(m, d->n, batch_size))) return st;
+    if (ny != m->n_outputs)
+        return rnn__fail(RNN_ERR_ARGUMENT, "the model has %d outputs, room for %d given",
+                         m->n_outputs, ny);
+    const int64_t N = d->n;
+    float *data[RNN_MODEL_MAX_IO] = {0};
+    int64_t per[RNN_MODEL_MAX_IO];
+    rnn_tensor shape[RNN_MODEL_MAX_IO];
+    for (int k = 0; k < ny; k++) {
+        /* Sized from the first batch's outputs: an output with unknown steps takes them from
+         * the input it depends on, which need not be input 0 (frugally-deep's test model). */
+        per[k] = rnn__output_per_sample(m, k, d->steps);
+        shape[k].rank = 0;
+    }
+    rnn_run_ctx ctx = {RNN_MODE_PREDICT, &m->rng};
+    for (int64_t s = 0; s < N; s += batch_size) {
+        int64_t count = N - s < batch_size ? N - s : batch_size;
+        rnn_tensor xb[RNN_MODEL_MAX_IO];
+        for (int k = 0; k < m->n_inputs; k++)
+            xb[k] = rnn__batch_view(d->x[k].data + s * rnn__tensor_row_size(&d->x[k]), &d->x[k], count);
+        st = rnn__model_forward(m, xb, &ctx);
+        for (int k = 0; k < ny && !st; k++) {
+            const rnn_tensor *o = rnn__model_output(m, k);
+            int64_t total;
+            if (s == 0) {
+                per[k] = rnn__tensor_row_size(o);
+                shape[k] = *o;
+                if (!rnn__mul_ok(N, per[k], &total) ||
+                    !(data[k] = malloc(sizeof(float) * (size_t)(total ? total : 1))))
+                    st = rnn__fail(RNN_ERR_MEMORY, "out of memory for the predictions");
+            }
+            if (!st && rnn__tensor_row_size(o) != per[k])
+                st = rnn__fail(RNN_ERR_SHAPE, "output %d changed its shape between batches", k);
+            if (!st)
+                memcpy(data[k] + s * per[k], o->data, sizeof(float) * (size_t)(count * per[k]));
+        }
+        if (st) {
+            for (int k = 0; k < ny; k++) free(data[k]);
+            return st;
+        }
+    }
+    for (int k = 0; k < ny; k++) {
+        rnn_shape os = rnn__model_output_shape(m, k, N, d->steps);
+        memset(&y[k], 0, sizeof y[k]);
+        y[k].data = data[k] ? data[k] : malloc(sizeof(float));
+        if (!y[k].data) {
+            for (int j = 0; j < ny; j++) free(j < k ? y[j].data : data[j]);
+            return rnn__fail(RNN_ERR_MEMORY, "out of memory for the predictions");
+        }
+        y[k].rank = os.rank;
+        for (int i = 0; i < os.rank; i++) y[k].shape[i] = shape[k].rank ? shape[k].shape[i] : os.dim[i];
+        y[k].shape[0] = N;
+    }
+    return RNN_OK;
+}
+
+rnn_status rnn_predict_multi(rnn_model *m, const rnn_tensor *x, int nx, int batch_size,
+                             rnn_tensor *y, int ny) {
+    if (!m || !y) return rnn__fail(RNN_ERR_ARGUMENT, "rnn_predict: NULL argument");
+    for (int k = 0; k < ny; k++) memset(&y[k], 0, sizeof y[k]);
+    if (batch_size <= 0) batch_size = 32;
+    call_data d = {0};
+    rnn_status st;
+    if ((st = rnn__check_x(m, x, nx, &d)) || (st = predict_impl(m, &d, batch_size, y, ny)))
+        return rnn__model_fail(m, st);
+    return RNN_OK;
+}
+
+rnn_status rnn_predict(rnn_model *m, rnn_tensor x, int batch_size, rnn_tensor *y) {
+    return rnn_predict_multi(m, &x, 1, batch_size, y, 1);
+}
+
+rnn_status rnn_predict_on_batch(rnn_model *m, rnn_tensor x, rnn_tensor *y) {
+    if (!m || !y) return rnn__fail(RNN_ERR_ARGUMENT, "rnn_predict_on_batch: NULL argument");
+    if (x.rank < 1 || x.shape[0] <= 0 || x.shape[0] > INT32_MAX) {
+        memset(y, 0, sizeof *y);
+        return rnn__model_fail(m, rnn__fail(RNN_ERR_SHAPE, "x has zero samples"));
+    }
+    return rnn_predict(m, x, (int)x.shape[0], y);
+}
+
+rnn_status rnn_predict_source(rnn_model *m, const rnn_batch_source *src,
+                              rnn_status (*sink)(void *user, int64_t batch, const rnn_tensor *y),
+                              void *user) {
+    if (!m || !sink) return rnn__fail(RNN_ERR_ARGUMENT, "rnn_predict_source: NULL argument");
+    rnn_status st;
+    if ((st = rnn__check_source(src))) return rnn__model_fail(m, st);
+    rnn_run_ctx ctx = {RNN_MODE_PREDICT, &m->rng};
+    for (int64_t k = 0; k < src->batches; k++) {
+        rnn_tensor x[RNN_MODEL_MAX_IO], y[RNN_MODEL_MAX_IO];
+        call_data d;
+        memset(x, 0, sizeof x);
+        memset(y, 0, sizeof y);
+        if ((st = src->get(src->user, k, x, y)))
+            return rnn__model_fail(m, rnn__fail(st, "the batch source failed on batch %lld",
+                                                (long long)k));
+        if ((st = rnn__check_x(m, x, m->n_inputs, &d)) ||
+            (st = rnn__check_stateful_batches(m, d.n, (int)d.n)) ||
+            (st = rnn__model_forward(m, x, &ctx)))
+            return rnn__model_fail(m, st);
+        rnn_tensor outs[RNN_MODEL_MAX_IO];
+        for (int i = 0; i < m->n_outputs; i++) outs[i] = *rnn__model_output(m, i);
+        if ((st = sink(user, k, outs)))
+            return rnn__model_fail(m, rnn__fail(st, "the prediction sink failed on batch %lld",
+                                                (long long)k));
+    }
+    return RNN_OK;
+}
+
+/* ---------------------------------------------------------------- streaming */
+
+/* What streaming works with: B parallel streams of F values per step (F = 1 for token ids). */
+static rnn_status stream_sizes(rnn_model *m, const char *who, int64_t *B, int64_t *F, int *ids) {
+    const rnn_shape *in = m->n_inputs == 1 ? rnn__model_input_shape(m, 0) : NULL;
+    /* [batch, steps, features], or token ids [batch, steps] for a model starting with Embedding */
+    *ids = in && rnn__input_is_ids(m->inputs[0]);
+    if (!in || m->n_layers <= 1 || (in->rank != 3 && !*ids))
+        return rnn__model_fail(m, rnn__fail(RNN_ERR_STATE,
+                               "%s needs a single-input model whose input is "
+                               "[batch, steps, features] or token ids [batch, steps]", who));
+    *B = rnn__model_stateful_batch(m);
+    if (!*B) *B = in->dim[0] > 0 ? in->dim[0] : 1;
+    *F = *ids ? 1 : in->dim[2];
+    return RNN_OK;
+}
+
+static int ensure_state(rnn_layer *L, void *batch) {
+    return rnn__layer_is_recurrent(L) ? rnn__recurrent_ensure_state(L, *(int64_t *)batch) : RNN_OK;
+}
+
+rnn_status rnn_predict_step(rnn_model *m, const float *x, float *y) {
+    if (!m || !x || !y) return rnn__fail(RNN_ERR_ARGUMENT, "rnn_predict_step: NULL argument");
+    int64_t B, F;
+    int ids;
+    rnn_status st = stream_sizes(m, "rnn_predict_step", &B, &F, &ids);
+    if (st) return st;
+    for (int64_t i = 0; i < B * F; i++)
+        if (!isfinite(x[i]))
+            return rnn__model_fail(m, rnn__fail(RNN_ERR_NUMERIC, "x contains %s at index %lld",
+                                                isnan(x[i]) ? "NaN" : "Inf", (long long)i));
+    if ((st = rnn__model_build(m))) return st;
+    if ((st = (rnn_status)rnn__model_walk(m, ensure_state, &B))) return rnn__model_fail(m, st);
+    /* one step: [B, 1, F], or [B, 1] ids (read only) */
+    rnn_tensor xt = ids ? rnn_tensor2((float *)x, B, 1) : rnn_tensor3((float *)x, B, 1, F);
+    rnn_run_ctx ctx = {RNN_MODE_STREAM, &m->rng};
+    if ((st = rnn__model_forward(m, &xt, &ctx))) return st;
+    const rnn_tensor *out = rnn__model_output(m, 0);
+    memcpy(y, out->data, sizeof(float) * (size_t)rnn_tensor_size(out));
+    return RNN_OK;
+}
+
+rnn_status rnn_stream_shape(rnn_model *m, int64_t *batch, int64_t *features_in,
+                            int64_t *features_out) {
+    if (!m) return rnn__fail(RNN_ERR_ARGUMENT, "rnn_stream_shape: model is NULL");
+    int64_t B, F;
+    int ids;
+    rnn_status st = stream_sizes(m, "streaming", &B, &F, &ids);
+    if (st) return st;
+    rnn_shape out = rnn__model_output_shape(m, 0, B, 1);
+    if (batch) *batch = B;
+    if (features_in) *features_in = F;
+    if (features_out) *features_out = out.dim[out.rank - 1];
+    return RNN_OK;
+}
+
+/* ---------------------------------------------------------------- threads */
+
+rnn_status rnn_set_threads(int threads) {
+    if (threads < 0) return rnn__fail(RNN_ERR_ARGUMENT, "threads must be >= 0, got %d", threads);
+    rnn__team_set_size(threads);
+    /* One pool: with a team of several threads the BLAS runs single-threaded on each
+     * thread's slice of a product (kernels/gemm.c). */
+    if (threads > 0) rnn__blas_set_threads(rnn__team_size() > 1 ? 1 : threads);
+    return RNN_OK;
+}

@@ -1,0 +1,122 @@
+/* One batch: the loss of the last forward over every output, one optimizer step
+ * (train_on_batch, and each step of fit), and the loss gradients without an update for gradient
+ * checks. */
+#include <math.h>
+
+#include "losses.h"
+#include "optim.h"
+#include "train/train.h"
+
+/* Loss of the last forward over every output (mean per output, summed as Keras sums the
+ * losses of several outputs). With grads, writes m->dloss. */
+double rnn__current_loss(rnn_model *m, const float *const *targets, int with_grads) {
+    double total = 0;
+    for (int k = 0; k < m->n_outputs; k++) {
+        const rnn_tensor *out = rnn__model_output(m, k);
+        int64_t C = out->shape[out->rank - 1], R = rnn_tensor_size(out) / C;
+        const uint8_t *mask = out->rank == 3 ? rnn__model_output_mask(m, k) : NULL;
+        double sum;
+        int64_t count;
+        rnn__loss_eval(&m->loss, out->data, targets[k], R, C, mask, with_grads ? m->dloss[k] : NULL,
+                       &sum, &count);
+        total += count ? sum / (double)count : 0.0;
+    }
+    return total;
+}
+
+/* "lstm/kernel" for messages (the weight's own name is only "kernel"). */
+static const char *weight_name(rnn_model *m, int w) {
+    const char *name = "?";
+    rnn_weight_info(m, w, &name, NULL, NULL);
+    return name;
+}
+
+/* One optimizer step on the batch xb -> targets: loss before the update in *loss. */
+rnn_status rnn__train_step(rnn_model *m, const rnn_tensor *xb, const float *const *targets,
+                             double *loss, metric_sums *ms) {
+    rnn_run_ctx ctx = {RNN_MODE_TRAIN, &m->rng};
+    rnn_status st = rnn__model_forward(m, xb, &ctx);
+    if (st) return st;
+    double value = rnn__current_loss(m, targets, 1);
+    if (ms) rnn__metrics_accumulate(m, targets[0], ms);
+    if (!isfinite(value))
+        return rnn__fail(RNN_ERR_NUMERIC, "the loss is %s: training stopped before the update "
+                         "(iteration %lld)", isnan(value) ? "NaN" : "Inf",
+                         (long long)m->iterations);
+    rnn__model_zero_grads(m);
+    rnn__model_backward(m, m->dloss, 0);
+    for (int w = 0; w < m->n_weights; w++) {
+        const rnn_weight *wt = m->weights[w];
+        for (int64_t i = 0; i < wt->size; i++)
+            if (!isfinite(wt->grad[i]))
+                return rnn__fail(RNN_ERR_NUMERIC, "a gradient of %s is not finite: the update was "
+                                 "not applied (iteration %lld)", weight_name(m, w),
+                                 (long long)m->iterations);
+    }
+    rnn__optimizer_clip(&m->optimizer, m->clip_grads, m->clip_sizes, m->n_weights);
+    const float lr = rnn__optimizer_lr(&m->optimizer, m->iterations);
+    int64_t off = 0;
+    for (int w = 0; w < m->n_weights; w++) {
+        rnn_weight *wt = m->weights[w];
+        rnn__optimizer_apply(&m->optimizer, lr, wt->value, wt->grad, m->opt_slot[0] + off,
+                             m->opt_slot[1] + off, m->opt_slot[2] + off, wt->size,
+                             m->iterations + 1);
+        off += wt->size;
+    }
+    m->iterations++;
+    rnn__weights_changed();
+    /* Finite gradients can still overflow the weights (a huge learning rate): stop here rather
+     * than train on, return RNN_OK or checkpoint a model of Inf. */
+    for (int w = 0; w < m->n_weights; w++) {
+        const rnn_weight *wt = m->weights[w];
+        for (int64_t i = 0; i < wt->size; i++)
+            if (!isfinite(wt->value[i]))
+                return rnn__fail(RNN_ERR_NUMERIC, "%s is not finite after the update of "
+                                 "iteration %lld: the step overflowed (lower the learning rate "
+                                 "or clip the gradients); training stopped", weight_name(m, w),
+                                 (long long)m->iterations - 1);
+    }
+    *loss = value;
+    return RNN_OK;
+}
+
+rnn_status rnn_train_on_batch_multi(rnn_model *m, const rnn_tensor *x, int nx,
+                                    const rnn_tensor *y, int ny, double *loss) {
+    if (!m) return rnn__fail(RNN_ERR_ARGUMENT, "rnn_train_on_batch: model is NULL");
+    call_data d = {0};
+    rnn_status st;
+    if ((st = rnn__need_compiled(m)) || (st = rnn__check_x(m, x, nx, &d)) || (st = rnn__check_y(m, y, ny, &d)))
+        return rnn__model_fail(m, st);
+    if (d.n > INT32_MAX || (st = rnn__check_stateful_batches(m, d.n, (int)d.n)) ||
+        (st = rnn__plan_batch(m, &d, d.n, 0)))
+        return rnn__model_fail(m, st ? st : rnn__fail(RNN_ERR_SHAPE, "batch too large"));
+    const float *targets[RNN_MODEL_MAX_IO];
+    for (int k = 0; k < ny; k++) targets[k] = y[k].data;
+    double value;
+    if ((st = rnn__train_step(m, x, targets, &value, NULL))) return rnn__model_fail(m, st);
+    if (loss) *loss = value;
+    return RNN_OK;
+}
+
+rnn_status rnn_train_on_batch(rnn_model *m, rnn_tensor x, rnn_tensor y, double *loss) {
+    return rnn_train_on_batch_multi(m, &x, 1, &y, 1, loss);
+}
+
+/* ---------------------------------------------------------------- gradients (tests, tools) */
+
+rnn_status rnn__model_gradients(rnn_model *m, const rnn_tensor *x, int nx, const rnn_tensor *y,
+                                int ny, rnn_run_mode mode, double *loss) {
+    call_data d = {0};
+    rnn_status st;
+    if ((st = rnn__need_compiled(m)) || (st = rnn__check_x(m, x, nx, &d)) || (st = rnn__check_y(m, y, ny, &d)) ||
+        (st = rnn__plan_batch(m, &d, d.n, 0)))
+        return rnn__model_fail(m, st);
+    const float *targets[RNN_MODEL_MAX_IO];
+    for (int k = 0; k < ny; k++) targets[k] = y[k].data;
+    rnn_run_ctx ctx = {mode, &m->rng};
+    if ((st = rnn__model_forward(m, x, &ctx))) return st;
+    *loss = rnn__current_loss(m, targets, 1);
+    rnn__model_zero_grads(m);
+    rnn__model_backward(m, m->dloss, 0);
+    return RNN_OK;
+}
