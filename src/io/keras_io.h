@@ -76,7 +76,8 @@ rnn_model *rnn__keras_recipe_model(const rnn_keras_recipe *r, int init);
 rnn_model *rnn__keras_load_h5(const char *path, rnn_keras_recipe *recipe);
 /* rnn_load's work in the calling process: the file kind by content, then the .keras or .h5
  * reader. Runs libhdf5 and libzip on the file, so a hostile file can crash the process; rnn_load
- * calls it only inside the reader process of untrusted_parse.c (the fuzzers call it directly). */
+ * calls it only inside the reader program of untrusted_parse.c, or when the caller asked for it
+ * (rnn_load_options.in_process; the fuzzers call it directly). */
 rnn_model *rnn__keras_load_in_process(const char *path, rnn_keras_recipe *recipe);
 /* rnn_load's guard (untrusted_parse.c): runs rnn__keras_load_in_process in the reader program
  * and rebuilds the model here from what it sends; options may be NULL. */

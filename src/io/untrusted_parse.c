@@ -37,7 +37,11 @@
  * fallback to reading in process: a missing reader is an error that names the places.
  *
  * The two sides must be the same build: the reader answers with PROTOCOL first, and a reader of
- * another librnn version is refused by name. */
+ * another librnn version is refused by name.
+ *
+ * Cost: a process start (exec, and the dynamic linking of libhdf5 and its dependencies),
+ * building the model twice and one copy of the weights through a pipe; measured in
+ * docs/testing.md ("libhdf5 and hostile files"). rnn_load_ex's in_process skips all of it. */
 #ifdef RNN_WITH_KERAS_IO
 #define _GNU_SOURCE /* F_SETPIPE_SZ, pipe2, dladdr, secure_getenv, addclosefrom_np */
 #include <dlfcn.h>
