@@ -48,6 +48,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <link.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -346,18 +347,18 @@ static rnn_status find_reader(const rnn_load_options *o, const char *file, char 
         return rnn__fail(RNN_ERR_IO, "rnn_load(%s): the reader program %s=%s is not an "
                          "executable file", file, what, given);
     }
-    /* The shared library holding this code (dladdr names the program itself otherwise, and
-     * only as its argv[0]), then the program. */
+    /* The shared library holding this code, then the program. The program's own entry in the
+     * loader's list has an empty name (dladdr would give its argv[0] instead): librnn.a linked
+     * into it has no library directory of its own. */
     char dirs[2][PATH_MAX] = {"", ""};
-    char exe[PATH_MAX];
+    char exe[PATH_MAX], real[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
     exe[n > 0 ? n : 0] = 0;
     Dl_info info;
-    if (dladdr((void *)rnn__keras_load_untrusted, &info) && info.dli_fname &&
-        info.dli_fname[0] == '/' && strcmp(info.dli_fname, exe) != 0) {
-        char real[PATH_MAX];
-        dir_of(realpath(info.dli_fname, real) ? real : info.dli_fname, dirs[0], sizeof dirs[0]);
-    }
+    struct link_map *lib = NULL;
+    if (dladdr1((void *)rnn__keras_load_untrusted, &info, (void **)&lib, RTLD_DL_LINKMAP) &&
+        lib && lib->l_name && lib->l_name[0] && realpath(lib->l_name, real))
+        dir_of(real, dirs[0], sizeof dirs[0]);
     dir_of(exe, dirs[1], sizeof dirs[1]);
     int in_build = 0;
     for (int d = 0; d < 2; d++) {
