@@ -72,13 +72,21 @@ REPLAY_BIN := $(FUZZ_SRC:fuzz/%.c=$(BUILD)/tests/replay_%)
 .PHONY: all deps lib test demo install uninstall clean check-fresh FORCE
 .DEFAULT_GOAL := all
 
+# rnn_load's reader program (src/reader/main.c, src/io/untrusted_parse.c): built next to the
+# libraries, installed as $(LIBEXECDIR)/rnn/rnn-reader. The tests' misbehaving reader
+# (tests/fault_reader.c) is built beside the tests and never installed.
+LIBEXECDIR ?= $(PREFIX)/libexec
+READER := $(BUILD)/rnn-reader
+FAULT_READER := $(BUILD)/tests/fault_reader
+
 SO_REAL := librnn.so.$(VERSION)
 SO_NAME := librnn.so.$(SOVERSION)
 
 all: deps
 	@$(MAKE) --no-print-directory build-all
 
-build-all: $(BUILD)/librnn.a $(BUILD)/librnn.so $(BUILD)/rnn $(EXAMPLE_BIN) $(TEST_BIN) $(REPLAY_BIN)
+build-all: $(BUILD)/librnn.a $(BUILD)/librnn.so $(BUILD)/rnn $(READER) $(EXAMPLE_BIN) $(TEST_BIN) \
+           $(REPLAY_BIN) $(FAULT_READER)
 
 DEPS_ENV = BLAS=$(BLAS) BLAS_PC=$(BLAS_PC) KERAS_IO=$(KERAS_IO_ASKED) KERAS_PCS="$(KERAS_PKGS)" CC=$(CC)
 deps:
@@ -110,6 +118,20 @@ $(BUILD)/obj/src/kernels/gemm_avx2.o: ALL_CFLAGS += -O3 -Wno-psabi $(VMATH_EXTRA
 $(BUILD)/obj/src/kernels/gemm_packed.o: ALL_CFLAGS += -O3 -Wno-psabi $(VMATH_EXTRA)
 # The orthogonal initializer's reflection loops (rng.c): -O3 vectorises them (same IEEE operations).
 $(BUILD)/obj/src/rng.o: ALL_CFLAGS += -O3
+
+# Where rnn_load looks for the reader besides next to the library or program: the installed path,
+# and the build tree (for programs inside it only). Rewritten only when it changes, and only
+# untrusted_parse.o depends on it, so that `make install PREFIX=...` rebuilds one object.
+READER_PATHS := $(BUILD)/reader_paths.h
+$(READER_PATHS): FORCE
+	@mkdir -p $(@D)
+	@printf '#define RNN_READER_INSTALL_PATH "%s"\n#define RNN_READER_BUILD_DIR "%s"\n' \
+	    '$(LIBEXECDIR)/rnn/rnn-reader' "$$(cd $(@D) && pwd -P)" >$@.new
+	@cmp -s $@.new $@ && rm -f $@.new || mv -f $@.new $@
+$(BUILD)/obj/src/io/untrusted_parse.o: $(READER_PATHS)
+
+$(READER): $(BUILD)/obj/src/reader/main.o $(BUILD)/librnn.a
+	$(CC) $(LDFLAGS) -o $@ $< $(BUILD)/librnn.a $(LDLIBS)
 
 $(BUILD)/librnn.a: $(LIB_OBJ)
 	@rm -f $@
@@ -171,13 +193,14 @@ PC_SUBST = -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBS@|$(strip $(PC_LIBS))|g' -e 's
            -e 's|@SO_REAL@|$(SO_REAL)|g' -e 's|@SO_NAME@|$(SO_NAME)|g'
 install: all
 	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(PREFIX)/bin \
-	    $(DESTDIR)$(LIBDIR)/cmake/rnn $(DESTDIR)$(PREFIX)/share/man/man1
+	    $(DESTDIR)$(LIBDIR)/cmake/rnn $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(LIBEXECDIR)/rnn
 	install -m 644 include/rnn.h $(DESTDIR)$(PREFIX)/include/rnn.h
 	install -m 644 $(BUILD)/librnn.a $(DESTDIR)$(LIBDIR)/librnn.a
 	install -m 755 $(BUILD)/$(SO_REAL) $(DESTDIR)$(LIBDIR)/$(SO_REAL)
 	ln -sf $(SO_REAL) $(DESTDIR)$(LIBDIR)/$(SO_NAME)
 	ln -sf $(SO_NAME) $(DESTDIR)$(LIBDIR)/librnn.so
 	install -m 755 $(BUILD)/rnn $(DESTDIR)$(PREFIX)/bin/rnn
+	install -m 755 $(READER) $(DESTDIR)$(LIBEXECDIR)/rnn/rnn-reader
 	install -m 644 man/rnn.1 $(DESTDIR)$(PREFIX)/share/man/man1/rnn.1
 	sed $(PC_SUBST) packaging/rnn.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/rnn.pc
 	sed $(PC_SUBST) packaging/rnn-static.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/rnn-static.pc
@@ -190,7 +213,8 @@ uninstall:
 	    $(DESTDIR)$(LIBDIR)/$(SO_NAME) $(DESTDIR)$(LIBDIR)/librnn.so $(DESTDIR)$(PREFIX)/bin/rnn \
 	    $(DESTDIR)$(PREFIX)/share/man/man1/rnn.1 $(DESTDIR)$(LIBDIR)/pkgconfig/rnn.pc \
 	    $(DESTDIR)$(LIBDIR)/pkgconfig/rnn-static.pc $(DESTDIR)$(LIBDIR)/cmake/rnn/rnnConfig.cmake \
-	    $(DESTDIR)$(LIBDIR)/cmake/rnn/rnnConfigVersion.cmake
+	    $(DESTDIR)$(LIBDIR)/cmake/rnn/rnnConfigVersion.cmake $(DESTDIR)$(LIBEXECDIR)/rnn/rnn-reader
+	-rmdir $(DESTDIR)$(LIBEXECDIR)/rnn 2>/dev/null
 
 # The README's two commands on a minimal Debian 12 root with nothing installed by hand
 # (scripts/check_fresh.sh; the root is cached under /var/tmp/librnn-fresh). About 10 minutes.
@@ -209,19 +233,21 @@ SAN_ENV   := ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:abort_on_error=0:detect
 test-sanitize: deps
 	@$(MAKE) --no-print-directory BUILD=$(SAN_BUILD) CFLAGS="$(SAN_FLAGS)" LDFLAGS="$(SAN_FLAGS)" \
 	    $(SAN_BUILD)/librnn.a $(TEST_BIN:$(BUILD)/%=$(SAN_BUILD)/%) $(EXAMPLE_BIN:$(BUILD)/%=$(SAN_BUILD)/%) \
-	    $(REPLAY_BIN:$(BUILD)/%=$(SAN_BUILD)/%)
+	    $(REPLAY_BIN:$(BUILD)/%=$(SAN_BUILD)/%) $(SAN_BUILD)/rnn-reader $(SAN_BUILD)/tests/fault_reader
 	@$(SAN_ENV) sh scripts/run_tests.sh $(TEST_BIN:$(BUILD)/%=$(SAN_BUILD)/%) \
 	    $(REPLAY_BIN:$(BUILD)/%=$(SAN_BUILD)/%) $(EXAMPLE_BIN:$(BUILD)/%=$(SAN_BUILD)/%)
 
-# valgrind memcheck over the tests of the file readers and the CLI (the normal build; forked
-# reader processes are checked too). About a minute; .ci/run runs it.
+# valgrind memcheck over the tests of the file readers and the CLI (the normal build). The reader
+# program that rnn_load spawns runs under valgrind too: RNN_READER points at
+# tests/valgrind_reader.sh, which execs valgrind on $(READER). About a minute; .ci/run runs it.
 VALGRIND_TESTS := test_npy test_csv test_cli test_untrusted_parse replay_fuzz_h5 replay_fuzz_keras \
                   replay_fuzz_keras_config replay_fuzz_npy replay_fuzz_csv replay_fuzz_cli_args
 .PHONY: test-valgrind
 test-valgrind: deps
 	@$(DEPS_ENV) VALGRIND=1 sh scripts/deps.sh
-	@$(MAKE) --no-print-directory $(VALGRIND_TESTS:%=$(BUILD)/tests/%)
+	@$(MAKE) --no-print-directory $(VALGRIND_TESTS:%=$(BUILD)/tests/%) $(READER) $(FAULT_READER)
 	@RNN_VALGRIND="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite" \
+	    RNN_READER="$(abspath tests/valgrind_reader.sh)" RNN_VALGRIND_READER="$(abspath $(READER))" \
 	    sh scripts/run_tests.sh $(VALGRIND_TESTS:%=$(BUILD)/tests/%)
 
 # libFuzzer harnesses (fuzz/), built with clang, ASan and UBSan in build-fuzz; `make fuzz

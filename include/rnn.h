@@ -50,6 +50,9 @@ typedef enum {
 
 /* The message of the last failed call on this thread ("" if none). */
 const char *rnn_last_error(void);
+/* The status that went with that message (RNN_OK if none): the only way to learn it after a
+ * call that returns a pointer, such as rnn_load. Read it right after the failed call. */
+rnn_status rnn_last_status(void);
 /* A short name for a status ("RNN_ERR_SHAPE"). */
 const char *rnn_status_name(rnn_status s);
 
@@ -533,16 +536,51 @@ int rnn_sample(const float *probabilities, int n, float temperature, uint64_t *s
  * Sequential or functional, nested models included; the kind is read from the content. Returns
  * a new model (free with rnn_model_free) with the file's weights, compiled when the file has
  * compile information whose loss and optimizer librnn has (otherwise uncompiled), or NULL with
- * the reason in rnn_last_error(): RNN_ERR_IO (cannot open), RNN_ERR_FORMAT (not a Keras file,
- * truncated or corrupted, weights that disagree with the config, a NaN or Inf weight, which
- * Keras would load and predict NaN with), RNN_ERR_UNSUPPORTED (a layer, option or custom object
- * librnn does not have, named in the message). No code from a file is ever run.
+ * the reason in rnn_last_error() and the status in rnn_last_status(): RNN_ERR_IO (cannot open,
+ * no reader program, the reader's time limit), RNN_ERR_FORMAT (not a Keras file, truncated or
+ * corrupted, weights that disagree with the config, a NaN or Inf weight, which Keras would load
+ * and predict NaN with, a file that crashed the reader), RNN_ERR_UNSUPPORTED (a layer, option
+ * or custom object librnn does not have, named in the message), RNN_ERR_MEMORY (the reader's
+ * memory limit). No code from a file is ever run.
  * `hard_sigmoid` is Keras 1/2's 0.2x + 0.5 in legacy files and Keras 3's x/6 + 0.5 in .keras
- * files; a GRU without reset_after in a Keras 1/2 config is reset_after=False. Uses HDF5, which
- * is not thread-safe: load and save from one thread at a time. The file is read in a
- * short-lived child process (fork; libhdf5 is not safe on hostile files): a file that crashes
- * the reader gives NULL and a message saying so, never a crash of the caller. */
+ * files; a GRU without reset_after in a Keras 1/2 config is reset_after=False.
+ *
+ * The file is read by a separate reader program, rnn-reader, started with posix_spawn (the
+ * calling process is never forked, so any host, multithreaded or not, is safe): libhdf5 and
+ * libzip, which are not safe on hostile files, run only there, and only plain numbers and the
+ * config text come back, checked. A file that crashes the reader, or makes it run past its
+ * time limit (60 s of waiting by default) or its memory limit, gives NULL and a message saying
+ * so, never a crash or a hang of the caller. The reader dies with the caller. It is looked for,
+ * in this order: the environment variable RNN_READER (a path; ignored in setuid programs);
+ * next to the shared library or the program that contains librnn, as DIR/rnn-reader or
+ * DIR/../libexec/rnn/rnn-reader; the build tree's build/rnn-reader, only for programs inside
+ * that build tree (the tests); PREFIX/libexec/rnn/rnn-reader of `make install`. If none is
+ * there, rnn_load fails with RNN_ERR_IO naming the places; it never falls back to reading in
+ * process. The cost is about a process start and a copy of the weights per load. rnn_load may
+ * run in several threads at once; rnn_save and in-process loads use libhdf5 in the calling
+ * process (Debian's libhdf5 is built thread-safe and serialises them). */
 rnn_model *rnn_load(const char *path);
+
+/* rnn_load's settings; zero-initialise, then set what you need ({0} gives rnn_load). */
+typedef struct {
+    /* The reader's time limit in seconds (the time spent waiting for it); 0: the environment
+     * variable RNN_LOAD_TIMEOUT if set, otherwise 60. On expiry the reader is killed and the
+     * load fails with RNN_ERR_IO saying so. */
+    double timeout_s;
+    /* The reader's address-space limit (RLIMIT_AS) in bytes; 0: 2 GiB plus 8 times the file's
+     * size; SIZE_MAX: none. Beyond it the reader's allocations fail (RNN_ERR_MEMORY). Not applied
+     * to a reader built with AddressSanitizer. */
+    size_t max_memory;
+    /* The reader program; NULL: the search of rnn_load. */
+    const char *reader;
+    /* 1: read the file in the calling process, without the reader (the way Keras does). Faster
+     * by a process start, and works where no reader is installed, but a corrupted or hostile
+     * file can then crash or hang the caller inside libhdf5 and libzip, and loads run one at a
+     * time. Only for files you trust. */
+    int in_process;
+} rnn_load_options;
+/* rnn_load with settings (options may be NULL: the defaults). */
+rnn_model *rnn_load_ex(const char *path, const rnn_load_options *options);
 
 /* model.save(path): `.keras` (Keras 3 format, loadable by Keras 3) or `.h5` (legacy HDF5, by the
  * extension). Written as every librnn output file is (rnn_output_file_open below): through a

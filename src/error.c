@@ -7,6 +7,9 @@
 #include <string.h>
 
 static _Thread_local char last_error[RNN_ERROR_MAX];
+/* The status that went with last_error: rnn_load and the other calls that return a pointer have
+ * no other way to give it. */
+static _Thread_local rnn_status last_status;
 
 rnn_status rnn__fail(rnn_status status, const char *fmt, ...) {
     /* Formatted into a local buffer first: callers wrap an earlier message in a new one
@@ -18,12 +21,18 @@ rnn_status rnn__fail(rnn_status status, const char *fmt, ...) {
     vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
     memcpy(last_error, text, sizeof last_error);
+    last_status = status;
     return status;
 }
 
-void rnn__clear_error(void) { last_error[0] = '\0'; }
+void rnn__clear_error(void) {
+    last_error[0] = '\0';
+    last_status = RNN_OK;
+}
 
 const char *rnn_last_error(void) { return last_error; }
+
+rnn_status rnn_last_status(void) { return last_status; }
 
 const char *rnn_status_name(rnn_status s) {
     switch (s) {

@@ -1,6 +1,7 @@
 /* Error reporting inside the library: every failure path calls rnn__fail, which formats the
- * message into the calling thread's buffer (read by rnn_last_error) and returns the status, so a
- * failing function can `return rnn__fail(RNN_ERR_SHAPE, "...", ...);` */
+ * message into the calling thread's buffer (read by rnn_last_error), keeps the status beside it
+ * (rnn_last_status) and returns the status, so a failing function can
+ * `return rnn__fail(RNN_ERR_SHAPE, "...", ...);` */
 #ifndef RNN_ERROR_H
 #define RNN_ERROR_H
 
@@ -10,7 +11,8 @@
 
 rnn_status rnn__fail(rnn_status status, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-/* Clears this thread's message (a successful public call leaves "" behind). */
+/* Clears this thread's message and status (a successful public call leaves "" and RNN_OK
+ * behind). */
 void rnn__clear_error(void);
 
 /* An always-on check for the library's own invariants (never for user input): prints the place

@@ -6,7 +6,9 @@
 # Each program runs and must print its RMSE; ldd must show librnn.so.0 from the prefix for the
 # shared builds and no librnn at all for the static ones. `man rnn` must show the installed page
 # through the prefix's man path, a staged install (DESTDIR) must land under the stage, and the
-# portable build without any BLAS (BLAS=none) compiles warning-free and trains.
+# portable build without any BLAS (BLAS=none) compiles warning-free and trains. The installed rnn
+# loads a model through the installed reader program (libexec/rnn/rnn-reader), never the build
+# tree's, and says where it looked when the reader is missing.
 set -u
 root=$(pwd)
 tmp=$(mktemp -d)
@@ -17,7 +19,8 @@ prefix="$tmp/prefix"
 make --no-print-directory install PREFIX="$prefix" >"$tmp/install.log" 2>&1 ||
     fail "make install failed: $(tail -5 "$tmp/install.log")"
 for f in include/rnn.h lib/librnn.a lib/librnn.so.0.1.0 lib/pkgconfig/rnn.pc lib/pkgconfig/rnn-static.pc \
-         lib/cmake/rnn/rnnConfig.cmake lib/cmake/rnn/rnnConfigVersion.cmake bin/rnn share/man/man1/rnn.1; do
+         lib/cmake/rnn/rnnConfig.cmake lib/cmake/rnn/rnnConfigVersion.cmake bin/rnn share/man/man1/rnn.1 \
+         libexec/rnn/rnn-reader; do
     [ -f "$prefix/$f" ] || fail "make install did not install $f"
 done
 [ "$(readlink "$prefix/lib/librnn.so.0")" = librnn.so.0.1.0 ] || fail "lib/librnn.so.0 is not a link to librnn.so.0.1.0"
@@ -26,6 +29,22 @@ readelf -d "$prefix/lib/librnn.so.0.1.0" | grep -q 'SONAME.*\[librnn\.so\.0\]' |
 grep -q "PKG_CONFIG_PATH=$prefix/lib/pkgconfig" "$tmp/install.log" ||
     fail "make install into $prefix did not say to set PKG_CONFIG_PATH"
 "$prefix/bin/rnn" --version | grep -q '^librnn 0.1.0$' || fail "the installed rnn --version does not name librnn 0.1.0"
+
+# rnn_load from the installed rnn: the reader is found next to it (bin/../libexec/rnn); the build
+# tree's reader is never used by a program outside the build tree, so with the installed reader
+# moved away the load fails, naming where it looked, and RNN_READER brings it back.
+model=tests/fixtures/keras_files/k3_sequential_bidirectional_stack/model.keras
+out=$(env -u RNN_READER "$prefix/bin/rnn" summary "$model" 2>&1) ||
+    fail "the installed rnn cannot load $model: $(printf '%s' "$out" | tail -3)"
+printf '%s\n' "$out" | grep -q 'Total params' || fail "the installed rnn summary printed no parameter count"
+mv "$prefix/libexec/rnn/rnn-reader" "$tmp/moved-reader"
+out=$(env -u RNN_READER "$prefix/bin/rnn" summary "$model" 2>&1) &&
+    fail "the installed rnn loaded $model without its reader (the build tree's reader was used?)"
+printf '%s\n' "$out" | grep -q "cannot find the reader program rnn-reader.*$prefix/bin/../libexec/rnn/rnn-reader" ||
+    fail "a missing reader: the message does not say where it looked: $(printf '%s' "$out" | tail -2)"
+RNN_READER="$tmp/moved-reader" "$prefix/bin/rnn" summary "$model" >/dev/null 2>&1 ||
+    fail "the installed rnn does not load with RNN_READER naming the reader"
+mv "$tmp/moved-reader" "$prefix/libexec/rnn/rnn-reader"
 
 # The README's blocks, as written.
 block() {
@@ -83,7 +102,8 @@ fi
 
 make --no-print-directory install PREFIX=/usr DESTDIR="$tmp/stage" >"$tmp/stage.log" 2>&1 ||
     fail "make install DESTDIR=... failed: $(tail -5 "$tmp/stage.log")"
-[ -f "$tmp/stage/usr/lib/librnn.so.0.1.0" ] && [ -f "$tmp/stage/usr/lib/pkgconfig/rnn.pc" ] ||
+[ -f "$tmp/stage/usr/lib/librnn.so.0.1.0" ] && [ -f "$tmp/stage/usr/lib/pkgconfig/rnn.pc" ] &&
+    [ -x "$tmp/stage/usr/libexec/rnn/rnn-reader" ] ||
     fail "a staged install did not land under DESTDIR"
 grep -q '^prefix=/usr$' "$tmp/stage/usr/lib/pkgconfig/rnn.pc" || fail "a staged rnn.pc does not name the final prefix /usr"
 
@@ -92,4 +112,4 @@ make --no-print-directory BLAS=none BUILD="$tmp/noblas" "$tmp/noblas/rnn" CFLAGS
 "$tmp/noblas/rnn" demo --epochs 5 --verbose 0 --no-plot >"$tmp/demo.out" 2>&1 || fail "BLAS=none demo failed"
 grep -q "test RMSE" "$tmp/demo.out" || fail "BLAS=none demo printed no RMSE"
 "$tmp/noblas/rnn" --version | grep -q '^BLAS: *none' || fail "a BLAS=none build's --version does not say so"
-echo "test_install: pkg-config shared and static, CMake shared and static, man rnn, DESTDIR and BLAS=none work"
+echo "test_install: pkg-config shared and static, CMake shared and static, man rnn, DESTDIR, BLAS=none and the installed reader work"

@@ -1,4 +1,4 @@
-/* rnn_load's guard (src/io/untrusted_parse.c): the model file is read in a child process.
+/* rnn_load's guard (src/io/untrusted_parse.c): the model file is read by the reader program.
  *  - a model loaded through the guard has bit-identical weights and predictions to the same
  *    file read in this process, for .keras and .h5;
  *  - a reader that crashes (SIGSEGV, abort) or exits early gives NULL and a message saying so,
@@ -7,7 +7,9 @@
  *  - it still works when the application ignores SIGCHLD (children reaped automatically);
  *  - every model file directly under tests/fixtures/regress/ (inputs that crash libhdf5 or make
  *    it ask for absurd memory) gives NULL with a message through rnn_load;
- *  - a weight shape larger than its layer is refused before allocating (fuzz_h5's finding). */
+ *  - a weight shape larger than its layer is refused before allocating (fuzz_h5's finding).
+ * The misbehaving readers are tests/fault_reader.c (build/tests/fault_reader), which runs
+ * rnn-reader's code with a loader chosen by RNN_FAULT_READER. */
 #include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
@@ -29,29 +31,13 @@
 #endif
 #include "model.h"
 
-static rnn_model *crash_segv(const char *path, rnn_keras_recipe *r) {
-    (void)path, (void)r;
-    raise(SIGSEGV);
-    return NULL;
-}
-static rnn_model *crash_abort(const char *path, rnn_keras_recipe *r) {
-    (void)path, (void)r;
-    abort();
-}
-static rnn_model *exit_early(const char *path, rnn_keras_recipe *r) {
-    (void)path, (void)r;
-    _exit(1);
-}
-static rnn_model *own_error(const char *path, rnn_keras_recipe *r) {
-    (void)r;
-    rnn__fail(RNN_ERR_FORMAT, "%s: a message from the reader", path);
-    return NULL;
-}
-/* Loads for real, then answers with a weight count this process's model does not have: the
- * parent must check what it receives rather than trust it. */
-static rnn_model *inconsistent(const char *path, rnn_keras_recipe *r) {
-    rnn_model *m = rnn__keras_load_in_process(path, r);
-    if (m) m->n_weights = -5;
+/* The fault reader beside this test program, in the mode given (NULL: it loads for real). */
+static char fault_reader[4096];
+static rnn_model *load_faulty(const char *path, const char *mode) {
+    setenv("RNN_FAULT_READER", mode, 1);
+    rnn_load_options o = {.reader = fault_reader};
+    rnn_model *m = rnn_load_ex(path, &o);
+    unsetenv("RNN_FAULT_READER");
     return m;
 }
 
@@ -105,6 +91,11 @@ static void check_regress_files(void) {
 }
 
 int main(void) {
+    ssize_t len = readlink("/proc/self/exe", fault_reader, sizeof fault_reader - 32);
+    CHECK(len > 0, "readlink /proc/self/exe");
+    if (len <= 0) return check_report("test_untrusted_parse");
+    fault_reader[len] = 0;
+    strcpy(strrchr(fault_reader, '/'), "/fault_reader");
     char tmpl[] = "/tmp/rnn_untrusted_XXXXXX";
     char *dir = mkdtemp(tmpl);
     CHECK(dir != NULL, "mkdtemp");
@@ -140,15 +131,15 @@ int main(void) {
     }
 
     struct {
-        rnn_keras_loader fn;
+        const char *mode;
         const char *want;
     } bad[] = {
-        {crash_segv, CRASH_WORDS},    {crash_abort, CRASH_WORDS},
-        {exit_early, "exit status 1"}, {inconsistent, "built -5 weights"},
-        {own_error, "a message from the reader"},
+        {"segv", CRASH_WORDS},    {"abort", CRASH_WORDS},
+        {"exit1", "exit status 1"}, {"inconsistent", "built -5 weights"},
+        {"own_error", "a message from the reader"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        rnn_model *g = rnn__keras_load_guarded(path, bad[i].fn);
+        rnn_model *g = load_faulty(path, bad[i].mode);
         CHECK(g == NULL, "case %zu loaded", i);
         CHECK(strstr(rnn_last_error(), bad[i].want) != NULL, "case %zu: message \"%s\"", i,
               rnn_last_error());
@@ -160,7 +151,7 @@ int main(void) {
     rnn_model *g = rnn_load(path);
     CHECK(g != NULL && same_weights(m, g), "SIGCHLD ignored: %s", rnn_last_error());
     rnn_model_free(g);
-    g = rnn__keras_load_guarded(path, crash_segv);
+    g = load_faulty(path, "segv");
     CHECK(g == NULL && rnn_last_error()[0], "SIGCHLD ignored, crashing reader: no error");
     rnn_model_free(g);
     signal(SIGCHLD, old);

@@ -1,4 +1,4 @@
-/* Times rnn_load (guarded: the file is read in a child process, src/io/untrusted_parse.c)
+/* Times rnn_load (guarded: the file is read by the reader program, src/io/untrusted_parse.c)
  * against the same load done in the calling process, on one model file. Not part of the build:
  *   make && cc -std=c11 -D_POSIX_C_SOURCE=200809L -O2 -Iinclude -Isrc $(pkg-config --cflags \
  *     hdf5 libzip libcjson) -DRNN_WITH_KERAS_IO tools/load_time.c build/librnn.a \
@@ -40,7 +40,7 @@ int main(int argc, char **argv) {
             if (dt < best[guarded]) best[guarded] = dt;
         }
     }
-    printf("%s: in-process best %.2f ms mean %.2f ms; rnn_load (child process) best %.2f ms "
+    printf("%s: in-process best %.2f ms mean %.2f ms; rnn_load (reader process) best %.2f ms "
            "mean %.2f ms; %d repeats\n", argv[1], best[0] * 1e3, total[0] / reps * 1e3,
            best[1] * 1e3, total[1] / reps * 1e3, reps);
     return 0;

@@ -80,13 +80,17 @@ rnn_model *rnn__keras_recipe_model(const rnn_keras_recipe *r, int init);
 rnn_model *rnn__keras_load_h5(const char *path, rnn_keras_recipe *recipe);
 /* rnn_load's work in the calling process: the file kind by content, then the .keras or .h5
  * reader. Runs libhdf5 and libzip on the file, so a hostile file can crash the process; rnn_load
- * calls it only inside the reader process of untrusted_parse.c (the fuzzers call it directly). */
+ * calls it only inside the reader program of untrusted_parse.c, or when the caller asked for it
+ * (rnn_load_options.in_process; the fuzzers call it directly). */
 rnn_model *rnn__keras_load_in_process(const char *path, rnn_keras_recipe *recipe);
-/* rnn_load's guard: runs rnn__keras_load_in_process in a child process (untrusted_parse.c). */
-rnn_model *rnn__keras_load_untrusted(const char *path);
-/* The same with another loader in the child (tests give one that crashes or stops half way). */
+/* rnn_load's guard (untrusted_parse.c): runs rnn__keras_load_in_process in the reader program
+ * and rebuilds the model here from what it sends; options may be NULL. */
+rnn_model *rnn__keras_load_untrusted(const char *path, const rnn_load_options *options);
+/* The reader program's whole work (src/reader/main.c; the tests' fault_reader.c passes another
+ * loader): argv as rnn__keras_load_untrusted starts it, the answer on file descriptor 3.
+ * Returns the exit status. */
 typedef rnn_model *(*rnn_keras_loader)(const char *path, rnn_keras_recipe *recipe);
-rnn_model *rnn__keras_load_guarded(const char *path, rnn_keras_loader load);
+int rnn__keras_reader_main(int argc, char **argv, rnn_keras_loader load);
 /* Legacy .h5 file <- model (written to tmp_path; the caller renames). */
 rnn_status rnn__keras_save_h5(rnn_model *m, const char *tmp_path);
 /* Keras 3 model.weights.h5 held in memory -> the model's weights. */

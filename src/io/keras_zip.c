@@ -209,13 +209,17 @@ rnn_model *rnn__keras_load_in_process(const char *path, rnn_keras_recipe *recipe
     return m;
 }
 
-rnn_model *rnn_load(const char *path) {
+rnn_model *rnn_load(const char *path) { return rnn_load_ex(path, NULL); }
+
+rnn_model *rnn_load_ex(const char *path, const rnn_load_options *options) {
     if (!path) {
         rnn__fail(RNN_ERR_ARGUMENT, "rnn_load: path is NULL");
         return NULL;
     }
-    /* libhdf5 and libzip see the file only in a child process (untrusted_parse.c). */
-    rnn_model *m = rnn__keras_load_untrusted(path);
+    /* libhdf5 and libzip see the file only in the reader process (untrusted_parse.c), unless
+     * the caller asked for the in-process load. */
+    rnn_model *m = options && options->in_process ? rnn__keras_load_in_process(path, NULL)
+                                                 : rnn__keras_load_untrusted(path, options);
     if (m && check_finite_weights(m, path)) {
         rnn_model_free(m);
         m = NULL;
@@ -284,7 +288,10 @@ rnn_status rnn__keras_save_with(rnn_model *m, const char *path, const rnn_zip_me
 
 #else /* built without the Keras file libraries */
 
-rnn_model *rnn_load(const char *path) {
+rnn_model *rnn_load(const char *path) { return rnn_load_ex(path, NULL); }
+
+rnn_model *rnn_load_ex(const char *path, const rnn_load_options *options) {
+    (void)options;
     rnn__fail(RNN_ERR_UNSUPPORTED, "rnn_load(%s): this librnn was built without Keras model "
               "files (KERAS_IO=none: no libhdf5/libzip/libcjson); rebuild with them",
               path ? path : "NULL");

@@ -1,43 +1,85 @@
-/* rnn_load's guard: libhdf5 and libzip read the model file in a child process.
+/* rnn_load's guard: libhdf5 and libzip read the model file in a separate reader program.
  *
  * Why: libhdf5 is not safe on hostile or corrupted files. Debian 12's libhdf5 1.10.8 reads out
  * of bounds inside H5Aexists on a .h5 file with a few flipped bytes, and asks malloc for ~2^62
  * bytes on others; no check in librnn can prevent what happens inside the library, and a
  * structural pre-validation of HDF5 would be a second HDF5 parser. So the whole file-format work
- * (zip container, HDF5, JSON, building the model, reading and converting the weights) runs in a
- * forked child (rnn__keras_load_in_process). The child sends back through a pipe only plain data:
- * the model JSON text and Keras version the model was built from (the "recipe"), the weight
- * values in the model's get_weights order, and the optimizer's state (step count, learning
- * rate, slots) when the file held one. The parent rebuilds the model from the recipe with
- * the same code (cJSON and keras_config.c, which are fuzzed in-process and never see HDF5) and
- * copies the weights in, checking every count and size. If the child crashes, is killed or
- * stops half way, rnn_load returns an error saying so; the caller's process is never touched.
+ * (zip container, HDF5, JSON, building the model, reading and converting the weights) runs in
+ * the reader, build/rnn-reader (src/reader/main.c, installed as PREFIX/libexec/rnn/rnn-reader),
+ * which calls rnn__keras_reader_main below. It sends back through a pipe only plain data: the
+ * model JSON text and Keras version the model was built from (the "recipe"), the weight values
+ * in the model's get_weights order, the generator state, and the optimizer's state (step count,
+ * learning rate, slots) when the file held one. The caller rebuilds the model from the recipe
+ * with the same code (cJSON and keras_config.c, which are fuzzed in-process and never see HDF5)
+ * and copies the weights in, checking every count and size.
  *
- * Cost: one fork (copy-on-write), building the model twice and one copy of the weights through
- * a pipe; measured in the README (Reliability). The child leaves with _exit: no atexit handlers
- * and no stdio flushes of the caller's buffers run twice.
+ * Why a program started with posix_spawn rather than a fork of the caller: after fork, a
+ * multithreaded process may only call async-signal-safe functions; a lock that another thread
+ * held at the fork (libhdf5's global mutex, a malloc arena) stays locked forever in the child.
+ * posix_spawn runs nothing of the caller's in the new process (glibc: clone with CLONE_VFORK,
+ * then exec).
  *
- * Limits: POSIX only (fork); a file that makes libhdf5 loop forever makes rnn_load wait forever
- * too, as it did without the guard. */
+ * What bounds the reader: a time limit (the time this process spends waiting for it; on expiry
+ * it is killed and the load fails naming the limit), RLIMIT_AS (its allocations fail beyond it:
+ * RNN_ERR_MEMORY from librnn, or a failure inside libhdf5), RLIMIT_CPU as a second line,
+ * RLIMIT_CORE 0 (a crash on a hostile file leaves no core file in the caller's directory), and
+ * PR_SET_PDEATHSIG: the reader is killed when the thread that started it ends, so it dies with
+ * the caller's process; it checks that its parent is still the process that started it, for a
+ * caller that died before the reader set this up. Its stdin and stdout are /dev/null, its
+ * stderr the caller's (sanitizer and valgrind reports), the answer goes to descriptor 3, and no
+ * other descriptor of the caller reaches it. OpenBLAS runs one thread in it (the reader does
+ * no large products, and thread start-up under RLIMIT_AS is where OpenBLAS can spin).
+ *
+ * Where the reader is looked for (find_reader): rnn_load_options.reader; RNN_READER; DIR/rnn-
+ * reader and DIR/../libexec/rnn/rnn-reader for DIR the directory of the shared library that
+ * holds this code, then of the running program; the build tree's rnn-reader when the program
+ * or library lies inside that build tree (tests, examples, build/rnn); the installed path. No
+ * fallback to reading in process: a missing reader is an error that names the places.
+ *
+ * The two sides must be the same build: the reader answers with PROTOCOL first, and a reader of
+ * another librnn version is refused by name.
+ *
+ * Cost: a process start (exec, and the dynamic linking of libhdf5 and its dependencies),
+ * building the model twice and one copy of the weights through a pipe; measured in
+ * docs/testing.md ("libhdf5 and hostile files"). rnn_load_ex's in_process skips all of it. */
 #ifdef RNN_WITH_KERAS_IO
-#define _GNU_SOURCE /* F_SETPIPE_SZ (Linux) */
+#define _GNU_SOURCE /* F_SETPIPE_SZ, pipe2, dladdr, secure_getenv, addclosefrom_np */
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <link.h>
+#include <poll.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "error.h"
 #include "io/keras_io.h"
+#include "reader_paths.h" /* generated by the Makefile: RNN_READER_INSTALL_PATH, RNN_READER_BUILD_DIR */
+
+extern char **environ;
 
 #define MSG_MAGIC 0x4c4e4e52u /* "RNNL" */
 #define MSG_END 0x444e4552u   /* "REND" */
+/* Raised whenever the stream's layout or the reader's arguments change. */
+#define PROTOCOL 2u
+#define PROTOCOL_ARG "--librnn-reader-protocol=2"
 #define NO_STRING UINT64_MAX
 #define MAX_TEXT ((uint64_t)1 << 32)
+#define ANSWER_FD 3
+#define DEFAULT_TIMEOUT_S 60.0
+#define BASE_MEMORY ((uint64_t)2 << 30)
 
 void rnn__keras_recipe_free(rnn_keras_recipe *r) {
     free(r->config);
@@ -65,6 +107,20 @@ rnn_model *rnn__keras_recipe_model(const rnn_keras_recipe *r, int init) {
 
 /* ---------------------------------------------------------------- the pipe */
 
+static double now_s(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+/* The parent's end: every wait for data is charged to `left` (seconds); none is left: timed_out.
+ * The reader's end has fd only (left is unused). */
+typedef struct {
+    int fd;
+    double left;
+    int timed_out;
+} channel;
+
 static int write_all(int fd, const void *buf, size_t n) {
     const char *p = buf;
     while (n > 0) {
@@ -77,12 +133,23 @@ static int write_all(int fd, const void *buf, size_t n) {
     return 0;
 }
 
-/* 0 when all n bytes came; -1 at an early end of the stream or an error. */
-static int read_all(int fd, void *buf, size_t n) {
+/* 0 when all n bytes came; -1 at an early end of the stream, an error or the time limit. */
+static int read_all(channel *c, void *buf, size_t n) {
     char *p = buf;
     while (n > 0) {
-        ssize_t k = read(fd, p, n);
-        if (k < 0 && errno == EINTR) continue;
+        struct pollfd pf = {.fd = c->fd, .events = POLLIN};
+        double ms = c->left * 1e3 + 1;
+        double t0 = now_s();
+        int r = poll(&pf, 1, c->left <= 0 ? 0 : ms > INT_MAX ? INT_MAX : (int)ms);
+        c->left -= now_s() - t0;
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) return -1;
+        if (r == 0) {
+            c->timed_out = 1;
+            return -1;
+        }
+        ssize_t k = read(c->fd, p, n);
+        if (k < 0 && (errno == EINTR || errno == EAGAIN)) continue;
         if (k <= 0) return -1;
         p += k;
         n -= (size_t)k;
@@ -96,13 +163,13 @@ static int put_string(int fd, const char *s) {
     return write_all(fd, &n, sizeof n) || (s && write_all(fd, s, (size_t)n)) ? -1 : 0;
 }
 
-static int get_string(int fd, char **out) {
+static int get_string(channel *c, char **out) {
     uint64_t n;
     *out = NULL;
-    if (read_all(fd, &n, sizeof n)) return -1;
+    if (read_all(c, &n, sizeof n)) return -1;
     if (n == NO_STRING) return 0;
     if (n > MAX_TEXT || !(*out = malloc((size_t)n + 1))) return -1;
-    if (read_all(fd, *out, (size_t)n)) return -1;
+    if (read_all(c, *out, (size_t)n)) return -1;
     (*out)[n] = 0;
     return 0;
 }
@@ -126,16 +193,16 @@ static int put_optimizer_state(int fd, const rnn_model *m) {
     return 0;
 }
 
-/* 0 on success; -1 when the stream broke; -2 when the child's model disagrees with this one
+/* 0 on success; -1 when the stream broke; -2 when the reader's model disagrees with this one
  * (message set). */
-static int get_optimizer_state(int fd, rnn_model *m, const char *path) {
+static int get_optimizer_state(channel *c, rnn_model *m, const char *path) {
     int32_t compiled, slots;
     int64_t it, n;
     float lr;
-    if (read_all(fd, &compiled, sizeof compiled)) return -1;
+    if (read_all(c, &compiled, sizeof compiled)) return -1;
     if (!compiled) return 0;
-    if (read_all(fd, &it, sizeof it) || read_all(fd, &lr, sizeof lr) ||
-        read_all(fd, &n, sizeof n) || read_all(fd, &slots, sizeof slots))
+    if (read_all(c, &it, sizeof it) || read_all(c, &lr, sizeof lr) ||
+        read_all(c, &n, sizeof n) || read_all(c, &slots, sizeof slots))
         return -1;
     if (!m->compiled || n != m->n_params || it < 0) {
         rnn__fail(RNN_ERR_FORMAT, "%s: the reader process compiled the model, this process %s",
@@ -145,20 +212,24 @@ static int get_optimizer_state(int fd, rnn_model *m, const char *path) {
     m->iterations = it;
     m->optimizer.learning_rate = lr;
     for (int k = 0; k < 3 && slots; k++)
-        if (read_all(fd, m->opt_slot[k], sizeof(float) * (size_t)n)) return -1;
+        if (read_all(c, m->opt_slot[k], sizeof(float) * (size_t)n)) return -1;
     return 0;
 }
 
-/* ---------------------------------------------------------------- the child */
+/* ---------------------------------------------------------------- the reader */
 
-/* Loads, then writes: magic, status; on failure the message; on success the recipe, the weight
- * count, the model's generator state and each weight's size and values; then the end mark. */
-static void child_run(int fd, const char *path, rnn_keras_loader load) {
+/* Loads, then writes: status; on failure the message; on success the recipe, the weight count,
+ * the model's generator state and each weight's size and values; then the end mark. The magic
+ * and the protocol went first (rnn__keras_reader_main). Returns the exit status. */
+static int reader_run(int fd, const char *path, rnn_keras_loader load) {
     rnn_keras_recipe r = {0};
     rnn_model *m = load(path, &r);
-    /* rnn_load reports only a message (rnn_last_error), so a failure's status stays here. */
-    int32_t status = m ? 0 : 1;
-    int bad = put_u32(fd, MSG_MAGIC) || write_all(fd, &status, sizeof status);
+    int32_t status = 0;
+    if (!m) {
+        status = (int32_t)rnn_last_status();
+        if (status == RNN_OK) status = RNN_ERR_FORMAT; /* a loader that set no message */
+    }
+    int bad = write_all(fd, &status, sizeof status);
     if (!m) {
         bad = bad || put_string(fd, rnn_last_error());
     } else {
@@ -179,40 +250,177 @@ static void child_run(int fd, const char *path, rnn_keras_loader load) {
         bad = bad || put_optimizer_state(fd, m);
     }
     bad = bad || put_u32(fd, MSG_END);
-    /* Freed although the process ends: leak checkers (valgrind, LSan) follow forked children. */
+    /* Freed although the process ends: leak checkers (valgrind, LSan) see the reader too. */
     rnn_model_free(m);
     rnn__keras_recipe_free(&r);
-    _exit(bad ? 3 : 0);
+    return bad ? 3 : 0;
+}
+
+static void limit(int resource, uint64_t value) {
+    struct rlimit rl;
+    if (getrlimit(resource, &rl) != 0) return;
+    rlim_t v = value >= (uint64_t)RLIM_INFINITY ? RLIM_INFINITY : (rlim_t)value;
+    /* Only ever lower: the caller's own limits stay in force. */
+    if (rl.rlim_max != RLIM_INFINITY && v > rl.rlim_max) v = rl.rlim_max;
+    rl.rlim_cur = rl.rlim_max = v;
+    setrlimit(resource, &rl);
+}
+
+/* argv: program, PROTOCOL_ARG, the parent's pid, CPU seconds, address-space bytes (0: none),
+ * the model path. */
+int rnn__keras_reader_main(int argc, char **argv, rnn_keras_loader load) {
+    /* First: a reader whose parent is gone (or goes later) is killed, and does no work. */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (argc != 6 || strncmp(argv[1], "--librnn-reader-protocol=", 25) != 0) {
+        fprintf(stderr, "rnn-reader: this program reads a model file for librnn's rnn_load "
+                "and is started by it; it is not meant to be run by hand\n");
+        return 2;
+    }
+    if (getppid() != (pid_t)strtoll(argv[2], NULL, 10)) return 4;
+    signal(SIGPIPE, SIG_DFL); /* a caller that stops reading ends the reader */
+    int fd = ANSWER_FD;
+    if (put_u32(fd, MSG_MAGIC) || put_u32(fd, PROTOCOL)) return 3;
+    if (strcmp(argv[1], PROTOCOL_ARG) != 0) return 5; /* the caller names the mismatch */
+    limit(RLIMIT_CORE, 0);
+    uint64_t cpu = strtoull(argv[3], NULL, 10), as = strtoull(argv[4], NULL, 10);
+    if (cpu) limit(RLIMIT_CPU, cpu);
+#if !defined(__SANITIZE_ADDRESS__)
+    /* AddressSanitizer reserves terabytes of address space for its shadow memory. */
+    if (as) limit(RLIMIT_AS, as);
+#endif
+    int rc = reader_run(fd, argv[5], load);
+    close(fd);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- finding the reader */
+
+static int executable(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0;
+}
+
+/* The directory part of path (into out), or "" without a slash. */
+static void dir_of(const char *path, char *out, size_t cap) {
+    const char *slash = strrchr(path, '/');
+    size_t n = slash ? (size_t)(slash - path) : 0;
+    if (n >= cap) n = 0;
+    memcpy(out, path, n);
+    out[n] = 0;
+}
+
+static int inside_build_tree(const char *dir) {
+    size_t n = strlen(RNN_READER_BUILD_DIR);
+    return n > 1 && !strncmp(dir, RNN_READER_BUILD_DIR, n) && (dir[n] == '/' || dir[n] == 0);
+}
+
+/* Tries one candidate: 1 (copied into out) when it is an executable file. Appends it to the
+ * list of places tried otherwise. */
+static int try_path(const char *path, char *out, size_t cap, char *tried, size_t tcap) {
+    if (!path[0]) return 0;
+    if (executable(path) && strlen(path) < cap) {
+        strcpy(out, path);
+        return 1;
+    }
+    size_t used = strlen(tried);
+    if (used + 1 < tcap) snprintf(tried + used, tcap - used, "%s%s", used ? ", " : "", path);
+    return 0;
+}
+
+/* 0 with the reader's path in out, or the status with the message set. */
+static rnn_status find_reader(const rnn_load_options *o, const char *file, char *out, size_t cap) {
+    char tried[1024] = "", cand[2 * PATH_MAX + 64];
+    const char *given = NULL, *what = NULL;
+    if (o && o->reader) {
+        given = o->reader;
+        what = "rnn_load_options.reader";
+    } else if ((given = secure_getenv("RNN_READER")) && given[0]) {
+        what = "RNN_READER";
+    } else {
+        given = NULL;
+    }
+    if (given) {
+        if (executable(given) && strlen(given) < cap) {
+            strcpy(out, given);
+            return RNN_OK;
+        }
+        return rnn__fail(RNN_ERR_IO, "rnn_load(%s): the reader program %s=%s is not an "
+                         "executable file", file, what, given);
+    }
+    /* The shared library holding this code, then the program. The program's own entry in the
+     * loader's list has an empty name (dladdr would give its argv[0] instead): librnn.a linked
+     * into it has no library directory of its own. */
+    char dirs[2][PATH_MAX] = {"", ""};
+    char exe[PATH_MAX], real[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    exe[n > 0 ? n : 0] = 0;
+    Dl_info info;
+    struct link_map *lib = NULL;
+    if (dladdr1((void *)rnn__keras_load_untrusted, &info, (void **)&lib, RTLD_DL_LINKMAP) &&
+        lib && lib->l_name && lib->l_name[0] && realpath(lib->l_name, real))
+        dir_of(real, dirs[0], sizeof dirs[0]);
+    dir_of(exe, dirs[1], sizeof dirs[1]);
+    int in_build = 0;
+    for (int d = 0; d < 2; d++) {
+        if (!dirs[d][0] || (d == 1 && !strcmp(dirs[0], dirs[1]))) continue;
+        in_build |= inside_build_tree(dirs[d]);
+        snprintf(cand, sizeof cand, "%s/rnn-reader", dirs[d]);
+        if (try_path(cand, out, cap, tried, sizeof tried)) return RNN_OK;
+        snprintf(cand, sizeof cand, "%s/../libexec/rnn/rnn-reader", dirs[d]);
+        if (try_path(cand, out, cap, tried, sizeof tried)) return RNN_OK;
+    }
+    /* The build tree's reader only for its own programs: an installed library never runs a
+     * program out of a build tree that may be gone, stale, or someone else's. */
+    if (in_build) {
+        snprintf(cand, sizeof cand, "%s/rnn-reader", RNN_READER_BUILD_DIR);
+        if (try_path(cand, out, cap, tried, sizeof tried)) return RNN_OK;
+    }
+    if (try_path(RNN_READER_INSTALL_PATH, out, cap, tried, sizeof tried)) return RNN_OK;
+    return rnn__fail(RNN_ERR_IO, "rnn_load(%s): cannot find the reader program rnn-reader (it "
+                     "reads model files for librnn; make install puts it in PREFIX/libexec/rnn); "
+                     "RNN_READER is not set, and it is not at %s", file, tried);
 }
 
 /* ---------------------------------------------------------------- the parent */
 
-/* Reads the child's answer into a model (NULL with the message set). *complete is 1 when the
- * whole message arrived, so that a child that died half way is told apart. */
-static rnn_model *parent_read(int fd, const char *path, int *complete) {
-    uint32_t magic = 0, end = 0;
+/* Reads the reader's answer into a model (NULL with the message set). *complete is 1 when the
+ * whole message arrived or the reader's answer was refused on its merits (message set), so
+ * that a reader that died half way is told apart. */
+static rnn_model *parent_read(channel *c, const char *path, const char *reader, int *complete) {
+    uint32_t magic = 0, protocol = 0, end = 0;
     int32_t status = 0;
     *complete = 0;
-    if (read_all(fd, &magic, sizeof magic) || magic != MSG_MAGIC ||
-        read_all(fd, &status, sizeof status))
+    if (read_all(c, &magic, sizeof magic) || magic != MSG_MAGIC ||
+        read_all(c, &protocol, sizeof protocol))
         return NULL;
+    if (protocol != PROTOCOL) {
+        rnn__fail(RNN_ERR_IO, "rnn_load(%s): the reader program %s belongs to another librnn "
+                  "version (protocol %u, this library %u); install the matching one or set "
+                  "RNN_READER", path, reader, protocol, PROTOCOL);
+        *complete = 1;
+        return NULL;
+    }
+    if (read_all(c, &status, sizeof status)) return NULL;
     if (status != 0) {
         char *msg = NULL;
-        if (get_string(fd, &msg) || !msg || read_all(fd, &end, sizeof end) || end != MSG_END) {
+        if (get_string(c, &msg) || !msg || read_all(c, &end, sizeof end) || end != MSG_END) {
             free(msg);
             return NULL;
         }
         *complete = 1;
-        rnn__fail(RNN_ERR_FORMAT, "%s", msg);
+        /* The reader's own status: IO (cannot open), FORMAT, UNSUPPORTED, MEMORY... */
+        rnn_status st = status > RNN_OK && status <= RNN_ERR_UNSUPPORTED ? (rnn_status)status
+                                                                        : RNN_ERR_FORMAT;
+        rnn__fail(st, "%s", msg);
         free(msg);
         return NULL;
     }
     rnn_keras_recipe r = {0};
     int32_t legacy, major, n;
     rnn_model *m = NULL;
-    if (get_string(fd, &r.config) || !r.config || get_string(fd, &r.compile) ||
-        read_all(fd, &legacy, sizeof legacy) || read_all(fd, &major, sizeof major) ||
-        read_all(fd, r.origin.version, sizeof r.origin.version) || read_all(fd, &n, sizeof n))
+    if (get_string(c, &r.config) || !r.config || get_string(c, &r.compile) ||
+        read_all(c, &legacy, sizeof legacy) || read_all(c, &major, sizeof major) ||
+        read_all(c, r.origin.version, sizeof r.origin.version) || read_all(c, &n, sizeof n))
         goto done;
     r.compile_legacy = legacy;
     r.origin.major = major;
@@ -220,30 +428,30 @@ static rnn_model *parent_read(int fd, const char *path, int *complete) {
     /* Every weight is overwritten below: no initialisers (their QR costs as much as reading). */
     m = rnn__keras_recipe_model(&r, 0);
     if (!m || m->n_weights != n) {
-        /* The same config built a different model in the child: a librnn bug, not the file's. */
+        /* The same config built a different model in the reader: a librnn bug, not the file's. */
         if (m) rnn__fail(RNN_ERR_FORMAT, "%s: the reader process built %d weights, this process "
                          "%d", path, (int)n, m->n_weights);
         *complete = 1;
         goto fail;
     }
-    /* The generator as the child's initialisers left it: fit's shuffling and dropout after a
+    /* The generator as the reader's initialisers left it: fit's shuffling and dropout after a
      * load draw the same numbers as they did when the load ran in the caller. */
-    if (read_all(fd, m->rng.s, sizeof m->rng.s)) goto fail;
+    if (read_all(c, m->rng.s, sizeof m->rng.s)) goto fail;
     for (int i = 0; i < n; i++) {
         int64_t size;
-        if (read_all(fd, &size, sizeof size)) goto fail;
+        if (read_all(c, &size, sizeof size)) goto fail;
         if (size != m->weights[i]->size) {
             rnn__fail(RNN_ERR_FORMAT, "%s: weight %d has %lld values from the reader process, %lld "
                       "here", path, i, (long long)size, (long long)m->weights[i]->size);
             *complete = 1;
             goto fail;
         }
-        if (read_all(fd, m->weights[i]->value, (size_t)size * sizeof(float))) goto fail;
+        if (read_all(c, m->weights[i]->value, (size_t)size * sizeof(float))) goto fail;
     }
-    int opt = get_optimizer_state(fd, m, path);
+    int opt = get_optimizer_state(c, m, path);
     if (opt == -2) *complete = 1;
     if (opt) goto fail;
-    if (read_all(fd, &end, sizeof end) || end != MSG_END) goto fail;
+    if (read_all(c, &end, sizeof end) || end != MSG_END) goto fail;
     *complete = 1;
     goto done;
 fail:
@@ -254,54 +462,176 @@ done:
     return m;
 }
 
-rnn_model *rnn__keras_load_untrusted(const char *path) {
-    return rnn__keras_load_guarded(path, rnn__keras_load_in_process);
+/* The reader's environment: the caller's, with OpenBLAS (either threading build) on one thread.
+ * The array is malloc'd, the strings are the caller's. */
+static char **reader_environment(void) {
+    static char blas[] = "OPENBLAS_NUM_THREADS=1", omp[] = "OMP_NUM_THREADS=1";
+    size_t n = 0;
+    while (environ && environ[n]) n++;
+    char **env = malloc((n + 3) * sizeof *env);
+    if (!env) return NULL;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(environ[i], "OPENBLAS_NUM_THREADS=", 21) && strncmp(environ[i], "OMP_NUM_THREADS=", 16))
+            env[k++] = environ[i];
+    env[k++] = blas;
+    env[k++] = omp;
+    env[k] = NULL;
+    return env;
 }
 
-rnn_model *rnn__keras_load_guarded(const char *path, rnn_keras_loader load) {
+/* Waits up to `left` seconds for the reader to end; kills it after that. *ws: its wait status;
+ * returns the waitpid result (< 0: reaped elsewhere, the caller ignores SIGCHLD), with *killed
+ * set when the time ran out. */
+static pid_t reap(pid_t pid, double left, int *ws, int *killed) {
+    *killed = 0;
+    double deadline = now_s() + left;
+    long pause_ns = 20000;
+    for (;;) {
+        pid_t w = waitpid(pid, ws, WNOHANG);
+        if (w < 0 && errno == EINTR) continue;
+        if (w != 0) return w;
+        if (now_s() >= deadline) break;
+        struct timespec t = {0, pause_ns};
+        nanosleep(&t, NULL);
+        if (pause_ns < 10000000) pause_ns *= 2;
+    }
+    *killed = 1;
+    kill(pid, SIGKILL);
+    pid_t w;
+    while ((w = waitpid(pid, ws, 0)) < 0 && errno == EINTR) {}
+    return w;
+}
+
+static double timeout_of(const rnn_load_options *o) {
+    if (o && o->timeout_s > 0) return o->timeout_s;
+    const char *env = secure_getenv("RNN_LOAD_TIMEOUT");
+    if (env && *env) {
+        char *end;
+        double t = strtod(env, &end);
+        if (*end == 0 && t > 0) return t;
+    }
+    return DEFAULT_TIMEOUT_S;
+}
+
+rnn_model *rnn__keras_load_untrusted(const char *path, const rnn_load_options *o) {
+    if (o && !(o->timeout_s >= 0)) {
+        rnn__fail(RNN_ERR_ARGUMENT, "rnn_load(%s): timeout_s %g is not a time (0 for the "
+                  "default, or seconds)", path, o->timeout_s);
+        return NULL;
+    }
+    char reader[PATH_MAX];
+    if (find_reader(o, path, reader, sizeof reader)) return NULL;
+    double timeout = timeout_of(o);
+    /* The reader's address space: what a model of the file's size needs (the zip member, the
+     * arrays libhdf5 reads, the model's weights and initialisers' scratch, a few times the
+     * weights) on top of the libraries, OpenBLAS's buffers and libhdf5's caches. 0: none. */
+    uint64_t memory = BASE_MEMORY;
+    struct stat st;
+    if (o && o->max_memory == SIZE_MAX)
+        memory = 0;
+    else if (o && o->max_memory)
+        memory = o->max_memory;
+    else if (stat(path, &st) == 0 && st.st_size > 0)
+        memory += (uint64_t)st.st_size < ((uint64_t)1 << 56) ? (uint64_t)st.st_size * 8 : 0;
+
     int p[2];
-    if (pipe(p) != 0) {
+    if (pipe2(p, O_CLOEXEC) != 0) {
         rnn__fail(RNN_ERR_IO, "rnn_load(%s): cannot create a pipe: %s", path, strerror(errno));
         return NULL;
     }
-    fcntl(p[0], F_SETFD, FD_CLOEXEC);
-    fcntl(p[1], F_SETFD, FD_CLOEXEC);
+    /* The write end goes to the reader's descriptor 3 by dup2, which must not be a no-op (that
+     * would leave close-on-exec set): keep it above 3. */
+    if (p[1] <= ANSWER_FD) {
+        int hi = fcntl(p[1], F_DUPFD_CLOEXEC, ANSWER_FD + 1);
+        if (hi >= 0) {
+            close(p[1]);
+            p[1] = hi;
+        }
+    }
 #ifdef F_SETPIPE_SZ
     /* 1 MB instead of 64 KB: megabytes of weights pass in a few turns of the two processes
      * rather than dozens (a best effort: the limit for unprivileged users is 1 MB). */
     fcntl(p[1], F_SETPIPE_SZ, 1 << 20);
 #endif
-    pid_t pid = fork();
-    if (pid < 0) {
-        rnn__fail(RNN_ERR_IO, "rnn_load(%s): cannot start the reader process: %s", path,
-                  strerror(errno));
+    char a_pid[32], a_cpu[32], a_mem[32];
+    snprintf(a_pid, sizeof a_pid, "%lld", (long long)getpid());
+    /* CPU time is a second line behind the parent's clock: twice the limit, so that the parent
+     * names the time limit first. */
+    snprintf(a_cpu, sizeof a_cpu, "%.0f", timeout * 2 + 1 < 1e9 ? timeout * 2 + 1 : 0);
+    snprintf(a_mem, sizeof a_mem, "%llu", (unsigned long long)memory);
+    char *argv[] = {reader, PROTOCOL_ARG, a_pid, a_cpu, a_mem, (char *)path, NULL};
+
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t attr;
+    sigset_t none, all;
+    sigemptyset(&none);
+    sigfillset(&all);
+    char **env = reader_environment();
+    int err = env ? 0 : ENOMEM;
+    pid_t pid = -1;
+    if (!err && (err = posix_spawn_file_actions_init(&fa)) == 0) {
+        if (!err) err = posix_spawn_file_actions_adddup2(&fa, p[1], ANSWER_FD);
+        if (!err) err = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+        if (!err) err = posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 34)
+        /* The caller's other descriptors (sockets, files) stay out of the reader. */
+        if (!err) err = posix_spawn_file_actions_addclosefrom_np(&fa, ANSWER_FD + 1);
+#endif
+        if (!err && (err = posix_spawnattr_init(&attr)) == 0) {
+            /* The caller's blocked and ignored signals (SIGPIPE often) do not pass on. */
+            posix_spawnattr_setsigmask(&attr, &none);
+            posix_spawnattr_setsigdefault(&attr, &all);
+            posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+            if (!err) err = posix_spawn(&pid, reader, &fa, &attr, argv, env);
+            posix_spawnattr_destroy(&attr);
+        }
+        posix_spawn_file_actions_destroy(&fa);
+    }
+    free(env);
+    close(p[1]);
+    if (err) {
+        rnn__fail(RNN_ERR_IO, "rnn_load(%s): cannot start the reader program %s: %s", path,
+                  reader, strerror(err));
         close(p[0]);
-        close(p[1]);
         return NULL;
     }
-    if (pid == 0) {
-        close(p[0]);
-        /* A parent that stops reading (an error on its side) must end the child, not block it. */
-        signal(SIGPIPE, SIG_DFL);
-        child_run(p[1], path, load);
-    }
-    close(p[1]);
+
+    channel c = {.fd = p[0], .left = timeout};
     int complete = 0;
-    rnn_model *m = parent_read(p[0], path, &complete);
-    close(p[0]); /* a child still writing gets SIGPIPE and ends */
-    int ws = 0;
+    rnn_model *m = parent_read(&c, path, reader, &complete);
+    close(p[0]); /* a reader still writing gets SIGPIPE and ends */
+    int ws = 0, killed = 0;
+    /* A reader that sent everything, or broke the stream, ends at once; it is given what is left
+     * of the time limit (at least a second) before it is killed. */
     pid_t w;
-    while ((w = waitpid(pid, &ws, 0)) < 0 && errno == EINTR) {}
-    /* w < 0 (ECHILD): the application ignores SIGCHLD, so the child was reaped already; a
+    if (c.timed_out) {
+        killed = 1;
+        kill(pid, SIGKILL);
+        while ((w = waitpid(pid, &ws, 0)) < 0 && errno == EINTR) {}
+    } else {
+        w = reap(pid, c.left > 1 ? c.left : 1, &ws, &killed);
+    }
+    /* w < 0 (ECHILD): the application ignores SIGCHLD, so the reader was reaped already; a
      * complete message is then the only evidence, and enough. */
-    int child_ok = w < 0 ? complete : WIFEXITED(ws) && WEXITSTATUS(ws) == 0;
-    if (complete && child_ok) return m;
+    int reader_ok = !killed && (w < 0 ? complete : WIFEXITED(ws) && WEXITSTATUS(ws) == 0);
+    if (complete && reader_ok) return m;
     rnn_model_free(m);
-    if (complete) return NULL; /* the child's own error, already the message */
+    if (killed) {
+        rnn__fail(RNN_ERR_IO, "rnn_load(%s): the reader process did not finish within the time "
+                  "limit of %g s and was stopped; the file may make the HDF5/zip reader loop, or "
+                  "the limit (rnn_load_options.timeout_s, RNN_LOAD_TIMEOUT) is too short for it; "
+                  "nothing was loaded", path, timeout);
+        return NULL;
+    }
+    if (complete) return NULL; /* the reader's own error, already the message */
     if (w > 0 && WIFSIGNALED(ws))
         rnn__fail(RNN_ERR_FORMAT, "%s: reading the file crashed the HDF5/zip reader process "
                   "(signal %d: %s); the file is corrupted or hostile; nothing was loaded", path,
                   WTERMSIG(ws), strsignal(WTERMSIG(ws)));
+    else if (w > 0 && WIFEXITED(ws) && WEXITSTATUS(ws) == 127)
+        rnn__fail(RNN_ERR_IO, "rnn_load(%s): the reader program %s could not be run (exit "
+                  "status 127); nothing was loaded", path, reader);
     else /* also a crash under a sanitizer, which reports and exits 1 */
         rnn__fail(RNN_ERR_FORMAT, "%s: the HDF5/zip reader process stopped (exit status %d) "
                   "before finishing; the file is probably corrupted or hostile; nothing was "
