@@ -166,7 +166,8 @@ $(BUILD)/tests/replay_%: fuzz/%.c fuzz/replay_main.c $(BUILD)/librnn.a $(CLI_OBJ
 # Shell tests: the installed library (pkg-config shared and static, CMake, the man page), the
 # dependency probes and the configuration stamp (test_build.sh), the
 # numbers and command outputs quoted in README.md and docs/, the man page against --help.
-SHELL_TESTS := tests/test_install.sh tests/test_docs.sh tests/test_manpage.sh tests/test_build.sh
+SHELL_TESTS := tests/test_install.sh tests/test_docs.sh tests/test_manpage.sh tests/test_build.sh \
+               tests/test_memory_limits.sh
 
 test:
 	@$(DEPS_ENV) TEST=1 sh scripts/deps.sh
