@@ -563,8 +563,33 @@ rnn_model *rnn__keras_model_from_json(const cJSON *model, const rnn_keras_origin
 
 rnn_model *rnn__keras_model_from_json_init(const cJSON *model, const rnn_keras_origin *o,
                                            int init) {
+    return rnn__keras_model_from_json_bounded(model, o, init, -1);
+}
+
+static int add_declared(rnn_layer *L, void *ctx) {
+    int64_t *total = ctx;
+    for (int k = 0; k < L->n_weights; k++) *total += L->weights[k].size;
+    return 0;
+}
+
+rnn_model *rnn__keras_model_from_json_bounded(const cJSON *model, const rnn_keras_origin *o,
+                                              int init, int64_t max_values) {
     rnn_keras_read_ctx c = {o};
     rnn_model *m = model_from(model, &c, NULL, 0);
+    if (m && max_values >= 0) {
+        /* The sizes the config declares (units, vocabulary, kernel sizes) against the weights the
+         * file can hold, before anything of that size is allocated: a 17 KB file saying
+         * units=30000 once grew to 24 GB. */
+        int64_t declared = 0;
+        rnn__model_walk(m, add_declared, &declared);
+        if (declared > max_values) {
+            rnn__fail(RNN_ERR_FORMAT, "the model config declares %lld weight values, but the "
+                      "file's weights can hold at most %lld: its sizes (units, vocabulary, ...) do "
+                      "not match its weights", (long long)declared, (long long)max_values);
+            rnn_model_free(m);
+            return NULL;
+        }
+    }
     if (m && rnn__model_build_weights(m, init)) {
         rnn__fail(RNN_ERR_MEMORY, "%s", m->error);
         rnn_model_free(m);

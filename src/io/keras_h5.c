@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <hdf5.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -356,7 +357,14 @@ rnn_model *rnn__keras_load_h5(const char *path, rnn_keras_recipe *recipe) {
         rnn__fail(RNN_ERR_FORMAT, "%s: model_config is not valid JSON", path);
         goto done;
     }
-    m = rnn__keras_model_from_json(json, &o);
+    {
+        /* Every weight is stored in this file (Keras writes no compressed datasets), so its size
+         * bounds what the config may declare; the file's values replace the initialisers', so
+         * none is run. */
+        struct stat fsb;
+        int64_t bound = stat(path, &fsb) == 0 ? (int64_t)(fsb.st_size / (off_t)sizeof(float)) : -1;
+        m = rnn__keras_model_from_json_bounded(json, &o, 0, bound);
+    }
     if (!m) goto done;
     {
         rnn_status st = RNN_OK;

@@ -46,6 +46,10 @@ rnn_model *rnn__keras_model_from_json(const cJSON *model, const rnn_keras_origin
 /* The same; with init 0 the weights are left zero, for a caller that sets every one. */
 rnn_model *rnn__keras_model_from_json_init(const cJSON *model, const rnn_keras_origin *o,
                                            int init);
+/* The same, refusing (RNN_ERR_FORMAT) before any allocation a config whose weights add up to
+ * more than max_values numbers (-1: no bound): what the file's weights can hold. */
+rnn_model *rnn__keras_model_from_json_bounded(const cJSON *model, const rnn_keras_origin *o,
+                                              int init, int64_t max_values);
 /* Applies compile information (Keras 3 compile_config, or legacy training_config) when its loss
  * and optimizer are ones librnn has; leaves the model uncompiled otherwise. Never fails. */
 void rnn__keras_apply_compile(rnn_model *m, const cJSON *compile, int legacy);

@@ -24,10 +24,16 @@
 #include "io/keras_io.h"
 
 #define MAX_MEMBER ((zip_uint64_t)1 << 32)
+/* Caps on the text members, checked against the size the zip declares before anything is
+ * allocated or inflated (libzip then refuses data beyond that size by its CRC and length
+ * checks): Keras writes about a kilobyte of config per layer, so 16 MiB is over 10,000 layers;
+ * metadata.json is a few lines. A 4 MB file whose config inflated to 4 GiB once loaded. */
+#define MAX_CONFIG_MEMBER ((zip_uint64_t)16 << 20)
+#define MAX_METADATA_MEMBER ((zip_uint64_t)1 << 20)
 
 /* Reads a whole member into a new buffer (NUL-terminated). */
 static rnn_status read_member(zip_t *z, const char *name, const char *path, char **out,
-                              size_t *size, int required) {
+                              size_t *size, int required, zip_uint64_t cap) {
     *out = NULL;
     *size = 0;
     zip_stat_t sb;
@@ -36,8 +42,9 @@ static rnn_status read_member(zip_t *z, const char *name, const char *path, char
         return required ? rnn__fail(RNN_ERR_FORMAT, "%s: a .keras file needs %s, which is "
                                     "missing", path, name)
                         : RNN_OK;
-    if (sb.size > MAX_MEMBER)
-        return rnn__fail(RNN_ERR_FORMAT, "%s: member %s is too large", path, name);
+    if (sb.size > cap)
+        return rnn__fail(RNN_ERR_FORMAT, "%s: member %s is too large (%llu bytes; the limit is "
+                         "%llu)", path, name, (unsigned long long)sb.size, (unsigned long long)cap);
     char *buf = malloc((size_t)sb.size + 1);
     if (!buf) return rnn__fail(RNN_ERR_MEMORY, "out of memory reading %s", name);
     zip_file_t *zf = zip_fopen(z, name, 0);
@@ -74,8 +81,8 @@ static rnn_model *load_keras(const char *path, rnn_keras_recipe *recipe) {
     cJSON *json = NULL, *mjson = NULL;
     rnn_keras_origin o;
     rnn__keras_origin_set(&o, "3");
-    if (read_member(z, "config.json", path, &config, &config_n, 1) ||
-        read_member(z, "metadata.json", path, &meta, &meta_n, 0))
+    if (read_member(z, "config.json", path, &config, &config_n, 1, MAX_CONFIG_MEMBER) ||
+        read_member(z, "metadata.json", path, &meta, &meta_n, 0, MAX_METADATA_MEMBER))
         goto done;
     if (meta && (mjson = cJSON_Parse(meta))) {
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(mjson, "keras_version");
@@ -87,12 +94,20 @@ static rnn_model *load_keras(const char *path, rnn_keras_recipe *recipe) {
         rnn__fail(RNN_ERR_FORMAT, "%s: config.json is not valid JSON", path);
         goto done;
     }
-    m = rnn__keras_model_from_json(json, &o);
+    /* The weights are all in model.weights.h5: its size bounds what the config may declare,
+     * and the file's values replace the initialisers' (so none is run: an orthogonal
+     * initialiser of a hostile size alone took minutes). */
+    zip_stat_t wsb;
+    zip_stat_init(&wsb);
+    int64_t bound = zip_stat(z, "model.weights.h5", 0, &wsb) == 0 && (wsb.valid & ZIP_STAT_SIZE)
+                        ? (int64_t)(wsb.size / sizeof(float))
+                        : -1;
+    m = rnn__keras_model_from_json_bounded(json, &o, 0, bound);
     if (!m) goto done;
     /* Compiled first, so that the weights file's optimizer variables have a home. */
     rnn__keras_apply_compile(m, cJSON_GetObjectItemCaseSensitive(json, "compile_config"), 0);
     if (m->n_params > 0) {
-        if (read_member(z, "model.weights.h5", path, &weights, &weights_n, 1) ||
+        if (read_member(z, "model.weights.h5", path, &weights, &weights_n, 1, MAX_MEMBER) ||
             rnn__keras_read_weights_image(m, weights, weights_n)) {
             rnn_model_free(m);
             m = NULL;
@@ -235,7 +250,7 @@ rnn_status rnn__keras_read_member_file(const char *path, const char *name, char 
     int err = 0;
     zip_t *z = zip_open(path, ZIP_RDONLY | ZIP_CHECKCONS, &err);
     if (!z) return rnn__fail(RNN_ERR_FORMAT, "%s: not a readable .keras (zip) file", path);
-    rnn_status st = read_member(z, name, path, out, size, 1);
+    rnn_status st = read_member(z, name, path, out, size, 1, MAX_MEMBER);
     zip_discard(z);
     return st;
 }
