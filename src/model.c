@@ -200,6 +200,8 @@ void rnn_model_free(rnn_model *m) {
     if (!m || --m->refcount > 0) return;
     for (int i = 0; i < m->n_layers; i++) rnn__layer_release(m->layers[i]);
     free(m->layers);
+    rnn__set_free(&m->layer_set);
+    rnn__set_free(&m->name_set);
     free(m->shared_symbols);
     free(m->weights);
     for (int k = 0; k < 3; k++) rnn__free(m->opt_slot[k]);
@@ -209,7 +211,27 @@ void rnn_model_free(rnn_model *m) {
     free(m);
 }
 
+/* How many layers of this kind the model has; 0 for a kind it has none of. */
+static int kind_count(const rnn_model *m, const void *ops) {
+    for (int i = 0; i < m->n_kinds; i++)
+        if (m->kind_counts[i].ops == ops) return m->kind_counts[i].count;
+    return 0;
+}
+
+static void count_kind(rnn_model *m, const void *ops) {
+    for (int i = 0; i < m->n_kinds; i++)
+        if (m->kind_counts[i].ops == ops) {
+            m->kind_counts[i].count++;
+            return;
+        }
+    /* More kinds than librnn has layer classes cannot happen; the table has room for all. */
+    RNN_INTERNAL_CHECK(m->n_kinds < (int)(sizeof m->kind_counts / sizeof m->kind_counts[0]));
+    m->kind_counts[m->n_kinds].ops = ops;
+    m->kind_counts[m->n_kinds++].count = 1;
+}
+
 static rnn_status append_layer(rnn_model *m, rnn_layer *layer) {
+    if (rnn__set_add(&m->layer_set, layer) < 0) return rnn__fail(RNN_ERR_MEMORY, "out of memory");
     if (m->n_layers == m->layers_capacity) {
         int cap = m->layers_capacity ? 2 * m->layers_capacity : 8;
         rnn_layer **grown = realloc(m->layers, sizeof *grown * (size_t)cap);
@@ -219,39 +241,44 @@ static rnn_status append_layer(rnn_model *m, rnn_layer *layer) {
     }
     m->layers[m->n_layers++] = layer;
     layer->refcount++;
+    count_kind(m, layer->ops);
     return RNN_OK;
 }
 
 static int has_layer(const rnn_model *m, const rnn_layer *layer) {
-    for (int i = 0; i < m->n_layers; i++)
-        if (m->layers[i] == layer) return 1;
-    return 0;
+    return rnn__set_has(&m->layer_set, layer);
 }
 
 /* Keras's automatic names, unique within the model: "lstm", "lstm_1", ... A layer named by the
  * user, or named by another model it is part of, keeps its name. */
 static void name_layers(rnn_model *m) {
+    rnn_model seen = {0}; /* only its kind counts: layers of each kind before layer i */
     for (int i = 0; i < m->n_layers; i++) {
         rnn_layer *L = m->layers[i];
         const char *stem = L->ops->base_name;
+        int count = kind_count(&seen, L->ops);
+        count_kind(&seen, L->ops);
         if (L->name[0] && strcmp(L->name, stem) != 0) continue;
-        int count = 0;
-        for (int j = 0; j < i; j++)
-            if (m->layers[j]->ops == L->ops) count++;
         if (count) snprintf(L->name, sizeof L->name, "%s_%d", stem, count);
         else snprintf(L->name, sizeof L->name, "%s", stem);
     }
 }
 
 static rnn_status check_unique_names(rnn_model *m) {
-    for (int i = 0; i < m->n_layers; i++)
-        for (int j = 0; j < i; j++)
-            if (strcmp(m->layers[i]->name, m->layers[j]->name) == 0)
-                return rnn__fail(RNN_ERR_ARGUMENT,
-                                 "All layers added to a model should have unique names. Name "
-                                 "\"%s\" is already the name of a layer in this model.",
-                                 m->layers[i]->name);
-    return RNN_OK;
+    rnn_hash_set names;
+    rnn__set_init_strings(&names);
+    rnn_status st = RNN_OK;
+    for (int i = 0; i < m->n_layers && !st; i++) {
+        int r = rnn__set_add(&names, m->layers[i]->name);
+        if (r < 0) st = rnn__fail(RNN_ERR_MEMORY, "out of memory");
+        else if (r > 0)
+            st = rnn__fail(RNN_ERR_ARGUMENT,
+                           "All layers added to a model should have unique names. Name "
+                           "\"%s\" is already the name of a layer in this model.",
+                           m->layers[i]->name);
+    }
+    rnn__set_free(&names);
+    return st;
 }
 
 /* Counts gradient contributions per symbol and lists those needing an accumulation buffer. */
@@ -260,17 +287,23 @@ static rnn_status find_shared_symbols(rnn_model *m) {
     m->shared_symbols = NULL;
     m->n_shared_symbols = 0;
     int cap = 0;
+    /* Uses counted on the symbols themselves, in one pass over the graph. */
+    for (int i = 0; i < m->n_layers; i++) {
+        rnn_layer *L = m->layers[i];
+        for (int k = 0; k < L->n_outputs; k++)
+            if (L->outputs_sym[k]) L->outputs_sym[k]->uses = 0;
+        for (int q = 0; q < L->n_inputs; q++) L->inputs_sym[q]->uses = 0;
+    }
+    for (int o = 0; o < m->n_outputs; o++)
+        if (m->outputs[o]) m->outputs[o]->uses++;
+    for (int j = 0; j < m->n_layers; j++)
+        for (int q = 0; q < m->layers[j]->n_inputs; q++) m->layers[j]->inputs_sym[q]->uses++;
     for (int i = 0; i < m->n_layers; i++) {
         rnn_layer *P = m->layers[i];
         for (int k = 0; k < P->n_outputs; k++) {
             rnn_symbol *s = P->outputs_sym[k];
             if (!s) continue;
-            int uses = 0;
-            for (int o = 0; o < m->n_outputs; o++) uses += m->outputs[o] == s;
-            for (int j = 0; j < m->n_layers; j++)
-                for (int q = 0; q < m->layers[j]->n_inputs; q++)
-                    uses += m->layers[j]->inputs_sym[q] == s;
-            if (uses < 2) continue;
+            if (s->uses < 2) continue;
             if (m->n_shared_symbols == cap) {
                 cap = cap ? 2 * cap : 8;
                 rnn_symbol **g = realloc(m->shared_symbols, sizeof *g * (size_t)cap);
@@ -442,6 +475,22 @@ rnn_status rnn_batch_input(rnn_model *m, int64_t batch, int64_t steps, int64_t f
     return rnn_sequential_input(m, in);
 }
 
+/* Whether a layer of Sequential model m is named name. The name index follows layers[]; it is
+ * rebuilt whenever a layer was added another way (the input layer). */
+static int sequential_has_name(rnn_model *m, const char *name) {
+    if (m->name_set.count != (size_t)m->n_layers) {
+        rnn__set_free(&m->name_set);
+        rnn__set_init_strings(&m->name_set);
+        for (int i = 0; i < m->n_layers; i++) rnn__set_add(&m->name_set, m->layers[i]->name);
+    }
+    if (m->name_set.count != (size_t)m->n_layers) { /* out of memory, or duplicates: scan */
+        for (int i = 0; i < m->n_layers; i++)
+            if (strcmp(m->layers[i]->name, name) == 0) return 1;
+        return 0;
+    }
+    return rnn__set_has(&m->name_set, name);
+}
+
 rnn_status rnn_add(rnn_model *m, rnn_layer *layer) {
     if (!m) {
         rnn_layer_free(layer);
@@ -462,12 +511,11 @@ rnn_status rnn_add(rnn_model *m, rnn_layer *layer) {
                        "declare the model's input before adding layers: rnn_input(model, steps, "
                        "features) or rnn_batch_input(...) (Keras: input_shape= or "
                        "batch_input_shape= on the first layer)");
-    for (int i = 0; !st && i < m->n_layers; i++)
-        if (layer->name[0] && strcmp(m->layers[i]->name, layer->name) == 0)
-            st = rnn__fail(RNN_ERR_ARGUMENT,
-                           "All layers added to a Sequential model should have unique names. "
-                           "Name \"%s\" is already the name of a layer in this model.",
-                           layer->name);
+    if (!st && layer->name[0] && sequential_has_name(m, layer->name))
+        st = rnn__fail(RNN_ERR_ARGUMENT,
+                       "All layers added to a Sequential model should have unique names. "
+                       "Name \"%s\" is already the name of a layer in this model.",
+                       layer->name);
     if (!st && layer->configured)
         st = rnn__fail(RNN_ERR_UNSUPPORTED, "layer \"%s\" is already part of another model",
                        layer->name);
@@ -477,8 +525,7 @@ rnn_status rnn_add(rnn_model *m, rnn_layer *layer) {
     }
     /* Name it now, so messages from configure name it as Keras would. */
     if (!layer->name[0]) {
-        int count = 0;
-        for (int i = 0; i < m->n_layers; i++) count += m->layers[i]->ops == layer->ops;
+        int count = kind_count(m, layer->ops);
         if (count) snprintf(layer->name, sizeof layer->name, "%s_%d", layer->ops->base_name, count);
         else snprintf(layer->name, sizeof layer->name, "%s", layer->ops->base_name);
     }
@@ -491,6 +538,8 @@ rnn_status rnn_add(rnn_model *m, rnn_layer *layer) {
                        "(layer \"%s\" has return_state set). For multi-output layers, use the "
                        "functional API.", layer->name);
     if (!st) st = append_layer(m, layer);
+    if (!st && m->name_set.strings && m->name_set.count + 1 == (size_t)m->n_layers)
+        rnn__set_add(&m->name_set, layer->name); /* on failure the index is rebuilt next time */
     if (st) {
         rnn__layer_destroy(layer);
         return rnn__model_fail(m, st);

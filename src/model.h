@@ -10,6 +10,7 @@
 #define RNN_MODEL_H
 
 #include "error.h"
+#include "hash_set.h"
 #include "layers/layer.h"
 #include "memory.h"
 #include "rng.h"
@@ -26,6 +27,7 @@ struct rnn_symbol {
     int grad_in_acc;
     float *acc;
     size_t acc_capacity;
+    int uses; /* scratch of find_shared_symbols: consumers within the model being built */
 };
 
 typedef enum {
@@ -53,6 +55,17 @@ struct rnn_model {
     /* Layers in topological order, InputLayers included. */
     rnn_layer **layers;
     int n_layers, layers_capacity;
+    /* Indexes over layers[], so that adding the n-th layer costs O(1), not O(n): the layers
+     * themselves (append_layer keeps it), their names (rnn_add keeps it, for Sequential models,
+     * whose names are final when added), and how many layers of each kind there are (Keras's
+     * automatic names: "lstm", "lstm_1", ...). */
+    rnn_hash_set layer_set;
+    rnn_hash_set name_set;
+    struct {
+        const void *ops;
+        int count;
+    } kind_counts[32];
+    int n_kinds;
     int n_inputs, n_outputs;
     rnn_layer *inputs[RNN_MODEL_MAX_IO]; /* InputLayers */
     rnn_symbol *outputs[RNN_MODEL_MAX_IO];

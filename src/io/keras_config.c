@@ -176,8 +176,10 @@ static rnn_model *sequential_from(const cJSON *cfg, const rnn_keras_read_ctx *c,
         rnn_model_free(m);
         return NULL;
     }
-    for (int i = first; i < n; i++) {
-        rnn_layer *L = sequential_layer(cJSON_GetArrayItem(layers, i), m, c, depth);
+    /* Walked as the linked list it is: cJSON_GetArrayItem(i) walks from the start each time. */
+    const cJSON *entry = cJSON_GetArrayItem(layers, first);
+    for (int i = first; i < n; i++, entry = entry->next) {
+        rnn_layer *L = sequential_layer(entry, m, c, depth);
         if (!L || rnn_add(m, L)) {
             rnn_model_free(m);
             return NULL;
@@ -278,12 +280,31 @@ typedef struct {
     rnn_symbol *out[RNN_LAYER_MAX_OUTPUTS];
     int n_out;
     int done;
+    void *by_name; /* [0] only: all nodes sorted by name, then position (fnode **) */
 } fnode;
 
+static int by_name_order(const void *a, const void *b) {
+    const fnode *x = *(fnode *const *)a, *y = *(fnode *const *)b;
+    int c = strcmp(x->name, y->name);
+    return c ? c : (x < y ? -1 : x > y);
+}
+
+/* The first node (in file order) named name: a binary search, so that a config of n layers
+ * costs O(n log n) to resolve, not O(n^2). */
 static fnode *find_node(fnode *nodes, int n, const char *name) {
-    for (int i = 0; i < n; i++)
-        if (nodes[i].name && !strcmp(nodes[i].name, name)) return &nodes[i];
-    return NULL;
+    fnode **ix = nodes[0].by_name;
+    int lo = 0, hi = n;
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2;
+        if (strcmp(ix[mid]->name, name) < 0) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo < n && !strcmp(ix[lo]->name, name) ? ix[lo] : NULL;
+}
+
+static void free_nodes(fnode *nodes) {
+    if (nodes) free(nodes[0].by_name);
+    free(nodes);
 }
 
 static rnn_status io_list(const cJSON *v, tensor_ref *refs, int *n, const char *what) {
@@ -321,8 +342,9 @@ static fnode *functional_nodes(const cJSON *cfg, const char *name, int *count) {
         rnn__fail(RNN_ERR_MEMORY, "out of memory");
         return NULL;
     }
-    for (int i = 0; i < n; i++) {
-        nodes[i].entry = cJSON_GetArrayItem(layers, i);
+    const cJSON *entry = layers->child;
+    for (int i = 0; i < n; i++, entry = entry->next) {
+        nodes[i].entry = entry;
         nodes[i].name = str(nodes[i].entry, "name");
         if (!nodes[i].name) nodes[i].name = str(get(nodes[i].entry, "config"), "name");
         if (!nodes[i].name) {
@@ -331,6 +353,15 @@ static fnode *functional_nodes(const cJSON *cfg, const char *name, int *count) {
             return NULL;
         }
     }
+    fnode **ix = malloc(sizeof *ix * (size_t)n);
+    if (!ix) {
+        rnn__fail(RNN_ERR_MEMORY, "out of memory");
+        free(nodes);
+        return NULL;
+    }
+    for (int i = 0; i < n; i++) ix[i] = &nodes[i];
+    qsort(ix, (size_t)n, sizeof *ix, by_name_order);
+    nodes[0].by_name = ix;
     *count = n;
     return nodes;
 }
@@ -527,7 +558,7 @@ static rnn_model *functional_from(const cJSON *cfg, const rnn_keras_read_ctx *c,
     /* Layers not owned by the model (on failure: all of them) go now. */
     for (int i = 0; i < n; i++)
         if (nodes[i].layer && nodes[i].layer->refcount <= 0) rnn_layer_free(nodes[i].layer);
-    free(nodes);
+    free_nodes(nodes);
     return m;
 }
 
