@@ -14,6 +14,7 @@
 static rnn_model *load_or_report(const char *path) {
     rnn_model *m = rnn_load(path);
     if (!m) fprintf(stderr, "rnn: %s\n", rnn_last_error());
+    else if (rnn_model_warning(m)[0]) fprintf(stderr, "rnn: warning: %s: %s\n", path, rnn_model_warning(m));
     return m;
 }
 

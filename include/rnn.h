@@ -223,6 +223,12 @@ rnn_model *rnn_sequential(const char *name);
 void rnn_model_free(rnn_model *model);
 /* The message of the last failed call on this model ("" if none). */
 const char *rnn_model_error(const rnn_model *model);
+/* What loading the model from a file had to ignore, in one line ("" when nothing): an optimizer
+ * state that does not fit the compiled optimizer (as Keras skips it) or holds impossible values
+ * (a step count outside [0, 2^53], a learning rate or slot that is not finite). The weights are
+ * the file's either way; training restarts the optimizer. The library never prints it: the
+ * rnn tool does. */
+const char *rnn_model_warning(const rnn_model *model);
 
 /* Seeds the model's generator (weight initialisation, dropout, shuffling). Default seed: 0.
  * Weights are drawn when the model is built, the first time something needs them (compile, fit,

@@ -175,6 +175,7 @@ rnn_status rnn__model_fail(rnn_model *m, rnn_status status) {
 }
 
 const char *rnn_model_error(const rnn_model *model) { return model ? model->error : ""; }
+const char *rnn_model_warning(const rnn_model *model) { return model ? model->warning : ""; }
 
 static rnn_model *model_alloc(const char *name, const char *default_name) {
     rnn_model *m = calloc(1, sizeof *m);

@@ -48,6 +48,8 @@ typedef struct {
 struct rnn_model {
     char name[RNN_NAME_MAX];
     char error[RNN_ERROR_MAX];
+    /* What a loader dropped or changed and said so (rnn_model_warning); "" when nothing. */
+    char warning[RNN_ERROR_MAX];
     int refcount; /* the owner, plus each model that uses this one as a layer */
     int sequential;
     rnn_rng rng;

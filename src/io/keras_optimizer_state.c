@@ -16,9 +16,14 @@
  *
  * On reading, a list whose length or shapes do not match the compiled optimizer is ignored and
  * training restarts the slots from zero - what Keras does ("Skipping variable loading for
- * optimizer"); a compiled but untrained model's file holds only iteration and learning_rate. */
+ * optimizer"); a compiled but untrained model's file holds only iteration and learning_rate.
+ * Values no optimizer can have - a step count outside [0, 2^53] (HDF5 turns a float 1e30 into
+ * INT64_MAX, whose next step overflowed), a learning rate or slot that is NaN, infinite or
+ * negative where it cannot be - are ignored the same way. Either way the model's warning
+ * (rnn_model_warning) says what was ignored and why; the rnn tool prints it. */
 #ifdef RNN_WITH_KERAS_IO
 #include <hdf5.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -186,6 +191,22 @@ static int list_names(hid_t g, int legacy, int n, char ***out) {
     return k;
 }
 
+/* Largest step count accepted: every integer up to it is exact in a double (Keras keeps it as an
+ * int64 variable; a real run never comes near it). */
+#define MAX_ITERATION ((int64_t)1 << 53)
+
+static void ignore_state(rnn_model *m, const char *why) {
+    snprintf(m->warning, sizeof m->warning, "the file's optimizer state was ignored (%s): "
+             "training restarts the optimizer from step 0", why);
+}
+
+/* Whether every value is finite (and, for slots that are averages of squares, not negative). */
+static int slot_values_ok(const float *v, int64_t n) {
+    for (int64_t i = 0; i < n; i++)
+        if (!isfinite(v[i])) return 0;
+    return 1;
+}
+
 void rnn__keras_read_optimizer_state(rnn_model *m, hid_t file, int legacy) {
     if (!m->compiled) return;
     const char *group_name = legacy ? "optimizer_weights" : "optimizer/vars";
@@ -205,17 +226,35 @@ void rnn__keras_read_optimizer_state(rnn_model *m, hid_t file, int legacy) {
     int ok = found == n || (found == scalars && found <= n);
     for (int k = 0; k < 3 && ok; k++)
         ok = (scratch[k] = calloc((size_t)m->n_params + 1, sizeof(float))) != NULL;
+    char why[200] = "";
+    if (!ok && v && found >= 0)
+        snprintf(why, sizeof why, "%d variables where the compiled optimizer has %d", found, n);
     for (int i = 0; i < found && ok; i++) {
         if (v[i].kind == VAR_ITERATION) {
-            ok = read_exact(g, names[i], H5T_NATIVE_INT64, &it, 1) == 0 && it >= 0;
+            ok = read_exact(g, names[i], H5T_NATIVE_INT64, &it, 1) == 0;
+            if (ok && (it < 0 || it > MAX_ITERATION)) {
+                snprintf(why, sizeof why, "iteration = %lld is outside [0, 2^53]", (long long)it);
+                ok = 0;
+            }
         } else if (v[i].kind == VAR_LEARNING_RATE) {
-            ok = read_exact(g, names[i], H5T_NATIVE_FLOAT, &lr, 1) == 0 && lr >= 0.0f;
+            ok = read_exact(g, names[i], H5T_NATIVE_FLOAT, &lr, 1) == 0;
+            if (ok && !(isfinite(lr) && lr >= 0.0f)) {
+                snprintf(why, sizeof why, "learning_rate = %g is not a finite rate >= 0", (double)lr);
+                ok = 0;
+            }
         } else {
             const rnn_weight *w = m->weights[v[i].weight];
-            ok = read_exact(g, names[i], H5T_NATIVE_FLOAT,
-                            scratch[v[i].slot] + slot_offset(m, v[i].weight), w->size) == 0;
+            float *dst = scratch[v[i].slot] + slot_offset(m, v[i].weight);
+            ok = read_exact(g, names[i], H5T_NATIVE_FLOAT, dst, w->size) == 0;
+            if (ok && !slot_values_ok(dst, w->size)) {
+                snprintf(why, sizeof why, "variable %s holds NaN or infinite values", names[i]);
+                ok = 0;
+            }
         }
+        if (!ok && !why[0])
+            snprintf(why, sizeof why, "variable %s does not have the shape of its %s", names[i], v[i].suffix);
     }
+    if (!ok) ignore_state(m, why[0] ? why : "it cannot be read");
     if (ok) {
         m->iterations = it;
         m->optimizer.learning_rate = lr;

@@ -73,8 +73,8 @@ extern char **environ;
 #define MSG_MAGIC 0x4c4e4e52u /* "RNNL" */
 #define MSG_END 0x444e4552u   /* "REND" */
 /* Raised whenever the stream's layout or the reader's arguments change. */
-#define PROTOCOL 2u
-#define PROTOCOL_ARG "--librnn-reader-protocol=2"
+#define PROTOCOL 3u
+#define PROTOCOL_ARG "--librnn-reader-protocol=3"
 #define NO_STRING UINT64_MAX
 #define MAX_TEXT ((uint64_t)1 << 32)
 #define ANSWER_FD 3
@@ -181,6 +181,8 @@ static int get_string(channel *c, char **out) {
  * slot arrays. */
 static int put_optimizer_state(int fd, const rnn_model *m) {
     int32_t compiled = m->compiled, slots = m->compiled && m->iterations > 0;
+    /* What the reader's loader ignored, for rnn_model_warning. */
+    if (write_all(fd, m->warning, sizeof m->warning)) return -1;
     if (write_all(fd, &compiled, sizeof compiled)) return -1;
     if (!compiled) return 0;
     int64_t n = m->n_params;
@@ -199,12 +201,14 @@ static int get_optimizer_state(channel *c, rnn_model *m, const char *path) {
     int32_t compiled, slots;
     int64_t it, n;
     float lr;
+    if (read_all(c, m->warning, sizeof m->warning)) return -1;
+    m->warning[sizeof m->warning - 1] = '\0';
     if (read_all(c, &compiled, sizeof compiled)) return -1;
     if (!compiled) return 0;
     if (read_all(c, &it, sizeof it) || read_all(c, &lr, sizeof lr) ||
         read_all(c, &n, sizeof n) || read_all(c, &slots, sizeof slots))
         return -1;
-    if (!m->compiled || n != m->n_params || it < 0) {
+    if (!m->compiled || n != m->n_params || it < 0 || it > ((int64_t)1 << 53)) {
         rnn__fail(RNN_ERR_FORMAT, "%s: the reader process compiled the model, this process %s",
                   path, m->compiled ? "sized it differently" : "did not");
         return -2;
