@@ -15,7 +15,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     static const char *versions[] = {"1.2.2", "2.3.1", "3.3.3"};
     rnn_keras_origin o;
     rnn__keras_origin_set(&o, versions[size % 3]);
-    rnn_model *m = rnn__keras_model_from_json(json, &o);
+    /* As the loaders build it: bounded by what a file's weights could hold (here 4 MB of
+     * weights), and without initialisers, whose cost on hostile sizes is not a bug. */
+    rnn_model *m = rnn__keras_model_from_json_bounded(json, &o, 0, (int64_t)1 << 20);
     if (m) {
         rnn__keras_apply_compile(m, cJSON_GetObjectItemCaseSensitive(json, "compile_config"), 0);
         rnn__keras_apply_compile(m, cJSON_GetObjectItemCaseSensitive(json, "training_config"), 1);

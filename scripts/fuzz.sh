@@ -2,15 +2,18 @@
 # Runs each libFuzzer harness for a fixed time and prints, per harness, the executions done and
 # whether it crashed. Usage: scripts/fuzz.sh BUILD_DIR SECONDS HARNESS...
 #
+# Limits: 512 MB of memory and 10 s per input, so that unbounded allocations and hangs count as
+# crashes (issue 14).
+#
 # Each harness starts from its committed seed corpus fuzz/corpus/NAME/ (and the inputs that once
 # crashed it, tests/fixtures/regress/NAME/, which `make test` replays too) and grows a working corpus
 # in BUILD_DIR/fuzz-work/NAME/corpus (kept between runs, so a long campaign can be resumed);
 # crashing inputs go to BUILD_DIR/fuzz-work/NAME/.
 #
 # fuzz_keras and fuzz_h5 drive libhdf5, which crashes on some hostile files; rnn_load contains
-# that by reading model files in a child process (src/io/untrusted_parse.c). Those two run with
+# that by reading model files in the reader program rnn-reader (src/io/untrusted_parse.c). Those two run with
 # -fork=1 -ignore_crashes=1, and each crash is replayed and classified by its first stack frame
-# in either libhdf5/libzip or librnn's sources: inside libhdf5/libzip (contained by rnn_load's child; add the input to
+# in either libhdf5/libzip or librnn's sources: inside libhdf5/libzip (contained by rnn_load's reader program; add the input to
 # tests/fixtures/regress/ so test_untrusted_parse proves it) or inside librnn (a bug: fails).
 # A crash in any other harness fails.
 set -u
@@ -44,7 +47,7 @@ for name in "$@"; do
     rm -f "$work"/crash-* "$work"/oom-* "$work"/timeout-* "$work"/leak-*
     start=$(date +%s)
     # shellcheck disable=SC2086
-    "$bin" $mode -max_total_time="$seconds" -timeout=20 -rss_limit_mb=2560 -close_fd_mask=3 \
+    "$bin" $mode -max_total_time="$seconds" -timeout=10 -rss_limit_mb=512 -close_fd_mask=3 \
         -print_final_stats=1 -artifact_prefix="$work/" "$work/corpus" "fuzz/corpus/$name" $regress \
         >"$log" 2>&1
     rc=$?
@@ -65,7 +68,7 @@ for name in "$@"; do
                 [ -e "$a" ] || continue
                 # The first frame in libhdf5/libzip or in librnn's sources: sanitizer
                 # interceptors (strdup, memcpy, malloc) and libFuzzer frames are neither.
-                frame=$("$bin" -rss_limit_mb=2560 -timeout=20 "$a" 2>&1 | grep -E '^ +#[0-9]+ ' |
+                frame=$("$bin" -rss_limit_mb=512 -timeout=10 "$a" 2>&1 | grep -E '^ +#[0-9]+ ' |
                     grep -E 'libhdf5|libzip|libz\.so|\.c:[0-9]+' | head -1)
                 case $frame in
                 *libhdf5* | *libzip* | *libz.so*) ;;
@@ -73,7 +76,7 @@ for name in "$@"; do
                 *) ours=$((ours + 1)); echo "  $a: first frame: $frame" ;;
                 esac
             done
-            verdict="$found crashing inputs: $((found - ours - gone)) inside libhdf5/libzip (contained by rnn_load's child process), $ours elsewhere, $gone not reproduced"
+            verdict="$found crashing inputs: $((found - ours - gone)) inside libhdf5/libzip (contained by rnn_load's reader program), $ours elsewhere, $gone not reproduced"
             [ $ours -gt 0 ] && status=1
         else
             verdict="CRASH (exit $rc; input and report in $work, log $log)"
