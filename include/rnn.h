@@ -666,10 +666,27 @@ void rnn_output_file_discard(rnn_output_file *file);
 
 /* Maps a float32 .npy file into memory instead of reading it: *view points into the mapping
  * (pages are read on demand, so an array larger than memory works) until rnn_npy_map_close.
- * Writes into the view stay private (the file never changes). Other dtypes: RNN_ERR_UNSUPPORTED. */
+ * Writes into the view stay private (the file never changes). Other dtypes: RNN_ERR_UNSUPPORTED.
+ * A mapping reads the file as it is when each page is first touched: if another process
+ * truncates the file while it is mapped, touching a page past the new end raises SIGBUS (the
+ * kernel's rule for every mapping; librnn cannot turn it into an error). Map only files nobody
+ * rewrites in place while you use them (writers that save through a temporary file and a rename,
+ * as np.save to another name then mv, or librnn, leave the mapped file intact), or read batches
+ * with rnn_npy_source_open below, which survives truncation. */
 typedef struct rnn_npy_map rnn_npy_map;
 rnn_status rnn_npy_map_open(const char *path, rnn_tensor *view, rnn_npy_map **map);
 void rnn_npy_map_close(rnn_npy_map *map);
+
+/* A batch source that reads .npy files batch by batch (pread into its own buffers, any dtype
+ * rnn_npy_load takes), so that data larger than memory can be trained on without a mapping: a
+ * file truncated by another process while in use gives RNN_ERR_IO from get() ("... shrank while
+ * in use"), never SIGBUS. y_path may be NULL (predict). Rows are the first axis; batch k is rows
+ * [k*batch_size, ...), the last one shorter; x and y must have the same number of rows. Memory:
+ * one batch of each. The batches are valid until the next get(); close frees everything. */
+typedef struct rnn_npy_source rnn_npy_source;
+rnn_status rnn_npy_source_open(const char *x_path, const char *y_path, int64_t batch_size,
+                               rnn_batch_source *source, rnn_npy_source **state);
+void rnn_npy_source_close(rnn_npy_source *state);
 
 /* A batch source over arrays (in memory or mapped): batch k is rows [k*batch_size, ...) of x and
  * y, as views without copies. `state` (caller-owned, must outlive the source) holds the arrays. */

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -457,6 +459,84 @@ static void test_save_failures(void) {
     CHECK(stat(tmp_path("b.npy"), &sb) != 0, "a refused save created a file");
 }
 
+/* rnn_npy_source: batches equal the file's rows (float32 and float64 files), a short last batch,
+ * fit through it equals fit on the arrays bit for bit, and a file truncated while in use gives
+ * RNN_ERR_IO naming the file instead of the SIGBUS a mapping gets (checked in a child). */
+static void test_source(void) {
+    enum { R = 37, T = 3, F = 2 };
+    float x[R * T * F], y[R];
+    for (int i = 0; i < R * T * F; i++) x[i] = (float)((i * 5) % 17) / 17.0f - 0.3f;
+    for (int i = 0; i < R; i++) y[i] = (float)(i % 3) / 3.0f;
+    rnn_tensor X = rnn_tensor3(x, R, T, F), Y = rnn_tensor2(y, R, 1);
+    char xp[400], yp[400];
+    snprintf(xp, sizeof xp, "%s", tmp_path("src_x.npy"));
+    snprintf(yp, sizeof yp, "%s", tmp_path("src_y.npy"));
+    CHECK(rnn_npy_save(xp, &X) == RNN_OK && rnn_npy_save(yp, &Y) == RNN_OK, "saving the arrays");
+    rnn_batch_source src;
+    rnn_npy_source *state;
+    CHECK(rnn_npy_source_open(xp, yp, 8, &src, &state) == RNN_OK, "open: %s", rnn_last_error());
+    CHECK(src.batches == 5, "37 rows in batches of 8: %lld batches", (long long)src.batches);
+    int same = 1;
+    for (int64_t b = 0; b < src.batches; b++) {
+        rnn_tensor bx = {0}, by = {0};
+        CHECK(src.get(src.user, b, &bx, &by) == RNN_OK, "batch %lld: %s", (long long)b, rnn_last_error());
+        int64_t n = b < 4 ? 8 : 5;
+        same &= bx.rank == 3 && bx.shape[0] == n && bx.shape[1] == T && bx.shape[2] == F &&
+                by.rank == 2 && by.shape[0] == n &&
+                !memcmp(bx.data, x + b * 8 * T * F, sizeof(float) * (size_t)(n * T * F)) &&
+                !memcmp(by.data, y + b * 8, sizeof(float) * (size_t)n);
+    }
+    CHECK(same, "the batches differ from the file's rows");
+    /* fit through the source equals fit on the arrays, without shuffling. */
+    rnn_model *a = rnn_sequential(NULL), *b = rnn_sequential(NULL);
+    rnn_model *ms[2] = {a, b};
+    for (int k = 0; k < 2; k++) {
+        rnn_set_seed(ms[k], 3);
+        rnn_input(ms[k], T, F);
+        rnn_recurrent_options o = rnn_gru_defaults(4);
+        rnn_add(ms[k], rnn_gru(&o));
+        rnn_add(ms[k], rnn_dense_simple(1, RNN_LINEAR));
+        rnn_compile(ms[k], "mse", "adam");
+    }
+    rnn_fit_options fo = rnn_fit_defaults();
+    fo.epochs = 2;
+    fo.batch_size = 8;
+    fo.shuffle = 0;
+    fo.verbose = 0;
+    CHECK(rnn_fit(a, X, Y, &fo, NULL) == RNN_OK, "fit: %s", rnn_model_error(a));
+    CHECK(rnn_fit_source(b, &src, NULL, &fo, NULL) == RNN_OK, "fit_source: %s", rnn_model_error(b));
+    float wa[64], wb[64];
+    CHECK(rnn_get_weight(a, 0, wa, 24) == RNN_OK && rnn_get_weight(b, 0, wb, 24) == RNN_OK &&
+              !memcmp(wa, wb, sizeof(float) * 24),
+          "fit through rnn_npy_source differs from fit on the arrays");
+    rnn_model_free(a);
+    rnn_model_free(b);
+    /* Truncated while in use: an error naming the file, not a crash. */
+    CHECK(truncate(xp, 200) == 0, "truncate");
+    rnn_tensor bx = {0}, by = {0};
+    CHECK(src.get(src.user, 3, &bx, &by) == RNN_ERR_IO && strstr(rnn_last_error(), "shrank while in use"),
+          "reading a truncated file: %s", rnn_last_error());
+    rnn_npy_source_close(state);
+    CHECK(rnn_npy_source_open(xp, NULL, 8, &src, &state) != RNN_OK, "a truncated file opened");
+    CHECK(rnn_npy_source_open(yp, NULL, 0, &src, &state) == RNN_ERR_ARGUMENT, "batch size 0");
+    /* What the header says of mappings: a page past a truncation raises SIGBUS. */
+    CHECK(rnn_npy_save(xp, &X) == RNN_OK, "saving again");
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        rnn_tensor view;
+        rnn_npy_map *map;
+        if (rnn_npy_map_open(xp, &view, &map) != RNN_OK || truncate(xp, 0) != 0) _exit(3);
+        volatile float sum = 0;
+        for (int64_t i = 0; i < rnn_tensor_size(&view); i++) sum += view.data[i];
+        _exit(0);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGBUS,
+          "a mapping of a truncated file should die by SIGBUS, as rnn.h says (status %d)", status);
+}
+
 static void cleanup(void) {
     DIR *dir = opendir(tmpdir);
     if (dir) {
@@ -481,6 +561,7 @@ int main(void) {
     test_round_trip();
     test_save_failures();
     test_fuzz();
+    test_source();
     cleanup();
     return check_report("test_npy");
 }

@@ -580,3 +580,132 @@ void rnn_npy_map_close(rnn_npy_map *map) {
     munmap(map->base, map->length);
     free(map);
 }
+
+/* ------------------------------------------------------------------ batches read on demand */
+
+/* One file of an rnn_npy_source: its header, a descriptor for pread, and one batch's buffers. */
+typedef struct {
+    char *path; /* for messages */
+    int fd;
+    npy_info info;
+    int64_t rows, row_values, row_bytes;
+    unsigned char *raw;
+    float *values;
+} npy_part;
+
+struct rnn_npy_source {
+    npy_part x, y;
+    int has_y;
+    int64_t batch_size;
+};
+
+static void part_close(npy_part *p) {
+    if (p->fd >= 0) close(p->fd);
+    free(p->raw);
+    free(p->values);
+    free(p->path);
+    memset(p, 0, sizeof *p);
+    p->fd = -1;
+}
+
+static rnn_status part_open(npy_part *p, const char *path, int64_t batch_size) {
+    memset(p, 0, sizeof *p);
+    p->fd = -1;
+    p->path = strdup(path);
+    if (!p->path) return rnn__fail(RNN_ERR_MEMORY, "out of memory");
+    FILE *f = fopen(path, "rb");
+    if (!f) return rnn__fail(RNN_ERR_IO, "npy file '%s': cannot open: %s", path, strerror(errno));
+    rnn_status st = read_header(path, f, &p->info);
+    if (!st && !p->info.regular)
+        st = rnn__fail(RNN_ERR_UNSUPPORTED, "npy file '%s': batches are read from regular files only", path);
+    if (!st && (p->info.rank < 1 || p->info.dims[0] < 1))
+        st = rnn__fail(RNN_ERR_SHAPE, "npy file '%s': needs at least one row (first axis)", path);
+    if (!st && (p->fd = dup(fileno(f))) < 0)
+        st = rnn__fail(RNN_ERR_IO, "npy file '%s': %s", path, strerror(errno));
+    fclose(f);
+    if (st) return st;
+    p->rows = p->info.dims[0];
+    p->row_values = p->info.count / p->rows;
+    int64_t elem = p->info.count ? p->info.data_bytes / p->info.count : 4;
+    p->row_bytes = p->row_values * elem;
+    int64_t b = batch_size < p->rows ? batch_size : p->rows;
+    if (p->row_values > 0 && b > (int64_t)(SIZE_MAX / 16) / p->row_values)
+        return rnn__fail(RNN_ERR_MEMORY, "npy file '%s': a batch of %lld rows is too large", path,
+                         (long long)b);
+    p->raw = malloc((size_t)(b * p->row_bytes) + 1);
+    p->values = malloc(sizeof(float) * (size_t)(b * p->row_values) + 1);
+    if (!p->raw || !p->values) return rnn__fail(RNN_ERR_MEMORY, "npy file '%s': out of memory for a batch", path);
+    return RNN_OK;
+}
+
+/* Rows [start, start + n) of p into p->values, as a tensor in out. */
+static rnn_status part_read(npy_part *p, int64_t start, int64_t n, rnn_tensor *out) {
+    size_t want = (size_t)(n * p->row_bytes);
+    off_t at = (off_t)(p->info.data_start + start * p->row_bytes);
+    size_t got = 0;
+    while (got < want) {
+        ssize_t r = pread(p->fd, p->raw + got, want - got, at + (off_t)got);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) return rnn__fail(RNN_ERR_IO, "npy file '%s': read error: %s", p->path, strerror(errno));
+        if (r == 0)
+            return rnn__fail(RNN_ERR_IO, "npy file '%s' shrank while in use: rows %lld to %lld are "
+                             "no longer in it", p->path, (long long)start, (long long)(start + n - 1));
+        got += (size_t)r;
+    }
+    decode(p->values, p->raw, n * p->row_values, p->info.dtype);
+    memset(out, 0, sizeof *out);
+    out->rank = p->info.rank;
+    out->shape[0] = n;
+    for (int i = 1; i < p->info.rank; i++) out->shape[i] = p->info.dims[i];
+    out->data = p->values;
+    return RNN_OK;
+}
+
+static rnn_status npy_source_get(void *user, int64_t index, rnn_tensor *x, rnn_tensor *y) {
+    rnn_npy_source *s = user;
+    int64_t start = index * s->batch_size;
+    if (index < 0 || start >= s->x.rows)
+        return rnn__fail(RNN_ERR_ARGUMENT, "batch %lld is out of range", (long long)index);
+    int64_t n = s->x.rows - start < s->batch_size ? s->x.rows - start : s->batch_size;
+    rnn_status st = part_read(&s->x, start, n, &x[0]);
+    if (!st && s->has_y) st = part_read(&s->y, start, n, &y[0]);
+    return st;
+}
+
+rnn_status rnn_npy_source_open(const char *x_path, const char *y_path, int64_t batch_size,
+                               rnn_batch_source *source, rnn_npy_source **state) {
+    if (state) *state = NULL;
+    if (!x_path || !source || !state)
+        return rnn__fail(RNN_ERR_ARGUMENT, "rnn_npy_source_open: NULL argument");
+    if (batch_size < 1)
+        return rnn__fail(RNN_ERR_ARGUMENT, "rnn_npy_source_open: batch_size must be positive (%lld)",
+                         (long long)batch_size);
+    rnn_npy_source *s = calloc(1, sizeof *s);
+    if (!s) return rnn__fail(RNN_ERR_MEMORY, "out of memory");
+    s->x.fd = s->y.fd = -1;
+    s->batch_size = batch_size;
+    s->has_y = y_path != NULL;
+    rnn_status st = part_open(&s->x, x_path, batch_size);
+    if (!st && s->has_y) st = part_open(&s->y, y_path, batch_size);
+    if (!st && s->has_y && s->y.rows != s->x.rows)
+        st = rnn__fail(RNN_ERR_SHAPE, "'%s' has %lld rows but '%s' has %lld", x_path,
+                       (long long)s->x.rows, y_path, (long long)s->y.rows);
+    if (st) {
+        rnn_npy_source_close(s);
+        return st;
+    }
+    memset(source, 0, sizeof *source);
+    source->batches = (s->x.rows + batch_size - 1) / batch_size;
+    source->get = npy_source_get;
+    source->user = s;
+    *state = s;
+    rnn__clear_error();
+    return RNN_OK;
+}
+
+void rnn_npy_source_close(rnn_npy_source *s) {
+    if (!s) return;
+    part_close(&s->x);
+    part_close(&s->y);
+    free(s);
+}
