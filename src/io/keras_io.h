@@ -142,7 +142,7 @@ rnn_status rnn__keras_save_with(rnn_model *m, const char *path, const rnn_zip_me
                                 int n_extra);
 /* One member of a .keras file, whole (malloc'd, NUL-terminated). */
 rnn_status rnn__keras_read_member_file(const char *path, const char *name, char **out,
-                                       size_t *size);
+                                       size_t *size, size_t cap);
 
 /* Silences HDF5's error printing (the library never prints because of input). */
 void rnn__keras_h5_quiet(void);

@@ -244,13 +244,13 @@ rnn_model *rnn_load_ex(const char *path, const rnn_load_options *options) {
 }
 
 rnn_status rnn__keras_read_member_file(const char *path, const char *name, char **out,
-                                       size_t *size) {
+                                       size_t *size, size_t cap) {
     *out = NULL;
     *size = 0;
     int err = 0;
     zip_t *z = zip_open(path, ZIP_RDONLY | ZIP_CHECKCONS, &err);
     if (!z) return rnn__fail(RNN_ERR_FORMAT, "%s: not a readable .keras (zip) file", path);
-    rnn_status st = read_member(z, name, path, out, size, 1, MAX_MEMBER);
+    rnn_status st = read_member(z, name, path, out, size, 1, (zip_uint64_t)cap);
     zip_discard(z);
     return st;
 }

@@ -3,7 +3,12 @@
  * little-endian float32) when restore_best_weights is on.
  *
  * Numbers are exact: doubles and float32 states are hexadecimal floating-point strings, generator
- * states hexadecimal integers. */
+ * states hexadecimal integers.
+ *
+ * Reading: the model part goes through rnn_load (the reader program, like any model file); the
+ * two members above are read in this process with libzip, each capped by the size the zip
+ * declares before it is inflated (the JSON at 64 MiB, the best weights at exactly the model's
+ * size), and every field is checked by range and shape before anything is used. */
 #include "training_backup.h"
 
 #include <errno.h>
@@ -276,7 +281,7 @@ rnn_status rnn__backup_restore(rnn_model *m, const char *path, rnn_training_stat
     *found = 1;
     char *text = NULL, *best = NULL;
     size_t n = 0, best_n = 0;
-    rnn_status st = rnn__keras_read_member_file(path, STATE_MEMBER, &text, &n);
+    rnn_status st = rnn__keras_read_member_file(path, STATE_MEMBER, &text, &n, (size_t)64 << 20);
     if (st) return rnn__fail(st, "%s is not a librnn training backup: %s", path, rnn_last_error());
     cJSON *o = cJSON_ParseWithLength(text, n);
     free(text);
@@ -313,7 +318,9 @@ rnn_status rnn__backup_restore(rnn_model *m, const char *path, rnn_training_stat
             st = rnn__fail(RNN_ERR_FORMAT, "%s: the backup has no EarlyStopping best weights", path);
             goto done;
         }
-        if ((st = rnn__keras_read_member_file(path, BEST_MEMBER, &best, &best_n))) goto done;
+        if ((st = rnn__keras_read_member_file(path, BEST_MEMBER, &best, &best_n,
+                                              sizeof(float) * (size_t)m->n_params)))
+            goto done;
         if (best_n != sizeof(float) * (size_t)m->n_params) {
             st = rnn__fail(RNN_ERR_FORMAT, "%s: EarlyStopping's best weights do not fit the model",
                            path);
