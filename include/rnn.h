@@ -254,8 +254,8 @@ rnn_status rnn_add(rnn_model *model, rnn_layer *layer);
 int rnn_layer_count(const rnn_model *model);
 rnn_layer *rnn_get_layer(rnn_model *model, int index);
 
-/* Output shape of the model for a batch of `batch` samples of `steps` steps (RNN_NONE: use the
- * declared value). Writes rank and dims (unknown dims as RNN_NONE). */
+/* The model's (first) output shape as declared, Keras's model.output_shape: rank and dims, with
+ * the batch and any other unknown dimension as RNN_NONE; dims past the rank are 0. */
 rnn_status rnn_output_shape(rnn_model *model, int *rank, int64_t shape[RNN_MAX_RANK]);
 
 /* Keras's model.summary(): layer table with output shapes and parameter counts. */
