@@ -5,7 +5,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include "bench.h"
+#include "bench/bench.h"
 #include "demo.h"
 #include "model_files.h"
 #include "rnn.h"

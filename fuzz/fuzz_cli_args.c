@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "args.h"
-#include "bench.h"
+#include "bench/bench.h"
 #include "demo.h"
 #include "model_files.h"
 

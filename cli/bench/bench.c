@@ -24,7 +24,7 @@
  */
 #include "bench.h"
 
-#include "args.h"
+#include "../args.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -32,7 +32,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
-#include "airline_data.h"
+#include "../airline_data.h"
 #include "rnn.h"
 
 #if defined(RNN_USE_CBLAS)
