@@ -1,9 +1,9 @@
 /* Models: construction (Sequential and functional), layer lifetime, naming, weights and states.
  * Running the graph is in graph.c, training in train.c, the summary table in summary.c. */
 #include "model.h"
+#include "context.h"
 
 #include <math.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -89,9 +89,14 @@ int64_t rnn__tensor_row_size(const rnn_tensor *t) {
     return n;
 }
 
-static atomic_ulong weights_generation;
-void rnn__weights_changed(void) { atomic_fetch_add(&weights_generation, 1); }
-unsigned long rnn__weights_generation(void) { return atomic_load(&weights_generation); }
+void rnn__layer_weights_changed(rnn_layer *layer) {
+    for (int k = 0; k < layer->n_weights; k++) rnn__weight_changed(&layer->weights[k]);
+    if (layer->ops->children) {
+        rnn_layer **kids;
+        int nk = layer->ops->children(layer, &kids);
+        for (int i = 0; i < nk; i++) rnn__layer_weights_changed(kids[i]);
+    }
+}
 
 rnn_status rnn__layer_build(rnn_layer *layer, rnn_rng *rng) {
     if (layer->n_weights > 0 && !layer->weight_block) {
@@ -114,7 +119,7 @@ rnn_status rnn__layer_build(rnn_layer *layer, rnn_rng *rng) {
         layer->weight_block = v;
         layer->grad_block = g;
         if (layer->ops->init_weights && rng) layer->ops->init_weights(layer, rng);
-        rnn__weights_changed();
+        rnn__layer_weights_changed(layer);
     }
     if (layer->ops->children) {
         rnn_layer **kids;
@@ -350,6 +355,7 @@ void rnn_model_free(rnn_model *m) {
     free(m->clip_grads);
     free(m->clip_sizes);
     rnn__ws_free(&m->ws);
+    rnn__context_release(m->context);
     free(m);
 }
 
@@ -895,7 +901,7 @@ rnn_status rnn_set_weight(rnn_model *m, int index, const float *values, int64_t 
             return rnn__model_fail(m, rnn__fail(RNN_ERR_NUMERIC,
                                    "rnn_set_weight: value %lld is not finite", (long long)i));
     memcpy(w->value, values, sizeof(float) * (size_t)count);
-    rnn__weights_changed();
+    rnn__weight_changed(w);
     return RNN_OK;
 }
 
@@ -915,9 +921,10 @@ rnn_status rnn_copy_weights(rnn_model *dst, rnn_model *src) {
             return rnn__model_fail(dst, rnn__fail(RNN_ERR_SHAPE,
                                    "rnn_copy_weights: weight %d has a different shape", i));
     }
-    for (int i = 0; i < src->n_weights; i++)
+    for (int i = 0; i < src->n_weights; i++) {
         memcpy(dst->weights[i]->value, src->weights[i]->value,
                sizeof(float) * (size_t)src->weights[i]->size);
-    rnn__weights_changed();
+        rnn__weight_changed(dst->weights[i]);
+    }
     return RNN_OK;
 }

@@ -47,6 +47,7 @@ struct rnn_model {
     char name[RNN_NAME_MAX];
     char error[RNN_ERROR_MAX];
     int refcount; /* the owner, plus each model that uses this one as a layer */
+    rnn_context *context; /* rnn_model_set_context (NULL: the current or default team) */
     int sequential;
     rnn_rng rng;
 

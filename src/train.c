@@ -8,8 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernels/gemm.h"
-#include "kernels/team.h"
 #include "layers/recurrent.h"
 #include "losses.h"
 #include "model.h"
@@ -397,10 +395,10 @@ static rnn_status train_step(rnn_model *m, const rnn_tensor *xb, const float *co
         rnn__optimizer_apply(&m->optimizer, lr, wt->value, wt->grad, m->opt_slot[0] + off,
                              m->opt_slot[1] + off, m->opt_slot[2] + off, wt->size,
                              m->iterations + 1);
+        rnn__weight_changed(wt);
         off += wt->size;
     }
     m->iterations++;
-    rnn__weights_changed();
     /* Finite gradients can still overflow the weights (a huge learning rate): stop here rather
      * than train on, return RNN_OK or checkpoint a model of Inf. */
     for (int w = 0; w < m->n_weights; w++) {
@@ -580,9 +578,9 @@ static void copy_weights_out(rnn_model *m, float *dst, int out) {
         rnn_weight *wt = m->weights[w];
         if (out) memcpy(dst + off, wt->value, sizeof(float) * (size_t)wt->size);
         else memcpy(wt->value, dst + off, sizeof(float) * (size_t)wt->size);
+        if (!out) rnn__weight_changed(wt);
         off += wt->size;
     }
-    if (!out) rnn__weights_changed();
 }
 
 /* Returns 1 when training should stop after this epoch. */
@@ -1291,14 +1289,5 @@ rnn_status rnn_stream_shape(rnn_model *m, int64_t *batch, int64_t *features_in,
     if (batch) *batch = B;
     if (features_in) *features_in = F;
     if (features_out) *features_out = out.dim[out.rank - 1];
-    return RNN_OK;
-}
-
-rnn_status rnn_set_threads(int threads) {
-    if (threads < 0) return rnn__fail(RNN_ERR_ARGUMENT, "threads must be >= 0, got %d", threads);
-    rnn__team_set_size(threads);
-    /* One pool: with a team of several threads the BLAS runs single-threaded on each
-     * thread's slice of a product (kernels/gemm.c). */
-    if (threads > 0) rnn__blas_set_threads(rnn__team_size() > 1 ? 1 : threads);
     return RNN_OK;
 }

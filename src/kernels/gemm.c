@@ -1,6 +1,5 @@
 #include "gemm.h"
 
-#include <pthread.h>
 #include <stddef.h>
 
 #ifdef RNN_USE_CBLAS
@@ -79,10 +78,19 @@ static int blas_threads(void) { return openblas_get_num_threads(); }
 static int blas_threads(void) { return 1; }
 #endif
 
+/* Whether a product may go to the BLAS when the current team has team_n threads. The BLAS's
+ * thread count is the host program's to set, never the library's: with a team of several
+ * threads only a single-threaded BLAS is called (from each team thread on its slice), since
+ * BLAS threads started next to the team's would compete with them for the cores (OpenBLAS's
+ * poll for a while after each call). With one team thread, whole products go to the BLAS on
+ * the threads it is set to. */
+#ifdef RNN_USE_CBLAS
+static int blas_allowed(int team_n) { return team_n <= 1 || blas_threads() == 1; }
+#endif
+
 /* Large products with several team threads: the team splits the product's larger dimension
- * and each thread calls the BLAS, single-threaded, on its slice. One pool of threads for the
- * whole library: the BLAS's own threads never run (they would spin on sched_yield for a
- * while after each call, taking the cores the step loops' threads are waiting on). */
+ * and each thread computes its slice, through a single-threaded BLAS or the library's own
+ * kernel (blas_allowed). */
 #define TEAM_GEMM_MACS (1 << 21)
 
 typedef struct {
@@ -91,9 +99,10 @@ typedef struct {
     const float *A, *B;
     int lda, ldb, ldc;
     float *C;
+    int blas; /* the slices may use the BLAS */
 } gemm_job;
 
-static void blas_or_own(int trans_a, int trans_b, int M, int N, int K, float alpha,
+static void blas_or_own(int blas, int trans_a, int trans_b, int M, int N, int K, float alpha,
                         const float *A, int lda, const float *B, int ldb, float beta, float *C,
                         int ldc);
 
@@ -107,29 +116,14 @@ static void gemm_slice(void *arg, int tid, int n) {
     if (lo >= hi) return;
     if (split_rows) {
         const float *A = j->trans_a ? j->A + lo : j->A + (size_t)lo * j->lda;
-        blas_or_own(j->trans_a, j->trans_b, hi - lo, j->N, j->K, j->alpha, A, j->lda, j->B,
+        blas_or_own(j->blas, j->trans_a, j->trans_b, hi - lo, j->N, j->K, j->alpha, A, j->lda, j->B,
                     j->ldb, j->beta, j->C + (size_t)lo * j->ldc, j->ldc);
     } else {
         const float *B = j->trans_b ? j->B + (size_t)lo * j->ldb : j->B + lo;
-        blas_or_own(j->trans_a, j->trans_b, j->M, hi - lo, j->K, j->alpha, j->A, j->lda, B,
+        blas_or_own(j->blas, j->trans_a, j->trans_b, j->M, hi - lo, j->K, j->alpha, j->A, j->lda, B,
                     j->ldb, j->beta, j->C + lo, j->ldc);
     }
 }
-
-#if defined(RNN_USE_CBLAS)
-/* With a team, the BLAS runs single-threaded (see TEAM_GEMM_MACS). Once, before the first
- * BLAS call: the team's threads may get here together, and none may call the BLAS while
- * another stops its threads (pthread_once makes the others wait). Later changes go through
- * rnn_set_threads. */
-static void blas_once(void) {
-    if (rnn__team_size() > 1) rnn__blas_set_threads(1);
-}
-static void blas_single_threaded(void) {
-    static pthread_once_t once = PTHREAD_ONCE_INIT;
-    pthread_once(&once, blas_once);
-}
-#endif
-
 
 void rnn__gemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
                int lda, const float *B, int ldb, float beta, float *C, int ldc) {
@@ -138,28 +132,35 @@ void rnn__gemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const
         rnn__gemm_loops(0, 0, M, N, 0, alpha, A, 1, B, 1, beta, C, ldc);
         return;
     }
-    if ((double)M * N * K >= TEAM_GEMM_MACS && (M >= 32 || N >= 32) && rnn__team_size() > 1) {
-        gemm_job job = {trans_a, trans_b, M, N, K, alpha, beta, A, B, lda, ldb, ldc, C};
+    const int team_n = rnn__team_size();
+#ifdef RNN_USE_CBLAS
+    const int blas = blas_allowed(team_n);
+#else
+    const int blas = 0;
+#endif
+    if ((double)M * N * K >= TEAM_GEMM_MACS && (M >= 32 || N >= 32) && team_n > 1) {
+        gemm_job job = {trans_a, trans_b, M, N, K, alpha, beta, A, B, lda, ldb, ldc, C, blas};
         rnn__team_run(gemm_slice, &job);
         return;
     }
-    blas_or_own(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    blas_or_own(blas, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
-static void blas_or_own(int trans_a, int trans_b, int M, int N, int K, float alpha,
+static void blas_or_own(int blas, int trans_a, int trans_b, int M, int N, int K, float alpha,
                         const float *A, int lda, const float *B, int ldb, float beta, float *C,
                         int ldc) {
 #ifdef RNN_USE_CBLAS
-    blas_single_threaded();
     const double macs = (double)M * N * K;
     const int own = !trans_a && macs <= OWN_GEMM_MACS &&
                     (M <= OWN_GEMM_FEW_ROWS || (M <= OWN_GEMM_ROWS && blas_threads() == 1));
-    if (macs > SMALL_GEMM_FLOPS && !own) {
+    if (blas && macs > SMALL_GEMM_FLOPS && !own) {
         cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
                     trans_b ? CblasTrans : CblasNoTrans, M, N, K, alpha, A, lda, B, ldb, beta, C,
                     ldc);
         return;
     }
+#else
+    (void)blas;
 #endif
     if (rnn__gemm_fast(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc)) return;
     rnn__gemm_loops(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
@@ -186,8 +187,7 @@ void rnn__gemm_slice(int large, int trans_a, int trans_b, int M, int N, int K, f
                      const float *A, int lda, const float *B, int ldb, float beta, float *C,
                      int ldc) {
 #ifdef RNN_USE_CBLAS
-    if (large && M > 0 && N > 0 && K > 0) {
-        blas_single_threaded();
+    if (large && M > 0 && N > 0 && K > 0 && blas_threads() == 1) {
         cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
                     trans_b ? CblasTrans : CblasNoTrans, M, N, K, alpha, A, lda, B, ldb, beta, C,
                     ldc);
@@ -208,22 +208,10 @@ void rnn__colsum_add(float *out, const float *m, int rows, int cols, int ld) {
 }
 
 #if defined(RNN_USE_CBLAS) && defined(OPENBLAS_VERSION)
-/* OpenBLAS starts its threads when the library loads and each then polls with sched_yield for
- * about 2^28 cycles before sleeping: at the start of a process (and after any threaded BLAS
- * call) that thread competes with the team's. blas_thread_shutdown_ (the function OpenBLAS's
- * own fork handler calls; weak, since it is not part of the CBLAS interface) stops them; a
- * later threaded BLAS call starts them again. */
-extern int blas_thread_shutdown_(void) __attribute__((weak));
-void rnn__blas_set_threads(int n) {
-    openblas_set_num_threads(n);
-    if (n == 1 && blas_thread_shutdown_) blas_thread_shutdown_();
-}
 /* What the loaded library says of itself (version, build options, the core it runs on). */
 const char *rnn__blas_name(void) { return openblas_get_config(); }
 #elif defined(RNN_USE_CBLAS)
-void rnn__blas_set_threads(int n) { (void)n; }
 const char *rnn__blas_name(void) { return "CBLAS"; }
 #else
-void rnn__blas_set_threads(int n) { (void)n; }
 const char *rnn__blas_name(void) { return "portable loops"; }
 #endif

@@ -31,8 +31,8 @@ int rnn__gemm_fast_bias(int M, int N, int K, const float *A, int lda, const floa
 void rnn__gemm_own_bias(int M, int N, int K, const float *A, int lda, const float *B, int ldb,
                         const float *bias, float *C, int ldc);
 
-/* On the calling thread only, for the team's slices of a step's product: the BLAS
- * (single-threaded) when large is set and the library has one, else rnn__gemm_own. The team
+/* On the calling thread only, for the team's slices of a step's product: the BLAS when large
+ * is set, the library has one and it is set to one thread, else rnn__gemm_own. The team
  * decides `large` from the whole product's size, never from a slice's, so that the kernel, and
  * with it every element's bits, does not depend on the number of threads. */
 void rnn__gemm_slice(int large, int trans_a, int trans_b, int M, int N, int K, float alpha,
@@ -49,7 +49,6 @@ int rnn__colsum_fast(float *out, const float *m, int rows, int cols, int ld);
 /* out[j] += sum_i m[i*ld + j] for i < rows, j < cols: bias gradients. */
 void rnn__colsum_add(float *out, const float *m, int rows, int cols, int ld);
 
-void rnn__blas_set_threads(int n);
 /* "OpenBLAS 0.3.21 ..." or "portable loops". */
 const char *rnn__blas_name(void);
 

@@ -57,8 +57,9 @@ static void pack_slice(void *arg, int tid, int n) {
 const float *rnn__recurrent_panels(rnn_recurrent *r, rnn_panel_copy *pc, const float *B,
                                    int ldb, int trans_b, int K, int groups, int width) {
     const size_t floats = rnn__panels_floats(K, groups, width);
-    const unsigned long gen = rnn__weights_generation();
-    if (pc->data && pc->floats == floats && pc->gen == gen && pc->src == r->layer->weight_block)
+    const unsigned long version = r->layer->weights[1].version;
+    if (pc->data && pc->floats == floats && pc->version == version &&
+        pc->src == r->layer->weight_block)
         return pc->data;
     if (pc->floats != floats) {
         rnn__free(pc->data);
@@ -69,7 +70,8 @@ const float *rnn__recurrent_panels(rnn_recurrent *r, rnn_panel_copy *pc, const f
     }
     pack_job job = {pc->data, B, ldb, trans_b, K, groups, width};
     rnn__team_run(pack_slice, &job);
-    pc->gen = gen;
+    r->copies_filled++;
+    pc->version = version;
     pc->src = r->layer->weight_block;
     return pc->data;
 }
@@ -83,7 +85,9 @@ rnn_status rnn__recurrent_prepare_pack(rnn_recurrent *r, int stream) {
                   r->cell->kind == RNN_CELL_LSTM;
     if (!r->use_pack) return RNN_OK;
     const int n = rnn__team_size();
-    const unsigned long gen = rnn__weights_generation();
+    /* W, U and the bias only ever move forward: their sum moves when any of them does */
+    const unsigned long gen = r->layer->weights[0].version + r->layer->weights[1].version +
+                              (r->opt.use_bias ? r->layer->weights[2].version : 0);
     if (!r->pack) {
         r->pack = rnn__calloc((size_t)((F + H + 1) * G * H), sizeof(float));
         if (!r->pack) {
@@ -99,6 +103,7 @@ rnn_status rnn__recurrent_prepare_pack(rnn_recurrent *r, int stream) {
         r->pack_src = r->layer->weight_block;
         r->pack_pending = 1;
     }
+    if (r->pack_pending) r->copies_filled++;
     return RNN_OK;
 }
 

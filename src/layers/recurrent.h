@@ -21,11 +21,11 @@ typedef enum { RNN_CELL_SIMPLE = 0, RNN_CELL_LSTM, RNN_CELL_GRU } rnn_cell_kind;
 
 typedef struct rnn_recurrent rnn_recurrent;
 
-/* A weight matrix copied into panels (kernels/gemm_packed.h), refilled when the weights change
- * (rnn__weights_generation) or move (a new weight block). */
+/* A weight matrix copied into panels (kernels/gemm_packed.h), refilled when the weight changes
+ * (its rnn_weight.version) or moves (a new weight block). */
 typedef struct {
     float *data;
-    unsigned long gen;
+    unsigned long version;
     const float *src;
     size_t floats;
 } rnn_panel_copy;
@@ -103,9 +103,21 @@ struct rnn_recurrent {
      * (The input projection of all steps stays with the BLAS: measured no faster from panels.) */
     int use_panels;
     rnn_panel_copy u_panels, ut_panels;
+    unsigned long copies_filled; /* fills of pack, u_panels and ut_panels (tests) */
 };
 
 #define RNN_LOOP_PROJECTION_FEATURES 128
+
+/* The layer's weights, in Keras's order: kernel W (F, G H), recurrent_kernel U (H, G H), and
+ * with use_bias the bias (G H; GRU reset_after: (2, G H), input row then recurrent row). */
+typedef enum { RNN_W_KERNEL = 0, RNN_W_RECURRENT = 1, RNN_W_BIAS = 2 } rnn_recurrent_slot;
+static inline rnn_weight *rnn__recurrent_weight(const rnn_recurrent *r, rnn_recurrent_slot s) {
+    return &r->layer->weights[s];
+}
+/* How many times the packed copies of the weights were filled (tests). */
+static inline unsigned long rnn__recurrent_copies_filled(const rnn_recurrent *r) {
+    return r->copies_filled;
+}
 
 static inline float *rnn__lstm_c(const rnn_recurrent *r, int t) {
     return r->cs + (size_t)(r->keep_steps ? t : (t & 1)) * r->B * r->H;
