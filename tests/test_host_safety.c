@@ -156,7 +156,8 @@ static void check_two_models(void) {
         CHECK(alone[k].ok && together[k].ok, "%s: a run failed: %s", name, rnn_last_error());
         if (!alone[k].ok || !together[k].ok) continue;
         CHECK(alone[k].n == together[k].n &&
-                  memcmp(alone[k].result, together[k].result, sizeof(float) * (size_t)alone[k].n) == 0,
+                  memcmp(alone[k].result, together[k].result,
+                         sizeof(float) * (size_t)alone[k].n) == 0,
               "%s: trained next to another model, not the bits it gets alone", name);
         unsigned long shared, busy;
         rnn__team_counts(rnn__context_team(ctx[k]), &shared, &busy);

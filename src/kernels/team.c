@@ -68,7 +68,7 @@ static inline void cpu_relax(void) {
 /* Polls before giving the core away with sched_yield: a few microseconds. Yielding matters when
  * the scheduler has put two threads of a run on one core (other programs busy on the rest):
  * a thread polling there without yielding keeps the one it waits for off the core until its
- * time slice ends, which made streaming steps ten times slower on a loaded machine. */
+ * time slice ends, which made streaming steps many times slower on a loaded machine. */
 #define POLLS_BEFORE_YIELD 256
 
 /* One round of waiting: pause, and after POLLS_BEFORE_YIELD rounds also yield. */
