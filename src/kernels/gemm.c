@@ -2,6 +2,7 @@
 #include "kernels/gemm.h"
 
 #include <stddef.h>
+#include <string.h>
 
 #ifdef RNN_USE_CBLAS
 #include <cblas.h>
@@ -170,8 +171,7 @@ static void product_own(int ta, int tb, int M, int N, int K, float alpha, const 
 
 /* C = bias rows; the caller then adds the product with beta 1. */
 static void copy_bias_rows(int M, int N, const float *bias, float *C, int ldc) {
-    for (int i = 0; i < M; i++)
-        for (int j = 0; j < N; j++) C[(size_t)i * ldc + j] = bias[j];
+    for (int i = 0; i < M; i++) memcpy(C + (size_t)i * ldc, bias, sizeof(float) * (size_t)N);
 }
 
 int rnn__product(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C,
