@@ -517,12 +517,11 @@ rnn_status rnn_stream_shape(rnn_model *model, int64_t *batch, int64_t *features_
  * large weight-gradient products are split between the threads, so the thread count can change
  * their last bits.
  *
- * librnn never changes the BLAS's settings (OpenBLAS's thread count is the host program's):
- * with a single team thread, large products go to the BLAS, which runs them on the threads it
- * is set to; with several team threads, each thread computes its slice of a large product,
- * through the BLAS when the BLAS is set to one thread (openblas_set_num_threads(1), or
- * OPENBLAS_NUM_THREADS=1) and with librnn's own kernels otherwise, so that BLAS threads never
- * compete with the team's. */
+ * librnn never changes the BLAS's settings (OpenBLAS's thread count is the host program's).
+ * Large matrix products go to the BLAS, which runs them on the threads it is set to; where the
+ * host has set it to one thread (openblas_set_num_threads(1), or OPENBLAS_NUM_THREADS=1) and
+ * the context has several, the context's threads share each large product instead, each
+ * calling the BLAS on its slice. The step loops always run on the context's threads. */
 typedef struct rnn_context rnn_context;
 
 /* A context with a team of `threads` threads (0: as many as online CPUs, at most 8; 1: no

@@ -78,20 +78,20 @@ static int blas_threads(void) { return openblas_get_num_threads(); }
 static int blas_threads(void) { return 1; }
 #endif
 
-/* Whether a product may go to the BLAS when the current team has team_n threads. The BLAS's
- * thread count is the host program's to set, never the library's: with a team of several
- * threads only a single-threaded BLAS is called (from each team thread on its slice), since
- * BLAS threads started next to the team's would compete with them for the cores (OpenBLAS's
- * poll for a while after each call). With one team thread, whole products go to the BLAS on
- * the threads it is set to. */
-#ifdef RNN_USE_CBLAS
-static int blas_allowed(int team_n) { return team_n <= 1 || blas_threads() == 1; }
-#endif
-
 /* Large products with several team threads: the team splits the product's larger dimension
- * and each thread computes its slice, through a single-threaded BLAS or the library's own
- * kernel (blas_allowed). */
+ * and each thread computes its slice through the BLAS, single-threaded. The BLAS's thread count
+ * is the host program's to set, never the library's, so this happens only where the host has
+ * set the BLAS to one thread (team_may_split): a BLAS on several threads gets whole products
+ * from the calling thread and runs them on its own threads, since team threads each calling a
+ * threaded BLAS would start its threads next to theirs, and the library's own kernels are far
+ * slower on the transposed weight-gradient products. */
 #define TEAM_GEMM_MACS (1 << 21)
+
+#ifdef RNN_USE_CBLAS
+static int team_may_split(void) { return blas_threads() == 1; }
+#else
+static int team_may_split(void) { return 1; }
+#endif
 
 typedef struct {
     int trans_a, trans_b, M, N, K;
@@ -99,26 +99,22 @@ typedef struct {
     const float *A, *B;
     int lda, ldb, ldc;
     float *C;
-    int blas; /* the slices may use the BLAS */
 } gemm_job;
 
-/* On the calling thread: the BLAS for products it does best (when allowed), else the AVX2
- * tiles, else the loops. */
-static void blas_or_own(int blas, int trans_a, int trans_b, int M, int N, int K, float alpha,
+/* The BLAS for the products it does best, else the AVX2 tiles, else the loops. */
+static void blas_or_own(int trans_a, int trans_b, int M, int N, int K, float alpha,
                         const float *A, int lda, const float *B, int ldb, float beta, float *C,
                         int ldc) {
 #ifdef RNN_USE_CBLAS
     const double macs = (double)M * N * K;
     const int own = !trans_a && macs <= OWN_GEMM_MACS &&
                     (M <= OWN_GEMM_FEW_ROWS || (M <= OWN_GEMM_ROWS && blas_threads() == 1));
-    if (blas && macs > SMALL_GEMM_FLOPS && !own) {
+    if (macs > SMALL_GEMM_FLOPS && !own) {
         cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
                     trans_b ? CblasTrans : CblasNoTrans, M, N, K, alpha, A, lda, B, ldb, beta, C,
                     ldc);
         return;
     }
-#else
-    (void)blas;
 #endif
     if (rnn__gemm_fast(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc)) return;
     rnn__gemm_loops(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
@@ -134,12 +130,12 @@ static void gemm_slice(void *arg, int tid, int n) {
     if (lo >= hi) return;
     if (split_rows) {
         const float *A = j->trans_a ? j->A + lo : j->A + (size_t)lo * j->lda;
-        blas_or_own(j->blas, j->trans_a, j->trans_b, hi - lo, j->N, j->K, j->alpha, A, j->lda,
-                    j->B, j->ldb, j->beta, j->C + (size_t)lo * j->ldc, j->ldc);
+        blas_or_own(j->trans_a, j->trans_b, hi - lo, j->N, j->K, j->alpha, A, j->lda, j->B,
+                    j->ldb, j->beta, j->C + (size_t)lo * j->ldc, j->ldc);
     } else {
         const float *B = j->trans_b ? j->B + (size_t)lo * j->ldb : j->B + lo;
-        blas_or_own(j->blas, j->trans_a, j->trans_b, j->M, hi - lo, j->K, j->alpha, j->A,
-                    j->lda, B, j->ldb, j->beta, j->C + lo, j->ldc);
+        blas_or_own(j->trans_a, j->trans_b, j->M, hi - lo, j->K, j->alpha, j->A, j->lda, B,
+                    j->ldb, j->beta, j->C + lo, j->ldc);
     }
 }
 
@@ -149,18 +145,13 @@ static void product_auto(int ta, int tb, int M, int N, int K, float alpha, const
         rnn__gemm_loops(0, 0, M, N, 0, alpha, A, 1, B, 1, beta, C, ldc);
         return;
     }
-    const int team_n = rnn__team_size();
-#ifdef RNN_USE_CBLAS
-    const int blas = blas_allowed(team_n);
-#else
-    const int blas = 0;
-#endif
-    if ((double)M * N * K >= TEAM_GEMM_MACS && (M >= 32 || N >= 32) && team_n > 1) {
-        gemm_job job = {ta, tb, M, N, K, alpha, beta, A, B, lda, ldb, ldc, C, blas};
+    if ((double)M * N * K >= TEAM_GEMM_MACS && (M >= 32 || N >= 32) && rnn__team_size() > 1 &&
+        team_may_split()) {
+        gemm_job job = {ta, tb, M, N, K, alpha, beta, A, B, lda, ldb, ldc, C};
         rnn__team_run(gemm_slice, &job);
         return;
     }
-    blas_or_own(blas, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    blas_or_own(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 static void product_own(int ta, int tb, int M, int N, int K, float alpha, const float *A,
