@@ -172,13 +172,15 @@ void rnn__team_free(rnn__team *team) {
     free(team);
 }
 
-static rnn__team *default_team;
+static rnn__team *_Atomic default_team;
 static pthread_once_t default_once = PTHREAD_ONCE_INIT;
-static void make_default(void) { default_team = rnn__team_new(0); }
+static void make_default(void) { atomic_store(&default_team, rnn__team_new(0)); }
 
 rnn__team *rnn__team_default(void) {
+    rnn__team *team = atomic_load_explicit(&default_team, memory_order_acquire);
+    if (team) return team;
     pthread_once(&default_once, make_default);
-    return default_team;
+    return atomic_load(&default_team);
 }
 
 rnn__team *rnn__team_enter(rnn__team *team) {
@@ -265,7 +267,10 @@ int rnn__team_run(rnn__team_fn fn, void *arg) {
             return 1;
         }
     }
-    atomic_fetch_add_explicit(&team->shared_runs, 1, memory_order_relaxed);
+    /* only the run holding busy writes it: no locked add on the hand-off path */
+    atomic_store_explicit(&team->shared_runs,
+                          atomic_load_explicit(&team->shared_runs, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
     team->fn = fn;
     team->arg = arg;
     team->n = n;
