@@ -520,12 +520,44 @@ rnn_status rnn_predict_step(rnn_model *model, const float *x, float *y);
 rnn_status rnn_stream_shape(rnn_model *model, int64_t *batch, int64_t *features_in,
                             int64_t *features_out);
 
-/* Number of threads for the matrix products (the BLAS) and the recurrent step loops (LSTM and
- * GRU share each step's units between them); 0: the default (the BLAS's own, and as many step
- * threads as online CPUs, at most 8). Results never depend on timing. Predictions do not
- * depend on the number of threads either; in training, the large weight-gradient products are
- * split between the threads and each slice goes through the BLAS, so the thread count can
- * change their last bits. Call it between runs, not during one. */
+/* ------------------------------------------------------------------ threads and contexts */
+
+/* What models share besides their own buffers: a team of threads for the recurrent step loops
+ * (LSTM and GRU share each step's units between them) and for the large matrix products. A
+ * model uses the context attached to it with rnn_model_set_context; a model without one uses
+ * the process's default context, made on the first call that needs it. Two models run at the
+ * same time in two threads each get all their threads when each has its own context; when they
+ * share one, the second to start runs on one thread until the first is done. Results never
+ * depend on timing, and predictions do not depend on the number of threads; in training, the
+ * large weight-gradient products are split between the threads, so the thread count can change
+ * their last bits.
+ *
+ * librnn never changes the BLAS's settings (OpenBLAS's thread count is the host program's).
+ * Large matrix products go to the BLAS, which runs them on the threads it is set to; where the
+ * host has set it to one thread (openblas_set_num_threads(1), or OPENBLAS_NUM_THREADS=1) and
+ * the context has several, the context's threads share each large product instead, each
+ * calling the BLAS on its slice. The step loops always run on the context's threads. */
+typedef struct rnn_context rnn_context;
+
+/* A context with a team of `threads` threads (0: as many as online CPUs, at most 8; 1: no
+ * extra threads). Threads start on first use. NULL with the reason in rnn_last_error(). */
+rnn_context *rnn_context_new(int threads);
+/* Drops the caller's reference: the context is freed when no model uses it any more. */
+void rnn_context_free(rnn_context *ctx);
+/* Changes the context's thread count (0: the default), for every model using it; call it
+ * between runs, not during one. */
+rnn_status rnn_context_set_threads(rnn_context *ctx, int threads);
+/* The threads the context's team runs on (NULL: the default context's). */
+int rnn_context_threads(const rnn_context *ctx);
+/* Attaches ctx to the model (which keeps a reference until it is freed or given another; NULL:
+ * back to the default context). A model used as a layer of another runs on the outer model's
+ * context unless it has one of its own. */
+rnn_status rnn_model_set_context(rnn_model *model, rnn_context *ctx);
+
+/* Sets the thread count of the default context only (0: as many as online CPUs, at most 8):
+ * it changes the threads of every model without a context of its own, and nothing else - not
+ * models with their own context, not the BLAS's threads. Call it between runs, not during
+ * one. */
 rnn_status rnn_set_threads(int threads);
 
 /* ------------------------------------------------------------------ sampling */

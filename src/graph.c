@@ -2,6 +2,8 @@
  * summed where a symbol feeds several layers. */
 #include <string.h>
 
+#include "context.h"
+#include "kernels/team.h"
 #include "model.h"
 
 const rnn_tensor *rnn__model_output(const rnn_model *m, int k) {
@@ -36,7 +38,7 @@ static rnn_status plan_shared(rnn_model *m) {
     return RNN_OK;
 }
 
-rnn_status rnn__model_forward(rnn_model *m, const rnn_tensor *x, const rnn_run_ctx *ctx) {
+static rnn_status forward_graph(rnn_model *m, const rnn_tensor *x, const rnn_run_ctx *ctx) {
     rnn_status st = rnn__model_build(m);
     if (st) return st;
     for (int k = 0; k < m->n_inputs; k++) {
@@ -79,7 +81,7 @@ static void add_grad(rnn_symbol *s, float *src, int64_t n) {
     for (int64_t i = 0; i < n; i++) s->grad[i] += src[i];
 }
 
-void rnn__model_backward(rnn_model *m, float *const *dy, int need_input_grads) {
+static void backward_graph(rnn_model *m, float *const *dy, int need_input_grads) {
     for (int i = 0; i < m->n_layers; i++) {
         rnn_layer *L = m->layers[i];
         for (int k = 0; k < L->n_outputs; k++)
@@ -110,4 +112,19 @@ void rnn__model_backward(rnn_model *m, float *const *dy, int need_input_grads) {
         for (int k = 0; k < L->n_inputs; k++)
             if (want[k] && L->dx[k]) add_grad(L->inputs_sym[k], L->dx[k], rnn_tensor_size(in[k]));
     }
+}
+
+/* The passes run on the model's context's team (kernels/team.h); a model without a context
+ * of its own uses the current team (its outer model's, or the process's default). */
+rnn_status rnn__model_forward(rnn_model *m, const rnn_tensor *x, const rnn_run_ctx *ctx) {
+    rnn__team *previous = rnn__team_enter(rnn__context_team(m->context));
+    const rnn_status st = forward_graph(m, x, ctx);
+    rnn__team_leave(previous);
+    return st;
+}
+
+void rnn__model_backward(rnn_model *m, float *const *dy, int need_input_grads) {
+    rnn__team *previous = rnn__team_enter(rnn__context_team(m->context));
+    backward_graph(m, dy, need_input_grads);
+    rnn__team_leave(previous);
 }

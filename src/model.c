@@ -2,6 +2,7 @@
  * and states. The layer base is in layers/layer.c, running the graph in graph.c, training in
  * train/, the summary table in summary.c. */
 #include "model.h"
+#include "context.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -209,6 +210,7 @@ void rnn_model_free(rnn_model *m) {
     free(m->clip_grads);
     free(m->clip_sizes);
     rnn__ws_free(&m->ws);
+    rnn__context_release(m->context);
     free(m);
 }
 
@@ -696,8 +698,8 @@ static rnn_status redraw_weights(rnn_model *m) {
         memset(L->grad_block, 0, sizeof(float) * (size_t)total);
         if (L->ops->init_weights) L->ops->init_weights(L, &m->rng);
     }
+    for (int i = 0; i < l.n; i++) rnn__layer_weights_changed(l.list[i]);
     free(l.list);
-    rnn__weights_changed();
     for (int k = 0; k < 3; k++)
         if (m->opt_slot[k]) memset(m->opt_slot[k], 0, sizeof(float) * (size_t)m->n_params);
     m->iterations = 0;
@@ -855,7 +857,7 @@ rnn_status rnn_set_weight(rnn_model *m, int index, const float *values, int64_t 
             return rnn__model_fail(m, rnn__fail(RNN_ERR_NUMERIC,
                                    "rnn_set_weight: value %lld is not finite", (long long)i));
     memcpy(w->value, values, sizeof(float) * (size_t)count);
-    rnn__weights_changed();
+    rnn__weight_changed(w);
     return RNN_OK;
 }
 
@@ -875,9 +877,10 @@ rnn_status rnn_copy_weights(rnn_model *dst, rnn_model *src) {
             return rnn__model_fail(dst, rnn__fail(RNN_ERR_SHAPE,
                                    "rnn_copy_weights: weight %d has a different shape", i));
     }
-    for (int i = 0; i < src->n_weights; i++)
+    for (int i = 0; i < src->n_weights; i++) {
         memcpy(dst->weights[i]->value, src->weights[i]->value,
                sizeof(float) * (size_t)src->weights[i]->size);
-    rnn__weights_changed();
+        rnn__weight_changed(dst->weights[i]);
+    }
     return RNN_OK;
 }

@@ -51,6 +51,7 @@ struct rnn_model {
     /* What a loader dropped or changed and said so (rnn_model_warning); "" when nothing. */
     char warning[RNN_ERROR_MAX];
     int refcount; /* the owner, plus each model that uses this one as a layer */
+    rnn_context *context; /* rnn_model_set_context (NULL: the current or default team) */
     int sequential;
     rnn_rng rng;
 

@@ -43,7 +43,7 @@ static void snapshot_restore(state_snapshot *s, rnn_layer *L) {
 
 static double loss_at(harness *h, state_snapshot *snap) {
     if (snap) snapshot_restore(snap, h->layer);
-    rnn__weights_changed(); /* the checks write weights directly: no stale packed copies */
+    rnn__layer_weights_changed(h->layer); /* the checks write weights directly: no stale copies */
     return harness_loss(h, RNN_MODE_TRAIN);
 }
 

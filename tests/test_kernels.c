@@ -10,6 +10,7 @@
 #include "kernels/activations.h"
 #include "kernels/gates.h"
 #include "kernels/gemm.h"
+#include "kernels/gemm_kernels.h"
 #include "kernels/gemm_packed.h"
 #include "rng.h"
 
@@ -31,7 +32,9 @@ static void test_gemm(void) {
                     for (int i = 0; i < ar * lda; i++) A[i] = (float)rnn__rng_uniform(&r) - 0.5f;
                     for (int i = 0; i < br * ldb; i++) B[i] = (float)rnn__rng_uniform(&r) - 0.5f;
                     for (int i = 0; i < M * ldc; i++) C1[i] = C2[i] = (float)rnn__rng_uniform(&r);
-                    rnn__gemm(ta, tb, M, N, K, 0.75f, A, lda, B, ldb, beta, C1, ldc);
+                    const rnn_gemm_opts o = {.trans_a = ta, .trans_b = tb, .alpha = 0.75f,
+                                             .beta = beta};
+                    rnn__product(M, N, K, A, lda, B, ldb, C1, ldc, &o);
                     rnn__gemm_loops(ta, tb, M, N, K, 0.75f, A, lda, B, ldb, beta, C2, ldc);
                     double worst = 0;
                     for (int i = 0; i < M; i++)
@@ -47,12 +50,12 @@ static void test_gemm(void) {
     }
     /* A known product. */
     float a[6] = {1, 2, 3, 4, 5, 6}, b[6] = {7, 8, 9, 10, 11, 12}, c[4];
-    rnn__gemm(0, 0, 2, 2, 3, 1.0f, a, 3, b, 2, 0.0f, c, 2);
+    rnn__product(2, 2, 3, a, 3, b, 2, c, 2, RNN_GEMM());
     CHECK(c[0] == 58 && c[1] == 64 && c[2] == 139 && c[3] == 154, "2x3 * 3x2 = %g %g %g %g",
           (double)c[0], (double)c[1], (double)c[2], (double)c[3]);
 }
 
-/* The AVX2 kernel directly (rnn__gemm sends it only some shapes): every tile size and tail,
+/* The AVX2 kernel directly (rnn__product sends it only some shapes): every tile size and tail,
  * one row (the row-streaming path), K and N not multiples of 8, NN, TN and NT. */
 static void test_gemm_fast(void) {
     rnn_rng r;
@@ -104,7 +107,7 @@ static void test_gemm_fast(void) {
 }
 
 /* Products against packed panels (kernels/gemm_packed.c): for K <= RNN_PANEL_KC the same bits
- * as the unpacked AVX2 tiles (rnn__gemm_own, rnn__gemm_own_bias) on every column range a thread
+ * as the unpacked AVX2 tiles (RNN_GEMM_OWN, with and without a bias row) on every column range a thread
  * can get (lo a multiple of 8, any hi), row counts around the 6-row tiles and their blocks,
  * beta 0 (C never read), C's old values and a bias row; B^T packed from its transpose; longer
  * sums (chunked) and single rows against the plain loops' values within rounding; nothing
@@ -131,6 +134,7 @@ static void test_gemm_panels(void) {
         float *A = malloc(sizeof(float) * M * lda), *B = malloc(sizeof(float) * (tb ? N : K) * ldb);
         float *Bn = malloc(sizeof(float) * K * N), *bias = malloc(sizeof(float) * N);
         float *C1 = malloc(sizeof(float) * M * ldc), *C2 = malloc(sizeof(float) * M * ldc);
+        float *C3 = malloc(sizeof(float) * M * ldc);
         float *P = malloc(sizeof(float) * rnn__panels_floats(K, G, W));
         for (int i = 0; i < M * lda; i++) A[i] = (float)rnn__rng_uniform(&r) - 0.5f;
         for (int i = 0; i < (tb ? N : K) * ldb; i++) B[i] = (float)rnn__rng_uniform(&r) - 0.5f;
@@ -140,19 +144,26 @@ static void test_gemm_panels(void) {
         rnn__pack_panels(P, B, ldb, tb, K, G, W, 0, 1); /* in two parts, as two threads do */
         rnn__pack_panels(P, B, ldb, tb, K, G, W, 1, -1);
         for (int mode = 0; mode < 3; mode++) { /* beta 0, C's old values, a bias row */
-            for (int i = 0; i < M * ldc; i++) C1[i] = C2[i] = (float)rnn__rng_uniform(&r);
-            if (mode == 0) C1[lo] = NAN; /* beta 0 must not read C */
+            for (int i = 0; i < M * ldc; i++) C1[i] = C2[i] = C3[i] = (float)rnn__rng_uniform(&r);
+            if (mode == 0) C1[lo] = C3[lo] = NAN; /* beta 0 must not read C */
             for (int g = 0; g < G; g++) {
                 const float *S = mode == 2 ? bias : C1;
+                const int col0 = g * W + lo; /* rnn__product: C and the bias at the range */
+                CHECK(rnn__product(M, hi - lo, K, A, lda, P, 0, C3 + col0, ldc,
+                                   RNN_GEMM(.beta = mode != 0, .kernel = RNN_GEMM_PANELS,
+                                            .bias = mode == 2 ? bias + col0 : NULL, .width = W,
+                                            .group = g, .col = lo)),
+                      "rnn__product's panels did nothing on a CPU with AVX2");
                 CHECK(rnn__gemm_panels(M, K, A, lda, P, W, g, lo, hi, mode != 0, S,
                                        mode == 2 ? 0 : ldc, C1, ldc),
                       "gemm_panels did nothing on a CPU with AVX2");
                 const int c0 = g * W + lo;
                 if (mode == 2)
-                    rnn__gemm_own_bias(M, hi - lo, K, A, lda, Bn + c0, N, bias + c0, C2 + c0, ldc);
+                    rnn__product(M, hi - lo, K, A, lda, Bn + c0, N, C2 + c0, ldc,
+                                 RNN_GEMM(.bias = bias + c0, .kernel = RNN_GEMM_OWN));
                 else
-                    rnn__gemm_own(0, 0, M, hi - lo, K, 1.0f, A, lda, Bn + c0, N, mode ? 1.0f : 0.0f,
-                                  C2 + c0, ldc);
+                    rnn__product(M, hi - lo, K, A, lda, Bn + c0, N, C2 + c0, ldc,
+                                 RNN_GEMM(.beta = mode ? 1.0f : 0.0f, .kernel = RNN_GEMM_OWN));
             }
             int same = 1, outside = 1;
             double worst = 0;
@@ -167,14 +178,17 @@ static void test_gemm_panels(void) {
                     }
                 }
             CHECK(outside, "gemm_panels case %zu mode %d wrote outside its columns", c, mode);
-            if (K <= RNN_PANEL_KC && M > 1) /* rnn__gemm_own streams one row differently */
+            CHECK(memcmp(C1, C3, sizeof(float) * M * ldc) == 0,
+                  "gemm_panels case %zu mode %d: rnn__product's panels differ from the kernel's", c,
+                  mode);
+            if (K <= RNN_PANEL_KC && M > 1) /* RNN_GEMM_OWN streams one row differently */
                 CHECK(same, "gemm_panels case %zu mode %d: not the AVX2 tiles' bits (max diff %g)",
                       c, mode, worst);
             else
                 CHECK(worst < 1e-5 * K, "gemm_panels case %zu (K %d, chunked) mode %d: max diff %g",
                       c, K, mode, worst);
         }
-        free(A); free(B); free(Bn); free(bias); free(C1); free(C2); free(P);
+        free(A); free(B); free(Bn); free(bias); free(C1); free(C2); free(C3); free(P);
     }
 }
 

@@ -139,7 +139,7 @@ static rnn_model *build(const model_spec *s) {
 /* Predictions, then the weights after TRAIN_STEPS Adam steps, all in one array. */
 static float *run(const model_spec *s, int threads, const float *x, const float *y, int64_t *n) {
     const int B = s->batch;
-    rnn_set_threads(threads > 1 ? 2 : 1); /* the BLAS's threads fixed: its bits may vary */
+    rnn_set_threads(threads > 1 ? 2 : 1); /* the default context's team, then its exact size */
     rnn__team_set_size(threads);
     rnn_model *m = build(s);
     rnn_tensor out = {0};
@@ -207,7 +207,8 @@ static void check_model(const model_spec *s) {
     if (r1 && r2 && r3 && r4 && n1 == n2 && n2 == n3 && n3 == n4) {
         /* Predictions: the same bits for any number of step threads. After training, the
          * large weight-gradient products (split between the threads, each slice through the
-         * BLAS, whose last bits can depend on the slice's width) may differ in rounding. */
+         * BLAS or the AVX2 tiles, whose last bits can depend on the slice's width) may differ
+         * in rounding. */
         const int64_t ny = n2 - nweights_of(s) - TRAIN_STEPS;
         CHECK(memcmp(r2, r3, sizeof(float) * (size_t)ny) == 0 &&
               memcmp(r2, r4, sizeof(float) * (size_t)ny) == 0,

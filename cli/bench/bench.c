@@ -41,6 +41,26 @@
 
 #define MIN_REPS 5
 
+#if defined(RNN_USE_CBLAS) && defined(OPENBLAS_VERSION)
+/* OpenBLAS's own function to stop its threads (what its fork handler calls; weak, since it is
+ * not part of the CBLAS interface). */
+extern int blas_thread_shutdown_(void) __attribute__((weak));
+#endif
+
+/* This program's own BLAS settings (librnn never changes them): with several team threads,
+ * OpenBLAS single-threaded, so that librnn's team threads call it on their slices of the large
+ * products, and its threads stopped. OpenBLAS starts them when the library loads, and each
+ * polls for about 2^28 cycles before sleeping: at the start of a short case (B5) that poll
+ * competes with the team for the cores. */
+static void bench_blas_for_team(void) {
+#if defined(RNN_USE_CBLAS) && defined(OPENBLAS_VERSION)
+    if (rnn_context_threads(NULL) > 1) {
+        openblas_set_num_threads(1);
+        if (blas_thread_shutdown_) blas_thread_shutdown_();
+    }
+#endif
+}
+
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -453,8 +473,7 @@ static double sgemm_rate(int M, int N, int K, int reps) {
 static int bench_sgemm(const bench_args *a) {
 #if defined(RNN_USE_CBLAS)
 #if defined(OPENBLAS_VERSION)
-    /* the BLAS's own threads: with several, rnn_set_threads gives them to the step team and
-     * leaves OpenBLAS single-threaded */
+    /* the BLAS's own threads: the yardstick runs on --threads of them */
     if (a->threads > 0) openblas_set_num_threads(a->threads);
 #endif
     bench_print_head(a);
@@ -492,7 +511,7 @@ static void usage(FILE *f) {
             "        B6 (LSTM(100) -> RepeatVector(30) -> LSTM(100) autoencoder on (64, 30, 4))\n"
             "        sgemm (the BLAS's sgemm rate on large products)\n"
             "        ceilings (the cores' FMA peak; the time to read B5's weights once)\n"
-            "  --threads N  BLAS threads (rnn_set_threads); 0: the library's default\n"
+            "  --threads N  threads of the default context (rnn_set_threads); 0: the library's default\n"
             "  --reps N     timed repetitions after the warm-up, median reported (>= %d)\n"
             "Prints one JSON line with the case's metrics and peak_rss_mb.\n",
             MIN_REPS);
@@ -539,6 +558,7 @@ int bench_main(int argc, char **argv) {
     int parsed = bench_parse(argc, argv, &a);
     if (parsed >= 0) return parsed;
     if (rnn_set_threads(a.threads)) return fail("--threads", NULL);
+    if (strcmp(a.name, "sgemm") != 0 && strcmp(a.name, "ceilings") != 0) bench_blas_for_team();
     if (!strcmp(a.name, "B1")) return bench_b1(&a);
     if (!strcmp(a.name, "B2")) return bench_b2(&a);
     if (!strcmp(a.name, "B4")) return bench_b4(&a);

@@ -723,9 +723,10 @@ rnn_status rnn__keras_assign_layer(rnn_layer *layer, rnn_keras_array *arrays, in
                            "file, the config implies %s", layer->name, k, w[k]->name, got, want);
         }
     }
-    for (int k = 0; !st && k < nw; k++)
+    for (int k = 0; !st && k < nw; k++) {
         memcpy(w[k]->value, arrays[k].data, sizeof(float) * (size_t)w[k]->size);
-    rnn__weights_changed();
+        rnn__weight_changed(w[k]);
+    }
     if (gates) rnn__keras_arrays_free(fused, 3);
     return st;
 }

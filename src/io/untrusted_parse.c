@@ -451,6 +451,7 @@ static rnn_model *parent_read(channel *c, const char *path, const char *reader, 
             goto fail;
         }
         if (read_all(c, m->weights[i]->value, (size_t)size * sizeof(float))) goto fail;
+        rnn__weight_changed(m->weights[i]);
     }
     int opt = get_optimizer_state(c, m, path);
     if (opt == -2) *complete = 1;

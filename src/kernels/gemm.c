@@ -1,29 +1,28 @@
-#include "gemm.h"
+/* rnn__product (gemm.h): the choice of kernel, and the team's split of large products. */
+#include "kernels/gemm.h"
 
-#include <pthread.h>
 #include <stddef.h>
+#include <string.h>
 
 #ifdef RNN_USE_CBLAS
 #include <cblas.h>
 #endif
 
+#include "kernels/gemm_kernels.h"
+#include "kernels/gemm_packed.h"
 #include "kernels/team.h"
 
-/* Below this many multiply-adds the plain loops win over a BLAS call (measured on LSTM(4),
- * batch 1, where every product is a few dozen flops). */
+/* Below this many multiply-adds the plain loops win over a BLAS call (LSTM(4) at batch 1,
+ * where every product is a few dozen flops). */
 #define SMALL_GEMM_FLOPS 8192
 
-/* Which products skip the BLAS for the AVX2 kernel of gemm_avx2.c (operands read in place;
- * the BLAS packs both operands on every call). Measured with bench/README.md's shapes, best of
- * hundreds of calls:
- *  - one row (B5's (1 x 128) x (128 x 512)): 38 GFLOP/s against OpenBLAS's 6, threads or not;
- *  - up to 64 rows and 4M multiply-adds with the BLAS on one thread (B2's (32 x 64) x
- *    (64 x 256), B6's (64 x 100) x (100 x 400)): the same rate as OpenBLAS (62 to 90 GFLOP/s);
- *  - the same products with the BLAS on two threads: OpenBLAS ahead (B6's shape 100 against 69
- *    GFLOP/s), so with several BLAS threads only products of at most OWN_GEMM_FEW_ROWS rows
- *    come here.
- * Larger products (B4's per-step (64 x 512) x (512 x 2048), the input projections, the weight
- * gradients over all steps) always go to the BLAS. */
+/* Which products skip the BLAS for the AVX2 tiles of gemm_avx2.c (operands read in place; the
+ * BLAS packs both operands on every call): one row, threads or not; up to OWN_GEMM_ROWS rows
+ * and OWN_GEMM_MACS multiply-adds with a single-threaded BLAS, where both reach the same rate;
+ * with several BLAS threads only products of at most OWN_GEMM_FEW_ROWS rows, since the BLAS's
+ * threads pull ahead on the others. Larger products (B4's per-step product, the input
+ * projections, the weight gradients over all steps) go to the BLAS. bench/README.md ("Own
+ * kernel for small products") has the measurements. */
 #define OWN_GEMM_MACS (1 << 22)
 #define OWN_GEMM_ROWS 64
 #define OWN_GEMM_FEW_ROWS 8
@@ -80,10 +79,19 @@ static int blas_threads(void) { return 1; }
 #endif
 
 /* Large products with several team threads: the team splits the product's larger dimension
- * and each thread calls the BLAS, single-threaded, on its slice. One pool of threads for the
- * whole library: the BLAS's own threads never run (they would spin on sched_yield for a
- * while after each call, taking the cores the step loops' threads are waiting on). */
+ * and each thread computes its slice through the BLAS, single-threaded. The BLAS's thread count
+ * is the host program's to set, never the library's, so this happens only where the host has
+ * set the BLAS to one thread (team_may_split): a BLAS on several threads gets whole products
+ * from the calling thread and runs them on its own threads, since team threads each calling a
+ * threaded BLAS would start its threads next to theirs, and the library's own kernels are far
+ * slower on the transposed weight-gradient products. */
 #define TEAM_GEMM_MACS (1 << 21)
+
+#ifdef RNN_USE_CBLAS
+static int team_may_split(void) { return blas_threads() == 1; }
+#else
+static int team_may_split(void) { return 1; }
+#endif
 
 typedef struct {
     int trans_a, trans_b, M, N, K;
@@ -93,9 +101,24 @@ typedef struct {
     float *C;
 } gemm_job;
 
+/* The BLAS for the products it does best, else the AVX2 tiles, else the loops. */
 static void blas_or_own(int trans_a, int trans_b, int M, int N, int K, float alpha,
                         const float *A, int lda, const float *B, int ldb, float beta, float *C,
-                        int ldc);
+                        int ldc) {
+#ifdef RNN_USE_CBLAS
+    const double macs = (double)M * N * K;
+    const int own = !trans_a && macs <= OWN_GEMM_MACS &&
+                    (M <= OWN_GEMM_FEW_ROWS || (M <= OWN_GEMM_ROWS && blas_threads() == 1));
+    if (macs > SMALL_GEMM_FLOPS && !own) {
+        cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+                    trans_b ? CblasTrans : CblasNoTrans, M, N, K, alpha, A, lda, B, ldb, beta, C,
+                    ldc);
+        return;
+    }
+#endif
+    if (rnn__gemm_fast(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc)) return;
+    rnn__gemm_loops(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
 
 /* Thread tid's slice: rows of C when M >= N, else columns, in multiples of 16. */
 static void gemm_slice(void *arg, int tid, int n) {
@@ -116,87 +139,84 @@ static void gemm_slice(void *arg, int tid, int n) {
     }
 }
 
-#if defined(RNN_USE_CBLAS)
-/* With a team, the BLAS runs single-threaded (see TEAM_GEMM_MACS). Once, before the first
- * BLAS call: the team's threads may get here together, and none may call the BLAS while
- * another stops its threads (pthread_once makes the others wait). Later changes go through
- * rnn_set_threads. */
-static void blas_once(void) {
-    if (rnn__team_size() > 1) rnn__blas_set_threads(1);
-}
-static void blas_single_threaded(void) {
-    static pthread_once_t once = PTHREAD_ONCE_INIT;
-    pthread_once(&once, blas_once);
-}
-#endif
-
-
-void rnn__gemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
-               int lda, const float *B, int ldb, float beta, float *C, int ldc) {
-    if (M <= 0 || N <= 0) return;
+static void product_auto(int ta, int tb, int M, int N, int K, float alpha, const float *A,
+                         int lda, const float *B, int ldb, float beta, float *C, int ldc) {
     if (K <= 0) { /* empty sum: C = beta * C */
         rnn__gemm_loops(0, 0, M, N, 0, alpha, A, 1, B, 1, beta, C, ldc);
         return;
     }
-    if ((double)M * N * K >= TEAM_GEMM_MACS && (M >= 32 || N >= 32) && rnn__team_size() > 1) {
-        gemm_job job = {trans_a, trans_b, M, N, K, alpha, beta, A, B, lda, ldb, ldc, C};
+    if ((double)M * N * K >= TEAM_GEMM_MACS && (M >= 32 || N >= 32) && rnn__team_size() > 1 &&
+        team_may_split()) {
+        gemm_job job = {ta, tb, M, N, K, alpha, beta, A, B, lda, ldb, ldc, C};
         rnn__team_run(gemm_slice, &job);
         return;
     }
-    blas_or_own(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    blas_or_own(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
-static void blas_or_own(int trans_a, int trans_b, int M, int N, int K, float alpha,
-                        const float *A, int lda, const float *B, int ldb, float beta, float *C,
-                        int ldc) {
-#ifdef RNN_USE_CBLAS
-    blas_single_threaded();
-    const double macs = (double)M * N * K;
-    const int own = !trans_a && macs <= OWN_GEMM_MACS &&
-                    (M <= OWN_GEMM_FEW_ROWS || (M <= OWN_GEMM_ROWS && blas_threads() == 1));
-    if (macs > SMALL_GEMM_FLOPS && !own) {
-        cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
-                    trans_b ? CblasTrans : CblasNoTrans, M, N, K, alpha, A, lda, B, ldb, beta, C,
-                    ldc);
-        return;
+static void product_own(int ta, int tb, int M, int N, int K, float alpha, const float *A,
+                        int lda, const float *B, int ldb, float beta, float *C, int ldc) {
+    if (K > 0 && rnn__gemm_fast(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc)) return;
+    rnn__gemm_loops(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+/* C = bias rows; the caller then adds the product with beta 1. */
+static void copy_bias_rows(int M, int N, const float *bias, float *C, int ldc) {
+    for (int i = 0; i < M; i++) memcpy(C + (size_t)i * ldc, bias, sizeof(float) * (size_t)N);
+}
+
+int rnn__product(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C,
+                 int ldc, const rnn_gemm_opts *o) {
+    const int ta = o->trans_a, tb = o->trans_b;
+    float alpha = o->alpha, beta = o->beta;
+    if (o->bias && (ta || tb || alpha != 1.0f)) return 0;
+    switch (o->kernel) {
+    case RNN_GEMM_PANELS: {
+        if (ta || tb || alpha != 1.0f || (beta != 0.0f && beta != 1.0f)) return 0;
+        /* the kernel addresses C and its source S from the start of the block's row */
+        const int c0 = o->group * o->width + o->col;
+        const int beta01 = o->bias || beta != 0.0f;
+        const float *S = o->bias ? o->bias - c0 : C - c0;
+        return rnn__gemm_panels(M, K, A, lda, B, o->width, o->group, o->col, o->col + N, beta01,
+                                S, o->bias ? 0 : ldc, C - c0, ldc);
     }
-#endif
-    if (rnn__gemm_fast(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc)) return;
-    rnn__gemm_loops(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-}
-
-void rnn__gemm_own(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
-                   int lda, const float *B, int ldb, float beta, float *C, int ldc) {
-    if (M <= 0 || N <= 0) return;
-    if (K > 0 && rnn__gemm_fast(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc))
-        return;
-    rnn__gemm_loops(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-}
-
-void rnn__gemm_own_bias(int M, int N, int K, const float *A, int lda, const float *B, int ldb,
-                        const float *bias, float *C, int ldc) {
-    if (M <= 0 || N <= 0) return;
-    if (K > 0 && rnn__gemm_fast_bias(M, N, K, A, lda, B, ldb, bias, C, ldc)) return;
-    for (int i = 0; i < M; i++)
-        for (int j = 0; j < N; j++) C[(size_t)i * ldc + j] = bias[j];
-    rnn__gemm_loops(0, 0, M, N, K, 1.0f, A, lda, B, ldb, 1.0f, C, ldc);
-}
-
-void rnn__gemm_slice(int large, int trans_a, int trans_b, int M, int N, int K, float alpha,
-                     const float *A, int lda, const float *B, int ldb, float beta, float *C,
-                     int ldc) {
-#ifdef RNN_USE_CBLAS
-    if (large && M > 0 && N > 0 && K > 0) {
-        blas_single_threaded();
-        cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
-                    trans_b ? CblasTrans : CblasNoTrans, M, N, K, alpha, A, lda, B, ldb, beta, C,
-                    ldc);
-        return;
+    case RNN_GEMM_AVX2:
+        if (o->bias) return rnn__gemm_fast_bias(M, N, K, A, lda, B, ldb, o->bias, C, ldc);
+        return rnn__gemm_fast(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    default:
+        break;
     }
-#else
-    (void)large;
+    if (M <= 0 || N <= 0) return 1;
+    if (o->bias) {
+        if (o->kernel == RNN_GEMM_OWN && K > 0 &&
+            rnn__gemm_fast_bias(M, N, K, A, lda, B, ldb, o->bias, C, ldc))
+            return 1;
+        copy_bias_rows(M, N, o->bias, C, ldc);
+        beta = 1.0f;
+    }
+    switch (o->kernel) {
+    case RNN_GEMM_LOOPS:
+        rnn__gemm_loops(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        break;
+    case RNN_GEMM_OWN:
+        product_own(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        break;
+    case RNN_GEMM_SLICE:
+#ifdef RNN_USE_CBLAS
+        if (o->large && K > 0 && blas_threads() == 1) {
+            cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans,
+                        tb ? CblasTrans : CblasNoTrans, M, N, K, alpha, A, lda, B, ldb, beta, C,
+                        ldc);
+            break;
+        }
 #endif
-    rnn__gemm_own(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        product_own(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        break;
+    default:
+        product_auto(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        break;
+    }
+    return 1;
 }
 
 void rnn__colsum_add(float *out, const float *m, int rows, int cols, int ld) {
@@ -208,22 +228,10 @@ void rnn__colsum_add(float *out, const float *m, int rows, int cols, int ld) {
 }
 
 #if defined(RNN_USE_CBLAS) && defined(OPENBLAS_VERSION)
-/* OpenBLAS starts its threads when the library loads and each then polls with sched_yield for
- * about 2^28 cycles before sleeping: at the start of a process (and after any threaded BLAS
- * call) that thread competes with the team's. blas_thread_shutdown_ (the function OpenBLAS's
- * own fork handler calls; weak, since it is not part of the CBLAS interface) stops them; a
- * later threaded BLAS call starts them again. */
-extern int blas_thread_shutdown_(void) __attribute__((weak));
-void rnn__blas_set_threads(int n) {
-    openblas_set_num_threads(n);
-    if (n == 1 && blas_thread_shutdown_) blas_thread_shutdown_();
-}
 /* What the loaded library says of itself (version, build options, the core it runs on). */
 const char *rnn__blas_name(void) { return openblas_get_config(); }
 #elif defined(RNN_USE_CBLAS)
-void rnn__blas_set_threads(int n) { (void)n; }
 const char *rnn__blas_name(void) { return "CBLAS"; }
 #else
-void rnn__blas_set_threads(int n) { (void)n; }
 const char *rnn__blas_name(void) { return "portable loops"; }
 #endif

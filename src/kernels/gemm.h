@@ -1,55 +1,68 @@
-/* Matrix products, row-major: C (M,N) = alpha * op(A) op(B) + beta * C.
- * op(A) is A (M,K) with row stride lda, or, if trans_a, A stored as (K,M) and transposed.
- * op(B) likewise (K,N) or stored (N,K) if trans_b. Large products go to the CBLAS; small ones
- * (tiny layers, batch 1) to a plain loop, where a BLAS call costs more than the arithmetic. */
+/* Matrix products, row-major, through one entry point:
+ *
+ *   C (M,N) = alpha * op(A) op(B) + beta * C      or, with a bias row,
+ *   C (M,N) = bias + op(A) op(B)                  (bias: N floats added to every row)
+ *
+ * op(A) is A (M,K) with row stride lda, or, with trans_a, A stored as (K,M) and transposed.
+ * op(B) likewise (K,N), or stored (N,K) with trans_b. How the product is computed is the
+ * options' `kernel`: by default the library chooses from the sizes - a plain loop for tiny
+ * products (a BLAS call costs more than the arithmetic), the AVX2 tiles for few rows, the BLAS
+ * for large ones, and the current thread team (kernels/team.h) shares large products between
+ * its threads. The team's step loops ask for their per-thread products explicitly, so that an
+ * element's bits never depend on the number of threads. The kernels themselves are in
+ * gemm_kernels.h (gemm.c, gemm_avx2.c, gemm_packed.c). */
 #ifndef RNN_GEMM_H
 #define RNN_GEMM_H
 
-void rnn__gemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
-               int lda, const float *B, int ldb, float beta, float *C, int ldc);
+typedef enum {
+    /* By size (above): the loops, the AVX2 tiles or the BLAS; large products split between
+     * the current team's threads. */
+    RNN_GEMM_AUTO = 0,
+    /* On the calling thread, never the BLAS: the AVX2 tiles where the CPU has them, else the
+     * loops. For the per-thread products of the team's step loops. */
+    RNN_GEMM_OWN,
+    /* A team thread's slice of a step's product: the BLAS when `large` is set and the BLAS runs
+     * single-threaded (the host's setting), else RNN_GEMM_OWN. The team decides `large` from
+     * the whole product (rnn__recurrent_step_is_large), never from a slice. */
+    RNN_GEMM_SLICE,
+    /* B is rnn__pack_panels' copy (gemm_packed.h) of a K x (groups * width) matrix; op(B) is
+     * the columns [col, col + N) of its block `group`, col a multiple of 8. The same bits as
+     * RNN_GEMM_OWN for K <= RNN_PANEL_KC and M > 1. No transposes; alpha 1; beta 0 or 1. */
+    RNN_GEMM_PANELS,
+    /* The portable loops: the reference the tests compare the others with. */
+    RNN_GEMM_LOOPS,
+    /* The AVX2 tiles only (tests): nothing is computed where the CPU lacks them. */
+    RNN_GEMM_AVX2,
+} rnn_gemm_kernel;
 
-/* The portable loop, always available (the reference the tests compare the BLAS path with). */
-void rnn__gemm_loops(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
-                     int lda, const float *B, int ldb, float beta, float *C, int ldc);
+typedef struct {
+    int trans_a, trans_b;
+    float alpha, beta; /* RNN_GEMM() sets alpha 1, beta 0 */
+    /* A row of N floats standing in for beta * C (no transposes, alpha 1). */
+    const float *bias;
+    rnn_gemm_kernel kernel;
+    int large;               /* RNN_GEMM_SLICE */
+    int width, group, col;   /* RNN_GEMM_PANELS */
+} rnn_gemm_opts;
 
-/* The AVX2/FMA kernel (gemm_avx2.c) for any size; returns 0, computing nothing, where the CPU
- * or compiler lacks it (the caller then uses the loops) or for trans_a && trans_b. */
-int rnn__gemm_fast(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
-                   int lda, const float *B, int ldb, float beta, float *C, int ldc);
+/* Options with alpha 1 and the given fields: RNN_GEMM(.trans_b = 1, .beta = 1). */
+#define RNN_GEMM(...) (&(const rnn_gemm_opts){.alpha = 1.0f, __VA_ARGS__})
 
-/* rnn__gemm_fast where available, else the loops; never the BLAS. For the per-thread products
- * of the step-loop team (team.h), whose threads must not start BLAS threads of their own. */
-void rnn__gemm_own(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
-                   int lda, const float *B, int ldb, float beta, float *C, int ldc);
+/* Computes the product; returns 1, or 0 (nothing computed) where the kernel asked for is not
+ * available on this CPU (RNN_GEMM_PANELS, RNN_GEMM_AVX2) or cannot do these options. */
+int rnn__product(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C,
+                 int ldc, const rnn_gemm_opts *opts);
 
-/* C (M,N) = bias + A B with bias one row of N (broadcast down the rows), A (M,K) and B (K,N)
- * not transposed: the same additions, in the same order, as copying the bias into every row of
- * C and calling rnn__gemm_own with beta 1, without writing the copies. rnn__gemm_fast_bias
- * returns 0 where the AVX2 kernel is unavailable (rnn__gemm_own_bias then copies and loops). */
-int rnn__gemm_fast_bias(int M, int N, int K, const float *A, int lda, const float *B, int ldb,
-                        const float *bias, float *C, int ldc);
-void rnn__gemm_own_bias(int M, int N, int K, const float *A, int lda, const float *B, int ldb,
-                        const float *bias, float *C, int ldc);
+/* Whether RNN_GEMM_PANELS computes anything on this CPU. */
+int rnn__gemm_panels_available(void);
 
-/* On the calling thread only, for the team's slices of a step's product: the BLAS
- * (single-threaded) when large is set and the library has one, else rnn__gemm_own. The team
- * decides `large` from the whole product's size, never from a slice's, so that the kernel, and
- * with it every element's bits, does not depend on the number of threads. */
-void rnn__gemm_slice(int large, int trans_a, int trans_b, int M, int N, int K, float alpha,
-                     const float *A, int lda, const float *B, int ldb, float beta, float *C,
-                     int ldc);
-/* Whole products from this many multiply-adds up are `large` for rnn__gemm_slice: measured
- * for B4's step ((64 x 512) x (512 x 256) slices), OpenBLAS on one thread reached 62 to 72
- * GFLOP/s and the AVX2 tiles 41 (their B panels, K x 16, outgrow L1 at K = 512). */
+/* Whole products of a step from this many multiply-adds up are `large` for RNN_GEMM_SLICE
+ * (bench/README.md, "Large products split by the same threads", has the measurements). */
 #define RNN_SLICE_BLAS_MACS (1 << 23)
-
-/* The same with AVX2 (gemm_avx2.c), same bits; 0 (nothing done) where unavailable. */
-int rnn__colsum_fast(float *out, const float *m, int rows, int cols, int ld);
 
 /* out[j] += sum_i m[i*ld + j] for i < rows, j < cols: bias gradients. */
 void rnn__colsum_add(float *out, const float *m, int rows, int cols, int ld);
 
-void rnn__blas_set_threads(int n);
 /* "OpenBLAS 0.3.21 ..." or "portable loops". */
 const char *rnn__blas_name(void);
 

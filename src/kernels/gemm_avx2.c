@@ -2,8 +2,8 @@
  *
  * Why: a recurrent step multiplies a few rows (the batch: 1 for streaming, 32 or 64 for
  * training) by the recurrent kernel. OpenBLAS packs the whole kernel into its own layout on
- * every call, so a (1 x 128) x (128 x 512) product ran at 6 GFLOP/s and the packing was a third
- * of B5's time (bench/README.md). Here the operands are read where they lie: each tile of C
+ * every call, which for B5's one-row products costs more than the arithmetic (bench/README.md
+ * has the measurements). Here the operands are read where they lie: each tile of C
  * keeps its accumulators in registers for the whole K loop and streams K rows of a narrow
  * column panel of B (at most 256 bytes per row), which stays in L1/L2 across the row blocks.
  *
@@ -18,7 +18,7 @@
  * the BLAS does). Compiled at -O3 (Makefile) so that the fixed-size tiles unroll into
  * registers. Selected at run time with __builtin_cpu_supports; other CPUs and compilers get
  * rnn__gemm_fast() == 0 and the caller's plain loops. */
-#include "kernels/gemm.h"
+#include "kernels/gemm_kernels.h"
 
 #if defined(__GNUC__) && defined(__x86_64__)
 #include <immintrin.h>
@@ -145,7 +145,8 @@ AVX2 static void nn_tail(int MR, int K, const float *A, ptrdiff_t ars, ptrdiff_t
 /* One row of op(A) (batch 1, streaming): c += sum_k a_k B[k,:] walking B row by row. Rows of
  * B are contiguous, so B streams through the hardware prefetchers at full L2 bandwidth; the
  * tiles below walk a narrow column panel down B instead (one 256-byte piece per 2 KB row of a
- * 512-wide kernel), which measured half the bandwidth for (1 x 128) x (128 x 512). Four rows
+ * 512-wide kernel), which reads B more slowly for B5's (1 x 128) x (128 x 512) products
+ * (bench/README.md). Four rows
  * of B per pass over c: four FMAs per load and store of c. */
 AVX2 static void gemv_rows(int N, int K, float alpha, const float *a, ptrdiff_t acs,
                            const float *B, ptrdiff_t ldb, float beta, float *c,

@@ -1,12 +1,15 @@
 /* Products against packed panels (gemm_packed.h): an AVX2/FMA 6 x 16 register tile that reads
  * its 16 columns of B as one contiguous stream (64 bytes per k) instead of 16-float pieces of
- * rows 8 KB apart, which is what held the unpacked tiles to 41 GFLOP/s on B4's K = 512 step
- * (the hardware prefetchers stop at page boundaries). Rows of A are read in place: a block of
- * at most ROW_BLOCK_BYTES of A stays in L2 while every panel of the column range passes by it,
+ * rows 8 KB apart, which is what held back the unpacked tiles on B4's K = 512 step (the
+ * hardware prefetchers stop at page boundaries; bench/README.md). Rows of A are read in place:
+ * a block of at most ROW_BLOCK_BYTES of A stays in L2 while every panel of the column range passes by it,
  * so each panel is read from memory or L3 once per row block, and a panel is read from L2 once
  * per tile of 6 rows. Compiled at -O3 (Makefile) so the fixed-size tiles unroll into registers.
  */
 #include "kernels/gemm_packed.h"
+
+#include "kernels/gemm.h"
+#include "kernels/gemm_kernels.h"
 
 #include <string.h>
 

@@ -1,8 +1,8 @@
 /* Products with a right-hand operand packed once ("panels"), for the recurrent kernels of large
  * layers: the weights do not change within a forward or backward pass, so they are copied once
  * into the layout the product reads fastest, instead of every step (OpenBLAS packs B on every
- * call: for B4's (32 x 512) x (512 x 2048) step slices that copy of 4 MB was as long as a third
- * of the arithmetic; bench/README.md, "Packed recurrent kernels").
+ * call; bench/README.md, "Packed recurrent kernels", has the measurements). The product is
+ * rnn__product's RNN_GEMM_PANELS (gemm.h).
  *
  * Layout. B (K x N) is seen as `groups` blocks of `width` columns side by side (N = groups *
  * width; the four gate blocks of an LSTM kernel, or one block). Each block's columns are cut
@@ -11,7 +11,7 @@
  *
  * Numerics: for K <= RNN_PANEL_KC every element of C is computed exactly as the AVX2 tiles of
  * gemm_avx2.c compute it (acc = 0; acc = fma(a_k, b_kj, acc) for k in order; then old value +
- * acc; rnn__gemm_own sends single rows to another path), whatever the column range, the row
+ * acc; RNN_GEMM_OWN sends single rows to another path), whatever the column range, the row
  * count or the tile an element falls in; longer sums
  * add each chunk's acc to C in turn. Either way an element's bits never depend on how a product
  * is split between threads. */
@@ -33,16 +33,5 @@ size_t rnn__panels_floats(int K, int groups, int width);
  * fill disjoint parts; p1 = -1 for all). */
 void rnn__pack_panels(float *panels, const float *B, int ldb, int trans_b, int K, int groups,
                       int width, int p0, int p1);
-
-/* C[i, g*width + j] = (beta ? S[i*lds + g*width + j] : 0) + sum_k A[i,k] B[k, g*width + j]
- * for rows i < M and block columns lo <= j < hi; beta is 0 or 1, S may be C itself (lds = ldc)
- * or a bias row (lds = 0). Returns 0, computing nothing, where the CPU lacks AVX2/FMA (callers
- * check rnn__gemm_panels_available first) or lo is not a multiple of 8 (a caller's bug). */
-int rnn__gemm_panels(int M, int K, const float *A, int lda, const float *panels, int width,
-                     int g, int lo, int hi, int beta, const float *S, int lds,
-                     float *C, int ldc);
-
-/* Whether rnn__gemm_panels computes anything on this CPU. */
-int rnn__gemm_panels_available(void);
 
 #endif

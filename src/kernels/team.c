@@ -1,25 +1,27 @@
-/* The step-loop thread team (team.h). One team per process: workers 1..n-1 wait for a job
- * number to change, run it and count themselves done; the caller runs its own share as thread
- * 0 and waits for the count. Every shared counter sits on its own cache line, since the two
- * sides poll them while the other writes. */
+/* Thread teams (team.h). Workers 1..n-1 wait for a job number to change, run it and count
+ * themselves done; the caller runs its own share as thread 0 and waits for the count. Every
+ * shared counter sits on its own cache line, since the two sides poll them while the other
+ * writes. */
 #include "kernels/team.h"
 
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #define MAX_TEAM 8
 /* How long an idle worker polls for the next job before it sleeps: longer than the gap
  * between two streaming steps or two layers (a few microseconds), short enough not to take a
- * core from the BLAS threads of the large products that run between step loops. */
+ * core from other work that runs between step loops. */
 #define SPIN_NS 50000L
 
 #define LINE _Alignas(64)
 
-static struct {
+struct rnn__team {
     LINE atomic_uint seq; /* job number: workers start a job when it changes */
     LINE atomic_int done; /* workers finished with the current job */
     LINE atomic_int bar_count;
@@ -31,15 +33,31 @@ static struct {
     void *arg;
     int n;       /* threads of the current job */
     int workers; /* started worker threads */
-    int wanted;  /* rnn__team_set_size (0: default) */
+    int wanted;  /* rnn__team_resize (0: default) */
     unsigned seq_at_start; /* seq when the workers were created */
+    unsigned forks;        /* fork_count when the workers were created */
     pthread_t th[MAX_TEAM];
+    struct worker_arg {
+        rnn__team *team;
+        int tid;
+    } wa[MAX_TEAM];
     pthread_mutex_t mu;
     pthread_cond_t cv;
-} team = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+    atomic_ulong shared_runs, busy_runs; /* rnn__team_counts */
+};
 
-/* Threads in this thread's current job (1 outside a job or when running alone). */
+/* The team this thread runs a job of (NULL outside a job or when running alone), the threads
+ * in that job, and the team rnn__team_enter made current. */
+static _Thread_local rnn__team *tls_job;
 static _Thread_local int tls_n = 1;
+static _Thread_local rnn__team *tls_current;
+
+/* Forks seen by this process: a team whose workers were created under another count is in a
+ * forked child, which has none of them. */
+static atomic_uint fork_count;
+static void after_fork_child(void) { atomic_fetch_add(&fork_count, 1); }
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+static void register_atfork(void) { pthread_atfork(NULL, NULL, after_fork_child); }
 
 static inline void cpu_relax(void) {
 #if defined(__x86_64__) || defined(__i386__)
@@ -50,7 +68,7 @@ static inline void cpu_relax(void) {
 /* Polls before giving the core away with sched_yield: a few microseconds. Yielding matters when
  * the scheduler has put two threads of a run on one core (other programs busy on the rest):
  * a thread polling there without yielding keeps the one it waits for off the core until its
- * time slice ends, which made streaming steps ten times slower on a loaded machine. */
+ * time slice ends, which made streaming steps many times slower on a loaded machine. */
 #define POLLS_BEFORE_YIELD 256
 
 /* One round of waiting: pause, and after POLLS_BEFORE_YIELD rounds also yield. */
@@ -66,68 +84,114 @@ static long now_ns(void) {
 }
 
 static void *worker_main(void *p) {
-    const int tid = (int)(intptr_t)p;
-    unsigned seen = team.seq_at_start; /* not seq itself: the first job may be posted already */
+    const struct worker_arg *wa = p;
+    rnn__team *team = wa->team;
+    const int tid = wa->tid;
+    tls_current = team; /* a nested run inside a job finds its own team busy */
+    unsigned seen = team->seq_at_start; /* not seq itself: the first job may be posted already */
     for (;;) {
-        unsigned s = atomic_load_explicit(&team.seq, memory_order_acquire);
+        unsigned s = atomic_load_explicit(&team->seq, memory_order_acquire);
         if (s == seen) {
             const long t0 = now_ns();
             for (int i = 1;; i++) {
                 wait_round(i);
-                s = atomic_load_explicit(&team.seq, memory_order_acquire);
+                s = atomic_load_explicit(&team->seq, memory_order_acquire);
                 if (s != seen) break;
                 if ((i & 255) == 0 && now_ns() - t0 > SPIN_NS) {
-                    pthread_mutex_lock(&team.mu);
-                    atomic_fetch_add(&team.sleepers, 1);
-                    while ((s = atomic_load(&team.seq)) == seen)
-                        pthread_cond_wait(&team.cv, &team.mu);
-                    atomic_fetch_sub(&team.sleepers, 1);
-                    pthread_mutex_unlock(&team.mu);
+                    pthread_mutex_lock(&team->mu);
+                    atomic_fetch_add(&team->sleepers, 1);
+                    while ((s = atomic_load(&team->seq)) == seen)
+                        pthread_cond_wait(&team->cv, &team->mu);
+                    atomic_fetch_sub(&team->sleepers, 1);
+                    pthread_mutex_unlock(&team->mu);
                     break;
                 }
             }
         }
         seen = s;
-        if (atomic_load(&team.stop)) return NULL;
-        tls_n = team.n;
-        team.fn(team.arg, tid, team.n);
+        if (atomic_load(&team->stop)) return NULL;
+        tls_job = team;
+        tls_n = team->n;
+        team->fn(team->arg, tid, team->n);
         tls_n = 1;
-        atomic_fetch_add_explicit(&team.done, 1, memory_order_release);
+        tls_job = NULL;
+        atomic_fetch_add_explicit(&team->done, 1, memory_order_release);
     }
 }
 
 /* Wakes workers after seq changed; the seq_cst pair (seq store here, sleepers increment before
  * the worker's last look at seq) means a worker either sees the new job or is counted. */
-static void wake_workers(void) {
-    if (atomic_load(&team.sleepers) > 0) {
-        pthread_mutex_lock(&team.mu);
-        pthread_cond_broadcast(&team.cv);
-        pthread_mutex_unlock(&team.mu);
+static void wake_workers(rnn__team *team) {
+    if (atomic_load(&team->sleepers) > 0) {
+        pthread_mutex_lock(&team->mu);
+        pthread_cond_broadcast(&team->cv);
+        pthread_mutex_unlock(&team->mu);
     }
 }
 
-static void stop_workers(void) {
-    if (team.workers == 0) return;
-    atomic_store(&team.stop, 1);
-    atomic_fetch_add(&team.seq, 1);
-    wake_workers();
-    for (int i = 1; i <= team.workers; i++) pthread_join(team.th[i], NULL);
-    team.workers = 0;
-    atomic_store(&team.stop, 0);
+static void stop_workers(rnn__team *team) {
+    if (team->workers == 0) return;
+    atomic_store(&team->stop, 1);
+    atomic_fetch_add(&team->seq, 1);
+    wake_workers(team);
+    for (int i = 1; i <= team->workers; i++) pthread_join(team->th[i], NULL);
+    team->workers = 0;
+    atomic_store(&team->stop, 0);
 }
 
-/* The child of a fork has none of the parent's workers. */
-static void after_fork_child(void) {
-    team.workers = 0;
-    atomic_store(&team.busy, 0);
-    atomic_store(&team.sleepers, 0);
-    atomic_store(&team.stop, 0);
-    pthread_mutex_init(&team.mu, NULL);
-    pthread_cond_init(&team.cv, NULL);
+/* In a forked child: the parent's workers do not exist here, and the lock and condition may
+ * have been held by one of them. */
+static void forget_workers(rnn__team *team) {
+    team->workers = 0;
+    atomic_store(&team->busy, 0);
+    atomic_store(&team->sleepers, 0);
+    atomic_store(&team->stop, 0);
+    pthread_mutex_init(&team->mu, NULL);
+    pthread_cond_init(&team->cv, NULL);
+    team->forks = atomic_load(&fork_count);
 }
 
-static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
-static void register_atfork(void) { pthread_atfork(NULL, NULL, after_fork_child); }
+rnn__team *rnn__team_new(int threads) {
+    pthread_once(&atfork_once, register_atfork);
+    const size_t size = (sizeof(rnn__team) + 63) / 64 * 64;
+    rnn__team *team = aligned_alloc(64, size);
+    if (!team) return NULL;
+    memset(team, 0, size);
+    pthread_mutex_init(&team->mu, NULL);
+    pthread_cond_init(&team->cv, NULL);
+    team->wanted = threads > 0 ? threads : 0;
+    team->forks = atomic_load(&fork_count);
+    return team;
+}
+
+void rnn__team_free(rnn__team *team) {
+    if (!team) return;
+    if (team->forks == atomic_load(&fork_count)) stop_workers(team);
+    pthread_mutex_destroy(&team->mu);
+    pthread_cond_destroy(&team->cv);
+    free(team);
+}
+
+static rnn__team *_Atomic default_team;
+static pthread_once_t default_once = PTHREAD_ONCE_INIT;
+static void make_default(void) { atomic_store(&default_team, rnn__team_new(0)); }
+
+rnn__team *rnn__team_default(void) {
+    rnn__team *team = atomic_load_explicit(&default_team, memory_order_acquire);
+    if (team) return team;
+    pthread_once(&default_once, make_default);
+    return atomic_load(&default_team);
+}
+
+rnn__team *rnn__team_enter(rnn__team *team) {
+    rnn__team *previous = tls_current;
+    if (team) tls_current = team;
+    return previous;
+}
+
+void rnn__team_leave(rnn__team *previous) { tls_current = previous; }
+
+static rnn__team *current(void) { return tls_current ? tls_current : rnn__team_default(); }
 
 /* The online CPUs, asked once (sysconf reads /sys on every call). */
 static int online_cpus(void) {
@@ -141,80 +205,103 @@ static int online_cpus(void) {
     return n;
 }
 
-int rnn__team_size(void) {
-    int n = team.wanted;
+int rnn__team_size_of(const rnn__team *team) {
+    if (!team) return 1;
+    int n = team->wanted;
     if (n <= 0) n = online_cpus();
     return n > MAX_TEAM ? MAX_TEAM : n;
 }
 
-void rnn__team_set_size(int n) {
-    if (atomic_exchange(&team.busy, 1)) { /* a run is in progress: it keeps its size */
-        team.wanted = n;
+void rnn__team_resize(rnn__team *team, int n) {
+    if (!team) return;
+    if (atomic_exchange(&team->busy, 1)) { /* a run is in progress: it keeps its size */
+        team->wanted = n;
         return;
     }
-    team.wanted = n;
-    if (team.workers != rnn__team_size() - 1) stop_workers();
-    atomic_store(&team.busy, 0);
+    team->wanted = n;
+    if (team->forks != atomic_load(&fork_count)) forget_workers(team);
+    if (team->workers != rnn__team_size_of(team) - 1) stop_workers(team);
+    atomic_store(&team->busy, 0);
 }
 
+void rnn__team_counts(const rnn__team *team, unsigned long *shared, unsigned long *busy) {
+    *shared = team ? atomic_load(&team->shared_runs) : 0;
+    *busy = team ? atomic_load(&team->busy_runs) : 0;
+}
+
+int rnn__team_size(void) { return rnn__team_size_of(current()); }
+void rnn__team_set_size(int n) { rnn__team_resize(current(), n); }
+
 static void run_alone(rnn__team_fn fn, void *arg) {
-    const int saved = tls_n;
+    const int saved_n = tls_n;
+    rnn__team *saved_job = tls_job;
     tls_n = 1;
+    tls_job = NULL;
     fn(arg, 0, 1);
-    tls_n = saved;
+    tls_n = saved_n;
+    tls_job = saved_job;
 }
 
 int rnn__team_run(rnn__team_fn fn, void *arg) {
-    const int n = rnn__team_size();
-    if (n <= 1 || atomic_exchange(&team.busy, 1)) {
+    rnn__team *team = current();
+    const int n = rnn__team_size_of(team);
+    if (team && team->forks != atomic_load(&fork_count)) forget_workers(team);
+    if (n <= 1 || atomic_exchange(&team->busy, 1)) {
+        if (n > 1) atomic_fetch_add_explicit(&team->busy_runs, 1, memory_order_relaxed);
         run_alone(fn, arg);
         return 1;
     }
-    pthread_once(&atfork_once, register_atfork);
-    if (team.workers != n - 1) {
-        stop_workers();
-        team.seq_at_start = atomic_load(&team.seq);
+    if (team->workers != n - 1) {
+        stop_workers(team);
+        team->seq_at_start = atomic_load(&team->seq);
         for (int i = 1; i < n; i++) {
-            if (pthread_create(&team.th[i], NULL, worker_main, (void *)(intptr_t)i) != 0) break;
-            team.workers = i;
+            team->wa[i] = (struct worker_arg){team, i};
+            if (pthread_create(&team->th[i], NULL, worker_main, &team->wa[i]) != 0) break;
+            team->workers = i;
         }
-        if (team.workers != n - 1) { /* no threads to be had: this job and later ones alone */
-            stop_workers();
-            team.wanted = 1;
-            atomic_store(&team.busy, 0);
+        if (team->workers != n - 1) { /* no threads to be had: this job and later ones alone */
+            stop_workers(team);
+            team->wanted = 1;
+            atomic_store(&team->busy, 0);
             run_alone(fn, arg);
             return 1;
         }
     }
-    team.fn = fn;
-    team.arg = arg;
-    team.n = n;
-    atomic_store_explicit(&team.done, 0, memory_order_relaxed);
-    atomic_store_explicit(&team.bar_count, 0, memory_order_relaxed);
-    atomic_fetch_add(&team.seq, 1); /* seq_cst: publishes the job above */
-    wake_workers();
+    /* only the run holding busy writes it: no locked add on the hand-off path */
+    atomic_store_explicit(&team->shared_runs,
+                          atomic_load_explicit(&team->shared_runs, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+    team->fn = fn;
+    team->arg = arg;
+    team->n = n;
+    atomic_store_explicit(&team->done, 0, memory_order_relaxed);
+    atomic_store_explicit(&team->bar_count, 0, memory_order_relaxed);
+    atomic_fetch_add(&team->seq, 1); /* seq_cst: publishes the job above */
+    wake_workers(team);
+    tls_job = team;
     tls_n = n;
     fn(arg, 0, n);
     tls_n = 1;
-    for (int i = 1; atomic_load_explicit(&team.done, memory_order_acquire) != n - 1; i++)
+    tls_job = NULL;
+    for (int i = 1; atomic_load_explicit(&team->done, memory_order_acquire) != n - 1; i++)
         wait_round(i);
-    atomic_store_explicit(&team.busy, 0, memory_order_release);
+    atomic_store_explicit(&team->busy, 0, memory_order_release);
     return n;
 }
 
 void rnn__team_barrier(void) {
     const int n = tls_n;
-    if (n <= 1) return;
-    const unsigned gen = atomic_load_explicit(&team.bar_gen, memory_order_acquire);
-    if (atomic_fetch_add_explicit(&team.bar_count, 1, memory_order_acq_rel) == n - 1) {
-        atomic_store_explicit(&team.bar_count, 0, memory_order_relaxed);
-        atomic_store_explicit(&team.bar_gen, gen + 1, memory_order_release);
+    rnn__team *team = tls_job;
+    if (n <= 1 || !team) return;
+    const unsigned gen = atomic_load_explicit(&team->bar_gen, memory_order_acquire);
+    if (atomic_fetch_add_explicit(&team->bar_count, 1, memory_order_acq_rel) == n - 1) {
+        atomic_store_explicit(&team->bar_count, 0, memory_order_relaxed);
+        atomic_store_explicit(&team->bar_gen, gen + 1, memory_order_release);
         return;
     }
-    for (int i = 1; atomic_load_explicit(&team.bar_gen, memory_order_acquire) == gen; i++)
+    for (int i = 1; atomic_load_explicit(&team->bar_gen, memory_order_acquire) == gen; i++)
         wait_round(i);
 }
-
 int rnn__team_split(int B, int H, int tid, int n, int *b0, int *b1, int *lo, int *hi) {
     if (n > 1 && B >= RNN_TEAM_MIN_ROWS * n) {
         *b0 = (int)((long)B * tid / n);

@@ -1,4 +1,4 @@
-/* A persistent team of threads for the recurrent step loops.
+/* Thread teams for the recurrent step loops and the large products.
  *
  * Why: a recurrent layer's steps are sequential, and each step is small (a (B x H) x (H x 4H)
  * product and the gates). Handing each step's product to a threaded BLAS joins its threads
@@ -7,22 +7,50 @@
  * thread owning a slice of the units (its columns of the recurrent kernel, its part of the
  * gates), with one spin barrier per step where the new state is complete.
  *
+ * Teams belong to contexts (rnn_context, src/context.c): the process's default one, created on
+ * first use, or one the caller made and attached to a model. rnn__team_enter makes a team the
+ * calling thread's current team for the length of a model's forward or backward pass (a
+ * worker's current team is its own); the functions below without a team argument act on the
+ * current team, or on the default team when none was entered.
+ *
  * rnn__team_run(fn, arg) calls fn(arg, tid, n) on n threads, the caller being tid 0, and
  * returns when all have returned. Inside fn, rnn__team_barrier() waits for the others. n is
- * the team size (rnn_set_threads; default: the online CPUs, at most 8). When the team is busy
- * (another thread of the program, or a nested call) fn runs on the caller alone with n = 1,
- * so fn must accept any n. Workers spin for a short while after a job (streaming calls follow
- * each other within microseconds), then sleep on a condition variable. After fork() the child
- * starts a new team on first use. Results never depend on timing: each thread's share of the
- * work is fixed by (tid, n). */
+ * the team size (default: the online CPUs, at most 8). When the team is busy (another thread
+ * of the program using the same context, or a nested call) fn runs on the caller alone with
+ * n = 1, so fn must accept any n. Workers spin for a short while after a job (streaming calls
+ * follow each other within microseconds), then sleep on a condition variable. After fork() the
+ * child starts new workers on first use. Results never depend on timing: each thread's share
+ * of the work is fixed by (tid, n). */
 #ifndef RNN_TEAM_H
 #define RNN_TEAM_H
 
 typedef void (*rnn__team_fn)(void *arg, int tid, int n);
+typedef struct rnn__team rnn__team;
 
-/* Threads rnn__team_run would use now (1: no team). */
-int rnn__team_size(void);
+/* A team of `threads` threads (0: the default size); NULL when out of memory. Workers start on
+ * the first run. */
+rnn__team *rnn__team_new(int threads);
+/* Stops the workers and frees the team (not while a run is in progress). */
+void rnn__team_free(rnn__team *team);
+/* The process's default team, created on first use (NULL only when out of memory: callers
+ * then run alone). */
+rnn__team *rnn__team_default(void);
+
+/* Makes team the calling thread's current team and returns the previous one (NULL: none); a
+ * NULL team keeps the current one. Pair with rnn__team_leave(previous). */
+rnn__team *rnn__team_enter(rnn__team *team);
+void rnn__team_leave(rnn__team *previous);
+
+/* Threads a team would run a job on now (1: no team). */
+int rnn__team_size_of(const rnn__team *team);
 /* 0: the default. Stops the workers when the size changes; they start again on demand. */
+void rnn__team_resize(rnn__team *team, int n);
+
+/* Jobs the team ran on several threads, and jobs that ran alone because it was busy (tests). */
+void rnn__team_counts(const rnn__team *team, unsigned long *shared, unsigned long *busy);
+
+/* The same for the current team. */
+int rnn__team_size(void);
 void rnn__team_set_size(int n);
 /* Returns the number of threads fn ran on. */
 int rnn__team_run(rnn__team_fn fn, void *arg);

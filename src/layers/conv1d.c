@@ -218,8 +218,8 @@ static rnn_status conv_forward(rnn_layer *layer, const rnn_tensor *const *in,
         const float *b = layer->weights[1].value;
         for (int i = 0; i < rows; i++) memcpy(c->y + (size_t)i * n, b, sizeof(float) * n);
     }
-    rnn__gemm(0, 0, rows, n, kc, 1.0f, c->cols, kc, layer->weights[0].value, n,
-              o->use_bias ? 1.0f : 0.0f, c->y, n);
+    rnn__product(rows, n, kc, c->cols, kc, layer->weights[0].value, n, c->y, n,
+                 RNN_GEMM(.beta = o->use_bias ? 1.0f : 0.0f));
     rnn__activation_forward(o->activation, c->y, rows, n);
     layer->y[0] = rnn_tensor3(c->y, B, c->Tout, n);
     layer->mask_out = NULL; /* Keras 3: Conv1D does not support masking and drops the mask */
@@ -242,10 +242,12 @@ static void conv_backward(rnn_layer *layer, const rnn_tensor *const *in, float *
         rnn__activation_backward(o->activation, c->y, dy[0], c->dz, rows, n);
         dz = c->dz;
     }
-    rnn__gemm(1, 0, kc, n, rows, 1.0f, c->cols, kc, dz, n, 1.0f, layer->weights[0].grad, n);
+    rnn__product(kc, n, rows, c->cols, kc, dz, n, layer->weights[0].grad, n,
+                 RNN_GEMM(.trans_a = 1, .beta = 1.0f));
     if (o->use_bias) rnn__colsum_add(layer->weights[1].grad, dz, rows, n, n);
     if (want[0]) {
-        rnn__gemm(0, 1, rows, kc, n, 1.0f, dz, n, layer->weights[0].value, n, 0.0f, c->dcols, kc);
+        rnn__product(rows, kc, n, dz, n, layer->weights[0].value, n, c->dcols, kc,
+                     RNN_GEMM(.trans_b = 1));
         col2im(c, c->dcols, B, layer->dx[0]);
     }
 }

@@ -82,8 +82,8 @@ static rnn_status dense_forward(rnn_layer *layer, const rnn_tensor *const *in, c
         const float *b = layer->weights[1].value;
         for (int i = 0; i < rows; i++) memcpy(d->y + (size_t)i * n, b, sizeof(float) * n);
     }
-    rnn__gemm(0, 0, rows, n, k, 1.0f, x->data, k, layer->weights[0].value, n,
-              d->opt.use_bias ? 1.0f : 0.0f, d->y, n);
+    rnn__product(rows, n, k, x->data, k, layer->weights[0].value, n, d->y, n,
+                 RNN_GEMM(.beta = d->opt.use_bias ? 1.0f : 0.0f));
     rnn__activation_forward(d->opt.activation, d->y, rows, n);
     layer->y[0] = *x;
     layer->y[0].data = d->y;
@@ -108,9 +108,11 @@ static void dense_backward(rnn_layer *layer, const rnn_tensor *const *in, float 
         rnn__activation_backward(d->opt.activation, d->y, dy[0], d->dz, rows, n);
         dz = d->dz;
     }
-    rnn__gemm(1, 0, k, n, rows, 1.0f, x->data, k, dz, n, 1.0f, layer->weights[0].grad, n);
+    rnn__product(k, n, rows, x->data, k, dz, n, layer->weights[0].grad, n,
+                 RNN_GEMM(.trans_a = 1, .beta = 1.0f));
     if (d->opt.use_bias) rnn__colsum_add(layer->weights[1].grad, dz, rows, n, n);
-    if (want_dx) rnn__gemm(0, 1, rows, k, n, 1.0f, dz, n, layer->weights[0].value, n, 0.0f, layer->dx[0], k);
+    if (want_dx) rnn__product(rows, k, n, dz, n, layer->weights[0].value, n, layer->dx[0], k,
+                              RNN_GEMM(.trans_b = 1));
 }
 
 static const rnn_layer_ops dense_ops = {

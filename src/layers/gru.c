@@ -12,7 +12,6 @@
 #include "kernels/activations.h"
 #include "kernels/gates.h"
 #include "kernels/gemm.h"
-#include "kernels/gemm_packed.h"
 #include "kernels/team.h"
 #include "layers/recurrent.h"
 
@@ -26,7 +25,7 @@ typedef struct {
     rnn_recurrent *r;
     int B, T;
     const float *dhseq;
-    /* Steps on panels (rnn__recurrent_use_panels): U's three gate blocks (forward) or U^T
+    /* Steps on panels (plan.panels, plan.back_panels): U's three gate blocks (forward) or U^T
      * (backward) as panels, else NULL. */
     const float *panels;
 } gru_team_job;
@@ -36,35 +35,38 @@ static void gru_forward_team(void *arg, int tid, int n) {
     const gru_team_job *job = arg;
     rnn_recurrent *r = job->r;
     const int B = job->B, T = job->T, H = (int)r->H, G3 = 3 * H, F = (int)r->F;
-    const float *U = r->layer->weights[1].value;
-    const float *bh = r->opt.use_bias ? r->layer->weights[2].value + G3 : NULL;
+    const float *U = rnn__recurrent_value(r, RNN_W_RECURRENT);
+    const float *bias = rnn__recurrent_value(r, RNN_W_BIAS), *bh = bias ? bias + G3 : NULL;
     const size_t BH = (size_t)B * H;
     float *g = r->step;
     int b0, b1, lo, hi;
     const int by_rows = rnn__team_split(B, H, tid, n, &b0, &b1, &lo, &hi);
     const int nu = hi - lo, nb = b1 - b0;
     const size_t rg = (size_t)b0 * G3, rh = (size_t)b0 * H;
-    const int large = rnn__recurrent_step_is_large(r, B);
+    const int large = r->plan.large;
     /* predicting with the projection in the loop: every step reuses slot 0 of xw (see LSTM) */
-    const int reuse_x = r->project_in_loop && !r->keep_steps;
+    const int reuse_x = r->plan.project_in_loop && !r->plan.keep_steps;
     for (int t = 0; t < T; t++) {
         float *x = r->xw + (size_t)(reuse_x ? 0 : t) * B * G3;
         const float *h_prev = r->hs + (size_t)t * BH;
         float *h = r->hs + (size_t)(t + 1) * BH, *aux = r->aux + (size_t)t * BH;
         if (nu > 0 && nb > 0) {
-            if (r->project_in_loop)
+            if (r->plan.project_in_loop)
                 rnn__recurrent_project_step(r, x + rg,
                                             r->xt + ((size_t)t * B + b0) * F, nb, lo, hi);
             for (int k = 0; job->panels && k < 3; k++) /* the bias row read in place */
-                RNN_INTERNAL_CHECK(rnn__gemm_panels(nb, H, h_prev + rh, H, job->panels, H, k,
-                                                    lo, hi, bh != NULL, bh, 0, g + rg, G3));
+                RNN_INTERNAL_CHECK(rnn__product(
+                    nb, nu, H, h_prev + rh, H, job->panels, 0, g + rg + k * H + lo, G3,
+                    RNN_GEMM(.bias = bh ? bh + k * H + lo : NULL, .kernel = RNN_GEMM_PANELS,
+                             .width = H, .group = k, .col = lo)));
             for (int k = 0; !job->panels && k < 3; k++) {
                 float *gk = g + rg + k * H + lo;
                 if (bh)
                     for (int b = 0; b < nb; b++)
                         memcpy(gk + (size_t)b * G3, bh + k * H + lo, sizeof(float) * nu);
-                rnn__gemm_slice(large, 0, 0, nb, nu, H, 1.0f, h_prev + rh, H, U + k * H + lo, G3,
-                                bh ? 1.0f : 0.0f, gk, G3);
+                rnn__product(nb, nu, H, h_prev + rh, H, U + k * H + lo, G3, gk, G3,
+                             RNN_GEMM(.beta = bh ? 1.0f : 0.0f, .kernel = RNN_GEMM_SLICE,
+                                      .large = large));
             }
             rnn__gru_gates_forward(x + rg, g + rg, h_prev + rh, h + rh, aux + rh, nb, H, lo, hi);
             if (r->mask)
@@ -83,14 +85,14 @@ static void gru_backward_team(void *arg, int tid, int n) {
     const gru_team_job *job = arg;
     rnn_recurrent *r = job->r;
     const int B = job->B, T = job->T, H = (int)r->H, G3 = 3 * H;
-    const float *U = r->layer->weights[1].value;
+    const float *U = rnn__recurrent_value(r, RNN_W_RECURRENT);
     const size_t BH = (size_t)B * H;
     float *dh = r->dh, *dhin = r->dh_keep;
     int b0, b1, lo, hi;
     const int by_rows = rnn__team_split(B, H, tid, n, &b0, &b1, &lo, &hi);
     const int nu = hi - lo, nb = b1 - b0;
     const size_t rg = (size_t)b0 * G3, rh = (size_t)b0 * H;
-    const int large = rnn__recurrent_step_is_large(r, B);
+    const int large = r->plan.large;
     for (int t = T - 1; t >= 0; t--) {
         float *x = r->xw + (size_t)t * B * G3, *aux = r->aux + (size_t)t * BH;
         float *g = r->step + (size_t)(t & 1) * B * G3;
@@ -107,11 +109,13 @@ static void gru_backward_team(void *arg, int tid, int n) {
         if (!by_rows) rnn__team_barrier();
         if (nu > 0 && nb > 0) {
             if (job->panels)
-                RNN_INTERNAL_CHECK(rnn__gemm_panels(nb, G3, g + rg, G3, job->panels, H, 0,
-                                                    lo, hi, 0, NULL, 0, dhin + rh, H));
+                RNN_INTERNAL_CHECK(rnn__product(nb, nu, G3, g + rg, G3, job->panels, 0,
+                                                dhin + rh + lo, H,
+                                                RNN_GEMM(.kernel = RNN_GEMM_PANELS, .width = H,
+                                                         .col = lo)));
             else
-                rnn__gemm_slice(large, 0, 1, nb, nu, G3, 1.0f, g + rg, G3, U + (size_t)lo * G3,
-                                G3, 0.0f, dhin + rh + lo, H);
+                rnn__product(nb, nu, G3, g + rg, G3, U + (size_t)lo * G3, G3, dhin + rh + lo, H,
+                             RNN_GEMM(.trans_b = 1, .kernel = RNN_GEMM_SLICE, .large = large));
             for (int b = b0; b < b1; b++)
                 for (int j = lo; j < hi; j++) dh[(size_t)b * H + j] += dhin[(size_t)b * H + j];
         }
@@ -121,13 +125,14 @@ static void gru_backward_team(void *arg, int tid, int n) {
 static void gru_forward_steps(rnn_recurrent *r, int B, int T) {
     const int H = (int)r->H, G3 = 3 * H;
     const rnn_activation act = r->opt.activation, ract = r->opt.recurrent_activation;
-    const float *U = r->layer->weights[1].value;
-    const float *bh = (r->opt.use_bias && r->opt.reset_after) ? r->layer->weights[2].value + G3 : NULL;
+    const float *U = rnn__recurrent_value(r, RNN_W_RECURRENT);
+    const float *bias = rnn__recurrent_value(r, RNN_W_BIAS);
+    const float *bh = bias && r->opt.reset_after ? bias + G3 : NULL;
     const size_t BH = (size_t)B * H;
     float *g = r->step; /* (B, 3H) */
-    if (rnn__recurrent_use_team(r, B)) {
+    if (r->plan.team) {
         gru_team_job job = {r, B, T, NULL, NULL};
-        if (r->use_panels) job.panels = rnn__recurrent_panels(r, &r->u_panels, U, G3, 0, H, 3, H);
+        if (r->plan.panels) job.panels = rnn__copies_u_panels(r);
         rnn__team_run(gru_forward_team, &job);
         return;
     }
@@ -140,7 +145,7 @@ static void gru_forward_steps(rnn_recurrent *r, int B, int T) {
         if (r->opt.reset_after) {
             if (bh)
                 for (int b = 0; b < B; b++) memcpy(g + (size_t)b * G3, bh, sizeof(float) * G3);
-            rnn__gemm(0, 0, B, G3, H, 1.0f, h_in, H, U, G3, bh ? 1.0f : 0.0f, g, G3);
+            rnn__product(B, G3, H, h_in, H, U, G3, g, G3, RNN_GEMM(.beta = bh ? 1.0f : 0.0f));
             if (act == RNN_TANH && ract == RNN_SIGMOID) { /* one pass per row (kernels/gates.c) */
                 rnn__gru_gates_forward(x, g, h_prev, h, aux, B, H, 0, H);
             } else {
@@ -160,7 +165,7 @@ static void gru_forward_steps(rnn_recurrent *r, int B, int T) {
             }
         } else {
             /* g[:, 0:2H] = h_{t-1} U[:, 0:2H] */
-            rnn__gemm(0, 0, B, 2 * H, H, 1.0f, h_in, H, U, G3, 0.0f, g, G3);
+            rnn__product(B, 2 * H, H, h_in, H, U, G3, g, G3, RNN_GEMM());
             for (int b = 0; b < B; b++) {
                 float *xb = x + (size_t)b * G3;
                 const float *gb = g + (size_t)b * G3, *hib = h_in + (size_t)b * H;
@@ -169,7 +174,7 @@ static void gru_forward_steps(rnn_recurrent *r, int B, int T) {
                 for (int j = 0; j < H; j++) aux[(size_t)b * H + j] = xb[H + j] * hib[j];
             }
             /* g[:, 2H:3H] = (r * h_{t-1}) U[:, 2H:3H] */
-            rnn__gemm(0, 0, B, H, H, 1.0f, aux, H, U + 2 * H, G3, 0.0f, g + 2 * H, G3);
+            rnn__product(B, H, H, aux, H, U + 2 * H, G3, g + 2 * H, G3, RNN_GEMM());
             for (int b = 0; b < B; b++) {
                 float *xb = x + (size_t)b * G3;
                 const float *gb = g + (size_t)b * G3, *hpb = h_prev + (size_t)b * H;
@@ -198,18 +203,17 @@ static void gru_forward_steps(rnn_recurrent *r, int B, int T) {
 static void gru_backward_steps(rnn_recurrent *r, int B, int T, const float *dhseq) {
     const int H = (int)r->H, G3 = 3 * H;
     const rnn_activation act = r->opt.activation, ract = r->opt.recurrent_activation;
-    const float *U = r->layer->weights[1].value;
-    float *dU = r->layer->weights[1].grad;
+    const float *U = rnn__recurrent_value(r, RNN_W_RECURRENT);
+    float *dU = rnn__recurrent_grad(r, RNN_W_RECURRENT);
     const size_t BH = (size_t)B * H;
     /* dhin: the gradient with respect to the state the kernel saw (h_in), added into dh through
      * the recurrent dropout mask. */
     float *dh = r->dh, *g = r->step, *drh = r->dc, *dhin = r->dh_keep;
     /* The same operations, vectorised (kernels/gates.c), for the default activations. */
     const int fused = r->opt.reset_after && !r->mask && act == RNN_TANH && ract == RNN_SIGMOID;
-    if (!r->mask && rnn__recurrent_use_team(r, B)) {
+    if (r->plan.back_team) {
         gru_team_job job = {r, B, T, dhseq, NULL};
-        if (rnn__recurrent_use_panels(r, B, 1))
-            job.panels = rnn__recurrent_panels(r, &r->ut_panels, U, G3, 1, G3, 1, H);
+        if (r->plan.back_panels) job.panels = rnn__copies_ut_panels(r);
         rnn__team_run(gru_backward_team, &job);
     } else {
         for (int t = T - 1; t >= 0; t--) {
@@ -254,11 +258,11 @@ static void gru_backward_steps(rnn_recurrent *r, int B, int T, const float *dhse
                 }
             }
             if (r->opt.reset_after) {
-                rnn__gemm(0, 1, B, H, G3, 1.0f, g, G3, U, G3, 0.0f, dhin, H);
+                rnn__product(B, H, G3, g, G3, U, G3, dhin, H, RNN_GEMM(.trans_b = 1));
             } else {
                 /* d(r * h_in) = da_h U_h^T;  dr = d(r h_in) h_in;
                  * dh_in = d(r h_in) r + dZ_zr U_zr^T */
-                rnn__gemm(0, 1, B, H, H, 1.0f, x + 2 * H, G3, U + 2 * H, G3, 0.0f, drh, H);
+                rnn__product(B, H, H, x + 2 * H, G3, U + 2 * H, G3, drh, H, RNN_GEMM(.trans_b = 1));
                 for (int b = 0; b < B; b++) {
                     float *xb = x + (size_t)b * G3, *dib = dhin + (size_t)b * H;
                     const float *hib = h_in + (size_t)b * H, *drb = drh + (size_t)b * H;
@@ -268,23 +272,26 @@ static void gru_backward_steps(rnn_recurrent *r, int B, int T, const float *dhse
                         dib[j] = drb[j] * rr;
                     }
                 }
-                rnn__gemm(0, 1, B, H, 2 * H, 1.0f, x, G3, U, G3, 1.0f, dhin, H);
+                rnn__product(B, H, 2 * H, x, G3, U, G3, dhin, H,
+                             RNN_GEMM(.trans_b = 1, .beta = 1.0f));
             }
             rnn__recurrent_add_state_grad(r, dh, dhin);
         }
     }
     const int TB = T * B;
     const float *hin_all = rnn__rec_in(r, 0);
-    rnn__gemm(1, 0, H, 2 * H, TB, 1.0f, hin_all, H, r->xw, G3, 1.0f, dU, G3);
+    rnn__product(H, 2 * H, TB, hin_all, H, r->xw, G3, dU, G3, RNN_GEMM(.trans_a = 1, .beta = 1.0f));
     if (r->opt.reset_after) {
-        rnn__gemm(1, 0, H, H, TB, 1.0f, hin_all, H, r->aux, H, 1.0f, dU + 2 * H, G3);
+        rnn__product(H, H, TB, hin_all, H, r->aux, H, dU + 2 * H, G3,
+                     RNN_GEMM(.trans_a = 1, .beta = 1.0f));
         if (r->opt.use_bias) { /* recurrent bias row: [dz, dr, dg_h] summed over rows */
-            float *dbh = r->layer->weights[2].grad + G3;
+            float *dbh = rnn__recurrent_grad(r, RNN_W_BIAS) + G3;
             rnn__colsum_add(dbh, r->xw, TB, 2 * H, G3);
             rnn__colsum_add(dbh + 2 * H, r->aux, TB, H, H);
         }
     } else {
-        rnn__gemm(1, 0, H, H, TB, 1.0f, r->aux, H, r->xw + 2 * H, G3, 1.0f, dU + 2 * H, G3);
+        rnn__product(H, H, TB, r->aux, H, r->xw + 2 * H, G3, dU + 2 * H, G3,
+                     RNN_GEMM(.trans_a = 1, .beta = 1.0f));
     }
 }
 

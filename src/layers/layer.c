@@ -4,7 +4,6 @@
  * model.c. */
 #include "layers/layer.h"
 
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,9 +119,14 @@ int64_t rnn__tensor_row_size(const rnn_tensor *t) {
     return n;
 }
 
-static atomic_ulong weights_generation;
-void rnn__weights_changed(void) { atomic_fetch_add(&weights_generation, 1); }
-unsigned long rnn__weights_generation(void) { return atomic_load(&weights_generation); }
+/* A layer's weights and its inner layers' weights changed: what is derived from them (packed
+ * copies of U) is stale. */
+static int mark_changed(rnn_layer *L, void *ctx) {
+    (void)ctx;
+    for (int k = 0; k < L->n_weights; k++) rnn__weight_changed(&L->weights[k]);
+    return 0;
+}
+void rnn__layer_weights_changed(rnn_layer *layer) { rnn__layer_walk(layer, mark_changed, NULL); }
 
 /* One layer's own weights (its inner layers are visited by the walk). */
 static int build_one(rnn_layer *layer, void *rng) {
@@ -146,7 +150,7 @@ static int build_one(rnn_layer *layer, void *rng) {
     layer->weight_block = v;
     layer->grad_block = g;
     if (layer->ops->init_weights && rng) layer->ops->init_weights(layer, rng);
-    rnn__weights_changed();
+    for (int k = 0; k < layer->n_weights; k++) rnn__weight_changed(&layer->weights[k]);
     return RNN_OK;
 }
 

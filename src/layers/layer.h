@@ -25,6 +25,10 @@ typedef struct {
     int64_t size;
     float *value;         /* owned by the layer (one block for all its weights) */
     float *grad;
+    /* Moves on every change of the values (rnn__weight_changed): what is derived from them (a
+     * recurrent layer's packed copies) is rebuilt when the version it was made from is not the
+     * weight's any more. Per weight, so that training one model never invalidates another's. */
+    unsigned long version;
 } rnn_weight;
 
 /* A shape with the batch dimension first; RNN_NONE (-1) where unknown. */
@@ -139,13 +143,11 @@ int rnn__layer_weight_list(rnn_layer *layer, rnn_weight **out, int cap);
  * (rng NULL: allocated, left zero). */
 rnn_status rnn__layer_build(rnn_layer *layer, rnn_rng *rng);
 
-/* A process-wide count of weight changes: every code path that writes weight values (layer
- * initialisation, optimizer updates, rnn_set_weight, rnn_copy_weights, restoring saved
- * weights, loading a file) calls rnn__weights_changed(). Copies derived from weights (the
- * packed streaming weights and the panels of large recurrent layers) are rebuilt when the
- * count has moved. */
-void rnn__weights_changed(void);
-unsigned long rnn__weights_generation(void);
+/* Every code path that writes weight values (layer initialisation, optimizer updates,
+ * rnn_set_weight, rnn_copy_weights, restoring saved weights, loading a file) calls one of these
+ * for the weights it wrote (rnn_weight.version). */
+static inline void rnn__weight_changed(rnn_weight *w) { w->version++; }
+void rnn__layer_weights_changed(rnn_layer *layer); /* and its inner layers' */
 /* Fails with Keras's "expected ndim" message unless input k has one of the given ranks. */
 rnn_status rnn__expect_rank(const rnn_layer *layer, const rnn_shape *in, int rank_a, int rank_b);
 /* Drops one reference; frees the layer (and its impl) at zero. */

@@ -10,7 +10,6 @@
 #include "kernels/activations.h"
 #include "kernels/gates.h"
 #include "kernels/gemm.h"
-#include "kernels/gemm_packed.h"
 #include "kernels/team.h"
 #include "layers/recurrent.h"
 
@@ -21,21 +20,23 @@
 typedef struct {
     rnn_recurrent *r;
     int B, T;
-    const float *u_panels; /* U's four gate blocks as panels (rnn__recurrent_use_panels) */
+    const float *u_panels; /* U's four gate blocks as panels (plan.panels), else NULL */
 } lstm_team_job;
 
-/* One streaming step (T = 1) of the units [lo, hi) from the thread's packed panel (see
- * rnn_recurrent): s = b + x W_p + h U_p into the thread's scratch rows in r->step, copied to
- * the four blocks of z, then the gates. The same operations per element as the unpacked path
+/* One streaming step (T = 1) of the units [lo, hi) from the thread's part of the streaming
+ * pack (rnn_weight_copies): s = b + x W_p + h U_p into the thread's scratch rows in r->step,
+ * copied to the four blocks of z, then the gates. The same operations per element as the unpacked path
  * (bias, then x W, then h U, accumulated in the same order), so the same bits. */
 static void lstm_stream_packed(rnn_recurrent *r, int B, int lo, int hi) {
     const int H = (int)r->H, G4 = 4 * H, F = (int)r->F, nu = hi - lo, width = 4 * nu;
-    const float *p = rnn__recurrent_thread_pack(r, lo, hi);
+    const float *p = rnn__copies_stream_part(r, lo, hi);
     float *s = r->step + (size_t)B * 4 * lo, *z = r->xw;
     for (int b = 0; b < B; b++) memcpy(s + (size_t)b * width, p + (size_t)(F + H) * width,
                                        sizeof(float) * width);
-    rnn__gemm_own(0, 0, B, width, F, 1.0f, r->xt, F, p, width, 1.0f, s, width);
-    rnn__gemm_own(0, 0, B, width, H, 1.0f, r->hs, H, p + (size_t)F * width, width, 1.0f, s, width);
+    rnn__product(B, width, F, r->xt, F, p, width, s, width,
+                 RNN_GEMM(.beta = 1.0f, .kernel = RNN_GEMM_OWN));
+    rnn__product(B, width, H, r->hs, H, p + (size_t)F * width, width, s, width,
+                 RNN_GEMM(.beta = 1.0f, .kernel = RNN_GEMM_OWN));
     for (int b = 0; b < B; b++)
         for (int g = 0; g < 4; g++)
             memcpy(z + (size_t)b * G4 + g * H + lo, s + (size_t)b * width + g * nu,
@@ -56,26 +57,26 @@ static void lstm_forward_team(void *arg, int tid, int n) {
     const lstm_team_job *job = arg;
     rnn_recurrent *r = job->r;
     const int B = job->B, T = job->T, H = (int)r->H, G4 = 4 * H, F = (int)r->F;
-    const float *U = r->layer->weights[1].value;
+    const float *U = rnn__recurrent_value(r, RNN_W_RECURRENT);
     const size_t BH = (size_t)B * H;
     int b0, b1, lo, hi;
     const int by_rows = rnn__team_split(B, H, tid, n, &b0, &b1, &lo, &hi);
     const int nu = hi - lo, nb = b1 - b0;
-    if (nu > 0 && r->use_pack && n == r->pack_n) { /* streaming: B <= 8, split by units */
+    if (nu > 0 && rnn__copies_stream_usable(r, n)) { /* streaming: B <= 8, by units */
         lstm_stream_packed(r, B, lo, hi);
         return;
     }
-    const int large = rnn__recurrent_step_is_large(r, B);
+    const int large = r->plan.large;
     /* Predicting with the projection in the loop: no step's z is needed after the step, so
      * every step reuses slot 0 of xw, which stays in cache (training keeps them for backward). */
-    const int reuse_z = r->project_in_loop && !r->keep_steps;
+    const int reuse_z = r->plan.project_in_loop && !r->plan.keep_steps;
     for (int t = 0; t < T; t++) {
         float *z = r->xw + (size_t)(reuse_z ? 0 : t) * B * G4, *tc = rnn__lstm_tc(r, t);
         const float *h_prev = r->hs + (size_t)t * BH, *c_prev = rnn__lstm_c(r, t);
         float *h = r->hs + (size_t)(t + 1) * BH, *c = rnn__lstm_c(r, t + 1);
         if (nu > 0 && nb > 0) {
             const size_t rz = (size_t)b0 * G4, rh = (size_t)b0 * H;
-            if (r->project_in_loop && r->repeat_input) {
+            if (r->plan.project_in_loop && r->plan.repeat_input) {
                 /* the same input at every step (RepeatVector): project it once, copy it */
                 float *p0 = r->step + rz;
                 if (t == 0) rnn__recurrent_project_step(r, p0, r->xt + (size_t)b0 * F, nb, lo, hi);
@@ -86,21 +87,24 @@ static void lstm_forward_team(void *arg, int tid, int n) {
                         for (int g = 0; g < 4; g++)
                             memcpy(z + rz + (size_t)b * G4 + g * H + lo,
                                    p0 + (size_t)b * G4 + g * H + lo, sizeof(float) * nu);
-            } else if (r->project_in_loop) {
+            } else if (r->plan.project_in_loop) {
                 rnn__recurrent_project_step(r, z + rz,
                                             r->xt + ((size_t)t * B + b0) * F, nb, lo, hi);
             }
             if (job->u_panels)
                 for (int g = 0; g < 4; g++)
-                    RNN_INTERNAL_CHECK(rnn__gemm_panels(nb, H, h_prev + rh, H, job->u_panels, H, g,
-                                                        lo, hi, 1, z + rz, G4, z + rz, G4));
+                    RNN_INTERNAL_CHECK(rnn__product(
+                        nb, nu, H, h_prev + rh, H, job->u_panels, 0, z + rz + g * H + lo, G4,
+                        RNN_GEMM(.beta = 1, .kernel = RNN_GEMM_PANELS, .width = H, .group = g,
+                                 .col = lo)));
             else if (by_rows) /* all four blocks in one product */
-                rnn__gemm_slice(large, 0, 0, nb, G4, H, 1.0f, h_prev + rh, H, U, G4, 1.0f, z + rz,
-                                G4);
+                rnn__product(nb, G4, H, h_prev + rh, H, U, G4, z + rz, G4,
+                             RNN_GEMM(.beta = 1.0f, .kernel = RNN_GEMM_SLICE, .large = large));
             else
                 for (int g = 0; g < 4; g++)
-                    rnn__gemm_slice(large, 0, 0, nb, nu, H, 1.0f, h_prev + rh, H, U + g * H + lo,
-                                    G4, 1.0f, z + rz + g * H + lo, G4);
+                    rnn__product(nb, nu, H, h_prev + rh, H, U + g * H + lo, G4,
+                                 z + rz + g * H + lo, G4,
+                                 RNN_GEMM(.beta = 1.0f, .kernel = RNN_GEMM_SLICE, .large = large));
             rnn__lstm_gates_forward(z + rz, c_prev + rh, c + rh, tc + rh, h + rh, nb, H, lo, hi);
             if (r->mask)
                 for (int b = b0; b < b1; b++)
@@ -122,20 +126,20 @@ static void lstm_forward_team(void *arg, int tid, int n) {
 static void lstm_forward_steps(rnn_recurrent *r, int B, int T) {
     const int H = (int)r->H, G4 = 4 * H;
     const rnn_activation act = r->opt.activation, ract = r->opt.recurrent_activation;
-    const float *U = r->layer->weights[1].value;
+    const float *U = rnn__recurrent_value(r, RNN_W_RECURRENT);
     const size_t BH = (size_t)B * H;
     const int fused = act == RNN_TANH && ract == RNN_SIGMOID;
-    if (rnn__recurrent_use_team(r, B)) {
+    if (r->plan.team) {
         lstm_team_job job = {r, B, T, NULL};
-        if (r->use_panels) job.u_panels = rnn__recurrent_panels(r, &r->u_panels, U, G4, 0, H, 4, H);
-        if (rnn__team_run(lstm_forward_team, &job) == r->pack_n) r->pack_pending = 0;
+        if (r->plan.panels) job.u_panels = rnn__copies_u_panels(r);
+        rnn__copies_stream_done(r, rnn__team_run(lstm_forward_team, &job));
         return;
     }
     for (int t = 0; t < T; t++) {
         float *z = r->xw + (size_t)t * B * G4, *tc = rnn__lstm_tc(r, t);
         const float *h_prev = r->hs + (size_t)t * BH, *c_prev = rnn__lstm_c(r, t);
         float *h = r->hs + (size_t)(t + 1) * BH, *c = rnn__lstm_c(r, t + 1);
-        rnn__gemm(0, 0, B, G4, H, 1.0f, rnn__rec_in(r, t), H, U, G4, 1.0f, z, G4);
+        rnn__product(B, G4, H, rnn__rec_in(r, t), H, U, G4, z, G4, RNN_GEMM(.beta = 1.0f));
         if (fused) { /* the same operations, one pass per row (kernels/gates.c) */
             rnn__lstm_gates_forward(z, c_prev, c, tc, h, B, H, 0, H);
             if (r->mask)
@@ -173,21 +177,21 @@ typedef struct {
     rnn_recurrent *r;
     int B, T;
     const float *dhseq;
-    const float *ut_panels; /* U^T as panels (rnn__recurrent_use_panels) */
+    const float *ut_panels; /* U^T as panels (plan.back_panels), else NULL */
 } lstm_team_back_job;
 
 static void lstm_backward_team(void *arg, int tid, int n) {
     const lstm_team_back_job *job = arg;
     rnn_recurrent *r = job->r;
     const int B = job->B, T = job->T, H = (int)r->H, G4 = 4 * H;
-    const float *U = r->layer->weights[1].value;
+    const float *U = rnn__recurrent_value(r, RNN_W_RECURRENT);
     const size_t BH = (size_t)B * H;
     float *dh = r->dh, *dc = r->dc;
     int b0, b1, lo, hi;
     const int by_rows = rnn__team_split(B, H, tid, n, &b0, &b1, &lo, &hi);
     const int nu = hi - lo, nb = b1 - b0;
     const size_t rz = (size_t)b0 * G4, rh = (size_t)b0 * H;
-    const int large = rnn__recurrent_step_is_large(r, B);
+    const int large = r->plan.large;
     for (int t = T - 1; t >= 0; t--) {
         float *z = r->xw + (size_t)t * B * G4;
         const float *tc = r->tc + (size_t)t * BH, *c_prev = r->cs + (size_t)t * BH;
@@ -202,11 +206,13 @@ static void lstm_backward_team(void *arg, int tid, int n) {
         }
         if (!by_rows) rnn__team_barrier(); /* dZ_t complete (by rows: only our rows are read) */
         if (nu > 0 && nb > 0 && job->ut_panels)
-            RNN_INTERNAL_CHECK(rnn__gemm_panels(nb, G4, z + rz, G4, job->ut_panels, H, 0, lo,
-                                                hi, 0, NULL, 0, dh + rh, H));
+            RNN_INTERNAL_CHECK(rnn__product(nb, nu, G4, z + rz, G4, job->ut_panels, 0,
+                                            dh + rh + lo, H,
+                                            RNN_GEMM(.kernel = RNN_GEMM_PANELS, .width = H,
+                                                     .col = lo)));
         else if (nu > 0 && nb > 0)
-            rnn__gemm_slice(large, 0, 1, nb, nu, G4, 1.0f, z + rz, G4, U + (size_t)lo * G4, G4,
-                            0.0f, dh + rh + lo, H);
+            rnn__product(nb, nu, G4, z + rz, G4, U + (size_t)lo * G4, G4, dh + rh + lo, H,
+                         RNN_GEMM(.trans_b = 1, .kernel = RNN_GEMM_SLICE, .large = large));
     }
 }
 
@@ -217,15 +223,14 @@ static void lstm_backward_team(void *arg, int tid, int n) {
 static void lstm_backward_steps(rnn_recurrent *r, int B, int T, const float *dhseq) {
     const int H = (int)r->H, G4 = 4 * H;
     const rnn_activation act = r->opt.activation, ract = r->opt.recurrent_activation;
-    const float *U = r->layer->weights[1].value;
-    float *dU = r->layer->weights[1].grad;
+    const float *U = rnn__recurrent_value(r, RNN_W_RECURRENT);
+    float *dU = rnn__recurrent_grad(r, RNN_W_RECURRENT);
     const size_t BH = (size_t)B * H;
     float *dh = r->dh, *dc = r->dc;
     const int fused = act == RNN_TANH && ract == RNN_SIGMOID;
-    if (!r->mask && rnn__recurrent_use_team(r, B)) {
+    if (r->plan.back_team) {
         lstm_team_back_job job = {r, B, T, dhseq, NULL};
-        if (rnn__recurrent_use_panels(r, B, 1))
-            job.ut_panels = rnn__recurrent_panels(r, &r->ut_panels, U, G4, 1, G4, 1, H);
+        if (r->plan.back_panels) job.ut_panels = rnn__copies_ut_panels(r);
         rnn__team_run(lstm_backward_team, &job);
     } else {
         for (int t = T - 1; t >= 0; t--) {
@@ -263,12 +268,13 @@ static void lstm_backward_steps(rnn_recurrent *r, int B, int T, const float *dhs
                     }
                 }
             }
-            rnn__gemm(0, 1, B, H, G4, 1.0f, z, G4, U, G4, 0.0f, dh, H);
+            rnn__product(B, H, G4, z, G4, U, G4, dh, H, RNN_GEMM(.trans_b = 1));
             rnn__recurrent_finish_state_grad(r, dh, t, masked_rows);
         }
     }
     /* dU = sum_t h_{t-1}^T dZ_t: one product over all steps. */
-    rnn__gemm(1, 0, H, G4, T * B, 1.0f, rnn__rec_in(r, 0), H, r->xw, G4, 1.0f, dU, G4);
+    rnn__product(H, G4, T * B, rnn__rec_in(r, 0), H, r->xw, G4, dU, G4,
+                 RNN_GEMM(.trans_a = 1, .beta = 1.0f));
 }
 
 static const rnn_cell_ops lstm_cell = {RNN_CELL_LSTM, 4, 2, lstm_forward_steps,

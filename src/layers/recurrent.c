@@ -31,7 +31,7 @@ int rnn__recurrent_use_team(const rnn_recurrent *r, int B) {
     const int has_team_path = r->cell->kind == RNN_CELL_LSTM ||
                               (r->cell->kind == RNN_CELL_GRU && r->opt.reset_after);
     return has_team_path && r->opt.activation == RNN_TANH &&
-           r->opt.recurrent_activation == RNN_SIGMOID && !r->rec_drop && H >= 16 &&
+           r->opt.recurrent_activation == RNN_SIGMOID && !r->plan.rec_drop && H >= 16 &&
            (int64_t)B * H * G * H >= TEAM_MIN_STEP_MACS && rnn__team_size() > 1;
 }
 
@@ -40,104 +40,21 @@ int rnn__recurrent_use_panels(const rnn_recurrent *r, int B, int backward) {
            (backward ? B >= 4 : rnn__recurrent_step_is_large(r, B));
 }
 
-typedef struct {
-    float *panels;
-    const float *B;
-    int ldb, trans_b, K, groups, width;
-} pack_job;
-
-/* Thread tid fills its share of every block's panels. */
-static void pack_slice(void *arg, int tid, int n) {
-    const pack_job *j = arg;
-    const int np = (j->width + RNN_PANEL - 1) / RNN_PANEL;
-    rnn__pack_panels(j->panels, j->B, j->ldb, j->trans_b, j->K, j->groups, j->width,
-                     (int)((long)np * tid / n), (int)((long)np * (tid + 1) / n));
-}
-
-const float *rnn__recurrent_panels(rnn_recurrent *r, rnn_panel_copy *pc, const float *B,
-                                   int ldb, int trans_b, int K, int groups, int width) {
-    const size_t floats = rnn__panels_floats(K, groups, width);
-    const unsigned long gen = rnn__weights_generation();
-    if (pc->data && pc->floats == floats && pc->gen == gen && pc->src == r->layer->weight_block)
-        return pc->data;
-    if (pc->floats != floats) {
-        rnn__free(pc->data);
-        pc->floats = 0;
-        pc->data = rnn__calloc(floats, sizeof(float));
-        if (!pc->data) return NULL;
-        pc->floats = floats;
-    }
-    pack_job job = {pc->data, B, ldb, trans_b, K, groups, width};
-    rnn__team_run(pack_slice, &job);
-    pc->gen = gen;
-    pc->src = r->layer->weight_block;
-    return pc->data;
-}
-
-rnn_status rnn__recurrent_prepare_pack(rnn_recurrent *r, int stream) {
-    const int64_t H = r->H, F = r->F, G = r->cell->gates;
-    /* H % 8: every thread's share is whole vectors, so the packed product does the same
-     * operations per element as the unpacked one (the kernel's tail columns would differ). */
-    /* B <= 8: always split by units (rnn__team_split), which the per-thread panels assume */
-    r->use_pack = stream && r->project_in_loop && r->B <= 8 && H % 8 == 0 &&
-                  r->cell->kind == RNN_CELL_LSTM;
-    if (!r->use_pack) return RNN_OK;
-    const int n = rnn__team_size();
-    const unsigned long gen = rnn__weights_generation();
-    if (!r->pack) {
-        r->pack = rnn__calloc((size_t)((F + H + 1) * G * H), sizeof(float));
-        if (!r->pack) {
-            r->use_pack = 0;
-            return rnn__fail(RNN_ERR_MEMORY, "layer \"%s\": out of memory for its streaming "
-                             "weights", r->layer->name);
-        }
-        r->pack_pending = 1;
-    }
-    if (r->pack_n != n || r->pack_gen != gen || r->pack_src != r->layer->weight_block) {
-        r->pack_n = n;
-        r->pack_gen = gen;
-        r->pack_src = r->layer->weight_block;
-        r->pack_pending = 1;
-    }
-    return RNN_OK;
-}
-
-float *rnn__recurrent_thread_pack(rnn_recurrent *r, int lo, int hi) {
-    const int H = (int)r->H, F = (int)r->F, G = r->cell->gates, nu = hi - lo, width = G * nu;
-    float *p = r->pack + (size_t)(F + H + 1) * G * lo;
-    if (r->pack_pending) {
-        const float *W = r->layer->weights[0].value, *U = r->layer->weights[1].value;
-        const float *bias = r->opt.use_bias ? r->layer->weights[2].value : NULL;
-        for (int g = 0; g < G; g++) {
-            for (int k = 0; k < F; k++)
-                memcpy(p + (size_t)k * width + g * nu, W + (size_t)k * G * H + g * H + lo,
-                       sizeof(float) * nu);
-            for (int k = 0; k < H; k++)
-                memcpy(p + (size_t)(F + k) * width + g * nu, U + (size_t)k * G * H + g * H + lo,
-                       sizeof(float) * nu);
-            float *pb = p + (size_t)(F + H) * width + g * nu;
-            if (bias) memcpy(pb, bias + g * H + lo, sizeof(float) * nu);
-            else memset(pb, 0, sizeof(float) * nu);
-        }
-    }
-    return p;
-}
-
 void rnn__recurrent_project_step(const rnn_recurrent *r, float *z, const float *x, int rows,
                                  int lo, int hi) {
     const int H = (int)r->H, G = r->cell->gates, GH = G * H, F = (int)r->F, nu = hi - lo;
-    const float *W = r->layer->weights[0].value;
-    const float *bias = r->opt.use_bias ? r->layer->weights[2].value : NULL;
+    const float *W = rnn__recurrent_value(r, RNN_W_KERNEL);
+    const float *bias = rnn__recurrent_value(r, RNN_W_BIAS);
     /* the bias row stands in for z's old values: no copy of it per row */
     if (nu == H) {
-        if (bias) rnn__gemm_own_bias(rows, GH, F, x, F, W, GH, bias, z, GH);
-        else rnn__gemm_own(0, 0, rows, GH, F, 1.0f, x, F, W, GH, 0.0f, z, GH);
-    } else {
-        for (int g = 0; g < G; g++) {
-            const int c = g * H + lo;
-            if (bias) rnn__gemm_own_bias(rows, nu, F, x, F, W + c, GH, bias + c, z + c, GH);
-            else rnn__gemm_own(0, 0, rows, nu, F, 1.0f, x, F, W + c, GH, 0.0f, z + c, GH);
-        }
+        rnn__product(rows, GH, F, x, F, W, GH, z, GH,
+                     RNN_GEMM(.bias = bias, .kernel = RNN_GEMM_OWN));
+        return;
+    }
+    for (int g = 0; g < G; g++) {
+        const int c = g * H + lo;
+        rnn__product(rows, nu, F, x, F, W + c, GH, z + c, GH,
+                     RNN_GEMM(.bias = bias ? bias + c : NULL, .kernel = RNN_GEMM_OWN));
     }
 }
 
@@ -231,14 +148,16 @@ rnn_status rnn__recurrent_configure(rnn_layer *layer, const rnn_shape *inputs, i
             layer->output[1 + k] = (rnn_shape){2, {B, H, 0, 0}};
         layer->n_outputs = 1 + r->cell->n_states;
     }
-    layer->n_weights = 0;
-    rnn__weight_set(&layer->weights[layer->n_weights++], "kernel", 2, r->F, G * H);
-    rnn__weight_set(&layer->weights[layer->n_weights++], "recurrent_kernel", 2, H, G * H);
+    rnn__weight_set(rnn__recurrent_weight(r, RNN_W_KERNEL), "kernel", 2, r->F, G * H);
+    rnn__weight_set(rnn__recurrent_weight(r, RNN_W_RECURRENT), "recurrent_kernel", 2, H, G * H);
+    layer->n_weights = 2;
     if (r->opt.use_bias) {
+        rnn_weight *b = rnn__recurrent_weight(r, RNN_W_BIAS);
         if (r->cell->kind == RNN_CELL_GRU && r->opt.reset_after)
-            rnn__weight_set(&layer->weights[layer->n_weights++], "bias", 2, 2, G * H);
+            rnn__weight_set(b, "bias", 2, 2, G * H);
         else
-            rnn__weight_set(&layer->weights[layer->n_weights++], "bias", 1, G * H, 0);
+            rnn__weight_set(b, "bias", 1, G * H, 0);
+        layer->n_weights = 3;
     }
     r->state_batch = 0;
     return RNN_OK;
@@ -247,11 +166,12 @@ rnn_status rnn__recurrent_configure(rnn_layer *layer, const rnn_shape *inputs, i
 void rnn__recurrent_init_weights(rnn_layer *layer, rnn_rng *rng) {
     rnn_recurrent *r = layer->impl;
     int64_t G = r->cell->gates, H = r->H;
-    rnn__init_glorot_uniform(rng, layer->weights[0].value, r->F, G * H);
-    if (rnn__init_orthogonal(rng, layer->weights[1].value, H, G * H) != 0)
-        memset(layer->weights[1].value, 0, sizeof(float) * (size_t)(H * G * H));
+    float *U = rnn__recurrent_value(r, RNN_W_RECURRENT);
+    rnn__init_glorot_uniform(rng, rnn__recurrent_value(r, RNN_W_KERNEL), r->F, G * H);
+    if (rnn__init_orthogonal(rng, U, H, G * H) != 0)
+        memset(U, 0, sizeof(float) * (size_t)(H * G * H));
     if (r->opt.use_bias) {
-        rnn_weight *b = &layer->weights[2];
+        rnn_weight *b = rnn__recurrent_weight(r, RNN_W_BIAS);
         memset(b->value, 0, sizeof(float) * (size_t)b->size);
         /* unit_forget_bias: the forget block (second of i, f, c, o) starts at 1. */
         if (r->cell->kind == RNN_CELL_LSTM && r->opt.unit_forget_bias)
@@ -268,7 +188,7 @@ static void draw_keep(float *keep, int64_t n, float rate, rnn_rng *rng) {
 }
 
 void rnn__recurrent_mask_state(rnn_recurrent *r, int t) {
-    if (!r->rec_drop) return;
+    if (!r->plan.rec_drop) return;
     const size_t BH = (size_t)r->B * r->H;
     const float *h = r->hs + (size_t)t * BH;
     float *o = r->hm + (size_t)t * BH;
@@ -277,7 +197,7 @@ void rnn__recurrent_mask_state(rnn_recurrent *r, int t) {
 
 void rnn__recurrent_add_state_grad(const rnn_recurrent *r, float *dh, const float *g) {
     const size_t BH = (size_t)r->B * r->H;
-    if (r->rec_drop)
+    if (r->plan.rec_drop)
         for (size_t i = 0; i < BH; i++) dh[i] += g[i] * r->rec_keep[i];
     else
         for (size_t i = 0; i < BH; i++) dh[i] += g[i];
@@ -286,7 +206,7 @@ void rnn__recurrent_add_state_grad(const rnn_recurrent *r, float *dh, const floa
 void rnn__recurrent_finish_state_grad(const rnn_recurrent *r, float *dh, int t, int masked_rows) {
     const int B = r->B, H = (int)r->H;
     const size_t BH = (size_t)B * H;
-    if (r->rec_drop) /* the kernel saw h * keep */
+    if (r->plan.rec_drop) /* the kernel saw h * keep */
         for (size_t k = 0; k < BH; k++) dh[k] *= r->rec_keep[k];
     if (masked_rows)
         for (int b = 0; b < B; b++)
@@ -383,20 +303,41 @@ static int steps_repeat(const float *xt, int T, int B, int F) {
     return 1;
 }
 
+/* The step plan of a forward call (rnn_step_plan), after xt and the mask are in place. Only
+ * the projection's place and the input check depend on xt; nothing depends on timing. */
+static void decide_plan(rnn_recurrent *r, rnn_run_mode mode, int B, int T) {
+    rnn_step_plan *p = &r->plan;
+    const size_t TB = (size_t)T * B;
+    p->keep_steps = mode == RNN_MODE_TRAIN;
+    p->team = rnn__recurrent_use_team(r, B);
+    p->back_team = p->team && !r->mask;
+    p->large = rnn__recurrent_step_is_large(r, B);
+    p->project_in_loop = (TB <= 8 || r->F <= RNN_LOOP_PROJECTION_FEATURES) && p->team;
+    p->repeat_input = p->project_in_loop && r->cell->kind == RNN_CELL_LSTM && T > 1 &&
+                      steps_repeat(r->xt, T, B, (int)r->F);
+    /* H % 8: every thread's share is whole vectors, so the packed product does the same
+     * operations per element as the unpacked one (the kernel's tail columns would differ);
+     * B <= 8: always split by units (rnn__team_split), which the per-thread parts assume */
+    p->stream_pack = mode == RNN_MODE_STREAM && T == 1 && p->project_in_loop && B <= 8 &&
+                     r->H % 8 == 0 && r->cell->kind == RNN_CELL_LSTM;
+    /* (a streaming step that reads the per-thread pack needs no panels) */
+    p->panels = !p->stream_pack && rnn__recurrent_use_panels(r, B, 0);
+    p->back_panels = p->back_team && rnn__recurrent_use_panels(r, B, 1);
+}
+
 rnn_status rnn__recurrent_forward(rnn_layer *layer, const rnn_tensor *const *inputs,
                                   const rnn_run_ctx *ctx) {
     rnn_recurrent *r = layer->impl;
     const rnn_tensor *x = inputs[0];
     const rnn_run_mode mode = ctx->mode;
     const int B = r->B, T = r->T, F = (int)r->F, H = (int)r->H, GH = r->cell->gates * H;
-    const float *W = layer->weights[0].value;
-    const float *bias = r->opt.use_bias ? layer->weights[2].value : NULL;
 
     /* Dropout masks, drawn once per call (per batch) and shared by all steps. */
-    r->in_drop = mode == RNN_MODE_TRAIN && r->opt.dropout > 0.0f;
-    r->rec_drop = mode == RNN_MODE_TRAIN && r->opt.recurrent_dropout > 0.0f;
-    if (r->in_drop) draw_keep(r->in_keep, (int64_t)B * F, r->opt.dropout, ctx->rng);
-    if (r->rec_drop) draw_keep(r->rec_keep, (int64_t)B * H, r->opt.recurrent_dropout, ctx->rng);
+    r->plan.in_drop = mode == RNN_MODE_TRAIN && r->opt.dropout > 0.0f;
+    r->plan.rec_drop = mode == RNN_MODE_TRAIN && r->opt.recurrent_dropout > 0.0f;
+    if (r->plan.in_drop) draw_keep(r->in_keep, (int64_t)B * F, r->opt.dropout, ctx->rng);
+    if (r->plan.rec_drop)
+        draw_keep(r->rec_keep, (int64_t)B * H, r->opt.recurrent_dropout, ctx->rng);
     /* xt (T,B,F) from x (B,T,F); go_backwards consumes input T-1 first. */
     for (int t = 0; t < T; t++) {
         int src_t = r->opt.go_backwards ? T - 1 - t : t;
@@ -407,30 +348,10 @@ rnn_status rnn__recurrent_forward(rnn_layer *layer, const rnn_tensor *const *inp
                 for (int f = 0; f < F; f++) dst[f] = src[f];
             else
                 memcpy(dst, src, sizeof(float) * (size_t)F);
-            if (r->in_drop)
+            if (r->plan.in_drop)
                 for (int f = 0; f < F; f++) dst[f] *= r->in_keep[(size_t)b * F + f];
         }
     }
-    /* xw = xt W + b (the input bias row for GRU reset_after), all steps in one product. */
-    const size_t TB = (size_t)T * B;
-    r->project_in_loop = (TB <= 8 || F <= RNN_LOOP_PROJECTION_FEATURES) &&
-                         rnn__recurrent_use_team(r, B);
-    r->repeat_input = r->project_in_loop && r->cell->kind == RNN_CELL_LSTM && T > 1 &&
-                      steps_repeat(r->xt, T, B, F);
-    r->keep_steps = mode == RNN_MODE_TRAIN;
-    rnn_status pst = rnn__recurrent_prepare_pack(r, mode == RNN_MODE_STREAM && T == 1);
-    if (pst != RNN_OK) return pst;
-    /* (a streaming step that reads the per-thread packed weights needs no panels) */
-    r->use_panels = !r->use_pack && rnn__recurrent_use_panels(r, B, 0);
-    if (r->project_in_loop) {
-        /* the team's threads compute each step's x W + b in the step loop */
-    } else if (bias) {
-        for (size_t row = 0; row < TB; row++) memcpy(r->xw + row * GH, bias, sizeof(float) * GH);
-        rnn__gemm(0, 0, (int)TB, GH, F, 1.0f, r->xt, F, W, GH, 1.0f, r->xw, GH);
-    } else {
-        rnn__gemm(0, 0, (int)TB, GH, F, 1.0f, r->xt, F, W, GH, 0.0f, r->xw, GH);
-    }
-
     /* The mask of input steps, time-major in processing order (NULL: every step is real). */
     r->mask = NULL;
     if (layer->mask_in) {
@@ -441,6 +362,16 @@ rnn_status rnn__recurrent_forward(rnn_layer *layer, const rnn_tensor *const *inp
         }
         r->mask = r->mask_t;
     }
+    decide_plan(r, mode, B, T);
+    if (r->plan.stream_pack) {
+        rnn_status st = rnn__copies_prepare_stream(r);
+        if (st != RNN_OK) return st;
+    }
+    /* xw = xt W + b (the input bias row for GRU reset_after), all steps in one product, unless
+     * the team's threads compute each step's part in the step loop */
+    if (!r->plan.project_in_loop)
+        rnn__product((int)((size_t)T * B), GH, F, r->xt, F, rnn__recurrent_value(r, RNN_W_KERNEL),
+                     GH, r->xw, GH, RNN_GEMM(.bias = rnn__recurrent_value(r, RNN_W_BIAS)));
 
     int carried = r->opt.stateful || mode == RNN_MODE_STREAM;
     const size_t BH = (size_t)B * H;
@@ -526,17 +457,19 @@ void rnn__recurrent_backward(rnn_layer *layer, const rnn_tensor *const *x, float
     r->cell->backward_steps(r, B, T, dhseq);
 
     /* r->xw now holds dZ (T*B, GH). Input-side gradients in large products. */
-    rnn_weight *kw = &layer->weights[0];
-    rnn__gemm(1, 0, F, GH, (int)TB, 1.0f, r->xt, F, r->xw, GH, 1.0f, kw->grad, GH);
-    if (r->opt.use_bias) rnn__colsum_add(layer->weights[2].grad, r->xw, (int)TB, GH, GH);
+    rnn__product(F, GH, (int)TB, r->xt, F, r->xw, GH, rnn__recurrent_grad(r, RNN_W_KERNEL), GH,
+                 RNN_GEMM(.trans_a = 1, .beta = 1.0f));
+    if (r->opt.use_bias)
+        rnn__colsum_add(rnn__recurrent_grad(r, RNN_W_BIAS), r->xw, (int)TB, GH, GH);
     if (want_dx[0]) {
-        rnn__gemm(0, 1, (int)TB, F, GH, 1.0f, r->xw, GH, kw->value, GH, 0.0f, r->dxt, F);
+        rnn__product((int)TB, F, GH, r->xw, GH, rnn__recurrent_value(r, RNN_W_KERNEL), GH, r->dxt,
+                     F, RNN_GEMM(.trans_b = 1));
         for (int t = 0; t < T; t++) {
             int src_t = r->opt.go_backwards ? T - 1 - t : t;
             for (int b = 0; b < B; b++) {
                 float *dst = layer->dx[0] + ((size_t)b * T + src_t) * F;
                 memcpy(dst, r->dxt + ((size_t)t * B + b) * F, sizeof(float) * (size_t)F);
-                if (r->in_drop)
+                if (r->plan.in_drop)
                     for (int f = 0; f < F; f++) dst[f] *= r->in_keep[(size_t)b * F + f];
             }
         }
@@ -552,8 +485,6 @@ void rnn__recurrent_free(void *impl) {
     rnn_recurrent *r = impl;
     if (!r) return;
     for (int k = 0; k < 2; k++) rnn__free(r->state[k]);
-    rnn__free(r->pack);
-    rnn__free(r->u_panels.data);
-    rnn__free(r->ut_panels.data);
+    rnn__copies_free(&r->copies);
     free(r);
 }

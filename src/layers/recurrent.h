@@ -21,15 +21,6 @@ typedef enum { RNN_CELL_SIMPLE = 0, RNN_CELL_LSTM, RNN_CELL_GRU } rnn_cell_kind;
 
 typedef struct rnn_recurrent rnn_recurrent;
 
-/* A weight matrix copied into panels (kernels/gemm_packed.h), refilled when the weights change
- * (rnn__weights_generation) or move (a new weight block). */
-typedef struct {
-    float *data;
-    unsigned long gen;
-    const float *src;
-    size_t floats;
-} rnn_panel_copy;
-
 typedef struct {
     rnn_cell_kind kind;
     int gates;    /* blocks of H along the kernel's last axis: 1, 4 or 3 */
@@ -42,13 +33,79 @@ typedef struct {
     void (*backward_steps)(rnn_recurrent *r, int B, int T, const float *dhseq);
 } rnn_cell_ops;
 
+/* The layer's weights, in Keras's order: kernel W (F, G H), recurrent_kernel U (H, G H), and
+ * with use_bias the bias (G H; GRU reset_after: (2, G H), input row then recurrent row). */
+typedef enum { RNN_W_KERNEL = 0, RNN_W_RECURRENT = 1, RNN_W_BIAS = 2 } rnn_recurrent_slot;
+
+/* How one forward call (and the backward pass after it) runs its steps, decided once at the
+ * start of rnn__recurrent_forward from the mode, the shapes, the options and the team's size,
+ * never from timing; every function of the step loops reads it from here. */
+typedef struct {
+    /* Training with dropout: in_keep (B, F) scales the input, rec_keep (B, H) the state
+     * entering the recurrent kernel (hm holds that masked state). */
+    int in_drop, rec_drop;
+    /* Training: every step's LSTM cell state and tanh(c) are kept for backward. Otherwise
+     * (prediction, streaming) LSTM keeps two cell-state slots and one tanh(c) slot, written
+     * in turn, so that a long sequence's states stay in cache instead of streaming to memory:
+     * rnn__lstm_c(r, t) is where c_t lies. */
+    int keep_steps;
+    /* The step loops run on the thread team (rnn__recurrent_use_team), forward and backward
+     * (backward: no mask either). */
+    int team, back_team;
+    /* The step's whole product is large (rnn__recurrent_step_is_large): the team's slices may
+     * go to the BLAS (RNN_GEMM_SLICE). */
+    int large;
+    /* On the team, when the input has at most RNN_LOOP_PROJECTION_FEATURES features or the
+     * call has at most 8 rows in all (streaming steps): xw is not filled in advance; each
+     * thread computes its rows and columns of step t's x W + b just before the step, where
+     * they are still in cache for the recurrent product and the gates (for a few features the
+     * projection of all steps at once is bound by writing xw and reading it back cold; a
+     * streaming step's product of one row is shared by the threads instead of one doing it
+     * alone). Only the AVX2 tiles are used, so every split gives the same bits. */
+    int project_in_loop;
+    /* With project_in_loop, LSTM: every step's input equals step 0's (a RepeatVector's output,
+     * checked value by value), so its projection is computed once into r->step and copied to
+     * each step. */
+    int repeat_input;
+    /* A streaming step (rnn_predict_step) of an LSTM on the team, from the per-thread packed
+     * weights (rnn_weight_copies.stream). */
+    int stream_pack;
+    /* The team's steps read U (forward) or U^T (backward) from panels (rnn_weight_copies). */
+    int panels, back_panels;
+} rnn_step_plan;
+
+/* A weight-derived copy (kernels/gemm_packed.h panels, or the streaming pack) and what it was
+ * made from: the weight block, the sum of the source weights' versions (each only grows, so
+ * the sum moves when any of them does) and, for the streaming pack, the team size it is cut
+ * for. recurrent_copies.c's one rule: a copy is used only while all of these still hold. */
+typedef struct {
+    float *data;
+    size_t floats;
+    const float *block;
+    unsigned long version;
+    int threads;
+} rnn_weight_copy;
+
+/* Every copy the step loops read instead of the weights themselves, owned here and only
+ * through recurrent_copies.c:
+ *   u_panels   U's G gate blocks as panels, for forward's h U on the team (large steps)
+ *   ut_panels  U^T as panels, for backward's dZ U^T on the team
+ *   stream     streaming on the team: each thread's columns of W, U and the bias side by
+ *              side, so that a step reads one contiguous part per thread, which stays in that
+ *              core's L2, instead of G slices of rows 4 H floats apart. Thread t's part starts
+ *              at (F + H + 1) G lo_t: W (F x G nu), U (H x G nu), bias (G nu), nu = hi_t - lo_t.
+ *              Each thread fills its own part during the run (stream_pending). */
+typedef struct {
+    rnn_weight_copy u_panels, ut_panels, stream;
+    int stream_pending;
+    unsigned long fills; /* copies made (tests) */
+} rnn_weight_copies;
+
 struct rnn_recurrent {
     rnn_recurrent_options opt;
     const rnn_cell_ops *cell;
     rnn_layer *layer;
     int64_t F, H;
-    /* Weights (views into layer->weights, set once weights are ready). */
-    float *W, *U, *b, *dW, *dU, *db;
     /* Carried state for stateful layers and streaming: state[k] (state_batch, H). */
     float *state[2];
     int64_t state_batch;
@@ -58,60 +115,36 @@ struct rnn_recurrent {
     /* Masking: mask_t (T, B) 1/0 per processed step; mask is mask_t when the input has a mask,
      * else NULL. Masked rows keep their state; dh_keep carries their gradient past the step. */
     float *mask_t, *mask, *dh_keep;
-    /* Dropout while training: in_keep (B, F) scales the input, rec_keep (B, H) the state entering
-     * the recurrent kernel; hm (T+1, B, H) holds that masked state. Active only in training. */
+    /* Dropout keep-masks and the masked state (rnn_step_plan's in_drop, rec_drop). */
     float *in_keep, *rec_keep, *hm;
-    int in_drop, rec_drop;
     int has_initial_state;
     /* Keras's zero_output_for_mask: masked steps of the returned sequence are 0 instead of a
      * copy of the previous output. Not a user option (Keras files that set it on a plain layer
      * are refused); Bidirectional sets it on its two layers when returning sequences. */
     int zero_output_for_mask;
     int B, T;
-    /* Set by rnn__recurrent_forward, for the team's step loops when the input has at most
-     * RNN_LOOP_PROJECTION_FEATURES features or the call has at most 8 rows in all (streaming
-     * steps): xw is left untouched and each thread computes its rows and columns of step t's
-     * x W + b just before the step, where they are still in cache for the recurrent product
-     * and the gates (for a few features the projection of all steps at once is bound by
-     * writing xw, 13 MB for B2's inference batch, and by reading it back cold; a streaming
-     * step's product of one row is shared by the threads instead of one doing it alone). Only
-     * the AVX2 kernel is used, so every split gives the same bits. */
-    int project_in_loop;
-    /* With project_in_loop, LSTM: every step's input equals step 0's (a RepeatVector's
-     * output, checked value by value), so its projection is computed once into r->step and
-     * copied to each step. */
-    int repeat_input;
-    /* Streaming (rnn_predict_step) on the team: each thread's columns of W, U and the bias
-     * copied next to each other once ("packed"), so that a step reads one contiguous panel per
-     * thread, which stays in that core's L2, instead of G slices of rows 4 H floats apart.
-     * Thread t's panel starts at pack + (F + H + 1) G lo_t: W (F x G nu), U (H x G nu), bias
-     * (G nu), nu = hi_t - lo_t. Valid for pack_n threads, the weights at pack_src and weight
-     * generation pack_gen; pack_pending: the threads fill their panels in the next run. */
-    float *pack;
-    int use_pack, pack_pending, pack_n;
-    /* 1 while training: every step's cell state and tanh(c) are kept for backward. Otherwise
-     * (prediction, streaming) LSTM keeps two cell-state slots and one tanh(c) slot, written
-     * in turn, so that a long sequence's states stay in cache instead of streaming to memory:
-     * rnn__lstm_c(r, t) is where c_t lies. */
-    int keep_steps;
-    unsigned long pack_gen;
-    const float *pack_src;
-    /* Steps on the team (rnn__recurrent_use_panels; use_panels: this forward call) read the
-     * recurrent kernel from panels packed once per weight change (u_panels: U's G gate blocks,
-     * for forward's h U; ut_panels: U^T, for backward's dZ U^T) instead of the BLAS packing U
-     * on every call or the AVX2 tiles reading it in place.
-     * (The input projection of all steps stays with the BLAS: measured no faster from panels.) */
-    int use_panels;
-    rnn_panel_copy u_panels, ut_panels;
+    rnn_step_plan plan;
+    rnn_weight_copies copies;
 };
 
 #define RNN_LOOP_PROJECTION_FEATURES 128
 
+static inline rnn_weight *rnn__recurrent_weight(const rnn_recurrent *r, rnn_recurrent_slot s) {
+    return &r->layer->weights[s];
+}
+/* A weight's values; NULL for the bias of a layer without one. */
+static inline float *rnn__recurrent_value(const rnn_recurrent *r, rnn_recurrent_slot s) {
+    return s == RNN_W_BIAS && !r->opt.use_bias ? NULL : r->layer->weights[s].value;
+}
+static inline float *rnn__recurrent_grad(const rnn_recurrent *r, rnn_recurrent_slot s) {
+    return s == RNN_W_BIAS && !r->opt.use_bias ? NULL : r->layer->weights[s].grad;
+}
+
 static inline float *rnn__lstm_c(const rnn_recurrent *r, int t) {
-    return r->cs + (size_t)(r->keep_steps ? t : (t & 1)) * r->B * r->H;
+    return r->cs + (size_t)(r->plan.keep_steps ? t : (t & 1)) * r->B * r->H;
 }
 static inline float *rnn__lstm_tc(const rnn_recurrent *r, int t) {
-    return r->tc + (size_t)(r->keep_steps ? t : 0) * r->B * r->H;
+    return r->tc + (size_t)(r->plan.keep_steps ? t : 0) * r->B * r->H;
 }
 
 /* One step's x W + b (the input bias row for GRU reset_after) for `rows` rows and the units
@@ -120,30 +153,40 @@ static inline float *rnn__lstm_tc(const rnn_recurrent *r, int t) {
 void rnn__recurrent_project_step(const rnn_recurrent *r, float *z, const float *x, int rows,
                                  int lo, int hi);
 
-/* Whether the team's per-thread slices of a step's product go to the BLAS (gemm.h's
- * rnn__gemm_slice): decided from the whole product, B x G H x H, never from a slice. */
+/* Whether the team's per-thread slices of a step's product may go to the BLAS
+ * (RNN_GEMM_SLICE): decided from the whole product, B x G H x H, never from a slice. */
 static inline int rnn__recurrent_step_is_large(const rnn_recurrent *r, int B) {
     return (double)B * r->cell->gates * r->H * r->H >= RNN_SLICE_BLAS_MACS;
 }
 
 /* Whether the team's step loops for a batch of B rows read the recurrent kernel from panels, on
  * a CPU with AVX2/FMA: forward (h U) for large steps (rnn__recurrent_step_is_large; below that
- * the AVX2 tiles on U in place were as fast: B2, B6), backward (dZ U^T, from U^T's panels) for
- * every team step of at least 4 rows (measured 4 to 21 % faster than the dot-product tiles on
- * B2's, B6's and B3's shapes: tools/microbench/panels.c). Decided from shapes only, never from
- * the number of threads above one, so the team's bits do not depend on it. */
+ * the AVX2 tiles on U in place were as fast), backward (dZ U^T, from U^T's panels) for every
+ * team step of at least 4 rows (bench/README.md, "Packed recurrent kernels"). Decided from
+ * shapes only, never from the number of threads above one, so the team's bits do not depend
+ * on it. */
 int rnn__recurrent_use_panels(const rnn_recurrent *r, int B, int backward);
-/* The panels of B (K x groups*width, or B^T for trans_b where B is stored groups*width x K),
- * filled by the team when the weights changed since the last call; NULL when they cannot be
- * allocated (the caller then uses the unpacked weights). */
-const float *rnn__recurrent_panels(rnn_recurrent *r, rnn_panel_copy *pc, const float *B,
-                                   int ldb, int trans_b, int K, int groups, int width);
 
-/* Decides whether this forward call streams from packed weights (sets use_pack, and
- * pack_pending when the panels must be refilled); RNN_ERR_MEMORY if they cannot be allocated. */
-rnn_status rnn__recurrent_prepare_pack(rnn_recurrent *r, int stream);
-/* Inside a team job: thread tid's panel (filling it first when pack_pending). */
-float *rnn__recurrent_thread_pack(rnn_recurrent *r, int lo, int hi);
+/* The copies (recurrent_copies.c). Each is refilled, by the team, when the weights it was made
+ * from changed (their rnn_weight.version) or moved (a new weight block) since it was made.
+ * u/ut_panels: NULL when they cannot be allocated (the caller then reads U in place). */
+const float *rnn__copies_u_panels(rnn_recurrent *r);
+const float *rnn__copies_ut_panels(rnn_recurrent *r);
+/* Before a streaming run with plan.stream_pack: the pack exists, cut for the team's size, and
+ * is marked for filling when stale; RNN_ERR_MEMORY if it cannot be allocated. */
+rnn_status rnn__copies_prepare_stream(rnn_recurrent *r);
+/* Inside that run: whether the run's n threads can read the pack (it is cut for its threads). */
+int rnn__copies_stream_usable(const rnn_recurrent *r, int n);
+/* Thread tid's part of the pack for the units [lo, hi), filled first when pending. */
+const float *rnn__copies_stream_part(rnn_recurrent *r, int lo, int hi);
+/* After the run, with the number of threads it ran on: the parts are complete when every
+ * thread they were cut for filled its own. */
+void rnn__copies_stream_done(rnn_recurrent *r, int threads_ran);
+void rnn__copies_free(rnn_weight_copies *c);
+/* How many times copies were filled (tests). */
+static inline unsigned long rnn__recurrent_copies_filled(const rnn_recurrent *r) {
+    return r->copies.fills;
+}
 
 rnn_layer *rnn__recurrent_new(const rnn_layer_ops *ops, const rnn_cell_ops *cell,
                               const rnn_recurrent_options *options);
@@ -164,7 +207,7 @@ void rnn__recurrent_init_weights(rnn_layer *layer, rnn_rng *rng);
 /* The state as the recurrent kernel sees it at step t: hs[t], or hs[t] * rec_keep under
  * recurrent dropout. */
 static inline float *rnn__rec_in(const rnn_recurrent *r, int t) {
-    return (r->rec_drop ? r->hm : r->hs) + (size_t)t * r->B * r->H;
+    return (r->plan.rec_drop ? r->hm : r->hs) + (size_t)t * r->B * r->H;
 }
 /* Fills hm[t] = hs[t] * rec_keep when recurrent dropout is active (called after each step). */
 void rnn__recurrent_mask_state(rnn_recurrent *r, int t);

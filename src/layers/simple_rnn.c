@@ -8,12 +8,12 @@
 static void simple_forward_steps(rnn_recurrent *r, int B, int T) {
     const int H = (int)r->H;
     const rnn_activation act = r->opt.activation;
-    const float *U = r->layer->weights[1].value;
+    const float *U = rnn__recurrent_value(r, RNN_W_RECURRENT);
     const size_t BH = (size_t)B * H;
     for (int t = 0; t < T; t++) {
         float *z = r->xw + (size_t)t * BH;
         float *h = r->hs + (size_t)(t + 1) * BH;
-        rnn__gemm(0, 0, B, H, H, 1.0f, rnn__rec_in(r, t), H, U, H, 1.0f, z, H);
+        rnn__product(B, H, H, rnn__rec_in(r, t), H, U, H, z, H, RNN_GEMM(.beta = 1.0f));
         memcpy(h, z, sizeof(float) * BH);
         rnn__act_vec(act, h, (long)BH);
         if (r->mask) /* masked rows keep their state */
@@ -28,7 +28,7 @@ static void simple_forward_steps(rnn_recurrent *r, int B, int T) {
 static void simple_backward_steps(rnn_recurrent *r, int B, int T, const float *dhseq) {
     const int H = (int)r->H;
     const rnn_activation act = r->opt.activation;
-    const float *U = r->layer->weights[1].value;
+    const float *U = rnn__recurrent_value(r, RNN_W_RECURRENT);
     const size_t BH = (size_t)B * H;
     float *dh = r->dh;
     for (int t = T - 1; t >= 0; t--) {
@@ -47,10 +47,12 @@ static void simple_backward_steps(rnn_recurrent *r, int B, int T, const float *d
                     memcpy(r->dh_keep + (size_t)b * H, dh + (size_t)b * H, sizeof(float) * H);
                     masked_rows = 1;
                 }
-        rnn__gemm(0, 1, B, H, H, 1.0f, z, H, U, H, 0.0f, dh, H);
+        rnn__product(B, H, H, z, H, U, H, dh, H, RNN_GEMM(.trans_b = 1));
         rnn__recurrent_finish_state_grad(r, dh, t, masked_rows);
     }
-    rnn__gemm(1, 0, H, H, T * B, 1.0f, rnn__rec_in(r, 0), H, r->xw, H, 1.0f, r->layer->weights[1].grad, H);
+    rnn__product(H, H, T * B, rnn__rec_in(r, 0), H, r->xw, H,
+                 rnn__recurrent_grad(r, RNN_W_RECURRENT), H,
+                 RNN_GEMM(.trans_a = 1, .beta = 1.0f));
 }
 
 static const rnn_cell_ops simple_cell = {RNN_CELL_SIMPLE, 1, 1, simple_forward_steps,

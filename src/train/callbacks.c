@@ -88,9 +88,9 @@ static void copy_weights_out(rnn_model *m, float *dst, int out) {
         rnn_weight *wt = m->weights[w];
         if (out) memcpy(dst + off, wt->value, sizeof(float) * (size_t)wt->size);
         else memcpy(wt->value, dst + off, sizeof(float) * (size_t)wt->size);
+        if (!out) rnn__weight_changed(wt);
         off += wt->size;
     }
-    if (!out) rnn__weights_changed();
 }
 
 /* Returns 1 when training should stop after this epoch. */

@@ -4,8 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernels/gemm.h"
-#include "kernels/team.h"
 #include "layers/recurrent.h"
 #include "train/train.h"
 
@@ -174,16 +172,5 @@ rnn_status rnn_stream_shape(rnn_model *m, int64_t *batch, int64_t *features_in,
     if (batch) *batch = B;
     if (features_in) *features_in = F;
     if (features_out) *features_out = out.dim[out.rank - 1];
-    return RNN_OK;
-}
-
-/* ---------------------------------------------------------------- threads */
-
-rnn_status rnn_set_threads(int threads) {
-    if (threads < 0) return rnn__fail(RNN_ERR_ARGUMENT, "threads must be >= 0, got %d", threads);
-    rnn__team_set_size(threads);
-    /* One pool: with a team of several threads the BLAS runs single-threaded on each
-     * thread's slice of a product (kernels/gemm.c). */
-    if (threads > 0) rnn__blas_set_threads(rnn__team_size() > 1 ? 1 : threads);
     return RNN_OK;
 }

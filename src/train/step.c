@@ -61,10 +61,10 @@ rnn_status rnn__train_step(rnn_model *m, const rnn_tensor *xb, const float *cons
         rnn__optimizer_apply(&m->optimizer, lr, wt->value, wt->grad, m->opt_slot[0] + off,
                              m->opt_slot[1] + off, m->opt_slot[2] + off, wt->size,
                              m->iterations + 1);
+        rnn__weight_changed(wt);
         off += wt->size;
     }
     m->iterations++;
-    rnn__weights_changed();
     /* Finite gradients can still overflow the weights (a huge learning rate): stop here rather
      * than train on, return RNN_OK or checkpoint a model of Inf. */
     for (int w = 0; w < m->n_weights; w++) {

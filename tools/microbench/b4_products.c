@@ -9,6 +9,7 @@
 #include <time.h>
 #include <cblas.h>
 #include "kernels/gemm.h"
+#include "kernels/gemm_kernels.h"
 #include "kernels/team.h"
 static double now(void){struct timespec t;clock_gettime(CLOCK_MONOTONIC,&t);return t.tv_sec+1e-9*t.tv_nsec;}
 static void step_slices(void){ openblas_set_num_threads(1);
@@ -44,7 +45,7 @@ static void large_products(void){
   for(long i=0;i<6400L*2048;i++){A[i]=(i%13)*0.01f;B[i]=(i%7)*0.01f;C[i]=0;}
   for(int c=0;c<3;c++){ double fl=2.0*s[c].M*s[c].N*s[c].K;
     rnn__team_set_size(2); openblas_set_num_threads(1);
-    double b1=1e9; for(int it=0;it<4;it++){double t0=now(); rnn__gemm(s[c].ta,s[c].tb,s[c].M,s[c].N,s[c].K,1,A,s[c].lda,B,s[c].ldb,1,C,s[c].ldc); double t=now()-t0; if(t<b1)b1=t;}
+    double b1=1e9; for(int it=0;it<4;it++){double t0=now(); rnn__product(s[c].M, s[c].N, s[c].K, A, s[c].lda, B, s[c].ldb, C, s[c].ldc, RNN_GEMM(.trans_a = s[c].ta, .trans_b = s[c].tb, .beta = 1)); double t=now()-t0; if(t<b1)b1=t;}
     rnn__team_set_size(1); openblas_set_num_threads(2);
     double b2=1e9; for(int it=0;it<4;it++){double t0=now(); cblas_sgemm(CblasRowMajor,s[c].ta?CblasTrans:CblasNoTrans,s[c].tb?CblasTrans:CblasNoTrans,s[c].M,s[c].N,s[c].K,1,A,s[c].lda,B,s[c].ldb,1,C,s[c].ldc); double t=now()-t0; if(t<b2)b2=t;}
     printf("%s: team split %.1f GF/s, openblas 2 threads %.1f\n",nm[c],fl/b1/1e9,fl/b2/1e9);}

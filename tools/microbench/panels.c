@@ -9,6 +9,7 @@
 #include <time.h>
 #include <cblas.h>
 #include "kernels/gemm.h"
+#include "kernels/gemm_kernels.h"
 #include "kernels/gemm_packed.h"
 #include "kernels/team.h"
 static double now(void){struct timespec t;clock_gettime(CLOCK_MONOTONIC,&t);return t.tv_sec+1e-9*t.tv_nsec;}
@@ -18,11 +19,11 @@ static void shape(const char *name,int M,int K,int H,int lo,int hi,int reps){
   const int N=4*H; float *A=rnd((size_t)M*K),*B=rnd((size_t)K*N),*C1=rnd((size_t)M*N),*C2=malloc(4L*M*N),*P=aligned_alloc(64,4*rnn__panels_floats(K,4,H));
   memcpy(C2,C1,4L*M*N);
   rnn__pack_panels(P,B,N,0,K,4,H,0,-1);
-  for(int g=0;g<4;g++){rnn__gemm_panels(M,K,A,K,P,H,g,lo,hi,1,C1,N,C1,N); rnn__gemm_own(0,0,M,hi-lo,K,1,A,K,B+g*H+lo,N,1,C2+g*H+lo,N);}
+  for(int g=0;g<4;g++){rnn__gemm_panels(M,K,A,K,P,H,g,lo,hi,1,C1,N,C1,N); rnn__product(M, hi-lo, K, A, K, B+g*H+lo, N, C2+g*H+lo, N, RNN_GEMM(.beta = 1, .kernel = RNN_GEMM_OWN));}
   int same=memcmp(C1,C2,4L*M*N)==0;
   double fl=2.0*M*4*(hi-lo)*K, bp=1e9,bo=1e9,bb=1e9;
   for(int it=0;it<reps;it++){double t0=now();for(int g=0;g<4;g++)rnn__gemm_panels(M,K,A,K,P,H,g,lo,hi,1,C1,N,C1,N);double t=now()-t0;if(t<bp)bp=t;}
-  for(int it=0;it<reps;it++){double t0=now();for(int g=0;g<4;g++)rnn__gemm_own(0,0,M,hi-lo,K,1,A,K,B+g*H+lo,N,1,C2+g*H+lo,N);double t=now()-t0;if(t<bo)bo=t;}
+  for(int it=0;it<reps;it++){double t0=now();for(int g=0;g<4;g++)rnn__product(M, hi-lo, K, A, K, B+g*H+lo, N, C2+g*H+lo, N, RNN_GEMM(.beta = 1, .kernel = RNN_GEMM_OWN));double t=now()-t0;if(t<bo)bo=t;}
   for(int it=0;it<reps;it++){double t0=now();
     if(lo==0&&hi==H) cblas_sgemm(CblasRowMajor,CblasNoTrans,CblasNoTrans,M,N,K,1,A,K,B,N,1,C2,N);
     else for(int g=0;g<4;g++)cblas_sgemm(CblasRowMajor,CblasNoTrans,CblasNoTrans,M,hi-lo,K,1,A,K,B+g*H+lo,N,1,C2+g*H+lo,N);
@@ -70,7 +71,7 @@ static void nt_shape(const char *name,int M,int H,int G,int reps){ const int K=G
   float *Z=rnd((size_t)M*K),*U=rnd((size_t)H*K),*C1=rnd((size_t)M*H),*C2=rnd((size_t)M*H),*P=aligned_alloc(64,4*rnn__panels_floats(K,1,H));
   rnn__pack_panels(P,U,K,1,K,1,H,0,-1);
   double bo=1e9,bp=1e9;
-  for(int it=0;it<reps;it++){double t0=now();rnn__gemm_own(0,1,M,H,K,1,Z,K,U,K,0,C1,H);double t=now()-t0;if(t<bo)bo=t;
+  for(int it=0;it<reps;it++){double t0=now();rnn__product(M, H, K, Z, K, U, K, C1, H, RNN_GEMM(.trans_b = 1, .kernel = RNN_GEMM_OWN));double t=now()-t0;if(t<bo)bo=t;
     t0=now();rnn__gemm_panels(M,K,Z,K,P,H,0,0,H,0,NULL,0,C2,H);t=now()-t0;if(t<bp)bp=t;}
   double worst=0;for(int i=0;i<M*H;i++){double d=C1[i]-C2[i];if(d<0)d=-d;if(d>worst)worst=d;}
   printf("%-34s dot tiles %6.1f  panels %6.1f GFLOP/s (max diff %.1e)\n",name,2.0*M*H*K/bo/1e9,2.0*M*H*K/bp/1e9,worst);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <time.h>
 #include "kernels/gemm.h"
+#include "kernels/gemm_kernels.h"
 static double now(void){struct timespec t;clock_gettime(CLOCK_MONOTONIC,&t);return t.tv_sec+1e-9*t.tv_nsec;}
 int main(){
   int K=128,H=128,G=512; float *U=aligned_alloc(64,4*K*G*3), *a=aligned_alloc(64,4*K), *c=aligned_alloc(64,4*G*2);

@@ -1,0 +1,28 @@
+/* The kernels behind rnn__product (gemm.h), for gemm.c and the tests only: layers call
+ * rnn__product. Same conventions as gemm.h. */
+#ifndef RNN_GEMM_KERNELS_H
+#define RNN_GEMM_KERNELS_H
+
+/* The portable loops, always available. */
+void rnn__gemm_loops(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
+                     int lda, const float *B, int ldb, float beta, float *C, int ldc);
+
+/* The AVX2/FMA tiles (gemm_avx2.c) for any size; return 0, computing nothing, where the CPU or
+ * compiler lacks them, or for trans_a && trans_b. _bias: C = bias + A B, the same additions in
+ * the same order as copying the bias into every row of C and calling rnn__gemm_fast with
+ * beta 1, without writing the copies. */
+int rnn__gemm_fast(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
+                   int lda, const float *B, int ldb, float beta, float *C, int ldc);
+int rnn__gemm_fast_bias(int M, int N, int K, const float *A, int lda, const float *B, int ldb,
+                        const float *bias, float *C, int ldc);
+int rnn__colsum_fast(float *out, const float *m, int rows, int cols, int ld);
+
+/* C[i, g*width + j] = (beta ? S[i*lds + g*width + j] : 0) + sum_k A[i,k] B[k, g*width + j]
+ * for rows i < M and block columns lo <= j < hi, B given as panels (gemm_packed.h); beta is 0
+ * or 1, S may be C itself (lds = ldc) or a bias row (lds = 0). Returns 0, computing nothing,
+ * where the CPU lacks AVX2/FMA or lo is not a multiple of 8 (a caller's bug). */
+int rnn__gemm_panels(int M, int K, const float *A, int lda, const float *panels, int width,
+                     int g, int lo, int hi, int beta, const float *S, int lds,
+                     float *C, int ldc);
+
+#endif

@@ -1,0 +1,138 @@
+/* The recurrent kernel's copies (rnn_weight_copies in recurrent.h): made, checked and freed
+ * here only, under one rule (copy_current). */
+#include <string.h>
+
+#include "error.h"
+#include "kernels/gemm_packed.h"
+#include "kernels/team.h"
+#include "layers/recurrent.h"
+#include "memory.h"
+
+/* The sum of the versions of the weights a copy is made from. */
+static unsigned long versions(const rnn_recurrent *r, int with_kernel_and_bias) {
+    unsigned long v = rnn__recurrent_weight(r, RNN_W_RECURRENT)->version;
+    if (with_kernel_and_bias) {
+        v += rnn__recurrent_weight(r, RNN_W_KERNEL)->version;
+        if (r->opt.use_bias) v += rnn__recurrent_weight(r, RNN_W_BIAS)->version;
+    }
+    return v;
+}
+
+/* The one rule: a copy may be read while it has its size and was made from this weight block,
+ * at these versions, for this many threads. */
+static int copy_current(const rnn_weight_copy *c, const rnn_recurrent *r, size_t floats,
+                        unsigned long version, int threads) {
+    return c->data && c->floats == floats && c->block == r->layer->weight_block &&
+           c->version == version && c->threads == threads;
+}
+
+/* Room for `floats` (kept when the size is unchanged); 0 when out of memory. */
+static int copy_reserve(rnn_weight_copy *c, size_t floats) {
+    if (c->data && c->floats == floats) return 1;
+    rnn__free(c->data);
+    c->floats = 0;
+    c->data = rnn__calloc(floats, sizeof(float));
+    if (!c->data) return 0;
+    c->floats = floats;
+    return 1;
+}
+
+static void copy_stamp(rnn_weight_copies *cs, rnn_weight_copy *c, const rnn_recurrent *r,
+                       unsigned long version, int threads) {
+    c->block = r->layer->weight_block;
+    c->version = version;
+    c->threads = threads;
+    cs->fills++;
+}
+
+typedef struct {
+    float *panels;
+    const float *B;
+    int ldb, trans_b, K, groups, width;
+} pack_job;
+
+/* Thread tid fills its share of every block's panels. */
+static void pack_slice(void *arg, int tid, int n) {
+    const pack_job *j = arg;
+    const int np = (j->width + RNN_PANEL - 1) / RNN_PANEL;
+    rnn__pack_panels(j->panels, j->B, j->ldb, j->trans_b, j->K, j->groups, j->width,
+                     (int)((long)np * tid / n), (int)((long)np * (tid + 1) / n));
+}
+
+/* U (H x G H) as panels: its G gate blocks of H columns (forward), or U^T, one block of H
+ * columns over K = G H (backward). */
+static const float *u_panels(rnn_recurrent *r, rnn_weight_copy *c, int transposed) {
+    const int H = (int)r->H, GH = r->cell->gates * H;
+    const int K = transposed ? GH : H, groups = transposed ? 1 : r->cell->gates;
+    const size_t floats = rnn__panels_floats(K, groups, H);
+    const unsigned long version = versions(r, 0);
+    if (copy_current(c, r, floats, version, 0)) return c->data;
+    if (!copy_reserve(c, floats)) return NULL;
+    pack_job job = {c->data, rnn__recurrent_value(r, RNN_W_RECURRENT), GH, transposed, K, groups,
+                    H};
+    rnn__team_run(pack_slice, &job);
+    copy_stamp(&r->copies, c, r, version, 0);
+    return c->data;
+}
+
+const float *rnn__copies_u_panels(rnn_recurrent *r) {
+    return u_panels(r, &r->copies.u_panels, 0);
+}
+
+const float *rnn__copies_ut_panels(rnn_recurrent *r) {
+    return u_panels(r, &r->copies.ut_panels, 1);
+}
+
+rnn_status rnn__copies_prepare_stream(rnn_recurrent *r) {
+    const int64_t H = r->H, F = r->F, G = r->cell->gates;
+    rnn_weight_copy *c = &r->copies.stream;
+    const size_t floats = (size_t)((F + H + 1) * G * H);
+    const unsigned long version = versions(r, 1);
+    const int n = rnn__team_size();
+    if (copy_current(c, r, floats, version, n)) return RNN_OK;
+    if (!copy_reserve(c, floats))
+        return rnn__fail(RNN_ERR_MEMORY, "layer \"%s\": out of memory for its streaming weights",
+                         r->layer->name);
+    /* the threads fill their parts in the coming run */
+    copy_stamp(&r->copies, c, r, version, n);
+    r->copies.stream_pending = 1;
+    return RNN_OK;
+}
+
+int rnn__copies_stream_usable(const rnn_recurrent *r, int n) {
+    return r->plan.stream_pack && n == r->copies.stream.threads;
+}
+
+const float *rnn__copies_stream_part(rnn_recurrent *r, int lo, int hi) {
+    const int H = (int)r->H, F = (int)r->F, G = r->cell->gates, nu = hi - lo, width = G * nu;
+    float *p = r->copies.stream.data + (size_t)(F + H + 1) * G * lo;
+    if (r->copies.stream_pending) {
+        const float *W = rnn__recurrent_value(r, RNN_W_KERNEL);
+        const float *U = rnn__recurrent_value(r, RNN_W_RECURRENT);
+        const float *bias = rnn__recurrent_value(r, RNN_W_BIAS);
+        for (int g = 0; g < G; g++) {
+            for (int k = 0; k < F; k++)
+                memcpy(p + (size_t)k * width + g * nu, W + (size_t)k * G * H + g * H + lo,
+                       sizeof(float) * nu);
+            for (int k = 0; k < H; k++)
+                memcpy(p + (size_t)(F + k) * width + g * nu, U + (size_t)k * G * H + g * H + lo,
+                       sizeof(float) * nu);
+            float *pb = p + (size_t)(F + H) * width + g * nu;
+            if (bias) memcpy(pb, bias + g * H + lo, sizeof(float) * nu);
+            else memset(pb, 0, sizeof(float) * nu);
+        }
+    }
+    return p;
+}
+
+void rnn__copies_stream_done(rnn_recurrent *r, int threads_ran) {
+    if (r->plan.stream_pack && threads_ran == r->copies.stream.threads)
+        r->copies.stream_pending = 0;
+}
+
+void rnn__copies_free(rnn_weight_copies *c) {
+    rnn__free(c->u_panels.data);
+    rnn__free(c->ut_panels.data);
+    rnn__free(c->stream.data);
+    memset(c, 0, sizeof *c);
+}
