@@ -53,13 +53,13 @@ int main(void) {
     rnn_fit_options f = rnn_fit_defaults();
     f.epochs = quick ? 30 : 200; f.batch_size = 32; f.verbose = 0;
     double before, after;
-    rnn_evaluate(ae, X, X, 256, &before);
-    if (rnn_fit(ae, X, X, &f, NULL)) { fprintf(stderr, "%s\n", rnn_model_error(ae)); return 1; }
-    rnn_evaluate(ae, X, X, 256, &after);
+    rnn_evaluate(ae, rnn_data_xy(X, X), 256, &before, NULL);
+    if (rnn_fit(ae, rnn_data_xy(X, X), &f, NULL)) { fprintf(stderr, "%s\n", rnn_model_error(ae)); return 1; }
+    rnn_evaluate(ae, rnn_data_xy(X, X), 256, &after, NULL);
 
     rnn_tensor code, rec, direct;                 /* the encoder alone, then the decoder */
-    if (rnn_predict(encoder, X, 256, &code) || rnn_predict(decoder, code, 256, &rec) ||
-        rnn_predict(ae, X, 256, &direct)) { fprintf(stderr, "%s\n", rnn_last_error()); return 1; }
+    if (rnn_predict(encoder, rnn_data_x(X), 256, &code, 1) || rnn_predict(decoder, rnn_data_x(code), 256, &rec, 1) ||
+        rnn_predict(ae, rnn_data_x(X), 256, &direct, 1)) { fprintf(stderr, "%s\n", rnn_last_error()); return 1; }
     double diff = 0;
     for (int64_t i = 0; i < rnn_tensor_size(&rec); i++)
         diff = fmax(diff, fabs(rec.data[i] - direct.data[i]));

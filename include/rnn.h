@@ -365,7 +365,7 @@ rnn_status rnn_set_from_logits(rnn_model *model, int from_logits);
 /* metrics=[...] of compile: "accuracy" (Keras picks sparse_categorical, categorical or binary
  * accuracy from the loss), "sparse_categorical_accuracy", "categorical_accuracy",
  * "binary_accuracy". Call after rnn_compile; at most 4. They are computed on output 0 (masked
- * steps excluded) and reported by fit (history, progress) and rnn_evaluate_metrics. */
+ * steps excluded) and reported by fit (history, progress) and rnn_evaluate. */
 rnn_status rnn_add_metric(rnn_model *model, const char *name);
 
 /* model.optimizer.iterations: the optimizer steps applied since compile (or restored by
@@ -425,6 +425,18 @@ typedef struct {
     int delete_checkpoint; /* default 1 */
 } rnn_backup_and_restore;
 
+/* Data larger than memory (Keras's generators and keras.utils.Sequence): batches come from the
+ * caller, one at a time. get() fills x[0..inputs) and y[0..outputs) with views of batch `index`
+ * (0 <= index < batches), valid until the next call; y may be left empty for prediction. The
+ * model's memory stays bounded by one batch. A stateful model sees the batches in order, its
+ * state carried from piece to piece; otherwise fit shuffles their order when options->shuffle. */
+typedef struct {
+    int64_t batches;
+    rnn_status (*get)(void *user, int64_t index, rnn_tensor *x, rnn_tensor *y);
+    void (*on_epoch_end)(void *user); /* optional: after the last batch of each epoch */
+    void *user;
+} rnn_batch_source;
+
 typedef struct {
     int epochs;             /* default 1   */
     int batch_size;         /* default 32  */
@@ -439,11 +451,14 @@ typedef struct {
      * (a custom callback: checkpointing, logging). NULL: none. */
     int (*on_epoch_end)(void *user, int epoch, const rnn_history *history);
     void *user;
+    /* Fit on a batch source: the batches evaluated after each epoch (Keras's validation_data);
+     * NULL: none. Refused with arrays (use validation_split). */
+    const rnn_batch_source *validation_source;
 } rnn_fit_options;
 rnn_fit_options rnn_fit_defaults(void);
 
-/* Data checks of fit, evaluate, predict, train_on_batch and predict_step (their _multi and
- * _on_batch forms, and every batch an rnn_batch_source hands over): x and y must be finite. A
+/* Data checks of fit, evaluate, predict, train_on_batch, predict_on_batch and predict_step (and
+ * of every batch an rnn_batch_source hands over): x and y must be finite. A
  * NaN or Inf anywhere is RNN_ERR_NUMERIC naming the array and the first flat index ("x contains
  * NaN at flat index 13"), before anything runs. Keras does not check; librnn refuses because
  * NaN in x or y turns every weight into NaN on the first update, and a NaN prediction is easily
@@ -453,54 +468,57 @@ rnn_fit_options rnn_fit_defaults(void);
  * after (RNN_ERR_NUMERIC naming the weight; the model then holds that weight non-finite, and
  * ModelCheckpoint, which saves only after a completed epoch, keeps its last good file). */
 
-/* model.fit(x, y). history may be NULL; otherwise free it with rnn_history_free. */
-rnn_status rnn_fit(rnn_model *model, rnn_tensor x, rnn_tensor y, const rnn_fit_options *options,
-                   rnn_history *history);
-/* model.evaluate(x, y, batch_size): the mean loss over the samples. */
-rnn_status rnn_evaluate(rnn_model *model, rnn_tensor x, rnn_tensor y, int batch_size,
-                        double *loss);
-/* The same, and the compiled metrics in metrics[0..n_metrics) (may be NULL). */
-rnn_status rnn_evaluate_metrics(rnn_model *model, rnn_tensor x, rnn_tensor y, int batch_size,
-                                double *loss, double *metrics);
-/* model.predict(x, batch_size): *y receives a new array (free with rnn_tensor_free). */
-rnn_status rnn_predict(rnn_model *model, rnn_tensor x, int batch_size, rnn_tensor *y);
-/* One optimizer step on exactly this batch; *loss (may be NULL) gets the batch's loss before
- * the update. */
-rnn_status rnn_train_on_batch(rnn_model *model, rnn_tensor x, rnn_tensor y, double *loss);
-/* predict on exactly this batch. */
-rnn_status rnn_predict_on_batch(rnn_model *model, rnn_tensor x, rnn_tensor *y);
-
-/* The same calls for models with several inputs (x[0..nx)) and outputs (y[0..ny)): Keras's
- * lists of arrays. The loss applies to every output and the losses are summed. */
-rnn_status rnn_fit_multi(rnn_model *model, const rnn_tensor *x, int nx, const rnn_tensor *y,
-                         int ny, const rnn_fit_options *options, rnn_history *history);
-rnn_status rnn_evaluate_multi(rnn_model *model, const rnn_tensor *x, int nx, const rnn_tensor *y,
-                              int ny, int batch_size, double *loss);
-/* y[0..ny) each receive a new array (free each with rnn_tensor_free). */
-rnn_status rnn_predict_multi(rnn_model *model, const rnn_tensor *x, int nx, int batch_size,
-                             rnn_tensor *y, int ny);
-rnn_status rnn_train_on_batch_multi(rnn_model *model, const rnn_tensor *x, int nx,
-                                    const rnn_tensor *y, int ny, double *loss);
-
-/* Data larger than memory (Keras's generators and keras.utils.Sequence): batches come from the
- * caller, one at a time. get() fills x[0..inputs) and y[0..outputs) with views of batch `index`
- * (0 <= index < batches), valid until the next call; y may be left empty for prediction. The
- * model's memory stays bounded by one batch. A stateful model sees the batches in order, its
- * state carried from piece to piece; otherwise fit shuffles their order when options->shuffle. */
+/* What fit, evaluate, predict, train_on_batch and predict_on_batch work on: Keras's x and y, in
+ * one of three forms, each made by a helper below (fields not of the form stay zero).
+ *  - one input array and one target array: x and y (rnn_data_xy; rnn_data_x without targets);
+ *  - several inputs and outputs, Keras's lists of arrays: xs[0..n_x) and ys[0..n_y)
+ *    (rnn_data_arrays); the loss applies to every output and the losses are summed;
+ *  - batches handed over by the caller, one at a time: source (rnn_data_source).
+ * The arrays are borrowed: nothing is copied or freed, and they must stay valid during the call.
+ * Passed by value, so a call reads like Keras's: rnn_fit(model, rnn_data_xy(x, y), &options,
+ * &history). */
 typedef struct {
-    int64_t batches;
-    rnn_status (*get)(void *user, int64_t index, rnn_tensor *x, rnn_tensor *y);
-    void (*on_epoch_end)(void *user); /* optional: after the last batch of each epoch */
-    void *user;
-} rnn_batch_source;
+    rnn_tensor x, y;
+    const rnn_tensor *xs;
+    int n_x;
+    const rnn_tensor *ys;
+    int n_y;
+    const rnn_batch_source *source;
+} rnn_data;
 
-rnn_status rnn_fit_source(rnn_model *model, const rnn_batch_source *train,
-                          const rnn_batch_source *validation, const rnn_fit_options *options,
-                          rnn_history *history);
-rnn_status rnn_evaluate_source(rnn_model *model, const rnn_batch_source *source, double *loss,
-                               double *metrics);
-/* Predictions batch by batch: sink(user, batch index, outputs) receives views valid during the
- * call. A non-zero status from the sink stops and is returned. */
+rnn_data rnn_data_xy(rnn_tensor x, rnn_tensor y);
+/* Inputs only (predict, predict_on_batch). */
+rnn_data rnn_data_x(rnn_tensor x);
+/* Lists of arrays: x[0..n_x) and y[0..n_y) (y may be NULL with n_y 0 for predict). */
+rnn_data rnn_data_arrays(const rnn_tensor *x, int n_x, const rnn_tensor *y, int n_y);
+/* Batches from a source (it must outlive the call). */
+rnn_data rnn_data_source(const rnn_batch_source *source);
+
+/* model.fit(x, y). With a batch source, options->validation_source (may be NULL) is evaluated
+ * after each epoch, Keras's validation_data; with arrays, options->validation_split holds data
+ * out instead. history may be NULL; otherwise free it with rnn_history_free. */
+rnn_status rnn_fit(rnn_model *model, rnn_data data, const rnn_fit_options *options,
+                   rnn_history *history);
+/* model.evaluate(x, y, batch_size): the mean loss over the samples in *loss and the compiled
+ * metrics in metrics[0..n_metrics) (metrics may be NULL). batch_size <= 0: 32; unused with a
+ * batch source (its batches are evaluated as they come, the mean weighted by their sizes). */
+rnn_status rnn_evaluate(rnn_model *model, rnn_data data, int batch_size, double *loss,
+                        double *metrics);
+/* model.predict(x, batch_size): outputs[0..n_outputs) each receive a new array (free each with
+ * rnn_tensor_free), one per model output. batch_size <= 0: 32. Arrays only: for a batch source,
+ * whose outputs may not fit in memory, use rnn_predict_source. */
+rnn_status rnn_predict(rnn_model *model, rnn_data data, int batch_size, rnn_tensor *outputs,
+                       int n_outputs);
+/* One optimizer step on exactly this batch (arrays); *loss (may be NULL) gets the batch's loss
+ * before the update. */
+rnn_status rnn_train_on_batch(rnn_model *model, rnn_data data, double *loss);
+/* predict on exactly this batch (arrays): rnn_predict with a batch size of all the samples. */
+rnn_status rnn_predict_on_batch(rnn_model *model, rnn_data data, rnn_tensor *outputs,
+                                int n_outputs);
+
+/* Predictions from a batch source, batch by batch: sink(user, batch index, outputs) receives
+ * views valid during the call, so outputs larger than memory can be written out as they come.
+ * A non-zero status from the sink stops and is returned. */
 rnn_status rnn_predict_source(rnn_model *model, const rnn_batch_source *source,
                               rnn_status (*sink)(void *user, int64_t batch, const rnn_tensor *y),
                               void *user);
