@@ -59,13 +59,17 @@ const char *rnn_status_name(rnn_status s);
 /* ------------------------------------------------------------------ arrays */
 
 #define RNN_MAX_RANK 4
-/* A non-owning view of a float32 array in C order. Build one with rnn_tensor2/rnn_tensor3, or
- * fill it by hand. Arrays returned by the library (rnn_predict) own their data: free them with
- * rnn_tensor_free. */
+/* A float32 array in C order: either a borrowed view of the caller's memory (rnn_tensor1/2/3,
+ * or filled by hand: owned stays 0) or an array the library made for the caller (rnn_predict,
+ * rnn_predict_on_batch, rnn_npy_load, rnn_create_dataset: owned is 1), which rnn_tensor_free
+ * releases. */
 typedef struct {
     float *data;
     int rank;
     int64_t shape[RNN_MAX_RANK];
+    /* 1: data was allocated for the caller (with malloc) and rnn_tensor_free frees it. Set by
+     * the library; a copy of the struct shares the data, so free only one copy. */
+    int owned;
 } rnn_tensor;
 
 rnn_tensor rnn_tensor1(float *data, int64_t n);
@@ -73,7 +77,9 @@ rnn_tensor rnn_tensor2(float *data, int64_t n, int64_t features);
 rnn_tensor rnn_tensor3(float *data, int64_t n, int64_t steps, int64_t features);
 /* Number of elements (0 on overflow or a negative dimension). */
 int64_t rnn_tensor_size(const rnn_tensor *t);
-/* Frees data returned by the library and clears the view. Safe on a zeroed tensor. */
+/* Frees an owned array (owned == 1) and zeroes *t. A view (owned == 0: rnn_tensor3(buf, ...),
+ * a batch handed to a sink, a mapping's view) is only zeroed: its memory stays the caller's.
+ * Safe on a zeroed tensor and on NULL. */
 void rnn_tensor_free(rnn_tensor *t);
 
 /* ------------------------------------------------------------------ layers */

@@ -1,7 +1,11 @@
 /* The public header's contracts (issue 13 item 7): one data description (rnn_data) for fit,
- * evaluate, predict, train_on_batch and predict_on_batch, whichever form the data takes. */
+ * evaluate, predict, train_on_batch and predict_on_batch, whichever form the data takes; owned
+ * arrays and borrowed views (rnn_tensor_free frees only the former). */
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "rnn.h"
@@ -106,6 +110,54 @@ static void test_forms_refused(void) {
     rnn_model_free(m);
 }
 
+/* rnn_tensor_free leaves a view's memory alone (free() on a stack buffer would abort) and frees
+ * what the library allocated (LeakSanitizer in make test-sanitize sees a leak otherwise). */
+static void test_views_and_owned(void) {
+    float stack[6] = {1, 2, 3, 4, 5, 6};
+    rnn_tensor v = rnn_tensor2(stack, 3, 2);
+    CHECK(v.owned == 0, "rnn_tensor2 makes a view");
+    rnn_tensor_free(&v);
+    CHECK(v.data == NULL && v.rank == 0, "the view is cleared");
+    CHECK(stack[0] == 1 && stack[5] == 6, "the viewed memory is untouched");
+    rnn_tensor_free(NULL);
+
+    rnn_tensor x = {0}, y = {0};
+    float series[10] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9};
+    CHECK(rnn_create_dataset(series, 10, 3, &x, &y) == RNN_OK, "%s", rnn_last_error());
+    CHECK(x.owned == 1 && y.owned == 1, "rnn_create_dataset gives owned arrays");
+
+    /* a batch of an array source is a view, even over an owned array */
+    rnn_batch_source src;
+    rnn_array_source_state st;
+    CHECK(rnn_array_source(&src, &st, x, y, 2) == RNN_OK, "%s", rnn_last_error());
+    rnn_tensor bx[1] = {{0}}, by[1] = {{0}};
+    CHECK(src.get(src.user, 1, bx, by) == RNN_OK, "%s", rnn_last_error());
+    CHECK(bx[0].owned == 0 && by[0].owned == 0 && bx[0].data == x.data + 6, "batch views");
+    rnn_tensor_free(&bx[0]); /* must not free the middle of x */
+    rnn_tensor_free(&by[0]);
+
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/rnn_test_api_%ld.npy", (long)getpid());
+    CHECK(rnn_npy_save(path, &x) == RNN_OK, "%s", rnn_last_error());
+    rnn_tensor l = {0};
+    CHECK(rnn_npy_load(path, &l) == RNN_OK, "%s", rnn_last_error());
+    CHECK(l.owned == 1 && l.rank == 3 && l.shape[0] == 6, "rnn_npy_load gives an owned array");
+    CHECK(l.data && l.data[6] == x.data[6], "loaded values");
+    unlink(path);
+    rnn_tensor_free(&l);
+    CHECK(l.data == NULL && l.owned == 0, "the owned array is cleared");
+
+    rnn_model *m = small_model();
+    rnn_tensor p = {0};
+    CHECK(rnn_predict(m, rnn_data_x(rnn_tensor3(xs, N, T, F)), 4, &p, 1) == RNN_OK, "%s",
+          rnn_last_error());
+    CHECK(p.owned == 1, "rnn_predict gives an owned array");
+    rnn_tensor_free(&p);
+    rnn_model_free(m);
+    rnn_tensor_free(&x);
+    rnn_tensor_free(&y);
+}
+
 int main(void) {
     uint64_t s = 1;
     for (int i = 0; i < N * T * F; i++) {
@@ -115,5 +167,6 @@ int main(void) {
     for (int i = 0; i < N; i++) ys[i] = xs[i * T * F] > 0.5f ? 1.0f : 0.0f;
     test_forms_agree();
     test_forms_refused();
+    test_views_and_owned();
     return check_report("test_api");
 }

@@ -696,7 +696,7 @@ static int save_h5_missing_dir(void) {
     rnn_model *m = util_window_model(1);
     return rnn_save(m, P("no/m.h5"));
 }
-static int npy_save_missing_dir(void) { return rnn_npy_save(P("no/y.npy"), &(rnn_tensor){xw, 1, {3}}); }
+static int npy_save_missing_dir(void) { return rnn_npy_save(P("no/y.npy"), &(rnn_tensor){.data = xw, .rank = 1, .shape = {3}}); }
 static int save_parent_is_file(void) {
     util_write(P("file"), "x", 1);
     rnn_model *m = util_window_model(1);

@@ -232,6 +232,7 @@ rnn_status rnn__plan_batch(rnn_model *m, const call_data *d, int64_t batch, int 
 rnn_tensor rnn__batch_view(float *data, const rnn_tensor *t, int64_t count) {
     rnn_tensor v = *t;
     v.data = data;
+    v.owned = 0;
     v.shape[0] = count;
     return v;
 }

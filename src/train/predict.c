@@ -59,6 +59,7 @@ static rnn_status predict_impl(rnn_model *m, const call_data *d, int batch_size,
             for (int j = 0; j < ny; j++) free(j < k ? y[j].data : data[j]);
             return rnn__fail(RNN_ERR_MEMORY, "out of memory for the predictions");
         }
+        y[k].owned = 1;
         y[k].rank = os.rank;
         for (int i = 0; i < os.rank; i++) y[k].shape[i] = shape[k].rank ? shape[k].shape[i] : os.dim[i];
         y[k].shape[0] = N;
