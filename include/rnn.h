@@ -271,7 +271,9 @@ int64_t rnn_count_params(rnn_model *model);
 /* Weights in Keras's order and layout (get_weights / set_weights). Index over all weights of all
  * layers: layer 0's kernel, recurrent_kernel, bias, then layer 1's... */
 int rnn_weight_count(rnn_model *model);
-/* Name ("lstm/kernel"), rank and shape of weight i. */
+/* Name ("lstm/kernel"), rank and shape of weight i; name, rank and shape may be NULL. *name
+ * stays valid, and keeps its text, until the model is freed (it is stored with the weight:
+ * later calls do not overwrite it). */
 rnn_status rnn_weight_info(rnn_model *model, int index, const char **name, int *rank,
                            int64_t shape[RNN_MAX_RANK]);
 /* Copies weight i into/out of a caller buffer of `count` floats (must equal its size). */

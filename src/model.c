@@ -811,9 +811,12 @@ rnn_status rnn_weight_info(rnn_model *m, int index, const char **name, int *rank
                                "model has %d)", index, m->n_weights));
     rnn_weight *w = m->weights[index];
     rnn_layer *L = weight_owner(m, w);
-    static _Thread_local char full[2 * RNN_NAME_MAX + 32];
+    char full[sizeof w->path];
     snprintf(full, sizeof full, "%s/%s", L ? L->name : "?", w->name);
-    if (name) *name = full;
+    /* Written only when it changes (a layer renamed since the last call), so that a caller
+     * holding the pointer while another thread asks again never sees a half-written name. */
+    if (strcmp(full, w->path)) memcpy(w->path, full, sizeof full);
+    if (name) *name = w->path;
     if (rank) *rank = w->rank;
     if (shape)
         for (int i = 0; i < RNN_MAX_RANK; i++) shape[i] = i < w->rank ? w->shape[i] : 0;

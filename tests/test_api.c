@@ -158,6 +158,19 @@ static void test_views_and_owned(void) {
     rnn_tensor_free(&y);
 }
 
+/* Weight names stay valid and right while the model lives, however many are asked for. */
+static void test_weight_names(void) {
+    rnn_model *m = small_model();
+    const char *a = NULL, *b = NULL, *c = NULL;
+    CHECK(rnn_weight_info(m, 0, &a, NULL, NULL) == RNN_OK, "%s", rnn_last_error());
+    CHECK(rnn_weight_info(m, 1, &b, NULL, NULL) == RNN_OK, "%s", rnn_last_error());
+    for (int i = 0; i < rnn_weight_count(m); i++) rnn_weight_info(m, i, &c, NULL, NULL);
+    CHECK(a && !strcmp(a, "lstm/kernel"), "first name: %s", a ? a : "(null)");
+    CHECK(b && !strcmp(b, "lstm/recurrent_kernel"), "second name: %s", b ? b : "(null)");
+    CHECK(c && !strcmp(c, "dense/bias"), "last name: %s", c ? c : "(null)");
+    rnn_model_free(m);
+}
+
 int main(void) {
     uint64_t s = 1;
     for (int i = 0; i < N * T * F; i++) {
@@ -168,5 +181,6 @@ int main(void) {
     test_forms_agree();
     test_forms_refused();
     test_views_and_owned();
+    test_weight_names();
     return check_report("test_api");
 }
