@@ -30,7 +30,7 @@ int main(void) {
     /* (a) Input((2,)) -> RepeatVector(10) -> LSTM(32, seq) -> TimeDistributed(Dense(1)) */
     rnn_recurrent_options o = rnn_lstm_defaults(32);
     o.return_sequences = 1;
-    rnn_symbol *in = rnn_new_input(RNN_NONE, 0, 2, NULL);
+    rnn_symbol *in = rnn_input_new(RNN_NONE, 0, 2, NULL);
     rnn_symbol *h = rnn_call(rnn_lstm(&o), rnn_call(rnn_repeat_vector(T), in));
     h = rnn_call(rnn_time_distributed(rnn_dense_simple(1, RNN_LINEAR)), h);
     rnn_model *a = rnn_model_simple(in, h, NULL);

@@ -37,13 +37,13 @@ int main(void) {
     }
     rnn_tensor X = rnn_tensor3(x, N, T, F);
 
-    rnn_symbol *ein = rnn_new_input(RNN_NONE, T, F, NULL);
+    rnn_symbol *ein = rnn_input_new(RNN_NONE, T, F, NULL);
     rnn_model *encoder = rnn_model_simple(ein, rnn_call(lstm(8, 0), rnn_call(lstm(16, 1),
                                           rnn_call(lstm(32, 1), ein))), "encoder");
-    rnn_symbol *din = rnn_new_input(RNN_NONE, 0, 8, NULL);
+    rnn_symbol *din = rnn_input_new(RNN_NONE, 0, 8, NULL);
     rnn_model *decoder = rnn_model_simple(din, rnn_call(lstm(F, 1), rnn_call(lstm(16, 1),
                                           rnn_call(rnn_repeat_vector(T), din))), "decoder");
-    rnn_symbol *ain = rnn_new_input(RNN_NONE, T, F, NULL);
+    rnn_symbol *ain = rnn_input_new(RNN_NONE, T, F, NULL);
     rnn_model *ae = rnn_model_simple(ain, rnn_call_model(decoder, rnn_call_model(encoder, ain)),
                                      "autoencoder");
     if (!ae) { fprintf(stderr, "%s\n", rnn_last_error()); return 1; }

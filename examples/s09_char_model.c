@@ -35,7 +35,7 @@ static const char builtin[] = /* Shakespeare, Sonnet 18 (public domain) */
     "So long lives this, and this gives life to thee.\n";
 
 static rnn_model *char_model(int V, int batch, int steps, int g1, int g2, int stateful) {
-    rnn_symbol *in = rnn_new_ids_input(batch, steps, NULL);
+    rnn_symbol *in = rnn_ids_input_new(batch, steps, NULL);
     rnn_recurrent_options a = rnn_gru_defaults(g1), b = rnn_gru_defaults(g2);
     a.return_sequences = b.return_sequences = 1;
     a.stateful = b.stateful = stateful;

@@ -291,9 +291,9 @@ typedef struct rnn_symbol rnn_symbol;
 
 /* keras.Input(shape=(steps, features), batch_size=batch). batch RNN_NONE: free; steps RNN_NONE:
  * any length; steps 0: no time axis ([batch, features]). name NULL: "input_layer", ... */
-rnn_symbol *rnn_new_input(int64_t batch, int64_t steps, int64_t features, const char *name);
+rnn_symbol *rnn_input_new(int64_t batch, int64_t steps, int64_t features, const char *name);
 /* keras.Input(shape=(steps,)) for integer token ids (given as float values), fed to Embedding. */
-rnn_symbol *rnn_new_ids_input(int64_t batch, int64_t steps, const char *name);
+rnn_symbol *rnn_ids_input_new(int64_t batch, int64_t steps, const char *name);
 /* Frees an input that no model took (a model frees the inputs it holds); does nothing for an
  * input a model uses. Layers called on it but never made part of a model are not freed. */
 void rnn_input_free(rnn_symbol *input);
@@ -316,7 +316,7 @@ rnn_model *rnn_model_new(rnn_symbol *const *inputs, int n_inputs, rnn_symbol *co
                          int n_outputs, const char *name);
 /* The usual single-input, single-output case. */
 rnn_model *rnn_model_simple(rnn_symbol *input, rnn_symbol *output, const char *name);
-/* Sequential with a declared input symbol (rnn_new_ids_input for an Embedding first layer). */
+/* Sequential with a declared input symbol (rnn_ids_input_new for an Embedding first layer). */
 rnn_status rnn_sequential_input(rnn_model *model, rnn_symbol *input);
 
 /* ------------------------------------------------------------------ training setup */

@@ -361,7 +361,7 @@ static int set_weight_nan(void) {
 
 static rnn_model *embedding_model(void) {
     rnn_model *m = rnn_sequential(NULL);
-    rnn_sequential_input(m, rnn_new_ids_input(RNN_NONE, 4, NULL));
+    rnn_sequential_input(m, rnn_ids_input_new(RNN_NONE, 4, NULL));
     rnn_embedding_options e = rnn_embedding_defaults(10, 3);
     rnn_add(m, rnn_embedding(&e));
     rnn_recurrent_options o = rnn_gru_defaults(2);

@@ -24,15 +24,15 @@ static void nested_sharing(void) {
     enum { N = 32, T = 5, F = 2, H = 3 };
     static float x[N * T * F];
     for (int i = 0; i < N * T * F; i++) x[i] = 0.5f * sinf(0.3f * (float)i);
-    rnn_symbol *ein = rnn_new_input(RNN_NONE, T, F, NULL);
+    rnn_symbol *ein = rnn_input_new(RNN_NONE, T, F, NULL);
     rnn_recurrent_options e = rnn_lstm_defaults(H);
     rnn_model *encoder = rnn_model_simple(ein, rnn_call(rnn_lstm(&e), ein), "encoder");
-    rnn_symbol *din = rnn_new_input(RNN_NONE, 0, H, NULL);
+    rnn_symbol *din = rnn_input_new(RNN_NONE, 0, H, NULL);
     rnn_recurrent_options d = rnn_lstm_defaults(F);
     d.return_sequences = 1;
     rnn_model *decoder = rnn_model_simple(din, rnn_call(rnn_lstm(&d), rnn_call(rnn_repeat_vector(T), din)),
                                           "decoder");
-    rnn_symbol *ain = rnn_new_input(RNN_NONE, T, F, NULL);
+    rnn_symbol *ain = rnn_input_new(RNN_NONE, T, F, NULL);
     rnn_model *ae = rnn_model_simple(ain, rnn_call_model(decoder, rnn_call_model(encoder, ain)), "autoencoder");
     CHECK(ae != NULL, "autoencoder: %s", rnn_last_error());
     if (!ae) return;
@@ -80,7 +80,7 @@ static void multi_output(void) {
     enum { N = 4, T = 3, F = 2 };
     static float x[N * T * F];
     for (int i = 0; i < N * T * F; i++) x[i] = frand();
-    rnn_symbol *in = rnn_new_input(RNN_NONE, T, F, NULL), *out[3];
+    rnn_symbol *in = rnn_input_new(RNN_NONE, T, F, NULL), *out[3];
     rnn_recurrent_options o = rnn_lstm_defaults(4);
     o.return_state = 1;
     int n = 0;
@@ -331,7 +331,7 @@ static void forecasting_loop(void) {
 
 static void pattern_errors(void) {
     /* ids out of range */
-    rnn_symbol *in = rnn_new_ids_input(RNN_NONE, 3, NULL);
+    rnn_symbol *in = rnn_ids_input_new(RNN_NONE, 3, NULL);
     rnn_embedding_options eo = rnn_embedding_defaults(5, 2);
     /* a failed call passes NULL on, and the model built from it fails with the first reason */
     rnn_recurrent_options zero = rnn_lstm_defaults(0);
@@ -365,7 +365,7 @@ static void pattern_errors(void) {
     CHECK(rnn_add_metric(m, "precision") == RNN_ERR_ARGUMENT, "unknown metric accepted");
     rnn_model_free(m);
     /* graph disconnected, layer called twice, wrong ranks */
-    rnn_symbol *a = rnn_new_input(RNN_NONE, 3, 2, "a"), *b = rnn_new_input(RNN_NONE, 3, 2, "b");
+    rnn_symbol *a = rnn_input_new(RNN_NONE, 3, 2, "a"), *b = rnn_input_new(RNN_NONE, 3, 2, "b");
     rnn_layer *lstm = rnn_lstm(&(rnn_recurrent_options){.units = 2, .activation = RNN_TANH,
                                                         .recurrent_activation = RNN_SIGMOID});
     rnn_symbol *ha = rnn_call(lstm, a);
@@ -390,7 +390,7 @@ static void pattern_errors(void) {
 
 /* Streaming a character model one id at a time equals predicting the whole id sequence. */
 static void stream_ids(void) {
-    rnn_symbol *in = rnn_new_ids_input(1, RNN_NONE, NULL);
+    rnn_symbol *in = rnn_ids_input_new(1, RNN_NONE, NULL);
     rnn_recurrent_options a = rnn_gru_defaults(8);
     a.return_sequences = 1;
     a.stateful = 1;
@@ -479,10 +479,10 @@ static void checkpoints(void) {
 
 /* TimeDistributed over a small model: the same weights applied at every step. */
 static void time_distributed_model(void) {
-    rnn_symbol *sin = rnn_new_input(RNN_NONE, 0, 3, NULL);
+    rnn_symbol *sin = rnn_input_new(RNN_NONE, 0, 3, NULL);
     rnn_symbol *sh = rnn_call(rnn_dense_simple(2, RNN_RELU), sin);
     rnn_model *step = rnn_model_simple(sin, rnn_call(rnn_dense_simple(1, RNN_LINEAR), sh), "step");
-    rnn_symbol *in = rnn_new_input(RNN_NONE, 4, 3, NULL);
+    rnn_symbol *in = rnn_input_new(RNN_NONE, 4, 3, NULL);
     rnn_model *m = rnn_model_simple(in, rnn_call(rnn_time_distributed(rnn_model_as_layer(step)), in), NULL);
     CHECK(m != NULL, "TimeDistributed(model): %s", rnn_last_error());
     float x[2 * 4 * 3];
@@ -582,15 +582,15 @@ static void bidirectional_definition(void) {
     }
     rnn_model_free(st_m);
     /* an initial state must hold both layers' states; Flatten needs known steps */
-    rnn_symbol *ins[3] = {rnn_new_input(RNN_NONE, T, F, NULL), rnn_new_input(RNN_NONE, 0, U, NULL),
-                          rnn_new_input(RNN_NONE, 0, U, NULL)};
+    rnn_symbol *ins[3] = {rnn_input_new(RNN_NONE, T, F, NULL), rnn_input_new(RNN_NONE, 0, U, NULL),
+                          rnn_input_new(RNN_NONE, 0, U, NULL)};
     rnn_layer *half = rnn_bidirectional(rnn_lstm(&o), "concat");
     CHECK(rnn_call_ex(half, ins, 3, NULL, NULL) != RNN_OK &&
           strstr(rnn_last_error(), "initial state of 4 tensors"), "half an initial state: %s",
           rnn_last_error());
     rnn_layer_free(half);
     for (int k = 0; k < 3; k++) rnn_input_free(ins[k]);
-    rnn_symbol *free_steps = rnn_new_input(RNN_NONE, RNN_NONE, F, NULL);
+    rnn_symbol *free_steps = rnn_input_new(RNN_NONE, RNN_NONE, F, NULL);
     CHECK(rnn_call(rnn_flatten(), free_steps) == NULL && strstr(rnn_last_error(), "steps must be known"),
           "Flatten over unknown steps: %s", rnn_last_error());
     rnn_input_free(free_steps);

@@ -12,7 +12,7 @@
  * value. At the end it prints the largest differences seen per quantity.
  *
  * A case is a Sequential stack (rnn_sequential, rnn_input, rnn_add) or a functional graph
- * (rnn_new_input / rnn_new_ids_input, rnn_call_ex on each layer, nested models through
+ * (rnn_input_new / rnn_ids_input_new, rnn_call_ex on each layer, nested models through
  * rnn_model_as_layer, rnn_model_new); models with several inputs or outputs run through the
  * list form of the data (rnn_data_arrays). Conv1D lines carry filters, kernel_size, strides, padding (valid, same, causal),
  * dilation_rate, activation and use_bias, sizes as plain integers. Predict-only cases (Dropout with rate > 0) compare the outputs and the
@@ -612,9 +612,9 @@ static rnn_model *build_graph(const case_spec *c, built_models *bm) {
         const graph_op *op = &c->ops[i];
         if (op->kind == OP_INPUT || op->kind == OP_IDS_INPUT) {
             rnn_symbol *s = op->kind == OP_INPUT
-                                ? rnn_new_input(RNN_NONE, op->steps < 0 ? RNN_NONE : op->steps,
+                                ? rnn_input_new(RNN_NONE, op->steps < 0 ? RNN_NONE : op->steps,
                                                 op->features, op->name)
-                                : rnn_new_ids_input(RNN_NONE, op->steps, op->name);
+                                : rnn_ids_input_new(RNN_NONE, op->steps, op->name);
             CHECK(s != NULL, "case %s: input %s: %s", c->name, op->name, rnn_last_error());
             if (!s || !add_symbol(&syms, op->name, s)) return NULL;
         } else if (op->kind == OP_LAYER) {

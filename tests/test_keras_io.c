@@ -579,7 +579,7 @@ static void test_bidirectional_round_trip(void) {
     unlink(path);
     rnn_model_free(seq);
 
-    rnn_symbol *xin = rnn_new_input(RNN_NONE, T, F, "x"), *outs[6];
+    rnn_symbol *xin = rnn_input_new(RNN_NONE, T, F, "x"), *outs[6];
     rnn_recurrent_options o = rnn_gru_defaults(3);
     o.return_sequences = 1;
     int n = 0;

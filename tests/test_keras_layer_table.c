@@ -37,7 +37,7 @@ static char tmpdir[256];
 /* A Sequential model over [BATCH, STEPS, FEATURES] (ids: [BATCH, STEPS] token ids). */
 static rnn_model *seq(int ids) {
     rnn_model *m = rnn_sequential(NULL);
-    if (ids) rnn_sequential_input(m, rnn_new_ids_input(RNN_NONE, STEPS, NULL));
+    if (ids) rnn_sequential_input(m, rnn_ids_input_new(RNN_NONE, STEPS, NULL));
     else rnn_input(m, STEPS, FEATURES);
     return m;
 }

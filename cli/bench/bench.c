@@ -375,7 +375,7 @@ static int bench_b3(const bench_args *a) {
     rnn_optimizer adam = rnn_adam_defaults();
     adam.learning_rate = 1e-3f;
     if (!m || rnn_set_seed(m, 3) ||
-        rnn_sequential_input(m, rnn_new_ids_input(RNN_NONE, B3_T, NULL)) ||
+        rnn_sequential_input(m, rnn_ids_input_new(RNN_NONE, B3_T, NULL)) ||
         rnn_add(m, rnn_embedding(&emb)) || rnn_add(m, rnn_gru(&g1)) || rnn_add(m, rnn_gru(&g2)) ||
         rnn_add(m, rnn_time_distributed(rnn_dense_simple(B3_V, RNN_SOFTMAX))) ||
         rnn_compile_with(m, "sparse_categorical_crossentropy", &adam)) {
