@@ -586,13 +586,6 @@ rnn_status rnn_model_set_context(rnn_model *model, rnn_context *ctx);
  * one. */
 rnn_status rnn_set_threads(int threads);
 
-/* ------------------------------------------------------------------ sampling */
-
-/* Draws an index from n probabilities reshaped by a temperature, as text-generation examples do:
- * p_i^(1/T) renormalised (T = 1: the distribution itself; T -> 0: the arg max). *state is the
- * caller's generator state (any seed). Returns -1 for bad arguments. */
-int rnn_sample(const float *probabilities, int n, float temperature, uint64_t *state);
-
 /* ------------------------------------------------------------------ Keras model files */
 
 /* keras.models.load_model(path): a Keras 3 `.keras` file (zip: config.json + model.weights.h5)
@@ -652,19 +645,24 @@ rnn_model *rnn_load_ex(const char *path, const rnn_load_options *options);
  * is written through (its target replaced, the link kept); a device or FIFO (/dev/stdout) is
  * written in place. A process killed during the save leaves path either old or new, never broken,
  * but cannot remove its temporary file (.NAME.rnntmp-PID-XXXXXX beside it); the next successful
- * save of the same path removes those of processes that no longer run. A compiled model's optimizer state
- * (step count, learning rate, Adam's moments and the other slots) is saved in Keras 3's layout,
- * so training continues where it stopped after rnn_load, in librnn or in Keras. A model using
- * the Keras 1/2 hard_sigmoid cannot be saved as .keras (Keras 3 has no such function), nor one
- * using Keras 3's hard_sigmoid as .h5 (RNN_ERR_UNSUPPORTED). Built without the Keras libraries
- * (make KERAS_IO=none), rnn_load and rnn_save return RNN_ERR_UNSUPPORTED. */
+ * save of the same path removes those of processes that no longer run. A compiled model's
+ * optimizer state (step count, learning rate, Adam's moments and the other slots) is saved in
+ * Keras 3's layout, so training continues where it stopped after rnn_load, in librnn or in
+ * Keras. A model using the Keras 1/2 hard_sigmoid cannot be saved as .keras (Keras 3 has no such
+ * function), nor one using Keras 3's hard_sigmoid as .h5 (RNN_ERR_UNSUPPORTED). Built without
+ * the Keras libraries (make KERAS_IO=none), rnn_load and rnn_save return RNN_ERR_UNSUPPORTED. */
 rnn_status rnn_save(rnn_model *model, const char *path);
 /* Everything rnn_save(model, path) would check, without writing anything: the extension, that
  * the model can be expressed in that format, that path is not a directory and that a file can be
  * created beside it. Call it before long work (a fit) whose result goes to path. */
 rnn_status rnn_save_check(rnn_model *model, const char *path);
 
-/* ------------------------------------------------------------------ time-series helpers */
+/* ================================================================== data helpers
+ * What Keras programs take from NumPy, pandas and scikit-learn around the model: scaling,
+ * windows of a series, CSV columns, .npy files, batch sources over files and arrays, output
+ * files written safely, sampling. None of them is needed to build, train or run a model. */
+
+/* ------------------------------------------------------------------ scaling and windows */
 
 /* Keras/scikit-learn MinMaxScaler(feature_range=(lo, hi)) over one column of values. */
 typedef struct {
@@ -683,8 +681,11 @@ void rnn_minmax_inverse(const rnn_minmax_scaler *scaler, float *values, int64_t 
 rnn_status rnn_create_dataset(const float *series, int64_t n, int look_back, rnn_tensor *x,
                               rnn_tensor *y);
 
-/* Splits n values at floor(n * train_fraction): train = [0, split), test = [split, n). */
+/* Splits n values at floor(n * train_fraction): train = [0, split), test = [split, n). Returns
+ * split, or -1 with the reason in rnn_last_error() for n <= 0 or a fraction outside (0, 1). */
 int64_t rnn_train_test_split(int64_t n, double train_fraction);
+
+/* ------------------------------------------------------------------ CSV files */
 
 /* Loads one numeric column of a CSV file with a header row, by header name or (if column_name
  * is NULL) by 0-based index. *values is a new malloc'd array (free with free()). Quoted fields
@@ -709,21 +710,11 @@ rnn_status rnn_npy_load(const char *path, rnn_tensor *out);
  * unchanged and no temporary file is left behind. */
 rnn_status rnn_npy_save(const char *path, const rnn_tensor *t);
 
-/* An output file written the way librnn writes its own (models, .npy): the content goes to a
- * temporary file beside the target (".NAME.rnntmp-PID-XXXXXX"), and commit flushes it and renames
- * it over path, so readers never see half a file and a failure leaves path as it was. A symlink
- * at path is written through (the file it points to is replaced, the link stays); a device,
- * FIFO or socket (/dev/stdout, a named pipe) is written in place at commit; a directory is
- * refused. Open gives a stdio stream to write; commit closes it and puts the file in place
- * (RNN_ERR_IO with the reason on failure, nothing left behind); discard closes it and removes
- * the temporary file. Both free the handle. */
-typedef struct rnn_output_file rnn_output_file;
-rnn_status rnn_output_file_open(const char *path, rnn_output_file **file, FILE **stream);
-rnn_status rnn_output_file_commit(rnn_output_file *file);
-void rnn_output_file_discard(rnn_output_file *file);
+/* ------------------------------------------------------------------ mapped files, batch sources */
 
-/* Maps a float32 .npy file into memory instead of reading it: *view points into the mapping
- * (pages are read on demand, so an array larger than memory works) until rnn_npy_map_close.
+/* Maps a float32 .npy file into memory instead of reading it: *view is a view into the mapping
+ * (not owned: rnn_npy_map_close releases it), valid until rnn_npy_map_close. Pages are read on
+ * demand, so an array larger than memory works.
  * Writes into the view stay private (the file never changes). Other dtypes: RNN_ERR_UNSUPPORTED.
  * A mapping reads the file as it is when each page is first touched: if another process
  * truncates the file while it is mapped, touching a page past the new end raises SIGBUS (the
@@ -754,6 +745,28 @@ typedef struct {
 } rnn_array_source_state;
 rnn_status rnn_array_source(rnn_batch_source *source, rnn_array_source_state *state,
                             rnn_tensor x, rnn_tensor y, int64_t batch_size);
+
+/* ------------------------------------------------------------------ output files */
+
+/* An output file written the way librnn writes its own (models, .npy): the content goes to a
+ * temporary file beside the target (".NAME.rnntmp-PID-XXXXXX"), and commit flushes it and renames
+ * it over path, so readers never see half a file and a failure leaves path as it was. A symlink
+ * at path is written through (the file it points to is replaced, the link stays); a device,
+ * FIFO or socket (/dev/stdout, a named pipe) is written in place at commit; a directory is
+ * refused. Open gives a stdio stream to write; commit closes it and puts the file in place
+ * (RNN_ERR_IO with the reason on failure, nothing left behind); discard closes it and removes
+ * the temporary file. Both free the handle. */
+typedef struct rnn_output_file rnn_output_file;
+rnn_status rnn_output_file_open(const char *path, rnn_output_file **file, FILE **stream);
+rnn_status rnn_output_file_commit(rnn_output_file *file);
+void rnn_output_file_discard(rnn_output_file *file);
+
+/* ------------------------------------------------------------------ sampling */
+
+/* Draws an index from n probabilities reshaped by a temperature, as text-generation examples do:
+ * p_i^(1/T) renormalised (T = 1: the distribution itself; T -> 0: the arg max). *state is the
+ * caller's generator state (any seed). Returns -1 for bad arguments. */
+int rnn_sample(const float *probabilities, int n, float temperature, uint64_t *state);
 
 #ifdef __cplusplus
 }
