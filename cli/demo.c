@@ -61,14 +61,14 @@ static int train(rnn_model *m, const demo_options *o, rnn_tensor x, rnn_tensor y
     fit.out = out;
     if (o->variant == DEMO_WINDOW) {
         fit.epochs = o->epochs;
-        return rnn_fit(m, x, y, &fit, NULL) == RNN_OK ? 0 : -1;
+        return rnn_fit(m, rnn_data_xy(x, y), &fit, NULL) == RNN_OK ? 0 : -1;
     }
     /* The tutorial's stateful loop: one epoch at a time, in order, state reset in between. */
     fit.epochs = 1;
     fit.shuffle = 0;
     for (int e = 0; e < o->epochs; e++) {
         if (o->verbose) fprintf(out, "Epoch %d/%d\n", e + 1, o->epochs);
-        if (rnn_fit(m, x, y, &fit, NULL) != RNN_OK) return -1;
+        if (rnn_fit(m, rnn_data_xy(x, y), &fit, NULL) != RNN_OK) return -1;
         rnn_reset_states(m);
     }
     return 0;
@@ -100,9 +100,9 @@ int demo_run(const demo_options *o, demo_result *result) {
     if (train(m, o, train_x, train_y, out) != 0) goto done;
 
     int batch = o->variant == DEMO_WINDOW ? 32 : 1;
-    if (rnn_predict(m, train_x, batch, &train_pred) != RNN_OK) goto done;
+    if (rnn_predict(m, rnn_data_x(train_x), batch, &train_pred, 1) != RNN_OK) goto done;
     rnn_reset_states(m);
-    if (rnn_predict(m, test_x, batch, &test_pred) != RNN_OK) goto done;
+    if (rnn_predict(m, rnn_data_x(test_x), batch, &test_pred, 1) != RNN_OK) goto done;
     rnn_reset_states(m);
 
     /* Back to passengers (thousands) before measuring, as the tutorial does. */

@@ -199,7 +199,7 @@ int predict_main(int argc, char **argv) {
     int rc = 1;
     if (rnn_npy_load(in, &x)) fprintf(stderr, "rnn: %s\n", rnn_last_error());
     else if (a.stream) rc = predict_stream(m, &x, out);
-    else if (rnn_predict(m, x, batch, &y)) fprintf(stderr, "rnn: %s\n", rnn_model_error(m));
+    else if (rnn_predict(m, rnn_data_x(x), batch, &y, 1)) fprintf(stderr, "rnn: %s\n", rnn_model_error(m));
     else if (rnn_npy_save(out, &y)) fprintf(stderr, "rnn: %s\n", rnn_last_error());
     else rc = 0;
     rnn_tensor_free(&x);
@@ -347,7 +347,7 @@ int fit_main(int argc, char **argv) {
     fo.backup.delete_checkpoint = 0;
     if (rnn_npy_load(xp, &x) || rnn_npy_load(yp, &y))
         fprintf(stderr, "rnn: %s\n", rnn_last_error());
-    else if (rnn_fit(m, x, y, &fo, NULL))
+    else if (rnn_fit(m, rnn_data_xy(x, y), &fo, NULL))
         fprintf(stderr, "rnn: %s%s\n", rnn_model_error(m),
                 strstr(rnn_model_error(m), "compile") ? " (the file has no compile information "
                 "librnn can use; compile the model in Keras before saving it)" : "");

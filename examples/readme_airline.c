@@ -20,8 +20,8 @@ int main(int argc, char **argv) {
     rnn_add(model, rnn_dense_simple(1, RNN_LINEAR));   /* Dense(1) */
     rnn_compile(model, "mean_squared_error", "adam");
     rnn_fit_options fit = rnn_fit_defaults(); fit.epochs = 100; fit.batch_size = 1; fit.verbose = 2;
-    if (rnn_fit(model, x, y, &fit, NULL)) { fprintf(stderr, "%s\n", rnn_model_error(model)); return 1; }
-    rnn_predict(model, xt, 32, &pred);
+    if (rnn_fit(model, rnn_data_xy(x, y), &fit, NULL)) { fprintf(stderr, "%s\n", rnn_model_error(model)); return 1; }
+    rnn_predict(model, rnn_data_x(xt), 32, &pred, 1);
     rnn_minmax_inverse(&scaler, pred.data, pred.shape[0]); rnn_minmax_inverse(&scaler, yt.data, yt.shape[0]);
     double se = 0;
     for (int64_t i = 0; i < pred.shape[0]; i++) se += pow(pred.data[i] - yt.data[i], 2);

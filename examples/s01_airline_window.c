@@ -11,7 +11,7 @@
 static double rmse(rnn_model *m, rnn_tensor x, rnn_tensor y, const rnn_minmax_scaler *s) {
     rnn_tensor p;
     double se = 0;
-    rnn_predict(m, x, 32, &p);
+    rnn_predict(m, rnn_data_x(x), 32, &p, 1);
     rnn_minmax_inverse(s, p.data, p.shape[0]);
     for (int64_t i = 0; i < p.shape[0]; i++) {
         float t = y.data[i];
@@ -42,7 +42,7 @@ int main(int argc, char **argv) {
     rnn_fit_options fit = rnn_fit_defaults();
     fit.epochs = 100; fit.batch_size = 1; fit.verbose = 0;
     rnn_history h;
-    if (rnn_fit(m, x, y, &fit, &h)) { fprintf(stderr, "%s\n", rnn_model_error(m)); return 1; }
+    if (rnn_fit(m, rnn_data_xy(x, y), &fit, &h)) { fprintf(stderr, "%s\n", rnn_model_error(m)); return 1; }
 
     double mean = 0, se = 0, se_last = 0; /* baselines: the training mean; last month again */
     for (int64_t i = 0; i < split; i++) mean += series[i] / split;

@@ -42,7 +42,7 @@ int main(void) {
     double first = 0, last = 0;
     for (int e = 0; e < epochs; e++) {             /* for e in range(epochs): fit(...); reset */
         rnn_history h;
-        if (rnn_fit(m, X, Y, &f, &h)) { fprintf(stderr, "%s\n", rnn_model_error(m)); return 1; }
+        if (rnn_fit(m, rnn_data_xy(X, Y), &f, &h)) { fprintf(stderr, "%s\n", rnn_model_error(m)); return 1; }
         if (e == 0) first = h.loss[0];
         last = h.loss[0];
         rnn_history_free(&h);
@@ -50,13 +50,13 @@ int main(void) {
     }
     /* Predict every batch in order with the state carried, then again resetting before each. */
     rnn_tensor carried, one;
-    rnn_predict(m, X, S, &carried);
+    rnn_predict(m, rnn_data_x(X), S, &carried, 1);
     rnn_reset_states(m);
     double se_carried = 0, se_reset = 0;
     float row0[2] = {0};
     for (int k = 0; k < K; k++) {
         rnn_reset_states(m);
-        rnn_predict_on_batch(m, rnn_tensor3(x + k * S, S, 1, 1), &one);
+        rnn_predict_on_batch(m, rnn_data_x(rnn_tensor3(x + k * S, S, 1, 1)), &one, 1);
         for (int i = 0; i < S; i++) {
             se_carried += pow(carried.data[k * S + i] - y[k * S + i], 2) / ((double)K * S);
             se_reset += pow(one.data[i] - y[k * S + i], 2) / ((double)K * S);

@@ -47,9 +47,9 @@ int main(int argc, char **argv) {
     rnn_fit_options f = rnn_fit_defaults();
     f.epochs = quick ? 30 : 30; f.batch_size = 32; f.verbose = 0;
     rnn_history h;
-    if (rnn_fit(m, X, Y, &f, &h)) { fprintf(stderr, "%s\n", rnn_model_error(m)); return 1; }
+    if (rnn_fit(m, rnn_data_xy(X, Y), &f, &h)) { fprintf(stderr, "%s\n", rnn_model_error(m)); return 1; }
     rnn_tensor p;
-    rnn_predict(m, Xt, 256, &p);
+    rnn_predict(m, rnn_data_x(Xt), 256, &p, 1);
     double se = 0, se_mean = 0, se_last = 0, mean = 0, s = hi[0] - lo[0];
     for (int i = 0; i < ntr; i++) mean += y[i] / ntr;
     for (int64_t i = 0; i < p.shape[0]; i++) {

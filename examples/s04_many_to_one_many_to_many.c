@@ -61,7 +61,7 @@ int main(int argc, char **argv) {
         rnn_model *m = model(seq);
         rnn_history h;
         rnn_tensor p;
-        if (rnn_fit(m, X, Y[seq], &f, &h) || rnn_predict(m, X, 256, &p)) {
+        if (rnn_fit(m, rnn_data_xy(X, Y[seq]), &f, &h) || rnn_predict(m, rnn_data_x(X), 256, &p, 1)) {
             fprintf(stderr, "%s\n", rnn_model_error(m)); return 1;
         }
         double last_step = 0; /* the error of the last step alone, comparable across models */

@@ -40,7 +40,8 @@ int main(void) {
     for (int i = 0; i < batches; i++) {
         int steps = 3 + rand() % 18;              /* a new length for every batch: 3..20 */
         make_batch(x, y, steps);
-        if (rnn_train_on_batch(m, rnn_tensor3(x, B, steps, 1), rnn_tensor2(y, B, 1), &loss)) {
+        if (rnn_train_on_batch(m, rnn_data_xy(rnn_tensor3(x, B, steps, 1), rnn_tensor2(y, B, 1)),
+                               &loss)) {
             fprintf(stderr, "%s\n", rnn_model_error(m)); return 1;
         }
         if (i < 50) early += loss / 50;
@@ -58,7 +59,7 @@ int main(void) {
         rnn_tensor p;
         for (int r = 0; r < 20; r++) { /* 20 batches of 32 */
             make_batch(x, y, test_steps[k]);
-            rnn_predict(m, rnn_tensor3(x, B, test_steps[k], 1), B, &p);
+            rnn_predict(m, rnn_data_x(rnn_tensor3(x, B, test_steps[k], 1)), B, &p, 1);
             for (int b = 0; b < B; b++) se += pow(p.data[b] - y[b], 2) / (20 * B);
             rnn_tensor_free(&p);
         }

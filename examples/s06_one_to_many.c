@@ -30,7 +30,7 @@ int main(void) {
     /* (a) Input((2,)) -> RepeatVector(10) -> LSTM(32, seq) -> TimeDistributed(Dense(1)) */
     rnn_recurrent_options o = rnn_lstm_defaults(32);
     o.return_sequences = 1;
-    rnn_symbol *in = rnn_new_input(RNN_NONE, 0, 2, NULL);
+    rnn_symbol *in = rnn_input_new(RNN_NONE, 0, 2, NULL);
     rnn_symbol *h = rnn_call(rnn_lstm(&o), rnn_call(rnn_repeat_vector(T), in));
     h = rnn_call(rnn_time_distributed(rnn_dense_simple(1, RNN_LINEAR)), h);
     rnn_model *a = rnn_model_simple(in, h, NULL);
@@ -40,11 +40,11 @@ int main(void) {
     rnn_fit_options f = rnn_fit_defaults();
     f.epochs = quick ? 30 : 150; f.batch_size = 32; f.verbose = 0;
     rnn_history hist;
-    if (rnn_fit(a, rnn_tensor2(pa, N, 2), rnn_tensor3(ya, N, T, 1), &f, &hist)) {
+    if (rnn_fit(a, rnn_data_xy(rnn_tensor2(pa, N, 2), rnn_tensor3(ya, N, T, 1)), &f, &hist)) {
         fprintf(stderr, "%s\n", rnn_model_error(a)); return 1;
     }
     rnn_tensor p;
-    rnn_predict(a, rnn_tensor2(pa, N, 2), 256, &p);
+    rnn_predict(a, rnn_data_x(rnn_tensor2(pa, N, 2)), 256, &p, 1);
     printf("(a) input [%d, 2] -> RepeatVector -> [%d, %d, 2] -> output [%lld, %lld, %lld]; "
            "loss %.4f -> %.4f (target variance %.4f)\n", N, N, T, (long long)p.shape[0],
            (long long)p.shape[1],
@@ -71,7 +71,8 @@ int main(void) {
     rnn_add(b, rnn_dense_simple(2, RNN_LINEAR)); /* output features = input features */
     rnn_compile_with(b, "mse", &adam);
     f.epochs = quick ? 25 : 100;
-    if (rnn_fit(b, rnn_tensor3(xb, N, L - 1, 2), rnn_tensor3(yb, N, L - 1, 2), &f, NULL)) {
+    if (rnn_fit(b, rnn_data_xy(rnn_tensor3(xb, N, L - 1, 2), rnn_tensor3(yb, N, L - 1, 2)), &f,
+                NULL)) {
         fprintf(stderr, "%s\n", rnn_model_error(b)); return 1;
     }
     ob.stateful = 1;                             /* the same architecture, stateful, batch 1 */
@@ -84,7 +85,7 @@ int main(void) {
     printf("(b) start (%.2f, %.2f), then each prediction [1, 1, 2] is the next input:\n   ",
            step[0], step[1]);
     for (int t = 1; t < L; t++) {
-        rnn_predict(g, rnn_tensor3(step, 1, 1, 2), 1, &p);
+        rnn_predict(g, rnn_data_x(rnn_tensor3(step, 1, 1, 2)), 1, &p, 1);
         step[0] = p.data[0], step[1] = p.data[1];
         rnn_tensor_free(&p);
         float tx = 0.7f * cosf(0.3f * t), ty = 0.7f * sinf(0.3f * t);

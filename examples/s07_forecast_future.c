@@ -42,21 +42,21 @@ int main(void) {
     double loss, first = 0;
     for (int e = 0; e < epochs; e++) {            /* for epoch in range(epochs): */
         rnn_reset_states(m);                       /*     model.reset_states() */
-        if (rnn_train_on_batch(m, X, Y, &loss)) {
+        if (rnn_train_on_batch(m, rnn_data_xy(X, Y), &loss)) {
             fprintf(stderr, "%s\n", rnn_model_error(m)); return 1;
         }
         if (e == 0) first = loss;
     }
     rnn_reset_states(m);
     rnn_tensor p;                                  /* warm up on all T known steps: */
-    if (rnn_predict(m, rnn_tensor3(known, B, T, 1), B, &p)) {
+    if (rnn_predict(m, rnn_data_x(rnn_tensor3(known, B, T, 1)), B, &p, 1)) {
         fprintf(stderr, "%s\n", rnn_model_error(m)); return 1;
     }
     float step[B], fc[B][AHEAD];
     for (int b = 0; b < B; b++) fc[b][0] = step[b] = p.data[b * T + T - 1]; /* the first new step */
     rnn_tensor_free(&p);
     for (int k = 1; k < AHEAD; k++) {              /* feed each new step back, [8, 1, 1] */
-        rnn_predict(m, rnn_tensor3(step, B, 1, 1), B, &p);
+        rnn_predict(m, rnn_data_x(rnn_tensor3(step, B, 1, 1)), B, &p, 1);
         for (int b = 0; b < B; b++) fc[b][k] = step[b] = p.data[b];
         rnn_tensor_free(&p);
     }

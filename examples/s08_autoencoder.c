@@ -37,13 +37,13 @@ int main(void) {
     }
     rnn_tensor X = rnn_tensor3(x, N, T, F);
 
-    rnn_symbol *ein = rnn_new_input(RNN_NONE, T, F, NULL);
+    rnn_symbol *ein = rnn_input_new(RNN_NONE, T, F, NULL);
     rnn_model *encoder = rnn_model_simple(ein, rnn_call(lstm(8, 0), rnn_call(lstm(16, 1),
                                           rnn_call(lstm(32, 1), ein))), "encoder");
-    rnn_symbol *din = rnn_new_input(RNN_NONE, 0, 8, NULL);
+    rnn_symbol *din = rnn_input_new(RNN_NONE, 0, 8, NULL);
     rnn_model *decoder = rnn_model_simple(din, rnn_call(lstm(F, 1), rnn_call(lstm(16, 1),
                                           rnn_call(rnn_repeat_vector(T), din))), "decoder");
-    rnn_symbol *ain = rnn_new_input(RNN_NONE, T, F, NULL);
+    rnn_symbol *ain = rnn_input_new(RNN_NONE, T, F, NULL);
     rnn_model *ae = rnn_model_simple(ain, rnn_call_model(decoder, rnn_call_model(encoder, ain)),
                                      "autoencoder");
     if (!ae) { fprintf(stderr, "%s\n", rnn_last_error()); return 1; }
@@ -53,13 +53,13 @@ int main(void) {
     rnn_fit_options f = rnn_fit_defaults();
     f.epochs = quick ? 30 : 200; f.batch_size = 32; f.verbose = 0;
     double before, after;
-    rnn_evaluate(ae, X, X, 256, &before);
-    if (rnn_fit(ae, X, X, &f, NULL)) { fprintf(stderr, "%s\n", rnn_model_error(ae)); return 1; }
-    rnn_evaluate(ae, X, X, 256, &after);
+    rnn_evaluate(ae, rnn_data_xy(X, X), 256, &before, NULL);
+    if (rnn_fit(ae, rnn_data_xy(X, X), &f, NULL)) { fprintf(stderr, "%s\n", rnn_model_error(ae)); return 1; }
+    rnn_evaluate(ae, rnn_data_xy(X, X), 256, &after, NULL);
 
     rnn_tensor code, rec, direct;                 /* the encoder alone, then the decoder */
-    if (rnn_predict(encoder, X, 256, &code) || rnn_predict(decoder, code, 256, &rec) ||
-        rnn_predict(ae, X, 256, &direct)) { fprintf(stderr, "%s\n", rnn_last_error()); return 1; }
+    if (rnn_predict(encoder, rnn_data_x(X), 256, &code, 1) || rnn_predict(decoder, rnn_data_x(code), 256, &rec, 1) ||
+        rnn_predict(ae, rnn_data_x(X), 256, &direct, 1)) { fprintf(stderr, "%s\n", rnn_last_error()); return 1; }
     double diff = 0;
     for (int64_t i = 0; i < rnn_tensor_size(&rec); i++)
         diff = fmax(diff, fabs(rec.data[i] - direct.data[i]));

@@ -35,7 +35,7 @@ static const char builtin[] = /* Shakespeare, Sonnet 18 (public domain) */
     "So long lives this, and this gives life to thee.\n";
 
 static rnn_model *char_model(int V, int batch, int steps, int g1, int g2, int stateful) {
-    rnn_symbol *in = rnn_new_ids_input(batch, steps, NULL);
+    rnn_symbol *in = rnn_ids_input_new(batch, steps, NULL);
     rnn_recurrent_options a = rnn_gru_defaults(g1), b = rnn_gru_defaults(g2);
     a.return_sequences = b.return_sequences = 1;
     a.stateful = b.stateful = stateful;
@@ -89,7 +89,7 @@ int main(int argc, char **argv) {
     }
     rnn_tensor HX = rnn_tensor2(hx, B, SEQ), HY = rnn_tensor2(hy, B, SEQ);
     double held_before = 0, held_after = 0, loss, first = 0, last = 0;
-    if (held) rnn_evaluate(m, HX, HY, B, &held_before);
+    if (held) rnn_evaluate(m, rnn_data_xy(HX, HY), B, &held_before, NULL);
     printf("text: %s, %ld characters, vocabulary %d; unigram entropy %.3f nats\n", path, n, V,
            entropy);
     printf("training%s: GRU(%d) -> GRU(%d), batches [%d, %d] of ids -> [%d, %d, %d] "
@@ -101,7 +101,8 @@ int main(int argc, char **argv) {
             for (int t = 0; t < SEQ; t++)
                 x[b * SEQ + t] = ID(s + t), y[b * SEQ + t] = ID(s + t + 1);
         }
-        if (rnn_train_on_batch(m, rnn_tensor2(x, B, SEQ), rnn_tensor2(y, B, SEQ), &loss)) {
+        if (rnn_train_on_batch(m, rnn_data_xy(rnn_tensor2(x, B, SEQ), rnn_tensor2(y, B, SEQ)),
+                               &loss)) {
             fprintf(stderr, "%s\n", rnn_model_error(m)); return 1;
         }
         if (k < 10) first += loss / 10;
@@ -110,7 +111,7 @@ int main(int argc, char **argv) {
     printf("training loss (first 10 steps -> last 10): %.3f -> %.3f nats per character\n", first,
            last);
     if (held) {
-        rnn_evaluate(m, HX, HY, B, &held_after);
+        rnn_evaluate(m, rnn_data_xy(HX, HY), B, &held_after, NULL);
         printf("held-out loss (text the model never saw): %.3f -> %.3f (unigram entropy %.3f)\n",
                held_before, held_after, entropy);
     } else {
@@ -126,7 +127,7 @@ int main(int argc, char **argv) {
     uint64_t sample_state = 42;
     printf("sampled at temperature 0.8:\n----\n%c", text[0]);
     for (int i = 0; i < 200; i++) {
-        if (rnn_predict(gen, rnn_tensor2(&id, 1, 1), 1, &p)) {  /* [1, 1] -> [1, 1, vocab] */
+        if (rnn_predict(gen, rnn_data_x(rnn_tensor2(&id, 1, 1)), 1, &p, 1)) {  /* [1, 1] -> [1, 1, vocab] */
             fprintf(stderr, "%s\n", rnn_model_error(gen)); return 1;
         }
         int next = rnn_sample(p.data, V, 0.8f, &sample_state);

@@ -55,13 +55,13 @@ int main(void) {
          RNN_NONE, 1, lstm(32, 1, 1), rnn_dense_simple(1, RNN_LINEAR), NULL),
          lstm_p(1, 32) + dense_p(32, 1));
 
-    rnn_symbol *ein = rnn_new_input(RNN_NONE, 10, 2, NULL);
+    rnn_symbol *ein = rnn_input_new(RNN_NONE, 10, 2, NULL);
     rnn_model *enc = rnn_model_simple(ein, rnn_call(lstm(8, 0, 0), rnn_call(lstm(16, 1, 0),
                                       rnn_call(lstm(32, 1, 0), ein))), "encoder");
-    rnn_symbol *din = rnn_new_input(RNN_NONE, 0, 8, NULL);
+    rnn_symbol *din = rnn_input_new(RNN_NONE, 0, 8, NULL);
     rnn_model *dec = rnn_model_simple(din, rnn_call(lstm(2, 1, 0), rnn_call(lstm(16, 1, 0),
                                       rnn_call(rnn_repeat_vector(10), din))), "decoder");
-    rnn_symbol *ain = rnn_new_input(RNN_NONE, 10, 2, NULL);
+    rnn_symbol *ain = rnn_input_new(RNN_NONE, 10, 2, NULL);
     rnn_model *ae = rnn_model_simple(ain, rnn_call_model(dec, rnn_call_model(enc, ain)),
                                      "autoencoder");
     long pe = lstm_p(2, 32) + lstm_p(32, 16) + lstm_p(16, 8), pd = lstm_p(8, 16) + lstm_p(16, 2);
@@ -70,7 +70,7 @@ int main(void) {
     show("s08 autoencoder: the two models as layers", ae, pe + pd);
 
     enum { V = 65 }; /* tiny Shakespeare's vocabulary */
-    rnn_symbol *in = rnn_new_ids_input(RNN_NONE, 100, NULL);
+    rnn_symbol *in = rnn_ids_input_new(RNN_NONE, 100, NULL);
     rnn_embedding_options eo = rnn_embedding_defaults(V, 64);
     rnn_recurrent_options g1 = rnn_gru_defaults(512), g2 = rnn_gru_defaults(128);
     g1.return_sequences = g2.return_sequences = 1;

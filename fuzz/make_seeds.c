@@ -54,7 +54,7 @@ int main(void) {
     emit(m, "gru_td");
 
     m = rnn_sequential("emb_simple_rnn");
-    rnn_sequential_input(m, rnn_new_ids_input(RNN_NONE, 5, NULL));
+    rnn_sequential_input(m, rnn_ids_input_new(RNN_NONE, 5, NULL));
     rnn_embedding_options e = rnn_embedding_defaults(10, 3);
     e.mask_zero = 1;
     rnn_add(m, rnn_embedding(&e));
@@ -65,8 +65,8 @@ int main(void) {
     emit(m, "emb_simple_rnn");
 
     /* Functional: an encoder's states start a decoder (several inputs and outputs per call). */
-    rnn_symbol *x = rnn_new_input(RNN_NONE, 4, 2, "enc_in");
-    rnn_symbol *y = rnn_new_input(RNN_NONE, 3, 2, "dec_in");
+    rnn_symbol *x = rnn_input_new(RNN_NONE, 4, 2, "enc_in");
+    rnn_symbol *y = rnn_input_new(RNN_NONE, 3, 2, "dec_in");
     o = rnn_lstm_defaults(2);
     o.return_state = 1;
     rnn_symbol *enc[3], *dec[3];

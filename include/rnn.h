@@ -59,13 +59,17 @@ const char *rnn_status_name(rnn_status s);
 /* ------------------------------------------------------------------ arrays */
 
 #define RNN_MAX_RANK 4
-/* A non-owning view of a float32 array in C order. Build one with rnn_tensor2/rnn_tensor3, or
- * fill it by hand. Arrays returned by the library (rnn_predict) own their data: free them with
- * rnn_tensor_free. */
+/* A float32 array in C order: either a borrowed view of the caller's memory (rnn_tensor1/2/3,
+ * or filled by hand: owned stays 0) or an array the library made for the caller (rnn_predict,
+ * rnn_predict_on_batch, rnn_npy_load, rnn_create_dataset: owned is 1), which rnn_tensor_free
+ * releases. */
 typedef struct {
     float *data;
     int rank;
     int64_t shape[RNN_MAX_RANK];
+    /* 1: data was allocated for the caller (with malloc) and rnn_tensor_free frees it. Set by
+     * the library; a copy of the struct shares the data, so free only one copy. */
+    int owned;
 } rnn_tensor;
 
 rnn_tensor rnn_tensor1(float *data, int64_t n);
@@ -73,7 +77,9 @@ rnn_tensor rnn_tensor2(float *data, int64_t n, int64_t features);
 rnn_tensor rnn_tensor3(float *data, int64_t n, int64_t steps, int64_t features);
 /* Number of elements (0 on overflow or a negative dimension). */
 int64_t rnn_tensor_size(const rnn_tensor *t);
-/* Frees data returned by the library and clears the view. Safe on a zeroed tensor. */
+/* Frees an owned array (owned == 1) and zeroes *t. A view (owned == 0: rnn_tensor3(buf, ...),
+ * a batch handed to a sink, a mapping's view) is only zeroed: its memory stays the caller's.
+ * Safe on a zeroed tensor and on NULL. */
 void rnn_tensor_free(rnn_tensor *t);
 
 /* ------------------------------------------------------------------ layers */
@@ -265,7 +271,9 @@ int64_t rnn_count_params(rnn_model *model);
 /* Weights in Keras's order and layout (get_weights / set_weights). Index over all weights of all
  * layers: layer 0's kernel, recurrent_kernel, bias, then layer 1's... */
 int rnn_weight_count(rnn_model *model);
-/* Name ("lstm/kernel"), rank and shape of weight i. */
+/* Name ("lstm/kernel"), rank and shape of weight i; name, rank and shape may be NULL. *name
+ * stays valid, and keeps its text, until the model is freed (it is stored with the weight:
+ * later calls do not overwrite it). */
 rnn_status rnn_weight_info(rnn_model *model, int index, const char **name, int *rank,
                            int64_t shape[RNN_MAX_RANK]);
 /* Copies weight i into/out of a caller buffer of `count` floats (must equal its size). */
@@ -283,9 +291,9 @@ typedef struct rnn_symbol rnn_symbol;
 
 /* keras.Input(shape=(steps, features), batch_size=batch). batch RNN_NONE: free; steps RNN_NONE:
  * any length; steps 0: no time axis ([batch, features]). name NULL: "input_layer", ... */
-rnn_symbol *rnn_new_input(int64_t batch, int64_t steps, int64_t features, const char *name);
+rnn_symbol *rnn_input_new(int64_t batch, int64_t steps, int64_t features, const char *name);
 /* keras.Input(shape=(steps,)) for integer token ids (given as float values), fed to Embedding. */
-rnn_symbol *rnn_new_ids_input(int64_t batch, int64_t steps, const char *name);
+rnn_symbol *rnn_ids_input_new(int64_t batch, int64_t steps, const char *name);
 /* Frees an input that no model took (a model frees the inputs it holds); does nothing for an
  * input a model uses. Layers called on it but never made part of a model are not freed. */
 void rnn_input_free(rnn_symbol *input);
@@ -308,7 +316,7 @@ rnn_model *rnn_model_new(rnn_symbol *const *inputs, int n_inputs, rnn_symbol *co
                          int n_outputs, const char *name);
 /* The usual single-input, single-output case. */
 rnn_model *rnn_model_simple(rnn_symbol *input, rnn_symbol *output, const char *name);
-/* Sequential with a declared input symbol (rnn_new_ids_input for an Embedding first layer). */
+/* Sequential with a declared input symbol (rnn_ids_input_new for an Embedding first layer). */
 rnn_status rnn_sequential_input(rnn_model *model, rnn_symbol *input);
 
 /* ------------------------------------------------------------------ training setup */
@@ -365,7 +373,7 @@ rnn_status rnn_set_from_logits(rnn_model *model, int from_logits);
 /* metrics=[...] of compile: "accuracy" (Keras picks sparse_categorical, categorical or binary
  * accuracy from the loss), "sparse_categorical_accuracy", "categorical_accuracy",
  * "binary_accuracy". Call after rnn_compile; at most 4. They are computed on output 0 (masked
- * steps excluded) and reported by fit (history, progress) and rnn_evaluate_metrics. */
+ * steps excluded) and reported by fit (history, progress) and rnn_evaluate. */
 rnn_status rnn_add_metric(rnn_model *model, const char *name);
 
 /* model.optimizer.iterations: the optimizer steps applied since compile (or restored by
@@ -425,6 +433,18 @@ typedef struct {
     int delete_checkpoint; /* default 1 */
 } rnn_backup_and_restore;
 
+/* Data larger than memory (Keras's generators and keras.utils.Sequence): batches come from the
+ * caller, one at a time. get() fills x[0..inputs) and y[0..outputs) with views of batch `index`
+ * (0 <= index < batches), valid until the next call; y may be left empty for prediction. The
+ * model's memory stays bounded by one batch. A stateful model sees the batches in order, its
+ * state carried from piece to piece; otherwise fit shuffles their order when options->shuffle. */
+typedef struct {
+    int64_t batches;
+    rnn_status (*get)(void *user, int64_t index, rnn_tensor *x, rnn_tensor *y);
+    void (*on_epoch_end)(void *user); /* optional: after the last batch of each epoch */
+    void *user;
+} rnn_batch_source;
+
 typedef struct {
     int epochs;             /* default 1   */
     int batch_size;         /* default 32  */
@@ -439,11 +459,14 @@ typedef struct {
      * (a custom callback: checkpointing, logging). NULL: none. */
     int (*on_epoch_end)(void *user, int epoch, const rnn_history *history);
     void *user;
+    /* Fit on a batch source: the batches evaluated after each epoch (Keras's validation_data);
+     * NULL: none. Refused with arrays (use validation_split). */
+    const rnn_batch_source *validation_source;
 } rnn_fit_options;
 rnn_fit_options rnn_fit_defaults(void);
 
-/* Data checks of fit, evaluate, predict, train_on_batch and predict_step (their _multi and
- * _on_batch forms, and every batch an rnn_batch_source hands over): x and y must be finite. A
+/* Data checks of fit, evaluate, predict, train_on_batch, predict_on_batch and predict_step (and
+ * of every batch an rnn_batch_source hands over): x and y must be finite. A
  * NaN or Inf anywhere is RNN_ERR_NUMERIC naming the array and the first flat index ("x contains
  * NaN at flat index 13"), before anything runs. Keras does not check; librnn refuses because
  * NaN in x or y turns every weight into NaN on the first update, and a NaN prediction is easily
@@ -453,54 +476,57 @@ rnn_fit_options rnn_fit_defaults(void);
  * after (RNN_ERR_NUMERIC naming the weight; the model then holds that weight non-finite, and
  * ModelCheckpoint, which saves only after a completed epoch, keeps its last good file). */
 
-/* model.fit(x, y). history may be NULL; otherwise free it with rnn_history_free. */
-rnn_status rnn_fit(rnn_model *model, rnn_tensor x, rnn_tensor y, const rnn_fit_options *options,
-                   rnn_history *history);
-/* model.evaluate(x, y, batch_size): the mean loss over the samples. */
-rnn_status rnn_evaluate(rnn_model *model, rnn_tensor x, rnn_tensor y, int batch_size,
-                        double *loss);
-/* The same, and the compiled metrics in metrics[0..n_metrics) (may be NULL). */
-rnn_status rnn_evaluate_metrics(rnn_model *model, rnn_tensor x, rnn_tensor y, int batch_size,
-                                double *loss, double *metrics);
-/* model.predict(x, batch_size): *y receives a new array (free with rnn_tensor_free). */
-rnn_status rnn_predict(rnn_model *model, rnn_tensor x, int batch_size, rnn_tensor *y);
-/* One optimizer step on exactly this batch; *loss (may be NULL) gets the batch's loss before
- * the update. */
-rnn_status rnn_train_on_batch(rnn_model *model, rnn_tensor x, rnn_tensor y, double *loss);
-/* predict on exactly this batch. */
-rnn_status rnn_predict_on_batch(rnn_model *model, rnn_tensor x, rnn_tensor *y);
-
-/* The same calls for models with several inputs (x[0..nx)) and outputs (y[0..ny)): Keras's
- * lists of arrays. The loss applies to every output and the losses are summed. */
-rnn_status rnn_fit_multi(rnn_model *model, const rnn_tensor *x, int nx, const rnn_tensor *y,
-                         int ny, const rnn_fit_options *options, rnn_history *history);
-rnn_status rnn_evaluate_multi(rnn_model *model, const rnn_tensor *x, int nx, const rnn_tensor *y,
-                              int ny, int batch_size, double *loss);
-/* y[0..ny) each receive a new array (free each with rnn_tensor_free). */
-rnn_status rnn_predict_multi(rnn_model *model, const rnn_tensor *x, int nx, int batch_size,
-                             rnn_tensor *y, int ny);
-rnn_status rnn_train_on_batch_multi(rnn_model *model, const rnn_tensor *x, int nx,
-                                    const rnn_tensor *y, int ny, double *loss);
-
-/* Data larger than memory (Keras's generators and keras.utils.Sequence): batches come from the
- * caller, one at a time. get() fills x[0..inputs) and y[0..outputs) with views of batch `index`
- * (0 <= index < batches), valid until the next call; y may be left empty for prediction. The
- * model's memory stays bounded by one batch. A stateful model sees the batches in order, its
- * state carried from piece to piece; otherwise fit shuffles their order when options->shuffle. */
+/* What fit, evaluate, predict, train_on_batch and predict_on_batch work on: Keras's x and y, in
+ * one of three forms, each made by a helper below (fields not of the form stay zero).
+ *  - one input array and one target array: x and y (rnn_data_xy; rnn_data_x without targets);
+ *  - several inputs and outputs, Keras's lists of arrays: xs[0..n_x) and ys[0..n_y)
+ *    (rnn_data_arrays); the loss applies to every output and the losses are summed;
+ *  - batches handed over by the caller, one at a time: source (rnn_data_source).
+ * The arrays are borrowed: nothing is copied or freed, and they must stay valid during the call.
+ * Passed by value, so a call reads like Keras's: rnn_fit(model, rnn_data_xy(x, y), &options,
+ * &history). */
 typedef struct {
-    int64_t batches;
-    rnn_status (*get)(void *user, int64_t index, rnn_tensor *x, rnn_tensor *y);
-    void (*on_epoch_end)(void *user); /* optional: after the last batch of each epoch */
-    void *user;
-} rnn_batch_source;
+    rnn_tensor x, y;
+    const rnn_tensor *xs;
+    int n_x;
+    const rnn_tensor *ys;
+    int n_y;
+    const rnn_batch_source *source;
+} rnn_data;
 
-rnn_status rnn_fit_source(rnn_model *model, const rnn_batch_source *train,
-                          const rnn_batch_source *validation, const rnn_fit_options *options,
-                          rnn_history *history);
-rnn_status rnn_evaluate_source(rnn_model *model, const rnn_batch_source *source, double *loss,
-                               double *metrics);
-/* Predictions batch by batch: sink(user, batch index, outputs) receives views valid during the
- * call. A non-zero status from the sink stops and is returned. */
+rnn_data rnn_data_xy(rnn_tensor x, rnn_tensor y);
+/* Inputs only (predict, predict_on_batch). */
+rnn_data rnn_data_x(rnn_tensor x);
+/* Lists of arrays: x[0..n_x) and y[0..n_y) (y may be NULL with n_y 0 for predict). */
+rnn_data rnn_data_arrays(const rnn_tensor *x, int n_x, const rnn_tensor *y, int n_y);
+/* Batches from a source (it must outlive the call). */
+rnn_data rnn_data_source(const rnn_batch_source *source);
+
+/* model.fit(x, y). With a batch source, options->validation_source (may be NULL) is evaluated
+ * after each epoch, Keras's validation_data; with arrays, options->validation_split holds data
+ * out instead. history may be NULL; otherwise free it with rnn_history_free. */
+rnn_status rnn_fit(rnn_model *model, rnn_data data, const rnn_fit_options *options,
+                   rnn_history *history);
+/* model.evaluate(x, y, batch_size): the mean loss over the samples in *loss and the compiled
+ * metrics in metrics[0..n_metrics) (metrics may be NULL). batch_size <= 0: 32; unused with a
+ * batch source (its batches are evaluated as they come, the mean weighted by their sizes). */
+rnn_status rnn_evaluate(rnn_model *model, rnn_data data, int batch_size, double *loss,
+                        double *metrics);
+/* model.predict(x, batch_size): outputs[0..n_outputs) each receive a new array (free each with
+ * rnn_tensor_free), one per model output. batch_size <= 0: 32. Arrays only: for a batch source,
+ * whose outputs may not fit in memory, use rnn_predict_source. */
+rnn_status rnn_predict(rnn_model *model, rnn_data data, int batch_size, rnn_tensor *outputs,
+                       int n_outputs);
+/* One optimizer step on exactly this batch (arrays); *loss (may be NULL) gets the batch's loss
+ * before the update. */
+rnn_status rnn_train_on_batch(rnn_model *model, rnn_data data, double *loss);
+/* predict on exactly this batch (arrays): rnn_predict with a batch size of all the samples. */
+rnn_status rnn_predict_on_batch(rnn_model *model, rnn_data data, rnn_tensor *outputs,
+                                int n_outputs);
+
+/* Predictions from a batch source, batch by batch: sink(user, batch index, outputs) receives
+ * views valid during the call, so outputs larger than memory can be written out as they come.
+ * A non-zero status from the sink stops and is returned. */
 rnn_status rnn_predict_source(rnn_model *model, const rnn_batch_source *source,
                               rnn_status (*sink)(void *user, int64_t batch, const rnn_tensor *y),
                               void *user);
@@ -559,13 +585,6 @@ rnn_status rnn_model_set_context(rnn_model *model, rnn_context *ctx);
  * models with their own context, not the BLAS's threads. Call it between runs, not during
  * one. */
 rnn_status rnn_set_threads(int threads);
-
-/* ------------------------------------------------------------------ sampling */
-
-/* Draws an index from n probabilities reshaped by a temperature, as text-generation examples do:
- * p_i^(1/T) renormalised (T = 1: the distribution itself; T -> 0: the arg max). *state is the
- * caller's generator state (any seed). Returns -1 for bad arguments. */
-int rnn_sample(const float *probabilities, int n, float temperature, uint64_t *state);
 
 /* ------------------------------------------------------------------ Keras model files */
 
@@ -626,19 +645,24 @@ rnn_model *rnn_load_ex(const char *path, const rnn_load_options *options);
  * is written through (its target replaced, the link kept); a device or FIFO (/dev/stdout) is
  * written in place. A process killed during the save leaves path either old or new, never broken,
  * but cannot remove its temporary file (.NAME.rnntmp-PID-XXXXXX beside it); the next successful
- * save of the same path removes those of processes that no longer run. A compiled model's optimizer state
- * (step count, learning rate, Adam's moments and the other slots) is saved in Keras 3's layout,
- * so training continues where it stopped after rnn_load, in librnn or in Keras. A model using
- * the Keras 1/2 hard_sigmoid cannot be saved as .keras (Keras 3 has no such function), nor one
- * using Keras 3's hard_sigmoid as .h5 (RNN_ERR_UNSUPPORTED). Built without the Keras libraries
- * (make KERAS_IO=none), rnn_load and rnn_save return RNN_ERR_UNSUPPORTED. */
+ * save of the same path removes those of processes that no longer run. A compiled model's
+ * optimizer state (step count, learning rate, Adam's moments and the other slots) is saved in
+ * Keras 3's layout, so training continues where it stopped after rnn_load, in librnn or in
+ * Keras. A model using the Keras 1/2 hard_sigmoid cannot be saved as .keras (Keras 3 has no such
+ * function), nor one using Keras 3's hard_sigmoid as .h5 (RNN_ERR_UNSUPPORTED). Built without
+ * the Keras libraries (make KERAS_IO=none), rnn_load and rnn_save return RNN_ERR_UNSUPPORTED. */
 rnn_status rnn_save(rnn_model *model, const char *path);
 /* Everything rnn_save(model, path) would check, without writing anything: the extension, that
  * the model can be expressed in that format, that path is not a directory and that a file can be
  * created beside it. Call it before long work (a fit) whose result goes to path. */
 rnn_status rnn_save_check(rnn_model *model, const char *path);
 
-/* ------------------------------------------------------------------ time-series helpers */
+/* ================================================================== data helpers
+ * What Keras programs take from NumPy, pandas and scikit-learn around the model: scaling,
+ * windows of a series, CSV columns, .npy files, batch sources over files and arrays, output
+ * files written safely, sampling. None of them is needed to build, train or run a model. */
+
+/* ------------------------------------------------------------------ scaling and windows */
 
 /* Keras/scikit-learn MinMaxScaler(feature_range=(lo, hi)) over one column of values. */
 typedef struct {
@@ -657,8 +681,11 @@ void rnn_minmax_inverse(const rnn_minmax_scaler *scaler, float *values, int64_t 
 rnn_status rnn_create_dataset(const float *series, int64_t n, int look_back, rnn_tensor *x,
                               rnn_tensor *y);
 
-/* Splits n values at floor(n * train_fraction): train = [0, split), test = [split, n). */
+/* Splits n values at floor(n * train_fraction): train = [0, split), test = [split, n). Returns
+ * split, or -1 with the reason in rnn_last_error() for n <= 0 or a fraction outside (0, 1). */
 int64_t rnn_train_test_split(int64_t n, double train_fraction);
+
+/* ------------------------------------------------------------------ CSV files */
 
 /* Loads one numeric column of a CSV file with a header row, by header name or (if column_name
  * is NULL) by 0-based index. *values is a new malloc'd array (free with free()). Quoted fields
@@ -683,21 +710,11 @@ rnn_status rnn_npy_load(const char *path, rnn_tensor *out);
  * unchanged and no temporary file is left behind. */
 rnn_status rnn_npy_save(const char *path, const rnn_tensor *t);
 
-/* An output file written the way librnn writes its own (models, .npy): the content goes to a
- * temporary file beside the target (".NAME.rnntmp-PID-XXXXXX"), and commit flushes it and renames
- * it over path, so readers never see half a file and a failure leaves path as it was. A symlink
- * at path is written through (the file it points to is replaced, the link stays); a device,
- * FIFO or socket (/dev/stdout, a named pipe) is written in place at commit; a directory is
- * refused. Open gives a stdio stream to write; commit closes it and puts the file in place
- * (RNN_ERR_IO with the reason on failure, nothing left behind); discard closes it and removes
- * the temporary file. Both free the handle. */
-typedef struct rnn_output_file rnn_output_file;
-rnn_status rnn_output_file_open(const char *path, rnn_output_file **file, FILE **stream);
-rnn_status rnn_output_file_commit(rnn_output_file *file);
-void rnn_output_file_discard(rnn_output_file *file);
+/* ------------------------------------------------------------------ mapped files, batch sources */
 
-/* Maps a float32 .npy file into memory instead of reading it: *view points into the mapping
- * (pages are read on demand, so an array larger than memory works) until rnn_npy_map_close.
+/* Maps a float32 .npy file into memory instead of reading it: *view is a view into the mapping
+ * (not owned: rnn_npy_map_close releases it), valid until rnn_npy_map_close. Pages are read on
+ * demand, so an array larger than memory works.
  * Writes into the view stay private (the file never changes). Other dtypes: RNN_ERR_UNSUPPORTED.
  * A mapping reads the file as it is when each page is first touched: if another process
  * truncates the file while it is mapped, touching a page past the new end raises SIGBUS (the
@@ -728,6 +745,28 @@ typedef struct {
 } rnn_array_source_state;
 rnn_status rnn_array_source(rnn_batch_source *source, rnn_array_source_state *state,
                             rnn_tensor x, rnn_tensor y, int64_t batch_size);
+
+/* ------------------------------------------------------------------ output files */
+
+/* An output file written the way librnn writes its own (models, .npy): the content goes to a
+ * temporary file beside the target (".NAME.rnntmp-PID-XXXXXX"), and commit flushes it and renames
+ * it over path, so readers never see half a file and a failure leaves path as it was. A symlink
+ * at path is written through (the file it points to is replaced, the link stays); a device,
+ * FIFO or socket (/dev/stdout, a named pipe) is written in place at commit; a directory is
+ * refused. Open gives a stdio stream to write; commit closes it and puts the file in place
+ * (RNN_ERR_IO with the reason on failure, nothing left behind); discard closes it and removes
+ * the temporary file. Both free the handle. */
+typedef struct rnn_output_file rnn_output_file;
+rnn_status rnn_output_file_open(const char *path, rnn_output_file **file, FILE **stream);
+rnn_status rnn_output_file_commit(rnn_output_file *file);
+void rnn_output_file_discard(rnn_output_file *file);
+
+/* ------------------------------------------------------------------ sampling */
+
+/* Draws an index from n probabilities reshaped by a temperature, as text-generation examples do:
+ * p_i^(1/T) renormalised (T = 1: the distribution itself; T -> 0: the arg max). *state is the
+ * caller's generator state (any seed). Returns -1 for bad arguments. */
+int rnn_sample(const float *probabilities, int n, float temperature, uint64_t *state);
 
 #ifdef __cplusplus
 }

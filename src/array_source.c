@@ -10,10 +10,12 @@ static rnn_status array_get(void *user, int64_t index, rnn_tensor *x, rnn_tensor
     if (index < 0 || start >= n) return rnn__fail(RNN_ERR_ARGUMENT, "batch %lld is out of range", (long long)index);
     const int64_t count = n - start < s->batch_size ? n - start : s->batch_size;
     x[0] = s->x;
+    x[0].owned = 0; /* a view into the caller's array, even when that array is owned */
     x[0].shape[0] = count;
     x[0].data = s->x.data + start * (rnn_tensor_size(&s->x) / n);
     if (s->y.data) {
         y[0] = s->y;
+        y[0].owned = 0;
         y[0].shape[0] = count;
         y[0].data = s->y.data + start * (rnn_tensor_size(&s->y) / n);
     }

@@ -97,7 +97,7 @@ static rnn_status check_input_dims(int64_t batch, int64_t steps, int64_t feature
     return RNN_OK;
 }
 
-rnn_symbol *rnn_new_input(int64_t batch, int64_t steps, int64_t features, const char *name) {
+rnn_symbol *rnn_input_new(int64_t batch, int64_t steps, int64_t features, const char *name) {
     if (check_input_dims(batch, steps, features, 0)) return NULL;
     rnn_shape s = steps == 0 ? (rnn_shape){2, {batch, features, 0, 0}}
                              : (rnn_shape){3, {batch, steps, features, 0}};
@@ -109,7 +109,7 @@ void rnn_input_free(rnn_symbol *input) {
         rnn__layer_destroy(input->producer);
 }
 
-rnn_symbol *rnn_new_ids_input(int64_t batch, int64_t steps, const char *name) {
+rnn_symbol *rnn_ids_input_new(int64_t batch, int64_t steps, const char *name) {
     if (check_input_dims(batch, steps, 1, 1)) return NULL;
     return new_input((rnn_shape){2, {batch, steps, 0, 0}}, 1, name);
 }
@@ -407,7 +407,7 @@ rnn_model *rnn_model_new(rnn_symbol *const *inputs, int n_inputs, rnn_symbol *co
         if (!inputs[k] || !rnn__is_input_layer(inputs[k]->producer)) {
             if (inputs[k] || !rnn_last_error()[0])
                 rnn__fail(RNN_ERR_ARGUMENT, "model input %d is %s", k,
-                          inputs[k] ? "not an input symbol (rnn_new_input)" : "NULL");
+                          inputs[k] ? "not an input symbol (rnn_input_new)" : "NULL");
             return NULL;
         }
     for (int k = 0; k < n_outputs; k++)
@@ -473,7 +473,7 @@ rnn_status rnn_batch_input(rnn_model *m, int64_t batch, int64_t steps, int64_t f
     if (!m->sequential || m->n_layers > 0)
         return rnn__model_fail(m, rnn__fail(RNN_ERR_STATE,
                                "the input must be declared before the first layer is added"));
-    rnn_symbol *in = rnn_new_input(batch, steps, features, NULL);
+    rnn_symbol *in = rnn_input_new(batch, steps, features, NULL);
     if (!in) return rnn__model_fail(m, RNN_ERR_SHAPE);
     return rnn_sequential_input(m, in);
 }
@@ -811,9 +811,12 @@ rnn_status rnn_weight_info(rnn_model *m, int index, const char **name, int *rank
                                "model has %d)", index, m->n_weights));
     rnn_weight *w = m->weights[index];
     rnn_layer *L = weight_owner(m, w);
-    static _Thread_local char full[2 * RNN_NAME_MAX + 32];
+    char full[sizeof w->path];
     snprintf(full, sizeof full, "%s/%s", L ? L->name : "?", w->name);
-    if (name) *name = full;
+    /* Written only when it changes (a layer renamed since the last call), so that a caller
+     * holding the pointer while another thread asks again never sees a half-written name. */
+    if (strcmp(full, w->path)) memcpy(w->path, full, sizeof full);
+    if (name) *name = w->path;
     if (rank) *rank = w->rank;
     if (shape)
         for (int i = 0; i < RNN_MAX_RANK; i++) shape[i] = i < w->rank ? w->shape[i] : 0;

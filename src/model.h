@@ -135,7 +135,7 @@ void rnn__model_retain(rnn_model *m);
 
 /* The InputLayer class (model inputs). */
 int rnn__is_input_layer(const rnn_layer *layer);
-/* 1 for an InputLayer of token ids (rnn_new_ids_input). */
+/* 1 for an InputLayer of token ids (rnn_ids_input_new). */
 int rnn__input_is_ids(const rnn_layer *layer);
 /* rnn__layer_walk over each of the model's layers in order (InputLayers included): every layer
  * of the model and of its nested models and wrappers, at any depth. A layer that two nested

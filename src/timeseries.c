@@ -177,11 +177,13 @@ rnn_status rnn_create_dataset(const float *series, int64_t n, int look_back, rnn
     /* Filled by hand rather than with rnn_tensor3/rnn_tensor2 so this file needs nothing but
      * the error functions; rnn_tensor_free releases data with free(). */
     x->data = xd;
+    x->owned = 1;
     x->rank = 3;
     x->shape[0] = samples;
     x->shape[1] = look_back;
     x->shape[2] = 1;
     y->data = yd;
+    y->owned = 1;
     y->rank = 2;
     y->shape[0] = samples;
     y->shape[1] = 1;

@@ -94,7 +94,7 @@ static float xs[2][B * T * F];
 
 static int predict(rnn_model *m, int which, float out[B]) {
     rnn_tensor y;
-    if (rnn_predict(m, rnn_tensor3(xs[which], B, T, F), B, &y)) return -1;
+    if (rnn_predict(m, rnn_data_x(rnn_tensor3(xs[which], B, T, F)), B, &y, 1)) return -1;
     memcpy(out, y.data, sizeof(float) * B);
     rnn_tensor_free(&y);
     return 0;
@@ -204,7 +204,7 @@ static void test_training(void) {
     fo.batch_size = B;
     fo.verbose = 0;
     fo.shuffle = 0;
-    CHECK(rnn_fit(m, rnn_tensor3(x, N, T, F), rnn_tensor2(y, N, 1), &fo, NULL) == RNN_OK,
+    CHECK(rnn_fit(m, rnn_data_xy(rnn_tensor3(x, N, T, F), rnn_tensor2(y, N, 1)), &fo, NULL) == RNN_OK,
           "fit: %s", rnn_model_error(m));
     float *after = all_weights(m, &n1), *lstm_after = lstm_weights(inner, &l1);
     /* Every weight the outer model lists moved ... */
@@ -264,7 +264,7 @@ static rnn_status fit_quietly(rnn_model *m, float *x, float *y) {
     fo.epochs = 2;
     fo.batch_size = 4;
     fo.verbose = 0;
-    return rnn_fit(m, rnn_tensor3(x, N, T, F), rnn_tensor2(y, N, 1), &fo, NULL);
+    return rnn_fit(m, rnn_data_xy(rnn_tensor3(x, N, T, F), rnn_tensor2(y, N, 1)), &fo, NULL);
 }
 
 static void test_seeds(const char *dir) {

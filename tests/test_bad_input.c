@@ -207,51 +207,51 @@ static int cli(int (*cmd)(int, char **), int argc, const char *const *args) {
 static int fit_x_rank2(void) {
     rnn_model *m = util_window_model(1);
     rnn_fit_options o = quiet();
-    return rnn_fit(m, rnn_tensor2(xw, 8, 4), Y(), &o, NULL);
+    return rnn_fit(m, rnn_data_xy(rnn_tensor2(xw, 8, 4), Y()), &o, NULL);
 }
 static int fit_x_features(void) {
     rnn_model *m = util_window_model(1);
     rnn_fit_options o = quiet();
-    return rnn_fit(m, rnn_tensor3(xw, 4, 4, 2), rnn_tensor2(yw, 4, 1), &o, NULL);
+    return rnn_fit(m, rnn_data_xy(rnn_tensor3(xw, 4, 4, 2), rnn_tensor2(yw, 4, 1)), &o, NULL);
 }
 static int fit_y_shape(void) {
     rnn_model *m = util_window_model(1);
     rnn_fit_options o = quiet();
-    return rnn_fit(m, X(), rnn_tensor2(yw, 4, 2), &o, NULL);
+    return rnn_fit(m, rnn_data_xy(X(), rnn_tensor2(yw, 4, 2)), &o, NULL);
 }
 static int fit_y_rank3(void) {
     rnn_model *m = util_window_model(1);
     rnn_fit_options o = quiet();
-    return rnn_fit(m, X(), rnn_tensor3(yw, 8, 1, 1), &o, NULL);
+    return rnn_fit(m, rnn_data_xy(X(), rnn_tensor3(yw, 8, 1, 1)), &o, NULL);
 }
 static int predict_x_rank4(void) {
     rnn_model *m = util_window_model(1);
     rnn_tensor x = X(), y = {0};
     x.rank = 4;
     x.shape[3] = 1;
-    return rnn_predict(m, x, 32, &y);
+    return rnn_predict(m, rnn_data_x(x), 32, &y, 1);
 }
 static int predict_x_steps(void) {
     rnn_model *m = util_window_model(1);
     rnn_tensor y = {0};
-    return rnn_predict(m, rnn_tensor3(xw, 4, 8, 1), 32, &y);
+    return rnn_predict(m, rnn_data_x(rnn_tensor3(xw, 4, 8, 1)), 32, &y, 1);
 }
 static int evaluate_samples(void) {
     rnn_model *m = util_window_model(1);
     double loss;
-    return rnn_evaluate(m, X(), rnn_tensor2(yw, 5, 1), 32, &loss);
+    return rnn_evaluate(m, rnn_data_xy(X(), rnn_tensor2(yw, 5, 1)), 32, &loss, NULL);
 }
 static int evaluate_x_negative(void) {
     rnn_model *m = util_window_model(1);
     double loss;
-    return rnn_evaluate(m, rnn_tensor3(xw, 8, 4, -1), Y(), 32, &loss);
+    return rnn_evaluate(m, rnn_data_xy(rnn_tensor3(xw, 8, 4, -1), Y()), 32, &loss, NULL);
 }
 static int train_on_batch_uncompiled(void) {
     rnn_model *m = rnn_sequential(NULL);
     rnn_input(m, 4, 1);
     rnn_add(m, rnn_dense_simple(1, RNN_LINEAR));
     double loss;
-    return rnn_train_on_batch(m, X(), rnn_tensor3(yw, 8, 4, 1), &loss);
+    return rnn_train_on_batch(m, rnn_data_xy(X(), rnn_tensor3(yw, 8, 4, 1)), &loss);
 }
 
 /* ---- stateful batch size */
@@ -270,17 +270,17 @@ static int stateful_fit_batch(void) {
     rnn_model *m = stateful_model();
     rnn_fit_options o = quiet();
     o.batch_size = 2;
-    return rnn_fit(m, X(), Y(), &o, NULL);
+    return rnn_fit(m, rnn_data_xy(X(), Y()), &o, NULL);
 }
 static int stateful_fit_rows(void) {
     rnn_model *m = stateful_model();
     rnn_fit_options o = quiet();
-    return rnn_fit(m, rnn_tensor3(xw, 6, 4, 1), rnn_tensor2(yw, 6, 1), &o, NULL);
+    return rnn_fit(m, rnn_data_xy(rnn_tensor3(xw, 6, 4, 1), rnn_tensor2(yw, 6, 1)), &o, NULL);
 }
 static int stateful_predict_batch(void) {
     rnn_model *m = stateful_model();
     rnn_tensor y = {0};
-    return rnn_predict(m, X(), 8, &y);
+    return rnn_predict(m, rnn_data_x(X()), 8, &y, 1);
 }
 
 /* ---- zero samples, zero steps */
@@ -288,12 +288,12 @@ static int stateful_predict_batch(void) {
 static int fit_zero_samples(void) {
     rnn_model *m = util_window_model(1);
     rnn_fit_options o = quiet();
-    return rnn_fit(m, rnn_tensor3(xw, 0, 4, 1), rnn_tensor2(yw, 0, 1), &o, NULL);
+    return rnn_fit(m, rnn_data_xy(rnn_tensor3(xw, 0, 4, 1), rnn_tensor2(yw, 0, 1)), &o, NULL);
 }
 static int predict_zero_samples(void) {
     rnn_model *m = util_window_model(1);
     rnn_tensor y = {0};
-    return rnn_predict(m, rnn_tensor3(xw, 0, 4, 1), 32, &y);
+    return rnn_predict(m, rnn_data_x(rnn_tensor3(xw, 0, 4, 1)), 32, &y, 1);
 }
 static int predict_zero_steps(void) {
     rnn_model *m = rnn_sequential(NULL);
@@ -301,7 +301,7 @@ static int predict_zero_steps(void) {
     rnn_recurrent_options o = rnn_lstm_defaults(2);
     rnn_add(m, rnn_lstm(&o));
     rnn_tensor y = {0};
-    return rnn_predict(m, rnn_tensor3(xw, 4, 0, 1), 32, &y);
+    return rnn_predict(m, rnn_data_x(rnn_tensor3(xw, 4, 0, 1)), 32, &y, 1);
 }
 static int fit_zero_steps(void) {
     rnn_model *m = rnn_sequential(NULL);
@@ -310,7 +310,7 @@ static int fit_zero_steps(void) {
     rnn_add(m, rnn_lstm(&o));
     rnn_compile(m, "mse", "adam");
     rnn_fit_options fo = quiet();
-    return rnn_fit(m, rnn_tensor3(xw, 8, 0, 1), Y(), &fo, NULL);
+    return rnn_fit(m, rnn_data_xy(rnn_tensor3(xw, 8, 0, 1), Y()), &fo, NULL);
 }
 
 /* ---- NaN and Inf */
@@ -319,31 +319,31 @@ static int fit_x_nan(void) {
     rnn_model *m = util_window_model(1);
     rnn_fit_options o = quiet();
     xw[13] = NAN;
-    return rnn_fit(m, X(), Y(), &o, NULL);
+    return rnn_fit(m, rnn_data_xy(X(), Y()), &o, NULL);
 }
 static int fit_y_inf(void) {
     rnn_model *m = util_window_model(1);
     rnn_fit_options o = quiet();
     yw[5] = -INFINITY;
-    return rnn_fit(m, X(), Y(), &o, NULL);
+    return rnn_fit(m, rnn_data_xy(X(), Y()), &o, NULL);
 }
 static int evaluate_y_nan(void) {
     rnn_model *m = util_window_model(1);
     double loss;
     yw[0] = NAN;
-    return rnn_evaluate(m, X(), Y(), 32, &loss);
+    return rnn_evaluate(m, rnn_data_xy(X(), Y()), 32, &loss, NULL);
 }
 static int train_on_batch_x_inf(void) {
     rnn_model *m = util_window_model(1);
     double loss;
     xw[0] = INFINITY;
-    return rnn_train_on_batch(m, X(), Y(), &loss);
+    return rnn_train_on_batch(m, rnn_data_xy(X(), Y()), &loss);
 }
 static int predict_x_nan(void) {
     rnn_model *m = util_window_model(1);
     rnn_tensor y = {0};
     xw[31] = NAN;
-    return rnn_predict(m, X(), 32, &y);
+    return rnn_predict(m, rnn_data_x(X()), 32, &y, 1);
 }
 static int predict_step_nan(void) {
     rnn_model *m = util_window_model(1);
@@ -361,7 +361,7 @@ static int set_weight_nan(void) {
 
 static rnn_model *embedding_model(void) {
     rnn_model *m = rnn_sequential(NULL);
-    rnn_sequential_input(m, rnn_new_ids_input(RNN_NONE, 4, NULL));
+    rnn_sequential_input(m, rnn_ids_input_new(RNN_NONE, 4, NULL));
     rnn_embedding_options e = rnn_embedding_defaults(10, 3);
     rnn_add(m, rnn_embedding(&e));
     rnn_recurrent_options o = rnn_gru_defaults(2);
@@ -375,27 +375,27 @@ static int embedding_id_high(void) {
     rnn_model *m = embedding_model();
     rnn_tensor y = {0};
     ids[6] = 10;
-    return rnn_predict(m, rnn_tensor2(ids, 2, 4), 32, &y);
+    return rnn_predict(m, rnn_data_x(rnn_tensor2(ids, 2, 4)), 32, &y, 1);
 }
 static int embedding_id_negative(void) {
     rnn_model *m = embedding_model();
     float t[2] = {0, 1};
     double loss;
     ids[0] = -1;
-    return rnn_train_on_batch(m, rnn_tensor2(ids, 2, 4), rnn_tensor2(t, 2, 1), &loss);
+    return rnn_train_on_batch(m, rnn_data_xy(rnn_tensor2(ids, 2, 4), rnn_tensor2(t, 2, 1)), &loss);
 }
 static int embedding_id_fraction(void) {
     rnn_model *m = embedding_model();
     float t[2] = {0, 1};
     rnn_fit_options o = quiet();
     ids[3] = 2.5f;
-    return rnn_fit(m, rnn_tensor2(ids, 2, 4), rnn_tensor2(t, 2, 1), &o, NULL);
+    return rnn_fit(m, rnn_data_xy(rnn_tensor2(ids, 2, 4), rnn_tensor2(t, 2, 1)), &o, NULL);
 }
 static int embedding_id_huge(void) {
     rnn_model *m = embedding_model();
     rnn_tensor y = {0};
     ids[1] = 3e9f; /* beyond int32: must not wrap into a valid row */
-    return rnn_predict(m, rnn_tensor2(ids, 2, 4), 32, &y);
+    return rnn_predict(m, rnn_data_x(rnn_tensor2(ids, 2, 4)), 32, &y, 1);
 }
 static int sparse_target_range(void) {
     rnn_model *m = rnn_sequential(NULL);
@@ -406,7 +406,7 @@ static int sparse_target_range(void) {
     rnn_compile(m, "sparse_categorical_crossentropy", "adam");
     float t[8] = {0, 1, 2, 3, 0, 1, 2, 0};
     double loss;
-    return rnn_train_on_batch(m, X(), rnn_tensor2(t, 8, 1), &loss);
+    return rnn_train_on_batch(m, rnn_data_xy(X(), rnn_tensor2(t, 8, 1)), &loss);
 }
 
 /* ---- sizes whose products overflow */
@@ -414,7 +414,7 @@ static int sparse_target_range(void) {
 static int predict_huge_rows(void) {
     rnn_model *m = util_window_model(1);
     rnn_tensor y = {0};
-    return rnn_predict(m, rnn_tensor3(xw, INT64_MAX / 2, 4, 1), 32, &y);
+    return rnn_predict(m, rnn_data_x(rnn_tensor3(xw, INT64_MAX / 2, 4, 1)), 32, &y, 1);
 }
 static int fit_huge_product(void) {
     rnn_model *m = rnn_sequential(NULL);
@@ -423,8 +423,9 @@ static int fit_huge_product(void) {
     rnn_compile(m, "mse", "sgd");
     rnn_fit_options o = quiet();
     /* (2^32, 2^32, 1) x: each dimension fine, the product 2^64 wraps to 0 in int64 */
-    return rnn_fit(m, rnn_tensor3(xw, (int64_t)1 << 32, (int64_t)1 << 32, 1),
-                   rnn_tensor3(yw, (int64_t)1 << 32, (int64_t)1 << 32, 1), &o, NULL);
+    return rnn_fit(m,
+                   rnn_data_xy(rnn_tensor3(xw, (int64_t)1 << 32, (int64_t)1 << 32, 1), rnn_tensor3(yw, (int64_t)1 << 32, (int64_t)1 << 32, 1)),
+                   &o, NULL);
 }
 static int huge_units_api(void) {
     rnn_model *m = rnn_sequential(NULL);
@@ -434,7 +435,7 @@ static int huge_units_api(void) {
     if (st) return st;
     float *x = calloc((size_t)4 << 20, sizeof(float));
     rnn_tensor y = {0};
-    return rnn_predict(m, rnn_tensor3(x, 1, 4, 1 << 20), 1, &y); /* builds: 32 TiB of weights */
+    return rnn_predict(m, rnn_data_x(rnn_tensor3(x, 1, 4, 1 << 20)), 1, &y, 1); /* builds: 32 TiB of weights */
 }
 static int npy_huge_shape(void) {
     npy_raw(P("big.npy"), "{'descr': '<f4', 'fortran_order': False, 'shape': (1099511627776, "
@@ -695,7 +696,7 @@ static int save_h5_missing_dir(void) {
     rnn_model *m = util_window_model(1);
     return rnn_save(m, P("no/m.h5"));
 }
-static int npy_save_missing_dir(void) { return rnn_npy_save(P("no/y.npy"), &(rnn_tensor){xw, 1, {3}}); }
+static int npy_save_missing_dir(void) { return rnn_npy_save(P("no/y.npy"), &(rnn_tensor){.data = xw, .rank = 1, .shape = {3}}); }
 static int save_parent_is_file(void) {
     util_write(P("file"), "x", 1);
     rnn_model *m = util_window_model(1);

@@ -174,8 +174,8 @@ int main(void) {
         rnn_get_weight(tuned, 0, b, 12);
         CHECK(memcmp(a, b, sizeof a) != 0, "rnn fit left the weights as they were");
         double l0, l1;
-        rnn_evaluate(m, X, Y, 16, &l0);
-        rnn_evaluate(tuned, X, Y, 16, &l1);
+        rnn_evaluate(m, rnn_data_xy(X, Y), 16, &l0, NULL);
+        rnn_evaluate(tuned, rnn_data_xy(X, Y), 16, &l1, NULL);
         CHECK(l1 < l0, "loss did not fall: %g -> %g", l0, l1);
         rnn_model_free(tuned);
     }

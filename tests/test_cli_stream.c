@@ -71,7 +71,7 @@ static void check_stream(int B, int with_batch_axis) {
     rnn_tensor ys = {0}, yfull = {0};
     CHECK(rnn_npy_load(yout, &ys) == RNN_OK, "reading the output: %s", rnn_last_error());
     rnn_reset_states(m);
-    CHECK(rnn_predict(m, rnn_tensor3(x, B, T, F), B, &yfull) == RNN_OK, "predict: %s",
+    CHECK(rnn_predict(m, rnn_data_x(rnn_tensor3(x, B, T, F)), B, &yfull, 1) == RNN_OK, "predict: %s",
           rnn_model_error(m));
     CHECK(ys.rank == (with_batch_axis ? 3 : 2) && ys.shape[ys.rank - 2] == T &&
           ys.shape[ys.rank - 1] == O, "output shape: rank %d", ys.rank);
@@ -117,7 +117,7 @@ static void check_one_feature(void) {
     rnn_tensor ys = {0}, yfull = {0};
     CHECK(rnn_npy_load(yout, &ys) == RNN_OK && ys.rank == 2 && ys.shape[0] == T && ys.shape[1] == 1,
           "the (steps, 1) stream's output should be (50, 1)");
-    CHECK(rnn_predict(m, rnn_tensor3(x, 1, T, 1), 1, &yfull) == RNN_OK, "predict");
+    CHECK(rnn_predict(m, rnn_data_x(rnn_tensor3(x, 1, T, 1)), 1, &yfull, 1) == RNN_OK, "predict");
     int same = ys.data && yfull.data && ys.rank == 2 && ys.shape[0] == T;
     for (int i = 0; same && i < T; i++) same = fabsf(ys.data[i] - yfull.data[i]) <= 1e-6f;
     CHECK(same, "the streamed steps differ from the full-sequence prediction");

@@ -102,7 +102,7 @@ static void test_shapes_and_values(void) {
                       rnn_model_error(m));
                 CHECK(rnn_set_weight(m, 1, bias, 4) == RNN_OK, "set bias");
                 rnn_tensor y;
-                rnn_status st = rnn_predict(m, rnn_tensor3(x, B, T, C), B, &y);
+                rnn_status st = rnn_predict(m, rnn_data_x(rnn_tensor3(x, B, T, C)), B, &y, 1);
                 CHECK(st == RNN_OK, "predict: %s", rnn_model_error(m));
                 if (!st) {
                     CHECK(y.rank == 3 && y.shape[1] == want, "predicted steps");
@@ -141,21 +141,24 @@ static void test_unknown_steps(void) {
     for (int i = 0; i < 3; i++) {
         int64_t T = lengths[i], Tout = (T - 3) / 2 + 1;
         rnn_tensor out;
-        CHECK(rnn_predict(m, rnn_tensor3(x, 2, T, 2), 2, &out) == RNN_OK, "T=%lld: %s",
+        CHECK(rnn_predict(m, rnn_data_x(rnn_tensor3(x, 2, T, 2)), 2, &out, 1) == RNN_OK, "T=%lld: %s",
               (long long)T, rnn_model_error(m));
         CHECK(out.rank == 3 && out.shape[1] == Tout && out.shape[2] == 1, "T=%lld: %lld steps",
               (long long)T, (long long)out.shape[1]);
         rnn_tensor_free(&out);
         double loss;
-        CHECK(rnn_train_on_batch(m, rnn_tensor3(x, 2, T, 2), rnn_tensor3(y, 2, Tout, 1), &loss) ==
+        CHECK(rnn_train_on_batch(m,
+                                 rnn_data_xy(rnn_tensor3(x, 2, T, 2), rnn_tensor3(y, 2, Tout, 1)),
+                                 &loss) ==
               RNN_OK, "train T=%lld: %s", (long long)T, rnn_model_error(m));
-        CHECK(rnn_train_on_batch(m, rnn_tensor3(x, 2, T, 2), rnn_tensor3(y, 2, T, 1), &loss) ==
+        CHECK(rnn_train_on_batch(m, rnn_data_xy(rnn_tensor3(x, 2, T, 2), rnn_tensor3(y, 2, T, 1)),
+                                 &loss) ==
               RNN_ERR_SHAPE, "a target with the input's steps must be refused (T=%lld)",
               (long long)T);
     }
     /* too short for the kernel: an error, not a crash */
     rnn_tensor out;
-    CHECK(rnn_predict(m, rnn_tensor3(x, 2, 2, 2), 2, &out) == RNN_ERR_SHAPE &&
+    CHECK(rnn_predict(m, rnn_data_x(rnn_tensor3(x, 2, 2, 2)), 2, &out, 1) == RNN_ERR_SHAPE &&
           strstr(rnn_model_error(m), "zero or negative"), "T=2 with kernel 3: %s",
           rnn_model_error(m));
     rnn_model_free(m);
@@ -182,8 +185,8 @@ static void test_mask_dropped(void) {
     for (int i = 0; i < B * T * C; i++) x[i] = frand(&s);
     for (int c = 0; c < C; c++) x[(0 * T + 5) * C + c] = x[(1 * T + 2) * C + c] = 0.0f;
     rnn_tensor ya, yb;
-    CHECK(rnn_predict(a, rnn_tensor3(x, B, T, C), B, &ya) == RNN_OK, "%s", rnn_model_error(a));
-    CHECK(rnn_predict(b, rnn_tensor3(x, B, T, C), B, &yb) == RNN_OK, "%s", rnn_model_error(b));
+    CHECK(rnn_predict(a, rnn_data_x(rnn_tensor3(x, B, T, C)), B, &ya, 1) == RNN_OK, "%s", rnn_model_error(a));
+    CHECK(rnn_predict(b, rnn_data_x(rnn_tensor3(x, B, T, C)), B, &yb, 1) == RNN_OK, "%s", rnn_model_error(b));
     CHECK(rnn_tensor_size(&ya) == 6 && memcmp(ya.data, yb.data, sizeof(float) * 6) == 0,
           "Masking before Conv1D changed the result: the mask must be dropped");
     rnn_tensor_free(&ya);
@@ -203,7 +206,7 @@ static void test_stream(void) {
     o = rnn_conv1d_defaults(2, 1); /* pointwise: one step is the whole story */
     m = conv_model(RNN_NONE, 1, &o);
     rnn_tensor full;
-    CHECK(rnn_predict(m, rnn_tensor3(&x, 1, 1, 1), 1, &full) == RNN_OK, "%s", rnn_model_error(m));
+    CHECK(rnn_predict(m, rnn_data_x(rnn_tensor3(&x, 1, 1, 1)), 1, &full, 1) == RNN_OK, "%s", rnn_model_error(m));
     CHECK(rnn_predict_step(m, &x, y) == RNN_OK && y[0] == full.data[0] && y[1] == full.data[1],
           "kernel_size=1 streams: %s", rnn_model_error(m));
     rnn_tensor_free(&full);

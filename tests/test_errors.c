@@ -85,42 +85,43 @@ static void data_errors(void) {
     float y[4] = {0.4f, 0.5f, 0.6f, 0.7f};
     rnn_tensor X = rnn_tensor3(x, 4, 3, 1), Y = rnn_tensor2(y, 4, 1);
     double loss;
-    EXPECT(rnn_fit(m, X, Y, NULL, NULL), RNN_ERR_STATE, "compile()");
+    EXPECT(rnn_fit(m, rnn_data_xy(X, Y), NULL, NULL), RNN_ERR_STATE, "compile()");
     CHECK(rnn_compile(m, "mse", "adam") == RNN_OK, "compile: %s", rnn_last_error());
     rnn_fit_options fo = rnn_fit_defaults();
     fo.verbose = 0;
-    EXPECT(rnn_fit(m, rnn_tensor2(x, 4, 3), Y, &fo, NULL), RNN_ERR_SHAPE, "rank 2");
-    EXPECT(rnn_fit(m, rnn_tensor3(x, 4, 1, 3), Y, &fo, NULL), RNN_ERR_SHAPE, "time steps");
-    EXPECT(rnn_fit(m, rnn_tensor3(x, 2, 3, 2), Y, &fo, NULL), RNN_ERR_SHAPE, "features");
-    EXPECT(rnn_fit(m, rnn_tensor3(x, 0, 3, 1), Y, &fo, NULL), RNN_ERR_SHAPE, "zero samples");
-    EXPECT(rnn_fit(m, X, rnn_tensor2(y, 3, 1), &fo, NULL), RNN_ERR_SHAPE, "samples");
-    EXPECT(rnn_fit(m, X, rnn_tensor2(y, 2, 2), &fo, NULL), RNN_ERR_SHAPE, "samples");
-    EXPECT(rnn_fit(m, X, rnn_tensor3(y, 4, 1, 1), &fo, NULL), RNN_ERR_SHAPE, "output has shape (4, 1)");
+    EXPECT(rnn_fit(m, rnn_data_xy(rnn_tensor2(x, 4, 3), Y), &fo, NULL), RNN_ERR_SHAPE, "rank 2");
+    EXPECT(rnn_fit(m, rnn_data_xy(rnn_tensor3(x, 4, 1, 3), Y), &fo, NULL), RNN_ERR_SHAPE, "time steps");
+    EXPECT(rnn_fit(m, rnn_data_xy(rnn_tensor3(x, 2, 3, 2), Y), &fo, NULL), RNN_ERR_SHAPE, "features");
+    EXPECT(rnn_fit(m, rnn_data_xy(rnn_tensor3(x, 0, 3, 1), Y), &fo, NULL), RNN_ERR_SHAPE, "zero samples");
+    EXPECT(rnn_fit(m, rnn_data_xy(X, rnn_tensor2(y, 3, 1)), &fo, NULL), RNN_ERR_SHAPE, "samples");
+    EXPECT(rnn_fit(m, rnn_data_xy(X, rnn_tensor2(y, 2, 2)), &fo, NULL), RNN_ERR_SHAPE, "samples");
+    EXPECT(rnn_fit(m, rnn_data_xy(X, rnn_tensor3(y, 4, 1, 1)), &fo, NULL), RNN_ERR_SHAPE, "output has shape (4, 1)");
     x[4] = NAN;
-    EXPECT(rnn_fit(m, X, Y, &fo, NULL), RNN_ERR_NUMERIC, "NaN at flat index 4");
-    EXPECT(rnn_predict(m, X, 32, &(rnn_tensor){0}), RNN_ERR_NUMERIC, "NaN");
+    EXPECT(rnn_fit(m, rnn_data_xy(X, Y), &fo, NULL), RNN_ERR_NUMERIC, "NaN at flat index 4");
+    EXPECT(rnn_predict(m, rnn_data_x(X), 32, &(rnn_tensor){0}, 1), RNN_ERR_NUMERIC, "NaN");
     x[4] = 0.3f;
     y[2] = INFINITY;
-    EXPECT(rnn_train_on_batch(m, X, Y, &loss), RNN_ERR_NUMERIC, "y contains Inf");
+    EXPECT(rnn_train_on_batch(m, rnn_data_xy(X, Y), &loss), RNN_ERR_NUMERIC, "y contains Inf");
     y[2] = 0.6f;
     fo.batch_size = 0;
-    EXPECT(rnn_fit(m, X, Y, &fo, NULL), RNN_ERR_ARGUMENT, "batch_size");
+    EXPECT(rnn_fit(m, rnn_data_xy(X, Y), &fo, NULL), RNN_ERR_ARGUMENT, "batch_size");
     fo.batch_size = 32;
     fo.validation_split = 0.1f; /* floor(4 * 0.9) = 3 train, 1 validation: fine */
-    CHECK(rnn_fit(m, X, Y, &fo, NULL) == RNN_OK, "fit with validation: %s", rnn_last_error());
+    CHECK(rnn_fit(m, rnn_data_xy(X, Y), &fo, NULL) == RNN_OK, "fit with validation: %s", rnn_last_error());
     fo.validation_split = 0.9f; /* floor(4 * 0.1) = 0 training samples */
-    EXPECT(rnn_fit(m, X, Y, &fo, NULL), RNN_ERR_ARGUMENT, "validation_split");
+    EXPECT(rnn_fit(m, rnn_data_xy(X, Y), &fo, NULL), RNN_ERR_ARGUMENT, "validation_split");
     fo.validation_split = 1.0f;
-    EXPECT(rnn_fit(m, X, Y, &fo, NULL), RNN_ERR_ARGUMENT, "validation_split");
+    EXPECT(rnn_fit(m, rnn_data_xy(X, Y), &fo, NULL), RNN_ERR_ARGUMENT, "validation_split");
     /* sizes whose product overflows: rejected before anything is read */
     float one = 0;
-    EXPECT(rnn_predict(m, rnn_tensor3(&one, (int64_t)1 << 40, 3, 1), 32, &(rnn_tensor){0}),
+    EXPECT(rnn_predict(m, rnn_data_x(rnn_tensor3(&one, (int64_t)1 << 40, 3, 1)), 32,
+                       &(rnn_tensor){0}, 1),
            RNN_ERR_MEMORY, "too large");
-    EXPECT(rnn_predict(m, rnn_tensor3(&one, INT64_MAX, 3, 1), 32, &(rnn_tensor){0}),
+    EXPECT(rnn_predict(m, rnn_data_x(rnn_tensor3(&one, INT64_MAX, 3, 1)), 32, &(rnn_tensor){0}, 1),
            RNN_ERR_MEMORY, "too large");
     /* the model still works */
     rnn_tensor p;
-    CHECK(rnn_predict(m, X, 32, &p) == RNN_OK && p.shape[0] == 4, "predict after errors: %s",
+    CHECK(rnn_predict(m, rnn_data_x(X), 32, &p, 1) == RNN_OK && p.shape[0] == 4, "predict after errors: %s",
           rnn_last_error());
     rnn_tensor_free(&p);
     EXPECT(rnn_predict_step(m, NULL, NULL), RNN_ERR_ARGUMENT, "NULL");
@@ -131,7 +132,7 @@ static void data_errors(void) {
     rnn_input(v, RNN_NONE, 1);
     rnn_recurrent_options o = rnn_simple_rnn_defaults(2);
     rnn_add(v, rnn_simple_rnn(&o));
-    EXPECT(rnn_predict(v, rnn_tensor3(x, 2, 0, 1), 32, &(rnn_tensor){0}), RNN_ERR_SHAPE,
+    EXPECT(rnn_predict(v, rnn_data_x(rnn_tensor3(x, 2, 0, 1)), 32, &(rnn_tensor){0}, 1), RNN_ERR_SHAPE,
            "zero time steps");
     rnn_model_free(v);
 }
@@ -149,16 +150,16 @@ static void stateful_errors(void) {
     fo.verbose = 0;
     fo.shuffle = 0;
     fo.batch_size = 3;
-    EXPECT(rnn_fit(m, rnn_tensor3(x, 6, 3, 1), rnn_tensor2(y, 6, 1), &fo, NULL), RNN_ERR_STATE,
+    EXPECT(rnn_fit(m, rnn_data_xy(rnn_tensor3(x, 6, 3, 1), rnn_tensor2(y, 6, 1)), &fo, NULL), RNN_ERR_STATE,
            "fixed batch size of 2");
     fo.batch_size = 2;
-    EXPECT(rnn_fit(m, rnn_tensor3(x, 5, 3, 1), rnn_tensor2(y, 5, 1), &fo, NULL), RNN_ERR_STATE,
+    EXPECT(rnn_fit(m, rnn_data_xy(rnn_tensor3(x, 5, 3, 1), rnn_tensor2(y, 5, 1)), &fo, NULL), RNN_ERR_STATE,
            "do not divide");
-    CHECK(rnn_fit(m, rnn_tensor3(x, 6, 3, 1), rnn_tensor2(y, 6, 1), &fo, NULL) == RNN_OK,
+    CHECK(rnn_fit(m, rnn_data_xy(rnn_tensor3(x, 6, 3, 1), rnn_tensor2(y, 6, 1)), &fo, NULL) == RNN_OK,
           "stateful fit: %s", rnn_last_error());
-    EXPECT(rnn_predict(m, rnn_tensor3(x, 6, 3, 1), 3, &(rnn_tensor){0}), RNN_ERR_STATE, "stateful");
+    EXPECT(rnn_predict(m, rnn_data_x(rnn_tensor3(x, 6, 3, 1)), 3, &(rnn_tensor){0}, 1), RNN_ERR_STATE, "stateful");
     double loss;
-    EXPECT(rnn_train_on_batch(m, rnn_tensor3(x, 1, 3, 1), rnn_tensor2(y, 1, 1), &loss),
+    EXPECT(rnn_train_on_batch(m, rnn_data_xy(rnn_tensor3(x, 1, 3, 1), rnn_tensor2(y, 1, 1)), &loss),
            RNN_ERR_STATE, "stateful");
     rnn_model_free(m);
 }

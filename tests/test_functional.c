@@ -24,15 +24,15 @@ static void nested_sharing(void) {
     enum { N = 32, T = 5, F = 2, H = 3 };
     static float x[N * T * F];
     for (int i = 0; i < N * T * F; i++) x[i] = 0.5f * sinf(0.3f * (float)i);
-    rnn_symbol *ein = rnn_new_input(RNN_NONE, T, F, NULL);
+    rnn_symbol *ein = rnn_input_new(RNN_NONE, T, F, NULL);
     rnn_recurrent_options e = rnn_lstm_defaults(H);
     rnn_model *encoder = rnn_model_simple(ein, rnn_call(rnn_lstm(&e), ein), "encoder");
-    rnn_symbol *din = rnn_new_input(RNN_NONE, 0, H, NULL);
+    rnn_symbol *din = rnn_input_new(RNN_NONE, 0, H, NULL);
     rnn_recurrent_options d = rnn_lstm_defaults(F);
     d.return_sequences = 1;
     rnn_model *decoder = rnn_model_simple(din, rnn_call(rnn_lstm(&d), rnn_call(rnn_repeat_vector(T), din)),
                                           "decoder");
-    rnn_symbol *ain = rnn_new_input(RNN_NONE, T, F, NULL);
+    rnn_symbol *ain = rnn_input_new(RNN_NONE, T, F, NULL);
     rnn_model *ae = rnn_model_simple(ain, rnn_call_model(decoder, rnn_call_model(encoder, ain)), "autoencoder");
     CHECK(ae != NULL, "autoencoder: %s", rnn_last_error());
     if (!ae) return;
@@ -48,7 +48,7 @@ static void nested_sharing(void) {
     fo.verbose = 0;
     rnn_history h;
     rnn_tensor X = rnn_tensor3(x, N, T, F);
-    CHECK(rnn_fit(ae, X, X, &fo, &h) == RNN_OK, "fit: %s", rnn_last_error());
+    CHECK(rnn_fit(ae, rnn_data_xy(X, X), &fo, &h) == RNN_OK, "fit: %s", rnn_last_error());
     CHECK(h.epochs == 20 && h.loss[19] < h.loss[0], "reconstruction error did not fall: %g -> %g",
           h.loss[0], h.epochs ? h.loss[h.epochs - 1] : 0);
     rnn_history_free(&h);
@@ -58,7 +58,7 @@ static void nested_sharing(void) {
     CHECK(memcmp(before, after, sizeof after) != 0, "training the autoencoder left the encoder as it was");
     CHECK(memcmp(after, via_ae, sizeof after) == 0, "encoder and autoencoder weights differ");
     rnn_tensor code;
-    CHECK(rnn_predict(encoder, X, 32, &code) == RNN_OK && code.rank == 2 && code.shape[1] == H,
+    CHECK(rnn_predict(encoder, rnn_data_x(X), 32, &code, 1) == RNN_OK && code.rank == 2 && code.shape[1] == H,
           "encoder predict: %s", rnn_last_error());
     rnn_tensor_free(&code);
     char *text = NULL;
@@ -71,7 +71,7 @@ static void nested_sharing(void) {
     free(text);
     rnn_model_free(encoder); /* the autoencoder keeps its parts alive */
     rnn_model_free(decoder);
-    CHECK(rnn_predict(ae, X, 32, &code) == RNN_OK, "autoencoder after freeing its parts' handles");
+    CHECK(rnn_predict(ae, rnn_data_x(X), 32, &code, 1) == RNN_OK, "autoencoder after freeing its parts' handles");
     rnn_tensor_free(&code);
     rnn_model_free(ae);
 }
@@ -80,7 +80,7 @@ static void multi_output(void) {
     enum { N = 4, T = 3, F = 2 };
     static float x[N * T * F];
     for (int i = 0; i < N * T * F; i++) x[i] = frand();
-    rnn_symbol *in = rnn_new_input(RNN_NONE, T, F, NULL), *out[3];
+    rnn_symbol *in = rnn_input_new(RNN_NONE, T, F, NULL), *out[3];
     rnn_recurrent_options o = rnn_lstm_defaults(4);
     o.return_state = 1;
     int n = 0;
@@ -89,7 +89,7 @@ static void multi_output(void) {
     CHECK(m != NULL, "%s", rnn_last_error());
     rnn_tensor y[3];
     rnn_tensor X = rnn_tensor3(x, N, T, F);
-    CHECK(rnn_predict_multi(m, &X, 1, 32, y, 3) == RNN_OK, "%s", rnn_last_error());
+    CHECK(rnn_predict(m, rnn_data_arrays(&X, 1, NULL, 0), 32, y, 3) == RNN_OK, "%s", rnn_last_error());
     CHECK(memcmp(y[0].data, y[1].data, sizeof(float) * N * 4) == 0, "output != h");
     int differs = 0;
     for (int i = 0; i < N * 4; i++) differs += y[2].data[i] != y[1].data[i];
@@ -139,7 +139,7 @@ static void metrics_and_callbacks(void) {
     fo.out = open_memstream(&text, &len);
     rnn_history h;
     rnn_tensor X = rnn_tensor3(x, N, T, F), Y = rnn_tensor1(y, N);
-    CHECK(rnn_fit(m, X, Y, &fo, &h) == RNN_OK, "fit: %s", rnn_last_error());
+    CHECK(rnn_fit(m, rnn_data_xy(X, Y), &fo, &h) == RNN_OK, "fit: %s", rnn_last_error());
     fclose(fo.out);
     CHECK(strstr(text, " - accuracy: ") && strstr(text, " - loss: ") && strstr(text, " - val_accuracy: "),
           "progress lines lack the metrics:\n%.400s", text);
@@ -151,7 +151,8 @@ static void metrics_and_callbacks(void) {
         /* restore_best_weights: evaluating the validation tail gives the best epoch's value */
         if (h.stopped_early) {
             double loss, acc;
-            rnn_evaluate_metrics(m, rnn_tensor3(x + 72 * T, 24, T, F), rnn_tensor1(y + 72, 24), 16, &loss, &acc);
+            rnn_evaluate(m, rnn_data_xy(rnn_tensor3(x + 72 * T, 24, T, F), rnn_tensor1(y + 72, 24)),
+                         16, &loss, &acc);
             CHECK_CLOSE(acc, h.val_metric[0][h.best_epoch], 1e-9, 0, "restored best weights");
             CHECK(h.epochs - 1 - h.best_epoch >= 3, "stopped before patience ran out");
         }
@@ -181,7 +182,7 @@ static void epoch_callback(void) {
     fo.user = &calls;
     fo.on_epoch_end = stop_after_two;
     rnn_history h;
-    CHECK(rnn_fit(m, rnn_tensor3(x, 4, 2, 1), rnn_tensor2(y, 4, 1), &fo, &h) == RNN_OK, "fit");
+    CHECK(rnn_fit(m, rnn_data_xy(rnn_tensor3(x, 4, 2, 1), rnn_tensor2(y, 4, 1)), &fo, &h) == RNN_OK, "fit");
     CHECK(calls == 2 && h.epochs == 2 && h.stopped_early, "callback: %d calls, %d epochs", calls, h.epochs);
     rnn_history_free(&h);
     rnn_model_free(m);
@@ -223,17 +224,19 @@ static void batch_sources(void) {
         fo.batch_size = B;
         fo.shuffle = 0;
         if (run == 0) {
-            CHECK(rnn_fit(m, rnn_tensor3(x, N, T, F), rnn_tensor2(y, N, 1), &fo, NULL) == RNN_OK, "fit");
+            CHECK(rnn_fit(m, rnn_data_xy(rnn_tensor3(x, N, T, F), rnn_tensor2(y, N, 1)), &fo, NULL) == RNN_OK, "fit");
             rnn_get_weight(m, 0, w_arrays, F * 4 * 5);
         } else {
             series_source s = {x, y, B, T, F, 0};
             rnn_batch_source src = {N / B, series_get, series_epoch_end, &s};
-            CHECK(rnn_fit_source(m, &src, &src, &fo, NULL) == RNN_OK, "fit_source: %s", rnn_last_error());
+            fo.validation_source = &src;
+            CHECK(rnn_fit(m, rnn_data_source(&src), &fo, NULL) == RNN_OK, "fit_source: %s", rnn_last_error());
             CHECK(s.epochs_ended == 3, "on_epoch_end called %d times (once per training epoch)", s.epochs_ended);
             rnn_get_weight(m, 0, w_source, F * 4 * 5);
             double l1, l2;
-            rnn_evaluate_source(m, &src, &l1, NULL);
-            rnn_evaluate(m, rnn_tensor3(x, N, T, F), rnn_tensor2(y, N, 1), B, &l2);
+            rnn_evaluate(m, rnn_data_source(&src), 0, &l1, NULL);
+            rnn_evaluate(m, rnn_data_xy(rnn_tensor3(x, N, T, F), rnn_tensor2(y, N, 1)), B, &l2,
+                         NULL);
             CHECK_CLOSE(l1, l2, 1e-9, 1e-6, "evaluate_source == evaluate");
         }
         rnn_model_free(m);
@@ -278,12 +281,12 @@ static void mapped_series(void) {
         fo.batch_size = B;
         fo.shuffle = 0;
         if (run == 0) {
-            CHECK(rnn_fit(m, X, Y, &fo, NULL) == RNN_OK, "fit: %s", rnn_last_error());
+            CHECK(rnn_fit(m, rnn_data_xy(X, Y), &fo, NULL) == RNN_OK, "fit: %s", rnn_last_error());
         } else {
             rnn_batch_source src;
             rnn_array_source_state st;
             CHECK(rnn_array_source(&src, &st, mx, my, B) == RNN_OK, "%s", rnn_last_error());
-            CHECK(rnn_fit_source(m, &src, NULL, &fo, NULL) == RNN_OK, "fit_source: %s", rnn_last_error());
+            CHECK(rnn_fit(m, rnn_data_source(&src), &fo, NULL) == RNN_OK, "fit_source: %s", rnn_last_error());
         }
         rnn_get_weight(m, 0, w[run], F * 4 * 3);
         rnn_model_free(m);
@@ -310,16 +313,16 @@ static void forecasting_loop(void) {
     float seq[T0 + AHEAD];
     for (int t = 0; t < T0; t++) seq[t] = sinf(0.4f * (float)t);
     rnn_tensor y;
-    CHECK(rnn_predict(m, rnn_tensor3(seq, 1, T0, 1), 1, &y) == RNN_OK, "warm-up: %s", rnn_last_error());
+    CHECK(rnn_predict(m, rnn_data_x(rnn_tensor3(seq, 1, T0, 1)), 1, &y, 1) == RNN_OK, "warm-up: %s", rnn_last_error());
     seq[T0] = y.data[T0 - 1];
     rnn_tensor_free(&y);
     for (int k = 1; k < AHEAD; k++) { /* one step at a time, no reset */
-        CHECK(rnn_predict(m, rnn_tensor3(seq + T0 + k - 1, 1, 1, 1), 1, &y) == RNN_OK, "step");
+        CHECK(rnn_predict(m, rnn_data_x(rnn_tensor3(seq + T0 + k - 1, 1, 1, 1)), 1, &y, 1) == RNN_OK, "step");
         seq[T0 + k] = y.data[0];
         rnn_tensor_free(&y);
     }
     rnn_reset_states(m);
-    CHECK(rnn_predict(m, rnn_tensor3(seq, 1, T0 + AHEAD - 1, 1), 1, &y) == RNN_OK, "one pass");
+    CHECK(rnn_predict(m, rnn_data_x(rnn_tensor3(seq, 1, T0 + AHEAD - 1, 1)), 1, &y, 1) == RNN_OK, "one pass");
     for (int k = 0; k < AHEAD; k++)
         CHECK_CLOSE(y.data[T0 - 1 + k], seq[T0 + k], 1e-6, 1e-5, "feedback loop == one pass");
     rnn_tensor_free(&y);
@@ -328,7 +331,7 @@ static void forecasting_loop(void) {
 
 static void pattern_errors(void) {
     /* ids out of range */
-    rnn_symbol *in = rnn_new_ids_input(RNN_NONE, 3, NULL);
+    rnn_symbol *in = rnn_ids_input_new(RNN_NONE, 3, NULL);
     rnn_embedding_options eo = rnn_embedding_defaults(5, 2);
     /* a failed call passes NULL on, and the model built from it fails with the first reason */
     rnn_recurrent_options zero = rnn_lstm_defaults(0);
@@ -342,27 +345,27 @@ static void pattern_errors(void) {
     CHECK(m != NULL, "%s", rnn_last_error());
     float ids[6] = {1, 2, 3, 4, 5, 0}, half[6] = {1, 2.5f, 0, 0, 0, 0};
     rnn_tensor y;
-    CHECK(rnn_predict(m, rnn_tensor2(ids, 2, 3), 2, &y) == RNN_ERR_ARGUMENT &&
+    CHECK(rnn_predict(m, rnn_data_x(rnn_tensor2(ids, 2, 3)), 2, &y, 1) == RNN_ERR_ARGUMENT &&
           strstr(rnn_last_error(), "token id 5"), "id out of range: %s", rnn_last_error());
-    CHECK(rnn_predict(m, rnn_tensor2(half, 2, 3), 2, &y) == RNN_ERR_ARGUMENT, "id 2.5 accepted");
+    CHECK(rnn_predict(m, rnn_data_x(rnn_tensor2(half, 2, 3)), 2, &y, 1) == RNN_ERR_ARGUMENT, "id 2.5 accepted");
     /* wrong input count */
     rnn_tensor two[2] = {rnn_tensor2(ids, 2, 3), rnn_tensor2(ids, 2, 3)};
-    CHECK(rnn_predict_multi(m, two, 2, 2, &y, 1) == RNN_ERR_ARGUMENT &&
+    CHECK(rnn_predict(m, rnn_data_arrays(two, 2, NULL, 0), 2, &y, 1) == RNN_ERR_ARGUMENT &&
           strstr(rnn_last_error(), "1 input"), "two inputs for one: %s", rnn_last_error());
     /* a loss that does not fit the output */
     rnn_compile(m, "sparse_categorical_crossentropy", "adam");
     float t[6] = {0};
     double loss;
-    CHECK(rnn_train_on_batch(m, rnn_tensor2(ids, 2, 3), rnn_tensor2(t, 2, 3), &loss) == RNN_ERR_SHAPE,
+    CHECK(rnn_train_on_batch(m, rnn_data_xy(rnn_tensor2(ids, 2, 3), rnn_tensor2(t, 2, 3)), &loss) == RNN_ERR_SHAPE,
           "targets of the wrong shape: %s", rnn_last_error());
     float t2[2] = {0, 7};
     ids[4] = 1;
-    CHECK(rnn_train_on_batch(m, rnn_tensor2(ids, 2, 3), rnn_tensor1(t2, 2), &loss) == RNN_ERR_ARGUMENT &&
+    CHECK(rnn_train_on_batch(m, rnn_data_xy(rnn_tensor2(ids, 2, 3), rnn_tensor1(t2, 2)), &loss) == RNN_ERR_ARGUMENT &&
           strstr(rnn_last_error(), "class id"), "class 7 of 2: %s", rnn_last_error());
     CHECK(rnn_add_metric(m, "precision") == RNN_ERR_ARGUMENT, "unknown metric accepted");
     rnn_model_free(m);
     /* graph disconnected, layer called twice, wrong ranks */
-    rnn_symbol *a = rnn_new_input(RNN_NONE, 3, 2, "a"), *b = rnn_new_input(RNN_NONE, 3, 2, "b");
+    rnn_symbol *a = rnn_input_new(RNN_NONE, 3, 2, "a"), *b = rnn_input_new(RNN_NONE, 3, 2, "b");
     rnn_layer *lstm = rnn_lstm(&(rnn_recurrent_options){.units = 2, .activation = RNN_TANH,
                                                         .recurrent_activation = RNN_SIGMOID});
     rnn_symbol *ha = rnn_call(lstm, a);
@@ -387,7 +390,7 @@ static void pattern_errors(void) {
 
 /* Streaming a character model one id at a time equals predicting the whole id sequence. */
 static void stream_ids(void) {
-    rnn_symbol *in = rnn_new_ids_input(1, RNN_NONE, NULL);
+    rnn_symbol *in = rnn_ids_input_new(1, RNN_NONE, NULL);
     rnn_recurrent_options a = rnn_gru_defaults(8);
     a.return_sequences = 1;
     a.stateful = 1;
@@ -398,7 +401,7 @@ static void stream_ids(void) {
     rnn_model *m = rnn_model_simple(in, rnn_call(rnn_time_distributed(rnn_dense(&d)), h), NULL);
     float ids[6] = {1, 4, 2, 0, 3, 3}, y[5];
     rnn_tensor whole;
-    CHECK(m && rnn_predict(m, rnn_tensor2(ids, 1, 6), 1, &whole) == RNN_OK, "%s", rnn_last_error());
+    CHECK(m && rnn_predict(m, rnn_data_x(rnn_tensor2(ids, 1, 6)), 1, &whole, 1) == RNN_OK, "%s", rnn_last_error());
     rnn_reset_states(m);
     for (int t = 0; t < 6; t++) {
         CHECK(rnn_predict_step(m, &ids[t], y) == RNN_OK, "step with ids: %s", rnn_last_error());
@@ -431,7 +434,8 @@ static void checkpoints(void) {
     fo.verbose = 0;
     fo.epochs = 3;
     fo.checkpoint.filepath = pattern;
-    rnn_status st = rnn_fit(m, rnn_tensor3(x, 8, 3, 1), rnn_tensor2(y, 8, 1), &fo, NULL);
+    rnn_status st = rnn_fit(m, rnn_data_xy(rnn_tensor3(x, 8, 3, 1), rnn_tensor2(y, 8, 1)), &fo,
+                            NULL);
     if (st == RNN_ERR_UNSUPPORTED) { /* built without the Keras file libraries */
         fprintf(stderr, "checkpoints: skipped (%s)\n", rnn_last_error());
         rnn_model_free(m);
@@ -446,8 +450,8 @@ static void checkpoints(void) {
     CHECK(back != NULL, "load %s: %s", path, rnn_last_error());
     if (back) {
         rnn_tensor a, b;
-        rnn_predict(m, rnn_tensor3(x, 8, 3, 1), 8, &a);
-        rnn_predict(back, rnn_tensor3(x, 8, 3, 1), 8, &b);
+        rnn_predict(m, rnn_data_x(rnn_tensor3(x, 8, 3, 1)), 8, &a, 1);
+        rnn_predict(back, rnn_data_x(rnn_tensor3(x, 8, 3, 1)), 8, &b, 1);
         CHECK(memcmp(a.data, b.data, sizeof(float) * 8) == 0, "the last checkpoint predicts differently");
         rnn_tensor_free(&a);
         rnn_tensor_free(&b);
@@ -463,9 +467,9 @@ static void checkpoints(void) {
     fo.checkpoint.save_best_only = 1;
     fo.checkpoint.monitor = "loss";
     fo.epochs = 4;
-    CHECK(rnn_fit(m, rnn_tensor3(x, 8, 3, 1), rnn_tensor2(y, 8, 1), &fo, NULL) == RNN_OK, "%s", rnn_last_error());
+    CHECK(rnn_fit(m, rnn_data_xy(rnn_tensor3(x, 8, 3, 1), rnn_tensor2(y, 8, 1)), &fo, NULL) == RNN_OK, "%s", rnn_last_error());
     snprintf(pattern, sizeof pattern, "%s/x_{nope}.keras", dir);
-    CHECK(rnn_fit(m, rnn_tensor3(x, 8, 3, 1), rnn_tensor2(y, 8, 1), &fo, NULL) == RNN_ERR_ARGUMENT &&
+    CHECK(rnn_fit(m, rnn_data_xy(rnn_tensor3(x, 8, 3, 1), rnn_tensor2(y, 8, 1)), &fo, NULL) == RNN_ERR_ARGUMENT &&
           strstr(rnn_last_error(), "nope"), "unknown key: %s", rnn_last_error());
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
@@ -475,17 +479,17 @@ static void checkpoints(void) {
 
 /* TimeDistributed over a small model: the same weights applied at every step. */
 static void time_distributed_model(void) {
-    rnn_symbol *sin = rnn_new_input(RNN_NONE, 0, 3, NULL);
+    rnn_symbol *sin = rnn_input_new(RNN_NONE, 0, 3, NULL);
     rnn_symbol *sh = rnn_call(rnn_dense_simple(2, RNN_RELU), sin);
     rnn_model *step = rnn_model_simple(sin, rnn_call(rnn_dense_simple(1, RNN_LINEAR), sh), "step");
-    rnn_symbol *in = rnn_new_input(RNN_NONE, 4, 3, NULL);
+    rnn_symbol *in = rnn_input_new(RNN_NONE, 4, 3, NULL);
     rnn_model *m = rnn_model_simple(in, rnn_call(rnn_time_distributed(rnn_model_as_layer(step)), in), NULL);
     CHECK(m != NULL, "TimeDistributed(model): %s", rnn_last_error());
     float x[2 * 4 * 3];
     for (int i = 0; i < 24; i++) x[i] = 0.1f * (float)(i % 7) - 0.3f;
     rnn_tensor whole, one;
-    CHECK(m && rnn_predict(m, rnn_tensor3(x, 2, 4, 3), 2, &whole) == RNN_OK, "%s", rnn_last_error());
-    CHECK(rnn_predict(step, rnn_tensor2(x, 8, 3), 8, &one) == RNN_OK, "%s", rnn_last_error());
+    CHECK(m && rnn_predict(m, rnn_data_x(rnn_tensor3(x, 2, 4, 3)), 2, &whole, 1) == RNN_OK, "%s", rnn_last_error());
+    CHECK(rnn_predict(step, rnn_data_x(rnn_tensor2(x, 8, 3)), 8, &one, 1) == RNN_OK, "%s", rnn_last_error());
     if (whole.data && one.data)
         for (int i = 0; i < 8; i++) CHECK_CLOSE(whole.data[i], one.data[i], 0, 0, "TimeDistributed(model)");
     rnn_tensor_free(&whole);
@@ -534,9 +538,9 @@ static void bidirectional_definition(void) {
     }
     /* Without the masked step: plain predictions on sample 0 only (sample 1 is masked). */
     rnn_tensor y, yf, yb;
-    CHECK(rnn_predict(bi, X, B, &y) == RNN_OK, "predict: %s", rnn_model_error(bi));
-    rnn_predict(fw, rnn_tensor3(x, 1, T, F), 1, &yf);
-    rnn_predict(bw, rnn_tensor3(x, 1, T, F), 1, &yb);
+    CHECK(rnn_predict(bi, rnn_data_x(X), B, &y, 1) == RNN_OK, "predict: %s", rnn_model_error(bi));
+    rnn_predict(fw, rnn_data_x(rnn_tensor3(x, 1, T, F)), 1, &yf, 1);
+    rnn_predict(bw, rnn_data_x(rnn_tensor3(x, 1, T, F)), 1, &yb, 1);
     CHECK(y.rank == 3 && y.shape[2] == 2 * U, "output shape");
     for (int t = 0; t < T; t++)
         for (int j = 0; j < U; j++) {
@@ -566,10 +570,10 @@ static void bidirectional_definition(void) {
     st = rnn_batch_input(st_m, B, T, F) || rnn_add(st_m, rnn_bidirectional(rnn_gru(&so), "sum"));
     CHECK(st == RNN_OK, "stateful Bidirectional: %s", rnn_model_error(st_m));
     rnn_tensor s1, s2, s3;
-    if (!st && rnn_predict(st_m, X, B, &s1) == RNN_OK) {
-        rnn_predict(st_m, X, B, &s2);
+    if (!st && rnn_predict(st_m, rnn_data_x(X), B, &s1, 1) == RNN_OK) {
+        rnn_predict(st_m, rnn_data_x(X), B, &s2, 1);
         rnn_reset_states(st_m);
-        rnn_predict(st_m, X, B, &s3);
+        rnn_predict(st_m, rnn_data_x(X), B, &s3, 1);
         CHECK(memcmp(s1.data, s2.data, sizeof(float) * B * U) != 0, "the state did not carry");
         CHECK(memcmp(s1.data, s3.data, sizeof(float) * B * U) == 0, "reset_states did not reset");
         rnn_tensor_free(&s1);
@@ -578,15 +582,15 @@ static void bidirectional_definition(void) {
     }
     rnn_model_free(st_m);
     /* an initial state must hold both layers' states; Flatten needs known steps */
-    rnn_symbol *ins[3] = {rnn_new_input(RNN_NONE, T, F, NULL), rnn_new_input(RNN_NONE, 0, U, NULL),
-                          rnn_new_input(RNN_NONE, 0, U, NULL)};
+    rnn_symbol *ins[3] = {rnn_input_new(RNN_NONE, T, F, NULL), rnn_input_new(RNN_NONE, 0, U, NULL),
+                          rnn_input_new(RNN_NONE, 0, U, NULL)};
     rnn_layer *half = rnn_bidirectional(rnn_lstm(&o), "concat");
     CHECK(rnn_call_ex(half, ins, 3, NULL, NULL) != RNN_OK &&
           strstr(rnn_last_error(), "initial state of 4 tensors"), "half an initial state: %s",
           rnn_last_error());
     rnn_layer_free(half);
     for (int k = 0; k < 3; k++) rnn_input_free(ins[k]);
-    rnn_symbol *free_steps = rnn_new_input(RNN_NONE, RNN_NONE, F, NULL);
+    rnn_symbol *free_steps = rnn_input_new(RNN_NONE, RNN_NONE, F, NULL);
     CHECK(rnn_call(rnn_flatten(), free_steps) == NULL && strstr(rnn_last_error(), "steps must be known"),
           "Flatten over unknown steps: %s", rnn_last_error());
     rnn_input_free(free_steps);

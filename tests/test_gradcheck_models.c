@@ -103,7 +103,7 @@ static void masked_text_models(void) {
     rnn_tensor X = rnn_tensor2(ids, B, T), Y = rnn_tensor2(y, B, T);
     const char *kinds[] = {"LSTM", "GRU", "GRU(reset_after=False)", "SimpleRNN"};
     for (int k = 0; k < 4; k++) {
-        rnn_symbol *in = rnn_new_ids_input(RNN_NONE, RNN_NONE, NULL);
+        rnn_symbol *in = rnn_ids_input_new(RNN_NONE, RNN_NONE, NULL);
         rnn_embedding_options eo = rnn_embedding_defaults(V, 4);
         eo.mask_zero = 1;
         rnn_symbol *h = rnn_call(rnn_embedding(&eo), in);
@@ -122,7 +122,7 @@ static void masked_text_models(void) {
                     1, &Y, 1, RNN_MODE_TRAIN);
     }
     /* go_backwards with a mask, many-to-one, logits */
-    rnn_symbol *in = rnn_new_ids_input(RNN_NONE, T, NULL);
+    rnn_symbol *in = rnn_ids_input_new(RNN_NONE, T, NULL);
     rnn_embedding_options eo = rnn_embedding_defaults(V, 3);
     eo.mask_zero = 1;
     rnn_recurrent_options o = rnn_gru_defaults(4);
@@ -142,19 +142,19 @@ static void nested_autoencoder(void) {
     enum { B = 2, T = 4, F = 3 };
     static float x[B * T * F];
     rnn_tensor X = random_tensor(x, 3, B, T, F, -1, 1);
-    rnn_symbol *ein = rnn_new_input(RNN_NONE, T, F, "encoder_input");
+    rnn_symbol *ein = rnn_input_new(RNN_NONE, T, F, "encoder_input");
     rnn_recurrent_options a = rnn_lstm_defaults(5);
     a.return_sequences = 1;
     rnn_recurrent_options b = rnn_lstm_defaults(3);
     rnn_model *encoder = rnn_model_simple(ein, rnn_call(rnn_lstm(&b), rnn_call(rnn_lstm(&a), ein)),
                                           "encoder");
-    rnn_symbol *din = rnn_new_input(RNN_NONE, 0, 3, "decoder_input");
+    rnn_symbol *din = rnn_input_new(RNN_NONE, 0, 3, "decoder_input");
     rnn_recurrent_options c = rnn_gru_defaults(4);
     c.return_sequences = 1;
     rnn_symbol *dec = rnn_call(rnn_gru(&c), rnn_call(rnn_repeat_vector(T), din));
     dec = rnn_call(rnn_time_distributed(rnn_dense_simple(F, RNN_TANH)), dec);
     rnn_model *decoder = rnn_model_simple(din, dec, "decoder");
-    rnn_symbol *ain = rnn_new_input(RNN_NONE, T, F, NULL);
+    rnn_symbol *ain = rnn_input_new(RNN_NONE, T, F, NULL);
     rnn_model *auto_enc = rnn_model_simple(ain, rnn_call_model(decoder, rnn_call_model(encoder, ain)),
                                            "autoencoder");
     check_model("nested autoencoder (LSTM, LSTM | RepeatVector, GRU, TimeDistributed)", auto_enc,
@@ -170,8 +170,8 @@ static void states_and_outputs(void) {
     rnn_tensor X[2] = {random_tensor(x, 3, B, T, F, -1, 1), random_tensor(x2, 3, B, T, F, -1, 1)};
     rnn_tensor Y[2] = {random_tensor(y1, 2, B, 2, 0, -1, 1), random_tensor(y2, 2, B, 4, 0, -1, 1)};
     for (int cell = 0; cell < 2; cell++) {
-        rnn_symbol *enc_in = rnn_new_input(RNN_NONE, T, F, NULL);
-        rnn_symbol *dec_in = rnn_new_input(RNN_NONE, T, F, NULL);
+        rnn_symbol *enc_in = rnn_input_new(RNN_NONE, T, F, NULL);
+        rnn_symbol *dec_in = rnn_input_new(RNN_NONE, T, F, NULL);
         rnn_recurrent_options o = cell ? rnn_gru_defaults(4) : rnn_lstm_defaults(4);
         o.return_state = 1;
         rnn_symbol *enc[3], *dec[3];
@@ -202,7 +202,7 @@ static void activations_and_losses(void) {
     const char *losses[] = {"categorical_crossentropy", "kullback_leibler_divergence",
                             "binary_crossentropy", "mean_absolute_error"};
     for (int l = 0; l < 4; l++) {
-        rnn_symbol *in = rnn_new_input(RNN_NONE, T, F, NULL);
+        rnn_symbol *in = rnn_input_new(RNN_NONE, T, F, NULL);
         rnn_recurrent_options o = rnn_simple_rnn_defaults(5);
         rnn_symbol *h = rnn_call(rnn_dropout(0.3f), rnn_call(rnn_simple_rnn(&o), in));
         h = rnn_call(rnn_activation_layer(RNN_ELU), rnn_call(rnn_dense_simple(6, RNN_LINEAR), h));
@@ -228,7 +228,7 @@ static void recurrent_dropout_models(void) {
     rnn_tensor X = rnn_tensor2(ids, B, T), Y = rnn_tensor3(y, B, T, 1);
     const char *kinds[] = {"LSTM", "GRU", "GRU(reset_after=False)", "SimpleRNN"};
     for (int k = 0; k < 4; k++) {
-        rnn_symbol *in = rnn_new_ids_input(RNN_NONE, T, NULL);
+        rnn_symbol *in = rnn_ids_input_new(RNN_NONE, T, NULL);
         rnn_embedding_options eo = rnn_embedding_defaults(V, 4);
         eo.mask_zero = 1;
         rnn_recurrent_options o = k == 0 ? rnn_lstm_defaults(5) : k < 3 ? rnn_gru_defaults(5)
@@ -256,7 +256,7 @@ static void masking_model(void) {
     for (size_t k = 0; k < sizeof masked / sizeof masked[0]; k++)
         for (int f = 0; f < F; f++) x[(masked[k][0] * T + masked[k][1]) * F + f] = 0.0f;
     rnn_tensor X = rnn_tensor3(x, B, T, F), Y = rnn_tensor3(y, B, T, 1);
-    rnn_symbol *in = rnn_new_input(RNN_NONE, T, F, NULL);
+    rnn_symbol *in = rnn_input_new(RNN_NONE, T, F, NULL);
     rnn_recurrent_options o = rnn_lstm_defaults(4);
     o.return_sequences = 1;
     rnn_symbol *out = rnn_call(rnn_dense_simple(1, RNN_LINEAR),
@@ -276,7 +276,7 @@ static void conv1d_models(void) {
     for (int f = 0; f < F; f++) x[(1 * T + 4) * F + f] = 0.0f; /* a step Masking(0) masks */
     rnn_tensor X = rnn_tensor3(x, B, T, F), Y = rnn_tensor3(y, B, TO, 1);
     for (int masked = 0; masked < 2; masked++) {
-        rnn_symbol *in = rnn_new_input(RNN_NONE, RNN_NONE, F, NULL);
+        rnn_symbol *in = rnn_input_new(RNN_NONE, RNN_NONE, F, NULL);
         rnn_symbol *h = masked ? rnn_call(rnn_masking(0.0f), in) : in;
         rnn_conv1d_options a = rnn_conv1d_defaults(3, 3);
         a.strides = 2;
@@ -318,7 +318,7 @@ static void bidirectional_models(void) {
                                               ? rnn_gru_defaults(U) : rnn_simple_rnn_defaults(U);
                 o.return_sequences = seq;
                 rnn_layer *rl = k == 0 ? rnn_lstm(&o) : k == 1 ? rnn_gru(&o) : rnn_simple_rnn(&o);
-                rnn_symbol *in = rnn_new_input(RNN_NONE, T, F, NULL);
+                rnn_symbol *in = rnn_input_new(RNN_NONE, T, F, NULL);
                 rnn_symbol *m = rnn_call(rnn_masking(0.0f), in), *outs[6];
                 int n = 0;
                 rnn_status st = rnn_call_ex(rnn_bidirectional(rl, modes[mode]), &m, 1, outs, &n);
@@ -342,9 +342,9 @@ static void bidirectional_models(void) {
     static float s[4][B * U], y1[B * T * U], y2[B * U];
     rnn_symbol *ins[5];
     rnn_tensor Xs[5] = {X};
-    ins[0] = rnn_new_input(RNN_NONE, T, F, NULL);
+    ins[0] = rnn_input_new(RNN_NONE, T, F, NULL);
     for (int k = 0; k < 4; k++) {
-        ins[1 + k] = rnn_new_input(RNN_NONE, 0, U, NULL);
+        ins[1 + k] = rnn_input_new(RNN_NONE, 0, U, NULL);
         Xs[1 + k] = random_tensor(s[k], 2, B, U, 0, -1, 1);
     }
     rnn_recurrent_options o = rnn_lstm_defaults(U);

@@ -72,13 +72,13 @@ static void check_blas_threads(void) {
         rnn_fit_options fo = rnn_fit_defaults();
         fo.epochs = 2;
         fo.verbose = 0;
-        CHECK(rnn_fit(m, rnn_tensor3(x, 64, T, F), rnn_tensor2(y, 64, 1), &fo, NULL) == RNN_OK,
+        CHECK(rnn_fit(m, rnn_data_xy(rnn_tensor3(x, 64, T, F), rnn_tensor2(y, 64, 1)), &fo, NULL) == RNN_OK,
               "fit: %s", rnn_last_error());
         CHECK(openblas_get_num_threads() == 2,
               "case %d: OpenBLAS's threads are %d after rnn_fit, the host set 2", c,
               openblas_get_num_threads());
         rnn_tensor out = {0};
-        CHECK(rnn_predict(m, rnn_tensor3(x, 64, T, F), 64, &out) == RNN_OK, "predict: %s",
+        CHECK(rnn_predict(m, rnn_data_x(rnn_tensor3(x, 64, T, F)), 64, &out, 1) == RNN_OK, "predict: %s",
               rnn_last_error());
         rnn_tensor_free(&out);
         CHECK(openblas_get_num_threads() == 2,
@@ -113,10 +113,11 @@ static void *train_one(void *arg) {
     rnn_model *m = small_model(j->gru, 21 + (uint64_t)j->gru);
     j->ok = m && rnn_model_set_context(m, j->ctx) == RNN_OK;
     for (int k = 0; j->ok && k < STEPS; k++)
-        j->ok = rnn_train_on_batch(m, rnn_tensor3(x, B, T, F), rnn_tensor2(y, B, 1), NULL) ==
+        j->ok = rnn_train_on_batch(m, rnn_data_xy(rnn_tensor3(x, B, T, F), rnn_tensor2(y, B, 1)),
+                                   NULL) ==
                 RNN_OK;
     rnn_tensor out = {0};
-    if (j->ok) j->ok = rnn_predict_on_batch(m, rnn_tensor3(x, B, T, F), &out) == RNN_OK;
+    if (j->ok) j->ok = rnn_predict_on_batch(m, rnn_data_x(rnn_tensor3(x, B, T, F)), &out, 1) == RNN_OK;
     if (j->ok) {
         const int64_t ny = rnn_tensor_size(&out), nw = rnn_count_params(m);
         j->result = malloc(sizeof(float) * (size_t)(ny + nw));
@@ -189,7 +190,7 @@ static void check_no_foreign_repack(void) {
     fill(xa, B * T * F, 2);
     fill(ya, B, 3);
     rnn_tensor out = {0};
-    CHECK(rnn_predict_on_batch(b, rnn_tensor3(x, BB, TT, FF), &out) == RNN_OK, "predict: %s",
+    CHECK(rnn_predict_on_batch(b, rnn_data_x(rnn_tensor3(x, BB, TT, FF)), &out, 1) == RNN_OK, "predict: %s",
           rnn_last_error());
     const rnn_recurrent *r = rnn__recurrent_of(lstm);
     const unsigned long filled = rnn__recurrent_copies_filled(r);
@@ -198,10 +199,11 @@ static void check_no_foreign_repack(void) {
     const unsigned long version = rnn__recurrent_weight(r, RNN_W_RECURRENT)->version;
     /* model A trains: nothing of B's changes */
     for (int k = 0; k < 3; k++)
-        CHECK(rnn_train_on_batch(a, rnn_tensor3(xa, B, T, F), rnn_tensor2(ya, B, 1), NULL) ==
+        CHECK(rnn_train_on_batch(a, rnn_data_xy(rnn_tensor3(xa, B, T, F), rnn_tensor2(ya, B, 1)),
+                                 NULL) ==
                   RNN_OK, "train A: %s", rnn_last_error());
     rnn_tensor_free(&out);
-    CHECK(rnn_predict_on_batch(b, rnn_tensor3(x, BB, TT, FF), &out) == RNN_OK, "predict: %s",
+    CHECK(rnn_predict_on_batch(b, rnn_data_x(rnn_tensor3(x, BB, TT, FF)), &out, 1) == RNN_OK, "predict: %s",
           rnn_last_error());
     CHECK(rnn__recurrent_weight(r, RNN_W_RECURRENT)->version == version,
           "training model A moved model B's weight version");
@@ -216,7 +218,7 @@ static void check_no_foreign_repack(void) {
     rnn_set_weight(b, 1, u, n);
     free(u);
     rnn_tensor_free(&out);
-    CHECK(rnn_predict_on_batch(b, rnn_tensor3(x, BB, TT, FF), &out) == RNN_OK, "predict: %s",
+    CHECK(rnn_predict_on_batch(b, rnn_data_x(rnn_tensor3(x, BB, TT, FF)), &out, 1) == RNN_OK, "predict: %s",
           rnn_last_error());
     CHECK(rnn__recurrent_weight(r, RNN_W_RECURRENT)->version != version,
           "rnn_set_weight did not move the recurrent kernel's version");

@@ -12,9 +12,9 @@
  * value. At the end it prints the largest differences seen per quantity.
  *
  * A case is a Sequential stack (rnn_sequential, rnn_input, rnn_add) or a functional graph
- * (rnn_new_input / rnn_new_ids_input, rnn_call_ex on each layer, nested models through
+ * (rnn_input_new / rnn_ids_input_new, rnn_call_ex on each layer, nested models through
  * rnn_model_as_layer, rnn_model_new); models with several inputs or outputs run through the
- * *_multi calls. Conv1D lines carry filters, kernel_size, strides, padding (valid, same, causal),
+ * list form of the data (rnn_data_arrays). Conv1D lines carry filters, kernel_size, strides, padding (valid, same, causal),
  * dilation_rate, activation and use_bias, sizes as plain integers. Predict-only cases (Dropout with rate > 0) compare the outputs and the
  * evaluate loss only.
  *
@@ -612,9 +612,9 @@ static rnn_model *build_graph(const case_spec *c, built_models *bm) {
         const graph_op *op = &c->ops[i];
         if (op->kind == OP_INPUT || op->kind == OP_IDS_INPUT) {
             rnn_symbol *s = op->kind == OP_INPUT
-                                ? rnn_new_input(RNN_NONE, op->steps < 0 ? RNN_NONE : op->steps,
+                                ? rnn_input_new(RNN_NONE, op->steps < 0 ? RNN_NONE : op->steps,
                                                 op->features, op->name)
-                                : rnn_new_ids_input(RNN_NONE, op->steps, op->name);
+                                : rnn_ids_input_new(RNN_NONE, op->steps, op->name);
             CHECK(s != NULL, "case %s: input %s: %s", c->name, op->name, rnn_last_error());
             if (!s || !add_symbol(&syms, op->name, s)) return NULL;
         } else if (op->kind == OP_LAYER) {
@@ -678,24 +678,24 @@ static int compile_case(rnn_model *m, const case_spec *c, const rnn_optimizer *o
     return st == RNN_OK;
 }
 
-/* The single-array calls for one input and one output (as most programs call them), the
- * *_multi calls otherwise. */
+/* The single-array data for one input and one output (as most programs call them), the lists
+ * (rnn_data_arrays) otherwise. */
 static rnn_status predict(rnn_model *m, const rnn_tensor *x, int nx, int batch, rnn_tensor *y,
                           int ny) {
-    if (nx == 1 && ny == 1) return rnn_predict(m, x[0], batch, y);
-    return rnn_predict_multi(m, x, nx, batch, y, ny);
+    if (nx == 1 && ny == 1) return rnn_predict(m, rnn_data_x(x[0]), batch, y, 1);
+    return rnn_predict(m, rnn_data_arrays(x, nx, NULL, 0), batch, y, ny);
 }
 
 static rnn_status evaluate(rnn_model *m, const rnn_tensor *x, int nx, const rnn_tensor *y,
                            int ny, int batch, double *loss) {
-    if (nx == 1 && ny == 1) return rnn_evaluate(m, x[0], y[0], batch, loss);
-    return rnn_evaluate_multi(m, x, nx, y, ny, batch, loss);
+    if (nx == 1 && ny == 1) return rnn_evaluate(m, rnn_data_xy(x[0], y[0]), batch, loss, NULL);
+    return rnn_evaluate(m, rnn_data_arrays(x, nx, y, ny), batch, loss, NULL);
 }
 
 static rnn_status train_on_batch(rnn_model *m, const rnn_tensor *x, int nx, const rnn_tensor *y,
                                  int ny, double *loss) {
-    if (nx == 1 && ny == 1) return rnn_train_on_batch(m, x[0], y[0], loss);
-    return rnn_train_on_batch_multi(m, x, nx, y, ny, loss);
+    if (nx == 1 && ny == 1) return rnn_train_on_batch(m, rnn_data_xy(x[0], y[0]), loss);
+    return rnn_train_on_batch(m, rnn_data_arrays(x, nx, y, ny), loss);
 }
 
 /* ---------------------------------------------------------------- one case */
@@ -831,7 +831,7 @@ static void run_case(const char *dir) {
         rnn_tensor_free(&pred[k]);
     }
     if (c.chunks) {
-        if (rnn_predict(m, x2, B, &pred[0]) != RNN_OK) {
+        if (rnn_predict(m, rnn_data_x(x2), B, &pred[0], 1) != RNN_OK) {
             CHECK(0, "case %s: predict (chunk 2): %s", c.name, rnn_model_error(m));
             goto done;
         }

@@ -131,11 +131,11 @@ static int all_finite(const rnn_tensor *t) {
 static rnn_status predict(rnn_model *m, const inputs *in, rnn_tensor *y) {
     memset(y, 0, sizeof *y);
     int batch = (int)in->x[0].shape[0]; /* one batch: stateful models need their own size */
-    if (in->nx == 1) return rnn_predict(m, in->x[0], batch, y);
+    if (in->nx == 1) return rnn_predict(m, rnn_data_x(in->x[0]), batch, y, 1);
     int ny = in->nx == 5 ? 17 : 1; /* fdeep_lstm.h5 has 17 outputs */
     rnn_tensor ys[17];
     memset(ys, 0, sizeof ys);
-    rnn_status st = rnn_predict_multi(m, in->x, in->nx, batch, ys, ny);
+    rnn_status st = rnn_predict(m, rnn_data_arrays(in->x, in->nx, NULL, 0), batch, ys, ny);
     *y = ys[0];
     for (int k = 1; k < ny; k++) {
         if (!st && !all_finite(&ys[k])) st = RNN_ERR_NUMERIC;
@@ -275,7 +275,7 @@ static void test_dl4j_references(void) {
               refs[i].base);
         if (x && want && m) {
             rnn_tensor y;
-            CHECK(rnn_predict(m, rnn_tensor3(x, nx, 1, 1), 25, &y) == RNN_OK, "%s: %s",
+            CHECK(rnn_predict(m, rnn_data_x(rnn_tensor3(x, nx, 1, 1)), 25, &y, 1) == RNN_OK, "%s: %s",
                   refs[i].base, rnn_model_error(m));
             double worst = 0;
             for (int64_t k = 0; k < ny && y.data; k++) {
@@ -579,7 +579,7 @@ static void test_bidirectional_round_trip(void) {
     unlink(path);
     rnn_model_free(seq);
 
-    rnn_symbol *xin = rnn_new_input(RNN_NONE, T, F, "x"), *outs[6];
+    rnn_symbol *xin = rnn_input_new(RNN_NONE, T, F, "x"), *outs[6];
     rnn_recurrent_options o = rnn_gru_defaults(3);
     o.return_sequences = 1;
     int n = 0;
@@ -590,7 +590,7 @@ static void test_bidirectional_round_trip(void) {
     if (!fm) return;
     rnn_set_seed(fm, 5);
     rnn_tensor want[2], got[2];
-    CHECK(rnn_predict_multi(fm, in.x, 1, N, want, 2) == RNN_OK, "predict: %s", rnn_model_error(fm));
+    CHECK(rnn_predict(fm, rnn_data_arrays(in.x, 1, NULL, 0), N, want, 2) == RNN_OK, "predict: %s", rnn_model_error(fm));
     for (int k = 0; k < 3; k++)
         CHECK(want[0].data[(2 * T + 4) * 3 + k] == 0.0f && want[1].data[(2 * T + 4) * 3 + k] == 0.0f,
               "masked step not zero");
@@ -600,7 +600,7 @@ static void test_bidirectional_round_trip(void) {
         CHECK(rnn_save(fm, path) == RNN_OK, "save %s: %s", exts[e], rnn_model_error(fm));
         rnn_model *b2 = rnn_load(path);
         CHECK(b2 != NULL, "load %s: %s", exts[e], rnn_last_error());
-        if (b2 && rnn_predict_multi(b2, in.x, 1, N, got, 2) == RNN_OK) {
+        if (b2 && rnn_predict(b2, rnn_data_arrays(in.x, 1, NULL, 0), N, got, 2) == RNN_OK) {
             for (int k = 0; k < 2; k++) {
                 CHECK(same_bits(&got[k], &want[k]), "Bidirectional None %s output %d", exts[e], k);
                 rnn_tensor_free(&got[k]);
@@ -706,7 +706,7 @@ static void test_keras_written_files(void) {
         }
         CHECK(ny > 0, "%s: no reference outputs", cases[i]);
         double worst = 0;
-        if (ny > 0 && rnn_predict_multi(m, &x, 1, (int)x.shape[0], got, ny) == RNN_OK) {
+        if (ny > 0 && rnn_predict(m, rnn_data_arrays(&x, 1, NULL, 0), (int)x.shape[0], got, ny) == RNN_OK) {
             for (int k = 0; k < ny; k++) {
                 int64_t n = rnn_tensor_size(&want[k]);
                 CHECK(rnn_tensor_size(&got[k]) == n, "%s: output %d size", cases[i], k);
@@ -743,10 +743,13 @@ static void test_compile_round_trip(void) {
         CHECK(rnn_save(m, path) == RNN_OK, "save: %s", rnn_model_error(m));
         rnn_model *a = rnn_load(path), *b = rnn_load(path);
         double la = 0, lb = 0;
-        CHECK(a && b && rnn_train_on_batch(a, rnn_tensor3(x, 2, 5, 3), rnn_tensor2(y, 2, 1), &la) == RNN_OK,
+        CHECK(a && b && rnn_train_on_batch(a,
+                                           rnn_data_xy(rnn_tensor3(x, 2, 5, 3), rnn_tensor2(y, 2, 1)),
+                                           &la) == RNN_OK,
               "loaded %s model trains (compiled from the file): %s", exts[e],
               a ? rnn_model_error(a) : rnn_last_error());
-        if (b) rnn_train_on_batch(b, rnn_tensor3(x, 2, 5, 3), rnn_tensor2(y, 2, 1), &lb);
+        if (b) rnn_train_on_batch(b, rnn_data_xy(rnn_tensor3(x, 2, 5, 3), rnn_tensor2(y, 2, 1)),
+                                  &lb);
         CHECK(la == lb && la > 0, "%s: same loss after reload %.9g %.9g", exts[e], la, lb);
         rnn_model_free(a);
         rnn_model_free(b);

@@ -37,7 +37,7 @@ static char tmpdir[256];
 /* A Sequential model over [BATCH, STEPS, FEATURES] (ids: [BATCH, STEPS] token ids). */
 static rnn_model *seq(int ids) {
     rnn_model *m = rnn_sequential(NULL);
-    if (ids) rnn_sequential_input(m, rnn_new_ids_input(RNN_NONE, STEPS, NULL));
+    if (ids) rnn_sequential_input(m, rnn_ids_input_new(RNN_NONE, STEPS, NULL));
     else rnn_input(m, STEPS, FEATURES);
     return m;
 }
@@ -232,7 +232,7 @@ static void round_trip(rnn_model *m, const rnn_tensor *x, const rnn_tensor *want
               "%s: the config read back from %s differs:\n  saved %s\n  read  %s", cls, ext,
               before ? before : rnn_last_error(), after ? after : rnn_last_error());
         rnn_tensor y = {0};
-        CHECK(rnn_predict(back, *x, BATCH, &y) == RNN_OK, "%s: predict after %s: %s", cls, ext,
+        CHECK(rnn_predict(back, rnn_data_x(*x), BATCH, &y, 1) == RNN_OK, "%s: predict after %s: %s", cls, ext,
               rnn_model_error(back));
         CHECK(same_bits(&y, want), "%s: predictions after the %s round trip differ", cls, ext);
         rnn_tensor_free(&y);
@@ -257,7 +257,7 @@ static void test_class(const rnn_keras_layer_class *row) {
     rnn_tensor x = s->ids ? rnn_tensor2(data, BATCH, STEPS)
                           : rnn_tensor3(data, BATCH, STEPS, FEATURES);
     rnn_tensor want = {0};
-    CHECK(rnn_predict(m, x, BATCH, &want) == RNN_OK, "%s: predict: %s", row->class_name,
+    CHECK(rnn_predict(m, rnn_data_x(x), BATCH, &want, 1) == RNN_OK, "%s: predict: %s", row->class_name,
           rnn_model_error(m));
 
     char *config = rnn__keras_config_json(m);

@@ -80,7 +80,7 @@ static int identify(format f, const char *path, char *why, size_t n) {
     }
     rnn_tensor y = {0};
     int v = -1;
-    if (rnn_predict(m, rnn_tensor3(xq, 6, 4, 1), 32, &y) != RNN_OK) {
+    if (rnn_predict(m, rnn_data_x(rnn_tensor3(xq, 6, 4, 1)), 32, &y, 1) != RNN_OK) {
         snprintf(why, n, "predict: %s", rnn_model_error(m));
     } else {
         for (int k = 0; k < 2 && v < 0; k++)
@@ -104,7 +104,7 @@ int main(void) {
     for (int i = 0; i < 6 * 4; i++) xq[i] = (float)(i % 5) * 0.2f;
     for (int k = 0; k < 2; k++) {
         rnn_tensor y;
-        CHECK(rnn_predict(model[k], rnn_tensor3(xq, 6, 4, 1), 32, &y) == RNN_OK, "predict: %s",
+        CHECK(rnn_predict(model[k], rnn_data_x(rnn_tensor3(xq, 6, 4, 1)), 32, &y, 1) == RNN_OK, "predict: %s",
               rnn_last_error());
         memcpy(pred[k], y.data, sizeof pred[k]);
         rnn_tensor_free(&y);

@@ -112,28 +112,29 @@ static void test_training_learns(void) {
     fo.verbose = 0;
     fo.validation_split = 0.25f;
     rnn_history h;
-    CHECK(rnn_fit(m, rnn_tensor3(x, N, T, 1), rnn_tensor2(y, N, 1), &fo, &h) == RNN_OK, "fit: %s",
+    CHECK(rnn_fit(m, rnn_data_xy(rnn_tensor3(x, N, T, 1), rnn_tensor2(y, N, 1)), &fo, &h) == RNN_OK, "fit: %s",
           rnn_model_error(m));
     CHECK(h.epochs == 30 && h.val_loss, "history: %d epochs", h.epochs);
     if (h.epochs == 30 && h.val_loss) {
         CHECK(h.loss[29] < 0.2 * h.loss[0], "loss did not fall: %g -> %g", h.loss[0], h.loss[29]);
         /* Keras validates on the LAST 25 %: val_loss equals evaluate on that tail. */
         double tail;
-        CHECK(rnn_evaluate(m, rnn_tensor3(x + 192 * T, 64, T, 1), rnn_tensor2(y + 192, 64, 1), 32,
-                           &tail) == RNN_OK, "evaluate");
+        CHECK(rnn_evaluate(m,
+                           rnn_data_xy(rnn_tensor3(x + 192 * T, 64, T, 1), rnn_tensor2(y + 192, 64, 1)),
+                           32, &tail, NULL) == RNN_OK, "evaluate");
         CHECK_CLOSE(h.val_loss[29], tail, 1e-9, 1e-6, "val_loss = evaluate(last 25%)");
     }
     rnn_history_free(&h);
     /* train_on_batch returns the loss before the update: equal to evaluate just before. */
     double before, reported, after;
     rnn_tensor xb = rnn_tensor3(x, 16, T, 1), yb = rnn_tensor2(y, 16, 1);
-    rnn_evaluate(m, xb, yb, 16, &before);
-    CHECK(rnn_train_on_batch(m, xb, yb, &reported) == RNN_OK, "train_on_batch");
-    rnn_evaluate(m, xb, yb, 16, &after);
+    rnn_evaluate(m, rnn_data_xy(xb, yb), 16, &before, NULL);
+    CHECK(rnn_train_on_batch(m, rnn_data_xy(xb, yb), &reported) == RNN_OK, "train_on_batch");
+    rnn_evaluate(m, rnn_data_xy(xb, yb), 16, &after, NULL);
     CHECK_CLOSE(reported, before, 1e-7, 1e-5, "train_on_batch loss is the loss before the update");
     CHECK(after != before, "train_on_batch did not change the weights");
     /* y given as (N,) for an (N, 1) output is accepted, as in Keras. */
-    CHECK(rnn_evaluate(m, xb, rnn_tensor1(y, 16), 16, &after) == RNN_OK, "y of rank 1: %s",
+    CHECK(rnn_evaluate(m, rnn_data_xy(xb, rnn_tensor1(y, 16)), 16, &after, NULL) == RNN_OK, "y of rank 1: %s",
           rnn_last_error());
     rnn_model_free(m);
 }
@@ -150,7 +151,7 @@ static void test_determinism(void) {
         fo.epochs = 3;
         fo.batch_size = 8;
         fo.verbose = 0;
-        rnn_fit(m, rnn_tensor3(x, N, T, 1), rnn_tensor2(y, N, 1), &fo, NULL);
+        rnn_fit(m, rnn_data_xy(rnn_tensor3(x, N, T, 1), rnn_tensor2(y, N, 1)), &fo, NULL);
         CHECK(rnn_get_weight(m, 0, w[run], 4 * 8) == RNN_OK, "get_weight");
         rnn_model_free(m);
     }
@@ -212,15 +213,15 @@ static void test_stateful(void) {
         memcpy(c2 + b * T * F, whole + b * 2 * T * F + T * F, sizeof(float) * T * F);
     }
     rnn_tensor y1, y2, yref, yfresh;
-    CHECK(rnn_predict(m, rnn_tensor3(c1, B, T, F), B, &y1) == RNN_OK, "%s", rnn_last_error());
-    CHECK(rnn_predict(m, rnn_tensor3(c2, B, T, F), B, &y2) == RNN_OK, "%s", rnn_last_error());
-    CHECK(rnn_predict(ref, rnn_tensor3(whole, B, 2 * T, F), B, &yref) == RNN_OK, "%s", rnn_last_error());
+    CHECK(rnn_predict(m, rnn_data_x(rnn_tensor3(c1, B, T, F)), B, &y1, 1) == RNN_OK, "%s", rnn_last_error());
+    CHECK(rnn_predict(m, rnn_data_x(rnn_tensor3(c2, B, T, F)), B, &y2, 1) == RNN_OK, "%s", rnn_last_error());
+    CHECK(rnn_predict(ref, rnn_data_x(rnn_tensor3(whole, B, 2 * T, F)), B, &yref, 1) == RNN_OK, "%s", rnn_last_error());
     for (int b = 0; b < B; b++) CHECK_CLOSE(y2.data[b], yref.data[b], 1e-6, 1e-5, "chunked == whole");
     /* reset_states really resets: chunk 2 alone from zero state. */
     rnn_reset_states(m);
-    CHECK(rnn_predict(m, rnn_tensor3(c2, B, T, F), B, &yfresh) == RNN_OK, "%s", rnn_last_error());
+    CHECK(rnn_predict(m, rnn_data_x(rnn_tensor3(c2, B, T, F)), B, &yfresh, 1) == RNN_OK, "%s", rnn_last_error());
     rnn_tensor yref2;
-    rnn_predict(ref, rnn_tensor3(c2, B, T, F), B, &yref2);
+    rnn_predict(ref, rnn_data_x(rnn_tensor3(c2, B, T, F)), B, &yref2, 1);
     int differs = 0;
     for (int b = 0; b < B; b++) {
         CHECK_CLOSE(yfresh.data[b], yref2.data[b], 1e-6, 1e-5, "after reset == fresh");
@@ -229,7 +230,7 @@ static void test_stateful(void) {
     CHECK(differs > 0, "the carried state made no difference");
     /* A stateful model rejects other batch sizes. */
     rnn_tensor bad;
-    CHECK(rnn_predict(m, rnn_tensor3(c1, 2, T, F), 2, &bad) == RNN_ERR_STATE,
+    CHECK(rnn_predict(m, rnn_data_x(rnn_tensor3(c1, 2, T, F)), 2, &bad, 1) == RNN_ERR_STATE,
           "batch 2 on a stateful batch-3 model was accepted");
     CHECK(strstr(rnn_model_error(m), "stateful") != NULL, "message: %s", rnn_model_error(m));
     /* States survive fit: fit on chunk 1 (one batch) then predict chunk 2 continues it. */
@@ -239,18 +240,18 @@ static void test_stateful(void) {
     fo.batch_size = B;
     fo.shuffle = 0;
     fo.verbose = 0;
-    CHECK(rnn_fit(m, rnn_tensor3(c1, B, T, F), rnn_tensor2(yt, B, 1), &fo, NULL) == RNN_OK, "%s",
+    CHECK(rnn_fit(m, rnn_data_xy(rnn_tensor3(c1, B, T, F), rnn_tensor2(yt, B, 1)), &fo, NULL) == RNN_OK, "%s",
           rnn_last_error());
     rnn_tensor y3;
-    rnn_predict(m, rnn_tensor3(c2, B, T, F), B, &y3);
+    rnn_predict(m, rnn_data_x(rnn_tensor3(c2, B, T, F)), B, &y3, 1);
     rnn_copy_weights(ref, m);
     rnn_tensor yref3;
-    rnn_predict(ref, rnn_tensor3(whole, B, 2 * T, F), B, &yref3);
+    rnn_predict(ref, rnn_data_x(rnn_tensor3(whole, B, 2 * T, F)), B, &yref3, 1);
     /* fit's forward ran on the pre-update weights, so compare with tolerance for that update:
      * the state was carried (differs from a fresh start) if y3 is closer to yref3. */
     rnn_reset_states(m);
     rnn_tensor y4;
-    rnn_predict(m, rnn_tensor3(c2, B, T, F), B, &y4);
+    rnn_predict(m, rnn_data_x(rnn_tensor3(c2, B, T, F)), B, &y4, 1);
     double d_carried = 0, d_fresh = 0;
     for (int b = 0; b < B; b++) {
         d_carried += fabs(y3.data[b] - yref3.data[b]);
@@ -281,7 +282,7 @@ static void test_stream(void) {
     uint64_t s = 11;
     for (int i = 0; i < T * F; i++) x[i] = frand(&s);
     rnn_tensor full;
-    CHECK(rnn_predict(m, rnn_tensor3(x, 1, T, F), 1, &full) == RNN_OK, "%s", rnn_last_error());
+    CHECK(rnn_predict(m, rnn_data_x(rnn_tensor3(x, 1, T, F)), 1, &full, 1) == RNN_OK, "%s", rnn_last_error());
     float y[2];
     uint64_t allocs = 0;
     for (int t = 0; t < T; t++) {
@@ -321,12 +322,13 @@ static void test_variable_length(void) {
     for (int k = 0; k < 3; k++) {
         int T = lengths[k];
         rnn_tensor out;
-        CHECK(rnn_predict(m, rnn_tensor3(x, 2, T, 2), 2, &out) == RNN_OK, "T=%d: %s", T, rnn_last_error());
+        CHECK(rnn_predict(m, rnn_data_x(rnn_tensor3(x, 2, T, 2)), 2, &out, 1) == RNN_OK, "T=%d: %s", T, rnn_last_error());
         CHECK(out.rank == 3 && out.shape[0] == 2 && out.shape[1] == T && out.shape[2] == 1,
               "T=%d: output shape", T);
         rnn_tensor_free(&out);
         double loss;
-        CHECK(rnn_train_on_batch(m, rnn_tensor3(x, 2, T, 2), rnn_tensor3(y, 2, T, 1), &loss) == RNN_OK,
+        CHECK(rnn_train_on_batch(m, rnn_data_xy(rnn_tensor3(x, 2, T, 2), rnn_tensor3(y, 2, T, 1)),
+                                 &loss) == RNN_OK,
               "train T=%d: %s", T, rnn_last_error());
     }
     rnn_model_free(m);

@@ -503,8 +503,8 @@ static void test_source(void) {
     fo.batch_size = 8;
     fo.shuffle = 0;
     fo.verbose = 0;
-    CHECK(rnn_fit(a, X, Y, &fo, NULL) == RNN_OK, "fit: %s", rnn_model_error(a));
-    CHECK(rnn_fit_source(b, &src, NULL, &fo, NULL) == RNN_OK, "fit_source: %s", rnn_model_error(b));
+    CHECK(rnn_fit(a, rnn_data_xy(X, Y), &fo, NULL) == RNN_OK, "fit: %s", rnn_model_error(a));
+    CHECK(rnn_fit(b, rnn_data_source(&src), &fo, NULL) == RNN_OK, "fit_source: %s", rnn_model_error(b));
     float wa[64], wb[64];
     CHECK(rnn_get_weight(a, 0, wa, 24) == RNN_OK && rnn_get_weight(b, 0, wb, 24) == RNN_OK &&
               !memcmp(wa, wb, sizeof(float) * 24),

@@ -43,7 +43,7 @@ static void trained_model(const char *path) {
     fo.epochs = 2;
     fo.batch_size = 8;
     fo.verbose = 0;
-    CHECK(rnn_fit(m, rnn_tensor3(X, 16, 5, 2), rnn_tensor2(Y, 16, 1), &fo, NULL) == RNN_OK, "fit: %s",
+    CHECK(rnn_fit(m, rnn_data_xy(rnn_tensor3(X, 16, 5, 2), rnn_tensor2(Y, 16, 1)), &fo, NULL) == RNN_OK, "fit: %s",
           rnn_model_error(m));
     CHECK(rnn_save(m, path) == RNN_OK, "save: %s", rnn_model_error(m));
     rnn_model_free(m);
@@ -119,7 +119,7 @@ static void expect_ignored(const char *file, const char *why) {
     fo.verbose = 0;
     fo.batch_size = 8;
     rnn_history h = {0};
-    CHECK(rnn_fit(m, rnn_tensor3(X, 16, 5, 2), rnn_tensor2(Y, 16, 1), &fo, &h) == RNN_OK &&
+    CHECK(rnn_fit(m, rnn_data_xy(rnn_tensor3(X, 16, 5, 2), rnn_tensor2(Y, 16, 1)), &fo, &h) == RNN_OK &&
               h.epochs == 1 && isfinite(h.loss[0]) && rnn_optimizer_iterations(m) == 2,
           "%s: training after the ignored state: %s", file, rnn_model_error(m));
     rnn_history_free(&h);

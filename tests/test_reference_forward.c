@@ -490,7 +490,7 @@ static void predict_compare(const char *what, rnn_model *m, float *x, int N, int
                             const int64_t *shape) {
     rnn_tensor xt = T ? rnn_tensor3(x, N, T, F) : rnn_tensor2(x, N, F);
     rnn_tensor y;
-    rnn_status st = rnn_predict(m, xt, batch_size, &y);
+    rnn_status st = rnn_predict(m, rnn_data_x(xt), batch_size, &y, 1);
     CHECK(st == RNN_OK, "%s: rnn_predict: %s", what, rnn_model_error(m));
     if (st == RNN_OK) compare_tensor(what, &y, expected, rank, shape);
     rnn_tensor_free(&y);

@@ -97,7 +97,7 @@ static void test_optimizer_state_in_files(void) {
             fo.epochs = 2;
             fo.batch_size = 16;
             fo.verbose = 0;
-            CHECK(rnn_fit(a, x, y, &fo, NULL) == RNN_OK, "fit: %s", rnn_model_error(a));
+            CHECK(rnn_fit(a, rnn_data_xy(x, y), &fo, NULL) == RNN_OK, "fit: %s", rnn_model_error(a));
             char path[400];
             snprintf(path, sizeof path, "%s/opt_%d.%s", dir, k, exts[e]);
             CHECK(rnn_save(a, path) == RNN_OK, "save %s: %s", path, rnn_model_error(a));
@@ -112,8 +112,8 @@ static void test_optimizer_state_in_files(void) {
                   "before", names[k], exts[e], (long long)rnn_optimizer_iterations(b),
                   (long long)rnn_optimizer_iterations(a));
             for (int step = 0; step < 3; step++) {
-                CHECK(rnn_train_on_batch(a, xb, yb, NULL) == RNN_OK, "step a");
-                CHECK(rnn_train_on_batch(b, xb, yb, NULL) == RNN_OK, "step b: %s", rnn_model_error(b));
+                CHECK(rnn_train_on_batch(a, rnn_data_xy(xb, yb), NULL) == RNN_OK, "step a");
+                CHECK(rnn_train_on_batch(b, rnn_data_xy(xb, yb), NULL) == RNN_OK, "step b: %s", rnn_model_error(b));
             }
             CHECK(same_weights(a, b), "%s .%s: training after save/load differs from training "
                   "straight on (optimizer state lost?)", names[k], exts[e]);
@@ -129,10 +129,10 @@ static void test_optimizer_state_in_files(void) {
     rnn_fit_options fo = rnn_fit_defaults();
     fo.epochs = 1;
     fo.verbose = 0;
-    rnn_fit(a, x, y, &fo, NULL);
+    rnn_fit(a, rnn_data_xy(x, y), &fo, NULL);
     rnn_copy_weights(c, a); /* same weights, fresh optimizer */
-    rnn_train_on_batch(a, xb, yb, NULL);
-    rnn_train_on_batch(c, xb, yb, NULL);
+    rnn_train_on_batch(a, rnn_data_xy(xb, yb), NULL);
+    rnn_train_on_batch(c, rnn_data_xy(xb, yb), NULL);
     CHECK(!same_weights(a, c), "a fresh optimizer should give other weights (the test's premise)");
     rnn_model_free(a);
     rnn_model_free(c);
@@ -193,9 +193,9 @@ static rnn_status run_fit(const scenario *sc, const char *backup, const char *ou
     rnn_status st;
     if (sc->source) {
         rnn_batch_source src = {N / 8, source_get, NULL, NULL};
-        st = rnn_fit_source(m, &src, NULL, &fo, h);
+        st = rnn_fit(m, rnn_data_source(&src), &fo, h);
     } else {
-        st = rnn_fit(m, x, y, &fo, h);
+        st = rnn_fit(m, rnn_data_xy(x, y), &fo, h);
     }
     if (!st && out) st = rnn_save(m, out);
     rnn_model_free(m);
@@ -314,7 +314,7 @@ static void test_backup_errors(void) {
     snprintf(path, sizeof path, "%s/plain.keras", dir);
     rnn_save(m, path);
     fo.backup.path = path;
-    CHECK(rnn_fit(m, x, y, &fo, NULL) == RNN_ERR_FORMAT &&
+    CHECK(rnn_fit(m, rnn_data_xy(x, y), &fo, NULL) == RNN_ERR_FORMAT &&
           strstr(rnn_model_error(m), "not a librnn training backup"), "plain model as backup: %s",
           rnn_model_error(m));
     /* A backup of another model. */
@@ -329,14 +329,14 @@ static void test_backup_errors(void) {
     rnn_fit_options fk = fo;
     fk.backup.path = path;
     fk.backup.delete_checkpoint = 0;
-    CHECK(rnn_fit(other, x, y, &fk, NULL) == RNN_OK, "fit other: %s", rnn_model_error(other));
+    CHECK(rnn_fit(other, rnn_data_xy(x, y), &fk, NULL) == RNN_OK, "fit other: %s", rnn_model_error(other));
     CHECK(file_exists(path), "delete_checkpoint=0 keeps the backup");
     fo.backup.path = path;
-    CHECK(rnn_fit(m, x, y, &fo, NULL) == RNN_ERR_FORMAT &&
+    CHECK(rnn_fit(m, rnn_data_xy(x, y), &fo, NULL) == RNN_ERR_FORMAT &&
           strstr(rnn_model_error(m), "another model"), "other model's backup: %s",
           rnn_model_error(m));
     fo.backup.path = "/nonexistent-dir/b.keras";
-    CHECK(rnn_fit(m, x, y, &fo, NULL) != RNN_OK && strstr(rnn_model_error(m), "BackupAndRestore"),
+    CHECK(rnn_fit(m, rnn_data_xy(x, y), &fo, NULL) != RNN_OK && strstr(rnn_model_error(m), "BackupAndRestore"),
           "backup in a missing directory: %s", rnn_model_error(m));
     rnn_model_free(m);
     rnn_model_free(other);
@@ -423,7 +423,7 @@ int main(void) {
             fo.verbose = 0;
             fo.backup.path = p;
             rnn_tensor x = rnn_tensor3(X, N, T, F), y = rnn_tensor2(Y, N, 1);
-            CHECK(rnn_fit(m, x, y, &fo, NULL) == RNN_ERR_UNSUPPORTED &&
+            CHECK(rnn_fit(m, rnn_data_xy(x, y), &fo, NULL) == RNN_ERR_UNSUPPORTED &&
                   strstr(rnn_model_error(m), "KERAS_IO=none"), "backup without Keras I/O: %s",
                   rnn_model_error(m));
             rnn_model_free(m);

@@ -144,7 +144,7 @@ static float *run(const model_spec *s, int threads, const float *x, const float 
     rnn_model *m = build(s);
     rnn_tensor out = {0};
     float *res = NULL;
-    if (rnn_predict_on_batch(m, rnn_tensor3((float *)x, B, T, F), &out) != RNN_OK) {
+    if (rnn_predict_on_batch(m, rnn_data_x(rnn_tensor3((float *)x, B, T, F)), &out, 1) != RNN_OK) {
         CHECK(0, "predict: %s", rnn_last_error());
         rnn_tensor_free(&out);
         rnn_model_free(m);
@@ -159,7 +159,7 @@ static float *run(const model_spec *s, int threads, const float *x, const float 
                                         : rnn_tensor2((float *)y, B, 3);
     for (int k = 0; k < TRAIN_STEPS; k++) {
         double loss = 0;
-        CHECK(rnn_train_on_batch(m, rnn_tensor3((float *)x, B, T, F), yt, &loss) == RNN_OK,
+        CHECK(rnn_train_on_batch(m, rnn_data_xy(rnn_tensor3((float *)x, B, T, F), yt), &loss) == RNN_OK,
               "train: %s", rnn_last_error());
         res[ny + nw + k] = (float)loss;
     }
@@ -283,7 +283,7 @@ static void stream_run(int gru, int threads, float out[PHASES][STREAM_STEPS]) {
     for (int f = 0; f < 8; f++) x[f] = 0.1f * (float)f;
     double loss;
     rnn_reset_states(m);
-    CHECK(rnn_train_on_batch(m, rnn_tensor3(x, 1, 1, 8), rnn_tensor2(y, 1, 1), &loss) == RNN_OK,
+    CHECK(rnn_train_on_batch(m, rnn_data_xy(rnn_tensor3(x, 1, 1, 8), rnn_tensor2(y, 1, 1)), &loss) == RNN_OK,
           "train: %s", rnn_last_error());
     stream_phase(m, out[2]);
     /* phase 3: every weight replaced by another model's */

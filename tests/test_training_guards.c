@@ -75,19 +75,19 @@ static void nan_loss_stops(void) {
     fo.verbose = 0;
     fo.epochs = 3;
     rnn_history h;
-    EXPECT(rnn_fit(m, rnn_tensor2(x4, 4, 2), rnn_tensor2(y4, 4, 1), &fo, &h), RNN_ERR_NUMERIC,
+    EXPECT(rnn_fit(m, rnn_data_xy(rnn_tensor2(x4, 4, 2), rnn_tensor2(y4, 4, 1)), &fo, &h), RNN_ERR_NUMERIC,
            "the loss is NaN: training stopped before the update (iteration 0)");
     CHECK(h.epochs == 0, "history says %d epochs completed", h.epochs);
     rnn_history_free(&h);
     snapshot(m, after);
     CHECK(memcmp(before, after, sizeof(float) * (size_t)n) == 0, "the weights changed");
     double loss = 0;
-    EXPECT(rnn_train_on_batch(m, rnn_tensor2(x4, 4, 2), rnn_tensor2(y4, 4, 1), &loss),
+    EXPECT(rnn_train_on_batch(m, rnn_data_xy(rnn_tensor2(x4, 4, 2), rnn_tensor2(y4, 4, 1)), &loss),
            RNN_ERR_NUMERIC, "the loss is NaN");
     /* An Inf loss (the output overflows, kernel 2 is 1) the same. */
     k2[0] = 1.0f;
     rnn_set_weight(m, 2, k2, 1);
-    EXPECT(rnn_train_on_batch(m, rnn_tensor2(x4, 4, 2), rnn_tensor2(y4, 4, 1), &loss),
+    EXPECT(rnn_train_on_batch(m, rnn_data_xy(rnn_tensor2(x4, 4, 2), rnn_tensor2(y4, 4, 1)), &loss),
            RNN_ERR_NUMERIC, "the loss is Inf");
     rnn_model_free(m);
 }
@@ -101,7 +101,7 @@ static void nan_gradient_not_applied(void) {
     float before[64], after[64], yb[4] = {0.5f, 3e38f, 1, 0};
     int n = snapshot(m, before);
     double loss = 0;
-    EXPECT(rnn_train_on_batch(m, rnn_tensor2(x4, 4, 2), rnn_tensor2(yb, 4, 1), &loss),
+    EXPECT(rnn_train_on_batch(m, rnn_data_xy(rnn_tensor2(x4, 4, 2), rnn_tensor2(yb, 4, 1)), &loss),
            RNN_ERR_NUMERIC, "a gradient of dense/kernel is not finite: the update was not applied (iteration 0)");
     snapshot(m, after);
     CHECK(memcmp(before, after, sizeof(float) * (size_t)n) == 0,
@@ -109,9 +109,9 @@ static void nan_gradient_not_applied(void) {
     CHECK(all_finite(after, n), "weights not finite");
     /* the next good batch gives exactly what a model that never saw the bad batch gives */
     double l1 = 0, l2 = 0;
-    CHECK(rnn_train_on_batch(m, rnn_tensor2(x4, 4, 2), rnn_tensor2(y4, 4, 1), &l1) == RNN_OK,
+    CHECK(rnn_train_on_batch(m, rnn_data_xy(rnn_tensor2(x4, 4, 2), rnn_tensor2(y4, 4, 1)), &l1) == RNN_OK,
           "good batch: %s", rnn_last_error());
-    rnn_train_on_batch(ref, rnn_tensor2(x4, 4, 2), rnn_tensor2(y4, 4, 1), &l2);
+    rnn_train_on_batch(ref, rnn_data_xy(rnn_tensor2(x4, 4, 2), rnn_tensor2(y4, 4, 1)), &l2);
     float a[64], b[64];
     snapshot(m, a);
     snapshot(ref, b);
@@ -142,7 +142,7 @@ static void overflowing_update_stops(void) {
     fo.verbose = 0;
     fo.epochs = 1;
     fo.batch_size = 4;
-    EXPECT(rnn_fit(m, rnn_tensor2(x4, 4, 2), rnn_tensor2(yb, 4, 1), &fo, NULL), RNN_ERR_NUMERIC,
+    EXPECT(rnn_fit(m, rnn_data_xy(rnn_tensor2(x4, 4, 2), rnn_tensor2(yb, 4, 1)), &fo, NULL), RNN_ERR_NUMERIC,
            "dense/kernel is not finite after the update of iteration 0");
     rnn_model_free(m);
 }
@@ -181,7 +181,7 @@ static void checkpoint_keeps_last_good(const char *dir) {
     fo.checkpoint.filepath = path;
     fo.on_epoch_end = poison_after_epoch;
     fo.user = &p;
-    rnn_status st = rnn_fit(m, rnn_tensor2(x4, 4, 2), rnn_tensor2(y4, 4, 1), &fo, NULL);
+    rnn_status st = rnn_fit(m, rnn_data_xy(rnn_tensor2(x4, 4, 2), rnn_tensor2(y4, 4, 1)), &fo, NULL);
     if (st == RNN_ERR_UNSUPPORTED) { /* built without Keras files */
         rnn_model_free(m);
         return;
@@ -209,7 +209,7 @@ static void checkpoint_keeps_last_good(const char *dir) {
     f2.epochs = 2;
     f2.batch_size = 4;
     f2.checkpoint.filepath = path2;
-    st = rnn_fit(m, rnn_tensor2(x4, 4, 2), rnn_tensor2(yb, 4, 1), &f2, NULL);
+    st = rnn_fit(m, rnn_data_xy(rnn_tensor2(x4, 4, 2), rnn_tensor2(yb, 4, 1)), &f2, NULL);
     CHECK(st == RNN_ERR_NUMERIC, "fit with an overflowing update: %s (%s)", rnn_status_name(st),
           rnn_last_error());
     CHECK(access(path2, F_OK) != 0, "a checkpoint with non-finite weights was written");

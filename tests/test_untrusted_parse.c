@@ -57,7 +57,7 @@ static int same_predictions(rnn_model *a, rnn_model *b) {
     for (int i = 0; i < 30; i++) xv[i] = (float)((i * 37) % 11) / 7.0f - 0.6f;
     rnn_tensor x = rnn_tensor3(xv, 2, 5, 3);
     rnn_tensor ya = {0}, yb = {0};
-    int ok = !rnn_predict(a, x, 2, &ya) && !rnn_predict(b, x, 2, &yb) && ya.rank == 3 &&
+    int ok = !rnn_predict(a, rnn_data_x(x), 2, &ya, 1) && !rnn_predict(b, rnn_data_x(x), 2, &yb, 1) && ya.rank == 3 &&
              yb.rank == 3 && !memcmp(ya.shape, yb.shape, sizeof ya.shape) &&
              !memcmp(ya.data, yb.data, sizeof(float) * 2 * 5 * 2);
     rnn_tensor_free(&ya);

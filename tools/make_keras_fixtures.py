@@ -77,8 +77,8 @@ FORMAT_DOC = """\
 #   layer CLASS key=value ...   Keras class and its options (the classes and options of the
 #                               functional layer lines below, without a name and inputs=)
 # A functional model (symbols are named; output k > 0 of a layer call NAME is NAME:k):
-#   input NAME T F              keras.Input(shape=(T, F)) (rnn_new_input); T -1: None, 0: (F,)
-#   ids_input NAME T            keras.Input(shape=(T,), dtype=int32): token ids (rnn_new_ids_input)
+#   input NAME T F              keras.Input(shape=(T, F)) (rnn_input_new); T -1: None, 0: (F,)
+#   ids_input NAME T            keras.Input(shape=(T,), dtype=int32): token ids (rnn_ids_input_new)
 #   layer NAME CLASS inputs=S[,S...] key=value ...   a new layer called on the symbols: CLASS is
 #       SimpleRNN, LSTM, GRU (inputs x[, h0[, c0]]: initial_state), Dense, Embedding,
 #       TimeDistributed (layer=Dense and the Dense's options), Bidirectional (layer=SimpleRNN,

@@ -154,12 +154,12 @@ static int bench_b1(const bench_args *a) {
     fit.batch_size = 1;
     fit.verbose = 0;
     fit.epochs = 10; /* warm-up */
-    if (rnn_fit(m, x, y, &fit, NULL)) { rc = fail("B1 fit", m); goto done; }
+    if (rnn_fit(m, rnn_data_xy(x, y), &fit, NULL)) { rc = fail("B1 fit", m); goto done; }
     fit.epochs = 100;
     double t[64];
     for (int r = 0; r < a->reps; r++) {
         double t0 = now_s();
-        if (rnn_fit(m, x, y, &fit, NULL)) { rc = fail("B1 fit", m); goto done; }
+        if (rnn_fit(m, rnn_data_xy(x, y), &fit, NULL)) { rc = fail("B1 fit", m); goto done; }
         t[r] = now_s() - t0;
     }
     double s = median(t, a->reps);
@@ -210,21 +210,22 @@ static int bench_b2(const bench_args *a) {
     fit.epochs = 1;
     fit.verbose = 0;
     /* warm-up: 32 batches of training, 4 batches of inference */
-    if (rnn_fit(m, rnn_tensor3(xd, 1024, B2_T, B2_F), rnn_tensor2(yd, 1024, 1), &fit, NULL))
+    if (rnn_fit(m, rnn_data_xy(rnn_tensor3(xd, 1024, B2_T, B2_F), rnn_tensor2(yd, 1024, 1)), &fit,
+                NULL))
         { rc = fail("B2 fit", m); goto done; }
     rnn_tensor pred;
-    if (rnn_predict(m, rnn_tensor3(xd, 1024, B2_T, B2_F), 256, &pred))
+    if (rnn_predict(m, rnn_data_x(rnn_tensor3(xd, 1024, B2_T, B2_F)), 256, &pred, 1))
         { rc = fail("B2 predict", m); goto done; }
     rnn_tensor_free(&pred);
     double tt[64], ti[64];
     for (int r = 0; r < a->reps; r++) {
         double t0 = now_s();
-        if (rnn_fit(m, x, y, &fit, NULL)) { rc = fail("B2 fit", m); goto done; }
+        if (rnn_fit(m, rnn_data_xy(x, y), &fit, NULL)) { rc = fail("B2 fit", m); goto done; }
         tt[r] = now_s() - t0;
     }
     for (int r = 0; r < a->reps; r++) {
         double t0 = now_s();
-        if (rnn_predict(m, x, 256, &pred)) { rc = fail("B2 predict", m); goto done; }
+        if (rnn_predict(m, rnn_data_x(x), 256, &pred, 1)) { rc = fail("B2 predict", m); goto done; }
         ti[r] = now_s() - t0;
         rnn_tensor_free(&pred);
     }
@@ -266,19 +267,19 @@ static int bench_b4(const bench_args *a) {
     }
     rnn_tensor out;
     double loss;
-    if (rnn_predict_on_batch(m, x, &out)) { rc = fail("B4 forward", m); goto done; } /* warm-up */
+    if (rnn_predict_on_batch(m, rnn_data_x(x), &out, 1)) { rc = fail("B4 forward", m); goto done; } /* warm-up */
     rnn_tensor_free(&out);
-    if (rnn_train_on_batch(m, x, y, &loss)) { rc = fail("B4 train", m); goto done; }
+    if (rnn_train_on_batch(m, rnn_data_xy(x, y), &loss)) { rc = fail("B4 train", m); goto done; }
     double tf[64], tt[64];
     for (int r = 0; r < a->reps; r++) {
         double t0 = now_s();
-        if (rnn_predict_on_batch(m, x, &out)) { rc = fail("B4 forward", m); goto done; }
+        if (rnn_predict_on_batch(m, rnn_data_x(x), &out, 1)) { rc = fail("B4 forward", m); goto done; }
         tf[r] = now_s() - t0;
         rnn_tensor_free(&out);
     }
     for (int r = 0; r < a->reps; r++) {
         double t0 = now_s();
-        if (rnn_train_on_batch(m, x, y, &loss)) { rc = fail("B4 train", m); goto done; }
+        if (rnn_train_on_batch(m, rnn_data_xy(x, y), &loss)) { rc = fail("B4 train", m); goto done; }
         tt[r] = now_s() - t0;
     }
     const double flops = 2.0 * B4_T * B4_B * 4.0 * B4_H * (B4_I + B4_H);
@@ -374,7 +375,7 @@ static int bench_b3(const bench_args *a) {
     rnn_optimizer adam = rnn_adam_defaults();
     adam.learning_rate = 1e-3f;
     if (!m || rnn_set_seed(m, 3) ||
-        rnn_sequential_input(m, rnn_new_ids_input(RNN_NONE, B3_T, NULL)) ||
+        rnn_sequential_input(m, rnn_ids_input_new(RNN_NONE, B3_T, NULL)) ||
         rnn_add(m, rnn_embedding(&emb)) || rnn_add(m, rnn_gru(&g1)) || rnn_add(m, rnn_gru(&g2)) ||
         rnn_add(m, rnn_time_distributed(rnn_dense_simple(B3_V, RNN_SOFTMAX))) ||
         rnn_compile_with(m, "sparse_categorical_crossentropy", &adam)) {
@@ -383,10 +384,10 @@ static int bench_b3(const bench_args *a) {
     }
     rnn_tensor x = rnn_tensor2(xd, B3_B, B3_T), y = rnn_tensor2(yd, B3_B, B3_T);
     double loss, t[64];
-    if (rnn_train_on_batch(m, x, y, &loss)) { rc = fail("B3 train", m); goto done; } /* warm-up */
+    if (rnn_train_on_batch(m, rnn_data_xy(x, y), &loss)) { rc = fail("B3 train", m); goto done; } /* warm-up */
     for (int r = 0; r < a->reps; r++) {
         double t0 = now_s();
-        if (rnn_train_on_batch(m, x, y, &loss)) { rc = fail("B3 train", m); goto done; }
+        if (rnn_train_on_batch(m, rnn_data_xy(x, y), &loss)) { rc = fail("B3 train", m); goto done; }
         t[r] = now_s() - t0;
     }
     double s = median(t, a->reps);
@@ -428,10 +429,10 @@ static int bench_b6(const bench_args *a) {
     /* fit(X, X): one step on the whole (64, 30, 4) batch */
     rnn_tensor x = rnn_tensor3(xd, B6_N, B6_T, B6_F);
     double loss, t[64];
-    if (rnn_train_on_batch(m, x, x, &loss)) { rc = fail("B6 train", m); goto done; } /* warm-up */
+    if (rnn_train_on_batch(m, rnn_data_xy(x, x), &loss)) { rc = fail("B6 train", m); goto done; } /* warm-up */
     for (int r = 0; r < a->reps; r++) {
         double t0 = now_s();
-        if (rnn_train_on_batch(m, x, x, &loss)) { rc = fail("B6 train", m); goto done; }
+        if (rnn_train_on_batch(m, rnn_data_xy(x, x), &loss)) { rc = fail("B6 train", m); goto done; }
         t[r] = now_s() - t0;
     }
     bench_print_head(a);

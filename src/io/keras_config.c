@@ -76,9 +76,9 @@ static rnn_symbol *make_input(const cJSON *shape, int ids, const char *name, con
     char nm[RNN_NAME_MAX];
     snprintf(nm, sizeof nm, "%s", name ? name : "");
     rnn_symbol *s = NULL;
-    if (ids && rank == 2) s = rnn_new_ids_input(d[0], d[1], name ? nm : NULL);
-    else if (!ids && rank == 3) s = rnn_new_input(d[0], d[1], d[2], name ? nm : NULL);
-    else if (!ids && rank == 2) s = rnn_new_input(d[0], 0, d[1], name ? nm : NULL);
+    if (ids && rank == 2) s = rnn_ids_input_new(d[0], d[1], name ? nm : NULL);
+    else if (!ids && rank == 3) s = rnn_input_new(d[0], d[1], d[2], name ? nm : NULL);
+    else if (!ids && rank == 2) s = rnn_input_new(d[0], 0, d[1], name ? nm : NULL);
     else {
         char *txt = shape ? cJSON_PrintUnformatted(shape) : NULL;
         rnn__fail(RNN_ERR_UNSUPPORTED, "%s: input shape %s is not supported (librnn takes "
@@ -128,10 +128,10 @@ static rnn_symbol *sequential_input(const cJSON *cfg, const cJSON *layers, const
     int ids = str(e1, "class_name") && !strcmp(str(e1, "class_name"), "Embedding");
     if (shape) return make_input(shape, ids, in_name, name ? name : "sequential");
     if (fallback)
-        return fallback->rank == 3 ? rnn_new_input(fallback->dim[0], fallback->dim[1],
+        return fallback->rank == 3 ? rnn_input_new(fallback->dim[0], fallback->dim[1],
                                                    fallback->dim[2], NULL)
-               : ids ? rnn_new_ids_input(fallback->dim[0], fallback->dim[1], NULL)
-                     : rnn_new_input(fallback->dim[0], 0, fallback->dim[1], NULL);
+               : ids ? rnn_ids_input_new(fallback->dim[0], fallback->dim[1], NULL)
+                     : rnn_input_new(fallback->dim[0], 0, fallback->dim[1], NULL);
     rnn__fail(RNN_ERR_UNSUPPORTED, "Sequential model \"%s\" declares no input shape (no "
               "InputLayer, batch_input_shape or build_input_shape): it was never built",
               name ? name : "");

@@ -414,6 +414,7 @@ static rnn_status load_impl(const char *path, FILE *f, rnn_tensor *out) {
 
     memset(out, 0, sizeof *out);
     out->data = data;
+    out->owned = 1;
     shape_out(&info, out);
     return RNN_OK;
 }

@@ -27,7 +27,7 @@ static rnn_status emb_configure(rnn_layer *layer, const rnn_shape *in, int n_inp
         char s[96];
         rnn__shape_format(&in[0], s, sizeof s);
         return rnn__fail(RNN_ERR_SHAPE, "Embedding \"%s\" takes token ids [batch, steps] "
-                         "(rnn_new_ids_input), got shape %s", layer->name, s);
+                         "(rnn_ids_input_new), got shape %s", layer->name, s);
     }
     layer->n_outputs = 1;
     layer->output[0] = (rnn_shape){3, {in[0].dim[0], in[0].dim[1], e->opt.output_dim, 0}};

@@ -29,6 +29,9 @@ typedef struct {
      * recurrent layer's packed copies) is rebuilt when the version it was made from is not the
      * weight's any more. Per weight, so that training one model never invalidates another's. */
     unsigned long version;
+    /* "layer/kernel", as rnn_weight_info returns it: kept here so that the pointer it hands
+     * out stays valid (and right) as long as the layer lives, whatever is called meanwhile. */
+    char path[RNN_NAME_MAX + 40];
 } rnn_weight;
 
 /* A shape with the batch dimension first; RNN_NONE (-1) where unknown. */

@@ -1,12 +1,64 @@
-/* What fit, evaluate, predict and train_on_batch accept: the checks of x and y against the
- * model (shapes, finite values, class ids, stateful batch sizes), the batch buffers, and one
- * batch from a caller's batch source checked the same way. */
+/* What fit, evaluate, predict and train_on_batch accept: the data description (rnn_data) and
+ * its helpers, the checks of x and y against the model (shapes, finite values, class ids,
+ * stateful batch sizes), the batch buffers, and one batch from a caller's batch source checked
+ * the same way. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "losses.h"
 #include "train/train.h"
+
+/* ---------------------------------------------------------------- the data description */
+
+rnn_data rnn_data_xy(rnn_tensor x, rnn_tensor y) {
+    rnn_data d;
+    memset(&d, 0, sizeof d);
+    d.x = x;
+    d.y = y;
+    return d;
+}
+
+rnn_data rnn_data_x(rnn_tensor x) {
+    rnn_data d;
+    memset(&d, 0, sizeof d);
+    d.x = x;
+    return d;
+}
+
+rnn_data rnn_data_arrays(const rnn_tensor *x, int n_x, const rnn_tensor *y, int n_y) {
+    rnn_data d;
+    memset(&d, 0, sizeof d);
+    d.xs = x;
+    d.n_x = n_x;
+    d.ys = y;
+    d.n_y = n_y;
+    return d;
+}
+
+rnn_data rnn_data_source(const rnn_batch_source *source) {
+    rnn_data d;
+    memset(&d, 0, sizeof d);
+    d.source = source;
+    return d;
+}
+
+static int has_array(const rnn_tensor *t) {
+    return t->data || t->rank;
+}
+
+int rnn__data_is_lists(const rnn_data *data) {
+    return data->xs || data->ys || data->n_x || data->n_y;
+}
+
+rnn_status rnn__check_data_form(const rnn_data *data, const char *who) {
+    int forms = (has_array(&data->x) || has_array(&data->y)) + rnn__data_is_lists(data) +
+                (data->source != NULL);
+    if (forms > 1)
+        return rnn__fail(RNN_ERR_ARGUMENT, "%s: the data mixes arrays (x, y), lists (xs, ys) and "
+                         "a batch source; give one of them", who);
+    return RNN_OK;
+}
 
 /* ---------------------------------------------------------------- argument checks */
 
@@ -180,6 +232,7 @@ rnn_status rnn__plan_batch(rnn_model *m, const call_data *d, int64_t batch, int 
 rnn_tensor rnn__batch_view(float *data, const rnn_tensor *t, int64_t count) {
     rnn_tensor v = *t;
     v.data = data;
+    v.owned = 0;
     v.shape[0] = count;
     return v;
 }

@@ -53,9 +53,8 @@ rnn_status rnn__evaluate_source(rnn_model *m, const rnn_batch_source *src, doubl
     return RNN_OK;
 }
 
-rnn_status rnn_evaluate_source(rnn_model *m, const rnn_batch_source *src, double *loss,
-                               double *metrics) {
-    if (!m || !loss) return rnn__fail(RNN_ERR_ARGUMENT, "rnn_evaluate_source: NULL argument");
+static rnn_status evaluate_source(rnn_model *m, const rnn_batch_source *src, double *loss,
+                                  double *metrics) {
     rnn_status st;
     if ((st = rnn__need_compiled(m)) || (st = rnn__check_source(src)) ||
         (st = rnn__evaluate_source(m, src, loss, metrics)))
@@ -65,32 +64,25 @@ rnn_status rnn_evaluate_source(rnn_model *m, const rnn_batch_source *src, double
 
 /* ---------------------------------------------------------------- entry points */
 
-rnn_status rnn_evaluate_multi(rnn_model *m, const rnn_tensor *x, int nx, const rnn_tensor *y,
-                              int ny, int batch_size, double *loss) {
-    if (!m || !loss) return rnn__fail(RNN_ERR_ARGUMENT, "rnn_evaluate: NULL argument");
+static rnn_status evaluate_lists(rnn_model *m, const rnn_tensor *x, int nx, const rnn_tensor *y,
+                                 int ny, int batch_size, double *loss, double *metrics) {
     if (batch_size <= 0) batch_size = 32;
     call_data d = {0};
     rnn_status st;
     if ((st = rnn__need_compiled(m)) || (st = rnn__check_x(m, x, nx, &d)) || (st = rnn__check_y(m, y, ny, &d)) ||
-        (st = rnn__check_stateful_batches(m, d.n, batch_size)) ||
-        (st = rnn__evaluate_range(m, &d, 0, d.n, batch_size, loss, NULL)))
-        return rnn__model_fail(m, st);
-    return RNN_OK;
-}
-
-rnn_status rnn_evaluate_metrics(rnn_model *m, rnn_tensor x, rnn_tensor y, int batch_size,
-                                double *loss, double *metrics) {
-    if (!m || !loss) return rnn__fail(RNN_ERR_ARGUMENT, "rnn_evaluate: NULL argument");
-    if (batch_size <= 0) batch_size = 32;
-    call_data d = {0};
-    rnn_status st;
-    if ((st = rnn__need_compiled(m)) || (st = rnn__check_x(m, &x, 1, &d)) || (st = rnn__check_y(m, &y, 1, &d)) ||
         (st = rnn__check_stateful_batches(m, d.n, batch_size)) ||
         (st = rnn__evaluate_range(m, &d, 0, d.n, batch_size, loss, metrics)))
         return rnn__model_fail(m, st);
     return RNN_OK;
 }
 
-rnn_status rnn_evaluate(rnn_model *m, rnn_tensor x, rnn_tensor y, int batch_size, double *loss) {
-    return rnn_evaluate_multi(m, &x, 1, &y, 1, batch_size, loss);
+rnn_status rnn_evaluate(rnn_model *m, rnn_data data, int batch_size, double *loss,
+                        double *metrics) {
+    if (!m || !loss) return rnn__fail(RNN_ERR_ARGUMENT, "rnn_evaluate: NULL argument");
+    rnn_status st;
+    if ((st = rnn__check_data_form(&data, "rnn_evaluate"))) return rnn__model_fail(m, st);
+    if (data.source) return evaluate_source(m, data.source, loss, metrics);
+    if (rnn__data_is_lists(&data))
+        return evaluate_lists(m, data.xs, data.n_x, data.ys, data.n_y, batch_size, loss, metrics);
+    return evaluate_lists(m, &data.x, 1, &data.y, 1, batch_size, loss, metrics);
 }

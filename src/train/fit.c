@@ -335,12 +335,11 @@ static rnn_status source_validate(batch_provider *p, rnn_model *m, double *loss,
     return rnn__evaluate_source(m, p->val_src, loss, metrics);
 }
 
-rnn_status rnn_fit_source(rnn_model *m, const rnn_batch_source *train,
-                          const rnn_batch_source *validation, const rnn_fit_options *options,
-                          rnn_history *history) {
-    if (!m) return rnn__fail(RNN_ERR_ARGUMENT, "rnn_fit_source: model is NULL");
+static rnn_status fit_source(rnn_model *m, const rnn_batch_source *train,
+                             const rnn_fit_options *options, rnn_history *history) {
     if (history) memset(history, 0, sizeof *history);
     rnn_fit_options o = options ? *options : rnn_fit_defaults();
+    const rnn_batch_source *validation = o.validation_source;
     rnn_status st;
     if ((st = rnn__need_compiled(m)) || (st = rnn__check_source(train)) ||
         (validation && (st = rnn__check_source(validation))))
@@ -368,9 +367,8 @@ rnn_status rnn_fit_source(rnn_model *m, const rnn_batch_source *train,
     return RNN_OK;
 }
 
-rnn_status rnn_fit_multi(rnn_model *m, const rnn_tensor *x, int nx, const rnn_tensor *y, int ny,
-                         const rnn_fit_options *options, rnn_history *history) {
-    if (!m) return rnn__fail(RNN_ERR_ARGUMENT, "rnn_fit: model is NULL");
+static rnn_status fit_lists(rnn_model *m, const rnn_tensor *x, int nx, const rnn_tensor *y, int ny,
+                            const rnn_fit_options *options, rnn_history *history) {
     if (history) memset(history, 0, sizeof *history);
     rnn_fit_options o = options ? *options : rnn_fit_defaults();
     call_data d = {0};
@@ -385,7 +383,22 @@ rnn_status rnn_fit_multi(rnn_model *m, const rnn_tensor *x, int nx, const rnn_te
     return RNN_OK;
 }
 
-rnn_status rnn_fit(rnn_model *m, rnn_tensor x, rnn_tensor y, const rnn_fit_options *options,
+rnn_status rnn_fit(rnn_model *m, rnn_data data, const rnn_fit_options *options,
                    rnn_history *history) {
-    return rnn_fit_multi(m, &x, 1, &y, 1, options, history);
+    if (!m) return rnn__fail(RNN_ERR_ARGUMENT, "rnn_fit: model is NULL");
+    rnn_status st;
+    if ((st = rnn__check_data_form(&data, "rnn_fit"))) {
+        if (history) memset(history, 0, sizeof *history);
+        return rnn__model_fail(m, st);
+    }
+    if (data.source) return fit_source(m, data.source, options, history);
+    if (options && options->validation_source) {
+        if (history) memset(history, 0, sizeof *history);
+        return rnn__model_fail(m, rnn__fail(RNN_ERR_ARGUMENT,
+                                            "rnn_fit: validation_source needs a batch source as "
+                                            "the data (use validation_split with arrays)"));
+    }
+    if (rnn__data_is_lists(&data))
+        return fit_lists(m, data.xs, data.n_x, data.ys, data.n_y, options, history);
+    return fit_lists(m, &data.x, 1, &data.y, 1, options, history);
 }

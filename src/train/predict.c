@@ -59,6 +59,7 @@ static rnn_status predict_impl(rnn_model *m, const call_data *d, int batch_size,
             for (int j = 0; j < ny; j++) free(j < k ? y[j].data : data[j]);
             return rnn__fail(RNN_ERR_MEMORY, "out of memory for the predictions");
         }
+        y[k].owned = 1;
         y[k].rank = os.rank;
         for (int i = 0; i < os.rank; i++) y[k].shape[i] = shape[k].rank ? shape[k].shape[i] : os.dim[i];
         y[k].shape[0] = N;
@@ -66,10 +67,8 @@ static rnn_status predict_impl(rnn_model *m, const call_data *d, int batch_size,
     return RNN_OK;
 }
 
-rnn_status rnn_predict_multi(rnn_model *m, const rnn_tensor *x, int nx, int batch_size,
-                             rnn_tensor *y, int ny) {
-    if (!m || !y) return rnn__fail(RNN_ERR_ARGUMENT, "rnn_predict: NULL argument");
-    for (int k = 0; k < ny; k++) memset(&y[k], 0, sizeof y[k]);
+static rnn_status predict_lists(rnn_model *m, const rnn_tensor *x, int nx, int batch_size,
+                                rnn_tensor *y, int ny) {
     if (batch_size <= 0) batch_size = 32;
     call_data d = {0};
     rnn_status st;
@@ -78,17 +77,46 @@ rnn_status rnn_predict_multi(rnn_model *m, const rnn_tensor *x, int nx, int batc
     return RNN_OK;
 }
 
-rnn_status rnn_predict(rnn_model *m, rnn_tensor x, int batch_size, rnn_tensor *y) {
-    return rnn_predict_multi(m, &x, 1, batch_size, y, 1);
+/* The arrays of an rnn_data for predict (a batch source has its own entry point). */
+static rnn_status predict_inputs(rnn_model *m, const rnn_data *data, const char *who,
+                                 const rnn_tensor **x, int *nx) {
+    rnn_status st;
+    if ((st = rnn__check_data_form(data, who))) return st;
+    if (data->source)
+        return rnn__fail(RNN_ERR_ARGUMENT,
+                         "%s: a batch source gives its predictions through rnn_predict_source", who);
+    (void)m;
+    if (rnn__data_is_lists(data)) {
+        *x = data->xs;
+        *nx = data->n_x;
+    } else {
+        *x = &data->x;
+        *nx = 1;
+    }
+    return RNN_OK;
 }
 
-rnn_status rnn_predict_on_batch(rnn_model *m, rnn_tensor x, rnn_tensor *y) {
+rnn_status rnn_predict(rnn_model *m, rnn_data data, int batch_size, rnn_tensor *y, int ny) {
+    if (!m || !y) return rnn__fail(RNN_ERR_ARGUMENT, "rnn_predict: NULL argument");
+    for (int k = 0; k < ny; k++) memset(&y[k], 0, sizeof y[k]);
+    const rnn_tensor *x;
+    int nx;
+    rnn_status st;
+    if ((st = predict_inputs(m, &data, "rnn_predict", &x, &nx))) return rnn__model_fail(m, st);
+    return predict_lists(m, x, nx, batch_size, y, ny);
+}
+
+rnn_status rnn_predict_on_batch(rnn_model *m, rnn_data data, rnn_tensor *y, int ny) {
     if (!m || !y) return rnn__fail(RNN_ERR_ARGUMENT, "rnn_predict_on_batch: NULL argument");
-    if (x.rank < 1 || x.shape[0] <= 0 || x.shape[0] > INT32_MAX) {
-        memset(y, 0, sizeof *y);
+    for (int k = 0; k < ny; k++) memset(&y[k], 0, sizeof y[k]);
+    const rnn_tensor *x;
+    int nx;
+    rnn_status st;
+    if ((st = predict_inputs(m, &data, "rnn_predict_on_batch", &x, &nx)))
+        return rnn__model_fail(m, st);
+    if (nx < 1 || x[0].rank < 1 || x[0].shape[0] <= 0 || x[0].shape[0] > INT32_MAX)
         return rnn__model_fail(m, rnn__fail(RNN_ERR_SHAPE, "x has zero samples"));
-    }
-    return rnn_predict(m, x, (int)x.shape[0], y);
+    return predict_lists(m, x, nx, (int)x[0].shape[0], y, ny);
 }
 
 rnn_status rnn_predict_source(rnn_model *m, const rnn_batch_source *src,

@@ -80,9 +80,8 @@ rnn_status rnn__train_step(rnn_model *m, const rnn_tensor *xb, const float *cons
     return RNN_OK;
 }
 
-rnn_status rnn_train_on_batch_multi(rnn_model *m, const rnn_tensor *x, int nx,
-                                    const rnn_tensor *y, int ny, double *loss) {
-    if (!m) return rnn__fail(RNN_ERR_ARGUMENT, "rnn_train_on_batch: model is NULL");
+static rnn_status train_on_lists(rnn_model *m, const rnn_tensor *x, int nx, const rnn_tensor *y,
+                                 int ny, double *loss) {
     call_data d = {0};
     rnn_status st;
     if ((st = rnn__need_compiled(m)) || (st = rnn__check_x(m, x, nx, &d)) || (st = rnn__check_y(m, y, ny, &d)))
@@ -98,8 +97,16 @@ rnn_status rnn_train_on_batch_multi(rnn_model *m, const rnn_tensor *x, int nx,
     return RNN_OK;
 }
 
-rnn_status rnn_train_on_batch(rnn_model *m, rnn_tensor x, rnn_tensor y, double *loss) {
-    return rnn_train_on_batch_multi(m, &x, 1, &y, 1, loss);
+rnn_status rnn_train_on_batch(rnn_model *m, rnn_data data, double *loss) {
+    if (!m) return rnn__fail(RNN_ERR_ARGUMENT, "rnn_train_on_batch: model is NULL");
+    rnn_status st;
+    if ((st = rnn__check_data_form(&data, "rnn_train_on_batch"))) return rnn__model_fail(m, st);
+    if (data.source)
+        return rnn__model_fail(m, rnn__fail(RNN_ERR_ARGUMENT,
+                                            "rnn_train_on_batch: takes arrays, not a batch source"));
+    if (rnn__data_is_lists(&data))
+        return train_on_lists(m, data.xs, data.n_x, data.ys, data.n_y, loss);
+    return train_on_lists(m, &data.x, 1, &data.y, 1, loss);
 }
 
 /* ---------------------------------------------------------------- gradients (tests, tools) */

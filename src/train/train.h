@@ -37,6 +37,10 @@ rnn_status rnn__plan_batch(rnn_model *m, const call_data *d, int64_t batch, int 
 /* t's shape with count samples, over data. */
 rnn_tensor rnn__batch_view(float *data, const rnn_tensor *t, int64_t count);
 rnn_status rnn__check_source(const rnn_batch_source *src);
+/* An rnn_data holds one form only: arrays x and y, lists xs and ys, or a source. */
+rnn_status rnn__check_data_form(const rnn_data *data, const char *who);
+/* The lists form (xs, ys): rnn_data_arrays, even with NULL lists. */
+int rnn__data_is_lists(const rnn_data *data);
 /* Fetches batch k from a source and checks it like any fit data. */
 rnn_status rnn__source_batch(rnn_model *m, const rnn_batch_source *src, int64_t k,
                              rnn_tensor *xb, rnn_tensor *yb, call_data *d);

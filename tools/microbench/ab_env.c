@@ -66,9 +66,9 @@ int main(int argc, char **argv) {
         if (!strcmp(val[v], "-")) unsetenv(var);
         else setenv(var, val[v], 1);
         double loss, t0 = now();
-        rnn_status st = train ? rnn_train_on_batch(m, x, y, &loss)
-                        : b2  ? rnn_predict(m, x, 256, &out)
-                              : rnn_predict_on_batch(m, x, &out);
+        rnn_status st = train ? rnn_train_on_batch(m, rnn_data_xy(x, y), &loss)
+                        : b2  ? rnn_predict(m, rnn_data_x(x), 256, &out, 1)
+                              : rnn_predict_on_batch(m, rnn_data_x(x), &out, 1);
         const double t = now() - t0;
         if (st) {
             fprintf(stderr, "%s\n", rnn_last_error());

@@ -11,5 +11,7 @@ static double now(void){struct timespec t;clock_gettime(CLOCK_MONOTONIC,&t);retu
 int main(int argc,char**argv){ int th=argc>1?atoi(argv[1]):2; int bs=argc>2?atoi(argv[2]):256; rnn_set_threads(th);
  int N=10240,T=50,F=8; float*x=malloc(4L*N*T*F); for(long i=0;i<(long)N*T*F;i++)x[i]=(float)((i*2654435761u)%1000)/1000.0f;
  rnn_model*m=rnn_sequential(NULL); rnn_set_seed(m,2); rnn_input(m,T,F); rnn_recurrent_options o=rnn_lstm_defaults(64); rnn_add(m,rnn_lstm(&o)); rnn_add(m,rnn_dense_simple(1,RNN_LINEAR)); rnn_compile(m,"mse","adam");
- rnn_tensor p; for(int r=0;r<8;r++){double t0=now(); rnn_predict(m,rnn_tensor3(x,N,T,F),bs,&p); double t=now()-t0; rnn_tensor_free(&p); printf("%.0f samples/s\n",N/t);}
+ rnn_tensor p; for(int r=0;r<8;r++){double t0=now(); rnn_predict(m,
+                                                                 rnn_data_x(rnn_tensor3(x,N,T,F)),
+                                                                 bs, &p, 1); double t=now()-t0; rnn_tensor_free(&p); printf("%.0f samples/s\n",N/t);}
 }
