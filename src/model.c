@@ -214,23 +214,23 @@ void rnn_model_free(rnn_model *m) {
     free(m);
 }
 
-/* How many layers of this kind the model has; 0 for a kind it has none of. */
-static int kind_count(const rnn_model *m, const void *ops) {
-    for (int i = 0; i < m->n_kinds; i++)
-        if (m->kind_counts[i].ops == ops) return m->kind_counts[i].count;
+/* How many layers of this kind k holds; 0 for a kind it has none of. */
+static int kind_count(const rnn_kind_counts *k, const void *ops) {
+    for (int i = 0; i < k->n; i++)
+        if (k->row[i].ops == ops) return k->row[i].count;
     return 0;
 }
 
-static void count_kind(rnn_model *m, const void *ops) {
-    for (int i = 0; i < m->n_kinds; i++)
-        if (m->kind_counts[i].ops == ops) {
-            m->kind_counts[i].count++;
+static void count_kind(rnn_kind_counts *k, const void *ops) {
+    for (int i = 0; i < k->n; i++)
+        if (k->row[i].ops == ops) {
+            k->row[i].count++;
             return;
         }
     /* More kinds than librnn has layer classes cannot happen; the table has room for all. */
-    RNN_INTERNAL_CHECK(m->n_kinds < (int)(sizeof m->kind_counts / sizeof m->kind_counts[0]));
-    m->kind_counts[m->n_kinds].ops = ops;
-    m->kind_counts[m->n_kinds++].count = 1;
+    RNN_INTERNAL_CHECK(k->n < (int)(sizeof k->row / sizeof k->row[0]));
+    k->row[k->n].ops = ops;
+    k->row[k->n++].count = 1;
 }
 
 static rnn_status append_layer(rnn_model *m, rnn_layer *layer) {
@@ -244,7 +244,7 @@ static rnn_status append_layer(rnn_model *m, rnn_layer *layer) {
     }
     m->layers[m->n_layers++] = layer;
     layer->refcount++;
-    count_kind(m, layer->ops);
+    count_kind(&m->kinds, layer->ops);
     return RNN_OK;
 }
 
@@ -255,7 +255,7 @@ static int has_layer(const rnn_model *m, const rnn_layer *layer) {
 /* Keras's automatic names, unique within the model: "lstm", "lstm_1", ... A layer named by the
  * user, or named by another model it is part of, keeps its name. */
 static void name_layers(rnn_model *m) {
-    rnn_model seen = {0}; /* only its kind counts: layers of each kind before layer i */
+    rnn_kind_counts seen = {0}; /* layers of each kind before layer i */
     for (int i = 0; i < m->n_layers; i++) {
         rnn_layer *L = m->layers[i];
         const char *stem = L->ops->base_name;
@@ -528,7 +528,7 @@ rnn_status rnn_add(rnn_model *m, rnn_layer *layer) {
     }
     /* Name it now, so messages from configure name it as Keras would. */
     if (!layer->name[0]) {
-        int count = kind_count(m, layer->ops);
+        int count = kind_count(&m->kinds, layer->ops);
         if (count) snprintf(layer->name, sizeof layer->name, "%s_%d", layer->ops->base_name, count);
         else snprintf(layer->name, sizeof layer->name, "%s", layer->ops->base_name);
     }

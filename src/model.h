@@ -45,6 +45,16 @@ typedef struct {
     int from_logits;
 } rnn_loss_spec;
 
+/* How many layers of each kind (layer ops) a list holds: Keras's automatic names ("lstm",
+ * "lstm_1", ...) count them. librnn has fewer layer kinds than the table has rows. */
+typedef struct {
+    struct {
+        const void *ops;
+        int count;
+    } row[32];
+    int n;
+} rnn_kind_counts;
+
 struct rnn_model {
     char name[RNN_NAME_MAX];
     char error[RNN_ERROR_MAX];
@@ -64,11 +74,7 @@ struct rnn_model {
      * automatic names: "lstm", "lstm_1", ...). */
     rnn_hash_set layer_set;
     rnn_hash_set name_set;
-    struct {
-        const void *ops;
-        int count;
-    } kind_counts[32];
-    int n_kinds;
+    rnn_kind_counts kinds;
     int n_inputs, n_outputs;
     rnn_layer *inputs[RNN_MODEL_MAX_IO]; /* InputLayers */
     rnn_symbol *outputs[RNN_MODEL_MAX_IO];

@@ -28,6 +28,15 @@ static int check_count_ = 0;
               ca_, cb_);                                                                      \
     } while (0)
 
+/* dir/name in one of 8 rotating buffers, so that several paths can be built for one call. */
+static inline const char *check_path(const char *dir, const char *name) {
+    static char buf[8][1024];
+    static int k;
+    k = (k + 1) % 8;
+    snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
+    return buf[k];
+}
+
 static inline int check_report(const char *name) {
     if (check_count_ == 0) {
         fprintf(stderr, "%s: no checks ran\n", name);

@@ -24,13 +24,7 @@
 
 static char dir[64];
 
-static const char *P(const char *name) {
-    static char buf[4][512];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
-    return buf[k];
-}
+static const char *P(const char *name) { return check_path(dir, name); }
 
 static double now_s(void) {
     struct timespec ts;

@@ -20,13 +20,7 @@
 
 static char dir[64];
 
-static const char *P(const char *name) {
-    static char buf[8][512];
-    static int k;
-    k = (k + 1) % 8;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
-    return buf[k];
-}
+static const char *P(const char *name) { return check_path(dir, name); }
 
 static float X[16 * 5 * 2], Y[16];
 

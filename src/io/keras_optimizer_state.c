@@ -200,7 +200,7 @@ static void ignore_state(rnn_model *m, const char *why) {
              "training restarts the optimizer from step 0", why);
 }
 
-/* Whether every value is finite (and, for slots that are averages of squares, not negative). */
+/* Whether every value of a slot is finite. */
 static int slot_values_ok(const float *v, int64_t n) {
     for (int64_t i = 0; i < n; i++)
         if (!isfinite(v[i])) return 0;

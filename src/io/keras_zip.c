@@ -260,13 +260,21 @@ rnn_status rnn_save(rnn_model *m, const char *path) {
     return rnn__keras_save_with(m, path, NULL, 0);
 }
 
+/* The format a save to path writes, by its extension: *keras 1 for .keras, 0 for .h5/.hdf5. */
+static rnn_status save_format(rnn_model *m, const char *who, const char *path, int *keras) {
+    *keras = ends_with(path, ".keras");
+    if (!*keras && !ends_with(path, ".h5") && !ends_with(path, ".hdf5"))
+        return rnn__model_fail(m, rnn__fail(RNN_ERR_ARGUMENT, "%s%s: the file name must end in "
+                               ".keras (Keras 3) or .h5 (legacy HDF5)", who, path));
+    return RNN_OK;
+}
+
 rnn_status rnn_save_check(rnn_model *m, const char *path) {
     if (!m || !path) return rnn__fail(RNN_ERR_ARGUMENT, "rnn_save_check: model or path is NULL");
-    int keras = ends_with(path, ".keras");
-    if (!keras && !ends_with(path, ".h5") && !ends_with(path, ".hdf5"))
-        return rnn__model_fail(m, rnn__fail(RNN_ERR_ARGUMENT, "%s: the file name must end in "
-                               ".keras (Keras 3) or .h5 (legacy HDF5)", path));
-    rnn_status st = rnn__model_build(m);
+    int keras;
+    rnn_status st = save_format(m, "", path, &keras);
+    if (st) return st;
+    st = rnn__model_build(m);
     if (st) return st;
     /* The config is what a format may be unable to express (the Keras 1/2 hard_sigmoid in a
      * .keras file, say); the weights always can be. */
@@ -281,14 +289,13 @@ rnn_status rnn_save_check(rnn_model *m, const char *path) {
 
 rnn_status rnn__keras_save_with(rnn_model *m, const char *path, const rnn_zip_member *extra,
                                 int n_extra) {
-    int keras = ends_with(path, ".keras");
-    if (!keras && !ends_with(path, ".h5") && !ends_with(path, ".hdf5"))
-        return rnn__model_fail(m, rnn__fail(RNN_ERR_ARGUMENT, "rnn_save: %s: the file name must "
-                               "end in .keras (Keras 3) or .h5 (legacy HDF5)", path));
+    int keras;
+    rnn_status st = save_format(m, "rnn_save: ", path, &keras);
+    if (st) return st;
     if (n_extra && !keras)
         return rnn__model_fail(m, rnn__fail(RNN_ERR_ARGUMENT, "%s: a training backup is a "
                                ".keras file", path));
-    rnn_status st = rnn__model_build(m);
+    st = rnn__model_build(m);
     if (st) return st;
     rnn_output_plan out;
     st = rnn__output_begin(&out, path);
