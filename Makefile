@@ -54,7 +54,7 @@ else
   KERAS_DESC := none (built with KERAS_IO=none)
 endif
 
-LIB_SRC := $(wildcard src/*.c src/kernels/*.c src/layers/*.c src/io/*.c src/train/*.c)
+LIB_SRC := $(wildcard src/*.c src/kernels/*.c src/layers/*.c src/io/*.c src/train/*.c src/explain/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_SRC := $(wildcard cli/*.c cli/bench/*.c)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
@@ -184,6 +184,20 @@ demo: deps
 bench: deps
 	@$(MAKE) --no-print-directory $(BUILD)/rnn
 	BENCH_RNN=$(BUILD)/rnn sh bench/run.sh
+
+# rnn explain's gallery (docs/gallery, shown in the README): the scenario examples draw their
+# models (scripts/gallery.sh). tests/test_explain.sh fails when the committed files are stale.
+.PHONY: gallery test-browser
+gallery: deps
+	@$(MAKE) --no-print-directory $(EXAMPLE_BIN)
+	sh scripts/gallery.sh $(BUILD) docs/gallery
+
+# Each gallery page in headless Chromium (installed by scripts/deps.sh with BROWSER=1): no
+# console errors, the expected elements in the DOM it renders, and a screenshot per page in
+# $(BUILD)/browser/ for people to look at. Says skipped when chromium is absent.
+test-browser:
+	@$(DEPS_ENV) BROWSER=1 sh scripts/deps.sh || true
+	@sh tests/browser_gallery.sh docs/gallery $(BUILD)/browser
 
 # make install [PREFIX=/usr/local] [DESTDIR=]: header, both libraries (with the SONAME links), the
 # rnn tool, its man page, pkg-config files (rnn: shared; rnn-static: librnn.a and its

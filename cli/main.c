@@ -7,6 +7,7 @@
 
 #include "bench/bench.h"
 #include "demo.h"
+#include "explain.h"
 #include "model_files.h"
 #include "rnn.h"
 
@@ -44,6 +45,8 @@ static void usage(FILE *f) {
                "  fit MODEL --x X.npy --y Y.npy --output OUT [--epochs N] [--batch-size N]\n"
                "                                           continue training a compiled model\n"
                "  convert IN OUT                           .keras <-> .h5 (by extension)\n"
+               "  explain MODEL [--input x.npy] [--output FILE.html|FILE.svg]\n"
+               "                                           draw the model unrolled over time\n"
                "  bench CASE [--threads N] [--reps N]      time one benchmark case (B1 to B6)\n"
                "  version                                  print the version and the build's configuration\n"
                "Run `rnn COMMAND --help` for a command's options.\n");
@@ -60,6 +63,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "predict")) return predict_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "convert")) return convert_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "fit")) return fit_main(argc - 1, argv + 1);
+    if (!strcmp(cmd, "explain")) return explain_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "bench")) return bench_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version") || !strcmp(cmd, "-V")) {
         fputs(rnn_build_info(), stdout);

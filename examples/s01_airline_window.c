@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <rnn.h>
+#include "gallery.h"
 
 static double rmse(rnn_model *m, rnn_tensor x, rnn_tensor y, const rnn_minmax_scaler *s) {
     rnn_tensor p;
@@ -38,6 +39,7 @@ int main(int argc, char **argv) {
     rnn_input(m, 3, 1);                            /* input_shape=(look_back, features) */
     rnn_add(m, rnn_lstm(&lstm));                   /* LSTM(4): [batch, 4] */
     rnn_add(m, rnn_dense_simple(1, RNN_LINEAR));   /* Dense(1): [batch, 1] */
+    if (gallery(m, "s01_many_to_one_window")) return 0; /* make gallery */
     rnn_compile(m, "mean_squared_error", "adam");
     rnn_fit_options fit = rnn_fit_defaults();
     fit.epochs = 100; fit.batch_size = 1; fit.verbose = 0;

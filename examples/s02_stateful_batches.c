@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <rnn.h>
+#include "gallery.h"
 
 enum { S = 400 }; /* parallel series = batch size */
 
@@ -34,6 +35,7 @@ int main(void) {
     rnn_batch_input(m, S, 1, 1);                   /* batch_input_shape=(400, look_back=1, 1) */
     rnn_add(m, rnn_lstm(&o));                      /* LSTM(8, stateful=True) */
     rnn_add(m, rnn_dense_simple(1, RNN_LINEAR));
+    if (gallery(m, "s02_stateful_batches")) return 0; /* make gallery */
     rnn_optimizer adam = rnn_adam_defaults();
     adam.learning_rate = 0.01f;
     rnn_compile_with(m, "mse", &adam);

@@ -12,6 +12,7 @@
 #include <rnn.h>
 
 #include "pollution_data.h"
+#include "gallery.h"
 
 enum { F = 5, T = 6 };
 
@@ -28,6 +29,13 @@ static rnn_model *model(int return_sequences) {
 
 int main(int argc, char **argv) {
     int quick = getenv("RNN_QUICK") && atoi(getenv("RNN_QUICK"));
+    if (getenv("RNN_GALLERY")) { /* make gallery: both models, without the data */
+        rnn_model *one = model(0), *many = model(1);
+        gallery(one, "s04_many_to_one");
+        gallery(many, "s04_many_to_many");
+        rnn_model_free(one); rnn_model_free(many);
+        return 0;
+    }
     const char *path = argc > 1 ? argv[1] : "../shared/data/pollution.csv";
     float *v = NULL, lo[F], hi[F];
     int n = load_pollution(path, quick ? 3000 : 8760, &v);

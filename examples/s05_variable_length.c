@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <rnn.h>
+#include "gallery.h"
 
 enum { B = 32, MAXT = 30 };
 
@@ -32,6 +33,7 @@ int main(void) {
     rnn_input(m, RNN_NONE, 1);                    /* input_shape=(None, 1) */
     rnn_add(m, rnn_lstm(&o));
     rnn_add(m, rnn_dense_simple(1, RNN_LINEAR));
+    if (gallery(m, "s05_variable_length")) return 0; /* make gallery */
     rnn_optimizer adam = rnn_adam_defaults();
     adam.learning_rate = 0.005f;
     rnn_compile_with(m, "mse", &adam);

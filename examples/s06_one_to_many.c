@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <rnn.h>
+#include "gallery.h"
 
 enum { N = 512, T = 10, L = 20 };
 
@@ -34,6 +35,7 @@ int main(void) {
     rnn_symbol *h = rnn_call(rnn_lstm(&o), rnn_call(rnn_repeat_vector(T), in));
     h = rnn_call(rnn_time_distributed(rnn_dense_simple(1, RNN_LINEAR)), h);
     rnn_model *a = rnn_model_simple(in, h, NULL);
+    if (gallery(a, "s06_one_to_many_repeat_vector")) return 0; /* make gallery */
     rnn_optimizer adam = rnn_adam_defaults();
     adam.learning_rate = 0.005f;
     rnn_compile_with(a, "mse", &adam);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <rnn.h>
+#include "gallery.h"
 
 enum { B = 8, T = 200, AHEAD = 50 };
 
@@ -35,6 +36,7 @@ int main(void) {
     rnn_batch_input(m, B, RNN_NONE, 1);           /* batch_input_shape=(8, None, 1) */
     rnn_add(m, rnn_lstm(&o));
     rnn_add(m, rnn_dense_simple(1, RNN_LINEAR));
+    if (gallery(m, "s07_forecast_stateful")) return 0; /* make gallery */
     rnn_optimizer adam = rnn_adam_defaults();
     adam.learning_rate = 0.01f;
     rnn_compile_with(m, "mse", &adam);

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <rnn.h>
+#include "gallery.h"
 
 enum { N = 512, T = 10, F = 2 };
 
@@ -47,6 +48,7 @@ int main(void) {
     rnn_model *ae = rnn_model_simple(ain, rnn_call_model(decoder, rnn_call_model(encoder, ain)),
                                      "autoencoder");
     if (!ae) { fprintf(stderr, "%s\n", rnn_last_error()); return 1; }
+    if (gallery(ae, "s08_autoencoder")) return 0; /* make gallery */
     rnn_optimizer adam = rnn_adam_defaults();
     adam.learning_rate = 0.005f;
     rnn_compile_with(ae, "mse", &adam);

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <rnn.h>
+#include "gallery.h"
 
 enum { B = 32, SEQ = 50 };
 
@@ -49,6 +50,7 @@ static rnn_model *char_model(int V, int batch, int steps, int g1, int g2, int st
 int main(int argc, char **argv) {
     int quick = getenv("RNN_QUICK") && atoi(getenv("RNN_QUICK"));
     const char *path = argc > 1 ? argv[1] : "../shared/data/tinyshakespeare.txt";
+    if (getenv("RNN_GALLERY")) path = ""; /* make gallery: the built-in text everywhere */
     FILE *fp = fopen(path, "rb");
     char *text = NULL;
     long n = 0;
@@ -75,6 +77,7 @@ int main(int argc, char **argv) {
     int held = n >= 20000;                        /* a large text: the last 10 % is held out */
     long train_end = held ? n - n / 10 : n;
     rnn_model *m = char_model(V, RNN_NONE, SEQ, g1, g2, 0);
+    if (gallery(m, "s09_char_model")) return 0; /* make gallery */
     rnn_optimizer adam = rnn_adam_defaults();
     adam.learning_rate = 0.009f; adam.decay = 0.01f;
     if (!m || rnn_compile_with(m, "sparse_categorical_crossentropy", &adam)) {

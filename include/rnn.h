@@ -268,6 +268,37 @@ rnn_status rnn_output_shape(rnn_model *model, int *rank, int64_t shape[RNN_MAX_R
 rnn_status rnn_summary(rnn_model *model, FILE *out);
 int64_t rnn_count_params(rnn_model *model);
 
+/* rnn_explain (issue 17): the model drawn unrolled over time - a cell per time step (long
+ * sequences elided in the middle, first and last steps kept), the input vectors, the hidden and
+ * cell state carried between steps, returned outputs solid and discarded ones faint, Keras shapes
+ * on the arrows, parameter counts with their formula, and for a stateful model its batch rows
+ * with the state carried from one batch to the next. With inputs, the values the library's own
+ * forward pass computed for one sample: gate activations and hidden state per step. */
+typedef enum {
+    RNN_EXPLAIN_AUTO = 0, /* by the path's extension: .svg, .html/.htm; no path: text */
+    RNN_EXPLAIN_TEXT,
+    RNN_EXPLAIN_SVG,
+    RNN_EXPLAIN_HTML
+} rnn_explain_format;
+typedef struct {
+    rnn_explain_format format;
+    const rnn_tensor *inputs; /* NULL, or one array per model input (a batch of samples) */
+    int n_inputs;
+    int sample;         /* the row of the inputs whose values are drawn; default 0 */
+    int steps;          /* most time steps drawn per layer, 3 to 16; default 8 */
+    int unknown_steps;  /* steps drawn when the model's are None and no input says; default 4 */
+    int batches;        /* stateful models: batches drawn; default 3 */
+    int reset_every;    /* stateful: reset_states after this many batches; default 2 */
+    int ascii;          /* text: ASCII instead of Unicode box drawing */
+    int width;          /* text: columns; default 100 */
+    FILE *out;          /* text without a path: where it goes; NULL: stdout */
+} rnn_explain_options;
+rnn_explain_options rnn_explain_defaults(void);
+/* Writes the drawing to path (.svg: a standalone SVG; .html: one self-contained page with the
+ * SVG inline, its CSS and a little JavaScript for hover details, nothing loaded from elsewhere),
+ * or as text to options->out when path is NULL. options NULL: the defaults. */
+rnn_status rnn_explain(rnn_model *model, const rnn_explain_options *options, const char *path);
+
 /* Weights in Keras's order and layout (get_weights / set_weights). Index over all weights of all
  * layers: layer 0's kernel, recurrent_kernel, bias, then layer 1's... */
 int rnn_weight_count(rnn_model *model);

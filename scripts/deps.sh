@@ -19,6 +19,8 @@
 #                              man-db           tests/test_install.sh reads the installed rnn(1)
 #   with FUZZ=1 (make fuzz):   clang libclang-rt-dev   a libFuzzer target links
 #   with VALGRIND=1:           valgrind
+#   with TEST=1:               libxml2-utils    tests/test_explain.sh parses every drawing (xmllint)
+#   with BROWSER=1:            chromium         make test-browser loads the gallery pages
 #   with FRESH=1:              debootstrap      make check-fresh builds its minimal root
 #
 # As root with apt-get, the missing packages are installed and every probe runs again (a probe
@@ -90,6 +92,7 @@ int main(void) { return cJSON_Version() == 0; }' ;;
     if [ "${TEST:-0}" = 1 ]; then
         command -v cmake >/dev/null 2>&1 || missing="$missing cmake"
         command -v man >/dev/null 2>&1 || missing="$missing man-db"
+        command -v xmllint >/dev/null 2>&1 || missing="$missing libxml2-utils"
     fi
     if [ "${FUZZ:-0}" = 1 ]; then
         # Linking a trivial fuzz target proves both the compiler and its libFuzzer runtime.
@@ -100,6 +103,9 @@ int main(void) { return cJSON_Version() == 0; }' ;;
     fi
     if [ "${VALGRIND:-0}" = 1 ]; then
         command -v valgrind >/dev/null 2>&1 || missing="$missing valgrind"
+    fi
+    if [ "${BROWSER:-0}" = 1 ]; then
+        command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
     fi
     if [ "${FRESH:-0}" = 1 ]; then
         command -v debootstrap >/dev/null 2>&1 || missing="$missing debootstrap"

@@ -308,7 +308,7 @@ static int steps_repeat(const float *xt, int T, int B, int F) {
 static void decide_plan(rnn_recurrent *r, rnn_run_mode mode, int B, int T) {
     rnn_step_plan *p = &r->plan;
     const size_t TB = (size_t)T * B;
-    p->keep_steps = mode == RNN_MODE_TRAIN;
+    p->keep_steps = mode == RNN_MODE_TRAIN || r->keep_gates;
     p->team = rnn__recurrent_use_team(r, B);
     p->back_team = p->team && !r->mask;
     p->large = rnn__recurrent_step_is_large(r, B);

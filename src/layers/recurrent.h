@@ -122,6 +122,10 @@ struct rnn_recurrent {
      * copy of the previous output. Not a user option (Keras files that set it on a plain layer
      * are refused); Bidirectional sets it on its two layers when returning sequences. */
     int zero_output_for_mask;
+    /* rnn_explain's trace: every step's gate activations stay in xw and every LSTM cell state
+     * in cs after a forward call, as in training (plan.keep_steps); the same operations, so the
+     * same bits. Not a user option. */
+    int keep_gates;
     int B, T;
     rnn_step_plan plan;
     rnn_weight_copies copies;
