@@ -167,7 +167,7 @@ $(BUILD)/tests/replay_%: fuzz/%.c fuzz/replay_main.c $(BUILD)/librnn.a $(CLI_OBJ
 # dependency probes and the configuration stamp (test_build.sh), the
 # numbers and command outputs quoted in README.md and docs/, the man page against --help.
 SHELL_TESTS := tests/test_install.sh tests/test_docs.sh tests/test_manpage.sh tests/test_build.sh \
-               tests/test_memory_limits.sh
+               tests/test_memory_limits.sh tests/test_explain.sh
 
 test:
 	@$(DEPS_ENV) TEST=1 sh scripts/deps.sh

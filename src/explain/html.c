@@ -33,6 +33,7 @@ static const char *page_script =
     "    tip.style.display='block';tip.style.left=(e.clientX+14)+'px';\n"
     "    tip.style.top=(e.clientY+14)+'px';});\n"
     "  el.addEventListener('mouseleave',function(){tip.style.display='none';});});\n"
+    "document.body.setAttribute('data-ready','1');\n" /* the script ran to its end */
     "})();\n";
 
 static void esc(FILE *f, const char *s) {

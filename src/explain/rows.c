@@ -257,6 +257,8 @@ static void add_row(builder *b, rnn_layer *L, int depth) {
         row->T = seq ? steps_for(b, L, out->dim[1], &known) : 0;
         row->steps_known = seq && known;
         row->features = (int)(rnn__input_is_ids(L) ? 1 : out->dim[out->rank - 1]);
+        if (seq && !known) /* None: any number of steps; the drawing shows some */
+            appendf(row->config, sizeof row->config, "; steps None (%lld drawn)", (long long)row->T);
     } else if (rnn__layer_is_recurrent(L) || !strcmp(cls, "Bidirectional")) {
         rnn_layer *cell = rnn__layer_is_recurrent(L) ? L : rnn__bidirectional_sub(L, 0);
         const rnn_recurrent *r = rnn__recurrent_of(cell);

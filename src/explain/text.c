@@ -9,7 +9,7 @@
 #include "explain/explain.h"
 #include "layers/layer_options.h"
 
-#define LABEL_W 30
+#define LABEL_W 32
 #define SLOT_W 9 /* a box of 7 and an arrow of 2 */
 
 typedef struct {
@@ -82,6 +82,32 @@ static const char *short_label(const ex_row *r) {
     return cls;
 }
 
+/* The margin's texts, each cut at spaces into lines of at most w columns. Returns the lines. */
+static int wrap(char (*out)[LABEL_W], int cap, int w, const char *a, const char *b, const char *c,
+                const char *d) {
+    const char *texts[4] = {a, b, c, d};
+    int n = 0;
+    for (int k = 0; k < 4; k++) {
+        const char *p = texts[k];
+        if (!*p) continue;
+        while (*p && n < cap) {
+            int len = (int)strlen(p);
+            if (len > w) { /* the last space that keeps the line within w */
+                len = w;
+                for (int i = w; i > w / 2; i--)
+                    if (p[i] == ' ') {
+                        len = i;
+                        break;
+                    }
+            }
+            snprintf(out[n++], LABEL_W, "%.*s", len, p);
+            p += len;
+            while (*p == ' ') p++;
+        }
+    }
+    return n;
+}
+
 rnn_status rnn__explain_text(const ex_rows *R, const rnn_explain_options *o, FILE *f) {
     const glyphs *g = o->ascii ? &ascii : &unicode;
     const int width = o->width >= 60 ? o->width : 100;
@@ -92,8 +118,8 @@ rnn_status rnn__explain_text(const ex_rows *R, const rnn_explain_options *o, FIL
     line l = {{0}, 0, 0};
     fprintf(f, "%s: unrolled over time, %lld params\n", R->model->name,
             (long long)R->model->n_params);
-    fprintf(f, "%s%s state to the next step   %s returned output   %s computed, discarded\n\n",
-            g->state, g->arrow, g->v, g->faint);
+    fprintf(f, "%s%s state to the next step   %s returned output   %s computed, discarded   "
+               "%s+N: N more steps\n\n", g->state, g->arrow, g->v, g->faint, g->ell);
     for (int i = 0; i < R->n_rows; i++) {
         const ex_row *r = &R->rows[i];
         for (int q = 0; q < R->n_frames; q++)
@@ -124,19 +150,23 @@ rnn_status rnn__explain_text(const ex_rows *R, const rnn_explain_options *o, FIL
         char params[160];
         if (r->formula[0]) snprintf(params, sizeof params, "params %s", r->formula);
         else snprintf(params, sizeof params, r->kind == EX_ROW_INPUT ? "" : "params %lld", (long long)r->params);
-        const char *margin[4] = {r->name, r->config, params, ""};
         char shape[80];
         snprintf(shape, sizeof shape, "-> %s", r->shape[0]);
-        margin[3] = shape;
+        if (r->model_output >= 0)
+            snprintf(shape, sizeof shape, "-> %s (model output %d)", r->shape[r->model_output_out],
+                     r->model_output);
         const int indent = r->depth > 0 ? 2 : 0;
-        for (int ln = 0; ln < 4; ln++) {
+        char margin[16][LABEL_W];
+        const int n_margin = wrap(margin, 16, LABEL_W - 1 - indent, r->name, r->config, params, shape);
+        const int n_lines = n_margin > 4 ? n_margin : 4;
+        for (int ln = 0; ln < n_lines; ln++) {
             if (r->depth > 0) {
                 put(&l, g->v, 1);
                 put(&l, " ", 1);
             }
-            putw(&l, LABEL_W - 1 - indent, "%s", margin[ln]);
+            putw(&l, LABEL_W - 1 - indent, "%s", ln < n_margin ? margin[ln] : "");
             put(&l, " ", 1);
-            for (int k = 0; k < n; k++) {
+            for (int k = 0; ln < 4 && k < n; k++) {
                 const int j = seq ? k : only;
                 pad_to(&l, col_of(j));
                 const int64_t step = seq ? sl.step[j] : -1;
@@ -155,8 +185,9 @@ rnn_status rnn__explain_text(const ex_rows *R, const rnn_explain_options *o, FIL
                     put(&l, g->tr, 1);
                 } else if (ln == 1) {
                     put(&l, g->v, 1);
-                    if (r->kind == EX_ROW_INPUT) putw(&l, 5, "%s%lld", rnn__input_is_ids(r->layer) ? "id" : "x",
-                                                      (long long)(step < 0 ? 0 : step));
+                    if (r->kind == EX_ROW_INPUT && step < 0) putw(&l, 5, "x");
+                    else if (r->kind == EX_ROW_INPUT)
+                        putw(&l, 5, "%s%lld", rnn__input_is_ids(r->layer) ? "id" : "x", (long long)step);
                     else putw(&l, 5, "%s", lab);
                     put(&l, g->v, 1);
                 } else if (ln == 2) {
@@ -175,6 +206,10 @@ rnn_status rnn__explain_text(const ex_rows *R, const rnn_explain_options *o, FIL
                     put(&l, r->kind == EX_ROW_BIDI ? g->back : g->state, 1);
                     put(&l, g->arrow, 1);
                 }
+            }
+            if (ln == 0 && recurrent && r->n_src > 1 && r->src[1] >= 0) {
+                put(&l, " ", 1);
+                putw(&l, 20, "h0 from %s", R->rows[r->src[1]].layer->name);
             }
             if (ln == 1 && r->return_state) {
                 put(&l, g->state, 1);
@@ -200,8 +235,9 @@ rnn_status rnn__explain_text(const ex_rows *R, const rnn_explain_options *o, FIL
         if (r->kind != EX_ROW_RECURRENT || !r->stateful) continue;
         const int K = o->batches > 1 ? o->batches : 3, every = o->reset_every > 0 ? o->reset_every : 2;
         const int64_t B = R->stateful_batch;
-        fprintf(f, "\n%s across batches (stateful, batch size %lld): row i's last state is row i's "
-                   "first state in the next batch\n", r->layer->name, (long long)B);
+        fprintf(f, "\n%.40s across batches (stateful, batch size %lld):\n"
+                   "row i's last state is row i's first state in the next batch\n",
+                r->layer->name, (long long)B);
         putw(&l, 10, "");
         for (int k = 0; k < K; k++) putw(&l, 20, "batch %d", k);
         emit(f, &l);
