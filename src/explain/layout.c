@@ -18,7 +18,6 @@
 #define CW 104.0       /* one time step's column */
 #define GAP 44.0       /* between rows: the arrows and their shapes */
 #define HEAT_UNITS 24  /* units drawn per heat strip */
-#define UNIT_H 2.5
 #define COL_W 10.0
 
 static double slot_x(int j) { return X0 + j * CW + CW / 2; }
@@ -127,14 +126,15 @@ static void add_rect(ex_scene *s, double x, double y, double w, double h, int da
     snprintf(r->title, sizeof r->title, "%s", title ? title : "");
 }
 
-/* A heat strip under a node: `cols` columns of min(units, HEAT_UNITS) values each, column c
- * taken from col_values[c] (units values). */
-static int add_heat(ex_scene *s, double cx, double y, int row, int64_t step, int cols,
+/* A heat strip with its top left corner at (x, y), at most `height` tall: `cols` columns of
+ * min(units, HEAT_UNITS) values each, column c taken from col_values[c] (units values). */
+static int add_heat(ex_scene *s, double x, double y, double height, int row, int64_t step, int cols,
                     const float *const *col_values, int units, const char *names) {
     const int U = units < HEAT_UNITS ? units : HEAT_UNITS;
     if (U <= 0 || cols <= 0) return -1;
-    int node = add_node(s, EX_NODE_HEAT, cx - cols * COL_W / 2, y, cols * COL_W, U * UNIT_H, row,
-                        step, "");
+    double unit_h = height / U;
+    if (unit_h > 6) unit_h = 6;
+    int node = add_node(s, EX_NODE_HEAT, x, y, cols * COL_W, U * unit_h, row, step, "");
     if (node < 0) return -1;
     s->values = grow(s->values, &s->cap_values, s->n_values + cols * U, sizeof *s->values, &s->oom);
     if (s->oom) return -1;
@@ -234,8 +234,10 @@ static double draw_input(lay *L, int i) {
     return 46;
 }
 
-/* Heat strips of a recurrent layer's step: its gates, then h. */
-static int cell_heat(lay *L, const ex_row *r, const ex_cell_trace *c, int i, int64_t t, double cx,
+/* Heat strips of a recurrent layer's step, right of its output: its gates, then h, each
+ * column headed by its letter. */
+#define CELL_HEAT_H 56.0
+static int cell_heat(lay *L, const ex_row *r, const ex_cell_trace *c, int i, int64_t t, double x,
                      double y) {
     if (!c || t >= c->T) return -1;
     const float *cols[8];
@@ -243,7 +245,9 @@ static int cell_heat(lay *L, const ex_row *r, const ex_cell_trace *c, int i, int
     for (int g = 0; g < c->G && n < 7; g++) cols[n++] = c->gates + ((size_t)t * c->G + g) * c->H;
     cols[n++] = c->h + (size_t)t * c->H;
     const char *names = r->cell == RNN_CELL_LSTM ? "ifcoh" : r->cell == RNN_CELL_GRU ? "zrhs" : "h";
-    return add_heat(L->s, cx, y, i, t, n, cols, c->H, names);
+    for (int k = 0; k < n && names[k]; k++)
+        add_text(L->s, x + (k + 0.5) * COL_W, y - 2, 7.5, 1, 2, COL_W, "%c", names[k]);
+    return add_heat(L->s, x, y, CELL_HEAT_H, i, t, n, cols, c->H, names);
 }
 
 static double draw_recurrent(lay *L, int i) {
@@ -300,7 +304,7 @@ static double draw_recurrent(lay *L, int i) {
         if (e >= 0) L->s->edges[e].faint = !returned;
         r->slot_node[j] = out;
         if (last) r->vec_node = out;
-        if (tr) cell_heat(L, r, tr, i, sl.step[j], cx, y + 84);
+        if (tr) cell_heat(L, r, tr, i, sl.step[j], cx + 24, y + 52);
     }
     double h = 80;
     if (r->return_state) { /* the final states, returned as outputs 1 (h) and 2 (c) */
@@ -319,7 +323,8 @@ static double draw_recurrent(lay *L, int i) {
     }
     if (tr) {
         int U = tr->H < HEAT_UNITS ? tr->H : HEAT_UNITS;
-        h += 8 + U * UNIT_H + 4;
+        const double strip = U * (CELL_HEAT_H / U > 6 ? 6 : CELL_HEAT_H / U);
+        if (52 + strip + 6 > h) h = 52 + strip + 6;
         const double x = 16 + r->depth * 12;
         add_text(L->s, x, y + 55, 8.5, 0, 2, MARGIN - 8 - x, "heat: %s, %d of %d units",
                  lstm ? "gates i f c o, then h" : r->cell == RNN_CELL_GRU ? "gates z r h, then state"
@@ -392,8 +397,6 @@ static double draw_boxes(lay *L, int i, int per_step) {
     const ex_out_trace *t = rnn__trace_out(L->R->trace, r->layer);
     const char *label = box_label(r->layer);
     double h = 36;
-    int heat_u = 0;
-    if (t) heat_u = t->n < HEAT_UNITS ? t->n : HEAT_UNITS;
     if (!per_step) {
         /* a vector sits under what it comes from: the last step of a many-to-one layer */
         double x = slot_x(0);
@@ -409,9 +412,10 @@ static double draw_boxes(lay *L, int i, int per_step) {
         node_title(L->s, r->vec_node, "%s: output %s", r->name, r->shape[0]);
         if (t) {
             const float *col[1] = {t->y};
-            add_heat(L->s, x, y + 38, i, -1, 1, col, t->n, "y");
+            add_heat(L->s, x + 40, y + 4, 28, i, -1, 1, col, t->n, "y"); /* right of the box */
+            if (t->n == 1) add_text(L->s, x + 54, y + 22, 9, 0, 3, CW / 2, "%.4g", t->y[0]);
         }
-        return h + (t ? 6 + heat_u * UNIT_H : 0);
+        return h;
     }
     ex_slots sl;
     rnn__explain_slots(r->T, L->R->slots, &sl);
@@ -444,10 +448,10 @@ static double draw_boxes(lay *L, int i, int per_step) {
         }
         if (t && sl.step[j] < t->steps) {
             const float *col[1] = {t->y + (size_t)sl.step[j] * t->n};
-            add_heat(L->s, cx, y + 38, i, sl.step[j], 1, col, t->n, "y");
+            add_heat(L->s, cx + 34, y + 4, 28, i, sl.step[j], 1, col, t->n, "y");
         }
     }
-    return h + (t ? 6 + heat_u * UNIT_H : 0);
+    return h;
 }
 
 static double draw_repeat(lay *L, int i) {
@@ -503,7 +507,8 @@ static void flow(lay *L, int i, int from, int to, int k, int64_t step, int first
     snprintf(E->shape, sizeof E->shape, "%s", S->shape[r->src_out[k] < S->n_outputs ? r->src_out[k] : 0]);
     if (k > 0 && (r->kind == EX_ROW_RECURRENT || r->kind == EX_ROW_BIDI))
         snprintf(E->label, sizeof E->label, "initial state");
-    if (first) { /* the tensor's Keras shape, once per bundle, beside its first arrow */
+    if (first && (k == 0 || r->kind == EX_ROW_MERGE || E->label[0])) {
+        /* the tensor's Keras shape, once per bundle, beside its first arrow */
         const double mx = (x1 + x2) / 2, my = (y1 + y2) / 2;
         add_text(L->s, mx + 5, my + 3, 9, 0, 3, CW - 14, "%s%s", E->shape,
                  k > 0 && E->label[0] ? " init" : "");

@@ -57,7 +57,7 @@ static const char *style =
     ".n-merge rect{fill:#fff0f5;stroke:#c2185b}"
     ".n-shared rect{fill:#fffbe6;stroke:#b38f00}"
     ".n-ellipsis rect{fill:none;stroke:none}"
-    ".n-heat rect{stroke:none}.n-heat rect.frame{fill:none;stroke:#bbb;stroke-width:.6}"
+    ".n-heat rect{stroke:none}.n-heat rect.hf{fill:none;stroke:#bbb;stroke-width:.6}"
     ".e{fill:none;stroke:#555;stroke-width:1.2}"
     ".e-state{stroke:#c9801a;stroke-width:2}.e-cell-state{stroke:#8b4fc9;stroke-width:1.6;stroke-dasharray:5 3}"
     ".e-batch{stroke:#c62828;stroke-width:2}.e-fan{stroke:#5b6cc4}"
@@ -117,7 +117,7 @@ static void node(FILE *f, const ex_scene *s, const ex_node *n) {
                 fprintf(f, "<rect x=\"%.1f\" y=\"%.2f\" width=\"%.1f\" height=\"%.2f\" "
                            "fill=\"#%02x%02x%02x\"/>", n->x + c * cw, n->y + u * uh, cw, uh, r, g, b);
             }
-        fprintf(f, "<rect class=\"frame\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\"/>",
+        fprintf(f, "<rect class=\"hf\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\"/>",
                 n->x, n->y, n->w, n->h);
         fputs("</g>\n", f);
         return;

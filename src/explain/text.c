@@ -92,7 +92,10 @@ static int wrap(char (*out)[LABEL_W], int cap, int w, const char *a, const char 
         if (!*p) continue;
         while (*p && n < cap) {
             int len = (int)strlen(p);
-            if (len > w) { /* the last space that keeps the line within w */
+            const char *eq = strstr(p, " = ");
+            if (len > w && eq && eq - p + 2 <= w) { /* a formula: after its "=" */
+                len = (int)(eq - p) + 2;
+            } else if (len > w) { /* the last space that keeps the line within w */
                 len = w;
                 for (int i = w; i > w / 2; i--)
                     if (p[i] == ' ') {
@@ -148,7 +151,10 @@ rnn_status rnn__explain_text(const ex_rows *R, const rnn_explain_options *o, FIL
         const char *lab = short_label(r);
         const int n = seq ? sl.n : 1;
         char params[160];
-        if (r->formula[0]) snprintf(params, sizeof params, "params %s", r->formula);
+        const char *eq = strrchr(r->formula, '=');
+        if (r->formula[0] && eq && eq > r->formula + 1) /* the count first, then its formula */
+            snprintf(params, sizeof params, "params %lld = %.*s", (long long)r->params,
+                     (int)(eq - 1 - r->formula), r->formula);
         else snprintf(params, sizeof params, r->kind == EX_ROW_INPUT ? "" : "params %lld", (long long)r->params);
         char shape[80];
         snprintf(shape, sizeof shape, "-> %s", r->shape[0]);
@@ -185,10 +191,11 @@ rnn_status rnn__explain_text(const ex_rows *R, const rnn_explain_options *o, FIL
                     put(&l, g->tr, 1);
                 } else if (ln == 1) {
                     put(&l, g->v, 1);
-                    if (r->kind == EX_ROW_INPUT && step < 0) putw(&l, 5, "x");
-                    else if (r->kind == EX_ROW_INPUT)
-                        putw(&l, 5, "%s%lld", rnn__input_is_ids(r->layer) ? "id" : "x", (long long)step);
-                    else putw(&l, 5, "%s", lab);
+                    char in[16];
+                    snprintf(in, sizeof in, step < 0 ? "x" : rnn__input_is_ids(r->layer) ? "id%lld" : "x%lld",
+                             (long long)step);
+                    if (r->kind == EX_ROW_INPUT) putw(&l, 5, "%*s", (int)(5 + strlen(in)) / 2, in);
+                    else putw(&l, 5, "%*s", (int)(strlen(lab) >= 5 ? 5 : (5 + strlen(lab)) / 2), lab);
                     put(&l, g->v, 1);
                 } else if (ln == 2) {
                     put(&l, g->bl, 1);
