@@ -410,18 +410,24 @@ static int heat(const element *e, int n, const char *layer, long step, float *ou
     return 0;
 }
 
-static void values(void) {
-    /* LSTM(5, return_sequences) -> GRU(3, return_sequences) -> Dense(1) on 6 steps x 2 */
+/* LSTM(H1, return_sequences) -> GRU(H2, return_sequences) -> Dense(1) on 6 steps x 2, a batch
+ * of N, on a team of `threads` threads: with 2 threads and large enough steps the step loops
+ * run on the team, which computes each step's projection in the loop and, predicting, reuses
+ * one slot for every step's gates unless the trace asks to keep them (keep_gates). */
+static void values_case(int H1, int H2, int N, int threads) {
     rnn_model *m = rnn_sequential(NULL);
-    rnn_recurrent_options a = rnn_lstm_defaults(5), b = rnn_gru_defaults(3);
+    rnn_recurrent_options a = rnn_lstm_defaults(H1), b = rnn_gru_defaults(H2);
     a.return_sequences = b.return_sequences = 1;
     rnn_input(m, 6, 2);
     rnn_add(m, rnn_lstm(&a));
     rnn_add(m, rnn_gru(&b));
     rnn_add(m, rnn_dense_simple(1, RNN_LINEAR));
     rnn_set_seed(m, 3);
-    enum { N = 4, T = 6, F = 2, S = 2 };
-    float x[N * T * F];
+    rnn_context *team = rnn_context_new(threads);
+    rnn_model_set_context(m, team);
+    rnn_context_free(team);
+    enum { T = 6, F = 2, S = 2 };
+    float *x = malloc(sizeof(float) * N * T * F);
     for (int i = 0; i < N * T * F; i++) x[i] = (float)sin(0.7 * i) * 0.9f;
     rnn_tensor X = rnn_tensor3(x, N, T, F);
     rnn_explain_options o = rnn_explain_defaults();
@@ -429,6 +435,9 @@ static void values(void) {
     o.n_inputs = 1;
     o.sample = S;
     char *svg = draw(m, &o, "values.html");
+    if (threads > 1)
+        CHECK(rnn__recurrent_use_team(rnn__recurrent_of(m->layers[1]), N), "the case meant to run "
+              "on the team does not: it checks nothing new");
     /* the library's values: the same forward in training mode (no dropout), which keeps every
      * step's gates, read from the layers; the outputs from rnn_predict */
     rnn_tensor y;
@@ -443,9 +452,9 @@ static void values(void) {
         rnn_recurrent *r = rnn__recurrent_of(L);
         const int G = r->cell->gates, H = (int)r->H;
         for (int t = 0; t < T; t++) {
-            float v[64];
+            float v[128];
             char cols[8] = "";
-            int k = heat(e, n, L->name, t, v, 64, cols);
+            int k = heat(e, n, L->name, t, v, 128, cols);
             CHECK(k == (G + 1) * H, "%s step %d: %d values drawn, expected %d gates + h of %d units",
                   L->name, t, k, G, H);
             CHECK(!strcmp(cols, G == 4 ? "ifcoh" : "zrhs"), "%s: columns %s", L->name, cols);
@@ -471,7 +480,7 @@ static void values(void) {
         CHECK(k == 1 && v[0] == y.data[S * T + t], "dense step %d: drawn %.9g, rnn_predict %.9g", t,
               k ? v[0] : -1.0f, y.data[S * T + t]);
     }
-    CHECK(compared == T * (4 * 5 + 3 * 3), "compared %d gate values", compared);
+    CHECK(compared == T * (4 * H1 + 3 * H2), "compared %d gate values", compared);
     int foreign = 0; /* a URL other than the SVG namespace's name */
     for (const char *q = svg; q && (q = strstr(q, "http")); q++)
         foreign += strncmp(q, "http://www.w3.org/2000/svg", 26) != 0;
@@ -491,6 +500,17 @@ static void values(void) {
     CHECK(rnn_explain(m, &o, path) != RNN_OK && access(path, F_OK) != 0, "a 1-feature input accepted");
     CHECK(rnn_explain(m, NULL, check_path(tmpdir, "x.png")) != RNN_OK, "a .png path accepted");
     rnn_model_free(m);
+    free(x);
+}
+
+static void values(void) {
+    values_case(5, 3, 4, 1);
+    values_case(16, 16, 8, 2);
+    rnn_explain_options o;
+    rnn_model *m;
+    char *svg;
+    element *e;
+    int n;
 
     /* masks: the masked steps of the sample are drawn skipped */
     m = masked_model();
