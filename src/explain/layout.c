@@ -353,7 +353,13 @@ static double draw_bidi(lay *L, int i) {
                 snprintf(label, sizeof label, "%s %s", dir ? "\xe2\x86\x90" : "\xe2\x86\x92",
                          cell_name(r->cell));
                 node = add_node(L->s, EX_NODE_CELL, cx - cw / 2, cy, cw, chh, i, sl.step[j], label);
-                if (node >= 0) L->s->nodes[node].dir = dir;
+                /* the backward layer reads input step j at its processed step T-1-j */
+                const ex_cell_trace *tr = rnn__trace_cell(L->R->trace, rnn__bidirectional_sub(r->layer, dir));
+                const int64_t pt = dir ? r->T - 1 - sl.step[j] : sl.step[j];
+                if (node >= 0) {
+                    L->s->nodes[node].dir = dir;
+                    L->s->nodes[node].masked = tr && pt >= 0 && pt < tr->T && !tr->mask[pt];
+                }
                 node_title(L->s, node, "%s, %s direction, input step %lld", r->layer->name,
                            dir ? "backward" : "forward", (long long)sl.step[j]);
                 if (dir) r->slot_node2[j] = node;
@@ -509,7 +515,9 @@ static void flow(lay *L, int i, int from, int to, int k, int64_t step, int first
         snprintf(E->label, sizeof E->label, "initial state");
     if (first && (k == 0 || r->kind == EX_ROW_MERGE || E->label[0])) {
         /* the tensor's Keras shape, once per bundle, beside its first arrow */
-        const double mx = (x1 + x2) / 2, my = (y1 + y2) / 2;
+        /* just above the target: an arrow that passes other rows keeps its label clear of them */
+        const double t = y2 - y1 > 60 ? (y2 - 16 - y1) / (y2 - y1) : 0.5;
+        const double mx = x1 + t * (x2 - x1), my = y1 + t * (y2 - y1);
         add_text(L->s, mx + 5, my + 3, 9, 0, 3, CW - 14, "%s%s", E->shape,
                  k > 0 && E->label[0] ? " init" : "");
     }
@@ -681,6 +689,12 @@ rnn_status rnn__explain_layout(ex_rows *R, const rnn_explain_options *o, ex_scen
     add_text(s, 16, 44, 9.5, 0, 2, s->width - 32,
              "time runs left to right; arrows between steps carry the state; solid outputs are "
              "returned, faint ones computed and discarded");
+    if (R->trace) {
+        add_text(s, 16, 58, 9.5, 0, 2, s->width - 32,
+                 "values of sample %d, from the library's forward pass: heat strips blue -1, "
+                 "white 0, red +1 (point at one for its numbers)", o->sample);
+        L.y += 12;
+    }
     for (int i = 0; i < R->n_rows; i++) {
         for (int f = 0; f < R->n_frames; f++)
             if (R->frames[f].first == i) {
