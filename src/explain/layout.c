@@ -490,8 +490,7 @@ static double draw_repeat(lay *L, int i) {
 }
 
 /* The source node of row r's input k at slot j (seq) or as a vector (j < 0). */
-static int source_node(const ex_rows *R, const ex_row *S, int out, int j) {
-    (void)R;
+static int source_node(const ex_row *S, int out, int j) {
     if (j >= 0) return S->slot_node[j];
     if (out > 0 && S->state_node[out] >= 0) return S->state_node[out];
     return S->vec_node;
@@ -534,7 +533,7 @@ static void connect(lay *L, int i) {
         const int out = r->src_out[k], sseq = is_seq_output(S, out);
         const int recurrent = r->kind == EX_ROW_RECURRENT || r->kind == EX_ROW_BIDI;
         if (r->kind == EX_ROW_REPEAT || (!sseq && (r->kind == EX_ROW_VECTOR || (r->kind == EX_ROW_MERGE && !r->T)))) {
-            flow(L, i, source_node(L->R, S, out, -1), r->vec_node, k, -1, 1, 0);
+            flow(L, i, source_node(S, out, -1), r->vec_node, k, -1, 1, 0);
             continue;
         }
         if (recurrent && k > 0) { /* an initial state enters the first step */
@@ -544,7 +543,7 @@ static void connect(lay *L, int i) {
                     target = n;
                     break;
                 }
-            flow(L, i, source_node(L->R, S, out, -1), target, k, 0, 1, -20);
+            flow(L, i, source_node(S, out, -1), target, k, 0, 1, -20);
             continue;
         }
         if (!sseq) { /* a vector into a sequence layer: its first step */
@@ -555,7 +554,7 @@ static void connect(lay *L, int i) {
                     target = n;
                     break;
                 }
-            flow(L, i, source_node(L->R, S, out, -1), target, k, 0, 1, 0);
+            flow(L, i, source_node(S, out, -1), target, k, 0, 1, 0);
             continue;
         }
         ex_slots ssl;
@@ -564,7 +563,7 @@ static void connect(lay *L, int i) {
             int first = 1;
             for (int j = 0; j < ssl.n; j++)
                 if (ssl.step[j] >= 0) {
-                    flow(L, i, source_node(L->R, S, out, j), r->vec_node, k, ssl.step[j], first, 0);
+                    flow(L, i, source_node(S, out, j), r->vec_node, k, ssl.step[j], first, 0);
                     first = 0;
                 }
             continue;
@@ -584,10 +583,10 @@ static void connect(lay *L, int i) {
                     }
                 }
             }
-            flow(L, i, source_node(L->R, S, out, j), target, k, tsl.step[j], first,
+            flow(L, i, source_node(S, out, j), target, k, tsl.step[j], first,
                  r->kind == EX_ROW_BIDI ? -10 : 0);
             if (r->kind == EX_ROW_BIDI && r->slot_node2[j] >= 0)
-                flow(L, i, source_node(L->R, S, out, j), r->slot_node2[j], k, tsl.step[j], 0, 10);
+                flow(L, i, source_node(S, out, j), r->slot_node2[j], k, tsl.step[j], 0, 10);
             first = 0;
         }
     }

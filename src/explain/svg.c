@@ -12,8 +12,6 @@ static const char *node_kind_name[EX_NODE_KIND_COUNT] = {
 static const char *edge_kind_name[EX_EDGE_KIND_COUNT] = {
     "flow", "state", "cell-state", "fan", "shared", "batch", "output"};
 
-const char *rnn__explain_node_kind(int k) { return k >= 0 && k < EX_NODE_KIND_COUNT ? node_kind_name[k] : "?"; }
-const char *rnn__explain_edge_kind(int k) { return k >= 0 && k < EX_EDGE_KIND_COUNT ? edge_kind_name[k] : "?"; }
 
 static void esc(FILE *f, const char *s) {
     for (; *s; s++) switch (*s) {
