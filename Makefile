@@ -54,6 +54,25 @@ else
   KERAS_DESC := none (built with KERAS_IO=none)
 endif
 
+# MPI (data-parallel fit across processes, issue 20): src/mpi/rnn_mpi.c becomes its own library,
+# $(BUILD)/librnn_mpi.a, so that librnn never depends on MPI; the rnn tool and the tests link it
+# (`mpirun -np N rnn fit ...`). MPI=auto (the default) is on when mpicc and pkg-config's mpi-c
+# (Debian's libopenmpi-dev, which scripts/deps.sh installs) are there; MPI=1 asks for it,
+# MPI=none builds without.
+MPI ?= auto
+MPI_ASKED := $(MPI)
+ifeq ($(MPI),auto)
+  MPI := $(shell command -v mpicc >/dev/null 2>&1 && pkg-config --exists mpi-c 2>/dev/null && echo yes || echo none)
+endif
+ifneq ($(MPI),none)
+  MPI_CFLAGS := $(shell pkg-config --cflags mpi-c 2>/dev/null) -DRNN_WITH_MPI
+  MPI_LIB    := $(BUILD)/librnn_mpi.a
+  MPI_LIBS   := $(shell pkg-config --libs mpi-c 2>/dev/null)
+  MPI_DESC   := mpi-c $(shell pkg-config --modversion mpi-c 2>/dev/null)
+else
+  MPI_DESC   := none
+endif
+
 LIB_SRC := $(wildcard src/*.c src/kernels/*.c src/layers/*.c src/io/*.c src/train/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_SRC := $(wildcard cli/*.c cli/bench/*.c)
@@ -85,10 +104,11 @@ SO_NAME := librnn.so.$(SOVERSION)
 all: deps
 	@$(MAKE) --no-print-directory build-all
 
-build-all: $(BUILD)/librnn.a $(BUILD)/librnn.so $(BUILD)/rnn $(READER) $(EXAMPLE_BIN) $(TEST_BIN) \
+build-all: $(BUILD)/librnn.a $(BUILD)/librnn.so $(MPI_LIB) $(BUILD)/rnn $(READER) $(EXAMPLE_BIN) $(TEST_BIN) \
            $(REPLAY_BIN) $(FAULT_READER)
 
-DEPS_ENV = BLAS=$(BLAS) BLAS_PC=$(BLAS_PC) KERAS_IO=$(KERAS_IO_ASKED) KERAS_PCS="$(KERAS_PKGS)" CC=$(CC)
+DEPS_ENV = BLAS=$(BLAS) BLAS_PC=$(BLAS_PC) KERAS_IO=$(KERAS_IO_ASKED) KERAS_PCS="$(KERAS_PKGS)" CC=$(CC) \
+           MPI=$(MPI_ASKED)
 deps:
 	@$(DEPS_ENV) sh scripts/deps.sh
 
@@ -98,7 +118,7 @@ $(BUILD)/build_config.h: FORCE
 	@mkdir -p $(@D)
 	@CC="$(CC)" CFLAGS="$(CFLAGS)" LDFLAGS="$(LDFLAGS)" BLAS_DESC="$(BLAS_DESC)" \
 	    BLAS_CFLAGS="$(BLAS_CFLAGS)" KERAS_DESC="$(KERAS_DESC)" LDLIBS="$(LDLIBS)" \
-	    VERSION="$(VERSION)" sh scripts/build_config.sh $@
+	    VERSION="$(VERSION)" MPI_DESC="$(MPI_DESC)" sh scripts/build_config.sh $@
 CONFIG_H := $(BUILD)/build_config.h
 
 # -MMD: each object's real header dependencies, read back on the next run.
@@ -137,6 +157,13 @@ $(BUILD)/librnn.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
+# librnn_mpi: the MPI transport of data-parallel fit; the CLI's MPI start-up and the MPI test
+# see mpi.h too.
+$(BUILD)/obj/src/mpi/rnn_mpi.o $(BUILD)/obj/cli/mpi_launch.o $(BUILD)/tests/test_mpi: ALL_CFLAGS += $(MPI_CFLAGS)
+$(BUILD)/librnn_mpi.a: $(BUILD)/obj/src/mpi/rnn_mpi.o
+	@rm -f $@
+	ar rcs $@ $^
+
 # The shared library as distributions ship one: the real file librnn.so.VERSION with the SONAME
 # librnn.so.SOVERSION, and the two symlinks (the SONAME for the loader, librnn.so for -lrnn).
 $(BUILD)/$(SO_REAL): $(LIB_OBJ)
@@ -145,23 +172,23 @@ $(BUILD)/librnn.so: $(BUILD)/$(SO_REAL)
 	ln -sf $(SO_REAL) $(BUILD)/$(SO_NAME)
 	ln -sf $(SO_NAME) $@
 
-$(BUILD)/rnn: $(CLI_OBJ) $(BUILD)/librnn.a
-	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/librnn.a $(LDLIBS)
+$(BUILD)/rnn: $(CLI_OBJ) $(BUILD)/librnn.a $(MPI_LIB)
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(MPI_LIB) $(BUILD)/librnn.a $(LDLIBS) $(MPI_LIBS)
 
 $(BUILD)/examples/%: examples/%.c $(BUILD)/librnn.a $(CONFIG_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) $(LDFLAGS) $< -o $@ $(BUILD)/librnn.a $(LDLIBS)
 
 # Tests may include internal headers (src/, cli/) to check layers and kernels directly.
-$(BUILD)/tests/%: tests/%.c $(BUILD)/librnn.a $(CLI_OBJ) $(CONFIG_H)
+$(BUILD)/tests/%: tests/%.c $(BUILD)/librnn.a $(MPI_LIB) $(CLI_OBJ) $(CONFIG_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) $(LDFLAGS) -Icli $< -o $@ $(filter-out $(BUILD)/obj/cli/main.o,$(CLI_OBJ)) \
-	    $(BUILD)/librnn.a $(LDLIBS)
+	    $(MPI_LIB) $(BUILD)/librnn.a $(LDLIBS) $(MPI_LIBS)
 
-$(BUILD)/tests/replay_%: fuzz/%.c fuzz/replay_main.c $(BUILD)/librnn.a $(CLI_OBJ) $(CONFIG_H)
+$(BUILD)/tests/replay_%: fuzz/%.c fuzz/replay_main.c $(BUILD)/librnn.a $(MPI_LIB) $(CLI_OBJ) $(CONFIG_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) $(LDFLAGS) -DHARNESS='"$*"' -Icli $< fuzz/replay_main.c -o $@ \
-	    $(filter-out $(BUILD)/obj/cli/main.o,$(CLI_OBJ)) $(BUILD)/librnn.a $(LDLIBS)
+	    $(filter-out $(BUILD)/obj/cli/main.o,$(CLI_OBJ)) $(MPI_LIB) $(BUILD)/librnn.a $(LDLIBS) $(MPI_LIBS)
 
 # Shell tests: the installed library (pkg-config shared and static, CMake, the man page), the
 # dependency probes and the configuration stamp (test_build.sh), the
@@ -233,7 +260,7 @@ SAN_ENV   := ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:abort_on_error=0:detect
 .PHONY: test-sanitize
 test-sanitize: deps
 	@$(MAKE) --no-print-directory BUILD=$(SAN_BUILD) CFLAGS="$(SAN_FLAGS)" LDFLAGS="$(SAN_FLAGS)" \
-	    $(SAN_BUILD)/librnn.a $(TEST_BIN:$(BUILD)/%=$(SAN_BUILD)/%) $(EXAMPLE_BIN:$(BUILD)/%=$(SAN_BUILD)/%) \
+	    $(SAN_BUILD)/librnn.a $(MPI_LIB:$(BUILD)/%=$(SAN_BUILD)/%) $(TEST_BIN:$(BUILD)/%=$(SAN_BUILD)/%) $(EXAMPLE_BIN:$(BUILD)/%=$(SAN_BUILD)/%) \
 	    $(REPLAY_BIN:$(BUILD)/%=$(SAN_BUILD)/%) $(SAN_BUILD)/rnn-reader $(SAN_BUILD)/tests/fault_reader
 	@$(SAN_ENV) sh scripts/run_tests.sh $(TEST_BIN:$(BUILD)/%=$(SAN_BUILD)/%) \
 	    $(REPLAY_BIN:$(BUILD)/%=$(SAN_BUILD)/%) $(EXAMPLE_BIN:$(BUILD)/%=$(SAN_BUILD)/%)
@@ -262,10 +289,10 @@ FUZZ_BUILD   := build-fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_FLAGS   := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 .PHONY: fuzz fuzz-build
-$(BUILD)/fuzz/%: fuzz/%.c $(BUILD)/librnn.a $(CLI_OBJ) $(CONFIG_H)
+$(BUILD)/fuzz/%: fuzz/%.c $(BUILD)/librnn.a $(MPI_LIB) $(CLI_OBJ) $(CONFIG_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -fsanitize=fuzzer -Icli $< -o $@ \
-	    $(filter-out $(BUILD)/obj/cli/main.o,$(CLI_OBJ)) $(BUILD)/librnn.a $(LDLIBS)
+	    $(filter-out $(BUILD)/obj/cli/main.o,$(CLI_OBJ)) $(MPI_LIB) $(BUILD)/librnn.a $(LDLIBS) $(MPI_LIBS)
 
 fuzz-build:
 	@$(DEPS_ENV) FUZZ=1 sh scripts/deps.sh
