@@ -212,6 +212,20 @@ bench: deps
 	@$(MAKE) --no-print-directory $(BUILD)/rnn
 	BENCH_RNN=$(BUILD)/rnn sh bench/run.sh
 
+# Data-parallel training throughput (issue 20): B2 and B3 trained by rnn_fit alone, and on 1 and 2
+# MPI ranks (bench/mpi_bench.c); never part of `make` or `make test`. Figures: bench/README.md.
+.PHONY: bench-mpi
+$(BUILD)/bench_mpi: bench/mpi_bench.c $(BUILD)/librnn.a $(MPI_LIB) $(CONFIG_H)
+	$(CC) $(ALL_CFLAGS) $(MPI_CFLAGS) $(LDFLAGS) $< -o $@ $(MPI_LIB) $(BUILD)/librnn.a $(LDLIBS) $(MPI_LIBS)
+MPIRUN := mpirun --allow-run-as-root --oversubscribe --bind-to none
+bench-mpi: deps
+	@test "$(MPI)" != none || { echo "bench-mpi: built without MPI" >&2; exit 1; }
+	@$(MAKE) --no-print-directory $(BUILD)/bench_mpi
+	for c in B2 B3; do $(BUILD)/bench_mpi $$c --threads 1; $(BUILD)/bench_mpi $$c --threads 2; \
+	    $(MPIRUN) -np 1 $(BUILD)/bench_mpi $$c --threads 1; \
+	    $(MPIRUN) -np 2 $(BUILD)/bench_mpi $$c --threads 1; \
+	    $(MPIRUN) -np 2 $(BUILD)/bench_mpi $$c --threads 1 --per-rank-batch 16; done
+
 # make install [PREFIX=/usr/local] [DESTDIR=]: header, both libraries (with the SONAME links), the
 # rnn tool, its man page, pkg-config files (rnn: shared; rnn-static: librnn.a and its
 # dependencies) and the CMake package (find_package(rnn): rnn::rnn, rnn::rnn_static).
