@@ -55,8 +55,9 @@ else
 endif
 
 # MPI (data-parallel fit across processes, issue 20): src/mpi/rnn_mpi.c becomes its own library,
-# $(BUILD)/librnn_mpi.a, so that librnn never depends on MPI; the rnn tool and the tests link it
-# (`mpirun -np N rnn fit ...`). MPI=auto (the default) is on when mpicc and pkg-config's mpi-c
+# $(BUILD)/librnn_mpi.a, so that librnn never depends on MPI. The rnn tool does not link MPI
+# either (libmpi's start-up alone exceeds the tool's 64 MB test limit): under mpirun or srun,
+# `rnn fit` hands over to $(BUILD)/rnn-mpi, the same tool linked with librnn_mpi and MPI. MPI=auto (the default) is on when mpicc and pkg-config's mpi-c
 # (Debian's libopenmpi-dev, which scripts/deps.sh installs) are there; MPI=1 asks for it,
 # MPI=none builds without.
 MPI ?= auto
@@ -69,6 +70,7 @@ ifneq ($(MPI),none)
   MPI_LIB    := $(BUILD)/librnn_mpi.a
   MPI_LIBS   := $(shell pkg-config --libs mpi-c 2>/dev/null)
   MPI_DESC   := mpi-c $(shell pkg-config --modversion mpi-c 2>/dev/null)
+  MPI_TOOL   := $(BUILD)/rnn-mpi
 else
   MPI_DESC   := none
 endif
@@ -104,7 +106,7 @@ SO_NAME := librnn.so.$(SOVERSION)
 all: deps
 	@$(MAKE) --no-print-directory build-all
 
-build-all: $(BUILD)/librnn.a $(BUILD)/librnn.so $(MPI_LIB) $(BUILD)/rnn $(READER) $(EXAMPLE_BIN) $(TEST_BIN) \
+build-all: $(BUILD)/librnn.a $(BUILD)/librnn.so $(MPI_LIB) $(BUILD)/rnn $(MPI_TOOL) $(READER) $(EXAMPLE_BIN) $(TEST_BIN) \
            $(REPLAY_BIN) $(FAULT_READER)
 
 DEPS_ENV = BLAS=$(BLAS) BLAS_PC=$(BLAS_PC) KERAS_IO=$(KERAS_IO_ASKED) KERAS_PCS="$(KERAS_PKGS)" CC=$(CC) \
@@ -157,12 +159,21 @@ $(BUILD)/librnn.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-# librnn_mpi: the MPI transport of data-parallel fit; the CLI's MPI start-up and the MPI test
+# librnn_mpi: the MPI transport of data-parallel fit; rnn-mpi's MPI start-up and the MPI test
 # see mpi.h too.
-$(BUILD)/obj/src/mpi/rnn_mpi.o $(BUILD)/obj/cli/mpi_launch.o $(BUILD)/tests/test_mpi: ALL_CFLAGS += $(MPI_CFLAGS)
+$(BUILD)/obj/src/mpi/rnn_mpi.o $(BUILD)/obj/cli/mpi_launch_mpi.o $(BUILD)/tests/test_mpi: ALL_CFLAGS += $(MPI_CFLAGS)
 $(BUILD)/librnn_mpi.a: $(BUILD)/obj/src/mpi/rnn_mpi.o
 	@rm -f $@
 	ar rcs $@ $^
+$(BUILD)/obj/cli/mpi_launch_mpi.o: cli/mpi_launch.c $(CONFIG_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -c $< -o $@
+MPI_CLI_OBJ := $(CLI_OBJ:$(BUILD)/obj/cli/mpi_launch.o=$(BUILD)/obj/cli/mpi_launch_mpi.o)
+$(BUILD)/rnn-mpi: $(MPI_CLI_OBJ) $(BUILD)/librnn.a $(MPI_LIB)
+	$(CC) $(LDFLAGS) -o $@ $(MPI_CLI_OBJ) $(MPI_LIB) $(BUILD)/librnn.a $(LDLIBS) $(MPI_LIBS)
+# The MPI test links MPI; no other test does.
+$(BUILD)/tests/test_mpi: TEST_MPI_PRE = $(MPI_LIB)
+$(BUILD)/tests/test_mpi: TEST_MPI_POST = $(MPI_LIBS)
 
 # The shared library as distributions ship one: the real file librnn.so.VERSION with the SONAME
 # librnn.so.SOVERSION, and the two symlinks (the SONAME for the loader, librnn.so for -lrnn).
@@ -172,8 +183,8 @@ $(BUILD)/librnn.so: $(BUILD)/$(SO_REAL)
 	ln -sf $(SO_REAL) $(BUILD)/$(SO_NAME)
 	ln -sf $(SO_NAME) $@
 
-$(BUILD)/rnn: $(CLI_OBJ) $(BUILD)/librnn.a $(MPI_LIB)
-	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(MPI_LIB) $(BUILD)/librnn.a $(LDLIBS) $(MPI_LIBS)
+$(BUILD)/rnn: $(CLI_OBJ) $(BUILD)/librnn.a
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/librnn.a $(LDLIBS)
 
 $(BUILD)/examples/%: examples/%.c $(BUILD)/librnn.a $(CONFIG_H)
 	@mkdir -p $(dir $@)
@@ -183,12 +194,12 @@ $(BUILD)/examples/%: examples/%.c $(BUILD)/librnn.a $(CONFIG_H)
 $(BUILD)/tests/%: tests/%.c $(BUILD)/librnn.a $(MPI_LIB) $(CLI_OBJ) $(CONFIG_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) $(LDFLAGS) -Icli $< -o $@ $(filter-out $(BUILD)/obj/cli/main.o,$(CLI_OBJ)) \
-	    $(MPI_LIB) $(BUILD)/librnn.a $(LDLIBS) $(MPI_LIBS)
+	    $(TEST_MPI_PRE) $(BUILD)/librnn.a $(LDLIBS) $(TEST_MPI_POST)
 
-$(BUILD)/tests/replay_%: fuzz/%.c fuzz/replay_main.c $(BUILD)/librnn.a $(MPI_LIB) $(CLI_OBJ) $(CONFIG_H)
+$(BUILD)/tests/replay_%: fuzz/%.c fuzz/replay_main.c $(BUILD)/librnn.a $(CLI_OBJ) $(CONFIG_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) $(LDFLAGS) -DHARNESS='"$*"' -Icli $< fuzz/replay_main.c -o $@ \
-	    $(filter-out $(BUILD)/obj/cli/main.o,$(CLI_OBJ)) $(MPI_LIB) $(BUILD)/librnn.a $(LDLIBS) $(MPI_LIBS)
+	    $(filter-out $(BUILD)/obj/cli/main.o,$(CLI_OBJ)) $(BUILD)/librnn.a $(LDLIBS)
 
 # Shell tests: the installed library (pkg-config shared and static, CMake, the man page), the
 # dependency probes and the configuration stamp (test_build.sh), the
@@ -238,11 +249,13 @@ install: all
 	    $(DESTDIR)$(LIBDIR)/cmake/rnn $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(LIBEXECDIR)/rnn
 	install -m 644 include/rnn.h $(DESTDIR)$(PREFIX)/include/rnn.h
 	install -m 644 $(BUILD)/librnn.a $(DESTDIR)$(LIBDIR)/librnn.a
+	$(if $(MPI_LIB),install -m 644 $(MPI_LIB) $(DESTDIR)$(LIBDIR)/librnn_mpi.a)
 	install -m 755 $(BUILD)/$(SO_REAL) $(DESTDIR)$(LIBDIR)/$(SO_REAL)
 	ln -sf $(SO_REAL) $(DESTDIR)$(LIBDIR)/$(SO_NAME)
 	ln -sf $(SO_NAME) $(DESTDIR)$(LIBDIR)/librnn.so
 	install -m 755 $(BUILD)/rnn $(DESTDIR)$(PREFIX)/bin/rnn
 	install -m 755 $(READER) $(DESTDIR)$(LIBEXECDIR)/rnn/rnn-reader
+	$(if $(MPI_TOOL),install -m 755 $(MPI_TOOL) $(DESTDIR)$(LIBEXECDIR)/rnn/rnn-mpi)
 	install -m 644 man/rnn.1 $(DESTDIR)$(PREFIX)/share/man/man1/rnn.1
 	sed $(PC_SUBST) packaging/rnn.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/rnn.pc
 	sed $(PC_SUBST) packaging/rnn-static.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/rnn-static.pc
@@ -251,11 +264,13 @@ install: all
 	@PREFIX="$(PREFIX)" DESTDIR="$(DESTDIR)" sh scripts/post_install.sh
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/include/rnn.h $(DESTDIR)$(LIBDIR)/librnn.a $(DESTDIR)$(LIBDIR)/$(SO_REAL) \
+	rm -f $(DESTDIR)$(PREFIX)/include/rnn.h $(DESTDIR)$(LIBDIR)/librnn.a $(DESTDIR)$(LIBDIR)/librnn_mpi.a \
+	    $(DESTDIR)$(LIBDIR)/$(SO_REAL) \
 	    $(DESTDIR)$(LIBDIR)/$(SO_NAME) $(DESTDIR)$(LIBDIR)/librnn.so $(DESTDIR)$(PREFIX)/bin/rnn \
 	    $(DESTDIR)$(PREFIX)/share/man/man1/rnn.1 $(DESTDIR)$(LIBDIR)/pkgconfig/rnn.pc \
 	    $(DESTDIR)$(LIBDIR)/pkgconfig/rnn-static.pc $(DESTDIR)$(LIBDIR)/cmake/rnn/rnnConfig.cmake \
-	    $(DESTDIR)$(LIBDIR)/cmake/rnn/rnnConfigVersion.cmake $(DESTDIR)$(LIBEXECDIR)/rnn/rnn-reader
+	    $(DESTDIR)$(LIBDIR)/cmake/rnn/rnnConfigVersion.cmake $(DESTDIR)$(LIBEXECDIR)/rnn/rnn-reader \
+	    $(DESTDIR)$(LIBEXECDIR)/rnn/rnn-mpi
 	-rmdir $(DESTDIR)$(LIBEXECDIR)/rnn 2>/dev/null
 
 # The README's two commands on a minimal Debian 12 root with nothing installed by hand
@@ -303,10 +318,10 @@ FUZZ_BUILD   := build-fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_FLAGS   := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 .PHONY: fuzz fuzz-build
-$(BUILD)/fuzz/%: fuzz/%.c $(BUILD)/librnn.a $(MPI_LIB) $(CLI_OBJ) $(CONFIG_H)
+$(BUILD)/fuzz/%: fuzz/%.c $(BUILD)/librnn.a $(CLI_OBJ) $(CONFIG_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -fsanitize=fuzzer -Icli $< -o $@ \
-	    $(filter-out $(BUILD)/obj/cli/main.o,$(CLI_OBJ)) $(MPI_LIB) $(BUILD)/librnn.a $(LDLIBS) $(MPI_LIBS)
+	    $(filter-out $(BUILD)/obj/cli/main.o,$(CLI_OBJ)) $(BUILD)/librnn.a $(LDLIBS)
 
 fuzz-build:
 	@$(DEPS_ENV) FUZZ=1 sh scripts/deps.sh

@@ -578,7 +578,8 @@ rnn_status rnn_stream_shape(rnn_model *model, int64_t *batch, int64_t *features_
  * each rank's model has the per-rank fixed batch size and carries its rows' states (the
  * single-process equivalent has ranks x batch_size); BackupAndRestore is refused for them.
  * Dropout draws masks from a stream of each rank's own (correct training, not the single-process
- * masks). A failure on one rank (bad data, a NaN loss) stops every rank with its message.
+ * masks). on_epoch_end runs on every rank (fit stops when any rank's returns non-zero). A failure
+ * on one rank (bad data, a NaN loss) stops every rank with its message.
  *
  * The transport is MPI, in a library of its own, librnn_mpi (built when MPI is found; link
  * -lrnn_mpi and the MPI library), so librnn itself never needs MPI. The host program owns MPI:
