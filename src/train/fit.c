@@ -154,7 +154,8 @@ static rnn_status fit_loop(rnn_model *m, batch_provider *bp, const rnn_fit_optio
             if (history) history->best_epoch = es.best_epoch;
             m->rng = bk.state.rng;
         }
-        if (dist && !st) { /* every rank must have read the same backup */
+        /* every rank must have read the same backup (and one that could not fails them all) */
+        if (dist && !(st = rnn__dist_agree(dist, st))) {
             double where[3] = {found, found ? first_epoch : 0, found ? (double)first_batch : 0};
             int same;
             if (!(st = rnn__dist_same(dist, where, 3, &same)) && !same)
