@@ -236,6 +236,8 @@ bench-mpi: deps
 	    $(MPIRUN) -np 1 $(BUILD)/bench_mpi $$c --threads 1; \
 	    $(MPIRUN) -np 2 $(BUILD)/bench_mpi $$c --threads 1; \
 	    $(MPIRUN) -np 2 $(BUILD)/bench_mpi $$c --threads 1 --per-rank-batch 16; done
+	$(MPIRUN) -np 2 $(BUILD)/bench_mpi exchange --samples 18753
+	$(MPIRUN) -np 2 $(BUILD)/bench_mpi exchange --samples 1146881
 
 # make install [PREFIX=/usr/local] [DESTDIR=]: header, both libraries (with the SONAME links), the
 # rnn tool, its man page, pkg-config files (rnn: shared; rnn-static: librnn.a and its

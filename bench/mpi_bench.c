@@ -3,6 +3,7 @@
  * make test); figures go to bench/README.md.
  *
  *   mpirun -np R build/bench_mpi B2|B3 [--per-rank-batch N] [--threads T] [--samples N]
+ *   mpirun -np R build/bench_mpi exchange [--samples P]   (the gradient sum's traffic for P floats)
  *
  * B2: LSTM(64) -> Dense(1) on (samples, 50, 8), mse, Adam, one epoch.
  * B3: Embedding(65, 64) -> GRU(512, rs) -> GRU(128, rs) -> Dense(65, softmax) on (samples, 100)
@@ -33,6 +34,30 @@ int main(int argc, char **argv) {
         if (!strcmp(argv[i], "--per-rank-batch")) per_rank = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--threads")) threads = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--samples")) n = atoll(argv[i + 1]);
+    }
+    if (!strcmp(which, "exchange")) { /* the gradient sum's traffic alone, P floats */
+        MPI_Init(&argc, &argv);
+        int rank, size;
+        MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+        MPI_Comm_size(MPI_COMM_WORLD, &size);
+        const int64_t P = n ? n : 1146881, slice = (P + size - 1) / size;
+        float *a = calloc((size_t)(slice * size), sizeof(float)), *b = calloc((size_t)(slice * size), sizeof(float));
+        double best = 1e30;
+        for (int rep = 0; rep < 20; rep++) {
+            MPI_Barrier(MPI_COMM_WORLD);
+            double t0 = now_s();
+            MPI_Alltoall(a, (int)slice, MPI_FLOAT, b, (int)slice, MPI_FLOAT, MPI_COMM_WORLD);
+            MPI_Allgather(b, (int)slice, MPI_FLOAT, a, (int)slice, MPI_FLOAT, MPI_COMM_WORLD);
+            double dt = now_s() - t0;
+            if (dt < best) best = dt;
+        }
+        if (rank == 0)
+            printf("exchange of %lld floats over %d ranks: %.3f ms (best of 20)\n", (long long)P,
+                   size, best * 1e3);
+        free(a);
+        free(b);
+        MPI_Finalize();
+        return 0;
     }
     const int b3 = !strcmp(which, "B3");
     if (!per_rank) per_rank = 32;
