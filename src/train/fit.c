@@ -96,6 +96,16 @@ static rnn_status fit_loop(rnn_model *m, batch_provider *bp, const rnn_fit_optio
         return rnn__fail(RNN_ERR_UNSUPPORTED, "BackupAndRestore in a distributed fit of a stateful "
                          "model: each rank carries its own rows' states, which the backup (written "
                          "by rank 0) does not hold");
+    if (dist) { /* the same data and model everywhere, or the exchanges would not pair up */
+        double shape[5] = {(double)bp->batches, with_val, o->epochs, (double)m->n_params,
+                           o->backup.path != NULL};
+        int same;
+        if ((st = rnn__dist_same(dist, shape, 5, &same))) return st;
+        if (!same)
+            return rnn__fail(RNN_ERR_ARGUMENT, "distributed fit: the ranks were given different "
+                             "data, options or models (batches per epoch, validation, epochs, "
+                             "parameter count or backup differ)");
+    }
     /* Rank 0's weights, optimizer state and generator everywhere: the ranks start equal even
      * when they were built with other seeds. */
     if (dist && (st = rnn__dist_sync_model(dist, m))) return st;
