@@ -54,6 +54,27 @@ else
   KERAS_DESC := none (built with KERAS_IO=none)
 endif
 
+# MPI (data-parallel fit across processes, issue 20): src/mpi/rnn_mpi.c becomes its own library,
+# $(BUILD)/librnn_mpi.a, so that librnn never depends on MPI. The rnn tool does not link MPI
+# either (libmpi's start-up alone exceeds the tool's 64 MB test limit): under mpirun or srun,
+# `rnn fit` hands over to $(BUILD)/rnn-mpi, the same tool linked with librnn_mpi and MPI. MPI=auto (the default) is on when mpicc and pkg-config's mpi-c
+# (Debian's libopenmpi-dev, which scripts/deps.sh installs) are there; MPI=1 asks for it,
+# MPI=none builds without.
+MPI ?= auto
+MPI_ASKED := $(MPI)
+ifeq ($(MPI),auto)
+  MPI := $(shell command -v mpicc >/dev/null 2>&1 && pkg-config --exists mpi-c 2>/dev/null && echo yes || echo none)
+endif
+ifneq ($(MPI),none)
+  MPI_CFLAGS := $(shell pkg-config --cflags mpi-c 2>/dev/null) -DRNN_WITH_MPI
+  MPI_LIB    := $(BUILD)/librnn_mpi.a
+  MPI_LIBS   := $(shell pkg-config --libs mpi-c 2>/dev/null)
+  MPI_DESC   := mpi-c $(shell pkg-config --modversion mpi-c 2>/dev/null)
+  MPI_TOOL   := $(BUILD)/rnn-mpi
+else
+  MPI_DESC   := none
+endif
+
 LIB_SRC := $(wildcard src/*.c src/kernels/*.c src/layers/*.c src/io/*.c src/train/*.c src/explain/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_SRC := $(wildcard cli/*.c cli/bench/*.c)
@@ -85,10 +106,11 @@ SO_NAME := librnn.so.$(SOVERSION)
 all: deps
 	@$(MAKE) --no-print-directory build-all
 
-build-all: $(BUILD)/librnn.a $(BUILD)/librnn.so $(BUILD)/rnn $(READER) $(EXAMPLE_BIN) $(TEST_BIN) \
+build-all: $(BUILD)/librnn.a $(BUILD)/librnn.so $(MPI_LIB) $(BUILD)/rnn $(MPI_TOOL) $(READER) $(EXAMPLE_BIN) $(TEST_BIN) \
            $(REPLAY_BIN) $(FAULT_READER)
 
-DEPS_ENV = BLAS=$(BLAS) BLAS_PC=$(BLAS_PC) KERAS_IO=$(KERAS_IO_ASKED) KERAS_PCS="$(KERAS_PKGS)" CC=$(CC)
+DEPS_ENV = BLAS=$(BLAS) BLAS_PC=$(BLAS_PC) KERAS_IO=$(KERAS_IO_ASKED) KERAS_PCS="$(KERAS_PKGS)" CC=$(CC) \
+           MPI=$(MPI_ASKED)
 deps:
 	@$(DEPS_ENV) sh scripts/deps.sh
 
@@ -98,7 +120,7 @@ $(BUILD)/build_config.h: FORCE
 	@mkdir -p $(@D)
 	@CC="$(CC)" CFLAGS="$(CFLAGS)" LDFLAGS="$(LDFLAGS)" BLAS_DESC="$(BLAS_DESC)" \
 	    BLAS_CFLAGS="$(BLAS_CFLAGS)" KERAS_DESC="$(KERAS_DESC)" LDLIBS="$(LDLIBS)" \
-	    VERSION="$(VERSION)" sh scripts/build_config.sh $@
+	    VERSION="$(VERSION)" MPI_DESC="$(MPI_DESC)" sh scripts/build_config.sh $@
 CONFIG_H := $(BUILD)/build_config.h
 
 # -MMD: each object's real header dependencies, read back on the next run.
@@ -137,6 +159,22 @@ $(BUILD)/librnn.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
+# librnn_mpi: the MPI transport of data-parallel fit; rnn-mpi's MPI start-up and the MPI test
+# see mpi.h too.
+$(BUILD)/obj/src/mpi/rnn_mpi.o $(BUILD)/obj/cli/mpi_launch_mpi.o $(BUILD)/tests/test_mpi: ALL_CFLAGS += $(MPI_CFLAGS)
+$(BUILD)/librnn_mpi.a: $(BUILD)/obj/src/mpi/rnn_mpi.o
+	@rm -f $@
+	ar rcs $@ $^
+$(BUILD)/obj/cli/mpi_launch_mpi.o: cli/mpi_launch.c $(CONFIG_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -c $< -o $@
+MPI_CLI_OBJ := $(CLI_OBJ:$(BUILD)/obj/cli/mpi_launch.o=$(BUILD)/obj/cli/mpi_launch_mpi.o)
+$(BUILD)/rnn-mpi: $(MPI_CLI_OBJ) $(BUILD)/librnn.a $(MPI_LIB)
+	$(CC) $(LDFLAGS) -o $@ $(MPI_CLI_OBJ) $(MPI_LIB) $(BUILD)/librnn.a $(LDLIBS) $(MPI_LIBS)
+# The MPI test links MPI; no other test does.
+$(BUILD)/tests/test_mpi: TEST_MPI_PRE = $(MPI_LIB)
+$(BUILD)/tests/test_mpi: TEST_MPI_POST = $(MPI_LIBS)
+
 # The shared library as distributions ship one: the real file librnn.so.VERSION with the SONAME
 # librnn.so.SOVERSION, and the two symlinks (the SONAME for the loader, librnn.so for -lrnn).
 $(BUILD)/$(SO_REAL): $(LIB_OBJ)
@@ -153,10 +191,10 @@ $(BUILD)/examples/%: examples/%.c $(BUILD)/librnn.a $(CONFIG_H)
 	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) $(LDFLAGS) $< -o $@ $(BUILD)/librnn.a $(LDLIBS)
 
 # Tests may include internal headers (src/, cli/) to check layers and kernels directly.
-$(BUILD)/tests/%: tests/%.c $(BUILD)/librnn.a $(CLI_OBJ) $(CONFIG_H)
+$(BUILD)/tests/%: tests/%.c $(BUILD)/librnn.a $(MPI_LIB) $(CLI_OBJ) $(CONFIG_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) $(LDFLAGS) -Icli $< -o $@ $(filter-out $(BUILD)/obj/cli/main.o,$(CLI_OBJ)) \
-	    $(BUILD)/librnn.a $(LDLIBS)
+	    $(TEST_MPI_PRE) $(BUILD)/librnn.a $(LDLIBS) $(TEST_MPI_POST)
 
 $(BUILD)/tests/replay_%: fuzz/%.c fuzz/replay_main.c $(BUILD)/librnn.a $(CLI_OBJ) $(CONFIG_H)
 	@mkdir -p $(dir $@)
@@ -199,6 +237,22 @@ test-browser:
 	@$(DEPS_ENV) BROWSER=1 sh scripts/deps.sh || true
 	@sh tests/browser_gallery.sh docs/gallery $(BUILD)/browser
 
+# Data-parallel training throughput (issue 20): B2 and B3 trained by rnn_fit alone, and on 1 and 2
+# MPI ranks (bench/mpi_bench.c); never part of `make` or `make test`. Figures: bench/README.md.
+.PHONY: bench-mpi
+$(BUILD)/bench_mpi: bench/mpi_bench.c $(BUILD)/librnn.a $(MPI_LIB) $(CONFIG_H)
+	$(CC) $(ALL_CFLAGS) $(MPI_CFLAGS) $(LDFLAGS) $< -o $@ $(MPI_LIB) $(BUILD)/librnn.a $(LDLIBS) $(MPI_LIBS)
+MPIRUN := mpirun --allow-run-as-root --oversubscribe --bind-to none
+bench-mpi: deps
+	@test "$(MPI)" != none || { echo "bench-mpi: built without MPI" >&2; exit 1; }
+	@$(MAKE) --no-print-directory $(BUILD)/bench_mpi
+	for c in B2 B3; do $(BUILD)/bench_mpi $$c --threads 1; $(BUILD)/bench_mpi $$c --threads 2; \
+	    $(MPIRUN) -np 1 $(BUILD)/bench_mpi $$c --threads 1; \
+	    $(MPIRUN) -np 2 $(BUILD)/bench_mpi $$c --threads 1; \
+	    $(MPIRUN) -np 2 $(BUILD)/bench_mpi $$c --threads 1 --per-rank-batch 16; done
+	$(MPIRUN) -np 2 $(BUILD)/bench_mpi exchange --samples 18753
+	$(MPIRUN) -np 2 $(BUILD)/bench_mpi exchange --samples 1146881
+
 # make install [PREFIX=/usr/local] [DESTDIR=]: header, both libraries (with the SONAME links), the
 # rnn tool, its man page, pkg-config files (rnn: shared; rnn-static: librnn.a and its
 # dependencies) and the CMake package (find_package(rnn): rnn::rnn, rnn::rnn_static).
@@ -211,11 +265,13 @@ install: all
 	    $(DESTDIR)$(LIBDIR)/cmake/rnn $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(LIBEXECDIR)/rnn
 	install -m 644 include/rnn.h $(DESTDIR)$(PREFIX)/include/rnn.h
 	install -m 644 $(BUILD)/librnn.a $(DESTDIR)$(LIBDIR)/librnn.a
+	$(if $(MPI_LIB),install -m 644 $(MPI_LIB) $(DESTDIR)$(LIBDIR)/librnn_mpi.a)
 	install -m 755 $(BUILD)/$(SO_REAL) $(DESTDIR)$(LIBDIR)/$(SO_REAL)
 	ln -sf $(SO_REAL) $(DESTDIR)$(LIBDIR)/$(SO_NAME)
 	ln -sf $(SO_NAME) $(DESTDIR)$(LIBDIR)/librnn.so
 	install -m 755 $(BUILD)/rnn $(DESTDIR)$(PREFIX)/bin/rnn
 	install -m 755 $(READER) $(DESTDIR)$(LIBEXECDIR)/rnn/rnn-reader
+	$(if $(MPI_TOOL),install -m 755 $(MPI_TOOL) $(DESTDIR)$(LIBEXECDIR)/rnn/rnn-mpi)
 	install -m 644 man/rnn.1 $(DESTDIR)$(PREFIX)/share/man/man1/rnn.1
 	sed $(PC_SUBST) packaging/rnn.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/rnn.pc
 	sed $(PC_SUBST) packaging/rnn-static.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/rnn-static.pc
@@ -224,11 +280,13 @@ install: all
 	@PREFIX="$(PREFIX)" DESTDIR="$(DESTDIR)" sh scripts/post_install.sh
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/include/rnn.h $(DESTDIR)$(LIBDIR)/librnn.a $(DESTDIR)$(LIBDIR)/$(SO_REAL) \
+	rm -f $(DESTDIR)$(PREFIX)/include/rnn.h $(DESTDIR)$(LIBDIR)/librnn.a $(DESTDIR)$(LIBDIR)/librnn_mpi.a \
+	    $(DESTDIR)$(LIBDIR)/$(SO_REAL) \
 	    $(DESTDIR)$(LIBDIR)/$(SO_NAME) $(DESTDIR)$(LIBDIR)/librnn.so $(DESTDIR)$(PREFIX)/bin/rnn \
 	    $(DESTDIR)$(PREFIX)/share/man/man1/rnn.1 $(DESTDIR)$(LIBDIR)/pkgconfig/rnn.pc \
 	    $(DESTDIR)$(LIBDIR)/pkgconfig/rnn-static.pc $(DESTDIR)$(LIBDIR)/cmake/rnn/rnnConfig.cmake \
-	    $(DESTDIR)$(LIBDIR)/cmake/rnn/rnnConfigVersion.cmake $(DESTDIR)$(LIBEXECDIR)/rnn/rnn-reader
+	    $(DESTDIR)$(LIBDIR)/cmake/rnn/rnnConfigVersion.cmake $(DESTDIR)$(LIBEXECDIR)/rnn/rnn-reader \
+	    $(DESTDIR)$(LIBEXECDIR)/rnn/rnn-mpi
 	-rmdir $(DESTDIR)$(LIBEXECDIR)/rnn 2>/dev/null
 
 # The README's two commands on a minimal Debian 12 root with nothing installed by hand
@@ -247,7 +305,7 @@ SAN_ENV   := ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:abort_on_error=0:detect
 .PHONY: test-sanitize
 test-sanitize: deps
 	@$(MAKE) --no-print-directory BUILD=$(SAN_BUILD) CFLAGS="$(SAN_FLAGS)" LDFLAGS="$(SAN_FLAGS)" \
-	    $(SAN_BUILD)/librnn.a $(TEST_BIN:$(BUILD)/%=$(SAN_BUILD)/%) $(EXAMPLE_BIN:$(BUILD)/%=$(SAN_BUILD)/%) \
+	    $(SAN_BUILD)/librnn.a $(MPI_LIB:$(BUILD)/%=$(SAN_BUILD)/%) $(TEST_BIN:$(BUILD)/%=$(SAN_BUILD)/%) $(EXAMPLE_BIN:$(BUILD)/%=$(SAN_BUILD)/%) \
 	    $(REPLAY_BIN:$(BUILD)/%=$(SAN_BUILD)/%) $(SAN_BUILD)/rnn-reader $(SAN_BUILD)/tests/fault_reader
 	@$(SAN_ENV) sh scripts/run_tests.sh $(TEST_BIN:$(BUILD)/%=$(SAN_BUILD)/%) \
 	    $(REPLAY_BIN:$(BUILD)/%=$(SAN_BUILD)/%) $(EXAMPLE_BIN:$(BUILD)/%=$(SAN_BUILD)/%)

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "args.h"
+#include "mpi_launch.h"
 #include "rnn.h"
 
 static rnn_model *load_or_report(const char *path) {
@@ -345,12 +346,26 @@ int fit_main(int argc, char **argv) {
     }
     /* The backup goes only once the result is safely written (below). */
     fo.backup.delete_checkpoint = 0;
-    if (rnn_npy_load(xp, &x) || rnn_npy_load(yp, &y))
-        fprintf(stderr, "rnn: %s\n", rnn_last_error());
+    /* Under mpirun or srun: data-parallel, each rank reading its rows of mapped arrays, and
+     * rank 0 writing the files. */
+    rnn_distributed *group = NULL;
+    if (cli_mpi_begin(&group)) {
+        rnn_model_free(m);
+        return 1;
+    }
+    fo.distributed = group;
+    const int rank0 = rnn_distributed_rank(group) == 0;
+    rnn_npy_map *xmap = NULL, *ymap = NULL;
+    if (group ? rnn_npy_map_open(xp, &x, &xmap) || rnn_npy_map_open(yp, &y, &ymap)
+              : rnn_npy_load(xp, &x) || rnn_npy_load(yp, &y))
+        fprintf(stderr, "rnn: %s%s\n", rnn_last_error(), group ? " (a distributed fit maps its "
+                "arrays: float32 .npy files)" : "");
     else if (rnn_fit(m, rnn_data_xy(x, y), &fo, NULL))
         fprintf(stderr, "rnn: %s%s\n", rnn_model_error(m),
                 strstr(rnn_model_error(m), "compile") ? " (the file has no compile information "
                 "librnn can use; compile the model in Keras before saving it)" : "");
+    else if (!rank0)
+        rc = 0;
     else if (rnn_save(m, out)) {
         fprintf(stderr, "rnn fit: cannot save %s: %s\n", out, rnn_model_error(m));
         save_rescue(m, out, backup);
@@ -363,6 +378,9 @@ int fit_main(int argc, char **argv) {
     }
     rnn_tensor_free(&x);
     rnn_tensor_free(&y);
+    rnn_npy_map_close(xmap);
+    rnn_npy_map_close(ymap);
     rnn_model_free(m);
+    cli_mpi_end(group, rc != 0);
     return rc;
 }

@@ -474,7 +474,18 @@ typedef struct {
     rnn_status (*get)(void *user, int64_t index, rnn_tensor *x, rnn_tensor *y);
     void (*on_epoch_end)(void *user); /* optional: after the last batch of each epoch */
     void *user;
+    /* Needed only by a distributed fit (rnn_fit_options.distributed), where each process reads
+     * only its rows: like get(), but only part `part` of `parts` of batch `index`, the rows
+     * [floor(part * n / parts), floor((part + 1) * n / parts)) of its n rows; an empty part is
+     * x[0] with shape[0] == 0. rnn_array_source and rnn_npy_source have it. NULL: the source
+     * cannot feed a distributed fit. */
+    rnn_status (*get_part)(void *user, int64_t index, int part, int parts, rnn_tensor *x,
+                           rnn_tensor *y);
 } rnn_batch_source;
+
+/* A group of processes training one model data-parallel (see rnn_fit_options.distributed),
+ * made by rnn_mpi_new below; free it with rnn_distributed_free before MPI_Finalize. */
+typedef struct rnn_distributed rnn_distributed;
 
 typedef struct {
     int epochs;             /* default 1   */
@@ -493,6 +504,12 @@ typedef struct {
     /* Fit on a batch source: the batches evaluated after each epoch (Keras's validation_data);
      * NULL: none. Refused with arrays (use validation_split). */
     const rnn_batch_source *validation_source;
+    /* Data-parallel training over a group of processes (rnn_mpi_new); NULL: this process alone.
+     * Every rank calls rnn_fit with the same model, data description and options; the global
+     * batch is ranks x batch_size rows, of which each rank reads and trains on its part (arrays
+     * - map big ones with rnn_npy_map_open - or a source's get_part). See "Training on several
+     * machines" in the README. */
+    rnn_distributed *distributed;
 } rnn_fit_options;
 rnn_fit_options rnn_fit_defaults(void);
 
@@ -576,6 +593,50 @@ rnn_status rnn_predict_step(rnn_model *model, const float *x, float *y);
  * Any pointer may be NULL. Fails like rnn_predict_step for a model it cannot stream. */
 rnn_status rnn_stream_shape(rnn_model *model, int64_t *batch, int64_t *features_in,
                             int64_t *features_out);
+
+/* ------------------------------------------------------------------ data-parallel training */
+
+/* Training one model on several processes or machines, as Keras's MultiWorkerMirroredStrategy
+ * does: every rank holds the whole model and takes its part of each global batch of
+ * ranks x batch_size rows; the loss is divided by the unmasked rows of the whole global batch,
+ * the gradients are summed over the ranks in rank order (the same bits on every rank), and every
+ * rank applies the same update, which is the update one process makes on the combined batch
+ * (up to the order of the sums: equal within float rounding, not bit for bit). Shuffling draws
+ * one permutation from the seed on every rank; rank 0's weights, optimizer state and generator
+ * are sent to the others when fit starts. Only rank 0 prints progress and writes ModelCheckpoint
+ * and BackupAndRestore files (put them on a file system every rank reads; resume with the same
+ * number of ranks). Losses and metrics in the history are the global batch's. Stateful models:
+ * each rank's model has the per-rank fixed batch size and carries its rows' states (the
+ * single-process equivalent has ranks x batch_size); BackupAndRestore is refused for them.
+ * Dropout draws masks from a stream of each rank's own (correct training, not the single-process
+ * masks). on_epoch_end runs on every rank (fit stops when any rank's returns non-zero). A failure
+ * on one rank (bad data, a NaN loss) stops every rank with its message.
+ *
+ * The transport is MPI, in a library of its own, librnn_mpi (built when MPI is found; link
+ * -lrnn_mpi and the MPI library), so librnn itself never needs MPI. The host program owns MPI:
+ * it calls MPI_Init before rnn_mpi_new and MPI_Finalize after rnn_distributed_free. */
+typedef struct {
+    /* A pointer to the MPI_Comm of the ranks that train together (rnn_mpi_new duplicates it);
+     * NULL: MPI_COMM_WORLD. */
+    const void *communicator;
+    /* Seconds a rank waits for the others in one exchange before fit fails with RNN_ERR_IO
+     * (a rank died or hangs); the wait also covers rank 0 writing a checkpoint. 0: the
+     * environment variable RNN_MPI_TIMEOUT if set, else 600. */
+    double timeout_s;
+    /* 1: after every epoch, compare a checksum of the weights across the ranks (a debugging
+     * check; a difference fails fit with RNN_ERR_STATE). Default 0. */
+    int check_weights;
+} rnn_mpi_options;
+rnn_mpi_options rnn_mpi_defaults(void);
+/* A group over the communicator (collective: every rank of it calls rnn_mpi_new). NULL with
+ * the reason in rnn_last_error() when MPI is not initialised or the communicator cannot be
+ * duplicated. Defined in librnn_mpi. */
+rnn_distributed *rnn_mpi_new(const rnn_mpi_options *options);
+/* Frees the group (its duplicated communicator: call it before MPI_Finalize). NULL is a no-op. */
+void rnn_distributed_free(rnn_distributed *group);
+/* This process's rank in the group (0 for NULL), and the group's size (1 for NULL). */
+int rnn_distributed_rank(const rnn_distributed *group);
+int rnn_distributed_size(const rnn_distributed *group);
 
 /* ------------------------------------------------------------------ threads and contexts */
 

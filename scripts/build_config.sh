@@ -26,6 +26,7 @@ esac
     echo "#define RNN_BUILD_BLAS $(cstr "$BLAS_DESC${blas_macro:+, cblas.h: $blas_macro}")"
     echo "#define RNN_BUILD_KERAS_IO $(cstr "$KERAS_DESC")"
     echo "#define RNN_BUILD_LIBS $(cstr "$LDLIBS")"
+    echo "#define RNN_BUILD_MPI $(cstr "${MPI_DESC:-none}")"
 } >"$out.tmp"
 if cmp -s "$out.tmp" "$out"; then
     rm -f "$out.tmp"

@@ -15,6 +15,10 @@
 #   libzip (Keras .keras)      libzip-dev       pkg-config libzip; zip_libzip_version links
 #   cJSON (Keras configs)      libcjson-dev     pkg-config libcjson; cJSON_Version links
 #   pkg-config                 pkg-config       on PATH
+#   MPI (data-parallel fit)    libopenmpi-dev   pkg-config mpi-c; MPI_Initialized links; mpicc
+#                              openmpi-bin      and mpirun on PATH. MPI=auto (the default):
+#                                               installed as root, otherwise a note and a build
+#                                               without it; MPI=1 requires it, MPI=none skips it
 #   with TEST=1 (make test):   cmake            tests/test_install.sh builds with find_package
 #                              man-db           tests/test_install.sh reads the installed rnn(1)
 #   with FUZZ=1 (make fuzz):   clang libclang-rt-dev   a libFuzzer target links
@@ -34,6 +38,9 @@ BLAS=${BLAS:-openblas}
 BLAS_PC=${BLAS_PC:-openblas}
 KERAS_IO=${KERAS_IO:-auto}
 KERAS_PCS=${KERAS_PCS:-hdf5 libzip libcjson}
+MPI=${MPI:-auto}
+can_install=0
+[ "$(id -u)" = 0 ] && [ "${DEPS_NO_INSTALL:-0}" != 1 ] && command -v apt-get >/dev/null 2>&1 && can_install=1
 probe_dir=$(mktemp -d) || exit 1
 trap 'rm -rf "$probe_dir"' EXIT
 
@@ -89,6 +96,18 @@ int main(void) { return cJSON_Version() == 0; }' ;;
             fi
         done
     fi
+    if [ "$MPI" != none ]; then
+        if [ $have_pc = 0 ] || ! command -v mpicc >/dev/null 2>&1 || ! command -v mpirun >/dev/null 2>&1 ||
+           ! probe mpi '#include <mpi.h>
+int main(void) { int ready = 0; return MPI_Initialized(&ready) != MPI_SUCCESS; }' mpi-c; then
+            if [ "$MPI" = auto ] && [ $can_install = 0 ]; then
+                echo "deps: note: no MPI (libopenmpi-dev, openmpi-bin): building without data-parallel" \
+                     "training (make MPI=none to silence this)" >&2
+            else
+                missing="$missing libopenmpi-dev openmpi-bin"; failed="$failed mpi"
+            fi
+        fi
+    fi
     if [ "${TEST:-0}" = 1 ]; then
         command -v cmake >/dev/null 2>&1 || missing="$missing cmake"
         command -v man >/dev/null 2>&1 || missing="$missing man-db"
@@ -115,7 +134,7 @@ int main(void) { return cJSON_Version() == 0; }' ;;
 check_all
 [ -z "$missing" ] && exit 0
 
-if [ "$(id -u)" = 0 ] && [ "${DEPS_NO_INSTALL:-0}" != 1 ] && command -v apt-get >/dev/null 2>&1; then
+if [ $can_install = 1 ]; then
     # shellcheck disable=SC2086
     set -- $(printf '%s\n' $missing | awk '!seen[$0]++')
     echo "deps: installing $*"
@@ -141,5 +160,5 @@ done
 echo "deps: install the missing packages (as root):" >&2
 echo "    apt-get install -y$(printf ' %s' $(printf '%s\n' $missing | awk '!seen[$0]++'))" >&2
 echo "deps: or build without them: make BLAS=none (portable loops instead of OpenBLAS)," >&2
-echo "      make KERAS_IO=none (no Keras .keras/.h5 files)" >&2
+echo "      make KERAS_IO=none (no Keras .keras/.h5 files), make MPI=none (no data-parallel fit)" >&2
 exit 1

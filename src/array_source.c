@@ -4,11 +4,19 @@
 
 #include "error.h"
 
-static rnn_status array_get(void *user, int64_t index, rnn_tensor *x, rnn_tensor *y) {
+/* Part `part` of `parts` of batch `index` (the whole batch: 0 of 1). */
+static rnn_status array_get_part(void *user, int64_t index, int part, int parts, rnn_tensor *x,
+                                 rnn_tensor *y) {
     const rnn_array_source_state *s = user;
-    const int64_t n = s->x.shape[0], start = index * s->batch_size;
-    if (index < 0 || start >= n) return rnn__fail(RNN_ERR_ARGUMENT, "batch %lld is out of range", (long long)index);
-    const int64_t count = n - start < s->batch_size ? n - start : s->batch_size;
+    const int64_t n = s->x.shape[0];
+    int64_t start = index * s->batch_size;
+    if (index < 0 || start >= n || parts < 1 || part < 0 || part >= parts)
+        return rnn__fail(RNN_ERR_ARGUMENT, "batch %lld (part %d of %d) is out of range",
+                         (long long)index, part, parts);
+    const int64_t rows = n - start < s->batch_size ? n - start : s->batch_size;
+    /* the balanced split of rnn_batch_source.get_part */
+    const int64_t lo = rows * part / parts, count = rows * (part + 1) / parts - lo;
+    start += lo;
     x[0] = s->x;
     x[0].owned = 0; /* a view into the caller's array, even when that array is owned */
     x[0].shape[0] = count;
@@ -20,6 +28,10 @@ static rnn_status array_get(void *user, int64_t index, rnn_tensor *x, rnn_tensor
         y[0].data = s->y.data + start * (rnn_tensor_size(&s->y) / n);
     }
     return RNN_OK;
+}
+
+static rnn_status array_get(void *user, int64_t index, rnn_tensor *x, rnn_tensor *y) {
+    return array_get_part(user, index, 0, 1, x, y);
 }
 
 rnn_status rnn_array_source(rnn_batch_source *source, rnn_array_source_state *state,
@@ -37,6 +49,7 @@ rnn_status rnn_array_source(rnn_batch_source *source, rnn_array_source_state *st
     memset(source, 0, sizeof *source);
     source->batches = (x.shape[0] + batch_size - 1) / batch_size;
     source->get = array_get;
+    source->get_part = array_get_part;
     source->user = state;
     return RNN_OK;
 }

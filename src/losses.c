@@ -148,10 +148,17 @@ static double row_loss(const rnn_loss_spec *spec, const float *p, const float *y
 
 void rnn__loss_eval(const rnn_loss_spec *spec, const float *pred, const float *target, int64_t R,
                     int64_t C, const uint8_t *mask, float *grad, double *sum, int64_t *count) {
+    rnn__loss_eval_over(spec, pred, target, R, C, mask, grad, 0, sum, count);
+}
+
+void rnn__loss_eval_over(const rnn_loss_spec *spec, const float *pred, const float *target,
+                         int64_t R, int64_t C, const uint8_t *mask, float *grad,
+                         int64_t denominator, double *sum, int64_t *count) {
     const int64_t tw = rnn__loss_sparse_targets(spec->kind) ? 1 : C;
     int64_t n = 0;
     for (int64_t r = 0; r < R; r++) n += !mask || mask[r];
-    const float scale = n ? (float)(1.0 / (double)n) : 0.0f;
+    const int64_t over = denominator > 0 ? denominator : n;
+    const float scale = over ? (float)(1.0 / (double)over) : 0.0f;
     double s = 0;
     for (int64_t r = 0; r < R; r++) {
         float *g = grad ? grad + r * C : NULL;

@@ -68,7 +68,7 @@ static void test_forms_agree(void) {
     CHECK(rnn_evaluate(m, rnn_data_arrays(&x, 1, &y, 1), N, &l2, m2) == RNN_OK, "%s",
           rnn_last_error());
     one_batch b = {x, y};
-    rnn_batch_source src = {1, one_get, NULL, &b};
+    rnn_batch_source src = {1, one_get, NULL, &b, NULL};
     CHECK(rnn_evaluate(m, rnn_data_source(&src), 0, &l3, m3) == RNN_OK, "%s", rnn_last_error());
     CHECK(l1 == l2 && l1 == l3, "losses %.9g %.9g %.9g", l1, l2, l3);
     CHECK(m1[0] == m2[0] && m1[0] == m3[0], "metrics %.9g %.9g %.9g", m1[0], m2[0], m3[0]);
@@ -79,7 +79,7 @@ static void test_forms_refused(void) {
     rnn_model *m = small_model();
     rnn_tensor x = rnn_tensor3(xs, N, T, F), y = rnn_tensor2(ys, N, 1);
     one_batch b = {x, y};
-    rnn_batch_source src = {1, one_get, NULL, &b};
+    rnn_batch_source src = {1, one_get, NULL, &b, NULL};
     rnn_fit_options fo = rnn_fit_defaults();
     fo.verbose = 0;
 

@@ -228,7 +228,7 @@ static void batch_sources(void) {
             rnn_get_weight(m, 0, w_arrays, F * 4 * 5);
         } else {
             series_source s = {x, y, B, T, F, 0};
-            rnn_batch_source src = {N / B, series_get, series_epoch_end, &s};
+            rnn_batch_source src = {N / B, series_get, series_epoch_end, &s, NULL};
             fo.validation_source = &src;
             CHECK(rnn_fit(m, rnn_data_source(&src), &fo, NULL) == RNN_OK, "fit_source: %s", rnn_last_error());
             CHECK(s.epochs_ended == 3, "on_epoch_end called %d times (once per training epoch)", s.epochs_ended);

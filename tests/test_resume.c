@@ -192,7 +192,7 @@ static rnn_status run_fit(const scenario *sc, const char *backup, const char *ou
     rnn_tensor x = rnn_tensor3(X, N, T, F), y = rnn_tensor2(Y, N, 1);
     rnn_status st;
     if (sc->source) {
-        rnn_batch_source src = {N / 8, source_get, NULL, NULL};
+        rnn_batch_source src = {N / 8, source_get, NULL, NULL, NULL};
         st = rnn_fit(m, rnn_data_source(&src), &fo, h);
     } else {
         st = rnn_fit(m, rnn_data_xy(x, y), &fo, h);

@@ -662,15 +662,25 @@ static rnn_status part_read(npy_part *p, int64_t start, int64_t n, rnn_tensor *o
     return RNN_OK;
 }
 
-static rnn_status npy_source_get(void *user, int64_t index, rnn_tensor *x, rnn_tensor *y) {
+/* Part `part` of `parts` of batch `index` (the whole batch: 0 of 1): only its rows are read. */
+static rnn_status npy_source_get_part(void *user, int64_t index, int part, int parts,
+                                      rnn_tensor *x, rnn_tensor *y) {
     rnn_npy_source *s = user;
     int64_t start = index * s->batch_size;
-    if (index < 0 || start >= s->x.rows)
-        return rnn__fail(RNN_ERR_ARGUMENT, "batch %lld is out of range", (long long)index);
-    int64_t n = s->x.rows - start < s->batch_size ? s->x.rows - start : s->batch_size;
+    if (index < 0 || start >= s->x.rows || parts < 1 || part < 0 || part >= parts)
+        return rnn__fail(RNN_ERR_ARGUMENT, "batch %lld (part %d of %d) is out of range",
+                         (long long)index, part, parts);
+    int64_t rows = s->x.rows - start < s->batch_size ? s->x.rows - start : s->batch_size;
+    /* the balanced split of rnn_batch_source.get_part */
+    const int64_t lo = rows * part / parts, n = rows * (part + 1) / parts - lo;
+    start += lo;
     rnn_status st = part_read(&s->x, start, n, &x[0]);
     if (!st && s->has_y) st = part_read(&s->y, start, n, &y[0]);
     return st;
+}
+
+static rnn_status npy_source_get(void *user, int64_t index, rnn_tensor *x, rnn_tensor *y) {
+    return npy_source_get_part(user, index, 0, 1, x, y);
 }
 
 rnn_status rnn_npy_source_open(const char *x_path, const char *y_path, int64_t batch_size,
@@ -698,6 +708,7 @@ rnn_status rnn_npy_source_open(const char *x_path, const char *y_path, int64_t b
     memset(source, 0, sizeof *source);
     source->batches = (s->x.rows + batch_size - 1) / batch_size;
     source->get = npy_source_get;
+    source->get_part = npy_source_get_part;
     source->user = s;
     *state = s;
     rnn__clear_error();

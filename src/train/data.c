@@ -62,7 +62,7 @@ rnn_status rnn__check_data_form(const rnn_data *data, const char *who) {
 
 /* ---------------------------------------------------------------- argument checks */
 
-static rnn_status check_array(const char *what, int k, const rnn_tensor *t) {
+static rnn_status check_array(const char *what, int k, const rnn_tensor *t, int skip_values) {
     if (!t->data) return rnn__fail(RNN_ERR_ARGUMENT, "%s[%d] has no data (NULL)", what, k);
     if (t->rank < 1 || t->rank > RNN_MAX_RANK)
         return rnn__fail(RNN_ERR_SHAPE, "%s[%d] has rank %d", what, k, t->rank);
@@ -78,7 +78,7 @@ static rnn_status check_array(const char *what, int k, const rnn_tensor *t) {
         return rnn__fail(RNN_ERR_MEMORY, "%s's dimensions (%lld, %lld, ...) are too large: the "
                          "element count overflows or exceeds 2^34", what,
                          (long long)t->shape[0], t->rank > 1 ? (long long)t->shape[1] : 0LL);
-    for (int64_t i = 0; i < n; i++)
+    for (int64_t i = 0; i < (skip_values ? 0 : n); i++)
         if (!isfinite(t->data[i]))
             return rnn__fail(RNN_ERR_NUMERIC, "%s contains %s at flat index %lld", what,
                              isnan(t->data[i]) ? "NaN" : "Inf", (long long)i);
@@ -120,7 +120,7 @@ rnn_status rnn__check_x(rnn_model *m, const rnn_tensor *xs, int nx, call_data *d
                                  (long long)x->shape[i],
                                  in->rank == 3 && i == 1 ? "time steps" : "features", i, s);
             }
-        rnn_status st = check_array("x", k, x);
+        rnn_status st = check_array("x", k, x, d->skip_values);
         if (st) return st;
     }
     return RNN_OK;
@@ -173,9 +173,9 @@ rnn_status rnn__check_y(rnn_model *m, const rnn_tensor *ys, int ny, call_data *d
                              t, s, sparse ? " (sparse_categorical_crossentropy takes one class "
                                             "id per output row)" : "");
         }
-        rnn_status st = check_array("y", k, y);
+        rnn_status st = check_array("y", k, y, d->skip_values);
         if (st) return st;
-        if (sparse) {
+        if (sparse && !d->skip_values) {
             int64_t n = rnn_tensor_size(y), C = out.dim[out.rank - 1];
             for (int64_t i = 0; i < n; i++)
                 if (y->data[i] < 0 || y->data[i] >= (float)C || y->data[i] != floorf(y->data[i]))

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "train/callbacks.h"
+#include "train/distributed.h"
 
 /* ---------------------------------------------------------------- fit */
 
@@ -76,15 +77,38 @@ struct batch_provider {
     int64_t *order;
     /* batch source */
     const rnn_batch_source *src, *val_src;
+    /* data-parallel fit (NULL: this process alone): get() hands out this rank's rows of the
+     * global batch k, validate() evaluates the validation batches the same way */
+    rnn_distributed *dist;
 };
 
 static rnn_status fit_loop(rnn_model *m, batch_provider *bp, const rnn_fit_options *o,
                            rnn_history *history) {
     rnn_status st;
     const int with_val = bp->has_validation;
+    rnn_distributed *dist = bp->dist;
+    const int rank0 = !dist || dist->rank == 0; /* prints progress and writes the files */
+    const int verbose = rank0 ? o->verbose : 0;
     rnn_history own_history;
     backup_state bk;
     memset(&bk, 0, sizeof bk);
+    if (dist && o->backup.path && rnn__model_stateful_batch(m))
+        return rnn__fail(RNN_ERR_UNSUPPORTED, "BackupAndRestore in a distributed fit of a stateful "
+                         "model: each rank carries its own rows' states, which the backup (written "
+                         "by rank 0) does not hold");
+    if (dist) { /* the same data and model everywhere, or the exchanges would not pair up */
+        double shape[5] = {(double)bp->batches, with_val, o->epochs, (double)m->n_params,
+                           o->backup.path != NULL};
+        int same;
+        if ((st = rnn__dist_same(dist, shape, 5, &same))) return st;
+        if (!same)
+            return rnn__fail(RNN_ERR_ARGUMENT, "distributed fit: the ranks were given different "
+                             "data, options or models (batches per epoch, validation, epochs, "
+                             "parameter count or backup differ)");
+    }
+    /* Rank 0's weights, optimizer state and generator everywhere: the ranks start equal even
+     * when they were built with other seeds. */
+    if (dist && (st = rnn__dist_sync_model(dist, m))) return st;
     if (o->backup.path) {
         if (o->backup.save_freq < 0)
             return rnn__fail(RNN_ERR_ARGUMENT, "BackupAndRestore: save_freq must be >= 0");
@@ -140,6 +164,15 @@ static rnn_status fit_loop(rnn_model *m, batch_provider *bp, const rnn_fit_optio
             if (history) history->best_epoch = es.best_epoch;
             m->rng = bk.state.rng;
         }
+        /* every rank must have read the same backup (and one that could not fails them all) */
+        if (dist && !(st = rnn__dist_agree(dist, st))) {
+            double where[3] = {found, found ? first_epoch : 0, found ? (double)first_batch : 0};
+            int same;
+            if (!(st = rnn__dist_same(dist, where, 3, &same)) && !same)
+                st = rnn__fail(RNN_ERR_STATE, "BackupAndRestore: the ranks found different backups "
+                               "at %s (put it on a file system every rank shares, and resume with "
+                               "the same number of ranks)", bk.cfg->path);
+        }
     }
     for (int epoch = first_epoch; epoch < o->epochs && !st && !finished; epoch++) {
         const int resumed = epoch == first_epoch && first_batch > 0;
@@ -161,16 +194,21 @@ static rnn_status fit_loop(rnn_model *m, batch_provider *bp, const rnn_fit_optio
             if (bp->begin_epoch && (st = bp->begin_epoch(bp, m))) break;
         }
         rnn_progress bar;
-        rnn__progress_begin(&bar, o->out, o->verbose, epoch, o->epochs, bp->batches);
+        rnn__progress_begin(&bar, o->out, verbose, epoch, o->epochs, bp->batches);
         rnn_log_entry logs[2 * RNN_MAX_METRICS + 2];
         for (int64_t b = resumed ? first_batch : 0; b < bp->batches && !st; b++) {
             rnn_tensor xb[RNN_MODEL_MAX_IO];
             const float *targets[RNN_MODEL_MAX_IO];
             int64_t count;
             double loss;
-            if ((st = bp->get(bp, m, b, xb, targets, &count)) ||
-                (st = rnn__train_step(m, xb, targets, &loss, &ms))) {
-                if (o->verbose) fputc('\n', bar.out);
+            if (dist) { /* this rank's rows; count becomes the global batch's */
+                rnn_status got = bp->get(bp, m, b, xb, targets, &count);
+                st = rnn__dist_train_step(dist, m, got, xb, targets, got ? 0 : count, &loss,
+                                          &count, &ms);
+            } else if (!(st = bp->get(bp, m, b, xb, targets, &count)))
+                st = rnn__train_step(m, xb, targets, &loss, &ms);
+            if (st) {
+                if (verbose) fputc('\n', bar.out);
                 break;
             }
             running += loss * (double)count; /* Keras: mean weighted by batch size */
@@ -179,8 +217,10 @@ static rnn_status fit_loop(rnn_model *m, batch_provider *bp, const rnn_fit_optio
             int nl = epoch_logs(m, running / seen, metric_now, 0, 0, NULL, logs);
             rnn__progress_step(&bar, b + 1, logs, nl);
             if (bk.cfg && bk.cfg->save_freq > 0 && (b + 1) % bk.cfg->save_freq == 0 &&
-                b + 1 < bp->batches)
-                st = rnn__backup_write(&bk, m, epoch, b + 1, 0, running, seen, &ms, &es, &cp);
+                b + 1 < bp->batches) {
+                if (rank0) st = rnn__backup_write(&bk, m, epoch, b + 1, 0, running, seen, &ms, &es, &cp);
+                if (dist) st = rnn__dist_agree(dist, st);
+            }
         }
         if (st) break;
         double epoch_loss = seen ? running / seen : 0, val = NAN, val_metrics[RNN_MAX_METRICS];
@@ -196,23 +236,29 @@ static rnn_status fit_loop(rnn_model *m, batch_provider *bp, const rnn_fit_optio
             }
             history->epochs = epoch + 1;
         }
-        if (o->checkpoint.filepath && (st = rnn__checkpoint_after_epoch(&cp, m, epoch, logs, nl))) break;
+        if (dist && dist->check_weights && (st = rnn__dist_check_weights(dist, m, epoch))) break;
+        if (o->checkpoint.filepath && rank0) st = rnn__checkpoint_after_epoch(&cp, m, epoch, logs, nl);
+        if (dist) st = rnn__dist_agree(dist, st);
+        if (st) break;
         int stop = rnn__early_after_epoch(&es, m, epoch, logs, nl);
         if (history) history->best_epoch = es.best_epoch;
         if (!stop && o->on_epoch_end) {
             rnn_history view = {0};
             stop = o->on_epoch_end(o->user, epoch, history ? history : &view) != 0;
         }
+        if (dist && (st = rnn__dist_any(dist, stop, &stop))) break; /* one rank's callback */
         if (stop && history) history->stopped_early = 1;
         /* The backup after the epoch records a decision to stop, so a resume ends too. */
         if (bk.cfg) {
             metric_sums none = {{0}, 0};
-            st = rnn__backup_write(&bk, m, epoch + 1, 0, stop, 0.0, 0.0, &none, &es, &cp);
+            if (rank0) st = rnn__backup_write(&bk, m, epoch + 1, 0, stop, 0.0, 0.0, &none, &es, &cp);
+            if (dist) st = rnn__dist_agree(dist, st);
         }
         if (stop) break;
     }
     if (finished && history) history->stopped_early = 1;
-    if (!st && bk.cfg && bk.cfg->delete_checkpoint && remove(bk.cfg->path) != 0 && errno != ENOENT)
+    if (!st && rank0 && bk.cfg && bk.cfg->delete_checkpoint && remove(bk.cfg->path) != 0 &&
+        errno != ENOENT)
         st = rnn__fail(RNN_ERR_IO, "BackupAndRestore: cannot delete %s", bk.cfg->path);
     free(es.best_weights);
     if (history == &own_history) rnn_history_free(history);
@@ -229,6 +275,34 @@ static void gather(float *dst, const float *src, const int64_t *idx, int64_t sta
                sizeof(float) * (size_t)per);
 }
 
+/* Rows [start, start + *count) of the order (NULL: in order) into the batch buffers; in a
+ * data-parallel fit only this rank's part of them, whose values it checks (the arrays were not
+ * scanned as a whole, so that no rank reads every row). */
+static rnn_status gather_batch(batch_provider *p, rnn_model *m, const int64_t *order, int64_t start,
+                               int64_t *count, rnn_tensor *xb, const float **targets) {
+    const call_data *d = p->d;
+    rnn_tensor yb[RNN_MODEL_MAX_IO];
+    if (p->dist) {
+        int64_t lo;
+        rnn__dist_part(*count, p->dist->rank, p->dist->size, &lo, count);
+        start += lo;
+    }
+    for (int i = 0; i < m->n_inputs; i++) {
+        gather(m->batch_x[i], d->x[i].data, order, start, *count, rnn__tensor_row_size(&d->x[i]));
+        xb[i] = rnn__batch_view(m->batch_x[i], &d->x[i], *count);
+    }
+    for (int i = 0; i < m->n_outputs; i++) {
+        gather(m->batch_y[i], d->y[i].data, order, start, *count, rnn__target_per_sample(m, i, d->steps));
+        targets[i] = m->batch_y[i];
+        yb[i] = rnn__batch_view(m->batch_y[i], &d->y[i], *count);
+    }
+    call_data part = {0};
+    rnn_status st = RNN_OK;
+    if (p->dist && *count > 0 && !(st = rnn__check_x(m, xb, m->n_inputs, &part)))
+        st = rnn__check_y(m, yb, m->n_outputs, &part);
+    return st;
+}
+
 static rnn_status arrays_begin_epoch(batch_provider *p, rnn_model *m) {
     if (!p->order) return RNN_OK;
     for (int64_t i = 0; i < p->split; i++) p->order[i] = i;
@@ -241,22 +315,26 @@ static rnn_status arrays_begin_epoch(batch_provider *p, rnn_model *m) {
 
 static rnn_status arrays_get(batch_provider *p, rnn_model *m, int64_t k, rnn_tensor *xb,
                              const float **targets, int64_t *count) {
-    const call_data *d = p->d;
     int64_t start = k * p->batch_size;
     *count = p->split - start < p->batch_size ? p->split - start : p->batch_size;
-    for (int i = 0; i < m->n_inputs; i++) {
-        gather(m->batch_x[i], d->x[i].data, p->order, start, *count, rnn__tensor_row_size(&d->x[i]));
-        xb[i] = rnn__batch_view(m->batch_x[i], &d->x[i], *count);
-    }
-    for (int i = 0; i < m->n_outputs; i++) {
-        gather(m->batch_y[i], d->y[i].data, p->order, start, *count, rnn__target_per_sample(m, i, d->steps));
-        targets[i] = m->batch_y[i];
-    }
-    return RNN_OK;
+    return gather_batch(p, m, p->order, start, count, xb, targets);
 }
 
 static rnn_status arrays_validate(batch_provider *p, rnn_model *m, double *loss, double *metrics) {
-    return rnn__evaluate_range(m, p->d, p->split, p->n, (int)p->batch_size, loss, metrics);
+    if (!p->dist) return rnn__evaluate_range(m, p->d, p->split, p->n, (int)p->batch_size, loss, metrics);
+    metric_sums ms = {{0}, 0};
+    double total = 0, seen = 0;
+    rnn_status st = RNN_OK;
+    for (int64_t s = p->split; s < p->n && !st; s += p->batch_size) {
+        rnn_tensor xb[RNN_MODEL_MAX_IO];
+        const float *targets[RNN_MODEL_MAX_IO];
+        int64_t count = p->n - s < p->batch_size ? p->n - s : p->batch_size;
+        rnn_status got = gather_batch(p, m, NULL, s, &count, xb, targets);
+        st = rnn__dist_eval_batch(p->dist, m, got, xb, targets, got ? 0 : count, &total, &seen, &ms);
+    }
+    *loss = seen ? total / seen : 0;
+    for (int k = 0; k < m->n_metrics; k++) metrics[k] = ms.rows ? ms.correct[k] / ms.rows : 0;
+    return st;
 }
 
 static rnn_status fit_arrays(rnn_model *m, const call_data *d, const rnn_fit_options *o,
@@ -276,12 +354,21 @@ static rnn_status fit_arrays(rnn_model *m, const call_data *d, const rnn_fit_opt
                          "validation_split=%g leaves %s samples out of %lld: too few samples",
                          (double)o->validation_split, split == 0 ? "no training" : "no validation",
                          (long long)N);
+    /* Data-parallel: a global batch of ranks x batch_size rows, batch_size of them per rank
+     * (a stateful model's fixed batch is the per-rank one). */
+    const int ranks = o->distributed ? o->distributed->size : 1;
+    const int64_t global = (int64_t)o->batch_size * ranks;
     if ((st = rnn__check_stateful_batches(m, split, o->batch_size))) return st;
     if (split < N && (st = rnn__check_stateful_batches(m, N - split, o->batch_size))) return st;
+    if (ranks > 1 && rnn__model_stateful_batch(m) && (split % global || (N - split) % global))
+        return rnn__fail(RNN_ERR_STATE, "the model is stateful: across %d ranks the %lld samples "
+                         "must divide into full global batches of %d x %d", ranks,
+                         (long long)(split % global ? split : N - split), ranks, o->batch_size);
     int64_t bs = o->batch_size < split ? o->batch_size : split;
     if ((st = rnn__plan_batch(m, d, bs, 1))) return st;
     batch_provider bp = {0};
-    bp.batches = (split + o->batch_size - 1) / o->batch_size;
+    bp.dist = o->distributed;
+    bp.batches = (split + global - 1) / global;
     bp.has_validation = split < N;
     bp.begin_epoch = arrays_begin_epoch;
     bp.get = arrays_get;
@@ -289,7 +376,7 @@ static rnn_status fit_arrays(rnn_model *m, const call_data *d, const rnn_fit_opt
     bp.d = d;
     bp.split = split;
     bp.n = N;
-    bp.batch_size = o->batch_size;
+    bp.batch_size = global;
     if (o->shuffle && !(bp.order = malloc(sizeof(int64_t) * (size_t)split)))
         return rnn__fail(RNN_ERR_MEMORY, "out of memory");
     st = fit_loop(m, &bp, o, history);
@@ -318,11 +405,31 @@ static rnn_status source_begin_epoch(batch_provider *p, rnn_model *m) {
     return RNN_OK;
 }
 
+/* This rank's part of batch k of a source (data-parallel fit), checked like any batch; a part
+ * may be empty (*d zeroed). */
+static rnn_status source_part(rnn_model *m, const rnn_batch_source *src, int64_t k,
+                              const rnn_distributed *dist, rnn_tensor *xb, rnn_tensor *yb,
+                              call_data *d) {
+    memset(xb, 0, sizeof *xb * RNN_MODEL_MAX_IO);
+    memset(yb, 0, sizeof *yb * RNN_MODEL_MAX_IO);
+    memset(d, 0, sizeof *d);
+    rnn_status st = src->get_part(src->user, k, dist->rank, dist->size, xb, yb);
+    if (st)
+        return rnn__fail(st, "the batch source failed on part %d of batch %lld%s%s", dist->rank,
+                         (long long)k, rnn_last_error()[0] ? ": " : "", rnn_last_error());
+    if (xb[0].rank >= 1 && xb[0].shape[0] == 0) return RNN_OK;
+    if ((st = rnn__check_x(m, xb, m->n_inputs, d)) || (st = rnn__check_y(m, yb, m->n_outputs, d)) ||
+        (st = rnn__check_stateful_batches(m, d->n, (int)d->n)))
+        return st;
+    return rnn__plan_batch(m, d, d->n, 0);
+}
+
 static rnn_status source_get(batch_provider *p, rnn_model *m, int64_t k, rnn_tensor *xb,
                              const float **targets, int64_t *count) {
     source_provider *sp = (source_provider *)p;
     int64_t idx = sp->order ? sp->order[k] : k;
-    rnn_status st = rnn__source_batch(m, p->src, idx, sp->x, sp->y, &sp->d);
+    rnn_status st = p->dist ? source_part(m, p->src, idx, p->dist, sp->x, sp->y, &sp->d)
+                            : rnn__source_batch(m, p->src, idx, sp->x, sp->y, &sp->d);
     if (st) return st;
     for (int i = 0; i < m->n_inputs; i++) xb[i] = sp->x[i];
     for (int i = 0; i < m->n_outputs; i++) targets[i] = sp->y[i].data;
@@ -332,7 +439,21 @@ static rnn_status source_get(batch_provider *p, rnn_model *m, int64_t k, rnn_ten
 }
 
 static rnn_status source_validate(batch_provider *p, rnn_model *m, double *loss, double *metrics) {
-    return rnn__evaluate_source(m, p->val_src, loss, metrics);
+    if (!p->dist) return rnn__evaluate_source(m, p->val_src, loss, metrics);
+    source_provider *sp = (source_provider *)p;
+    metric_sums ms = {{0}, 0};
+    double total = 0, seen = 0;
+    rnn_status st = RNN_OK;
+    for (int64_t k = 0; k < p->val_src->batches && !st; k++) {
+        rnn_status got = source_part(m, p->val_src, k, p->dist, sp->x, sp->y, &sp->d);
+        const float *targets[RNN_MODEL_MAX_IO];
+        for (int i = 0; i < m->n_outputs; i++) targets[i] = sp->y[i].data;
+        st = rnn__dist_eval_batch(p->dist, m, got, sp->x, targets, got ? 0 : sp->d.n, &total,
+                                  &seen, &ms);
+    }
+    *loss = seen ? total / seen : 0;
+    for (int k = 0; k < m->n_metrics; k++) metrics[k] = ms.rows ? ms.correct[k] / ms.rows : 0;
+    return st;
 }
 
 static rnn_status fit_source(rnn_model *m, const rnn_batch_source *train,
@@ -345,8 +466,13 @@ static rnn_status fit_source(rnn_model *m, const rnn_batch_source *train,
         (validation && (st = rnn__check_source(validation))))
         return rnn__model_fail(m, st);
     if (o.epochs < 0) return rnn__model_fail(m, rnn__fail(RNN_ERR_ARGUMENT, "epochs must be >= 0"));
+    if (o.distributed && (!train->get_part || (validation && !validation->get_part)))
+        return rnn__model_fail(m, rnn__fail(RNN_ERR_ARGUMENT, "a distributed fit reads each rank's "
+                                            "rows with the batch source's get_part, which this "
+                                            "source does not have"));
     source_provider sp;
     memset(&sp, 0, sizeof sp);
+    sp.base.dist = o.distributed;
     sp.base.batches = train->batches;
     sp.base.has_validation = validation != NULL;
     sp.base.begin_epoch = source_begin_epoch;
@@ -373,6 +499,9 @@ static rnn_status fit_lists(rnn_model *m, const rnn_tensor *x, int nx, const rnn
     rnn_fit_options o = options ? *options : rnn_fit_defaults();
     call_data d = {0};
     rnn_status st;
+    /* Distributed: each rank checks the values of its own rows as it reads them (a mapped
+     * array's other pages stay unread). */
+    d.skip_values = o.distributed != NULL;
     if (!(st = rnn__need_compiled(m)) && !(st = rnn__check_x(m, x, nx, &d)) && !(st = rnn__check_y(m, y, ny, &d)))
         st = fit_arrays(m, &d, &o, history);
     if (st) {

@@ -128,7 +128,7 @@ rnn_status rnn_predict_source(rnn_model *m, const rnn_batch_source *src,
     rnn_run_ctx ctx = {RNN_MODE_PREDICT, &m->rng};
     for (int64_t k = 0; k < src->batches; k++) {
         rnn_tensor x[RNN_MODEL_MAX_IO], y[RNN_MODEL_MAX_IO];
-        call_data d;
+        call_data d = {0};
         memset(x, 0, sizeof x);
         memset(y, 0, sizeof y);
         if ((st = src->get(src->user, k, x, y)))

@@ -45,6 +45,13 @@ rnn_status rnn__train_step(rnn_model *m, const rnn_tensor *xb, const float *cons
                          (long long)m->iterations);
     rnn__model_zero_grads(m);
     rnn__model_backward(m, m->dloss, 0);
+    if ((st = rnn__apply_gradients(m))) return st;
+    *loss = value;
+    return RNN_OK;
+}
+
+/* The update from the gradients in every weight's grad (the second half of a training step). */
+rnn_status rnn__apply_gradients(rnn_model *m) {
     for (int w = 0; w < m->n_weights; w++) {
         const rnn_weight *wt = m->weights[w];
         for (int64_t i = 0; i < wt->size; i++)
@@ -76,7 +83,6 @@ rnn_status rnn__train_step(rnn_model *m, const rnn_tensor *xb, const float *cons
                                  "or clip the gradients); training stopped", weight_name(m, w),
                                  (long long)m->iterations - 1);
     }
-    *loss = value;
     return RNN_OK;
 }
 

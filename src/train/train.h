@@ -18,6 +18,7 @@ typedef struct {
     const rnn_tensor *y;
     int64_t n;     /* samples */
     int64_t steps; /* of input 0 (0 without a time axis) */
+    int skip_values; /* check shapes only, not the values (a distributed fit checks each part) */
 } call_data;
 
 /* metrics.c: adds the metrics of the last forward on output 0 (targets t0) into sums. */
@@ -51,6 +52,9 @@ double rnn__current_loss(rnn_model *m, const float *const *targets, int with_gra
 /* One optimizer step on the batch xb -> targets: loss before the update in *loss. */
 rnn_status rnn__train_step(rnn_model *m, const rnn_tensor *xb, const float *const *targets,
                            double *loss, metric_sums *ms);
+/* The update from the gradients in every weight's grad: checks them, clips, applies the
+ * optimizer, counts the step (fails before the update on a non-finite gradient). */
+rnn_status rnn__apply_gradients(rnn_model *m);
 
 /* evaluate.c */
 /* Mean loss over samples [begin, end) in order, batch by batch, without updates. */
