@@ -54,7 +54,7 @@ else
   KERAS_DESC := none (built with KERAS_IO=none)
 endif
 
-LIB_SRC := $(wildcard src/*.c src/kernels/*.c src/layers/*.c src/io/*.c src/train/*.c)
+LIB_SRC := $(wildcard src/*.c src/kernels/*.c src/layers/*.c src/io/*.c src/train/*.c src/export/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_SRC := $(wildcard cli/*.c cli/bench/*.c)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
