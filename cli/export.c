@@ -74,8 +74,8 @@ int export_main(int argc, char **argv) {
 #define QR_USAGE                                                                               \
     "usage: rnn quantize-report MODEL --input x.npy [--target y.npy] [--batch-size N]\n"       \
     "For each precision (f32, bf16, int8: the weights rnn export writes), the max and mean\n"  \
-    "absolute difference of the predictions from float32's on x, and with --target the\n"     \
-    "model's compiled loss on (x, y).\n"
+    "absolute difference of the predictions from float32's on x, the largest |prediction|,\n" \
+    "and with --target the model's compiled loss on (x, y).\n"
 
 int quantize_report_main(int argc, char **argv) {
     const char *model = NULL, *xin = NULL, *yin = NULL;
@@ -105,7 +105,8 @@ int quantize_report_main(int argc, char **argv) {
         fprintf(stderr, "rnn: %s\n", rnn_last_error());
         goto out;
     }
-    printf("%-6s %14s %14s%s\n", "weights", "max |diff|", "mean |diff|", yin ? "           loss" : "");
+    printf("%-7s %14s %14s %14s%s\n", "weights", "max |diff|", "mean |diff|", "max |y|",
+           yin ? "           loss" : "");
     static const char *const names[3] = {"f32", "bf16", "int8"};
     for (int p = 0; p < 3; p++) {
         m = rnn_load(model);
@@ -116,14 +117,15 @@ int quantize_report_main(int argc, char **argv) {
             goto out;
         }
         if (p == 0) ref = out;
-        double mx = 0, sum = 0;
+        double mx = 0, sum = 0, ymax = 0;
         int64_t n = rnn_tensor_size(&out);
         for (int64_t i = 0; i < n; i++) {
             double d = fabs((double)out.data[i] - ref.data[i]);
             mx = d > mx ? d : mx;
             sum += d;
+            ymax = fabs(out.data[i]) > ymax ? fabs(out.data[i]) : ymax;
         }
-        printf("%-7s %14.6g %14.6g", names[p], mx, n ? sum / (double)n : 0.0);
+        printf("%-7s %14.6g %14.6g %14.6g", names[p], mx, n ? sum / (double)n : 0.0, ymax);
         if (yin) {
             double loss;
             if (rnn_evaluate(m, rnn_data_xy(x, y), batch, &loss, NULL) == RNN_OK)

@@ -409,19 +409,20 @@ static double rel_diff(const float *got, const float *want, int64_t n) {
     return w;
 }
 
-/* Builds the driver with compiler cc and compares every case. */
-static void run_driver(const char *cc) {
+/* Builds the driver with the compiler command cc (its name: tag) and compares every case,
+ * running the program through runner ("" or an emulator). */
+static void run_driver(const char *tag, const char *cc, const char *runner) {
     char cmd[8192], exe[128];
-    snprintf(exe, sizeof exe, "%s/driver_%s", work, cc);
+    snprintf(exe, sizeof exe, "%s%s/driver_%s", runner, work, tag);
     int len = snprintf(cmd, sizeof cmd, "cd %s && %s -std=c99 -Wall -Wextra -pedantic -Werror -O1 "
-                       "-o driver_%s driver.c", work, cc, cc);
+                       "-o driver_%s driver.c", work, cc, tag);
     for (int i = 0; i < n_cases; i++)
         for (int p = 0; p < 3; p++)
             len += snprintf(cmd + len, sizeof cmd - (size_t)len, " %s%s.c", cases[i].cname,
                             prec_suffix[p]);
     snprintf(cmd + len, sizeof cmd - (size_t)len, " -lm");
     int rc = run(cmd);
-    CHECK(rc == 0, "%s: the generated C does not compile cleanly (%s)", cc, cmd);
+    CHECK(rc == 0, "%s: the generated C does not compile cleanly (%s)", tag, cmd);
     if (rc) return;
     for (int i = 0; i < n_cases; i++) {
         export_case *c = &cases[i];
@@ -447,7 +448,7 @@ static void run_driver(const char *cc) {
             if (got && c->ref_pred[p]) {
                 double d = rel_diff(got, c->ref_pred[p], c->n * c->out_per_sample);
                 CHECK(d <= tol, "%s (%s, %s): NAME_predict differs from rnn_predict by %.3g "
-                      "(tolerance %.1g)", c->label, cc, p ? prec_suffix[p] : "f32", d, tol);
+                      "(tolerance %.1g)", c->label, tag, p ? prec_suffix[p] : "f32", d, tol);
                 if (d > worst[p][0]) worst[p][0] = d;
             }
             free(got);
@@ -457,7 +458,7 @@ static void run_driver(const char *cc) {
             if (got && c->ref_step[p]) {
                 double d = rel_diff(got, c->ref_step[p], c->n * c->T * c->out_w);
                 CHECK(d <= tol, "%s (%s, %s): NAME_step differs from rnn_predict_step by %.3g "
-                      "(tolerance %.1g)", c->label, cc, p ? prec_suffix[p] : "f32", d, tol);
+                      "(tolerance %.1g)", c->label, tag, p ? prec_suffix[p] : "f32", d, tol);
                 if (d > worst[p][1]) worst[p][1] = d;
             }
             free(got);
@@ -486,6 +487,72 @@ static void argument_checks(void) {
           RNN_INT8 && rnn_precision_from_name("f32") == RNN_F32 &&
           rnn_precision_from_name("f16") == -1, "rnn_precision_from_name");
     rnn_model_free(m);
+}
+
+/* A Cortex-M4 program around case k's code at precision p: links, and its size is printed. */
+static int m4_program(int k, int p) {
+    const export_case *c = &cases[k];
+    char name[32], path[256], cmd[1024];
+    snprintf(name, sizeof name, "%s%s", c->cname, prec_suffix[p]);
+    snprintf(path, sizeof path, "%s/m4_%s.c", work, name);
+    FILE *f = fopen(path, "w");
+    if (!f) return 0;
+    fprintf(f, "#include \"%s.h\"\nstatic float x[%lld], y[%lld];\nvolatile float sink;\n", name,
+            (long long)(c->T * c->F), (long long)(c->out_per_sample > c->out_w ? c->out_per_sample
+                                                                              : c->out_w));
+    if (c->stream)
+        fprintf(f, "static %s_state s;\nint main(void) {\n    int t;\n    %s_reset(&s);\n"
+                   "    for (t = 0; t < %lld; t++) %s_step(&s, x + t * %lld, y);\n", name, name,
+                (long long)c->T, name, (long long)c->F);
+    else
+        fprintf(f, "int main(void) {\n    %s_predict(x, %lld, y);\n", name, (long long)c->T);
+    fprintf(f, "    sink = y[0];\n    return 0;\n}\n");
+    fclose(f);
+    snprintf(cmd, sizeof cmd, "cd %s && arm-none-eabi-gcc -mcpu=cortex-m4 -mthumb -mfloat-abi=hard -Os "
+             "-std=c99 -Wall -Wextra -pedantic -Werror -ffunction-sections -fdata-sections -Wl,--gc-sections "
+             "--specs=nosys.specs -o m4_%s.elf m4_%s.c %s.c "
+             "-lm && arm-none-eabi-size m4_%s.elf | sed 's/^/    /'", work, name, name, name, name);
+    printf("  %s (%s%s), %s:\n", c->label, p == 0 ? "float32" : p == 1 ? "bf16" : "int8",
+           c->stream ? ", streaming" : ", predict", name);
+    fflush(stdout);
+    return run(cmd) == 0;
+}
+
+/* RNN_EXPORT_CROSS=1 (make test-export-cross): the same driver built for 32-bit ARM Linux and
+ * run under qemu-arm, compared as the native one; every exported file compiled for Cortex-M4,
+ * and programs around the scenario models linked, with their flash (text + data) and RAM (data
+ * + bss) printed by arm-none-eabi-size. Without the switch, or without the tools, skipped with a
+ * message (the switch then fails: the tools were asked for). */
+static void cross_checks(void) {
+    const char *asked = getenv("RNN_EXPORT_CROSS");
+    int want = asked && !strcmp(asked, "1");
+    int tools = have("arm-linux-gnueabihf-gcc") && have("qemu-arm") && have("arm-none-eabi-gcc");
+    if (!want || !tools) {
+        printf("cross builds (Cortex-M4, ARM Linux under qemu-arm) skipped: %s\n",
+               want ? "the cross tools are not installed (scripts/deps.sh with EXPORT=1)"
+                    : "run `make test-export-cross` for them");
+        CHECK(!want, "RNN_EXPORT_CROSS=1 but arm-linux-gnueabihf-gcc, qemu-arm or "
+              "arm-none-eabi-gcc is missing");
+        return;
+    }
+    run_driver("armhf", "arm-linux-gnueabihf-gcc -static", "qemu-arm ");
+    char cmd[256];
+    int failed = 0;
+    for (int i = 0; i < n_cases; i++)
+        for (int p = 0; p < 3; p++) {
+            snprintf(cmd, sizeof cmd, "cd %s && arm-none-eabi-gcc -mcpu=cortex-m4 -mthumb "
+                     "-mfloat-abi=hard -Os -std=c99 -Wall -Wextra -pedantic -Werror -c %s%s.c",
+                     work, cases[i].cname, prec_suffix[p]);
+            int rc = run(cmd);
+            CHECK(rc == 0, "Cortex-M4: %s does not compile cleanly", cmd);
+            failed += rc != 0;
+        }
+    printf("Cortex-M4: %d files compiled (%d failed); linked programs (arm-none-eabi-size):\n",
+           3 * n_cases, failed);
+    for (int i = 0; i < n_cases; i++)
+        if (!strncmp(cases[i].label, "scenario", 8))
+            for (int p = 0; p < 3; p++)
+                CHECK(m4_program(i, p), "Cortex-M4: %s does not link", cases[i].label);
 }
 
 int main(void) {
@@ -519,14 +586,10 @@ int main(void) {
     CHECK(n_cases >= MIN_EXPORTED, "only %d models exported (at least %d expected)", n_cases,
           MIN_EXPORTED);
     CHECK(write_driver(check_path(work, "driver.c")), "cannot write the driver");
-    const char *compilers[2] = {"cc", "clang"};
-    for (int k = 0; k < 2; k++) {
-        if (k == 1 && !have("clang")) {
-            printf("clang not installed: the generated C was compiled with cc only\n");
-            continue;
-        }
-        run_driver(compilers[k]);
-    }
+    run_driver("cc", "cc", "");
+    if (have("clang")) run_driver("clang", "clang", "");
+    else printf("clang not installed: the generated C was compiled with cc only\n");
+    cross_checks();
     for (int i = 0; i < n_cases; i++)
         printf("%-58s compared: predict%s\n", cases[i].label,
                cases[i].stream ? " and step" : "");
