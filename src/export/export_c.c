@@ -172,6 +172,7 @@ static rnn_status chain_model(chain_t *c, rnn_model *m) {
 typedef struct {
     FILE *f;
     int err;
+    int64_t weight_bytes; /* const data written so far */
 } out_t;
 
 static void put(out_t *o, const char *fmt, ...) {
@@ -195,8 +196,6 @@ static uint16_t to_bf16(float v) {
     u += 0x7FFFu + ((u >> 16) & 1u); /* round to nearest even (weights are finite) */
     return (uint16_t)(u >> 16);
 }
-
-static int64_t weight_bytes;
 
 /* A (rows, cols) float array written as NAME[cols][rows] (transposed: output-major), or as is
  * (transpose 0, for embedding tables: row-major, scales per column). */
@@ -244,7 +243,7 @@ static void emit_matrix(out_t *o, const char *name, const float *w, int64_t rows
         }
     }
     put(o, "\n};\n");
-    weight_bytes += n * (prec == RNN_BF16 ? 2 : prec == RNN_INT8 ? 1 : 4);
+    o->weight_bytes += n * (prec == RNN_BF16 ? 2 : prec == RNN_INT8 ? 1 : 4);
     if (scale) {
         put(o, "static const float %s_s[%lld] = {", name, (long long)cols);
         for (int64_t j = 0; j < cols; j++) {
@@ -252,7 +251,7 @@ static void emit_matrix(out_t *o, const char *name, const float *w, int64_t rows
             put(o, "%s %s,", j % 8 ? "" : "\n   ", flit(fb, scale[j]));
         }
         put(o, "\n};\n");
-        weight_bytes += cols * 4;
+        o->weight_bytes += cols * 4;
         free(scale);
     }
 }
@@ -264,7 +263,7 @@ static void emit_vector(out_t *o, const char *name, const float *v, int64_t n) {
         put(o, "%s %s,", k % 8 ? "" : "\n   ", flit(fb, v[k]));
     }
     put(o, "\n};\n");
-    weight_bytes += n * 4;
+    o->weight_bytes += n * 4;
 }
 
 /* The scale array's name for a matrix, or 0 (no scales). */
@@ -631,13 +630,12 @@ rnn_status rnn_export_c(rnn_model *m, const char *dir, const char *name, rnn_pre
     char path[4096], fb[48], up[64];
     for (size_t k = 0; k <= strlen(name); k++) up[k] = (char)toupper((unsigned char)name[k]);
     snprintf(path, sizeof path, "%s/%s.c", dir, name);
-    out_t o = {fopen(path, "w"), 0};
+    out_t o = {fopen(path, "w"), 0, 0};
     if (!o.f) {
         st = rnn__fail(RNN_ERR_IO, "rnn_export_c: cannot write %s: %s", path, strerror(errno));
         goto done;
     }
     static const char *const prec_name[3] = {"float32", "bfloat16", "int8"};
-    weight_bytes = 0;
     put(&o, "/* %s: model \"%s\" exported by librnn %s (rnn_export_c), weights in %s.\n"
             " * Plain C99; needs only <math.h> (link with -lm). */\n"
             "#include <math.h>\n\n#include \"%s.h\"\n\n", name, m->name, rnn_version(),
@@ -860,17 +858,17 @@ rnn_status rnn_export_c(rnn_model *m, const char *dir, const char *name, rnn_pre
 
     /* ------------------------------------------------ NAME.h */
     snprintf(path, sizeof path, "%s/%s.h", dir, name);
-    out_t h = {fopen(path, "w"), 0};
+    out_t h = {fopen(path, "w"), 0, 0};
     if (!h.f) {
         st = rnn__fail(RNN_ERR_IO, "rnn_export_c: cannot write %s: %s", path, strerror(errno));
         goto done;
     }
     put(&h, "/* %s: model \"%s\" exported by librnn %s (rnn_export_c), weights in %s.\n", name,
         m->name, rnn_version(), prec_name[prec]);
-    put(&h, " *\n * Input:  %s%s x %lld %s per step%s.\n", c->in_seq ? "steps" : "1",
-        c->in_steps ? "" : "", (long long)c->in_w, c->ids ? "token id (an integer in a float)" :
-        "floats", c->in_steps ? " (the model was built for a fixed number of steps: see "
-        "_INPUT_STEPS)" : "");
+    put(&h, " *\n * Input:  %s x %lld %s per step%s%s%s.\n", c->in_seq ? "steps" : "1",
+        (long long)c->in_w, c->ids ? "token id (an integer in a float)" :
+        "floats", c->in_steps ? " (the model was built for " : "", c->in_steps ? up : "",
+        c->in_steps ? "_INPUT_STEPS steps)" : "");
     put(&h, " * Output: %s x %lld floats.\n", out_seq ? "steps" : "1", (long long)out_w);
     put(&h, " * Layers:");
     for (int i = 0; i < c->n; i++)
@@ -903,10 +901,10 @@ rnn_status rnn_export_c(rnn_model *m, const char *dir, const char *name, rnn_pre
     put(&h, "#ifndef %s_MAX_STEPS\n#define %s_MAX_STEPS %lld\n#endif\n", up, up,
         (long long)(c->in_seq && !c->in_steps ? max64(64, max_steps) : max_steps));
     put(&h, "#define %s_WEIGHT_BYTES %lld /* const data: weights, biases, scales */\n", up,
-        (long long)weight_bytes);
-    put(&h, "#define %s_PREDICT_BYTES (4L * %s_MAX_STEPS * %lld + %lld)\n", up, up,
-        (long long)(2 * max_w + (use_bidi ? 2 * bidi_h : 0)),
-        (long long)(4 * (use_rec ? 2 * max_h + max_z : 0)) + 0);
+        (long long)o.weight_bytes);
+    put(&h, "#define %s_PREDICT_BYTES (%lldL * %s_MAX_STEPS + %lld) /* static, for %s_predict */\n",
+        up, (long long)(4 * (2 * max_w + (use_bidi ? 2 * bidi_h : 0)) + (has_mask ? 1 : 0)), up,
+        (long long)(4 * (use_rec ? 2 * max_h + max_z : 0)), name);
     put(&h, "\nint %s_predict(const float *x, int steps, float *y);\n", name);
     if (streaming) {
         put(&h, "\n/* the streaming state: h (and c for LSTM) of each recurrent layer */\n"
