@@ -125,11 +125,11 @@ int quantize_report_main(int argc, char **argv) {
             sum += d;
             ymax = fabs(out.data[i]) > ymax ? fabs(out.data[i]) : ymax;
         }
-        printf("%-7s %14.6g %14.6g %14.6g", names[p], mx, n ? sum / (double)n : 0.0, ymax);
+        printf("%-7s %14.4g %14.4g %14.4g", names[p], mx, n ? sum / (double)n : 0.0, ymax);
         if (yin) {
             double loss;
             if (rnn_evaluate(m, rnn_data_xy(x, y), batch, &loss, NULL) == RNN_OK)
-                printf(" %14.6g", loss);
+                printf(" %14.4g", loss);
             else
                 printf(" %14s", "(no loss)");
         }

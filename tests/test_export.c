@@ -205,7 +205,7 @@ static void keras_file_case(const char *dir, const char *label) {
 
 static rnn_tensor random_x(int64_t n, int64_t T, int64_t F, int ids, uint64_t *seed) {
     rnn_tensor x = {0};
-    int64_t count = n * T * (ids ? 1 : F);
+    int64_t count = n * (T ? T : 1) * (ids ? 1 : F);
     x.data = malloc(sizeof(float) * (size_t)count);
     x.rank = T ? (ids ? 2 : 3) : 2;
     x.shape[0] = n;

@@ -33,7 +33,6 @@ int main(void) {
     int64_t split = rnn_train_test_split(n, 0.67);
     rnn_create_dataset(series, split, 3, &x, &y);
     rnn_create_dataset(series + split, n - split, 3, &xt, &yt);
-    rnn_minmax_inverse(&scaler, yt.data, yt.shape[0]);
     rnn_model *model = airline_model();
     rnn_compile(model, "mean_squared_error", "adam");
     rnn_fit_options fit = rnn_fit_defaults();
@@ -42,10 +41,21 @@ int main(void) {
     fit.verbose = 0;
     st = rnn_fit(model, rnn_data_xy(x, y), &fit, NULL);
     CHECK(st == RNN_OK, "fit: %s", rnn_model_error(model));
-    /* tests/fixtures/export/airline.keras, which the README exports, is this model:
-     * RNN_AIRLINE_SAVE=tests/fixtures/export/airline.keras build/tests/test_export_airline */
+    /* tests/fixtures/export/airline.keras, which the README exports, is this model, and
+     * airline_test_x.npy / airline_test_y.npy (scaled) the test windows docs/export.md gives
+     * rnn quantize-report: RNN_AIRLINE_SAVE=tests/fixtures/export build/tests/test_export_airline
+     * writes them (before yt is put back on the passengers' scale below). */
     const char *save = getenv("RNN_AIRLINE_SAVE");
-    if (save && st == RNN_OK) CHECK(rnn_save(model, save) == RNN_OK, "%s", rnn_model_error(model));
+    if (save && st == RNN_OK) {
+        char path[512];
+        snprintf(path, sizeof path, "%s/airline.keras", save);
+        CHECK(rnn_save(model, path) == RNN_OK, "%s", rnn_model_error(model));
+        snprintf(path, sizeof path, "%s/airline_test_x.npy", save);
+        CHECK(rnn_npy_save(path, &xt) == RNN_OK, "%s", rnn_last_error());
+        snprintf(path, sizeof path, "%s/airline_test_y.npy", save);
+        CHECK(rnn_npy_save(path, &yt) == RNN_OK, "%s", rnn_last_error());
+    }
+    rnn_minmax_inverse(&scaler, yt.data, yt.shape[0]);
     static const char *const names[3] = {"float32", "bf16", "int8"};
     double rmse[3] = {0, 0, 0};
     for (int p = 0; st == RNN_OK && p < 3; p++) {
