@@ -75,7 +75,7 @@ else
   MPI_DESC   := none
 endif
 
-LIB_SRC := $(wildcard src/*.c src/kernels/*.c src/layers/*.c src/io/*.c src/train/*.c src/explain/*.c)
+LIB_SRC := $(wildcard src/*.c src/kernels/*.c src/layers/*.c src/io/*.c src/train/*.c src/explain/*.c src/export/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_SRC := $(wildcard cli/*.c cli/bench/*.c)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
@@ -211,6 +211,16 @@ test:
 	@$(DEPS_ENV) TEST=1 sh scripts/deps.sh
 	@$(MAKE) --no-print-directory build-all
 	@RNN_QUICK=1 sh scripts/run_tests.sh $(TEST_BIN) $(REPLAY_BIN) $(EXAMPLE_BIN) $(SHELL_TESTS)
+
+# The exported C (tests/test_export.c) also built for Cortex-M4 (arm-none-eabi-gcc: every file
+# compiled, programs linked and their sizes printed) and for 32-bit ARM Linux, run under
+# qemu-arm and compared with librnn. EXPORT=1 makes scripts/deps.sh install the cross compilers
+# and qemu-user (a few hundred MB: not part of `make test`, where the test says it skips them).
+.PHONY: test-export-cross
+test-export-cross:
+	@$(DEPS_ENV) TEST=1 EXPORT=1 sh scripts/deps.sh
+	@$(MAKE) --no-print-directory build-all
+	RNN_EXPORT_CROSS=1 $(BUILD)/tests/test_export
 
 demo: deps
 	@$(MAKE) --no-print-directory $(BUILD)/rnn

@@ -8,6 +8,7 @@
 #include "bench/bench.h"
 #include "demo.h"
 #include "explain.h"
+#include "export.h"
 #include "model_files.h"
 #include "rnn.h"
 
@@ -47,6 +48,10 @@ static void usage(FILE *f) {
                "  convert IN OUT                           .keras <-> .h5 (by extension)\n"
                "  explain MODEL [--input x.npy] [--output FILE.html|FILE.svg]\n"
                "                                           draw the model unrolled over time\n"
+               "  export MODEL --c DIR [--name NAME] [--precision f32|bf16|int8]\n"
+               "                                           write the model as dependency-free C\n"
+               "  quantize-report MODEL --input x.npy [--target y.npy]\n"
+               "                                           accuracy of bf16 and int8 weights\n"
                "  bench CASE [--threads N] [--reps N]      time one benchmark case (B1 to B6)\n"
                "  version                                  print the version and the build's configuration\n"
                "Run `rnn COMMAND --help` for a command's options.\n");
@@ -64,6 +69,8 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "convert")) return convert_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "fit")) return fit_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "explain")) return explain_main(argc - 1, argv + 1);
+    if (!strcmp(cmd, "export")) return export_main(argc - 1, argv + 1);
+    if (!strcmp(cmd, "quantize-report")) return quantize_report_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "bench")) return bench_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version") || !strcmp(cmd, "-V")) {
         fputs(rnn_build_info(), stdout);

@@ -749,6 +749,36 @@ rnn_status rnn_save(rnn_model *model, const char *path);
  * created beside it. Call it before long work (a fit) whose result goes to path. */
 rnn_status rnn_save_check(rnn_model *model, const char *path);
 
+/* ------------------------------------------------------------------ export to C, precision */
+
+/* Weight precision: float32, bfloat16 (the upper 16 bits of each float, rounded to nearest even;
+ * float32 accumulation), int8 (round(w / s) with one float scale s per output channel, s =
+ * max |w| / 127 over the channel's weights; float32 accumulation). Activations, biases and
+ * states stay float32 in every precision. */
+typedef enum { RNN_F32 = 0, RNN_BF16, RNN_INT8 } rnn_precision;
+
+/* Writes the model as dependency-free C99 to DIR/NAME.h and DIR/NAME.c: const weight arrays in
+ * the given precision, NAME_predict(x, steps, y) for whole sequences (batch 1, static buffers of
+ * NAME_MAX_STEPS steps), and for models rnn_predict_step can stream (no RepeatVector or
+ * Bidirectional) a caller-owned NAME_state with NAME_reset and NAME_step; no heap, no library
+ * beyond <math.h>, no librnn. The header states the shapes, the state's and the weights' sizes.
+ * The model must be one chain of layers (each takes the previous one's output; nested models are
+ * opened) of Dense, Embedding, SimpleRNN, LSTM, GRU, Bidirectional (merged), TimeDistributed
+ * (Dense, Activation, Dropout), Activation, Masking, Dropout and RepeatVector; anything else is
+ * RNN_ERR_UNSUPPORTED with the layer named. name must be a C identifier (at most 48 characters).
+ * In float32 the generated code computes librnn's activations (the same polynomial sigmoid and
+ * tanh) and agrees with rnn_predict to rounding (the sums run in another order). */
+rnn_status rnn_export_c(rnn_model *model, const char *dir, const char *name,
+                        rnn_precision precision);
+/* Rounds the model's weight matrices (Dense kernels, recurrent kernels, embedding tables) in
+ * place to the values the precision represents (bf16: the nearest bfloat16; int8: q s with the
+ * channel's scale), which is what rnn_export_c's code at that precision computes with; biases
+ * stay float32. For measuring a precision's accuracy with rnn_predict / rnn_evaluate (rnn
+ * quantize-report). RNN_F32 changes nothing. Irreversible: use a copy (rnn_copy_weights). */
+rnn_status rnn_quantize_weights(rnn_model *model, rnn_precision precision);
+/* "f32", "bf16", "int8" -> precision; -1 for an unknown name. */
+int rnn_precision_from_name(const char *name);
+
 /* ================================================================== data helpers
  * What Keras programs take from NumPy, pandas and scikit-learn around the model: scaling,
  * windows of a series, CSV columns, .npy files, batch sources over files and arrays, output

@@ -26,6 +26,11 @@
 #   with TEST=1:               libxml2-utils    tests/test_explain.sh parses every drawing (xmllint)
 #   with BROWSER=1:            chromium         make test-browser loads the gallery pages
 #   with FRESH=1:              debootstrap      make check-fresh builds its minimal root
+#   with EXPORT=1 (make test-export-cross): the cross compilers and emulator the exported C is
+#                              checked with: gcc-arm-none-eabi libnewlib-arm-none-eabi (Cortex-M4:
+#                              a program calling expf links), gcc-arm-linux-gnueabihf
+#                              libc6-dev-armhf-cross (32-bit ARM Linux: links statically),
+#                              qemu-user (qemu-arm on PATH)
 #
 # As root with apt-get, the missing packages are installed and every probe runs again (a probe
 # that still fails prints the compiler's words). Otherwise the one apt-get line to run is printed,
@@ -125,6 +130,17 @@ int main(void) { int ready = 0; return MPI_Initialized(&ready) != MPI_SUCCESS; }
     fi
     if [ "${BROWSER:-0}" = 1 ]; then
         command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
+    fi
+    if [ "${EXPORT:-0}" = 1 ]; then
+        printf '#include <math.h>\nvolatile float v = 1.0f;\nint main(void) { return expf(v) > 2.0f ? 0 : 1; }\n' >"$probe_dir/x.c"
+        command -v arm-none-eabi-gcc >/dev/null 2>&1 &&
+            arm-none-eabi-gcc -mcpu=cortex-m4 -mthumb -mfloat-abi=hard -Os --specs=nosys.specs \
+                "$probe_dir/x.c" -o "$probe_dir/x_m4" -lm >/dev/null 2>&1 ||
+            missing="$missing gcc-arm-none-eabi libnewlib-arm-none-eabi binutils-arm-none-eabi"
+        command -v arm-linux-gnueabihf-gcc >/dev/null 2>&1 &&
+            arm-linux-gnueabihf-gcc -static "$probe_dir/x.c" -o "$probe_dir/x_arm" -lm >/dev/null 2>&1 ||
+            missing="$missing gcc-arm-linux-gnueabihf libc6-dev-armhf-cross"
+        command -v qemu-arm >/dev/null 2>&1 || missing="$missing qemu-user"
     fi
     if [ "${FRESH:-0}" = 1 ]; then
         command -v debootstrap >/dev/null 2>&1 || missing="$missing debootstrap"
