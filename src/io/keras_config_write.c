@@ -9,6 +9,7 @@
 
 #include "error.h"
 #include "io/keras_layers.h"
+#include "layers/layer_options.h"
 
 static cJSON *shape_json(const rnn_shape *s) {
     cJSON *a = cJSON_CreateArray();
@@ -43,7 +44,13 @@ cJSON *rnn__keras_layer_entry(rnn_layer *L, const rnn_keras_write_ctx *c) {
     cJSON *e = wrap("keras.layers", L->ops->class_name, cfg, c);
     if (!c->legacy && L->n_inputs >= 1) {
         cJSON *b = cJSON_AddObjectToObject(e, "build_config");
-        cJSON_AddItemToObject(b, "input_shape", shape_json(&L->input[0]));
+        if (rnn__layer_is_merge(L)) { /* built on the list of input shapes */
+            cJSON *shapes = cJSON_AddArrayToObject(b, "input_shape");
+            for (int k = 0; k < L->n_inputs; k++)
+                cJSON_AddItemToArray(shapes, shape_json(&L->input[k]));
+        } else {
+            cJSON_AddItemToObject(b, "input_shape", shape_json(&L->input[0]));
+        }
     }
     return e;
 }
@@ -94,8 +101,15 @@ static cJSON *inbound_nodes(rnn_layer *L, const rnn_keras_write_ctx *c) {
     cJSON *node = cJSON_CreateObject();
     cJSON *args = cJSON_AddArrayToObject(node, "args");
     cJSON *kwargs = cJSON_AddObjectToObject(node, "kwargs");
-    cJSON_AddItemToArray(args, keras_tensor(L->inputs_sym[0]));
-    if (L->n_inputs > 1) {
+    if (rnn__layer_is_merge(L)) { /* called on a list: args [[x, y, ...]] */
+        cJSON *list = cJSON_CreateArray();
+        for (int k = 0; k < L->n_inputs; k++)
+            cJSON_AddItemToArray(list, keras_tensor(L->inputs_sym[k]));
+        cJSON_AddItemToArray(args, list);
+    } else {
+        cJSON_AddItemToArray(args, keras_tensor(L->inputs_sym[0]));
+    }
+    if (L->n_inputs > 1 && !rnn__layer_is_merge(L)) {
         cJSON *states = cJSON_AddArrayToObject(kwargs, "initial_state");
         for (int k = 1; k < L->n_inputs; k++)
             cJSON_AddItemToArray(states, keras_tensor(L->inputs_sym[k]));

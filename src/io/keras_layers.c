@@ -610,6 +610,102 @@ static rnn_status dropout_write(rnn_layer *L, cJSON *cfg, const rnn_keras_write_
     return RNN_OK;
 }
 
+/* ---------------------------------------------------------------- merge layers */
+
+/* An integer option that may be negative (an axis). */
+static rnn_status opt_axis(const cJSON *v, const char *key, const char *layer, int *out) {
+    if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) || fabs(v->valuedouble) > 64)
+        return rnn__fail(RNN_ERR_FORMAT, "layer \"%s\": option %s is not an axis", layer, key);
+    *out = (int)v->valuedouble;
+    return RNN_OK;
+}
+
+static rnn_layer *merge_read(const cJSON *cfg, const char *name, rnn_merge_op op) {
+    (void)cfg;
+    return named(rnn_merge(op), name);
+}
+static rnn_layer *add_read(const cJSON *cfg, const char *name, const rnn_keras_read_ctx *c) {
+    (void)c;
+    return merge_read(cfg, name, RNN_MERGE_ADD);
+}
+static rnn_layer *subtract_read(const cJSON *cfg, const char *name, const rnn_keras_read_ctx *c) {
+    (void)c;
+    return merge_read(cfg, name, RNN_MERGE_SUBTRACT);
+}
+static rnn_layer *multiply_read(const cJSON *cfg, const char *name, const rnn_keras_read_ctx *c) {
+    (void)c;
+    return merge_read(cfg, name, RNN_MERGE_MULTIPLY);
+}
+static rnn_layer *average_read(const cJSON *cfg, const char *name, const rnn_keras_read_ctx *c) {
+    (void)c;
+    return merge_read(cfg, name, RNN_MERGE_AVERAGE);
+}
+static rnn_layer *maximum_read(const cJSON *cfg, const char *name, const rnn_keras_read_ctx *c) {
+    (void)c;
+    return merge_read(cfg, name, RNN_MERGE_MAXIMUM);
+}
+static rnn_layer *minimum_read(const cJSON *cfg, const char *name, const rnn_keras_read_ctx *c) {
+    (void)c;
+    return merge_read(cfg, name, RNN_MERGE_MINIMUM);
+}
+static rnn_status merge_write(rnn_layer *L, cJSON *cfg, const rnn_keras_write_ctx *c) {
+    (void)L;
+    (void)cfg;
+    (void)c;
+    return RNN_OK;
+}
+
+static rnn_layer *concatenate_read(const cJSON *cfg, const char *name,
+                                   const rnn_keras_read_ctx *c) {
+    (void)c;
+    int axis = -1; /* Keras's default */
+    if (present(get(cfg, "axis")) && opt_axis(get(cfg, "axis"), "axis", name, &axis)) return NULL;
+    return named(rnn_concatenate(axis), name);
+}
+
+static rnn_status concatenate_write(rnn_layer *L, cJSON *cfg, const rnn_keras_write_ctx *c) {
+    (void)c;
+    cJSON_AddNumberToObject(cfg, "axis", rnn__concatenate_axis(L));
+    return RNN_OK;
+}
+
+/* Dot(axes, normalize): axes an integer (both inputs) or a list of two. */
+static rnn_layer *dot_read(const cJSON *cfg, const char *name, const rnn_keras_read_ctx *c) {
+    (void)c;
+    const cJSON *axes = get(cfg, "axes");
+    int a[2] = {0, 0}, normalize = 0;
+    if (cJSON_IsArray(axes)) {
+        if (cJSON_GetArraySize(axes) != 2) {
+            rnn__fail(RNN_ERR_FORMAT, "layer \"%s\" (Dot): Invalid format for argument `axes`: it "
+                      "should contain two elements", name);
+            return NULL;
+        }
+        if (opt_axis(cJSON_GetArrayItem(axes, 0), "axes", name, &a[0]) ||
+            opt_axis(cJSON_GetArrayItem(axes, 1), "axes", name, &a[1]))
+            return NULL;
+    } else {
+        if (opt_axis(axes, "axes", name, &a[0])) return NULL;
+        a[1] = a[0];
+    }
+    if (opt_bool(cfg, "normalize", name, &normalize)) return NULL;
+    return named(rnn_dot(a[0], a[1], normalize), name);
+}
+
+static rnn_status dot_write(rnn_layer *L, cJSON *cfg, const rnn_keras_write_ctx *c) {
+    (void)c;
+    int a[2], normalize;
+    rnn__dot_options(L, a, &normalize);
+    if (a[0] == a[1]) {
+        cJSON_AddNumberToObject(cfg, "axes", a[0]);
+    } else {
+        cJSON *arr = cJSON_AddArrayToObject(cfg, "axes");
+        cJSON_AddItemToArray(arr, cJSON_CreateNumber(a[0]));
+        cJSON_AddItemToArray(arr, cJSON_CreateNumber(a[1]));
+    }
+    cJSON_AddBoolToObject(cfg, "normalize", normalize);
+    return RNN_OK;
+}
+
 /* ---------------------------------------------------------------- the table */
 
 /* In the order of the list that the "not supported" message gives. */
@@ -627,6 +723,14 @@ const rnn_keras_layer_class rnn__keras_layer_classes[] = {
     {"Flatten", flatten_read, flatten_write},
     {"Activation", activation_read, activation_write},
     {"Dropout", dropout_read, dropout_write},
+    {"Concatenate", concatenate_read, concatenate_write},
+    {"Add", add_read, merge_write},
+    {"Subtract", subtract_read, merge_write},
+    {"Multiply", multiply_read, merge_write},
+    {"Average", average_read, merge_write},
+    {"Maximum", maximum_read, merge_write},
+    {"Minimum", minimum_read, merge_write},
+    {"Dot", dot_read, dot_write},
 };
 const int rnn__keras_layer_class_count =
     (int)(sizeof rnn__keras_layer_classes / sizeof rnn__keras_layer_classes[0]);

@@ -13,7 +13,8 @@
 
 #define RNN_NAME_MAX 64
 #define RNN_LAYER_MAX_WEIGHTS 4
-#define RNN_LAYER_MAX_INPUTS 5  /* x, and initial states: h0, c0 (Bidirectional: twice) */
+/* x and initial states h0, c0 (Bidirectional: twice); a merge layer's list of inputs */
+#define RNN_LAYER_MAX_INPUTS 8
 /* an LSTM with return_state: output, h, c; Bidirectional(LSTM, merge_mode=None, return_state):
  * forward and backward outputs, then h, c forward, h, c backward */
 #define RNN_LAYER_MAX_OUTPUTS 6
@@ -80,6 +81,9 @@ struct rnn_layer {
      * mask_in for input 0 (NULL: none); the layer sets mask_out for output 0. */
     const uint8_t *mask_in;
     const uint8_t *mask_out;
+    /* The mask of every input (masks_in[0] == mask_in), set by the graph: merge layers combine
+     * them (merge.c). */
+    const uint8_t *masks_in[RNN_LAYER_MAX_INPUTS];
     /* Outputs 0 .. mask_outputs-1 carry mask_out (0 counts as 1: output 0 only). Bidirectional
      * with merge_mode=None returns two sequences, both masked as Keras does. */
     int mask_outputs;
