@@ -263,6 +263,16 @@ static rnn_status recurrent_write(rnn_layer *L, cJSON *cfg, const rnn_keras_writ
 
 /* ---------------------------------------------------------------- Bidirectional */
 
+/* A wrapper's inner entry in a legacy .h5 config: Keras 3's Bidirectional and TimeDistributed
+ * read it with the new-style deserializer, which needs the module (tf.keras 2 ignores it). */
+static void add_module(cJSON *entry, rnn_layer *inner) {
+    const char *module = rnn__keras_is(inner, "Sequential")   ? "keras"
+                         : rnn__keras_is(inner, "Functional") ? "keras.src.models.functional"
+                                                              : "keras.layers";
+    cJSON_AddStringToObject(entry, "module", module);
+    cJSON_AddNullToObject(entry, "registered_name");
+}
+
 /* A Bidirectional's "layer" or "backward_layer" entry: a built-in SimpleRNN, LSTM or GRU. */
 static rnn_layer *bidirectional_sub_from(const cJSON *entry, const char *outer, const char *key,
                                          const rnn_keras_read_ctx *c) {
@@ -365,6 +375,7 @@ static rnn_status bidirectional_write(rnn_layer *L, cJSON *cfg, const rnn_keras_
         cJSON *fc = cJSON_GetObjectItemCaseSensitive(f, "config");
         cJSON_ReplaceItemInObjectCaseSensitive(fc, "name", cJSON_CreateString(fwd->name + 8));
     }
+    if (c->legacy) add_module(f, fwd);
     cJSON_AddItemToObject(cfg, "layer", f);
     if (b) cJSON_AddItemToObject(cfg, "backward_layer", b);
     return RNN_OK;
@@ -524,19 +535,21 @@ static rnn_layer *time_distributed_read(const cJSON *cfg, const char *name,
         rnn__fail(RNN_ERR_FORMAT, "layer \"%s\" (TimeDistributed) has no inner layer", name);
         return NULL;
     }
-    if (rnn__keras_is_model_class(str(inner_entry, "class_name"))) {
-        rnn__fail(RNN_ERR_UNSUPPORTED, "layer \"%s\": TimeDistributed over a model is not "
-                  "supported when loading", name);
-        return NULL;
-    }
-    rnn_layer *inner = rnn__keras_layer_from(inner_entry, c);
+    const char *cls = str(inner_entry, "class_name");
+    rnn_layer *inner = rnn__keras_is_model_class(cls)
+                           ? (rnn__keras_check_builtin(inner_entry, cls, name)
+                                  ? NULL : rnn__keras_nested_model_layer(inner_entry, c))
+                           : rnn__keras_layer_from(inner_entry, c);
     if (!inner) return NULL;
     return named(rnn_time_distributed(inner), name);
 }
 
 static rnn_status time_distributed_write(rnn_layer *L, cJSON *cfg, const rnn_keras_write_ctx *c) {
-    cJSON *inner = rnn__keras_layer_entry(rnn__keras_inner_layer(L), c);
+    rnn_layer *wrapped = rnn__keras_inner_layer(L);
+    cJSON *inner = rnn__keras_layer_entry(wrapped, c);
     if (!inner) return RNN_ERR_UNSUPPORTED;
+    if (c->legacy) /* as for Bidirectional: Keras 3 reads the wrapped layer new-style */
+        add_module(inner, wrapped);
     cJSON_AddItemToObject(cfg, "layer", inner);
     return RNN_OK;
 }
