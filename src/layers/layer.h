@@ -59,6 +59,9 @@ typedef struct rnn_symbol rnn_symbol;
 struct rnn_layer {
     const rnn_layer_ops *ops;
     char name[RNN_NAME_MAX];
+    /* The name is Keras's automatic stem given at the call ("lstm"), which the model numbers
+     * ("lstm_1"); a name from the user or a file is kept as it is, even when it is the stem. */
+    int auto_named;
     int refcount; /* models (and symbols) holding the layer */
     int n_inputs;
     rnn_shape input[RNN_LAYER_MAX_INPUTS];
