@@ -117,8 +117,44 @@ static void runtime_mismatch(void) {
     }
 }
 
+/* rnn_predict_step: Concatenate along the steps and Dot across them cannot run one step at a
+ * time and say so; an element-wise merge streams, step by step as over the whole sequence. */
+static void streaming(void) {
+    for (int c = 0; c < 3; c++) {
+        rnn_symbol *in = rnn_input_new(1, 4, 2, NULL);
+        rnn_symbol *br[2] = {rnn_call(rnn_dense_simple(3, RNN_TANH), in),
+                             rnn_call(rnn_dense_simple(3, RNN_LINEAR), in)};
+        rnn_layer *layer = c == 0 ? rnn_concatenate(1) : c == 1 ? rnn_dot(1, 1, 0)
+                                                                : rnn_merge(RNN_MERGE_ADD);
+        rnn_symbol *out[6];
+        CHECK(rnn_call_ex(layer, br, 2, out, NULL) == RNN_OK, "%s", rnn_last_error());
+        rnn_model *m = rnn_model_simple(in, out[0], NULL);
+        CHECK(m != NULL, "model: %s", rnn_last_error());
+        if (!m) continue;
+        float x[4 * 2] = {0.5f, -1, 0.25f, 2, -0.75f, 1, 1.5f, -0.5f}, y[3 * 3];
+        rnn_status st = rnn_predict_step(m, x, y);
+        if (c < 2) {
+            CHECK(st == RNN_ERR_STATE && strstr(rnn_model_error(m), "one step at a time"),
+                  "%s streamed: %s %s", rnn_layer_name(layer), rnn_status_name(st),
+                  rnn_model_error(m));
+        } else {
+            rnn_tensor all = {0};
+            CHECK(rnn_predict(m, rnn_data_x(rnn_tensor3(x, 1, 4, 2)), 1, &all, 1) == RNN_OK,
+                  "predict: %s", rnn_model_error(m));
+            for (int t = 0; t < 4 && all.data; t++) {
+                CHECK(rnn_predict_step(m, x + 2 * t, y) == RNN_OK, "step %d: %s", t,
+                      rnn_model_error(m));
+                CHECK(!memcmp(y, all.data + 3 * t, sizeof(float) * 3), "Add: step %d differs", t);
+            }
+            rnn_tensor_free(&all);
+        }
+        rnn_model_free(m);
+    }
+}
+
 int main(void) {
     call_errors();
     runtime_mismatch();
+    streaming();
     return check_report("test_merge_errors");
 }

@@ -524,10 +524,25 @@ static rnn_status dot_forward(rnn_layer *layer, const rnn_tensor *const *x) {
     return RNN_OK;
 }
 
+/* One step at a time (rnn_predict_step), a layer that joins or sums over the steps axis would
+ * see one step instead of the sequence. */
+static rnn_status check_stream(const rnn_layer *layer, const rnn_tensor *const *x) {
+    const merge_impl *g = layer->impl;
+    int over_steps = 0;
+    if (g->kind == KIND_CONCATENATE) over_steps = x[0]->rank == 3 && g->ax[0] == 1;
+    if (g->kind == KIND_DOT) /* a sum over steps, or the second input's steps as an output axis */
+        over_steps = (x[0]->rank == 3 && g->ax[0] == 1) || x[1]->rank == 3;
+    if (!over_steps) return RNN_OK;
+    return rnn__fail(RNN_ERR_STATE, "%s \"%s\" cannot run one step at a time: it %s the steps "
+                     "axis", kind_class(g->kind), layer->name,
+                     g->kind == KIND_CONCATENATE ? "concatenates along" : "reads across");
+}
+
 static rnn_status merge_forward(rnn_layer *layer, const rnn_tensor *const *x,
                                 const rnn_run_ctx *ctx) {
-    (void)ctx;
     merge_impl *g = layer->impl;
+    rnn_status st = ctx && ctx->mode == RNN_MODE_STREAM ? check_stream(layer, x) : RNN_OK;
+    if (st) return st;
     for (int k = 0; k < layer->n_inputs; k++)
         if (rnn_tensor_size(x[k]) > g->cap_in[k]) return runtime_mismatch(layer, x[0], x[k]);
     if (g->kind == KIND_CONCATENATE) return concatenate_forward(layer, x);
