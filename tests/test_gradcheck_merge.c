@@ -114,9 +114,10 @@ static void unmasked(void) {
             g.return_sequences = !vectors;
             rnn_symbol *br[3] = {rnn_call(rnn_simple_rnn(&o), in), rnn_call(rnn_gru(&g), in),
                                  NULL};
-            br[2] = vectors ? rnn_call(rnn_dense_simple(4, RNN_TANH), br[0])
-                            : rnn_call(rnn_dense_simple(4, RNN_LINEAR), in);
             int n = op == RNN_MERGE_SUBTRACT ? 2 : 3;
+            if (n == 3) /* (a layer called but left out of the model would leak) */
+                br[2] = vectors ? rnn_call(rnn_dense_simple(4, RNN_TANH), br[0])
+                                : rnn_call(rnn_dense_simple(4, RNN_LINEAR), in);
             rnn_symbol *m = merged(rnn_merge((rnn_merge_op)op), br, n);
             rnn_symbol *out = m ? rnn_call(rnn_dense_simple(2, RNN_LINEAR), m) : NULL;
             char name[96];
@@ -224,8 +225,10 @@ static void masked(void) {
         /* the plain branch's Dense is used by every case, so no weight is left without a path */
         rnn_recurrent_options s = rnn_simple_rnn_defaults(3);
         rnn_symbol *h2 = rnn_call(rnn_simple_rnn(&s), plain);
-        rnn_symbol *both[2] = {h, h2};
-        rnn_symbol *j = h ? merged(rnn_concatenate(-1), both, 2) : NULL;
+        /* the second embedding, where the case leaves it out of the merge */
+        rnn_recurrent_options s3 = rnn_simple_rnn_defaults(2);
+        rnn_symbol *both[3] = {h, h2, c >= 8 ? rnn_call(rnn_simple_rnn(&s3), e1) : NULL};
+        rnn_symbol *j = h ? merged(rnn_concatenate(-1), both, c >= 8 ? 3 : 2) : NULL;
         rnn_symbol *out = j ? rnn_call(rnn_dense_simple(2, RNN_LINEAR), j) : NULL;
         char name[96];
         snprintf(name, sizeof name, "masked %s", names[c]);

@@ -10,7 +10,7 @@
 /* Calls layer on inputs of these shapes ([batch, steps, features]; steps 0: rank 2); returns
  * the status and leaves the message in rnn_last_error(). */
 static rnn_status call_on(rnn_layer *layer, int n, const int64_t (*shape)[2]) {
-    rnn_symbol *in[4], *out[6];
+    rnn_symbol *in[4] = {NULL}, *out[6];
     for (int k = 0; k < n; k++) in[k] = rnn_input_new(RNN_NONE, shape[k][0], shape[k][1], NULL);
     rnn_status st = rnn_call_ex(layer, in, n, out, NULL);
     if (st) rnn_layer_free(layer);
