@@ -230,7 +230,8 @@ rnn_layer *rnn_concatenate(int axis);
  * over axis_a of the first and axis_b of the second (negative: from the end; Keras's
  * Dot(axes=k) is rnn_dot(k, k, ...)); the output is the first input's other axes, then the
  * second's, [batch, 1] when none is left. normalize: L2-normalise both along the summed axis
- * first (the cosine similarity). */
+ * first (the cosine similarity). rnn_predict_step refuses a Concatenate along the steps and a
+ * Dot across them (one step at a time they would see one step, not the sequence). */
 rnn_layer *rnn_dot(int axis_a, int axis_b, int normalize);
 
 typedef struct {
