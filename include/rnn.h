@@ -205,6 +205,35 @@ rnn_layer *rnn_flatten(void);
 /* A model as a layer object (for rnn_time_distributed, or rnn_add); the weights are shared. */
 rnn_layer *rnn_model_as_layer(rnn_model *model);
 
+/* Keras's merge layers, called on a list of inputs with rnn_call_ex (1 to 8 inputs; Subtract and
+ * Dot take exactly 2). They have no weights. Element-wise: Add, Subtract (x0 - x1), Multiply,
+ * Average, Maximum, Minimum over inputs of one shape (librnn does not broadcast inputs of
+ * different shapes, as Keras would). Masks as in Keras 3: Add, Subtract, Average and Multiply
+ * pass the OR of the inputs' masks when every input has one (Multiply counts a masked step of a
+ * masked input as 1 and outputs 0 where no input is kept); Maximum and Minimum replace a
+ * masked step by the other inputs' value; Concatenate treats an unmasked input as kept; Dot
+ * drops masks. Automatic names: add, subtract, multiply, average, maximum, minimum,
+ * concatenate, dot. */
+typedef enum {
+    RNN_MERGE_ADD = 0,
+    RNN_MERGE_SUBTRACT,
+    RNN_MERGE_MULTIPLY,
+    RNN_MERGE_AVERAGE,
+    RNN_MERGE_MAXIMUM,
+    RNN_MERGE_MINIMUM
+} rnn_merge_op;
+rnn_layer *rnn_merge(rnn_merge_op op);
+/* Concatenate(axis): along any axis but the batch; -1 (Keras's default) is the last. Inputs of
+ * one rank whose other dimensions agree. Along the steps axis, steps must be known. */
+rnn_layer *rnn_concatenate(int axis);
+/* Dot(axes=(axis_a, axis_b), normalize): the batched dot product of two inputs of rank 2 or 3
+ * over axis_a of the first and axis_b of the second (negative: from the end; Keras's
+ * Dot(axes=k) is rnn_dot(k, k, ...)); the output is the first input's other axes, then the
+ * second's, [batch, 1] when none is left. normalize: L2-normalise both along the summed axis
+ * first (the cosine similarity). rnn_predict_step refuses a Concatenate along the steps and a
+ * Dot across them (one step at a time they would see one step, not the sequence). */
+rnn_layer *rnn_dot(int axis_a, int axis_b, int normalize);
+
 typedef struct {
     int input_dim;  /* vocabulary size, id 0 included */
     int output_dim;
@@ -332,7 +361,8 @@ void rnn_input_free(rnn_symbol *input);
 /* layer(x): calls a layer on a symbol and returns its (first) output, or NULL with the reason in
  * rnn_last_error(). A NULL x passes an earlier failure on. Each layer is called once. */
 rnn_symbol *rnn_call(rnn_layer *layer, rnn_symbol *x);
-/* layer(inputs) with several inputs (an RNN's initial state: [x, h0] or [x, h0, c0]; at most 5)
+/* layer(inputs) with several inputs (an RNN's initial state: [x, h0] or [x, h0, c0]; a merge
+ * layer's list; at most 8)
  * and several outputs (return_state: [output, h] or [output, h, c]). outputs has room for 6
  * (Bidirectional(LSTM, merge_mode=None, return_state): y, y_rev, h, c forward, h, c backward). */
 rnn_status rnn_call_ex(rnn_layer *layer, rnn_symbol *const *inputs, int n_inputs,

@@ -61,6 +61,7 @@ static rnn_status forward_graph(rnn_model *m, const rnn_tensor *x, const rnn_run
             }
         }
         L->mask_in = symbol_mask(L->inputs_sym[0]);
+        for (int k = 0; k < L->n_inputs; k++) L->masks_in[k] = symbol_mask(L->inputs_sym[k]);
         if ((st = L->ops->forward(L, in, ctx))) return rnn__model_fail(m, st);
     }
     if ((st = plan_shared(m))) return rnn__model_fail(m, st);

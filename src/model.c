@@ -133,8 +133,10 @@ rnn_status rnn_call_ex(rnn_layer *layer, rnn_symbol *const *inputs, int n_inputs
                          "layer \"%s\" was already called: calling one layer object on two "
                          "inputs (shared layers) is not supported; use a nested model (the same "
                          "model called twice in different models) instead", layer->name);
-    if (!layer->name[0])
+    if (!layer->name[0]) {
         snprintf(layer->name, sizeof layer->name, "%s", layer->ops->base_name);
+        layer->auto_named = 1;
+    }
     rnn_shape in[RNN_LAYER_MAX_INPUTS];
     for (int k = 0; k < n_inputs; k++) in[k] = inputs[k]->shape;
     rnn_status st = layer->ops->configure(layer, in, n_inputs);
@@ -261,7 +263,7 @@ static void name_layers(rnn_model *m) {
         const char *stem = L->ops->base_name;
         int count = kind_count(&seen, L->ops);
         count_kind(&seen, L->ops);
-        if (L->name[0] && strcmp(L->name, stem) != 0) continue;
+        if (L->name[0] && (!L->auto_named || strcmp(L->name, stem) != 0)) continue;
         if (count) snprintf(L->name, sizeof L->name, "%s_%d", stem, count);
         else snprintf(L->name, sizeof L->name, "%s", stem);
     }

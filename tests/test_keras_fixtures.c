@@ -65,6 +65,9 @@ typedef struct {
     rnn_activation activation;
     float rate;
     float mask_value;      /* Masking */
+    int axis;              /* Concatenate */
+    int axes[2];           /* Dot */
+    int normalize;         /* Dot */
 } layer_spec;
 
 /* One line of a functional graph, in file order. */
@@ -114,6 +117,15 @@ static int is_recurrent(const char *cls) {
     return !strcmp(cls, "LSTM") || !strcmp(cls, "GRU") || !strcmp(cls, "SimpleRNN");
 }
 
+/* The element-wise merge classes (rnn_merge), or -1. */
+static int merge_op(const char *cls) {
+    static const char *const names[] = {"Add", "Subtract", "Multiply", "Average", "Maximum",
+                                        "Minimum"};
+    for (int i = 0; i < 6; i++)
+        if (!strcmp(cls, names[i])) return i;
+    return -1;
+}
+
 /* Splits "a,b,c" into at most max names; returns the count, or -1. */
 static int split_names(const char *list, char out[][NAME_LEN], int max) {
     int n = 0;
@@ -151,6 +163,8 @@ static int layer_defaults(layer_spec *L, const char *cls, char **tok, int n) {
         return 1;
     } else if (!strcmp(cls, "Embedding"))
         L->emb = rnn_embedding_defaults((int)input_dim, (int)output_dim);
+    else if (merge_op(cls) >= 0 || !strcmp(cls, "Concatenate") || !strcmp(cls, "Dot"))
+        return 1;
     else return !strcmp(cls, "RepeatVector") || !strcmp(cls, "Activation") ||
                 !strcmp(cls, "Dropout") || !strcmp(cls, "Model") || !strcmp(cls, "Masking") ||
                 !strcmp(cls, "Flatten");
@@ -212,6 +226,17 @@ static int layer_option(layer_spec *L, const char *key, const char *value) {
         return 1;
     }
     if (!strcmp(key, "rate")) return !strcmp(cls, "Dropout") && parse_float(value, &L->rate);
+    if (!strcmp(key, "axes") && !strcmp(cls, "Dot")) { /* 2 or 2,1 */
+        const char *comma = strchr(value, ',');
+        char first[24];
+        int64_t a, b;
+        snprintf(first, sizeof first, "%.*s", comma ? (int)(comma - value) : (int)strlen(value),
+                 value);
+        if (!parse_int(first, &a) || (comma && !parse_int(comma + 1, &b))) return 0;
+        L->axes[0] = (int)a;
+        L->axes[1] = comma ? (int)b : (int)a;
+        return 1;
+    }
     if (!parse_int(value, &iv)) return 0;
     if (!strcmp(key, "units")) return dense || rec; /* applied when the defaults were made */
     if (conv) {
@@ -224,6 +249,14 @@ static int layer_option(layer_spec *L, const char *key, const char *value) {
     if (!strcmp(cls, "Embedding")) {
         if (!strcmp(key, "mask_zero")) L->emb.mask_zero = (int)iv;
         else if (strcmp(key, "input_dim") && strcmp(key, "output_dim")) return 0;
+        return 1;
+    }
+    if (!strcmp(cls, "Concatenate") && !strcmp(key, "axis")) {
+        L->axis = (int)iv;
+        return 1;
+    }
+    if (!strcmp(cls, "Dot") && !strcmp(key, "normalize")) {
+        L->normalize = (int)iv;
         return 1;
     }
     if (!strcmp(cls, "RepeatVector") && !strcmp(key, "n")) {
@@ -548,6 +581,9 @@ static rnn_layer *new_layer(const layer_spec *L) {
     if (!strcmp(cls, "Dropout")) return rnn_dropout(L->rate);
     if (!strcmp(cls, "Masking")) return rnn_masking(L->mask_value);
     if (!strcmp(cls, "Flatten")) return rnn_flatten();
+    if (merge_op(cls) >= 0) return rnn_merge((rnn_merge_op)merge_op(cls));
+    if (!strcmp(cls, "Concatenate")) return rnn_concatenate(L->axis);
+    if (!strcmp(cls, "Dot")) return rnn_dot(L->axes[0], L->axes[1], L->normalize);
     if (!strcmp(cls, "Bidirectional")) {
         rnn_layer *inner = !strcmp(L->inner, "LSTM") ? rnn_lstm(&L->rec)
                            : !strcmp(L->inner, "GRU") ? rnn_gru(&L->rec) : rnn_simple_rnn(&L->rec);

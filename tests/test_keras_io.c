@@ -671,13 +671,74 @@ static void test_conv1d_files(void) {
     rnn_model_free(m);
 }
 
+/* The kinds of model whose .h5 tf.keras 2's form could not give Keras 3 (merge layers,
+ * TimeDistributed over Sequential and Functional models, Keras 3's hard_sigmoid, initial_state,
+ * Bidirectional, nested models), read from Keras 3's files: librnn saves each as .keras and as
+ * .h5 (none refused), and both reload to the same predictions, bit for bit. Keras 3 loading
+ * these files is checked by tools/check_keras_roundtrip.py. */
+static void test_keras3_kinds_both_formats(void) {
+    static const char *const cases[] = {"k3_merge_layers", "k3_merge_masked",
+                                        "k3_time_distributed_models", "k3_hard_sigmoid",
+                                        "k3_initial_state_bidirectional_nested"};
+    static const int outputs[] = {5, 2, 1, 1, 2};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char path[512];
+        snprintf(path, sizeof path, "tests/fixtures/keras_files/%s/model.keras", cases[i]);
+        rnn_model *m = rnn_load(path);
+        CHECK(m != NULL, "%s: %s", path, rnn_last_error());
+        snprintf(path, sizeof path, "tests/fixtures/keras_files/%s/x.npy", cases[i]);
+        rnn_tensor x = {0}, want[8], got[8];
+        if (!m || rnn_npy_load(path, &x) != RNN_OK) {
+            rnn_model_free(m);
+            continue;
+        }
+        int ny = outputs[i], batch = (int)x.shape[0];
+        CHECK(rnn_predict(m, rnn_data_x(x), batch, want, ny) == RNN_OK, "%s: predict: %s",
+              cases[i], rnn_model_error(m));
+        for (int f = 0; f < 2; f++) {
+            snprintf(path, sizeof path, "%s/kinds%s", tmpdir, f ? ".h5" : ".keras");
+            CHECK(rnn_save(m, path) == RNN_OK, "%s: save %s: %s", cases[i], path,
+                  rnn_model_error(m));
+            rnn_model *back = rnn_load(path);
+            CHECK(back != NULL, "%s: reload %s: %s", cases[i], path, rnn_last_error());
+            if (back && rnn_predict(back, rnn_data_x(x), batch, got, ny) == RNN_OK) {
+                for (int k = 0; k < ny; k++) {
+                    CHECK(same_bits(&got[k], &want[k]), "%s: output %d after the %s round trip "
+                          "differs", cases[i], k, f ? ".h5" : ".keras");
+                    rnn_tensor_free(&got[k]);
+                }
+            } else {
+                CHECK(0, "%s: predict after %s: %s", cases[i], path, rnn_last_error());
+            }
+            rnn_model_free(back);
+            unlink(path);
+        }
+        for (int k = 0; k < ny; k++) rnn_tensor_free(&want[k]);
+        rnn_tensor_free(&x);
+        rnn_model_free(m);
+    }
+}
+
 static void test_keras_written_files(void) {
     static const char *const cases[] = {"k3_functional_masking_bidirectional/model.keras",
                                         "k3_sequential_bidirectional_stack/model.keras",
                                         "tfk2_bidirectional_gru_concat/model.h5",
                                         "k3_masking_conv1d_causal_lstm/model.keras",
                                         "tfk2_conv1d_same_strides_dilation_gru/model.h5",
-                                        "shared_sunspot_conv_lstm_tf_keras/model.h5"};
+                                        "shared_sunspot_conv_lstm_tf_keras/model.h5",
+                                        /* merge layers, TimeDistributed over Sequential and
+                                         * Functional models, Keras 3's hard_sigmoid,
+                                         * initial_state, Bidirectional and nested models: as
+                                         * .keras and as Keras 3's own .h5 */
+                                        "k3_merge_layers/model.keras",
+                                        "k3_merge_layers/model.h5",
+                                        "k3_merge_masked/model.keras",
+                                        "k3_time_distributed_models/model.keras",
+                                        "k3_time_distributed_models/model.h5",
+                                        "k3_hard_sigmoid/model.keras",
+                                        "k3_hard_sigmoid/model.h5",
+                                        "k3_initial_state_bidirectional_nested/model.keras",
+                                        "k3_initial_state_bidirectional_nested/model.h5"};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char path[512], dir[512];
         snprintf(path, sizeof path, "tests/fixtures/keras_files/%s", cases[i]);
@@ -790,6 +851,7 @@ int main(void) {
     test_saved_mode();
     test_bidirectional_round_trip();
     test_keras_written_files();
+    test_keras3_kinds_both_formats();
     test_conv1d_files();
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);

@@ -26,6 +26,7 @@ int main(void) {
 #include <cJSON.h>
 
 #include "io/keras_layers.h"
+#include "layers/layer.h" /* RNN_LAYER_MAX_OUTPUTS */
 
 #define BATCH 2
 #define STEPS 6
@@ -138,6 +139,33 @@ static rnn_model *dropout_sample(void) {
     return with(seq(0), rnn_dropout(0.375f), NULL);
 }
 
+/* A merge layer on two branches of one masked input: Dense sequences, or (vector_b) a
+ * sequence and an LSTM's last output (for Dot). */
+static rnn_model *merge_sample(rnn_layer *merge, int vector_b) {
+    rnn_symbol *in = rnn_input_new(RNN_NONE, STEPS, FEATURES, NULL);
+    rnn_symbol *masked = rnn_call(rnn_masking(0.5f), in);
+    rnn_symbol *ab[2] = {rnn_call(rnn_dense_simple(2, RNN_LINEAR), masked), NULL};
+    rnn_recurrent_options o = rnn_lstm_defaults(2);
+    ab[1] = vector_b ? rnn_call(rnn_lstm(&o), masked)
+                     : rnn_call(rnn_dense_simple(2, RNN_TANH), masked);
+    rnn_symbol *out[RNN_LAYER_MAX_OUTPUTS] = {NULL};
+    rnn_status st = ab[0] && ab[1] ? rnn_call_ex(merge, ab, 2, out, NULL) : RNN_ERR_ARGUMENT;
+    if (st) {
+        fprintf(stderr, "merge sample: %s\n", rnn_last_error());
+        rnn_layer_free(merge);
+        return NULL;
+    }
+    return rnn_model_simple(in, out[0], NULL);
+}
+static rnn_model *add_sample(void) { return merge_sample(rnn_merge(RNN_MERGE_ADD), 0); }
+static rnn_model *subtract_sample(void) { return merge_sample(rnn_merge(RNN_MERGE_SUBTRACT), 0); }
+static rnn_model *multiply_sample(void) { return merge_sample(rnn_merge(RNN_MERGE_MULTIPLY), 0); }
+static rnn_model *average_sample(void) { return merge_sample(rnn_merge(RNN_MERGE_AVERAGE), 0); }
+static rnn_model *maximum_sample(void) { return merge_sample(rnn_merge(RNN_MERGE_MAXIMUM), 0); }
+static rnn_model *minimum_sample(void) { return merge_sample(rnn_merge(RNN_MERGE_MINIMUM), 0); }
+static rnn_model *concatenate_sample(void) { return merge_sample(rnn_concatenate(1), 0); }
+static rnn_model *dot_sample(void) { return merge_sample(rnn_dot(-1, 1, 1), 1); }
+
 typedef struct {
     const char *class_name;
     rnn_model *(*build)(void);
@@ -172,6 +200,14 @@ static const sample samples[] = {
     {"Flatten", flatten_sample, 0, {"\"data_format\":\"channels_last\""}},
     {"Activation", activation_sample, 0, {"\"activation\":\"softmax\""}},
     {"Dropout", dropout_sample, 0, {"\"rate\":0.375"}},
+    {"Concatenate", concatenate_sample, 0, {"\"axis\":1"}},
+    {"Add", add_sample, 0, {"\"name\":\"add\""}},
+    {"Subtract", subtract_sample, 0, {"\"name\":\"subtract\""}},
+    {"Multiply", multiply_sample, 0, {"\"name\":\"multiply\""}},
+    {"Average", average_sample, 0, {"\"name\":\"average\""}},
+    {"Maximum", maximum_sample, 0, {"\"name\":\"maximum\""}},
+    {"Minimum", minimum_sample, 0, {"\"name\":\"minimum\""}},
+    {"Dot", dot_sample, 0, {"\"axes\":[-1,1]", "\"normalize\":true"}},
 };
 #define N_SAMPLES (int)(sizeof samples / sizeof samples[0])
 

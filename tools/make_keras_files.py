@@ -46,7 +46,7 @@ def set_weights(model, rng):
                        for w in model.get_weights()])
 
 
-def write(name, model, x, filename):
+def write(name, model, x, filename, also=None):
     if ONLY and name not in ONLY:
         return
     directory = os.path.join(OUT, name)
@@ -54,6 +54,8 @@ def write(name, model, x, filename):
         shutil.rmtree(directory)
     os.makedirs(directory)
     model.save(os.path.join(directory, filename))
+    if also:  # the same model in a second format (Keras 3's legacy .h5)
+        model.save(os.path.join(directory, also))
     outs = model.predict(x, verbose=0)
     outs = outs if isinstance(outs, list) else [outs]
     np.save(os.path.join(directory, "x.npy"), x)
@@ -93,6 +95,70 @@ def keras3_cases():
                               L.LSTM(3), L.Dense(2)])
     set_weights(model, rng)
     write(name, model, x, "model.keras")
+
+    # issue 16 (i16-merge): merge layers, TimeDistributed over models, Keras 3's hard_sigmoid,
+    # initial_state, Bidirectional and nested models, each also as Keras 3's own .h5
+    name = "k3_merge_layers"
+    rng, x = data(name)
+    inp = keras.Input((T, F))
+    a = L.LSTM(4, return_sequences=True)(inp)
+    b = L.GRU(4, return_sequences=True)(inp)
+    c = L.Dense(4, activation="tanh")(inp)
+    va, vb = L.SimpleRNN(4)(inp), L.GRU(4, go_backwards=True)(inp)
+    vec = L.Concatenate()([L.Add()([va, vb]), L.Subtract()([va, vb]), L.Multiply()([va, vb]),
+                           L.Average()([va, vb]), L.Maximum()([va, vb]), L.Minimum()([va, vb])])
+    seq = L.Concatenate(axis=1)([L.Maximum()([a, b, c]), L.Minimum()([a, c])])
+    model = keras.Model(inp, [L.Dense(2)(vec), L.LSTM(3)(seq), L.Dot(axes=2)([a, b]),
+                              L.Dot(axes=(1, 1), normalize=True)([a, c]),
+                              L.Dot(axes=(2, 1))([a, vb])])
+    set_weights(model, rng)
+    write(name, model, x, "model.keras", also="model.h5")
+
+    # masks through merge layers: Keras 3 records its mask operations (logical_or, expand_dims,
+    # zeros_like, ones_like, concatenate, any) in the .keras config
+    name = "k3_merge_masked"
+    rng, x = data(name)
+    inp = keras.Input((T, F))
+    m = L.Masking(0.0)(inp)
+    a = L.LSTM(4, return_sequences=True)(m)
+    b = L.Dense(4)(m)
+    c = L.Dense(4, activation="tanh")(inp)  # unmasked
+    cat = L.Concatenate()([L.Add()([a, b]), L.Multiply()([a, b]), L.Maximum()([a, c])])
+    steps = L.Concatenate(axis=1)([a, c])
+    model = keras.Model(inp, [L.GRU(3)(cat), L.SimpleRNN(2)(steps)])
+    set_weights(model, rng)
+    write(name, model, x, "model.keras")
+
+    name = "k3_time_distributed_models"
+    rng, x = data(name)
+    step = keras.Sequential([keras.Input((F,)), L.Dense(4, activation="relu"), L.Dense(3)],
+                            name="step")
+    fi = keras.Input((3,))
+    fstep = keras.Model(fi, L.Dense(2, activation="tanh")(L.Dense(5)(fi)), name="fstep")
+    inp = keras.Input((T, F))
+    model = keras.Model(inp, L.GRU(3)(L.TimeDistributed(fstep)(L.TimeDistributed(step)(inp))))
+    set_weights(model, rng)
+    write(name, model, x, "model.keras", also="model.h5")
+
+    name = "k3_hard_sigmoid"
+    rng, x = data(name)
+    model = keras.Sequential([keras.Input((T, F)),
+                              L.LSTM(4, recurrent_activation="hard_sigmoid", return_sequences=True),
+                              L.GRU(3, recurrent_activation="hard_sigmoid"),
+                              L.Dense(2, activation="hard_sigmoid")])
+    set_weights(model, rng)
+    write(name, model, x, "model.keras", also="model.h5")
+
+    name = "k3_initial_state_bidirectional_nested"
+    rng, x = data(name)
+    inp = keras.Input((T, F))
+    inner = keras.Sequential([keras.Input((T, 8)), L.GRU(4, return_sequences=True)], name="inner")
+    h = inner(L.Bidirectional(L.LSTM(4, return_sequences=True))(inp))
+    _, hs, cs = L.LSTM(3, return_state=True)(h)
+    out = L.LSTM(3, return_sequences=True)(inp, initial_state=[hs, cs])
+    model = keras.Model(inp, [out, L.Bidirectional(L.GRU(2), merge_mode="ave")(h)])
+    set_weights(model, rng)
+    write(name, model, x, "model.keras", also="model.h5")
 
 
 def tf_keras_cases():
@@ -141,8 +207,10 @@ def main():
         shutil.rmtree(OUT)
     os.makedirs(OUT, exist_ok=True)
     keras3_cases()
-    tf_keras_cases()
-    shared_references()
+    if not ONLY or ONLY & {"tfk2_bidirectional_gru_concat", "tfk2_conv1d_same_strides_dilation_gru",
+                           "shared_sunspot_conv_lstm_tf_keras"}:
+        tf_keras_cases()
+        shared_references()
 
 
 if __name__ == "__main__":

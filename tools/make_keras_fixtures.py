@@ -540,7 +540,81 @@ GRAPH_CASES = [
                 merge_mode="mul"),
         g_td_dense("td", "bi", units=2),
         g_model("model", "ids", "td")]),
+    # ---- issue 16 (i16-merge): merge layers, called on a list of symbols
+    # Add, Subtract, Average (of three) and Concatenate (-1) of two recurrent branches
+    graph("merge_add_subtract_average_concat", [
+        g_input("x", TG, 3),
+        g_layer("lstm", "LSTM", "x", units=4),
+        g_layer("gru", "GRU", "x", units=4),
+        g_layer("add", "Add", "lstm,gru"),
+        g_layer("sub", "Subtract", "lstm,gru"),
+        g_layer("avg", "Average", "lstm,gru,add"),
+        g_layer("cat", "Concatenate", "add,sub,avg"),
+        g_layer("dense", "Dense", "cat", units=2),
+        g_model("model", "x", "dense")]),
+    # Multiply, Maximum (of three), Minimum on sequences, Concatenate(axis=2), and a
+    # Concatenate along the steps (axis=1) of inputs with different step counts
+    graph("merge_multiply_maximum_minimum_steps", [
+        g_input("x", TG, 3),
+        g_input("x2", TG - 2, 3),
+        g_layer("rnn", "SimpleRNN", "x", units=4, return_sequences=True),
+        g_layer("lstm", "LSTM", "x", units=4, return_sequences=True),
+        g_layer("proj", "Dense", "x", units=4),
+        g_layer("mul", "Multiply", "rnn,lstm"),
+        g_layer("max", "Maximum", "rnn,lstm,proj"),
+        g_layer("min", "Minimum", "lstm,proj"),
+        g_layer("cat", "Concatenate", "mul,max,min", axis=2),
+        g_layer("proj2", "Dense", "x2", units=12),
+        g_layer("steps", "Concatenate", "cat,proj2", axis=1),
+        g_layer("gru", "GRU", "steps", units=3),
+        g_layer("dense", "Dense", "gru", units=2),
+        g_model("model", "x,x2", "dense")],
+        optimizer=opt("rmsprop", 0.01)),
+    # Dot: attention scores (axes=2), a cosine similarity (axes=1, normalize) and a sequence
+    # against a vector (axes=(2, 1))
+    graph("merge_dot_axes_normalize", [
+        g_input("x", TG, 3),
+        g_input("x2", TG - 2, 3),
+        g_layer("enc", "LSTM", "x", units=4, return_sequences=True),
+        g_layer("dec", "GRU", "x2", units=4, return_sequences=True),
+        g_layer("scores", "Dot", "enc,dec", axes=2),
+        g_layer("dense", "Dense", "scores", units=2),
+        g_layer("a", "LSTM", "x", units=4),
+        g_layer("b", "GRU", "x2", units=4),
+        g_layer("cos", "Dot", "a,b", axes=1, normalize=True),
+        g_layer("p", "Dot", "enc,b", axes=(2, 1)),
+        g_model("model", "x,x2", "dense,cos,p")],
+        optimizer=opt("sgd", 0.1, momentum=0.5)),
+    # masks: two Embedding(mask_zero) branches with different padding. Add (OR of the masks),
+    # Multiply (a masked step counts as 1; 0 where neither is kept), Maximum (a masked step takes
+    # the other's value), Concatenate(-1) (OR), Concatenate(axis=1) (the masks one after the
+    # other), Minimum of a masked and an unmasked input (no mask), Concatenate of a masked and an
+    # unmasked sequence (all kept)
+    graph("merge_masks_embeddings", [
+        g_ids("ids", TG, V, PAD),
+        g_ids("ids2", TG, V, PAD_DEC),
+        g_layer("emb", "Embedding", "ids", mask_zero=True, **EMB),
+        g_layer("emb2", "Embedding", "ids2", mask_zero=True, **EMB),
+        g_input("x", TG, 4),
+        g_layer("add", "Add", "emb,emb2"),
+        g_layer("mul", "Multiply", "emb,emb2"),
+        g_layer("max", "Maximum", "emb,emb2"),
+        g_layer("cat", "Concatenate", "add,mul,max"),
+        g_layer("lstm", "LSTM", "cat", units=4, return_sequences=True),
+        g_layer("steps", "Concatenate", "emb,emb2", axis=1),
+        g_layer("gru", "GRU", "steps", units=3),
+        g_layer("min", "Minimum", "emb,x"),
+        g_layer("rnn", "SimpleRNN", "min", units=4, return_sequences=True),
+        g_layer("both", "Concatenate", "lstm,rnn"),
+        g_td_dense("td", "both", units=V),
+        g_layer("softmax", "Activation", "td", activation="softmax"),
+        g_layer("dense", "Dense", "gru", units=2),
+        g_model("model", "ids,ids2,x", "softmax,dense")],
+        loss="mse", optimizer=opt("sgd", 0.5, momentum=0.5)),
 ]
+
+MERGE_CLASSES = ("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate",
+                 "Dot")
 
 ALL_CASES = CASES + GRAPH_CASES
 
@@ -565,6 +639,9 @@ LAYER_KEYS = {
     "Dropout": ["rate"],
     "Masking": ["mask_value"],
     "Flatten": [],
+    "Add": [], "Subtract": [], "Multiply": [], "Average": [], "Maximum": [], "Minimum": [],
+    "Concatenate": ["axis"],
+    "Dot": ["axes", "normalize"],
     "Conv1D": ["filters", "kernel_size", "strides", "padding", "dilation_rate", "activation",
                "use_bias"],
 }
@@ -593,6 +670,8 @@ def config_options(cls, config):
         value = config[key]
         if key in ("activation", "recurrent_activation"):
             value = activation_name(value)
+        if key == "axes" and isinstance(value, (tuple, list)):  # Dot: axes=(2, 1) -> 2,1
+            value = ",".join(str(int(a)) for a in value)
         if isinstance(value, (tuple, list)):  # Conv1D sizes: Keras keeps (3,)
             assert len(value) == 1, (key, value)
             value = value[0]
@@ -801,10 +880,13 @@ def build_graph(spec, rng):
                                                                   kw["model"]))
             else:
                 lay = make_keras_layer(name, cls, kw)
-                out = lay(args[0]) if len(args) == 1 else lay(args[0], initial_state=args[1:])
+                if cls in MERGE_CLASSES:
+                    out = lay(args)
+                else:
+                    out = lay(args[0]) if len(args) == 1 else lay(args[0], initial_state=args[1:])
                 if cls == "Embedding":
                     embedded.append((data[inputs[0]], kw.get("mask_zero", False)))
-                if len(args) > 1:
+                if len(args) > 1 and cls not in MERGE_CLASSES:
                     assert getattr(args[0], "_keras_mask", None) is None, (
                         "%s: initial_state with a masked input (see INITIAL_STATE_NOTE)" % name)
                 cls_name, parts = layer_options(lay)

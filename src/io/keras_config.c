@@ -105,6 +105,10 @@ static rnn_layer *nested_layer(const cJSON *entry, const rnn_keras_read_ctx *c,
     return layer;
 }
 
+rnn_layer *rnn__keras_nested_model_layer(const cJSON *entry, const rnn_keras_read_ctx *c) {
+    return nested_layer(entry, c, NULL, c->depth);
+}
+
 /* A Sequential model's input: an InputLayer first (Keras 2.2+, 3), batch_input_shape on the
  * first layer, or build_input_shape; a nested model may take it from its caller (fallback).
  * *first: the first layer after the InputLayer. NULL with the reason. */
@@ -394,10 +398,29 @@ static rnn_status input_node(fnode *nodes, int n, fnode *nd) {
 }
 
 /* Keras 3 records Embedding(mask_zero=True)'s mask as not_equal(ids, 0), and Masking(v)'s as
- * any(not_equal(x, v), axis=-1), feeding the next layer's mask argument; librnn carries those
- * masks by itself. The operations have no outputs here, so a layer reading one as data is
- * refused. */
+ * any(not_equal(x, v), axis=-1), feeding the next layer's mask argument; the merge layers'
+ * compute_mask adds logical_or, expand_dims, zeros_like, ones_like and concatenate of those
+ * masks (keras/src/layers/merging). librnn carries those masks by itself. The operations have
+ * no outputs here, so a layer reading one as data is refused. */
+static int is_mask_op(const cJSON *entry, const char *cls) {
+    static const char *const merge_mask_ops[] = {"LogicalOr", "ExpandDims", "ZerosLike",
+                                                 "OnesLike", "Concatenate"};
+    if (!cls) return 0;
+    if (!strcmp(cls, "NotEqual") || !strcmp(cls, "Any")) return 1;
+    /* an operation has a module of keras.src.ops (Keras 3's .h5 form has none: there only the
+     * classes no layer shares are taken) */
+    const char *module = str(entry, "module");
+    int op = module && !strncmp(module, "keras.src.ops", 13);
+    for (size_t i = 0; i < sizeof merge_mask_ops / sizeof merge_mask_ops[0]; i++)
+        if (!strcmp(cls, merge_mask_ops[i])) return op || (!module && strcmp(cls, "Concatenate"));
+    return 0;
+}
+
 static rnn_status mask_op_node(fnode *nd, const char *cls) {
+    if (strcmp(cls, "NotEqual") && strcmp(cls, "Any")) { /* a merge layer's mask */
+        nd->n_out = 0;
+        return RNN_OK;
+    }
     const cJSON *inbound = get(nd->entry, "inbound_nodes");
     const cJSON *args = get(cJSON_GetArrayItem(inbound, 0), "args");
     const cJSON *value = cJSON_GetArrayItem(args, 1);
@@ -421,7 +444,7 @@ static rnn_status node_inputs(fnode *nodes, int n, const fnode *nd, const tensor
     if (mask_ref->layer) {
         fnode *p = find_node(nodes, n, mask_ref->layer);
         const char *pc = p ? str(p->entry, "class_name") : NULL;
-        if (!pc || (strcmp(pc, "NotEqual") && strcmp(pc, "Any")))
+        if (!pc || !is_mask_op(p->entry, pc))
             return rnn__fail(RNN_ERR_UNSUPPORTED, "layer \"%s\" is called with an explicit "
                              "mask (from \"%s\"), which librnn does not support", nd->name,
                              mask_ref->layer);
@@ -492,7 +515,7 @@ static rnn_status build_node(fnode *nodes, int n, fnode *nd, const char *model_n
         return st;
     }
     if (!cls) return rnn__fail(RNN_ERR_FORMAT, "layer \"%s\" has no class_name", nd->name);
-    if (!strcmp(cls, "NotEqual") || !strcmp(cls, "Any")) {
+    if (is_mask_op(nd->entry, cls)) {
         st = mask_op_node(nd, cls);
         *built = !st;
         return st;
@@ -574,13 +597,15 @@ static rnn_model *model_from(const cJSON *entry, const rnn_keras_read_ctx *c,
         rnn__fail(RNN_ERR_FORMAT, "not a Keras model config (no class_name/config)");
         return NULL;
     }
-    if (!strcmp(cls, "Sequential")) return sequential_from(cfg, c, fallback, depth);
+    rnn_keras_read_ctx inner = *c; /* the layer rows see the depth (wrappers of models) */
+    inner.depth = depth;
+    if (!strcmp(cls, "Sequential")) return sequential_from(cfg, &inner, fallback, depth);
     if (!strcmp(cls, "Functional") || !strcmp(cls, "Model")) {
         if (!cJSON_IsObject(cfg)) {
             rnn__fail(RNN_ERR_FORMAT, "Functional config is not an object");
             return NULL;
         }
-        return functional_from(cfg, c, depth);
+        return functional_from(cfg, &inner, depth);
     }
     if (rnn__keras_check_builtin(entry, cls, cls)) return NULL;
     rnn__fail(RNN_ERR_UNSUPPORTED, "model class %s is not supported (librnn loads Sequential and "
@@ -605,7 +630,7 @@ static int add_declared(rnn_layer *L, void *ctx) {
 
 rnn_model *rnn__keras_model_from_json_bounded(const cJSON *model, const rnn_keras_origin *o,
                                               int init, int64_t max_values) {
-    rnn_keras_read_ctx c = {o};
+    rnn_keras_read_ctx c = {o, 0};
     rnn_model *m = model_from(model, &c, NULL, 0);
     if (m && max_values >= 0) {
         /* The sizes the config declares (units, vocabulary, kernel sizes) against the weights the

@@ -9,6 +9,7 @@
 
 #include "error.h"
 #include "io/keras_layers.h"
+#include "layers/layer_options.h"
 
 static cJSON *shape_json(const rnn_shape *s) {
     cJSON *a = cJSON_CreateArray();
@@ -43,7 +44,13 @@ cJSON *rnn__keras_layer_entry(rnn_layer *L, const rnn_keras_write_ctx *c) {
     cJSON *e = wrap("keras.layers", L->ops->class_name, cfg, c);
     if (!c->legacy && L->n_inputs >= 1) {
         cJSON *b = cJSON_AddObjectToObject(e, "build_config");
-        cJSON_AddItemToObject(b, "input_shape", shape_json(&L->input[0]));
+        if (rnn__layer_is_merge(L)) { /* built on the list of input shapes */
+            cJSON *shapes = cJSON_AddArrayToObject(b, "input_shape");
+            for (int k = 0; k < L->n_inputs; k++)
+                cJSON_AddItemToArray(shapes, shape_json(&L->input[k]));
+        } else {
+            cJSON_AddItemToObject(b, "input_shape", shape_json(&L->input[0]));
+        }
     }
     return e;
 }
@@ -94,8 +101,15 @@ static cJSON *inbound_nodes(rnn_layer *L, const rnn_keras_write_ctx *c) {
     cJSON *node = cJSON_CreateObject();
     cJSON *args = cJSON_AddArrayToObject(node, "args");
     cJSON *kwargs = cJSON_AddObjectToObject(node, "kwargs");
-    cJSON_AddItemToArray(args, keras_tensor(L->inputs_sym[0]));
-    if (L->n_inputs > 1) {
+    if (rnn__layer_is_merge(L)) { /* called on a list: args [[x, y, ...]] */
+        cJSON *list = cJSON_CreateArray();
+        for (int k = 0; k < L->n_inputs; k++)
+            cJSON_AddItemToArray(list, keras_tensor(L->inputs_sym[k]));
+        cJSON_AddItemToArray(args, list);
+    } else {
+        cJSON_AddItemToArray(args, keras_tensor(L->inputs_sym[0]));
+    }
+    if (L->n_inputs > 1 && !rnn__layer_is_merge(L)) {
         cJSON *states = cJSON_AddArrayToObject(kwargs, "initial_state");
         for (int k = 1; k < L->n_inputs; k++)
             cJSON_AddItemToArray(states, keras_tensor(L->inputs_sym[k]));
@@ -275,8 +289,36 @@ char *rnn__keras_config_json(rnn_model *m) {
     return text;
 }
 
+/* What tf.keras 2's .h5 form cannot say so that Keras 3 reads it: a layer called with
+ * initial_state (tf.keras 2 lists the states among the inputs, [[x], [h], [c]], which Keras 3
+ * passes to the layer as one list, and its RNNs refuse it), a TimeDistributed over a Functional
+ * model, and Keras 3's hard_sigmoid (x/6 + 0.5; tf.keras 2's name means 0.2x + 0.5). */
+static int is_keras3_hard_sigmoid(rnn_activation a) { return a == RNN_HARD_SIGMOID; }
+
+static int needs_keras3(rnn_layer *L, void *ctx) {
+    (void)ctx;
+    if (L->n_inputs > 1 && !rnn__layer_is_merge(L)) return 1;
+    /* Keras 3 builds a TimeDistributed over a Functional model from tf.keras 2's form with the
+     * wrong shapes ("Cannot convert '5' to a shape"); its own form it reads */
+    if (rnn__keras_is(L, "TimeDistributed") && rnn__keras_is(rnn__keras_inner_layer(L), "Functional"))
+        return 1;
+    if (rnn__keras_is(L, "LSTM") || rnn__keras_is(L, "GRU") || rnn__keras_is(L, "SimpleRNN")) {
+        const rnn_recurrent_options *o = rnn__keras_recurrent_options(L);
+        return is_keras3_hard_sigmoid(o->activation) ||
+               (!rnn__keras_is(L, "SimpleRNN") && is_keras3_hard_sigmoid(o->recurrent_activation));
+    }
+    if (rnn__keras_is(L, "Dense")) return is_keras3_hard_sigmoid(rnn__dense_options(L)->activation);
+    if (rnn__keras_is(L, "Conv1D")) return is_keras3_hard_sigmoid(rnn__conv1d_options(L)->activation);
+    if (rnn__keras_is(L, "Activation")) return is_keras3_hard_sigmoid(rnn__activation_layer_kind(L));
+    return 0;
+}
+
+int rnn__keras_h5_keras3_form(rnn_model *m) { return rnn__model_walk(m, needs_keras3, NULL) != 0; }
+
 char *rnn__keras_legacy_config_json(rnn_model *m) {
-    rnn_keras_write_ctx c = {1};
+    /* Keras 3's own .h5 form (its get_config, as Keras 3 writes .h5 files) where tf.keras 2's
+     * cannot express the model for Keras 3. */
+    rnn_keras_write_ctx c = {!rnn__keras_h5_keras3_form(m)};
     cJSON *cfg = model_config(m, &c);
     if (!cfg) return NULL;
     cJSON *root = wrap("keras", m->sequential ? "Sequential" : "Functional", cfg, &c);

@@ -654,8 +654,9 @@ rnn_status rnn__keras_save_h5(rnn_model *m, const char *tmp_path) {
     hid_t f = create_in_memory(tmp_path);
     rnn_status st = f < 0 ? rnn__fail(RNN_ERR_IO, "cannot create the .h5 file in memory") : RNN_OK;
     /* keras_version 2.x: librnn and Keras read hard_sigmoid in its 0.2x + 0.5 form, and every
-     * option is written explicitly. */
-    const char *version = "2.15.0";
+     * option is written explicitly. A config in Keras 3's form says 3.x: its hard_sigmoid is
+     * Keras 3's (x/6 + 0.5). */
+    const char *version = rnn__keras_h5_keras3_form(m) ? "3.15.1" : "2.15.0";
     if (!st) st = write_string_attr(f, "keras_version", version);
     if (!st) st = write_string_attr(f, "backend", "tensorflow");
     if (!st) st = write_string_attr(f, "model_config", config);

@@ -263,6 +263,16 @@ static rnn_status recurrent_write(rnn_layer *L, cJSON *cfg, const rnn_keras_writ
 
 /* ---------------------------------------------------------------- Bidirectional */
 
+/* A wrapper's inner entry in a legacy .h5 config: Keras 3's Bidirectional and TimeDistributed
+ * read it with the new-style deserializer, which needs the module (tf.keras 2 ignores it). */
+static void add_module(cJSON *entry, rnn_layer *inner) {
+    const char *module = rnn__keras_is(inner, "Sequential")   ? "keras"
+                         : rnn__keras_is(inner, "Functional") ? "keras.src.models.functional"
+                                                              : "keras.layers";
+    cJSON_AddStringToObject(entry, "module", module);
+    cJSON_AddNullToObject(entry, "registered_name");
+}
+
 /* A Bidirectional's "layer" or "backward_layer" entry: a built-in SimpleRNN, LSTM or GRU. */
 static rnn_layer *bidirectional_sub_from(const cJSON *entry, const char *outer, const char *key,
                                          const rnn_keras_read_ctx *c) {
@@ -365,6 +375,7 @@ static rnn_status bidirectional_write(rnn_layer *L, cJSON *cfg, const rnn_keras_
         cJSON *fc = cJSON_GetObjectItemCaseSensitive(f, "config");
         cJSON_ReplaceItemInObjectCaseSensitive(fc, "name", cJSON_CreateString(fwd->name + 8));
     }
+    if (c->legacy) add_module(f, fwd);
     cJSON_AddItemToObject(cfg, "layer", f);
     if (b) cJSON_AddItemToObject(cfg, "backward_layer", b);
     return RNN_OK;
@@ -524,19 +535,21 @@ static rnn_layer *time_distributed_read(const cJSON *cfg, const char *name,
         rnn__fail(RNN_ERR_FORMAT, "layer \"%s\" (TimeDistributed) has no inner layer", name);
         return NULL;
     }
-    if (rnn__keras_is_model_class(str(inner_entry, "class_name"))) {
-        rnn__fail(RNN_ERR_UNSUPPORTED, "layer \"%s\": TimeDistributed over a model is not "
-                  "supported when loading", name);
-        return NULL;
-    }
-    rnn_layer *inner = rnn__keras_layer_from(inner_entry, c);
+    const char *cls = str(inner_entry, "class_name");
+    rnn_layer *inner = rnn__keras_is_model_class(cls)
+                           ? (rnn__keras_check_builtin(inner_entry, cls, name)
+                                  ? NULL : rnn__keras_nested_model_layer(inner_entry, c))
+                           : rnn__keras_layer_from(inner_entry, c);
     if (!inner) return NULL;
     return named(rnn_time_distributed(inner), name);
 }
 
 static rnn_status time_distributed_write(rnn_layer *L, cJSON *cfg, const rnn_keras_write_ctx *c) {
-    cJSON *inner = rnn__keras_layer_entry(rnn__keras_inner_layer(L), c);
+    rnn_layer *wrapped = rnn__keras_inner_layer(L);
+    cJSON *inner = rnn__keras_layer_entry(wrapped, c);
     if (!inner) return RNN_ERR_UNSUPPORTED;
+    if (c->legacy) /* as for Bidirectional: Keras 3 reads the wrapped layer new-style */
+        add_module(inner, wrapped);
     cJSON_AddItemToObject(cfg, "layer", inner);
     return RNN_OK;
 }
@@ -610,6 +623,102 @@ static rnn_status dropout_write(rnn_layer *L, cJSON *cfg, const rnn_keras_write_
     return RNN_OK;
 }
 
+/* ---------------------------------------------------------------- merge layers */
+
+/* An integer option that may be negative (an axis). */
+static rnn_status opt_axis(const cJSON *v, const char *key, const char *layer, int *out) {
+    if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) || fabs(v->valuedouble) > 64)
+        return rnn__fail(RNN_ERR_FORMAT, "layer \"%s\": option %s is not an axis", layer, key);
+    *out = (int)v->valuedouble;
+    return RNN_OK;
+}
+
+static rnn_layer *merge_read(const cJSON *cfg, const char *name, rnn_merge_op op) {
+    (void)cfg;
+    return named(rnn_merge(op), name);
+}
+static rnn_layer *add_read(const cJSON *cfg, const char *name, const rnn_keras_read_ctx *c) {
+    (void)c;
+    return merge_read(cfg, name, RNN_MERGE_ADD);
+}
+static rnn_layer *subtract_read(const cJSON *cfg, const char *name, const rnn_keras_read_ctx *c) {
+    (void)c;
+    return merge_read(cfg, name, RNN_MERGE_SUBTRACT);
+}
+static rnn_layer *multiply_read(const cJSON *cfg, const char *name, const rnn_keras_read_ctx *c) {
+    (void)c;
+    return merge_read(cfg, name, RNN_MERGE_MULTIPLY);
+}
+static rnn_layer *average_read(const cJSON *cfg, const char *name, const rnn_keras_read_ctx *c) {
+    (void)c;
+    return merge_read(cfg, name, RNN_MERGE_AVERAGE);
+}
+static rnn_layer *maximum_read(const cJSON *cfg, const char *name, const rnn_keras_read_ctx *c) {
+    (void)c;
+    return merge_read(cfg, name, RNN_MERGE_MAXIMUM);
+}
+static rnn_layer *minimum_read(const cJSON *cfg, const char *name, const rnn_keras_read_ctx *c) {
+    (void)c;
+    return merge_read(cfg, name, RNN_MERGE_MINIMUM);
+}
+static rnn_status merge_write(rnn_layer *L, cJSON *cfg, const rnn_keras_write_ctx *c) {
+    (void)L;
+    (void)cfg;
+    (void)c;
+    return RNN_OK;
+}
+
+static rnn_layer *concatenate_read(const cJSON *cfg, const char *name,
+                                   const rnn_keras_read_ctx *c) {
+    (void)c;
+    int axis = -1; /* Keras's default */
+    if (present(get(cfg, "axis")) && opt_axis(get(cfg, "axis"), "axis", name, &axis)) return NULL;
+    return named(rnn_concatenate(axis), name);
+}
+
+static rnn_status concatenate_write(rnn_layer *L, cJSON *cfg, const rnn_keras_write_ctx *c) {
+    (void)c;
+    cJSON_AddNumberToObject(cfg, "axis", rnn__concatenate_axis(L));
+    return RNN_OK;
+}
+
+/* Dot(axes, normalize): axes an integer (both inputs) or a list of two. */
+static rnn_layer *dot_read(const cJSON *cfg, const char *name, const rnn_keras_read_ctx *c) {
+    (void)c;
+    const cJSON *axes = get(cfg, "axes");
+    int a[2] = {0, 0}, normalize = 0;
+    if (cJSON_IsArray(axes)) {
+        if (cJSON_GetArraySize(axes) != 2) {
+            rnn__fail(RNN_ERR_FORMAT, "layer \"%s\" (Dot): Invalid format for argument `axes`: it "
+                      "should contain two elements", name);
+            return NULL;
+        }
+        if (opt_axis(cJSON_GetArrayItem(axes, 0), "axes", name, &a[0]) ||
+            opt_axis(cJSON_GetArrayItem(axes, 1), "axes", name, &a[1]))
+            return NULL;
+    } else {
+        if (opt_axis(axes, "axes", name, &a[0])) return NULL;
+        a[1] = a[0];
+    }
+    if (opt_bool(cfg, "normalize", name, &normalize)) return NULL;
+    return named(rnn_dot(a[0], a[1], normalize), name);
+}
+
+static rnn_status dot_write(rnn_layer *L, cJSON *cfg, const rnn_keras_write_ctx *c) {
+    (void)c;
+    int a[2], normalize;
+    rnn__dot_options(L, a, &normalize);
+    if (a[0] == a[1]) {
+        cJSON_AddNumberToObject(cfg, "axes", a[0]);
+    } else {
+        cJSON *arr = cJSON_AddArrayToObject(cfg, "axes");
+        cJSON_AddItemToArray(arr, cJSON_CreateNumber(a[0]));
+        cJSON_AddItemToArray(arr, cJSON_CreateNumber(a[1]));
+    }
+    cJSON_AddBoolToObject(cfg, "normalize", normalize);
+    return RNN_OK;
+}
+
 /* ---------------------------------------------------------------- the table */
 
 /* In the order of the list that the "not supported" message gives. */
@@ -627,6 +736,14 @@ const rnn_keras_layer_class rnn__keras_layer_classes[] = {
     {"Flatten", flatten_read, flatten_write},
     {"Activation", activation_read, activation_write},
     {"Dropout", dropout_read, dropout_write},
+    {"Concatenate", concatenate_read, concatenate_write},
+    {"Add", add_read, merge_write},
+    {"Subtract", subtract_read, merge_write},
+    {"Multiply", multiply_read, merge_write},
+    {"Average", average_read, merge_write},
+    {"Maximum", maximum_read, merge_write},
+    {"Minimum", minimum_read, merge_write},
+    {"Dot", dot_read, dot_write},
 };
 const int rnn__keras_layer_class_count =
     (int)(sizeof rnn__keras_layer_classes / sizeof rnn__keras_layer_classes[0]);

@@ -19,6 +19,7 @@
 /* Reading: who wrote the file (defaults and option names differ between Keras 1, 2 and 3). */
 typedef struct {
     const rnn_keras_origin *o;
+    int depth; /* models nested around the layer being read (bounds the recursion) */
 } rnn_keras_read_ctx;
 
 /* Writing: the tf.keras 2 form of legacy .h5 files (legacy = 1) or Keras 3's. */
@@ -52,6 +53,9 @@ cJSON *rnn__keras_layer_config(rnn_layer *layer, const rnn_keras_write_ctx *c);
  * (keras_config_write.c): the wrappers' rows write their inner layers with it. */
 cJSON *rnn__keras_layer_entry(rnn_layer *layer, const rnn_keras_write_ctx *c);
 
+/* A nested model's entry (a wrapper's inner model: TimeDistributed over a model) -> a layer
+ * for it, read by the model code (keras_config.c); NULL with the reason. */
+rnn_layer *rnn__keras_nested_model_layer(const cJSON *entry, const rnn_keras_read_ctx *c);
 /* Sequential, Functional or Model: a nested model, read by the model code. */
 int rnn__keras_is_model_class(const char *cls);
 /* Refuses a class that is not built into Keras (custom objects, Lambda) by name: librnn never

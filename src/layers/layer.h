@@ -13,7 +13,8 @@
 
 #define RNN_NAME_MAX 64
 #define RNN_LAYER_MAX_WEIGHTS 4
-#define RNN_LAYER_MAX_INPUTS 5  /* x, and initial states: h0, c0 (Bidirectional: twice) */
+/* x and initial states h0, c0 (Bidirectional: twice); a merge layer's list of inputs */
+#define RNN_LAYER_MAX_INPUTS 8
 /* an LSTM with return_state: output, h, c; Bidirectional(LSTM, merge_mode=None, return_state):
  * forward and backward outputs, then h, c forward, h, c backward */
 #define RNN_LAYER_MAX_OUTPUTS 6
@@ -58,6 +59,9 @@ typedef struct rnn_symbol rnn_symbol;
 struct rnn_layer {
     const rnn_layer_ops *ops;
     char name[RNN_NAME_MAX];
+    /* The name is Keras's automatic stem given at the call ("lstm"), which the model numbers
+     * ("lstm_1"); a name from the user or a file is kept as it is, even when it is the stem. */
+    int auto_named;
     int refcount; /* models (and symbols) holding the layer */
     int n_inputs;
     rnn_shape input[RNN_LAYER_MAX_INPUTS];
@@ -80,6 +84,9 @@ struct rnn_layer {
      * mask_in for input 0 (NULL: none); the layer sets mask_out for output 0. */
     const uint8_t *mask_in;
     const uint8_t *mask_out;
+    /* The mask of every input (masks_in[0] == mask_in), set by the graph: merge layers combine
+     * them (merge.c). */
+    const uint8_t *masks_in[RNN_LAYER_MAX_INPUTS];
     /* Outputs 0 .. mask_outputs-1 carry mask_out (0 counts as 1: output 0 only). Bidirectional
      * with merge_mode=None returns two sequences, both masked as Keras does. */
     int mask_outputs;

@@ -21,5 +21,12 @@ rnn_model *rnn__model_layer_inner(const rnn_layer *model_layer);
 const char *rnn__bidirectional_merge_mode(const rnn_layer *bidirectional);
 /* The forward (backward 0) or backward (1) layer. */
 rnn_layer *rnn__bidirectional_sub(const rnn_layer *bidirectional, int backward);
+/* Merge layers (merge.c): 1 for Add, Subtract, Multiply, Average, Maximum, Minimum,
+ * Concatenate and Dot, which Keras calls on a list of inputs. */
+int rnn__layer_is_merge(const rnn_layer *layer);
+/* Concatenate's axis as given (negative: from the end). */
+int rnn__concatenate_axis(const rnn_layer *concatenate);
+/* Dot's axes as given, and normalize. */
+void rnn__dot_options(const rnn_layer *dot, int axes[2], int *normalize);
 
 #endif
