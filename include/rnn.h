@@ -321,7 +321,16 @@ rnn_status rnn_sequential_input(rnn_model *model, rnn_symbol *input);
 
 /* ------------------------------------------------------------------ training setup */
 
-typedef enum { RNN_OPT_ADAM = 0, RNN_OPT_SGD, RNN_OPT_RMSPROP } rnn_optimizer_kind;
+typedef enum {
+    RNN_OPT_ADAM = 0,
+    RNN_OPT_SGD,
+    RNN_OPT_RMSPROP,
+    RNN_OPT_ADAGRAD,  /* keras.optimizers.Adagrad */
+    RNN_OPT_ADADELTA, /* keras.optimizers.Adadelta */
+    RNN_OPT_ADAMAX,   /* keras.optimizers.Adamax */
+    RNN_OPT_NADAM,    /* keras.optimizers.Nadam */
+    RNN_OPT_ADAMW     /* keras.optimizers.AdamW: Adam with decoupled weight_decay */
+} rnn_optimizer_kind;
 
 /* keras.optimizers.schedules: the learning rate as a function of the step count. */
 typedef enum {
@@ -334,14 +343,14 @@ typedef enum {
  * optional ones off. */
 typedef struct {
     rnn_optimizer_kind kind;
-    float learning_rate; /* Adam 0.001, SGD 0.01, RMSprop 0.001                        */
-    float beta_1;        /* Adam 0.9                                                   */
-    float beta_2;        /* Adam 0.999                                                 */
-    float epsilon;       /* Adam, RMSprop 1e-7 (Keras's epsilon=None means this)       */
+    float learning_rate; /* SGD 0.01, every other kind 0.001                          */
+    float beta_1;        /* Adam, Adamax, Nadam, AdamW 0.9                             */
+    float beta_2;        /* Adam, Adamax, Nadam, AdamW 0.999                           */
+    float epsilon;       /* all but SGD: 1e-7 (Keras's epsilon=None means this)        */
     float momentum;      /* SGD, RMSprop 0.0                                           */
     int nesterov;        /* SGD 0                                                      */
-    int amsgrad;         /* Adam 0                                                     */
-    float rho;           /* RMSprop 0.9                                                */
+    int amsgrad;         /* Adam, AdamW 0                                              */
+    float rho;           /* RMSprop 0.9, Adadelta 0.95                                 */
     int centered;        /* RMSprop 0                                                  */
     float decay;         /* Keras 2 `decay`: lr / (1 + decay * iterations); default 0  */
     rnn_schedule_kind schedule;
@@ -351,11 +360,27 @@ typedef struct {
     float clipnorm;        /* per-weight norm clipping (0: off)                          */
     float clipvalue;       /* element clipping to [-v, v] (0: off)                       */
     float global_clipnorm; /* clipping of the norm over all weights (0: off); one of the three */
+    /* Keras 3's weight_decay, an argument of every optimizer (AdamW 0.004, the others 0 = None):
+     * before each update, w -= w * weight_decay * learning_rate, decoupled from the gradient. */
+    float weight_decay;
+    float initial_accumulator_value; /* Adagrad 0.1: the accumulators' starting value     */
+    /* How an Embedding's gradient reaches the optimizer. 0 (default): as TensorFlow's
+     * per-occurrence slices (tf.IndexedSlices), which Keras on its TensorFlow backend feeds
+     * through each element-wise step before summing repeated ids (Adam's v takes the sum of
+     * the squared slices, clipvalue clips each slice, the clip norms count each slice). 1: the
+     * summed dense gradient, what Keras's JAX and PyTorch backends use. No difference when no
+     * id occurs twice in a batch, nor for SGD. */
+    int dense_embedding_gradients;
 } rnn_optimizer;
 
 rnn_optimizer rnn_adam_defaults(void);
 rnn_optimizer rnn_sgd_defaults(void);
 rnn_optimizer rnn_rmsprop_defaults(void);
+rnn_optimizer rnn_adagrad_defaults(void);
+rnn_optimizer rnn_adadelta_defaults(void);
+rnn_optimizer rnn_adamax_defaults(void);
+rnn_optimizer rnn_nadam_defaults(void);
+rnn_optimizer rnn_adamw_defaults(void);
 
 /* compile(loss=..., optimizer=...). loss: "mean_squared_error" ("mse"), "mean_absolute_error"
  * ("mae"), "sparse_categorical_crossentropy", "categorical_crossentropy",

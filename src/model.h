@@ -103,6 +103,10 @@ struct rnn_model {
     float **clip_grads;  /* per weight, for clipping */
     int64_t *clip_sizes;
     int64_t iterations;
+    /* Nadam's u_product (Keras's extra optimizer variable) after step nadam_u_at; recomputed
+     * from the step count when that is not `iterations` (optim_step.c). */
+    float nadam_u_product;
+    int64_t nadam_u_at;
 
     /* One batch: inputs, targets and loss gradients, per model input/output. */
     rnn_workspace ws;

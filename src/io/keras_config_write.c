@@ -9,6 +9,7 @@
 
 #include "error.h"
 #include "io/keras_layers.h"
+#include "optim.h"
 
 static cJSON *shape_json(const rnn_shape *s) {
     cJSON *a = cJSON_CreateArray();
@@ -165,15 +166,16 @@ static const char *loss_class(rnn_loss_kind k) {
 }
 
 static cJSON *optimizer_json(const rnn_optimizer *o, const rnn_keras_write_ctx *c) {
-    const char *cls = o->kind == RNN_OPT_ADAM ? "Adam" : o->kind == RNN_OPT_SGD ? "SGD" : "RMSprop";
+    static const char *const names[] = {"adam", "SGD", "rmsprop", "adagrad", "adadelta",
+                                        "adamax", "nadam", "adam_w"};
+    const char *cls = rnn__optimizer_class(o->kind);
     if (o->decay != 0 && !c->legacy) {
         rnn__fail(RNN_ERR_UNSUPPORTED, "the optimizer's Keras 2 decay=%g has no Keras 3 form "
                   "(use a learning-rate schedule)", (double)o->decay);
         return NULL;
     }
     cJSON *cfg = cJSON_CreateObject();
-    cJSON_AddStringToObject(cfg, "name", o->kind == RNN_OPT_ADAM ? "adam"
-                                         : o->kind == RNN_OPT_SGD ? "SGD" : "rmsprop");
+    cJSON_AddStringToObject(cfg, "name", names[o->kind]);
     if (o->schedule == RNN_SCHEDULE_CONSTANT) {
         cJSON_AddNumberToObject(cfg, "learning_rate", o->learning_rate);
     } else {
@@ -199,7 +201,21 @@ static cJSON *optimizer_json(const rnn_optimizer *o, const rnn_keras_write_ctx *
     if (o->clipvalue > 0) cJSON_AddNumberToObject(cfg, "clipvalue", o->clipvalue);
     else cJSON_AddNullToObject(cfg, "clipvalue");
     if (c->legacy) cJSON_AddNumberToObject(cfg, "decay", o->decay);
-    if (o->kind == RNN_OPT_ADAM) {
+    /* weight_decay (every Keras 3 optimizer): written where it is set or the kind is new, so
+     * that the files of the three first kinds stay as they were */
+    if (o->weight_decay > 0) cJSON_AddNumberToObject(cfg, "weight_decay", o->weight_decay);
+    else if (o->kind > RNN_OPT_RMSPROP) cJSON_AddNullToObject(cfg, "weight_decay");
+    if (o->kind == RNN_OPT_ADAGRAD) {
+        cJSON_AddNumberToObject(cfg, "initial_accumulator_value", o->initial_accumulator_value);
+        cJSON_AddNumberToObject(cfg, "epsilon", o->epsilon);
+    } else if (o->kind == RNN_OPT_ADADELTA) {
+        cJSON_AddNumberToObject(cfg, "rho", o->rho);
+        cJSON_AddNumberToObject(cfg, "epsilon", o->epsilon);
+    } else if (o->kind == RNN_OPT_ADAMAX || o->kind == RNN_OPT_NADAM) {
+        cJSON_AddNumberToObject(cfg, "beta_1", o->beta_1);
+        cJSON_AddNumberToObject(cfg, "beta_2", o->beta_2);
+        cJSON_AddNumberToObject(cfg, "epsilon", o->epsilon);
+    } else if (o->kind == RNN_OPT_ADAM || o->kind == RNN_OPT_ADAMW) {
         cJSON_AddNumberToObject(cfg, "beta_1", o->beta_1);
         cJSON_AddNumberToObject(cfg, "beta_2", o->beta_2);
         cJSON_AddNumberToObject(cfg, "epsilon", o->epsilon);
@@ -207,7 +223,7 @@ static cJSON *optimizer_json(const rnn_optimizer *o, const rnn_keras_write_ctx *
     } else if (o->kind == RNN_OPT_SGD) {
         cJSON_AddNumberToObject(cfg, "momentum", o->momentum);
         cJSON_AddBoolToObject(cfg, "nesterov", o->nesterov);
-    } else {
+    } else if (o->kind == RNN_OPT_RMSPROP) {
         cJSON_AddNumberToObject(cfg, "rho", o->rho);
         cJSON_AddNumberToObject(cfg, "momentum", o->momentum);
         cJSON_AddNumberToObject(cfg, "epsilon", o->epsilon);

@@ -1,6 +1,7 @@
 /* compile: the loss and the optimizer (Keras's model.compile), and the switches that go with
  * them (from_logits, the optimizer's step count). Metrics are in metrics.c. */
 #include <string.h>
+#include <strings.h>
 
 #include "losses.h"
 #include "model.h"
@@ -25,7 +26,7 @@ rnn_status rnn_compile_with(rnn_model *m, const char *loss, const rnn_optimizer 
     m->optimizer = *optimizer;
     m->n_metrics = 0;
     m->iterations = 0;
-    for (int k = 0; k < 3; k++) memset(m->opt_slot[k], 0, sizeof(float) * (size_t)m->n_params);
+    rnn__optimizer_reset_slots(m);
     m->compiled = 1;
     return RNN_OK;
 }
@@ -38,10 +39,21 @@ rnn_status rnn_compile(rnn_model *m, const char *loss, const char *optimizer) {
         o = rnn_sgd_defaults();
     else if (optimizer && (!strcmp(optimizer, "rmsprop") || !strcmp(optimizer, "RMSprop")))
         o = rnn_rmsprop_defaults();
+    else if (optimizer && !strcasecmp(optimizer, "adagrad"))
+        o = rnn_adagrad_defaults();
+    else if (optimizer && !strcasecmp(optimizer, "adadelta"))
+        o = rnn_adadelta_defaults();
+    else if (optimizer && !strcasecmp(optimizer, "adamax"))
+        o = rnn_adamax_defaults();
+    else if (optimizer && !strcasecmp(optimizer, "nadam"))
+        o = rnn_nadam_defaults();
+    else if (optimizer && (!strcasecmp(optimizer, "adamw") || !strcmp(optimizer, "adam_w")))
+        o = rnn_adamw_defaults();
     else
         return rnn__model_fail(m, rnn__fail(RNN_ERR_ARGUMENT,
                                "Could not interpret optimizer identifier: %s (supported: adam, "
-                               "sgd, rmsprop; rnn_compile_with takes explicit settings)",
+                               "sgd, rmsprop, adagrad, adadelta, adamax, nadam, adamw; "
+                               "rnn_compile_with takes explicit settings)",
                                optimizer ? optimizer : "NULL"));
     return rnn_compile_with(m, loss, &o);
 }
