@@ -384,12 +384,17 @@ rnn_optimizer rnn_adamw_defaults(void);
 
 /* compile(loss=..., optimizer=...). loss: "mean_squared_error" ("mse"), "mean_absolute_error"
  * ("mae"), "sparse_categorical_crossentropy", "categorical_crossentropy",
- * "binary_crossentropy" or "kullback_leibler_divergence" ("kld"); cross-entropies take
- * probabilities (see rnn_set_from_logits). optimizer: "adam", "sgd" or "rmsprop" with Keras's
- * defaults. */
+ * "binary_crossentropy", "kullback_leibler_divergence" ("kld"), "huber",
+ * "mean_squared_logarithmic_error" ("msle"), "mean_absolute_percentage_error" ("mape"),
+ * "log_cosh", "poisson", "cosine_similarity", "hinge", "squared_hinge" or
+ * "categorical_hinge"; cross-entropies take probabilities (see rnn_set_from_logits).
+ * optimizer: "adam", "sgd", "rmsprop", "adagrad", "adadelta", "adamax", "nadam" or "adamw"
+ * with Keras's defaults. */
 rnn_status rnn_compile(rnn_model *model, const char *loss, const char *optimizer);
 /* The same with explicit optimizer settings. */
 rnn_status rnn_compile_with(rnn_model *model, const char *loss, const rnn_optimizer *optimizer);
+/* Huber's delta (keras.losses.Huber(delta=...); "huber" compiles with 1.0). */
+rnn_status rnn_set_huber_delta(rnn_model *model, float delta);
 /* Keras's from_logits=True for the cross-entropy losses (call after compiling). */
 rnn_status rnn_set_from_logits(rnn_model *model, int from_logits);
 
@@ -397,15 +402,21 @@ rnn_status rnn_set_from_logits(rnn_model *model, int from_logits);
 
 /* metrics=[...] of compile: "accuracy" (Keras picks sparse_categorical, categorical or binary
  * accuracy from the loss), "sparse_categorical_accuracy", "categorical_accuracy",
- * "binary_accuracy". Call after rnn_compile; at most 4. They are computed on output 0 (masked
- * steps excluded) and reported by fit (history, progress) and rnn_evaluate. */
+ * "binary_accuracy"; "mae", "mse", "mape", "msle" and their long names
+ * ("mean_absolute_error", ...), "root_mean_squared_error"; the loss functions Keras takes as
+ * metrics: "poisson", "cosine_similarity" (the similarity, not its negative), "hinge",
+ * "squared_hinge", "categorical_hinge", "kl_divergence", "binary_crossentropy",
+ * "categorical_crossentropy", "sparse_categorical_crossentropy" (on probabilities). History
+ * names them as given, as Keras does. Call after rnn_compile; at most RNN_MAX_METRICS. They are
+ * computed on output 0 (masked steps excluded) and reported by fit (history, progress) and
+ * rnn_evaluate. */
 rnn_status rnn_add_metric(rnn_model *model, const char *name);
 
 /* model.optimizer.iterations: the optimizer steps applied since compile (or restored by
  * rnn_load from a file holding the optimizer's state); -1 for a NULL or uncompiled model. */
 int64_t rnn_optimizer_iterations(const rnn_model *model);
 
-#define RNN_MAX_METRICS 4
+#define RNN_MAX_METRICS 8
 
 /* Per-epoch values of a fit (Keras's History). val_* are NULL without validation. */
 typedef struct {

@@ -830,6 +830,8 @@ void rnn__keras_apply_compile(rnn_model *m, const cJSON *compile, int legacy) {
         return;
     }
     if (logits) rnn_set_from_logits(m, 1);
+    const cJSON *delta = get(get(get(compile, "loss"), "config"), "delta");
+    if (m->loss.kind == RNN_LOSS_HUBER && cJSON_IsNumber(delta)) rnn_set_huber_delta(m, (float)delta->valuedouble);
     const cJSON *metrics = get(compile, "metrics"), *mt;
     if (cJSON_IsArray(metrics) && cJSON_GetArraySize(metrics) == 1 &&
         cJSON_IsArray(cJSON_GetArrayItem(metrics, 0)))

@@ -152,6 +152,15 @@ static const char *loss_keras_name(rnn_loss_kind k) {
     case RNN_LOSS_CATEGORICAL_CE: return "categorical_crossentropy";
     case RNN_LOSS_BINARY_CE: return "binary_crossentropy";
     case RNN_LOSS_KLD: return "kl_divergence";
+    case RNN_LOSS_HUBER: return "huber";
+    case RNN_LOSS_MSLE: return "mean_squared_logarithmic_error";
+    case RNN_LOSS_MAPE: return "mean_absolute_percentage_error";
+    case RNN_LOSS_LOG_COSH: return "log_cosh";
+    case RNN_LOSS_POISSON: return "poisson";
+    case RNN_LOSS_COSINE_SIMILARITY: return "cosine_similarity";
+    case RNN_LOSS_HINGE: return "hinge";
+    case RNN_LOSS_SQUARED_HINGE: return "squared_hinge";
+    case RNN_LOSS_CATEGORICAL_HINGE: return "categorical_hinge";
     default: return NULL;
     }
 }
@@ -239,6 +248,17 @@ static cJSON *optimizer_json(const rnn_optimizer *o, const rnn_keras_write_ctx *
 
 static cJSON *loss_json(rnn_model *m) {
     const char *cls = loss_class(m->loss.kind);
+    if (m->loss.kind == RNN_LOSS_HUBER && m->loss.delta != 1.0f) {
+        cJSON *h = cJSON_CreateObject();
+        cJSON_AddStringToObject(h, "module", "keras.losses");
+        cJSON_AddStringToObject(h, "class_name", "Huber");
+        cJSON *hc = cJSON_AddObjectToObject(h, "config");
+        cJSON_AddStringToObject(hc, "name", "huber_loss");
+        cJSON_AddStringToObject(hc, "reduction", "sum_over_batch_size");
+        cJSON_AddNumberToObject(hc, "delta", m->loss.delta);
+        cJSON_AddNullToObject(h, "registered_name");
+        return h;
+    }
     if (!m->loss.from_logits || !cls) return cJSON_CreateString(loss_keras_name(m->loss.kind));
     cJSON *e = cJSON_CreateObject();
     cJSON_AddStringToObject(e, "module", "keras.losses");

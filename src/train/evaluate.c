@@ -26,7 +26,7 @@ rnn_status rnn__evaluate_range(rnn_model *m, const call_data *d, int64_t begin, 
     }
     *loss = total / (double)(end - begin);
     if (metrics)
-        for (int k = 0; k < m->n_metrics; k++) metrics[k] = ms.rows ? ms.correct[k] / ms.rows : 0.0;
+        for (int k = 0; k < m->n_metrics; k++) metrics[k] = rnn__metric_value(m, &ms, k);
     return RNN_OK;
 }
 
@@ -49,7 +49,7 @@ rnn_status rnn__evaluate_source(rnn_model *m, const rnn_batch_source *src, doubl
     }
     *loss = seen ? total / seen : 0;
     if (metrics)
-        for (int k = 0; k < m->n_metrics; k++) metrics[k] = ms.rows ? ms.correct[k] / ms.rows : 0;
+        for (int k = 0; k < m->n_metrics; k++) metrics[k] = rnn__metric_value(m, &ms, k);
     return RNN_OK;
 }
 

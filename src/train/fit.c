@@ -155,7 +155,7 @@ static rnn_status fit_loop(rnn_model *m, batch_provider *bp, const rnn_fit_optio
             seen = bk.state.seen;
             memcpy(ms.correct, bk.state.metric_correct, sizeof ms.correct);
             ms.rows = bk.state.metric_rows;
-            for (int k = 0; k < m->n_metrics; k++) metric_now[k] = ms.rows ? ms.correct[k] / ms.rows : 0;
+            for (int k = 0; k < m->n_metrics; k++) metric_now[k] = rnn__metric_value(m, &ms, k);
         } else {
             bk.state.rng_epoch_start = m->rng;
             if (bp->begin_epoch && (st = bp->begin_epoch(bp, m))) break;
@@ -175,7 +175,7 @@ static rnn_status fit_loop(rnn_model *m, batch_provider *bp, const rnn_fit_optio
             }
             running += loss * (double)count; /* Keras: mean weighted by batch size */
             seen += (double)count;
-            for (int k = 0; k < m->n_metrics; k++) metric_now[k] = ms.rows ? ms.correct[k] / ms.rows : 0;
+            for (int k = 0; k < m->n_metrics; k++) metric_now[k] = rnn__metric_value(m, &ms, k);
             int nl = epoch_logs(m, running / seen, metric_now, 0, 0, NULL, logs);
             rnn__progress_step(&bar, b + 1, logs, nl);
             if (bk.cfg && bk.cfg->save_freq > 0 && (b + 1) % bk.cfg->save_freq == 0 &&

@@ -22,6 +22,8 @@ typedef struct {
 
 /* metrics.c: adds the metrics of the last forward on output 0 (targets t0) into sums. */
 void rnn__metrics_accumulate(rnn_model *m, const float *t0, metric_sums *ms);
+/* Metric k's value from its sums (the mean over rows; root_mean_squared_error's root). */
+double rnn__metric_value(const rnn_model *m, const metric_sums *ms, int k);
 
 /* data.c */
 rnn_status rnn__check_x(rnn_model *m, const rnn_tensor *xs, int nx, call_data *d);
