@@ -144,7 +144,7 @@ static rnn_status fit_loop(rnn_model *m, batch_provider *bp, const rnn_fit_optio
     for (int epoch = first_epoch; epoch < o->epochs && !st && !finished; epoch++) {
         const int resumed = epoch == first_epoch && first_batch > 0;
         double running = 0.0, seen = 0.0;
-        metric_sums ms = {{0}, 0};
+        metric_sums ms = {{0}, 0, 0};
         double metric_now[RNN_MAX_METRICS] = {0};
         if (resumed) { /* redraw the epoch's permutation, then go on from the saved generator */
             const rnn_rng now = m->rng;
@@ -155,6 +155,7 @@ static rnn_status fit_loop(rnn_model *m, batch_provider *bp, const rnn_fit_optio
             seen = bk.state.seen;
             memcpy(ms.correct, bk.state.metric_correct, sizeof ms.correct);
             ms.rows = bk.state.metric_rows;
+            ms.all_rows = bk.state.metric_all_rows;
             for (int k = 0; k < m->n_metrics; k++) metric_now[k] = rnn__metric_value(m, &ms, k);
         } else {
             bk.state.rng_epoch_start = m->rng;
@@ -206,7 +207,7 @@ static rnn_status fit_loop(rnn_model *m, batch_provider *bp, const rnn_fit_optio
         if (stop && history) history->stopped_early = 1;
         /* The backup after the epoch records a decision to stop, so a resume ends too. */
         if (bk.cfg) {
-            metric_sums none = {{0}, 0};
+            metric_sums none = {{0}, 0, 0};
             st = rnn__backup_write(&bk, m, epoch + 1, 0, stop, 0.0, 0.0, &none, &es, &cp);
         }
         if (stop) break;

@@ -112,10 +112,14 @@ void rnn__metrics_accumulate(rnn_model *m, const float *t0, metric_sums *ms) {
                               0, 1.0f};
         double sum;
         int64_t count;
-        rnn__loss_eval(&spec, out->data, t0, R, C, mask, NULL, &sum, &count);
+        /* Keras 3.15.1 passes the mask to its MeanMetricWrapper metrics, not to
+         * RootMeanSquaredError: that one averages over the masked steps too */
+        rnn__loss_eval(&spec, out->data, t0, R, C, kind == METRIC_RMSE ? NULL : mask, NULL, &sum,
+                       &count);
         /* Keras's metric is the similarity; the loss its negative */
         ms->correct[k] += spec.kind == RNN_LOSS_COSINE_SIMILARITY ? -sum : sum;
     }
+    ms->all_rows += (double)R;
     for (int64_t r = 0; r < R; r++) {
         if (mask && !mask[r]) continue;
         const float *p = out->data + r * C, *t = t0 + r * tw;
@@ -137,6 +141,6 @@ void rnn__metrics_accumulate(rnn_model *m, const float *t0, metric_sums *ms) {
 }
 
 double rnn__metric_value(const rnn_model *m, const metric_sums *ms, int k) {
-    double v = ms->rows ? ms->correct[k] / ms->rows : 0.0;
-    return m->metric_kind[k] == METRIC_RMSE ? sqrt(v) : v;
+    if (m->metric_kind[k] == METRIC_RMSE) return ms->all_rows ? sqrt(ms->correct[k] / ms->all_rows) : 0.0;
+    return ms->rows ? ms->correct[k] / ms->rows : 0.0;
 }

@@ -10,6 +10,8 @@
 typedef struct {
     double correct[RNN_MAX_METRICS];
     double rows;
+    double all_rows; /* masked rows included: root_mean_squared_error, which Keras 3.15.1
+                      * computes over every step of a masked output */
 } metric_sums;
 
 /* The data of one call: x[k] for each input, y[k] for each output (NULL when not needed). */
