@@ -4,6 +4,7 @@
  * written by its class's row in keras_layers.c. Only what librnn models hold is written; Keras
  * fills the rest with its defaults. */
 #ifdef RNN_WITH_KERAS_IO
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -174,6 +175,18 @@ static const char *loss_class(rnn_loss_kind k) {
     }
 }
 
+/* A float setting: Keras 3 refuses an integer learning_rate ("should be float"), and cJSON
+ * writes 1.0 as 1, so integral values are written with a decimal point. */
+static void add_float(cJSON *obj, const char *key, double v) {
+    char text[64];
+    if (v == floor(v) && fabs(v) < 1e15) {
+        snprintf(text, sizeof text, "%.1f", v);
+        cJSON_AddRawToObject(obj, key, text);
+    } else {
+        cJSON_AddNumberToObject(obj, key, v);
+    }
+}
+
 static cJSON *optimizer_json(const rnn_optimizer *o, const rnn_keras_write_ctx *c) {
     static const char *const names[] = {"adam", "SGD", "rmsprop", "adagrad", "adadelta",
                                         "adamax", "nadam", "adam_w"};
@@ -186,10 +199,10 @@ static cJSON *optimizer_json(const rnn_optimizer *o, const rnn_keras_write_ctx *
     cJSON *cfg = cJSON_CreateObject();
     cJSON_AddStringToObject(cfg, "name", names[o->kind]);
     if (o->schedule == RNN_SCHEDULE_CONSTANT) {
-        cJSON_AddNumberToObject(cfg, "learning_rate", o->learning_rate);
+        add_float(cfg, "learning_rate", o->learning_rate);
     } else {
         cJSON *sc = cJSON_CreateObject();
-        cJSON_AddNumberToObject(sc, "initial_learning_rate", o->learning_rate);
+        add_float(sc, "initial_learning_rate", o->learning_rate);
         cJSON_AddNumberToObject(sc, "decay_steps", (double)o->decay_steps);
         cJSON_AddNumberToObject(sc, "decay_rate", o->decay_rate);
         cJSON_AddBoolToObject(sc, "staircase", o->staircase);
