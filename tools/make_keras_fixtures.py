@@ -39,9 +39,10 @@ those cases (and says in case.txt which formula Keras used), so the comparison i
 either form. Saturated outputs, where the two differ, are not in the suite.
 
 Three more Keras 3.15.1 behaviours shape the graph cases (each explained where it is used):
-SPARSE_NOTE (the Embedding's sparse gradient under Adam and clipping: distinct ids in those
-cases), INITIAL_STATE_NOTE (an RNN called with initial_state is not masked: that decoder takes
-no mask), and RMSprop failing on an Embedding's gradient (RMSprop only on models without one).
+SPARSE_NOTE (the Embedding's sparse gradient under Adam and clipping: distinct ids in the
+cases before issue 16), INITIAL_STATE_NOTE (an RNN called with initial_state is not masked: that
+decoder takes no mask), and RMSprop on an Embedding's gradient (see the comment after
+SPARSE_NOTE).
 
 Weights are fed from files because initializers cannot be matched across frameworks
 (keras-semantics.md section 9). Everything here is deterministic: running the script twice gives
@@ -87,9 +88,12 @@ FORMAT_DOC = """\
 #       or Model (model=NAME: a model defined above, called as a layer)
 #   model NAME inputs=S[,S...] outputs=S[,S...]   keras.Model; the last one is the model tested
 # Both:
-#   loss NAME [from_logits=1]   reduction sum_over_batch_size, summed over the outputs
-#   optimizer adam|sgd|rmsprop key=value ...   the Keras optimizer's settings, clipnorm=,
-#       clipvalue=, global_clipnorm= when set, and schedule=inverse_time decay_steps= decay_rate=
+#   loss NAME [from_logits=1|delta=D]   reduction sum_over_batch_size, summed over the outputs
+#       (delta: Huber's)
+#   metric NAME        compile(metrics=[...]), in order; metrics.npy holds evaluate's values
+#   optimizer adam|sgd|rmsprop|adagrad|adadelta|adamax|nadam|adamw key=value ...   the Keras
+#       optimizer's settings, clipnorm=, clipvalue=, global_clipnorm=, weight_decay= when set,
+#       and schedule=inverse_time decay_steps= decay_rate=
 #       staircase= (or schedule=exponential ...) for an InverseTimeDecay (ExponentialDecay)
 #       learning rate (learning_rate= is its initial value)
 #   train_steps N      train_on_batch steps behind after<k>.npy and train_loss.npy
@@ -299,15 +303,14 @@ EMB_WIDE = dict(input_dim=VW, output_dim=4)
 SPARSE_NOTE = """\
 The Embedding's gradient is a tf.IndexedSlices with one slice per token occurrence. Keras 3.15.1
 on TensorFlow applies the optimizer's element-wise steps to those slices before repeated ids are
-summed: Adam's m and v (v gets the sum of the squared slices, not the square of their sum; m's
-decay is applied once per occurrence), clipvalue (each slice clipped), clipnorm and
-global_clipnorm (the norm over the slices). librnn, like the dense gradient of the other
-backends, sums first. The two agree when no id occurs twice in the batch, so the cases that
-combine an Embedding with Adam or clipping use distinct ids (unique=True); SGD, with or without
-momentum, is linear in the gradient and takes any ids."""
-# No RMSprop with an Embedding: Keras 3.15.1's RMSprop fails on the Embedding's sparse
-# (IndexedSlices) gradient under TensorFlow ("indices[0] = ... is not in [0, ...)" in
-# rmsprop.py's divide), so RMSprop is tested on models without one.
+summed: Adam's v gets the sum of the squared slices, not the square of their sum (m sees the
+summed gradient), clipvalue clips each slice, clipnorm and global_clipnorm measure the norm over
+the slices. The cases written before issue 16 combine an Embedding with Adam or clipping only
+with distinct ids (unique=True), where the two forms agree; since issue 16 librnn takes the
+slices as Keras does, and the issue-16 cases (emb_repeated_*) repeat ids under every optimizer
+(repeated_ids_ok)."""
+# RMSprop on an Embedding: an earlier note said Keras 3.15.1's RMSprop fails on the Embedding's
+# IndexedSlices gradient; the emb_repeated_rmsprop* cases of issue 16 run it without error.
 
 GRAPH_CASES = [
     # Embedding(mask_zero) -> recurrent layer with return_sequences (and go_backwards) under the
