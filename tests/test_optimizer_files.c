@@ -139,6 +139,33 @@ static void untrained_adagrad(const char *dir) {
     rnn_model_free(a);
 }
 
+/* Huber's delta is saved (as keras.losses.Huber(delta=...)) and read back: the loaded model's
+ * loss equals the saved one's, which differs from delta 1.0's. */
+static void huber_delta(const char *dir) {
+    rnn_optimizer o = rnn_sgd_defaults();
+    rnn_model *a = model(&o);
+    CHECK(rnn_set_huber_delta(a, 0.05f) == RNN_OK, "set delta: %s", rnn_model_error(a));
+    CHECK(rnn_set_huber_delta(a, -1.0f) == RNN_ERR_ARGUMENT, "a negative delta was accepted");
+    rnn_tensor x = rnn_tensor2(X, N, T), y = rnn_tensor2(Y, N, 2);
+    const char *exts[2] = {"huber.keras", "huber.h5"};
+    double la = 0, lb = -1, l1 = -2;
+    rnn_evaluate(a, rnn_data_xy(x, y), 8, &la, NULL);
+    for (int e = 0; e < 2; e++) {
+        const char *path = check_path(dir, exts[e]);
+        CHECK(rnn_save(a, path) == RNN_OK, "save: %s", rnn_model_error(a));
+        rnn_model *b = rnn_load(path);
+        CHECK(b != NULL, "load: %s", rnn_last_error());
+        if (!b) continue;
+        rnn_evaluate(b, rnn_data_xy(x, y), 8, &lb, NULL);
+        CHECK(la == lb, "%s: Huber loss %.9g after loading, %.9g before", exts[e], lb, la);
+        rnn_set_huber_delta(b, 1.0f);
+        rnn_evaluate(b, rnn_data_xy(x, y), 8, &l1, NULL);
+        CHECK(l1 != la, "delta 1.0 gives the same loss: the check above proves nothing");
+        rnn_model_free(b);
+    }
+    rnn_model_free(a);
+}
+
 /* The names rnn_compile knows, and the dense option changing the Embedding's update. */
 static void names_and_dense_option(void) {
     const char *ok[] = {"adagrad", "Adagrad", "adadelta", "adamax", "nadam", "adamw", "AdamW"};
@@ -177,6 +204,7 @@ int main(void) {
     }
     round_trips(dir);
     untrained_adagrad(dir);
+    huber_delta(dir);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);

@@ -341,7 +341,17 @@ char *rnn__keras_legacy_training_json(rnn_model *m) {
     if (!opt) return NULL;
     cJSON *root = cJSON_CreateObject();
     cJSON_AddItemToObject(root, "optimizer_config", opt);
-    cJSON_AddStringToObject(root, "loss", loss_keras_name(m->loss.kind));
+    if (m->loss.kind == RNN_LOSS_HUBER && m->loss.delta != 1.0f) {
+        /* Huber(delta) as tf.keras writes a loss object: class_name and config */
+        cJSON *h = cJSON_AddObjectToObject(root, "loss");
+        cJSON_AddStringToObject(h, "class_name", "Huber");
+        cJSON *hc = cJSON_AddObjectToObject(h, "config");
+        cJSON_AddStringToObject(hc, "name", "huber_loss");
+        cJSON_AddStringToObject(hc, "reduction", "sum_over_batch_size");
+        cJSON_AddNumberToObject(hc, "delta", m->loss.delta);
+    } else {
+        cJSON_AddStringToObject(root, "loss", loss_keras_name(m->loss.kind));
+    }
     cJSON_AddItemToObject(root, "metrics", metrics_json(m));
     cJSON_AddNullToObject(root, "weighted_metrics");
     cJSON_AddNullToObject(root, "loss_weights");
