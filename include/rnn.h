@@ -382,7 +382,16 @@ rnn_status rnn_sequential_input(rnn_model *model, rnn_symbol *input);
 
 /* ------------------------------------------------------------------ training setup */
 
-typedef enum { RNN_OPT_ADAM = 0, RNN_OPT_SGD, RNN_OPT_RMSPROP } rnn_optimizer_kind;
+typedef enum {
+    RNN_OPT_ADAM = 0,
+    RNN_OPT_SGD,
+    RNN_OPT_RMSPROP,
+    RNN_OPT_ADAGRAD,  /* keras.optimizers.Adagrad */
+    RNN_OPT_ADADELTA, /* keras.optimizers.Adadelta */
+    RNN_OPT_ADAMAX,   /* keras.optimizers.Adamax */
+    RNN_OPT_NADAM,    /* keras.optimizers.Nadam */
+    RNN_OPT_ADAMW     /* keras.optimizers.AdamW: Adam with decoupled weight_decay */
+} rnn_optimizer_kind;
 
 /* keras.optimizers.schedules: the learning rate as a function of the step count. */
 typedef enum {
@@ -395,14 +404,14 @@ typedef enum {
  * optional ones off. */
 typedef struct {
     rnn_optimizer_kind kind;
-    float learning_rate; /* Adam 0.001, SGD 0.01, RMSprop 0.001                        */
-    float beta_1;        /* Adam 0.9                                                   */
-    float beta_2;        /* Adam 0.999                                                 */
-    float epsilon;       /* Adam, RMSprop 1e-7 (Keras's epsilon=None means this)       */
+    float learning_rate; /* SGD 0.01, every other kind 0.001                          */
+    float beta_1;        /* Adam, Adamax, Nadam, AdamW 0.9                             */
+    float beta_2;        /* Adam, Adamax, Nadam, AdamW 0.999                           */
+    float epsilon;       /* all but SGD: 1e-7 (Keras's epsilon=None means this)        */
     float momentum;      /* SGD, RMSprop 0.0                                           */
     int nesterov;        /* SGD 0                                                      */
-    int amsgrad;         /* Adam 0                                                     */
-    float rho;           /* RMSprop 0.9                                                */
+    int amsgrad;         /* Adam, AdamW 0                                              */
+    float rho;           /* RMSprop 0.9, Adadelta 0.95                                 */
     int centered;        /* RMSprop 0                                                  */
     float decay;         /* Keras 2 `decay`: lr / (1 + decay * iterations); default 0  */
     rnn_schedule_kind schedule;
@@ -412,20 +421,41 @@ typedef struct {
     float clipnorm;        /* per-weight norm clipping (0: off)                          */
     float clipvalue;       /* element clipping to [-v, v] (0: off)                       */
     float global_clipnorm; /* clipping of the norm over all weights (0: off); one of the three */
+    /* Keras 3's weight_decay, an argument of every optimizer (AdamW 0.004, the others 0 = None):
+     * before each update, w -= w * weight_decay * learning_rate, decoupled from the gradient. */
+    float weight_decay;
+    float initial_accumulator_value; /* Adagrad 0.1: the accumulators' starting value     */
+    /* How an Embedding's gradient reaches the optimizer. 0 (default): as TensorFlow's
+     * per-occurrence slices (tf.IndexedSlices), which Keras on its TensorFlow backend feeds
+     * through each element-wise step before summing repeated ids (Adam's v takes the sum of
+     * the squared slices, clipvalue clips each slice, the clip norms count each slice). 1: the
+     * summed dense gradient, what Keras's JAX and PyTorch backends use. No difference when no
+     * id occurs twice in a batch, nor for SGD. */
+    int dense_embedding_gradients;
 } rnn_optimizer;
 
 rnn_optimizer rnn_adam_defaults(void);
 rnn_optimizer rnn_sgd_defaults(void);
 rnn_optimizer rnn_rmsprop_defaults(void);
+rnn_optimizer rnn_adagrad_defaults(void);
+rnn_optimizer rnn_adadelta_defaults(void);
+rnn_optimizer rnn_adamax_defaults(void);
+rnn_optimizer rnn_nadam_defaults(void);
+rnn_optimizer rnn_adamw_defaults(void);
 
 /* compile(loss=..., optimizer=...). loss: "mean_squared_error" ("mse"), "mean_absolute_error"
  * ("mae"), "sparse_categorical_crossentropy", "categorical_crossentropy",
- * "binary_crossentropy" or "kullback_leibler_divergence" ("kld"); cross-entropies take
- * probabilities (see rnn_set_from_logits). optimizer: "adam", "sgd" or "rmsprop" with Keras's
- * defaults. */
+ * "binary_crossentropy", "kullback_leibler_divergence" ("kld"), "huber",
+ * "mean_squared_logarithmic_error" ("msle"), "mean_absolute_percentage_error" ("mape"),
+ * "log_cosh", "poisson", "cosine_similarity", "hinge", "squared_hinge" or
+ * "categorical_hinge"; cross-entropies take probabilities (see rnn_set_from_logits).
+ * optimizer: "adam", "sgd", "rmsprop", "adagrad", "adadelta", "adamax", "nadam" or "adamw"
+ * with Keras's defaults. */
 rnn_status rnn_compile(rnn_model *model, const char *loss, const char *optimizer);
 /* The same with explicit optimizer settings. */
 rnn_status rnn_compile_with(rnn_model *model, const char *loss, const rnn_optimizer *optimizer);
+/* Huber's delta (keras.losses.Huber(delta=...); "huber" compiles with 1.0). */
+rnn_status rnn_set_huber_delta(rnn_model *model, float delta);
 /* Keras's from_logits=True for the cross-entropy losses (call after compiling). */
 rnn_status rnn_set_from_logits(rnn_model *model, int from_logits);
 
@@ -433,15 +463,21 @@ rnn_status rnn_set_from_logits(rnn_model *model, int from_logits);
 
 /* metrics=[...] of compile: "accuracy" (Keras picks sparse_categorical, categorical or binary
  * accuracy from the loss), "sparse_categorical_accuracy", "categorical_accuracy",
- * "binary_accuracy". Call after rnn_compile; at most 4. They are computed on output 0 (masked
- * steps excluded) and reported by fit (history, progress) and rnn_evaluate. */
+ * "binary_accuracy"; "mae", "mse", "mape", "msle" and their long names
+ * ("mean_absolute_error", ...), "root_mean_squared_error"; the loss functions Keras takes as
+ * metrics: "poisson", "cosine_similarity" (the similarity, not its negative), "hinge",
+ * "squared_hinge", "categorical_hinge", "kl_divergence", "binary_crossentropy",
+ * "categorical_crossentropy", "sparse_categorical_crossentropy" (on probabilities). History
+ * names them as given, as Keras does. Call after rnn_compile; at most RNN_MAX_METRICS. They are
+ * computed on output 0 (masked steps excluded) and reported by fit (history, progress) and
+ * rnn_evaluate. */
 rnn_status rnn_add_metric(rnn_model *model, const char *name);
 
 /* model.optimizer.iterations: the optimizer steps applied since compile (or restored by
  * rnn_load from a file holding the optimizer's state); -1 for a NULL or uncompiled model. */
 int64_t rnn_optimizer_iterations(const rnn_model *model);
 
-#define RNN_MAX_METRICS 4
+#define RNN_MAX_METRICS 8
 
 /* Per-epoch values of a fit (Keras's History). val_* are NULL without validation. */
 typedef struct {

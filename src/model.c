@@ -3,6 +3,7 @@
  * train/, the summary table in summary.c. */
 #include "model.h"
 #include "context.h"
+#include "optim.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -654,8 +655,10 @@ rnn_status rnn__model_build_weights(rnn_model *m, int init) {
 }
 
 void rnn__model_zero_grads(rnn_model *m) {
-    for (int i = 0; i < m->n_weights; i++)
+    for (int i = 0; i < m->n_weights; i++) {
         memset(m->weights[i]->grad, 0, sizeof(float) * (size_t)m->weights[i]->size);
+        m->weights[i]->n_slice_sets = 0;
+    }
 }
 
 static int reset_one(rnn_layer *L, void *ctx);
@@ -702,9 +705,8 @@ static rnn_status redraw_weights(rnn_model *m) {
     }
     for (int i = 0; i < l.n; i++) rnn__layer_weights_changed(l.list[i]);
     free(l.list);
-    for (int k = 0; k < 3; k++)
-        if (m->opt_slot[k]) memset(m->opt_slot[k], 0, sizeof(float) * (size_t)m->n_params);
     m->iterations = 0;
+    rnn__optimizer_reset_slots(m);
     rnn__model_walk(m, reset_one, NULL);
     return RNN_OK;
 }

@@ -37,12 +37,22 @@ typedef enum {
     RNN_LOSS_CATEGORICAL_CE,
     RNN_LOSS_BINARY_CE,
     RNN_LOSS_KLD,
+    RNN_LOSS_HUBER,
+    RNN_LOSS_MSLE,
+    RNN_LOSS_MAPE,
+    RNN_LOSS_LOG_COSH,
+    RNN_LOSS_POISSON,
+    RNN_LOSS_COSINE_SIMILARITY,
+    RNN_LOSS_HINGE,
+    RNN_LOSS_SQUARED_HINGE,
+    RNN_LOSS_CATEGORICAL_HINGE,
     RNN_LOSS_COUNT
 } rnn_loss_kind;
 
 typedef struct {
     rnn_loss_kind kind;
     int from_logits;
+    float delta; /* Huber's delta (1.0) */
 } rnn_loss_spec;
 
 /* How many layers of each kind (layer ops) a list holds: Keras's automatic names ("lstm",
@@ -97,12 +107,16 @@ struct rnn_model {
     rnn_loss_spec loss;
     rnn_optimizer optimizer;
     int n_metrics;
-    int metric_kind[4]; /* see train/metrics.c */
-    char metric_name[4][40];
+    int metric_kind[RNN_MAX_METRICS]; /* see train/metrics.c */
+    char metric_name[RNN_MAX_METRICS][40];
     float *opt_slot[3]; /* optimizer slots over the weights, back to back (see optim.h) */
     float **clip_grads;  /* per weight, for clipping */
     int64_t *clip_sizes;
     int64_t iterations;
+    /* Nadam's u_product (Keras's extra optimizer variable) after step nadam_u_at; recomputed
+     * from the step count when that is not `iterations` (optim_step.c). */
+    float nadam_u_product;
+    int64_t nadam_u_at;
 
     /* One batch: inputs, targets and loss gradients, per model input/output. */
     rnn_workspace ws;

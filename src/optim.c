@@ -22,18 +22,49 @@ static rnn_optimizer base(rnn_optimizer_kind kind, float lr) {
 rnn_optimizer rnn_adam_defaults(void) { return base(RNN_OPT_ADAM, 0.001f); }
 rnn_optimizer rnn_sgd_defaults(void) { return base(RNN_OPT_SGD, 0.01f); }
 rnn_optimizer rnn_rmsprop_defaults(void) { return base(RNN_OPT_RMSPROP, 0.001f); }
+rnn_optimizer rnn_adamax_defaults(void) { return base(RNN_OPT_ADAMAX, 0.001f); }
+rnn_optimizer rnn_nadam_defaults(void) { return base(RNN_OPT_NADAM, 0.001f); }
+
+rnn_optimizer rnn_adagrad_defaults(void) {
+    rnn_optimizer o = base(RNN_OPT_ADAGRAD, 0.001f);
+    o.initial_accumulator_value = 0.1f;
+    return o;
+}
+
+rnn_optimizer rnn_adadelta_defaults(void) {
+    rnn_optimizer o = base(RNN_OPT_ADADELTA, 0.001f);
+    o.rho = 0.95f;
+    return o;
+}
+
+rnn_optimizer rnn_adamw_defaults(void) {
+    rnn_optimizer o = base(RNN_OPT_ADAMW, 0.001f);
+    o.weight_decay = 0.004f;
+    return o;
+}
 
 rnn_status rnn__optimizer_check(const rnn_optimizer *o) {
     if (!o) return rnn__fail(RNN_ERR_ARGUMENT, "optimizer is NULL");
-    if (o->kind != RNN_OPT_ADAM && o->kind != RNN_OPT_SGD && o->kind != RNN_OPT_RMSPROP)
+    if ((int)o->kind < RNN_OPT_ADAM || o->kind > RNN_OPT_ADAMW)
         return rnn__fail(RNN_ERR_ARGUMENT, "unknown optimizer kind %d", (int)o->kind);
     if (!(o->learning_rate >= 0.0f) || !isfinite(o->learning_rate))
         return rnn__fail(RNN_ERR_ARGUMENT, "learning_rate must be a finite value >= 0, got %g",
                          (double)o->learning_rate);
-    if (o->kind == RNN_OPT_ADAM &&
+    if ((o->kind == RNN_OPT_ADAM || o->kind == RNN_OPT_ADAMW || o->kind == RNN_OPT_ADAMAX ||
+         o->kind == RNN_OPT_NADAM) &&
         (!(o->beta_1 >= 0.0f && o->beta_1 < 1.0f) || !(o->beta_2 >= 0.0f && o->beta_2 < 1.0f)))
-        return rnn__fail(RNN_ERR_ARGUMENT, "Adam: beta_1 and beta_2 must be in [0, 1), got "
-                         "%g and %g", (double)o->beta_1, (double)o->beta_2);
+        return rnn__fail(RNN_ERR_ARGUMENT, "%s: beta_1 and beta_2 must be in [0, 1), got "
+                         "%g and %g", rnn__optimizer_class(o->kind), (double)o->beta_1,
+                         (double)o->beta_2);
+    if (o->kind == RNN_OPT_ADADELTA && !(o->rho >= 0.0f && o->rho < 1.0f))
+        return rnn__fail(RNN_ERR_ARGUMENT, "Adadelta: rho must be in [0, 1), got %g", (double)o->rho);
+    if (o->kind == RNN_OPT_ADAGRAD &&
+        (!(o->initial_accumulator_value >= 0.0f) || !isfinite(o->initial_accumulator_value)))
+        return rnn__fail(RNN_ERR_ARGUMENT, "Adagrad: initial_accumulator_value must be >= 0, "
+                         "got %g", (double)o->initial_accumulator_value);
+    if (!(o->weight_decay >= 0.0f) || !isfinite(o->weight_decay))
+        return rnn__fail(RNN_ERR_ARGUMENT, "weight_decay must be a finite value >= 0, got %g",
+                         (double)o->weight_decay);
     if (o->kind != RNN_OPT_SGD && (!(o->epsilon > 0.0f) || !isfinite(o->epsilon)))
         return rnn__fail(RNN_ERR_ARGUMENT, "epsilon must be positive, got %g", (double)o->epsilon);
     if (o->kind == RNN_OPT_RMSPROP && !(o->rho >= 0.0f && o->rho < 1.0f))
@@ -100,61 +131,6 @@ void rnn__optimizer_clip(const rnn_optimizer *o, float *const *g, const int64_t 
 
 void rnn__optimizer_apply(const rnn_optimizer *o, float lr, float *p, const float *g, float *s0,
                           float *s1, float *s2, int64_t n, int64_t step) {
-    switch (o->kind) {
-    case RNN_OPT_ADAM: {
-        /* Keras 3 Adam:
-         *   m += (g - m)(1 - b1);  v += (g^2 - v)(1 - b2);  (amsgrad: vh = max(vh, v))
-         *   alpha = lr sqrt(1 - b2^t) / (1 - b1^t);  p -= alpha m / (sqrt(v) + eps) */
-        const float b1 = o->beta_1, b2 = o->beta_2, eps = o->epsilon, t = (float)step;
-        const float alpha = lr * sqrtf(1.0f - powf(b2, t)) / (1.0f - powf(b1, t));
-        const float one_b1 = 1.0f - b1, one_b2 = 1.0f - b2;
-        float *m = s0, *v = s1, *vh = s2;
-        for (int64_t i = 0; i < n; i++) {
-            float gi = g[i];
-            m[i] += (gi - m[i]) * one_b1;
-            v[i] += (gi * gi - v[i]) * one_b2;
-            float vv = v[i];
-            if (o->amsgrad) vv = vh[i] = vh[i] > vv ? vh[i] : vv;
-            p[i] -= alpha * m[i] / (sqrtf(vv) + eps);
-        }
-        break;
-    }
-    case RNN_OPT_SGD: {
-        /* v = mu v - lr g; p += v (Nesterov: p += mu v - lr g). */
-        const float mu = o->momentum;
-        float *vel = s0;
-        if (mu == 0.0f) {
-            for (int64_t i = 0; i < n; i++) p[i] -= lr * g[i];
-        } else {
-            for (int64_t i = 0; i < n; i++) {
-                vel[i] = mu * vel[i] - lr * g[i];
-                p[i] += o->nesterov ? mu * vel[i] - lr * g[i] : vel[i];
-            }
-        }
-        break;
-    }
-    case RNN_OPT_RMSPROP: {
-        /* s = rho s + (1 - rho) g^2;  centered: gm = rho gm + (1 - rho) g, denom = s - gm^2
-         * delta = lr g / sqrt(denom + eps);  momentum: mom = mu mom + delta, p -= mom */
-        const float rho = o->rho, eps = o->epsilon, mu = o->momentum;
-        float *s = s0, *gm = s1, *mom = s2;
-        for (int64_t i = 0; i < n; i++) {
-            float gi = g[i];
-            s[i] = rho * s[i] + (1.0f - rho) * gi * gi;
-            float denom = s[i];
-            if (o->centered) {
-                gm[i] = rho * gm[i] + (1.0f - rho) * gi;
-                denom -= gm[i] * gm[i];
-            }
-            float delta = lr * gi / sqrtf(denom + eps);
-            if (mu > 0.0f) {
-                mom[i] = mu * mom[i] + delta;
-                p[i] -= mom[i];
-            } else {
-                p[i] -= delta;
-            }
-        }
-        break;
-    }
-    }
+    rnn_opt_step st = {lr, step, rnn__nadam_u_product(o, 1.0f, 0, step)};
+    rnn__optimizer_apply_ex(o, &st, p, g, NULL, NULL, s0, s1, s2, n);
 }

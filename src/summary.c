@@ -129,8 +129,14 @@ rnn_status rnn_summary(rnn_model *m, FILE *out) {
      * Adam: iterations, learning rate and two slots per weight; SGD: two scalars (+ momentum). */
     int64_t opt = 0;
     if (m->compiled && m->iterations > 0) {
-        if (m->optimizer.kind == RNN_OPT_ADAM) opt = 2 + 2 * total;
-        else opt = 2 + (m->optimizer.momentum != 0.0f ? total : 0);
+        switch (m->optimizer.kind) {
+        case RNN_OPT_ADAM: opt = 2 + 2 * total; break;
+        case RNN_OPT_ADAMW: opt = 2 + (m->optimizer.amsgrad ? 3 : 2) * total; break;
+        case RNN_OPT_ADAGRAD: opt = 2 + total; break;
+        case RNN_OPT_ADADELTA: case RNN_OPT_ADAMAX: opt = 2 + 2 * total; break;
+        case RNN_OPT_NADAM: opt = 3 + 2 * total; break;
+        default: opt = 2 + (m->optimizer.momentum != 0.0f ? total : 0);
+        }
     }
     char c1[32], s1[32];
     with_commas(total + opt, c1, sizeof c1);

@@ -21,6 +21,7 @@ typedef struct {
     rnn_rng rng, rng_epoch_start;
     double running, seen;                /* the epoch's loss sum (weighted by batch size) */
     double metric_correct[RNN_MAX_METRICS], metric_rows;
+    double metric_all_rows; /* masked rows included (root_mean_squared_error) */
     rnn_history *history;                /* arrays sized for every epoch; .epochs completed */
     int epochs_total;                    /* the fit's epochs (the history arrays' length) */
     int es_best_epoch, es_wait;          /* EarlyStopping */

@@ -60,8 +60,9 @@ static void building_errors(void) {
     CHECK(strstr(rnn_model_error(m), "ndim=3") != NULL, "model message: %s", rnn_model_error(m));
     CHECK(rnn_layer_count(m) == 1, "rejected layers were added: %d", rnn_layer_count(m));
     EXPECT(rnn_input(m, 3, 2), RNN_ERR_STATE, "before the first layer");
-    EXPECT(rnn_compile(m, "hinge", "adam"), RNN_ERR_ARGUMENT, "loss identifier: hinge");
-    EXPECT(rnn_compile(m, "mse", "adagrad"), RNN_ERR_ARGUMENT, "optimizer identifier: adagrad");
+    EXPECT(rnn_compile(m, "binary_focal_crossentropy", "adam"), RNN_ERR_ARGUMENT,
+           "loss identifier: binary_focal_crossentropy");
+    EXPECT(rnn_compile(m, "mse", "lion"), RNN_ERR_ARGUMENT, "optimizer identifier: lion");
     rnn_optimizer bad = rnn_adam_defaults();
     bad.beta_1 = 1.5f;
     EXPECT(rnn_compile_with(m, "mse", &bad), RNN_ERR_ARGUMENT, "beta_1");

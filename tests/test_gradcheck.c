@@ -234,11 +234,16 @@ static void check_losses(void) {
     } cases[] = {{RNN_LOSS_MSE, 0}, {RNN_LOSS_MAE, 0}, {RNN_LOSS_SPARSE_CATEGORICAL_CE, 0},
                  {RNN_LOSS_SPARSE_CATEGORICAL_CE, 1}, {RNN_LOSS_CATEGORICAL_CE, 0},
                  {RNN_LOSS_CATEGORICAL_CE, 1}, {RNN_LOSS_BINARY_CE, 0}, {RNN_LOSS_BINARY_CE, 1},
-                 {RNN_LOSS_KLD, 0}};
+                 {RNN_LOSS_KLD, 0}, {RNN_LOSS_HUBER, 0}, {RNN_LOSS_MSLE, 0}, {RNN_LOSS_MAPE, 0},
+                 {RNN_LOSS_LOG_COSH, 0}, {RNN_LOSS_POISSON, 0}, {RNN_LOSS_COSINE_SIMILARITY, 0},
+                 {RNN_LOSS_HINGE, 0}, {RNN_LOSS_SQUARED_HINGE, 0}, {RNN_LOSS_CATEGORICAL_HINGE, 0}};
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
-        rnn_loss_spec spec = {cases[c].kind, cases[c].logits};
+        rnn_loss_spec spec = {cases[c].kind, cases[c].logits, 1.0f};
+        /* values of either sign, except where the loss takes logs of the predictions */
+        const int any_sign = spec.kind >= RNN_LOSS_HUBER && spec.kind != RNN_LOSS_MSLE &&
+                             spec.kind != RNN_LOSS_POISSON;
         for (int i = 0; i < R * C; i++) {
-            pred[i] = cases[c].logits || spec.kind <= RNN_LOSS_MAE
+            pred[i] = cases[c].logits || spec.kind <= RNN_LOSS_MAE || any_sign
                           ? (float)rnn__rng_uniform(&r) * 4 - 2
                           : 0.05f + 0.9f * (float)rnn__rng_uniform(&r);
             target[i] = (float)rnn__rng_uniform(&r);
@@ -247,6 +252,8 @@ static void check_losses(void) {
             for (int i = 0; i < R; i++) target[i] = (float)(i % C);
         if (spec.kind == RNN_LOSS_BINARY_CE)
             for (int i = 0; i < R * C; i += 2) target[i] = (float)(i % 4 == 0);
+        if (spec.kind == RNN_LOSS_CATEGORICAL_HINGE) /* one-hot rows */
+            for (int i = 0; i < R * C; i++) target[i] = (float)(i % C == (i / C) % C);
         for (int with_mask = 0; with_mask < 2; with_mask++) {
             const uint8_t *mk = with_mask ? mask : NULL;
             double sum, lp, lm;
@@ -269,7 +276,7 @@ static void check_losses(void) {
                 nonzero += grad[i] != 0;
                 if (with_mask && !mask[i / C]) CHECK(grad[i] == 0, "masked row has a gradient");
             }
-            CHECK(nonzero >= (with_mask ? 4 : R) * (spec.kind == RNN_LOSS_SPARSE_CATEGORICAL_CE && !spec.from_logits ? 1 : C) / 2,
+            CHECK(nonzero >= (with_mask ? 4 : R) * ((spec.kind == RNN_LOSS_SPARSE_CATEGORICAL_CE && !spec.from_logits) || spec.kind == RNN_LOSS_CATEGORICAL_HINGE ? 1 : C) / 2,
                   "%s: only %d non-zero gradients", rnn__loss_name(spec.kind), nonzero);
         }
     }
@@ -278,12 +285,25 @@ static void check_losses(void) {
     float p2[2] = {1, 3}, t2[2] = {0, 0};
     double sum;
     int64_t count;
-    rnn_loss_spec mse = {RNN_LOSS_MSE, 0}, sce = {RNN_LOSS_SPARSE_CATEGORICAL_CE, 0};
+    rnn_loss_spec mse = {RNN_LOSS_MSE, 0, 1.0f}, sce = {RNN_LOSS_SPARSE_CATEGORICAL_CE, 0, 1.0f};
     rnn__loss_eval(&mse, p2, t2, 1, 2, NULL, NULL, &sum, &count);
     CHECK_CLOSE(sum, 5.0, 1e-9, 0, "mse value");
     float p3[2] = {0.25f, 0.75f}, id = 1;
     rnn__loss_eval(&sce, p3, &id, 1, 2, NULL, NULL, &sum, &count);
     CHECK_CLOSE(sum, -log(0.75), 1e-6, 0, "sparse CE value");
+    /* hinge with 0/1 targets takes them as -1/1 (Keras's convert_binary_labels_to_hinge):
+     * p = (0.5, -0.3), y = (1, 0): mean(max(1 - 0.5, 0), max(1 - 0.3, 0)) = 0.6; with y = (1, 0.5)
+     * nothing is converted: mean(0.5, 1.15) = 0.825. Huber with delta 0.5 on e = (1, 0.2):
+     * mean(0.5 - 0.125, 0.02) = 0.1975. */
+    rnn_loss_spec hinge = {RNN_LOSS_HINGE, 0, 1.0f}, huber = {RNN_LOSS_HUBER, 0, 0.5f};
+    float ph[2] = {0.5f, -0.3f}, yh[2] = {1, 0}, yh2[2] = {1, 0.5f};
+    rnn__loss_eval(&hinge, ph, yh, 1, 2, NULL, NULL, &sum, &count);
+    CHECK_CLOSE(sum, 0.6, 1e-6, 0, "hinge with binary targets");
+    rnn__loss_eval(&hinge, ph, yh2, 1, 2, NULL, NULL, &sum, &count);
+    CHECK_CLOSE(sum, 0.825, 1e-6, 0, "hinge with other targets");
+    float pu[2] = {1, 0.2f}, yu[2] = {0, 0};
+    rnn__loss_eval(&huber, pu, yu, 1, 2, NULL, NULL, &sum, &count);
+    CHECK_CLOSE(sum, 0.1975, 1e-6, 0, "huber delta 0.5");
 }
 
 /* The step loops split between threads (kernels/team.h): 20 units split 8 + 12 on two

@@ -92,6 +92,9 @@ typedef struct {
     graph_op ops[MAX_OPS];
     char loss[40];
     int from_logits;
+    float huber_delta;     /* 0: the loss has none */
+    int n_metrics;
+    char metrics[RNN_MAX_METRICS][40];
     rnn_optimizer opt;
     int has_opt;
     int train_steps;
@@ -295,16 +298,21 @@ static int optimizer_option(rnn_optimizer *o, const char *key, const char *value
         return 1;
     }
     if (!parse_float(value, &v)) return 0;
-    const int adam = o->kind == RNN_OPT_ADAM, sgd = o->kind == RNN_OPT_SGD,
-              rms = o->kind == RNN_OPT_RMSPROP;
+    const int adamw = o->kind == RNN_OPT_ADAMW;
+    const int adam = o->kind == RNN_OPT_ADAM || adamw, sgd = o->kind == RNN_OPT_SGD,
+              rms = o->kind == RNN_OPT_RMSPROP, betas = adam || o->kind == RNN_OPT_ADAMAX ||
+              o->kind == RNN_OPT_NADAM;
     if (!strcmp(key, "learning_rate")) o->learning_rate = v;
-    else if (!strcmp(key, "beta_1") && adam) o->beta_1 = v;
-    else if (!strcmp(key, "beta_2") && adam) o->beta_2 = v;
-    else if (!strcmp(key, "epsilon") && (adam || rms)) o->epsilon = v;
+    else if (!strcmp(key, "beta_1") && betas) o->beta_1 = v;
+    else if (!strcmp(key, "beta_2") && betas) o->beta_2 = v;
+    else if (!strcmp(key, "epsilon") && !sgd) o->epsilon = v;
     else if (!strcmp(key, "amsgrad") && adam) o->amsgrad = v != 0;
     else if (!strcmp(key, "momentum") && (sgd || rms)) o->momentum = v;
     else if (!strcmp(key, "nesterov") && sgd) o->nesterov = v != 0;
-    else if (!strcmp(key, "rho") && rms) o->rho = v;
+    else if (!strcmp(key, "rho") && (rms || o->kind == RNN_OPT_ADADELTA)) o->rho = v;
+    else if (!strcmp(key, "initial_accumulator_value") && o->kind == RNN_OPT_ADAGRAD)
+        o->initial_accumulator_value = v;
+    else if (!strcmp(key, "weight_decay")) o->weight_decay = v;
     else if (!strcmp(key, "centered") && rms) o->centered = v != 0;
     else if (!strcmp(key, "clipnorm")) o->clipnorm = v;
     else if (!strcmp(key, "clipvalue")) o->clipvalue = v;
@@ -422,6 +430,8 @@ static int parse_case(const char *path, case_spec *c) {
             if (n == 3) {
                 if (!strncmp(tok[2], "from_logits=", 12) && parse_int(tok[2] + 12, &v))
                     c->from_logits = v != 0;
+                else if (!strncmp(tok[2], "delta=", 6) && parse_float(tok[2] + 6, &c->huber_delta))
+                    ;
                 else
                     PARSE_FAIL("bad loss option %s", tok[2]);
             }
@@ -429,6 +439,11 @@ static int parse_case(const char *path, case_spec *c) {
             if (!strcmp(tok[1], "adam")) c->opt = rnn_adam_defaults();
             else if (!strcmp(tok[1], "sgd")) c->opt = rnn_sgd_defaults();
             else if (!strcmp(tok[1], "rmsprop")) c->opt = rnn_rmsprop_defaults();
+            else if (!strcmp(tok[1], "adagrad")) c->opt = rnn_adagrad_defaults();
+            else if (!strcmp(tok[1], "adadelta")) c->opt = rnn_adadelta_defaults();
+            else if (!strcmp(tok[1], "adamax")) c->opt = rnn_adamax_defaults();
+            else if (!strcmp(tok[1], "nadam")) c->opt = rnn_nadam_defaults();
+            else if (!strcmp(tok[1], "adamw")) c->opt = rnn_adamw_defaults();
             else PARSE_FAIL("unknown optimizer %s", tok[1]);
             c->has_opt = 1;
             for (int i = 2; i < n; i++) {
@@ -438,6 +453,10 @@ static int parse_case(const char *path, case_spec *c) {
                 if (!optimizer_option(&c->opt, tok[i], eq + 1))
                     PARSE_FAIL("unknown optimizer option or value %s=%s", tok[i], eq + 1);
             }
+        } else if (!strcmp(tok[0], "metric") && n == 2) {
+            if (c->n_metrics == RNN_MAX_METRICS || strlen(tok[1]) >= sizeof c->metrics[0])
+                PARSE_FAIL("too many metrics or too long a name");
+            snprintf(c->metrics[c->n_metrics++], sizeof c->metrics[0], "%s", tok[1]);
         } else if (!strcmp(tok[0], "train_steps") && n == 2) {
             if (!parse_int(tok[1], &v) || v < 1 || v > 1000) PARSE_FAIL("bad train_steps");
             c->train_steps = (int)v;
@@ -710,6 +729,8 @@ static rnn_model *build_graph(const case_spec *c, built_models *bm) {
 static int compile_case(rnn_model *m, const case_spec *c, const rnn_optimizer *opt) {
     rnn_status st = rnn_compile_with(m, c->loss, opt);
     if (st == RNN_OK && c->from_logits) st = rnn_set_from_logits(m, 1);
+    if (st == RNN_OK && c->huber_delta > 0) st = rnn_set_huber_delta(m, c->huber_delta);
+    for (int k = 0; k < c->n_metrics && st == RNN_OK; k++) st = rnn_add_metric(m, c->metrics[k]);
     CHECK(st == RNN_OK, "case %s: compile: %s", c->name, rnn_model_error(m));
     return st == RNN_OK;
 }
@@ -723,9 +744,9 @@ static rnn_status predict(rnn_model *m, const rnn_tensor *x, int nx, int batch, 
 }
 
 static rnn_status evaluate(rnn_model *m, const rnn_tensor *x, int nx, const rnn_tensor *y,
-                           int ny, int batch, double *loss) {
-    if (nx == 1 && ny == 1) return rnn_evaluate(m, rnn_data_xy(x[0], y[0]), batch, loss, NULL);
-    return rnn_evaluate(m, rnn_data_arrays(x, nx, y, ny), batch, loss, NULL);
+                           int ny, int batch, double *loss, double *metrics) {
+    if (nx == 1 && ny == 1) return rnn_evaluate(m, rnn_data_xy(x[0], y[0]), batch, loss, metrics);
+    return rnn_evaluate(m, rnn_data_arrays(x, nx, y, ny), batch, loss, metrics);
 }
 
 static rnn_status train_on_batch(rnn_model *m, const rnn_tensor *x, int nx, const rnn_tensor *y,
@@ -879,11 +900,26 @@ static void run_case(const char *dir) {
     save_round_trip(m, &c, x, nx, B, ny);
 
     /* 2. The loss, by evaluate (no update) from a fresh state. */
-    double value = NAN;
-    CHECK(evaluate(m, x, nx, y, ny, B, &value) == RNN_OK, "case %s: evaluate: %s", c.name,
-          rnn_model_error(m));
+    double value = NAN, mvalues[RNN_MAX_METRICS];
+    CHECK(evaluate(m, x, nx, y, ny, B, &value, mvalues) == RNN_OK, "case %s: evaluate: %s",
+          c.name, rnn_model_error(m));
     float fvalue = (float)value;
     compare(Q_LOSS, c.name, "loss (evaluate)", &fvalue, loss.data, 1);
+    /* The compiled metrics (metrics.npy: model.evaluate's values after the loss). */
+    if (c.n_metrics) {
+        rnn_tensor mt = {0};
+        if (load(dir, "metrics.npy", &mt)) {
+            CHECK(rnn_tensor_size(&mt) == c.n_metrics, "case %s: metrics.npy has %lld values",
+                  c.name, (long long)rnn_tensor_size(&mt));
+            for (int k = 0; k < c.n_metrics && k < rnn_tensor_size(&mt); k++) {
+                float fm = (float)mvalues[k];
+                char what[64];
+                snprintf(what, sizeof what, "metric %s", c.metrics[k]);
+                compare(Q_LOSS, c.name, what, &fm, mt.data + k, 1);
+            }
+            rnn_tensor_free(&mt);
+        }
+    }
     rnn_reset_states(m);
     if (c.predict_only) goto done;
 

@@ -3,7 +3,8 @@
 
   .venv/bin/python tools/check_keras_optimizer_state.py [build/rnn]
 
-For Adam, Adam(amsgrad), SGD(momentum) and RMSprop(centered, momentum): Keras trains a model
+For Adam, Adam(amsgrad), SGD(momentum), RMSprop(centered, momentum), Adagrad, Adadelta, Adamax,
+Nadam (with its u_product), AdamW (plain, amsgrad) and Adam(weight_decay): Keras trains a model
 for 3 steps and saves it (.keras and .h5); `rnn fit` continues it for one epoch of 4 more
 steps (no shuffling) and saves; Keras loads librnn's file. Compared with Keras continuing the
 same 4 steps itself: the weights, and every optimizer variable Keras loads from librnn's file
@@ -36,7 +37,15 @@ def main():
     cases = [("adam", lambda: keras.optimizers.Adam(0.01)),
              ("adam_amsgrad", lambda: keras.optimizers.Adam(0.01, amsgrad=True)),
              ("sgd_momentum", lambda: keras.optimizers.SGD(0.05, momentum=0.9)),
-             ("rmsprop_centered", lambda: keras.optimizers.RMSprop(0.01, momentum=0.5, centered=True))]
+             ("rmsprop_centered", lambda: keras.optimizers.RMSprop(0.01, momentum=0.5, centered=True)),
+             # issue 16
+             ("adagrad", lambda: keras.optimizers.Adagrad(0.05, initial_accumulator_value=0.2)),
+             ("adadelta", lambda: keras.optimizers.Adadelta(1.0)),
+             ("adamax", lambda: keras.optimizers.Adamax(0.02)),
+             ("nadam", lambda: keras.optimizers.Nadam(0.01)),
+             ("adamw", lambda: keras.optimizers.AdamW(0.01, weight_decay=0.05)),
+             ("adamw_amsgrad", lambda: keras.optimizers.AdamW(0.01, amsgrad=True)),
+             ("adam_weight_decay", lambda: keras.optimizers.Adam(0.01, weight_decay=0.1))]
     with tempfile.TemporaryDirectory() as tmp:
         np.save(os.path.join(tmp, "x2.npy"), x2)
         np.save(os.path.join(tmp, "y2.npy"), y2)
@@ -63,10 +72,12 @@ def main():
                 # Keras 3 restores only iteration and learning_rate from a legacy .h5 file (its
                 # own files included: it builds the optimizer before the model has variables),
                 # so for .h5 only those two are compared on the Keras side.
+                # (Nadam builds its u_product without the model's variables: Keras 3 then has a
+                # third, fresh variable after loading an .h5, which it does not restore.)
                 n = len(ov) if ext == "keras" else 2
-                same_count = len(bv) == n
+                same_count = len(bv) == n or (ext == "h5" and name == "nadam" and len(bv) == 3)
                 dv = max(float(np.abs(a.astype("float64") - b.astype("float64")).max())
-                         for a, b in zip(ov[:n], bv)) if same_count else float("inf")
+                         for a, b in zip(ov[:n], bv[:n])) if same_count else float("inf")
                 it = (int(ov[0]), int(bv[0]))
                 ok = dw <= 1e-5 and dv <= 1e-5 and same_count and it[0] == it[1] == 7
                 failed |= not ok

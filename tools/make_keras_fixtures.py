@@ -39,9 +39,10 @@ those cases (and says in case.txt which formula Keras used), so the comparison i
 either form. Saturated outputs, where the two differ, are not in the suite.
 
 Three more Keras 3.15.1 behaviours shape the graph cases (each explained where it is used):
-SPARSE_NOTE (the Embedding's sparse gradient under Adam and clipping: distinct ids in those
-cases), INITIAL_STATE_NOTE (an RNN called with initial_state is not masked: that decoder takes
-no mask), and RMSprop failing on an Embedding's gradient (RMSprop only on models without one).
+SPARSE_NOTE (the Embedding's sparse gradient under Adam and clipping: distinct ids in the
+cases before issue 16), INITIAL_STATE_NOTE (an RNN called with initial_state is not masked: that
+decoder takes no mask), and RMSprop on an Embedding's gradient (see the comment after
+SPARSE_NOTE).
 
 Weights are fed from files because initializers cannot be matched across frameworks
 (keras-semantics.md section 9). Everything here is deterministic: running the script twice gives
@@ -87,9 +88,12 @@ FORMAT_DOC = """\
 #       or Model (model=NAME: a model defined above, called as a layer)
 #   model NAME inputs=S[,S...] outputs=S[,S...]   keras.Model; the last one is the model tested
 # Both:
-#   loss NAME [from_logits=1]   reduction sum_over_batch_size, summed over the outputs
-#   optimizer adam|sgd|rmsprop key=value ...   the Keras optimizer's settings, clipnorm=,
-#       clipvalue=, global_clipnorm= when set, and schedule=inverse_time decay_steps= decay_rate=
+#   loss NAME [from_logits=1|delta=D]   reduction sum_over_batch_size, summed over the outputs
+#       (delta: Huber's)
+#   metric NAME        compile(metrics=[...]), in order; metrics.npy holds evaluate's values
+#   optimizer adam|sgd|rmsprop|adagrad|adadelta|adamax|nadam|adamw key=value ...   the Keras
+#       optimizer's settings, clipnorm=, clipvalue=, global_clipnorm=, weight_decay= when set,
+#       and schedule=inverse_time decay_steps= decay_rate=
 #       staircase= (or schedule=exponential ...) for an InverseTimeDecay (ExponentialDecay)
 #       learning rate (learning_rate= is its initial value)
 #   train_steps N      train_on_batch steps behind after<k>.npy and train_loss.npy
@@ -282,10 +286,11 @@ def g_td_dense(name, inputs, **kw):
 
 
 def graph(name, ops, loss="mse", optimizer=None, from_logits=False, target=None,
-          predict_only=False, batch=B, doc=""):
+          predict_only=False, batch=B, doc="", metrics=(), train_steps=None, loss_delta=None):
     return dict(name=name, ops=ops, loss=loss, optimizer=optimizer or opt("adam", 0.01),
                 from_logits=from_logits, target=target, predict_only=predict_only, batch=batch,
-                doc=doc, stateful=False)
+                doc=doc, stateful=False, metrics=list(metrics),
+                train_steps=train_steps or TRAIN_STEPS, loss_delta=loss_delta)
 
 
 def opt(kind, learning_rate, **kw):
@@ -298,15 +303,14 @@ EMB_WIDE = dict(input_dim=VW, output_dim=4)
 SPARSE_NOTE = """\
 The Embedding's gradient is a tf.IndexedSlices with one slice per token occurrence. Keras 3.15.1
 on TensorFlow applies the optimizer's element-wise steps to those slices before repeated ids are
-summed: Adam's m and v (v gets the sum of the squared slices, not the square of their sum; m's
-decay is applied once per occurrence), clipvalue (each slice clipped), clipnorm and
-global_clipnorm (the norm over the slices). librnn, like the dense gradient of the other
-backends, sums first. The two agree when no id occurs twice in the batch, so the cases that
-combine an Embedding with Adam or clipping use distinct ids (unique=True); SGD, with or without
-momentum, is linear in the gradient and takes any ids."""
-# No RMSprop with an Embedding: Keras 3.15.1's RMSprop fails on the Embedding's sparse
-# (IndexedSlices) gradient under TensorFlow ("indices[0] = ... is not in [0, ...)" in
-# rmsprop.py's divide), so RMSprop is tested on models without one.
+summed: Adam's v gets the sum of the squared slices, not the square of their sum (m sees the
+summed gradient), clipvalue clips each slice, clipnorm and global_clipnorm measure the norm over
+the slices. The cases written before issue 16 combine an Embedding with Adam or clipping only
+with distinct ids (unique=True), where the two forms agree; since issue 16 librnn takes the
+slices as Keras does, and the issue-16 cases (emb_repeated_*) repeat ids under every optimizer
+(repeated_ids_ok)."""
+# RMSprop on an Embedding: an earlier note said Keras 3.15.1's RMSprop fails on the Embedding's
+# IndexedSlices gradient; the emb_repeated_rmsprop* cases of issue 16 run it without error.
 
 GRAPH_CASES = [
     # Embedding(mask_zero) -> recurrent layer with return_sequences (and go_backwards) under the
@@ -615,6 +619,134 @@ GRAPH_CASES = [
 
 MERGE_CLASSES = ("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate",
                  "Dot")
+# ------------------------------------------------------------------ issue 16 (i16-train):
+# the optimizers Adagrad, Adadelta, Adamax, Nadam, AdamW and weight_decay; the regression and
+# hinge losses; the metrics; the Embedding's per-occurrence gradient under every optimizer
+# with repeated ids (librnn now takes the slices as Keras on TensorFlow does, SPARSE_NOTE); the
+# scenario-9 model's losses over 20 steps.
+
+
+def g_plain(units=4, out=2, activation=None):
+    """x (TG, 3) -> GRU(units) -> Dense(out)."""
+    kw = dict(units=out) if activation is None else dict(units=out, activation=activation)
+    return [g_input("x", TG, 3), g_layer("gru", "GRU", "x", units=units),
+            g_layer("dense", "Dense", "gru", **kw), g_model("model", "x", "dense")]
+
+
+def g_seq(loss_units=3, activation=None):
+    """x (TG, 3) -> LSTM(4, return_sequences) -> TimeDistributed(Dense(loss_units))."""
+    kw = dict(units=loss_units) if activation is None else dict(units=loss_units,
+                                                                  activation=activation)
+    return [g_input("x", TG, 3), g_layer("lstm", "LSTM", "x", units=4, return_sequences=True),
+            g_td_dense("td", "lstm", **kw), g_model("model", "x", "td")]
+
+
+def g_emb(mask_zero):
+    """Embedding(V, 4) of ids with repeats (and padding under mask_zero) -> GRU(3) -> Dense(2)."""
+    return [g_ids("ids", TG, V, PAD if mask_zero else ["xxxxxx"] * B),
+            g_layer("emb", "Embedding", "ids", mask_zero=mask_zero, **EMB),
+            g_layer("gru", "GRU", "emb", units=3), g_layer("dense", "Dense", "gru", units=2),
+            g_model("model", "ids", "dense")]
+
+
+def sparse_graph(name, ops, **kw):
+    spec = graph(name, ops, **kw)
+    spec["repeated_ids_ok"] = True
+    return spec
+
+
+EMB_OPTIMIZERS = [
+    ("adam", opt("adam", 0.01)),
+    ("rmsprop", opt("rmsprop", 0.01)),
+    ("adagrad", opt("adagrad", 0.1)),
+    ("sgd_momentum", opt("sgd", 0.1, momentum=0.9)),
+    ("adadelta", opt("adadelta", 1.0)),
+    ("adamax", opt("adamax", 0.02)),
+    ("nadam", opt("nadam", 0.01)),
+    ("adamw", opt("adamw", 0.01, weight_decay=0.1)),
+]
+
+REGRESSION_METRICS = ["mae", "mse", "mape", "msle", "root_mean_squared_error",
+                      "mean_absolute_error", "cosine_similarity", "poisson"]
+
+GRAPH_CASES += [
+    # the new optimizers, 5 steps each (Adadelta with learning_rate 1.0, as its paper has it:
+    # Keras's default 0.001 barely moves the weights)
+    graph("opt_adagrad", g_plain(), optimizer=opt("adagrad", 0.1)),
+    graph("opt_adagrad_initial_accumulator", g_plain(),
+          optimizer=opt("adagrad", 0.05, initial_accumulator_value=0.5, epsilon=1e-4)),
+    graph("opt_adadelta", g_plain(), optimizer=opt("adadelta", 1.0)),
+    graph("opt_adadelta_rho", g_plain(), optimizer=opt("adadelta", 0.5, rho=0.8)),
+    graph("opt_adamax", g_plain(), optimizer=opt("adamax", 0.02)),
+    graph("opt_nadam", g_plain(), optimizer=opt("nadam", 0.01)),
+    graph("opt_nadam_betas", g_plain(), optimizer=opt("nadam", 0.02, beta_1=0.8, beta_2=0.99)),
+    graph("opt_adamw_default_decay", g_plain(), optimizer=opt("adamw", 0.01)),
+    graph("opt_adamw_amsgrad", g_plain(), optimizer=opt("adamw", 0.01, weight_decay=0.2,
+                                                         amsgrad=True)),
+    # weight_decay is an argument of every Keras 3 optimizer
+    graph("opt_adam_weight_decay", g_plain(), optimizer=opt("adam", 0.01, weight_decay=0.3)),
+    graph("opt_sgd_weight_decay", g_plain(), optimizer=opt("sgd", 0.1, momentum=0.5,
+                                                            weight_decay=0.5)),
+    graph("opt_rmsprop_weight_decay", g_plain(), optimizer=opt("rmsprop", 0.01, weight_decay=0.3)),
+    # the losses (last output and sequences), with metrics
+    graph("loss_huber", g_plain(), loss="huber", metrics=["mae", "mse"]),
+    graph("loss_huber_delta_sequences", g_seq(), loss="huber", loss_delta=0.3,
+          metrics=["root_mean_squared_error"]),
+    graph("loss_msle", g_plain(activation="softplus"), loss="mean_squared_logarithmic_error",
+          metrics=["msle", "mean_squared_logarithmic_error"]),
+    graph("loss_mape_sequences", g_seq(), loss="mean_absolute_percentage_error",
+          metrics=["mape", "mean_absolute_percentage_error"]),
+    graph("loss_log_cosh", g_seq(), loss="log_cosh", metrics=["mae"]),
+    graph("loss_poisson", g_plain(activation="softplus"), loss="poisson", metrics=["poisson"]),
+    graph("loss_cosine_similarity", g_seq(4), loss="cosine_similarity",
+          metrics=["cosine_similarity"]),
+    graph("loss_hinge_binary_labels", g_plain(), loss="hinge", metrics=["hinge",
+                                                                       "squared_hinge"]),
+    graph("loss_squared_hinge", g_seq(), loss="squared_hinge", metrics=["squared_hinge"]),
+    graph("loss_categorical_hinge", g_plain(out=4), loss="categorical_hinge",
+          metrics=["categorical_hinge"]),
+    # a masked sequence output: masked steps are left out of the loss and the metrics
+    graph("loss_huber_masked", [
+        g_ids("ids", TG, V, PAD),
+        g_layer("emb", "Embedding", "ids", mask_zero=True, **EMB),
+        g_layer("gru", "GRU", "emb", units=3, return_sequences=True),
+        g_td_dense("td", "gru", units=2),
+        g_model("model", "ids", "td")], loss="huber", loss_delta=0.4, optimizer=opt("sgd", 0.5),
+        metrics=["mae", "root_mean_squared_error", "mse"]),
+    # the metrics
+    graph("metrics_regression", g_plain(activation="softplus"), loss="mse",
+          metrics=REGRESSION_METRICS),
+    graph("metrics_categorical", g_plain(out=4, activation="softmax"),
+          loss="categorical_crossentropy",
+          metrics=["accuracy", "categorical_hinge", "kl_divergence", "categorical_crossentropy",
+                   "hinge", "squared_hinge", "mse"]),
+] + [
+    # the Embedding's gradient with repeated ids under each optimizer, without and with
+    # mask_zero
+    sparse_graph("emb_repeated_%s%s" % (label, "_mask" if mask else ""), g_emb(mask),
+                 optimizer=o)
+    for label, o in EMB_OPTIMIZERS for mask in (False, True)
+] + [
+    # clipping measures and clips the per-occurrence slices
+    sparse_graph("emb_repeated_adam_clipnorm", g_emb(True),
+                 optimizer=opt("adam", 0.01, clipnorm=0.05)),
+    sparse_graph("emb_repeated_adam_clipvalue", g_emb(False),
+                 optimizer=opt("adam", 0.01, clipvalue=0.02)),
+    sparse_graph("emb_repeated_sgd_global_clipnorm", g_emb(True),
+                 optimizer=opt("sgd", 0.5, momentum=0.9, global_clipnorm=0.1)),
+    # scenario 9 (SCENARIOS.md): Embedding -> GRU -> GRU -> TimeDistributed(Dense(vocab)) ->
+    # softmax, sparse categorical cross-entropy, Adam(0.009); narrower than the scenario's
+    # GRU(512) and GRU(128) so that the fixture stays small; 20 steps of per-step losses
+    sparse_graph("scenario9_embedding_gru_adam_20_steps", [
+        g_ids("ids", TG, 12, ["xxxxxx"] * B),
+        g_layer("emb", "Embedding", "ids", input_dim=12, output_dim=6),
+        g_layer("gru1", "GRU", "emb", units=16, return_sequences=True),
+        g_layer("gru2", "GRU", "gru1", units=8, return_sequences=True),
+        g_td_dense("td", "gru2", units=12),
+        g_layer("softmax", "Activation", "td", activation="softmax"),
+        g_model("model", "ids", "softmax")],
+        loss="sparse_categorical_crossentropy", optimizer=opt("adam", 0.009), train_steps=20),
+]
 
 ALL_CASES = CASES + GRAPH_CASES
 
@@ -715,7 +847,9 @@ def optimizer_of(spec):
                      "exponential": keras.optimizers.schedules.ExponentialDecay}[sched_kind]
         lr = sched_cls(lr, decay_steps, decay_rate, staircase=staircase)
     cls = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD,
-           "rmsprop": keras.optimizers.RMSprop}[kind]
+           "rmsprop": keras.optimizers.RMSprop, "adagrad": keras.optimizers.Adagrad,
+           "adadelta": keras.optimizers.Adadelta, "adamax": keras.optimizers.Adamax,
+           "nadam": keras.optimizers.Nadam, "adamw": keras.optimizers.AdamW}[kind]
     optimizer = cls(learning_rate=lr, **spec)
     if schedule:
         parts = ["learning_rate=" + fmt(float(lr.initial_learning_rate))]
@@ -723,9 +857,14 @@ def optimizer_of(spec):
         parts = ["learning_rate=" + fmt(optimizer.learning_rate.numpy().item())]
     keys = {"adam": ["beta_1", "beta_2", "epsilon", "amsgrad"],
             "sgd": ["momentum", "nesterov"],
-            "rmsprop": ["rho", "momentum", "epsilon", "centered"]}[kind]
+            "rmsprop": ["rho", "momentum", "epsilon", "centered"],
+            "adagrad": ["initial_accumulator_value", "epsilon"],
+            "adadelta": ["rho", "epsilon"],
+            "adamax": ["beta_1", "beta_2", "epsilon"],
+            "nadam": ["beta_1", "beta_2", "epsilon"],
+            "adamw": ["beta_1", "beta_2", "epsilon", "amsgrad"]}[kind]
     parts += ["%s=%s" % (k, fmt(getattr(optimizer, k))) for k in keys]
-    for k in ("clipnorm", "clipvalue", "global_clipnorm"):
+    for k in ("clipnorm", "clipvalue", "global_clipnorm", "weight_decay"):
         if getattr(optimizer, k) is not None:
             parts.append("%s=%s" % (k, fmt(float(getattr(optimizer, k)))))
     if schedule:
@@ -734,7 +873,13 @@ def optimizer_of(spec):
     return optimizer, "optimizer %s %s" % (kind, " ".join(parts))
 
 
-def loss_of(name, from_logits):
+def loss_of(name, from_logits, delta=None):
+    if name == "huber":
+        return keras.losses.Huber(delta=1.0 if delta is None else delta)
+    if name in ("mean_squared_logarithmic_error", "mean_absolute_percentage_error", "log_cosh",
+                "poisson", "cosine_similarity", "hinge", "squared_hinge", "categorical_hinge"):
+        assert not from_logits
+        return getattr(keras.losses, "".join(w.capitalize() for w in name.split("_")))()
     if name == "mse":
         return keras.losses.MeanSquaredError()
     if name == "mae":
@@ -836,8 +981,21 @@ def softmax(z):
 
 
 def draw_target(rng, loss, shape):
-    if loss in ("mse", "mae"):
+    if loss in ("mse", "mae", "huber", "log_cosh", "cosine_similarity"):
         return rng.normal(0.0, 0.5, size=shape).astype(np.float32)
+    if loss == "mean_absolute_percentage_error":  # away from 0, either sign
+        return (rng.uniform(0.5, 1.5, size=shape) * rng.choice([-1, 1], size=shape)).astype(
+            np.float32)
+    if loss == "mean_squared_logarithmic_error":
+        return rng.uniform(0.0, 2.0, size=shape).astype(np.float32)
+    if loss == "poisson":
+        return rng.poisson(1.0, size=shape).astype(np.float32)
+    if loss == "hinge":  # 0/1 labels: Keras converts them to -1/1
+        return rng.randint(0, 2, size=shape).astype(np.float32)
+    if loss == "squared_hinge":  # -1/1 labels, used as they are
+        return (2 * rng.randint(0, 2, size=shape) - 1).astype(np.float32)
+    if loss == "categorical_hinge":
+        return np.eye(shape[-1], dtype=np.float32)[rng.randint(0, shape[-1], size=shape[:-1])]
     if loss == "sparse_categorical_crossentropy":
         return rng.randint(0, shape[-1], size=shape[:-1]).astype(np.float32)
     if loss == "categorical_crossentropy":
@@ -926,6 +1084,8 @@ def check_sparse_ids(spec, embedded):
     """SPARSE_NOTE: with Adam or clipping, no id the loss can reach occurs twice in the batch
     (masked padding has a zero gradient and does not count)."""
     o = spec["optimizer"]
+    if spec.get("repeated_ids_ok", False):  # issue 16 (6): librnn takes the slices too
+        return
     if not (o["kind"] == "adam" or o.get("clipnorm") or o.get("clipvalue") or
             o.get("global_clipnorm")):
         return
@@ -957,9 +1117,12 @@ def make_case(spec):
         spec, rng)
     x_in, y_in = one_or_list(xs), one_or_list(ys)
 
-    loss_fn = loss_of(spec["loss"], spec.get("from_logits", False))
+    loss_fn = loss_of(spec["loss"], spec.get("from_logits", False), spec.get("loss_delta"))
     optimizer, opt_line = optimizer_of(spec["optimizer"])
-    model.compile(loss=loss_fn, optimizer=optimizer, jit_compile=False)
+    metrics = spec.get("metrics", [])
+    model.compile(loss=loss_fn, optimizer=optimizer, jit_compile=False,
+                  metrics=metrics or None)
+    train_steps = spec.get("train_steps", TRAIN_STEPS)
 
     directory = os.path.join(OUT, name)
     os.makedirs(directory)
@@ -1017,8 +1180,13 @@ def make_case(spec):
             assert np.any(g != 0), "%s: gradient %d is all zero" % (name, k)
 
         # Training: TRAIN_STEPS train_on_batch steps on (x, y), no shuffling (one fixed batch).
+        if metrics:  # the compiled metrics at the initial weights, from a fresh state
+            values = model.evaluate(x_in, y_in, batch_size=batch, verbose=0, return_dict=True)
+            reset_states(model)
+            assert abs(values["loss"] - float(loss.numpy())) <= 1e-6 + 1e-5 * abs(values["loss"])
+            save(directory, "metrics.npy", np.array([values[k] for k in metrics], np.float32))
         train_losses = []
-        for _ in range(TRAIN_STEPS):
+        for _ in range(train_steps):
             train_losses.append(float(np.atleast_1d(model.train_on_batch(x_in, y_in))[0]))
         assert abs(train_losses[0] - float(loss.numpy())) <= 1e-6 + 1e-5 * abs(train_losses[0])
         save(directory, "train_loss.npy", np.array(train_losses))
@@ -1045,12 +1213,15 @@ def make_case(spec):
     loss_line = "loss " + spec["loss"]
     if spec.get("from_logits"):
         loss_line += " from_logits=1"
+    if spec.get("loss_delta") is not None:
+        loss_line += " delta=" + fmt(float(spec["loss_delta"]))
     lines.append(loss_line)
+    lines += ["metric " + k for k in metrics]
     lines.append(opt_line)
     if spec.get("predict_only"):
         lines.append("predict_only 1")
     else:
-        lines.append("train_steps %d" % TRAIN_STEPS)
+        lines.append("train_steps %d" % train_steps)
     if spec["stateful"]:
         lines.append("stateful_chunks 2")
     with open(os.path.join(directory, "case.txt"), "w") as f:

@@ -782,6 +782,11 @@ static int optimizer_from(const cJSON *v, rnn_optimizer *opt) {
     if (!strcasecmp(cls, "adam")) *opt = rnn_adam_defaults();
     else if (!strcasecmp(cls, "sgd")) *opt = rnn_sgd_defaults();
     else if (!strcasecmp(cls, "rmsprop")) *opt = rnn_rmsprop_defaults();
+    else if (!strcasecmp(cls, "adagrad")) *opt = rnn_adagrad_defaults();
+    else if (!strcasecmp(cls, "adadelta")) *opt = rnn_adadelta_defaults();
+    else if (!strcasecmp(cls, "adamax")) *opt = rnn_adamax_defaults();
+    else if (!strcasecmp(cls, "nadam")) *opt = rnn_nadam_defaults();
+    else if (!strcasecmp(cls, "adamw")) *opt = rnn_adamw_defaults();
     else return 0;
     if (!cfg) return 1;
     const cJSON *lr = get(cfg, "learning_rate");
@@ -802,7 +807,10 @@ static int optimizer_from(const cJSON *v, rnn_optimizer *opt) {
         opt->decay_steps = (int64_t)steps;
         opt->staircase = cJSON_IsTrue(get(sc_cfg, "staircase"));
     } else if (present(lr)) return 0;
-    if (present(get(cfg, "weight_decay")) || cJSON_IsTrue(get(cfg, "use_ema"))) return 0;
+    if (cJSON_IsTrue(get(cfg, "use_ema"))) return 0;
+    /* weight_decay: null is None (0 here); AdamW's default stays when the key is absent */
+    const cJSON *wd = get(cfg, "weight_decay");
+    if (cJSON_IsNull(wd)) opt->weight_decay = 0.0f;
     if (present(get(cfg, "gradient_accumulation_steps"))) return 0;
     int ok = 1;
     ok &= number_or(cfg, "beta_1", &opt->beta_1);
@@ -814,6 +822,8 @@ static int optimizer_from(const cJSON *v, rnn_optimizer *opt) {
     ok &= number_or(cfg, "clipnorm", &opt->clipnorm);
     ok &= number_or(cfg, "clipvalue", &opt->clipvalue);
     ok &= number_or(cfg, "global_clipnorm", &opt->global_clipnorm);
+    ok &= number_or(cfg, "weight_decay", &opt->weight_decay);
+    ok &= number_or(cfg, "initial_accumulator_value", &opt->initial_accumulator_value);
     if (cJSON_IsTrue(get(cfg, "nesterov"))) opt->nesterov = 1;
     if (cJSON_IsTrue(get(cfg, "amsgrad"))) opt->amsgrad = 1;
     if (cJSON_IsTrue(get(cfg, "centered"))) opt->centered = 1;
@@ -845,6 +855,8 @@ void rnn__keras_apply_compile(rnn_model *m, const cJSON *compile, int legacy) {
         return;
     }
     if (logits) rnn_set_from_logits(m, 1);
+    const cJSON *delta = get(get(get(compile, "loss"), "config"), "delta");
+    if (m->loss.kind == RNN_LOSS_HUBER && cJSON_IsNumber(delta)) rnn_set_huber_delta(m, (float)delta->valuedouble);
     const cJSON *metrics = get(compile, "metrics"), *mt;
     if (cJSON_IsArray(metrics) && cJSON_GetArraySize(metrics) == 1 &&
         cJSON_IsArray(cJSON_GetArrayItem(metrics, 0)))

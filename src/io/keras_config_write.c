@@ -4,12 +4,14 @@
  * written by its class's row in keras_layers.c. Only what librnn models hold is written; Keras
  * fills the rest with its defaults. */
 #ifdef RNN_WITH_KERAS_IO
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "error.h"
 #include "io/keras_layers.h"
 #include "layers/layer_options.h"
+#include "optim.h"
 
 static cJSON *shape_json(const rnn_shape *s) {
     cJSON *a = cJSON_CreateArray();
@@ -165,6 +167,15 @@ static const char *loss_keras_name(rnn_loss_kind k) {
     case RNN_LOSS_CATEGORICAL_CE: return "categorical_crossentropy";
     case RNN_LOSS_BINARY_CE: return "binary_crossentropy";
     case RNN_LOSS_KLD: return "kl_divergence";
+    case RNN_LOSS_HUBER: return "huber";
+    case RNN_LOSS_MSLE: return "mean_squared_logarithmic_error";
+    case RNN_LOSS_MAPE: return "mean_absolute_percentage_error";
+    case RNN_LOSS_LOG_COSH: return "log_cosh";
+    case RNN_LOSS_POISSON: return "poisson";
+    case RNN_LOSS_COSINE_SIMILARITY: return "cosine_similarity";
+    case RNN_LOSS_HINGE: return "hinge";
+    case RNN_LOSS_SQUARED_HINGE: return "squared_hinge";
+    case RNN_LOSS_CATEGORICAL_HINGE: return "categorical_hinge";
     default: return NULL;
     }
 }
@@ -178,21 +189,34 @@ static const char *loss_class(rnn_loss_kind k) {
     }
 }
 
+/* A float setting: Keras 3 refuses an integer learning_rate ("should be float"), and cJSON
+ * writes 1.0 as 1, so integral values are written with a decimal point. */
+static void add_float(cJSON *obj, const char *key, double v) {
+    char text[64];
+    if (v == floor(v) && fabs(v) < 1e15) {
+        snprintf(text, sizeof text, "%.1f", v);
+        cJSON_AddRawToObject(obj, key, text);
+    } else {
+        cJSON_AddNumberToObject(obj, key, v);
+    }
+}
+
 static cJSON *optimizer_json(const rnn_optimizer *o, const rnn_keras_write_ctx *c) {
-    const char *cls = o->kind == RNN_OPT_ADAM ? "Adam" : o->kind == RNN_OPT_SGD ? "SGD" : "RMSprop";
+    static const char *const names[] = {"adam", "SGD", "rmsprop", "adagrad", "adadelta",
+                                        "adamax", "nadam", "adam_w"};
+    const char *cls = rnn__optimizer_class(o->kind);
     if (o->decay != 0 && !c->legacy) {
         rnn__fail(RNN_ERR_UNSUPPORTED, "the optimizer's Keras 2 decay=%g has no Keras 3 form "
                   "(use a learning-rate schedule)", (double)o->decay);
         return NULL;
     }
     cJSON *cfg = cJSON_CreateObject();
-    cJSON_AddStringToObject(cfg, "name", o->kind == RNN_OPT_ADAM ? "adam"
-                                         : o->kind == RNN_OPT_SGD ? "SGD" : "rmsprop");
+    cJSON_AddStringToObject(cfg, "name", names[o->kind]);
     if (o->schedule == RNN_SCHEDULE_CONSTANT) {
-        cJSON_AddNumberToObject(cfg, "learning_rate", o->learning_rate);
+        add_float(cfg, "learning_rate", o->learning_rate);
     } else {
         cJSON *sc = cJSON_CreateObject();
-        cJSON_AddNumberToObject(sc, "initial_learning_rate", o->learning_rate);
+        add_float(sc, "initial_learning_rate", o->learning_rate);
         cJSON_AddNumberToObject(sc, "decay_steps", (double)o->decay_steps);
         cJSON_AddNumberToObject(sc, "decay_rate", o->decay_rate);
         cJSON_AddBoolToObject(sc, "staircase", o->staircase);
@@ -213,7 +237,21 @@ static cJSON *optimizer_json(const rnn_optimizer *o, const rnn_keras_write_ctx *
     if (o->clipvalue > 0) cJSON_AddNumberToObject(cfg, "clipvalue", o->clipvalue);
     else cJSON_AddNullToObject(cfg, "clipvalue");
     if (c->legacy) cJSON_AddNumberToObject(cfg, "decay", o->decay);
-    if (o->kind == RNN_OPT_ADAM) {
+    /* weight_decay (every Keras 3 optimizer): written where it is set or the kind is new, so
+     * that the files of the three first kinds stay as they were */
+    if (o->weight_decay > 0) cJSON_AddNumberToObject(cfg, "weight_decay", o->weight_decay);
+    else if (o->kind > RNN_OPT_RMSPROP) cJSON_AddNullToObject(cfg, "weight_decay");
+    if (o->kind == RNN_OPT_ADAGRAD) {
+        cJSON_AddNumberToObject(cfg, "initial_accumulator_value", o->initial_accumulator_value);
+        cJSON_AddNumberToObject(cfg, "epsilon", o->epsilon);
+    } else if (o->kind == RNN_OPT_ADADELTA) {
+        cJSON_AddNumberToObject(cfg, "rho", o->rho);
+        cJSON_AddNumberToObject(cfg, "epsilon", o->epsilon);
+    } else if (o->kind == RNN_OPT_ADAMAX || o->kind == RNN_OPT_NADAM) {
+        cJSON_AddNumberToObject(cfg, "beta_1", o->beta_1);
+        cJSON_AddNumberToObject(cfg, "beta_2", o->beta_2);
+        cJSON_AddNumberToObject(cfg, "epsilon", o->epsilon);
+    } else if (o->kind == RNN_OPT_ADAM || o->kind == RNN_OPT_ADAMW) {
         cJSON_AddNumberToObject(cfg, "beta_1", o->beta_1);
         cJSON_AddNumberToObject(cfg, "beta_2", o->beta_2);
         cJSON_AddNumberToObject(cfg, "epsilon", o->epsilon);
@@ -221,7 +259,7 @@ static cJSON *optimizer_json(const rnn_optimizer *o, const rnn_keras_write_ctx *
     } else if (o->kind == RNN_OPT_SGD) {
         cJSON_AddNumberToObject(cfg, "momentum", o->momentum);
         cJSON_AddBoolToObject(cfg, "nesterov", o->nesterov);
-    } else {
+    } else if (o->kind == RNN_OPT_RMSPROP) {
         cJSON_AddNumberToObject(cfg, "rho", o->rho);
         cJSON_AddNumberToObject(cfg, "momentum", o->momentum);
         cJSON_AddNumberToObject(cfg, "epsilon", o->epsilon);
@@ -237,6 +275,17 @@ static cJSON *optimizer_json(const rnn_optimizer *o, const rnn_keras_write_ctx *
 
 static cJSON *loss_json(rnn_model *m) {
     const char *cls = loss_class(m->loss.kind);
+    if (m->loss.kind == RNN_LOSS_HUBER && m->loss.delta != 1.0f) {
+        cJSON *h = cJSON_CreateObject();
+        cJSON_AddStringToObject(h, "module", "keras.losses");
+        cJSON_AddStringToObject(h, "class_name", "Huber");
+        cJSON *hc = cJSON_AddObjectToObject(h, "config");
+        cJSON_AddStringToObject(hc, "name", "huber_loss");
+        cJSON_AddStringToObject(hc, "reduction", "sum_over_batch_size");
+        cJSON_AddNumberToObject(hc, "delta", m->loss.delta);
+        cJSON_AddNullToObject(h, "registered_name");
+        return h;
+    }
     if (!m->loss.from_logits || !cls) return cJSON_CreateString(loss_keras_name(m->loss.kind));
     cJSON *e = cJSON_CreateObject();
     cJSON_AddStringToObject(e, "module", "keras.losses");
@@ -334,7 +383,17 @@ char *rnn__keras_legacy_training_json(rnn_model *m) {
     if (!opt) return NULL;
     cJSON *root = cJSON_CreateObject();
     cJSON_AddItemToObject(root, "optimizer_config", opt);
-    cJSON_AddStringToObject(root, "loss", loss_keras_name(m->loss.kind));
+    if (m->loss.kind == RNN_LOSS_HUBER && m->loss.delta != 1.0f) {
+        /* Huber(delta) as tf.keras writes a loss object: class_name and config */
+        cJSON *h = cJSON_AddObjectToObject(root, "loss");
+        cJSON_AddStringToObject(h, "class_name", "Huber");
+        cJSON *hc = cJSON_AddObjectToObject(h, "config");
+        cJSON_AddStringToObject(hc, "name", "huber_loss");
+        cJSON_AddStringToObject(hc, "reduction", "sum_over_batch_size");
+        cJSON_AddNumberToObject(hc, "delta", m->loss.delta);
+    } else {
+        cJSON_AddStringToObject(root, "loss", loss_keras_name(m->loss.kind));
+    }
     cJSON_AddItemToObject(root, "metrics", metrics_json(m));
     cJSON_AddNullToObject(root, "weighted_metrics");
     cJSON_AddNullToObject(root, "loss_weights");

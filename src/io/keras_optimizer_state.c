@@ -9,6 +9,11 @@
  *   SGD:     momentum per weight, only when momentum != 0
  *   RMSprop: velocity per weight, then momentum per weight (momentum > 0), then
  *            average_gradient per weight (centered)
+ *   Adagrad: accumulator per weight (starting at initial_accumulator_value)
+ *   Adadelta: (accumulated_grad, accumulated_delta_var) per weight
+ *   Adamax:  (momentum, norm) per weight
+ *   Nadam:   (momentum, velocity) per weight, then its u_product (named "variable")
+ *   AdamW:   as Adam
  * in model.trainable_variables order, which is librnn's get_weights order (all of librnn's
  * weights are trainable). A .keras file holds them as /optimizer/vars/<i> of model.weights.h5;
  * a legacy .h5 as the group optimizer_weights (attribute weight_names, one dataset per name),
@@ -30,17 +35,18 @@
 
 #include "error.h"
 #include "io/keras_io.h"
+#include "optim.h"
 
 /* One variable of the list: a slot array over weight w, or a scalar. */
 typedef struct {
-    enum { VAR_ITERATION, VAR_LEARNING_RATE, VAR_SLOT } kind;
+    enum { VAR_ITERATION, VAR_LEARNING_RATE, VAR_SLOT, VAR_U_PRODUCT } kind;
     int slot;   /* VAR_SLOT: 0..2, librnn's slot array (optim.h) */
     int weight; /* VAR_SLOT: index into m->weights */
     const char *suffix;
 } opt_var;
 
 /* The Keras variable list of the model's compiled optimizer. Returns the count (n_max ample:
- * 2 + 3 * n_weights). */
+ * 3 + 3 * n_weights). */
 static int variable_list(const rnn_model *m, opt_var *v) {
     const rnn_optimizer *o = &m->optimizer;
     int n = 0, nw = m->n_weights;
@@ -48,6 +54,7 @@ static int variable_list(const rnn_model *m, opt_var *v) {
     if (o->schedule == RNN_SCHEDULE_CONSTANT) v[n++] = (opt_var){VAR_LEARNING_RATE, 0, 0, "learning_rate"};
     switch (o->kind) {
     case RNN_OPT_ADAM:
+    case RNN_OPT_ADAMW:
         for (int w = 0; w < nw; w++) {
             v[n++] = (opt_var){VAR_SLOT, 0, w, "momentum"};
             v[n++] = (opt_var){VAR_SLOT, 1, w, "velocity"};
@@ -66,12 +73,37 @@ static int variable_list(const rnn_model *m, opt_var *v) {
         if (o->centered)
             for (int w = 0; w < nw; w++) v[n++] = (opt_var){VAR_SLOT, 1, w, "average_gradient"};
         break;
+    case RNN_OPT_ADAGRAD:
+        for (int w = 0; w < nw; w++) v[n++] = (opt_var){VAR_SLOT, 0, w, "accumulator"};
+        break;
+    case RNN_OPT_ADADELTA:
+        for (int w = 0; w < nw; w++) {
+            v[n++] = (opt_var){VAR_SLOT, 0, w, "accumulated_grad"};
+            v[n++] = (opt_var){VAR_SLOT, 1, w, "accumulated_delta_var"};
+        }
+        break;
+    case RNN_OPT_ADAMAX:
+        for (int w = 0; w < nw; w++) {
+            v[n++] = (opt_var){VAR_SLOT, 0, w, "momentum"};
+            v[n++] = (opt_var){VAR_SLOT, 1, w, "norm"};
+        }
+        break;
+    case RNN_OPT_NADAM:
+        for (int w = 0; w < nw; w++) {
+            v[n++] = (opt_var){VAR_SLOT, 0, w, "momentum"};
+            v[n++] = (opt_var){VAR_SLOT, 1, w, "velocity"};
+        }
+        v[n++] = (opt_var){VAR_U_PRODUCT, 0, 0, "variable"};
+        break;
     }
     return n;
 }
 
+/* Keras's default optimizer names, the prefix of the legacy .h5 weight names. */
 static const char *optimizer_stem(const rnn_optimizer *o) {
-    return o->kind == RNN_OPT_ADAM ? "adam" : o->kind == RNN_OPT_SGD ? "sgd" : "rm_sprop";
+    static const char *const stems[] = {"adam", "sgd", "rm_sprop", "adagrad", "adadelta",
+                                        "adamax", "nadam", "adam_w"};
+    return stems[o->kind];
 }
 
 /* Where weight w's slots start in the slot arrays (the weights lie back to back). */
@@ -82,12 +114,12 @@ static int64_t slot_offset(const rnn_model *m, int w) {
 }
 
 static opt_var *list_alloc(const rnn_model *m) {
-    return malloc(sizeof(opt_var) * (size_t)(2 + 3 * m->n_weights));
+    return malloc(sizeof(opt_var) * (size_t)(3 + 3 * m->n_weights));
 }
 
 /* ---------------------------------------------------------------- writing */
 
-static rnn_status write_var(hid_t loc, const char *name, const rnn_model *m, const opt_var *v,
+static rnn_status write_var(hid_t loc, const char *name, rnn_model *m, const opt_var *v,
                             hid_t lcpl) {
     hid_t s, d = -1;
     herr_t e = -1;
@@ -103,7 +135,8 @@ static rnn_status write_var(hid_t loc, const char *name, const rnn_model *m, con
         s = H5Screate(H5S_SCALAR);
         int is_iter = v->kind == VAR_ITERATION;
         int64_t it = m->iterations;
-        float lr = m->optimizer.learning_rate;
+        float lr = v->kind == VAR_U_PRODUCT ? rnn__model_nadam_u_product(m)
+                                            : m->optimizer.learning_rate;
         if (s >= 0)
             d = H5Dcreate2(loc, name, is_iter ? H5T_STD_I64LE : H5T_IEEE_F32LE, s, lcpl,
                            H5P_DEFAULT, H5P_DEFAULT);
@@ -139,6 +172,8 @@ rnn_status rnn__keras_write_optimizer_state(rnn_model *m, hid_t file, int legacy
         char name[160];
         if (!legacy)
             snprintf(name, sizeof name, "%d", i);
+        else if (v[i].kind == VAR_U_PRODUCT)
+            snprintf(name, sizeof name, "%s/variable", optimizer_stem(&m->optimizer));
         else if (v[i].kind == VAR_SLOT)
             snprintf(name, sizeof name, "%s/%d_%s_%s", optimizer_stem(&m->optimizer), v[i].weight,
                      m->weights[v[i].weight]->name, v[i].suffix);
@@ -221,11 +256,14 @@ void rnn__keras_read_optimizer_state(rnn_model *m, hid_t file, int legacy) {
     int scalars = m->optimizer.schedule == RNN_SCHEDULE_CONSTANT ? 2 : 1;
     /* Read into scratch first: a mismatch half way must not leave half-loaded slots. */
     int64_t it = 0;
-    float lr = m->optimizer.learning_rate;
+    float lr = m->optimizer.learning_rate, u_product = 1.0f;
     float *scratch[3] = {NULL, NULL, NULL};
     int ok = found == n || (found == scalars && found <= n);
-    for (int k = 0; k < 3 && ok; k++)
+    for (int k = 0; k < 3 && ok; k++) {
         ok = (scratch[k] = calloc((size_t)m->n_params + 1, sizeof(float))) != NULL;
+        const float init = rnn__optimizer_slot_init(&m->optimizer, k);
+        for (int64_t i = 0; ok && init != 0.0f && i < m->n_params; i++) scratch[k][i] = init;
+    }
     char why[200] = "";
     if (!ok && v && found >= 0)
         snprintf(why, sizeof why, "%d variables where the compiled optimizer has %d", found, n);
@@ -240,6 +278,12 @@ void rnn__keras_read_optimizer_state(rnn_model *m, hid_t file, int legacy) {
             ok = read_exact(g, names[i], H5T_NATIVE_FLOAT, &lr, 1) == 0;
             if (ok && !(isfinite(lr) && lr >= 0.0f)) {
                 snprintf(why, sizeof why, "learning_rate = %g is not a finite rate >= 0", (double)lr);
+                ok = 0;
+            }
+        } else if (v[i].kind == VAR_U_PRODUCT) {
+            ok = read_exact(g, names[i], H5T_NATIVE_FLOAT, &u_product, 1) == 0;
+            if (ok && !(u_product >= 0.0f && u_product <= 1.0f)) {
+                snprintf(why, sizeof why, "Nadam's u_product = %g is not in [0, 1]", (double)u_product);
                 ok = 0;
             }
         } else {
@@ -260,6 +304,8 @@ void rnn__keras_read_optimizer_state(rnn_model *m, hid_t file, int legacy) {
         m->optimizer.learning_rate = lr;
         for (int k = 0; k < 3; k++)
             memcpy(m->opt_slot[k], scratch[k], sizeof(float) * (size_t)m->n_params);
+        m->nadam_u_product = u_product;
+        m->nadam_u_at = it;
     }
     for (int k = 0; k < 3; k++) free(scratch[k]);
     for (int i = 0; names && i < found; i++) free(names[i]);

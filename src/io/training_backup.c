@@ -235,6 +235,7 @@ rnn_status rnn__backup_save(rnn_model *m, const char *path, const rnn_training_s
     cJSON_AddItemToObject(o, "seen", num(s->seen));
     cJSON_AddItemToObject(o, "metric_correct", doubles_json(s->metric_correct, m->n_metrics));
     cJSON_AddItemToObject(o, "metric_rows", num(s->metric_rows));
+    cJSON_AddItemToObject(o, "metric_all_rows", num(s->metric_all_rows));
     cJSON_AddItemToObject(o, "history", history_json(s->history));
     cJSON *es = cJSON_AddObjectToObject(o, "early_stopping");
     cJSON_AddNumberToObject(es, "best_epoch", s->es_best_epoch);
@@ -308,7 +309,8 @@ rnn_status rnn__backup_restore(rnn_model *m, const char *path, rnn_training_stat
         num_from(get(cp, "best"), &s->cp_best) ||
         doubles_from(get(o, "metric_correct"), s->metric_correct, m->n_metrics) ||
         epoch > s->epochs_total ||
-        history_from(get(o, "history"), s->history, (int)epoch)) {
+        history_from(get(o, "history"), s->history, (int)epoch) ||
+        num_from(get(o, "metric_all_rows"), &s->metric_all_rows)) {
         st = rnn__fail(RNN_ERR_FORMAT, "%s: the training state is damaged or belongs to other "
                        "fit settings (epochs, metrics, validation)", path);
         goto done;

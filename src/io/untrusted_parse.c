@@ -178,7 +178,7 @@ static int get_string(channel *c, char **out) {
 
 /* The optimizer's state read from the file (keras_optimizer_state.c): compiled flag; then the
  * step count, the learning rate, the parameter count and, once a step was taken, the three
- * slot arrays. */
+ * slot arrays; then Nadam's u_product and the step it belongs to. */
 static int put_optimizer_state(int fd, const rnn_model *m) {
     int32_t compiled = m->compiled, slots = m->compiled && m->iterations > 0;
     /* What the reader's loader ignored, for rnn_model_warning. */
@@ -192,6 +192,9 @@ static int put_optimizer_state(int fd, const rnn_model *m) {
         return -1;
     for (int k = 0; k < 3 && slots; k++)
         if (write_all(fd, m->opt_slot[k], sizeof(float) * (size_t)n)) return -1;
+    if (write_all(fd, &m->nadam_u_product, sizeof m->nadam_u_product) ||
+        write_all(fd, &m->nadam_u_at, sizeof m->nadam_u_at))
+        return -1;
     return 0;
 }
 
@@ -217,6 +220,13 @@ static int get_optimizer_state(channel *c, rnn_model *m, const char *path) {
     m->optimizer.learning_rate = lr;
     for (int k = 0; k < 3 && slots; k++)
         if (read_all(c, m->opt_slot[k], sizeof(float) * (size_t)n)) return -1;
+    float u;
+    int64_t u_at;
+    if (read_all(c, &u, sizeof u) || read_all(c, &u_at, sizeof u_at)) return -1;
+    if (u_at == it && u >= 0.0f && u <= 1.0f) {
+        m->nadam_u_product = u;
+        m->nadam_u_at = u_at;
+    }
     return 0;
 }
 

@@ -86,6 +86,7 @@ static void emb_backward(rnn_layer *layer, const rnn_tensor *const *x, float *co
     embedding_impl *e = layer->impl;
     const int64_t bt = rnn_tensor_size(x[0]), D = e->opt.output_dim;
     float *dE = layer->weights[0].grad;
+    if (dy[0]) rnn__weight_record_slices(&layer->weights[0], x[0]->data, dy[0], bt);
     if (dy[0])
         for (int64_t i = 0; i < bt; i++) {
             float *row = dE + (int64_t)x[0]->data[i] * D;

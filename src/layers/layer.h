@@ -13,6 +13,7 @@
 
 #define RNN_NAME_MAX 64
 #define RNN_LAYER_MAX_WEIGHTS 4
+#define RNN_WEIGHT_MAX_SLICE_SETS 4 /* calls of one Embedding per step kept as slices */
 /* x and initial states h0, c0 (Bidirectional: twice); a merge layer's list of inputs */
 #define RNN_LAYER_MAX_INPUTS 8
 /* an LSTM with return_state: output, h, c; Bidirectional(LSTM, merge_mode=None, return_state):
@@ -33,7 +34,20 @@ typedef struct {
     /* "layer/kernel", as rnn_weight_info returns it: kept here so that the pointer it hands
      * out stays valid (and right) as long as the layer lives, whatever is called meanwhile. */
     char path[RNN_NAME_MAX + 40];
+    /* The gradient as per-occurrence slices (TensorFlow's tf.IndexedSlices) besides the summed
+     * grad, for the optimizer (optim_step.c): a gather's backward (Embedding) records, per
+     * call, its ids (count of them, as floats) and the (count, row size) output gradient
+     * they scatter, both valid until the next forward. rnn__model_zero_grads clears them; a
+     * set count of -1 means more calls than fit here (the optimizer then uses grad). */
+    struct {
+        const float *ids, *values;
+        int64_t count;
+    } slices[RNN_WEIGHT_MAX_SLICE_SETS];
+    int n_slice_sets;
 } rnn_weight;
+
+/* Records one call's slices on w (see rnn_weight.slices). */
+void rnn__weight_record_slices(rnn_weight *w, const float *ids, const float *values, int64_t count);
 
 /* A shape with the batch dimension first; RNN_NONE (-1) where unknown. */
 typedef struct {

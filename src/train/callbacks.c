@@ -152,6 +152,7 @@ rnn_status rnn__backup_write(backup_state *bk, rnn_model *m, int epoch, int64_t 
     s->seen = seen;
     memcpy(s->metric_correct, ms->correct, sizeof ms->correct);
     s->metric_rows = ms->rows;
+    s->metric_all_rows = ms->all_rows;
     s->es_best_epoch = es->best_epoch;
     s->es_wait = es->wait;
     s->es_best = es->best;

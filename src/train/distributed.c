@@ -147,14 +147,14 @@ rnn_status rnn__dist_check_weights(rnn_distributed *d, rnn_model *m, int epoch) 
 /* What each rank tells the others after its forward: its status and rows, each output's loss
  * sum and unmasked rows, and the metric sums. */
 enum { X_STATUS, X_ROWS, X_OUTPUTS };
-#define X_SIZE (X_OUTPUTS + 2 * RNN_MODEL_MAX_IO + RNN_MAX_METRICS + 1)
+#define X_SIZE (X_OUTPUTS + 2 * RNN_MODEL_MAX_IO + RNN_MAX_METRICS + 2)
 
 /* Forward on this rank's rows (if any) and the exchange: global sums in g. */
 static rnn_status forward_exchange(rnn_distributed *d, rnn_model *m, rnn_status local,
                                    const rnn_tensor *xb, const float *const *targets,
                                    int64_t n_local, rnn_run_mode mode, double *g) {
     double x[X_SIZE] = {0};
-    const int nx = X_OUTPUTS + 2 * m->n_outputs + m->n_metrics + 1;
+    const int nx = X_OUTPUTS + 2 * m->n_outputs + m->n_metrics + 2;
     if (!local && n_local > 0) {
         rnn_rng r = step_rng(m, d->rank);
         rnn_run_ctx ctx = {mode, &r};
@@ -168,10 +168,11 @@ static rnn_status forward_exchange(rnn_distributed *d, rnn_model *m, rnn_status 
             x[X_OUTPUTS + 2 * k + 1] = (double)count;
         }
         if (!local) {
-            metric_sums ms = {{0}, 0};
+            metric_sums ms = {{0}, 0, 0};
             rnn__metrics_accumulate(m, targets[0], &ms);
             for (int k = 0; k < m->n_metrics; k++) x[X_OUTPUTS + 2 * m->n_outputs + k] = ms.correct[k];
             x[X_OUTPUTS + 2 * m->n_outputs + m->n_metrics] = ms.rows;
+            x[X_OUTPUTS + 2 * m->n_outputs + m->n_metrics + 1] = ms.all_rows;
         }
     }
     x[X_STATUS] = local != RNN_OK;
@@ -199,6 +200,7 @@ static void add_metrics(const rnn_model *m, const double *g, metric_sums *ms) {
     if (!ms) return;
     for (int k = 0; k < m->n_metrics; k++) ms->correct[k] += g[X_OUTPUTS + 2 * m->n_outputs + k];
     ms->rows += g[X_OUTPUTS + 2 * m->n_outputs + m->n_metrics];
+    ms->all_rows += g[X_OUTPUTS + 2 * m->n_outputs + m->n_metrics + 1];
 }
 
 /* Every weight gradient, summed over the ranks in one buffer. */

@@ -8,7 +8,7 @@
  * batch losses averaged with the batch sizes as weights). */
 rnn_status rnn__evaluate_range(rnn_model *m, const call_data *d, int64_t begin, int64_t end,
                                  int batch_size, double *loss, double *metrics) {
-    metric_sums ms = {{0}, 0};
+    metric_sums ms = {{0}, 0, 0};
     rnn_run_ctx ctx = {RNN_MODE_PREDICT, &m->rng};
     double total = 0;
     for (int64_t s = begin; s < end; s += batch_size) {
@@ -26,7 +26,7 @@ rnn_status rnn__evaluate_range(rnn_model *m, const call_data *d, int64_t begin, 
     }
     *loss = total / (double)(end - begin);
     if (metrics)
-        for (int k = 0; k < m->n_metrics; k++) metrics[k] = ms.rows ? ms.correct[k] / ms.rows : 0.0;
+        for (int k = 0; k < m->n_metrics; k++) metrics[k] = rnn__metric_value(m, &ms, k);
     return RNN_OK;
 }
 
@@ -34,7 +34,7 @@ rnn_status rnn__evaluate_range(rnn_model *m, const call_data *d, int64_t begin, 
 rnn_status rnn__evaluate_source(rnn_model *m, const rnn_batch_source *src, double *loss,
                                   double *metrics) {
     rnn_run_ctx ctx = {RNN_MODE_PREDICT, &m->rng};
-    metric_sums ms = {{0}, 0};
+    metric_sums ms = {{0}, 0, 0};
     double total = 0, seen = 0;
     for (int64_t k = 0; k < src->batches; k++) {
         rnn_tensor x[RNN_MODEL_MAX_IO], y[RNN_MODEL_MAX_IO];
@@ -49,7 +49,7 @@ rnn_status rnn__evaluate_source(rnn_model *m, const rnn_batch_source *src, doubl
     }
     *loss = seen ? total / seen : 0;
     if (metrics)
-        for (int k = 0; k < m->n_metrics; k++) metrics[k] = ms.rows ? ms.correct[k] / ms.rows : 0;
+        for (int k = 0; k < m->n_metrics; k++) metrics[k] = rnn__metric_value(m, &ms, k);
     return RNN_OK;
 }
 

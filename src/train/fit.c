@@ -177,7 +177,7 @@ static rnn_status fit_loop(rnn_model *m, batch_provider *bp, const rnn_fit_optio
     for (int epoch = first_epoch; epoch < o->epochs && !st && !finished; epoch++) {
         const int resumed = epoch == first_epoch && first_batch > 0;
         double running = 0.0, seen = 0.0;
-        metric_sums ms = {{0}, 0};
+        metric_sums ms = {{0}, 0, 0};
         double metric_now[RNN_MAX_METRICS] = {0};
         if (resumed) { /* redraw the epoch's permutation, then go on from the saved generator */
             const rnn_rng now = m->rng;
@@ -188,7 +188,8 @@ static rnn_status fit_loop(rnn_model *m, batch_provider *bp, const rnn_fit_optio
             seen = bk.state.seen;
             memcpy(ms.correct, bk.state.metric_correct, sizeof ms.correct);
             ms.rows = bk.state.metric_rows;
-            for (int k = 0; k < m->n_metrics; k++) metric_now[k] = ms.rows ? ms.correct[k] / ms.rows : 0;
+            ms.all_rows = bk.state.metric_all_rows;
+            for (int k = 0; k < m->n_metrics; k++) metric_now[k] = rnn__metric_value(m, &ms, k);
         } else {
             bk.state.rng_epoch_start = m->rng;
             if (bp->begin_epoch && (st = bp->begin_epoch(bp, m))) break;
@@ -213,7 +214,7 @@ static rnn_status fit_loop(rnn_model *m, batch_provider *bp, const rnn_fit_optio
             }
             running += loss * (double)count; /* Keras: mean weighted by batch size */
             seen += (double)count;
-            for (int k = 0; k < m->n_metrics; k++) metric_now[k] = ms.rows ? ms.correct[k] / ms.rows : 0;
+            for (int k = 0; k < m->n_metrics; k++) metric_now[k] = rnn__metric_value(m, &ms, k);
             int nl = epoch_logs(m, running / seen, metric_now, 0, 0, NULL, logs);
             rnn__progress_step(&bar, b + 1, logs, nl);
             if (bk.cfg && bk.cfg->save_freq > 0 && (b + 1) % bk.cfg->save_freq == 0 &&
@@ -250,7 +251,7 @@ static rnn_status fit_loop(rnn_model *m, batch_provider *bp, const rnn_fit_optio
         if (stop && history) history->stopped_early = 1;
         /* The backup after the epoch records a decision to stop, so a resume ends too. */
         if (bk.cfg) {
-            metric_sums none = {{0}, 0};
+            metric_sums none = {{0}, 0, 0};
             if (rank0) st = rnn__backup_write(&bk, m, epoch + 1, 0, stop, 0.0, 0.0, &none, &es, &cp);
             if (dist) st = rnn__dist_agree(dist, st);
         }
@@ -322,7 +323,7 @@ static rnn_status arrays_get(batch_provider *p, rnn_model *m, int64_t k, rnn_ten
 
 static rnn_status arrays_validate(batch_provider *p, rnn_model *m, double *loss, double *metrics) {
     if (!p->dist) return rnn__evaluate_range(m, p->d, p->split, p->n, (int)p->batch_size, loss, metrics);
-    metric_sums ms = {{0}, 0};
+    metric_sums ms = {{0}, 0, 0};
     double total = 0, seen = 0;
     rnn_status st = RNN_OK;
     for (int64_t s = p->split; s < p->n && !st; s += p->batch_size) {
@@ -441,7 +442,7 @@ static rnn_status source_get(batch_provider *p, rnn_model *m, int64_t k, rnn_ten
 static rnn_status source_validate(batch_provider *p, rnn_model *m, double *loss, double *metrics) {
     if (!p->dist) return rnn__evaluate_source(m, p->val_src, loss, metrics);
     source_provider *sp = (source_provider *)p;
-    metric_sums ms = {{0}, 0};
+    metric_sums ms = {{0}, 0, 0};
     double total = 0, seen = 0;
     rnn_status st = RNN_OK;
     for (int64_t k = 0; k < p->val_src->batches && !st; k++) {

@@ -1,5 +1,6 @@
 /* The compiled metrics (accuracies): resolving their names against the loss and the output, and
  * summing them over the batches of an epoch or an evaluation. */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -8,7 +9,41 @@
 
 /* ---------------------------------------------------------------- metrics */
 
-enum { METRIC_SPARSE_CATEGORICAL = 0, METRIC_CATEGORICAL, METRIC_BINARY };
+enum { METRIC_SPARSE_CATEGORICAL = 0, METRIC_CATEGORICAL, METRIC_BINARY, METRIC_RMSE,
+       /* a loss function as a metric: METRIC_LOSS + its rnn_loss_kind */
+       METRIC_LOSS = 16 };
+
+/* Keras 3's metric identifiers that are loss functions (keras.metrics.get): the name as given
+ * is the history's key. */
+static const struct {
+    const char *name;
+    int kind;
+} metric_names[] = {
+    {"mae", METRIC_LOSS + RNN_LOSS_MAE},
+    {"mean_absolute_error", METRIC_LOSS + RNN_LOSS_MAE},
+    {"mse", METRIC_LOSS + RNN_LOSS_MSE},
+    {"mean_squared_error", METRIC_LOSS + RNN_LOSS_MSE},
+    {"mape", METRIC_LOSS + RNN_LOSS_MAPE},
+    {"mean_absolute_percentage_error", METRIC_LOSS + RNN_LOSS_MAPE},
+    {"msle", METRIC_LOSS + RNN_LOSS_MSLE},
+    {"mean_squared_logarithmic_error", METRIC_LOSS + RNN_LOSS_MSLE},
+    {"root_mean_squared_error", METRIC_RMSE},
+    {"poisson", METRIC_LOSS + RNN_LOSS_POISSON},
+    {"cosine_similarity", METRIC_LOSS + RNN_LOSS_COSINE_SIMILARITY},
+    {"hinge", METRIC_LOSS + RNN_LOSS_HINGE},
+    {"squared_hinge", METRIC_LOSS + RNN_LOSS_SQUARED_HINGE},
+    {"categorical_hinge", METRIC_LOSS + RNN_LOSS_CATEGORICAL_HINGE},
+    {"kl_divergence", METRIC_LOSS + RNN_LOSS_KLD},
+    {"binary_crossentropy", METRIC_LOSS + RNN_LOSS_BINARY_CE},
+    {"categorical_crossentropy", METRIC_LOSS + RNN_LOSS_CATEGORICAL_CE},
+    {"sparse_categorical_crossentropy", METRIC_LOSS + RNN_LOSS_SPARSE_CATEGORICAL_CE},
+};
+
+/* The targets a metric reads: 1 for class ids, 0 for values like the output's. */
+static int metric_sparse(int kind) {
+    return kind == METRIC_SPARSE_CATEGORICAL ||
+           (kind >= METRIC_LOSS && rnn__loss_sparse_targets((rnn_loss_kind)(kind - METRIC_LOSS)));
+}
 
 rnn_status rnn_add_metric(rnn_model *m, const char *name) {
     if (!m) return rnn__fail(RNN_ERR_ARGUMENT, "model is NULL");
@@ -29,15 +64,23 @@ rnn_status rnn_add_metric(rnn_model *m, const char *name) {
     } else if (name && !strcmp(name, "binary_accuracy")) {
         kind = METRIC_BINARY;
     } else {
-        return rnn__model_fail(m, rnn__fail(RNN_ERR_ARGUMENT,
-                               "Could not interpret metric identifier: %s (supported: accuracy, "
-                               "sparse_categorical_accuracy, categorical_accuracy, "
-                               "binary_accuracy)", name ? name : "NULL"));
+        kind = -1;
+        for (size_t i = 0; name && i < sizeof metric_names / sizeof metric_names[0]; i++)
+            if (!strcmp(name, metric_names[i].name)) kind = metric_names[i].kind;
+        if (kind < 0)
+            return rnn__model_fail(m, rnn__fail(RNN_ERR_ARGUMENT,
+                                   "Could not interpret metric identifier: %s (supported: accuracy, "
+                                   "sparse_categorical_accuracy, categorical_accuracy, "
+                                   "binary_accuracy, mae, mse, mape, msle, "
+                                   "root_mean_squared_error, poisson, cosine_similarity, hinge, "
+                                   "squared_hinge, categorical_hinge, kl_divergence, "
+                                   "binary_crossentropy, categorical_crossentropy, "
+                                   "sparse_categorical_crossentropy)", name ? name : "NULL"));
     }
-    if (kind == METRIC_SPARSE_CATEGORICAL && m->loss.kind != RNN_LOSS_SPARSE_CATEGORICAL_CE)
-        return rnn__model_fail(m, rnn__fail(RNN_ERR_ARGUMENT, "sparse_categorical_accuracy needs "
-                               "class-id targets (sparse_categorical_crossentropy)"));
-    if (kind != METRIC_SPARSE_CATEGORICAL && m->loss.kind == RNN_LOSS_SPARSE_CATEGORICAL_CE)
+    if (metric_sparse(kind) && m->loss.kind != RNN_LOSS_SPARSE_CATEGORICAL_CE)
+        return rnn__model_fail(m, rnn__fail(RNN_ERR_ARGUMENT, "%s needs class-id targets "
+                               "(sparse_categorical_crossentropy)", name));
+    if (!metric_sparse(kind) && m->loss.kind == RNN_LOSS_SPARSE_CATEGORICAL_CE)
         return rnn__model_fail(m, rnn__fail(RNN_ERR_ARGUMENT, "with class-id targets use "
                                "sparse_categorical_accuracy (or \"accuracy\")"));
     m->metric_kind[m->n_metrics] = kind;
@@ -61,11 +104,28 @@ void rnn__metrics_accumulate(rnn_model *m, const float *t0, metric_sums *ms) {
     const int64_t C = out->shape[out->rank - 1], R = rnn_tensor_size(out) / C;
     const uint8_t *mask = out->rank == 3 ? rnn__model_output_mask(m, 0) : NULL;
     const int64_t tw = rnn__loss_sparse_targets(m->loss.kind) ? 1 : C;
+    for (int k = 0; k < m->n_metrics; k++) {
+        /* the loss functions: the sum of their per-row values over the unmasked rows */
+        int kind = m->metric_kind[k];
+        if (kind < METRIC_RMSE) continue;
+        rnn_loss_spec spec = {kind == METRIC_RMSE ? RNN_LOSS_MSE : (rnn_loss_kind)(kind - METRIC_LOSS),
+                              0, 1.0f};
+        double sum;
+        int64_t count;
+        /* Keras 3.15.1 passes the mask to its MeanMetricWrapper metrics, not to
+         * RootMeanSquaredError: that one averages over the masked steps too */
+        rnn__loss_eval(&spec, out->data, t0, R, C, kind == METRIC_RMSE ? NULL : mask, NULL, &sum,
+                       &count);
+        /* Keras's metric is the similarity; the loss its negative */
+        ms->correct[k] += spec.kind == RNN_LOSS_COSINE_SIMILARITY ? -sum : sum;
+    }
+    ms->all_rows += (double)R;
     for (int64_t r = 0; r < R; r++) {
         if (mask && !mask[r]) continue;
         const float *p = out->data + r * C, *t = t0 + r * tw;
         for (int k = 0; k < m->n_metrics; k++) {
             double v;
+            if (m->metric_kind[k] >= METRIC_RMSE) continue;
             if (m->metric_kind[k] == METRIC_SPARSE_CATEGORICAL) v = argmax_row(p, C) == (int64_t)t[0];
             else if (m->metric_kind[k] == METRIC_CATEGORICAL) v = argmax_row(p, C) == argmax_row(t, C);
             else {
@@ -78,4 +138,9 @@ void rnn__metrics_accumulate(rnn_model *m, const float *t0, metric_sums *ms) {
         }
         ms->rows += 1;
     }
+}
+
+double rnn__metric_value(const rnn_model *m, const metric_sums *ms, int k) {
+    if (m->metric_kind[k] == METRIC_RMSE) return ms->all_rows ? sqrt(ms->correct[k] / ms->all_rows) : 0.0;
+    return ms->rows ? ms->correct[k] / ms->rows : 0.0;
 }

@@ -60,17 +60,7 @@ rnn_status rnn__apply_gradients(rnn_model *m) {
                                  "not applied (iteration %lld)", weight_name(m, w),
                                  (long long)m->iterations);
     }
-    rnn__optimizer_clip(&m->optimizer, m->clip_grads, m->clip_sizes, m->n_weights);
-    const float lr = rnn__optimizer_lr(&m->optimizer, m->iterations);
-    int64_t off = 0;
-    for (int w = 0; w < m->n_weights; w++) {
-        rnn_weight *wt = m->weights[w];
-        rnn__optimizer_apply(&m->optimizer, lr, wt->value, wt->grad, m->opt_slot[0] + off,
-                             m->opt_slot[1] + off, m->opt_slot[2] + off, wt->size,
-                             m->iterations + 1);
-        rnn__weight_changed(wt);
-        off += wt->size;
-    }
+    if ((st = rnn__optimizer_update(m))) return st;
     m->iterations++;
     /* Finite gradients can still overflow the weights (a huge learning rate): stop here rather
      * than train on, return RNN_OK or checkpoint a model of Inf. */

@@ -10,6 +10,8 @@
 typedef struct {
     double correct[RNN_MAX_METRICS];
     double rows;
+    double all_rows; /* masked rows included: root_mean_squared_error, which Keras 3.15.1
+                      * computes over every step of a masked output */
 } metric_sums;
 
 /* The data of one call: x[k] for each input, y[k] for each output (NULL when not needed). */
@@ -23,6 +25,8 @@ typedef struct {
 
 /* metrics.c: adds the metrics of the last forward on output 0 (targets t0) into sums. */
 void rnn__metrics_accumulate(rnn_model *m, const float *t0, metric_sums *ms);
+/* Metric k's value from its sums (the mean over rows; root_mean_squared_error's root). */
+double rnn__metric_value(const rnn_model *m, const metric_sums *ms, int k);
 
 /* data.c */
 rnn_status rnn__check_x(rnn_model *m, const rnn_tensor *xs, int nx, call_data *d);

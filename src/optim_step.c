@@ -1,0 +1,153 @@
+/* One optimizer step over a model's weights: how the gradients reach the update rules.
+ *
+ * Keras 3 on TensorFlow hands an Embedding's gradient to the optimizer as a tf.IndexedSlices,
+ * one slice per token occurrence, and its element-wise ops keep the slices apart until an op
+ * meets a dense operand (keras/src/backend/tensorflow/sparse.py): ops.square and ops.abs act
+ * per slice, so Adam's, Nadam's and RMSprop's v, Adagrad's and Adadelta's accumulators take
+ * the sum of the squared slices and Adamax's u the sum of their absolute values, while the
+ * linear terms see the summed gradient. Clipping acts on the slices too: clipvalue clips each
+ * slice, clipnorm and global_clipnorm measure the norm of all slices (tf.clip_by_norm's
+ * l2 over the values). With rnn_optimizer.dense_embedding_gradients the summed gradient is used
+ * throughout, as Keras's JAX and PyTorch backends do. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "model.h"
+#include "optim.h"
+
+void rnn__weight_record_slices(rnn_weight *w, const float *ids, const float *values, int64_t count) {
+    if (w->n_slice_sets < 0) return;
+    if (w->n_slice_sets == RNN_WEIGHT_MAX_SLICE_SETS) {
+        w->n_slice_sets = -1;
+        return;
+    }
+    w->slices[w->n_slice_sets].ids = ids;
+    w->slices[w->n_slice_sets].values = values;
+    w->slices[w->n_slice_sets].count = count;
+    w->n_slice_sets++;
+}
+
+void rnn__optimizer_reset_slots(rnn_model *m) {
+    for (int k = 0; k < 3; k++) {
+        if (!m->opt_slot[k]) continue;
+        const float v = rnn__optimizer_slot_init(&m->optimizer, k);
+        for (int64_t i = 0; i < m->n_params; i++) m->opt_slot[k][i] = v;
+    }
+    m->nadam_u_product = 1.0f;
+    m->nadam_u_at = 0;
+}
+
+float rnn__model_nadam_u_product(rnn_model *m) {
+    if (m->nadam_u_at != m->iterations) {
+        m->nadam_u_product = rnn__nadam_u_product(&m->optimizer, 1.0f, 0, m->iterations);
+        m->nadam_u_at = m->iterations;
+    }
+    return m->nadam_u_product;
+}
+
+static int has_slices(const rnn_weight *w) { return w->n_slice_sets > 0 && w->rank == 2; }
+
+/* Sum of squares of weight w's gradient as Keras measures it for the clip norms. */
+static double grad_sumsq(const rnn_weight *w, int sliced) {
+    double ss = 0;
+    if (!sliced) {
+        for (int64_t i = 0; i < w->size; i++) ss += (double)w->grad[i] * w->grad[i];
+        return ss;
+    }
+    const int64_t D = w->shape[1];
+    for (int s = 0; s < w->n_slice_sets; s++)
+        for (int64_t i = 0; i < w->slices[s].count * D; i++)
+            ss += (double)w->slices[s].values[i] * w->slices[s].values[i];
+    return ss;
+}
+
+/* Rebuilds grad (sum), g2 (sum of squares) and gabs (sum of |.|) from w's slices, each slice
+ * clipped to [-clipvalue, clipvalue] (clipvalue > 0) or scaled by f. */
+static void gather_slices(rnn_weight *w, float clipvalue, float f, float *g2, float *gabs) {
+    const int64_t D = w->shape[1];
+    memset(w->grad, 0, sizeof(float) * (size_t)w->size);
+    for (int s = 0; s < w->n_slice_sets; s++)
+        for (int64_t k = 0; k < w->slices[s].count; k++) {
+            const int64_t row = (int64_t)w->slices[s].ids[k] * D;
+            const float *v = w->slices[s].values + k * D;
+            for (int64_t j = 0; j < D; j++) {
+                float x = v[j];
+                if (clipvalue > 0.0f) x = x < -clipvalue ? -clipvalue : x > clipvalue ? clipvalue : x;
+                else if (f != 1.0f) x *= f;
+                w->grad[row + j] += x;
+                g2[row + j] += x * x;
+                gabs[row + j] += fabsf(x);
+            }
+        }
+}
+
+rnn_status rnn__optimizer_update(rnn_model *m) {
+    const rnn_optimizer *o = &m->optimizer;
+    int sliced = 0;
+    for (int w = 0; w < m->n_weights && !o->dense_embedding_gradients; w++)
+        sliced |= has_slices(m->weights[w]);
+    float *scale = NULL;
+    if (!sliced) {
+        rnn__optimizer_clip(o, m->clip_grads, m->clip_sizes, m->n_weights);
+    } else {
+        /* The clip factors with the slices' norms (clipvalue is applied per element below). */
+        if (!(scale = malloc(sizeof(float) * (size_t)m->n_weights)))
+            return rnn__fail(RNN_ERR_MEMORY, "out of memory");
+        double total = 0;
+        for (int w = 0; w < m->n_weights; w++) {
+            scale[w] = 1.0f;
+            if (o->clipnorm <= 0.0f && o->global_clipnorm <= 0.0f) continue;
+            double ss = grad_sumsq(m->weights[w], has_slices(m->weights[w]));
+            total += ss;
+            if (o->clipnorm > 0.0f && sqrt(ss) > o->clipnorm)
+                scale[w] = (float)(o->clipnorm / sqrt(ss));
+        }
+        if (o->global_clipnorm > 0.0f && sqrt(total) > o->global_clipnorm)
+            for (int w = 0; w < m->n_weights; w++) scale[w] = (float)(o->global_clipnorm / sqrt(total));
+    }
+    rnn_opt_step step = {rnn__optimizer_lr(o, m->iterations), m->iterations + 1, 1.0f};
+    if (o->kind == RNN_OPT_NADAM)
+        step.u_product = rnn__nadam_u_product(o, rnn__model_nadam_u_product(m), m->iterations,
+                                              m->iterations + 1);
+    /* Room for the largest sliced weight's sums, taken before any weight changes. */
+    int64_t room = 0;
+    for (int w = 0; w < m->n_weights && sliced; w++)
+        if (has_slices(m->weights[w]) && m->weights[w]->size > room) room = m->weights[w]->size;
+    float *sums = room ? malloc(sizeof(float) * 2 * (size_t)room) : NULL;
+    if (room && !sums) {
+        free(scale);
+        return rnn__fail(RNN_ERR_MEMORY, "out of memory");
+    }
+    int64_t off = 0;
+    for (int w = 0; w < m->n_weights; w++) {
+        rnn_weight *wt = m->weights[w];
+        float *g2 = NULL, *gabs = NULL;
+        if (sliced && has_slices(wt)) {
+            g2 = sums;
+            gabs = sums + wt->size;
+            memset(sums, 0, sizeof(float) * 2 * (size_t)wt->size);
+            gather_slices(wt, o->clipvalue, scale[w], g2, gabs);
+        } else if (sliced) {
+            float *g = wt->grad;
+            if (o->clipvalue > 0.0f) {
+                const float v = o->clipvalue;
+                for (int64_t i = 0; i < wt->size; i++) g[i] = g[i] < -v ? -v : g[i] > v ? v : g[i];
+            } else if (scale[w] != 1.0f) {
+                for (int64_t i = 0; i < wt->size; i++) g[i] *= scale[w];
+            }
+        }
+        rnn__optimizer_apply_ex(o, &step, wt->value, wt->grad, g2, gabs, m->opt_slot[0] + off,
+                                m->opt_slot[1] + off, m->opt_slot[2] + off, wt->size);
+        rnn__weight_changed(wt);
+        off += wt->size;
+    }
+    free(sums);
+    free(scale);
+    if (o->kind == RNN_OPT_NADAM) {
+        m->nadam_u_product = step.u_product;
+        m->nadam_u_at = m->iterations + 1;
+    }
+    return RNN_OK;
+}
