@@ -222,6 +222,85 @@ static rnn_status sum_gradients(rnn_distributed *d, rnn_model *m) {
     return st;
 }
 
+/* An Embedding's gradient reaches the optimizer as per-occurrence slices (rnn_weight.slices,
+ * optim_step.c), which the dense sum above does not carry. Each slice set (one call of the
+ * layer) is gathered from every rank in rank order: rank r holds the global batch's rows of part
+ * r, so the concatenation lists the occurrences in the order one process would. The gathered
+ * (ids, values) live in *keep until the update has run. A rank with no rows has no slices; a set
+ * count of -1 anywhere (more calls than are kept) leaves every rank on the summed gradient. */
+static rnn_status gather_slices(rnn_distributed *d, rnn_model *m, float **keep) {
+    enum { S = RNN_WEIGHT_MAX_SLICE_SETS, K = 1 + RNN_WEIGHT_MAX_SLICE_SETS };
+    const int P = d->size, W = m->n_weights;
+    /* every weight's set count and per-set counts, gathered from every rank in one exchange */
+    double *counts = malloc(sizeof(double) * (size_t)K * (size_t)W * (size_t)(P + 1));
+    if (!counts) return rnn__fail(RNN_ERR_MEMORY, "out of memory");
+    double *all = counts + (size_t)K * W;
+    for (int w = 0; w < W; w++) {
+        const rnn_weight *wt = m->weights[w];
+        const int n = wt->rank == 2 ? wt->n_slice_sets : 0;
+        counts[w * K] = n;
+        for (int s = 0; s < S; s++) counts[w * K + 1 + s] = s < n ? (double)wt->slices[s].count : 0;
+    }
+    rnn_status st = d->allgather(d->impl, counts, K * W, all);
+    for (int w = 0; w < W && !st; w++) {
+        rnn_weight *wt = m->weights[w];
+        int sets = 0, dense = 0;
+        for (int r = 0; r < P; r++) {
+            const int n = (int)all[((size_t)r * W + w) * K];
+            if (n < 0) dense = 1;
+            if (n > sets) sets = n;
+        }
+        if (dense || !sets) {
+            wt->n_slice_sets = dense ? -1 : 0;
+            continue;
+        }
+        const int64_t D = wt->shape[1];
+        for (int s = 0; s < sets && !st; s++) {
+            int64_t total = 0, before = 0;
+            for (int r = 0; r < P; r++) {
+                const int64_t c = (int64_t)all[((size_t)r * W + w) * K + 1 + s];
+                if (r < d->rank) before += c;
+                total += c;
+            }
+            /* ids first, then the rows; each rank writes its part, zeros elsewhere: a sum in
+             * rank order is then an exact gather (x + 0 = x). */
+            float *buf = calloc((size_t)(total * (1 + D) + 1), sizeof(float));
+            if (!buf) {
+                st = rnn__fail(RNN_ERR_MEMORY, "out of memory");
+                break;
+            }
+            keep[w * S + s] = buf;
+            if (s < wt->n_slice_sets) {
+                const int64_t c = wt->slices[s].count;
+                memcpy(buf + before, wt->slices[s].ids, sizeof(float) * (size_t)c);
+                memcpy(buf + total + before * D, wt->slices[s].values,
+                       sizeof(float) * (size_t)(c * D));
+            }
+            if ((st = d->sum_floats(d->impl, buf, total * (1 + D)))) break;
+            wt->slices[s].ids = buf;
+            wt->slices[s].values = buf + total;
+            wt->slices[s].count = total;
+        }
+        if (!st) wt->n_slice_sets = sets;
+    }
+    free(counts);
+    return st;
+}
+
+/* Sums the gradients over the ranks and applies the update, with the slices gathered. */
+static rnn_status sum_and_apply(rnn_distributed *d, rnn_model *m) {
+    const size_t n_keep = (size_t)m->n_weights * RNN_WEIGHT_MAX_SLICE_SETS;
+    float **keep = calloc(n_keep ? n_keep : 1, sizeof(float *));
+    if (!keep) return rnn__fail(RNN_ERR_MEMORY, "out of memory");
+    rnn_status st = sum_gradients(d, m);
+    if (!st) st = gather_slices(d, m, keep);
+    if (!st) st = rnn__apply_gradients(m);
+    for (int w = 0; w < m->n_weights; w++) m->weights[w]->n_slice_sets = 0; /* keep is freed */
+    for (size_t i = 0; i < n_keep; i++) free(keep[i]);
+    free(keep);
+    return st;
+}
+
 rnn_status rnn__dist_train_step(rnn_distributed *d, rnn_model *m, rnn_status local,
                                 const rnn_tensor *xb, const float *const *targets,
                                 int64_t n_local, double *loss, int64_t *n_global, metric_sums *ms) {
@@ -248,7 +327,7 @@ rnn_status rnn__dist_train_step(rnn_distributed *d, rnn_model *m, rnn_status loc
         }
         rnn__model_backward(m, m->dloss, 0);
     }
-    if ((st = sum_gradients(d, m)) || (st = rnn__apply_gradients(m))) return st;
+    if ((st = sum_and_apply(d, m))) return st;
     *loss = value;
     *n_global = (int64_t)g[X_ROWS];
     return RNN_OK;

@@ -60,7 +60,8 @@ rnn_status rnn__apply_gradients(rnn_model *m) {
                                  "not applied (iteration %lld)", weight_name(m, w),
                                  (long long)m->iterations);
     }
-    if ((st = rnn__optimizer_update(m))) return st;
+    rnn_status st = rnn__optimizer_update(m);
+    if (st) return st;
     m->iterations++;
     /* Finite gradients can still overflow the weights (a huge learning rate): stop here rather
      * than train on, return RNN_OK or checkpoint a model of Inf. */
