@@ -393,7 +393,17 @@ typedef struct {
     double *val_metric[RNN_MAX_METRICS];
     int stopped_early;   /* 1 if EarlyStopping or the epoch callback ended training */
     int best_epoch;      /* EarlyStopping: the 0-based epoch of the best monitored value */
+    /* The optimizer's learning rate during each epoch (Keras's "learning_rate" log, which
+     * LearningRateScheduler and ReduceLROnPlateau add); NULL when neither is on. */
+    double *learning_rate;
 } rnn_history;
+
+/* One logged value of fit ("loss": 0.0123, "val_accuracy": 0.5), as Keras's logs dict holds
+ * them: the training keys sorted by name, then the val_ keys sorted. */
+typedef struct {
+    const char *name;
+    double value;
+} rnn_log_entry;
 void rnn_history_free(rnn_history *history);
 
 /* keras.callbacks.EarlyStopping. monitor: "val_loss" (default), "loss", "accuracy",
@@ -433,6 +443,46 @@ typedef struct {
     int delete_checkpoint; /* default 1 */
 } rnn_backup_and_restore;
 
+/* keras.callbacks.LearningRateScheduler(schedule): before each epoch the optimizer's learning
+ * rate becomes schedule(user, epoch, current rate) (epoch 0-based; Keras's schedule(epoch, lr)),
+ * stored as float32 like Keras's variable. Refused with an optimizer schedule
+ * (RNN_SCHEDULE_*), which Keras refuses too. A non-finite or negative result stops fit with
+ * RNN_ERR_ARGUMENT. */
+typedef struct {
+    double (*schedule)(void *user, int epoch, double learning_rate); /* NULL: off */
+    void *user;
+} rnn_lr_scheduler;
+
+/* keras.callbacks.ReduceLROnPlateau: after each epoch, when the monitored value has not
+ * improved by more than min_delta for `patience` epochs, the learning rate becomes
+ * max(lr * factor, min_lr) (only while lr > min_lr), then `cooldown` epochs pass before waiting
+ * starts again. Keras's comparisons: improved when value + min_delta < best (mode "min"; for
+ * "max" value - min_delta > best), compared in float32 as Keras's ops.less does; the first
+ * epoch always improves. mode "auto" minimises losses and maximises accuracies. Refused with an
+ * optimizer schedule, as in Keras. */
+typedef struct {
+    int enabled;
+    const char *monitor; /* default "val_loss" */
+    double factor;       /* default 0.1; must be < 1 */
+    int patience;        /* default 10 */
+    const char *mode;    /* default "auto"; "min" or "max" */
+    double min_delta;    /* default 1e-4 */
+    int cooldown;        /* default 0 */
+    double min_lr;       /* default 0 */
+} rnn_reduce_lr_on_plateau;
+
+/* keras.callbacks.CSVLogger: one row per epoch, "epoch" (0-based) then the logged keys sorted
+ * by name (with "val_" columns "NA" when there is no validation, as Keras writes them), values
+ * as Python's repr, rows ended by "\r\n" (Python's csv module), flushed after each epoch. The
+ * file is truncated when fit starts unless append is 1 (then a header is written only to an
+ * empty file). With BackupAndRestore the rows of the epochs before an interruption are kept and
+ * the file continues where the backup was taken. */
+typedef struct {
+    const char *filename; /* NULL: off */
+    char separator;       /* default ',' */
+    int append;           /* default 0 */
+} rnn_csv_logger;
+
 /* Data larger than memory (Keras's generators and keras.utils.Sequence): batches come from the
  * caller, one at a time. get() fills x[0..inputs) and y[0..outputs) with views of batch `index`
  * (0 <= index < batches), valid until the next call; y may be left empty for prediction. The
@@ -444,37 +494,6 @@ typedef struct {
     void (*on_epoch_end)(void *user); /* optional: after the last batch of each epoch */
     void *user;
 } rnn_batch_source;
-
-typedef struct {
-    int epochs;             /* default 1   */
-    int batch_size;         /* default 32  */
-    int shuffle;            /* default 1: a new permutation every epoch */
-    float validation_split; /* default 0: the last fraction of the samples validates */
-    int verbose;            /* default 1: Keras's progress bar; 2: one line per epoch; 0: quiet */
-    FILE *out;              /* where progress goes; NULL: stdout */
-    rnn_early_stopping early_stopping; /* off by default */
-    rnn_model_checkpoint checkpoint;   /* off by default */
-    rnn_backup_and_restore backup;     /* off by default */
-    /* Called after every epoch with the history so far; return non-zero to stop training
-     * (a custom callback: checkpointing, logging). NULL: none. */
-    int (*on_epoch_end)(void *user, int epoch, const rnn_history *history);
-    void *user;
-    /* Fit on a batch source: the batches evaluated after each epoch (Keras's validation_data);
-     * NULL: none. Refused with arrays (use validation_split). */
-    const rnn_batch_source *validation_source;
-} rnn_fit_options;
-rnn_fit_options rnn_fit_defaults(void);
-
-/* Data checks of fit, evaluate, predict, train_on_batch, predict_on_batch and predict_step (and
- * of every batch an rnn_batch_source hands over): x and y must be finite. A
- * NaN or Inf anywhere is RNN_ERR_NUMERIC naming the array and the first flat index ("x contains
- * NaN at flat index 13"), before anything runs. Keras does not check; librnn refuses because
- * NaN in x or y turns every weight into NaN on the first update, and a NaN prediction is easily
- * taken for a number downstream (mark missing steps with Masking and a finite mask_value
- * instead). During training a non-finite loss or gradient stops fit before that update is
- * applied, and an update that overflows a weight (too large a learning rate) stops it right
- * after (RNN_ERR_NUMERIC naming the weight; the model then holds that weight non-finite, and
- * ModelCheckpoint, which saves only after a completed epoch, keeps its last good file). */
 
 /* What fit, evaluate, predict, train_on_batch and predict_on_batch work on: Keras's x and y, in
  * one of three forms, each made by a helper below (fields not of the form stay zero).
@@ -502,9 +521,60 @@ rnn_data rnn_data_arrays(const rnn_tensor *x, int n_x, const rnn_tensor *y, int 
 /* Batches from a source (it must outlive the call). */
 rnn_data rnn_data_source(const rnn_batch_source *source);
 
-/* model.fit(x, y). With a batch source, options->validation_source (may be NULL) is evaluated
- * after each epoch, Keras's validation_data; with arrays, options->validation_split holds data
- * out instead. history may be NULL; otherwise free it with rnn_history_free. */
+typedef struct {
+    int epochs;             /* default 1   */
+    int batch_size;         /* default 32  */
+    int shuffle;            /* default 1: a new permutation every epoch */
+    float validation_split; /* default 0: the last fraction of the samples validates */
+    int verbose;            /* default 1: Keras's progress bar; 2: one line per epoch; 0: quiet */
+    FILE *out;              /* where progress goes; NULL: stdout */
+    rnn_early_stopping early_stopping; /* off by default */
+    rnn_model_checkpoint checkpoint;   /* off by default */
+    rnn_backup_and_restore backup;     /* off by default */
+    /* Called after every epoch with the history so far; return non-zero to stop training
+     * (a custom callback: checkpointing, logging). NULL: none. */
+    int (*on_epoch_end)(void *user, int epoch, const rnn_history *history);
+    void *user;
+    /* Fit on a batch source: the batches evaluated after each epoch (Keras's validation_data);
+     * NULL: none. Refused with arrays (use validation_data or validation_split). */
+    const rnn_batch_source *validation_source;
+    /* Keras's validation_data: arrays (rnn_data_xy or rnn_data_arrays, several inputs and
+     * outputs included) or a batch source, evaluated after each epoch in order, in batches of
+     * batch_size. Overrides validation_split, as in Keras; not together with
+     * validation_source. Zeroed: none. */
+    rnn_data validation_data;
+    /* Called after every training batch (Keras's on_train_batch_end) with the 0-based batch index
+     * in the epoch and the running logs of the epoch (loss and metrics, as the progress bar shows
+     * them); return non-zero to stop training after this batch (the epoch then ends as Keras's
+     * stop_training does: validation, epoch callbacks). NULL: none. Gets `user`. */
+    int (*on_train_batch_end)(void *user, int64_t batch, const rnn_log_entry *logs, int n_logs);
+    rnn_lr_scheduler lr_scheduler;       /* off by default */
+    rnn_reduce_lr_on_plateau reduce_lr;  /* off by default */
+    rnn_csv_logger csv_logger;           /* off by default */
+    /* keras.callbacks.TerminateOnNaN: a batch whose loss is NaN or Inf ends training (the epoch
+     * ends as above, its loss NaN) and fit returns RNN_OK with history->stopped_early. librnn
+     * never applies that batch's update (Keras applies it, leaving NaN weights). Default 0: such
+     * a batch fails fit with RNN_ERR_NUMERIC. */
+    int terminate_on_nan;
+} rnn_fit_options;
+rnn_fit_options rnn_fit_defaults(void);
+
+/* Data checks of fit, evaluate, predict, train_on_batch, predict_on_batch and predict_step (and
+ * of every batch an rnn_batch_source hands over): x and y must be finite. A
+ * NaN or Inf anywhere is RNN_ERR_NUMERIC naming the array and the first flat index ("x contains
+ * NaN at flat index 13"), before anything runs. Keras does not check; librnn refuses because
+ * NaN in x or y turns every weight into NaN on the first update, and a NaN prediction is easily
+ * taken for a number downstream (mark missing steps with Masking and a finite mask_value
+ * instead). During training a non-finite loss or gradient stops fit before that update is
+ * applied, and an update that overflows a weight (too large a learning rate) stops it right
+ * after (RNN_ERR_NUMERIC naming the weight; the model then holds that weight non-finite, and
+ * ModelCheckpoint, which saves only after a completed epoch, keeps its last good file). */
+
+/* model.fit(x, y). Validation after each epoch (Keras's validation_data): options->
+ * validation_data (arrays or a source, with either kind of training data), or
+ * options->validation_source with a batch source as the data; with arrays,
+ * options->validation_split holds the last samples out instead. history may be NULL; otherwise
+ * free it with rnn_history_free. */
 rnn_status rnn_fit(rnn_model *model, rnn_data data, const rnn_fit_options *options,
                    rnn_history *history);
 /* model.evaluate(x, y, batch_size): the mean loss over the samples in *loss and the compiled

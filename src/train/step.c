@@ -39,10 +39,12 @@ rnn_status rnn__train_step(rnn_model *m, const rnn_tensor *xb, const float *cons
     if (st) return st;
     double value = rnn__current_loss(m, targets, 1);
     if (ms) rnn__metrics_accumulate(m, targets[0], ms);
-    if (!isfinite(value))
+    if (!isfinite(value)) {
+        *loss = value; /* for TerminateOnNaN */
         return rnn__fail(RNN_ERR_NUMERIC, "the loss is %s: training stopped before the update "
                          "(iteration %lld)", isnan(value) ? "NaN" : "Inf",
                          (long long)m->iterations);
+    }
     rnn__model_zero_grads(m);
     rnn__model_backward(m, m->dloss, 0);
     for (int w = 0; w < m->n_weights; w++) {
