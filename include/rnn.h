@@ -379,6 +379,12 @@ rnn_status rnn_add_metric(rnn_model *model, const char *name);
 /* model.optimizer.iterations: the optimizer steps applied since compile (or restored by
  * rnn_load from a file holding the optimizer's state); -1 for a NULL or uncompiled model. */
 int64_t rnn_optimizer_iterations(const rnn_model *model);
+/* model.optimizer.learning_rate: the compiled optimizer's rate (float32, as Keras's variable;
+ * with a schedule, its base rate); -1 for a NULL or uncompiled model. Setting it (finite,
+ * >= 0) changes the rate of the next steps, keeping the optimizer's slots and step count, as
+ * assigning model.optimizer.learning_rate does; refused with a schedule (RNN_SCHEDULE_*). */
+double rnn_learning_rate(const rnn_model *model);
+rnn_status rnn_set_learning_rate(rnn_model *model, double learning_rate);
 
 #define RNN_MAX_METRICS 4
 

@@ -21,6 +21,21 @@ static rnn_status check_settable(const rnn_model *m, const char *who) {
     return RNN_OK;
 }
 
+double rnn_learning_rate(const rnn_model *m) {
+    return m && m->compiled ? (double)m->optimizer.learning_rate : -1.0;
+}
+
+rnn_status rnn_set_learning_rate(rnn_model *m, double lr) {
+    if (!m) return rnn__fail(RNN_ERR_ARGUMENT, "rnn_set_learning_rate: model is NULL");
+    rnn_status st = rnn__need_compiled(m);
+    if (!st) st = check_settable(m, "rnn_set_learning_rate");
+    if (!st && (!isfinite(lr) || lr < 0))
+        st = rnn__fail(RNN_ERR_ARGUMENT, "learning_rate must be a finite value >= 0, got %g", lr);
+    if (st) return rnn__model_fail(m, st);
+    m->optimizer.learning_rate = (float)lr;
+    return RNN_OK;
+}
+
 rnn_status rnn__lr_scheduler_epoch_begin(rnn_model *m, const rnn_lr_scheduler *cfg, int epoch) {
     if (!cfg->schedule) return RNN_OK;
     rnn_status st = check_settable(m, "LearningRateScheduler");
