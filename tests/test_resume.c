@@ -220,10 +220,10 @@ static rnn_status run_fit(const scenario *sc, const char *backup, const char *ou
         fo.lr_scheduler.schedule = halve_late;
         fo.reduce_lr.enabled = 1;
         fo.reduce_lr.monitor = "val_loss";
-        fo.reduce_lr.patience = 1;
+        fo.reduce_lr.patience = 2;
         fo.reduce_lr.factor = 0.5;
         fo.reduce_lr.min_delta = 0.002;
-        fo.reduce_lr.cooldown = 1;
+        fo.reduce_lr.cooldown = 2;
         snprintf(csv, sizeof csv, "%s.csv", out);
         fo.csv_logger.filename = csv;
         fo.terminate_on_nan = 1;
