@@ -294,6 +294,8 @@ static void test_backup_and_restore(void) {
         {0, 0, 1, 0, -1, -1, 1}, /* every callback (CSV, schedules, ...): random kills */
         {0, 1, 0, 0, 4, -1, 1},  /* every callback and EarlyStopping: killed after epoch 5 */
         {0, 0, 1, 1, -1, 9, 1},  /* every callback, a batch source: killed in epoch 2 */
+        {0, 0, 0, 0, 6, -1, 1},  /* killed after epoch 7: ReduceLROnPlateau's wait is 1 */
+        {0, 0, 0, 0, 7, -1, 1},  /* killed after epoch 8: it is in its cooldown */
     };
     for (size_t k = 0; k < sizeof scenarios / sizeof scenarios[0]; k++) {
         const scenario *sc = &scenarios[k];
