@@ -216,6 +216,18 @@ rnn_embedding_options rnn_embedding_defaults(int input_dim, int output_dim);
  * weights initialised U(-0.05, 0.05). An id outside [0, input_dim) is an error. */
 rnn_layer *rnn_embedding(const rnn_embedding_options *options);
 
+/* layer.trainable = False / True: a frozen layer (trainable 0) keeps its weights during fit
+ * and train_on_batch (they get no update, no optimizer slots in saved files, and are left out
+ * of clipping's norms), as in Keras, where the optimizer sees model.trainable_weights only.
+ * Applies to the layer and every layer inside it (Bidirectional's, TimeDistributed's, a model
+ * used as a layer), as Keras's setter does. Saved ("trainable": false) and read back by
+ * rnn_save / rnn_load in both formats; rnn_summary counts "Trainable params" and
+ * "Non-trainable params". Change it before training, or compile again after, as Keras asks:
+ * the optimizer's slot list in files follows the flags at the time of the save. */
+rnn_status rnn_set_trainable(rnn_layer *layer, int trainable);
+/* 1 when the layer is trainable (the default), 0 when frozen, -1 for NULL. */
+int rnn_layer_trainable(const rnn_layer *layer);
+
 /* Frees a layer that was never added to a model. */
 void rnn_layer_free(rnn_layer *layer);
 const char *rnn_layer_name(const rnn_layer *layer);

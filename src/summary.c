@@ -127,19 +127,26 @@ rnn_status rnn_summary(rnn_model *m, FILE *out) {
     rule(out, "\xe2\x94\x94", "\xe2\x94\x80", "\xe2\x94\xb4", "\xe2\x94\x98", w, ncols);
     /* Keras adds the optimizer's variables once it has been built by a training step:
      * Adam: iterations, learning rate and two slots per weight; SGD: two scalars (+ momentum). */
+    int64_t frozen = 0, trainable = m->built ? rnn__model_sync_frozen(m, &frozen) : total;
+    if (trainable + frozen != total) { /* a layer reached twice: count the table's way */
+        frozen = total - trainable;
+        if (frozen < 0) frozen = 0, trainable = total;
+    }
     int64_t opt = 0;
-    if (m->compiled && m->iterations > 0) {
-        if (m->optimizer.kind == RNN_OPT_ADAM) opt = 2 + 2 * total;
-        else opt = 2 + (m->optimizer.momentum != 0.0f ? total : 0);
+    if (m->compiled && m->iterations > 0) { /* slots over the trainable weights only */
+        if (m->optimizer.kind == RNN_OPT_ADAM) opt = 2 + 2 * trainable;
+        else opt = 2 + (m->optimizer.momentum != 0.0f ? trainable : 0);
     }
     char c1[32], s1[32];
     with_commas(total + opt, c1, sizeof c1);
     readable_size(4.0 * (double)(total + opt), s1, sizeof s1);
     fprintf(out, " Total params: %s (%s)\n", c1, s1);
-    with_commas(total, c1, sizeof c1);
-    readable_size(4.0 * (double)total, s1, sizeof s1);
+    with_commas(trainable, c1, sizeof c1);
+    readable_size(4.0 * (double)trainable, s1, sizeof s1);
     fprintf(out, " Trainable params: %s (%s)\n", c1, s1);
-    fprintf(out, " Non-trainable params: 0 (0.00 B)\n");
+    with_commas(frozen, c1, sizeof c1);
+    readable_size(4.0 * (double)frozen, s1, sizeof s1);
+    fprintf(out, " Non-trainable params: %s (%s)\n", c1, s1);
     if (opt) {
         with_commas(opt, c1, sizeof c1);
         readable_size(4.0 * (double)opt, s1, sizeof s1);

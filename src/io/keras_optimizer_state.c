@@ -9,8 +9,8 @@
  *   SGD:     momentum per weight, only when momentum != 0
  *   RMSprop: velocity per weight, then momentum per weight (momentum > 0), then
  *            average_gradient per weight (centered)
- * in model.trainable_variables order, which is librnn's get_weights order (all of librnn's
- * weights are trainable). A .keras file holds them as /optimizer/vars/<i> of model.weights.h5;
+ * in model.trainable_variables order: librnn's get_weights order without the weights of frozen
+ * layers (rnn_set_trainable). A .keras file holds them as /optimizer/vars/<i> of model.weights.h5;
  * a legacy .h5 as the group optimizer_weights (attribute weight_names, one dataset per name),
  * as Keras 3's model.save("x.h5") writes them.
  *
@@ -41,6 +41,15 @@ typedef struct {
 
 /* The Keras variable list of the model's compiled optimizer. Returns the count (n_max ample:
  * 2 + 3 * n_weights). */
+/* Keras builds the optimizer on model.trainable_variables: frozen layers' weights have no
+ * slots (rnn_weight.frozen, synced by the callers). */
+static int drop_frozen(const rnn_model *m, opt_var *v, int n) {
+    int k = 0;
+    for (int i = 0; i < n; i++)
+        if (v[i].kind != VAR_SLOT || !m->weights[v[i].weight]->frozen) v[k++] = v[i];
+    return k;
+}
+
 static int variable_list(const rnn_model *m, opt_var *v) {
     const rnn_optimizer *o = &m->optimizer;
     int n = 0, nw = m->n_weights;
@@ -67,7 +76,7 @@ static int variable_list(const rnn_model *m, opt_var *v) {
             for (int w = 0; w < nw; w++) v[n++] = (opt_var){VAR_SLOT, 1, w, "average_gradient"};
         break;
     }
-    return n;
+    return drop_frozen(m, v, n);
 }
 
 static const char *optimizer_stem(const rnn_optimizer *o) {
@@ -124,6 +133,7 @@ static int written_count(const rnn_model *m, int n) {
 }
 
 rnn_status rnn__keras_write_optimizer_state(rnn_model *m, hid_t file, int legacy) {
+    rnn__model_sync_frozen(m, NULL);
     if (!m->compiled) return RNN_OK;
     opt_var *v = list_alloc(m);
     if (!v) return rnn__fail(RNN_ERR_MEMORY, "out of memory");
@@ -208,6 +218,7 @@ static int slot_values_ok(const float *v, int64_t n) {
 }
 
 void rnn__keras_read_optimizer_state(rnn_model *m, hid_t file, int legacy) {
+    rnn__model_sync_frozen(m, NULL);
     if (!m->compiled) return;
     const char *group_name = legacy ? "optimizer_weights" : "optimizer/vars";
     if (!legacy && H5Lexists(file, "optimizer", H5P_DEFAULT) <= 0) return;

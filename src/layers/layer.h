@@ -32,6 +32,9 @@ typedef struct {
     /* "layer/kernel", as rnn_weight_info returns it: kept here so that the pointer it hands
      * out stays valid (and right) as long as the layer lives, whatever is called meanwhile. */
     char path[RNN_NAME_MAX + 40];
+    /* Its layer is frozen (trainable=False): copied from the layer by rnn__model_sync_frozen
+     * before training and before the optimizer's variables are listed. */
+    int frozen;
 } rnn_weight;
 
 /* A shape with the batch dimension first; RNN_NONE (-1) where unknown. */
@@ -67,6 +70,7 @@ struct rnn_layer {
     rnn_weight weights[RNN_LAYER_MAX_WEIGHTS];
     float *weight_block, *grad_block; /* NULL until built */
     int configured;
+    int frozen; /* Keras's trainable=False (rnn_set_trainable) */
 
     /* The symbols of this layer's (single) call in a graph. */
     rnn_symbol *inputs_sym[RNN_LAYER_MAX_INPUTS];

@@ -47,23 +47,32 @@ rnn_status rnn__train_step(rnn_model *m, const rnn_tensor *xb, const float *cons
     }
     rnn__model_zero_grads(m);
     rnn__model_backward(m, m->dloss, 0);
+    /* Keras's optimizer sees model.trainable_weights only: frozen layers' gradients are not
+     * checked, clipped or applied. */
+    rnn__model_sync_frozen(m, NULL);
+    int n_clip = 0;
     for (int w = 0; w < m->n_weights; w++) {
         const rnn_weight *wt = m->weights[w];
+        if (wt->frozen) continue;
+        m->clip_grads[n_clip] = wt->grad;
+        m->clip_sizes[n_clip++] = wt->size;
         for (int64_t i = 0; i < wt->size; i++)
             if (!isfinite(wt->grad[i]))
                 return rnn__fail(RNN_ERR_NUMERIC, "a gradient of %s is not finite: the update was "
                                  "not applied (iteration %lld)", weight_name(m, w),
                                  (long long)m->iterations);
     }
-    rnn__optimizer_clip(&m->optimizer, m->clip_grads, m->clip_sizes, m->n_weights);
+    rnn__optimizer_clip(&m->optimizer, m->clip_grads, m->clip_sizes, n_clip);
     const float lr = rnn__optimizer_lr(&m->optimizer, m->iterations);
     int64_t off = 0;
     for (int w = 0; w < m->n_weights; w++) {
         rnn_weight *wt = m->weights[w];
-        rnn__optimizer_apply(&m->optimizer, lr, wt->value, wt->grad, m->opt_slot[0] + off,
-                             m->opt_slot[1] + off, m->opt_slot[2] + off, wt->size,
-                             m->iterations + 1);
-        rnn__weight_changed(wt);
+        if (!wt->frozen) {
+            rnn__optimizer_apply(&m->optimizer, lr, wt->value, wt->grad, m->opt_slot[0] + off,
+                                 m->opt_slot[1] + off, m->opt_slot[2] + off, wt->size,
+                                 m->iterations + 1);
+            rnn__weight_changed(wt);
+        }
         off += wt->size;
     }
     m->iterations++;
