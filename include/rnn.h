@@ -295,6 +295,38 @@ rnn_status rnn_set_weight(rnn_model *model, int index, const float *values, int6
  * copy of a trained model, for example). */
 rnn_status rnn_copy_weights(rnn_model *dst, rnn_model *src);
 
+/* model.save_weights(path) / model.load_weights(path): Keras 3's `.weights.h5` file (the name
+ * must end so), the same HDF5 layout as a .keras file's model.weights.h5 - the weights of every
+ * layer by its place in the model, and the optimizer's variables when the model is compiled -
+ * which Keras's model.load_weights reads and which rnn_load_weights reads from Keras's
+ * save_weights. Saving writes through a temporary file renamed over path, as rnn_save does.
+ * Loading needs a model of the same architecture (layer kinds, order and shapes; the names may
+ * differ, as in Keras) and replaces its weights, and its optimizer's state when the file holds
+ * one that fits the compiled optimizer; the file is read by the reader program, like rnn_load
+ * (RNN_ERR_FORMAT for a file of another architecture, or damaged). Built without the Keras
+ * libraries: RNN_ERR_UNSUPPORTED. */
+rnn_status rnn_save_weights(rnn_model *model, const char *path);
+rnn_status rnn_load_weights(rnn_model *model, const char *path);
+
+/* keras.models.clone_model, plus what a stateful copy needs: a new model of the same
+ * architecture (layers, their options, names and trainable flags; uncompiled, as in Keras). */
+typedef struct {
+    /* The input batch size of the copy: 0 keeps the model's, RNN_NONE frees it, > 0 fixes it
+     * (a stateful copy for streaming: 1). Default 0. */
+    int64_t batch_size;
+    /* -1 (default): as in the model; 0 or 1: the stateful flag of every recurrent layer. */
+    int stateful;
+    /* 0 (default, as Keras's clone_model): fresh weights drawn from `seed`; 1: a copy of the
+     * model's values, bit for bit. */
+    int copy_weights;
+    uint64_t seed;
+} rnn_clone_options;
+rnn_clone_options rnn_clone_defaults(void);
+/* NULL with the reason in rnn_last_error() (a stateful copy without a fixed batch size, say).
+ * Free the copy with rnn_model_free. Built without the Keras libraries (make KERAS_IO=none),
+ * whose config code it uses: NULL with RNN_ERR_UNSUPPORTED. */
+rnn_model *rnn_clone_model(rnn_model *model, const rnn_clone_options *options);
+
 /* ------------------------------------------------------------------ functional models */
 
 /* A symbolic tensor (Keras's KerasTensor): a model input, or output k of a layer call. Symbols
