@@ -188,6 +188,12 @@ static void test_frozen(void) {
     free(gru0);
     /* no slots for the frozen GRU: Keras's iteration, learning_rate, 2 x 8 Dense slots */
     CHECK(summary_line(m, " Optimizer params: 18 (72.00 B)\n"), "optimizer params");
+    /* Keras's file after training: its optimizer variables skip the frozen GRU */
+    rnn_model *kt = rnn_load(FIX "frozen/trained.keras");
+    CHECK(kt && rnn_optimizer_iterations(kt) == 5 && !rnn_model_warning(kt)[0],
+          "Keras's trained frozen model: optimizer state not taken (%s)",
+          kt ? rnn_model_warning(kt) : rnn_last_error());
+    rnn_model_free(kt);
     /* the flag and the optimizer's state through every file format */
     const char *exts[] = {"keras", "h5"};
     for (int k = 0; k < 2; k++) {

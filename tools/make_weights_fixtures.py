@@ -5,8 +5,8 @@
       the model's predictions y.npy
   tests/fixtures/weights/frozen/        a GRU -> Dense model whose GRU is trainable=False:
       initial.keras (saved before training), x.npy, y.npy, the weights after each of 5
-      train_on_batch steps (Adam 0.01, mse): w<step>_<i>.npy, losses.npy, and summary.txt
-      (Keras's model.summary() before training)
+      train_on_batch steps (Adam 0.01, mse): w<step>_<i>.npy, losses.npy, summary.txt
+      (Keras's model.summary() before training) and trained.keras (saved after the steps)
 
 Run: /work/main/.venv/bin/python tools/make_weights_fixtures.py"""
 import contextlib
@@ -64,6 +64,7 @@ def frozen():
     for i, w in enumerate(m.get_weights()):
         np.save(os.path.join(d, f"w5_{i}.npy"), w)
     np.save(os.path.join(d, "losses.npy"), np.array(losses, dtype="float32"))
+    m.save(os.path.join(d, "trained.keras"))  # optimizer variables for the Dense only
     assert len(m.optimizer.variables) == 2 + 2 * 2, [v.path for v in m.optimizer.variables]
 
 
