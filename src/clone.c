@@ -48,7 +48,7 @@ rnn_model *rnn_clone_model(rnn_model *m, const rnn_clone_options *options) {
         return NULL;
     }
     if (o.copy_weights && rnn__model_build(m)) return NULL;
-    char *text = rnn__keras_config_json(m);
+    char *text = rnn__keras_config_json_ex(m, 0);
     if (!text) {
         rnn__model_fail(m, rnn_last_status() ? rnn_last_status() : RNN_ERR_UNSUPPORTED);
         return NULL;

@@ -103,7 +103,10 @@ static rnn_status read_file(const char *path, size_t cap, char **out, size_t *n)
 
 /* A .keras file at tmp holding this model's config and the given weights file. */
 static rnn_status write_probe(rnn_model *m, const char *tmp, const char *weights, size_t n) {
-    char *config = rnn__keras_config_json(m);
+    /* With the compile information, so that the file's optimizer variables are read too; a
+     * compile Keras 3 cannot express (Keras 2's decay) leaves the weights alone. */
+    char *config = rnn__keras_config_json_ex(m, 1);
+    if (!config) config = rnn__keras_config_json_ex(m, 0);
     if (!config) return rnn_last_status() ? rnn_last_status() : RNN_ERR_UNSUPPORTED;
     static const char meta[] = "{\"keras_version\": \"3.15.1\", \"written_by\": \"librnn "
                                "rnn_load_weights\"}";
