@@ -4,7 +4,7 @@
  *     the wave a*sin(w*t) for t = 1..10: output [batch, 10, 1].
  * (b) Feeding predictions back: a model learns one step of a rotation (a point (x, y) on a
  *     circle moves 0.3 rad per step; its output has as many features as its input). Its weights
- *     go into a stateful batch-1 copy (rnn_clone_model: batch_input_shape=(1, None, 2)), which gets only the start
+ *     go into a stateful batch-1 copy (batch_input_shape=(1, 1, 2)), which gets only the start
  *     point and then its own predictions, one step at a time, with reset_states() before and
  *     after. Checks: (a) the loss is far below the target's variance; (b) the generated circle
  *     stays far closer to the true one than standing still at the start point does. */
@@ -63,7 +63,7 @@ int main(void) {
             if (t > 0) yb[(i * (L - 1) + t - 1) * 2] = px, yb[(i * (L - 1) + t - 1) * 2 + 1] = py;
         }
     }
-    rnn_model *b = rnn_sequential(NULL), *g;
+    rnn_model *b = rnn_sequential(NULL), *g = rnn_sequential(NULL);
     rnn_recurrent_options ob = rnn_lstm_defaults(32);
     ob.return_sequences = 1;
     rnn_input(b, RNN_NONE, 2);
@@ -75,9 +75,11 @@ int main(void) {
                 NULL)) {
         fprintf(stderr, "%s\n", rnn_model_error(b)); return 1;
     }
-    rnn_clone_options co = rnn_clone_defaults(); /* the same architecture, stateful, batch 1 */
-    co.batch_size = 1, co.stateful = 1, co.copy_weights = 1;
-    if (!(g = rnn_clone_model(b, &co))) { fprintf(stderr, "%s\n", rnn_last_error()); return 1; }
+    ob.stateful = 1;                             /* the same architecture, stateful, batch 1 */
+    rnn_batch_input(g, 1, 1, 2);
+    rnn_add(g, rnn_lstm(&ob));
+    rnn_add(g, rnn_dense_simple(2, RNN_LINEAR));
+    if (rnn_copy_weights(g, b)) { fprintf(stderr, "%s\n", rnn_model_error(g)); return 1; }
     float step[2] = {0.7f, 0.0f}, se = 0, se_still = 0; /* start point: radius 0.7, angle 0 */
     rnn_reset_states(g);
     printf("(b) start (%.2f, %.2f), then each prediction [1, 1, 2] is the next input:\n   ",
