@@ -245,6 +245,18 @@ rnn_embedding_options rnn_embedding_defaults(int input_dim, int output_dim);
  * weights initialised U(-0.05, 0.05). An id outside [0, input_dim) is an error. */
 rnn_layer *rnn_embedding(const rnn_embedding_options *options);
 
+/* layer.trainable = False / True: a frozen layer (trainable 0) keeps its weights during fit
+ * and train_on_batch (they get no update, no optimizer slots in saved files, and are left out
+ * of clipping's norms), as in Keras, where the optimizer sees model.trainable_weights only.
+ * Applies to the layer and every layer inside it (Bidirectional's, TimeDistributed's, a model
+ * used as a layer), as Keras's setter does. Saved ("trainable": false) and read back by
+ * rnn_save / rnn_load in both formats; rnn_summary counts "Trainable params" and
+ * "Non-trainable params". Change it before training, or compile again after, as Keras asks:
+ * the optimizer's slot list in files follows the flags at the time of the save. */
+rnn_status rnn_set_trainable(rnn_layer *layer, int trainable);
+/* 1 when the layer is trainable (the default), 0 when frozen, -1 for NULL. */
+int rnn_layer_trainable(const rnn_layer *layer);
+
 /* Frees a layer that was never added to a model. */
 void rnn_layer_free(rnn_layer *layer);
 const char *rnn_layer_name(const rnn_layer *layer);
@@ -342,6 +354,38 @@ rnn_status rnn_set_weight(rnn_model *model, int index, const float *values, int6
 /* Copies every weight from one model to another of the same architecture (a stateful batch-1
  * copy of a trained model, for example). */
 rnn_status rnn_copy_weights(rnn_model *dst, rnn_model *src);
+
+/* model.save_weights(path) / model.load_weights(path): Keras 3's `.weights.h5` file (the name
+ * must end so), the same HDF5 layout as a .keras file's model.weights.h5 - the weights of every
+ * layer by its place in the model, and the optimizer's variables when the model is compiled -
+ * which Keras's model.load_weights reads and which rnn_load_weights reads from Keras's
+ * save_weights. Saving writes through a temporary file renamed over path, as rnn_save does.
+ * Loading needs a model of the same architecture (layer kinds, order and shapes; the names may
+ * differ, as in Keras) and replaces its weights, and its optimizer's state when the file holds
+ * one that fits the compiled optimizer; the file is read by the reader program, like rnn_load
+ * (RNN_ERR_FORMAT for a file of another architecture, or damaged). Built without the Keras
+ * libraries: RNN_ERR_UNSUPPORTED. */
+rnn_status rnn_save_weights(rnn_model *model, const char *path);
+rnn_status rnn_load_weights(rnn_model *model, const char *path);
+
+/* keras.models.clone_model, plus what a stateful copy needs: a new model of the same
+ * architecture (layers, their options, names and trainable flags; uncompiled, as in Keras). */
+typedef struct {
+    /* The input batch size of the copy: 0 keeps the model's, RNN_NONE frees it, > 0 fixes it
+     * (a stateful copy for streaming: 1). Default 0. */
+    int64_t batch_size;
+    /* -1 (default): as in the model; 0 or 1: the stateful flag of every recurrent layer. */
+    int stateful;
+    /* 0 (default, as Keras's clone_model): fresh weights drawn from `seed`; 1: a copy of the
+     * model's values, bit for bit. */
+    int copy_weights;
+    uint64_t seed;
+} rnn_clone_options;
+rnn_clone_options rnn_clone_defaults(void);
+/* NULL with the reason in rnn_last_error() (a stateful copy without a fixed batch size, say).
+ * Free the copy with rnn_model_free. Built without the Keras libraries (make KERAS_IO=none),
+ * whose config code it uses: NULL with RNN_ERR_UNSUPPORTED. */
+rnn_model *rnn_clone_model(rnn_model *model, const rnn_clone_options *options);
 
 /* ------------------------------------------------------------------ functional models */
 
@@ -476,6 +520,12 @@ rnn_status rnn_add_metric(rnn_model *model, const char *name);
 /* model.optimizer.iterations: the optimizer steps applied since compile (or restored by
  * rnn_load from a file holding the optimizer's state); -1 for a NULL or uncompiled model. */
 int64_t rnn_optimizer_iterations(const rnn_model *model);
+/* model.optimizer.learning_rate: the compiled optimizer's rate (float32, as Keras's variable;
+ * with a schedule, its base rate); -1 for a NULL or uncompiled model. Setting it (finite,
+ * >= 0) changes the rate of the next steps, keeping the optimizer's slots and step count, as
+ * assigning model.optimizer.learning_rate does; refused with a schedule (RNN_SCHEDULE_*). */
+double rnn_learning_rate(const rnn_model *model);
+rnn_status rnn_set_learning_rate(rnn_model *model, double learning_rate);
 
 #define RNN_MAX_METRICS 8
 
@@ -490,7 +540,17 @@ typedef struct {
     double *val_metric[RNN_MAX_METRICS];
     int stopped_early;   /* 1 if EarlyStopping or the epoch callback ended training */
     int best_epoch;      /* EarlyStopping: the 0-based epoch of the best monitored value */
+    /* The optimizer's learning rate during each epoch (Keras's "learning_rate" log, which
+     * LearningRateScheduler and ReduceLROnPlateau add); NULL when neither is on. */
+    double *learning_rate;
 } rnn_history;
+
+/* One logged value of fit ("loss": 0.0123, "val_accuracy": 0.5), as Keras's logs dict holds
+ * them: the training keys sorted by name, then the val_ keys sorted. */
+typedef struct {
+    const char *name;
+    double value;
+} rnn_log_entry;
 void rnn_history_free(rnn_history *history);
 
 /* keras.callbacks.EarlyStopping. monitor: "val_loss" (default), "loss", "accuracy",
@@ -530,6 +590,46 @@ typedef struct {
     int delete_checkpoint; /* default 1 */
 } rnn_backup_and_restore;
 
+/* keras.callbacks.LearningRateScheduler(schedule): before each epoch the optimizer's learning
+ * rate becomes schedule(user, epoch, current rate) (epoch 0-based; Keras's schedule(epoch, lr)),
+ * stored as float32 like Keras's variable. Refused with an optimizer schedule
+ * (RNN_SCHEDULE_*), which Keras refuses too. A non-finite or negative result stops fit with
+ * RNN_ERR_ARGUMENT. */
+typedef struct {
+    double (*schedule)(void *user, int epoch, double learning_rate); /* NULL: off */
+    void *user;
+} rnn_lr_scheduler;
+
+/* keras.callbacks.ReduceLROnPlateau: after each epoch, when the monitored value has not
+ * improved by more than min_delta for `patience` epochs, the learning rate becomes
+ * max(lr * factor, min_lr) (only while lr > min_lr), then `cooldown` epochs pass before waiting
+ * starts again. Keras's comparisons: improved when value + min_delta < best (mode "min"; for
+ * "max" value - min_delta > best), compared in float32 as Keras's ops.less does; the first
+ * epoch always improves. mode "auto" minimises losses and maximises accuracies. Refused with an
+ * optimizer schedule, as in Keras. */
+typedef struct {
+    int enabled;
+    const char *monitor; /* default "val_loss" */
+    double factor;       /* default 0.1; must be < 1 */
+    int patience;        /* default 10 */
+    const char *mode;    /* default "auto"; "min" or "max" */
+    double min_delta;    /* default 1e-4 */
+    int cooldown;        /* default 0 */
+    double min_lr;       /* default 0 */
+} rnn_reduce_lr_on_plateau;
+
+/* keras.callbacks.CSVLogger: one row per epoch, "epoch" (0-based) then the logged keys sorted
+ * by name (with "val_" columns "NA" when there is no validation, as Keras writes them), values
+ * as Python's repr, rows ended by "\r\n" (Python's csv module), flushed after each epoch. The
+ * file is truncated when fit starts unless append is 1 (then a header is written only to an
+ * empty file). With BackupAndRestore the rows of the epochs before an interruption are kept and
+ * the file continues where the backup was taken. */
+typedef struct {
+    const char *filename; /* NULL: off */
+    char separator;       /* default ',' */
+    int append;           /* default 0 */
+} rnn_csv_logger;
+
 /* Data larger than memory (Keras's generators and keras.utils.Sequence): batches come from the
  * caller, one at a time. get() fills x[0..inputs) and y[0..outputs) with views of batch `index`
  * (0 <= index < batches), valid until the next call; y may be left empty for prediction. The
@@ -552,43 +652,6 @@ typedef struct {
 /* A group of processes training one model data-parallel (see rnn_fit_options.distributed),
  * made by rnn_mpi_new below; free it with rnn_distributed_free before MPI_Finalize. */
 typedef struct rnn_distributed rnn_distributed;
-
-typedef struct {
-    int epochs;             /* default 1   */
-    int batch_size;         /* default 32  */
-    int shuffle;            /* default 1: a new permutation every epoch */
-    float validation_split; /* default 0: the last fraction of the samples validates */
-    int verbose;            /* default 1: Keras's progress bar; 2: one line per epoch; 0: quiet */
-    FILE *out;              /* where progress goes; NULL: stdout */
-    rnn_early_stopping early_stopping; /* off by default */
-    rnn_model_checkpoint checkpoint;   /* off by default */
-    rnn_backup_and_restore backup;     /* off by default */
-    /* Called after every epoch with the history so far; return non-zero to stop training
-     * (a custom callback: checkpointing, logging). NULL: none. */
-    int (*on_epoch_end)(void *user, int epoch, const rnn_history *history);
-    void *user;
-    /* Fit on a batch source: the batches evaluated after each epoch (Keras's validation_data);
-     * NULL: none. Refused with arrays (use validation_split). */
-    const rnn_batch_source *validation_source;
-    /* Data-parallel training over a group of processes (rnn_mpi_new); NULL: this process alone.
-     * Every rank calls rnn_fit with the same model, data description and options; the global
-     * batch is ranks x batch_size rows, of which each rank reads and trains on its part (arrays
-     * - map big ones with rnn_npy_map_open - or a source's get_part). See "Training on several
-     * machines" in the README. */
-    rnn_distributed *distributed;
-} rnn_fit_options;
-rnn_fit_options rnn_fit_defaults(void);
-
-/* Data checks of fit, evaluate, predict, train_on_batch, predict_on_batch and predict_step (and
- * of every batch an rnn_batch_source hands over): x and y must be finite. A
- * NaN or Inf anywhere is RNN_ERR_NUMERIC naming the array and the first flat index ("x contains
- * NaN at flat index 13"), before anything runs. Keras does not check; librnn refuses because
- * NaN in x or y turns every weight into NaN on the first update, and a NaN prediction is easily
- * taken for a number downstream (mark missing steps with Masking and a finite mask_value
- * instead). During training a non-finite loss or gradient stops fit before that update is
- * applied, and an update that overflows a weight (too large a learning rate) stops it right
- * after (RNN_ERR_NUMERIC naming the weight; the model then holds that weight non-finite, and
- * ModelCheckpoint, which saves only after a completed epoch, keeps its last good file). */
 
 /* What fit, evaluate, predict, train_on_batch and predict_on_batch work on: Keras's x and y, in
  * one of three forms, each made by a helper below (fields not of the form stay zero).
@@ -616,9 +679,66 @@ rnn_data rnn_data_arrays(const rnn_tensor *x, int n_x, const rnn_tensor *y, int 
 /* Batches from a source (it must outlive the call). */
 rnn_data rnn_data_source(const rnn_batch_source *source);
 
-/* model.fit(x, y). With a batch source, options->validation_source (may be NULL) is evaluated
- * after each epoch, Keras's validation_data; with arrays, options->validation_split holds data
- * out instead. history may be NULL; otherwise free it with rnn_history_free. */
+typedef struct {
+    int epochs;             /* default 1   */
+    int batch_size;         /* default 32  */
+    int shuffle;            /* default 1: a new permutation every epoch */
+    float validation_split; /* default 0: the last fraction of the samples validates */
+    int verbose;            /* default 1: Keras's progress bar; 2: one line per epoch; 0: quiet */
+    FILE *out;              /* where progress goes; NULL: stdout */
+    rnn_early_stopping early_stopping; /* off by default */
+    rnn_model_checkpoint checkpoint;   /* off by default */
+    rnn_backup_and_restore backup;     /* off by default */
+    /* Called after every epoch with the history so far; return non-zero to stop training
+     * (a custom callback: checkpointing, logging). NULL: none. */
+    int (*on_epoch_end)(void *user, int epoch, const rnn_history *history);
+    void *user;
+    /* Fit on a batch source: the batches evaluated after each epoch (Keras's validation_data);
+     * NULL: none. Refused with arrays (use validation_data or validation_split). */
+    const rnn_batch_source *validation_source;
+    /* Keras's validation_data: arrays (rnn_data_xy or rnn_data_arrays, several inputs and
+     * outputs included) or a batch source, evaluated after each epoch in order, in batches of
+     * batch_size. Overrides validation_split, as in Keras; not together with
+     * validation_source. Zeroed: none. */
+    rnn_data validation_data;
+    /* Called after every training batch (Keras's on_train_batch_end) with the 0-based batch index
+     * in the epoch and the running logs of the epoch (loss and metrics, as the progress bar shows
+     * them); return non-zero to stop training after this batch (the epoch then ends as Keras's
+     * stop_training does: validation, epoch callbacks). NULL: none. Gets `user`. */
+    int (*on_train_batch_end)(void *user, int64_t batch, const rnn_log_entry *logs, int n_logs);
+    rnn_lr_scheduler lr_scheduler;       /* off by default */
+    rnn_reduce_lr_on_plateau reduce_lr;  /* off by default */
+    rnn_csv_logger csv_logger;           /* off by default */
+    /* keras.callbacks.TerminateOnNaN: a batch whose loss is NaN or Inf ends training (the epoch
+     * ends as above, its loss NaN) and fit returns RNN_OK with history->stopped_early. librnn
+     * never applies that batch's update (Keras applies it, leaving NaN weights). Default 0: such
+     * a batch fails fit with RNN_ERR_NUMERIC. */
+    int terminate_on_nan;
+    /* Data-parallel training over a group of processes (rnn_mpi_new); NULL: this process alone.
+     * Every rank calls rnn_fit with the same model, data description and options; the global
+     * batch is ranks x batch_size rows, of which each rank reads and trains on its part (arrays
+     * - map big ones with rnn_npy_map_open - or a source's get_part). See "Training on several
+     * machines" in the README. */
+    rnn_distributed *distributed;
+} rnn_fit_options;
+rnn_fit_options rnn_fit_defaults(void);
+
+/* Data checks of fit, evaluate, predict, train_on_batch, predict_on_batch and predict_step (and
+ * of every batch an rnn_batch_source hands over): x and y must be finite. A
+ * NaN or Inf anywhere is RNN_ERR_NUMERIC naming the array and the first flat index ("x contains
+ * NaN at flat index 13"), before anything runs. Keras does not check; librnn refuses because
+ * NaN in x or y turns every weight into NaN on the first update, and a NaN prediction is easily
+ * taken for a number downstream (mark missing steps with Masking and a finite mask_value
+ * instead). During training a non-finite loss or gradient stops fit before that update is
+ * applied, and an update that overflows a weight (too large a learning rate) stops it right
+ * after (RNN_ERR_NUMERIC naming the weight; the model then holds that weight non-finite, and
+ * ModelCheckpoint, which saves only after a completed epoch, keeps its last good file). */
+
+/* model.fit(x, y). Validation after each epoch (Keras's validation_data): options->
+ * validation_data (arrays or a source, with either kind of training data), or
+ * options->validation_source with a batch source as the data; with arrays,
+ * options->validation_split holds the last samples out instead. history may be NULL; otherwise
+ * free it with rnn_history_free. */
 rnn_status rnn_fit(rnn_model *model, rnn_data data, const rnn_fit_options *options,
                    rnn_history *history);
 /* model.evaluate(x, y, batch_size): the mean loss over the samples in *loss and the compiled

@@ -153,6 +153,11 @@ rnn_shape rnn__model_output_shape(const rnn_model *m, int k, int64_t batch, int6
 const rnn_shape *rnn__model_input_shape(const rnn_model *m, int k);
 void rnn__model_retain(rnn_model *m);
 
+/* trainable.c: copies each layer's trainable flag to its weights (rnn_weight.frozen) and
+ * returns the number of trainable parameter values; *frozen_params (may be NULL) gets the
+ * others. Needs a built model. */
+int64_t rnn__model_sync_frozen(rnn_model *m, int64_t *frozen_params);
+
 /* The InputLayer class (model inputs). */
 int rnn__is_input_layer(const rnn_layer *layer);
 /* 1 for an InputLayer of token ids (rnn_ids_input_new). */

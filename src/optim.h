@@ -45,9 +45,11 @@ float rnn__optimizer_slot_init(const rnn_optimizer *opt, int slot);
 void rnn__optimizer_reset_slots(rnn_model *m);
 /* Nadam's u_product after m->iterations steps. */
 float rnn__model_nadam_u_product(rnn_model *m);
-/* One optimizer step over every weight from the gradients of the last backward: the Embedding
- * slices, clipping, weight decay and the update; m->iterations is left to the caller. */
-rnn_status rnn__optimizer_update(rnn_model *m);
+/* One optimizer step over every trainable weight from the gradients of the last backward: the
+ * Embedding slices, clipping, weight decay and the update; m->iterations is left to the caller.
+ * m->clip_grads/clip_sizes hold the n_trainable gradients of the weights not frozen (Keras's
+ * optimizer sees model.trainable_weights only); frozen weights are neither clipped nor changed. */
+rnn_status rnn__optimizer_update(rnn_model *m, int n_trainable);
 
 /* Clips the gradients of n_weights arrays in place (clipnorm, clipvalue or global_clipnorm). */
 void rnn__optimizer_clip(const rnn_optimizer *opt, float *const *grads, const int64_t *sizes,

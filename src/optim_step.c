@@ -83,14 +83,14 @@ static void gather_slices(rnn_weight *w, float clipvalue, float f, float *g2, fl
         }
 }
 
-rnn_status rnn__optimizer_update(rnn_model *m) {
+rnn_status rnn__optimizer_update(rnn_model *m, int n_trainable) {
     const rnn_optimizer *o = &m->optimizer;
     int sliced = 0;
     for (int w = 0; w < m->n_weights && !o->dense_embedding_gradients; w++)
         sliced |= has_slices(m->weights[w]);
     float *scale = NULL;
     if (!sliced) {
-        rnn__optimizer_clip(o, m->clip_grads, m->clip_sizes, m->n_weights);
+        rnn__optimizer_clip(o, m->clip_grads, m->clip_sizes, n_trainable);
     } else {
         /* The clip factors with the slices' norms (clipvalue is applied per element below). */
         if (!(scale = malloc(sizeof(float) * (size_t)m->n_weights)))
@@ -98,6 +98,7 @@ rnn_status rnn__optimizer_update(rnn_model *m) {
         double total = 0;
         for (int w = 0; w < m->n_weights; w++) {
             scale[w] = 1.0f;
+            if (m->weights[w]->frozen) continue;
             if (o->clipnorm <= 0.0f && o->global_clipnorm <= 0.0f) continue;
             double ss = grad_sumsq(m->weights[w], has_slices(m->weights[w]));
             total += ss;
@@ -105,7 +106,8 @@ rnn_status rnn__optimizer_update(rnn_model *m) {
                 scale[w] = (float)(o->clipnorm / sqrt(ss));
         }
         if (o->global_clipnorm > 0.0f && sqrt(total) > o->global_clipnorm)
-            for (int w = 0; w < m->n_weights; w++) scale[w] = (float)(o->global_clipnorm / sqrt(total));
+            for (int w = 0; w < m->n_weights; w++)
+                if (!m->weights[w]->frozen) scale[w] = (float)(o->global_clipnorm / sqrt(total));
     }
     rnn_opt_step step = {rnn__optimizer_lr(o, m->iterations), m->iterations + 1, 1.0f};
     if (o->kind == RNN_OPT_NADAM)
@@ -123,6 +125,10 @@ rnn_status rnn__optimizer_update(rnn_model *m) {
     int64_t off = 0;
     for (int w = 0; w < m->n_weights; w++) {
         rnn_weight *wt = m->weights[w];
+        if (wt->frozen) { /* its slots stay as they are; Keras's optimizer never sees it */
+            off += wt->size;
+            continue;
+        }
         float *g2 = NULL, *gabs = NULL;
         if (sliced && has_slices(wt)) {
             g2 = sums;

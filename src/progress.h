@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "rnn.h"
+
 typedef struct {
     FILE *out;
     int verbose, dynamic, color;
@@ -17,12 +19,8 @@ typedef struct {
 
 void rnn__progress_begin(rnn_progress *p, FILE *out, int verbose, int epoch, int epochs,
                          int64_t target);
-/* One logged value ("loss": 0.0123), printed in the order given (Keras 3: the training keys
- * sorted by name, then the val_ keys sorted). */
-typedef struct {
-    const char *name;
-    double value;
-} rnn_log_entry;
+/* Logged values (rnn_log_entry, rnn.h) are printed in the order given (Keras 3: the training
+ * keys sorted by name, then the val_ keys sorted). */
 
 /* After step `current` (1-based) with the running values. */
 void rnn__progress_step(rnn_progress *p, int64_t current, const rnn_log_entry *logs, int n);

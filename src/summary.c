@@ -127,25 +127,36 @@ rnn_status rnn_summary(rnn_model *m, FILE *out) {
     rule(out, "\xe2\x94\x94", "\xe2\x94\x80", "\xe2\x94\xb4", "\xe2\x94\x98", w, ncols);
     /* Keras adds the optimizer's variables once it has been built by a training step:
      * Adam: iterations, learning rate and two slots per weight; SGD: two scalars (+ momentum). */
+    int64_t frozen = 0, trainable = m->built ? rnn__model_sync_frozen(m, &frozen) : total;
+    if (trainable + frozen != total) { /* a layer reached twice: count the table's way */
+        frozen = total - trainable;
+        if (frozen < 0) frozen = 0, trainable = total;
+    }
     int64_t opt = 0;
-    if (m->compiled && m->iterations > 0) {
-        switch (m->optimizer.kind) {
-        case RNN_OPT_ADAM: opt = 2 + 2 * total; break;
-        case RNN_OPT_ADAMW: opt = 2 + (m->optimizer.amsgrad ? 3 : 2) * total; break;
-        case RNN_OPT_ADAGRAD: opt = 2 + total; break;
-        case RNN_OPT_ADADELTA: case RNN_OPT_ADAMAX: opt = 2 + 2 * total; break;
-        case RNN_OPT_NADAM: opt = 3 + 2 * total; break;
-        default: opt = 2 + (m->optimizer.momentum != 0.0f ? total : 0);
+    if (m->compiled && m->iterations > 0) { /* slots over the trainable weights only */
+        const rnn_optimizer *o = &m->optimizer;
+        const int64_t t = trainable;
+        switch (o->kind) {
+        case RNN_OPT_ADAM: case RNN_OPT_ADAMW: opt = 2 + (o->amsgrad ? 3 : 2) * t; break;
+        case RNN_OPT_ADAGRAD: opt = 2 + t; break;
+        case RNN_OPT_ADADELTA: case RNN_OPT_ADAMAX: opt = 2 + 2 * t; break;
+        case RNN_OPT_NADAM: opt = 3 + 2 * t; break;
+        case RNN_OPT_RMSPROP:
+            opt = 2 + t * (1 + (o->momentum > 0.0f) + (o->centered != 0));
+            break;
+        default: opt = 2 + (o->momentum != 0.0f ? t : 0);
         }
     }
     char c1[32], s1[32];
     with_commas(total + opt, c1, sizeof c1);
     readable_size(4.0 * (double)(total + opt), s1, sizeof s1);
     fprintf(out, " Total params: %s (%s)\n", c1, s1);
-    with_commas(total, c1, sizeof c1);
-    readable_size(4.0 * (double)total, s1, sizeof s1);
+    with_commas(trainable, c1, sizeof c1);
+    readable_size(4.0 * (double)trainable, s1, sizeof s1);
     fprintf(out, " Trainable params: %s (%s)\n", c1, s1);
-    fprintf(out, " Non-trainable params: 0 (0.00 B)\n");
+    with_commas(frozen, c1, sizeof c1);
+    readable_size(4.0 * (double)frozen, s1, sizeof s1);
+    fprintf(out, " Non-trainable params: %s (%s)\n", c1, s1);
     if (opt) {
         with_commas(opt, c1, sizeof c1);
         readable_size(4.0 * (double)opt, s1, sizeof s1);

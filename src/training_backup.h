@@ -5,7 +5,8 @@
  * state included) with one more member, librnn_training_state.json: the epoch and the batches of
  * it already applied, the model's random generator (shuffling, dropout) now and at the start of
  * the epoch (to redraw the epoch's permutation), the running loss and metric sums of the epoch,
- * the history so far, EarlyStopping's and ModelCheckpoint's state, and the carried state of
+ * the history so far (learning rates included), EarlyStopping's, ModelCheckpoint's,
+ * ReduceLROnPlateau's and CSVLogger's state, and the carried state of
  * every recurrent layer. Resuming from it and finishing gives bit-identical weights to a run
  * that was never interrupted (same thread count, a deterministic batch source). It is written
  * like every save: a temporary file, flushed, renamed over the previous backup. */
@@ -29,6 +30,10 @@ typedef struct {
     float *es_best_weights;              /* NULL unless restore_best_weights */
     int cp_have_best;                    /* ModelCheckpoint(save_best_only) */
     double cp_best;
+    int rlr_have_best, rlr_wait, rlr_cooldown; /* ReduceLROnPlateau */
+    double rlr_best;
+    int64_t csv_bytes;                   /* CSVLogger: the file's length at the backup */
+    int csv_header_pending;
 } rnn_training_state;
 
 /* Writes the backup atomically. */

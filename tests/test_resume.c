@@ -5,7 +5,9 @@
  *  - BackupAndRestore: a fit killed with SIGKILL (at an epoch end, in the middle of an epoch,
  *    and at random moments) and started again with the same call finishes with weights
  *    bit-identical to an uninterrupted run - with shuffling, dropout, validation, metrics,
- *    EarlyStopping, a stateful model, and through the `rnn fit --resume` command line. */
+ *    EarlyStopping, a stateful model, every callback at once (LearningRateScheduler,
+ *    ReduceLROnPlateau, CSVLogger - whose file must equal the straight run's -, TerminateOnNaN,
+ *    on_train_batch_end, validation_data arrays), and through `rnn fit --resume`. */
 #define _GNU_SOURCE
 #include <signal.h>
 #include <stdio.h>
@@ -144,7 +146,24 @@ typedef struct {
     int stateful, early, save_freq, source;
     int kill_epoch;        /* SIGKILL in on_epoch_end of this epoch (-1: never) */
     int64_t kill_batch;    /* SIGKILL when the source is asked for this many batches (-1) */
+    int all;               /* every callback of fit on, validation_data arrays, a CSV log */
 } scenario;
+
+/* The callbacks of the `all` scenarios: pure functions of their arguments, as a resume needs. */
+static double halve_late(void *user, int epoch, double lr) {
+    (void)user;
+    return epoch < 3 ? 0.004 : lr * 0.9;
+}
+
+static int64_t batch_calls;
+static int count_batches(void *user, int64_t batch, const rnn_log_entry *logs, int n) {
+    (void)user;
+    (void)batch;
+    (void)logs;
+    (void)n;
+    batch_calls++;
+    return 0;
+}
 
 static int64_t batches_served;
 static int64_t kill_at_batch = -1;
@@ -190,6 +209,26 @@ static rnn_status run_fit(const scenario *sc, const char *backup, const char *ou
         fo.backup.save_freq = sc->save_freq;
     }
     rnn_tensor x = rnn_tensor3(X, N, T, F), y = rnn_tensor2(Y, N, 1);
+    char csv[512];
+    if (sc->all) {
+        enum { NT = N * 3 / 4 };
+        x = rnn_tensor3(X, NT, T, F);
+        y = rnn_tensor2(Y, NT, 1);
+        fo.validation_split = 0.0f;
+        fo.validation_data = rnn_data_xy(rnn_tensor3(X + NT * T * F, N - NT, T, F),
+                                         rnn_tensor2(Y + NT, N - NT, 1));
+        fo.lr_scheduler.schedule = halve_late;
+        fo.reduce_lr.enabled = 1;
+        fo.reduce_lr.monitor = "val_loss";
+        fo.reduce_lr.patience = 2;
+        fo.reduce_lr.factor = 0.5;
+        fo.reduce_lr.min_delta = 0.002;
+        fo.reduce_lr.cooldown = 2;
+        snprintf(csv, sizeof csv, "%s.csv", out);
+        fo.csv_logger.filename = csv;
+        fo.terminate_on_nan = 1;
+        fo.on_train_batch_end = count_batches;
+    }
     rnn_status st;
     if (sc->source) {
         rnn_batch_source src = {N / 8, source_get, NULL, NULL, NULL};
@@ -247,11 +286,16 @@ static int file_exists(const char *p) {
 
 static void test_backup_and_restore(void) {
     const scenario scenarios[] = {
-        {0, 0, 0, 0, 3, -1},   /* killed at the end of epoch 4: resumes at an epoch start */
-        {0, 0, 2, 0, -1, -1},  /* save every 2 batches (arrays); killed at random below */
-        {0, 0, 1, 1, -1, 17},  /* batch source, shuffled: killed in epoch 3, batch 6 */
-        {1, 0, 1, 1, -1, 22},  /* stateful LSTM: the carried state is in the backup */
-        {0, 1, 0, 0, 1, -1},   /* EarlyStopping with restore_best_weights */
+        {0, 0, 0, 0, 3, -1, 0},   /* killed at the end of epoch 4: resumes at an epoch start */
+        {0, 0, 2, 0, -1, -1, 0},  /* save every 2 batches (arrays); killed at random below */
+        {0, 0, 1, 1, -1, 17, 0},  /* batch source, shuffled: killed in epoch 3, batch 6 */
+        {1, 0, 1, 1, -1, 22, 0},  /* stateful LSTM: the carried state is in the backup */
+        {0, 1, 0, 0, 1, -1, 0},   /* EarlyStopping with restore_best_weights */
+        {0, 0, 1, 0, -1, -1, 1}, /* every callback (CSV, schedules, ...): random kills */
+        {0, 1, 0, 0, 4, -1, 1},  /* every callback and EarlyStopping: killed after epoch 5 */
+        {0, 0, 1, 1, -1, 9, 1},  /* every callback, a batch source: killed in epoch 2 */
+        {0, 0, 0, 0, 6, -1, 1},  /* killed after epoch 7: ReduceLROnPlateau's wait is 1 */
+        {0, 0, 0, 0, 7, -1, 1},  /* killed after epoch 8: it is in its cooldown */
     };
     for (size_t k = 0; k < sizeof scenarios / sizeof scenarios[0]; k++) {
         const scenario *sc = &scenarios[k];
@@ -293,6 +337,28 @@ static void test_backup_and_restore(void) {
         for (int e = 0; e < h1.epochs && e < h2.epochs; e++)
             CHECK(h1.loss[e] == h2.loss[e], "scenario %zu: epoch %d loss %.17g vs %.17g", k, e,
                   h1.loss[e], h2.loss[e]);
+        if (sc->all) {
+            int reduced = 0; /* ReduceLROnPlateau halved the rate (the schedule takes 0.9) */
+            CHECK(h1.learning_rate && h2.learning_rate, "scenario %zu: no learning rates", k);
+            for (int e = 0; h1.learning_rate && h2.learning_rate && e < h1.epochs && e < h2.epochs; e++) {
+                CHECK(h1.learning_rate[e] == h2.learning_rate[e], "scenario %zu: epoch %d "
+                      "learning rate %.9g vs %.9g", k, e, h1.learning_rate[e], h2.learning_rate[e]);
+                reduced |= e > 3 && h1.learning_rate[e] < 0.8 * h1.learning_rate[e - 1];
+            }
+            CHECK(reduced, "scenario %zu: ReduceLROnPlateau never reduced the rate (the test's "
+                  "premise)", k);
+            /* the CSV log of the interrupted runs equals the straight run's */
+            char ca[512], cb[512];
+            snprintf(ca, sizeof ca, "%s.csv", straight);
+            snprintf(cb, sizeof cb, "%s.csv", resumed);
+            FILE *fa = fopen(ca, "rb"), *fb = fopen(cb, "rb");
+            static char ba[1 << 16], bb[1 << 16];
+            size_t na = fa ? fread(ba, 1, sizeof ba, fa) : 0, nb = fb ? fread(bb, 1, sizeof bb, fb) : 0;
+            if (fa) fclose(fa);
+            if (fb) fclose(fb);
+            CHECK(na > 100 && na == nb && !memcmp(ba, bb, na), "scenario %zu: the CSV logs differ "
+                  "(%zu vs %zu bytes):\n%.*s\n---\n%.*s", k, na, nb, (int)na, ba, (int)nb, bb);
+        }
         if (sc->early) CHECK(h1.stopped_early && h1.epochs < 10, "EarlyStopping should stop early");
         fprintf(stderr, "backup scenario %zu: %d kill(s), %d epochs, final loss %.6f\n", k, killed,
                 h2.epochs, h2.epochs ? h2.loss[h2.epochs - 1] : 0.0);

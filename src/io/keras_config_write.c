@@ -306,7 +306,9 @@ static cJSON *metrics_json(rnn_model *m) {
 
 /* ---------------------------------------------------------------- entry points */
 
-char *rnn__keras_config_json(rnn_model *m) {
+char *rnn__keras_config_json(rnn_model *m) { return rnn__keras_config_json_ex(m, 1); }
+
+char *rnn__keras_config_json_ex(rnn_model *m, int with_compile) {
     rnn_keras_write_ctx c = {0};
     cJSON *cfg = model_config(m, &c);
     if (!cfg) return NULL;
@@ -314,7 +316,7 @@ char *rnn__keras_config_json(rnn_model *m) {
                        m->sequential ? "Sequential" : "Functional", cfg, &c);
     cJSON *b = cJSON_AddObjectToObject(root, "build_config");
     cJSON_AddItemToObject(b, "input_shape", shape_json(&m->inputs[0]->output[0]));
-    if (m->compiled) {
+    if (m->compiled && with_compile) {
         cJSON *opt = optimizer_json(&m->optimizer, &c);
         if (!opt) {
             cJSON_Delete(root);

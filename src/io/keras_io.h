@@ -55,6 +55,9 @@ rnn_model *rnn__keras_model_from_json_bounded(const cJSON *model, const rnn_kera
 void rnn__keras_apply_compile(rnn_model *m, const cJSON *compile, int legacy);
 /* The model as Keras 3 config.json text (malloc'd) or NULL with the reason. */
 char *rnn__keras_config_json(rnn_model *m);
+/* The same; with_compile 0 leaves the compile information out (compile_config null): the
+ * architecture alone, which every librnn model has (clone_model, load_weights). */
+char *rnn__keras_config_json_ex(rnn_model *m, int with_compile);
 /* The model as a legacy .h5 model_config / training_config, malloc'd: in tf.keras 2's form
  * (which tf.keras 2 and Keras 3 both read), or in Keras 3's (as Keras 3 writes .h5 files) when
  * rnn__keras_h5_keras3_form: for a layer called with initial_state or Keras 3's hard_sigmoid. */

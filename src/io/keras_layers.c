@@ -98,10 +98,6 @@ static rnn_status check_common(const cJSON *cfg, const char *layer, const char *
             return rnn__fail(RNN_ERR_UNSUPPORTED, "layer \"%s\" (%s): option %s is not supported "
                              "by librnn", layer, cls, k);
     }
-    const cJSON *tr = get(cfg, "trainable");
-    if (cJSON_IsFalse(tr))
-        return rnn__fail(RNN_ERR_UNSUPPORTED, "layer \"%s\" (%s): trainable=False (frozen layers) "
-                         "is not supported by librnn", layer, cls);
     const cJSON *dt = get(cfg, "dtype");
     const char *dtype = cJSON_IsString(dt) ? dt->valuestring : str(get(dt, "config"), "name");
     if (dtype && strcmp(dtype, "float32") != 0)
@@ -788,7 +784,9 @@ rnn_layer *rnn__keras_layer_from(const cJSON *entry, const rnn_keras_read_ctx *c
         unsupported_class(name, cls);
         return NULL;
     }
-    return row->read(cfg, name, c);
+    rnn_layer *L = row->read(cfg, name, c);
+    if (L && cJSON_IsFalse(get(cfg, "trainable"))) rnn_set_trainable(L, 0);
+    return L;
 }
 
 cJSON *rnn__keras_layer_config(rnn_layer *L, const rnn_keras_write_ctx *c) {
@@ -800,7 +798,7 @@ cJSON *rnn__keras_layer_config(rnn_layer *L, const rnn_keras_write_ctx *c) {
     }
     cJSON *cfg = cJSON_CreateObject();
     cJSON_AddStringToObject(cfg, "name", L->name);
-    cJSON_AddTrueToObject(cfg, "trainable");
+    cJSON_AddBoolToObject(cfg, "trainable", !L->frozen);
     cJSON_AddStringToObject(cfg, "dtype", "float32");
     if (row->write(L, cfg, c)) {
         cJSON_Delete(cfg);

@@ -14,8 +14,8 @@
  *   Adamax:  (momentum, norm) per weight
  *   Nadam:   (momentum, velocity) per weight, then its u_product (named "variable")
  *   AdamW:   as Adam
- * in model.trainable_variables order, which is librnn's get_weights order (all of librnn's
- * weights are trainable). A .keras file holds them as /optimizer/vars/<i> of model.weights.h5;
+ * in model.trainable_variables order: librnn's get_weights order without the weights of frozen
+ * layers (rnn_set_trainable). A .keras file holds them as /optimizer/vars/<i> of model.weights.h5;
  * a legacy .h5 as the group optimizer_weights (attribute weight_names, one dataset per name),
  * as Keras 3's model.save("x.h5") writes them.
  *
@@ -47,6 +47,15 @@ typedef struct {
 
 /* The Keras variable list of the model's compiled optimizer. Returns the count (n_max ample:
  * 3 + 3 * n_weights). */
+/* Keras builds the optimizer on model.trainable_variables: frozen layers' weights have no
+ * slots (rnn_weight.frozen, synced by the callers). */
+static int drop_frozen(const rnn_model *m, opt_var *v, int n) {
+    int k = 0;
+    for (int i = 0; i < n; i++)
+        if (v[i].kind != VAR_SLOT || !m->weights[v[i].weight]->frozen) v[k++] = v[i];
+    return k;
+}
+
 static int variable_list(const rnn_model *m, opt_var *v) {
     const rnn_optimizer *o = &m->optimizer;
     int n = 0, nw = m->n_weights;
@@ -96,7 +105,7 @@ static int variable_list(const rnn_model *m, opt_var *v) {
         v[n++] = (opt_var){VAR_U_PRODUCT, 0, 0, "variable"};
         break;
     }
-    return n;
+    return drop_frozen(m, v, n);
 }
 
 /* Keras's default optimizer names, the prefix of the legacy .h5 weight names. */
@@ -157,6 +166,7 @@ static int written_count(const rnn_model *m, int n) {
 }
 
 rnn_status rnn__keras_write_optimizer_state(rnn_model *m, hid_t file, int legacy) {
+    rnn__model_sync_frozen(m, NULL);
     if (!m->compiled) return RNN_OK;
     opt_var *v = list_alloc(m);
     if (!v) return rnn__fail(RNN_ERR_MEMORY, "out of memory");
@@ -243,6 +253,7 @@ static int slot_values_ok(const float *v, int64_t n) {
 }
 
 void rnn__keras_read_optimizer_state(rnn_model *m, hid_t file, int legacy) {
+    rnn__model_sync_frozen(m, NULL);
     if (!m->compiled) return;
     const char *group_name = legacy ? "optimizer_weights" : "optimizer/vars";
     if (!legacy && H5Lexists(file, "optimizer", H5P_DEFAULT) <= 0) return;

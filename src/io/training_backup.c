@@ -198,6 +198,8 @@ static cJSON *history_json(const rnn_history *h) {
     int n = h->epochs;
     cJSON_AddItemToObject(o, "loss", doubles_json(h->loss, n));
     if (h->val_loss) cJSON_AddItemToObject(o, "val_loss", doubles_json(h->val_loss, n));
+    if (h->learning_rate)
+        cJSON_AddItemToObject(o, "learning_rate", doubles_json(h->learning_rate, n));
     cJSON *mt = cJSON_AddArrayToObject(o, "metrics"), *vm = cJSON_AddArrayToObject(o, "val_metrics");
     for (int k = 0; k < h->n_metrics; k++) {
         cJSON_AddItemToArray(mt, doubles_json(h->metric[k], n));
@@ -209,6 +211,9 @@ static cJSON *history_json(const rnn_history *h) {
 static int history_from(const cJSON *o, rnn_history *h, int epochs_done) {
     if (doubles_from(get(o, "loss"), h->loss, epochs_done)) return -1;
     if (h->val_loss && doubles_from(get(o, "val_loss"), h->val_loss, epochs_done)) return -1;
+    if (h->learning_rate &&
+        doubles_from(get(o, "learning_rate"), h->learning_rate, epochs_done))
+        return -1;
     const cJSON *mt = get(o, "metrics"), *vm = get(o, "val_metrics");
     if (cJSON_GetArraySize(mt) != h->n_metrics) return -1;
     for (int k = 0; k < h->n_metrics; k++) {
@@ -245,6 +250,16 @@ rnn_status rnn__backup_save(rnn_model *m, const char *path, const rnn_training_s
     cJSON *cp = cJSON_AddObjectToObject(o, "model_checkpoint");
     cJSON_AddBoolToObject(cp, "have_best", s->cp_have_best);
     cJSON_AddItemToObject(cp, "best", num(s->cp_best));
+    cJSON *rlr = cJSON_AddObjectToObject(o, "reduce_lr_on_plateau");
+    cJSON_AddBoolToObject(rlr, "have_best", s->rlr_have_best);
+    cJSON_AddItemToObject(rlr, "best", num(s->rlr_best));
+    cJSON_AddNumberToObject(rlr, "wait", s->rlr_wait);
+    cJSON_AddNumberToObject(rlr, "cooldown_counter", s->rlr_cooldown);
+    cJSON *csv = cJSON_AddObjectToObject(o, "csv_logger");
+    cJSON_AddNumberToObject(csv, "bytes", (double)s->csv_bytes);
+    cJSON_AddBoolToObject(csv, "header_pending", s->csv_header_pending);
+    /* The rate LearningRateScheduler or ReduceLROnPlateau set, exactly. */
+    cJSON_AddItemToObject(o, "learning_rate", num((double)m->optimizer.learning_rate));
     cJSON_AddItemToObject(o, "layer_states", states_json(m));
     char *text = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
@@ -269,6 +284,29 @@ static rnn_status adopt(rnn_model *m, rnn_model *saved, const char *path) {
         memcpy(m->opt_slot[k], saved->opt_slot[k], sizeof(float) * (size_t)m->n_params);
     m->iterations = saved->iterations;
     m->optimizer.learning_rate = saved->optimizer.learning_rate;
+    return RNN_OK;
+}
+
+/* ReduceLROnPlateau's and CSVLogger's state and the learning rate; absent from backups of
+ * fits without them (then zero, their state at the start of a fit). */
+static rnn_status callbacks_from(const cJSON *o, rnn_model *m, rnn_training_state *s) {
+    const cJSON *rlr = get(o, "reduce_lr_on_plateau"), *csv = get(o, "csv_logger");
+    int64_t wait = 0, cool = 0, bytes = 0;
+    double lr = m->optimizer.learning_rate;
+    s->rlr_best = 0;
+    if ((rlr && (!cJSON_IsObject(rlr) || int_from(rlr, "wait", 0, INT32_MAX, &wait) ||
+                 int_from(rlr, "cooldown_counter", 0, INT32_MAX, &cool) ||
+                 num_from(get(rlr, "best"), &s->rlr_best))) ||
+        (csv && (!cJSON_IsObject(csv) || int_from(csv, "bytes", 0, INT64_MAX / 2, &bytes))) ||
+        (get(o, "learning_rate") && (num_from(get(o, "learning_rate"), &lr) || !(lr >= 0) ||
+                                     !isfinite(lr))))
+        return rnn__fail(RNN_ERR_FORMAT, "the callbacks' state is damaged");
+    s->rlr_have_best = rlr && cJSON_IsTrue(get(rlr, "have_best"));
+    s->rlr_wait = (int)wait;
+    s->rlr_cooldown = (int)cool;
+    s->csv_bytes = bytes;
+    s->csv_header_pending = csv && cJSON_IsTrue(get(csv, "header_pending"));
+    m->optimizer.learning_rate = (float)lr;
     return RNN_OK;
 }
 
@@ -336,6 +374,10 @@ rnn_status rnn__backup_restore(rnn_model *m, const char *path, rnn_training_stat
         goto done;
     }
     if ((st = adopt(m, saved, path))) goto done;
+    if ((st = callbacks_from(o, m, s))) {
+        st = rnn__fail(st, "%s: %s", path, rnn_last_error());
+        goto done;
+    }
     if (m->iterations != iterations) {
         st = rnn__fail(RNN_ERR_FORMAT, "%s: the optimizer state is inconsistent", path);
         goto done;

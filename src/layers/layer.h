@@ -44,6 +44,9 @@ typedef struct {
         int64_t count;
     } slices[RNN_WEIGHT_MAX_SLICE_SETS];
     int n_slice_sets;
+    /* Its layer is frozen (trainable=False): copied from the layer by rnn__model_sync_frozen
+     * before training and before the optimizer's variables are listed. */
+    int frozen;
 } rnn_weight;
 
 /* Records one call's slices on w (see rnn_weight.slices). */
@@ -85,6 +88,7 @@ struct rnn_layer {
     rnn_weight weights[RNN_LAYER_MAX_WEIGHTS];
     float *weight_block, *grad_block; /* NULL until built */
     int configured;
+    int frozen; /* Keras's trainable=False (rnn_set_trainable) */
 
     /* The symbols of this layer's (single) call in a graph. */
     rnn_symbol *inputs_sym[RNN_LAYER_MAX_INPUTS];

@@ -142,7 +142,8 @@ rnn_status rnn__checkpoint_after_epoch(checkpoint_state *cp, rnn_model *m, int e
 
 rnn_status rnn__backup_write(backup_state *bk, rnn_model *m, int epoch, int64_t batch,
                                int finished, double running, double seen, const metric_sums *ms,
-                               const early_state *es, const checkpoint_state *cp) {
+                               const early_state *es, const checkpoint_state *cp,
+                               const plateau_state *ps, const csv_state *cs) {
     rnn_training_state *s = &bk->state;
     s->epoch = epoch;
     s->batch = batch;
@@ -159,6 +160,12 @@ rnn_status rnn__backup_write(backup_state *bk, rnn_model *m, int epoch, int64_t 
     s->es_best_weights = es->best_weights;
     s->cp_have_best = cp->have_best;
     s->cp_best = cp->best;
+    s->rlr_have_best = ps->have_best;
+    s->rlr_best = ps->best;
+    s->rlr_wait = ps->wait;
+    s->rlr_cooldown = ps->cooldown_counter;
+    s->csv_bytes = rnn__csv_bytes(cs);
+    s->csv_header_pending = cs->header_pending;
     rnn_status st = rnn__backup_save(m, bk->cfg->path, s);
     return st ? rnn__fail(st, "BackupAndRestore: %s", rnn_last_error()) : RNN_OK;
 }

@@ -309,9 +309,11 @@ rnn_status rnn__dist_train_step(rnn_distributed *d, rnn_model *m, rnn_status loc
     if (st) return st;
     const double value = global_loss(m, g);
     add_metrics(m, g, ms);
-    if (!isfinite(value)) /* the same value, so the same decision, on every rank */
+    if (!isfinite(value)) { /* the same value, so the same decision, on every rank */
+        *loss = value; /* for TerminateOnNaN */
         return rnn__fail(RNN_ERR_NUMERIC, "the loss is %s: training stopped before the update "
                          "(iteration %lld)", isnan(value) ? "NaN" : "Inf", (long long)m->iterations);
+    }
     rnn__model_zero_grads(m);
     if (n_local > 0) {
         for (int k = 0; k < m->n_outputs; k++) {

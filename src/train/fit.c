@@ -22,6 +22,12 @@ rnn_fit_options rnn_fit_defaults(void) {
     o.early_stopping.monitor = "val_loss";
     o.checkpoint.monitor = "val_loss";
     o.backup.delete_checkpoint = 1;
+    o.reduce_lr.monitor = "val_loss";
+    o.reduce_lr.factor = 0.1;
+    o.reduce_lr.patience = 10;
+    o.reduce_lr.mode = "auto";
+    o.reduce_lr.min_delta = 1e-4;
+    o.csv_logger.separator = ',';
     return o;
 }
 
@@ -29,6 +35,7 @@ void rnn_history_free(rnn_history *h) {
     if (!h) return;
     free(h->loss);
     free(h->val_loss);
+    free(h->learning_rate);
     for (int k = 0; k < RNN_MAX_METRICS; k++) {
         free(h->metric[k]);
         free(h->val_metric[k]);
@@ -80,7 +87,46 @@ struct batch_provider {
     /* data-parallel fit (NULL: this process alone): get() hands out this rank's rows of the
      * global batch k, validate() evaluates the validation batches the same way */
     rnn_distributed *dist;
+    /* validation_data as arrays (NULL: none, or the tail of the arrays, or val_src) */
+    const call_data *val_d;
+    int64_t val_batch;
 };
+
+/* Keras's validation_data: arrays evaluated in order in batches of batch_size, or a source. */
+static rnn_status validate_data(batch_provider *p, rnn_model *m, double *loss, double *metrics) {
+    if (p->val_d)
+        return rnn__evaluate_range(m, p->val_d, 0, p->val_d->n, (int)p->val_batch, loss, metrics);
+    return rnn__evaluate_source(m, p->val_src, loss, metrics);
+}
+
+/* The validation of options o: validation_data (arrays, checked into *vd, or a source) or
+ * validation_source. *val_d and *val_src stay NULL when there is none. */
+static rnn_status resolve_validation(rnn_model *m, const rnn_fit_options *o, call_data *vd,
+                                     const call_data **val_d, const rnn_batch_source **val_src) {
+    const rnn_data *v = &o->validation_data;
+    rnn_status st;
+    *val_d = NULL;
+    *val_src = o->validation_source;
+    int arrays = v->x.data || v->y.data || v->xs || v->ys;
+    if (!arrays && !v->source) return *val_src ? rnn__check_source(*val_src) : RNN_OK;
+    if (o->validation_source)
+        return rnn__fail(RNN_ERR_ARGUMENT, "rnn_fit: validation_data and validation_source are "
+                         "both set; give one");
+    if ((st = rnn__check_data_form(v, "rnn_fit: validation_data"))) return st;
+    if (v->source) {
+        *val_src = v->source;
+        return rnn__check_source(v->source);
+    }
+    memset(vd, 0, sizeof *vd);
+    const int lists = rnn__data_is_lists(v);
+    if ((st = rnn__check_x(m, lists ? v->xs : &v->x, lists ? v->n_x : 1, vd)) ||
+        (st = rnn__check_y(m, lists ? v->ys : &v->y, lists ? v->n_y : 1, vd)))
+        return rnn__fail(st, "validation_data: %s", rnn_last_error());
+    if (o->batch_size > 0 && (st = rnn__check_stateful_batches(m, vd->n, o->batch_size)))
+        return rnn__fail(st, "validation_data: %s", rnn_last_error());
+    *val_d = vd;
+    return RNN_OK;
+}
 
 static rnn_status fit_loop(rnn_model *m, batch_provider *bp, const rnn_fit_options *o,
                            rnn_history *history) {
@@ -89,6 +135,7 @@ static rnn_status fit_loop(rnn_model *m, batch_provider *bp, const rnn_fit_optio
     rnn_distributed *dist = bp->dist;
     const int rank0 = !dist || dist->rank == 0; /* prints progress and writes the files */
     const int verbose = rank0 ? o->verbose : 0;
+    const int log_lr = o->lr_scheduler.schedule || o->reduce_lr.enabled;
     rnn_history own_history;
     backup_state bk;
     memset(&bk, 0, sizeof bk);
@@ -122,6 +169,7 @@ static rnn_status fit_loop(rnn_model *m, batch_provider *bp, const rnn_fit_optio
         size_t n = (size_t)(o->epochs ? o->epochs : 1);
         int ok = (history->loss = calloc(n, sizeof(double))) != NULL;
         if (with_val) ok &= (history->val_loss = calloc(n, sizeof(double))) != NULL;
+        if (log_lr) ok &= (history->learning_rate = calloc(n, sizeof(double))) != NULL;
         history->n_metrics = m->n_metrics;
         for (int k = 0; k < m->n_metrics; k++) {
             history->metric_names[k] = m->metric_name[k];
@@ -134,16 +182,19 @@ static rnn_status fit_loop(rnn_model *m, batch_provider *bp, const rnn_fit_optio
         }
     }
     early_state es;
-    if ((st = rnn__early_init(&es, m, &o->early_stopping, with_val))) {
+    plateau_state ps;
+    csv_state cs;
+    memset(&cs, 0, sizeof cs);
+    if ((st = rnn__early_init(&es, m, &o->early_stopping, with_val)) ||
+        (st = rnn__plateau_init(&ps, m, &o->reduce_lr, with_val))) {
         free(es.best_weights);
         if (history == &own_history) rnn_history_free(history);
         return st;
     }
     checkpoint_state cp = {&o->checkpoint, 0, 0};
-    int first_epoch = 0, finished = 0;
+    int first_epoch = 0, finished = 0, found = 0;
     int64_t first_batch = 0;
     if (bk.cfg) {
-        int found = 0;
         bk.state.history = history;
         bk.state.epochs_total = o->epochs;
         bk.state.es_best_weights = es.best_weights;
@@ -161,6 +212,10 @@ static rnn_status fit_loop(rnn_model *m, batch_provider *bp, const rnn_fit_optio
             if (es.cfg && es.best_epoch >= 0) es.best = bk.state.es_best;
             cp.have_best = bk.state.cp_have_best;
             cp.best = bk.state.cp_best;
+            ps.have_best = bk.state.rlr_have_best;
+            ps.best = bk.state.rlr_best;
+            ps.wait = bk.state.rlr_wait;
+            ps.cooldown_counter = bk.state.rlr_cooldown;
             if (history) history->best_epoch = es.best_epoch;
             m->rng = bk.state.rng;
         }
@@ -174,11 +229,16 @@ static rnn_status fit_loop(rnn_model *m, batch_provider *bp, const rnn_fit_optio
                                "the same number of ranks)", bk.cfg->path);
         }
     }
+    if (!st && !finished && rank0) /* rank 0 alone writes the CSVLogger's file */
+        st = rnn__csv_open(&cs, &o->csv_logger, found, bk.state.csv_bytes,
+                           bk.state.csv_header_pending);
+    if (dist && !finished) st = rnn__dist_agree(dist, st);
     for (int epoch = first_epoch; epoch < o->epochs && !st && !finished; epoch++) {
         const int resumed = epoch == first_epoch && first_batch > 0;
         double running = 0.0, seen = 0.0;
         metric_sums ms = {{0}, 0, 0};
         double metric_now[RNN_MAX_METRICS] = {0};
+        int stop = 0;
         if (resumed) { /* redraw the epoch's permutation, then go on from the saved generator */
             const rnn_rng now = m->rng;
             m->rng = bk.state.rng_epoch_start;
@@ -192,16 +252,17 @@ static rnn_status fit_loop(rnn_model *m, batch_provider *bp, const rnn_fit_optio
             for (int k = 0; k < m->n_metrics; k++) metric_now[k] = rnn__metric_value(m, &ms, k);
         } else {
             bk.state.rng_epoch_start = m->rng;
+            if ((st = rnn__lr_scheduler_epoch_begin(m, &o->lr_scheduler, epoch))) break;
             if (bp->begin_epoch && (st = bp->begin_epoch(bp, m))) break;
         }
         rnn_progress bar;
         rnn__progress_begin(&bar, o->out, verbose, epoch, o->epochs, bp->batches);
-        rnn_log_entry logs[2 * RNN_MAX_METRICS + 2];
-        for (int64_t b = resumed ? first_batch : 0; b < bp->batches && !st; b++) {
+        rnn_log_entry logs[2 * RNN_MAX_METRICS + 3];
+        for (int64_t b = resumed ? first_batch : 0; b < bp->batches && !st && !stop; b++) {
             rnn_tensor xb[RNN_MODEL_MAX_IO];
             const float *targets[RNN_MODEL_MAX_IO];
             int64_t count;
-            double loss;
+            double loss = 0;
             if (dist) { /* this rank's rows; count becomes the global batch's */
                 rnn_status got = bp->get(bp, m, b, xb, targets, &count);
                 st = rnn__dist_train_step(dist, m, got, xb, targets, got ? 0 : count, &loss,
@@ -209,17 +270,30 @@ static rnn_status fit_loop(rnn_model *m, batch_provider *bp, const rnn_fit_optio
             } else if (!(st = bp->get(bp, m, b, xb, targets, &count)))
                 st = rnn__train_step(m, xb, targets, &loss, &ms);
             if (st) {
-                if (verbose) fputc('\n', bar.out);
-                break;
+                /* a distributed step reports the global loss on every rank, so every rank
+                 * takes the same decision here */
+                if (st == RNN_ERR_NUMERIC && o->terminate_on_nan && !isfinite(loss)) {
+                    /* TerminateOnNaN: Keras's stop_training after this batch */
+                    st = RNN_OK;
+                    stop = 1;
+                } else {
+                    if (verbose) fputc('\n', bar.out);
+                    break;
+                }
             }
             running += loss * (double)count; /* Keras: mean weighted by batch size */
             seen += (double)count;
             for (int k = 0; k < m->n_metrics; k++) metric_now[k] = rnn__metric_value(m, &ms, k);
             int nl = epoch_logs(m, running / seen, metric_now, 0, 0, NULL, logs);
             rnn__progress_step(&bar, b + 1, logs, nl);
-            if (bk.cfg && bk.cfg->save_freq > 0 && (b + 1) % bk.cfg->save_freq == 0 &&
+            if (o->on_train_batch_end && o->on_train_batch_end(o->user, b, logs, nl) != 0) stop = 1;
+            /* one rank's batch callback stops every rank */
+            if (dist && o->on_train_batch_end && (st = rnn__dist_any(dist, stop, &stop))) break;
+            if (!stop && bk.cfg && bk.cfg->save_freq > 0 && (b + 1) % bk.cfg->save_freq == 0 &&
                 b + 1 < bp->batches) {
-                if (rank0) st = rnn__backup_write(&bk, m, epoch, b + 1, 0, running, seen, &ms, &es, &cp);
+                if (rank0)
+                    st = rnn__backup_write(&bk, m, epoch, b + 1, 0, running, seen, &ms, &es, &cp,
+                                           &ps, &cs);
                 if (dist) st = rnn__dist_agree(dist, st);
             }
         }
@@ -228,9 +302,15 @@ static rnn_status fit_loop(rnn_model *m, batch_provider *bp, const rnn_fit_optio
         if (with_val && (st = bp->validate(bp, m, &val, val_metrics))) break;
         int nl = epoch_logs(m, epoch_loss, metric_now, with_val, val, val_metrics, logs);
         rnn__progress_end(&bar, logs, nl);
+        /* LearningRateScheduler and ReduceLROnPlateau log the rate of the epoch after the
+         * progress bar has printed (Keras's ProgbarLogger runs first), before any reduction. */
+        const double lr_now = (double)m->optimizer.learning_rate;
+        if (log_lr) logs[nl++] = (rnn_log_entry){"learning_rate", lr_now};
+        rnn__plateau_epoch_end(&ps, m, logs, nl);
         if (history) {
             history->loss[epoch] = epoch_loss;
             if (with_val) history->val_loss[epoch] = val;
+            if (log_lr) history->learning_rate[epoch] = lr_now;
             for (int k = 0; k < m->n_metrics; k++) {
                 history->metric[k][epoch] = metric_now[k];
                 if (with_val) history->val_metric[k][epoch] = val_metrics[k];
@@ -241,8 +321,11 @@ static rnn_status fit_loop(rnn_model *m, batch_provider *bp, const rnn_fit_optio
         if (o->checkpoint.filepath && rank0) st = rnn__checkpoint_after_epoch(&cp, m, epoch, logs, nl);
         if (dist) st = rnn__dist_agree(dist, st);
         if (st) break;
-        int stop = rnn__early_after_epoch(&es, m, epoch, logs, nl);
+        stop |= rnn__early_after_epoch(&es, m, epoch, logs, nl);
         if (history) history->best_epoch = es.best_epoch;
+        st = rnn__csv_epoch_end(&cs, epoch, logs, nl);
+        if (dist) st = rnn__dist_agree(dist, st);
+        if (st) break;
         if (!stop && o->on_epoch_end) {
             rnn_history view = {0};
             stop = o->on_epoch_end(o->user, epoch, history ? history : &view) != 0;
@@ -252,12 +335,16 @@ static rnn_status fit_loop(rnn_model *m, batch_provider *bp, const rnn_fit_optio
         /* The backup after the epoch records a decision to stop, so a resume ends too. */
         if (bk.cfg) {
             metric_sums none = {{0}, 0, 0};
-            if (rank0) st = rnn__backup_write(&bk, m, epoch + 1, 0, stop, 0.0, 0.0, &none, &es, &cp);
+            if (rank0)
+                st = rnn__backup_write(&bk, m, epoch + 1, 0, stop, 0.0, 0.0, &none, &es, &cp, &ps,
+                                       &cs);
             if (dist) st = rnn__dist_agree(dist, st);
         }
         if (stop) break;
     }
     if (finished && history) history->stopped_early = 1;
+    rnn_status closed = rnn__csv_close(&cs);
+    if (!st) st = closed;
     if (!st && rank0 && bk.cfg && bk.cfg->delete_checkpoint && remove(bk.cfg->path) != 0 &&
         errno != ENOENT)
         st = rnn__fail(RNN_ERR_IO, "BackupAndRestore: cannot delete %s", bk.cfg->path);
@@ -334,7 +421,7 @@ static rnn_status arrays_validate(batch_provider *p, rnn_model *m, double *loss,
         st = rnn__dist_eval_batch(p->dist, m, got, xb, targets, got ? 0 : count, &total, &seen, &ms);
     }
     *loss = seen ? total / seen : 0;
-    for (int k = 0; k < m->n_metrics; k++) metrics[k] = ms.rows ? ms.correct[k] / ms.rows : 0;
+    for (int k = 0; k < m->n_metrics; k++) metrics[k] = rnn__metric_value(m, &ms, k);
     return st;
 }
 
@@ -347,10 +434,14 @@ static rnn_status fit_arrays(rnn_model *m, const call_data *d, const rnn_fit_opt
     if (!(o->validation_split >= 0.0f && o->validation_split < 1.0f))
         return rnn__fail(RNN_ERR_ARGUMENT, "validation_split must be in [0, 1), got %g",
                          (double)o->validation_split);
+    call_data vd;
+    const call_data *val_d;
+    const rnn_batch_source *val_src;
+    if ((st = resolve_validation(m, o, &vd, &val_d, &val_src))) return st;
     const int64_t N = d->n;
     /* Keras: split_at = floor(N * (1 - validation_split)); validation is the tail, unshuffled. */
-    int64_t split = o->validation_split > 0 ? (int64_t)floor((double)N * (1.0 - o->validation_split)) : N;
-    if (o->validation_split > 0 && (split == 0 || split == N))
+    int64_t split = o->validation_split > 0 && !val_d && !val_src ? (int64_t)floor((double)N * (1.0 - o->validation_split)) : N;
+    if (o->validation_split > 0 && !val_d && !val_src && (split == 0 || split == N))
         return rnn__fail(RNN_ERR_ARGUMENT,
                          "validation_split=%g leaves %s samples out of %lld: too few samples",
                          (double)o->validation_split, split == 0 ? "no training" : "no validation",
@@ -370,10 +461,13 @@ static rnn_status fit_arrays(rnn_model *m, const call_data *d, const rnn_fit_opt
     batch_provider bp = {0};
     bp.dist = o->distributed;
     bp.batches = (split + global - 1) / global;
-    bp.has_validation = split < N;
+    bp.has_validation = split < N || val_d || val_src;
     bp.begin_epoch = arrays_begin_epoch;
     bp.get = arrays_get;
-    bp.validate = arrays_validate;
+    bp.validate = split < N ? arrays_validate : validate_data;
+    bp.val_d = val_d;
+    bp.val_src = val_src;
+    bp.val_batch = o->batch_size;
     bp.d = d;
     bp.split = split;
     bp.n = N;
@@ -439,8 +533,11 @@ static rnn_status source_get(batch_provider *p, rnn_model *m, int64_t k, rnn_ten
     return RNN_OK;
 }
 
+/* A distributed fit on a batch source validates on each rank's part of every validation batch;
+ * validation arrays (validation_data) are evaluated whole on every rank, which gives every rank
+ * the single-process values. */
 static rnn_status source_validate(batch_provider *p, rnn_model *m, double *loss, double *metrics) {
-    if (!p->dist) return rnn__evaluate_source(m, p->val_src, loss, metrics);
+    if (!p->dist || p->val_d) return validate_data(p, m, loss, metrics);
     source_provider *sp = (source_provider *)p;
     metric_sums ms = {{0}, 0, 0};
     double total = 0, seen = 0;
@@ -453,7 +550,7 @@ static rnn_status source_validate(batch_provider *p, rnn_model *m, double *loss,
                                   &seen, &ms);
     }
     *loss = seen ? total / seen : 0;
-    for (int k = 0; k < m->n_metrics; k++) metrics[k] = ms.rows ? ms.correct[k] / ms.rows : 0;
+    for (int k = 0; k < m->n_metrics; k++) metrics[k] = rnn__metric_value(m, &ms, k);
     return st;
 }
 
@@ -461,11 +558,16 @@ static rnn_status fit_source(rnn_model *m, const rnn_batch_source *train,
                              const rnn_fit_options *options, rnn_history *history) {
     if (history) memset(history, 0, sizeof *history);
     rnn_fit_options o = options ? *options : rnn_fit_defaults();
-    const rnn_batch_source *validation = o.validation_source;
+    call_data vd;
+    const call_data *val_d;
+    const rnn_batch_source *validation;
     rnn_status st;
     if ((st = rnn__need_compiled(m)) || (st = rnn__check_source(train)) ||
-        (validation && (st = rnn__check_source(validation))))
+        (st = resolve_validation(m, &o, &vd, &val_d, &validation)))
         return rnn__model_fail(m, st);
+    if (val_d && o.batch_size <= 0)
+        return rnn__model_fail(m, rnn__fail(RNN_ERR_ARGUMENT, "batch_size must be > 0 for "
+                                            "validation_data arrays (got %d)", o.batch_size));
     if (o.epochs < 0) return rnn__model_fail(m, rnn__fail(RNN_ERR_ARGUMENT, "epochs must be >= 0"));
     if (o.distributed && (!train->get_part || (validation && !validation->get_part)))
         return rnn__model_fail(m, rnn__fail(RNN_ERR_ARGUMENT, "a distributed fit reads each rank's "
@@ -475,12 +577,14 @@ static rnn_status fit_source(rnn_model *m, const rnn_batch_source *train,
     memset(&sp, 0, sizeof sp);
     sp.base.dist = o.distributed;
     sp.base.batches = train->batches;
-    sp.base.has_validation = validation != NULL;
+    sp.base.has_validation = validation || val_d;
     sp.base.begin_epoch = source_begin_epoch;
     sp.base.get = source_get;
     sp.base.validate = source_validate;
     sp.base.src = train;
     sp.base.val_src = validation;
+    sp.base.val_d = val_d;
+    sp.base.val_batch = o.batch_size;
     /* A stateful model reads its source in order: shuffling would break the carried state. */
     if (o.shuffle && !rnn__model_stateful_batch(m) &&
         !(sp.order = malloc(sizeof(int64_t) * (size_t)train->batches)))
@@ -526,7 +630,8 @@ rnn_status rnn_fit(rnn_model *m, rnn_data data, const rnn_fit_options *options,
         if (history) memset(history, 0, sizeof *history);
         return rnn__model_fail(m, rnn__fail(RNN_ERR_ARGUMENT,
                                             "rnn_fit: validation_source needs a batch source as "
-                                            "the data (use validation_split with arrays)"));
+                                            "the data (use validation_data or validation_split "
+                                            "with arrays)"));
     }
     if (rnn__data_is_lists(&data))
         return fit_lists(m, data.xs, data.n_x, data.ys, data.n_y, options, history);

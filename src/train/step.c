@@ -39,10 +39,12 @@ rnn_status rnn__train_step(rnn_model *m, const rnn_tensor *xb, const float *cons
     if (st) return st;
     double value = rnn__current_loss(m, targets, 1);
     if (ms) rnn__metrics_accumulate(m, targets[0], ms);
-    if (!isfinite(value))
+    if (!isfinite(value)) {
+        *loss = value; /* for TerminateOnNaN */
         return rnn__fail(RNN_ERR_NUMERIC, "the loss is %s: training stopped before the update "
                          "(iteration %lld)", isnan(value) ? "NaN" : "Inf",
                          (long long)m->iterations);
+    }
     rnn__model_zero_grads(m);
     rnn__model_backward(m, m->dloss, 0);
     if ((st = rnn__apply_gradients(m))) return st;
@@ -52,15 +54,22 @@ rnn_status rnn__train_step(rnn_model *m, const rnn_tensor *xb, const float *cons
 
 /* The update from the gradients in every weight's grad (the second half of a training step). */
 rnn_status rnn__apply_gradients(rnn_model *m) {
+    /* Keras's optimizer sees model.trainable_weights only: frozen layers' gradients are not
+     * checked, clipped or applied. */
+    rnn__model_sync_frozen(m, NULL);
+    int n_clip = 0;
     for (int w = 0; w < m->n_weights; w++) {
         const rnn_weight *wt = m->weights[w];
+        if (wt->frozen) continue;
+        m->clip_grads[n_clip] = wt->grad;
+        m->clip_sizes[n_clip++] = wt->size;
         for (int64_t i = 0; i < wt->size; i++)
             if (!isfinite(wt->grad[i]))
                 return rnn__fail(RNN_ERR_NUMERIC, "a gradient of %s is not finite: the update was "
                                  "not applied (iteration %lld)", weight_name(m, w),
                                  (long long)m->iterations);
     }
-    rnn_status st = rnn__optimizer_update(m);
+    rnn_status st = rnn__optimizer_update(m, n_clip);
     if (st) return st;
     m->iterations++;
     /* Finite gradients can still overflow the weights (a huge learning rate): stop here rather

@@ -53,7 +53,8 @@ rnn_status rnn__source_batch(rnn_model *m, const rnn_batch_source *src, int64_t 
 /* step.c */
 /* Loss of the last forward over every output; with grads, writes m->dloss. */
 double rnn__current_loss(rnn_model *m, const float *const *targets, int with_grads);
-/* One optimizer step on the batch xb -> targets: loss before the update in *loss. */
+/* One optimizer step on the batch xb -> targets: loss before the update in *loss (also set
+ * when a non-finite loss refuses the step with RNN_ERR_NUMERIC). */
 rnn_status rnn__train_step(rnn_model *m, const rnn_tensor *xb, const float *const *targets,
                            double *loss, metric_sums *ms);
 /* The update from the gradients in every weight's grad: checks them, clips, applies the
