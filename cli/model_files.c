@@ -544,6 +544,10 @@ int fit_main(int argc, char **argv) {
             fprintf(stderr, "rnn fit: --resume and --output name the same file\n");
         return 2;
     }
+    if (backup && !ends_with(backup, ".keras")) {
+        fprintf(stderr, "rnn fit: --resume %s: a training backup is a .keras file\n", backup);
+        return 2;
+    }
     if (cli_list_check_ext("fit", "--x", &p.x) || cli_list_check_ext("fit", "--y", &p.y)) return 2;
     if (p.history && (refuse_output_onto_input("fit", "--history", p.history, inputs) ||
                       cli_check_output("fit", "--history", p.history, ".csv")))
