@@ -283,7 +283,7 @@ int predict_main(int argc, char **argv) {
         goto done;
     }
     if (predict_with_progress(m, x, nx, a.batch ? a.batch : cli_default_batch(m), y, ny, a.verbose)) {
-        fprintf(stderr, "rnn predict: %s\n", rnn_model_error(m));
+        fprintf(stderr, "rnn: %s\n", rnn_model_error(m));
         rc = 1;
         goto done;
     }
@@ -565,7 +565,8 @@ int fit_main(int argc, char **argv) {
     if (rc) goto done;
     if (!rnn_compiled(m, NULL)) {
         fprintf(stderr, "rnn fit: the model is not compiled (its file has no compile settings "
-                "librnn has): give --loss (and --optimizer, default rmsprop)\n");
+                "librnn has): give --loss (and --optimizer, default rmsprop), or compile the model in Keras "
+                "before saving it\n");
         rc = 2;
         goto done;
     }
@@ -586,7 +587,7 @@ int fit_main(int argc, char **argv) {
     /* The backup goes only once the result is safely written (below). */
     fo.backup.delete_checkpoint = 0;
     if (rnn_fit(m, rnn_data_arrays(x, nx, y, ny), &fo, &h)) {
-        fprintf(stderr, "rnn fit: %s\n", rnn_model_error(m));
+        fprintf(stderr, "rnn: %s\n", rnn_model_error(m));
     } else if (rnn_save(m, out)) {
         fprintf(stderr, "rnn fit: cannot save %s: %s\n", out, rnn_model_error(m));
         save_rescue(m, out, backup);

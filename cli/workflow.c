@@ -608,11 +608,12 @@ int evaluate_main(int argc, char **argv) {
     double values[1 + RNN_MAX_METRICS] = {loss};
     for (int k = 0; k < s.n_metrics; k++) names[1 + k] = s.metrics[k], values[1 + k] = metrics[k];
     long steps = (long)((x[0].shape[0] + batch - 1) / batch);
-    /* Keras prints the line even with verbose=0 nowhere; the numbers are the command's result,
-     * so they are printed whatever --verbose says (0: without the bar). */
+    /* The numbers are the command's result, so they are printed whatever --verbose says: 0
+     * gives them alone, to 6 significant digits (more than Keras's 4, fewer than the last
+     * bits, which the thread count may change). */
     if (verbose) cli_progress(stdout, verbose, steps, steps, cli_now() - t0, names, values, 1 + s.n_metrics);
     else {
-        for (int k = 0; k < 1 + s.n_metrics; k++) printf("%s%s: %.9g", k ? " - " : "", names[k], values[k]);
+        for (int k = 0; k < 1 + s.n_metrics; k++) printf("%s%s: %.6g", k ? " - " : "", names[k], values[k]);
         printf("\n");
     }
 done:
