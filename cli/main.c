@@ -63,6 +63,26 @@ int main(int argc, char **argv) {
         usage(stderr);
         return 2;
     }
+    /* --opt=value is --opt value for every command (demo and bench parse their own options):
+     * split at the first '=', so that --input=enc=a.npy is --input enc=a.npy. */
+    static char **args; /* static: reachable until exit (LeakSanitizer) */
+    args = malloc(sizeof(char *) * (size_t)(2 * argc + 1));
+    if (!args) {
+        fprintf(stderr, "rnn: out of memory\n");
+        return 1;
+    }
+    int n = 0;
+    for (int i = 0; i < argc; i++) {
+        char *eq = i > 1 && !strncmp(argv[i], "--", 2) ? strchr(argv[i], '=') : NULL;
+        if (eq && eq > argv[i] + 2) {
+            *eq = 0;
+            args[n++] = argv[i];
+            args[n++] = eq + 1;
+        } else args[n++] = argv[i];
+    }
+    args[n] = NULL;
+    argc = n;
+    argv = args;
     const char *cmd = argv[1];
     if (!strcmp(cmd, "init")) return init_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "demo")) return demo_main(argc - 1, argv + 1);
