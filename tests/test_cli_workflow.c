@@ -410,6 +410,51 @@ static void multi_io(void) {
     rnn_model_free(m);
 }
 
+/* The library calls behind the tool's options: optimizers by name and argument, and a model
+ * from a config's text. */
+static void library_calls(void) {
+    rnn_optimizer o;
+    CHECK(rnn_optimizer_by_name("RMSprop", &o) == RNN_OK && o.kind == RNN_OPT_RMSPROP &&
+              rnn_optimizer_by_name("rmsprop", &o) == RNN_OK, "rmsprop by name");
+    CHECK(rnn_optimizer_by_name("adamw2", &o) == RNN_ERR_ARGUMENT &&
+              strstr(rnn_last_error(), "adamw2") && strstr(rnn_last_error(), "Adam, SGD, RMSprop"),
+          "an unknown optimizer: %s", rnn_last_error());
+    CHECK(rnn_optimizer_set_arg(&o, "centered", "True") == RNN_OK && o.centered == 1 &&
+              rnn_optimizer_set_arg(&o, "rho", "0.8") == RNN_OK && o.rho == 0.8f &&
+              rnn_optimizer_set_arg(&o, "clipnorm", "None") == RNN_OK && o.clipnorm == 0.0f,
+          "RMSprop arguments");
+    CHECK(rnn_optimizer_set_arg(&o, "centered", "maybe") == RNN_ERR_ARGUMENT &&
+              rnn_optimizer_set_arg(&o, "rho", "0.8x") == RNN_ERR_ARGUMENT &&
+              rnn_optimizer_set_arg(&o, "rho", "") == RNN_ERR_ARGUMENT &&
+              rnn_optimizer_set_arg(&o, "rho", "1e999") == RNN_ERR_ARGUMENT,
+          "bad argument values were accepted");
+    CHECK(rnn_optimizer_set_arg(&o, "nesterov", "1") == RNN_ERR_ARGUMENT &&
+              strstr(rnn_last_error(), "RMSprop has no argument \"nesterov\" (its arguments: "
+                     "learning_rate, rho, momentum, epsilon, centered, clipnorm"),
+          "an argument RMSprop lacks: %s", rnn_last_error());
+    char text[512];
+    o = rnn_sgd_defaults();
+    rnn_optimizer_set_arg(&o, "momentum", "0.9");
+    CHECK(rnn_optimizer_describe(&o, text, sizeof text) == RNN_OK &&
+              !strcmp(text, "SGD(learning_rate=0.01, momentum=0.9, nesterov=False, clipnorm=None, "
+                      "clipvalue=None, global_clipnorm=None)"), "describe: %s", text);
+    CHECK(rnn_optimizer_describe(&o, text, 8) == RNN_OK && strlen(text) == 7, "a short buffer");
+    CHECK(rnn_model_from_json("{\"class_name\": \"Sequential\"") == NULL &&
+              rnn_last_status() == RNN_ERR_FORMAT, "broken JSON was accepted");
+    rnn_model *m = rnn_model_from_json(
+        "{\"class_name\": \"Sequential\", \"config\": {\"name\": \"s\", \"layers\": ["
+        "{\"class_name\": \"InputLayer\", \"config\": {\"batch_shape\": [4, 5, 3], \"name\": \"in\"}},"
+        "{\"class_name\": \"GRU\", \"config\": {\"name\": \"g\", \"units\": 2, \"stateful\": true}}]}}");
+    int rank = 0;
+    int64_t shape[RNN_MAX_RANK];
+    CHECK(m && rnn_count_params(m) == 42 && rnn_input_count(m) == 1 && rnn_output_count(m) == 1 &&
+              rnn_input_shape(m, 0, &rank, shape) == RNN_OK && rank == 3 && shape[0] == 4 &&
+              shape[1] == 5 && shape[2] == 3 && rnn_input_name(m, 1) == NULL &&
+              rnn_output_name(m, 0) != NULL && !rnn_compiled(m, NULL),
+          "a model from JSON: %s", rnn_last_error());
+    rnn_model_free(m);
+}
+
 int main(void) {
     if (!mkdtemp(dir)) return 1;
     if (access("build/rnn", X_OK) != 0) {
@@ -425,6 +470,7 @@ int main(void) {
         fprintf(stderr, "test_cli_workflow: skipped (%s)\n", rnn_last_error());
         CHECK(1, "skipped");
     } else {
+        library_calls();
         workflow();
         refusals();
         conventions();

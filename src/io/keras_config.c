@@ -846,7 +846,7 @@ rnn_model *rnn_model_from_json(const char *text) {
      * it); Keras 3's does not. */
     rnn_keras_origin o;
     const char *version = str(json, "keras_version");
-    rnn__keras_origin_set(&o, version ? version : "3");
+    rnn__keras_origin_set(&o, version ? version : "3.0");
     rnn_model *m = rnn__keras_model_from_json(json, &o);
     if (m) rnn__keras_apply_compile(m, get(json, "compile_config"), 0);
     cJSON_Delete(json);
