@@ -389,17 +389,6 @@ rnn_status rnn_optimizer_by_name(const char *name, rnn_optimizer *out);
 rnn_status rnn_optimizer_set_arg(rnn_optimizer *optimizer, const char *key, const char *value);
 rnn_status rnn_optimizer_describe(const rnn_optimizer *optimizer, char *buf, size_t size);
 
-/* What a model was compiled with (rnn_compiled). The strings belong to the model. */
-typedef struct {
-    const char *loss;      /* Keras's name: "mean_squared_error", ... */
-    int from_logits;
-    rnn_optimizer optimizer;
-    int n_metrics;
-    const char *metrics[4];
-} rnn_compile_settings;
-/* 1 when the model is compiled (and *settings filled, if not NULL), else 0. */
-int rnn_compiled(const rnn_model *model, rnn_compile_settings *settings);
-
 /* ------------------------------------------------------------------ training and inference */
 
 /* metrics=[...] of compile: "accuracy" (Keras picks sparse_categorical, categorical or binary
@@ -413,6 +402,17 @@ rnn_status rnn_add_metric(rnn_model *model, const char *name);
 int64_t rnn_optimizer_iterations(const rnn_model *model);
 
 #define RNN_MAX_METRICS 4
+
+/* What a model was compiled with (rnn_compiled). The strings belong to the model. */
+typedef struct {
+    const char *loss;      /* Keras's name: "mean_squared_error", ... */
+    int from_logits;
+    rnn_optimizer optimizer;
+    int n_metrics;
+    const char *metrics[RNN_MAX_METRICS];
+} rnn_compile_settings;
+/* 1 when the model is compiled (and *settings filled, if not NULL), else 0. */
+int rnn_compiled(const rnn_model *model, rnn_compile_settings *settings);
 
 /* Per-epoch values of a fit (Keras's History). val_* are NULL without validation. */
 typedef struct {

@@ -69,7 +69,7 @@ int rnn_compiled(const rnn_model *m, rnn_compile_settings *s) {
         s->from_logits = m->loss.from_logits;
         s->optimizer = m->optimizer;
         s->n_metrics = m->n_metrics;
-        for (int k = 0; k < m->n_metrics && k < 4; k++) s->metrics[k] = m->metric_name[k];
+        for (int k = 0; k < m->n_metrics && k < RNN_MAX_METRICS; k++) s->metrics[k] = m->metric_name[k];
     }
     return 1;
 }
