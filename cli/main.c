@@ -11,6 +11,7 @@
 #include "export.h"
 #include "model_files.h"
 #include "rnn.h"
+#include "workflow.h"
 
 /* Under an address-space limit (ulimit -v), OpenBLAS's start-up (its constructor, before main)
  * reserves buffers and a stack for each of its threads, and when that fails it retries forever
@@ -38,13 +39,16 @@ __attribute__((section(".preinit_array"), used)) static void (*const preinit_bla
     int, char **, char **) = limit_blas_threads_under_memory_limit;
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: rnn COMMAND [options]\n"
+    fprintf(f, "usage: rnn COMMAND [options]        (rnn COMMAND --help: a command's options)\n"
                "commands:\n"
-               "  demo [--stateful|--stacked] [--seed N]   train the airline forecaster\n"
-               "  summary MODEL                            load a Keras .keras/.h5 model, print it\n"
-               "  predict MODEL --input x.npy --output y.npy [--batch-size N] [--stateful-stream]\n"
-               "  fit MODEL --x X.npy --y Y.npy --output OUT [--epochs N] [--batch-size N]\n"
-               "                                           continue training a compiled model\n"
+               "  init CONFIG.json --output MODEL [--seed N]   a new model from a Keras config\n"
+               "                                           (model.to_json()), weights from the seed\n"
+               "  summary MODEL                            the model's table and compile settings\n"
+               "  fit MODEL --x X --y Y --output OUT [--epochs N] [--batch-size N]\n"
+               "          [--loss L --optimizer O ...] [--history H.csv] [--plot-history P.svg]\n"
+               "                                           train (compiling it if asked)\n"
+               "  evaluate MODEL --x X --y Y [--batch-size N]   Keras's evaluate line\n"
+               "  predict MODEL --input X --output Y [--batch-size N]   the model's outputs\n"
                "  convert IN OUT                           .keras <-> .h5 (by extension)\n"
                "  explain MODEL [--input x.npy] [--output FILE.html|FILE.svg]\n"
                "                                           draw the model unrolled over time\n"
@@ -52,9 +56,14 @@ static void usage(FILE *f) {
                "                                           write the model as dependency-free C\n"
                "  quantize-report MODEL --input x.npy [--target y.npy]\n"
                "                                           accuracy of bf16 and int8 weights\n"
+               "  demo [--stateful|--stacked] [--seed N]   train the airline forecaster\n"
                "  bench CASE [--threads N] [--reps N]      time one benchmark case (B1 to B6)\n"
-               "  version                                  print the version and the build's configuration\n"
-               "Run `rnn COMMAND --help` for a command's options.\n");
+               "  version (-V, --version, -v)              the version and the build's configuration\n"
+               "Models are Keras .keras or .h5 files; arrays are .npy or .csv files (one row per\n"
+               "sample). Options take their value as --opt VALUE or --opt=VALUE.\n"
+               "exit status: 0 done; 1 the work failed (a file that cannot be read, a training\n"
+               "that diverged); 2 a usage error, refused before any work (a bad option, an output\n"
+               "that could not be written, a model that cannot be saved in the format asked).\n");
 }
 
 int main(int argc, char **argv) {
@@ -62,17 +71,42 @@ int main(int argc, char **argv) {
         usage(stderr);
         return 2;
     }
+    /* --opt=value is --opt value for every command (demo and bench parse their own options):
+     * split at the first '=', so that --input=enc=a.npy is --input enc=a.npy. */
+    static char **args; /* static: reachable until exit (LeakSanitizer) */
+    args = malloc(sizeof(char *) * (size_t)(2 * argc + 1));
+    if (!args) {
+        fprintf(stderr, "rnn: out of memory\n");
+        return 1;
+    }
+    int n = 0;
+    for (int i = 0; i < argc; i++) {
+        char *eq = i > 1 && !strncmp(argv[i], "--", 2) ? strchr(argv[i], '=') : NULL;
+        if (eq && eq > argv[i] + 2) {
+            *eq = 0;
+            args[n++] = argv[i];
+            args[n++] = eq + 1;
+        } else args[n++] = argv[i];
+    }
+    args[n] = NULL;
+    argc = n;
+    argv = args;
     const char *cmd = argv[1];
+    if (!strcmp(cmd, "init")) return init_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "demo")) return demo_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "summary")) return summary_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "predict")) return predict_main(argc - 1, argv + 1);
+    if (!strcmp(cmd, "evaluate")) return evaluate_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "convert")) return convert_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "fit")) return fit_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "explain")) return explain_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "export")) return export_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "quantize-report")) return quantize_report_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "bench")) return bench_main(argc - 1, argv + 1);
-    if (!strcmp(cmd, "version") || !strcmp(cmd, "--version") || !strcmp(cmd, "-V")) {
+    /* -v is the version, as in most tools (Keras has no command line to follow); there is no
+     * "verbose" switch at this level: the commands take --verbose 0|1|2. */
+    if (!strcmp(cmd, "version") || !strcmp(cmd, "--version") || !strcmp(cmd, "-V") ||
+        !strcmp(cmd, "-v")) {
         fputs(rnn_build_info(), stdout);
         return 0;
     }

@@ -3,10 +3,11 @@
 #define RNN_CLI_MODEL_FILES_H
 
 #include "rnn.h"
+#include "workflow.h"
 
 /* rnn summary MODEL */
 int summary_main(int argc, char **argv);
-/* rnn predict MODEL --input x.npy --output y.npy [--batch-size N] [--stateful-stream] */
+/* rnn predict MODEL --input x --output y [--batch-size N] [--verbose N] [--stateful-stream] */
 int predict_main(int argc, char **argv);
 /* rnn fit MODEL --x X.npy --y Y.npy --output OUT [--epochs N] [--batch-size N] ... */
 int fit_main(int argc, char **argv);
@@ -17,13 +18,17 @@ int convert_main(int argc, char **argv);
  * them): -1 when the command should go on with *args filled, else the exit status to return
  * (0 after --help, 2 after a usage error, printed to stderr). */
 typedef struct {
-    const char *model, *in, *out;
-    int batch;
-    int stream; /* --stateful-stream */
+    const char *model;
+    cli_list in, out; /* --input, --output: one per model input / output, or NAME=FILE */
+    int batch;        /* --batch-size; 0: the model's fixed batch size, or 32 */
+    int stream;       /* --stateful-stream */
+    int verbose;
 } predict_args;
 int predict_parse(int argc, char **argv, predict_args *args);
 typedef struct {
-    const char *model, *x, *y, *out;
+    const char *model, *out, *history, *plot;
+    cli_list x, y;
+    cli_compile compile;
     rnn_fit_options fo;
 } fit_args;
 int fit_parse(int argc, char **argv, fit_args *args);

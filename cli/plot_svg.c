@@ -292,7 +292,8 @@ static void draw_legend(svg_out *o, const plot_series *series, int n_series) {
     out(o, "</g>\n");
 }
 
-static void draw(svg_out *o, const char *title, const plot_series *series, int n_series) {
+static void draw(svg_out *o, const char *title, const char *xlabel, const char *ylabel,
+                 const plot_series *series, int n_series) {
     /* Data limits over the finite values only: gaps must not stretch the axes. */
     double xmin = INFINITY, xmax = -INFINITY, ymin = INFINITY, ymax = -INFINITY;
     for (int i = 0; i < n_series; i++)
@@ -321,6 +322,19 @@ static void draw(svg_out *o, const char *title, const plot_series *series, int n
         out_text(o, title);
         out(o, "</text>\n");
     }
+    if (xlabel) {
+        out(o, "<text x=\"%.2f\" y=\"%.2f\" text-anchor=\"middle\">",
+            MARGIN_LEFT + (CANVAS_W - MARGIN_LEFT - MARGIN_RIGHT) / 2, CANVAS_H - 6);
+        out_text(o, xlabel);
+        out(o, "</text>\n");
+    }
+    if (ylabel) {
+        double cy = MARGIN_TOP + (CANVAS_H - MARGIN_TOP - MARGIN_BOTTOM) / 2;
+        out(o, "<text x=\"14\" y=\"%.2f\" text-anchor=\"middle\" transform=\"rotate(-90 14 %.2f)\">",
+            cy, cy);
+        out_text(o, ylabel);
+        out(o, "</text>\n");
+    }
     draw_axes(o, &ax, &ay);
     for (int i = 0; i < n_series; i++) draw_series(o, &series[i], i, &ax, &ay);
     draw_legend(o, series, n_series);
@@ -343,6 +357,11 @@ static int check_series(const plot_series *series, int n_series) {
 }
 
 int plot_svg_write(const char *path, const char *title, const plot_series *series, int n_series) {
+    return plot_svg_write_labelled(path, title, NULL, NULL, series, n_series);
+}
+
+int plot_svg_write_labelled(const char *path, const char *title, const char *xlabel,
+                            const char *ylabel, const plot_series *series, int n_series) {
     if (!path || !*path) return fail("plot_svg_write: no path given");
     if (n_series < 1 || !series)
         return fail("plot_svg_write: needs at least one series (n_series is %d)", n_series);
@@ -356,7 +375,7 @@ int plot_svg_write(const char *path, const char *title, const plot_series *serie
     if (rnn_output_file_open(path, &of, &f) != RNN_OK)
         return fail("cannot write plot '%s': %s", path, rnn_last_error());
     svg_out o = {f, 0};
-    draw(&o, title, series, n_series);
+    draw(&o, title, xlabel, ylabel, series, n_series);
     if (o.err) {
         rnn_output_file_discard(of);
         return fail("cannot write plot '%s': writing it failed: %s", path, strerror(o.err));

@@ -29,6 +29,9 @@ typedef struct {
  * renamed over path at the end, so path never holds a half-written plot. title may be NULL.
  * Returns 0, or -1 with a message for plot_svg_error(). */
 int plot_svg_write(const char *path, const char *title, const plot_series *series, int n_series);
+/* The same with axis labels under the x axis and beside the y axis (either may be NULL). */
+int plot_svg_write_labelled(const char *path, const char *title, const char *xlabel,
+                            const char *ylabel, const plot_series *series, int n_series);
 
 /* The message of the last failed plot_svg_write ("" if none failed yet). Not thread-safe: one
  * static buffer shared by the whole program. */

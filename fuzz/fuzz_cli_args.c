@@ -28,10 +28,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     fit_args fa;
     demo_options d;
     bench_args b;
-    if (predict_parse(argc, argv, &pa) < 0 && (!pa.model || !pa.in || !pa.out || pa.batch < 1))
+    if (predict_parse(argc, argv, &pa) < 0 && (!pa.model || !pa.in.n || !pa.out.n || pa.batch < 0 || pa.verbose < 0))
         abort(); /* "go on" must come with everything the command needs */
     if (fit_parse(argc, argv, &fa) < 0 &&
-        (!fa.model || !fa.fo.epochs || fa.fo.batch_size < 1 || !(fa.fo.validation_split < 1)))
+        (!fa.model || !fa.x.n || !fa.y.n || !fa.out || !fa.fo.epochs || fa.fo.batch_size < 1 || !(fa.fo.validation_split < 1)))
         abort();
     if (demo_parse(argc, argv, &d) < 0 && (d.epochs < 0 || d.verbose < 0 || d.verbose > 2))
         abort();

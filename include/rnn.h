@@ -304,6 +304,15 @@ rnn_layer *rnn_get_layer(rnn_model *model, int index);
 /* The model's (first) output shape as declared, Keras's model.output_shape: rank and dims, with
  * the batch and any other unknown dimension as RNN_NONE; dims past the rank are 0. */
 rnn_status rnn_output_shape(rnn_model *model, int *rank, int64_t shape[RNN_MAX_RANK]);
+/* model.inputs and model.outputs, by index in their order: how many (0 before the model has an
+ * input), each one's name (an input's is its Input layer's; an output's is the layer that makes
+ * it, Keras's output_names; NULL when index is out of range) and an input's shape (batch first;
+ * -1 where Keras has None, so a fixed batch size shows in shape[0]). */
+int rnn_input_count(const rnn_model *model);
+int rnn_output_count(const rnn_model *model);
+const char *rnn_input_name(const rnn_model *model, int index);
+const char *rnn_output_name(const rnn_model *model, int index);
+rnn_status rnn_input_shape(rnn_model *model, int index, int *rank, int64_t shape[RNN_MAX_RANK]);
 
 /* Keras's model.summary(): layer table with output shapes and parameter counts. */
 rnn_status rnn_summary(rnn_model *model, FILE *out);
@@ -503,6 +512,18 @@ rnn_status rnn_set_huber_delta(rnn_model *model, float delta);
 /* Keras's from_logits=True for the cross-entropy losses (call after compiling). */
 rnn_status rnn_set_from_logits(rnn_model *model, int from_logits);
 
+/* Optimizers by their Keras names and arguments, for programs that take them as text (the rnn
+ * tool's --optimizer and --opt key=value). rnn_optimizer_by_name: "adam", "sgd", "rmsprop" (any
+ * case, as Keras's identifiers) -> *out with Keras's defaults; RNN_ERR_ARGUMENT naming the known
+ * ones otherwise. rnn_optimizer_set_arg: one constructor argument by its Keras name
+ * ("learning_rate", "beta_1", "momentum", "nesterov", "clipnorm", ...) from its text ("0.01",
+ * "true"); an argument the optimizer does not have is RNN_ERR_ARGUMENT listing those it has.
+ * rnn_optimizer_describe: "Adam(learning_rate=0.001, beta_1=0.9, ...)" into buf (always
+ * terminated; truncated to size). */
+rnn_status rnn_optimizer_by_name(const char *name, rnn_optimizer *out);
+rnn_status rnn_optimizer_set_arg(rnn_optimizer *optimizer, const char *key, const char *value);
+rnn_status rnn_optimizer_describe(const rnn_optimizer *optimizer, char *buf, size_t size);
+
 /* ------------------------------------------------------------------ training and inference */
 
 /* metrics=[...] of compile: "accuracy" (Keras picks sparse_categorical, categorical or binary
@@ -528,6 +549,17 @@ double rnn_learning_rate(const rnn_model *model);
 rnn_status rnn_set_learning_rate(rnn_model *model, double learning_rate);
 
 #define RNN_MAX_METRICS 8
+
+/* What a model was compiled with (rnn_compiled). The strings belong to the model. */
+typedef struct {
+    const char *loss;      /* Keras's name: "mean_squared_error", ... */
+    int from_logits;
+    rnn_optimizer optimizer;
+    int n_metrics;
+    const char *metrics[RNN_MAX_METRICS];
+} rnn_compile_settings;
+/* 1 when the model is compiled (and *settings filled, if not NULL), else 0. */
+int rnn_compiled(const rnn_model *model, rnn_compile_settings *settings);
 
 /* Per-epoch values of a fit (Keras's History). val_* are NULL without validation. */
 typedef struct {
@@ -916,6 +948,13 @@ typedef struct {
 } rnn_load_options;
 /* rnn_load with settings (options may be NULL: the defaults). */
 rnn_model *rnn_load_ex(const char *path, const rnn_load_options *options);
+/* keras.models.model_from_json(json): a new, uncompiled model from a Keras model config (the
+ * text model.to_json() writes: Sequential or Functional, nested models included; compiled when
+ * it holds a Keras 3 compile_config librnn can use), its weights drawn by the initializers of
+ * the config (call rnn_set_seed to redraw them from a seed). NULL with the reason in
+ * rnn_last_error(). The text is parsed in the calling process (no reader program): pass only
+ * configs you trust, as their sizes (units, vocabulary) are allocated as declared. */
+rnn_model *rnn_model_from_json(const char *json);
 
 /* model.save(path): `.keras` (Keras 3 format, loadable by Keras 3) or `.h5` (legacy HDF5, by the
  * extension). Written as every librnn output file is (rnn_output_file_open below): through a

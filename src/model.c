@@ -891,3 +891,29 @@ rnn_status rnn_copy_weights(rnn_model *dst, rnn_model *src) {
     }
     return RNN_OK;
 }
+
+/* ---------------------------------------------------------------- inputs and outputs by index */
+
+int rnn_input_count(const rnn_model *m) { return m ? m->n_inputs : 0; }
+int rnn_output_count(const rnn_model *m) { return m ? m->n_outputs : 0; }
+
+const char *rnn_input_name(const rnn_model *m, int k) {
+    return m && k >= 0 && k < m->n_inputs ? m->inputs[k]->name : NULL;
+}
+
+const char *rnn_output_name(const rnn_model *m, int k) {
+    return m && k >= 0 && k < m->n_outputs && m->outputs[k]->producer
+               ? m->outputs[k]->producer->name
+               : NULL;
+}
+
+rnn_status rnn_input_shape(rnn_model *m, int k, int *rank, int64_t shape[RNN_MAX_RANK]) {
+    if (!m || !rank || !shape) return rnn__fail(RNN_ERR_ARGUMENT, "rnn_input_shape: NULL argument");
+    if (k < 0 || k >= m->n_inputs)
+        return rnn__model_fail(m, rnn__fail(RNN_ERR_ARGUMENT, "rnn_input_shape: the model has %d "
+                                            "input(s), not %d", m->n_inputs, k + 1));
+    const rnn_shape *s = rnn__model_input_shape(m, k);
+    *rank = s->rank;
+    for (int i = 0; i < RNN_MAX_RANK; i++) shape[i] = i < s->rank ? s->dim[i] : 0;
+    return RNN_OK;
+}

@@ -77,7 +77,8 @@ static void outputs_and_inputs(const char *dir, const char *model, const char *x
     CHECK(rnn_process(args, err) == 2, "predict onto its input");
     snprintf(csv, sizeof csv, "%s/p.csv", dir);
     snprintf(args, sizeof args, "predict %s --input %s --output %s", model, xp, csv);
-    CHECK(rnn_process(args, err) == 2 && file_has(err, "name it .npy") && access(csv, F_OK) != 0,
+    /* Issue 15 made .csv an output format: the file holds CSV text, not .npy bytes. */
+    CHECK(rnn_process(args, err) == 0 && file_has(csv, "feature0\n") && !file_has(csv, "NUMPY"),
           "predict --output p.csv wrote .npy bytes into a .csv");
     snprintf(args, sizeof args, "convert %s %s", model, model);
     CHECK(rnn_process(args, err) == 2 && unchanged(model, model_bytes, n), "convert onto itself");
@@ -87,11 +88,12 @@ static void outputs_and_inputs(const char *dir, const char *model, const char *x
     snprintf(bk, sizeof bk, "%s/bk.keras", dir);
     snprintf(args, sizeof args, "fit %s --x %s --y %s --epochs 2 --output %s/no/such/o.keras "
              "--resume %s", model, xp, yp, dir, bk);
-    CHECK(rnn_process(args, err) == 1 && file_has(err, "No such file or directory") &&
+    /* Exit 2 since issue 15: every refusal before the work is a usage error. */
+    CHECK(rnn_process(args, err) == 2 && file_has(err, "No such file or directory") &&
               access(bk, F_OK) != 0, "fit into a missing directory trained (a backup exists) or "
           "did not say why");
     snprintf(args, sizeof args, "fit %s --x %s --y %s --epochs 2 --output %s/o.txt", model, xp, yp, dir);
-    CHECK(rnn_process(args, err) == 1 && file_has(err, ".keras"), "fit --output o.txt");
+    CHECK(rnn_process(args, err) == 2 && file_has(err, ".keras"), "fit --output o.txt");
     /* A final save that fails after all: the output's directory disappears while the fit runs
      * (the process is stopped while it goes, so that the fit cannot finish first). */
     snprintf(sub, sizeof sub, "%s/vanishing", dir);

@@ -869,6 +869,27 @@ void rnn__keras_apply_compile(rnn_model *m, const cJSON *compile, int legacy) {
     rnn__clear_error();
 }
 
+rnn_model *rnn_model_from_json(const char *text) {
+    if (!text) {
+        rnn__fail(RNN_ERR_ARGUMENT, "rnn_model_from_json: json is NULL");
+        return NULL;
+    }
+    cJSON *json = cJSON_Parse(text);
+    if (!json) {
+        rnn__fail(RNN_ERR_FORMAT, "rnn_model_from_json: not valid JSON");
+        return NULL;
+    }
+    /* model.to_json() of Keras 1/2 names its version (hard_sigmoid and GRU defaults depend on
+     * it); Keras 3's does not. */
+    rnn_keras_origin o;
+    const char *version = str(json, "keras_version");
+    rnn__keras_origin_set(&o, version ? version : "3.0");
+    rnn_model *m = rnn__keras_model_from_json(json, &o);
+    if (m) rnn__keras_apply_compile(m, get(json, "compile_config"), 0);
+    cJSON_Delete(json);
+    return m;
+}
+
 #else
 typedef int rnn__keras_config_unused;
 #endif

@@ -320,6 +320,13 @@ rnn_model *rnn_load_ex(const char *path, const rnn_load_options *options) {
     return NULL;
 }
 
+rnn_model *rnn_model_from_json(const char *json) {
+    (void)json;
+    rnn__fail(RNN_ERR_UNSUPPORTED, "rnn_model_from_json: this librnn was built without Keras "
+              "model files (KERAS_IO=none: no libcjson); rebuild with them");
+    return NULL;
+}
+
 rnn_status rnn_save_check(rnn_model *model, const char *path) {
     return rnn_save(model, path); /* says that this build cannot write model files */
 }

@@ -89,3 +89,16 @@ rnn_status rnn_set_huber_delta(rnn_model *m, float delta) {
     m->loss.delta = delta;
     return RNN_OK;
 }
+
+int rnn_compiled(const rnn_model *m, rnn_compile_settings *s) {
+    if (!m || !m->compiled) return 0;
+    if (s) {
+        memset(s, 0, sizeof *s);
+        s->loss = rnn__loss_name(m->loss.kind);
+        s->from_logits = m->loss.from_logits;
+        s->optimizer = m->optimizer;
+        s->n_metrics = m->n_metrics;
+        for (int k = 0; k < m->n_metrics && k < RNN_MAX_METRICS; k++) s->metrics[k] = m->metric_name[k];
+    }
+    return 1;
+}
