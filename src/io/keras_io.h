@@ -143,6 +143,9 @@ typedef struct {
     const void *data;
     size_t size;
 } rnn_zip_member;
+/* A zip at path holding the n members as they are (stored, not compressed, as Keras stores
+ * them): a .keras file's metadata.json, config.json, model.weights.h5 and any extras. */
+rnn_status rnn__keras_zip_write(const char *path, const rnn_zip_member *members, int n);
 /* rnn_save with extra members (only for .keras): temporary file, flush, rename. */
 rnn_status rnn__keras_save_with(rnn_model *m, const char *path, const rnn_zip_member *extra,
                                 int n_extra);

@@ -31,7 +31,6 @@ static rnn_status check_args(rnn_model *m, const char *path, const char *who) {
 
 #ifdef RNN_WITH_KERAS_IO
 #include <unistd.h>
-#include <zip.h>
 
 #include "io/keras_io.h"
 
@@ -110,29 +109,10 @@ static rnn_status write_probe(rnn_model *m, const char *tmp, const char *weights
     if (!config) return rnn_last_status() ? rnn_last_status() : RNN_ERR_UNSUPPORTED;
     static const char meta[] = "{\"keras_version\": \"3.15.1\", \"written_by\": \"librnn "
                                "rnn_load_weights\"}";
-    int err = 0;
-    zip_t *z = zip_open(tmp, ZIP_CREATE | ZIP_TRUNCATE, &err);
-    rnn_status st = z ? RNN_OK : rnn__fail(RNN_ERR_IO, "cannot create %s", tmp);
-    const char *names[3] = {"metadata.json", "config.json", "model.weights.h5"};
-    const void *data[3] = {meta, config, weights};
-    size_t sizes[3] = {strlen(meta), strlen(config), n};
-    for (int i = 0; i < 3 && !st; i++) {
-        zip_source_t *src = zip_source_buffer(z, data[i], sizes[i], 0);
-        zip_int64_t idx = src ? zip_file_add(z, names[i], src, ZIP_FL_OVERWRITE) : -1;
-        if (idx < 0) {
-            if (src) zip_source_free(src);
-            st = rnn__fail(RNN_ERR_IO, "cannot add %s to %s", names[i], tmp);
-        } else if (zip_set_file_compression(z, (zip_uint64_t)idx, ZIP_CM_STORE, 0) != 0) {
-            st = rnn__fail(RNN_ERR_IO, "cannot store %s", names[i]);
-        }
-    }
-    if (z) {
-        if (st) zip_discard(z);
-        else if (zip_close(z) != 0) {
-            st = rnn__fail(RNN_ERR_IO, "cannot write %s: %s", tmp, zip_strerror(z));
-            zip_discard(z);
-        }
-    }
+    const rnn_zip_member members[3] = {{"metadata.json", meta, strlen(meta)},
+                                       {"config.json", config, strlen(config)},
+                                       {"model.weights.h5", weights, n}};
+    rnn_status st = rnn__keras_zip_write(tmp, members, 3);
     free(config);
     return st;
 }

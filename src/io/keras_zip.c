@@ -131,6 +131,30 @@ done:
     return m;
 }
 
+rnn_status rnn__keras_zip_write(const char *path, const rnn_zip_member *members, int n) {
+    int err = 0;
+    zip_t *z = zip_open(path, ZIP_CREATE | ZIP_TRUNCATE, &err);
+    rnn_status st = z ? RNN_OK : rnn__fail(RNN_ERR_IO, "cannot create %s", path);
+    for (int i = 0; i < n && !st; i++) {
+        zip_source_t *src = zip_source_buffer(z, members[i].data, members[i].size, 0);
+        zip_int64_t idx = src ? zip_file_add(z, members[i].name, src, ZIP_FL_OVERWRITE) : -1;
+        if (idx < 0) {
+            if (src) zip_source_free(src);
+            st = rnn__fail(RNN_ERR_IO, "cannot add %s to %s", members[i].name, path);
+        } else if (zip_set_file_compression(z, (zip_uint64_t)idx, ZIP_CM_STORE, 0) != 0) {
+            st = rnn__fail(RNN_ERR_IO, "cannot store %s", members[i].name);
+        }
+    }
+    if (z) {
+        if (st) zip_discard(z);
+        else if (zip_close(z) != 0) {
+            st = rnn__fail(RNN_ERR_IO, "cannot write %s: %s", path, zip_strerror(z));
+            zip_discard(z);
+        }
+    }
+    return st;
+}
+
 static rnn_status save_keras(rnn_model *m, const char *tmp, const rnn_zip_member *extra,
                              int n_extra) {
     char *config = rnn__keras_config_json(m);
@@ -145,35 +169,13 @@ static rnn_status save_keras(rnn_model *m, const char *tmp, const rnn_zip_member
     if (gmtime_r(&now, &tmv)) strftime(date, sizeof date, "%Y-%m-%d@%H:%M:%S", &tmv);
     snprintf(meta, sizeof meta, "{\"keras_version\": \"3.15.1\", \"date_saved\": \"%s\", "
              "\"written_by\": \"librnn %s\"}", date, rnn_version());
-    int err = 0;
-    zip_t *z = st ? NULL : zip_open(tmp, ZIP_CREATE | ZIP_TRUNCATE, &err);
-    if (!st && !z) st = rnn__fail(RNN_ERR_IO, "cannot create %s", tmp);
-    const char *names[3 + RNN_ZIP_MAX_EXTRA] = {"metadata.json", "config.json", "model.weights.h5"};
-    const void *data[3 + RNN_ZIP_MAX_EXTRA] = {meta, config, weights};
-    size_t sizes[3 + RNN_ZIP_MAX_EXTRA] = {strlen(meta), strlen(config), weights_n};
+    rnn_zip_member members[3 + RNN_ZIP_MAX_EXTRA] = {
+        {"metadata.json", meta, strlen(meta)},
+        {"config.json", config, strlen(config)},
+        {"model.weights.h5", weights, weights_n}};
     int n_members = 3;
-    for (int i = 0; i < n_extra && i < RNN_ZIP_MAX_EXTRA; i++, n_members++) {
-        names[n_members] = extra[i].name;
-        data[n_members] = extra[i].data;
-        sizes[n_members] = extra[i].size;
-    }
-    for (int i = 0; i < n_members && !st; i++) {
-        zip_source_t *src = zip_source_buffer(z, data[i], sizes[i], 0);
-        zip_int64_t idx = src ? zip_file_add(z, names[i], src, ZIP_FL_OVERWRITE) : -1;
-        if (idx < 0) {
-            if (src) zip_source_free(src);
-            st = rnn__fail(RNN_ERR_IO, "cannot add %s to %s", names[i], tmp);
-        } else if (zip_set_file_compression(z, (zip_uint64_t)idx, ZIP_CM_STORE, 0) != 0) {
-            st = rnn__fail(RNN_ERR_IO, "cannot store %s", names[i]);
-        }
-    }
-    if (z) {
-        if (st) zip_discard(z);
-        else if (zip_close(z) != 0) {
-            st = rnn__fail(RNN_ERR_IO, "cannot write %s: %s", tmp, zip_strerror(z));
-            zip_discard(z);
-        }
-    }
+    for (int i = 0; i < n_extra && i < RNN_ZIP_MAX_EXTRA; i++) members[n_members++] = extra[i];
+    if (!st) st = rnn__keras_zip_write(tmp, members, n_members);
     free(config);
     free(weights);
     return st;
