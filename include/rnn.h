@@ -1003,6 +1003,15 @@ rnn_status rnn_export_c(rnn_model *model, const char *dir, const char *name,
 rnn_status rnn_quantize_weights(rnn_model *model, rnn_precision precision);
 /* "f32", "bf16", "int8" -> precision; -1 for an unknown name. */
 int rnn_precision_from_name(const char *name);
+/* The precision of the weights rnn_predict_step reads (inference only; the weights themselves
+ * stay float32 and unchanged): RNN_BF16 or RNN_INT8 make each streaming step of an LSTM layer
+ * (tanh / sigmoid, units a multiple of 8, at most 8 streams) read its kernel and recurrent
+ * kernel from a copy rounded by rnn_quantize_weights's rule, widened to float32 in registers,
+ * with float32 sums, activations and states; its outputs equal, to float32 rounding, those of
+ * a float32 model whose weights went through rnn_quantize_weights. Every other layer (Dense,
+ * GRU, SimpleRNN, ...) and rnn_predict, rnn_evaluate and training keep float32 weights.
+ * RNN_F32 (the default) restores the float32 step exactly. */
+rnn_status rnn_set_precision(rnn_model *model, rnn_precision precision);
 
 /* ================================================================== data helpers
  * What Keras programs take from NumPy, pandas and scikit-learn around the model: scaling,

@@ -72,6 +72,7 @@ struct rnn_model {
     char warning[RNN_ERROR_MAX];
     int refcount; /* the owner, plus each model that uses this one as a layer */
     rnn_context *context; /* rnn_model_set_context (NULL: the current or default team) */
+    rnn_precision precision; /* rnn_set_precision: the streaming step's weights */
     int sequential;
     rnn_rng rng;
 

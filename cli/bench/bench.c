@@ -318,7 +318,7 @@ static int bench_b5(const bench_args *a) {
     l1.return_sequences = 1;
     if (!m || rnn_set_seed(m, 5) || rnn_batch_input(m, 1, 1, B5_F) || rnn_add(m, rnn_lstm(&l1)) ||
         rnn_add(m, rnn_lstm(&l2)) || rnn_add(m, rnn_dense_simple(1, RNN_LINEAR)) ||
-        compile_adam(m)) {
+        compile_adam(m) || rnn_set_precision(m, (rnn_precision)a->precision)) {
         rc = fail("B5 model", m);
         goto done;
     }
@@ -334,7 +334,9 @@ static int bench_b5(const bench_args *a) {
     }
     if (!isfinite(yv[0])) { fprintf(stderr, "rnn bench: B5 output is not finite\n"); goto done; }
     bench_print_head(a);
-    printf(", \"us_per_step\": %.4f, \"steps\": %d", median(ts, B5_STEPS) * 1e6, B5_STEPS);
+    static const char *const prec_name[3] = {"f32", "bf16", "int8"};
+    printf(", \"precision\": \"%s\", \"us_per_step\": %.4f, \"steps\": %d",
+           prec_name[a->precision], median(ts, B5_STEPS) * 1e6, B5_STEPS);
     bench_print_tail();
     rc = 0;
 done:
@@ -503,7 +505,7 @@ static int bench_sgemm(const bench_args *a) {
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: rnn bench CASE [--threads N] [--reps N]\n"
+            "usage: rnn bench CASE [--threads N] [--reps N] [--precision f32|bf16|int8]\n"
             "  CASE: B1 (airline LSTM(4), batch 1, 100 epochs)\n"
             "        B2 (sensor LSTM(64), T=50, batch 32; inference at batch 256)\n"
             "        B3 (char-RNN: Embedding -> GRU(512) -> GRU(128) -> TimeDistributed(Dense))\n"
@@ -514,12 +516,13 @@ static void usage(FILE *f) {
             "        ceilings (the cores' FMA peak; the time to read B5's weights once)\n"
             "  --threads N  threads of the default context (rnn_set_threads); 0: the library's default\n"
             "  --reps N     timed repetitions after the warm-up, median reported (>= %d)\n"
+            "  --precision P  B5 only: the LSTM weights' precision in the step (rnn_set_precision)\n"
             "Prints one JSON line with the case's metrics and peak_rss_mb.\n",
             MIN_REPS);
 }
 
 int bench_parse(int argc, char **argv, bench_args *out) {
-    bench_args a = {NULL, 0, MIN_REPS};
+    bench_args a = {NULL, 0, MIN_REPS, RNN_F32};
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage(stdout);
@@ -533,6 +536,15 @@ int bench_parse(int argc, char **argv, bench_args *out) {
             }
             if (argv[i][2] == 't') a.threads = (int)v;
             else a.reps = (int)v;
+            i++;
+        } else if (!strcmp(argv[i], "--precision") && i + 1 < argc) {
+            const int p = rnn_precision_from_name(argv[i + 1]);
+            if (p < 0) {
+                fprintf(stderr, "rnn bench: --precision is f32, bf16 or int8, got \"%s\"\n",
+                        argv[i + 1]);
+                return 2;
+            }
+            a.precision = p;
             i++;
         } else if (argv[i][0] != '-' && !a.name) {
             a.name = argv[i];
@@ -548,6 +560,10 @@ int bench_parse(int argc, char **argv, bench_args *out) {
     }
     if (a.reps < MIN_REPS || a.reps > 64) {
         fprintf(stderr, "rnn bench: --reps must be between %d and 64, got %d\n", MIN_REPS, a.reps);
+        return 2;
+    }
+    if (a.precision != RNN_F32 && strcmp(a.name, "B5") != 0) {
+        fprintf(stderr, "rnn bench: --precision is for B5 only\n");
         return 2;
     }
     *out = a;

@@ -6,7 +6,7 @@
 
 #include <stdint.h>
 
-/* The `rnn bench CASE [--threads N] [--reps N]` command line. Returns the exit status: 0 after
+/* The `rnn bench CASE [--threads N] [--reps N] [--precision P]` command line. Returns the exit status: 0 after
  * printing the JSON line, 1 if the case failed or is not supported yet, 2 on a usage error. */
 int bench_main(int argc, char **argv);
 
@@ -14,6 +14,7 @@ typedef struct {
     const char *name;
     int threads; /* 0: the library's default */
     int reps;
+    int precision; /* rnn_precision of B5's streaming weights (rnn_set_precision) */
 } bench_args;
 /* bench_main's options apart from the work (fuzz/fuzz_cli_args.c calls it): -1 when the case
  * should run with *args filled, else the exit status (0 after --help, 2 after an error). */

@@ -10,6 +10,7 @@
 #include "kernels/activations.h"
 #include "kernels/gates.h"
 #include "kernels/gemm.h"
+#include "kernels/qmatvec.h"
 #include "kernels/team.h"
 #include "layers/recurrent.h"
 
@@ -52,6 +53,38 @@ static void lstm_stream_packed(rnn_recurrent *r, int B, int lo, int hi) {
             }
 }
 
+/* lstm_stream_packed from the reduced-precision pack (plan.precision): s = b + x W_q + h U_q,
+ * the products widened in registers (kernels/qmatvec.h), float32 sums. */
+static void lstm_stream_quant(rnn_recurrent *r, int B, int lo, int hi) {
+    const int H = (int)r->H, G4 = 4 * H, F = (int)r->F, nu = hi - lo, width = 4 * nu;
+    const unsigned char *p = rnn__copies_qstream_part(r, lo, hi);
+    const float *bias = (const float *)p, *sw = bias + width, *su = sw + width;
+    const unsigned char *qw = (const unsigned char *)(su + width);
+    float *s = r->step + (size_t)B * 4 * lo, *z = r->xw;
+    for (int b = 0; b < B; b++) memcpy(s + (size_t)b * width, bias, sizeof(float) * width);
+    if (r->plan.precision == RNN_BF16) {
+        const uint16_t *w = (const uint16_t *)qw, *u = w + (size_t)F * width;
+        rnn__qmv_bf16(B, width, F, r->xt, F, w, width, s, width);
+        rnn__qmv_bf16(B, width, H, r->hs, H, u, width, s, width);
+    } else {
+        const int8_t *w = (const int8_t *)qw, *u = w + (size_t)F * width;
+        rnn__qmv_int8(B, width, F, r->xt, F, w, width, sw, s, width);
+        rnn__qmv_int8(B, width, H, r->hs, H, u, width, su, s, width);
+    }
+    for (int b = 0; b < B; b++)
+        for (int g = 0; g < 4; g++)
+            memcpy(z + (size_t)b * G4 + g * H + lo, s + (size_t)b * width + g * nu,
+                   sizeof(float) * nu);
+    float *c_prev = rnn__lstm_c(r, 0), *c = rnn__lstm_c(r, 1);
+    rnn__lstm_gates_forward(z, c_prev, c, r->tc, r->hs + (size_t)B * H, B, H, lo, hi);
+    if (r->mask)
+        for (int b = 0; b < B; b++)
+            if (r->mask[b] == 0.0f) { /* masked: keep the state */
+                const size_t o = (size_t)b * H + lo;
+                memcpy(c + o, c_prev + o, sizeof(float) * nu);
+                memcpy(r->hs + (size_t)B * H + o, r->hs + o, sizeof(float) * nu);
+            }
+}
 
 static void lstm_forward_team(void *arg, int tid, int n) {
     const lstm_team_job *job = arg;
@@ -63,7 +96,8 @@ static void lstm_forward_team(void *arg, int tid, int n) {
     const int by_rows = rnn__team_split(B, H, tid, n, &b0, &b1, &lo, &hi);
     const int nu = hi - lo, nb = b1 - b0;
     if (nu > 0 && rnn__copies_stream_usable(r, n)) { /* streaming: B <= 8, by units */
-        lstm_stream_packed(r, B, lo, hi);
+        if (r->plan.precision != RNN_F32) lstm_stream_quant(r, B, lo, hi);
+        else lstm_stream_packed(r, B, lo, hi);
         return;
     }
     const int large = r->plan.large;

@@ -26,6 +26,10 @@ rnn_recurrent_options rnn__recurrent_defaults(int units) {
     return o;
 }
 
+void rnn__recurrent_stream_precision(rnn_layer *layer, rnn_precision precision) {
+    ((rnn_recurrent *)layer->impl)->stream_precision = precision;
+}
+
 int rnn__recurrent_use_team(const rnn_recurrent *r, int B) {
     const int64_t H = r->H, G = r->cell->gates;
     const int has_team_path = r->cell->kind == RNN_CELL_LSTM ||
@@ -305,11 +309,18 @@ static int steps_repeat(const float *xt, int T, int B, int F) {
 
 /* The step plan of a forward call (rnn_step_plan), after xt and the mask are in place. Only
  * the projection's place and the input check depend on xt; nothing depends on timing. */
-static void decide_plan(rnn_recurrent *r, rnn_run_mode mode, int B, int T) {
+static void decide_plan(rnn_recurrent *r, rnn_run_mode mode, int B, int T,
+                        rnn_precision precision) {
     rnn_step_plan *p = &r->plan;
     const size_t TB = (size_t)T * B;
     p->keep_steps = mode == RNN_MODE_TRAIN || r->keep_gates;
-    p->team = rnn__recurrent_use_team(r, B);
+    /* reduced-precision weights: only the streaming pack has them, so such a step takes the
+     * team's path (and its pack) with any number of threads */
+    const int quant = precision != RNN_F32 && mode == RNN_MODE_STREAM && T == 1 && B <= 8 &&
+                      r->H % 8 == 0 && r->H >= 16 && r->cell->kind == RNN_CELL_LSTM &&
+                      r->opt.activation == RNN_TANH &&
+                      r->opt.recurrent_activation == RNN_SIGMOID && !r->plan.rec_drop;
+    p->team = rnn__recurrent_use_team(r, B) || quant;
     p->back_team = p->team && !r->mask;
     p->large = rnn__recurrent_step_is_large(r, B);
     p->project_in_loop = (TB <= 8 || r->F <= RNN_LOOP_PROJECTION_FEATURES) && p->team;
@@ -320,6 +331,7 @@ static void decide_plan(rnn_recurrent *r, rnn_run_mode mode, int B, int T) {
      * B <= 8: always split by units (rnn__team_split), which the per-thread parts assume */
     p->stream_pack = mode == RNN_MODE_STREAM && T == 1 && p->project_in_loop && B <= 8 &&
                      r->H % 8 == 0 && r->cell->kind == RNN_CELL_LSTM;
+    p->precision = quant && p->stream_pack ? precision : RNN_F32;
     /* (a streaming step that reads the per-thread pack needs no panels) */
     p->panels = !p->stream_pack && rnn__recurrent_use_panels(r, B, 0);
     p->back_panels = p->back_team && rnn__recurrent_use_panels(r, B, 1);
@@ -362,7 +374,7 @@ rnn_status rnn__recurrent_forward(rnn_layer *layer, const rnn_tensor *const *inp
         }
         r->mask = r->mask_t;
     }
-    decide_plan(r, mode, B, T);
+    decide_plan(r, mode, B, T, r->stream_precision);
     if (r->plan.stream_pack) {
         rnn_status st = rnn__copies_prepare_stream(r);
         if (st != RNN_OK) return st;

@@ -70,6 +70,10 @@ typedef struct {
     /* A streaming step (rnn_predict_step) of an LSTM on the team, from the per-thread packed
      * weights (rnn_weight_copies.stream). */
     int stream_pack;
+    /* With stream_pack: the weights' precision (rnn_set_precision); not RNN_F32: the step
+     * reads the reduced-precision pack (rnn_weight_copies.qstream) instead, and the plan
+     * takes the team's path even with one thread. */
+    rnn_precision precision;
     /* The team's steps read U (forward) or U^T (backward) from panels (rnn_weight_copies). */
     int panels, back_panels;
 } rnn_step_plan;
@@ -84,6 +88,7 @@ typedef struct {
     const float *block;
     unsigned long version;
     int threads;
+    rnn_precision precision; /* qstream: what it holds */
 } rnn_weight_copy;
 
 /* Every copy the step loops read instead of the weights themselves, owned here and only
@@ -94,10 +99,14 @@ typedef struct {
  *              side, so that a step reads one contiguous part per thread, which stays in that
  *              core's L2, instead of G slices of rows 4 H floats apart. Thread t's part starts
  *              at (F + H + 1) G lo_t: W (F x G nu), U (H x G nu), bias (G nu), nu = hi_t - lo_t.
- *              Each thread fills its own part during the run (stream_pending). */
+ *              Each thread fills its own part during the run (stream_pending).
+ *   qstream    the same parts with W and U in bf16 or int8 (plan.precision): thread t's part,
+ *              rnn__qstream_part_bytes(r, lo_t) bytes in, is the bias, W's and U's int8 scales
+ *              (3 G nu floats), then W (F x G nu) and U (H x G nu) in 2 or 1 bytes each
+ *              (qstream_pending). */
 typedef struct {
-    rnn_weight_copy u_panels, ut_panels, stream;
-    int stream_pending;
+    rnn_weight_copy u_panels, ut_panels, stream, qstream;
+    int stream_pending, qstream_pending;
     unsigned long fills; /* copies made (tests) */
 } rnn_weight_copies;
 
@@ -117,6 +126,9 @@ struct rnn_recurrent {
     float *mask_t, *mask, *dh_keep;
     /* Dropout keep-masks and the masked state (rnn_step_plan's in_drop, rec_drop). */
     float *in_keep, *rec_keep, *hm;
+    /* rnn_set_precision's precision, set by rnn_predict_step before each step (read by the
+     * plan in streaming mode only). */
+    rnn_precision stream_precision;
     int has_initial_state;
     /* Keras's zero_output_for_mask: masked steps of the returned sequence are 0 instead of a
      * copy of the previous output. Not a user option (Keras files that set it on a plain layer
@@ -186,6 +198,9 @@ const float *rnn__copies_stream_part(rnn_recurrent *r, int lo, int hi);
 /* After the run, with the number of threads it ran on: the parts are complete when every
  * thread they were cut for filled its own. */
 void rnn__copies_stream_done(rnn_recurrent *r, int threads_ran);
+/* plan.precision not RNN_F32: thread's part of qstream for the units [lo, hi) (filled first
+ * while qstream_pending), laid out as rnn_weight_copies describes. */
+const unsigned char *rnn__copies_qstream_part(rnn_recurrent *r, int lo, int hi);
 void rnn__copies_free(rnn_weight_copies *c);
 /* How many times copies were filled (tests). */
 static inline unsigned long rnn__recurrent_copies_filled(const rnn_recurrent *r) {
@@ -203,6 +218,8 @@ void rnn__recurrent_backward(rnn_layer *layer, const rnn_tensor *const *x, float
 void rnn__recurrent_reset_states(rnn_layer *layer);
 /* Allocates the carried state for batch B (zeroed) unless it already has that batch size. */
 rnn_status rnn__recurrent_ensure_state(rnn_layer *layer, int64_t B);
+/* rnn_set_precision's choice, for the streaming steps to come (rnn_step_plan.precision). */
+void rnn__recurrent_stream_precision(rnn_layer *layer, rnn_precision precision);
 int64_t rnn__recurrent_stateful_batch(const rnn_layer *layer);
 void rnn__recurrent_free(void *impl);
 /* glorot_uniform kernel, orthogonal recurrent kernel, zero bias (LSTM adds unit_forget_bias). */

@@ -1,9 +1,12 @@
 /* The recurrent kernel's copies (rnn_weight_copies in recurrent.h): made, checked and freed
  * here only, under one rule (copy_current). */
+#include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "error.h"
 #include "kernels/gemm_packed.h"
+#include "kernels/qmatvec.h"
 #include "kernels/team.h"
 #include "layers/recurrent.h"
 #include "memory.h"
@@ -83,9 +86,31 @@ const float *rnn__copies_ut_panels(rnn_recurrent *r) {
     return u_panels(r, &r->copies.ut_panels, 1);
 }
 
+/* qstream: bytes per unit of a part (the bias and two scales in float32, W and U's columns). */
+static size_t qstream_unit_bytes(const rnn_recurrent *r) {
+    const size_t esize = r->plan.precision == RNN_BF16 ? 2 : 1;
+    return (size_t)r->cell->gates * (3 * sizeof(float) + (size_t)(r->F + r->H) * esize);
+}
+
+static rnn_status prepare_qstream(rnn_recurrent *r) {
+    rnn_weight_copy *c = &r->copies.qstream;
+    const size_t floats = (qstream_unit_bytes(r) * (size_t)r->H + sizeof(float) - 1) / sizeof(float);
+    const unsigned long version = versions(r, 1);
+    const int n = rnn__team_size();
+    if (copy_current(c, r, floats, version, n) && c->precision == r->plan.precision) return RNN_OK;
+    if (!copy_reserve(c, floats))
+        return rnn__fail(RNN_ERR_MEMORY, "layer \"%s\": out of memory for its streaming weights",
+                         r->layer->name);
+    copy_stamp(&r->copies, c, r, version, n);
+    c->precision = r->plan.precision;
+    r->copies.qstream_pending = 1;
+    return RNN_OK;
+}
+
 rnn_status rnn__copies_prepare_stream(rnn_recurrent *r) {
     const int64_t H = r->H, F = r->F, G = r->cell->gates;
     rnn_weight_copy *c = &r->copies.stream;
+    if (r->plan.precision != RNN_F32) return prepare_qstream(r);
     const size_t floats = (size_t)((F + H + 1) * G * H);
     const unsigned long version = versions(r, 1);
     const int n = rnn__team_size();
@@ -100,7 +125,56 @@ rnn_status rnn__copies_prepare_stream(rnn_recurrent *r) {
 }
 
 int rnn__copies_stream_usable(const rnn_recurrent *r, int n) {
-    return r->plan.stream_pack && n == r->copies.stream.threads;
+    const rnn_weight_copy *c = r->plan.precision != RNN_F32 ? &r->copies.qstream : &r->copies.stream;
+    return r->plan.stream_pack && n == c->threads;
+}
+
+/* A (rows, G H) matrix's columns g H + [lo, hi) of every gate g into dst (rows, G nu) at
+ * `prec`; int8: each column's scale max |w| / 127 over all its rows into scale (G nu), and
+ * q = round(w / scale) (rnn_quantize_weights's rule). */
+static void quantize_part(void *dst, float *scale, const float *w, int rows, int G, int H, int lo,
+                          int hi, rnn_precision prec) {
+    const int nu = hi - lo, width = G * nu;
+    for (int g = 0; g < G; g++)
+        for (int u = 0; u < nu; u++) {
+            const int col = g * H + lo + u, j = g * nu + u;
+            if (prec == RNN_BF16) {
+                for (int k = 0; k < rows; k++)
+                    ((uint16_t *)dst)[(size_t)k * width + j] =
+                        rnn__bf16_from_float(w[(size_t)k * G * H + col]);
+                continue;
+            }
+            float s = 0.0f;
+            for (int k = 0; k < rows; k++)
+                if (fabsf(w[(size_t)k * G * H + col]) > s) s = fabsf(w[(size_t)k * G * H + col]);
+            s /= 127.0f;
+            scale[j] = s;
+            for (int k = 0; k < rows; k++) {
+                long q = s > 0 ? lrintf(w[(size_t)k * G * H + col] / s) : 0;
+                q = q > 127 ? 127 : q < -127 ? -127 : q;
+                ((int8_t *)dst)[(size_t)k * width + j] = (int8_t)q;
+            }
+        }
+}
+
+const unsigned char *rnn__copies_qstream_part(rnn_recurrent *r, int lo, int hi) {
+    const int H = (int)r->H, F = (int)r->F, G = r->cell->gates, nu = hi - lo, width = G * nu;
+    unsigned char *p = (unsigned char *)r->copies.qstream.data + qstream_unit_bytes(r) * lo;
+    if (r->copies.qstream_pending) {
+        const float *bias = rnn__recurrent_value(r, RNN_W_BIAS);
+        const size_t esize = r->plan.precision == RNN_BF16 ? 2 : 1;
+        float *fb = (float *)p, *sw = fb + width, *su = sw + width;
+        for (int g = 0; g < G; g++) {
+            if (bias) memcpy(fb + g * nu, bias + g * H + lo, sizeof(float) * nu);
+            else memset(fb + g * nu, 0, sizeof(float) * nu);
+        }
+        unsigned char *qw = (unsigned char *)(su + width), *qu = qw + (size_t)F * width * esize;
+        quantize_part(qw, sw, rnn__recurrent_value(r, RNN_W_KERNEL), F, G, H, lo, hi,
+                      r->plan.precision);
+        quantize_part(qu, su, rnn__recurrent_value(r, RNN_W_RECURRENT), H, G, H, lo, hi,
+                      r->plan.precision);
+    }
+    return p;
 }
 
 const float *rnn__copies_stream_part(rnn_recurrent *r, int lo, int hi) {
@@ -126,7 +200,9 @@ const float *rnn__copies_stream_part(rnn_recurrent *r, int lo, int hi) {
 }
 
 void rnn__copies_stream_done(rnn_recurrent *r, int threads_ran) {
-    if (r->plan.stream_pack && threads_ran == r->copies.stream.threads)
+    if (r->plan.stream_pack && r->plan.precision != RNN_F32) {
+        if (threads_ran == r->copies.qstream.threads) r->copies.qstream_pending = 0;
+    } else if (r->plan.stream_pack && threads_ran == r->copies.stream.threads)
         r->copies.stream_pending = 0;
 }
 
@@ -134,5 +210,6 @@ void rnn__copies_free(rnn_weight_copies *c) {
     rnn__free(c->u_panels.data);
     rnn__free(c->ut_panels.data);
     rnn__free(c->stream.data);
+    rnn__free(c->qstream.data);
     memset(c, 0, sizeof *c);
 }

@@ -168,6 +168,11 @@ static int ensure_state(rnn_layer *L, void *batch) {
     return rnn__layer_is_recurrent(L) ? rnn__recurrent_ensure_state(L, *(int64_t *)batch) : RNN_OK;
 }
 
+static int set_precision(rnn_layer *L, void *precision) {
+    if (rnn__layer_is_recurrent(L)) rnn__recurrent_stream_precision(L, *(rnn_precision *)precision);
+    return 0;
+}
+
 rnn_status rnn_predict_step(rnn_model *m, const float *x, float *y) {
     if (!m || !x || !y) return rnn__fail(RNN_ERR_ARGUMENT, "rnn_predict_step: NULL argument");
     int64_t B, F;
@@ -180,12 +185,23 @@ rnn_status rnn_predict_step(rnn_model *m, const float *x, float *y) {
                                                 isnan(x[i]) ? "NaN" : "Inf", (long long)i));
     if ((st = rnn__model_build(m))) return st;
     if ((st = (rnn_status)rnn__model_walk(m, ensure_state, &B))) return rnn__model_fail(m, st);
+    rnn__model_walk(m, set_precision, &m->precision);
     /* one step: [B, 1, F], or [B, 1] ids (read only) */
     rnn_tensor xt = ids ? rnn_tensor2((float *)x, B, 1) : rnn_tensor3((float *)x, B, 1, F);
     rnn_run_ctx ctx = {RNN_MODE_STREAM, &m->rng};
     if ((st = rnn__model_forward(m, &xt, &ctx))) return st;
     const rnn_tensor *out = rnn__model_output(m, 0);
     memcpy(y, out->data, sizeof(float) * (size_t)rnn_tensor_size(out));
+    return RNN_OK;
+}
+
+rnn_status rnn_set_precision(rnn_model *m, rnn_precision precision) {
+    if (!m) return rnn__fail(RNN_ERR_ARGUMENT, "rnn_set_precision: model is NULL");
+    if (precision != RNN_F32 && precision != RNN_BF16 && precision != RNN_INT8)
+        return rnn__model_fail(m, rnn__fail(RNN_ERR_ARGUMENT,
+                                            "rnn_set_precision: unknown precision %d",
+                                            (int)precision));
+    m->precision = precision;
     return RNN_OK;
 }
 

@@ -1,0 +1,239 @@
+/* Reduced-precision weight products (qmatvec.h). Streaming a step is bound by reading the
+ * weights, so the weights are read as 2 (bf16) or 1 (int8) bytes and widened in registers;
+ * the arithmetic is float32. vdpbf16ps is not used: it sums pairs of products, which would
+ * make the vector path's bits differ from the portable loop's. */
+#include "kernels/qmatvec.h"
+
+#include <math.h>
+#include <string.h>
+
+uint16_t rnn__bf16_from_float(float v) {
+    uint32_t u;
+    memcpy(&u, &v, sizeof u);
+    u += 0x7FFFu + ((u >> 16) & 1u);
+    return (uint16_t)(u >> 16);
+}
+
+float rnn__bf16_to_float(uint16_t b) {
+    uint32_t u = (uint32_t)b << 16;
+    float v;
+    memcpy(&v, &u, sizeof v);
+    return v;
+}
+
+/* Columns [j0, N) one at a time: the same fused operations as a vector lane. */
+static void bf16_cols(int M, int j0, int N, int K, const float *x, int ldx, const uint16_t *w,
+                      int ldw, float *y, int ldy) {
+    for (int b = 0; b < M; b++)
+        for (int j = j0; j < N; j++) {
+            float acc = 0.0f;
+            for (int k = 0; k < K; k++)
+                acc = fmaf(x[(size_t)b * ldx + k], rnn__bf16_to_float(w[(size_t)k * ldw + j]), acc);
+            y[(size_t)b * ldy + j] += acc;
+        }
+}
+
+static void int8_cols(int M, int j0, int N, int K, const float *x, int ldx, const int8_t *w,
+                      int ldw, const float *scale, float *y, int ldy) {
+    for (int b = 0; b < M; b++)
+        for (int j = j0; j < N; j++) {
+            float acc = 0.0f;
+            for (int k = 0; k < K; k++)
+                acc = fmaf(x[(size_t)b * ldx + k], (float)w[(size_t)k * ldw + j], acc);
+            y[(size_t)b * ldy + j] = fmaf(acc, scale[j], y[(size_t)b * ldy + j]);
+        }
+}
+
+static int forced = -1;
+
+#if defined(__GNUC__) && defined(__x86_64__)
+#include <immintrin.h>
+
+#define AVX2 __attribute__((target("avx2,fma")))
+#define AVX512 __attribute__((target("avx512f,fma")))
+
+static int cpu_path(void) {
+    static int path = -1;
+    if (path < 0) {
+        __builtin_cpu_init();
+        path = __builtin_cpu_supports("avx512f") ? 2
+               : (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) ? 1
+                                                                                    : 0;
+    }
+    return path;
+}
+
+/* Four vectors of columns per k: four independent chains of fused multiply-adds. */
+AVX512 static int bf16_512(int M, int N, int K, const float *x, int ldx, const uint16_t *w,
+                           int ldw, float *y, int ldy) {
+    int j = 0;
+    for (int b = 0; b < M; b++) {
+        const float *xb = x + (size_t)b * ldx;
+        float *yb = y + (size_t)b * ldy;
+        for (j = 0; j + 64 <= N; j += 64) {
+            __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+            for (int k = 0; k < K; k++) {
+                const uint16_t *wk = w + (size_t)k * ldw + j;
+                const __m512 xv = _mm512_set1_ps(xb[k]);
+#define WIDEN(p) _mm512_castsi512_ps(_mm512_slli_epi32( \
+    _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(p))), 16))
+                a0 = _mm512_fmadd_ps(xv, WIDEN(wk), a0);
+                a1 = _mm512_fmadd_ps(xv, WIDEN(wk + 16), a1);
+                a2 = _mm512_fmadd_ps(xv, WIDEN(wk + 32), a2);
+                a3 = _mm512_fmadd_ps(xv, WIDEN(wk + 48), a3);
+            }
+            _mm512_storeu_ps(yb + j, _mm512_add_ps(_mm512_loadu_ps(yb + j), a0));
+            _mm512_storeu_ps(yb + j + 16, _mm512_add_ps(_mm512_loadu_ps(yb + j + 16), a1));
+            _mm512_storeu_ps(yb + j + 32, _mm512_add_ps(_mm512_loadu_ps(yb + j + 32), a2));
+            _mm512_storeu_ps(yb + j + 48, _mm512_add_ps(_mm512_loadu_ps(yb + j + 48), a3));
+        }
+        for (; j + 16 <= N; j += 16) {
+            __m512 a0 = _mm512_setzero_ps();
+            for (int k = 0; k < K; k++)
+                a0 = _mm512_fmadd_ps(_mm512_set1_ps(xb[k]), WIDEN(w + (size_t)k * ldw + j), a0);
+            _mm512_storeu_ps(yb + j, _mm512_add_ps(_mm512_loadu_ps(yb + j), a0));
+        }
+#undef WIDEN
+    }
+    return j;
+}
+
+AVX512 static int int8_512(int M, int N, int K, const float *x, int ldx, const int8_t *w,
+                           int ldw, const float *scale, float *y, int ldy) {
+    int j = 0;
+    for (int b = 0; b < M; b++) {
+        const float *xb = x + (size_t)b * ldx;
+        float *yb = y + (size_t)b * ldy;
+#define WIDEN(p) _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(p))))
+#define STORE(o, a) _mm512_storeu_ps(yb + j + (o), _mm512_fmadd_ps((a), \
+    _mm512_loadu_ps(scale + j + (o)), _mm512_loadu_ps(yb + j + (o))))
+        for (j = 0; j + 64 <= N; j += 64) {
+            __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+            for (int k = 0; k < K; k++) {
+                const int8_t *wk = w + (size_t)k * ldw + j;
+                const __m512 xv = _mm512_set1_ps(xb[k]);
+                a0 = _mm512_fmadd_ps(xv, WIDEN(wk), a0);
+                a1 = _mm512_fmadd_ps(xv, WIDEN(wk + 16), a1);
+                a2 = _mm512_fmadd_ps(xv, WIDEN(wk + 32), a2);
+                a3 = _mm512_fmadd_ps(xv, WIDEN(wk + 48), a3);
+            }
+            STORE(0, a0);
+            STORE(16, a1);
+            STORE(32, a2);
+            STORE(48, a3);
+        }
+        for (; j + 16 <= N; j += 16) {
+            __m512 a0 = _mm512_setzero_ps();
+            for (int k = 0; k < K; k++)
+                a0 = _mm512_fmadd_ps(_mm512_set1_ps(xb[k]), WIDEN(w + (size_t)k * ldw + j), a0);
+            STORE(0, a0);
+        }
+#undef WIDEN
+#undef STORE
+    }
+    return j;
+}
+
+AVX2 static int bf16_256(int M, int N, int K, const float *x, int ldx, const uint16_t *w,
+                         int ldw, float *y, int ldy) {
+    int j = 0;
+    for (int b = 0; b < M; b++) {
+        const float *xb = x + (size_t)b * ldx;
+        float *yb = y + (size_t)b * ldy;
+#define WIDEN(p) _mm256_castsi256_ps(_mm256_slli_epi32( \
+    _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(p))), 16))
+        for (j = 0; j + 32 <= N; j += 32) {
+            __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+            for (int k = 0; k < K; k++) {
+                const uint16_t *wk = w + (size_t)k * ldw + j;
+                const __m256 xv = _mm256_set1_ps(xb[k]);
+                a0 = _mm256_fmadd_ps(xv, WIDEN(wk), a0);
+                a1 = _mm256_fmadd_ps(xv, WIDEN(wk + 8), a1);
+                a2 = _mm256_fmadd_ps(xv, WIDEN(wk + 16), a2);
+                a3 = _mm256_fmadd_ps(xv, WIDEN(wk + 24), a3);
+            }
+            _mm256_storeu_ps(yb + j, _mm256_add_ps(_mm256_loadu_ps(yb + j), a0));
+            _mm256_storeu_ps(yb + j + 8, _mm256_add_ps(_mm256_loadu_ps(yb + j + 8), a1));
+            _mm256_storeu_ps(yb + j + 16, _mm256_add_ps(_mm256_loadu_ps(yb + j + 16), a2));
+            _mm256_storeu_ps(yb + j + 24, _mm256_add_ps(_mm256_loadu_ps(yb + j + 24), a3));
+        }
+        for (; j + 8 <= N; j += 8) {
+            __m256 a0 = _mm256_setzero_ps();
+            for (int k = 0; k < K; k++)
+                a0 = _mm256_fmadd_ps(_mm256_set1_ps(xb[k]), WIDEN(w + (size_t)k * ldw + j), a0);
+            _mm256_storeu_ps(yb + j, _mm256_add_ps(_mm256_loadu_ps(yb + j), a0));
+        }
+#undef WIDEN
+    }
+    return j;
+}
+
+AVX2 static int int8_256(int M, int N, int K, const float *x, int ldx, const int8_t *w,
+                         int ldw, const float *scale, float *y, int ldy) {
+    int j = 0;
+    for (int b = 0; b < M; b++) {
+        const float *xb = x + (size_t)b * ldx;
+        float *yb = y + (size_t)b * ldy;
+#define WIDEN(p) _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(p))))
+#define STORE(o, a) _mm256_storeu_ps(yb + j + (o), _mm256_fmadd_ps((a), \
+    _mm256_loadu_ps(scale + j + (o)), _mm256_loadu_ps(yb + j + (o))))
+        for (j = 0; j + 32 <= N; j += 32) {
+            __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+            for (int k = 0; k < K; k++) {
+                const int8_t *wk = w + (size_t)k * ldw + j;
+                const __m256 xv = _mm256_set1_ps(xb[k]);
+                a0 = _mm256_fmadd_ps(xv, WIDEN(wk), a0);
+                a1 = _mm256_fmadd_ps(xv, WIDEN(wk + 8), a1);
+                a2 = _mm256_fmadd_ps(xv, WIDEN(wk + 16), a2);
+                a3 = _mm256_fmadd_ps(xv, WIDEN(wk + 24), a3);
+            }
+            STORE(0, a0);
+            STORE(8, a1);
+            STORE(16, a2);
+            STORE(24, a3);
+        }
+        for (; j + 8 <= N; j += 8) {
+            __m256 a0 = _mm256_setzero_ps();
+            for (int k = 0; k < K; k++)
+                a0 = _mm256_fmadd_ps(_mm256_set1_ps(xb[k]), WIDEN(w + (size_t)k * ldw + j), a0);
+            STORE(0, a0);
+        }
+#undef WIDEN
+#undef STORE
+    }
+    return j;
+}
+#else
+static int cpu_path(void) { return 0; }
+#endif
+
+int rnn__qmv_path(void) {
+    const int p = cpu_path();
+    return forced >= 0 && forced < p ? forced : p;
+}
+
+void rnn__qmv_force(int path) { forced = path; }
+
+void rnn__qmv_bf16(int M, int N, int K, const float *x, int ldx, const uint16_t *w, int ldw,
+                   float *y, int ldy) {
+    int j0 = 0;
+    if (M <= 0 || N <= 0) return;
+#if defined(__GNUC__) && defined(__x86_64__)
+    const int p = rnn__qmv_path();
+    if (p == 2) j0 = bf16_512(M, N, K, x, ldx, w, ldw, y, ldy);
+    else if (p == 1) j0 = bf16_256(M, N, K, x, ldx, w, ldw, y, ldy);
+#endif
+    bf16_cols(M, j0, N, K, x, ldx, w, ldw, y, ldy);
+}
+
+void rnn__qmv_int8(int M, int N, int K, const float *x, int ldx, const int8_t *w, int ldw,
+                   const float *scale, float *y, int ldy) {
+    int j0 = 0;
+    if (M <= 0 || N <= 0) return;
+#if defined(__GNUC__) && defined(__x86_64__)
+    const int p = rnn__qmv_path();
+    if (p == 2) j0 = int8_512(M, N, K, x, ldx, w, ldw, scale, y, ldy);
+    else if (p == 1) j0 = int8_256(M, N, K, x, ldx, w, ldw, scale, y, ldy);
+#endif
+    int8_cols(M, j0, N, K, x, ldx, w, ldw, scale, y, ldy);
+}
