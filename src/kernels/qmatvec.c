@@ -50,13 +50,13 @@ static int forced = -1;
 #include <immintrin.h>
 
 #define AVX2 __attribute__((target("avx2,fma")))
-#define AVX512 __attribute__((target("avx512f,fma")))
+#define AVX512 __attribute__((target("avx512f,avx512bw,fma")))
 
 static int cpu_path(void) {
     static int path = -1;
     if (path < 0) {
         __builtin_cpu_init();
-        path = __builtin_cpu_supports("avx512f") ? 2
+        path = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") ? 2
                : (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) ? 1
                                                                                     : 0;
     }
@@ -70,7 +70,36 @@ AVX512 static int bf16_512(int M, int N, int K, const float *x, int ldx, const u
     for (int b = 0; b < M; b++) {
         const float *xb = x + (size_t)b * ldx;
         float *yb = y + (size_t)b * ldy;
+        /* 64 columns per row k as two vectors of 32 bf16, each widened by interleaving with
+         * zeros (one shuffle per 16 floats): the accumulators hold the columns of each 128-bit
+         * lane's low and high four words, put back in order once at the end */
+        const __m512i zero = _mm512_setzero_si512();
+        const __m512i lo_idx = _mm512_set_epi32(23, 22, 21, 20, 7, 6, 5, 4, 19, 18, 17, 16, 3,
+                                                2, 1, 0);
+        const __m512i hi_idx = _mm512_set_epi32(31, 30, 29, 28, 15, 14, 13, 12, 27, 26, 25, 24,
+                                                11, 10, 9, 8);
         for (j = 0; j + 64 <= N; j += 64) {
+            __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+            for (int k = 0; k < K; k++) {
+                const uint16_t *wk = w + (size_t)k * ldw + j;
+                const __m512 xv = _mm512_set1_ps(xb[k]);
+                const __m512i v0 = _mm512_loadu_si512((const void *)wk);
+                const __m512i v1 = _mm512_loadu_si512((const void *)(wk + 32));
+                a0 = _mm512_fmadd_ps(xv, _mm512_castsi512_ps(_mm512_unpacklo_epi16(zero, v0)), a0);
+                a1 = _mm512_fmadd_ps(xv, _mm512_castsi512_ps(_mm512_unpackhi_epi16(zero, v0)), a1);
+                a2 = _mm512_fmadd_ps(xv, _mm512_castsi512_ps(_mm512_unpacklo_epi16(zero, v1)), a2);
+                a3 = _mm512_fmadd_ps(xv, _mm512_castsi512_ps(_mm512_unpackhi_epi16(zero, v1)), a3);
+            }
+            const __m512 c0 = _mm512_permutex2var_ps(a0, lo_idx, a1);
+            const __m512 c1 = _mm512_permutex2var_ps(a0, hi_idx, a1);
+            const __m512 c2 = _mm512_permutex2var_ps(a2, lo_idx, a3);
+            const __m512 c3 = _mm512_permutex2var_ps(a2, hi_idx, a3);
+            _mm512_storeu_ps(yb + j, _mm512_add_ps(_mm512_loadu_ps(yb + j), c0));
+            _mm512_storeu_ps(yb + j + 16, _mm512_add_ps(_mm512_loadu_ps(yb + j + 16), c1));
+            _mm512_storeu_ps(yb + j + 32, _mm512_add_ps(_mm512_loadu_ps(yb + j + 32), c2));
+            _mm512_storeu_ps(yb + j + 48, _mm512_add_ps(_mm512_loadu_ps(yb + j + 48), c3));
+        }
+        for (; j + 64 <= N; j += 64) { /* (not reached: kept for the macro below) */
             __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
             for (int k = 0; k < K; k++) {
                 const uint16_t *wk = w + (size_t)k * ldw + j;
@@ -107,7 +136,32 @@ AVX512 static int int8_512(int M, int N, int K, const float *x, int ldx, const i
 #define WIDEN(p) _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(p))))
 #define STORE(o, a) _mm512_storeu_ps(yb + j + (o), _mm512_fmadd_ps((a), \
     _mm512_loadu_ps(scale + j + (o)), _mm512_loadu_ps(yb + j + (o))))
-        for (j = 0; j + 64 <= N; j += 64) {
+        /* 128 columns (two cache lines of weights) per row k */
+        for (j = 0; j + 128 <= N; j += 128) {
+            __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0,
+                   a6 = a0, a7 = a0;
+            for (int k = 0; k < K; k++) {
+                const int8_t *wk = w + (size_t)k * ldw + j;
+                const __m512 xv = _mm512_set1_ps(xb[k]);
+                a0 = _mm512_fmadd_ps(xv, WIDEN(wk), a0);
+                a1 = _mm512_fmadd_ps(xv, WIDEN(wk + 16), a1);
+                a2 = _mm512_fmadd_ps(xv, WIDEN(wk + 32), a2);
+                a3 = _mm512_fmadd_ps(xv, WIDEN(wk + 48), a3);
+                a4 = _mm512_fmadd_ps(xv, WIDEN(wk + 64), a4);
+                a5 = _mm512_fmadd_ps(xv, WIDEN(wk + 80), a5);
+                a6 = _mm512_fmadd_ps(xv, WIDEN(wk + 96), a6);
+                a7 = _mm512_fmadd_ps(xv, WIDEN(wk + 112), a7);
+            }
+            STORE(0, a0);
+            STORE(16, a1);
+            STORE(32, a2);
+            STORE(48, a3);
+            STORE(64, a4);
+            STORE(80, a5);
+            STORE(96, a6);
+            STORE(112, a7);
+        }
+        for (; j + 64 <= N; j += 64) {
             __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
             for (int k = 0; k < K; k++) {
                 const int8_t *wk = w + (size_t)k * ldw + j;
