@@ -99,23 +99,8 @@ AVX512 static int bf16_512(int M, int N, int K, const float *x, int ldx, const u
             _mm512_storeu_ps(yb + j + 32, _mm512_add_ps(_mm512_loadu_ps(yb + j + 32), c2));
             _mm512_storeu_ps(yb + j + 48, _mm512_add_ps(_mm512_loadu_ps(yb + j + 48), c3));
         }
-        for (; j + 64 <= N; j += 64) { /* (not reached: kept for the macro below) */
-            __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-            for (int k = 0; k < K; k++) {
-                const uint16_t *wk = w + (size_t)k * ldw + j;
-                const __m512 xv = _mm512_set1_ps(xb[k]);
 #define WIDEN(p) _mm512_castsi512_ps(_mm512_slli_epi32( \
     _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(p))), 16))
-                a0 = _mm512_fmadd_ps(xv, WIDEN(wk), a0);
-                a1 = _mm512_fmadd_ps(xv, WIDEN(wk + 16), a1);
-                a2 = _mm512_fmadd_ps(xv, WIDEN(wk + 32), a2);
-                a3 = _mm512_fmadd_ps(xv, WIDEN(wk + 48), a3);
-            }
-            _mm512_storeu_ps(yb + j, _mm512_add_ps(_mm512_loadu_ps(yb + j), a0));
-            _mm512_storeu_ps(yb + j + 16, _mm512_add_ps(_mm512_loadu_ps(yb + j + 16), a1));
-            _mm512_storeu_ps(yb + j + 32, _mm512_add_ps(_mm512_loadu_ps(yb + j + 32), a2));
-            _mm512_storeu_ps(yb + j + 48, _mm512_add_ps(_mm512_loadu_ps(yb + j + 48), a3));
-        }
         for (; j + 16 <= N; j += 16) {
             __m512 a0 = _mm512_setzero_ps();
             for (int k = 0; k < K; k++)
