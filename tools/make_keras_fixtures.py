@@ -46,7 +46,7 @@ SPARSE_NOTE).
 
 Weights are fed from files because initializers cannot be matched across frameworks
 (keras-semantics.md section 9). Everything here is deterministic: running the script twice gives
-the same files. Fixtures stay small (T = 6 or 7, batch 4, a few units): well under 1 MB in all.
+the same files. Fixtures stay small (T = 6 or 7, batch 4, a few units): about 1.6 MB in all.
 """
 import os
 import shutil
