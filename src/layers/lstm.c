@@ -24,20 +24,12 @@ typedef struct {
     const float *u_panels; /* U's four gate blocks as panels (plan.panels), else NULL */
 } lstm_team_job;
 
-/* One streaming step (T = 1) of the units [lo, hi) from the thread's part of the streaming
- * pack (rnn_weight_copies): s = b + x W_p + h U_p into the thread's scratch rows in r->step,
- * copied to the four blocks of z, then the gates. The same operations per element as the unpacked path
- * (bias, then x W, then h U, accumulated in the same order), so the same bits. */
-static void lstm_stream_packed(rnn_recurrent *r, int B, int lo, int hi) {
-    const int H = (int)r->H, G4 = 4 * H, F = (int)r->F, nu = hi - lo, width = 4 * nu;
-    const float *p = rnn__copies_stream_part(r, lo, hi);
-    float *s = r->step + (size_t)B * 4 * lo, *z = r->xw;
-    for (int b = 0; b < B; b++) memcpy(s + (size_t)b * width, p + (size_t)(F + H) * width,
-                                       sizeof(float) * width);
-    rnn__product(B, width, F, r->xt, F, p, width, s, width,
-                 RNN_GEMM(.beta = 1.0f, .kernel = RNN_GEMM_OWN));
-    rnn__product(B, width, H, r->hs, H, p + (size_t)F * width, width, s, width,
-                 RNN_GEMM(.beta = 1.0f, .kernel = RNN_GEMM_OWN));
+/* The second half of a streaming step of units [lo, hi): the thread's pre-activations s (B
+ * rows of the four gate blocks of its units) into z, then the gates and states; masked rows
+ * keep their state. */
+static void stream_gates(rnn_recurrent *r, int B, int lo, int hi, const float *s) {
+    const int H = (int)r->H, G4 = 4 * H, nu = hi - lo, width = 4 * nu;
+    float *z = r->xw;
     for (int b = 0; b < B; b++)
         for (int g = 0; g < 4; g++)
             memcpy(z + (size_t)b * G4 + g * H + lo, s + (size_t)b * width + g * nu,
@@ -53,14 +45,31 @@ static void lstm_stream_packed(rnn_recurrent *r, int B, int lo, int hi) {
             }
 }
 
+/* One streaming step (T = 1) of the units [lo, hi) from the thread's part of the streaming
+ * pack (rnn_weight_copies): s = b + x W_p + h U_p into the thread's scratch rows in r->step,
+ * copied to the four blocks of z, then the gates. The same operations per element as the unpacked path
+ * (bias, then x W, then h U, accumulated in the same order), so the same bits. */
+static void lstm_stream_packed(rnn_recurrent *r, int B, int lo, int hi) {
+    const int H = (int)r->H, F = (int)r->F, width = 4 * (hi - lo);
+    const float *p = rnn__copies_stream_part(r, lo, hi);
+    float *s = r->step + (size_t)B * 4 * lo;
+    for (int b = 0; b < B; b++) memcpy(s + (size_t)b * width, p + (size_t)(F + H) * width,
+                                       sizeof(float) * width);
+    rnn__product(B, width, F, r->xt, F, p, width, s, width,
+                 RNN_GEMM(.beta = 1.0f, .kernel = RNN_GEMM_OWN));
+    rnn__product(B, width, H, r->hs, H, p + (size_t)F * width, width, s, width,
+                 RNN_GEMM(.beta = 1.0f, .kernel = RNN_GEMM_OWN));
+    stream_gates(r, B, lo, hi, s);
+}
+
 /* lstm_stream_packed from the reduced-precision pack (plan.precision): s = b + x W_q + h U_q,
  * the products widened in registers (kernels/qmatvec.h), float32 sums. */
 static void lstm_stream_quant(rnn_recurrent *r, int B, int lo, int hi) {
-    const int H = (int)r->H, G4 = 4 * H, F = (int)r->F, nu = hi - lo, width = 4 * nu;
+    const int H = (int)r->H, F = (int)r->F, width = 4 * (hi - lo);
     const unsigned char *p = rnn__copies_qstream_part(r, lo, hi);
     const float *bias = (const float *)p, *sw = bias + width, *su = sw + width;
     const unsigned char *qw = (const unsigned char *)(su + width);
-    float *s = r->step + (size_t)B * 4 * lo, *z = r->xw;
+    float *s = r->step + (size_t)B * 4 * lo;
     for (int b = 0; b < B; b++) memcpy(s + (size_t)b * width, bias, sizeof(float) * width);
     if (r->plan.precision == RNN_BF16) {
         const uint16_t *w = (const uint16_t *)qw, *u = w + (size_t)F * width;
@@ -71,19 +80,7 @@ static void lstm_stream_quant(rnn_recurrent *r, int B, int lo, int hi) {
         rnn__qmv_int8(B, width, F, r->xt, F, w, width, sw, s, width);
         rnn__qmv_int8(B, width, H, r->hs, H, u, width, su, s, width);
     }
-    for (int b = 0; b < B; b++)
-        for (int g = 0; g < 4; g++)
-            memcpy(z + (size_t)b * G4 + g * H + lo, s + (size_t)b * width + g * nu,
-                   sizeof(float) * nu);
-    float *c_prev = rnn__lstm_c(r, 0), *c = rnn__lstm_c(r, 1);
-    rnn__lstm_gates_forward(z, c_prev, c, r->tc, r->hs + (size_t)B * H, B, H, lo, hi);
-    if (r->mask)
-        for (int b = 0; b < B; b++)
-            if (r->mask[b] == 0.0f) { /* masked: keep the state */
-                const size_t o = (size_t)b * H + lo;
-                memcpy(c + o, c_prev + o, sizeof(float) * nu);
-                memcpy(r->hs + (size_t)B * H + o, r->hs + o, sizeof(float) * nu);
-            }
+    stream_gates(r, B, lo, hi, s);
 }
 
 static void lstm_forward_team(void *arg, int tid, int n) {

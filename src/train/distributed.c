@@ -16,6 +16,7 @@
 void rnn_distributed_free(rnn_distributed *d) {
     if (!d) return;
     if (d->release) d->release(d->impl);
+    free(d->grad_buf);
     free(d);
 }
 
@@ -205,8 +206,13 @@ static void add_metrics(const rnn_model *m, const double *g, metric_sums *ms) {
 
 /* Every weight gradient, summed over the ranks in one buffer. */
 static rnn_status sum_gradients(rnn_distributed *d, rnn_model *m) {
-    float *buf = malloc(sizeof(float) * (size_t)(m->n_params ? m->n_params : 1));
-    if (!buf) return rnn__fail(RNN_ERR_MEMORY, "out of memory");
+    if (d->grad_buf_floats < m->n_params) {
+        float *grown = realloc(d->grad_buf, sizeof(float) * (size_t)m->n_params);
+        if (!grown) return rnn__fail(RNN_ERR_MEMORY, "out of memory");
+        d->grad_buf = grown;
+        d->grad_buf_floats = m->n_params;
+    }
+    float *buf = d->grad_buf;
     int64_t off = 0;
     for (int w = 0; w < m->n_weights; w++) {
         memcpy(buf + off, m->weights[w]->grad, sizeof(float) * (size_t)m->weights[w]->size);
@@ -218,7 +224,6 @@ static rnn_status sum_gradients(rnn_distributed *d, rnn_model *m) {
         memcpy(m->weights[w]->grad, buf + off, sizeof(float) * (size_t)m->weights[w]->size);
         off += m->weights[w]->size;
     }
-    free(buf);
     return st;
 }
 

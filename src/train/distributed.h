@@ -14,6 +14,10 @@ struct rnn_distributed {
     int rank, size;
     int check_weights; /* compare a checksum of the weights across ranks after every epoch */
     void *impl;
+    /* The gradients of every weight in one buffer for the sum, kept from step to step (grown
+     * when a larger model trains on the group); freed with the group. */
+    float *grad_buf;
+    int64_t grad_buf_floats;
     /* out[r * n + i] = rank r's in[i], on every rank. */
     rnn_status (*allgather)(void *impl, const double *in, int n, double *out);
     /* data[i] = the sum over ranks of data[i], added in rank order 0, 1, ..., size-1, so the
