@@ -139,6 +139,7 @@ $(BUILD)/obj/src/kernels/gates.o: ALL_CFLAGS += -O3 -Wno-psabi $(VMATH_EXTRA)
 $(BUILD)/obj/src/kernels/gemm_avx2.o: ALL_CFLAGS += -O3 -Wno-psabi $(VMATH_EXTRA)
 $(BUILD)/obj/src/kernels/gemm_packed.o: ALL_CFLAGS += -O3 -Wno-psabi $(VMATH_EXTRA)
 $(BUILD)/obj/src/kernels/qmatvec.o: ALL_CFLAGS += -O3 -Wno-psabi $(VMATH_EXTRA)
+$(BUILD)/obj/src/kernels/qgemm.o: ALL_CFLAGS += -O3 -Wno-psabi
 # The orthogonal initializer's reflection loops (rng.c): -O3 vectorises them (same IEEE operations).
 $(BUILD)/obj/src/rng.o: ALL_CFLAGS += -O3
 

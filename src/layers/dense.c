@@ -6,6 +6,7 @@
 #include "error.h"
 #include "kernels/activations.h"
 #include "kernels/gemm.h"
+#include "kernels/qgemm.h"
 #include "layers/layer.h"
 #include "layers/layer_options.h"
 
@@ -14,6 +15,7 @@ typedef struct {
     int64_t in_features;
     int64_t rows; /* batch * steps of the planned call */
     float *y, *dz;
+    rnn_qweights qw; /* the kernel's reduced-precision copy (rnn_predict, rnn_set_precision) */
 } dense_impl;
 
 static rnn_status dense_configure(rnn_layer *layer, const rnn_shape *inputs, int n_inputs) {
@@ -74,16 +76,23 @@ static rnn_status dense_plan(rnn_layer *layer, int64_t batch, int64_t steps) {
 }
 
 static rnn_status dense_forward(rnn_layer *layer, const rnn_tensor *const *in, const rnn_run_ctx *ctx) {
-    (void)ctx;
     dense_impl *d = layer->impl;
     const rnn_tensor *x = in[0];
     const int rows = (int)d->rows, n = d->opt.units, k = (int)d->in_features;
-    if (d->opt.use_bias) {
+    if (ctx->mode == RNN_MODE_PREDICT && ctx->precision != RNN_F32) {
+        const rnn_weight *w = &layer->weights[0];
+        if (rnn__qweights_prepare(&d->qw, w->value, k, n, w->version, ctx->precision) != 0)
+            return rnn__fail(RNN_ERR_MEMORY, "Dense \"%s\": out of memory for the reduced "
+                             "copy of its kernel", layer->name);
+        rnn__qgemm(&d->qw, rows, 0, n, x->data, k,
+                   d->opt.use_bias ? layer->weights[1].value : NULL, 0, d->y, n, RNN_GEMM_AUTO);
+    } else if (d->opt.use_bias) {
         const float *b = layer->weights[1].value;
         for (int i = 0; i < rows; i++) memcpy(d->y + (size_t)i * n, b, sizeof(float) * n);
     }
-    rnn__product(rows, n, k, x->data, k, layer->weights[0].value, n, d->y, n,
-                 RNN_GEMM(.beta = d->opt.use_bias ? 1.0f : 0.0f));
+    if (!(ctx->mode == RNN_MODE_PREDICT && ctx->precision != RNN_F32))
+        rnn__product(rows, n, k, x->data, k, layer->weights[0].value, n, d->y, n,
+                     RNN_GEMM(.beta = d->opt.use_bias ? 1.0f : 0.0f));
     rnn__activation_forward(d->opt.activation, d->y, rows, n);
     layer->y[0] = *x;
     layer->y[0].data = d->y;
@@ -115,6 +124,12 @@ static void dense_backward(rnn_layer *layer, const rnn_tensor *const *in, float 
                               RNN_GEMM(.trans_b = 1));
 }
 
+static void dense_free(void *impl) {
+    dense_impl *d = impl;
+    if (d) rnn__qweights_free(&d->qw);
+    free(d);
+}
+
 static const rnn_layer_ops dense_ops = {
     .class_name = "Dense",
     .base_name = "dense",
@@ -123,7 +138,7 @@ static const rnn_layer_ops dense_ops = {
     .plan = dense_plan,
     .forward = dense_forward,
     .backward = dense_backward,
-    .free_impl = free,
+    .free_impl = dense_free,
 };
 
 const rnn_dense_options *rnn__dense_options(const rnn_layer *layer) {

@@ -59,7 +59,10 @@ static void gru_forward_team(void *arg, int tid, int n) {
                     nb, nu, H, h_prev + rh, H, job->panels, 0, g + rg + k * H + lo, G3,
                     RNN_GEMM(.bias = bh ? bh + k * H + lo : NULL, .kernel = RNN_GEMM_PANELS,
                              .width = H, .group = k, .col = lo)));
-            for (int k = 0; !job->panels && k < 3; k++) {
+            for (int k = 0; r->plan.qseq && k < 3; k++) /* the bias row read in place */
+                rnn__qgemm(&r->qw[RNN_W_RECURRENT], nb, k * H + lo, k * H + hi, h_prev + rh, H,
+                           bh ? bh + k * H + lo : NULL, 0, g + rg + k * H + lo, G3, RNN_GEMM_OWN);
+            for (int k = 0; !job->panels && !r->plan.qseq && k < 3; k++) {
                 float *gk = g + rg + k * H + lo;
                 if (bh)
                     for (int b = 0; b < nb; b++)
@@ -143,9 +146,13 @@ static void gru_forward_steps(rnn_recurrent *r, int B, int T) {
         const float *h_prev = r->hs + (size_t)t * BH, *h_in = rnn__rec_in(r, t);
         float *h = r->hs + (size_t)(t + 1) * BH, *aux = r->aux + (size_t)t * BH;
         if (r->opt.reset_after) {
-            if (bh)
+            if (r->plan.qseq)
+                rnn__qgemm(&r->qw[RNN_W_RECURRENT], B, 0, G3, h_in, H, bh, 0, g, G3,
+                           RNN_GEMM_AUTO);
+            else if (bh)
                 for (int b = 0; b < B; b++) memcpy(g + (size_t)b * G3, bh, sizeof(float) * G3);
-            rnn__product(B, G3, H, h_in, H, U, G3, g, G3, RNN_GEMM(.beta = bh ? 1.0f : 0.0f));
+            if (!r->plan.qseq)
+                rnn__product(B, G3, H, h_in, H, U, G3, g, G3, RNN_GEMM(.beta = bh ? 1.0f : 0.0f));
             if (act == RNN_TANH && ract == RNN_SIGMOID) { /* one pass per row (kernels/gates.c) */
                 rnn__gru_gates_forward(x, g, h_prev, h, aux, B, H, 0, H);
             } else {
@@ -165,7 +172,11 @@ static void gru_forward_steps(rnn_recurrent *r, int B, int T) {
             }
         } else {
             /* g[:, 0:2H] = h_{t-1} U[:, 0:2H] */
-            rnn__product(B, 2 * H, H, h_in, H, U, G3, g, G3, RNN_GEMM());
+            if (r->plan.qseq)
+                rnn__qgemm(&r->qw[RNN_W_RECURRENT], B, 0, 2 * H, h_in, H, NULL, 0, g, G3,
+                           RNN_GEMM_AUTO);
+            else
+                rnn__product(B, 2 * H, H, h_in, H, U, G3, g, G3, RNN_GEMM());
             for (int b = 0; b < B; b++) {
                 float *xb = x + (size_t)b * G3;
                 const float *gb = g + (size_t)b * G3, *hib = h_in + (size_t)b * H;
@@ -174,7 +185,11 @@ static void gru_forward_steps(rnn_recurrent *r, int B, int T) {
                 for (int j = 0; j < H; j++) aux[(size_t)b * H + j] = xb[H + j] * hib[j];
             }
             /* g[:, 2H:3H] = (r * h_{t-1}) U[:, 2H:3H] */
-            rnn__product(B, H, H, aux, H, U + 2 * H, G3, g + 2 * H, G3, RNN_GEMM());
+            if (r->plan.qseq)
+                rnn__qgemm(&r->qw[RNN_W_RECURRENT], B, 2 * H, G3, aux, H, NULL, 0, g + 2 * H, G3,
+                           RNN_GEMM_AUTO);
+            else
+                rnn__product(B, H, H, aux, H, U + 2 * H, G3, g + 2 * H, G3, RNN_GEMM());
             for (int b = 0; b < B; b++) {
                 float *xb = x + (size_t)b * G3;
                 const float *gb = g + (size_t)b * G3, *hpb = h_prev + (size_t)b * H;

@@ -68,6 +68,9 @@ typedef enum {
 typedef struct {
     rnn_run_mode mode;
     rnn_rng *rng; /* the model's generator: dropout masks */
+    /* rnn_set_precision's weights for RNN_MODE_PREDICT (rnn_predict; kernels/qgemm.h): Dense
+     * and the recurrent layers multiply by reduced-precision copies. RNN_F32 elsewhere. */
+    rnn_precision precision;
 } rnn_run_ctx;
 
 typedef struct rnn_layer_ops rnn_layer_ops;

@@ -128,6 +128,12 @@ static void lstm_forward_team(void *arg, int tid, int n) {
                         nb, nu, H, h_prev + rh, H, job->u_panels, 0, z + rz + g * H + lo, G4,
                         RNN_GEMM(.beta = 1, .kernel = RNN_GEMM_PANELS, .width = H, .group = g,
                                  .col = lo)));
+            else if (r->plan.qseq) /* by rows: the four blocks at once; by units: each block */
+                for (int g = 0; g < (by_rows ? 1 : 4); g++) {
+                    const int c0 = by_rows ? 0 : g * H + lo, w = by_rows ? G4 : nu;
+                    rnn__qgemm(&r->qw[RNN_W_RECURRENT], nb, c0, c0 + w, h_prev + rh, H,
+                               z + rz + c0, G4, z + rz + c0, G4, RNN_GEMM_OWN);
+                }
             else if (by_rows) /* all four blocks in one product */
                 rnn__product(nb, G4, H, h_prev + rh, H, U, G4, z + rz, G4,
                              RNN_GEMM(.beta = 1.0f, .kernel = RNN_GEMM_SLICE, .large = large));
@@ -170,7 +176,11 @@ static void lstm_forward_steps(rnn_recurrent *r, int B, int T) {
         float *z = r->xw + (size_t)t * B * G4, *tc = rnn__lstm_tc(r, t);
         const float *h_prev = r->hs + (size_t)t * BH, *c_prev = rnn__lstm_c(r, t);
         float *h = r->hs + (size_t)(t + 1) * BH, *c = rnn__lstm_c(r, t + 1);
-        rnn__product(B, G4, H, rnn__rec_in(r, t), H, U, G4, z, G4, RNN_GEMM(.beta = 1.0f));
+        if (r->plan.qseq)
+            rnn__qgemm(&r->qw[RNN_W_RECURRENT], B, 0, G4, rnn__rec_in(r, t), H, z, G4, z, G4,
+                       RNN_GEMM_AUTO);
+        else
+            rnn__product(B, G4, H, rnn__rec_in(r, t), H, U, G4, z, G4, RNN_GEMM(.beta = 1.0f));
         if (fused) { /* the same operations, one pass per row (kernels/gates.c) */
             rnn__lstm_gates_forward(z, c_prev, c, tc, h, B, H, 0, H);
             if (r->mask)

@@ -49,6 +49,14 @@ void rnn__recurrent_project_step(const rnn_recurrent *r, float *z, const float *
     const int H = (int)r->H, G = r->cell->gates, GH = G * H, F = (int)r->F, nu = hi - lo;
     const float *W = rnn__recurrent_value(r, RNN_W_KERNEL);
     const float *bias = rnn__recurrent_value(r, RNN_W_BIAS);
+    if (r->plan.qseq) {
+        for (int g = 0; g < (nu == H ? 1 : G); g++) {
+            const int c = nu == H ? 0 : g * H + lo, n = nu == H ? GH : nu;
+            rnn__qgemm(&r->qw[RNN_W_KERNEL], rows, c, c + n, x, F, bias ? bias + c : NULL, 0,
+                       z + c, GH, RNN_GEMM_OWN);
+        }
+        return;
+    }
     /* the bias row stands in for z's old values: no copy of it per row */
     if (nu == H) {
         rnn__product(rows, GH, F, x, F, W, GH, z, GH,
@@ -310,8 +318,9 @@ static int steps_repeat(const float *xt, int T, int B, int F) {
 /* The step plan of a forward call (rnn_step_plan), after xt and the mask are in place. Only
  * the projection's place and the input check depend on xt; nothing depends on timing. */
 static void decide_plan(rnn_recurrent *r, rnn_run_mode mode, int B, int T,
-                        rnn_precision precision) {
+                        rnn_precision precision, rnn_precision predict_precision) {
     rnn_step_plan *p = &r->plan;
+    p->qseq = mode == RNN_MODE_PREDICT ? predict_precision : RNN_F32;
     const size_t TB = (size_t)T * B;
     p->keep_steps = mode == RNN_MODE_TRAIN || r->keep_gates;
     /* reduced-precision weights: only the streaming pack has them, so such a step takes the
@@ -333,7 +342,7 @@ static void decide_plan(rnn_recurrent *r, rnn_run_mode mode, int B, int T,
                      r->H % 8 == 0 && r->cell->kind == RNN_CELL_LSTM;
     p->precision = quant && p->stream_pack ? precision : RNN_F32;
     /* (a streaming step that reads the per-thread pack needs no panels) */
-    p->panels = !p->stream_pack && rnn__recurrent_use_panels(r, B, 0);
+    p->panels = !p->stream_pack && !p->qseq && rnn__recurrent_use_panels(r, B, 0);
     p->back_panels = p->back_team && rnn__recurrent_use_panels(r, B, 1);
 }
 
@@ -374,14 +383,25 @@ rnn_status rnn__recurrent_forward(rnn_layer *layer, const rnn_tensor *const *inp
         }
         r->mask = r->mask_t;
     }
-    decide_plan(r, mode, B, T, r->stream_precision);
+    decide_plan(r, mode, B, T, r->stream_precision, ctx->precision);
     if (r->plan.stream_pack) {
         rnn_status st = rnn__copies_prepare_stream(r);
         if (st != RNN_OK) return st;
     }
+    for (int s = 0; s < 2 && r->plan.qseq; s++) {
+        const rnn_weight *w = rnn__recurrent_weight(r, (rnn_recurrent_slot)s);
+        if (rnn__qweights_prepare(&r->qw[s], w->value, (int)w->shape[0], GH, w->version,
+                                  r->plan.qseq) != 0)
+            return rnn__fail(RNN_ERR_MEMORY, "layer \"%s\": out of memory for the %s copy of "
+                             "its weights", layer->name,
+                             r->plan.qseq == RNN_BF16 ? "bf16" : "int8");
+    }
     /* xw = xt W + b (the input bias row for GRU reset_after), all steps in one product, unless
      * the team's threads compute each step's part in the step loop */
-    if (!r->plan.project_in_loop)
+    if (!r->plan.project_in_loop && r->plan.qseq)
+        rnn__qgemm(&r->qw[RNN_W_KERNEL], (int)((size_t)T * B), 0, GH, r->xt, F,
+                   rnn__recurrent_value(r, RNN_W_BIAS), 0, r->xw, GH, RNN_GEMM_AUTO);
+    else if (!r->plan.project_in_loop)
         rnn__product((int)((size_t)T * B), GH, F, r->xt, F, rnn__recurrent_value(r, RNN_W_KERNEL),
                      GH, r->xw, GH, RNN_GEMM(.bias = rnn__recurrent_value(r, RNN_W_BIAS)));
 
@@ -498,5 +518,7 @@ void rnn__recurrent_free(void *impl) {
     if (!r) return;
     for (int k = 0; k < 2; k++) rnn__free(r->state[k]);
     rnn__copies_free(&r->copies);
+    rnn__qweights_free(&r->qw[0]);
+    rnn__qweights_free(&r->qw[1]);
     free(r);
 }

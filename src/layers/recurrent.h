@@ -15,6 +15,7 @@
 #define RNN_RECURRENT_H
 
 #include "kernels/gemm.h"
+#include "kernels/qgemm.h"
 #include "layers/layer.h"
 
 typedef enum { RNN_CELL_SIMPLE = 0, RNN_CELL_LSTM, RNN_CELL_GRU } rnn_cell_kind;
@@ -76,6 +77,9 @@ typedef struct {
     rnn_precision precision;
     /* The team's steps read U (forward) or U^T (backward) from panels (rnn_weight_copies). */
     int panels, back_panels;
+    /* rnn_predict with rnn_set_precision: every product with W and U reads its reduced copy
+     * (rnn_recurrent.qw, kernels/qgemm.h) through rnn__qgemm; RNN_F32: the weights. */
+    rnn_precision qseq;
 } rnn_step_plan;
 
 /* A weight-derived copy (kernels/gemm_packed.h panels, or the streaming pack) and what it was
@@ -141,6 +145,8 @@ struct rnn_recurrent {
     int B, T;
     rnn_step_plan plan;
     rnn_weight_copies copies;
+    /* plan.qseq: W's and U's reduced-precision copies (indexed by rnn_recurrent_slot). */
+    rnn_qweights qw[2];
 };
 
 #define RNN_LOOP_PROJECTION_FEATURES 128

@@ -13,7 +13,11 @@ static void simple_forward_steps(rnn_recurrent *r, int B, int T) {
     for (int t = 0; t < T; t++) {
         float *z = r->xw + (size_t)t * BH;
         float *h = r->hs + (size_t)(t + 1) * BH;
-        rnn__product(B, H, H, rnn__rec_in(r, t), H, U, H, z, H, RNN_GEMM(.beta = 1.0f));
+        if (r->plan.qseq)
+            rnn__qgemm(&r->qw[RNN_W_RECURRENT], B, 0, H, rnn__rec_in(r, t), H, z, H, z, H,
+                       RNN_GEMM_AUTO);
+        else
+            rnn__product(B, H, H, rnn__rec_in(r, t), H, U, H, z, H, RNN_GEMM(.beta = 1.0f));
         memcpy(h, z, sizeof(float) * BH);
         rnn__act_vec(act, h, (long)BH);
         if (r->mask) /* masked rows keep their state */

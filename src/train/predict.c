@@ -24,7 +24,7 @@ static rnn_status predict_impl(rnn_model *m, const call_data *d, int batch_size,
         per[k] = rnn__output_per_sample(m, k, d->steps);
         shape[k].rank = 0;
     }
-    rnn_run_ctx ctx = {RNN_MODE_PREDICT, &m->rng};
+    rnn_run_ctx ctx = {RNN_MODE_PREDICT, &m->rng, m->precision};
     for (int64_t s = 0; s < N; s += batch_size) {
         int64_t count = N - s < batch_size ? N - s : batch_size;
         rnn_tensor xb[RNN_MODEL_MAX_IO];
@@ -125,7 +125,7 @@ rnn_status rnn_predict_source(rnn_model *m, const rnn_batch_source *src,
     if (!m || !sink) return rnn__fail(RNN_ERR_ARGUMENT, "rnn_predict_source: NULL argument");
     rnn_status st;
     if ((st = rnn__check_source(src))) return rnn__model_fail(m, st);
-    rnn_run_ctx ctx = {RNN_MODE_PREDICT, &m->rng};
+    rnn_run_ctx ctx = {RNN_MODE_PREDICT, &m->rng, m->precision};
     for (int64_t k = 0; k < src->batches; k++) {
         rnn_tensor x[RNN_MODEL_MAX_IO], y[RNN_MODEL_MAX_IO];
         call_data d = {0};
@@ -188,7 +188,7 @@ rnn_status rnn_predict_step(rnn_model *m, const float *x, float *y) {
     rnn__model_walk(m, set_precision, &m->precision);
     /* one step: [B, 1, F], or [B, 1] ids (read only) */
     rnn_tensor xt = ids ? rnn_tensor2((float *)x, B, 1) : rnn_tensor3((float *)x, B, 1, F);
-    rnn_run_ctx ctx = {RNN_MODE_STREAM, &m->rng};
+    rnn_run_ctx ctx = {RNN_MODE_STREAM, &m->rng, RNN_F32};
     if ((st = rnn__model_forward(m, &xt, &ctx))) return st;
     const rnn_tensor *out = rnn__model_output(m, 0);
     memcpy(y, out->data, sizeof(float) * (size_t)rnn_tensor_size(out));

@@ -1,0 +1,288 @@
+/* Reduced-precision products for whole sequences (qgemm.h). For a batch of rows the products
+ * are bound by arithmetic, not by reading the weights (a step's weights stay in cache): only
+ * AMX's tile products beat float32 FMAs there. vdpbf16ps alone does not pay: it does as many
+ * multiply-adds per instruction as two float32 FMA ports, and half that once the activation
+ * is split into two parts. Where AMX is missing, the float32 kernels run on a float32 copy of
+ * the rounded weights: the same results (to float32 rounding), at float32's speed. */
+#define _DEFAULT_SOURCE /* syscall() for arch_prctl */
+#include "kernels/qgemm.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/gemm.h"
+#include "kernels/qmatvec.h"
+#include "memory.h"
+
+static int use_best = 1, split = 1;
+
+void rnn__qgemm_force(int best) { use_best = best; }
+void rnn__qgemm_split(int on) { split = on; }
+
+void rnn__qweights_free(rnn_qweights *q) {
+    rnn__free(q->deq);
+    rnn__free(q->scale);
+    rnn__free(q->tiles);
+    memset(q, 0, sizeof *q);
+}
+
+/* Tiles: for column tile ct (16 columns) and k block kb (32 k), 16 rows of 32 bf16, row p
+ * holding w(32 kb + 2p, j), w(32 kb + 2p + 1, j) for the tile's 16 columns j; zeros past K and
+ * N. */
+static size_t tile_index(int nkb, int ct, int kb, int p, int c, int e) {
+    return (((size_t)ct * nkb + kb) * 16 + p) * 32 + 2 * c + e;
+}
+
+int rnn__qweights_prepare(rnn_qweights *q, const float *W, int K, int N, unsigned long version,
+                          rnn_precision precision) {
+    if (q->precision == precision && q->block == W && q->version == version && q->K == K &&
+        q->N == N && q->deq)
+        return 0;
+    rnn__qweights_free(q);
+    const int nkb = (K + 31) / 32, nct = (N + 15) / 16;
+    q->deq = rnn__alloc(sizeof(float) * (size_t)K * N);
+    q->scale = rnn__alloc(sizeof(float) * (size_t)N);
+    if (K <= RNN_QGEMM_MAX_K)
+        q->tiles = rnn__calloc((size_t)nct * nkb * 512, sizeof(uint16_t));
+    if (!q->deq || !q->scale || (K <= RNN_QGEMM_MAX_K && !q->tiles)) {
+        rnn__qweights_free(q);
+        return -1;
+    }
+    for (int j = 0; j < N; j++) {
+        float s = 0.0f;
+        for (int k = 0; k < K; k++)
+            if (fabsf(W[(size_t)k * N + j]) > s) s = fabsf(W[(size_t)k * N + j]);
+        s /= 127.0f;
+        q->scale[j] = precision == RNN_INT8 ? s : 1.0f;
+        for (int k = 0; k < K; k++) {
+            const float w = W[(size_t)k * N + j];
+            float v; /* the tile's value: bf16(w), or q (exact in bf16) */
+            if (precision == RNN_BF16) {
+                v = rnn__bf16_to_float(rnn__bf16_from_float(w));
+                q->deq[(size_t)k * N + j] = v;
+            } else {
+                long r = s > 0 ? lrintf(w / s) : 0;
+                r = r > 127 ? 127 : r < -127 ? -127 : r;
+                v = (float)r;
+                q->deq[(size_t)k * N + j] = (float)r * s;
+            }
+            if (q->tiles)
+                q->tiles[tile_index(nkb, j / 16, k / 32, (k % 32) / 2, j % 16, k % 2)] =
+                    rnn__bf16_from_float(v);
+        }
+    }
+    q->precision = precision;
+    q->block = W;
+    q->version = version;
+    q->K = K;
+    q->N = N;
+    return 0;
+}
+
+static float out_value(const rnn_qweights *q, int j, float acc, float s) {
+    return q->precision == RNN_INT8 ? fmaf(acc, q->scale[j], s) : s + acc;
+}
+
+void rnn__qgemm_ref(const rnn_qweights *q, int M, int j0, int j1, const float *A, int lda,
+                    const float *S, int lds, float *C, int ldc) {
+    const int K = q->K, nkb = (K + 31) / 32;
+    for (int i = 0; i < M; i++)
+        for (int j = j0; j < j1; j++) {
+            float acc = 0.0f;
+            for (int k = 0; k < K; k++) {
+                const float w = rnn__bf16_to_float(
+                    q->tiles[tile_index(nkb, j / 16, k / 32, (k % 32) / 2, j % 16, k % 2)]);
+                const float a = A[(size_t)i * lda + k];
+                const float hi = rnn__bf16_to_float(rnn__bf16_from_float(a));
+                const float lo = rnn__bf16_to_float(rnn__bf16_from_float(a - hi));
+                acc += hi * w;
+                if (split) acc += lo * w;
+            }
+            const float s = S ? S[(size_t)i * lds + j - j0] : 0.0f;
+            C[(size_t)i * ldc + j - j0] = out_value(q, j, acc, s);
+        }
+}
+
+/* The copy path: float32 products on the rounded values. */
+static void copy_gemm(const rnn_qweights *q, int M, int j0, int j1, const float *A, int lda,
+                      const float *S, int lds, float *C, int ldc, int kernel) {
+    const int n = j1 - j0;
+    const float *B = q->deq + j0;
+    float beta = 0.0f;
+    const float *bias = NULL;
+    if (S && lds == 0) {
+        bias = S;
+    } else if (S) {
+        if (S != C)
+            for (int i = 0; i < M; i++)
+                memmove(C + (size_t)i * ldc, S + (size_t)i * lds, sizeof(float) * n);
+        beta = 1.0f;
+    }
+    rnn__product(M, n, q->K, A, lda, B, q->N, C, ldc,
+                 RNN_GEMM(.beta = beta, .bias = bias, .kernel = (rnn_gemm_kernel)kernel));
+}
+
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(RNN_NO_AMX) && \
+    (__GNUC__ >= 11 || (defined(__clang__) && __clang_major__ >= 12))
+#include <cpuid.h>
+#include <immintrin.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define AMXF __attribute__((target("amx-tile,amx-bf16,avx512f,avx512bw,avx512bf16,fma")))
+#define ARCH_REQ_XCOMP_PERM 0x1023
+#define XFEATURE_XTILEDATA 18
+
+static int amx_state = -1;
+
+/* AMX-BF16 and AVX512_BF16 in CPUID, and Linux's permission to use the tile data (asked once
+ * for the process). */
+static int amx_available(void) {
+    if (amx_state < 0) {
+        unsigned a, b, c, d, a1 = 0, b1, c1, d1;
+        int ok = __get_cpuid_count(7, 0, &a, &b, &c, &d) && (d & (1u << 24)) &&
+                 (d & (1u << 22)) && (b & (1u << 16)) && (b & (1u << 30));
+        if (ok) ok = __get_cpuid_count(7, 1, &a1, &b1, &c1, &d1) && (a1 & (1u << 5));
+        if (ok) ok = syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) == 0;
+        amx_state = ok;
+    }
+    return amx_state;
+}
+
+typedef struct {
+    uint8_t palette, start_row, reserved[14];
+    uint16_t colsb[16];
+    uint8_t rows[16];
+} tile_config;
+
+/* Rows [0, rows) of A (16 - rows zero rows after them) as bf16 hi and lo parts, per k block a
+ * 16 x 32 tile. */
+AMXF static void convert_rows(const float *A, int lda, int rows, int K, int nkb, uint16_t *hi,
+                              uint16_t *lo) {
+    const __m512i zero = _mm512_setzero_si512();
+    for (int r = 0; r < 16; r++)
+        for (int kb = 0; kb < nkb; kb++) {
+            uint16_t *h = hi + ((size_t)kb * 16 + r) * 32, *l = lo + ((size_t)kb * 16 + r) * 32;
+            if (r >= rows) {
+                _mm512_storeu_si512((void *)h, zero);
+                _mm512_storeu_si512((void *)l, zero);
+                continue;
+            }
+            const float *a = A + (size_t)r * lda + kb * 32;
+            const int n = K - kb * 32;
+            const __mmask16 m0 = n >= 16 ? 0xFFFF : (__mmask16)((1u << n) - 1);
+            const __mmask16 m1 = n >= 32 ? 0xFFFF : n > 16 ? (__mmask16)((1u << (n - 16)) - 1) : 0;
+            const __m512 a0 = _mm512_maskz_loadu_ps(m0, a), a1 = _mm512_maskz_loadu_ps(m1, a + 16);
+            const __m512i hb = (__m512i)_mm512_cvtne2ps_pbh(a1, a0);
+            const __m512 h0 = _mm512_castsi512_ps(
+                _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm512_castsi512_si256(hb)), 16));
+            const __m512 h1 = _mm512_castsi512_ps(
+                _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64(hb, 1)), 16));
+            const __m512i lb =
+                (__m512i)_mm512_cvtne2ps_pbh(_mm512_sub_ps(a1, h1), _mm512_sub_ps(a0, h0));
+            _mm512_storeu_si512((void *)h, hb);
+            _mm512_storeu_si512((void *)l, split ? lb : zero);
+        }
+}
+
+/* C = S + acc for the stage tile of columns [c0, c0 + 16) of rows [i0, i0 + rows). */
+AMXF static void epilogue(const rnn_qweights *q, const float (*stage)[16], int i0, int rows,
+                          int c0, int j0, int j1, const float *S, int lds, float *C, int ldc) {
+    const int lo = c0 > j0 ? c0 : j0, hi = c0 + 16 < j1 ? c0 + 16 : j1;
+    const int int8 = q->precision == RNN_INT8;
+    for (int r = 0; r < rows; r++) {
+        float *c = C + (size_t)(i0 + r) * ldc - j0;
+        const float *s = S ? S + (size_t)(i0 + r) * lds - j0 : NULL;
+        if (lo == c0 && hi == c0 + 16) {
+            const __m512 acc = _mm512_loadu_ps(stage[r]);
+            const __m512 sv = s ? _mm512_loadu_ps(s + c0) : _mm512_setzero_ps();
+            _mm512_storeu_ps(c + c0, int8 ? _mm512_fmadd_ps(acc, _mm512_loadu_ps(q->scale + c0), sv)
+                                          : _mm512_add_ps(sv, acc));
+        } else {
+            for (int j = lo; j < hi; j++) c[j] = out_value(q, j, stage[r][j - c0], s ? s[j] : 0.0f);
+        }
+    }
+}
+
+#define TILE(ct, kb) (q->tiles + ((size_t)(ct) * nkb + (kb)) * 512)
+
+AMXF static void amx_gemm(const rnn_qweights *q, int M, int j0, int j1, const float *A, int lda,
+                          const float *S, int lds, float *C, int ldc) {
+    const int K = q->K, nkb = (K + 31) / 32, ct0 = j0 / 16, ct1 = (j1 + 15) / 16;
+    uint16_t hi[RNN_QGEMM_MAX_K * 16], lo[RNN_QGEMM_MAX_K * 16];
+    float stage[4][16][16];
+    tile_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.palette = 1;
+    for (int t = 0; t < 8; t++) {
+        cfg.colsb[t] = 64;
+        cfg.rows[t] = 16;
+    }
+    _tile_loadconfig(&cfg);
+    for (int i0 = 0; i0 < M; i0 += 16) {
+        const int rows = M - i0 < 16 ? M - i0 : 16;
+        convert_rows(A + (size_t)i0 * lda, lda, rows, K, nkb, hi, lo);
+        int ct = ct0;
+        /* four column tiles per pass (tmm0-3), then one at a time: the same operations per
+         * element either way (hi then lo for each k block, in order) */
+        for (; ct + 4 <= ct1; ct += 4) {
+            _tile_zero(0);
+            _tile_zero(1);
+            _tile_zero(2);
+            _tile_zero(3);
+            for (int kb = 0; kb < nkb; kb++) {
+                _tile_loadd(4, hi + (size_t)kb * 512, 64);
+                if (split) _tile_loadd(5, lo + (size_t)kb * 512, 64);
+#define STEP(t, reg)                                     \
+    _tile_loadd(reg, TILE(ct + (t), kb), 64);            \
+    _tile_dpbf16ps(t, 4, reg);                           \
+    if (split) _tile_dpbf16ps(t, 5, reg);
+                STEP(0, 6)
+                STEP(1, 7)
+                STEP(2, 6)
+                STEP(3, 7)
+#undef STEP
+            }
+            _tile_stored(0, stage[0], 64);
+            _tile_stored(1, stage[1], 64);
+            _tile_stored(2, stage[2], 64);
+            _tile_stored(3, stage[3], 64);
+            for (int t = 0; t < 4; t++)
+                epilogue(q, (const float(*)[16])stage[t], i0, rows, (ct + t) * 16, j0, j1, S, lds,
+                         C, ldc);
+        }
+        for (; ct < ct1; ct++) {
+            _tile_zero(0);
+            for (int kb = 0; kb < nkb; kb++) {
+                _tile_loadd(4, hi + (size_t)kb * 512, 64);
+                if (split) _tile_loadd(5, lo + (size_t)kb * 512, 64);
+                _tile_loadd(6, TILE(ct, kb), 64);
+                _tile_dpbf16ps(0, 4, 6);
+                if (split) _tile_dpbf16ps(0, 5, 6);
+            }
+            _tile_stored(0, stage[0], 64);
+            epilogue(q, (const float(*)[16])stage[0], i0, rows, ct * 16, j0, j1, S, lds, C, ldc);
+        }
+    }
+    _tile_release();
+}
+#undef TILE
+
+int rnn__qgemm_amx(void) { return use_best && amx_available(); }
+#else
+int rnn__qgemm_amx(void) { return 0; }
+#endif
+
+void rnn__qgemm(const rnn_qweights *q, int M, int j0, int j1, const float *A, int lda,
+                const float *S, int lds, float *C, int ldc, int kernel) {
+    if (M <= 0 || j1 <= j0) return;
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(RNN_NO_AMX) && \
+    (__GNUC__ >= 11 || (defined(__clang__) && __clang_major__ >= 12))
+    if (q->tiles && rnn__qgemm_amx()) {
+        amx_gemm(q, M, j0, j1, A, lda, S, lds, C, ldc);
+        return;
+    }
+#endif
+    copy_gemm(q, M, j0, j1, A, lda, S, lds, C, ldc, kernel);
+}
