@@ -108,7 +108,137 @@ static void test_kernel(void) {
     printf("kernel cases: %d\n", cases);
 }
 
+/* The models: every layer with a reduced path, units that are not multiples of 16. */
+enum { M_LSTM, M_GRU, M_GRU_BEFORE, M_SIMPLE, M_LSTM_SEQ, M_COUNT };
+static const char *model_name[M_COUNT] = {"LSTM(40)->Dense(3)", "GRU(36)->Dense(2)",
+                                          "GRU(20, reset_after=False)->Dense(2)",
+                                          "SimpleRNN(24)->Dense(1)",
+                                          "LSTM(48, seq)->TimeDistributed(Dense(4))"};
+#define T_STEPS 12
+#define F_IN 10
+
+static rnn_model *make(int kind, int threads, rnn_context **ctx) {
+    rnn_model *m = rnn_sequential(NULL);
+    rnn_recurrent_options o;
+    rnn_layer *rec = NULL, *out = NULL;
+    switch (kind) {
+    case M_LSTM: o = rnn_lstm_defaults(40); rec = rnn_lstm(&o); out = rnn_dense_simple(3, RNN_LINEAR); break;
+    case M_GRU: o = rnn_gru_defaults(36); rec = rnn_gru(&o); out = rnn_dense_simple(2, RNN_SIGMOID); break;
+    case M_GRU_BEFORE:
+        o = rnn_gru_defaults(20);
+        o.reset_after = 0;
+        rec = rnn_gru(&o);
+        out = rnn_dense_simple(2, RNN_LINEAR);
+        break;
+    case M_SIMPLE: o = rnn_simple_rnn_defaults(24); rec = rnn_simple_rnn(&o); out = rnn_dense_simple(1, RNN_LINEAR); break;
+    default:
+        o = rnn_lstm_defaults(48);
+        o.return_sequences = 1;
+        rec = rnn_lstm(&o);
+        out = rnn_time_distributed(rnn_dense_simple(4, RNN_LINEAR));
+        break;
+    }
+    if (!m || rnn_set_seed(m, 5) || rnn_input(m, T_STEPS, F_IN) || rnn_add(m, rec) ||
+        rnn_add(m, out)) {
+        fprintf(stderr, "model: %s\n", rnn_last_error());
+        exit(1);
+    }
+    *ctx = rnn_context_new(threads);
+    if (!*ctx || rnn_model_set_context(m, *ctx)) exit(1);
+    return m;
+}
+
+static float *predict(rnn_model *m, const float *x, int n, int64_t *size) {
+    rnn_tensor y;
+    if (rnn_predict(m, rnn_data_x(rnn_tensor3((float *)x, n, T_STEPS, F_IN)), 64, &y, 1) != RNN_OK) {
+        CHECK(0, "predict: %s", rnn_last_error());
+        return NULL;
+    }
+    *size = rnn_tensor_size(&y);
+    float *out = malloc(sizeof(float) * (size_t)*size);
+    memcpy(out, y.data, sizeof(float) * (size_t)*size);
+    rnn_tensor_free(&y);
+    return out;
+}
+
+static double max_diff(const float *a, const float *b, int64_t n) {
+    double d = 0;
+    for (int64_t i = 0; i < n; i++)
+        if (fabs((double)a[i] - b[i]) > d) d = fabs((double)a[i] - b[i]);
+    return d;
+}
+
+/* rnn_predict with rnn_set_precision against the float32 model whose weights went through
+ * rnn_quantize_weights (the same values, float32 products): within PRED_TOL, while both are
+ * much further from the plain float32 model (so the reduced weights are really used). Batch
+ * 64 (the team's rows) and a last batch of 7 (the team's units, or one thread). One thread and
+ * two give the same bits on the AMX path; RNN_F32 afterwards gives float32's bits again. */
+#define PRED_TOL 2e-4
+static void test_predict(int path) {
+    const int n = 71;
+    rnn__qgemm_force(path);
+    if (path == 1 && !rnn__qgemm_amx()) return;
+    printf("rnn_predict on the %s path\n", path ? "AMX" : "float32 copy");
+    float *x = malloc(sizeof(float) * n * T_STEPS * F_IN);
+    for (int i = 0; i < n * T_STEPS * F_IN; i++) x[i] = urand() * 2.0f;
+    for (int kind = 0; kind < M_COUNT; kind++)
+        for (int pr = 1; pr <= 2; pr++) {
+            const rnn_precision prec = (rnn_precision)pr;
+            rnn_context *c1, *c2, *c3;
+            rnn_model *m = make(kind, 2, &c1), *mq = make(kind, 2, &c2), *m1 = make(kind, 1, &c3);
+            int64_t sz, sz2;
+            float *f32 = predict(m, x, n, &sz);
+            CHECK(rnn_quantize_weights(mq, prec) == RNN_OK, "quantize");
+            float *ref = predict(mq, x, n, &sz2);
+            CHECK(rnn_set_precision(m, prec) == RNN_OK && rnn_set_precision(m1, prec) == RNN_OK,
+                  "set_precision");
+            float *got = predict(m, x, n, &sz2), *got1 = predict(m1, x, n, &sz2);
+            CHECK(rnn_set_precision(m, RNN_F32) == RNN_OK, "back to f32");
+            float *back = predict(m, x, n, &sz2);
+            if (!f32 || !ref || !got || !got1 || !back) exit(1);
+            const double d = max_diff(got, ref, sz), dq = max_diff(f32, ref, sz);
+            double dn = -1; /* AMX with activations rounded to bf16 (no lo part), measured */
+            if (path == 1) {
+                rnn__qgemm_split(0);
+                float *ns = predict(m1, x, n, &sz2);
+                rnn__qgemm_split(1);
+                dn = ns ? max_diff(ns, ref, sz) : -1;
+                free(ns);
+            }
+            printf("%-42s %s: max |reduced - quantized f32| %.2e (activations in bf16: %.2e), "
+                   "|f32 - quantized f32| %.2e\n", model_name[kind], pr == 1 ? "bf16" : "int8",
+                   d, dn, dq);
+            CHECK(d <= PRED_TOL, "%s %d: reduced path %.3g from the quantized model",
+                  model_name[kind], pr, d);
+            CHECK(dq > 10 * d, "%s %d: the reduced path (%.3g) is not closer to the quantized "
+                  "model than float32 (%.3g)", model_name[kind], pr, d, dq);
+            if (rnn__qgemm_amx())
+                CHECK(memcmp(got, got1, sizeof(float) * sz) == 0, "%s %d: 1 and 2 threads differ",
+                      model_name[kind], pr);
+            else
+                CHECK(max_diff(got, got1, sz) <= PRED_TOL, "%s %d: 1 and 2 threads",
+                      model_name[kind], pr);
+            CHECK(memcmp(f32, back, sizeof(float) * sz) == 0, "%s %d: RNN_F32 after reduced "
+                  "precision changed float32's bits", model_name[kind], pr);
+            free(f32);
+            free(ref);
+            free(got);
+            free(got1);
+            free(back);
+            rnn_model_free(m);
+            rnn_model_free(mq);
+            rnn_model_free(m1);
+            rnn_context_free(c1);
+            rnn_context_free(c2);
+            rnn_context_free(c3);
+        }
+    rnn__qgemm_force(1);
+    free(x);
+}
+
 int main(void) {
     test_kernel();
+    test_predict(1);
+    test_predict(0);
     return check_report("test_precision_predict");
 }
