@@ -177,6 +177,8 @@ done:
 
 /* ---------------------------------------------------------------- B2 sensor */
 
+static const char *precision_name(int p) { return p == RNN_BF16 ? "bf16" : p == RNN_INT8 ? "int8" : "f32"; }
+
 #define B2_N 10240
 #define B2_T 50
 #define B2_F 8
@@ -217,21 +219,32 @@ static int bench_b2(const bench_args *a) {
     if (rnn_predict(m, rnn_data_x(rnn_tensor3(xd, 1024, B2_T, B2_F)), 256, &pred, 1))
         { rc = fail("B2 predict", m); goto done; }
     rnn_tensor_free(&pred);
-    double tt[64], ti[64];
+    double tt[64], ti[64], tq[64];
     for (int r = 0; r < a->reps; r++) {
         double t0 = now_s();
         if (rnn_fit(m, rnn_data_xy(x, y), &fit, NULL)) { rc = fail("B2 fit", m); goto done; }
         tt[r] = now_s() - t0;
     }
-    for (int r = 0; r < a->reps; r++) {
-        double t0 = now_s();
-        if (rnn_predict(m, rnn_data_x(x), 256, &pred, 1)) { rc = fail("B2 predict", m); goto done; }
-        ti[r] = now_s() - t0;
-        rnn_tensor_free(&pred);
-    }
+    /* --precision: float32 and the reduced precision alternate (which goes first alternates
+     * too), so that both see the same machine load */
+    const int quant = a->precision != RNN_F32;
+    for (int r = 0; r < a->reps; r++)
+        for (int k = 0; k < 1 + quant; k++) {
+            const int reduced = quant && (k ^ (r & 1));
+            if (rnn_set_precision(m, reduced ? (rnn_precision)a->precision : RNN_F32))
+                { rc = fail("B2 precision", m); goto done; }
+            double t0 = now_s();
+            if (rnn_predict(m, rnn_data_x(x), 256, &pred, 1)) { rc = fail("B2 predict", m); goto done; }
+            (reduced ? tq : ti)[r] = now_s() - t0;
+            rnn_tensor_free(&pred);
+        }
     bench_print_head(a);
     printf(", \"train_samples_per_s\": %.1f, \"infer_b256_samples_per_s\": %.1f",
            B2_N / median(tt, a->reps), B2_N / median(ti, a->reps));
+    if (quant)
+        printf(", \"precision\": \"%s\", \"infer_b256_reduced_samples_per_s\": %.1f, "
+               "\"reduced_speedup\": %.3f", precision_name(a->precision), B2_N / median(tq, a->reps),
+               median(ti, a->reps) / median(tq, a->reps));
     bench_print_tail();
     rc = 0;
 done:
@@ -516,7 +529,8 @@ static void usage(FILE *f) {
             "        ceilings (the cores' FMA peak; the time to read B5's weights once)\n"
             "  --threads N  threads of the default context (rnn_set_threads); 0: the library's default\n"
             "  --reps N     timed repetitions after the warm-up, median reported (>= %d)\n"
-            "  --precision P  B5 only: the LSTM weights' precision in the step (rnn_set_precision)\n"
+            "  --precision P  B5: the LSTM weights' precision in the step; B2: inference also in\n"
+            "               this precision, alternating with float32 (rnn_set_precision)\n"
             "Prints one JSON line with the case's metrics and peak_rss_mb.\n",
             MIN_REPS);
 }
@@ -562,8 +576,8 @@ int bench_parse(int argc, char **argv, bench_args *out) {
         fprintf(stderr, "rnn bench: --reps must be between %d and 64, got %d\n", MIN_REPS, a.reps);
         return 2;
     }
-    if (a.precision != RNN_F32 && strcmp(a.name, "B5") != 0) {
-        fprintf(stderr, "rnn bench: --precision is for B5 only\n");
+    if (a.precision != RNN_F32 && strcmp(a.name, "B5") != 0 && strcmp(a.name, "B2") != 0) {
+        fprintf(stderr, "rnn bench: --precision is for B2 and B5 only\n");
         return 2;
     }
     *out = a;

@@ -80,8 +80,9 @@ int rnn__qweights_prepare(rnn_qweights *q, const float *W, int K, int N, unsigne
     return 0;
 }
 
+/* int8: the column's sum of a q, scaled, added to S. (bf16 sums start from S.) */
 static float out_value(const rnn_qweights *q, int j, float acc, float s) {
-    return q->precision == RNN_INT8 ? fmaf(acc, q->scale[j], s) : s + acc;
+    return q->precision == RNN_INT8 ? fmaf(acc, q->scale[j], s) : acc;
 }
 
 void rnn__qgemm_ref(const rnn_qweights *q, int M, int j0, int j1, const float *A, int lda,
@@ -89,7 +90,8 @@ void rnn__qgemm_ref(const rnn_qweights *q, int M, int j0, int j1, const float *A
     const int K = q->K, nkb = (K + 31) / 32;
     for (int i = 0; i < M; i++)
         for (int j = j0; j < j1; j++) {
-            float acc = 0.0f;
+            const float s = S ? S[(size_t)i * lds + j - j0] : 0.0f;
+            float acc = q->precision == RNN_INT8 ? 0.0f : s;
             for (int k = 0; k < K; k++) {
                 const float w = rnn__bf16_to_float(
                     q->tiles[tile_index(nkb, j / 16, k / 32, (k % 32) / 2, j % 16, k % 2)]);
@@ -99,7 +101,6 @@ void rnn__qgemm_ref(const rnn_qweights *q, int M, int j0, int j1, const float *A
                 acc += hi * w;
                 if (split) acc += lo * w;
             }
-            const float s = S ? S[(size_t)i * lds + j - j0] : 0.0f;
             C[(size_t)i * ldc + j - j0] = out_value(q, j, acc, s);
         }
 }
@@ -186,7 +187,8 @@ AMXF static void convert_rows(const float *A, int lda, int rows, int K, int nkb,
         }
 }
 
-/* C = S + acc for the stage tile of columns [c0, c0 + 16) of rows [i0, i0 + rows). */
+/* int8: C = S + scale acc for the stage tile of columns [c0, c0 + 16) of rows [i0, i0 + rows);
+ * bf16 (the sums started from S): C = acc. */
 AMXF static void epilogue(const rnn_qweights *q, const float (*stage)[16], int i0, int rows,
                           int c0, int j0, int j1, const float *S, int lds, float *C, int ldc) {
     const int lo = c0 > j0 ? c0 : j0, hi = c0 + 16 < j1 ? c0 + 16 : j1;
@@ -198,7 +200,7 @@ AMXF static void epilogue(const rnn_qweights *q, const float (*stage)[16], int i
             const __m512 acc = _mm512_loadu_ps(stage[r]);
             const __m512 sv = s ? _mm512_loadu_ps(s + c0) : _mm512_setzero_ps();
             _mm512_storeu_ps(c + c0, int8 ? _mm512_fmadd_ps(acc, _mm512_loadu_ps(q->scale + c0), sv)
-                                          : _mm512_add_ps(sv, acc));
+                                          : acc);
         } else {
             for (int j = lo; j < hi; j++) c[j] = out_value(q, j, stage[r][j - c0], s ? s[j] : 0.0f);
         }
@@ -206,6 +208,47 @@ AMXF static void epilogue(const rnn_qweights *q, const float (*stage)[16], int i
 }
 
 #define TILE(ct, kb) (q->tiles + ((size_t)(ct) * nkb + (kb)) * 512)
+
+/* Where tile ct of rows [i0, i0 + rows) starts from and goes to: bf16 sums start from S (int8
+ * ones from 0, scaled in the epilogue). A whole 16 x 16 tile of a bf16 product is loaded from S
+ * (a bias row: stride 0) and stored to C in place; any other goes through the stage tile, with
+ * the same values, so every element sees the same operations. Returns 1 when in place. */
+AMXF static int tile_in_place(const rnn_qweights *q, int rows, int ct, int j0, int j1) {
+    return q->precision != RNN_INT8 && rows == 16 && ct * 16 >= j0 && ct * 16 + 16 <= j1;
+}
+
+AMXF static void stage_start(const rnn_qweights *q, float (*stage)[16], int i0, int rows, int ct,
+                             int j0, int j1, const float *S, int lds) {
+    memset(stage, 0, sizeof(float) * 256);
+    if (q->precision == RNN_INT8 || !S) return;
+    for (int r = 0; r < rows; r++)
+        for (int c = 0; c < 16; c++) {
+            const int j = ct * 16 + c;
+            if (j >= j0 && j < j1) stage[r][c] = S[(size_t)(i0 + r) * lds + j - j0];
+        }
+}
+
+#define TILE_START(t, ct)                                                                   \
+    do {                                                                                    \
+        if (tile_in_place(q, rows, (ct), j0, j1) && S)                                      \
+            _tile_loadd(t, S + (size_t)i0 * lds + (ct) * 16 - j0, (long)lds * 4);           \
+        else if (tile_in_place(q, rows, (ct), j0, j1) || (q->precision == RNN_INT8 || !S))  \
+            _tile_zero(t);                                                                  \
+        else {                                                                              \
+            stage_start(q, stage[t], i0, rows, (ct), j0, j1, S, lds);                       \
+            _tile_loadd(t, stage[t], 64);                                                   \
+        }                                                                                   \
+    } while (0)
+#define TILE_FINISH(t, ct)                                                                  \
+    do {                                                                                    \
+        if (tile_in_place(q, rows, (ct), j0, j1)) {                                         \
+            _tile_stored(t, C + (size_t)i0 * ldc + (ct) * 16 - j0, (long)ldc * 4);          \
+        } else {                                                                            \
+            _tile_stored(t, stage[t], 64);                                                  \
+            epilogue(q, (const float(*)[16])stage[t], i0, rows, (ct) * 16, j0, j1, S, lds,  \
+                     C, ldc);                                                               \
+        }                                                                                   \
+    } while (0)
 
 AMXF static void amx_gemm(const rnn_qweights *q, int M, int j0, int j1, const float *A, int lda,
                           const float *S, int lds, float *C, int ldc) {
@@ -227,10 +270,10 @@ AMXF static void amx_gemm(const rnn_qweights *q, int M, int j0, int j1, const fl
         /* four column tiles per pass (tmm0-3), then one at a time: the same operations per
          * element either way (hi then lo for each k block, in order) */
         for (; ct + 4 <= ct1; ct += 4) {
-            _tile_zero(0);
-            _tile_zero(1);
-            _tile_zero(2);
-            _tile_zero(3);
+            TILE_START(0, ct);
+            TILE_START(1, ct + 1);
+            TILE_START(2, ct + 2);
+            TILE_START(3, ct + 3);
             for (int kb = 0; kb < nkb; kb++) {
                 _tile_loadd(4, hi + (size_t)kb * 512, 64);
                 if (split) _tile_loadd(5, lo + (size_t)kb * 512, 64);
@@ -244,16 +287,13 @@ AMXF static void amx_gemm(const rnn_qweights *q, int M, int j0, int j1, const fl
                 STEP(3, 7)
 #undef STEP
             }
-            _tile_stored(0, stage[0], 64);
-            _tile_stored(1, stage[1], 64);
-            _tile_stored(2, stage[2], 64);
-            _tile_stored(3, stage[3], 64);
-            for (int t = 0; t < 4; t++)
-                epilogue(q, (const float(*)[16])stage[t], i0, rows, (ct + t) * 16, j0, j1, S, lds,
-                         C, ldc);
+            TILE_FINISH(0, ct);
+            TILE_FINISH(1, ct + 1);
+            TILE_FINISH(2, ct + 2);
+            TILE_FINISH(3, ct + 3);
         }
         for (; ct < ct1; ct++) {
-            _tile_zero(0);
+            TILE_START(0, ct);
             for (int kb = 0; kb < nkb; kb++) {
                 _tile_loadd(4, hi + (size_t)kb * 512, 64);
                 if (split) _tile_loadd(5, lo + (size_t)kb * 512, 64);
@@ -261,8 +301,7 @@ AMXF static void amx_gemm(const rnn_qweights *q, int M, int j0, int j1, const fl
                 _tile_dpbf16ps(0, 4, 6);
                 if (split) _tile_dpbf16ps(0, 5, 6);
             }
-            _tile_stored(0, stage[0], 64);
-            epilogue(q, (const float(*)[16])stage[0], i0, rows, ct * 16, j0, j1, S, lds, C, ldc);
+            TILE_FINISH(0, ct);
         }
     }
     _tile_release();
