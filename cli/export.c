@@ -75,7 +75,9 @@ int export_main(int argc, char **argv) {
     "usage: rnn quantize-report MODEL --input x.npy [--target y.npy] [--batch-size N]\n"       \
     "For each precision (f32, bf16, int8: the weights rnn export writes), the max and mean\n"  \
     "absolute difference of the predictions from float32's on x, the largest |prediction|,\n" \
-    "and with --target the model's compiled loss on (x, y).\n"
+    "and with --target the model's compiled loss on (x, y). Then bf16-run and int8-run:\n"   \
+    "rnn_predict itself in that precision (rnn_set_precision: reduced-precision products),\n" \
+    "its difference from float32's predictions and (last column) from the rounded weights'.\n"
 
 int quantize_report_main(int argc, char **argv) {
     const char *model = NULL, *xin = NULL, *yin = NULL;
@@ -107,11 +109,13 @@ int quantize_report_main(int argc, char **argv) {
     }
     printf("%-7s %14s %14s %14s%s\n", "weights", "max |diff|", "mean |diff|", "max |y|",
            yin ? "           loss" : "");
-    static const char *const names[3] = {"f32", "bf16", "int8"};
-    for (int p = 0; p < 3; p++) {
+    static const char *const names[5] = {"f32", "bf16", "int8", "bf16-run", "int8-run"};
+    rnn_tensor rounded[3] = {{0}};
+    for (int p = 0; p < 5; p++) {
         m = rnn_load(model);
         rnn_tensor out = {0};
-        if (!m || rnn_quantize_weights(m, (rnn_precision)p) ||
+        const rnn_precision prec = (rnn_precision)(p < 3 ? p : p - 2);
+        if (!m || (p < 3 ? rnn_quantize_weights(m, prec) : rnn_set_precision(m, prec)) ||
             rnn_predict(m, rnn_data_x(x), batch, &out, 1)) {
             fprintf(stderr, "rnn: %s\n", m ? rnn_model_error(m) : rnn_last_error());
             goto out;
@@ -125,8 +129,15 @@ int quantize_report_main(int argc, char **argv) {
             sum += d;
             ymax = fabs(out.data[i]) > ymax ? fabs(out.data[i]) : ymax;
         }
-        printf("%-7s %14.4g %14.4g %14.4g", names[p], mx, n ? sum / (double)n : 0.0, ymax);
-        if (yin) {
+        printf("%-8s %13.4g %14.4g %14.4g", names[p], mx, n ? sum / (double)n : 0.0, ymax);
+        if (p >= 3) { /* the loss is the rounded weights' (rnn_evaluate runs float32) */
+            double dr = 0;
+            for (int64_t i = 0; i < n; i++) {
+                const double d = fabs((double)out.data[i] - rounded[p - 2].data[i]);
+                dr = d > dr ? d : dr;
+            }
+            printf("%s %14.4g  (vs %s weights)", yin ? "                " : "", dr, names[p - 2]);
+        } else if (yin) {
             double loss;
             if (rnn_evaluate(m, rnn_data_xy(x, y), batch, &loss, NULL) == RNN_OK)
                 printf(" %14.4g", loss);
@@ -134,13 +145,16 @@ int quantize_report_main(int argc, char **argv) {
                 printf(" %14s", "(no loss)");
         }
         printf("\n");
-        if (p) rnn_tensor_free(&out);
+        if (p && p < 3) rounded[p] = out;
+        else if (p) rnn_tensor_free(&out);
         rnn_model_free(m);
         m = NULL;
     }
     rc = 0;
 out:
     rnn_model_free(m);
+    rnn_tensor_free(&rounded[1]);
+    rnn_tensor_free(&rounded[2]);
     rnn_tensor_free(&ref);
     rnn_tensor_free(&x);
     rnn_tensor_free(&y);
