@@ -1003,14 +1003,23 @@ rnn_status rnn_export_c(rnn_model *model, const char *dir, const char *name,
 rnn_status rnn_quantize_weights(rnn_model *model, rnn_precision precision);
 /* "f32", "bf16", "int8" -> precision; -1 for an unknown name. */
 int rnn_precision_from_name(const char *name);
-/* The precision of the weights rnn_predict_step reads (inference only; the weights themselves
- * stay float32 and unchanged): RNN_BF16 or RNN_INT8 make each streaming step of an LSTM layer
- * (tanh / sigmoid, units a multiple of 8, at most 8 streams) read its kernel and recurrent
- * kernel from a copy rounded by rnn_quantize_weights's rule, widened to float32 in registers,
- * with float32 sums, activations and states; its outputs equal, to float32 rounding, those of
- * a float32 model whose weights went through rnn_quantize_weights. Every other layer (Dense,
- * GRU, SimpleRNN, ...) and rnn_predict, rnn_evaluate and training keep float32 weights.
- * RNN_F32 (the default) restores the float32 step exactly. */
+/* The precision of the weights inference reads (the weights themselves stay float32 and
+ * unchanged); RNN_BF16 or RNN_INT8 use copies rounded by rnn_quantize_weights's rule, with
+ * float32 sums, activations, states and outputs:
+ * - rnn_predict_step: each streaming step of an LSTM layer (tanh / sigmoid, units a multiple of
+ *   8, at most 8 streams) reads its kernel and recurrent kernel as bf16 / int8, widened to
+ *   float32 in registers; its outputs equal, to float32 rounding, those of a float32 model
+ *   whose weights went through rnn_quantize_weights. Other layers stream in float32.
+ * - rnn_predict (rnn_predict_on_batch, rnn_predict_source), any batch: the products with the
+ *   kernels and recurrent kernels of LSTM, GRU, SimpleRNN and Dense (TimeDistributed and
+ *   Bidirectional included). With AMX-BF16 (Linux) they run as bf16 tile products (an int8
+ *   weight is exact in bf16; its column's scale is applied to the sum); the activation operand
+ *   is split into two bf16 parts (hi = bf16(a), lo = bf16(a - hi)), not rounded to bf16, so
+ *   results stay within about 1e-5 of the rnn_quantize_weights float32 model, where rounding
+ *   the activations would move them as much as rounding the weights does (docs/export.md).
+ *   Without AMX: float32 products on a float32 copy of the rounded weights. Embedding tables
+ *   and biases stay float32.
+ * rnn_evaluate and training keep float32. RNN_F32 (the default) restores float32 exactly. */
 rnn_status rnn_set_precision(rnn_model *model, rnn_precision precision);
 
 /* ================================================================== data helpers

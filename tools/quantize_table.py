@@ -1,6 +1,7 @@
 """The accuracy table of docs/export.md: for every model in ../shared/data/keras-models, random
 inputs of the model's input shape (seeded; token ids for an Embedding input), then
-`rnn quantize-report` (max and mean |difference| from float32 at bf16 and int8) and whether
+`rnn quantize-report` (max and mean |difference| from float32 at bf16 and int8, with the weights
+rounded and with rnn_predict itself in that precision) and whether
 `rnn export` takes the model. Prints a Markdown table.
 
     /work/main/.venv/bin/python tools/quantize_table.py [MODELS_DIR] [RNN]
@@ -63,7 +64,7 @@ for name in sorted(os.listdir(models)):
     except Exception as e:  # noqa: BLE001 - reported in the table
         shape, vocab = None, 0
     if not shape:
-        rows.append((name, "-", "no input shape in the config", "", "", ""))
+        rows.append((name, "-", "no input shape in the config", "", "", "", "", ""))
         continue
     shape = [20 if d is None else d for d in shape]
     rng = np.random.default_rng(0)
@@ -79,20 +80,24 @@ for name in sorted(os.listdir(models)):
                            text=True)
     exp = "yes" if e.returncode == 0 else e.stderr.strip().replace("rnn: rnn_export_c: ", "")[:60]
     if r.returncode != 0:
-        rows.append((name, "x".join(map(str, shape)), r.stderr.strip()[:70], "", "", exp))
+        rows.append((name, "x".join(map(str, shape)), r.stderr.strip()[:70], "", "", "", "", exp))
         continue
     vals = {}
     for line in r.stdout.splitlines()[1:]:
         p = line.split()
-        vals[p[0]] = (float(p[1]), float(p[2]), float(p[3]))
+        vals[p[0]] = (float(p[1]), float(p[2]), float(p[3]), float(p[4]) if "-run" in p[0] else 0)
+    # rnn_predict in the reduced precision itself: from float32 (and from the rounded weights)
+    run = ["%.2g (%.1g)" % (vals[k][0], vals[k][3]) if k in vals else "-"
+           for k in ("bf16-run", "int8-run")]
     ymax = vals["f32"][2] or 1.0
     rows.append((name, "x".join(map(str, shape)), "%.3g" % vals["f32"][2],
                  "%.2g / %.2g (%.2g)" % (vals["bf16"][0], vals["bf16"][1], vals["bf16"][0] / ymax),
                  "%.2g / %.2g (%.2g)" % (vals["int8"][0], vals["int8"][1], vals["int8"][0] / ymax),
-                 exp))
+                 run[0], run[1], exp))
 
 print("| model | input (random, 64 samples) | max abs output (f32) | bf16: max / mean abs diff "
-      "(max / max output) | int8: the same | rnn export |")
-print("|---|---|---|---|---|---|")
+      "(max / max output) | int8: the same | bf16 rnn_predict: max abs diff (from the rounded "
+      "weights) | int8 rnn_predict: the same | rnn export |")
+print("|---|---|---|---|---|---|---|---|")
 for r in rows:
-    print("| %s | %s | %s | %s | %s | %s |" % r)
+    print("| %s | %s | %s | %s | %s | %s | %s | %s |" % r)
