@@ -17,6 +17,14 @@
 
 static int use_best = 1, split = 1;
 
+/* The AMX code needs GCC 11 or Clang 12 intrinsics; -DRNN_NO_AMX leaves it out. */
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(RNN_NO_AMX) && \
+    (__GNUC__ >= 11 || (defined(__clang__) && __clang_major__ >= 12))
+#define HAVE_AMX_CODE 1
+#else
+#define HAVE_AMX_CODE 0
+#endif
+
 void rnn__qgemm_force(int best) { use_best = best; }
 void rnn__qgemm_split(int on) { split = on; }
 
@@ -34,8 +42,15 @@ static size_t tile_index(int nkb, int ct, int kb, int p, int c, int e) {
     return (((size_t)ct * nkb + kb) * 16 + p) * 32 + 2 * c + e;
 }
 
+#if HAVE_AMX_CODE
+static int amx_available(void);
+#endif
+
 int rnn__qweights_prepare(rnn_qweights *q, const float *W, int K, int N, unsigned long version,
                           rnn_precision precision) {
+#if HAVE_AMX_CODE
+    (void)amx_available(); /* decided here, on the calling thread, before any product */
+#endif
     if (q->precision == precision && q->block == W && q->version == version && q->K == K &&
         q->N == N && q->deq)
         return 0;
@@ -124,8 +139,7 @@ static void copy_gemm(const rnn_qweights *q, int M, int j0, int j1, const float 
                  RNN_GEMM(.beta = beta, .bias = bias, .kernel = (rnn_gemm_kernel)kernel));
 }
 
-#if defined(__GNUC__) && defined(__x86_64__) && !defined(RNN_NO_AMX) && \
-    (__GNUC__ >= 11 || (defined(__clang__) && __clang_major__ >= 12))
+#if HAVE_AMX_CODE
 #include <cpuid.h>
 #include <immintrin.h>
 #include <sys/syscall.h>
@@ -316,8 +330,7 @@ int rnn__qgemm_amx(void) { return 0; }
 void rnn__qgemm(const rnn_qweights *q, int M, int j0, int j1, const float *A, int lda,
                 const float *S, int lds, float *C, int ldc, int kernel) {
     if (M <= 0 || j1 <= j0) return;
-#if defined(__GNUC__) && defined(__x86_64__) && !defined(RNN_NO_AMX) && \
-    (__GNUC__ >= 11 || (defined(__clang__) && __clang_major__ >= 12))
+#if HAVE_AMX_CODE
     if (q->tiles && rnn__qgemm_amx()) {
         amx_gemm(q, M, j0, j1, A, lda, S, lds, C, ldc);
         return;
