@@ -1,6 +1,6 @@
 /* Streaming steps of stacked recurrent layers as one team job (rnn__recurrent_stream_run) and
  * the float32 pack's product (rnn__qmv_f32): the product's bits against the AVX2 tiles it
- * replaces; rnn_predict_step of a stack of LSTMs (a chain broken by a GRU and by a layer too
+ * replaces, and the bf16 product's on wide shares against the portable loop; rnn_predict_step of a stack of LSTMs (a chain broken by a GRU and by a layer too
  * small for the team) on 1, 2 and 3 threads, the same bits on each and close to rnn_predict of
  * the same weights on the whole sequence; and a step run while the team is busy (alone, its packs cut for
  * two threads), which must give the same bits. */
@@ -43,7 +43,17 @@ static void kernel_bits(void) {
                              RNN_GEMM(.beta = 1.0f, .kernel = RNN_GEMM_OWN));
                 CHECK(memcmp(y, yr, sizeof(float) * (size_t)M * ldy) == 0,
                       "qmv_f32 M %d N %d K %d: bits differ from the AVX2 tiles", M, N, K);
-                free(w), free(x), free(y), free(yr);
+                /* bf16 on wide shares (blocks of 256 columns) against the portable loop */
+                uint16_t *wb = malloc(sizeof(uint16_t) * ((size_t)K * ldw + 1));
+                for (size_t i = 0; i < (size_t)K * ldw; i++) wb[i] = rnn__bf16_from_float(w[i]);
+                for (size_t i = 0; i < (size_t)M * ldy; i++) y[i] = yr[i] = (float)i * 0.01f;
+                rnn__qmv_bf16(M, N, K, x, ldx, wb, ldw, y, ldy);
+                rnn__qmv_force(0);
+                rnn__qmv_bf16(M, N, K, x, ldx, wb, ldw, yr, ldy);
+                rnn__qmv_force(-1);
+                CHECK(memcmp(y, yr, sizeof(float) * (size_t)M * ldy) == 0,
+                      "qmv_bf16 M %d N %d K %d: bits differ from the portable loop", M, N, K);
+                free(wb), free(w), free(x), free(y), free(yr);
             }
 }
 
