@@ -1,9 +1,10 @@
 /* Streaming steps of stacked recurrent layers as one team job (rnn__recurrent_stream_run) and
  * the float32 pack's product (rnn__qmv_f32): the product's bits against the AVX2 tiles it
- * replaces, and the bf16 product's on wide shares against the portable loop; rnn_predict_step of a stack of LSTMs (a chain broken by a GRU and by a layer too
- * small for the team) on 1, 2 and 3 threads, the same bits on each and close to rnn_predict of
- * the same weights on the whole sequence; and a step run while the team is busy (alone, its packs cut for
- * two threads), which must give the same bits. */
+ * replaces, and the bf16 product's on wide shares against the portable loop; rnn_predict_step
+ * of a stack of LSTMs (a chain broken by a GRU and by a layer too small for the team) on 1, 2
+ * and 3 threads, the same bits on each and close to rnn_predict of the same weights on the
+ * whole sequence; and steps run while the team is busy (alone, on packs cut for two threads),
+ * which must give the same bits. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -89,7 +90,8 @@ static void stream(rnn_model *m, int B, const float *x, float *y) {
     rnn_reset_states(m);
     for (int t = 0; t < T; t++) {
         float xs[B_MAX * F], ys[B_MAX * OUT];
-        for (int b = 0; b < B; b++) memcpy(xs + b * F, x + ((size_t)b * T + t) * F, sizeof(float) * F);
+        for (int b = 0; b < B; b++)
+            memcpy(xs + b * F, x + ((size_t)b * T + t) * F, sizeof(float) * F);
         if (rnn_predict_step(m, xs, ys) != RNN_OK) {
             CHECK(0, "step %d: %s", t, rnn_last_error());
             return;

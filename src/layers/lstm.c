@@ -104,7 +104,7 @@ static void lstm_forward_team(void *arg, int tid, int n) {
     int b0, b1, lo, hi;
     const int by_rows = rnn__team_split(B, H, tid, n, &b0, &b1, &lo, &hi);
     const int nu = hi - lo, nb = b1 - b0;
-    if (r->plan.stream_pack && lstm_stream_step(r, B, tid, n, r->xt)) return; /* B <= 8: by units */
+    if (r->plan.stream_pack && lstm_stream_step(r, B, tid, n, r->xt)) return; /* by units */
     const int large = r->plan.large;
     /* Predicting with the projection in the loop: no step's z is needed after the step, so
      * every step reuses slot 0 of xw, which stays in cache (training keeps them for backward). */

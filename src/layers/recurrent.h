@@ -259,7 +259,8 @@ int rnn__recurrent_use_team(const rnn_recurrent *r, int B);
  * rnn__recurrent_stream_run on the chainable ones, which also finishes each layer's call as
  * rnn__recurrent_forward would (state, outputs). A head that is not chainable is finished by
  * rnn__recurrent_stream_finish; a later layer begun but not chainable is run through
- * rnn__recurrent_forward as usual (its begin is done again with its real input). The same operations per element as layer by layer. */
+ * rnn__recurrent_forward as usual (its begin is done again with its real input). The same
+ * operations per element as layer by layer. */
 #define RNN_STREAM_CHAIN_MAX 16
 rnn_status rnn__recurrent_stream_begin(rnn_layer *layer, const rnn_tensor *const *inputs,
                                        const rnn_run_ctx *ctx, int chained);
