@@ -4,6 +4,7 @@
 
 #include "context.h"
 #include "kernels/team.h"
+#include "layers/recurrent.h"
 #include "model.h"
 
 const rnn_tensor *rnn__model_output(const rnn_model *m, int k) {
@@ -38,6 +39,52 @@ static rnn_status plan_shared(rnn_model *m) {
     return RNN_OK;
 }
 
+/* Plans layer L for inputs of batch B and T steps unless it already is. */
+static rnn_status plan_layer(rnn_model *m, rnn_layer *L, int64_t B, int64_t T) {
+    if (L->planned_batch == B && L->planned_steps == T && L->ws.block) return RNN_OK;
+    rnn_status st = L->ops->plan(L, B, T);
+    if (st) {
+        L->planned_batch = -1;
+        return rnn__model_fail(m, st);
+    }
+    return RNN_OK;
+}
+
+/* Streaming: layer i (recurrent, planned, masks set) and the recurrent layers after it that
+ * each take the previous one's output 0 alone, as one team job per step where they can
+ * (rnn__recurrent_stream_run). Sets *ran to the number of layers done. */
+static rnn_status stream_chain(rnn_model *m, int i, const rnn_tensor *const *in,
+                               const rnn_run_ctx *ctx, int *ran) {
+    rnn_layer *chain[RNN_STREAM_CHAIN_MAX];
+    rnn_layer *L = m->layers[i];
+    rnn_status st;
+    *ran = 1;
+    if ((st = rnn__recurrent_stream_begin(L, in, ctx, 0))) return st;
+    int n = 0;
+    chain[n++] = L;
+    while (rnn__recurrent_stream_chainable(chain[n - 1]) && n < RNN_STREAM_CHAIN_MAX &&
+           i + n < m->n_layers) {
+        rnn_layer *N = m->layers[i + n];
+        const rnn_symbol *s = N->n_inputs == 1 ? N->inputs_sym[0] : NULL;
+        if (!rnn__layer_is_recurrent(N) || !s || s->producer != chain[n - 1] || s->index != 0)
+            break;
+        /* the previous layer returns sequences here (N takes [batch, steps, features]): one
+         * step of its batch */
+        if ((st = plan_layer(m, N, in[0]->shape[0], 1))) return st;
+        N->mask_in = N->masks_in[0] = NULL; /* the previous layer is unmasked (chainable) */
+        if ((st = rnn__recurrent_stream_begin(N, NULL, ctx, 1))) return st;
+        if (!rnn__recurrent_stream_chainable(N)) break; /* runs on its own after the chain */
+        chain[n++] = N;
+    }
+    if (!rnn__recurrent_stream_chainable(L)) {
+        rnn__recurrent_stream_finish(L, ctx);
+        return RNN_OK;
+    }
+    rnn__recurrent_stream_run(chain, n, ctx);
+    *ran = n;
+    return RNN_OK;
+}
+
 static rnn_status forward_graph(rnn_model *m, const rnn_tensor *x, const rnn_run_ctx *ctx) {
     rnn_status st = rnn__model_build(m);
     if (st) return st;
@@ -53,15 +100,15 @@ static rnn_status forward_graph(rnn_model *m, const rnn_tensor *x, const rnn_run
         /* steps: axis 1 of the first input (for rank-2 inputs the layer ignores it, except
          * Embedding, whose ids are [batch, steps]). */
         int64_t B = in[0]->shape[0], T = in[0]->rank >= 2 ? in[0]->shape[1] : 0;
-        if (L->planned_batch != B || L->planned_steps != T || !L->ws.block) {
-            st = L->ops->plan(L, B, T);
-            if (st) {
-                L->planned_batch = -1;
-                return rnn__model_fail(m, st);
-            }
-        }
+        if ((st = plan_layer(m, L, B, T))) return st;
         L->mask_in = symbol_mask(L->inputs_sym[0]);
         for (int k = 0; k < L->n_inputs; k++) L->masks_in[k] = symbol_mask(L->inputs_sym[k]);
+        if (ctx->mode == RNN_MODE_STREAM && rnn__layer_is_recurrent(L)) {
+            int ran = 1;
+            if ((st = stream_chain(m, i, in, ctx, &ran))) return rnn__model_fail(m, st);
+            i += ran - 1;
+            continue;
+        }
         if ((st = L->ops->forward(L, in, ctx))) return rnn__model_fail(m, st);
     }
     if ((st = plan_shared(m))) return rnn__model_fail(m, st);

@@ -7,6 +7,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "kernels/gemm.h"
+
 uint16_t rnn__bf16_from_float(float v) {
     uint32_t u;
     memcpy(&u, &v, sizeof u);
@@ -63,7 +65,79 @@ static int cpu_path(void) {
     return path;
 }
 
+/* NV vectors of 16 columns held in registers over all of K: one load per fused multiply-add,
+ * none of y inside the loop; NV = 16 (256 columns, a thread's share of an LSTM(128) layer on
+ * two threads) leaves 15 registers for the broadcast and the loads. from_zero: the sums start
+ * at 0 and are added to y at the end, as the AVX2 tiles do for several rows (one row, as
+ * their one-row loop, chains from y itself). */
+#define F32_BLOCK(NV)                                                                        \
+    AVX512 static void f32_block_##NV(int K, const float *x, const float *w, int ldw,        \
+                                      float *y, int from_zero) {                             \
+        __m512 a[NV];                                                                        \
+        _Pragma("GCC unroll 16") for (int v = 0; v < NV; v++)                                \
+            a[v] = from_zero ? _mm512_setzero_ps() : _mm512_loadu_ps(y + 16 * v);            \
+        for (int k = 0; k < K; k++) {                                                        \
+            const float *wk = w + (size_t)k * ldw;                                           \
+            const __m512 xv = _mm512_set1_ps(x[k]);                                          \
+            _Pragma("GCC unroll 16") for (int v = 0; v < NV; v++)                            \
+                a[v] = _mm512_fmadd_ps(xv, _mm512_loadu_ps(wk + 16 * v), a[v]);              \
+        }                                                                                    \
+        _Pragma("GCC unroll 16") for (int v = 0; v < NV; v++) {                              \
+            if (from_zero) a[v] = _mm512_add_ps(_mm512_loadu_ps(y + 16 * v), a[v]);          \
+            _mm512_storeu_ps(y + 16 * v, a[v]);                                              \
+        }                                                                                    \
+    }
+F32_BLOCK(16)
+F32_BLOCK(4)
+F32_BLOCK(1)
+#undef F32_BLOCK
+
+/* Returns the columns done (whole vectors of 16); the rest is left to the caller. */
+AVX512 static int f32_512(int M, int N, int K, const float *x, int ldx, const float *w, int ldw,
+                          float *y, int ldy) {
+    int j = 0;
+    const int from_zero = M > 1;
+    for (int b = 0; b < M; b++) {
+        const float *xb = x + (size_t)b * ldx;
+        float *yb = y + (size_t)b * ldy;
+        for (j = 0; j + 256 <= N; j += 256) f32_block_16(K, xb, w + j, ldw, yb + j, from_zero);
+        for (; j + 64 <= N; j += 64) f32_block_4(K, xb, w + j, ldw, yb + j, from_zero);
+        for (; j + 16 <= N; j += 16) f32_block_1(K, xb, w + j, ldw, yb + j, from_zero);
+    }
+    return j;
+}
+
 /* Four vectors of columns per k: four independent chains of fused multiply-adds. */
+/* 256 columns per row k (a thread's share of an LSTM(128) layer on two threads) as eight
+ * vectors of 32 bf16, widened as in bf16_512 below into 16 accumulators that stay in registers
+ * over all of K: each row of the share is read in one 512-byte run. */
+AVX512 static void bf16_block_256(int K, const float *x, const uint16_t *w, int ldw, float *y) {
+    const __m512i zero = _mm512_setzero_si512();
+    const __m512i lo_idx = _mm512_set_epi32(23, 22, 21, 20, 7, 6, 5, 4, 19, 18, 17, 16, 3, 2, 1,
+                                            0);
+    const __m512i hi_idx = _mm512_set_epi32(31, 30, 29, 28, 15, 14, 13, 12, 27, 26, 25, 24, 11,
+                                            10, 9, 8);
+    __m512 a[16];
+    _Pragma("GCC unroll 16") for (int v = 0; v < 16; v++) a[v] = _mm512_setzero_ps();
+    for (int k = 0; k < K; k++) {
+        const uint16_t *wk = w + (size_t)k * ldw;
+        const __m512 xv = _mm512_set1_ps(x[k]);
+        _Pragma("GCC unroll 8") for (int v = 0; v < 8; v++) {
+            const __m512i q = _mm512_loadu_si512((const void *)(wk + 32 * v));
+            a[2 * v] = _mm512_fmadd_ps(xv, _mm512_castsi512_ps(_mm512_unpacklo_epi16(zero, q)),
+                                       a[2 * v]);
+            a[2 * v + 1] = _mm512_fmadd_ps(
+                xv, _mm512_castsi512_ps(_mm512_unpackhi_epi16(zero, q)), a[2 * v + 1]);
+        }
+    }
+    _Pragma("GCC unroll 8") for (int v = 0; v < 8; v++) {
+        const __m512 c0 = _mm512_permutex2var_ps(a[2 * v], lo_idx, a[2 * v + 1]);
+        const __m512 c1 = _mm512_permutex2var_ps(a[2 * v], hi_idx, a[2 * v + 1]);
+        _mm512_storeu_ps(y + 32 * v, _mm512_add_ps(_mm512_loadu_ps(y + 32 * v), c0));
+        _mm512_storeu_ps(y + 32 * v + 16, _mm512_add_ps(_mm512_loadu_ps(y + 32 * v + 16), c1));
+    }
+}
+
 AVX512 static int bf16_512(int M, int N, int K, const float *x, int ldx, const uint16_t *w,
                            int ldw, float *y, int ldy) {
     int j = 0;
@@ -78,7 +152,8 @@ AVX512 static int bf16_512(int M, int N, int K, const float *x, int ldx, const u
                                                 2, 1, 0);
         const __m512i hi_idx = _mm512_set_epi32(31, 30, 29, 28, 15, 14, 13, 12, 27, 26, 25, 24,
                                                 11, 10, 9, 8);
-        for (j = 0; j + 64 <= N; j += 64) {
+        for (j = 0; j + 256 <= N; j += 256) bf16_block_256(K, xb, w + j, ldw, yb + j);
+        for (; j + 64 <= N; j += 64) {
             __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
             for (int k = 0; k < K; k++) {
                 const uint16_t *wk = w + (size_t)k * ldw + j;
@@ -252,6 +327,18 @@ int rnn__qmv_path(void) {
 }
 
 void rnn__qmv_force(int path) { forced = path; }
+
+void rnn__qmv_f32(int M, int N, int K, const float *x, int ldx, const float *w, int ldw, float *y,
+                  int ldy) {
+    int j0 = 0;
+    if (M <= 0 || N <= 0 || K <= 0) return;
+#if defined(__GNUC__) && defined(__x86_64__)
+    if (rnn__qmv_path() == 2) j0 = f32_512(M, N, K, x, ldx, w, ldw, y, ldy);
+#endif
+    if (j0 < N)
+        rnn__product(M, N - j0, K, x, ldx, w + j0, ldw, y + j0, ldy,
+                     RNN_GEMM(.beta = 1.0f, .kernel = RNN_GEMM_OWN));
+}
 
 void rnn__qmv_bf16(int M, int N, int K, const float *x, int ldx, const uint16_t *w, int ldw,
                    float *y, int ldy) {

@@ -21,6 +21,14 @@ void rnn__qmv_bf16(int M, int N, int K, const float *x, int ldx, const uint16_t 
 void rnn__qmv_int8(int M, int N, int K, const float *x, int ldx, const int8_t *w, int ldw,
                    const float *scale, float *y, int ldy);
 
+/* The float32 streaming pack's product, y[b*ldy + j] += sum_k x[b*ldx + k] w[k*ldw + j], each
+ * y element one chain of fused multiply-adds from its old value, k in order: the same operations
+ * per element as the AVX2 tiles and the loops (rnn__product), so the same bits. Up to 256
+ * columns at a time stay in AVX-512 registers over all of K, so the weights are read once and
+ * y once; without AVX-512 it is rnn__product (RNN_GEMM_OWN). */
+void rnn__qmv_f32(int M, int N, int K, const float *x, int ldx, const float *w, int ldw, float *y,
+                  int ldy);
+
 /* For the tests: 0 portable, 1 AVX2, 2 AVX-512 (what the calls above use); rnn__qmv_force
  * picks a lower path (-1: the best again). */
 int rnn__qmv_path(void);

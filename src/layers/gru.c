@@ -310,7 +310,8 @@ static void gru_backward_steps(rnn_recurrent *r, int B, int T, const float *dhse
     }
 }
 
-static const rnn_cell_ops gru_cell = {RNN_CELL_GRU, 3, 1, gru_forward_steps, gru_backward_steps};
+static const rnn_cell_ops gru_cell = {RNN_CELL_GRU, 3, 1, gru_forward_steps, gru_backward_steps,
+                                      NULL};
 
 static const rnn_layer_ops gru_ops = RNN_RECURRENT_LAYER_OPS("GRU", "gru");
 

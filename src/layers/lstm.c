@@ -47,24 +47,23 @@ static void stream_gates(rnn_recurrent *r, int B, int lo, int hi, const float *s
 
 /* One streaming step (T = 1) of the units [lo, hi) from the thread's part of the streaming
  * pack (rnn_weight_copies): s = b + x W_p + h U_p into the thread's scratch rows in r->step,
- * copied to the four blocks of z, then the gates. The same operations per element as the unpacked path
- * (bias, then x W, then h U, accumulated in the same order), so the same bits. */
-static void lstm_stream_packed(rnn_recurrent *r, int B, int lo, int hi) {
+ * copied to the four blocks of z, then the gates. The same operations per element as the
+ * unpacked path (bias, then x W, then h U, accumulated in the same order), so the same bits.
+ * x: the step's input rows (r->xt, or the previous layer's new state in a chain). */
+static void lstm_stream_packed(rnn_recurrent *r, int B, int lo, int hi, const float *x) {
     const int H = (int)r->H, F = (int)r->F, width = 4 * (hi - lo);
     const float *p = rnn__copies_stream_part(r, lo, hi);
     float *s = r->step + (size_t)B * 4 * lo;
     for (int b = 0; b < B; b++) memcpy(s + (size_t)b * width, p + (size_t)(F + H) * width,
                                        sizeof(float) * width);
-    rnn__product(B, width, F, r->xt, F, p, width, s, width,
-                 RNN_GEMM(.beta = 1.0f, .kernel = RNN_GEMM_OWN));
-    rnn__product(B, width, H, r->hs, H, p + (size_t)F * width, width, s, width,
-                 RNN_GEMM(.beta = 1.0f, .kernel = RNN_GEMM_OWN));
+    rnn__qmv_f32(B, width, F, x, F, p, width, s, width);
+    rnn__qmv_f32(B, width, H, r->hs, H, p + (size_t)F * width, width, s, width);
     stream_gates(r, B, lo, hi, s);
 }
 
 /* lstm_stream_packed from the reduced-precision pack (plan.precision): s = b + x W_q + h U_q,
  * the products widened in registers (kernels/qmatvec.h), float32 sums. */
-static void lstm_stream_quant(rnn_recurrent *r, int B, int lo, int hi) {
+static void lstm_stream_quant(rnn_recurrent *r, int B, int lo, int hi, const float *x) {
     const int H = (int)r->H, F = (int)r->F, width = 4 * (hi - lo);
     const unsigned char *p = rnn__copies_qstream_part(r, lo, hi);
     const float *bias = (const float *)p, *sw = bias + width, *su = sw + width;
@@ -73,14 +72,27 @@ static void lstm_stream_quant(rnn_recurrent *r, int B, int lo, int hi) {
     for (int b = 0; b < B; b++) memcpy(s + (size_t)b * width, bias, sizeof(float) * width);
     if (r->plan.precision == RNN_BF16) {
         const uint16_t *w = (const uint16_t *)qw, *u = w + (size_t)F * width;
-        rnn__qmv_bf16(B, width, F, r->xt, F, w, width, s, width);
+        rnn__qmv_bf16(B, width, F, x, F, w, width, s, width);
         rnn__qmv_bf16(B, width, H, r->hs, H, u, width, s, width);
     } else {
         const int8_t *w = (const int8_t *)qw, *u = w + (size_t)F * width;
-        rnn__qmv_int8(B, width, F, r->xt, F, w, width, sw, s, width);
+        rnn__qmv_int8(B, width, F, x, F, w, width, sw, s, width);
         rnn__qmv_int8(B, width, H, r->hs, H, u, width, su, s, width);
     }
     stream_gates(r, B, lo, hi, s);
+}
+
+/* A streaming step of thread tid's units from the pack; 0 when the pack is not cut for the
+ * run's n threads (the caller then takes the general loop). */
+static int lstm_stream_step(rnn_recurrent *r, int B, int tid, int n, const float *x) {
+    if (!rnn__copies_stream_usable(r, n)) return 0;
+    int lo, hi;
+    rnn__team_units((int)r->H, tid, n, &lo, &hi);
+    if (hi > lo) {
+        if (r->plan.precision != RNN_F32) lstm_stream_quant(r, B, lo, hi, x);
+        else lstm_stream_packed(r, B, lo, hi, x);
+    }
+    return 1;
 }
 
 static void lstm_forward_team(void *arg, int tid, int n) {
@@ -92,11 +104,7 @@ static void lstm_forward_team(void *arg, int tid, int n) {
     int b0, b1, lo, hi;
     const int by_rows = rnn__team_split(B, H, tid, n, &b0, &b1, &lo, &hi);
     const int nu = hi - lo, nb = b1 - b0;
-    if (nu > 0 && rnn__copies_stream_usable(r, n)) { /* streaming: B <= 8, by units */
-        if (r->plan.precision != RNN_F32) lstm_stream_quant(r, B, lo, hi);
-        else lstm_stream_packed(r, B, lo, hi);
-        return;
-    }
+    if (r->plan.stream_pack && lstm_stream_step(r, B, tid, n, r->xt)) return; /* by units */
     const int large = r->plan.large;
     /* Predicting with the projection in the loop: no step's z is needed after the step, so
      * every step reuses slot 0 of xw, which stays in cache (training keeps them for backward). */
@@ -156,6 +164,18 @@ static void lstm_forward_team(void *arg, int tid, int n) {
          * rows it wrote. */
         if (!by_rows && t + 1 < T) rnn__team_barrier();
     }
+}
+
+/* rnn_cell_ops.stream_step. When the pack is cut for another number of threads (the team was
+ * busy, so the job runs alone), the general loop, which reads the input from xt. */
+static void lstm_stream_chain_step(rnn_recurrent *r, int B, int tid, int n, const float *x) {
+    if (lstm_stream_step(r, B, tid, n, x)) return;
+    if (x != r->xt) {
+        if (tid == 0) memcpy(r->xt, x, sizeof(float) * (size_t)B * r->F);
+        rnn__team_barrier();
+    }
+    lstm_team_job job = {r, B, 1, NULL};
+    lstm_forward_team(&job, tid, n);
 }
 
 /* xw (T,B,4H) holds x W + b on entry; leaves the gate activations i, f, g, o there, and
@@ -319,7 +339,7 @@ static void lstm_backward_steps(rnn_recurrent *r, int B, int T, const float *dhs
 }
 
 static const rnn_cell_ops lstm_cell = {RNN_CELL_LSTM, 4, 2, lstm_forward_steps,
-                                       lstm_backward_steps};
+                                       lstm_backward_steps, lstm_stream_chain_step};
 
 static const rnn_layer_ops lstm_ops = RNN_RECURRENT_LAYER_OPS("LSTM", "lstm");
 

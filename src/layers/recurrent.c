@@ -323,33 +323,39 @@ static void decide_plan(rnn_recurrent *r, rnn_run_mode mode, int B, int T,
     p->qseq = mode == RNN_MODE_PREDICT ? predict_precision : RNN_F32;
     const size_t TB = (size_t)T * B;
     p->keep_steps = mode == RNN_MODE_TRAIN || r->keep_gates;
+    /* A streaming step of an LSTM that the per-thread pack can serve (H % 8: every thread's
+     * share is whole vectors, so the packed product does the same operations per element as
+     * the unpacked one; B <= 8: always split by units, which the parts assume). */
+    const int stream = mode == RNN_MODE_STREAM && T == 1 && B <= 8 && r->H % 8 == 0 &&
+                       r->H >= 16 && r->cell->kind == RNN_CELL_LSTM &&
+                       r->opt.activation == RNN_TANH &&
+                       r->opt.recurrent_activation == RNN_SIGMOID && !r->plan.rec_drop;
     /* reduced-precision weights: only the streaming pack has them, so such a step takes the
-     * team's path (and its pack) with any number of threads */
-    const int quant = precision != RNN_F32 && mode == RNN_MODE_STREAM && T == 1 && B <= 8 &&
-                      r->H % 8 == 0 && r->H >= 16 && r->cell->kind == RNN_CELL_LSTM &&
-                      r->opt.activation == RNN_TANH &&
-                      r->opt.recurrent_activation == RNN_SIGMOID && !r->plan.rec_drop;
-    p->team = rnn__recurrent_use_team(r, B) || quant;
+     * team's path (and its pack) with any number of threads; so does a float32 one on a team
+     * of one (the pack's product keeps the weights in registers' reach, and a chain of such
+     * layers runs as one job: rnn__recurrent_stream_run) */
+    const int quant = stream && precision != RNN_F32;
+    p->team = rnn__recurrent_use_team(r, B) || quant || (stream && rnn__team_size() == 1);
     p->back_team = p->team && !r->mask;
     p->large = rnn__recurrent_step_is_large(r, B);
     p->project_in_loop = (TB <= 8 || r->F <= RNN_LOOP_PROJECTION_FEATURES) && p->team;
     p->repeat_input = p->project_in_loop && r->cell->kind == RNN_CELL_LSTM && T > 1 &&
                       steps_repeat(r->xt, T, B, (int)r->F);
-    /* H % 8: every thread's share is whole vectors, so the packed product does the same
-     * operations per element as the unpacked one (the kernel's tail columns would differ);
-     * B <= 8: always split by units (rnn__team_split), which the per-thread parts assume */
-    p->stream_pack = mode == RNN_MODE_STREAM && T == 1 && p->project_in_loop && B <= 8 &&
-                     r->H % 8 == 0 && r->cell->kind == RNN_CELL_LSTM;
+    p->stream_pack = stream && p->team && p->project_in_loop;
     p->precision = quant && p->stream_pack ? precision : RNN_F32;
     /* (a streaming step that reads the per-thread pack needs no panels) */
     p->panels = !p->stream_pack && !p->qseq && rnn__recurrent_use_panels(r, B, 0);
     p->back_panels = p->back_team && rnn__recurrent_use_panels(r, B, 1);
 }
 
-rnn_status rnn__recurrent_forward(rnn_layer *layer, const rnn_tensor *const *inputs,
-                                  const rnn_run_ctx *ctx) {
+/* A forward call up to its steps: dropout masks, xt and the mask, the plan, the pack, the
+ * initial state in hs[0] (and cs). chained: a streaming step whose input is the previous
+ * layer's new state, read by the steps themselves (rnn__recurrent_stream_run): no xt and no
+ * mask (inputs unused). */
+static rnn_status forward_begin(rnn_layer *layer, const rnn_tensor *const *inputs,
+                                const rnn_run_ctx *ctx, int chained) {
     rnn_recurrent *r = layer->impl;
-    const rnn_tensor *x = inputs[0];
+    const rnn_tensor *x = chained ? NULL : inputs[0];
     const rnn_run_mode mode = ctx->mode;
     const int B = r->B, T = r->T, F = (int)r->F, H = (int)r->H, GH = r->cell->gates * H;
 
@@ -360,7 +366,7 @@ rnn_status rnn__recurrent_forward(rnn_layer *layer, const rnn_tensor *const *inp
     if (r->plan.rec_drop)
         draw_keep(r->rec_keep, (int64_t)B * H, r->opt.recurrent_dropout, ctx->rng);
     /* xt (T,B,F) from x (B,T,F); go_backwards consumes input T-1 first. */
-    for (int t = 0; t < T; t++) {
+    for (int t = 0; t < T && !chained; t++) {
         int src_t = r->opt.go_backwards ? T - 1 - t : t;
         for (int b = 0; b < B; b++) {
             float *dst = r->xt + ((size_t)t * B + b) * F;
@@ -375,7 +381,7 @@ rnn_status rnn__recurrent_forward(rnn_layer *layer, const rnn_tensor *const *inp
     }
     /* The mask of input steps, time-major in processing order (NULL: every step is real). */
     r->mask = NULL;
-    if (layer->mask_in) {
+    if (layer->mask_in && !chained) {
         for (int t = 0; t < T; t++) {
             int src_t = r->opt.go_backwards ? T - 1 - t : t;
             for (int b = 0; b < B; b++)
@@ -420,8 +426,15 @@ rnn_status rnn__recurrent_forward(rnn_layer *layer, const rnn_tensor *const *inp
     }
 
     rnn__recurrent_mask_state(r, 0);
-    r->cell->forward_steps(r, B, T);
+    return RNN_OK;
+}
 
+/* After the steps: the carried state, the outputs (views of hs where possible), the mask. */
+static void forward_end(rnn_layer *layer, const rnn_run_ctx *ctx) {
+    rnn_recurrent *r = layer->impl;
+    const int B = r->B, T = r->T, H = (int)r->H;
+    const size_t BH = (size_t)B * H;
+    const int carried = r->opt.stateful || ctx->mode == RNN_MODE_STREAM;
     if (carried) {
         memcpy(r->state[0], r->hs + (size_t)T * BH, sizeof(float) * BH);
         if (r->cell->n_states == 2) memcpy(r->state[1], rnn__lstm_c(r, T), sizeof(float) * BH);
@@ -449,7 +462,61 @@ rnn_status rnn__recurrent_forward(rnn_layer *layer, const rnn_tensor *const *inp
     }
     /* Keras passes the input mask on with the sequence; a last-step output has none. */
     layer->mask_out = r->opt.return_sequences ? layer->mask_in : NULL;
+}
+
+rnn_status rnn__recurrent_forward(rnn_layer *layer, const rnn_tensor *const *inputs,
+                                  const rnn_run_ctx *ctx) {
+    rnn_status st = forward_begin(layer, inputs, ctx, 0);
+    if (st) return st;
+    rnn__recurrent_stream_finish(layer, ctx);
     return RNN_OK;
+}
+
+rnn_status rnn__recurrent_stream_begin(rnn_layer *layer, const rnn_tensor *const *inputs,
+                                       const rnn_run_ctx *ctx, int chained) {
+    return forward_begin(layer, inputs, ctx, chained);
+}
+
+int rnn__recurrent_stream_chainable(const rnn_layer *layer) {
+    const rnn_recurrent *r = layer->impl;
+    return r->plan.stream_pack && !r->mask && !r->has_initial_state && r->cell->stream_step;
+}
+
+void rnn__recurrent_stream_finish(rnn_layer *layer, const rnn_run_ctx *ctx) {
+    rnn_recurrent *r = layer->impl;
+    r->cell->forward_steps(r, r->B, r->T);
+    forward_end(layer, ctx);
+}
+
+typedef struct {
+    rnn_recurrent *r[RNN_STREAM_CHAIN_MAX];
+    int n;
+} stream_chain_job;
+
+/* Every thread runs its units of each layer in turn; the threads meet between two layers,
+ * where the next one needs all of the previous one's new state. */
+static void stream_chain_run(void *arg, int tid, int n) {
+    const stream_chain_job *job = arg;
+    for (int l = 0; l < job->n; l++) {
+        rnn_recurrent *r = job->r[l];
+        const float *x = r->xt;
+        if (l > 0) {
+            const rnn_recurrent *p = job->r[l - 1];
+            x = p->hs + (size_t)p->B * p->H; /* hs[1]: the previous layer's h_t */
+            rnn__team_barrier();
+        }
+        r->cell->stream_step(r, r->B, tid, n, x);
+    }
+}
+
+void rnn__recurrent_stream_run(rnn_layer *const *layers, int n, const rnn_run_ctx *ctx) {
+    stream_chain_job job = {{NULL}, n};
+    for (int l = 0; l < n; l++) job.r[l] = layers[l]->impl;
+    const int threads = rnn__team_run(stream_chain_run, &job);
+    for (int l = 0; l < n; l++) {
+        rnn__copies_stream_done(job.r[l], threads);
+        forward_end(layers[l], ctx);
+    }
 }
 
 void rnn__recurrent_backward(rnn_layer *layer, const rnn_tensor *const *x, float *const *dy,

@@ -32,6 +32,9 @@ typedef struct {
      * gradients in dhseq, which may be NULL) and r->dc dLoss/dc_T. Leaves dZ in r->xw and adds
      * the recurrent kernel's (and recurrent bias's) gradients. */
     void (*backward_steps)(rnn_recurrent *r, int B, int T, const float *dhseq);
+    /* A streaming step (plan.stream_pack) of thread tid's units among n, from the input rows x
+     * (B rows of F), inside a team job (rnn__recurrent_stream_run); NULL: no such path. */
+    void (*stream_step)(rnn_recurrent *r, int B, int tid, int n, const float *x);
 } rnn_cell_ops;
 
 /* The layer's weights, in Keras's order: kernel W (F, G H), recurrent_kernel U (H, G H), and
@@ -251,6 +254,27 @@ void rnn__recurrent_add_state_grad(const rnn_recurrent *r, float *dh, const floa
  * the configuration and shapes, never on timing; the team path gives the same bits for any
  * number of threads. */
 int rnn__recurrent_use_team(const rnn_recurrent *r, int B);
+
+/* Streaming (rnn_predict_step, the graph in RNN_MODE_STREAM): a chain of recurrent layers, each
+ * fed by the previous one's output 0, runs its step as one team job - each thread its units of
+ * every layer, always the same ones, so each thread's part of every pack stays in its core's
+ * cache; the threads meet between two layers at a spin barrier - instead of one job per layer
+ * with the caller's bookkeeping between them. Per layer: rnn__recurrent_stream_begin (after the
+ * graph planned it; chained: every layer after the first, whose input the step reads from the
+ * previous layer's state itself), then, while rnn__recurrent_stream_chainable, the next; then
+ * rnn__recurrent_stream_run on the chainable ones, which also finishes each layer's call as
+ * rnn__recurrent_forward would (state, outputs). A head that is not chainable is finished by
+ * rnn__recurrent_stream_finish; a later layer begun but not chainable is run through
+ * rnn__recurrent_forward as usual (its begin is done again with its real input). The same
+ * operations per element as layer by layer. */
+#define RNN_STREAM_CHAIN_MAX 16
+rnn_status rnn__recurrent_stream_begin(rnn_layer *layer, const rnn_tensor *const *inputs,
+                                       const rnn_run_ctx *ctx, int chained);
+int rnn__recurrent_stream_chainable(const rnn_layer *layer);
+void rnn__recurrent_stream_run(rnn_layer *const *layers, int n, const rnn_run_ctx *ctx);
+/* A begun layer that is not chainable (or a chain's head alone): its steps and the end of its
+ * call, as rnn__recurrent_forward. */
+void rnn__recurrent_stream_finish(rnn_layer *layer, const rnn_run_ctx *ctx);
 
 /* 1 for SimpleRNN, LSTM and GRU layers. */
 int rnn__layer_is_recurrent(const rnn_layer *layer);

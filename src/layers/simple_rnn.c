@@ -60,7 +60,7 @@ static void simple_backward_steps(rnn_recurrent *r, int B, int T, const float *d
 }
 
 static const rnn_cell_ops simple_cell = {RNN_CELL_SIMPLE, 1, 1, simple_forward_steps,
-                                         simple_backward_steps};
+                                         simple_backward_steps, NULL};
 
 static const rnn_layer_ops simple_rnn_ops = RNN_RECURRENT_LAYER_OPS("SimpleRNN", "simple_rnn");
 

@@ -1,0 +1,171 @@
+/* Streaming steps of stacked recurrent layers as one team job (rnn__recurrent_stream_run) and
+ * the float32 pack's product (rnn__qmv_f32): the product's bits against the AVX2 tiles it
+ * replaces, and the bf16 product's on wide shares against the portable loop; rnn_predict_step
+ * of a stack of LSTMs (a chain broken by a GRU and by a layer too small for the team) on 1, 2
+ * and 3 threads, the same bits on each and close to rnn_predict of the same weights on the
+ * whole sequence; and steps run while the team is busy (alone, on packs cut for two threads),
+ * which must give the same bits. */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "kernels/gemm.h"
+#include "kernels/qmatvec.h"
+#include "kernels/team.h"
+#include "rnn.h"
+
+static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
+static float urand(void) {
+    rng_state = rng_state * 6364136223846793005ull + 1442695040888963407ull;
+    return (float)((rng_state >> 40) & 0xFFFFFF) / 8388608.0f - 1.0f;
+}
+
+/* rnn__qmv_f32 against rnn__product on the AVX2 tiles (RNN_GEMM_OWN, beta 1): the same bits
+ * for every shape, including columns that are not whole vectors of 16 and K = 0. */
+static void kernel_bits(void) {
+    const int Ms[] = {1, 2, 3}, Ns[] = {8, 16, 24, 48, 64, 80, 256, 264, 320, 512, 520};
+    const int Ks[] = {0, 1, 7, 8, 136, 256};
+    for (int a = 0; a < 3; a++)
+        for (int b = 0; b < (int)(sizeof Ns / sizeof *Ns); b++)
+            for (int c = 0; c < (int)(sizeof Ks / sizeof *Ks); c++) {
+                const int M = Ms[a], N = Ns[b], K = Ks[c], ldw = N + 8, ldx = K + 3, ldy = N + 5;
+                float *w = malloc(sizeof(float) * ((size_t)K * ldw + 1));
+                float *x = malloc(sizeof(float) * ((size_t)M * ldx + 1));
+                float *y = malloc(sizeof(float) * (size_t)M * ldy);
+                float *yr = malloc(sizeof(float) * (size_t)M * ldy);
+                for (size_t i = 0; i < (size_t)K * ldw; i++) w[i] = urand();
+                for (size_t i = 0; i < (size_t)M * ldx; i++) x[i] = urand();
+                for (size_t i = 0; i < (size_t)M * ldy; i++) y[i] = yr[i] = urand();
+                rnn__qmv_f32(M, N, K, x, ldx, w, ldw, y, ldy);
+                rnn__product(M, N, K, x, ldx, w, ldw, yr, ldy,
+                             RNN_GEMM(.beta = 1.0f, .kernel = RNN_GEMM_OWN));
+                CHECK(memcmp(y, yr, sizeof(float) * (size_t)M * ldy) == 0,
+                      "qmv_f32 M %d N %d K %d: bits differ from the AVX2 tiles", M, N, K);
+                /* bf16 on wide shares (blocks of 256 columns) against the portable loop */
+                uint16_t *wb = malloc(sizeof(uint16_t) * ((size_t)K * ldw + 1));
+                for (size_t i = 0; i < (size_t)K * ldw; i++) wb[i] = rnn__bf16_from_float(w[i]);
+                for (size_t i = 0; i < (size_t)M * ldy; i++) y[i] = yr[i] = (float)i * 0.01f;
+                rnn__qmv_bf16(M, N, K, x, ldx, wb, ldw, y, ldy);
+                rnn__qmv_force(0);
+                rnn__qmv_bf16(M, N, K, x, ldx, wb, ldw, yr, ldy);
+                rnn__qmv_force(-1);
+                CHECK(memcmp(y, yr, sizeof(float) * (size_t)M * ldy) == 0,
+                      "qmv_bf16 M %d N %d K %d: bits differ from the portable loop", M, N, K);
+                free(wb), free(w), free(x), free(y), free(yr);
+            }
+}
+
+enum { B_MAX = 3, F = 5, T = 9, OUT = 3 };
+
+/* Input -> LSTM(48) -> LSTM(56) -> GRU(16) -> LSTM(24) -> LSTM(64) -> Dense(3), every recurrent
+ * layer returning sequences: the first two form a chain; the GRU has no streaming pack;
+ * LSTM(24) on one stream is below the team's size (rnn__recurrent_use_team) on several
+ * threads, a chain of one on one thread; LSTM(64) then heads a chain of one. Stateful with
+ * steps of 1 for streaming, else T steps. */
+static rnn_model *make(int B, int stateful, rnn_context *ctx) {
+    const int units[5] = {48, 56, 16, 24, 64};
+    rnn_model *m = rnn_sequential(NULL);
+    rnn_status st = !m || rnn_set_seed(m, 23) || rnn_batch_input(m, B, stateful ? 1 : T, F);
+    for (int k = 0; k < 5 && !st; k++) {
+        rnn_recurrent_options o = k == 2 ? rnn_gru_defaults(units[k]) : rnn_lstm_defaults(units[k]);
+        o.return_sequences = 1;
+        o.stateful = stateful;
+        st = rnn_add(m, k == 2 ? rnn_gru(&o) : rnn_lstm(&o));
+    }
+    rnn_dense_options d = rnn_dense_defaults(OUT);
+    if (!st) st = rnn_add(m, rnn_dense(&d));
+    if (!st && ctx) st = rnn_model_set_context(m, ctx);
+    if (st) {
+        fprintf(stderr, "model: %s\n", rnn_last_error());
+        exit(1);
+    }
+    return m;
+}
+
+/* T steps of x (B, T, F) through rnn_predict_step into y (B, T, OUT). */
+static void stream(rnn_model *m, int B, const float *x, float *y) {
+    rnn_reset_states(m);
+    for (int t = 0; t < T; t++) {
+        float xs[B_MAX * F], ys[B_MAX * OUT];
+        for (int b = 0; b < B; b++)
+            memcpy(xs + b * F, x + ((size_t)b * T + t) * F, sizeof(float) * F);
+        if (rnn_predict_step(m, xs, ys) != RNN_OK) {
+            CHECK(0, "step %d: %s", t, rnn_last_error());
+            return;
+        }
+        for (int b = 0; b < B; b++)
+            memcpy(y + ((size_t)b * T + t) * OUT, ys + b * OUT, sizeof(float) * OUT);
+    }
+}
+
+static void chain_bits(int B) {
+    static float x[B_MAX * T * F], whole_y[B_MAX * T * OUT], y[3][B_MAX * T * OUT];
+    for (int i = 0; i < B * T * F; i++) x[i] = urand();
+    rnn_model *whole = make(B, 0, NULL);
+    rnn_tensor out;
+    CHECK(rnn_predict(whole, rnn_data_x(rnn_tensor3(x, B, T, F)), B, &out, 1) == RNN_OK, "%s",
+          rnn_last_error());
+    memcpy(whole_y, out.data, sizeof(float) * (size_t)B * T * OUT);
+    rnn_tensor_free(&out);
+    for (int n = 1; n <= 3; n++) {
+        rnn_context *ctx = rnn_context_new(n);
+        rnn_model *m = make(B, 1, ctx);
+        CHECK(rnn_copy_weights(m, whole) == RNN_OK, "%s", rnn_last_error());
+        stream(m, B, x, y[n - 1]);
+        /* one thread projects all of rnn_predict's steps in one product (another order of
+         * additions than a step's): close; every thread count's steps: the same bits */
+        int far = 0;
+        for (int i = 0; i < B * T * OUT; i++)
+            far += fabsf(y[n - 1][i] - whole_y[i]) > 1e-5f + 1e-5f * fabsf(whole_y[i]);
+        CHECK(far == 0, "B %d, %d threads: %d steps' outputs differ from rnn_predict", B, n, far);
+        if (n > 1)
+            CHECK(memcmp(y[n - 1], y[0], sizeof(float) * (size_t)B * T * OUT) == 0,
+                  "B %d: %d threads and one give different bits", B, n);
+        rnn_model_free(m);
+        rnn_context_free(ctx);
+    }
+    rnn_model_free(whole);
+}
+
+/* A step while the team is busy: rnn_predict_step inside a job of the same team runs alone
+ * (n = 1) on packs cut for the team's two threads, so the chain takes the general loop. */
+typedef struct {
+    rnn_model *m;
+    const float *x;
+    float *y;
+    int B;
+} busy_job;
+
+static void busy_fn(void *arg, int tid, int n) {
+    (void)n;
+    busy_job *j = arg;
+    if (tid == 0) stream(j->m, j->B, j->x, j->y);
+}
+
+static void busy_team(void) {
+    enum { B = 2 };
+    static float x[B * T * F], y[B * T * OUT], yb[B * T * OUT];
+    for (int i = 0; i < B * T * F; i++) x[i] = urand();
+    rnn_set_threads(2);
+    rnn_model *m = make(B, 1, NULL);
+    stream(m, B, x, y);
+    unsigned long shared0, busy0, shared1, busy1;
+    rnn__team_counts(rnn__team_default(), &shared0, &busy0);
+    busy_job job = {m, x, yb, B};
+    CHECK(rnn__team_run(busy_fn, &job) == 2, "the outer job runs on two threads");
+    rnn__team_counts(rnn__team_default(), &shared1, &busy1);
+    CHECK(busy1 > busy0, "the steps did not find the team busy");
+    CHECK(memcmp(y, yb, sizeof y) == 0, "a busy team's steps differ");
+    rnn_model_free(m);
+}
+
+int main(void) {
+    kernel_bits();
+    chain_bits(1);
+    chain_bits(3);
+    busy_team();
+    return check_report("test_stream_chain");
+}
