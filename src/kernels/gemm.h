@@ -55,6 +55,9 @@ int rnn__product(int M, int N, int K, const float *A, int lda, const float *B, i
 
 /* Whether RNN_GEMM_PANELS computes anything on this CPU. */
 int rnn__gemm_panels_available(void);
+/* Whether it runs the AVX-512 tiles (gemm_avx512.c) on this CPU: the same bits as the AVX2
+ * ones, faster. */
+int rnn__gemm_panels_avx512(void);
 
 /* Whole products of a step from this many multiply-adds up are `large` for RNN_GEMM_SLICE
  * (bench/README.md, "Large products split by the same threads", has the measurements). */

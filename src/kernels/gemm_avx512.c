@@ -1,8 +1,9 @@
 /* The panel products (gemm_packed.h) with AVX-512: one panel of 16 columns is one zmm vector,
- * and the 32 vector registers hold a tile of up to 8 rows x 3 panels (24 accumulators, three
+ * and the 32 vector registers hold a tile of up to 12 rows x 2 panels (24 accumulators, two
  * panel vectors, one broadcast) against the AVX2 kernel's 6 rows x 2 half-panels, so each
- * broadcast of A and each load of a panel feeds twice to four times the multiply-adds, at twice
- * the width. Used for the recurrent kernels of large layers (forward h U, backward dZ U^T);
+ * broadcast of A feeds twice and each load of a panel twice the multiply-adds, at twice the
+ * width (12 x 2 measured ahead of 8 x 3, 6 x 4, 14 x 2 and 16 x 1 on B4's and B3's per-thread
+ * steps, bench/README.md). Used for the recurrent kernels of large layers (forward h U, backward dZ U^T);
  * rnn__gemm_panels picks it where the CPU has AVX-512F.
  *
  * Numerics: each lane runs acc = 0; acc = fma(a_k, b_kj, acc) for k in order, then old value +
@@ -22,8 +23,8 @@
 
 /* As gemm_packed.c: a block of A of at most this size stays in L2 while the panels pass by. */
 #define ROW_BLOCK_BYTES (192 * 1024)
-#define MR_MAX 8
-#define NP_MAX 3
+#define MR_MAX 12
+#define NP_MAX 2
 
 /* MR rows x NP panels; P the first panel at row 0 of the chunk, the next ones ps floats apart.
  * m0: the lanes stored of the first panel, m1 of the last (NP 1: m0 & m1). PF (the first row
@@ -34,13 +35,13 @@ INLINE AVX512 void ztile(const int MR, const int NP, const int PF, int K, const 
                          ptrdiff_t ldc, const float *S, ptrdiff_t lds, int beta, __mmask16 m0,
                          __mmask16 m1) {
     __m512 acc[MR_MAX][NP_MAX];
-    _Pragma("GCC unroll 8")
+    _Pragma("GCC unroll 12")
     for (int i = 0; i < MR; i++)
-        _Pragma("GCC unroll 3")
+        _Pragma("GCC unroll 2")
         for (int v = 0; v < NP; v++) acc[i][v] = _mm512_setzero_ps();
-    _Pragma("GCC unroll 8")
+    _Pragma("GCC unroll 12")
     for (int i = 0; i < MR; i++) /* C's lines, written at the end (a buffer of all steps) */
-        _Pragma("GCC unroll 3")
+        _Pragma("GCC unroll 2")
         for (int v = 0; v < NP; v++) {
             _mm_prefetch((const char *)(C + i * ldc + 16 * v), _MM_HINT_T0);
             _mm_prefetch((const char *)(C + i * ldc + 16 * v + 15), _MM_HINT_T0);
@@ -48,23 +49,23 @@ INLINE AVX512 void ztile(const int MR, const int NP, const int PF, int K, const 
     for (int k = 0; k < K; k++) {
         const float *b = P + (ptrdiff_t)k * RNN_PANEL;
         if (PF)
-            _Pragma("GCC unroll 3")
+            _Pragma("GCC unroll 2")
             for (int v = 0; v < NP; v++)
                 _mm_prefetch((const char *)(next + v * ps + (ptrdiff_t)k * RNN_PANEL),
                              _MM_HINT_T1);
         __m512 bv[NP_MAX];
-        _Pragma("GCC unroll 3")
+        _Pragma("GCC unroll 2")
         for (int v = 0; v < NP; v++) bv[v] = _mm512_loadu_ps(b + v * ps);
-        _Pragma("GCC unroll 8")
+        _Pragma("GCC unroll 12")
         for (int i = 0; i < MR; i++) {
             const __m512 av = _mm512_set1_ps(A[i * lda + k]);
-            _Pragma("GCC unroll 3")
+            _Pragma("GCC unroll 2")
             for (int v = 0; v < NP; v++) acc[i][v] = _mm512_fmadd_ps(av, bv[v], acc[i][v]);
         }
     }
-    _Pragma("GCC unroll 8")
+    _Pragma("GCC unroll 12")
     for (int i = 0; i < MR; i++)
-        _Pragma("GCC unroll 3")
+        _Pragma("GCC unroll 2")
         for (int v = 0; v < NP; v++) {
             const __mmask16 m = NP == 1 ? (__mmask16)(m0 & m1)
                                 : v == 0 ? m0 : v == NP - 1 ? m1 : (__mmask16)0xffff;
@@ -85,18 +86,18 @@ typedef void (*ztile_fn)(int, const float *, ptrdiff_t, const float *, ptrdiff_t
                                              __mmask16 m1) {                                  \
         ztile(MR, NP, PF, K, A, lda, P, ps, next, C, ldc, S, lds, beta, m0, m1);             \
     }
-#define ZROW(MR, PF) ZT(MR, 1, PF) ZT(MR, 2, PF) ZT(MR, 3, PF)
+#define ZROW(MR, PF) ZT(MR, 1, PF) ZT(MR, 2, PF)
 #define ZALL(PF)                                                                              \
     ZROW(1, PF) ZROW(2, PF) ZROW(3, PF) ZROW(4, PF) ZROW(5, PF) ZROW(6, PF) ZROW(7, PF)      \
-    ZROW(8, PF)
+    ZROW(8, PF) ZROW(9, PF) ZROW(10, PF) ZROW(11, PF) ZROW(12, PF)
 ZALL(0) ZALL(1)
-#define ZENTRY(MR, PF) [MR] = {0, zt_##MR##_1_##PF, zt_##MR##_2_##PF, zt_##MR##_3_##PF}
+#define ZENTRY(MR, PF) [MR] = {0, zt_##MR##_1_##PF, zt_##MR##_2_##PF}
 /* ztiles[pf][rows][panels] */
 static const ztile_fn ztiles[2][MR_MAX + 1][NP_MAX + 1] = {
     {ZENTRY(1, 0), ZENTRY(2, 0), ZENTRY(3, 0), ZENTRY(4, 0), ZENTRY(5, 0), ZENTRY(6, 0),
-     ZENTRY(7, 0), ZENTRY(8, 0)},
+     ZENTRY(7, 0), ZENTRY(8, 0), ZENTRY(9, 0), ZENTRY(10, 0), ZENTRY(11, 0), ZENTRY(12, 0)},
     {ZENTRY(1, 1), ZENTRY(2, 1), ZENTRY(3, 1), ZENTRY(4, 1), ZENTRY(5, 1), ZENTRY(6, 1),
-     ZENTRY(7, 1), ZENTRY(8, 1)},
+     ZENTRY(7, 1), ZENTRY(8, 1), ZENTRY(9, 1), ZENTRY(10, 1), ZENTRY(11, 1), ZENTRY(12, 1)},
 };
 
 int rnn__panels_avx512_available(void) { return __builtin_cpu_supports("avx512f"); }

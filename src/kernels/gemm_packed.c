@@ -142,6 +142,8 @@ int rnn__gemm_panels_available(void) {
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 }
 
+int rnn__gemm_panels_avx512(void) { return rnn__panels_avx512_available(); }
+
 typedef void (*chunk_fn)(int, int, int, const float *, int, const float *, int, int, size_t, int,
                          const float *, int, float *, int);
 
@@ -222,6 +224,8 @@ static void chunk(int M, int K, int ld_panel, const float *A, int lda, const flo
 #else
 
 int rnn__gemm_panels_available(void) { return 0; }
+
+int rnn__gemm_panels_avx512(void) { return 0; }
 
 int rnn__gemm_panels(int M, int K, const float *A, int lda, const float *panels, int width,
                      int g, int lo, int hi, int beta, const float *S, int lds,
