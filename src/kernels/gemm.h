@@ -27,7 +27,8 @@ typedef enum {
     RNN_GEMM_SLICE,
     /* B is rnn__pack_panels' copy (gemm_packed.h) of a K x (groups * width) matrix; op(B) is
      * the columns [col, col + N) of its block `group`, col a multiple of 8. The same bits as
-     * RNN_GEMM_OWN for K <= RNN_PANEL_KC and M > 1. No transposes; alpha 1; beta 0 or 1. */
+     * RNN_GEMM_OWN for K <= RNN_PANEL_KC and M > 1, with the AVX2 or the AVX-512 tiles
+     * (gemm_kernels.h). No transposes; alpha 1; beta 0 or 1. */
     RNN_GEMM_PANELS,
     /* The portable loops: the reference the tests compare the others with. */
     RNN_GEMM_LOOPS,
