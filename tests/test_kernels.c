@@ -106,6 +106,57 @@ static void test_gemm_fast(void) {
     (void)fast;
 }
 
+/* The AVX-512 tiles behind rnn__gemm_fast (kernels/gemm_avx512.c, products of more than one
+ * row, NN and TN, with and without a bias row) against the AVX2 tiles, forced with
+ * rnn__gemm_avx2_only: the same bits on odd shapes (rows around the 12-row tiles and the
+ * 96-row chunks, N around the 16- and 32-column tiles, alpha, beta 0, 1 and other), nothing
+ * written past N. */
+static void test_gemm_fast_avx512(void) {
+    if (!rnn__panels_avx512_available()) return;
+    rnn_rng r;
+    rnn__rng_seed(&r, 12);
+    const int sizes[][3] = {{2, 5, 3},    {3, 17, 9},   {11, 31, 8},  {12, 32, 64},
+                            {13, 33, 1},  {25, 47, 17}, {97, 70, 40}, {16, 256, 64},
+                            {130, 136, 7}, {6, 600, 100}};
+    for (size_t c = 0; c < sizeof sizes / sizeof sizes[0]; c++) {
+        const int M = sizes[c][0], N = sizes[c][1], K = sizes[c][2];
+        for (int ta = 0; ta < 2; ta++)
+            for (int mode = 0; mode < 4; mode++) { /* beta 0, 1, 0.5 with alpha 0.75, bias */
+                const float beta = mode == 0 ? 0.0f : mode == 2 ? 0.5f : 1.0f;
+                const float alpha = mode == 2 ? 0.75f : 1.0f;
+                if (ta && mode == 3) continue;
+                const int lda = (ta ? M : K) + 1, ldb = N + 3, ldc = N + 2;
+                float *A = malloc(sizeof(float) * (ta ? K : M) * lda), *B = malloc(sizeof(float) * K * ldb);
+                float *bias = malloc(sizeof(float) * N), *C1 = malloc(sizeof(float) * M * ldc);
+                float *C2 = malloc(sizeof(float) * M * ldc), *C0 = malloc(sizeof(float) * M * ldc);
+                for (int i = 0; i < (ta ? K : M) * lda; i++) A[i] = (float)rnn__rng_uniform(&r) - 0.5f;
+                for (int i = 0; i < K * ldb; i++) B[i] = (float)rnn__rng_uniform(&r) - 0.5f;
+                for (int j = 0; j < N; j++) bias[j] = (float)rnn__rng_uniform(&r);
+                for (int i = 0; i < M * ldc; i++) C0[i] = C1[i] = C2[i] = (float)rnn__rng_uniform(&r);
+                if (mode == 0) C1[0] = C2[0] = NAN; /* beta 0 must not read C */
+                int done = 1;
+                for (int run = 0; run < 2; run++) {
+                    float *C = run ? C2 : C1;
+                    rnn__gemm_avx2_only = run;
+                    if (mode == 3)
+                        done &= rnn__gemm_fast_bias(M, N, K, A, lda, B, ldb, bias, C, ldc);
+                    else
+                        done &= rnn__gemm_fast(ta, 0, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+                }
+                rnn__gemm_avx2_only = 0;
+                CHECK(done, "gemm_fast avx512 %dx%dx%d: nothing computed", M, N, K);
+                CHECK(memcmp(C1, C2, sizeof(float) * M * ldc) == 0,
+                      "gemm_fast %dx%dx%d ta=%d mode %d: AVX-512 and AVX2 tiles differ", M, N, K,
+                      ta, mode);
+                int past = 1;
+                for (int i = 0; i < M; i++) past &= C1[i * ldc + N] == C0[i * ldc + N];
+                CHECK(past && !isnan(C1[0]), "gemm_fast %dx%dx%d mode %d: wrote past N or read C",
+                      M, N, K, mode);
+                free(A); free(B); free(bias); free(C0); free(C1); free(C2);
+            }
+    }
+}
+
 /* Products against packed panels (kernels/gemm_packed.c): for K <= RNN_PANEL_KC the same bits
  * as the unpacked AVX2 tiles (RNN_GEMM_OWN, with and without a bias row) on every column range a thread
  * can get (lo a multiple of 8, any hi), row counts around the 6-row tiles and their blocks,
@@ -626,6 +677,7 @@ static void test_activations(void) {
 int main(void) {
     test_gemm();
     test_gemm_fast();
+    test_gemm_fast_avx512();
     test_gemm_panels();
     test_gemm_panels_isas();
     test_vmath_accuracy();

@@ -18,8 +18,9 @@ typedef enum {
     /* By size (above): the loops, the AVX2 tiles or the BLAS; large products split between
      * the current team's threads. */
     RNN_GEMM_AUTO = 0,
-    /* On the calling thread, never the BLAS: the AVX2 tiles where the CPU has them, else the
-     * loops. For the per-thread products of the team's step loops. */
+    /* On the calling thread, never the BLAS: the AVX2 tiles where the CPU has them (their
+     * AVX-512 twins, the same bits, where it has those), else the loops. For the per-thread
+     * products of the team's step loops. */
     RNN_GEMM_OWN,
     /* A team thread's slice of a step's product: the BLAS when `large` is set and the BLAS runs
      * single-threaded (the host's setting), else RNN_GEMM_OWN. The team decides `large` from

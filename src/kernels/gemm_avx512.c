@@ -136,9 +136,107 @@ void rnn__panels_chunk_avx512(int M, int K, int ld_panel, const float *A, int ld
     }
 }
 
+/* gemm_avx2.c's NN and TN products of more than one row, on B in place: MR rows x NV vectors
+ * of 16 columns, the last keeping the lanes m. Per element the AVX2 tiles' operations (acc
+ * chain from 0 in k order, then alpha, then beta with C or the bias row S), so the same bits;
+ * beta 0 never reads S. */
+INLINE AVX512 void nn_ztile(const int MR, const int NV, int K, const float *A, ptrdiff_t ars,
+                            ptrdiff_t acs, const float *B, ptrdiff_t ldb, float *C, ptrdiff_t ldc,
+                            const float *S, ptrdiff_t lds, float alpha, float beta, __mmask16 m) {
+    __m512 acc[MR_MAX][NP_MAX];
+    if (beta != 0.0f) /* C's old values (or the bias row), read at the end */
+        _Pragma("GCC unroll 12")
+        for (int i = 0; i < MR; i++) _mm_prefetch((const char *)(S + i * lds), _MM_HINT_T0);
+    _Pragma("GCC unroll 12")
+    for (int i = 0; i < MR; i++)
+        _Pragma("GCC unroll 2")
+        for (int v = 0; v < NV; v++) acc[i][v] = _mm512_setzero_ps();
+    for (int k = 0; k < K; k++) {
+        const float *b = B + (ptrdiff_t)k * ldb;
+        /* rows of B lie ldb apart: ask for the row 8 ahead (the stream prefetcher stops at page
+         * boundaries), as the AVX2 tiles do */
+        _Pragma("GCC unroll 2")
+        for (int v = 0; v < NV; v++)
+            _mm_prefetch((const char *)(b + 8 * ldb + 16 * v), _MM_HINT_T0);
+        __m512 bv[NP_MAX];
+        _Pragma("GCC unroll 2")
+        for (int v = 0; v < NV; v++)
+            bv[v] = v + 1 < NV ? _mm512_loadu_ps(b + 16 * v) : _mm512_maskz_loadu_ps(m, b + 16 * v);
+        _Pragma("GCC unroll 12")
+        for (int i = 0; i < MR; i++) {
+            const __m512 av = _mm512_set1_ps(A[i * ars + (ptrdiff_t)k * acs]);
+            _Pragma("GCC unroll 2")
+            for (int v = 0; v < NV; v++) acc[i][v] = _mm512_fmadd_ps(av, bv[v], acc[i][v]);
+        }
+    }
+    _Pragma("GCC unroll 12")
+    for (int i = 0; i < MR; i++)
+        _Pragma("GCC unroll 2")
+        for (int v = 0; v < NV; v++) {
+            const __mmask16 mv = v + 1 < NV ? (__mmask16)0xffff : m;
+            const float *s = S + i * lds + 16 * v;
+            __m512 x = acc[i][v];
+            if (alpha != 1.0f) x = _mm512_mul_ps(x, _mm512_set1_ps(alpha));
+            if (beta == 1.0f) x = _mm512_add_ps(_mm512_maskz_loadu_ps(mv, s), x);
+            else if (beta != 0.0f)
+                x = _mm512_fmadd_ps(_mm512_set1_ps(beta), _mm512_maskz_loadu_ps(mv, s), x);
+            _mm512_mask_storeu_ps(C + i * ldc + 16 * v, mv, x);
+        }
+}
+
+typedef void (*nn_fn)(int, const float *, ptrdiff_t, ptrdiff_t, const float *, ptrdiff_t, float *,
+                      ptrdiff_t, const float *, ptrdiff_t, float, float, __mmask16);
+#define NZ(MR, NV)                                                                            \
+    AVX512 static void nz_##MR##_##NV(int K, const float *A, ptrdiff_t ars, ptrdiff_t acs,    \
+                                      const float *B, ptrdiff_t ldb, float *C, ptrdiff_t ldc, \
+                                      const float *S, ptrdiff_t lds, float alpha, float beta, \
+                                      __mmask16 m) {                                          \
+        nn_ztile(MR, NV, K, A, ars, acs, B, ldb, C, ldc, S, lds, alpha, beta, m);             \
+    }
+#define NZROW(MR) NZ(MR, 1) NZ(MR, 2)
+NZROW(1) NZROW(2) NZROW(3) NZROW(4) NZROW(5) NZROW(6) NZROW(7) NZROW(8) NZROW(9) NZROW(10)
+NZROW(11) NZROW(12)
+#define NZENTRY(MR) [MR] = {0, nz_##MR##_1, nz_##MR##_2}
+static const nn_fn nztiles[MR_MAX + 1][NP_MAX + 1] = {
+    NZENTRY(1), NZENTRY(2), NZENTRY(3), NZENTRY(4),  NZENTRY(5),  NZENTRY(6),
+    NZENTRY(7), NZENTRY(8), NZENTRY(9), NZENTRY(10), NZENTRY(11), NZENTRY(12)};
+
+int rnn__gemm_nn_avx512(int M, int N, int K, float alpha, const float *A, ptrdiff_t ars,
+                        ptrdiff_t acs, const float *B, ptrdiff_t ldb, float beta, float *C,
+                        ptrdiff_t ldc, const float *S, ptrdiff_t lds) {
+    if (!rnn__panels_avx512_available()) return 0;
+    const int nvec = (N + 15) / 16;
+    /* chunks of MC rows: their rows of A stay in L2 across the column tiles, each column tile of
+     * B in L1/L2 across the chunk (gemm_avx2.c's order; the order never changes the bits) */
+    enum { MC = 96 };
+    for (int m0 = 0; m0 < M; m0 += MC) {
+        const int m1 = M - m0 < MC ? M : m0 + MC;
+        for (int j0 = 0; j0 < nvec; j0 += NP_MAX) {
+            const int nv = nvec - j0 < NP_MAX ? nvec - j0 : NP_MAX;
+            const int last = N - 16 * (j0 + nv - 1); /* columns in the last vector */
+            const __mmask16 m = (__mmask16)(last >= 16 ? 0xffffu : (1u << last) - 1u);
+            for (int i0 = m0; i0 < m1; i0 += MR_MAX) {
+                const int mr = m1 - i0 < MR_MAX ? m1 - i0 : MR_MAX;
+                nztiles[mr][nv](K, A + i0 * ars, ars, acs, B + 16 * j0, ldb,
+                                C + (ptrdiff_t)i0 * ldc + 16 * j0, ldc,
+                                S + (ptrdiff_t)i0 * lds + 16 * j0, lds, alpha, beta, m);
+            }
+        }
+    }
+    return 1;
+}
+
 #else
 
 int rnn__panels_avx512_available(void) { return 0; }
+
+int rnn__gemm_nn_avx512(int M, int N, int K, float alpha, const float *A, ptrdiff_t ars,
+                        ptrdiff_t acs, const float *B, ptrdiff_t ldb, float beta, float *C,
+                        ptrdiff_t ldc, const float *S, ptrdiff_t lds) {
+    (void)M; (void)N; (void)K; (void)alpha; (void)A; (void)ars; (void)acs; (void)B; (void)ldb;
+    (void)beta; (void)C; (void)ldc; (void)S; (void)lds;
+    return 0;
+}
 
 void rnn__panels_chunk_avx512(int M, int K, int ld_panel, const float *A, int lda,
                               const float *block, int lo, int hi, size_t col0, int beta,

@@ -40,6 +40,14 @@ int rnn__gemm_panels_isa(int isa, int M, int K, const float *A, int lda, const f
  * rnn__gemm_panels with them: rows [0, K) of the panels of block `block` (ld_panel rows apart),
  * columns [lo, hi) of the block, C and S addressed at column col0 + j. */
 int rnn__panels_avx512_available(void);
+/* gemm_avx2.c's NN/TN tiles (A element (i,k) at A[i*ars + k*acs]; C = alpha acc + beta S, S
+ * C itself or a bias row with lds 0) with AVX-512, for M > 1: the same bits. Returns 0,
+ * computing nothing, where the CPU lacks AVX-512F. */
+int rnn__gemm_nn_avx512(int M, int N, int K, float alpha, const float *A, ptrdiff_t ars,
+                        ptrdiff_t acs, const float *B, ptrdiff_t ldb, float beta, float *C,
+                        ptrdiff_t ldc, const float *S, ptrdiff_t lds);
+/* Tests set this to 1 to run the AVX2 tiles of rnn__gemm_fast on a CPU with AVX-512. */
+extern int rnn__gemm_avx2_only;
 void rnn__panels_chunk_avx512(int M, int K, int ld_panel, const float *A, int lda,
                               const float *block, int lo, int hi, size_t col0, int beta,
                               const float *S, int lds, float *C, int ldc);
