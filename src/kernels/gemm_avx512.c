@@ -3,8 +3,9 @@
  * panel vectors, one broadcast) against the AVX2 kernel's 6 rows x 2 half-panels, so each
  * broadcast of A feeds twice and each load of a panel twice the multiply-adds, at twice the
  * width (12 x 2 measured ahead of 8 x 3, 6 x 4, 14 x 2 and 16 x 1 on B4's and B3's per-thread
- * steps, bench/README.md). Used for the recurrent kernels of large layers (forward h U, backward dZ U^T);
- * rnn__gemm_panels picks it where the CPU has AVX-512F.
+ * steps, bench/README.md). Used for the recurrent kernels on the team (forward h U, backward
+ * dZ U^T); rnn__gemm_panels picks it where the CPU has AVX-512F. Also here: the same tiles on B
+ * read in place, for gemm_avx2.c's products of several rows (rnn__gemm_nn_avx512).
  *
  * Numerics: each lane runs acc = 0; acc = fma(a_k, b_kj, acc) for k in order, then old value +
  * acc (or acc), exactly the AVX2 tiles' chain for that element, so the bits are the AVX2
