@@ -138,6 +138,7 @@ $(BUILD)/obj/src/kernels/gates.o: ALL_CFLAGS += -O3 -Wno-psabi $(VMATH_EXTRA)
 # The AVX2 product tiles: -O3 unrolls their fixed-size accumulator arrays into registers.
 $(BUILD)/obj/src/kernels/gemm_avx2.o: ALL_CFLAGS += -O3 -Wno-psabi $(VMATH_EXTRA)
 $(BUILD)/obj/src/kernels/gemm_packed.o: ALL_CFLAGS += -O3 -Wno-psabi $(VMATH_EXTRA)
+$(BUILD)/obj/src/kernels/gemm_avx512.o: ALL_CFLAGS += -O3 -Wno-psabi $(VMATH_EXTRA)
 $(BUILD)/obj/src/kernels/qmatvec.o: ALL_CFLAGS += -O3 -Wno-psabi $(VMATH_EXTRA)
 $(BUILD)/obj/src/kernels/qgemm.o: ALL_CFLAGS += -O3 -Wno-psabi
 # The orthogonal initializer's reflection loops (rng.c): -O3 vectorises them (same IEEE operations).

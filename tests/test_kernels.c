@@ -106,6 +106,57 @@ static void test_gemm_fast(void) {
     (void)fast;
 }
 
+/* The AVX-512 tiles behind rnn__gemm_fast (kernels/gemm_avx512.c, products of more than one
+ * row, NN and TN, with and without a bias row) against the AVX2 tiles, forced with
+ * rnn__gemm_avx2_only: the same bits on odd shapes (rows around the 12-row tiles and the
+ * 96-row chunks, N around the 16- and 32-column tiles, alpha, beta 0, 1 and other), nothing
+ * written past N. */
+static void test_gemm_fast_avx512(void) {
+    if (!rnn__panels_avx512_available()) return;
+    rnn_rng r;
+    rnn__rng_seed(&r, 12);
+    const int sizes[][3] = {{2, 5, 3},    {3, 17, 9},   {11, 31, 8},  {12, 32, 64},
+                            {13, 33, 1},  {25, 47, 17}, {97, 70, 40}, {16, 256, 64},
+                            {130, 136, 7}, {6, 600, 100}};
+    for (size_t c = 0; c < sizeof sizes / sizeof sizes[0]; c++) {
+        const int M = sizes[c][0], N = sizes[c][1], K = sizes[c][2];
+        for (int ta = 0; ta < 2; ta++)
+            for (int mode = 0; mode < 4; mode++) { /* beta 0, 1, 0.5 with alpha 0.75, bias */
+                const float beta = mode == 0 ? 0.0f : mode == 2 ? 0.5f : 1.0f;
+                const float alpha = mode == 2 ? 0.75f : 1.0f;
+                if (ta && mode == 3) continue;
+                const int lda = (ta ? M : K) + 1, ldb = N + 3, ldc = N + 2;
+                float *A = malloc(sizeof(float) * (ta ? K : M) * lda), *B = malloc(sizeof(float) * K * ldb);
+                float *bias = malloc(sizeof(float) * N), *C1 = malloc(sizeof(float) * M * ldc);
+                float *C2 = malloc(sizeof(float) * M * ldc), *C0 = malloc(sizeof(float) * M * ldc);
+                for (int i = 0; i < (ta ? K : M) * lda; i++) A[i] = (float)rnn__rng_uniform(&r) - 0.5f;
+                for (int i = 0; i < K * ldb; i++) B[i] = (float)rnn__rng_uniform(&r) - 0.5f;
+                for (int j = 0; j < N; j++) bias[j] = (float)rnn__rng_uniform(&r);
+                for (int i = 0; i < M * ldc; i++) C0[i] = C1[i] = C2[i] = (float)rnn__rng_uniform(&r);
+                if (mode == 0) C1[0] = C2[0] = NAN; /* beta 0 must not read C */
+                int done = 1;
+                for (int run = 0; run < 2; run++) {
+                    float *C = run ? C2 : C1;
+                    rnn__gemm_avx2_only = run;
+                    if (mode == 3)
+                        done &= rnn__gemm_fast_bias(M, N, K, A, lda, B, ldb, bias, C, ldc);
+                    else
+                        done &= rnn__gemm_fast(ta, 0, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+                }
+                rnn__gemm_avx2_only = 0;
+                CHECK(done, "gemm_fast avx512 %dx%dx%d: nothing computed", M, N, K);
+                CHECK(memcmp(C1, C2, sizeof(float) * M * ldc) == 0,
+                      "gemm_fast %dx%dx%d ta=%d mode %d: AVX-512 and AVX2 tiles differ", M, N, K,
+                      ta, mode);
+                int past = 1;
+                for (int i = 0; i < M; i++) past &= C1[i * ldc + N] == C0[i * ldc + N];
+                CHECK(past && !isnan(C1[0]), "gemm_fast %dx%dx%d mode %d: wrote past N or read C",
+                      M, N, K, mode);
+                free(A); free(B); free(bias); free(C0); free(C1); free(C2);
+            }
+    }
+}
+
 /* Products against packed panels (kernels/gemm_packed.c): for K <= RNN_PANEL_KC the same bits
  * as the unpacked AVX2 tiles (RNN_GEMM_OWN, with and without a bias row) on every column range a thread
  * can get (lo a multiple of 8, any hi), row counts around the 6-row tiles and their blocks,
@@ -189,6 +240,81 @@ static void test_gemm_panels(void) {
                       c, K, mode, worst);
         }
         free(A); free(B); free(Bn); free(bias); free(C1); free(C2); free(C3); free(P);
+    }
+}
+
+/* The AVX-512 panel tiles (kernels/gemm_avx512.c) against the AVX2 ones, each forced: the same
+ * bits on odd shapes - rows around the 8-row and 6-row tiles, column ranges that start half-way
+ * into a panel and end anywhere, groups of 1 to 3 panels and their tails, chunked sums (K above
+ * RNN_PANEL_KC) - with beta 0 (C never read: a NaN there), C's old values and a bias row, and
+ * within rounding of the plain loops; nothing written outside the range. */
+static void test_gemm_panels_isas(void) {
+    const int has512 = rnn__panels_avx512_available(), has2 = rnn__gemm_panels_available();
+    if (!has512 || !has2) {
+        CHECK(!has512 || rnn__gemm_panels_isa(RNN_PANELS_AVX512, 0, 1, NULL, 1, NULL, 8, 0, 0, 8,
+                                              0, NULL, 0, NULL, 1),
+              "the AVX-512 panels refuse work on a CPU that has them");
+        CHECK(has512 || !rnn__gemm_panels_isa(RNN_PANELS_AVX512, 1, 1, NULL, 1, NULL, 8, 0, 0, 8,
+                                              0, NULL, 0, NULL, 1),
+              "the AVX-512 panels claim work without AVX-512");
+        return;
+    }
+    rnn_rng r;
+    rnn__rng_seed(&r, 11);
+    /* M, K, width (per block), groups, lo, hi */
+    const int cases[][6] = {{1, 5, 16, 1, 0, 16},     {7, 3, 24, 2, 8, 24},
+                            {9, 19, 72, 4, 8, 67},    {15, 64, 100, 3, 24, 97},
+                            {17, 130, 56, 4, 0, 56},  {23, 512, 200, 1, 40, 200},
+                            {33, 700, 48, 2, 8, 41},  {8, 1029, 80, 4, 16, 80},
+                            {70, 40, 130, 3, 0, 130}, {2, 511, 33, 2, 0, 33}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        const int M = cases[c][0], K = cases[c][1], W = cases[c][2], G = cases[c][3];
+        const int lo = cases[c][4], hi = cases[c][5], N = G * W;
+        const int lda = K + 1, ldc = N + 3, ldb = N + 2;
+        float *A = malloc(sizeof(float) * M * lda), *B = malloc(sizeof(float) * K * ldb);
+        float *bias = malloc(sizeof(float) * N), *P = malloc(sizeof(float) * rnn__panels_floats(K, G, W));
+        float *C1 = malloc(sizeof(float) * M * ldc), *C2 = malloc(sizeof(float) * M * ldc);
+        float *C3 = malloc(sizeof(float) * M * ldc);
+        for (int i = 0; i < M * lda; i++) A[i] = (float)rnn__rng_uniform(&r) - 0.5f;
+        for (int i = 0; i < K * ldb; i++) B[i] = (float)rnn__rng_uniform(&r) - 0.5f;
+        for (int j = 0; j < N; j++) bias[j] = (float)rnn__rng_uniform(&r);
+        rnn__pack_panels(P, B, ldb, 0, K, G, W, 0, -1);
+        for (int mode = 0; mode < 3; mode++) { /* beta 0, C's old values, a bias row */
+            for (int i = 0; i < M * ldc; i++) C1[i] = C2[i] = C3[i] = (float)rnn__rng_uniform(&r);
+            if (mode == 0) C1[lo] = C2[lo] = NAN; /* in the range: overwritten */
+            int done = 1;
+            for (int g = 0; g < G; g++) {
+                const float *S1 = mode == 2 ? bias : C1, *S2 = mode == 2 ? bias : C2;
+                done &= rnn__gemm_panels_isa(RNN_PANELS_AVX512, M, K, A, lda, P, W, g, lo, hi,
+                                             mode != 0, S1, mode == 2 ? 0 : ldc, C1, ldc);
+                done &= rnn__gemm_panels_isa(RNN_PANELS_AVX2, M, K, A, lda, P, W, g, lo, hi,
+                                             mode != 0, S2, mode == 2 ? 0 : ldc, C2, ldc);
+                const int c0 = g * W + lo;
+                if (mode == 2)
+                    rnn__product(M, hi - lo, K, A, lda, B + c0, ldb, C3 + c0, ldc,
+                                 RNN_GEMM(.bias = bias + c0, .kernel = RNN_GEMM_LOOPS));
+                else
+                    rnn__product(M, hi - lo, K, A, lda, B + c0, ldb, C3 + c0, ldc,
+                                 RNN_GEMM(.beta = mode ? 1.0f : 0.0f, .kernel = RNN_GEMM_LOOPS));
+            }
+            CHECK(done, "panels isas case %zu mode %d: a kernel did nothing", c, mode);
+            int outside = 1;
+            double worst = 0;
+            for (int i = 0; i < M; i++)
+                for (int j = 0; j < ldc; j++) {
+                    const size_t e = (size_t)i * ldc + j;
+                    const int in = j < N && j % W >= lo && j % W < hi;
+                    if (!in) outside &= C1[e] == C3[e];
+                    else worst = fmax(worst, fabs((double)C1[e] - C3[e]));
+                }
+            CHECK(memcmp(C1, C2, sizeof(float) * M * ldc) == 0,
+                  "panels isas case %zu mode %d: AVX-512 and AVX2 differ", c, mode);
+            CHECK(outside, "panels isas case %zu mode %d: AVX-512 wrote outside its columns", c,
+                  mode);
+            CHECK(worst < 1e-5 * K + 1e-6, "panels isas case %zu mode %d: max diff %g from the loops",
+                  c, mode, worst);
+        }
+        free(A); free(B); free(bias); free(P); free(C1); free(C2); free(C3);
     }
 }
 
@@ -551,7 +677,9 @@ static void test_activations(void) {
 int main(void) {
     test_gemm();
     test_gemm_fast();
+    test_gemm_fast_avx512();
     test_gemm_panels();
+    test_gemm_panels_isas();
     test_vmath_accuracy();
     test_fused_gates();
     test_colsum();

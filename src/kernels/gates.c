@@ -6,8 +6,9 @@
  * activation-derivative switch per element, which the compiler cannot vectorise.
  *
  * The forward passes come in two variants like vmath.c's: AVX2 + FMA activations where the CPU
- * has them (chosen at run time by vmath_fma()), the portable activations (cloned for AVX2 and
- * the baseline) elsewhere. The cell arithmetic outside the activations has no contraction
+ * has them (chosen at run time by vmath_fma(); on 16 lanes where it also has AVX-512F,
+ * vmath_512(), the same operations per lane and so the same bits), the portable activations
+ * (cloned for AVX2 and the baseline) elsewhere. The cell arithmetic outside the activations has no contraction
  * (-std=c11), and vmath.c picks the same variant, so on any one machine the fused passes give
  * the same bits as the general loops of the layers (tests/test_kernels.c checks both variants).
  * Results of the FMA variant differ in the last bits from the portable one, as the AVX2 product
@@ -62,11 +63,16 @@ static inline __attribute__((always_inline)) void store8(float *p, v8f v) { memc
 LSTM_FORWARD(lstm_forward, VMATH_CLONES, apply8)
 #if VMATH_HAVE_FMA
 LSTM_FORWARD(lstm_forward_fma, VMATH_FMA_ATTR, apply8_fma)
+LSTM_FORWARD(lstm_forward_512, VMATH_512_ATTR, apply16_512)
 #endif
 
 void rnn__lstm_gates_forward(float *z, const float *c_prev, float *c, float *tc, float *h, int B,
                              int H, int j0, int j1) {
 #if VMATH_HAVE_FMA
+    if (vmath_512()) {
+        lstm_forward_512(z, c_prev, c, tc, h, B, H, j0, j1);
+        return;
+    }
     if (vmath_fma()) {
         lstm_forward_fma(z, c_prev, c, tc, h, B, H, j0, j1);
         return;
@@ -137,11 +143,16 @@ void rnn__lstm_gates_backward(float *z, const float *tc, const float *c_prev, co
 GRU_FORWARD(gru_forward, VMATH_CLONES, apply8)
 #if VMATH_HAVE_FMA
 GRU_FORWARD(gru_forward_fma, VMATH_FMA_ATTR, apply8_fma)
+GRU_FORWARD(gru_forward_512, VMATH_512_ATTR, apply16_512)
 #endif
 
 void rnn__gru_gates_forward(float *x, const float *g, const float *h_prev, float *h, float *aux,
                             int B, int H, int j0, int j1) {
 #if VMATH_HAVE_FMA
+    if (vmath_512()) {
+        gru_forward_512(x, g, h_prev, h, aux, B, H, j0, j1);
+        return;
+    }
     if (vmath_fma()) {
         gru_forward_fma(x, g, h_prev, h, aux, B, H, j0, j1);
         return;

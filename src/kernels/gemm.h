@@ -18,8 +18,9 @@ typedef enum {
     /* By size (above): the loops, the AVX2 tiles or the BLAS; large products split between
      * the current team's threads. */
     RNN_GEMM_AUTO = 0,
-    /* On the calling thread, never the BLAS: the AVX2 tiles where the CPU has them, else the
-     * loops. For the per-thread products of the team's step loops. */
+    /* On the calling thread, never the BLAS: the AVX2 tiles where the CPU has them (their
+     * AVX-512 twins, the same bits, where it has those), else the loops. For the per-thread
+     * products of the team's step loops. */
     RNN_GEMM_OWN,
     /* A team thread's slice of a step's product: the BLAS when `large` is set and the BLAS runs
      * single-threaded (the host's setting), else RNN_GEMM_OWN. The team decides `large` from
@@ -27,7 +28,8 @@ typedef enum {
     RNN_GEMM_SLICE,
     /* B is rnn__pack_panels' copy (gemm_packed.h) of a K x (groups * width) matrix; op(B) is
      * the columns [col, col + N) of its block `group`, col a multiple of 8. The same bits as
-     * RNN_GEMM_OWN for K <= RNN_PANEL_KC and M > 1. No transposes; alpha 1; beta 0 or 1. */
+     * RNN_GEMM_OWN for K <= RNN_PANEL_KC and M > 1, with the AVX2 or the AVX-512 tiles
+     * (gemm_kernels.h). No transposes; alpha 1; beta 0 or 1. */
     RNN_GEMM_PANELS,
     /* The portable loops: the reference the tests compare the others with. */
     RNN_GEMM_LOOPS,
@@ -55,6 +57,9 @@ int rnn__product(int M, int N, int K, const float *A, int lda, const float *B, i
 
 /* Whether RNN_GEMM_PANELS computes anything on this CPU. */
 int rnn__gemm_panels_available(void);
+/* Whether it runs the AVX-512 tiles (gemm_avx512.c) on this CPU: the same bits as the AVX2
+ * ones, faster. */
+int rnn__gemm_panels_avx512(void);
 
 /* Whole products of a step from this many multiply-adds up are `large` for RNN_GEMM_SLICE
  * (bench/README.md, "Large products split by the same threads", has the measurements). */

@@ -17,8 +17,12 @@
  * threads, no run-time blocking choices. beta == 0 never reads C (NaN/Inf in C are dropped, as
  * the BLAS does). Compiled at -O3 (Makefile) so that the fixed-size tiles unroll into
  * registers. Selected at run time with __builtin_cpu_supports; other CPUs and compilers get
- * rnn__gemm_fast() == 0 and the caller's plain loops. */
+ * rnn__gemm_fast() == 0 and the caller's plain loops. Where the CPU has AVX-512F, NN and TN
+ * products of more than one row run gemm_avx512.c's 16-lane tiles instead, which do the same
+ * operations per element and so give the same bits. */
 #include "kernels/gemm_kernels.h"
+
+int rnn__gemm_avx2_only = 0;
 
 #if defined(__GNUC__) && defined(__x86_64__)
 #include <immintrin.h>
@@ -207,6 +211,10 @@ AVX2 static void gemm_nn(int M, int N, int K, float alpha, const float *A, ptrdi
         gemv_rows(N, K, alpha, A, acs, B, ldb, beta, C, S);
         return;
     }
+    /* the same operations per element on 16 lanes where the CPU has AVX-512 */
+    if (!rnn__gemm_avx2_only &&
+        rnn__gemm_nn_avx512(M, N, K, alpha, A, ars, acs, B, ldb, beta, C, ldc, S, lds))
+        return;
     const int mr_max = M <= 3 ? M : 6;
     const int nv_max = mr_max == 1 ? 8 : mr_max <= 3 ? 4 : 2;
     const int nvec = N / 8;

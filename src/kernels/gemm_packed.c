@@ -132,14 +132,40 @@ static void chunk(int M, int K, int ld_panel, const float *A, int lda, const flo
                   int lo, int hi, size_t col0, int beta, const float *S, int lds, float *C,
                   int ldc);
 
+static void chunk_avx512(int M, int K, int ld_panel, const float *A, int lda, const float *block,
+                         int lo, int hi, size_t col0, int beta, const float *S, int lds, float *C,
+                         int ldc) {
+    rnn__panels_chunk_avx512(M, K, ld_panel, A, lda, block, lo, hi, col0, beta, S, lds, C, ldc);
+}
+
 int rnn__gemm_panels_available(void) {
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+
+int rnn__gemm_panels_avx512(void) { return rnn__panels_avx512_available(); }
+
+typedef void (*chunk_fn)(int, int, int, const float *, int, const float *, int, int, size_t, int,
+                         const float *, int, float *, int);
+
+/* The AVX-512 chunk where the CPU has it (and isa allows it), else the AVX2 one; NULL: none. */
+static chunk_fn chunk_for(int isa) {
+    if (isa != RNN_PANELS_AVX2 && rnn__panels_avx512_available()) return chunk_avx512;
+    if (isa == RNN_PANELS_AVX512 || !rnn__gemm_panels_available()) return NULL;
+    return chunk;
 }
 
 int rnn__gemm_panels(int M, int K, const float *A, int lda, const float *panels, int width,
                      int g, int lo, int hi, int beta, const float *S, int lds,
                      float *C, int ldc) {
-    if (!rnn__gemm_panels_available() || (lo & 7)) return 0;
+    return rnn__gemm_panels_isa(RNN_PANELS_BEST, M, K, A, lda, panels, width, g, lo, hi, beta, S,
+                                lds, C, ldc);
+}
+
+int rnn__gemm_panels_isa(int isa, int M, int K, const float *A, int lda, const float *panels,
+                         int width, int g, int lo, int hi, int beta, const float *S, int lds,
+                         float *C, int ldc) {
+    const chunk_fn run = chunk_for(isa);
+    if (!run || (lo & 7)) return 0;
     if (M <= 0 || hi <= lo) return 1;
     if (!beta) { /* S is never read; keep its pointer arithmetic inside C */
         S = C;
@@ -157,12 +183,12 @@ int rnn__gemm_panels(int M, int K, const float *A, int lda, const float *panels,
     if (K > RNN_PANEL_KC) { /* in chunks of RNN_PANEL_KC rows of B, each added to C in turn */
         for (int k0 = 0; k0 < K; k0 += RNN_PANEL_KC) {
             const int kc = K - k0 < RNN_PANEL_KC ? K - k0 : RNN_PANEL_KC;
-            chunk(M, kc, K, A + k0, lda, block + (size_t)k0 * RNN_PANEL, lo, hi, col0,
-                  k0 ? 1 : beta, k0 ? C : S, k0 ? ldc : lds, C, ldc);
+            run(M, kc, K, A + k0, lda, block + (size_t)k0 * RNN_PANEL, lo, hi, col0,
+                k0 ? 1 : beta, k0 ? C : S, k0 ? ldc : lds, C, ldc);
         }
         return 1;
     }
-    chunk(M, K, K, A, lda, block, lo, hi, col0, beta, S, lds, C, ldc);
+    run(M, K, K, A, lda, block, lo, hi, col0, beta, S, lds, C, ldc);
     return 1;
 }
 
@@ -199,10 +225,19 @@ static void chunk(int M, int K, int ld_panel, const float *A, int lda, const flo
 
 int rnn__gemm_panels_available(void) { return 0; }
 
+int rnn__gemm_panels_avx512(void) { return 0; }
+
 int rnn__gemm_panels(int M, int K, const float *A, int lda, const float *panels, int width,
                      int g, int lo, int hi, int beta, const float *S, int lds,
                      float *C, int ldc) {
-    (void)M; (void)K; (void)A; (void)lda; (void)panels; (void)width; (void)g;
+    return rnn__gemm_panels_isa(RNN_PANELS_BEST, M, K, A, lda, panels, width, g, lo, hi, beta, S,
+                                lds, C, ldc);
+}
+
+int rnn__gemm_panels_isa(int isa, int M, int K, const float *A, int lda, const float *panels,
+                         int width, int g, int lo, int hi, int beta, const float *S, int lds,
+                         float *C, int ldc) {
+    (void)isa; (void)M; (void)K; (void)A; (void)lda; (void)panels; (void)width; (void)g;
     (void)lo; (void)hi; (void)beta; (void)S; (void)lds; (void)C; (void)ldc;
     return 0;
 }

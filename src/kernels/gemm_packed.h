@@ -9,6 +9,10 @@
  * into panels of 16; panel p of block g holds, for k = 0..K-1, the 16 floats B[k, g*width +
  * 16p .. +16) (zeros past the block's end), so a product walks each panel front to back.
  *
+ * Kernels: AVX-512 tiles of 12 rows x 2 panels (gemm_avx512.c) where the CPU has AVX-512F,
+ * else AVX2 tiles of 6 rows x 16 columns (gemm_packed.c); both run the chain below per element,
+ * so they give the same bits.
+ *
  * Numerics: for K <= RNN_PANEL_KC every element of C is computed exactly as the AVX2 tiles of
  * gemm_avx2.c compute it (acc = 0; acc = fma(a_k, b_kj, acc) for k in order; then old value +
  * acc; RNN_GEMM_OWN sends single rows to another path), whatever the column range, the row

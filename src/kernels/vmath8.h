@@ -102,9 +102,62 @@ static inline __attribute__((always_inline)) void store_n(float *p, v8f v, int n
 #undef MADD
 #undef LO
 #undef HI
+
+/* The FMA variant on 16 lanes, for the fused cell passes (gates.c) where the CPU has AVX-512F:
+ * the same operations lane by lane (fused multiply-adds, max/min with the same NaN rule, IEEE
+ * division), so the same bits as the 8-lane FMA variant; apply16_512 below. */
+typedef float v16f __attribute__((vector_size(64)));
+typedef uint32_t v16u __attribute__((vector_size(64)));
+typedef float v16f_u __attribute__((vector_size(64), aligned(4), may_alias));
+#define VMATH_512_ATTR __attribute__((target("avx512f,avx2,fma")))
+static inline int vmath_512(void) { return vmath_fma() && __builtin_cpu_supports("avx512f"); }
+#undef C8
+#define C8(c) ((v16f){c, c, c, c, c, c, c, c, c, c, c, c, c, c, c, c})
+#define v8f v16f
+#define v8u v16u
+#define V8_NO_APPLY
+#define V8_NAME(f) f##_512
+#define V8_ATTR __attribute__((always_inline)) VMATH_512_ATTR
+#define MADD(a, b, c) ((v16f)_mm512_fmadd_ps((__m512)(a), (__m512)(b), (__m512)(c)))
+#define LO(x, c) ((v16f)_mm512_max_ps(_mm512_set1_ps(c), (__m512)(x)))
+#define HI(x, c) ((v16f)_mm512_min_ps(_mm512_set1_ps(c), (__m512)(x)))
+#include "kernels/vmath8.h"
+#undef V8_NAME
+#undef V8_ATTR
+#undef MADD
+#undef LO
+#undef HI
+#undef V8_NO_APPLY
+#undef v8f
+#undef v8u
+#undef C8
+#define C8(c) ((v8f){c, c, c, c, c, c, c, c})
+
+/* apply8_fma on 16 lanes: 64 floats at a time, then 16, the rest (under 16) through apply8_fma;
+ * lanes are independent, so every grouping gives the same bits. */
+static inline __attribute__((always_inline)) VMATH_512_ATTR void apply16_512(float *y,
+                                                                              const float *x,
+                                                                              long n,
+                                                                              const int is_tanh) {
+    long i = 0;
+    for (; i + 64 <= n; i += 64) {
+        v16f v[4];
+        for (int k = 0; k < 4; k++) v[k] = *(const v16f_u *)(x + i + 16 * k);
+        if (is_tanh) tanh8n_512(v, 4);
+        else sigmoid8n_512(v, 4);
+        for (int k = 0; k < 4; k++) *(v16f_u *)(y + i + 16 * k) = v[k];
+    }
+    for (; i + 16 <= n; i += 16) {
+        v16f v = *(const v16f_u *)(x + i);
+        if (is_tanh) tanh8n_512(&v, 1);
+        else sigmoid8n_512(&v, 1);
+        *(v16f_u *)(y + i) = v;
+    }
+    if (i < n) apply8_fma(y + i, x + i, n - i, is_tanh);
+}
 #endif
 
-#elif defined(V8_NAME) /* the body, included twice above */
+#elif defined(V8_NAME) /* the body, included three times above */
 
 /* Every function works on K <= 4 independent vectors at once (K a constant: the loops over k
  * unroll), one step of all K after the other, so that the core has K exp chains in flight
@@ -192,6 +245,7 @@ static inline V8_ATTR void V8_NAME(tanh8n)(v8f *x, const int K) {
     }
 }
 
+#ifndef V8_NO_APPLY
 /* y[0, n) = tanh or sigmoid (is_tanh a constant) of x[0, n); y == x allowed. 32 floats at a time,
  * then 8, then the tail through a zero-padded vector: lanes are independent, so every grouping
  * gives the same bits. */
@@ -219,6 +273,8 @@ static inline V8_ATTR void V8_NAME(apply8)(float *y, const float *x, long n, con
         store_n(y + i, v, (int)(n - i));
     }
 }
+
+#endif
 
 static inline V8_ATTR v8f V8_NAME(sigmoid8)(v8f x) {
     V8_NAME(sigmoid8n)(&x, 1);

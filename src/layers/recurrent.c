@@ -40,8 +40,10 @@ int rnn__recurrent_use_team(const rnn_recurrent *r, int B) {
 }
 
 int rnn__recurrent_use_panels(const rnn_recurrent *r, int B, int backward) {
-    return rnn__recurrent_use_team(r, B) && rnn__gemm_panels_available() &&
-           (backward ? B >= 4 : rnn__recurrent_step_is_large(r, B));
+    if (!rnn__recurrent_use_team(r, B) || !rnn__gemm_panels_available()) return 0;
+    if (backward || rnn__gemm_panels_avx512())
+        return B >= 4 && (backward || r->H <= RNN_PANEL_KC || rnn__recurrent_step_is_large(r, B));
+    return rnn__recurrent_step_is_large(r, B);
 }
 
 void rnn__recurrent_project_step(const rnn_recurrent *r, float *z, const float *x, int rows,

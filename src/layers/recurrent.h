@@ -186,10 +186,11 @@ static inline int rnn__recurrent_step_is_large(const rnn_recurrent *r, int B) {
 
 /* Whether the team's step loops for a batch of B rows read the recurrent kernel from panels, on
  * a CPU with AVX2/FMA: forward (h U) for large steps (rnn__recurrent_step_is_large; below that
- * the AVX2 tiles on U in place were as fast), backward (dZ U^T, from U^T's panels) for every
- * team step of at least 4 rows (bench/README.md, "Packed recurrent kernels"). Decided from
- * shapes only, never from the number of threads above one, so the team's bits do not depend
- * on it. */
+ * the AVX2 tiles on U in place were as fast) and, where the panels run AVX-512, for every step
+ * of at least 4 rows with H <= RNN_PANEL_KC (there the panels give the in-place tiles' bits);
+ * backward (dZ U^T, from U^T's panels) for every team step of at least 4 rows (bench/README.md,
+ * "Packed recurrent kernels" and "AVX-512 panel tiles"). Decided from shapes and the CPU only,
+ * never from the number of threads above one, so the team's bits do not depend on it. */
 int rnn__recurrent_use_panels(const rnn_recurrent *r, int B, int backward);
 
 /* The copies (recurrent_copies.c). Each is refilled, by the team, when the weights it was made
