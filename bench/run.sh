@@ -176,10 +176,10 @@ peer_round() {
                 done ;;
             keras)
                 for k in $KERAS_POOLS; do
-                    kargs=""
-                    [ "$k" != default ] && kargs="--threads ${k%/*} --interop ${k#*/}"
+                    kargs="" lab=default
+                    [ "$k" != default ] && kargs="--threads ${k%/*} --interop ${k#*/}" lab="pools$k"
                     # shellcheck disable=SC2086
-                    record keras "pools$k" "$c" "$PY" tools/bench_keras.py "$c" --reps "$REPS" $kargs
+                    record keras "$lab" "$c" "$PY" tools/bench_keras.py "$c" --reps "$REPS" $kargs
                 done ;;
             onednn)
                 case $c in B2|B3|B4)
