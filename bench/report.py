@@ -23,7 +23,8 @@ METRICS = {
     "B2": [("train_samples_per_s", "training samples/s", True),
            ("infer_b256_samples_per_s", "inference samples/s (batch 256)", True)],
     "B3": [("train_step_ms", "training step ms", False), ("tokens_per_s", "tokens/s", True),
-           ("recurrent_forward_ms", "the two GRU layers' forward only, ms (oneDNN)", False)],
+           ("recurrent_forward_ms", "the two GRU layers' forward only, ms (oneDNN)", False),
+           ("recurrent_fwd_bwd_ms", "the two GRU layers' forward+backward only, ms (oneDNN)", False)],
     "B4": [("forward_ms", "forward ms", False), ("train_step_ms", "forward+backward+Adam ms", False),
            ("fwd_bwd_ms", "forward+backward ms, no optimizer (oneDNN)", False),
            ("forward_GFLOPs", "forward GFLOP/s", True), ("train_GFLOPs", "training GFLOP/s", True)],
@@ -40,8 +41,8 @@ TITLES = {
 }
 NOTES = {
     "B2": "oneDNN: inference only (the LSTM primitive, then the Dense(1) as a C loop).",
-    "B3": "oneDNN times only the two GRU layers' forward pass (no Embedding, Dense, loss, backward "
-          "or optimizer), so it has no training-step number to compare.",
+    "B3": "oneDNN times only the two GRU layers (forward; forward + backward), without the "
+          "Embedding, Dense, loss and optimizer, so it has no training-step number to compare.",
     "B4": "oneDNN's training step: forward-training and backward primitives, the MSE gradient and "
           "Adam as a C loop; fwd_bwd_ms leaves the Adam loop out.",
     "B5": "RTNeural: its Eigen backend, one thread, on librnn's own B5 weights (its outputs are "

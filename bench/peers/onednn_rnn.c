@@ -13,10 +13,12 @@
  *       clock starts; no training (the primitive has no optimizer or loss).
  *   B3  recurrent_forward_ms: forward inference of the two linear-before-reset GRU layers
  *       (oneDNN's lbr_gru = Keras's GRU with reset_after=True): GRU(512) on 64 features, then
- *       GRU(128), batch 32, T = 100. Not timed, because oneDNN has no such primitives for them
- *       here: the Embedding, the Dense, the loss, the backward pass and the optimizer; the input
- *       is a (100, 32, 64) seeded array in place of the embedding's output. No metric of this
- *       case is the same as librnn's (a training step), so it is reported apart.
+ *       GRU(128), batch 32, T = 100. recurrent_fwd_bwd_ms: their forward-training and backward
+ *       primitives (the second layer's output gradient is a seeded array; the first layer's
+ *       comes from the second's backward). Not timed, because oneDNN has no such primitives
+ *       for them here: the Embedding, the Dense, the loss and the optimizer; the input is a
+ *       (100, 32, 64) seeded array in place of the embedding's output. Neither is the same
+ *       metric as librnn's (a whole training step), so they are reported apart.
  *   B4  forward_ms: LSTM(512) forward inference on (T=100, N=64, 512), all steps' outputs.
  *       train_step_ms: forward training (keeping the workspace), the MSE gradient of the
  *       outputs against the seeded target, backward (data and weights), and an Adam update of
@@ -538,20 +540,44 @@ static int case_b3(int reps) {
     layer_init(&l1, 1, T, B, E, H1, 31);
     layer_init(&l2, 1, T, B, H1, H2, 34);
     float *y1 = floats((size_t)T * B * H1), *y2 = floats((size_t)T * B * H2);
-    dnnl_memory_t m1 = tnc_mem(T, B, H1, y1);
+    dnnl_memory_t src = tnc_mem(T, B, E, et), m1 = tnc_mem(T, B, H1, y1);
+    dnnl_memory_t m2 = tnc_mem(T, B, H2, y2);
     prim f1, f2;
-    make_forward(&f1, &l1, dnnl_forward_inference, tnc_mem(T, B, E, et), m1, NULL);
-    make_forward(&f2, &l2, dnnl_forward_inference, m1, tnc_mem(T, B, H2, y2), NULL);
-    double ts[64];
+    make_forward(&f1, &l1, dnnl_forward_inference, src, m1, NULL);
+    make_forward(&f2, &l2, dnnl_forward_inference, m1, m2, NULL);
+    /* training: both layers forward (keeping workspaces), then backward from a seeded gradient
+     * of the second layer's outputs down to the first layer's input */
+    float *gy2 = floats((size_t)T * B * H2);
+    uniform(gy2, (int64_t)T * B * H2, 35, 1e-3f);
+    dnnl_memory_t t1 = tnc_mem(T, B, H1, NULL), t2 = tnc_mem(T, B, H2, NULL);
+    dnnl_memory_t g2 = tnc_mem(T, B, H2, gy2), g1 = tnc_mem(T, B, H1, NULL);
+    dnnl_memory_t g0 = tnc_mem(T, B, E, NULL), ws1, ws2, d[6];
+    prim ft1, ft2, bw1, bw2;
+    make_forward(&ft1, &l1, dnnl_forward_training, src, t1, &ws1);
+    make_forward(&ft2, &l2, dnnl_forward_training, t1, t2, &ws2);
+    make_backward(&bw2, &l2, &ft2, t1, t2, ws2, g2, g1, &d[0], &d[1], &d[2]);
+    make_backward(&bw1, &l1, &ft1, src, t1, ws1, g1, g0, &d[3], &d[4], &d[5]);
+    double ts[64], tt[64];
     for (int r = -1; r < reps; r++) {
         const double t0 = seconds();
         prim_run(&f1);
         prim_run(&f2);
         if (r >= 0) ts[r] = seconds() - t0;
     }
-    if (!isfinite(y2[(size_t)T * B * H2 - 1])) return fprintf(stderr, "onednn_rnn: B3 output not finite\n"), 1;
+    for (int r = -1; r < reps; r++) {
+        const double t0 = seconds();
+        prim_run(&ft1);
+        prim_run(&ft2);
+        for (int k = 0; k < 6; k++) memset(ptr(d[k]), 0, bytes(d[k]));
+        prim_run(&bw2);
+        prim_run(&bw1);
+        if (r >= 0) tt[r] = seconds() - t0;
+    }
+    if (!isfinite(y2[(size_t)T * B * H2 - 1]) || !isfinite(ptr(g0)[0]))
+        return fprintf(stderr, "onednn_rnn: B3 output not finite\n"), 1;
     head("B3", reps);
-    printf(", \"recurrent_forward_ms\": %.3f", median(ts, reps) * 1e3);
+    printf(", \"recurrent_forward_ms\": %.3f, \"recurrent_fwd_bwd_ms\": %.3f",
+           median(ts, reps) * 1e3, median(tt, reps) * 1e3);
     tail();
     return 0;
 }
