@@ -229,12 +229,45 @@ demo: deps
 	@$(MAKE) --no-print-directory $(BUILD)/rnn
 	$(BUILD)/rnn demo $(DEMO_ARGS)
 
-# The benchmark suite of issue 5 (librnn, PyTorch, Keras) -> bench/RESULTS.md; never part of
-# `make` or `make test`. The peers' environment .venv-bench is created on first use.
-.PHONY: bench
+# The benchmark suite of issues 5 and 18 (librnn against every configuration of PyTorch, Keras,
+# oneDNN and RTNeural) -> bench/RESULTS.md; never part of `make` or `make test`. Installs the
+# peers Debian packages (scripts/deps.sh BENCH=1: python3-torch, libdnnl-dev, libeigen3-dev) and
+# creates the PyPI peers' environment .venv-bench on first use; a peer that cannot be installed
+# is reported as missing. RTNEURAL_DIR: an RTNeural checkout (not packaged anywhere).
+.PHONY: bench bench-peers
 bench: deps
-	@$(MAKE) --no-print-directory $(BUILD)/rnn
-	BENCH_RNN=$(BUILD)/rnn sh bench/run.sh
+	@$(DEPS_ENV) BENCH=1 sh scripts/deps.sh || \
+	    echo "bench: some peers' packages are not installed; RESULTS.md names them as missing" >&2
+	@$(MAKE) --no-print-directory $(BUILD)/rnn bench-peers
+	BENCH_RNN=$(BUILD)/rnn BENCH_PEERS_DIR=$(BUILD)/peers sh bench/run.sh
+
+# The C and C++ peers (bench/peers/), for `make bench` only. Each that cannot be built leaves a
+# .missing file with the reason, which bench/run.sh puts in the report.
+RTNEURAL_DIR ?=
+PEER_CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -O2 $(WARN)
+RTNEURAL_FLAGS := -std=c++17 -O3 -march=native -DNDEBUG -DRTNEURAL_USE_EIGEN=1 \
+    -DRTNEURAL_DEFAULT_ALIGNMENT=32 -DEIGEN_STACK_ALLOCATION_LIMIT=0 -I/usr/include/eigen3 \
+    -I$(RTNEURAL_DIR) -I$(RTNEURAL_DIR)/modules/Eigen -Iinclude
+bench-peers:
+	@mkdir -p $(BUILD)/peers
+	@rm -f $(BUILD)/peers/*.missing
+	@$(CC) $(PEER_CFLAGS) bench/peers/onednn_rnn.c -o $(BUILD)/peers/onednn_rnn -ldnnl -lm \
+	    2>$(BUILD)/peers/onednn_rnn.log || { rm -f $(BUILD)/peers/onednn_rnn; \
+	    echo "oneDNN peer did not build (needs Debian's libdnnl-dev): $$(grep -m1 error $(BUILD)/peers/onednn_rnn.log)" \
+	    >$(BUILD)/peers/onednn_rnn.missing; cat $(BUILD)/peers/onednn_rnn.missing; }
+	@rm -f $(BUILD)/peers/rtneural_b5 $(BUILD)/peers/rtneural_b5.version
+	@if [ -z "$(RTNEURAL_DIR)" ]; then \
+	    echo "RTNeural is not packaged in Debian or PyPI: set RTNEURAL_DIR to an RTNeural checkout (make bench RTNEURAL_DIR=...)" \
+	        >$(BUILD)/peers/rtneural_b5.missing; \
+	elif ! $(MAKE) --no-print-directory $(BUILD)/librnn.a >/dev/null || \
+	    ! $(CXX) $(RTNEURAL_FLAGS) bench/peers/rtneural_b5.cpp -o $(BUILD)/peers/rtneural_b5 \
+	        $(BUILD)/librnn.a $(LDLIBS) 2>$(BUILD)/peers/rtneural_b5.log; then \
+	    echo "RTNeural in RTNEURAL_DIR=$(RTNEURAL_DIR) did not build: $$(grep -m1 error $(BUILD)/peers/rtneural_b5.log)" \
+	        >$(BUILD)/peers/rtneural_b5.missing; cat $(BUILD)/peers/rtneural_b5.missing; \
+	else \
+	    { git -C "$(RTNEURAL_DIR)" describe --always --dirty 2>/dev/null || echo "snapshot in $(RTNEURAL_DIR)"; } \
+	        >$(BUILD)/peers/rtneural_b5.version; \
+	fi
 
 # rnn explain's gallery (docs/gallery, shown in the README): the scenario examples draw their
 # models (scripts/gallery.sh). tests/test_explain.sh fails when the committed files are stale.

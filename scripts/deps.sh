@@ -26,6 +26,11 @@
 #   with TEST=1:               libxml2-utils    tests/test_explain.sh parses every drawing (xmllint)
 #   with BROWSER=1:            chromium         make test-browser loads the gallery pages
 #   with FRESH=1:              debootstrap      make check-fresh builds its minimal root
+#   with BENCH=1 (make bench only): the peers of the benchmark suite that Debian packages:
+#                              python3-torch    Debian's PyTorch: /usr/bin/python3 imports torch
+#                              libdnnl-dev      oneDNN's C API: dnnl.h compiles, dnnl_version links
+#                              g++ libeigen3-dev  RTNeural's Eigen backend (RTNeural itself is
+#                                               not packaged: RTNEURAL_DIR, bench/README.md)
 #   with EXPORT=1 (make test-export-cross): the cross compilers and emulator the exported C is
 #                              checked with: gcc-arm-none-eabi libnewlib-arm-none-eabi (Cortex-M4:
 #                              a program calling expf links), gcc-arm-linux-gnueabihf
@@ -144,6 +149,16 @@ int main(void) { int ready = 0; return MPI_Initialized(&ready) != MPI_SUCCESS; }
     fi
     if [ "${FRESH:-0}" = 1 ]; then
         command -v debootstrap >/dev/null 2>&1 || missing="$missing debootstrap"
+    fi
+    if [ "${BENCH:-0}" = 1 ]; then
+        # Debian's own interpreter, not whatever python3 is first on PATH (a pyenv, a venv)
+        [ -x /usr/bin/python3 ] && /usr/bin/python3 -c "import torch" >/dev/null 2>&1 ||
+            missing="$missing python3-torch"
+        printf '#include <dnnl.h>\nint main(void) { return dnnl_version()->major < 1; }\n' >"$probe_dir/dnnl.c"
+        "$CC" "$probe_dir/dnnl.c" -o "$probe_dir/dnnl" -ldnnl >"$probe_dir/dnnl.log" 2>&1 ||
+            { missing="$missing libdnnl-dev"; failed="$failed dnnl"; }
+        command -v g++ >/dev/null 2>&1 || missing="$missing g++"
+        [ -f /usr/include/eigen3/Eigen/Dense ] || missing="$missing libeigen3-dev"
     fi
 }
 

@@ -3,11 +3,18 @@
 
     python tools/bench_torch.py CASE [--threads N] [--interop N] [--reps N]
 
+Runs under any PyTorch from 1.13 on: the PyPI wheel (.venv-bench/bin/python) and Debian's
+python3-torch (/usr/bin/python3), which bench/run.sh both run.
 CASE is B1..B6. Prints ONE JSON line on stdout with the metrics of the issue and peak_rss_mb.
 Models are nn.LSTM / nn.GRU + nn.Linear trained with torch.optim.Adam(lr=1e-3, eps=1e-7, the
 Keras epsilon); inference runs under torch.inference_mode(). Data are the splitmix64 values that
 cli/bench.c generates (bit-identical float32). Timings: warm-up, then the median of --reps
 repetitions (at least 5). --threads 0 / --interop 0 keep PyTorch's defaults.
+
+--threads N > 0 also sets OMP_NUM_THREADS, OPENBLAS_NUM_THREADS and MKL_NUM_THREADS to N before
+numpy or torch is loaded (unless the caller set them): torch.set_num_threads sizes PyTorch's own
+pool but not the BLAS's, and Debian's torch calls OpenBLAS, whose threads would otherwise come on
+top. The JSON line reports the three variables as the process saw them ("blas_env").
 """
 import argparse
 import json
@@ -17,9 +24,24 @@ import statistics
 import sys
 import time
 
-import numpy as np
+THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
-from bench_common import ROOT, airline_windows, b2_data, peak_rss_mb, timed, token_ids, uniform  # noqa: F401
+
+def _early_threads():
+    """--threads N from argv, before numpy loads a BLAS: the BLAS reads these once, at load."""
+    for k, a in enumerate(sys.argv):
+        v = a.split("=", 1)[1] if a.startswith("--threads=") else (
+            sys.argv[k + 1] if a == "--threads" and k + 1 < len(sys.argv) else None)
+        if v is not None and v.isdigit() and int(v) > 0:
+            for name in THREAD_VARS:
+                os.environ.setdefault(name, v)
+
+
+_early_threads()
+
+import numpy as np  # noqa: E402
+
+from bench_common import ROOT, airline_windows, b2_data, peak_rss_mb, timed, token_ids, uniform  # noqa: F401,E402
 
 
 # ----------------------------------------------------------------------------- PyTorch
@@ -45,7 +67,8 @@ def main():
     torch.manual_seed(0)
     head = {"impl": "pytorch", "version": torch.__version__, "case": args.case,
             "threads": torch.get_num_threads(), "interop_threads": torch.get_num_interop_threads(),
-            "reps": args.reps}
+            "reps": args.reps, "python": sys.executable,
+            "blas_env": " ".join(f"{v}={os.environ.get(v, '-')}" for v in THREAD_VARS)}
 
     def adam(model):
         return torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-7)
