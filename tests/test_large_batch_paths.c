@@ -1,14 +1,20 @@
 /* The work around a large batch's steps (issue 18, B4): the layout copies of the input (x into
- * the time-major xt) and of the returned sequence (hs into yseq), which the team's threads
- * share above a size, and the input check for NaN and Inf, which screens blocks of values
- * before it searches one. */
+ * the time-major xt), of the returned sequence (hs into yseq) and of the predictions into the
+ * caller's array, and the bias rows of a product split between the team (the input
+ * projection), which the team's threads share above a size; and the input check for NaN and
+ * Inf, which screens blocks of values before it searches one. */
 #include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#ifdef RNN_USE_CBLAS
+#include <cblas.h>
+#endif
+
 #include "check.h"
+#include "kernels/gemm.h"
 #include "kernels/team.h"
 #include "rnn.h"
 
@@ -67,6 +73,45 @@ static void check_copies(int go_backwards) {
     free(r3);
 }
 
+/* ---------------------------------------------------------------- bias rows on the team */
+
+/* C = bias + A B by size (RNN_GEMM_AUTO) on teams of 1 to 3, split by rows (M >= N) and by
+ * columns, against the loops; C starts as NaN, so a row or column the bias copy missed shows. */
+static void check_bias_split(void) {
+#ifdef OPENBLAS_VERSION
+    openblas_set_num_threads(1); /* the team splits products only over a one-thread BLAS */
+#endif
+    const int shapes[2][3] = {{200, 96, 128}, {48, 400, 128}};
+    rnn_set_threads(2);
+    for (int s = 0; s < 2; s++) {
+        const int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
+        float *A = malloc(sizeof(float) * (size_t)M * K);
+        float *Bm = malloc(sizeof(float) * (size_t)K * N);
+        float *bias = malloc(sizeof(float) * (size_t)N), *C = malloc(sizeof(float) * (size_t)M * N);
+        float *R = malloc(sizeof(float) * (size_t)M * N);
+        for (int i = 0; i < M * K; i++) A[i] = (float)((i * 37) % 101) / 50.0f - 1.0f;
+        for (int i = 0; i < K * N; i++) Bm[i] = (float)((i * 53) % 97) / 48.0f - 1.0f;
+        for (int j = 0; j < N; j++) bias[j] = 10.0f + (float)j;
+        rnn__product(M, N, K, A, K, Bm, N, R, N, RNN_GEMM(.bias = bias, .kernel = RNN_GEMM_LOOPS));
+        for (int n = 1; n <= 3; n++) {
+            rnn__team_set_size(n);
+            for (int i = 0; i < M * N; i++) C[i] = NAN;
+            rnn__product(M, N, K, A, K, Bm, N, C, N, RNN_GEMM(.bias = bias));
+            double worst = 0;
+            for (int i = 0; i < M * N; i++)
+                worst = fmax(worst, isnan(C[i]) ? INFINITY : fabs((double)C[i] - R[i]));
+            CHECK(worst <= 1e-3, "(%d x %d) x (%d x %d) with a bias on %d threads: off by %g", M,
+                  K, K, N, n, worst);
+        }
+        free(A);
+        free(Bm);
+        free(bias);
+        free(C);
+        free(R);
+    }
+    rnn_set_threads(0);
+}
+
 /* ---------------------------------------------------------------- NaN and Inf in x */
 
 /* Several blocks of 1024 values and a tail: a Dense model on (N, 4) inputs. */
@@ -119,6 +164,7 @@ int main(void) {
     check_copies(0);
     check_copies(1);
     rnn_set_threads(0);
+    check_bias_split();
     check_nonfinite();
     return check_report("test_large_batch_paths");
 }
