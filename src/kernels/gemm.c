@@ -135,7 +135,7 @@ static void gemm_slice(void *arg, int tid, int n) {
     if (hi > total) hi = total;
     if (lo >= hi) return;
     if (j->bias) /* each thread its own part: on one thread this copy of every row of a large
-                  * product kept the other core waiting */
+                  * product kept the other core waiting (bench/README.md) */
         copy_bias_rows(split_rows ? hi - lo : j->M, split_rows ? j->N : hi - lo,
                        split_rows ? j->bias : j->bias + lo,
                        j->C + (split_rows ? (size_t)lo * j->ldc : (size_t)lo), j->ldc);

@@ -318,8 +318,9 @@ static int steps_repeat(const float *xt, int T, int B, int F) {
 }
 
 /* The layout copies around the steps (x into xt, hs into yseq): large ones are shared by the
- * team's threads, each its own rows (the same copies, so the same values; on one thread these
- * were a tenth of B4's forward pass while the other core waited). */
+ * team's threads, each its own rows (the same copies, so the same values; on one thread they
+ * kept the other core waiting: bench/README.md, "B4's forward pass: the serial work around the
+ * products"). */
 #define TEAM_COPY_FLOATS (1 << 18)
 
 typedef struct {

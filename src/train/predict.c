@@ -10,8 +10,8 @@
 #include "train/train.h"
 
 /* A large batch's outputs are copied into the caller's array by the model's team, each thread
- * its own part (into freshly allocated pages: on one thread this copy was several percent of
- * B4's forward pass while the other core waited). The same bytes either way. */
+ * its own part (the array is new, so the copy also takes its pages' first faults; on one thread
+ * the other core waited for it, bench/README.md). The same bytes either way. */
 #define TEAM_COPY_FLOATS (1 << 18)
 
 typedef struct {
