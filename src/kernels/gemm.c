@@ -93,12 +93,18 @@ static int team_may_split(void) { return blas_threads() == 1; }
 static int team_may_split(void) { return 1; }
 #endif
 
+/* C = bias rows; the caller then adds the product with beta 1. */
+static void copy_bias_rows(int M, int N, const float *bias, float *C, int ldc) {
+    for (int i = 0; i < M; i++) memcpy(C + (size_t)i * ldc, bias, sizeof(float) * (size_t)N);
+}
+
 typedef struct {
     int trans_a, trans_b, M, N, K;
     float alpha, beta;
     const float *A, *B;
     int lda, ldb, ldc;
     float *C;
+    const float *bias; /* non-NULL: C = bias rows first (beta is then 1) */
 } gemm_job;
 
 /* The BLAS for the products it does best, else the AVX2 tiles, else the loops. */
@@ -128,6 +134,11 @@ static void gemm_slice(void *arg, int tid, int n) {
     int lo = 16 * (int)((long)blocks * tid / n), hi = 16 * (int)((long)blocks * (tid + 1) / n);
     if (hi > total) hi = total;
     if (lo >= hi) return;
+    if (j->bias) /* each thread its own part: on one thread this copy of every row of a large
+                  * product kept the other core waiting (bench/README.md) */
+        copy_bias_rows(split_rows ? hi - lo : j->M, split_rows ? j->N : hi - lo,
+                       split_rows ? j->bias : j->bias + lo,
+                       j->C + (split_rows ? (size_t)lo * j->ldc : (size_t)lo), j->ldc);
     if (split_rows) {
         const float *A = j->trans_a ? j->A + lo : j->A + (size_t)lo * j->lda;
         blas_or_own(j->trans_a, j->trans_b, hi - lo, j->N, j->K, j->alpha, A, j->lda, j->B,
@@ -139,15 +150,22 @@ static void gemm_slice(void *arg, int tid, int n) {
     }
 }
 
+/* bias: C = bias rows + op(A) op(B) (beta 1), else C = alpha op(A) op(B) + beta C. */
 static void product_auto(int ta, int tb, int M, int N, int K, float alpha, const float *A,
-                         int lda, const float *B, int ldb, float beta, float *C, int ldc) {
+                         int lda, const float *B, int ldb, float beta, float *C, int ldc,
+                         const float *bias) {
+    const int split = K > 0 && (double)M * N * K >= TEAM_GEMM_MACS && (M >= 32 || N >= 32) &&
+                      rnn__team_size() > 1 && team_may_split();
+    if (bias && !split) {
+        copy_bias_rows(M, N, bias, C, ldc);
+        bias = NULL;
+    }
     if (K <= 0) { /* empty sum: C = beta * C */
         rnn__gemm_loops(0, 0, M, N, 0, alpha, A, 1, B, 1, beta, C, ldc);
         return;
     }
-    if ((double)M * N * K >= TEAM_GEMM_MACS && (M >= 32 || N >= 32) && rnn__team_size() > 1 &&
-        team_may_split()) {
-        gemm_job job = {ta, tb, M, N, K, alpha, beta, A, B, lda, ldb, ldc, C};
+    if (split) {
+        gemm_job job = {ta, tb, M, N, K, alpha, beta, A, B, lda, ldb, ldc, C, bias};
         rnn__team_run(gemm_slice, &job);
         return;
     }
@@ -158,11 +176,6 @@ static void product_own(int ta, int tb, int M, int N, int K, float alpha, const 
                         int lda, const float *B, int ldb, float beta, float *C, int ldc) {
     if (K > 0 && rnn__gemm_fast(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc)) return;
     rnn__gemm_loops(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-}
-
-/* C = bias rows; the caller then adds the product with beta 1. */
-static void copy_bias_rows(int M, int N, const float *bias, float *C, int ldc) {
-    for (int i = 0; i < M; i++) memcpy(C + (size_t)i * ldc, bias, sizeof(float) * (size_t)N);
 }
 
 int rnn__product(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C,
@@ -191,8 +204,13 @@ int rnn__product(int M, int N, int K, const float *A, int lda, const float *B, i
         if (o->kernel == RNN_GEMM_OWN && K > 0 &&
             rnn__gemm_fast_bias(M, N, K, A, lda, B, ldb, o->bias, C, ldc))
             return 1;
-        copy_bias_rows(M, N, o->bias, C, ldc);
         beta = 1.0f;
+        if (o->kernel != RNN_GEMM_LOOPS && o->kernel != RNN_GEMM_OWN &&
+            o->kernel != RNN_GEMM_SLICE) { /* by size: the team's threads copy their parts */
+            product_auto(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, o->bias);
+            return 1;
+        }
+        copy_bias_rows(M, N, o->bias, C, ldc);
     }
     switch (o->kernel) {
     case RNN_GEMM_LOOPS:
@@ -213,7 +231,7 @@ int rnn__product(int M, int N, int K, const float *A, int lda, const float *B, i
         product_own(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
         break;
     default:
-        product_auto(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        product_auto(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, NULL);
         break;
     }
     return 1;

@@ -317,6 +317,54 @@ static int steps_repeat(const float *xt, int T, int B, int F) {
     return 1;
 }
 
+/* The layout copies around the steps (x into xt, hs into yseq): large ones are shared by the
+ * team's threads, each its own rows (the same copies, so the same values; on one thread they
+ * kept the other core waiting: bench/README.md, "B4's forward pass: the serial work around the
+ * products"). */
+#define TEAM_COPY_FLOATS (1 << 18)
+
+typedef struct {
+    rnn_recurrent *r;
+    const float *x; /* the input (B, T, F) */
+} copy_job;
+
+static int copy_on_team(size_t floats) {
+    return floats >= TEAM_COPY_FLOATS && rnn__team_size() > 1;
+}
+
+/* xt (T,B,F) from x (B,T,F) for thread tid's steps; go_backwards consumes input T-1 first. */
+static void copy_xt_job(void *arg, int tid, int n) {
+    const copy_job *job = arg;
+    rnn_recurrent *r = job->r;
+    const int B = r->B, T = r->T, F = (int)r->F;
+    const int t0 = (int)((long)T * tid / n), t1 = (int)((long)T * (tid + 1) / n);
+    for (int t = t0; t < t1; t++) {
+        int src_t = r->opt.go_backwards ? T - 1 - t : t;
+        for (int b = 0; b < B; b++) {
+            float *dst = r->xt + ((size_t)t * B + b) * F;
+            const float *src = job->x + ((size_t)b * T + src_t) * F;
+            if (F <= 16) /* a few features: a call to memcpy per row costs more than the copy */
+                for (int f = 0; f < F; f++) dst[f] = src[f];
+            else
+                memcpy(dst, src, sizeof(float) * (size_t)F);
+            if (r->plan.in_drop)
+                for (int f = 0; f < F; f++) dst[f] *= r->in_keep[(size_t)b * F + f];
+        }
+    }
+}
+
+/* yseq (B,T,H) from hs[1..T] (T,B,H) for thread tid's samples. */
+static void copy_yseq_job(void *arg, int tid, int n) {
+    const copy_job *job = arg;
+    const rnn_recurrent *r = job->r;
+    const int B = r->B, T = r->T, H = (int)r->H;
+    const int b0 = (int)((long)B * tid / n), b1 = (int)((long)B * (tid + 1) / n);
+    for (int b = b0; b < b1; b++)
+        for (int t = 0; t < T; t++)
+            memcpy(r->yseq + ((size_t)b * T + t) * H, r->hs + ((size_t)(t + 1) * B + b) * H,
+                   sizeof(float) * H);
+}
+
 /* The step plan of a forward call (rnn_step_plan), after xt and the mask are in place. Only
  * the projection's place and the input check depend on xt; nothing depends on timing. */
 static void decide_plan(rnn_recurrent *r, rnn_run_mode mode, int B, int T,
@@ -368,18 +416,10 @@ static rnn_status forward_begin(rnn_layer *layer, const rnn_tensor *const *input
     if (r->plan.rec_drop)
         draw_keep(r->rec_keep, (int64_t)B * H, r->opt.recurrent_dropout, ctx->rng);
     /* xt (T,B,F) from x (B,T,F); go_backwards consumes input T-1 first. */
-    for (int t = 0; t < T && !chained; t++) {
-        int src_t = r->opt.go_backwards ? T - 1 - t : t;
-        for (int b = 0; b < B; b++) {
-            float *dst = r->xt + ((size_t)t * B + b) * F;
-            const float *src = x->data + ((size_t)b * T + src_t) * F;
-            if (F <= 16) /* a few features: a call to memcpy per row costs more than the copy */
-                for (int f = 0; f < F; f++) dst[f] = src[f];
-            else
-                memcpy(dst, src, sizeof(float) * (size_t)F);
-            if (r->plan.in_drop)
-                for (int f = 0; f < F; f++) dst[f] *= r->in_keep[(size_t)b * F + f];
-        }
+    if (!chained) {
+        copy_job job = {r, x->data};
+        if (copy_on_team((size_t)T * B * F)) rnn__team_run(copy_xt_job, &job);
+        else copy_xt_job(&job, 0, 1);
     }
     /* The mask of input steps, time-major in processing order (NULL: every step is real). */
     r->mask = NULL;
@@ -445,10 +485,9 @@ static void forward_end(rnn_layer *layer, const rnn_run_ctx *ctx) {
     /* Outputs. The last state is contiguous in hs[T]: return views, not copies. */
     float *h_last = r->hs + (size_t)T * BH;
     if (r->opt.return_sequences) {
-        for (int b = 0; b < B; b++)
-            for (int t = 0; t < T; t++)
-                memcpy(r->yseq + ((size_t)b * T + t) * H, r->hs + ((size_t)(t + 1) * B + b) * H,
-                       sizeof(float) * H);
+        copy_job job = {r, NULL};
+        if (copy_on_team((size_t)T * B * H)) rnn__team_run(copy_yseq_job, &job);
+        else copy_yseq_job(&job, 0, 1);
         if (r->zero_output_for_mask && r->mask)
             for (int t = 0; t < T; t++)
                 for (int b = 0; b < B; b++)
