@@ -70,6 +70,48 @@ static void check_team(int n) {
     CHECK(nested_n == 1, "team of %d: a nested run used %d threads, expected 1", n, nested_n);
 }
 
+/* The hand-off: rnn__team_run returns only after every worker's last write of the job, and
+ * each job reaches the workers with its own argument, across many short jobs (the streaming
+ * case: the same function posted again and again, which the team does not rewrite when it is
+ * unchanged) and across changes of the team's size (the count of finished jobs restarts). */
+typedef struct {
+    int job;
+    int out[MAXT];
+} join_arg;
+
+static void join_fn(void *arg, int tid, int n) {
+    join_arg *a = arg;
+    (void)n;
+    volatile int spin = 0;
+    for (int i = 0; i < 300 * tid; i++) spin += i; /* the workers finish after the caller */
+    a->out[tid] = a->job;
+}
+
+static void check_join(void) {
+    static join_arg args[2];
+    const int sizes[] = {2, 3, 2, 1, 4, 2};
+    int bad = 0, first_bad_n = 0, first_bad_job = 0;
+    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+        const int n = sizes[s];
+        rnn__team_set_size(n);
+        const int jobs = n <= 2 ? 3000 : 100;
+        for (int j = 0; j < jobs; j++) {
+            /* the same argument for a run of jobs, then the other one */
+            join_arg *a = &args[(j / 7) & 1];
+            a->job = (int)s * 100000 + j + 1;
+            for (int t = 0; t < MAXT; t++) a->out[t] = 0;
+            const int ran_on = rnn__team_run(join_fn, a);
+            for (int t = 0; t < ran_on; t++)
+                if (a->out[t] != a->job && !bad++) {
+                    first_bad_n = n;
+                    first_bad_job = j;
+                }
+        }
+    }
+    CHECK(bad == 0, "%d jobs returned before a worker's write (or gave it another job's "
+          "argument); first: team of %d, job %d", bad, first_bad_n, first_bad_job);
+}
+
 static void check_units(void) {
     int lo, hi, covered = 0, ok = 1;
     for (int n = 1; n <= 8; n++)
@@ -317,6 +359,7 @@ static void check_stream(int gru) {
 int main(void) {
     check_units();
     for (int n = 1; n <= 4; n++) check_team(n);
+    check_join();
     check_fork();
     const model_spec specs[] = {
         {0, 20, 0, 0, 1, 6, 0}, {0, 64, 0, 0, 0, 6, 0}, {0, 20, 1, 1, 1, 6, 0}, {0, 36, 0, 1, 0, 6, 0},

@@ -23,12 +23,17 @@
 
 struct rnn__team {
     LINE atomic_uint seq; /* job number: workers start a job when it changes */
-    LINE atomic_int done; /* workers finished with the current job */
+    /* workers' jobs finished, counted since the workers started (never reset, so posting a job
+     * does not have to take this line back from the worker that wrote it last) */
+    LINE atomic_uint done;
+    /* the barrier's count and generation share a line: the last thread to arrive takes it once
+     * for its increment and then releases the others from it */
     LINE atomic_int bar_count;
-    LINE atomic_uint bar_gen;
+    atomic_uint bar_gen;
     LINE atomic_int sleepers;
-    atomic_int stop;
-    atomic_int busy; /* a run is in progress */
+    LINE atomic_int busy; /* a run is in progress (only callers touch this line) */
+    LINE atomic_int stop;
+    unsigned done_target; /* done when the current job is finished */
     rnn__team_fn fn;
     void *arg;
     int n;       /* threads of the current job */
@@ -254,6 +259,8 @@ int rnn__team_run(rnn__team_fn fn, void *arg) {
     if (team->workers != n - 1) {
         stop_workers(team);
         team->seq_at_start = atomic_load(&team->seq);
+        atomic_store(&team->done, 0);
+        team->done_target = 0;
         for (int i = 1; i < n; i++) {
             team->wa[i] = (struct worker_arg){team, i};
             if (pthread_create(&team->th[i], NULL, worker_main, &team->wa[i]) != 0) break;
@@ -271,19 +278,27 @@ int rnn__team_run(rnn__team_fn fn, void *arg) {
     atomic_store_explicit(&team->shared_runs,
                           atomic_load_explicit(&team->shared_runs, memory_order_relaxed) + 1,
                           memory_order_relaxed);
-    team->fn = fn;
-    team->arg = arg;
-    team->n = n;
-    atomic_store_explicit(&team->done, 0, memory_order_relaxed);
-    atomic_store_explicit(&team->bar_count, 0, memory_order_relaxed);
-    atomic_fetch_add(&team->seq, 1); /* seq_cst: publishes the job above */
+    /* The workers read these lines at every job: writing only what changed leaves them shared
+     * (a streaming step posts the same function, argument and size every time). bar_count is 0:
+     * every barrier of the previous job was completed, and its last arrival reset it. */
+    if (team->fn != fn) team->fn = fn;
+    if (team->arg != arg) team->arg = arg;
+    if (team->n != n) team->n = n;
+    team->done_target += (unsigned)(n - 1);
+    /* Only the run holding busy writes seq: a release store publishes the job without waiting
+     * for a locked add; the fence then orders it before the look at sleepers (the seq_cst pair
+     * with a worker's increment of sleepers before its last look at seq). */
+    atomic_store_explicit(&team->seq, atomic_load_explicit(&team->seq, memory_order_relaxed) + 1,
+                          memory_order_release);
+    atomic_thread_fence(memory_order_seq_cst);
     wake_workers(team);
     tls_job = team;
     tls_n = n;
     fn(arg, 0, n);
     tls_n = 1;
     tls_job = NULL;
-    for (int i = 1; atomic_load_explicit(&team->done, memory_order_acquire) != n - 1; i++)
+    for (int i = 1; atomic_load_explicit(&team->done, memory_order_acquire) != team->done_target;
+         i++)
         wait_round(i);
     atomic_store_explicit(&team->busy, 0, memory_order_release);
     return n;

@@ -369,7 +369,10 @@ static void copy_yseq_job(void *arg, int tid, int n) {
  * the projection's place and the input check depend on xt; nothing depends on timing. */
 static void decide_plan(rnn_recurrent *r, rnn_run_mode mode, int B, int T,
                         rnn_precision precision, rnn_precision predict_precision) {
-    rnn_step_plan *p = &r->plan;
+    /* decided in a copy and written back only when it changed: the team's workers read the
+     * plan, and a store of the same values would still take the line from them at every
+     * streaming step */
+    rnn_step_plan plan = r->plan, *p = &plan;
     p->qseq = mode == RNN_MODE_PREDICT ? predict_precision : RNN_F32;
     const size_t TB = (size_t)T * B;
     p->keep_steps = mode == RNN_MODE_TRAIN || r->keep_gates;
@@ -396,6 +399,7 @@ static void decide_plan(rnn_recurrent *r, rnn_run_mode mode, int B, int T,
     /* (a streaming step that reads the per-thread pack needs no panels) */
     p->panels = !p->stream_pack && !p->qseq && rnn__recurrent_use_panels(r, B, 0);
     p->back_panels = p->back_team && rnn__recurrent_use_panels(r, B, 1);
+    if (memcmp(p, &r->plan, sizeof plan) != 0) r->plan = plan;
 }
 
 /* A forward call up to its steps: dropout masks, xt and the mask, the plan, the pack, the
@@ -410,8 +414,10 @@ static rnn_status forward_begin(rnn_layer *layer, const rnn_tensor *const *input
     const int B = r->B, T = r->T, F = (int)r->F, H = (int)r->H, GH = r->cell->gates * H;
 
     /* Dropout masks, drawn once per call (per batch) and shared by all steps. */
-    r->plan.in_drop = mode == RNN_MODE_TRAIN && r->opt.dropout > 0.0f;
-    r->plan.rec_drop = mode == RNN_MODE_TRAIN && r->opt.recurrent_dropout > 0.0f;
+    const int in_drop = mode == RNN_MODE_TRAIN && r->opt.dropout > 0.0f;
+    const int rec_drop = mode == RNN_MODE_TRAIN && r->opt.recurrent_dropout > 0.0f;
+    if (r->plan.in_drop != in_drop) r->plan.in_drop = in_drop; /* (decide_plan: why) */
+    if (r->plan.rec_drop != rec_drop) r->plan.rec_drop = rec_drop;
     if (r->plan.in_drop) draw_keep(r->in_keep, (int64_t)B * F, r->opt.dropout, ctx->rng);
     if (r->plan.rec_drop)
         draw_keep(r->rec_keep, (int64_t)B * H, r->opt.recurrent_dropout, ctx->rng);
@@ -422,7 +428,7 @@ static rnn_status forward_begin(rnn_layer *layer, const rnn_tensor *const *input
         else copy_xt_job(&job, 0, 1);
     }
     /* The mask of input steps, time-major in processing order (NULL: every step is real). */
-    r->mask = NULL;
+    if (r->mask) r->mask = NULL;
     if (layer->mask_in && !chained) {
         for (int t = 0; t < T; t++) {
             int src_t = r->opt.go_backwards ? T - 1 - t : t;
@@ -550,12 +556,18 @@ static void stream_chain_run(void *arg, int tid, int n) {
     }
 }
 
+/* The job, per calling thread: the team's workers read it at every step, and rewriting it
+ * with the same layers would take its line from them each time (written only when it changes). */
+static _Thread_local stream_chain_job tls_chain;
+
 void rnn__recurrent_stream_run(rnn_layer *const *layers, int n, const rnn_run_ctx *ctx) {
-    stream_chain_job job = {{NULL}, n};
-    for (int l = 0; l < n; l++) job.r[l] = layers[l]->impl;
-    const int threads = rnn__team_run(stream_chain_run, &job);
+    stream_chain_job *job = &tls_chain;
+    if (job->n != n) job->n = n;
+    for (int l = 0; l < n; l++)
+        if (job->r[l] != layers[l]->impl) job->r[l] = layers[l]->impl;
+    const int threads = rnn__team_run(stream_chain_run, job);
     for (int l = 0; l < n; l++) {
-        rnn__copies_stream_done(job.r[l], threads);
+        rnn__copies_stream_done(job->r[l], threads);
         forward_end(layers[l], ctx);
     }
 }

@@ -199,10 +199,13 @@ const float *rnn__copies_stream_part(rnn_recurrent *r, int lo, int hi) {
     return p;
 }
 
+/* (the flags are written only when they change: the workers read their line at every step) */
 void rnn__copies_stream_done(rnn_recurrent *r, int threads_ran) {
     if (r->plan.stream_pack && r->plan.precision != RNN_F32) {
-        if (threads_ran == r->copies.qstream.threads) r->copies.qstream_pending = 0;
-    } else if (r->plan.stream_pack && threads_ran == r->copies.stream.threads)
+        if (threads_ran == r->copies.qstream.threads && r->copies.qstream_pending)
+            r->copies.qstream_pending = 0;
+    } else if (r->plan.stream_pack && threads_ran == r->copies.stream.threads &&
+               r->copies.stream_pending)
         r->copies.stream_pending = 0;
 }
 
