@@ -54,6 +54,11 @@ def is_num(v):
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
+def load_cell(v):
+    """The 1-minute load average (a median of rounds is a float: two decimals)."""
+    return f"{v:.2f}" if is_num(v) else "-"
+
+
 def fmt(v):
     if v is None:
         return "-"
@@ -344,7 +349,7 @@ def write(raw_path, meta_path, out_path):
                         cells.append(fmt(v) + rng)
                 ok, n = R.rounds[(impl, cfg, c)]
                 w(f"| {PEER_NAME.get(impl, impl)} | {cfg} | " + " | ".join(cells)
-                  + f" | {fmt(R.value(impl, cfg, c, 'peak_rss_mb'))} | {r.get('loadavg_before', '-')}"
+                  + f" | {fmt(R.value(impl, cfg, c, 'peak_rss_mb'))} | {load_cell(r.get('loadavg_before'))}"
                   f" | {r.get('wall_s', '-')} | {ok}/{n} |")
         w("")
 
