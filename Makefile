@@ -244,10 +244,10 @@ bench: deps
 # The C and C++ peers (bench/peers/), for `make bench` only. Each that cannot be built leaves a
 # .missing file with the reason, which bench/run.sh puts in the report.
 RTNEURAL_DIR ?=
-PEER_CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -O2 $(WARN)
+PEER_CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -O2 $(WARN) -Icli/bench
 RTNEURAL_FLAGS := -std=c++17 -O3 -march=native -DNDEBUG -DRTNEURAL_USE_EIGEN=1 \
     -DRTNEURAL_DEFAULT_ALIGNMENT=32 -DEIGEN_STACK_ALLOCATION_LIMIT=0 -I/usr/include/eigen3 \
-    -I$(RTNEURAL_DIR) -I$(RTNEURAL_DIR)/modules/Eigen -Iinclude
+    -I$(RTNEURAL_DIR) -I$(RTNEURAL_DIR)/modules/Eigen -Iinclude -Icli/bench
 bench-peers:
 	@mkdir -p $(BUILD)/peers
 	@rm -f $(BUILD)/peers/*.missing

@@ -41,6 +41,7 @@
 #include <time.h>
 
 #include <dnnl.h>
+#include "seeded_uniform.h" /* cli/bench: the same seeded data as rnn bench */
 
 #define CHECK(f)                                                                                \
     do {                                                                                        \
@@ -71,17 +72,6 @@ static double median(double *v, int n) {
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-/* cli/bench/bench.c's generator: value i of stream seed, 24 bits, [-1, 1) * scale. */
-static void uniform(float *out, int64_t n, uint64_t seed, float scale) {
-    for (int64_t i = 0; i < n; i++) {
-        uint64_t z = seed + ((uint64_t)i + 1) * 0x9E3779B97F4A7C15ULL;
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-        z ^= z >> 31;
-        const float u = (float)(z >> 40) * (1.0f / 16777216.0f);
-        out[i] = (2.0f * u - 1.0f) * scale;
-    }
-}
 
 static float *floats(size_t n) {
     float *p = calloc(n ? n : 1, sizeof(float));
@@ -185,9 +175,9 @@ static void layer_init(layer *l, int gru, int T, int N, int I, int H, uint64_t s
     l->wx = floats((size_t)I * l->G * H);
     l->wh = floats((size_t)H * l->G * H);
     l->b = floats((size_t)l->Gb * H);
-    uniform(l->wx, (int64_t)I * l->G * H, seed, 0.05f);
-    uniform(l->wh, (int64_t)H * l->G * H, seed + 1, 0.05f);
-    uniform(l->b, (int64_t)l->Gb * H, seed + 2, 0.05f);
+    seeded_uniform(l->wx, (int64_t)I * l->G * H, seed, 0.05f);
+    seeded_uniform(l->wh, (int64_t)H * l->G * H, seed + 1, 0.05f);
+    seeded_uniform(l->b, (int64_t)l->Gb * H, seed + 2, 0.05f);
     dnnl_memory_desc_t dwx = md(5, (dnnl_dims_t){1, 1, I, l->G, H}, dnnl_ldigo);
     dnnl_memory_desc_t dwh = md(5, (dnnl_dims_t){1, 1, H, l->G, H}, dnnl_ldigo);
     dnnl_memory_desc_t db = md(4, (dnnl_dims_t){1, 1, l->Gb, H}, dnnl_ldgo);
@@ -431,7 +421,7 @@ static int check(void) {
         for (size_t k = 0; k < (size_t)H * l.G * H; k++) l.wh[k] *= 10;
         for (size_t k = 0; k < (size_t)l.Gb * H; k++) l.b[k] *= 10;
         float *x = floats((size_t)T * N * I), *y = floats((size_t)T * N * H);
-        uniform(x, (int64_t)T * N * I, 7, 1.0f);
+        seeded_uniform(x, (int64_t)T * N * I, 7, 1.0f);
         double *dx = to_double(x, (size_t)T * N * I), *ref = calloc((size_t)T * N * H, sizeof(double));
         double *dwx = to_double(l.wx, (size_t)I * l.G * H), *dwh = to_double(l.wh, (size_t)H * l.G * H);
         double *db = to_double(l.b, (size_t)l.Gb * H);
@@ -449,7 +439,7 @@ static int check(void) {
         /* training forward + backward of the loss sum(y * gw) */
         float *y2 = floats((size_t)T * N * H), *g = floats((size_t)T * N * H);
         float *gx = floats((size_t)T * N * I);
-        uniform(g, (int64_t)T * N * H, 8, 1.0f);
+        seeded_uniform(g, (int64_t)T * N * H, 8, 1.0f);
         double *gw = to_double(g, (size_t)T * N * H);
         dnnl_memory_t dst2 = tnc_mem(T, N, H, y2), ddst = tnc_mem(T, N, H, g);
         dnnl_memory_t dsrc = tnc_mem(T, N, I, gx), ws, gwx, gwh, gb;
@@ -497,11 +487,11 @@ static void tail(void) {
 static int case_b2(int reps) {
     const int S = 10240, T = 50, F = 8, H = 64, NB = 256, batches = S / NB;
     float *x = floats((size_t)S * T * F);
-    uniform(x, (int64_t)S * T * F, 2, 1.0f);
+    seeded_uniform(x, (int64_t)S * T * F, 2, 1.0f);
     layer l;
     layer_init(&l, 0, T, NB, F, H, 21);
     float *wd = floats(H), bd = 0.01f, *pred = floats(S);
-    uniform(wd, H, 24, 0.1f);
+    seeded_uniform(wd, H, 24, 0.1f);
     float **xb = malloc(sizeof(float *) * batches), *y = floats((size_t)T * NB * H);
     dnnl_memory_t dst = tnc_mem(T, NB, H, y);
     prim *f = malloc(sizeof(prim) * batches);
@@ -534,7 +524,7 @@ static int case_b2(int reps) {
 static int case_b3(int reps) {
     const int B = 32, T = 100, E = 64, H1 = 512, H2 = 128;
     float *e = floats((size_t)B * T * E), *et = floats((size_t)T * B * E);
-    uniform(e, (int64_t)B * T * E, 3, 1.0f);
+    seeded_uniform(e, (int64_t)B * T * E, 3, 1.0f);
     to_tnc(e, et, B, T, E);
     layer l1, l2;
     layer_init(&l1, 1, T, B, E, H1, 31);
@@ -548,7 +538,7 @@ static int case_b3(int reps) {
     /* training: both layers forward (keeping workspaces), then backward from a seeded gradient
      * of the second layer's outputs down to the first layer's input */
     float *gy2 = floats((size_t)T * B * H2);
-    uniform(gy2, (int64_t)T * B * H2, 35, 1e-3f);
+    seeded_uniform(gy2, (int64_t)T * B * H2, 35, 1e-3f);
     dnnl_memory_t t1 = tnc_mem(T, B, H1, NULL), t2 = tnc_mem(T, B, H2, NULL);
     dnnl_memory_t g2 = tnc_mem(T, B, H2, gy2), g1 = tnc_mem(T, B, H1, NULL);
     dnnl_memory_t g0 = tnc_mem(T, B, E, NULL), ws1, ws2, d[6];
@@ -608,8 +598,8 @@ static int case_b4(int reps) {
     const int B = 64, T = 100, I = 512, H = 512;
     const size_t nx = (size_t)B * T * I, ny = (size_t)B * T * H;
     float *x = floats(nx), *xt = floats(nx), *tg = floats(ny), *tgt = floats(ny);
-    uniform(x, (int64_t)nx, 4, 1.0f);
-    uniform(tg, (int64_t)ny, 44, 0.5f);
+    seeded_uniform(x, (int64_t)nx, 4, 1.0f);
+    seeded_uniform(tg, (int64_t)ny, 44, 0.5f);
     to_tnc(x, xt, B, T, I);
     to_tnc(tg, tgt, B, T, H);
     layer l;

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "rnn.h"
+#include "seeded_uniform.h" /* cli/bench: the same seeded data as rnn bench */
 
 namespace {
 
@@ -35,17 +36,6 @@ constexpr int F = 8, H = 128, STEPS = 10000, WARM = 500, CHECK_STEPS = 1000;
 using Model = RTNeural::ModelT<float, F, 1, RTNeural::LSTMLayerT<float, F, H>,
                                RTNeural::LSTMLayerT<float, H, H>, RTNeural::DenseT<float, H, 1>>;
 
-/* cli/bench/bench.c's generator: value i of stream seed, 24 bits, [-1, 1) * scale. */
-void uniform(float *out, int64_t n, uint64_t seed, float scale) {
-    for (int64_t i = 0; i < n; i++) {
-        uint64_t z = seed + ((uint64_t)i + 1) * 0x9E3779B97F4A7C15ULL;
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-        z ^= z >> 31;
-        const float u = (float)(z >> 40) * (1.0f / 16777216.0f);
-        out[i] = (2.0f * u - 1.0f) * scale;
-    }
-}
 
 /* librnn's B5 model (cli/bench/bench.c bench_b5), one thread. */
 rnn_model *librnn_b5() {
@@ -126,7 +116,7 @@ int main(int argc, char **argv) {
     copy_weights(lib, model);
 
     std::vector<float> xs((size_t)(WARM + STEPS) * F);
-    uniform(xs.data(), (int64_t)xs.size(), 5, 1.0f);
+    seeded_uniform(xs.data(), (int64_t)xs.size(), 5, 1.0f);
 
     /* the same function as librnn: both from zero states over the first inputs */
     model.reset();

@@ -23,6 +23,7 @@
  *   sgemm       not a case: the BLAS's sgemm rate on large products, the machine's yardstick
  */
 #include "bench.h"
+#include "seeded_uniform.h"
 
 #include "../args.h"
 
@@ -87,19 +88,8 @@ static double median(double *v, int n) {
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-static uint64_t splitmix64_at(uint64_t seed, uint64_t i) {
-    uint64_t z = seed + (i + 1) * 0x9E3779B97F4A7C15ULL;
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-}
-
 void bench_uniform(float *out, int64_t n, uint64_t seed, float scale) {
-    /* 24 random bits -> k / 2^24 in [0, 1) -> [-1, 1): exact in float32 (and in numpy). */
-    for (int64_t i = 0; i < n; i++) {
-        float u = (float)(splitmix64_at(seed, (uint64_t)i) >> 40) * (1.0f / 16777216.0f);
-        out[i] = (2.0f * u - 1.0f) * scale;
-    }
+    seeded_uniform(out, n, seed, scale);
 }
 
 static float *new_floats(int64_t n) {
