@@ -41,7 +41,7 @@
 #include <time.h>
 
 #include <dnnl.h>
-#include "seeded_uniform.h" /* cli/bench: the same seeded data as rnn bench */
+#include "bench_common.h" /* cli/bench: the same seeded data and median as rnn bench */
 
 #define CHECK(f)                                                                                \
     do {                                                                                        \
@@ -60,16 +60,6 @@ static double seconds(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
 
@@ -516,7 +506,7 @@ static int case_b2(int reps) {
     }
     if (!isfinite(pred[S - 1])) return fprintf(stderr, "onednn_rnn: B2 output not finite\n"), 1;
     head("B2", reps);
-    printf(", \"infer_b256_samples_per_s\": %.1f", S / median(ts, reps));
+    printf(", \"infer_b256_samples_per_s\": %.1f", S / bench_median(ts, reps));
     tail();
     return 0;
 }
@@ -567,7 +557,7 @@ static int case_b3(int reps) {
         return fprintf(stderr, "onednn_rnn: B3 output not finite\n"), 1;
     head("B3", reps);
     printf(", \"recurrent_forward_ms\": %.3f, \"recurrent_fwd_bwd_ms\": %.3f",
-           median(ts, reps) * 1e3, median(tt, reps) * 1e3);
+           bench_median(ts, reps) * 1e3, bench_median(tt, reps) * 1e3);
     tail();
     return 0;
 }
@@ -636,7 +626,7 @@ static int case_b4(int reps) {
     }
     if (!isfinite(y[ny - 1]) || !isfinite(dx[0]))
         return fprintf(stderr, "onednn_rnn: B4 output not finite\n"), 1;
-    const double f = median(tf, reps), t = median(tt, reps), fb = median(tb, reps);
+    const double f = bench_median(tf, reps), t = bench_median(tt, reps), fb = bench_median(tb, reps);
     const double flops = 2.0 * T * B * 4 * H * (I + H);
     head("B4", reps);
     printf(", \"forward_ms\": %.3f, \"train_step_ms\": %.3f, \"fwd_bwd_ms\": %.3f, "

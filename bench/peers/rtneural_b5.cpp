@@ -27,7 +27,7 @@
 #include <vector>
 
 #include "rnn.h"
-#include "seeded_uniform.h" /* cli/bench: the same seeded data as rnn bench */
+#include "bench_common.h" /* cli/bench: the same seeded data and median as rnn bench */
 
 namespace {
 

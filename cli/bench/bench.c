@@ -23,7 +23,7 @@
  *   sgemm       not a case: the BLAS's sgemm rate on large products, the machine's yardstick
  */
 #include "bench.h"
-#include "seeded_uniform.h"
+#include "bench_common.h"
 
 #include "../args.h"
 
@@ -75,17 +75,6 @@ static double peak_rss_mb(void) {
     struct rusage ru;
     if (getrusage(RUSAGE_SELF, &ru) != 0) return -1.0;
     return (double)ru.ru_maxrss / 1024.0; /* Linux: kilobytes */
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* Median of n values (sorts them in place). */
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
 void bench_uniform(float *out, int64_t n, uint64_t seed, float scale) {
@@ -152,7 +141,7 @@ static int bench_b1(const bench_args *a) {
         if (rnn_fit(m, rnn_data_xy(x, y), &fit, NULL)) { rc = fail("B1 fit", m); goto done; }
         t[r] = now_s() - t0;
     }
-    double s = median(t, a->reps);
+    double s = bench_median(t, a->reps);
     bench_print_head(a);
     printf(", \"train_100_epochs_s\": %.6f, \"us_per_step\": %.4f, \"steps\": %lld", s,
            s * 1e6 / (100.0 * (double)x.shape[0]), (long long)(100 * x.shape[0]));
@@ -230,11 +219,11 @@ static int bench_b2(const bench_args *a) {
         }
     bench_print_head(a);
     printf(", \"train_samples_per_s\": %.1f, \"infer_b256_samples_per_s\": %.1f",
-           B2_N / median(tt, a->reps), B2_N / median(ti, a->reps));
+           B2_N / bench_median(tt, a->reps), B2_N / bench_median(ti, a->reps));
     if (quant)
         printf(", \"precision\": \"%s\", \"infer_b256_reduced_samples_per_s\": %.1f, "
-               "\"reduced_speedup\": %.3f", precision_name(a->precision), B2_N / median(tq, a->reps),
-               median(ti, a->reps) / median(tq, a->reps));
+               "\"reduced_speedup\": %.3f", precision_name(a->precision), B2_N / bench_median(tq, a->reps),
+               bench_median(ti, a->reps) / bench_median(tq, a->reps));
     bench_print_tail();
     rc = 0;
 done:
@@ -286,7 +275,7 @@ static int bench_b4(const bench_args *a) {
         tt[r] = now_s() - t0;
     }
     const double flops = 2.0 * B4_T * B4_B * 4.0 * B4_H * (B4_I + B4_H);
-    double f = median(tf, a->reps), t = median(tt, a->reps);
+    double f = bench_median(tf, a->reps), t = bench_median(tt, a->reps);
     bench_print_head(a);
     printf(", \"forward_ms\": %.3f, \"train_step_ms\": %.3f, \"forward_GFLOPs\": %.2f, "
            "\"train_GFLOPs\": %.2f",
@@ -339,7 +328,7 @@ static int bench_b5(const bench_args *a) {
     bench_print_head(a);
     static const char *const prec_name[3] = {"f32", "bf16", "int8"};
     printf(", \"precision\": \"%s\", \"us_per_step\": %.4f, \"steps\": %d",
-           prec_name[a->precision], median(ts, B5_STEPS) * 1e6, B5_STEPS);
+           prec_name[a->precision], bench_median(ts, B5_STEPS) * 1e6, B5_STEPS);
     bench_print_tail();
     rc = 0;
 done:
@@ -395,7 +384,7 @@ static int bench_b3(const bench_args *a) {
         if (rnn_train_on_batch(m, rnn_data_xy(x, y), &loss)) { rc = fail("B3 train", m); goto done; }
         t[r] = now_s() - t0;
     }
-    double s = median(t, a->reps);
+    double s = bench_median(t, a->reps);
     bench_print_head(a);
     printf(", \"train_step_ms\": %.3f, \"tokens_per_s\": %.1f", s * 1e3, B3_B * B3_T / s);
     bench_print_tail();
@@ -441,7 +430,7 @@ static int bench_b6(const bench_args *a) {
         t[r] = now_s() - t0;
     }
     bench_print_head(a);
-    printf(", \"train_step_ms\": %.3f", median(t, a->reps) * 1e3);
+    printf(", \"train_step_ms\": %.3f", bench_median(t, a->reps) * 1e3);
     bench_print_tail();
     rc = 0;
 done:
@@ -467,7 +456,7 @@ static double sgemm_rate(int M, int N, int K, int reps) {
                         0.0f, C, N);
             if (r >= 0) t[r] = now_s() - t0;
         }
-        rate = 2.0 * M * N * K / median(t, reps) * 1e-9;
+        rate = 2.0 * M * N * K / bench_median(t, reps) * 1e-9;
     }
     free(A);
     free(B);

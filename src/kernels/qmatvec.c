@@ -248,75 +248,59 @@ AVX512 static int int8_512(int M, int N, int K, const float *x, int ldx, const i
     return j;
 }
 
+/* The AVX2 reduced-precision mat-vec of one type: y[b] += x[b] W over blocks of 32, then 8,
+ * columns, with WIDEN(p) (8 weights at p as floats) and STORE(o, a) (a's sums into y at
+ * column j + o) defined by the caller; returns the first column not computed. */
+#define MATVEC_256_BODY(wtype)                                                              \
+    int j = 0;                                                                              \
+    for (int b = 0; b < M; b++) {                                                           \
+        const float *xb = x + (size_t)b * ldx;                                              \
+        float *yb = y + (size_t)b * ldy;                                                    \
+        for (j = 0; j + 32 <= N; j += 32) {                                                 \
+            __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;                     \
+            for (int k = 0; k < K; k++) {                                                   \
+                const wtype *wk = w + (size_t)k * ldw + j;                                  \
+                const __m256 xv = _mm256_set1_ps(xb[k]);                                    \
+                a0 = _mm256_fmadd_ps(xv, WIDEN(wk), a0);                                    \
+                a1 = _mm256_fmadd_ps(xv, WIDEN(wk + 8), a1);                                \
+                a2 = _mm256_fmadd_ps(xv, WIDEN(wk + 16), a2);                               \
+                a3 = _mm256_fmadd_ps(xv, WIDEN(wk + 24), a3);                               \
+            }                                                                               \
+            STORE(0, a0);                                                                   \
+            STORE(8, a1);                                                                   \
+            STORE(16, a2);                                                                  \
+            STORE(24, a3);                                                                  \
+        }                                                                                   \
+        for (; j + 8 <= N; j += 8) {                                                        \
+            __m256 a0 = _mm256_setzero_ps();                                                \
+            for (int k = 0; k < K; k++)                                                     \
+                a0 = _mm256_fmadd_ps(_mm256_set1_ps(xb[k]), WIDEN(w + (size_t)k * ldw + j), \
+                                     a0);                                                   \
+            STORE(0, a0);                                                                   \
+        }                                                                                   \
+    }                                                                                       \
+    return j;
+
 AVX2 static int bf16_256(int M, int N, int K, const float *x, int ldx, const uint16_t *w,
                          int ldw, float *y, int ldy) {
-    int j = 0;
-    for (int b = 0; b < M; b++) {
-        const float *xb = x + (size_t)b * ldx;
-        float *yb = y + (size_t)b * ldy;
 #define WIDEN(p) _mm256_castsi256_ps(_mm256_slli_epi32( \
     _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(p))), 16))
-        for (j = 0; j + 32 <= N; j += 32) {
-            __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-            for (int k = 0; k < K; k++) {
-                const uint16_t *wk = w + (size_t)k * ldw + j;
-                const __m256 xv = _mm256_set1_ps(xb[k]);
-                a0 = _mm256_fmadd_ps(xv, WIDEN(wk), a0);
-                a1 = _mm256_fmadd_ps(xv, WIDEN(wk + 8), a1);
-                a2 = _mm256_fmadd_ps(xv, WIDEN(wk + 16), a2);
-                a3 = _mm256_fmadd_ps(xv, WIDEN(wk + 24), a3);
-            }
-            _mm256_storeu_ps(yb + j, _mm256_add_ps(_mm256_loadu_ps(yb + j), a0));
-            _mm256_storeu_ps(yb + j + 8, _mm256_add_ps(_mm256_loadu_ps(yb + j + 8), a1));
-            _mm256_storeu_ps(yb + j + 16, _mm256_add_ps(_mm256_loadu_ps(yb + j + 16), a2));
-            _mm256_storeu_ps(yb + j + 24, _mm256_add_ps(_mm256_loadu_ps(yb + j + 24), a3));
-        }
-        for (; j + 8 <= N; j += 8) {
-            __m256 a0 = _mm256_setzero_ps();
-            for (int k = 0; k < K; k++)
-                a0 = _mm256_fmadd_ps(_mm256_set1_ps(xb[k]), WIDEN(w + (size_t)k * ldw + j), a0);
-            _mm256_storeu_ps(yb + j, _mm256_add_ps(_mm256_loadu_ps(yb + j), a0));
-        }
+#define STORE(o, a) _mm256_storeu_ps(yb + j + (o), _mm256_add_ps(_mm256_loadu_ps(yb + j + (o)), (a)))
+    MATVEC_256_BODY(uint16_t)
 #undef WIDEN
-    }
-    return j;
+#undef STORE
 }
 
 AVX2 static int int8_256(int M, int N, int K, const float *x, int ldx, const int8_t *w,
                          int ldw, const float *scale, float *y, int ldy) {
-    int j = 0;
-    for (int b = 0; b < M; b++) {
-        const float *xb = x + (size_t)b * ldx;
-        float *yb = y + (size_t)b * ldy;
 #define WIDEN(p) _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(p))))
 #define STORE(o, a) _mm256_storeu_ps(yb + j + (o), _mm256_fmadd_ps((a), \
     _mm256_loadu_ps(scale + j + (o)), _mm256_loadu_ps(yb + j + (o))))
-        for (j = 0; j + 32 <= N; j += 32) {
-            __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-            for (int k = 0; k < K; k++) {
-                const int8_t *wk = w + (size_t)k * ldw + j;
-                const __m256 xv = _mm256_set1_ps(xb[k]);
-                a0 = _mm256_fmadd_ps(xv, WIDEN(wk), a0);
-                a1 = _mm256_fmadd_ps(xv, WIDEN(wk + 8), a1);
-                a2 = _mm256_fmadd_ps(xv, WIDEN(wk + 16), a2);
-                a3 = _mm256_fmadd_ps(xv, WIDEN(wk + 24), a3);
-            }
-            STORE(0, a0);
-            STORE(8, a1);
-            STORE(16, a2);
-            STORE(24, a3);
-        }
-        for (; j + 8 <= N; j += 8) {
-            __m256 a0 = _mm256_setzero_ps();
-            for (int k = 0; k < K; k++)
-                a0 = _mm256_fmadd_ps(_mm256_set1_ps(xb[k]), WIDEN(w + (size_t)k * ldw + j), a0);
-            STORE(0, a0);
-        }
+    MATVEC_256_BODY(int8_t)
 #undef WIDEN
 #undef STORE
-    }
-    return j;
 }
+#undef MATVEC_256_BODY
 #else
 static int cpu_path(void) { return 0; }
 #endif

@@ -65,8 +65,8 @@ rnn_status rnn__check_data_form(const rnn_data *data, const char *who) {
 /* ---------------------------------------------------------------- argument checks */
 
 /* The index of the first NaN or Inf in p[0, n), or -1. Blocks of a fixed size are screened
- * first with one comparison per value and no exit (a loop the compiler vectorises; a test per
- * value with an early exit is not, and a large batch's check then took a noticeable part of
+ * first with one comparison per value and no early break (a loop the compiler vectorises; a
+ * test per value that leaves the loop at the first hit is not, and a large batch's check then took a noticeable part of
  * its forward pass, bench/README.md); only a block that holds one is searched value by value. */
 static int64_t first_nonfinite(const float *p, int64_t n) {
     enum { BLOCK = 1024 };
