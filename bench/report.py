@@ -31,6 +31,10 @@ METRICS = {
     "B5": [("us_per_step", "us per step (median of 10,000)", False)],
     "B6": [("train_step_ms", "training step ms", False)],
 }
+REDUCED = " reduced"  # case suffix of librnn's reduced-precision configurations
+# the reduced-precision configurations' own metrics (appendix)
+EXTRA = {"B2" + REDUCED: [("infer_b256_reduced_samples_per_s", "reduced-precision inference samples/s", True),
+                          ("reduced_speedup", "reduced over float32 inference", True)]}
 TITLES = {
     "B1": "B1 airline: LSTM(4) -> Dense(1), (92, 3, 1), batch 1, 100 epochs (9,200 Adam steps)",
     "B2": "B2 sensor: LSTM(64) -> Dense(1), T=50, F=8, batch 32, one epoch of 10,240 samples",
@@ -73,11 +77,16 @@ def fmt(v):
 
 class Results:
     def __init__(self, rows):
+        rows = [dict(r) for r in rows]  # the raw lines stay as the processes printed them
         self.rows = rows
         for r in rows:  # the two sgemm runs differ by their thread count
             r.setdefault("config", "")
             if r["case"] == "sgemm" and "threads" in r:
                 r["case"] = f"sgemm{r['threads']}"
+            # librnn's reduced-precision runs (issue 19) have their own section, not the float32
+            # table's librnn column
+            if r["impl"] == "librnn" and r["config"].startswith("precision "):
+                r["case"] += REDUCED
         self.missing = [r for r in rows if "missing" in r]
         self.groups = {}
         for r in rows:
@@ -168,7 +177,7 @@ def write(raw_path, meta_path, out_path):
     L = []
     w = L.append
     secs = int(meta.get("seconds", 0) or 0)
-    w("# librnn benchmark results (issues 5 and 18)\n")
+    w("# librnn benchmark results (issues 5, 18 and 19)\n")
     w(f"Written by `make bench` (bench/run.sh, bench/report.py) on {meta.get('date', '?')}; the whole "
       f"run took {secs // 60} min {secs % 60} s. Each case ran {meta.get('rounds', '?')} rounds; in "
       "each round librnn, then every configuration of every peer (bench/README.md, \"Peers and "
@@ -296,8 +305,12 @@ def write(raw_path, meta_path, out_path):
         "-" if x is None else f"{x:.2f}x oneDNN {oc} ({fmt(a)} vs {fmt(ov)} ms)",
         None if x is None else x >= 1.0)
     u = R.lib("B5", "us_per_step")
-    row("B5", "<= 5 us per step, float32", "-" if u is None else f"{u:.2f} us",
-        None if u is None else u <= 5)
+    u1 = R.value("librnn", "precision f32 t1", "B5" + REDUCED, "us_per_step")
+    ub = u if u1 is None or (u is not None and u <= u1) else u1
+    row("B5", "<= 5 us per step, float32 (librnn's better thread count)",
+        "-" if ub is None else f"{ub:.2f} us ({'1 thread' if ub is u1 else str(int(R.lib('B5', 'threads') or 2)) + ' threads'}"
+        + ("" if u1 is None or u is None else f"; {fmt(u1 if ub is u else u)} on the other") + ")",
+        None if ub is None else ub <= 5)
     rd = ceil("b5_read_barrier_us_n")
     row("B5", "<= 1.25x the read floor of this run (B5's weights read once on 2 threads, with the "
         "barrier a split step needs)",
@@ -321,14 +334,55 @@ def write(raw_path, meta_path, out_path):
     w("The B5 targets hold only if they hold in three runs spread over at least an hour (issue 18); "
       "this table is one run.\n")
 
+    # ---- issue 19: reduced precision
+    b5r = [cfg for cfg in R.configs("librnn", "B5" + REDUCED)]
+    b2r = [cfg for cfg in R.configs("librnn", "B2" + REDUCED)]
+    if b5r or b2r:
+        w("## Reduced precision (issue 19, `rnn_set_precision`)\n")
+        w("librnn's inference with bf16 or int8 weights (docs/export.md), in the same rounds as "
+          "the float32 runs above.\n")
+    if b5r:
+        rt, rtc = R.best("rtneural", "B5", "us_per_step", False)
+        f2 = R.lib("B5", "us_per_step")
+        w("| B5 configuration | us per step | against RTNeural's float32 step |\n|---|---:|---:|")
+        rows_b5 = [("threads " + str(int(R.lib("B5", "threads") or 2)) + " (float32, the table above)", f2)]
+        rows_b5 += [(cfg[len("precision "):], R.value("librnn", cfg, "B5" + REDUCED, "us_per_step"))
+                    for cfg in b5r]
+        for lab, v in rows_b5:
+            x = "-" if v is None or rt is None else f"{rt / v:.2f}x"
+            w(f"| {lab} | {fmt(v)} | {x} |")
+        w("")
+    if b5r or b2r:
+        w("| case | target | measured | met |\n|---|---|---|---|")
+    if b5r:
+        red = [(R.value("librnn", cfg, "B5" + REDUCED, "us_per_step"), cfg[len("precision "):])
+               for cfg in b5r if not cfg.startswith("precision f32")]
+        red = [r for r in red if r[0] is not None]
+        best = min(red) if red else None
+        w(f"| B5 | <= 3 us per step with bf16 or int8 weights, and ahead of RTNeural's float32 step | "
+          + ("-" if best is None else f"{fmt(best[0])} us ({best[1]}); RTNeural {fmt(rt)} us")
+          + " | " + ("-" if best is None else ("yes" if best[0] <= 3 and (rt is None or best[0] < rt)
+                                               else "**no**")) + " |")
+    if b2r:
+        for cfg in b2r:
+            sp = R.value("librnn", cfg, "B2" + REDUCED, "reduced_speedup")
+            rr = R.value("librnn", cfg, "B2" + REDUCED, "infer_b256_reduced_samples_per_s")
+            ff = R.value("librnn", cfg, "B2" + REDUCED, "infer_b256_samples_per_s")
+            w(f"| B2 | inference (batch 256) >= 1.5x librnn's own float32, {cfg[len('precision '):]} | "
+              + ("-" if sp is None else f"{sp:.2f}x ({fmt(rr)} vs {fmt(ff)} samples/s, alternating in one process)")
+              + " | " + ("-" if sp is None else ("yes" if sp >= 1.5 else "**no**")) + " |")
+    if b5r or b2r:
+        w("\nThe B5 target holds only if it holds in three runs spread over at least an hour "
+          "(issue 19); this table is one run.\n")
+
     # ---- appendix: every configuration
     w("## Appendix: every configuration\n")
     w("Median over the rounds; in brackets the range over the rounds where more than one ran. "
       "`t1`, `t2`: intra-op threads with OMP/OpenBLAS/MKL threads set to the same number; "
       "`default`: the framework's own choice, the variables unset; `pools1/1`: TensorFlow's intra-op/"
       "inter-op pools; `omp1`: OMP_NUM_THREADS for oneDNN.\n")
-    for c in cases:
-        keys = [(k, lab, hb) for k, lab, hb in METRICS[c]
+    for c in cases + [c + REDUCED for c in cases if R.configs("librnn", c + REDUCED)]:
+        keys = [(k, lab, hb) for k, lab, hb in METRICS[c.replace(REDUCED, "")] + EXTRA.get(c, [])
                 if any(is_num(R.res[g].get(k)) for g in R.res if g[2] == c)]
         w(f"### {c}\n")
         w("| implementation | configuration | " + " | ".join(lab for _, lab, _ in keys)

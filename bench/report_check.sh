@@ -19,6 +19,12 @@ cat >"$dir/raw.jsonl" <<'EOF'
 {"impl": "keras", "config": "pools1/1", "case": "B4", "error": "boom", "rc": 1}
 {"impl": "librnn", "version": "0.1.0", "case": "B4", "threads": 2, "forward_ms": 120.0, "train_step_ms": 320.0, "forward_GFLOPs": 223.0, "train_GFLOPs": 251.0, "peak_rss_mb": 100, "config": "threads 2", "loadavg_before": 0.5, "wall_s": 3}
 {"impl": "pytorch", "version": "1.13", "case": "B4", "forward_ms": 160.0, "train_step_ms": 500.0, "forward_GFLOPs": 167.5, "train_GFLOPs": 160.8, "peak_rss_mb": 250, "config": "debian t2", "loadavg_before": 0.5, "wall_s": 10}
+{"impl": "librnn", "version": "0.1.0", "case": "B5", "threads": 2, "us_per_step": 6.0, "peak_rss_mb": 17, "config": "threads 2", "loadavg_before": 0.5, "wall_s": 1}
+{"impl": "librnn", "version": "0.1.0", "case": "B5", "threads": 1, "precision": "f32", "us_per_step": 5.5, "peak_rss_mb": 17, "config": "precision f32 t1", "loadavg_before": 0.5, "wall_s": 1}
+{"impl": "librnn", "version": "0.1.0", "case": "B5", "threads": 1, "precision": "int8", "us_per_step": 2.5, "peak_rss_mb": 17, "config": "precision int8 t1", "loadavg_before": 0.5, "wall_s": 1}
+{"impl": "librnn", "version": "0.1.0", "case": "B5", "threads": 2, "precision": "bf16", "us_per_step": 3.5, "peak_rss_mb": 17, "config": "precision bf16 t2", "loadavg_before": 0.5, "wall_s": 1}
+{"impl": "rtneural", "version": "x", "case": "B5", "us_per_step": 5.0, "peak_rss_mb": 12, "config": "eigen t1", "loadavg_before": 0.5, "wall_s": 1}
+{"impl": "librnn", "version": "0.1.0", "case": "B2", "threads": 2, "precision": "int8", "infer_b256_samples_per_s": 100000, "infer_b256_reduced_samples_per_s": 140000, "reduced_speedup": 1.4, "peak_rss_mb": 30, "config": "precision int8 t2", "loadavg_before": 0.5, "wall_s": 1}
 EOF
 printf 'meta seconds 100\nmeta date test\nmeta rounds 2 (B1: 1)\n' >"$dir/meta.txt"
 python3 bench/report.py "$dir/raw.jsonl" "$dir/meta.txt" "$dir/out.md" >/dev/null || exit 1
@@ -44,5 +50,12 @@ expect '(360.0 of 400.0 GFLOP/s on 2 threads), forward | 245.5 GFLOP/s = 61.4% |
 expect '| B4 | >= 1.5x the best PyTorch, training step | 1.42x PyTorch pypi t1 (310.0 vs 440.0) | **no** |' \
     "the PyTorch-only target ignores oneDNN"
 expect '| PyTorch | debian t2 | 155.0 [150.0-160.0] |' "the appendix gives the range over the rounds"
+expect '| us per step (median of 10,000) | 6.000 |' "reduced-precision runs stay out of the float32 column"
+expect '| B5 | <= 5 us per step, float32 (librnn'"'"'s better thread count) | 5.50 us (1 thread; 6.000 on the other) | **no** |' \
+    "the float32 B5 target takes librnn's better thread count"
+expect '| B5 | <= 3 us per step with bf16 or int8 weights, and ahead of RTNeural'"'"'s float32 step | 2.500 us (int8 t1); RTNeural 5.000 us | yes |' \
+    "the reduced-precision B5 target: the best bf16/int8 configuration"
+expect '| B2 | inference (batch 256) >= 1.5x librnn'"'"'s own float32, int8 t2 | 1.40x' "the B2 reduced-precision target"
+expect '{"impl": "librnn", "version": "0.1.0", "case": "B5", "threads": 1, "precision": "int8"' "raw lines unchanged"
 [ $fails = 0 ] && echo "report_check: all checks passed"
 exit $fails

@@ -194,6 +194,24 @@ peer_round() {
     done
 }
 
+# precision_round CASE: librnn's reduced-precision inference (issue 19, rnn_set_precision), as
+# configurations "precision P tN" that the report keeps apart from the float32 table: B5's step in
+# float32 on one thread too and in bf16 and int8 on one and two threads (a user picks the thread
+# count); B2's inference in bf16 and int8 alternating with float32 in one process.
+B5_PRECISIONS=${B5_PRECISIONS:-f32:1 bf16:1 bf16:2 int8:1 int8:2}
+B2_PRECISIONS=${B2_PRECISIONS:-bf16:2 int8:2}
+precision_round() {
+    case $1 in
+        B5) list=$B5_PRECISIONS ;;
+        B2) list=$B2_PRECISIONS ;;
+        *) return 0 ;;
+    esac
+    for pt in $list; do
+        record librnn "precision ${pt%:*} t${pt#*:}" "$1" "$RNN" bench "$1" --threads "${pt#*:}" \
+            --reps "$REPS" --precision "${pt%:*}"
+    done
+}
+
 echo "meta loadavg_start $(cut -d' ' -f1-3 /proc/loadavg)" >"$WORK/meta.txt"
 if [ "${BENCH_SGEMM:-1}" != 0 ]; then
     record librnn "" sgemm1 "$RNN" bench sgemm --threads 1 --reps "$REPS"
@@ -208,6 +226,7 @@ for c in $CASES; do
     while [ "$round" -lt "$rounds" ]; do
         round=$((round + 1))
         record librnn "threads $threads" "$c" "$RNN" bench "$c" --threads "$threads" --reps "$REPS"
+        precision_round "$c"
         peer_round "$c"
     done
 done
