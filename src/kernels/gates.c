@@ -12,14 +12,21 @@
  * (-std=c11), and vmath.c picks the same variant, so on any one machine the fused passes give
  * the same bits as the general loops of the layers (tests/test_kernels.c checks both variants).
  * Results of the FMA variant differ in the last bits from the portable one, as the AVX2 product
- * already does. The backward passes have no activations and are cloned as before. */
+ * already does. The backward passes have no activations: the portable copy (cloned) and the
+ * FMA machines' copy differ only in the tails' moves, so they give the same bits. */
 #include "kernels/gates.h"
 
 #include "kernels/vmath8.h"
 
-/* Loads n <= 8 floats at p (n == 8: straight from memory). */
-#define LD(p, n) ((n) == 8 ? load8(p) : load_n((p), (n)))
-#define ST(p, v, n) ((n) == 8 ? store8((p), (v)) : store_n((p), (v), (n)))
+/* Loads n <= 8 floats at p (n == 8: straight from memory). A row's last n < 8 go through
+ * LOAD_TAIL and STORE_TAIL, which name the tail moves of the variant being defined: load_n and
+ * store_n for the portable one, AVX2's masked moves for the FMA and AVX-512 ones (vmath8.h; the
+ * same values either way). The macros below are expanded where each variant is defined, so
+ * each sees the names set just before it. */
+#define LD(p, n) ((n) == 8 ? load8(p) : LOAD_TAIL((p), (n)))
+#define ST(p, v, n) ((n) == 8 ? store8((p), (v)) : STORE_TAIL((p), (v), (n)))
+#define LOAD_TAIL load_n
+#define STORE_TAIL store_n
 
 static inline __attribute__((always_inline)) v8f load8(const float *p) {
     v8f v;
@@ -60,10 +67,44 @@ static inline __attribute__((always_inline)) void store8(float *p, v8f v) { memc
         }                                                                                        \
     }
 
+/* LSTM backward, per row, 8 units at a time: no activations, only their derivatives from the
+ * forward's outputs. */
+#define LSTM_BACKWARD(NAME, ATTR)                                                                \
+    ATTR static void NAME(float *z, const float *tc, const float *c_prev, const float *dh,        \
+                          float *dc, int B, int H, int j0, int j1) {                              \
+        for (int b = 0; b < B; b++) {                                                            \
+            float *zb = z + (size_t)b * 4 * H;                                                   \
+            const size_t o = (size_t)b * H;                                                      \
+            for (int j = j0; j < j1; j += 8) {                                                   \
+                const int n = j1 - j < 8 ? j1 - j : 8;                                           \
+                v8f i = LD(zb + j, n), f = LD(zb + H + j, n), g = LD(zb + 2 * H + j, n);         \
+                v8f og = LD(zb + 3 * H + j, n), t = LD(tc + o + j, n), d = LD(dh + o + j, n);    \
+                v8f dct = LD(dc + o + j, n) + d * og * (1.0f - t * t);                           \
+                v8f dov = d * t;                                                                 \
+                ST(zb + j, dct * g * (i * (1.0f - i)), n);                                       \
+                ST(zb + H + j, dct * LD(c_prev + o + j, n) * (f * (1.0f - f)), n);               \
+                ST(zb + 2 * H + j, dct * i * (1.0f - g * g), n);                                 \
+                ST(zb + 3 * H + j, dov * (og * (1.0f - og)), n);                                 \
+                ST(dc + o + j, dct * f, n);                                                      \
+            }                                                                                    \
+        }                                                                                        \
+    }
+
 LSTM_FORWARD(lstm_forward, VMATH_CLONES, apply8)
+LSTM_BACKWARD(lstm_backward, VMATH_CLONES)
 #if VMATH_HAVE_FMA
+#undef LOAD_TAIL
+#undef STORE_TAIL
+#define LOAD_TAIL load_n_fma
+#define STORE_TAIL store_n_fma
 LSTM_FORWARD(lstm_forward_fma, VMATH_FMA_ATTR, apply8_fma)
 LSTM_FORWARD(lstm_forward_512, VMATH_512_ATTR, apply16_512)
+/* the same operations as the portable clones (no contraction under -std=c11), so the same bits */
+LSTM_BACKWARD(lstm_backward_fma, VMATH_FMA_ATTR)
+#undef LOAD_TAIL
+#undef STORE_TAIL
+#define LOAD_TAIL load_n
+#define STORE_TAIL store_n
 #endif
 
 void rnn__lstm_gates_forward(float *z, const float *c_prev, float *c, float *tc, float *h, int B,
@@ -81,25 +122,15 @@ void rnn__lstm_gates_forward(float *z, const float *c_prev, float *c, float *tc,
     lstm_forward(z, c_prev, c, tc, h, B, H, j0, j1);
 }
 
-VMATH_CLONES
 void rnn__lstm_gates_backward(float *z, const float *tc, const float *c_prev, const float *dh,
                               float *dc, int B, int H, int j0, int j1) {
-    for (int b = 0; b < B; b++) {
-        float *zb = z + (size_t)b * 4 * H;
-        const size_t o = (size_t)b * H;
-        for (int j = j0; j < j1; j += 8) {
-            const int n = j1 - j < 8 ? j1 - j : 8;
-            v8f i = LD(zb + j, n), f = LD(zb + H + j, n), g = LD(zb + 2 * H + j, n);
-            v8f og = LD(zb + 3 * H + j, n), t = LD(tc + o + j, n), d = LD(dh + o + j, n);
-            v8f dct = LD(dc + o + j, n) + d * og * (1.0f - t * t);
-            v8f dov = d * t;
-            ST(zb + j, dct * g * (i * (1.0f - i)), n);
-            ST(zb + H + j, dct * LD(c_prev + o + j, n) * (f * (1.0f - f)), n);
-            ST(zb + 2 * H + j, dct * i * (1.0f - g * g), n);
-            ST(zb + 3 * H + j, dov * (og * (1.0f - og)), n);
-            ST(dc + o + j, dct * f, n);
-        }
+#if VMATH_HAVE_FMA
+    if (vmath_fma()) {
+        lstm_backward_fma(z, tc, c_prev, dh, dc, B, H, j0, j1);
+        return;
     }
+#endif
+    lstm_backward(z, tc, c_prev, dh, dc, B, H, j0, j1);
 }
 
 /* GRU forward, per row as the LSTM's: z and r (x + g summed first, in place, as the layers'
@@ -140,10 +171,48 @@ void rnn__lstm_gates_backward(float *z, const float *tc, const float *c_prev, co
         }                                                                                        \
     }
 
+/* GRU backward, per row, 8 units at a time, as the LSTM's. */
+#define GRU_BACKWARD(NAME, ATTR)                                                                 \
+    ATTR static void NAME(float *x, float *g, float *aux, const float *h_prev, float *dh, int B,  \
+                          int H, int j0, int j1) {                                               \
+        for (int b = 0; b < B; b++) {                                                            \
+            float *xb = x + (size_t)b * 3 * H, *gb = g + (size_t)b * 3 * H;                      \
+            const size_t o = (size_t)b * H;                                                      \
+            for (int j = j0; j < j1; j += 8) {                                                   \
+                const int n = j1 - j < 8 ? j1 - j : 8;                                           \
+                v8f z = LD(xb + j, n), r = LD(xb + H + j, n), hh = LD(xb + 2 * H + j, n);        \
+                v8f d = LD(dh + o + j, n);                                                       \
+                v8f dz = d * (LD(h_prev + o + j, n) - hh);                                       \
+                v8f dah = d * (1.0f - z) * (1.0f - hh * hh);                                     \
+                v8f daz = dz * (z * (1.0f - z));                                                 \
+                v8f dar = dah * LD(aux + o + j, n) * (r * (1.0f - r));                           \
+                v8f dgh = dah * r;                                                               \
+                ST(dh + o + j, d * z, n);                                                        \
+                ST(xb + j, daz, n);                                                              \
+                ST(xb + H + j, dar, n);                                                          \
+                ST(xb + 2 * H + j, dah, n);                                                      \
+                ST(aux + o + j, dgh, n);                                                         \
+                ST(gb + j, daz, n);                                                              \
+                ST(gb + H + j, dar, n);                                                          \
+                ST(gb + 2 * H + j, dgh, n);                                                      \
+            }                                                                                    \
+        }                                                                                        \
+    }
+
 GRU_FORWARD(gru_forward, VMATH_CLONES, apply8)
+GRU_BACKWARD(gru_backward, VMATH_CLONES)
 #if VMATH_HAVE_FMA
+#undef LOAD_TAIL
+#undef STORE_TAIL
+#define LOAD_TAIL load_n_fma
+#define STORE_TAIL store_n_fma
 GRU_FORWARD(gru_forward_fma, VMATH_FMA_ATTR, apply8_fma)
 GRU_FORWARD(gru_forward_512, VMATH_512_ATTR, apply16_512)
+GRU_BACKWARD(gru_backward_fma, VMATH_FMA_ATTR)
+#undef LOAD_TAIL
+#undef STORE_TAIL
+#define LOAD_TAIL load_n
+#define STORE_TAIL store_n
 #endif
 
 void rnn__gru_gates_forward(float *x, const float *g, const float *h_prev, float *h, float *aux,
@@ -161,29 +230,13 @@ void rnn__gru_gates_forward(float *x, const float *g, const float *h_prev, float
     gru_forward(x, g, h_prev, h, aux, B, H, j0, j1);
 }
 
-VMATH_CLONES
 void rnn__gru_gates_backward(float *x, float *g, float *aux, const float *h_prev, float *dh,
                              int B, int H, int j0, int j1) {
-    for (int b = 0; b < B; b++) {
-        float *xb = x + (size_t)b * 3 * H, *gb = g + (size_t)b * 3 * H;
-        const size_t o = (size_t)b * H;
-        for (int j = j0; j < j1; j += 8) {
-            const int n = j1 - j < 8 ? j1 - j : 8;
-            v8f z = LD(xb + j, n), r = LD(xb + H + j, n), hh = LD(xb + 2 * H + j, n);
-            v8f d = LD(dh + o + j, n);
-            v8f dz = d * (LD(h_prev + o + j, n) - hh);
-            v8f dah = d * (1.0f - z) * (1.0f - hh * hh);
-            v8f daz = dz * (z * (1.0f - z));
-            v8f dar = dah * LD(aux + o + j, n) * (r * (1.0f - r));
-            v8f dgh = dah * r;
-            ST(dh + o + j, d * z, n);
-            ST(xb + j, daz, n);
-            ST(xb + H + j, dar, n);
-            ST(xb + 2 * H + j, dah, n);
-            ST(aux + o + j, dgh, n);
-            ST(gb + j, daz, n);
-            ST(gb + H + j, dar, n);
-            ST(gb + 2 * H + j, dgh, n);
-        }
+#if VMATH_HAVE_FMA
+    if (vmath_fma()) {
+        gru_backward_fma(x, g, aux, h_prev, dh, B, H, j0, j1);
+        return;
     }
+#endif
+    gru_backward(x, g, aux, h_prev, dh, B, H, j0, j1);
 }

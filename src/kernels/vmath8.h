@@ -72,6 +72,25 @@ static inline __attribute__((always_inline)) void store_n(float *p, v8f v, int n
     memcpy(p, buf, sizeof(float) * (size_t)n);
 }
 
+#if VMATH_HAVE_FMA
+/* load_n and store_n with AVX2's masked moves, for the FMA variants: the same zero-padded
+ * vector and the same n floats written, without the trip through a stack buffer. There a narrow
+ * store is followed by a wider load, which the core cannot forward, so every tail waited for the
+ * store to retire: in a small layer (LSTM(4): every row is a tail) most of the gate pass.
+ * Masked-off lanes are neither read nor written, so a row that ends at the end of a mapping is as
+ * safe as with load_n. */
+static inline __attribute__((always_inline)) VMATH_FMA_ATTR __m256i lanes_below(int n) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+static inline __attribute__((always_inline)) VMATH_FMA_ATTR v8f load_n_fma(const float *p, int n) {
+    return (v8f)_mm256_maskload_ps(p, lanes_below(n));
+}
+static inline __attribute__((always_inline)) VMATH_FMA_ATTR void store_n_fma(float *p, v8f v,
+                                                                             int n) {
+    _mm256_maskstore_ps(p, lanes_below(n), (__m256)v);
+}
+#endif
+
 #define C8(c) ((v8f){c, c, c, c, c, c, c, c})
 #define V8_EACH(k) for (int k = 0; k < K; k++)
 
@@ -267,10 +286,10 @@ static inline V8_ATTR void V8_NAME(apply8)(float *y, const float *x, long n, con
         memcpy(y + i, &v, sizeof v);
     }
     if (i < n) {
-        v8f v = load_n(x + i, (int)(n - i));
+        v8f v = V8_NAME(load_n)(x + i, (int)(n - i));
         if (is_tanh) V8_NAME(tanh8n)(&v, 1);
         else V8_NAME(sigmoid8n)(&v, 1);
-        store_n(y + i, v, (int)(n - i));
+        V8_NAME(store_n)(y + i, v, (int)(n - i));
     }
 }
 
