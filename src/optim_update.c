@@ -26,6 +26,34 @@ float rnn__nadam_u_product(const rnn_optimizer *o, float u, int64_t from, int64_
     return u;
 }
 
+#if defined(__GNUC__) && defined(__x86_64__)
+#include <immintrin.h>
+
+/* Keras's Adam update of p[0, n) 8 values at a time where the CPU has AVX2; returns how many it
+ * did (the caller's loop does the rest). The operations and their order are the scalar loop's
+ * (no contraction under -std=c11; IEEE square root and division per lane), so the bits are the
+ * same. The scalar loop is not vectorised by the compiler (sqrtf may set errno), and a small
+ * model's training step spent a fifth of its time in it. */
+__attribute__((target("avx2"))) static int64_t adam_avx2(float *p, const float *g, float *m,
+                                                          float *v, int64_t n, float alpha,
+                                                          float one_b1, float one_b2, float eps) {
+    const __m256 a = _mm256_set1_ps(alpha), c1 = _mm256_set1_ps(one_b1);
+    const __m256 c2 = _mm256_set1_ps(one_b2), e = _mm256_set1_ps(eps);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 gi = _mm256_loadu_ps(g + i);
+        __m256 mi = _mm256_loadu_ps(m + i), vi = _mm256_loadu_ps(v + i);
+        mi = _mm256_add_ps(mi, _mm256_mul_ps(_mm256_sub_ps(gi, mi), c1));
+        vi = _mm256_add_ps(vi, _mm256_mul_ps(_mm256_sub_ps(_mm256_mul_ps(gi, gi), vi), c2));
+        const __m256 d = _mm256_div_ps(_mm256_mul_ps(a, mi), _mm256_add_ps(_mm256_sqrt_ps(vi), e));
+        _mm256_storeu_ps(m + i, mi);
+        _mm256_storeu_ps(v + i, vi);
+        _mm256_storeu_ps(p + i, _mm256_sub_ps(_mm256_loadu_ps(p + i), d));
+    }
+    return i;
+}
+#endif
+
 static inline float sq_at(const float *g2, const float *g, int64_t i) { return g2 ? g2[i] : g[i] * g[i]; }
 
 void rnn__optimizer_apply_ex(const rnn_optimizer *o, const rnn_opt_step *s, float *p,
@@ -46,7 +74,12 @@ void rnn__optimizer_apply_ex(const rnn_optimizer *o, const rnn_opt_step *s, floa
         const float alpha = lr * sqrtf(1.0f - powf(b2, t)) / (1.0f - powf(b1, t));
         const float one_b1 = 1.0f - b1, one_b2 = 1.0f - b2;
         float *m = s0, *v = s1, *vh = s2;
-        for (int64_t i = 0; i < n; i++) {
+        int64_t i0 = 0;
+#if defined(__GNUC__) && defined(__x86_64__)
+        if (!g2 && !o->amsgrad && __builtin_cpu_supports("avx2"))
+            i0 = adam_avx2(p, g, m, v, n, alpha, one_b1, one_b2, eps);
+#endif
+        for (int64_t i = i0; i < n; i++) {
             float gi = g[i];
             m[i] += (gi - m[i]) * one_b1;
             v[i] += (sq_at(g2, g, i) - v[i]) * one_b2;

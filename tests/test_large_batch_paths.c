@@ -17,6 +17,7 @@
 #include "kernels/gemm.h"
 #include "kernels/team.h"
 #include "rnn.h"
+#include "train/train.h"
 
 /* ---------------------------------------------------------------- copies on the team */
 
@@ -160,7 +161,40 @@ static void check_nonfinite(void) {
           "two bad values: \"%s\"", rnn_last_error());
 }
 
+/* The screen itself on short and odd lengths (a training step screens every gradient and weight,
+ * most far shorter than a block): every position of a bad value in lengths around the 16-value
+ * and 1,024-value screens, the first of two named. */
+static void check_nonfinite_lengths(void) {
+    static float y[2100];
+    const int lens[] = {1, 7, 15, 16, 17, 31, 32, 33, 101, 1023, 1024, 1025, 1040, 1041, 2100};
+    for (size_t l = 0; l < sizeof lens / sizeof lens[0]; l++) {
+        const int n = lens[l];
+        for (int i = 0; i < n; i++) y[i] = (float)(i % 7) - 3.0f;
+        CHECK(rnn__first_nonfinite(y, n) == -1, "n=%d: finite values reported", n);
+        int wrong = 0;
+        for (int at = 0; at < n; at++) {
+            y[at] = (at % 2) ? NAN : -INFINITY;
+            wrong += rnn__first_nonfinite(y, n) != at;
+            if (at + 5 < n) {
+                y[at + 5] = INFINITY; /* a later one does not hide the first */
+                wrong += rnn__first_nonfinite(y, n) != at;
+                y[at + 5] = 1.0f;
+            }
+            y[at] = 2.0f;
+        }
+        CHECK(wrong == 0, "n=%d: %d positions not found", n, wrong);
+        /* a bad value just past n is not looked at */
+        y[n - 1] = 0.5f;
+        if (n < 2100) {
+            y[n] = NAN;
+            CHECK(rnn__first_nonfinite(y, n) == -1, "n=%d: read past the end", n);
+            y[n] = 0.0f;
+        }
+    }
+}
+
 int main(void) {
+    check_nonfinite_lengths();
     check_copies(0);
     check_copies(1);
     rnn_set_threads(0);

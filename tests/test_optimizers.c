@@ -63,7 +63,37 @@ static void run(const char *name, rnn_optimizer o) {
     CHECK(moved > 1e-3, "%s: the reference did not move", name);
 }
 
+/* Adam over lengths that use the vector path (AVX2 machines: 8 values at a time) and the scalar
+ * tail: the same bits as Keras's formula in float32, written here in its order of operations. */
+static void adam_bits(void) {
+    enum { M = 37 };
+    rnn_optimizer o = rnn_adam_defaults();
+    o.learning_rate = 0.01f;
+    for (int n = 1; n <= M; n += 4) {
+        float p[M], m[M] = {0}, v[M] = {0}, vh[M] = {0}, g[M];
+        float rp[M], rm[M] = {0}, rv[M] = {0};
+        for (int i = 0; i < n; i++) rp[i] = p[i] = 0.05f * (float)i - 0.3f;
+        int differ = 0;
+        for (int step = 1; step <= 4; step++) {
+            for (int i = 0; i < n; i++) g[i] = grad_at(step, i) * (i % 3 == 0 ? 1e-3f : 1.0f);
+            rnn__optimizer_apply(&o, o.learning_rate, p, g, m, v, vh, n, step);
+            const float t = (float)step, b1 = o.beta_1, b2 = o.beta_2;
+            const float alpha = o.learning_rate * sqrtf(1.0f - powf(b2, t)) / (1.0f - powf(b1, t));
+            for (int i = 0; i < n; i++) {
+                rm[i] += (g[i] - rm[i]) * (1.0f - b1);
+                rv[i] += (g[i] * g[i] - rv[i]) * (1.0f - b2);
+                rp[i] -= alpha * rm[i] / (sqrtf(rv[i]) + o.epsilon);
+            }
+            differ += memcmp(p, rp, sizeof(float) * n) != 0 || memcmp(m, rm, sizeof(float) * n) != 0 ||
+                      memcmp(v, rv, sizeof(float) * n) != 0;
+        }
+        CHECK(differ == 0, "Adam over %d values: %d steps differ in bits from the float formula", n,
+              differ);
+    }
+}
+
 int main(void) {
+    adam_bits();
     rnn_optimizer o = rnn_adam_defaults();
     CHECK(o.learning_rate == 0.001f && o.beta_1 == 0.9f && o.beta_2 == 0.999f && o.epsilon == 1e-7f,
           "Adam defaults");

@@ -64,19 +64,27 @@ rnn_status rnn__check_data_form(const rnn_data *data, const char *who) {
 
 /* ---------------------------------------------------------------- argument checks */
 
-/* The index of the first NaN or Inf in p[0, n), or -1. Blocks of a fixed size are screened
- * first with one comparison per value and no early break (a loop the compiler vectorises; a
- * test per value that leaves the loop at the first hit is not, and a large batch's check then took a noticeable part of
- * its forward pass, bench/README.md); only a block that holds one is searched value by value. */
-static int64_t first_nonfinite(const float *p, int64_t n) {
-    enum { BLOCK = 1024 };
-    int64_t i0 = 0;
-    for (; i0 + BLOCK <= n; i0 += BLOCK) {
-        int bad = 0; /* NaN fails every comparison, Inf this one */
-        for (int k = 0; k < BLOCK; k++) bad |= !(fabsf(p[i0 + k]) <= FLT_MAX);
-        if (bad) break;
-    }
-    for (int64_t i = i0; i < n; i++)
+/* Blocks of a fixed size are screened first with one comparison per value and no early break
+ * (loops of a constant count, which the compiler vectorises at -O2; a test per value that leaves
+ * the loop at the first hit is not, and a large batch's check then took a noticeable part of
+ * its forward pass, bench/README.md; a small model's training step checks its gradients and
+ * weights this way too); only a block that holds one is searched value by value. */
+static int finite_block(const float *p) {
+    int bad = 0; /* NaN fails every comparison, Inf this one */
+    for (int k = 0; k < 1024; k++) bad |= !(fabsf(p[k]) <= FLT_MAX);
+    return !bad;
+}
+static int finite_16(const float *p) {
+    int bad = 0;
+    for (int k = 0; k < 16; k++) bad |= !(fabsf(p[k]) <= FLT_MAX);
+    return !bad;
+}
+
+int64_t rnn__first_nonfinite(const float *p, int64_t n) {
+    int64_t i = 0; /* p[0, i) is finite */
+    while (i + 1024 <= n && finite_block(p + i)) i += 1024;
+    while (i + 16 <= n && finite_16(p + i)) i += 16;
+    for (; i < n; i++)
         if (!isfinite(p[i])) return i;
     return -1;
 }
@@ -97,7 +105,7 @@ static rnn_status check_array(const char *what, int k, const rnn_tensor *t, int 
         return rnn__fail(RNN_ERR_MEMORY, "%s's dimensions (%lld, %lld, ...) are too large: the "
                          "element count overflows or exceeds 2^34", what,
                          (long long)t->shape[0], t->rank > 1 ? (long long)t->shape[1] : 0LL);
-    const int64_t i = skip_values ? -1 : first_nonfinite(t->data, n);
+    const int64_t i = skip_values ? -1 : rnn__first_nonfinite(t->data, n);
     if (i >= 0)
         return rnn__fail(RNN_ERR_NUMERIC, "%s contains %s at flat index %lld", what,
                          isnan(t->data[i]) ? "NaN" : "Inf", (long long)i);

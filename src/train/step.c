@@ -63,11 +63,10 @@ rnn_status rnn__apply_gradients(rnn_model *m) {
         if (wt->frozen) continue;
         m->clip_grads[n_clip] = wt->grad;
         m->clip_sizes[n_clip++] = wt->size;
-        for (int64_t i = 0; i < wt->size; i++)
-            if (!isfinite(wt->grad[i]))
-                return rnn__fail(RNN_ERR_NUMERIC, "a gradient of %s is not finite: the update was "
-                                 "not applied (iteration %lld)", weight_name(m, w),
-                                 (long long)m->iterations);
+        if (rnn__first_nonfinite(wt->grad, wt->size) >= 0)
+            return rnn__fail(RNN_ERR_NUMERIC, "a gradient of %s is not finite: the update was "
+                             "not applied (iteration %lld)", weight_name(m, w),
+                             (long long)m->iterations);
     }
     rnn_status st = rnn__optimizer_update(m, n_clip);
     if (st) return st;
@@ -76,12 +75,11 @@ rnn_status rnn__apply_gradients(rnn_model *m) {
      * than train on, return RNN_OK or checkpoint a model of Inf. */
     for (int w = 0; w < m->n_weights; w++) {
         const rnn_weight *wt = m->weights[w];
-        for (int64_t i = 0; i < wt->size; i++)
-            if (!isfinite(wt->value[i]))
-                return rnn__fail(RNN_ERR_NUMERIC, "%s is not finite after the update of "
-                                 "iteration %lld: the step overflowed (lower the learning rate "
-                                 "or clip the gradients); training stopped", weight_name(m, w),
-                                 (long long)m->iterations - 1);
+        if (rnn__first_nonfinite(wt->value, wt->size) >= 0)
+            return rnn__fail(RNN_ERR_NUMERIC, "%s is not finite after the update of "
+                             "iteration %lld: the step overflowed (lower the learning rate "
+                             "or clip the gradients); training stopped", weight_name(m, w),
+                             (long long)m->iterations - 1);
     }
     return RNN_OK;
 }

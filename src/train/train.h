@@ -29,6 +29,8 @@ void rnn__metrics_accumulate(rnn_model *m, const float *t0, metric_sums *ms);
 double rnn__metric_value(const rnn_model *m, const metric_sums *ms, int k);
 
 /* data.c */
+/* The index of the first NaN or Inf in p[0, n), or -1 (a screen the compiler vectorises). */
+int64_t rnn__first_nonfinite(const float *p, int64_t n);
 rnn_status rnn__check_x(rnn_model *m, const rnn_tensor *xs, int nx, call_data *d);
 rnn_status rnn__check_y(rnn_model *m, const rnn_tensor *ys, int ny, call_data *d);
 /* Values per sample in output k's targets, and in output k. */
