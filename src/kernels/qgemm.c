@@ -341,11 +341,10 @@ static void stage_start(float (*stage)[16], int i0, int rows, int ct, int j0, in
         }                                                                                    \
     } while (0)
 
-/* C = S + sum over the operands of A w for rows [0, M) and columns [j0, j1); rows_done(arg, i0,
- * rows) after each 16 rows. staging: the operands' bf16 parts, 1024 values per k block. */
+/* C = S + sum over the operands of A w for rows [0, M) and columns [j0, j1). staging: the
+ * operands' bf16 parts, 1024 values per k block. */
 AMXF static void amx_gemm(amx_operand *op, int nops, int M, int j0, int j1, const float *S,
-                          int lds, float *C, int ldc, uint16_t *staging,
-                          void (*rows_done)(void *, int, int), void *arg) {
+                          int lds, float *C, int ldc, uint16_t *staging) {
     const int int8 = op[0].q->precision == RNN_INT8, ct0 = j0 / 16, ct1 = (j1 + 15) / 16;
     float stage[2][4][16][16];
     for (int o = 0; o < nops; o++) {
@@ -371,7 +370,6 @@ AMXF static void amx_gemm(amx_operand *op, int nops, int M, int j0, int j1, cons
          * element either way (hi then lo for each k block, in order) */
         for (; ct + 4 <= ct1; ct += 4) GROUP(4);
         for (; ct < ct1; ct++) GROUP(1);
-        if (rows_done) rows_done(arg, i0, rows);
     }
     _tile_release();
 }
@@ -387,8 +385,7 @@ int rnn__qgemm_amx(void) { return 0; }
 
 static void qgemm_run(const rnn_qweights *q, const float *A, int lda, const rnn_qweights *q2,
                       const float *A2, int lda2, int M, int j0, int j1, const float *S, int lds,
-                      float *C, int ldc, int kernel, void (*rows_done)(void *, int, int),
-                      void *arg) {
+                      float *C, int ldc, int kernel) {
     if (M <= 0 || j1 <= j0) return;
 #if HAVE_AMX_CODE
     if (q->tiles && (!q2 || q2->tiles) && rnn__qgemm_amx()) {
@@ -399,7 +396,7 @@ static void qgemm_run(const rnn_qweights *q, const float *A, int lda, const rnn_
         uint16_t *staging =
             need <= STACK_KB * 1024 ? local : rnn__alloc(sizeof(uint16_t) * need);
         if (staging) {
-            amx_gemm(op, q2 ? 2 : 1, M, j0, j1, S, lds, C, ldc, staging, rows_done, arg);
+            amx_gemm(op, q2 ? 2 : 1, M, j0, j1, S, lds, C, ldc, staging);
             if (staging != local) rnn__free(staging);
             return;
         }
@@ -407,16 +404,15 @@ static void qgemm_run(const rnn_qweights *q, const float *A, int lda, const rnn_
 #endif
     copy_gemm(q, M, j0, j1, A, lda, S, lds, C, ldc, kernel);
     if (q2) copy_gemm(q2, M, j0, j1, A2, lda2, C, ldc, C, ldc, kernel);
-    if (rows_done) rows_done(arg, 0, M);
 }
 
 void rnn__qgemm(const rnn_qweights *q, int M, int j0, int j1, const float *A, int lda,
                 const float *S, int lds, float *C, int ldc, int kernel) {
-    qgemm_run(q, A, lda, NULL, NULL, 0, M, j0, j1, S, lds, C, ldc, kernel, NULL, NULL);
+    qgemm_run(q, A, lda, NULL, NULL, 0, M, j0, j1, S, lds, C, ldc, kernel);
 }
 
 void rnn__qgemm2(const rnn_qweights *q, const float *A, int lda, const rnn_qweights *q2,
                  const float *A2, int lda2, int M, int j0, int j1, const float *S, int lds,
-                 float *C, int ldc, int kernel, void (*rows_done)(void *, int, int), void *arg) {
-    qgemm_run(q, A, lda, q2, A2, lda2, M, j0, j1, S, lds, C, ldc, kernel, rows_done, arg);
+                 float *C, int ldc, int kernel) {
+    qgemm_run(q, A, lda, q2, A2, lda2, M, j0, j1, S, lds, C, ldc, kernel);
 }

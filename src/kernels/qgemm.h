@@ -53,12 +53,10 @@ void rnn__qgemm(const rnn_qweights *q, int M, int j0, int j1, const float *A, in
 /* C = S + A w + A2 w2 over the same rows and columns (q2: the same precision and N as q): the
  * bits of rnn__qgemm(q, A, S -> C) followed by rnn__qgemm(q2, A2, C -> C), in one pass over C
  * (a recurrent step's input and recurrent products: int8 scales each operand's sums as they
- * leave the tile, bf16 keeps one accumulator). rows_done (NULL: none) runs after each block of
- * rows [i0, i0 + rows) is final in C (16 rows on the AMX path, all M on the copy path), for a
- * pass over those rows while they are in cache; it must not call rnn__qgemm. */
+ * leave the tile, bf16 keeps one accumulator for both). */
 void rnn__qgemm2(const rnn_qweights *q, const float *A, int lda, const rnn_qweights *q2,
                  const float *A2, int lda2, int M, int j0, int j1, const float *S, int lds,
-                 float *C, int ldc, int kernel, void (*rows_done)(void *, int, int), void *arg);
+                 float *C, int ldc, int kernel);
 
 /* For the tests: the plain loop of the AMX path's arithmetic (hi and lo parts, float32 sums);
  * 1 when the AMX path is used; rnn__qgemm_force(0) makes rnn__qgemm take the copy path, 1 the

@@ -95,22 +95,6 @@ static int lstm_stream_step(rnn_recurrent *r, int B, int tid, int n, const float
     return 1;
 }
 
-/* rnn__qgemm2's rows_done in a reduced-precision step: the gates of rows [i0, i0 + rows) of a
- * thread's block while their z is in cache (the gate pass is per row: the same bits as one
- * pass over the block). */
-typedef struct {
-    float *z, *c, *tc, *h;
-    const float *c_prev;
-    int H;
-} lstm_gate_rows;
-
-static void lstm_gates_rows(void *arg, int i0, int rows) {
-    const lstm_gate_rows *g = arg;
-    const size_t o = (size_t)i0 * g->H;
-    rnn__lstm_gates_forward(g->z + 4 * o, g->c_prev + o, g->c + o, g->tc + o, g->h + o, rows,
-                            g->H, 0, g->H);
-}
-
 static void lstm_forward_team(void *arg, int tid, int n) {
     const lstm_team_job *job = arg;
     rnn_recurrent *r = job->r;
@@ -126,8 +110,7 @@ static void lstm_forward_team(void *arg, int tid, int n) {
      * every step reuses slot 0 of xw, which stays in cache (training keeps them for backward). */
     const int reuse_z = r->plan.project_in_loop && !r->plan.keep_steps;
     /* Reduced precision by rows with the projection in the loop: the input and recurrent
-     * products in one pass over z (rnn__qgemm2: the bits of the two products in turn), each 16
-     * rows' gates right after. */
+     * products in one pass over z (rnn__qgemm2: the bits of the two products in turn). */
     const int qfused = r->plan.qseq && by_rows && r->plan.project_in_loop &&
                        !r->plan.repeat_input;
     for (int t = 0; t < T; t++) {
@@ -148,17 +131,15 @@ static void lstm_forward_team(void *arg, int tid, int n) {
                             memcpy(z + rz + (size_t)b * G4 + g * H + lo,
                                    p0 + (size_t)b * G4 + g * H + lo, sizeof(float) * nu);
             } else if (qfused) {
-                lstm_gate_rows rows = {z + rz, c + rh, tc + rh, h + rh, c_prev + rh, H};
                 rnn__qgemm2(&r->qw[RNN_W_KERNEL], r->xt + ((size_t)t * B + b0) * F, F,
                             &r->qw[RNN_W_RECURRENT], h_prev + rh, H, nb, 0, G4,
-                            rnn__recurrent_value(r, RNN_W_BIAS), 0, z + rz, G4, RNN_GEMM_OWN,
-                            lstm_gates_rows, &rows);
+                            rnn__recurrent_value(r, RNN_W_BIAS), 0, z + rz, G4, RNN_GEMM_OWN);
             } else if (r->plan.project_in_loop) {
                 rnn__recurrent_project_step(r, z + rz,
                                             r->xt + ((size_t)t * B + b0) * F, nb, lo, hi);
             }
             if (qfused)
-                ; /* products and gates done above */
+                ; /* both products above */
             else if (job->u_panels)
                 for (int g = 0; g < 4; g++)
                     RNN_INTERNAL_CHECK(rnn__product(
@@ -179,9 +160,7 @@ static void lstm_forward_team(void *arg, int tid, int n) {
                     rnn__product(nb, nu, H, h_prev + rh, H, U + g * H + lo, G4,
                                  z + rz + g * H + lo, G4,
                                  RNN_GEMM(.beta = 1.0f, .kernel = RNN_GEMM_SLICE, .large = large));
-            if (!qfused)
-                rnn__lstm_gates_forward(z + rz, c_prev + rh, c + rh, tc + rh, h + rh, nb, H, lo,
-                                        hi);
+            rnn__lstm_gates_forward(z + rz, c_prev + rh, c + rh, tc + rh, h + rh, nb, H, lo, hi);
             if (r->mask)
                 for (int b = b0; b < b1; b++)
                     if (r->mask[(size_t)t * B + b] == 0.0f) { /* masked: keep the state */
