@@ -202,11 +202,17 @@ static void lstm_forward_steps(rnn_recurrent *r, int B, int T) {
         rnn__copies_stream_done(r, rnn__team_run(lstm_forward_team, &job));
         return;
     }
+    /* qstep: each step's z is made here, in slot 0 unless the steps are kept */
+    const int reuse_z = r->plan.qstep && !r->plan.keep_steps;
     for (int t = 0; t < T; t++) {
-        float *z = r->xw + (size_t)t * B * G4, *tc = rnn__lstm_tc(r, t);
+        float *z = r->xw + (size_t)(reuse_z ? 0 : t) * B * G4, *tc = rnn__lstm_tc(r, t);
         const float *h_prev = r->hs + (size_t)t * BH, *c_prev = rnn__lstm_c(r, t);
         float *h = r->hs + (size_t)(t + 1) * BH, *c = rnn__lstm_c(r, t + 1);
-        if (r->plan.qseq)
+        if (r->plan.qstep)
+            rnn__qgemm2(&r->qw[RNN_W_KERNEL], r->xt + (size_t)t * B * r->F, (int)r->F,
+                        &r->qw[RNN_W_RECURRENT], rnn__rec_in(r, t), H, B, 0, G4,
+                        rnn__recurrent_value(r, RNN_W_BIAS), 0, z, G4, RNN_GEMM_AUTO);
+        else if (r->plan.qseq)
             rnn__qgemm(&r->qw[RNN_W_RECURRENT], B, 0, G4, rnn__rec_in(r, t), H, z, G4, z, G4,
                        RNN_GEMM_AUTO);
         else
