@@ -1019,6 +1019,16 @@ int rnn_precision_from_name(const char *name);
  *   the activations would move them as much as rounding the weights does (docs/export.md).
  *   Without AMX: float32 products on a float32 copy of the rounded weights. Embedding tables
  *   and biases stay float32.
+ *   For embedders, the AMX path: (1) the first reduced-precision rnn_predict asks Linux for
+ *   the process's permission to use AMX tile data (arch_prctl ARCH_REQ_XCOMP_PERM); the
+ *   kernel refuses it while any thread has an alternate signal stack (sigaltstack) smaller
+ *   than the AMX signal frame needs (getauxval(AT_MINSIGSTKSZ), about 12 KiB), and librnn
+ *   then takes the copy path; once granted, every thread's later sigaltstack with less than
+ *   that fails (ENOMEM): size alternate stacks from AT_MINSIGSTKSZ or sysconf(_SC_SIGSTKSZ),
+ *   not from the SIGSTKSZ / MINSIGSTKSZ constants. (2) Each product uses about 25 KiB of the
+ *   calling thread's stack (activation tiles and accumulator staging), on the thread calling
+ *   rnn_predict and on the library's team threads, and a signal delivered to such a thread
+ *   saves about 8 KiB more of tile state.
  * rnn_evaluate and training keep float32. RNN_F32 (the default) restores float32 exactly. */
 rnn_status rnn_set_precision(rnn_model *model, rnn_precision precision);
 

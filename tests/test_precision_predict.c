@@ -108,6 +108,114 @@ static void test_kernel(void) {
     printf("kernel cases: %d\n", cases);
 }
 
+/* rnn__qgemm2 (two operands in one pass: a recurrent step's input and recurrent products) on
+ * each path: the same bits as rnn__qgemm for the first operand and then for the second on C;
+ * the AMX path within rounding of its plain loop (rnn__qgemm_ref twice) and of a double loop;
+ * odd shapes, column ranges inside tiles, int8's two different column scales, and sums longer
+ * than the stack's staging (K over 256 in all). */
+static void test_kernel2(void) {
+    static const int Ms[] = {1, 5, 16, 17, 40};
+    static const int Ns[] = {1, 17, 64, 100};
+    static const int K1s[] = {1, 8, 33};
+    static const int K2s[] = {8, 31, 64, 300};
+    const int amx = rnn__qgemm_amx();
+    int cases = 0;
+    for (int pr = 0; pr < 2; pr++)
+        for (int mi = 0; mi < 5; mi++)
+            for (int ni = 0; ni < 4; ni++)
+                for (int ki = 0; ki < 12; ki++) {
+                    const int M = Ms[mi], N = Ns[ni], K1 = K1s[ki % 3], K2 = K2s[ki / 3];
+                    const rnn_precision prec = pr ? RNN_INT8 : RNN_BF16;
+                    float *W1 = malloc(sizeof(float) * K1 * N), *W2 = malloc(sizeof(float) * K2 * N);
+                    float *A1 = malloc(sizeof(float) * M * K1), *A2 = malloc(sizeof(float) * M * K2);
+                    float *S = malloc(sizeof(float) * M * N), *C = malloc(sizeof(float) * M * N);
+                    float *C2 = malloc(sizeof(float) * M * N), *R = malloc(sizeof(float) * M * N);
+                    /* the second weight 0.1 of the first's size: other int8 scales */
+                    for (int i = 0; i < K1 * N; i++) W1[i] = urand() * 0.5f;
+                    for (int i = 0; i < K2 * N; i++) W2[i] = urand() * 0.05f;
+                    for (int i = 0; i < M * K1; i++) A1[i] = urand() * 3.0f;
+                    for (int i = 0; i < M * K2; i++) A2[i] = urand();
+                    for (int i = 0; i < M * N; i++) S[i] = urand();
+                    rnn_qweights q1, q2;
+                    memset(&q1, 0, sizeof q1);
+                    memset(&q2, 0, sizeof q2);
+                    CHECK(rnn__qweights_prepare(&q1, W1, K1, N, 1, prec) == 0 &&
+                              rnn__qweights_prepare(&q2, W2, K2, N, 1, prec) == 0, "prepare");
+                    const int j0 = N > 20 ? 5 : 0, j1 = N > 20 ? N - 3 : N, n = j1 - j0;
+                    for (int mode = 0; mode < 3; mode++) /* S: none, bias row, C itself */
+                        for (int path = 0; path < 2; path++) {
+                            if (path == 1 && !amx) continue;
+                            rnn__qgemm_force(path);
+                            const int lds = mode == 1 ? 0 : n;
+                            for (int i = 0; i < M; i++)
+                                for (int j = 0; j < n; j++)
+                                    C[i * n + j] = C2[i * n + j] = S[i * N + j0 + j];
+                            rnn__qgemm2(&q1, A1, K1, &q2, A2, K2, M, j0, j1,
+                                        mode == 0 ? NULL : mode == 1 ? S + j0 : C, lds, C, n,
+                                        RNN_GEMM_OWN);
+                            rnn__qgemm(&q1, M, j0, j1, A1, K1,
+                                       mode == 0 ? NULL : mode == 1 ? S + j0 : C2, lds, C2, n,
+                                       RNN_GEMM_OWN);
+                            rnn__qgemm(&q2, M, j0, j1, A2, K2, C2, n, C2, n, RNN_GEMM_OWN);
+                            if (memcmp(C, C2, sizeof(float) * M * n) != 0)
+                                CHECK(0, "qgemm2 %s M=%d N=%d K=%d+%d S mode %d path %d: not the "
+                                      "bits of the two products in turn", pr ? "int8" : "bf16",
+                                      M, N, K1, K2, mode, path);
+                            for (int i = 0; i < M; i++)
+                                for (int j = j0; j < j1; j++) {
+                                    double ref = mode == 0 ? 0.0 : mode == 1 ? S[j] : S[i * N + j];
+                                    double mag = fabs(ref);
+                                    for (int k = 0; k < K1; k++) {
+                                        ref += (double)A1[i * K1 + k] * rounded(&q1, k, j);
+                                        mag += fabs((double)A1[i * K1 + k] * rounded(&q1, k, j));
+                                    }
+                                    for (int k = 0; k < K2; k++) {
+                                        ref += (double)A2[i * K2 + k] * rounded(&q2, k, j);
+                                        mag += fabs((double)A2[i * K2 + k] * rounded(&q2, k, j));
+                                    }
+                                    const double got = C[i * n + j - j0];
+                                    const double tol = mag * ((K1 + K2 + 4) * 0x1p-24 + 0x1p-16);
+                                    if (fabs(got - ref) > tol) {
+                                        CHECK(0, "qgemm2 %s M=%d N=%d K=%d+%d S mode %d path %d "
+                                              "(%d,%d): %.9g vs %.9g (tol %.3g)",
+                                              pr ? "int8" : "bf16", M, N, K1, K2, mode, path, i,
+                                              j, got, ref, tol);
+                                        i = M;
+                                        break;
+                                    }
+                                }
+                            if (path == 1) {
+                                rnn__qgemm_ref(&q1, M, j0, j1, A1, K1,
+                                               mode == 0 ? NULL : S + j0,
+                                               mode == 2 ? N : lds, R, n);
+                                rnn__qgemm_ref(&q2, M, j0, j1, A2, K2, R, n, R, n);
+                                for (int i = 0; i < M * n; i++) {
+                                    const double tol = 1e-6 * (1.0 + fabs(R[i])) * (K1 + K2);
+                                    if (fabs(R[i] - C[i]) > tol) {
+                                        CHECK(0, "qgemm2 AMX vs plain loop %s M=%d N=%d K=%d+%d "
+                                              "at %d: %.9g vs %.9g", pr ? "int8" : "bf16", M, N,
+                                              K1, K2, i, C[i], R[i]);
+                                        break;
+                                    }
+                                }
+                            }
+                            cases++;
+                        }
+                    rnn__qgemm_force(1);
+                    rnn__qweights_free(&q1);
+                    rnn__qweights_free(&q2);
+                    free(W1);
+                    free(W2);
+                    free(A1);
+                    free(A2);
+                    free(S);
+                    free(C);
+                    free(C2);
+                    free(R);
+                }
+    printf("qgemm2 cases: %d\n", cases);
+}
+
 /* The models: every layer with a reduced path, units that are not multiples of 16. */
 enum { M_LSTM, M_GRU, M_GRU_BEFORE, M_SIMPLE, M_LSTM_SEQ, M_COUNT };
 static const char *model_name[M_COUNT] = {"LSTM(40)->Dense(3)", "GRU(36)->Dense(2)",
@@ -238,6 +346,7 @@ static void test_predict(int path) {
 
 int main(void) {
     test_kernel();
+    test_kernel2();
     test_predict(1);
     test_predict(0);
     return check_report("test_precision_predict");

@@ -201,40 +201,66 @@ AMXF static void convert_rows(const float *A, int lda, int rows, int K, int nkb,
         }
 }
 
-/* int8: C = S + scale acc for the stage tile of columns [c0, c0 + 16) of rows [i0, i0 + rows);
- * bf16 (the sums started from S): C = acc. */
-AMXF static void epilogue(const rnn_qweights *q, const float (*stage)[16], int i0, int rows,
-                          int c0, int j0, int j1, const float *S, int lds, float *C, int ldc) {
-    const int lo = c0 > j0 ? c0 : j0, hi = c0 + 16 < j1 ? c0 + 16 : j1;
-    const int int8 = q->precision == RNN_INT8;
-    for (int r = 0; r < rows; r++) {
-        float *c = C + (size_t)(i0 + r) * ldc - j0;
-        const float *s = S ? S + (size_t)(i0 + r) * lds - j0 : NULL;
-        if (lo == c0 && hi == c0 + 16) {
-            const __m512 acc = _mm512_loadu_ps(stage[r]);
-            const __m512 sv = s ? _mm512_loadu_ps(s + c0) : _mm512_setzero_ps();
-            _mm512_storeu_ps(c + c0, int8 ? _mm512_fmadd_ps(acc, _mm512_loadu_ps(q->scale + c0), sv)
-                                          : acc);
-        } else {
-            for (int j = lo; j < hi; j++) c[j] = out_value(q, j, stage[r][j - c0], s ? s[j] : 0.0f);
+/* One operand of a product: its weight tiles, its activation rows, and their bf16 parts for the
+ * current 16 rows (nkb tiles each). */
+typedef struct {
+    const rnn_qweights *q;
+    const float *A;
+    int lda, nkb;
+    uint16_t *hi, *lo;
+} amx_operand;
+
+/* int8: C = S + s_0 acc_0 (+ s_1 acc_1) for the stage tiles of columns [c0, c0 + 16) of rows
+ * [i0, i0 + rows): the scale applied as each tile leaves the accumulator, in the order
+ * rnn__qgemm_ref and two rnn__qgemm calls in a row give (fmaf(acc, s, S), then the second
+ * operand's fmaf on that). */
+AMXF static void epilogue_int8(const amx_operand *op, int nops, const float (*st0)[16],
+                               const float (*st1)[16], int i0, int rows, int c0, int j0, int j1,
+                               const float *S, int lds, float *C, int ldc) {
+    const float *sc0 = op[0].q->scale, *sc1 = nops > 1 ? op[1].q->scale : NULL;
+    if (c0 >= j0 && c0 + 16 <= j1) {
+        const __m512 s0 = _mm512_loadu_ps(sc0 + c0);
+        const __m512 s1 = sc1 ? _mm512_loadu_ps(sc1 + c0) : s0;
+        float *c = C + (size_t)i0 * ldc + c0 - j0;
+        const float *s = S ? S + (size_t)i0 * lds + c0 - j0 : NULL;
+        for (int r = 0; r < rows; r++, c += ldc) {
+            __m512 v = s ? _mm512_loadu_ps(s + (size_t)r * lds) : _mm512_setzero_ps();
+            v = _mm512_fmadd_ps(_mm512_loadu_ps(st0[r]), s0, v);
+            if (sc1) v = _mm512_fmadd_ps(_mm512_loadu_ps(st1[r]), s1, v);
+            _mm512_storeu_ps(c, v);
         }
+        return;
     }
+    const int lo = c0 > j0 ? c0 : j0, hi = c0 + 16 < j1 ? c0 + 16 : j1;
+    for (int r = 0; r < rows; r++)
+        for (int j = lo; j < hi; j++) {
+            float v = S ? S[(size_t)(i0 + r) * lds + j - j0] : 0.0f;
+            v = fmaf(st0[r][j - c0], sc0[j], v);
+            if (sc1) v = fmaf(st1[r][j - c0], sc1[j], v);
+            C[(size_t)(i0 + r) * ldc + j - j0] = v;
+        }
 }
 
-#define TILE(ct, kb) (q->tiles + ((size_t)(ct) * nkb + (kb)) * 512)
-
-/* Where tile ct of rows [i0, i0 + rows) starts from and goes to: bf16 sums start from S (int8
- * ones from 0, scaled in the epilogue). A whole 16 x 16 tile of a bf16 product is loaded from S
- * (a bias row: stride 0) and stored to C in place; any other goes through the stage tile, with
- * the same values, so every element sees the same operations. Returns 1 when in place. */
-AMXF static int tile_in_place(const rnn_qweights *q, int rows, int ct, int j0, int j1) {
-    return q->precision != RNN_INT8 && rows == 16 && ct * 16 >= j0 && ct * 16 + 16 <= j1;
+/* bf16 through the stage tile (sums that started from S): C = acc in the columns of [j0, j1). */
+AMXF static void epilogue_bf16(const float (*stage)[16], int i0, int rows, int c0, int j0,
+                               int j1, float *C, int ldc) {
+    const int lo = c0 > j0 ? c0 : j0, hi = c0 + 16 < j1 ? c0 + 16 : j1;
+    for (int r = 0; r < rows; r++)
+        for (int j = lo; j < hi; j++) C[(size_t)(i0 + r) * ldc + j - j0] = stage[r][j - c0];
 }
 
-AMXF static void stage_start(const rnn_qweights *q, float (*stage)[16], int i0, int rows, int ct,
-                             int j0, int j1, const float *S, int lds) {
+/* Where a bf16 tile ct of rows [i0, i0 + rows) starts from and goes to (int8 sums start from 0
+ * and go through the stage tiles to epilogue_int8). A whole 16 x 16 tile is loaded from S (a
+ * bias row: stride 0) and stored to C in place; any other goes through the stage tile, with the
+ * same values, so every element sees the same operations. */
+static int tile_in_place(int rows, int ct, int j0, int j1) {
+    return rows == 16 && ct * 16 >= j0 && ct * 16 + 16 <= j1;
+}
+
+static void stage_start(float (*stage)[16], int i0, int rows, int ct, int j0, int j1,
+                        const float *S, int lds) {
     memset(stage, 0, sizeof(float) * 256);
-    if (q->precision == RNN_INT8 || !S) return;
+    if (!S) return;
     for (int r = 0; r < rows; r++)
         for (int c = 0; c < 16; c++) {
             const int j = ct * 16 + c;
@@ -242,33 +268,90 @@ AMXF static void stage_start(const rnn_qweights *q, float (*stage)[16], int i0, 
         }
 }
 
-#define TILE_START(t, ct)                                                                   \
-    do {                                                                                    \
-        if (tile_in_place(q, rows, (ct), j0, j1) && S)                                      \
-            _tile_loadd(t, S + (size_t)i0 * lds + (ct) * 16 - j0, (long)lds * 4);           \
-        else if (tile_in_place(q, rows, (ct), j0, j1) || (q->precision == RNN_INT8 || !S))  \
-            _tile_zero(t);                                                                  \
-        else {                                                                              \
-            stage_start(q, stage[t], i0, rows, (ct), j0, j1, S, lds);                       \
-            _tile_loadd(t, stage[t], 64);                                                   \
-        }                                                                                   \
+/* The tile operations take their tile numbers as literal tokens: X(t, reg) for the column tiles
+ * of a group, t the accumulator, reg the weight tile (two alternate so that loads overlap). */
+#define FOR_TILES(NT, X)     \
+    do {                     \
+        X(0, 6);             \
+        if ((NT) > 1) {      \
+            X(1, 7);         \
+            X(2, 6);         \
+            X(3, 7);         \
+        }                    \
     } while (0)
-#define TILE_FINISH(t, ct)                                                                  \
-    do {                                                                                    \
-        if (tile_in_place(q, rows, (ct), j0, j1)) {                                         \
-            _tile_stored(t, C + (size_t)i0 * ldc + (ct) * 16 - j0, (long)ldc * 4);          \
-        } else {                                                                            \
-            _tile_stored(t, stage[t], 64);                                                  \
-            epilogue(q, (const float(*)[16])stage[t], i0, rows, (ct) * 16, j0, j1, S, lds,  \
-                     C, ldc);                                                               \
-        }                                                                                   \
+#define T_ZERO(t, reg) _tile_zero(t)
+#define T_STORE_STAGE(t, reg) _tile_stored(t, stage[o][t], 64)
+#define T_START(t, reg)                                                                      \
+    do {                                                                                     \
+        if (tile_in_place(rows, ct + (t), j0, j1) && S)                                      \
+            _tile_loadd(t, S + (size_t)i0 * lds + (ct + (t)) * 16 - j0, (long)lds * 4);      \
+        else if (tile_in_place(rows, ct + (t), j0, j1) || !S)                                \
+            _tile_zero(t);                                                                   \
+        else {                                                                               \
+            stage_start(stage[0][t], i0, rows, ct + (t), j0, j1, S, lds);                    \
+            _tile_loadd(t, stage[0][t], 64);                                                 \
+        }                                                                                    \
+    } while (0)
+#define T_FINISH(t, reg)                                                                     \
+    do {                                                                                     \
+        if (tile_in_place(rows, ct + (t), j0, j1)) {                                         \
+            _tile_stored(t, C + (size_t)i0 * ldc + (ct + (t)) * 16 - j0, (long)ldc * 4);     \
+        } else {                                                                             \
+            _tile_stored(t, stage[0][t], 64);                                                \
+            epilogue_bf16((const float(*)[16])stage[0][t], i0, rows, (ct + (t)) * 16, j0, j1, \
+                          C, ldc);                                                           \
+        }                                                                                    \
+    } while (0)
+#define T_STEP(t, reg)                                                                       \
+    do {                                                                                     \
+        _tile_loadd(reg, wt + ((size_t)(ct + (t)) * nkb + kb) * 512, 64);                    \
+        _tile_dpbf16ps(t, 4, reg);                                                           \
+        if (split) _tile_dpbf16ps(t, 5, reg);                                                \
+    } while (0)
+/* operand o's sums into the group's accumulators: for each k block, hi then lo */
+#define ACCUMULATE(NT, o)                                                                    \
+    do {                                                                                     \
+        const uint16_t *wt = op[o].q->tiles;                                                 \
+        const int nkb = op[o].nkb;                                                           \
+        for (int kb = 0; kb < nkb; kb++) {                                                   \
+            _tile_loadd(4, op[o].hi + (size_t)kb * 512, 64);                                 \
+            if (split) _tile_loadd(5, op[o].lo + (size_t)kb * 512, 64);                      \
+            FOR_TILES(NT, T_STEP);                                                           \
+        }                                                                                    \
+    } while (0)
+/* A group of NT (4 or 1) column tiles from ct. bf16: the sums start from S and take every
+ * operand in turn; int8: each operand's sums start from 0, go to its stage tiles, and
+ * epilogue_int8 scales them into C. */
+#define GROUP(NT)                                                                            \
+    do {                                                                                     \
+        if (int8) {                                                                          \
+            for (int o = 0; o < nops; o++) {                                                 \
+                FOR_TILES(NT, T_ZERO);                                                       \
+                ACCUMULATE(NT, o);                                                           \
+                FOR_TILES(NT, T_STORE_STAGE);                                                \
+            }                                                                                \
+            for (int t = 0; t < (NT); t++)                                                   \
+                epilogue_int8(op, nops, (const float(*)[16])stage[0][t],                     \
+                              (const float(*)[16])stage[1][t], i0, rows, (ct + t) * 16, j0,  \
+                              j1, S, lds, C, ldc);                                           \
+        } else {                                                                             \
+            FOR_TILES(NT, T_START);                                                          \
+            for (int o = 0; o < nops; o++) ACCUMULATE(NT, o);                                \
+            FOR_TILES(NT, T_FINISH);                                                         \
+        }                                                                                    \
     } while (0)
 
-AMXF static void amx_gemm(const rnn_qweights *q, int M, int j0, int j1, const float *A, int lda,
-                          const float *S, int lds, float *C, int ldc) {
-    const int K = q->K, nkb = (K + 31) / 32, ct0 = j0 / 16, ct1 = (j1 + 15) / 16;
-    uint16_t hi[RNN_QGEMM_MAX_K * 16], lo[RNN_QGEMM_MAX_K * 16];
-    float stage[4][16][16];
+/* C = S + sum over the operands of A w for rows [0, M) and columns [j0, j1). staging: the
+ * operands' bf16 parts, 1024 values per k block. */
+AMXF static void amx_gemm(amx_operand *op, int nops, int M, int j0, int j1, const float *S,
+                          int lds, float *C, int ldc, uint16_t *staging) {
+    const int int8 = op[0].q->precision == RNN_INT8, ct0 = j0 / 16, ct1 = (j1 + 15) / 16;
+    float stage[2][4][16][16];
+    for (int o = 0; o < nops; o++) {
+        op[o].hi = staging;
+        op[o].lo = staging + (size_t)op[o].nkb * 512;
+        staging += (size_t)op[o].nkb * 1024;
+    }
     tile_config cfg;
     memset(&cfg, 0, sizeof cfg);
     cfg.palette = 1;
@@ -279,62 +362,57 @@ AMXF static void amx_gemm(const rnn_qweights *q, int M, int j0, int j1, const fl
     _tile_loadconfig(&cfg);
     for (int i0 = 0; i0 < M; i0 += 16) {
         const int rows = M - i0 < 16 ? M - i0 : 16;
-        convert_rows(A + (size_t)i0 * lda, lda, rows, K, nkb, hi, lo);
+        for (int o = 0; o < nops; o++)
+            convert_rows(op[o].A + (size_t)i0 * op[o].lda, op[o].lda, rows, op[o].q->K,
+                         op[o].nkb, op[o].hi, op[o].lo);
         int ct = ct0;
-        /* four column tiles per pass (tmm0-3), then one at a time: the same operations per
+        /* four column tiles per group (tmm0-3), then one at a time: the same operations per
          * element either way (hi then lo for each k block, in order) */
-        for (; ct + 4 <= ct1; ct += 4) {
-            TILE_START(0, ct);
-            TILE_START(1, ct + 1);
-            TILE_START(2, ct + 2);
-            TILE_START(3, ct + 3);
-            for (int kb = 0; kb < nkb; kb++) {
-                _tile_loadd(4, hi + (size_t)kb * 512, 64);
-                if (split) _tile_loadd(5, lo + (size_t)kb * 512, 64);
-#define STEP(t, reg)                                     \
-    _tile_loadd(reg, TILE(ct + (t), kb), 64);            \
-    _tile_dpbf16ps(t, 4, reg);                           \
-    if (split) _tile_dpbf16ps(t, 5, reg);
-                STEP(0, 6)
-                STEP(1, 7)
-                STEP(2, 6)
-                STEP(3, 7)
-#undef STEP
-            }
-            TILE_FINISH(0, ct);
-            TILE_FINISH(1, ct + 1);
-            TILE_FINISH(2, ct + 2);
-            TILE_FINISH(3, ct + 3);
-        }
-        for (; ct < ct1; ct++) {
-            TILE_START(0, ct);
-            for (int kb = 0; kb < nkb; kb++) {
-                _tile_loadd(4, hi + (size_t)kb * 512, 64);
-                if (split) _tile_loadd(5, lo + (size_t)kb * 512, 64);
-                _tile_loadd(6, TILE(ct, kb), 64);
-                _tile_dpbf16ps(0, 4, 6);
-                if (split) _tile_dpbf16ps(0, 5, 6);
-            }
-            TILE_FINISH(0, ct);
-        }
+        for (; ct + 4 <= ct1; ct += 4) GROUP(4);
+        for (; ct < ct1; ct++) GROUP(1);
     }
     _tile_release();
 }
-#undef TILE
 
 int rnn__qgemm_amx(void) { return use_best && amx_available(); }
 #else
 int rnn__qgemm_amx(void) { return 0; }
 #endif
 
-void rnn__qgemm(const rnn_qweights *q, int M, int j0, int j1, const float *A, int lda,
-                const float *S, int lds, float *C, int ldc, int kernel) {
+/* k blocks of activation parts converted on the stack (16 KiB; K <= 256 over the operands):
+ * longer sums take their staging from the heap, or the copy path when that fails. */
+#define STACK_KB 8
+
+static void qgemm_run(const rnn_qweights *q, const float *A, int lda, const rnn_qweights *q2,
+                      const float *A2, int lda2, int M, int j0, int j1, const float *S, int lds,
+                      float *C, int ldc, int kernel) {
     if (M <= 0 || j1 <= j0) return;
 #if HAVE_AMX_CODE
-    if (q->tiles && rnn__qgemm_amx()) {
-        amx_gemm(q, M, j0, j1, A, lda, S, lds, C, ldc);
-        return;
+    if (q->tiles && (!q2 || q2->tiles) && rnn__qgemm_amx()) {
+        amx_operand op[2] = {{q, A, lda, (q->K + 31) / 32, NULL, NULL},
+                             {q2, A2, lda2, q2 ? (q2->K + 31) / 32 : 0, NULL, NULL}};
+        const size_t need = (size_t)(op[0].nkb + op[1].nkb) * 1024;
+        uint16_t local[STACK_KB * 1024];
+        uint16_t *staging =
+            need <= STACK_KB * 1024 ? local : rnn__alloc(sizeof(uint16_t) * need);
+        if (staging) {
+            amx_gemm(op, q2 ? 2 : 1, M, j0, j1, S, lds, C, ldc, staging);
+            if (staging != local) rnn__free(staging);
+            return;
+        }
     }
 #endif
     copy_gemm(q, M, j0, j1, A, lda, S, lds, C, ldc, kernel);
+    if (q2) copy_gemm(q2, M, j0, j1, A2, lda2, C, ldc, C, ldc, kernel);
+}
+
+void rnn__qgemm(const rnn_qweights *q, int M, int j0, int j1, const float *A, int lda,
+                const float *S, int lds, float *C, int ldc, int kernel) {
+    qgemm_run(q, A, lda, NULL, NULL, 0, M, j0, j1, S, lds, C, ldc, kernel);
+}
+
+void rnn__qgemm2(const rnn_qweights *q, const float *A, int lda, const rnn_qweights *q2,
+                 const float *A2, int lda2, int M, int j0, int j1, const float *S, int lds,
+                 float *C, int ldc, int kernel) {
+    qgemm_run(q, A, lda, q2, A2, lda2, M, j0, j1, S, lds, C, ldc, kernel);
 }

@@ -23,7 +23,9 @@
 
 #include "rnn.h"
 
-/* The AMX path's longest sum (the activation rows are converted on the stack). */
+/* The AMX path's longest sum (longer ones take the copy path). A call converts its activation
+ * rows into about 16 KiB of stack and keeps 8 KiB of float32 tiles there (sums longer than 256
+ * over the operands convert into the heap instead). */
 #define RNN_QGEMM_MAX_K 1024
 
 typedef struct {
@@ -47,6 +49,14 @@ void rnn__qweights_free(rnn_qweights *q);
  * kernel `kernel` (RNN_GEMM_OWN or RNN_GEMM_AUTO). */
 void rnn__qgemm(const rnn_qweights *q, int M, int j0, int j1, const float *A, int lda,
                 const float *S, int lds, float *C, int ldc, int kernel);
+
+/* C = S + A w + A2 w2 over the same rows and columns (q2: the same precision and N as q): the
+ * bits of rnn__qgemm(q, A, S -> C) followed by rnn__qgemm(q2, A2, C -> C), in one pass over C
+ * (a recurrent step's input and recurrent products: int8 scales each operand's sums as they
+ * leave the tile, bf16 keeps one accumulator for both). */
+void rnn__qgemm2(const rnn_qweights *q, const float *A, int lda, const rnn_qweights *q2,
+                 const float *A2, int lda2, int M, int j0, int j1, const float *S, int lds,
+                 float *C, int ldc, int kernel);
 
 /* For the tests: the plain loop of the AMX path's arithmetic (hi and lo parts, float32 sums);
  * 1 when the AMX path is used; rnn__qgemm_force(0) makes rnn__qgemm take the copy path, 1 the

@@ -109,6 +109,10 @@ static void lstm_forward_team(void *arg, int tid, int n) {
     /* Predicting with the projection in the loop: no step's z is needed after the step, so
      * every step reuses slot 0 of xw, which stays in cache (training keeps them for backward). */
     const int reuse_z = r->plan.project_in_loop && !r->plan.keep_steps;
+    /* Reduced precision by rows with the projection in the loop: the input and recurrent
+     * products in one pass over z (rnn__qgemm2: the bits of the two products in turn). */
+    const int qfused = r->plan.qseq && by_rows && r->plan.project_in_loop &&
+                       !r->plan.repeat_input;
     for (int t = 0; t < T; t++) {
         float *z = r->xw + (size_t)(reuse_z ? 0 : t) * B * G4, *tc = rnn__lstm_tc(r, t);
         const float *h_prev = r->hs + (size_t)t * BH, *c_prev = rnn__lstm_c(r, t);
@@ -126,11 +130,17 @@ static void lstm_forward_team(void *arg, int tid, int n) {
                         for (int g = 0; g < 4; g++)
                             memcpy(z + rz + (size_t)b * G4 + g * H + lo,
                                    p0 + (size_t)b * G4 + g * H + lo, sizeof(float) * nu);
+            } else if (qfused) {
+                rnn__qgemm2(&r->qw[RNN_W_KERNEL], r->xt + ((size_t)t * B + b0) * F, F,
+                            &r->qw[RNN_W_RECURRENT], h_prev + rh, H, nb, 0, G4,
+                            rnn__recurrent_value(r, RNN_W_BIAS), 0, z + rz, G4, RNN_GEMM_OWN);
             } else if (r->plan.project_in_loop) {
                 rnn__recurrent_project_step(r, z + rz,
                                             r->xt + ((size_t)t * B + b0) * F, nb, lo, hi);
             }
-            if (job->u_panels)
+            if (qfused)
+                ; /* both products above */
+            else if (job->u_panels)
                 for (int g = 0; g < 4; g++)
                     RNN_INTERNAL_CHECK(rnn__product(
                         nb, nu, H, h_prev + rh, H, job->u_panels, 0, z + rz + g * H + lo, G4,
@@ -192,11 +202,17 @@ static void lstm_forward_steps(rnn_recurrent *r, int B, int T) {
         rnn__copies_stream_done(r, rnn__team_run(lstm_forward_team, &job));
         return;
     }
+    /* qstep: each step's z is made here, in slot 0 unless the steps are kept */
+    const int reuse_z = r->plan.qstep && !r->plan.keep_steps;
     for (int t = 0; t < T; t++) {
-        float *z = r->xw + (size_t)t * B * G4, *tc = rnn__lstm_tc(r, t);
+        float *z = r->xw + (size_t)(reuse_z ? 0 : t) * B * G4, *tc = rnn__lstm_tc(r, t);
         const float *h_prev = r->hs + (size_t)t * BH, *c_prev = rnn__lstm_c(r, t);
         float *h = r->hs + (size_t)(t + 1) * BH, *c = rnn__lstm_c(r, t + 1);
-        if (r->plan.qseq)
+        if (r->plan.qstep)
+            rnn__qgemm2(&r->qw[RNN_W_KERNEL], r->xt + (size_t)t * B * r->F, (int)r->F,
+                        &r->qw[RNN_W_RECURRENT], rnn__rec_in(r, t), H, B, 0, G4,
+                        rnn__recurrent_value(r, RNN_W_BIAS), 0, z, G4, RNN_GEMM_AUTO);
+        else if (r->plan.qseq)
             rnn__qgemm(&r->qw[RNN_W_RECURRENT], B, 0, G4, rnn__rec_in(r, t), H, z, G4, z, G4,
                        RNN_GEMM_AUTO);
         else

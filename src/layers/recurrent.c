@@ -398,6 +398,8 @@ static void decide_plan(rnn_recurrent *r, rnn_run_mode mode, int B, int T,
     p->precision = quant && p->stream_pack ? precision : RNN_F32;
     /* (a streaming step that reads the per-thread pack needs no panels) */
     p->panels = !p->stream_pack && !p->qseq && rnn__recurrent_use_panels(r, B, 0);
+    p->qstep = p->qseq != RNN_F32 && !p->team && r->cell->kind == RNN_CELL_LSTM &&
+               rnn__qgemm_amx() && r->F <= RNN_QGEMM_MAX_K && r->H <= RNN_QGEMM_MAX_K;
     p->back_panels = p->back_team && rnn__recurrent_use_panels(r, B, 1);
     if (memcmp(p, &r->plan, sizeof plan) != 0) r->plan = plan;
 }
@@ -452,7 +454,9 @@ static rnn_status forward_begin(rnn_layer *layer, const rnn_tensor *const *input
     }
     /* xw = xt W + b (the input bias row for GRU reset_after), all steps in one product, unless
      * the team's threads compute each step's part in the step loop */
-    if (!r->plan.project_in_loop && r->plan.qseq)
+    if (r->plan.qstep)
+        ; /* in the step loop (lstm.c) */
+    else if (!r->plan.project_in_loop && r->plan.qseq)
         rnn__qgemm(&r->qw[RNN_W_KERNEL], (int)((size_t)T * B), 0, GH, r->xt, F,
                    rnn__recurrent_value(r, RNN_W_BIAS), 0, r->xw, GH, RNN_GEMM_AUTO);
     else if (!r->plan.project_in_loop)

@@ -83,6 +83,10 @@ typedef struct {
     /* rnn_predict with rnn_set_precision: every product with W and U reads its reduced copy
      * (rnn_recurrent.qw, kernels/qgemm.h) through rnn__qgemm; RNN_F32: the weights. */
     rnn_precision qseq;
+    /* qseq on one thread, LSTM, on the AMX path: xw is not filled in advance; each step's
+     * x W + b comes with its recurrent product in one pass (rnn__qgemm2: the same bits as the
+     * products apart), into a slot that stays in cache. */
+    int qstep;
 } rnn_step_plan;
 
 /* A weight-derived copy (kernels/gemm_packed.h panels, or the streaming pack) and what it was
