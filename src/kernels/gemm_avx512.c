@@ -26,6 +26,9 @@
 #define ROW_BLOCK_BYTES (192 * 1024)
 #define MR_MAX 12
 #define NP_MAX 2
+#ifndef L1_AHEAD
+#define L1_AHEAD 8
+#endif
 
 /* MR rows x NP panels; P the first panel at row 0 of the chunk, the next ones ps floats apart.
  * m0: the lanes stored of the first panel, m1 of the last (NP 1: m0 & m1). PF (the first row
@@ -54,6 +57,9 @@ INLINE AVX512 void ztile(const int MR, const int NP, const int PF, int K, const 
             for (int v = 0; v < NP; v++)
                 _mm_prefetch((const char *)(next + v * ps + (ptrdiff_t)k * RNN_PANEL),
                              _MM_HINT_T1);
+        _Pragma("GCC unroll 2")
+        for (int v = 0; v < NP; v++)
+            _mm_prefetch((const char *)(b + v * ps + L1_AHEAD * RNN_PANEL), _MM_HINT_T0);
         __m512 bv[NP_MAX];
         _Pragma("GCC unroll 2")
         for (int v = 0; v < NP; v++) bv[v] = _mm512_loadu_ps(b + v * ps);

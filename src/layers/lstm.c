@@ -22,6 +22,7 @@ typedef struct {
     rnn_recurrent *r;
     int B, T;
     const float *u_panels; /* U's four gate blocks as panels (plan.panels), else NULL */
+    const float *w_panels; /* W's four gate blocks as panels (plan.project_panels), else NULL */
 } lstm_team_job;
 
 /* The second half of a streaming step of units [lo, hi): the thread's pre-activations s (B
@@ -134,6 +135,9 @@ static void lstm_forward_team(void *arg, int tid, int n) {
                 rnn__qgemm2(&r->qw[RNN_W_KERNEL], r->xt + ((size_t)t * B + b0) * F, F,
                             &r->qw[RNN_W_RECURRENT], h_prev + rh, H, nb, 0, G4,
                             rnn__recurrent_value(r, RNN_W_BIAS), 0, z + rz, G4, RNN_GEMM_OWN);
+            } else if (r->plan.project_in_loop && job->w_panels) {
+                rnn__recurrent_project_panels(r, job->w_panels, z + rz,
+                                              r->xt + ((size_t)t * B + b0) * F, nb, lo, hi);
             } else if (r->plan.project_in_loop) {
                 rnn__recurrent_project_step(r, z + rz,
                                             r->xt + ((size_t)t * B + b0) * F, nb, lo, hi);
@@ -184,7 +188,7 @@ static void lstm_stream_chain_step(rnn_recurrent *r, int B, int tid, int n, cons
         if (tid == 0) memcpy(r->xt, x, sizeof(float) * (size_t)B * r->F);
         rnn__team_barrier();
     }
-    lstm_team_job job = {r, B, 1, NULL};
+    lstm_team_job job = {r, B, 1, NULL, NULL};
     lstm_forward_team(&job, tid, n);
 }
 
@@ -197,8 +201,9 @@ static void lstm_forward_steps(rnn_recurrent *r, int B, int T) {
     const size_t BH = (size_t)B * H;
     const int fused = act == RNN_TANH && ract == RNN_SIGMOID;
     if (r->plan.team) {
-        lstm_team_job job = {r, B, T, NULL};
+        lstm_team_job job = {r, B, T, NULL, NULL};
         if (r->plan.panels) job.u_panels = rnn__copies_u_panels(r);
+        if (r->plan.project_panels) job.w_panels = rnn__copies_w_panels(r);
         rnn__copies_stream_done(r, rnn__team_run(lstm_forward_team, &job));
         return;
     }

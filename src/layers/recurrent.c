@@ -72,6 +72,20 @@ void rnn__recurrent_project_step(const rnn_recurrent *r, float *z, const float *
     }
 }
 
+void rnn__recurrent_project_panels(const rnn_recurrent *r, const float *w_panels, float *z,
+                                   const float *x, int rows, int lo, int hi) {
+    const int H = (int)r->H, G = r->cell->gates, GH = G * H, F = (int)r->F;
+    const float *bias = rnn__recurrent_value(r, RNN_W_BIAS);
+    for (int g = 0; g < G; g++) {
+        const int c = g * H + lo;
+        RNN_INTERNAL_CHECK(rnn__product(
+            rows, hi - lo, F, x, F, w_panels, 0, z + c, GH,
+            bias ? RNN_GEMM(.bias = bias + c, .kernel = RNN_GEMM_PANELS, .width = H, .group = g,
+                            .col = lo)
+                 : RNN_GEMM(.kernel = RNN_GEMM_PANELS, .width = H, .group = g, .col = lo)));
+    }
+}
+
 int rnn__layer_is_recurrent(const rnn_layer *layer) {
     return layer->ops->configure == rnn__recurrent_configure;
 }
@@ -391,7 +405,13 @@ static void decide_plan(rnn_recurrent *r, rnn_run_mode mode, int B, int T,
     p->team = rnn__recurrent_use_team(r, B) || quant || (stream && rnn__team_size() == 1);
     p->back_team = p->team && !r->mask;
     p->large = rnn__recurrent_step_is_large(r, B);
-    p->project_in_loop = (TB <= 8 || r->F <= RNN_LOOP_PROJECTION_FEATURES) && p->team;
+    /* (from shapes, the mode and the CPU, never from the team's size: see project_panels) */
+    p->project_panels = p->team && TB > 8 && r->F > RNN_LOOP_PROJECTION_FEATURES &&
+                        r->cell->kind == RNN_CELL_LSTM && mode != RNN_MODE_STREAM &&
+                        !p->qseq && rnn__gemm_panels_avx512() &&
+                        rnn__recurrent_use_panels(r, B, 0);
+    p->project_in_loop = (TB <= 8 || r->F <= RNN_LOOP_PROJECTION_FEATURES ||
+                          p->project_panels) && p->team;
     p->repeat_input = p->project_in_loop && r->cell->kind == RNN_CELL_LSTM && T > 1 &&
                       steps_repeat(r->xt, T, B, (int)r->F);
     p->stream_pack = stream && p->team && p->project_in_loop;

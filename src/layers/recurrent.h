@@ -67,6 +67,13 @@ typedef struct {
      * streaming step's product of one row is shared by the threads instead of one doing it
      * alone). Only the AVX2 tiles are used, so every split gives the same bits. */
     int project_in_loop;
+    /* With project_in_loop, LSTM with more than RNN_LOOP_PROJECTION_FEATURES features on the
+     * AVX-512 panel tiles (rnn__recurrent_project_panels): each step's x W + b is computed from
+     * W's panels (rnn_weight_copies.w_panels) just before the step's h U is added to it, so the
+     * projection of all steps never streams to memory and back (issue 18). The panel tiles give
+     * an element the same bits whatever rows and columns a thread computes, so the team's bits
+     * still do not depend on its size (one thread keeps the BLAS projection of all steps). */
+    int project_panels;
     /* With project_in_loop, LSTM: every step's input equals step 0's (a RepeatVector's output,
      * checked value by value), so its projection is computed once into r->step and copied to
      * each step. */
@@ -106,6 +113,7 @@ typedef struct {
  * through recurrent_copies.c:
  *   u_panels   U's G gate blocks as panels, for forward's h U on the team (large steps)
  *   ut_panels  U^T as panels, for backward's dZ U^T on the team
+ *   w_panels   W's G gate blocks as panels, for the steps' x W + b (plan.project_panels)
  *   stream     streaming on the team: each thread's columns of W, U and the bias side by
  *              side, so that a step reads one contiguous part per thread, which stays in that
  *              core's L2, instead of G slices of rows 4 H floats apart. Thread t's part starts
@@ -116,7 +124,7 @@ typedef struct {
  *              (3 G nu floats), then W (F x G nu) and U (H x G nu) in 2 or 1 bytes each
  *              (qstream_pending). */
 typedef struct {
-    rnn_weight_copy u_panels, ut_panels, stream, qstream;
+    rnn_weight_copy u_panels, ut_panels, w_panels, stream, qstream;
     int stream_pending, qstream_pending;
     unsigned long fills; /* copies made (tests) */
 } rnn_weight_copies;
@@ -181,6 +189,10 @@ static inline float *rnn__lstm_tc(const rnn_recurrent *r, int t) {
  * kernel (project_in_loop). x: the step's rows of the input (rows of F). */
 void rnn__recurrent_project_step(const rnn_recurrent *r, float *z, const float *x, int rows,
                                  int lo, int hi);
+/* The same product from W's panels (plan.project_panels): z = b + x W for the rows and units
+ * [lo, hi) (lo a multiple of 8) of every gate block, by the AVX-512 or AVX2 panel tiles. */
+void rnn__recurrent_project_panels(const rnn_recurrent *r, const float *w_panels, float *z,
+                                   const float *x, int rows, int lo, int hi);
 
 /* Whether the team's per-thread slices of a step's product may go to the BLAS
  * (RNN_GEMM_SLICE): decided from the whole product, B x G H x H, never from a slice. */
@@ -202,6 +214,9 @@ int rnn__recurrent_use_panels(const rnn_recurrent *r, int B, int backward);
  * u/ut_panels: NULL when they cannot be allocated (the caller then reads U in place). */
 const float *rnn__copies_u_panels(rnn_recurrent *r);
 const float *rnn__copies_ut_panels(rnn_recurrent *r);
+/* W (F x G H) as panels (plan.project_panels); NULL when it cannot be allocated (the steps then
+ * project with the in-place tiles: the same bits for F <= RNN_PANEL_KC). */
+const float *rnn__copies_w_panels(rnn_recurrent *r);
 /* Before a streaming run with plan.stream_pack: the pack exists, cut for the team's size, and
  * is marked for filling when stale; RNN_ERR_MEMORY if it cannot be allocated. */
 rnn_status rnn__copies_prepare_stream(rnn_recurrent *r);

@@ -86,6 +86,19 @@ const float *rnn__copies_ut_panels(rnn_recurrent *r) {
     return u_panels(r, &r->copies.ut_panels, 1);
 }
 
+const float *rnn__copies_w_panels(rnn_recurrent *r) {
+    const int H = (int)r->H, G = r->cell->gates, F = (int)r->F;
+    const size_t floats = rnn__panels_floats(F, G, H);
+    const unsigned long version = rnn__recurrent_weight(r, RNN_W_KERNEL)->version;
+    rnn_weight_copy *c = &r->copies.w_panels;
+    if (copy_current(c, r, floats, version, 0)) return c->data;
+    if (!copy_reserve(c, floats)) return NULL;
+    pack_job job = {c->data, rnn__recurrent_value(r, RNN_W_KERNEL), G * H, 0, F, G, H};
+    rnn__team_run(pack_slice, &job);
+    copy_stamp(&r->copies, c, r, version, 0);
+    return c->data;
+}
+
 /* qstream: bytes per unit of a part (the bias and two scales in float32, W and U's columns). */
 static size_t qstream_unit_bytes(const rnn_recurrent *r) {
     const size_t esize = r->plan.precision == RNN_BF16 ? 2 : 1;
@@ -212,6 +225,7 @@ void rnn__copies_stream_done(rnn_recurrent *r, int threads_ran) {
 void rnn__copies_free(rnn_weight_copies *c) {
     rnn__free(c->u_panels.data);
     rnn__free(c->ut_panels.data);
+    rnn__free(c->w_panels.data);
     rnn__free(c->stream.data);
     rnn__free(c->qstream.data);
     memset(c, 0, sizeof *c);

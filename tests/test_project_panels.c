@@ -1,0 +1,127 @@
+/* The input projection of a large LSTM computed inside the team's step loop from W's panels
+ * (plan.project_panels, issue 18): each step's x W + b just before its h U, instead of one
+ * product of all steps through the BLAS. Checked on odd shapes (units not a multiple of 16,
+ * features past one panel chunk of RNN_PANEL_KC), against one thread (which keeps the BLAS
+ * projection) within rounding, and for the same bits on 2 and 3 threads, where B = 40 splits
+ * the steps by samples on 2 threads and by units on 3; prediction and a training step (which
+ * keeps every step's pre-activations for backward). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "kernels/gemm.h"
+#include "kernels/team.h"
+#include "layers/recurrent.h"
+#include "rnn.h"
+
+enum { B = 40, T = 5, H = 40 };
+
+typedef struct {
+    float *y;          /* predictions (B, T, H) */
+    double loss;       /* after them, one training step's loss ... */
+    float *y_trained;  /* ... and the predictions after that step */
+    int project_panels; /* the plan of the first prediction */
+} run_result;
+
+static void fill(float *x, size_t n, unsigned seed) {
+    for (size_t i = 0; i < n; i++) {
+        seed = seed * 1103515245u + 12345u;
+        x[i] = (float)((seed >> 8) % 2001) / 1000.0f - 1.0f;
+    }
+}
+
+static float *predict_copy(rnn_model *m, const float *x, int F) {
+    rnn_tensor out = {0};
+    float *res = NULL;
+    if (rnn_predict_on_batch(m, rnn_data_x(rnn_tensor3((float *)x, B, T, F)), &out, 1) != RNN_OK) {
+        CHECK(0, "predict: %s", rnn_last_error());
+    } else {
+        res = malloc(sizeof(float) * (size_t)B * T * H);
+        memcpy(res, out.data, sizeof(float) * (size_t)B * T * H);
+    }
+    rnn_tensor_free(&out);
+    return res;
+}
+
+static run_result run(int threads, int F, int use_bias, const float *x, const float *y) {
+    run_result res = {0};
+    rnn_set_threads(threads > 1 ? 2 : 1);
+    rnn__team_set_size(threads);
+    rnn_model *m = rnn_sequential(NULL);
+    rnn_recurrent_options o = rnn_lstm_defaults(H);
+    o.return_sequences = 1;
+    o.use_bias = use_bias;
+    rnn_layer *lstm = rnn_lstm(&o);
+    if (!m || rnn_set_seed(m, 11) || rnn_input(m, T, F) || rnn_add(m, lstm) ||
+        rnn_compile(m, "mse", "sgd")) {
+        CHECK(0, "model on %d threads: %s", threads, rnn_last_error());
+        rnn_model_free(m);
+        return res;
+    }
+    if (use_bias) { /* a bias that is not zero, so that a wrong bias column shows */
+        rnn_recurrent *r = rnn__recurrent_of(lstm);
+        float *b = (float *)rnn__recurrent_value(r, RNN_W_BIAS);
+        fill(b, 4 * H, 5);
+        rnn__recurrent_weight(r, RNN_W_BIAS)->version++;
+    }
+    res.y = predict_copy(m, x, F);
+    res.project_panels = rnn__recurrent_of(lstm)->plan.project_panels;
+    if (rnn_train_on_batch(m, rnn_data_xy(rnn_tensor3((float *)x, B, T, F),
+                                          rnn_tensor3((float *)y, B, T, H)),
+                           &res.loss) != RNN_OK)
+        CHECK(0, "train on %d threads: %s", threads, rnn_last_error());
+    res.y_trained = predict_copy(m, x, F);
+    rnn_model_free(m);
+    return res;
+}
+
+static double worst_diff(const float *a, const float *b) {
+    double w = 0;
+    for (size_t i = 0; i < (size_t)B * T * H; i++) w = fmax(w, fabs((double)a[i] - b[i]));
+    return w;
+}
+
+static void check_shape(int F, int use_bias) {
+    const size_t nx = (size_t)B * T * F, ny = (size_t)B * T * H;
+    float *x = malloc(sizeof(float) * nx), *y = malloc(sizeof(float) * ny);
+    fill(x, nx, 3 + (unsigned)F);
+    fill(y, ny, 7);
+    run_result r1 = run(1, F, use_bias, x, y), r2 = run(2, F, use_bias, x, y),
+               r3 = run(3, F, use_bias, x, y);
+    CHECK(!r1.project_panels, "F %d: one thread projected in the steps", F);
+    /* the plan depends on the CPU (the AVX-512 panel tiles), never on the team's size */
+    CHECK(r2.project_panels == !!rnn__gemm_panels_avx512() &&
+              r3.project_panels == r2.project_panels,
+          "F %d: project_panels %d on 2 threads, %d on 3, AVX-512 %d", F, r2.project_panels,
+          r3.project_panels, rnn__gemm_panels_avx512());
+    if (r1.y && r2.y && r3.y && r1.y_trained && r2.y_trained && r3.y_trained) {
+        CHECK(memcmp(r2.y, r3.y, sizeof(float) * ny) == 0,
+              "F %d bias %d: 2 and 3 threads predict different bits", F, use_bias);
+        CHECK(memcmp(r2.y_trained, r3.y_trained, sizeof(float) * ny) == 0,
+              "F %d bias %d: 2 and 3 threads differ after a training step", F, use_bias);
+        const double d = worst_diff(r1.y, r2.y), dt = worst_diff(r1.y_trained, r2.y_trained);
+        CHECK(d <= 2e-5, "F %d bias %d: one thread and the team differ by %g", F, use_bias, d);
+        CHECK(dt <= 1e-4, "F %d bias %d: after a training step, one thread and the team differ "
+              "by %g", F, use_bias, dt);
+        CHECK(fabs(r1.loss - r2.loss) <= 1e-5 * fabs(r1.loss) && r1.loss > 0,
+              "F %d bias %d: losses %.9g (one thread) and %.9g (team)", F, use_bias, r1.loss,
+              r2.loss);
+        /* the outputs vary along the sequence and the training step changed them */
+        CHECK(r2.y[0] != r2.y[(size_t)(T - 1) * H], "F %d: flat outputs", F);
+        CHECK(worst_diff(r2.y, r2.y_trained) > 0, "F %d: the training step changed nothing", F);
+    }
+    free(r1.y), free(r2.y), free(r3.y);
+    free(r1.y_trained), free(r2.y_trained), free(r3.y_trained);
+    free(x);
+    free(y);
+}
+
+int main(void) {
+    check_shape(136, 1); /* just above RNN_LOOP_PROJECTION_FEATURES */
+    check_shape(136, 0);
+    check_shape(520, 1); /* two chunks of the panels' sum */
+    rnn_set_threads(0);
+    return check_report("test_project_panels");
+}
