@@ -216,6 +216,51 @@ static void test_kernel2(void) {
     printf("qgemm2 cases: %d\n", cases);
 }
 
+/* rnn__qgemm2 where one operand's sum is past RNN_QGEMM_MAX_K (no tiles: the copy path) and the
+ * other's is not (a layer with many features and few units, or the reverse): still the bits of
+ * the two rnn__qgemm calls in turn, each on its own path, as the one-thread loop gives and
+ * a team's rows gave before the two products were fused. */
+static void test_kernel2_mixed(void) {
+    enum { M = 17, N = 40, KBIG = RNN_QGEMM_MAX_K + 37, KSMALL = 45 };
+    int cases = 0;
+    for (int pr = 0; pr < 2; pr++)
+        for (int big_first = 0; big_first < 2; big_first++) {
+            const rnn_precision prec = pr ? RNN_INT8 : RNN_BF16;
+            const int K1 = big_first ? KBIG : KSMALL, K2 = big_first ? KSMALL : KBIG;
+            float *W1 = malloc(sizeof(float) * K1 * N), *W2 = malloc(sizeof(float) * K2 * N);
+            float *A1 = malloc(sizeof(float) * M * K1), *A2 = malloc(sizeof(float) * M * K2);
+            float *bias = malloc(sizeof(float) * N), *C = malloc(sizeof(float) * M * N);
+            float *C2 = malloc(sizeof(float) * M * N);
+            for (int i = 0; i < K1 * N; i++) W1[i] = urand() * 0.5f;
+            for (int i = 0; i < K2 * N; i++) W2[i] = urand() * 0.5f;
+            for (int i = 0; i < M * K1; i++) A1[i] = urand() * 3.0f;
+            for (int i = 0; i < M * K2; i++) A2[i] = urand() * 3.0f;
+            for (int i = 0; i < N; i++) bias[i] = urand();
+            rnn_qweights q1, q2;
+            memset(&q1, 0, sizeof q1);
+            memset(&q2, 0, sizeof q2);
+            CHECK(rnn__qweights_prepare(&q1, W1, K1, N, 1, prec) == 0 &&
+                      rnn__qweights_prepare(&q2, W2, K2, N, 1, prec) == 0, "prepare");
+            rnn__qgemm2(&q1, A1, K1, &q2, A2, K2, M, 0, N, bias, 0, C, N, RNN_GEMM_OWN);
+            rnn__qgemm(&q1, M, 0, N, A1, K1, bias, 0, C2, N, RNN_GEMM_OWN);
+            rnn__qgemm(&q2, M, 0, N, A2, K2, C2, N, C2, N, RNN_GEMM_OWN);
+            CHECK(memcmp(C, C2, sizeof(float) * M * N) == 0,
+                  "qgemm2 %s K=%d+%d: not the bits of the two products in turn",
+                  pr ? "int8" : "bf16", K1, K2);
+            cases++;
+            rnn__qweights_free(&q1);
+            rnn__qweights_free(&q2);
+            free(W1);
+            free(W2);
+            free(A1);
+            free(A2);
+            free(bias);
+            free(C);
+            free(C2);
+        }
+    printf("qgemm2 mixed cases: %d (AMX path: %d)\n", cases, rnn__qgemm_amx());
+}
+
 /* The models: every layer with a reduced path, units that are not multiples of 16. */
 enum { M_LSTM, M_GRU, M_GRU_BEFORE, M_SIMPLE, M_LSTM_SEQ, M_COUNT };
 static const char *model_name[M_COUNT] = {"LSTM(40)->Dense(3)", "GRU(36)->Dense(2)",
@@ -347,6 +392,7 @@ static void test_predict(int path) {
 int main(void) {
     test_kernel();
     test_kernel2();
+    test_kernel2_mixed();
     test_predict(1);
     test_predict(0);
     return check_report("test_precision_predict");

@@ -387,6 +387,14 @@ static void qgemm_run(const rnn_qweights *q, const float *A, int lda, const rnn_
                       const float *A2, int lda2, int M, int j0, int j1, const float *S, int lds,
                       float *C, int ldc, int kernel) {
     if (M <= 0 || j1 <= j0) return;
+    if (q2 && (!q->tiles || !q2->tiles)) {
+        /* a sum past RNN_QGEMM_MAX_K (no tiles) takes the copy path, the other operand's may
+         * not: the two products in turn, each on the path rnn__qgemm gives it, so the bits
+         * stay those of the two calls (and of the loops that make them) */
+        qgemm_run(q, A, lda, NULL, NULL, 0, M, j0, j1, S, lds, C, ldc, kernel);
+        qgemm_run(q2, A2, lda2, NULL, NULL, 0, M, j0, j1, C, ldc, C, ldc, kernel);
+        return;
+    }
 #if HAVE_AMX_CODE
     if (q->tiles && (!q2 || q2->tiles) && rnn__qgemm_amx()) {
         amx_operand op[2] = {{q, A, lda, (q->K + 31) / 32, NULL, NULL},
