@@ -90,7 +90,8 @@ static float int8_finish(int32_t s0, int32_t s1, int32_t s2, int32_t corr, float
     return fmaf((float)t * sx, scale, y);
 }
 
-/* Columns [j0, N) of one run: plain integer loops. */
+/* Columns [j0, N) of one run in one panel of N columns (wp: the run's first group in the
+ * panel, rows 4 N bytes apart): plain integer loops. The kernels below take the same. */
 static void int8_cols(int j0, int N, int ng, const int8_digits *dg, const int8_t *wp,
                       const int32_t *corr, const float *scale, float sx, float *y) {
     for (int j = j0; j < N; j++) {
@@ -115,6 +116,14 @@ static void int8_cols_float(int N, int K, const float *x, const int8_t *wp, cons
     }
 }
 
+size_t rnn__qmv_int8_index(int k, int j, int K, int N) {
+    const int p = j / RNN_QMV_INT8_NB, w = N - p * RNN_QMV_INT8_NB < RNN_QMV_INT8_NB
+                                               ? N - p * RNN_QMV_INT8_NB
+                                               : RNN_QMV_INT8_NB;
+    return (size_t)p * RNN_QMV_INT8_NB * 4 * ((K + 3) / 4) +
+           ((size_t)(k / 4) * w + (j - p * RNN_QMV_INT8_NB)) * 4 + k % 4;
+}
+
 size_t rnn__qmv_int8_bytes(int K, int N) { return (size_t)4 * ((K + 3) / 4) * (size_t)N; }
 
 int rnn__qmv_int8_runs(int K) { return (K + RNN_QMV_INT8_KC - 1) / RNN_QMV_INT8_KC; }
@@ -124,7 +133,7 @@ void rnn__qmv_int8_corr(int K, int N, const int8_t *wp, int32_t *corr) {
         for (int j = 0; j < N; j++) {
             int32_t s = 0;
             for (int k = c * RNN_QMV_INT8_KC; k < K && k < (c + 1) * RNN_QMV_INT8_KC; k++)
-                s += wp[((size_t)(k / 4) * N + j) * 4 + k % 4];
+                s += wp[rnn__qmv_int8_index(k, j, K, N)];
             corr[(size_t)c * N + j] = 128 * s;
         }
 }
@@ -132,7 +141,7 @@ void rnn__qmv_int8_corr(int K, int N, const int8_t *wp, int32_t *corr) {
 void rnn__qmv_int8_pack(int K, int N, const int8_t *w, int ldw, int8_t *wp, int32_t *corr) {
     for (int k = 0; k < 4 * ((K + 3) / 4); k++)
         for (int j = 0; j < N; j++)
-            wp[((size_t)(k / 4) * N + j) * 4 + k % 4] = k < K ? w[(size_t)k * ldw + j] : 0;
+            wp[rnn__qmv_int8_index(k, j, K, N)] = k < K ? w[(size_t)k * ldw + j] : 0;
     rnn__qmv_int8_corr(K, N, wp, corr);
 }
 
@@ -667,7 +676,7 @@ void rnn__qmv_bf16(int M, int N, int K, const float *x, int ldx, const uint16_t 
 void rnn__qmv_int8(int M, int N, int K, const float *x, int ldx, const int8_t *wp,
                    const int32_t *corr, const float *scale, float *y, int ldy) {
     if (M <= 0 || N <= 0) return;
-    const int p = rnn__qmv_path();
+    const int p = rnn__qmv_path(), G = (K + 3) / 4;
 #if defined(__GNUC__) && defined(__x86_64__)
     const int v512 = p >= 3 && cpu_has(2), vnni = p >= 2 && cpu_has(1);
     const int amx = p >= 4 && v512 && cpu_has(3);
@@ -679,7 +688,6 @@ void rnn__qmv_int8(int M, int N, int K, const float *x, int ldx, const int8_t *w
         for (int c = 0, k0 = 0; k0 < K; c++, k0 += RNN_QMV_INT8_KC) {
             const int n = K - k0 < RNN_QMV_INT8_KC ? K - k0 : RNN_QMV_INT8_KC, ng = (n + 3) / 4;
             const float *xr = x + (size_t)b * ldx + k0;
-            const int8_t *wr = wp + (size_t)k0 * N;
             const int32_t *cr = corr + (size_t)c * N;
             float *yr = y + (size_t)b * ldy;
 #if defined(__GNUC__) && defined(__x86_64__)
@@ -689,25 +697,31 @@ void rnn__qmv_int8(int M, int N, int K, const float *x, int ldx, const int8_t *w
 #endif
             const int E = (int)(mb >> 23); /* |x| < 2^(E - 126) */
             if (mb == 0) continue;         /* all zero: nothing to add */
-            if (E == 255 || E < 27) {
-                int8_cols_float(N, n, xr, wr, scale, yr);
-                continue;
-            }
+            const int scaled = E != 255 && E >= 27;
             const float inv = float_from_bits((uint32_t)(275 - E) << 23); /* 2^(148 - E) */
             const float sx = float_from_bits((uint32_t)(E - 21) << 23);   /* 1 / inv */
-            int j0 = 0;
 #if defined(__GNUC__) && defined(__x86_64__)
-            if (v512) {
-                int8_quantize_512(xr, n, inv, &dg);
-                j0 = amx && ng >= 16 ? int8_amx(N, ng, &dg, wr, cr, scale, sx, yr)
-                                     : int8_512(N, ng, &dg, wr, cr, scale, sx, yr);
-            } else {
-                int8_quantize(xr, n, inv, &dg);
-                if (p >= 1) j0 = int8_256(vnni, N, ng, &dg, wr, cr, scale, sx, yr);
-            }
+            if (scaled && v512) int8_quantize_512(xr, n, inv, &dg);
+            else if (scaled) int8_quantize(xr, n, inv, &dg);
 #else
-            int8_quantize(xr, n, inv, &dg);
+            if (scaled) int8_quantize(xr, n, inv, &dg);
 #endif
-            int8_cols(j0, N, ng, &dg, wr, cr, scale, sx, yr);
+            /* panel by panel (qmatvec.h's layout): each panel's run is one contiguous stream */
+            for (int j = 0; j < N; j += RNN_QMV_INT8_NB) {
+                const int w = N - j < RNN_QMV_INT8_NB ? N - j : RNN_QMV_INT8_NB;
+                const int8_t *wr = wp + (size_t)j * 4 * G + (size_t)(k0 / 4) * w * 4;
+                if (!scaled) {
+                    int8_cols_float(w, n, xr, wr, scale + j, yr + j);
+                    continue;
+                }
+                int j0 = 0;
+#if defined(__GNUC__) && defined(__x86_64__)
+                if (amx && ng >= 16)
+                    j0 = int8_amx(w, ng, &dg, wr, cr + j, scale + j, sx, yr + j);
+                else if (v512) j0 = int8_512(w, ng, &dg, wr, cr + j, scale + j, sx, yr + j);
+                else if (p >= 1) j0 = int8_256(vnni, w, ng, &dg, wr, cr + j, scale + j, sx, yr + j);
+#endif
+                int8_cols(j0, w, ng, &dg, wr, cr + j, scale + j, sx, yr + j);
+            }
         }
 }

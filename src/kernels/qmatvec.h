@@ -25,10 +25,15 @@ void rnn__qmv_bf16(int M, int N, int K, const float *x, int ldx, const uint16_t 
  * element), the integer sums are exact, rounded once to float32, unscaled and then
  * y = fmaf(sum, scale[j], y) per run. A run whose largest |x| is not finite or is below 2^-100
  * takes float32 sums of x q instead (k in order); an all-zero run adds nothing.
- * The weights are packed (rnn__qmv_int8_pack): q(k, j) at wp[((k / 4) * N + j) * 4 + k % 4],
- * rnn__qmv_int8_bytes(K, N) bytes with 0 beyond K, and corr[c * N + j] = 128 times the sum of
- * column j's q over run c (rnn__qmv_int8_runs(K) runs; rnn__qmv_int8_corr). */
+ * The weights are packed (rnn__qmv_int8_pack): panels of RNN_QMV_INT8_NB columns (the last
+ * one narrower), one after the other, each its 4 ceil(K / 4) rows of 4 consecutive k per
+ * column, so that a panel's part of a run is read as one contiguous stream:
+ * q(k, j) at wp[rnn__qmv_int8_index(k, j, K, N)], rnn__qmv_int8_bytes(K, N) bytes with 0
+ * beyond K; and corr[c * N + j] = 128 times the sum of column j's q over run c
+ * (rnn__qmv_int8_runs(K) runs; rnn__qmv_int8_corr). */
 #define RNN_QMV_INT8_KC 4096
+#define RNN_QMV_INT8_NB 128
+size_t rnn__qmv_int8_index(int k, int j, int K, int N);
 void rnn__qmv_int8(int M, int N, int K, const float *x, int ldx, const int8_t *wp,
                    const int32_t *corr, const float *scale, float *y, int ldy);
 size_t rnn__qmv_int8_bytes(int K, int N);

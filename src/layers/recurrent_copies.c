@@ -159,7 +159,7 @@ static void quantize_part(void *dst, float *scale, int32_t *corr, const float *w
             for (int k = 0; k < 4 * ((rows + 3) / 4); k++) { /* 0 past the rows */
                 long q = s > 0 && k < rows ? lrintf(w[(size_t)k * G * H + col] / s) : 0;
                 q = q > 127 ? 127 : q < -127 ? -127 : q;
-                ((int8_t *)dst)[((size_t)(k / 4) * width + j) * 4 + k % 4] = (int8_t)q;
+                ((int8_t *)dst)[rnn__qmv_int8_index(k, j, rows, width)] = (int8_t)q;
             }
         }
     if (prec == RNN_INT8) rnn__qmv_int8_corr(rows, width, dst, corr);
