@@ -37,7 +37,7 @@ static void test_kernels(void) {
     static const int Ns[] = {1, 7, 8, 15, 16, 17, 31, 33, 63, 64, 65, 100, 129};
     static const int Ks[] = {1, 3, 8, 37, 130};
     const int best = rnn__qmv_path();
-    printf("qmatvec path: %d (0 portable, 1 AVX2, 2 AVX2 + AVX-VNNI, 3 AVX-512, 4 AVX-512 + AMX)\n", best);
+    printf("qmatvec path: %d (0 portable, 1 AVX2, 2 AVX2 + AVX-VNNI, 3 AVX-512)\n", best);
     for (int ni = 0; ni < (int)(sizeof Ns / sizeof *Ns); ni++)
         for (int ki = 0; ki < (int)(sizeof Ks / sizeof *Ks); ki++) {
             const int N = Ns[ni], K = Ks[ki], M = 1 + (ni + ki) % 8;

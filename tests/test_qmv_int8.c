@@ -142,7 +142,7 @@ static void one(int M, int N, int K, int kinds_from) {
 int main(void) {
     static const int Ns[] = {1, 7, 8, 9, 15, 16, 17, 33, 63, 64, 65, 127, 128, 129, 200, 264, 520};
     static const int Ks[] = {1, 2, 3, 4, 5, 7, 63, 64, 65, 129, 256};
-    printf("qmatvec path: %d (0 portable, 1 AVX2, 2 AVX2 + AVX-VNNI, 3 AVX-512, 4 AVX-512 + AMX)\n",
+    printf("qmatvec path: %d (0 portable, 1 AVX2, 2 AVX2 + AVX-VNNI, 3 AVX-512)\n",
            rnn__qmv_path());
     int n = 0;
     for (int ni = 0; ni < (int)(sizeof Ns / sizeof *Ns); ni++)

@@ -5,7 +5,6 @@
  * activations are rounded to integers too, so that VNNI's vpdpbusd does 64 exact
  * multiply-adds per instruction with no widening, and integer sums make every path's bits
  * equal whatever the order. */
-#define _DEFAULT_SOURCE /* syscall() for arch_prctl (AMX) */
 #include "kernels/qmatvec.h"
 
 #include <math.h>
@@ -148,45 +147,33 @@ void rnn__qmv_int8_pack(int K, int N, const int8_t *w, int ldw, int8_t *wp, int3
 static int forced = -1;
 
 #if defined(__GNUC__) && defined(__x86_64__)
-#include <cpuid.h>
 #include <immintrin.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #define AVX2 __attribute__((target("avx2,fma")))
 #define AVX512 __attribute__((target("avx512f,avx512bw,fma")))
-
-static int cpu_has(int what);
 
 static int cpu_path(void) {
     static int path = -1;
     if (path < 0) {
         __builtin_cpu_init();
         const int avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-        unsigned a, b, c, d;
-        const int amx = __get_cpuid_count(7, 0, &a, &b, &c, &d) && (d & (1u << 24)) &&
-                        (d & (1u << 25)); /* AMX-TILE, AMX-INT8 */
-        path = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")
-                   ? (amx && cpu_has(2) ? 4 : 3)
-                   : avx2 && __builtin_cpu_supports("avxvnni")                         ? 2
+        path = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") ? 3
+               : avx2 && __builtin_cpu_supports("avxvnni")                             ? 2
                : avx2                                                                   ? 1
                                                                                         : 0;
     }
     return path;
 }
 
-/* 1: AVX-VNNI, 2: AVX-512 VNNI (int8's integer products), 3: Linux's permission for AMX's
- * tile data (asked once for the process, as kernels/qgemm.c does). */
+/* 1: AVX-VNNI, 2: AVX-512 VNNI (int8's integer products). */
 static int cpu_has(int what) {
-    static int has[4] = {0, -1, -1, -1};
+    static int has[3] = {0, -1, -1};
     if (has[what] < 0) {
         __builtin_cpu_init();
-        has[what] = what == 1   ? __builtin_cpu_supports("avx2") &&
-                                      __builtin_cpu_supports("avxvnni")
-                    : what == 2 ? __builtin_cpu_supports("avx512vnni") &&
-                                      __builtin_cpu_supports("avx512vl")
-                                : syscall(SYS_arch_prctl, 0x1023 /* ARCH_REQ_XCOMP_PERM */,
-                                          18 /* XFEATURE_XTILEDATA */) == 0;
+        has[what] = what == 1 ? __builtin_cpu_supports("avx2") &&
+                                    __builtin_cpu_supports("avxvnni")
+                              : __builtin_cpu_supports("avx512vnni") &&
+                                    __builtin_cpu_supports("avx512vl");
     }
     return has[what];
 }
@@ -407,8 +394,10 @@ AVX512V static void int8_finish_512(__m512i s0, __m512i s1, __m512i s2, const in
 }
 
 /* vpdpbusd as an instruction: with the intrinsic GCC 12 copies every accumulator to a new
- * register (and the stack) around each one, several times the instruction's own cost. */
-#define DPBUSD512(acc, b, w) __asm__("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(b), "vm"(w))
+ * register (and the stack) around each one, several times the instruction's own cost. The
+ * weights in a register: one load of each 64 bytes for the three digits (as a memory operand
+ * each would load them again, slower when they come from L2). */
+#define DPBUSD512(acc, b, w) __asm__("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(b), "v"(w))
 /* (named accumulators, not arrays: GCC then keeps all of them in registers) */
 #define I8_DECL(v) __m512i a0##v = _mm512_setzero_si512(), a1##v = a0##v, a2##v = a0##v;
 #define I8_STEP(v)                                                                           \
@@ -461,103 +450,12 @@ AVX512V static int int8_512(int N, int ng, const int8_digits *dg, const int8_t *
 }
 
 
-/* int8 on AMX (AMX-INT8): the three digit planes as the rows of an A tile (3 rows of 64 k),
- * the packed weights of 16 columns and 64 k as a B tile (16 rows of 4 k per column: the packed
- * layout, rows 4 N bytes apart), so one tdpbusd makes the three digit sums of 16 columns over
- * 64 k (3072 multiply-adds); the groups after the last whole 64 k go through vpdpbusd from
- * those sums. The sums are exact, so the bits are the other paths'. */
-#define AMXI __attribute__((target("amx-tile,amx-int8,avx512f,avx512bw,avx512vl,avx512vnni,fma")))
-
-typedef struct {
-    uint8_t palette, start_row, reserved[14];
-    uint16_t colsb[16];
-    uint8_t rows[16];
-} int8_tile_config;
-
-/* 16 columns from their three digit sums s[3][16] so far: groups [g0, g1) added, finished. */
-AMXI static void int8_tail_512(int N, int g0, int g1, const int8_digits *dg, const int8_t *wp,
-                               int32_t (*s)[16], const int32_t *corr, const float *scale,
-                               float sx, float *y) {
-    __m512i a0 = _mm512_loadu_si512((const void *)s[0]), a1 = _mm512_loadu_si512(
-                                                              (const void *)s[1]),
-            a2 = _mm512_loadu_si512((const void *)s[2]);
-    for (int g = g0; g < g1; g++) {
-        uint32_t u0, u1, u2;
-        memcpy(&u0, dg->d[0] + 4 * g, 4);
-        memcpy(&u1, dg->d[1] + 4 * g, 4);
-        memcpy(&u2, dg->d[2] + 4 * g, 4);
-        const __m512i b0 = _mm512_set1_epi32((int)u0), b1 = _mm512_set1_epi32((int)u1),
-                      b2 = _mm512_set1_epi32((int)u2);
-        const __m512i w = _mm512_loadu_si512((const void *)(wp + (size_t)g * N * 4));
-        DPBUSD512(a0, b0, w);
-        DPBUSD512(a1, b1, w);
-        DPBUSD512(a2, b2, w);
-    }
-    int8_finish_512(a0, a1, a2, corr, scale, sx, y);
-}
-
-/* Columns [0, N) of one run of ng >= 16 groups in passes of four column tiles, then one;
- * returns the columns done (whole tiles of 16). */
-AMXI static int int8_amx(int N, int ng, const int8_digits *dg, const int8_t *wp,
-                         const int32_t *corr, const float *scale, float sx, float *y) {
-    const int nkb = ng / 16;
-    const long ldb = 4L * N;
-    int32_t st[4][3][16];
-    int8_tile_config cfg;
-    memset(&cfg, 0, sizeof cfg);
-    cfg.palette = 1;
-    for (int t = 0; t < 8; t++) {
-        cfg.colsb[t] = 64;
-        cfg.rows[t] = t >= 5 ? 16 : 3; /* 0-3 sums, 4 the digits, 5-7 weights */
-    }
-    _tile_loadconfig(&cfg);
-    int j = 0;
-#define WTILE(jc, kb) (wp + ((size_t)(16 * (kb)) * N + (jc)) * 4)
-    for (; j + 64 <= N; j += 64) {
-        _tile_zero(0);
-        _tile_zero(1);
-        _tile_zero(2);
-        _tile_zero(3);
-        for (int kb = 0; kb < nkb; kb++) {
-            _tile_loadd(4, dg->d[0] + 64 * kb, RNN_QMV_INT8_KC);
-            _tile_loadd(5, WTILE(j, kb), ldb);
-            _tile_dpbusd(0, 4, 5);
-            _tile_loadd(6, WTILE(j + 16, kb), ldb);
-            _tile_dpbusd(1, 4, 6);
-            _tile_loadd(7, WTILE(j + 32, kb), ldb);
-            _tile_dpbusd(2, 4, 7);
-            _tile_loadd(5, WTILE(j + 48, kb), ldb);
-            _tile_dpbusd(3, 4, 5);
-        }
-        _tile_stored(0, st[0], 64);
-        _tile_stored(1, st[1], 64);
-        _tile_stored(2, st[2], 64);
-        _tile_stored(3, st[3], 64);
-        for (int t = 0; t < 4; t++)
-            int8_tail_512(N, 16 * nkb, ng, dg, wp + 4 * (j + 16 * t), st[t], corr + j + 16 * t,
-                          scale + j + 16 * t, sx, y + j + 16 * t);
-    }
-    for (; j + 16 <= N; j += 16) {
-        _tile_zero(0);
-        for (int kb = 0; kb < nkb; kb++) {
-            _tile_loadd(4, dg->d[0] + 64 * kb, RNN_QMV_INT8_KC);
-            _tile_loadd(5, WTILE(j, kb), ldb);
-            _tile_dpbusd(0, 4, 5);
-        }
-        _tile_stored(0, st[0], 64);
-        int8_tail_512(N, 16 * nkb, ng, dg, wp + 4 * j, st[0], corr + j, scale + j, sx, y + j);
-    }
-#undef WTILE
-    _tile_release();
-    return j;
-}
-
 /* int8 on AVX2: vectors of 8 columns, with AVX-VNNI's vpdpbusd where the CPU has it, else the
  * same exact sums from 16-bit products (vpmaddwd of the even and the odd bytes). */
 #define AVX2V __attribute__((target("avx2,fma,avxvnni")))
 
 AVX2V static __m256i dpbusd_vnni(__m256i acc, __m256i a, __m256i b) {
-    __asm__("%{vex%} vpdpbusd %2, %1, %0" : "+x"(acc) : "x"(a), "xm"(b)); /* as DPBUSD512 */
+    __asm__("%{vex%} vpdpbusd %2, %1, %0" : "+x"(acc) : "x"(a), "x"(b)); /* as DPBUSD512 */
     return acc;
 }
 
@@ -679,7 +577,6 @@ void rnn__qmv_int8(int M, int N, int K, const float *x, int ldx, const int8_t *w
     const int p = rnn__qmv_path(), G = (K + 3) / 4;
 #if defined(__GNUC__) && defined(__x86_64__)
     const int v512 = p >= 3 && cpu_has(2), vnni = p >= 2 && cpu_has(1);
-    const int amx = p >= 4 && v512 && cpu_has(3);
 #else
     const int v512 = 0;
 #endif
@@ -716,9 +613,7 @@ void rnn__qmv_int8(int M, int N, int K, const float *x, int ldx, const int8_t *w
                 }
                 int j0 = 0;
 #if defined(__GNUC__) && defined(__x86_64__)
-                if (amx && ng >= 16)
-                    j0 = int8_amx(w, ng, &dg, wr, cr + j, scale + j, sx, yr + j);
-                else if (v512) j0 = int8_512(w, ng, &dg, wr, cr + j, scale + j, sx, yr + j);
+                if (v512) j0 = int8_512(w, ng, &dg, wr, cr + j, scale + j, sx, yr + j);
                 else if (p >= 1) j0 = int8_256(vnni, w, ng, &dg, wr, cr + j, scale + j, sx, yr + j);
 #endif
                 int8_cols(j0, w, ng, &dg, wr, cr + j, scale + j, sx, yr + j);

@@ -52,9 +52,8 @@ void rnn__qmv_f32(int M, int N, int K, const float *x, int ldx, const float *w, 
                   int ldy);
 
 /* For the tests: 0 portable, 1 AVX2, 2 AVX2 with AVX-VNNI (int8's products; otherwise as 1),
- * 3 AVX-512 (int8: with AVX-512 VNNI, else AVX2's), 4 AVX-512 and AMX-INT8 (int8: tile
- * products where a run has 64 k or more, with Linux's permission; otherwise as 3) - what the
- * calls above use; rnn__qmv_force picks a lower path (-1: the best again). */
+ * 3 AVX-512 (int8: with AVX-512 VNNI, else AVX2's) - what the calls above use; rnn__qmv_force
+ * picks a lower path (-1: the best again). */
 int rnn__qmv_path(void);
 void rnn__qmv_force(int path);
 
