@@ -1007,9 +1007,14 @@ int rnn_precision_from_name(const char *name);
  * unchanged); RNN_BF16 or RNN_INT8 use copies rounded by rnn_quantize_weights's rule, with
  * float32 sums, activations, states and outputs:
  * - rnn_predict_step: each streaming step of an LSTM layer (tanh / sigmoid, units a multiple of
- *   8, at most 8 streams) reads its kernel and recurrent kernel as bf16 / int8, widened to
- *   float32 in registers; its outputs equal, to float32 rounding, those of a float32 model
- *   whose weights went through rnn_quantize_weights. Other layers stream in float32.
+ *   8, at most 8 streams) reads its kernel and recurrent kernel as bf16 / int8. bf16: widened
+ *   to float32 in registers. int8: integer products (VNNI where the CPU has it), so the step's
+ *   input x and state h are rounded too, per row and per 4096 of them, to integers with a
+ *   power-of-two scale that gives the row's largest |value| 22 to 23 bits (each value moves
+ *   by at most 2^-22 of that largest; float32 keeps 24 bits of every value); the integer sums
+ *   are exact and rounded once to float32. Either way the outputs are, to about float32
+ *   rounding, those of a float32 model whose weights went through rnn_quantize_weights, with
+ *   the same bits on every CPU path and thread count. Other layers stream in float32.
  * - rnn_predict (rnn_predict_on_batch, rnn_predict_source), any batch: the products with the
  *   kernels and recurrent kernels of LSTM, GRU, SimpleRNN and Dense (TimeDistributed and
  *   Bidirectional included). With AMX-BF16 (Linux) they run as bf16 tile products (an int8

@@ -37,7 +37,7 @@ static void test_kernels(void) {
     static const int Ns[] = {1, 7, 8, 15, 16, 17, 31, 33, 63, 64, 65, 100, 129};
     static const int Ks[] = {1, 3, 8, 37, 130};
     const int best = rnn__qmv_path();
-    printf("qmatvec path: %d (0 portable, 1 AVX2, 2 AVX-512)\n", best);
+    printf("qmatvec path: %d (0 portable, 1 AVX2, 2 AVX2 + AVX-VNNI, 3 AVX-512)\n", best);
     for (int ni = 0; ni < (int)(sizeof Ns / sizeof *Ns); ni++)
         for (int ki = 0; ki < (int)(sizeof Ks / sizeof *Ks); ki++) {
             const int N = Ns[ni], K = Ks[ki], M = 1 + (ni + ki) % 8;
@@ -46,7 +46,8 @@ static void test_kernels(void) {
             float *y = malloc(sizeof(float) * M * ldy), *yp = malloc(sizeof(float) * M * ldy);
             float *scale = malloc(sizeof(float) * N);
             uint16_t *wb = malloc(sizeof(uint16_t) * K * ldw);
-            int8_t *wq = malloc((size_t)K * ldw);
+            int8_t *wq = malloc((size_t)K * ldw), *wp = malloc(rnn__qmv_int8_bytes(K, N));
+            int32_t *corr = malloc(sizeof(int32_t) * N * rnn__qmv_int8_runs(K));
             for (int i = 0; i < M * ldx; i++) x[i] = urand();
             for (int i = 0; i < M * ldy; i++) y0[i] = urand();
             for (int i = 0; i < K * ldw; i++) {
@@ -54,12 +55,13 @@ static void test_kernels(void) {
                 wq[i] = (int8_t)lrintf(urand() * 127.0f);
             }
             for (int j = 0; j < N; j++) scale[j] = 0.001f + (urand() + 1.0f) * 0.01f;
+            rnn__qmv_int8_pack(K, N, wq, ldw, wp, corr);
             for (int prec = 0; prec < 2; prec++) {
                 for (int path = 0; path <= best; path++) {
                     memcpy(y, y0, sizeof(float) * M * ldy);
                     rnn__qmv_force(path);
                     if (prec == 0) rnn__qmv_bf16(M, N, K, x, ldx, wb, ldw, y, ldy);
-                    else rnn__qmv_int8(M, N, K, x, ldx, wq, ldw, scale, y, ldy);
+                    else rnn__qmv_int8(M, N, K, x, ldx, wp, corr, scale, y, ldy);
                     rnn__qmv_force(-1);
                     if (path == 0) memcpy(yp, y, sizeof(float) * M * ldy);
                     int bad = 0, same = 1;
@@ -87,7 +89,8 @@ static void test_kernels(void) {
                           prec ? "int8" : "bf16", path, M, N, K);
                 }
             }
-            free(x), free(y0), free(y), free(yp), free(scale), free(wb), free(wq);
+            free(x), free(y0), free(y), free(yp), free(scale), free(wb), free(wq), free(wp);
+            free(corr);
         }
 }
 

@@ -62,8 +62,9 @@ static void lstm_stream_packed(rnn_recurrent *r, int B, int lo, int hi, const fl
     stream_gates(r, B, lo, hi, s);
 }
 
-/* lstm_stream_packed from the reduced-precision pack (plan.precision): s = b + x W_q + h U_q,
- * the products widened in registers (kernels/qmatvec.h), float32 sums. */
+/* lstm_stream_packed from the reduced-precision pack (plan.precision): s = b + x W_q + h U_q
+ * (kernels/qmatvec.h: bf16 widened in registers with float32 sums; int8 as integer products
+ * with x and h rounded to integers per row). */
 static void lstm_stream_quant(rnn_recurrent *r, int B, int lo, int hi, const float *x) {
     const int H = (int)r->H, F = (int)r->F, width = 4 * (hi - lo);
     const unsigned char *p = rnn__copies_qstream_part(r, lo, hi);
@@ -75,10 +76,12 @@ static void lstm_stream_quant(rnn_recurrent *r, int B, int lo, int hi, const flo
         const uint16_t *w = (const uint16_t *)qw, *u = w + (size_t)F * width;
         rnn__qmv_bf16(B, width, F, x, F, w, width, s, width);
         rnn__qmv_bf16(B, width, H, r->hs, H, u, width, s, width);
-    } else {
-        const int8_t *w = (const int8_t *)qw, *u = w + (size_t)F * width;
-        rnn__qmv_int8(B, width, F, x, F, w, width, sw, s, width);
-        rnn__qmv_int8(B, width, H, r->hs, H, u, width, su, s, width);
+    } else { /* int8: the corrections, then the packed weights (recurrent.h) */
+        const int32_t *cw = (const int32_t *)qw, *cu = cw + (size_t)rnn__qmv_int8_runs(F) * width;
+        const int8_t *w = (const int8_t *)(cu + (size_t)rnn__qmv_int8_runs(H) * width);
+        const int8_t *u = w + rnn__qmv_int8_bytes(F, width);
+        rnn__qmv_int8(B, width, F, x, F, w, cw, sw, s, width);
+        rnn__qmv_int8(B, width, H, r->hs, H, u, cu, su, s, width);
     }
     stream_gates(r, B, lo, hi, s);
 }

@@ -120,9 +120,10 @@ typedef struct {
  *              at (F + H + 1) G lo_t: W (F x G nu), U (H x G nu), bias (G nu), nu = hi_t - lo_t.
  *              Each thread fills its own part during the run (stream_pending).
  *   qstream    the same parts with W and U in bf16 or int8 (plan.precision): thread t's part,
- *              rnn__qstream_part_bytes(r, lo_t) bytes in, is the bias, W's and U's int8 scales
- *              (3 G nu floats), then W (F x G nu) and U (H x G nu) in 2 or 1 bytes each
- *              (qstream_pending). */
+ *              qstream_unit_bytes(r) lo_t bytes in, is the bias, W's and U's int8 scales
+ *              (3 G nu floats), then bf16: W (F x G nu) and U (H x G nu) in 2 bytes each;
+ *              int8: W's and U's corrections (int32, G nu per run of k), then W and U packed
+ *              for rnn__qmv_int8 (kernels/qmatvec.h) (qstream_pending). */
 typedef struct {
     rnn_weight_copy u_panels, ut_panels, w_panels, stream, qstream;
     int stream_pending, qstream_pending;

@@ -99,10 +99,16 @@ const float *rnn__copies_w_panels(rnn_recurrent *r) {
     return c->data;
 }
 
-/* qstream: bytes per unit of a part (the bias and two scales in float32, W and U's columns). */
+/* qstream: bytes per unit of a part (the bias and two scales in float32; bf16: W and U's
+ * columns; int8: their corrections (int32 per run) and packed columns, kernels/qmatvec.h). */
 static size_t qstream_unit_bytes(const rnn_recurrent *r) {
-    const size_t esize = r->plan.precision == RNN_BF16 ? 2 : 1;
-    return (size_t)r->cell->gates * (3 * sizeof(float) + (size_t)(r->F + r->H) * esize);
+    const int F = (int)r->F, H = (int)r->H;
+    const size_t per = r->plan.precision == RNN_BF16
+                           ? (size_t)(F + H) * 2
+                           : sizeof(int32_t) * (size_t)(rnn__qmv_int8_runs(F) +
+                                                        rnn__qmv_int8_runs(H)) +
+                                 rnn__qmv_int8_bytes(F, 1) + rnn__qmv_int8_bytes(H, 1);
+    return (size_t)r->cell->gates * (3 * sizeof(float) + per);
 }
 
 static rnn_status prepare_qstream(rnn_recurrent *r) {
@@ -144,9 +150,10 @@ int rnn__copies_stream_usable(const rnn_recurrent *r, int n) {
 
 /* A (rows, G H) matrix's columns g H + [lo, hi) of every gate g into dst (rows, G nu) at
  * `prec`; int8: each column's scale max |w| / 127 over all its rows into scale (G nu), and
- * q = round(w / scale) (rnn_quantize_weights's rule). */
-static void quantize_part(void *dst, float *scale, const float *w, int rows, int G, int H, int lo,
-                          int hi, rnn_precision prec) {
+ * q = round(w / scale) (rnn_quantize_weights's rule), packed as rnn__qmv_int8 reads them (its
+ * corrections into corr). */
+static void quantize_part(void *dst, float *scale, int32_t *corr, const float *w, int rows,
+                          int G, int H, int lo, int hi, rnn_precision prec) {
     const int nu = hi - lo, width = G * nu;
     for (int g = 0; g < G; g++)
         for (int u = 0; u < nu; u++) {
@@ -162,12 +169,13 @@ static void quantize_part(void *dst, float *scale, const float *w, int rows, int
                 if (fabsf(w[(size_t)k * G * H + col]) > s) s = fabsf(w[(size_t)k * G * H + col]);
             s /= 127.0f;
             scale[j] = s;
-            for (int k = 0; k < rows; k++) {
-                long q = s > 0 ? lrintf(w[(size_t)k * G * H + col] / s) : 0;
+            for (int k = 0; k < 4 * ((rows + 3) / 4); k++) { /* 0 past the rows */
+                long q = s > 0 && k < rows ? lrintf(w[(size_t)k * G * H + col] / s) : 0;
                 q = q > 127 ? 127 : q < -127 ? -127 : q;
-                ((int8_t *)dst)[(size_t)k * width + j] = (int8_t)q;
+                ((int8_t *)dst)[rnn__qmv_int8_index(k, j, rows, width)] = (int8_t)q;
             }
         }
+    if (prec == RNN_INT8) rnn__qmv_int8_corr(rows, width, dst, corr);
 }
 
 const unsigned char *rnn__copies_qstream_part(rnn_recurrent *r, int lo, int hi) {
@@ -175,16 +183,25 @@ const unsigned char *rnn__copies_qstream_part(rnn_recurrent *r, int lo, int hi) 
     unsigned char *p = (unsigned char *)r->copies.qstream.data + qstream_unit_bytes(r) * lo;
     if (r->copies.qstream_pending) {
         const float *bias = rnn__recurrent_value(r, RNN_W_BIAS);
-        const size_t esize = r->plan.precision == RNN_BF16 ? 2 : 1;
         float *fb = (float *)p, *sw = fb + width, *su = sw + width;
         for (int g = 0; g < G; g++) {
             if (bias) memcpy(fb + g * nu, bias + g * H + lo, sizeof(float) * nu);
             else memset(fb + g * nu, 0, sizeof(float) * nu);
         }
-        unsigned char *qw = (unsigned char *)(su + width), *qu = qw + (size_t)F * width * esize;
-        quantize_part(qw, sw, rnn__recurrent_value(r, RNN_W_KERNEL), F, G, H, lo, hi,
+        unsigned char *qw, *qu;
+        int32_t *cw = NULL, *cu = NULL;
+        if (r->plan.precision == RNN_BF16) {
+            qw = (unsigned char *)(su + width);
+            qu = qw + (size_t)F * width * 2;
+        } else {
+            cw = (int32_t *)(su + width);
+            cu = cw + (size_t)rnn__qmv_int8_runs(F) * width;
+            qw = (unsigned char *)(cu + (size_t)rnn__qmv_int8_runs(H) * width);
+            qu = qw + rnn__qmv_int8_bytes(F, width);
+        }
+        quantize_part(qw, sw, cw, rnn__recurrent_value(r, RNN_W_KERNEL), F, G, H, lo, hi,
                       r->plan.precision);
-        quantize_part(qu, su, rnn__recurrent_value(r, RNN_W_RECURRENT), H, G, H, lo, hi,
+        quantize_part(qu, su, cu, rnn__recurrent_value(r, RNN_W_RECURRENT), H, G, H, lo, hi,
                       r->plan.precision);
     }
     return p;
