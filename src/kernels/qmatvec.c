@@ -147,10 +147,19 @@ void rnn__qmv_int8_pack(int K, int N, const int8_t *w, int ldw, int8_t *wp, int3
 static int forced = -1;
 
 #if defined(__GNUC__) && defined(__x86_64__)
+#include <cpuid.h>
 #include <immintrin.h>
 
 #define AVX2 __attribute__((target("avx2,fma")))
 #define AVX512 __attribute__((target("avx512f,avx512bw,fma")))
+
+/* AVX-VNNI (CPUID leaf 7, subleaf 1, EAX bit 4), read directly: clang 14's
+ * __builtin_cpu_supports does not know "avxvnni". The caller has checked AVX2, so the OS saves
+ * the ymm registers. */
+static int has_avx_vnni(void) {
+    unsigned a, b, c, d;
+    return __get_cpuid_count(7, 1, &a, &b, &c, &d) && ((a >> 4) & 1u);
+}
 
 static int cpu_path(void) {
     static int path = -1;
@@ -158,7 +167,7 @@ static int cpu_path(void) {
         __builtin_cpu_init();
         const int avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
         path = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") ? 3
-               : avx2 && __builtin_cpu_supports("avxvnni")                             ? 2
+               : avx2 && has_avx_vnni()                                                 ? 2
                : avx2                                                                   ? 1
                                                                                         : 0;
     }
@@ -170,8 +179,7 @@ static int cpu_has(int what) {
     static int has[3] = {0, -1, -1};
     if (has[what] < 0) {
         __builtin_cpu_init();
-        has[what] = what == 1 ? __builtin_cpu_supports("avx2") &&
-                                    __builtin_cpu_supports("avxvnni")
+        has[what] = what == 1 ? __builtin_cpu_supports("avx2") && has_avx_vnni()
                               : __builtin_cpu_supports("avx512vnni") &&
                                     __builtin_cpu_supports("avx512vl");
     }
