@@ -7,7 +7,9 @@
 #
 # Peers and their configurations (bench/README.md, "Peers and configurations"):
 #   pytorch   Debian's python3-torch (/usr/bin/python3) and the PyPI wheel (.venv-bench), each
-#             with 1 and 2 intra-op threads and its defaults; OMP_NUM_THREADS,
+#             with 1 and 2 intra-op threads and its defaults (and Debian's again as
+#             "debian+CORE" with OPENBLAS_CORETYPE=CORE where its OpenBLAS does not know the CPU
+#             and librnn chose CORE for it; see BLAS_CORE_FIX below); OMP_NUM_THREADS,
 #             OPENBLAS_NUM_THREADS and MKL_NUM_THREADS set to the same number (unset for the
 #             defaults) - tools/bench_torch.py
 #   keras     Keras 3 on TensorFlow (.venv-bench), intra-op/inter-op pools 1/1, 2/2 and
@@ -116,6 +118,13 @@ if has_peer torch || has_peer keras; then
         PEERS=$(echo " $PEERS " | sed 's/ keras / /')
     fi
 fi
+# Debian's OpenBLAS falls back to its SSE3 kernels on CPUs newer than its release; librnn then
+# picks the kernels the CPU can run when it loads (src/kernels/blas_core.c, `rnn --version` says
+# so). Debian's PyTorch runs its products on the same OpenBLAS, so it gets the same choice as one
+# more configuration, "debian+CORE" (OPENBLAS_CORETYPE=CORE), a setting its users can make too.
+BLAS_CORE_FIX=$("$RNN" --version 2>/dev/null | sed -n 's/^BLAS core: *\([A-Za-z0-9]*\) (chosen by librnn.*/\1/p')
+case " $TORCH_RUN " in *" debian "*) [ -n "$BLAS_CORE_FIX" ] && TORCH_RUN="$TORCH_RUN debian+$BLAS_CORE_FIX" ;; esac
+
 if has_peer onednn && [ ! -x "$PEERS_DIR/onednn_rnn" ]; then
     missing onednn all "$(cat "$PEERS_DIR/onednn_rnn.missing" 2>/dev/null || echo "$PEERS_DIR/onednn_rnn was not built (make bench-peers; needs Debian's libdnnl-dev)")"
     PEERS=$(echo " $PEERS " | sed 's/ onednn / /')
@@ -166,12 +175,14 @@ peer_round() {
         case $p in
             torch)
                 for b in $TORCH_RUN; do
-                    if [ "$b" = debian ]; then py=$DEBPY; else py=$PY; fi
+                    py=$PY core=""
+                    case $b in debian*) py=$DEBPY ;; esac
+                    case $b in debian+*) core="OPENBLAS_CORETYPE=${b#debian+}" ;; esac
                     for t in $TORCH_THREADS; do
                         targ="" lab=default
                         [ "$t" != default ] && targ="--threads $t" lab="t$t"
                         # shellcheck disable=SC2046,SC2086
-                        record pytorch "$b $lab" "$c" env $(threads_env "$t") "$py" tools/bench_torch.py "$c" --reps "$REPS" $targ
+                        record pytorch "$b $lab" "$c" env $(threads_env "$t") $core "$py" tools/bench_torch.py "$c" --reps "$REPS" $targ
                     done
                 done ;;
             keras)

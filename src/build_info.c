@@ -3,6 +3,7 @@
 #include <stdio.h>
 
 #include "build_config.h"
+#include "kernels/blas_core.h"
 #include "kernels/gemm.h"
 #include "rnn.h"
 
@@ -12,6 +13,13 @@ const char *rnn_build_info(void) {
     /* The BLAS's own report at run time: the library the loader really found, which can differ
      * from the header the objects were compiled against. */
     static _Thread_local char text[2048];
+    char core[160] = "";
+    if (rnn__blas_core() && rnn__blas_core_fallback())
+        snprintf(core, sizeof core,
+                 "BLAS core:   %s (chosen by librnn: OpenBLAS had fallen back to %s on this CPU)\n",
+                 rnn__blas_core(), rnn__blas_core_fallback());
+    else if (rnn__blas_core())
+        snprintf(core, sizeof core, "BLAS core:   %s\n", rnn__blas_core());
     snprintf(text, sizeof text,
              "librnn %s\n"
              "compiler:    %s\n"
@@ -19,9 +27,10 @@ const char *rnn_build_info(void) {
              "LDFLAGS:     %s\n"
              "BLAS:        %s\n"
              "BLAS loaded: %s\n"
+             "%s"
              "Keras files: %s\n"
              "links:       %s\n",
              RNN_BUILD_VERSION, RNN_BUILD_COMPILER, RNN_BUILD_CFLAGS, RNN_BUILD_LDFLAGS,
-             RNN_BUILD_BLAS, rnn__blas_name(), RNN_BUILD_KERAS_IO, RNN_BUILD_LIBS);
+             RNN_BUILD_BLAS, rnn__blas_name(), core, RNN_BUILD_KERAS_IO, RNN_BUILD_LIBS);
     return text;
 }

@@ -1,0 +1,77 @@
+/* OpenBLAS's choice of kernels on CPUs newer than the OpenBLAS release.
+ *
+ * An OpenBLAS built with DYNAMIC_ARCH (Debian's, Ubuntu's, most distributions') picks its kernel
+ * table when it loads, from the CPU's family and model numbers. A model it does not know falls
+ * back to "Prescott", the SSE3 kernels of 2004: Debian 12's OpenBLAS 0.3.21 does that on Intel's
+ * Emerald Rapids (family 6, model 207), where its AVX-512 kernels run the same products 4 times
+ * faster (a 100 x 400 x 1,920 A^T B product, the shape of a weight gradient: 34 against 143
+ * GFLOP/s on one thread). OpenBLAS's own remedy is the environment variable OPENBLAS_CORETYPE,
+ * read only while it loads, before any code of librnn's can set it.
+ *
+ * So when librnn loads (a constructor, which runs after the constructors of the libraries it
+ * depends on, OpenBLAS among them, and before main) and OpenBLAS has fallen back to Prescott on a
+ * CPU with AVX-512 or AVX2 and FMA, librnn asks OpenBLAS to choose again with OPENBLAS_CORETYPE
+ * set to the kernels the CPU can run, through OpenBLAS's exported gotoblas_dynamic_quit and
+ * gotoblas_dynamic_init (its own start-up path, which checks the CPU's support again), and then
+ * removes the variable. Nothing happens when the user has set OPENBLAS_CORETYPE (their choice),
+ * when OpenBLAS knows the CPU, when the OpenBLAS was built for one CPU (no dynamic functions), or
+ * with another BLAS. The products' values change only by rounding (another summation order);
+ * rnn_build_info() names the core in use and whether librnn chose it. */
+#include "kernels/blas_core.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(RNN_USE_CBLAS)
+#include <cblas.h>
+#endif
+
+#if defined(RNN_USE_CBLAS) && defined(OPENBLAS_VERSION) && defined(__x86_64__) && \
+    defined(__GNUC__)
+#define RNN_BLAS_CORE_FIXUP 1
+/* Exported by DYNAMIC_ARCH builds only; weak, so that a single-target OpenBLAS links too. */
+extern void gotoblas_dynamic_init(void) __attribute__((weak));
+extern void gotoblas_dynamic_quit(void) __attribute__((weak));
+#endif
+
+static const char *chosen_by_librnn; /* the core librnn asked for, or NULL */
+static const char *fallback_core;    /* what OpenBLAS had picked by itself */
+
+#ifdef RNN_BLAS_CORE_FIXUP
+/* The best OpenBLAS kernel table this CPU (and the operating system's saved state) can run,
+ * or NULL when it has neither AVX-512 nor AVX2 with FMA. "SkylakeX" rather than "Cooperlake":
+ * their single-precision products are the same kernels, and the names are known to every
+ * OpenBLAS since 0.3.x. */
+static const char *best_core_for_this_cpu(void) {
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq"))
+        return "SkylakeX";
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return "Haswell";
+    return NULL;
+}
+
+__attribute__((constructor)) static void choose_blas_core(void) {
+    if (!gotoblas_dynamic_init || !gotoblas_dynamic_quit) return;
+    if (getenv("OPENBLAS_CORETYPE")) return;
+    const char *core = openblas_get_corename();
+    if (!core || strcmp(core, "Prescott") != 0) return;
+    const char *best = best_core_for_this_cpu();
+    if (!best || setenv("OPENBLAS_CORETYPE", best, 1) != 0) return;
+    gotoblas_dynamic_quit();
+    gotoblas_dynamic_init();
+    unsetenv("OPENBLAS_CORETYPE");
+    fallback_core = "Prescott";
+    chosen_by_librnn = best;
+}
+#endif
+
+const char *rnn__blas_core(void) {
+#if defined(RNN_USE_CBLAS) && defined(OPENBLAS_VERSION)
+    return openblas_get_corename();
+#else
+    return NULL;
+#endif
+}
+
+const char *rnn__blas_core_fallback(void) { return chosen_by_librnn ? fallback_core : NULL; }
