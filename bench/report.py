@@ -210,9 +210,14 @@ def write(raw_path, meta_path, out_path):
     lv = versions("librnn")
     w(f"| librnn | {', '.join(lv) or '?'}, commit {meta.get('commit', '?')}, `-O2`, {blas} "
       f"({meta.get('openblas_pkg', '')}) |")
+    core_cfgs = sorted({r["config"].split()[0] for r in rows if r["impl"] == "pytorch"
+                        and r.get("config", "").startswith("debian+")})
+    core_note = "".join(f"; `{c}`: OPENBLAS_CORETYPE={c[len('debian+'):]}, the kernels librnn "
+                        "chose for OpenBLAS on this CPU (OpenBLAS itself falls back to Prescott's)"
+                        for c in core_cfgs)
     w(f"| PyTorch, Debian | {', '.join(versions('pytorch', 'debian')) or 'not run'} "
       f"({meta.get('torch_debian_pkg', '') or 'not installed'}; OpenBLAS, OpenMP; "
-      f"{meta.get('debian_python', '')}) |")
+      f"{meta.get('debian_python', '')}{core_note}) |")
     w(f"| PyTorch, PyPI | {', '.join(versions('pytorch', 'pypi')) or 'not run'} (CPU; MKL + oneDNN "
       f"inside; {meta.get('python', '')}, numpy {meta.get('numpy', '?')}) |")
     kr = next((r for r in rows if r["impl"] == "keras" and "version" in r), {})
