@@ -51,6 +51,12 @@ static const rnn_layer_ops input_ops = {
 
 int rnn__is_input_layer(const rnn_layer *layer) { return layer->ops == &input_ops; }
 
+int rnn__input_grad_summed_over_steps(const rnn_layer *layer, int k) {
+    const rnn_symbol *s = k < layer->n_inputs ? layer->inputs_sym[k] : NULL;
+    return s && s->producer && s->producer->ops &&
+           strcmp(s->producer->ops->class_name, "RepeatVector") == 0;
+}
+
 int rnn__input_is_ids(const rnn_layer *layer) {
     return rnn__is_input_layer(layer) && ((const input_impl *)layer->impl)->ids;
 }

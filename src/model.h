@@ -161,6 +161,11 @@ int64_t rnn__model_sync_frozen(rnn_model *m, int64_t *frozen_params);
 
 /* The InputLayer class (model inputs). */
 int rnn__is_input_layer(const rnn_layer *layer);
+/* 1 when the layer's input k is a RepeatVector's output: the graph's backward pass then only
+ * ever sums that input's gradient over the steps (every consumer's contribution is added
+ * value by value, then RepeatVector's backward adds the steps), so a layer may return the sum
+ * over its steps in one step and zeros in the others. */
+int rnn__input_grad_summed_over_steps(const rnn_layer *layer, int k);
 /* 1 for an InputLayer of token ids (rnn_ids_input_new). */
 int rnn__input_is_ids(const rnn_layer *layer);
 /* rnn__layer_walk over each of the model's layers in order (InputLayers included): every layer

@@ -163,6 +163,51 @@ static void nested_autoencoder(void) {
     rnn_model_free(decoder);
 }
 
+/* Recurrent layers right after a RepeatVector (B6's decoder): their weight gradients sum the
+ * steps' dZ first and their input gradient reaches the RepeatVector as the sum over the steps
+ * in one step (recurrent.c). Each kind; go_backwards; input dropout (its mask is the same at
+ * every step); a Bidirectional; the RepeatVector's output used by two layers whose input
+ * gradients are added (an LSTM and a TimeDistributed Dense, merged by Add). */
+static void repeat_vector_decoders(void) {
+    enum { B = 3, T = 4, F = 3 };
+    static float x[B * T * F];
+    rnn_tensor X = random_tensor(x, 3, B, T, F, -1, 1);
+    for (int k = 0; k < 7; k++) {
+        rnn_symbol *in = rnn_input_new(RNN_NONE, T, F, NULL);
+        rnn_recurrent_options e = rnn_lstm_defaults(5);
+        rnn_symbol *rep = rnn_call(rnn_repeat_vector(T), rnn_call(rnn_lstm(&e), in));
+        rnn_recurrent_options d = k == 1 ? rnn_gru_defaults(4)
+                                  : k == 2 ? rnn_simple_rnn_defaults(4) : rnn_lstm_defaults(4);
+        d.return_sequences = 1;
+        if (k == 3) d.go_backwards = 1;
+        if (k == 4) d.dropout = 0.4f;
+        rnn_layer *dl = k == 1 ? rnn_gru(&d) : k == 2 ? rnn_simple_rnn(&d) : rnn_lstm(&d);
+        rnn_symbol *seq;
+        if (k == 5) {
+            seq = rnn_call(rnn_bidirectional(dl, "concat"), rep);
+        } else if (k == 6) {
+            rnn_symbol *both[2] = {rnn_call(dl, rep),
+                                   rnn_call(rnn_time_distributed(rnn_dense_simple(4, RNN_TANH)), rep)};
+            rnn_symbol *sum[1];
+            int n = 0;
+            rnn_status st = rnn_call_ex(rnn_merge(RNN_MERGE_ADD), both, 2, sum, &n);
+            CHECK(st == RNN_OK && n == 1, "Add: %s", rnn_last_error());
+            seq = sum[0];
+        } else {
+            seq = rnn_call(dl, rep);
+        }
+        rnn_symbol *out = rnn_call(rnn_time_distributed(rnn_dense_simple(F, RNN_LINEAR)), seq);
+        static const char *names[] = {
+            "LSTM -> RepeatVector -> LSTM", "LSTM -> RepeatVector -> GRU",
+            "LSTM -> RepeatVector -> SimpleRNN", "LSTM -> RepeatVector -> LSTM(go_backwards)",
+            "LSTM -> RepeatVector -> LSTM(dropout=0.4)",
+            "LSTM -> RepeatVector -> Bidirectional(LSTM)",
+            "LSTM -> RepeatVector -> Add(LSTM, TimeDistributed(Dense))"};
+        check_model(names[k], rnn_model_simple(in, out, NULL), "mse", &X, 1, &X, 1,
+                    RNN_MODE_TRAIN);
+    }
+}
+
 /* return_state outputs, initial states, two outputs with their losses summed. */
 static void states_and_outputs(void) {
     enum { B = 3, T = 5, F = 2 };
@@ -381,6 +426,7 @@ int main(void) {
     recurrent_dropout_models();
     masked_text_models();
     nested_autoencoder();
+    repeat_vector_decoders();
     states_and_outputs();
     activations_and_losses();
     return check_report("test_gradcheck_models");

@@ -7,6 +7,7 @@
 #include "kernels/gemm.h"
 #include "kernels/gemm_packed.h"
 #include "kernels/team.h"
+#include "model.h"
 
 /* Below this many multiply-adds per step (B x H x G H) the team's barrier costs more than
  * sharing the step saves (LSTM(4) at batch 1 is 64). */
@@ -596,6 +597,15 @@ void rnn__recurrent_stream_run(rnn_layer *const *layers, int n, const rnn_run_ct
     }
 }
 
+/* out = rows[0] + rows[1] + ... + rows[T-1], each row n floats, added in that order. */
+static void sum_steps(const float *restrict rows, int T, size_t n, float *restrict out) {
+    memcpy(out, rows, sizeof(float) * n);
+    for (int t = 1; t < T; t++) {
+        const float *restrict z = rows + (size_t)t * n;
+        for (size_t i = 0; i < n; i++) out[i] += z[i];
+    }
+}
+
 void rnn__recurrent_backward(rnn_layer *layer, const rnn_tensor *const *x, float *const *dy,
                              const int *want_dx) {
     (void)x;
@@ -633,11 +643,41 @@ void rnn__recurrent_backward(rnn_layer *layer, const rnn_tensor *const *x, float
     r->cell->backward_steps(r, B, T, dhseq);
 
     /* r->xw now holds dZ (T*B, GH). Input-side gradients in large products. */
-    rnn__product(F, GH, (int)TB, r->xt, F, r->xw, GH, rnn__recurrent_grad(r, RNN_W_KERNEL), GH,
-                 RNN_GEMM(.trans_a = 1, .beta = 1.0f));
-    if (r->opt.use_bias)
-        rnn__colsum_add(rnn__recurrent_grad(r, RNN_W_BIAS), r->xw, (int)TB, GH, GH);
-    if (want_dx[0]) {
+    const float *dz_sum = NULL;
+    if (T > 1 && steps_repeat(r->xt, T, B, F)) {
+        /* Every step's input is step 0's (a RepeatVector's output, bit for bit, as in a sequence
+         * autoencoder's decoder): sum_t x_t^T dZ_t = x_0^T (sum_t dZ_t), so the steps' dZ are
+         * summed first, in step order, and a product of B rows replaces the one of T*B (B6's
+         * decoder: 64 rows instead of 1,920); the bias gradient is that sum's column sum. The
+         * sums run in another order than the product over all rows (other last bits), the same
+         * whatever the number of threads. */
+        sum_steps(r->xw, T, (size_t)B * GH, r->step); /* free after the step loop */
+        dz_sum = r->step;
+        rnn__product(F, GH, B, r->xt, F, dz_sum, GH, rnn__recurrent_grad(r, RNN_W_KERNEL), GH,
+                     RNN_GEMM(.trans_a = 1, .beta = 1.0f));
+        if (r->opt.use_bias)
+            rnn__colsum_add(rnn__recurrent_grad(r, RNN_W_BIAS), dz_sum, B, GH, GH);
+    } else {
+        rnn__product(F, GH, (int)TB, r->xt, F, r->xw, GH, rnn__recurrent_grad(r, RNN_W_KERNEL),
+                     GH, RNN_GEMM(.trans_a = 1, .beta = 1.0f));
+        if (r->opt.use_bias)
+            rnn__colsum_add(rnn__recurrent_grad(r, RNN_W_BIAS), r->xw, (int)TB, GH, GH);
+    }
+    if (want_dx[0] && dz_sum && rnn__input_grad_summed_over_steps(layer, 0)) {
+        /* The repeated input comes straight from a RepeatVector, whose backward pass only adds
+         * the steps' gradients: sum_t dZ_t W^T = (sum_t dZ_t) W^T goes to the input's first step
+         * and zeros to the others (B6's decoder: a product of 64 rows instead of 1,920). Input
+         * dropout's mask is the same at every step, so it applies to the sum alike. */
+        memset(layer->dx[0], 0, sizeof(float) * TB * (size_t)F);
+        rnn__product(B, F, GH, dz_sum, GH, rnn__recurrent_value(r, RNN_W_KERNEL), GH, r->dxt, F,
+                     RNN_GEMM(.trans_b = 1));
+        for (int b = 0; b < B; b++) {
+            float *dst = layer->dx[0] + (size_t)b * T * F;
+            memcpy(dst, r->dxt + (size_t)b * F, sizeof(float) * (size_t)F);
+            if (r->plan.in_drop)
+                for (int f = 0; f < F; f++) dst[f] *= r->in_keep[(size_t)b * F + f];
+        }
+    } else if (want_dx[0]) {
         rnn__product((int)TB, F, GH, r->xw, GH, rnn__recurrent_value(r, RNN_W_KERNEL), GH, r->dxt,
                      F, RNN_GEMM(.trans_b = 1));
         for (int t = 0; t < T; t++) {
