@@ -99,6 +99,9 @@ static void run_child(const char *self, const char *coretype, char *got, size_t 
             setenv("OPENBLAS_CORETYPE", coretype, 1);
         else
             unsetenv("OPENBLAS_CORETYPE");
+        /* the program by the path it was started with (under valgrind /proc/self/exe is
+         * valgrind's own), else by /proc/self/exe */
+        execl(self, self, "--print-core", (char *)NULL);
         execl("/proc/self/exe", self, "--print-core", (char *)NULL);
         _exit(127);
     }
