@@ -1,8 +1,12 @@
+#define _DEFAULT_SOURCE /* MAP_ANONYMOUS */
 #include "memory.h"
 
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__unix__) || defined(__APPLE__)
+#include <sys/mman.h>
+#endif
 
 static atomic_uint_fast64_t allocation_count;
 
@@ -23,6 +27,28 @@ void *rnn__calloc(size_t count, size_t size) {
 }
 
 void rnn__free(void *p) { free(p); }
+
+/* From this size on a block is mapped on its own: at most one page (4 KiB) of it is padding. */
+#define ZEROED_MAP_MIN ((size_t)64 << 10)
+
+#if defined(MAP_ANONYMOUS)
+void *rnn__alloc_zeroed(size_t bytes) {
+    if (bytes < ZEROED_MAP_MIN) return rnn__calloc(bytes, 1);
+    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return NULL;
+    atomic_fetch_add(&allocation_count, 1);
+    return p;
+}
+
+void rnn__free_zeroed(void *p, size_t bytes) {
+    if (!p) return;
+    if (bytes < ZEROED_MAP_MIN) rnn__free(p);
+    else munmap(p, bytes);
+}
+#else
+void *rnn__alloc_zeroed(size_t bytes) { return rnn__calloc(bytes, 1); }
+void rnn__free_zeroed(void *p, size_t bytes) { (void)bytes; rnn__free(p); }
+#endif
 
 uint64_t rnn__allocation_count(void) { return atomic_load(&allocation_count); }
 

@@ -9,6 +9,13 @@
 void *rnn__alloc(size_t bytes);          /* aligned, uninitialised; NULL on failure */
 void *rnn__calloc(size_t count, size_t size); /* aligned, zeroed; NULL on overflow/failure */
 void rnn__free(void *p);
+/* Zeroed, 64-byte aligned memory that takes no resident memory until it is written: a large
+ * block comes straight from the system's fresh pages (mmap), which read as zero and are backed
+ * page by page when first written; a small one from rnn__calloc. For the arrays a model may never
+ * write (the gradients of a model that only predicts). Free with rnn__free_zeroed and the same
+ * byte count. */
+void *rnn__alloc_zeroed(size_t bytes);
+void rnn__free_zeroed(void *p, size_t bytes);
 /* Number of successful rnn__alloc/rnn__calloc calls since the process started. */
 uint64_t rnn__allocation_count(void);
 

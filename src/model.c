@@ -625,12 +625,14 @@ rnn_status rnn__model_build_weights(rnn_model *m, int init) {
     int n = wl.n;
     int64_t total = 0;
     for (int i = 0; i < n; i++) total += list[i]->size;
-    /* Optimizer slots: kept for weights already trained when layers were appended. */
-    float *slot[3];
+    /* Optimizer slots: kept for weights already trained when layers were appended. A slot not
+     * allocated yet stays so: optim_step.c allocates it at the first training step. */
+    float *slot[3] = {NULL, NULL, NULL};
     float **cg = malloc(sizeof *cg * (size_t)(n + 1));
     int64_t *cs = malloc(sizeof *cs * (size_t)(n + 1));
     int ok = cg && cs;
-    for (int k = 0; k < 3; k++) ok &= (slot[k] = rnn__calloc((size_t)total + 1, sizeof(float))) != NULL;
+    for (int k = 0; k < 3; k++)
+        if (m->opt_slot[k]) ok &= (slot[k] = rnn__calloc((size_t)total + 1, sizeof(float))) != NULL;
     if (!ok) {
         for (int k = 0; k < 3; k++) rnn__free(slot[k]);
         free(cg); free(cs); free(list);

@@ -110,7 +110,8 @@ struct rnn_model {
     int n_metrics;
     int metric_kind[RNN_MAX_METRICS]; /* see train/metrics.c */
     char metric_name[RNN_MAX_METRICS][40];
-    float *opt_slot[3]; /* optimizer slots over the weights, back to back (see optim.h) */
+    float *opt_slot[3]; /* optimizer slots over the weights, back to back; NULL until the first
+                         * training step needs it (see optim.h) */
     float **clip_grads;  /* per weight, for clipping */
     int64_t *clip_sizes;
     int64_t iterations;

@@ -40,8 +40,21 @@ const char *rnn__optimizer_class(rnn_optimizer_kind kind);
 /* The starting value of the slots (Adagrad's initial_accumulator_value in slot 0, else 0). */
 float rnn__optimizer_slot_init(const rnn_optimizer *opt, int slot);
 
-/* optim_step.c, on a compiled model: */
-/* Sets the slots to their starting values and Nadam's u_product to 1 (iterations 0). */
+/* optim_step.c, on a compiled model. The slots are allocated when first needed (Keras 3 creates
+ * its optimizer's variables at the first training step): a NULL m->opt_slot[k] holds
+ * rnn__optimizer_slot_init's value over every weight. */
+/* Which of the slot arrays the optimizer's kind and settings update: bit k for slot k. */
+unsigned rnn__optimizer_slots_used(const rnn_optimizer *opt);
+/* Slot k over the m->n_params weights, allocated at its starting value if it was NULL; NULL when
+ * out of memory. */
+float *rnn__optimizer_slot(rnn_model *m, int k);
+/* Allocates every slot the optimizer uses (rnn__optimizer_slots_used); RNN_ERR_MEMORY (message
+ * set) when out of memory. */
+rnn_status rnn__optimizer_slots_ready(rnn_model *m);
+/* dst's slots become src's (the same n_params): a slot src does not hold is at its starting
+ * value in dst too. RNN_ERR_MEMORY (message set) when out of memory. */
+rnn_status rnn__optimizer_copy_slots(rnn_model *dst, const rnn_model *src);
+/* Sets the slots to their starting values (frees them) and Nadam's u_product to 1. */
 void rnn__optimizer_reset_slots(rnn_model *m);
 /* Nadam's u_product after m->iterations steps. */
 float rnn__model_nadam_u_product(rnn_model *m);

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "memory.h"
 #include "model.h"
 #include "optim.h"
 
@@ -29,11 +30,62 @@ void rnn__weight_record_slices(rnn_weight *w, const float *ids, const float *val
     w->n_slice_sets++;
 }
 
+/* The slot arrays are allocated when first needed, as Keras 3 creates its optimizer's variables
+ * at the first training step (optimizer.build) and not at compile: a model that only predicts -
+ * a streaming step, rnn bench B5 - never holds them, and each optimizer holds only the arrays
+ * its settings update. A slot that is NULL holds rnn__optimizer_slot_init's value everywhere,
+ * so allocating it at that value changes no result. */
+unsigned rnn__optimizer_slots_used(const rnn_optimizer *o) {
+    switch (o->kind) {
+    case RNN_OPT_ADAM:
+    case RNN_OPT_ADAMW: return 3u | (o->amsgrad ? 4u : 0u);   /* m, v (, v_hat) */
+    case RNN_OPT_SGD: return o->momentum != 0.0f ? 1u : 0u;   /* velocity */
+    case RNN_OPT_RMSPROP:                                     /* s (, mean g) (, momentum) */
+        return 1u | (o->centered ? 2u : 0u) | (o->momentum > 0.0f ? 4u : 0u);
+    case RNN_OPT_ADAGRAD: return 1u;                          /* accumulator */
+    case RNN_OPT_ADADELTA:                                    /* accumulated grad, delta */
+    case RNN_OPT_ADAMAX:                                      /* m, u */
+    case RNN_OPT_NADAM: return 3u;                            /* m, v */
+    }
+    return 7u;
+}
+
+float *rnn__optimizer_slot(rnn_model *m, int k) {
+    if (m->opt_slot[k]) return m->opt_slot[k];
+    float *s = rnn__alloc(sizeof(float) * ((size_t)m->n_params + 1));
+    if (!s) return NULL;
+    const float v = rnn__optimizer_slot_init(&m->optimizer, k);
+    for (int64_t i = 0; i <= m->n_params; i++) s[i] = v;
+    return m->opt_slot[k] = s;
+}
+
+rnn_status rnn__optimizer_slots_ready(rnn_model *m) {
+    const unsigned used = rnn__optimizer_slots_used(&m->optimizer);
+    for (int k = 0; k < RNN_OPTIMIZER_SLOTS; k++)
+        if ((used >> k & 1u) && !rnn__optimizer_slot(m, k))
+            return rnn__fail(RNN_ERR_MEMORY, "out of memory (the optimizer's slots, %lld floats)",
+                             (long long)m->n_params);
+    return RNN_OK;
+}
+
+rnn_status rnn__optimizer_copy_slots(rnn_model *dst, const rnn_model *src) {
+    for (int k = 0; k < RNN_OPTIMIZER_SLOTS; k++) {
+        if (!src->opt_slot[k]) { /* at its starting value: so is dst's */
+            rnn__free(dst->opt_slot[k]);
+            dst->opt_slot[k] = NULL;
+            continue;
+        }
+        float *d = rnn__optimizer_slot(dst, k);
+        if (!d) return rnn__fail(RNN_ERR_MEMORY, "out of memory (the optimizer's slots)");
+        memcpy(d, src->opt_slot[k], sizeof(float) * (size_t)dst->n_params);
+    }
+    return RNN_OK;
+}
+
 void rnn__optimizer_reset_slots(rnn_model *m) {
-    for (int k = 0; k < 3; k++) {
-        if (!m->opt_slot[k]) continue;
-        const float v = rnn__optimizer_slot_init(&m->optimizer, k);
-        for (int64_t i = 0; i < m->n_params; i++) m->opt_slot[k][i] = v;
+    for (int k = 0; k < RNN_OPTIMIZER_SLOTS; k++) {
+        rnn__free(m->opt_slot[k]); /* NULL: at the starting value (allocated when next used) */
+        m->opt_slot[k] = NULL;
     }
     m->nadam_u_product = 1.0f;
     m->nadam_u_at = 0;
@@ -83,8 +135,15 @@ static void gather_slices(rnn_weight *w, float clipvalue, float f, float *g2, fl
         }
 }
 
+/* Slot k of the weight at offset off, or NULL where the optimizer does not use slot k. */
+static float *slot_at(const rnn_model *m, int k, int64_t off) {
+    return m->opt_slot[k] ? m->opt_slot[k] + off : NULL;
+}
+
 rnn_status rnn__optimizer_update(rnn_model *m, int n_trainable) {
     const rnn_optimizer *o = &m->optimizer;
+    rnn_status st = rnn__optimizer_slots_ready(m);
+    if (st) return st;
     int sliced = 0;
     for (int w = 0; w < m->n_weights && !o->dense_embedding_gradients; w++)
         sliced |= has_slices(m->weights[w]);
@@ -144,8 +203,8 @@ rnn_status rnn__optimizer_update(rnn_model *m, int n_trainable) {
                 for (int64_t i = 0; i < wt->size; i++) g[i] *= scale[w];
             }
         }
-        rnn__optimizer_apply_ex(o, &step, wt->value, wt->grad, g2, gabs, m->opt_slot[0] + off,
-                                m->opt_slot[1] + off, m->opt_slot[2] + off, wt->size);
+        rnn__optimizer_apply_ex(o, &step, wt->value, wt->grad, g2, gabs, slot_at(m, 0, off),
+                                slot_at(m, 1, off), slot_at(m, 2, off), wt->size);
         rnn__weight_changed(wt);
         off += wt->size;
     }

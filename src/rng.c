@@ -106,9 +106,11 @@ int rnn__init_orthogonal(rnn_rng *r, float *w, int64_t rows, int64_t cols) {
     for (int64_t i = 0; i < m; i++)
         for (int64_t j = 0; j < n; j++) a[j * m + i] = rnn__rng_normal(r);
     /* Q starts as the first n columns of I; Householder reflections H_0..H_{n-1} reduce A to R
-     * (kept in a), and Q = H_0 H_1 ... H_{n-1} I[:, :n] is built by applying them in reverse. */
-    double *vs = rnn__alloc(sizeof(double) * (size_t)(m * n)); /* reflection vectors */
-    if (!vs) { rnn__free(a); rnn__free(q); rnn__free(v); rnn__free(d); return -1; }
+     * (its diagonal kept in d), and Q = H_0 H_1 ... H_{n-1} I[:, :n] is built by applying them in
+     * reverse. Reflection k's unit vector is kept in column k of a, which no later reflection
+     * reads (step k' works on columns k'.. only): two (m, n) arrays instead of three, the
+     * largest temporary of a model's build (LSTM(128): 512 KB each). */
+    double *vs = a; /* reflection vectors, column k once step k is done */
     for (int64_t k = 0; k < n; k++) {
         double norm = 0;
         for (int64_t i = k; i < m; i++) norm += a[k * m + i] * a[k * m + i];
@@ -119,8 +121,8 @@ int rnn__init_orthogonal(rnn_rng *r, float *w, int64_t rows, int64_t cols) {
         double vn = 0;
         for (int64_t i = k; i < m; i++) vn += v[i] * v[i];
         if (vn > 0) reflect_columns(a + k * m, n - k, m, k, v, vn);
-        for (int64_t i = 0; i < m; i++) vs[k * m + i] = vn > 0 ? v[i] / sqrt(vn) : 0;
         d[k] = a[k * m + k];
+        for (int64_t i = 0; i < m; i++) vs[k * m + i] = vn > 0 ? v[i] / sqrt(vn) : 0;
     }
     for (int64_t j = 0; j < n; j++)
         for (int64_t i = 0; i < m; i++) q[j * m + i] = i == j ? 1 : 0;
@@ -134,6 +136,6 @@ int rnn__init_orthogonal(rnn_rng *r, float *w, int64_t rows, int64_t cols) {
     for (int64_t i = 0; i < rows; i++)
         for (int64_t j = 0; j < cols; j++)
             w[i * cols + j] = (float)(rows >= cols ? q[j * m + i] : q[i * m + j]);
-    rnn__free(a); rnn__free(q); rnn__free(v); rnn__free(d); rnn__free(vs);
+    rnn__free(a); rnn__free(q); rnn__free(v); rnn__free(d);
     return 0;
 }

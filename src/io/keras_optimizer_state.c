@@ -35,6 +35,7 @@
 
 #include "error.h"
 #include "io/keras_io.h"
+#include "memory.h"
 #include "optim.h"
 
 /* One variable of the list: a slot array over weight w, or a scalar. */
@@ -134,12 +135,14 @@ static rnn_status write_var(hid_t loc, const char *name, rnn_model *m, const opt
     herr_t e = -1;
     if (v->kind == VAR_SLOT) {
         const rnn_weight *w = m->weights[v->weight];
+        const float *slot = rnn__optimizer_slot(m, v->slot); /* at its start if never used */
+        if (!slot) return rnn__fail(RNN_ERR_MEMORY, "out of memory (the optimizer's slots)");
         hsize_t dims[3] = {(hsize_t)w->shape[0], (hsize_t)w->shape[1], (hsize_t)w->shape[2]};
         s = H5Screate_simple(w->rank, dims, NULL);
         if (s >= 0) d = H5Dcreate2(loc, name, H5T_IEEE_F32LE, s, lcpl, H5P_DEFAULT, H5P_DEFAULT);
         if (d >= 0)
             e = H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT,
-                         m->opt_slot[v->slot] + slot_offset(m, v->weight));
+                         slot + slot_offset(m, v->weight));
     } else {
         s = H5Screate(H5S_SCALAR);
         int is_iter = v->kind == VAR_ITERATION;
@@ -271,7 +274,7 @@ void rnn__keras_read_optimizer_state(rnn_model *m, hid_t file, int legacy) {
     float *scratch[3] = {NULL, NULL, NULL};
     int ok = found == n || (found == scalars && found <= n);
     for (int k = 0; k < 3 && ok; k++) {
-        ok = (scratch[k] = calloc((size_t)m->n_params + 1, sizeof(float))) != NULL;
+        ok = (scratch[k] = rnn__calloc((size_t)m->n_params + 1, sizeof(float))) != NULL;
         const float init = rnn__optimizer_slot_init(&m->optimizer, k);
         for (int64_t i = 0; ok && init != 0.0f && i < m->n_params; i++) scratch[k][i] = init;
     }
@@ -311,14 +314,22 @@ void rnn__keras_read_optimizer_state(rnn_model *m, hid_t file, int legacy) {
     }
     if (!ok) ignore_state(m, why[0] ? why : "it cannot be read");
     if (ok) {
+        /* The slots the optimizer uses; the others are at their starting value (NULL). */
+        const unsigned used = rnn__optimizer_slots_used(&m->optimizer);
+        for (int k = 0; k < 3; k++) {
+            rnn__free(m->opt_slot[k]);
+            m->opt_slot[k] = NULL;
+            if (used >> k & 1u) {
+                m->opt_slot[k] = scratch[k]; /* taken over (rnn__calloc'd) */
+                scratch[k] = NULL;
+            }
+        }
         m->iterations = it;
         m->optimizer.learning_rate = lr;
-        for (int k = 0; k < 3; k++)
-            memcpy(m->opt_slot[k], scratch[k], sizeof(float) * (size_t)m->n_params);
         m->nadam_u_product = u_product;
         m->nadam_u_at = it;
     }
-    for (int k = 0; k < 3; k++) free(scratch[k]);
+    for (int k = 0; k < 3; k++) rnn__free(scratch[k]);
     for (int i = 0; names && i < found; i++) free(names[i]);
     free(names);
     free(v);

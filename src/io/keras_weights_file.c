@@ -15,6 +15,7 @@
 #include "error.h"
 #include "io/output_file.h"
 #include "model.h"
+#include "optim.h"
 
 static int weights_name(const char *path) {
     size_t n = strlen(path), k = strlen(".weights.h5");
@@ -118,15 +119,18 @@ static rnn_status write_probe(rnn_model *m, const char *tmp, const char *weights
 }
 
 /* Keras's load_weights also restores the optimizer's variables when the file has them. */
-static void adopt_optimizer(rnn_model *m, const rnn_model *saved) {
+static rnn_status adopt_optimizer(rnn_model *m, const rnn_model *saved) {
     if (!m->compiled || !saved->compiled || saved->optimizer.kind != m->optimizer.kind ||
         saved->iterations == 0 || saved->n_params != m->n_params)
-        return;
-    for (int k = 0; k < 3; k++)
-        if (m->opt_slot[k] && saved->opt_slot[k])
-            memcpy(m->opt_slot[k], saved->opt_slot[k], sizeof(float) * (size_t)m->n_params);
+        return RNN_OK;
+    rnn_status st = rnn__optimizer_copy_slots(m, saved);
+    if (st) { /* out of memory: the optimizer as compiled, and the error says so */
+        rnn__optimizer_reset_slots(m);
+        return st;
+    }
     m->iterations = saved->iterations;
     m->optimizer.learning_rate = saved->optimizer.learning_rate;
+    return RNN_OK;
 }
 
 rnn_status rnn_load_weights(rnn_model *m, const char *path) {
@@ -156,7 +160,7 @@ rnn_status rnn_load_weights(rnn_model *m, const char *path) {
     rmdir(dir);
     if (!st && (st = rnn_copy_weights(m, saved)))
         st = rnn__fail(RNN_ERR_FORMAT, "rnn_load_weights(%s): %s", path, rnn_model_error(m));
-    if (!st) adopt_optimizer(m, saved);
+    if (!st) st = adopt_optimizer(m, saved);
     rnn_model_free(saved);
     if (st) return rnn__model_fail(m, st);
     rnn__clear_error();

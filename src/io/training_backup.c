@@ -25,6 +25,7 @@
 #include <stdlib.h>
 
 #include "io/keras_io.h"
+#include "optim.h"
 
 #define STATE_MEMBER "librnn_training_state.json"
 #define BEST_MEMBER "librnn_best_weights.bin"
@@ -280,8 +281,7 @@ static rnn_status adopt(rnn_model *m, rnn_model *saved, const char *path) {
     if (!saved->compiled || saved->optimizer.kind != m->optimizer.kind)
         return rnn__fail(RNN_ERR_FORMAT, "%s: the backup's optimizer differs from the model's",
                          path);
-    for (int k = 0; k < 3; k++)
-        memcpy(m->opt_slot[k], saved->opt_slot[k], sizeof(float) * (size_t)m->n_params);
+    if ((st = rnn__optimizer_copy_slots(m, saved))) return st;
     m->iterations = saved->iterations;
     m->optimizer.learning_rate = saved->optimizer.learning_rate;
     return RNN_OK;

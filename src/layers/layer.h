@@ -90,6 +90,7 @@ struct rnn_layer {
     int n_weights;
     rnn_weight weights[RNN_LAYER_MAX_WEIGHTS];
     float *weight_block, *grad_block; /* NULL until built */
+    size_t grad_bytes; /* grad_block's size (rnn__alloc_zeroed: untouched until a backward) */
     int configured;
     int frozen; /* Keras's trainable=False (rnn_set_trainable) */
 

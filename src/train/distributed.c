@@ -9,6 +9,7 @@
 
 #include "error.h"
 #include "losses.h"
+#include "optim.h"
 #include "train/distributed.h"
 
 /* ---------------------------------------------------------------- the public handle */
@@ -109,8 +110,13 @@ rnn_status rnn__dist_sync_model(rnn_distributed *d, rnn_model *m) {
         st = d->broadcast(d->impl, wt->value, (int64_t)sizeof(float) * wt->size, 0);
         rnn__weight_changed(wt);
     }
+    /* Every rank allocates the slots its optimizer uses (the same on every rank), so that each
+     * takes part in the same broadcasts whatever it held before. */
+    if (!st) st = rnn__optimizer_slots_ready(m);
+    const unsigned used = rnn__optimizer_slots_used(&m->optimizer);
     for (int k = 0; k < 3 && !st; k++)
-        if (m->opt_slot[k]) st = d->broadcast(d->impl, m->opt_slot[k], (int64_t)sizeof(float) * m->n_params, 0);
+        if (used >> k & 1u)
+            st = d->broadcast(d->impl, m->opt_slot[k], (int64_t)sizeof(float) * m->n_params, 0);
     if (!st) st = d->broadcast(d->impl, &m->iterations, (int64_t)sizeof m->iterations, 0);
     if (!st) st = d->broadcast(d->impl, &m->rng, (int64_t)sizeof m->rng, 0);
     return st;
