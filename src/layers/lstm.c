@@ -126,7 +126,8 @@ static void lstm_forward_team(void *arg, int tid, int n) {
             if (r->plan.project_in_loop && r->plan.repeat_input) {
                 /* the same input at every step (RepeatVector): project it once, copy it */
                 float *p0 = r->step + rz;
-                if (t == 0) rnn__recurrent_project_step(r, p0, r->xt + (size_t)b0 * F, nb, lo, hi);
+                if (t == 0)
+                    rnn__recurrent_project_step(r, p0, r->xt + (size_t)b0 * F, F, nb, lo, hi);
                 if (nu == H)
                     memcpy(z + rz, p0, sizeof(float) * (size_t)nb * G4);
                 else
@@ -140,10 +141,11 @@ static void lstm_forward_team(void *arg, int tid, int n) {
                             rnn__recurrent_value(r, RNN_W_BIAS), 0, z + rz, G4, RNN_GEMM_OWN);
             } else if (r->plan.project_in_loop && job->w_panels) {
                 rnn__recurrent_project_panels(r, job->w_panels, z + rz,
-                                              r->xt + ((size_t)t * B + b0) * F, nb, lo, hi);
+                                              rnn__recurrent_x_row(r, t, b0),
+                                              rnn__recurrent_x_ld(r), nb, lo, hi);
             } else if (r->plan.project_in_loop) {
-                rnn__recurrent_project_step(r, z + rz,
-                                            r->xt + ((size_t)t * B + b0) * F, nb, lo, hi);
+                rnn__recurrent_project_step(r, z + rz, rnn__recurrent_x_row(r, t, b0),
+                                            rnn__recurrent_x_ld(r), nb, lo, hi);
             }
             if (qfused)
                 ; /* both products above */
