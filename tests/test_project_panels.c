@@ -5,7 +5,8 @@
  * projection) within rounding, and for the same bits on 2 and 3 threads, where B = 40 splits
  * the steps by samples on 2 threads and by units on 3; prediction and a training step (which
  * keeps every step's pre-activations for backward). Predicting, the steps read the input in
- * place (plan.x_in_place): the same bits as from the time-major copy. */
+ * place (plan.x_in_place) and write h into the returned sequence (plan.h_in_yseq): the same
+ * bits as through the time-major copies. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,7 @@ typedef struct {
     float *y_trained;  /* ... and the predictions after that step */
     int project_panels; /* the plan of the first prediction */
     int x_in_place;     /* ... which read the input in place */
+    int h_in_yseq;      /* ... and wrote h straight into the returned sequence */
 } run_result;
 
 static void fill(float *x, size_t n, unsigned seed) {
@@ -74,16 +76,18 @@ static run_result run(int threads, int F, int use_bias, int go_backwards, const 
     res.y = predict_copy(m, x, F);
     res.project_panels = r->plan.project_panels;
     res.x_in_place = r->plan.x_in_place;
-    /* the same prediction from the time-major copy xt: the same bits */
-    r->copy_input = 1;
+    res.h_in_yseq = r->plan.h_in_yseq;
+    /* the same prediction through the time-major copies (xt, hs copied to yseq): the same bits */
+    r->keep_copies = 1;
     float *y_copied = predict_copy(m, x, F);
-    CHECK(!r->plan.x_in_place, "F %d on %d threads: read x in place though told not to", F,
-          threads);
-    r->copy_input = 0;
+    CHECK(!r->plan.x_in_place && !r->plan.h_in_yseq,
+          "F %d on %d threads: skipped a layout copy though told not to", F, threads);
+    r->keep_copies = 0;
     if (res.y && y_copied)
         CHECK(memcmp(res.y, y_copied, sizeof(float) * (size_t)B * T * H) == 0,
-              "F %d bias %d on %d threads: x in place (%d) and xt predict different bits", F,
-              use_bias, threads, res.x_in_place);
+              "F %d bias %d on %d threads: without the layout copies (x in place %d, h in yseq "
+              "%d) and with them, different bits", F, use_bias, threads, res.x_in_place,
+              res.h_in_yseq);
     free(y_copied);
     if (rnn_train_on_batch(m, rnn_data_xy(rnn_tensor3((float *)x, B, T, F),
                                           rnn_tensor3((float *)y, B, T, H)),
@@ -120,6 +124,11 @@ static void check_shape(int F, int use_bias, int go_backwards) {
               r3.x_in_place == (r3.project_panels && !go_backwards),
           "F %d: x_in_place %d, %d, %d on 1, 2, 3 threads", F, r1.x_in_place, r2.x_in_place,
           r3.x_in_place);
+    /* and writes h straight into the returned sequence (go_backwards too) */
+    CHECK(!r1.h_in_yseq && r2.h_in_yseq == r2.project_panels &&
+              r3.h_in_yseq == r3.project_panels,
+          "F %d: h_in_yseq %d, %d, %d on 1, 2, 3 threads", F, r1.h_in_yseq, r2.h_in_yseq,
+          r3.h_in_yseq);
     if (r1.y && r2.y && r3.y && r1.y_trained && r2.y_trained && r3.y_trained) {
         CHECK(memcmp(r2.y, r3.y, sizeof(float) * ny) == 0,
               "F %d bias %d: 2 and 3 threads predict different bits", F, use_bias);

@@ -430,9 +430,12 @@ static void decide_plan(rnn_recurrent *r, rnn_run_mode mode, int B, int T,
     p->project_in_loop = (TB <= 8 || r->F <= RNN_LOOP_PROJECTION_FEATURES ||
                           p->project_panels) && p->team;
     p->x_in_place = p->project_panels && mode == RNN_MODE_PREDICT && x && !r->opt.go_backwards &&
-                    !p->in_drop && !r->copy_input &&
+                    !p->in_drop && !r->keep_copies &&
                     !(repeat_possible(r, p, T) && input_steps_repeat(x, T, B, (int)r->F));
     /* (repeat_input: decide_repeat, once xt is made) */
+    p->h_in_yseq = p->project_panels && mode == RNN_MODE_PREDICT && r->opt.return_sequences &&
+                   !r->opt.return_state && !r->opt.stateful && !r->mask && !r->keep_gates &&
+                   !r->keep_copies && r->cell->kind == RNN_CELL_LSTM;
     p->stream_pack = stream && p->team && p->project_in_loop;
     p->precision = quant && p->stream_pack ? precision : RNN_F32;
     /* (a streaming step that reads the per-thread pack needs no panels) */
@@ -545,7 +548,9 @@ static void forward_end(rnn_layer *layer, const rnn_run_ctx *ctx) {
     float *h_last = r->hs + (size_t)T * BH;
     if (r->opt.return_sequences) {
         copy_job job = {r, NULL};
-        if (copy_on_team((size_t)T * B * H)) rnn__team_run(copy_yseq_job, &job);
+        if (r->plan.h_in_yseq)
+            ; /* the steps wrote it */
+        else if (copy_on_team((size_t)T * B * H)) rnn__team_run(copy_yseq_job, &job);
         else copy_yseq_job(&job, 0, 1);
         if (r->zero_output_for_mask && r->mask)
             for (int t = 0; t < T; t++)

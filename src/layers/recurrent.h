@@ -85,6 +85,12 @@ typedef struct {
      * copying a large input into the time-major layout was a pass over it written and read
      * back from memory (issue 18). The same rows, so the same bits. */
     int x_in_place;
+    /* With project_panels when predicting a plain sequence (return_sequences; no mask, no
+     * return_state, no carried state, no trace): the steps write h_t straight into yseq
+     * (B, T, H) (rnn__recurrent_h_row), where the next step's product also reads it, instead
+     * of into hs, which was then copied into yseq after the steps (issue 18). The same values
+     * in the same places, so the same bits. */
+    int h_in_yseq;
     /* A streaming step (rnn_predict_step) of an LSTM on the team, from the per-thread packed
      * weights (rnn_weight_copies.stream). */
     int stream_pack;
@@ -150,9 +156,9 @@ struct rnn_recurrent {
     float *tc; /* LSTM: phi(c_t) (T, B, H), kept for backward */
     /* plan.x_in_place: the call's input (B, T, F), read in place by the steps. */
     const float *x_in;
-    /* Tests: never read the input in place (plan.x_in_place stays 0), so that the two ways can
-     * be compared bit for bit. */
-    int copy_input;
+    /* Tests: keep the layout copies (plan.x_in_place and plan.h_in_yseq stay 0), so that the
+     * two ways can be compared bit for bit. */
+    int keep_copies;
     /* Masking: mask_t (T, B) 1/0 per processed step; mask is mask_t when the input has a mask,
      * else NULL. Masked rows keep their state; dh_keep carries their gradient past the step. */
     float *mask_t, *mask, *dh_keep;
@@ -206,6 +212,17 @@ static inline const float *rnn__recurrent_x_row(const rnn_recurrent *r, int t, i
 }
 static inline int rnn__recurrent_x_ld(const rnn_recurrent *r) {
     return (int)(r->plan.x_in_place ? r->T * r->F : r->F);
+}
+
+/* Row b of h_t (t = 0: the initial state, in hs[0]) as the steps write and read it: in hs, or
+ * in yseq (plan.h_in_yseq, t > 0); consecutive rows lie rnn__recurrent_h_ld(r, t) floats
+ * apart. */
+static inline float *rnn__recurrent_h_row(const rnn_recurrent *r, int t, int b) {
+    return r->plan.h_in_yseq && t > 0 ? r->yseq + ((size_t)b * r->T + t - 1) * r->H
+                                      : r->hs + ((size_t)t * r->B + b) * r->H;
+}
+static inline int rnn__recurrent_h_ld(const rnn_recurrent *r, int t) {
+    return (int)(r->plan.h_in_yseq && t > 0 ? r->T * r->H : r->H);
 }
 
 /* One step's x W + b (the input bias row for GRU reset_after) for `rows` rows and the units
