@@ -4,7 +4,9 @@
  * features past one panel chunk of RNN_PANEL_KC), against one thread (which keeps the BLAS
  * projection) within rounding, and for the same bits on 2 and 3 threads, where B = 40 splits
  * the steps by samples on 2 threads and by units on 3; prediction and a training step (which
- * keeps every step's pre-activations for backward). */
+ * keeps every step's pre-activations for backward). Predicting, the steps read the input in
+ * place (plan.x_in_place) and write h into the returned sequence (plan.h_in_yseq): the same
+ * bits as through the time-major copies. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +25,8 @@ typedef struct {
     double loss;       /* after them, one training step's loss ... */
     float *y_trained;  /* ... and the predictions after that step */
     int project_panels; /* the plan of the first prediction */
+    int x_in_place;     /* ... which read the input in place */
+    int h_in_yseq;      /* ... and wrote h straight into the returned sequence */
 } run_result;
 
 static void fill(float *x, size_t n, unsigned seed) {
@@ -45,7 +49,8 @@ static float *predict_copy(rnn_model *m, const float *x, int F) {
     return res;
 }
 
-static run_result run(int threads, int F, int use_bias, const float *x, const float *y) {
+static run_result run(int threads, int F, int use_bias, int go_backwards, const float *x,
+                      const float *y) {
     run_result res = {0};
     rnn_set_threads(threads > 1 ? 2 : 1);
     rnn__team_set_size(threads);
@@ -53,6 +58,7 @@ static run_result run(int threads, int F, int use_bias, const float *x, const fl
     rnn_recurrent_options o = rnn_lstm_defaults(H);
     o.return_sequences = 1;
     o.use_bias = use_bias;
+    o.go_backwards = go_backwards;
     rnn_layer *lstm = rnn_lstm(&o);
     if (!m || rnn_set_seed(m, 11) || rnn_input(m, T, F) || rnn_add(m, lstm) ||
         rnn_compile(m, "mse", "sgd")) {
@@ -66,8 +72,23 @@ static run_result run(int threads, int F, int use_bias, const float *x, const fl
         fill(b, 4 * H, 5);
         rnn__recurrent_weight(r, RNN_W_BIAS)->version++;
     }
+    rnn_recurrent *r = rnn__recurrent_of(lstm);
     res.y = predict_copy(m, x, F);
-    res.project_panels = rnn__recurrent_of(lstm)->plan.project_panels;
+    res.project_panels = r->plan.project_panels;
+    res.x_in_place = r->plan.x_in_place;
+    res.h_in_yseq = r->plan.h_in_yseq;
+    /* the same prediction through the time-major copies (xt, hs copied to yseq): the same bits */
+    r->keep_copies = 1;
+    float *y_copied = predict_copy(m, x, F);
+    CHECK(!r->plan.x_in_place && !r->plan.h_in_yseq,
+          "F %d on %d threads: skipped a layout copy though told not to", F, threads);
+    r->keep_copies = 0;
+    if (res.y && y_copied)
+        CHECK(memcmp(res.y, y_copied, sizeof(float) * (size_t)B * T * H) == 0,
+              "F %d bias %d on %d threads: without the layout copies (x in place %d, h in yseq "
+              "%d) and with them, different bits", F, use_bias, threads, res.x_in_place,
+              res.h_in_yseq);
+    free(y_copied);
     if (rnn_train_on_batch(m, rnn_data_xy(rnn_tensor3((float *)x, B, T, F),
                                           rnn_tensor3((float *)y, B, T, H)),
                            &res.loss) != RNN_OK)
@@ -83,19 +104,31 @@ static double worst_diff(const float *a, const float *b) {
     return w;
 }
 
-static void check_shape(int F, int use_bias) {
+static void check_shape(int F, int use_bias, int go_backwards) {
     const size_t nx = (size_t)B * T * F, ny = (size_t)B * T * H;
     float *x = malloc(sizeof(float) * nx), *y = malloc(sizeof(float) * ny);
     fill(x, nx, 3 + (unsigned)F);
     fill(y, ny, 7);
-    run_result r1 = run(1, F, use_bias, x, y), r2 = run(2, F, use_bias, x, y),
-               r3 = run(3, F, use_bias, x, y);
+    run_result r1 = run(1, F, use_bias, go_backwards, x, y),
+               r2 = run(2, F, use_bias, go_backwards, x, y),
+               r3 = run(3, F, use_bias, go_backwards, x, y);
     CHECK(!r1.project_panels, "F %d: one thread projected in the steps", F);
     /* the plan depends on the CPU (the AVX-512 panel tiles), never on the team's size */
     CHECK(r2.project_panels == !!rnn__gemm_panels_avx512() &&
               r3.project_panels == r2.project_panels,
           "F %d: project_panels %d on 2 threads, %d on 3, AVX-512 %d", F, r2.project_panels,
           r3.project_panels, rnn__gemm_panels_avx512());
+    /* predicting with the projection in the steps reads the input in place, unless the steps
+     * run backwards in time */
+    CHECK(!r1.x_in_place && r2.x_in_place == (r2.project_panels && !go_backwards) &&
+              r3.x_in_place == (r3.project_panels && !go_backwards),
+          "F %d: x_in_place %d, %d, %d on 1, 2, 3 threads", F, r1.x_in_place, r2.x_in_place,
+          r3.x_in_place);
+    /* and writes h straight into the returned sequence (go_backwards too) */
+    CHECK(!r1.h_in_yseq && r2.h_in_yseq == r2.project_panels &&
+              r3.h_in_yseq == r3.project_panels,
+          "F %d: h_in_yseq %d, %d, %d on 1, 2, 3 threads", F, r1.h_in_yseq, r2.h_in_yseq,
+          r3.h_in_yseq);
     if (r1.y && r2.y && r3.y && r1.y_trained && r2.y_trained && r3.y_trained) {
         CHECK(memcmp(r2.y, r3.y, sizeof(float) * ny) == 0,
               "F %d bias %d: 2 and 3 threads predict different bits", F, use_bias);
@@ -119,9 +152,10 @@ static void check_shape(int F, int use_bias) {
 }
 
 int main(void) {
-    check_shape(136, 1); /* just above RNN_LOOP_PROJECTION_FEATURES */
-    check_shape(136, 0);
-    check_shape(520, 1); /* two chunks of the panels' sum */
+    check_shape(136, 1, 0); /* just above RNN_LOOP_PROJECTION_FEATURES */
+    check_shape(136, 0, 0);
+    check_shape(520, 1, 0); /* two chunks of the panels' sum */
+    check_shape(136, 1, 1); /* go_backwards: from xt */
     rnn_set_threads(0);
     return check_report("test_project_panels");
 }

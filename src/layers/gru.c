@@ -53,7 +53,7 @@ static void gru_forward_team(void *arg, int tid, int n) {
         if (nu > 0 && nb > 0) {
             if (r->plan.project_in_loop)
                 rnn__recurrent_project_step(r, x + rg,
-                                            r->xt + ((size_t)t * B + b0) * F, nb, lo, hi);
+                                            r->xt + ((size_t)t * B + b0) * F, F, nb, lo, hi);
             for (int k = 0; job->panels && k < 3; k++) /* the bias row read in place */
                 RNN_INTERNAL_CHECK(rnn__product(
                     nb, nu, H, h_prev + rh, H, job->panels, 0, g + rg + k * H + lo, G3,

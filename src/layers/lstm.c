@@ -123,10 +123,14 @@ static void lstm_forward_team(void *arg, int tid, int n) {
         float *h = r->hs + (size_t)(t + 1) * BH, *c = rnn__lstm_c(r, t + 1);
         if (nu > 0 && nb > 0) {
             const size_t rz = (size_t)b0 * G4, rh = (size_t)b0 * H;
+            /* the rows of h_{t-1} this thread's product reads (hs, or yseq: plan.h_in_yseq) */
+            const float *hp = rnn__recurrent_h_row(r, t, b0);
+            const int ldh = rnn__recurrent_h_ld(r, t);
             if (r->plan.project_in_loop && r->plan.repeat_input) {
                 /* the same input at every step (RepeatVector): project it once, copy it */
                 float *p0 = r->step + rz;
-                if (t == 0) rnn__recurrent_project_step(r, p0, r->xt + (size_t)b0 * F, nb, lo, hi);
+                if (t == 0)
+                    rnn__recurrent_project_step(r, p0, r->xt + (size_t)b0 * F, F, nb, lo, hi);
                 if (nu == H)
                     memcpy(z + rz, p0, sizeof(float) * (size_t)nb * G4);
                 else
@@ -136,38 +140,47 @@ static void lstm_forward_team(void *arg, int tid, int n) {
                                    p0 + (size_t)b * G4 + g * H + lo, sizeof(float) * nu);
             } else if (qfused) {
                 rnn__qgemm2(&r->qw[RNN_W_KERNEL], r->xt + ((size_t)t * B + b0) * F, F,
-                            &r->qw[RNN_W_RECURRENT], h_prev + rh, H, nb, 0, G4,
+                            &r->qw[RNN_W_RECURRENT], hp, ldh, nb, 0, G4,
                             rnn__recurrent_value(r, RNN_W_BIAS), 0, z + rz, G4, RNN_GEMM_OWN);
             } else if (r->plan.project_in_loop && job->w_panels) {
                 rnn__recurrent_project_panels(r, job->w_panels, z + rz,
-                                              r->xt + ((size_t)t * B + b0) * F, nb, lo, hi);
+                                              rnn__recurrent_x_row(r, t, b0),
+                                              rnn__recurrent_x_ld(r), nb, lo, hi);
             } else if (r->plan.project_in_loop) {
-                rnn__recurrent_project_step(r, z + rz,
-                                            r->xt + ((size_t)t * B + b0) * F, nb, lo, hi);
+                rnn__recurrent_project_step(r, z + rz, rnn__recurrent_x_row(r, t, b0),
+                                            rnn__recurrent_x_ld(r), nb, lo, hi);
             }
             if (qfused)
                 ; /* both products above */
             else if (job->u_panels)
                 for (int g = 0; g < 4; g++)
                     RNN_INTERNAL_CHECK(rnn__product(
-                        nb, nu, H, h_prev + rh, H, job->u_panels, 0, z + rz + g * H + lo, G4,
+                        nb, nu, H, hp, ldh, job->u_panels, 0, z + rz + g * H + lo, G4,
                         RNN_GEMM(.beta = 1, .kernel = RNN_GEMM_PANELS, .width = H, .group = g,
                                  .col = lo)));
             else if (r->plan.qseq) /* by rows: the four blocks at once; by units: each block */
                 for (int g = 0; g < (by_rows ? 1 : 4); g++) {
                     const int c0 = by_rows ? 0 : g * H + lo, w = by_rows ? G4 : nu;
-                    rnn__qgemm(&r->qw[RNN_W_RECURRENT], nb, c0, c0 + w, h_prev + rh, H,
+                    rnn__qgemm(&r->qw[RNN_W_RECURRENT], nb, c0, c0 + w, hp, ldh,
                                z + rz + c0, G4, z + rz + c0, G4, RNN_GEMM_OWN);
                 }
             else if (by_rows) /* all four blocks in one product */
-                rnn__product(nb, G4, H, h_prev + rh, H, U, G4, z + rz, G4,
+                rnn__product(nb, G4, H, hp, ldh, U, G4, z + rz, G4,
                              RNN_GEMM(.beta = 1.0f, .kernel = RNN_GEMM_SLICE, .large = large));
             else
                 for (int g = 0; g < 4; g++)
-                    rnn__product(nb, nu, H, h_prev + rh, H, U + g * H + lo, G4,
+                    rnn__product(nb, nu, H, hp, ldh, U + g * H + lo, G4,
                                  z + rz + g * H + lo, G4,
                                  RNN_GEMM(.beta = 1.0f, .kernel = RNN_GEMM_SLICE, .large = large));
-            rnn__lstm_gates_forward(z + rz, c_prev + rh, c + rh, tc + rh, h + rh, nb, H, lo, hi);
+            if (r->plan.h_in_yseq) /* row by row: h_t's rows lie T H apart in yseq */
+                for (int b = 0; b < nb; b++)
+                    rnn__lstm_gates_forward(z + rz + (size_t)b * G4, c_prev + rh + (size_t)b * H,
+                                            c + rh + (size_t)b * H, tc + rh + (size_t)b * H,
+                                            rnn__recurrent_h_row(r, t + 1, b0 + b), 1, H, lo,
+                                            hi);
+            else
+                rnn__lstm_gates_forward(z + rz, c_prev + rh, c + rh, tc + rh, h + rh, nb, H, lo,
+                                        hi);
             if (r->mask)
                 for (int b = b0; b < b1; b++)
                     if (r->mask[(size_t)t * B + b] == 0.0f) { /* masked: keep the state */

@@ -47,40 +47,40 @@ int rnn__recurrent_use_panels(const rnn_recurrent *r, int B, int backward) {
     return rnn__recurrent_step_is_large(r, B);
 }
 
-void rnn__recurrent_project_step(const rnn_recurrent *r, float *z, const float *x, int rows,
-                                 int lo, int hi) {
+void rnn__recurrent_project_step(const rnn_recurrent *r, float *z, const float *x, int ldx,
+                                 int rows, int lo, int hi) {
     const int H = (int)r->H, G = r->cell->gates, GH = G * H, F = (int)r->F, nu = hi - lo;
     const float *W = rnn__recurrent_value(r, RNN_W_KERNEL);
     const float *bias = rnn__recurrent_value(r, RNN_W_BIAS);
     if (r->plan.qseq) {
         for (int g = 0; g < (nu == H ? 1 : G); g++) {
             const int c = nu == H ? 0 : g * H + lo, n = nu == H ? GH : nu;
-            rnn__qgemm(&r->qw[RNN_W_KERNEL], rows, c, c + n, x, F, bias ? bias + c : NULL, 0,
+            rnn__qgemm(&r->qw[RNN_W_KERNEL], rows, c, c + n, x, ldx, bias ? bias + c : NULL, 0,
                        z + c, GH, RNN_GEMM_OWN);
         }
         return;
     }
     /* the bias row stands in for z's old values: no copy of it per row */
     if (nu == H) {
-        rnn__product(rows, GH, F, x, F, W, GH, z, GH,
+        rnn__product(rows, GH, F, x, ldx, W, GH, z, GH,
                      RNN_GEMM(.bias = bias, .kernel = RNN_GEMM_OWN));
         return;
     }
     for (int g = 0; g < G; g++) {
         const int c = g * H + lo;
-        rnn__product(rows, nu, F, x, F, W + c, GH, z + c, GH,
+        rnn__product(rows, nu, F, x, ldx, W + c, GH, z + c, GH,
                      RNN_GEMM(.bias = bias ? bias + c : NULL, .kernel = RNN_GEMM_OWN));
     }
 }
 
 void rnn__recurrent_project_panels(const rnn_recurrent *r, const float *w_panels, float *z,
-                                   const float *x, int rows, int lo, int hi) {
+                                   const float *x, int ldx, int rows, int lo, int hi) {
     const int H = (int)r->H, G = r->cell->gates, GH = G * H, F = (int)r->F;
     const float *bias = rnn__recurrent_value(r, RNN_W_BIAS);
     for (int g = 0; g < G; g++) {
         const int c = g * H + lo;
         RNN_INTERNAL_CHECK(rnn__product(
-            rows, hi - lo, F, x, F, w_panels, 0, z + c, GH,
+            rows, hi - lo, F, x, ldx, w_panels, 0, z + c, GH,
             bias ? RNN_GEMM(.bias = bias + c, .kernel = RNN_GEMM_PANELS, .width = H, .group = g,
                             .col = lo)
                  : RNN_GEMM(.kernel = RNN_GEMM_PANELS, .width = H, .group = g, .col = lo)));
@@ -332,6 +332,16 @@ static int steps_repeat(const float *xt, int T, int B, int F) {
     return 1;
 }
 
+/* steps_repeat on the input x (B, T, F) itself. */
+static int input_steps_repeat(const float *x, int T, int B, int F) {
+    for (int b = 0; b < B; b++) {
+        const float *row = x + (size_t)b * T * F;
+        for (int t = 1; t < T; t++)
+            if (memcmp(row + (size_t)t * F, row, sizeof(float) * (size_t)F) != 0) return 0;
+    }
+    return 1;
+}
+
 /* The layout copies around the steps (x into xt, hs into yseq): large ones are shared by the
  * team's threads, each its own rows (the same copies, so the same values; on one thread they
  * kept the other core waiting: bench/README.md, "B4's forward pass: the serial work around the
@@ -380,10 +390,17 @@ static void copy_yseq_job(void *arg, int tid, int n) {
                    sizeof(float) * H);
 }
 
-/* The step plan of a forward call (rnn_step_plan), after xt and the mask are in place. Only
- * the projection's place and the input check depend on xt; nothing depends on timing. */
+static int repeat_possible(const rnn_recurrent *r, const rnn_step_plan *p, int T) {
+    return p->project_in_loop && r->cell->kind == RNN_CELL_LSTM && T > 1;
+}
+
+/* The step plan of a forward call (rnn_step_plan), after the mask is in place and before xt is
+ * made (x: the call's input, NULL for a chained streaming step). Only x_in_place looks at the
+ * input's values (whether its steps repeat); repeat_input is decided after it by
+ * decide_repeat, on xt. Nothing depends on timing. */
 static void decide_plan(rnn_recurrent *r, rnn_run_mode mode, int B, int T,
-                        rnn_precision precision, rnn_precision predict_precision) {
+                        rnn_precision precision, rnn_precision predict_precision,
+                        const float *x) {
     /* decided in a copy and written back only when it changed: the team's workers read the
      * plan, and a store of the same values would still take the line from them at every
      * streaming step */
@@ -413,8 +430,13 @@ static void decide_plan(rnn_recurrent *r, rnn_run_mode mode, int B, int T,
                         rnn__recurrent_use_panels(r, B, 0);
     p->project_in_loop = (TB <= 8 || r->F <= RNN_LOOP_PROJECTION_FEATURES ||
                           p->project_panels) && p->team;
-    p->repeat_input = p->project_in_loop && r->cell->kind == RNN_CELL_LSTM && T > 1 &&
-                      steps_repeat(r->xt, T, B, (int)r->F);
+    p->x_in_place = p->project_panels && mode == RNN_MODE_PREDICT && x && !r->opt.go_backwards &&
+                    !p->in_drop && !r->keep_copies &&
+                    !(repeat_possible(r, p, T) && input_steps_repeat(x, T, B, (int)r->F));
+    /* (repeat_input: decide_repeat, once xt is made) */
+    p->h_in_yseq = p->project_panels && mode == RNN_MODE_PREDICT && r->opt.return_sequences &&
+                   !r->opt.return_state && !r->opt.stateful && !r->mask && !r->keep_gates &&
+                   !r->keep_copies && r->cell->kind == RNN_CELL_LSTM;
     p->stream_pack = stream && p->team && p->project_in_loop;
     p->precision = quant && p->stream_pack ? precision : RNN_F32;
     /* (a streaming step that reads the per-thread pack needs no panels) */
@@ -423,6 +445,13 @@ static void decide_plan(rnn_recurrent *r, rnn_run_mode mode, int B, int T,
                rnn__qgemm_amx() && r->F <= RNN_QGEMM_MAX_K && r->H <= RNN_QGEMM_MAX_K;
     p->back_panels = p->back_team && rnn__recurrent_use_panels(r, B, 1);
     if (memcmp(p, &r->plan, sizeof plan) != 0) r->plan = plan;
+}
+
+/* plan.repeat_input, once xt is in place (written only when it changes: decide_plan). */
+static void decide_repeat(rnn_recurrent *r, int B, int T) {
+    const int repeat = repeat_possible(r, &r->plan, T) && !r->plan.x_in_place &&
+                       steps_repeat(r->xt, T, B, (int)r->F);
+    if (r->plan.repeat_input != repeat) r->plan.repeat_input = repeat;
 }
 
 /* A forward call up to its steps: dropout masks, xt and the mask, the plan, the pack, the
@@ -444,12 +473,6 @@ static rnn_status forward_begin(rnn_layer *layer, const rnn_tensor *const *input
     if (r->plan.in_drop) draw_keep(r->in_keep, (int64_t)B * F, r->opt.dropout, ctx->rng);
     if (r->plan.rec_drop)
         draw_keep(r->rec_keep, (int64_t)B * H, r->opt.recurrent_dropout, ctx->rng);
-    /* xt (T,B,F) from x (B,T,F); go_backwards consumes input T-1 first. */
-    if (!chained) {
-        copy_job job = {r, x->data};
-        if (copy_on_team((size_t)T * B * F)) rnn__team_run(copy_xt_job, &job);
-        else copy_xt_job(&job, 0, 1);
-    }
     /* The mask of input steps, time-major in processing order (NULL: every step is real). */
     if (r->mask) r->mask = NULL;
     if (layer->mask_in && !chained) {
@@ -460,7 +483,16 @@ static rnn_status forward_begin(rnn_layer *layer, const rnn_tensor *const *input
         }
         r->mask = r->mask_t;
     }
-    decide_plan(r, mode, B, T, r->stream_precision, ctx->precision);
+    if (r->x_in != (chained ? NULL : x->data)) r->x_in = chained ? NULL : x->data;
+    decide_plan(r, mode, B, T, r->stream_precision, ctx->precision, r->x_in);
+    /* xt (T,B,F) from x (B,T,F), unless the steps read x in place; go_backwards consumes input
+     * T-1 first. */
+    if (!chained && !r->plan.x_in_place) {
+        copy_job job = {r, x->data};
+        if (copy_on_team((size_t)T * B * F)) rnn__team_run(copy_xt_job, &job);
+        else copy_xt_job(&job, 0, 1);
+    }
+    decide_repeat(r, B, T);
     if (r->plan.stream_pack) {
         rnn_status st = rnn__copies_prepare_stream(r);
         if (st != RNN_OK) return st;
@@ -517,7 +549,9 @@ static void forward_end(rnn_layer *layer, const rnn_run_ctx *ctx) {
     float *h_last = r->hs + (size_t)T * BH;
     if (r->opt.return_sequences) {
         copy_job job = {r, NULL};
-        if (copy_on_team((size_t)T * B * H)) rnn__team_run(copy_yseq_job, &job);
+        if (r->plan.h_in_yseq)
+            ; /* the steps wrote it */
+        else if (copy_on_team((size_t)T * B * H)) rnn__team_run(copy_yseq_job, &job);
         else copy_yseq_job(&job, 0, 1);
         if (r->zero_output_for_mask && r->mask)
             for (int t = 0; t < T; t++)

@@ -4,7 +4,8 @@
  *
  * Layout. Internally everything is time-major so that one step's rows are contiguous and the
  * weight gradients of all steps are single large products:
- *   xt  (T, B, F)    the input, reversed in time when go_backwards
+ *   xt  (T, B, F)    the input, reversed in time when go_backwards (not made when the steps
+ *                    read the input in place: rnn_step_plan.x_in_place)
  *   xw  (T, B, G*H)  x W + b for all steps; the step loop turns it into gate activations in
  *                    place, and backward turns those into the pre-activation gradients dZ
  *   hs  (T+1, B, H)  hs[0] the initial state, hs[t+1] the output of processed step t
@@ -78,6 +79,18 @@ typedef struct {
      * checked value by value), so its projection is computed once into r->step and copied to
      * each step. */
     int repeat_input;
+    /* With project_panels when predicting (no go_backwards, no input dropout, not
+     * repeat_input): the steps read their input rows from the call's input x (B, T, F) in
+     * place (rnn__recurrent_x_row), row b of step t at x + (b T + t) F, and xt is not made:
+     * copying a large input into the time-major layout was a pass over it written and read
+     * back from memory (issue 18). The same rows, so the same bits. */
+    int x_in_place;
+    /* With project_panels when predicting a plain sequence (return_sequences; no mask, no
+     * return_state, no carried state, no trace): the steps write h_t straight into yseq
+     * (B, T, H) (rnn__recurrent_h_row), where the next step's product also reads it, instead
+     * of into hs, which was then copied into yseq after the steps (issue 18). The same values
+     * in the same places, so the same bits. */
+    int h_in_yseq;
     /* A streaming step (rnn_predict_step) of an LSTM on the team, from the per-thread packed
      * weights (rnn_weight_copies.stream). */
     int stream_pack;
@@ -141,6 +154,11 @@ struct rnn_recurrent {
     /* Planned buffers (see the layout above). */
     float *xt, *xw, *hs, *cs, *aux, *step, *dh, *dc, *dhseq, *dxt, *yseq;
     float *tc; /* LSTM: phi(c_t) (T, B, H), kept for backward */
+    /* plan.x_in_place: the call's input (B, T, F), read in place by the steps. */
+    const float *x_in;
+    /* Tests: keep the layout copies (plan.x_in_place and plan.h_in_yseq stay 0), so that the
+     * two ways can be compared bit for bit. */
+    int keep_copies;
     /* Masking: mask_t (T, B) 1/0 per processed step; mask is mask_t when the input has a mask,
      * else NULL. Masked rows keep their state; dh_keep carries their gradient past the step. */
     float *mask_t, *mask, *dh_keep;
@@ -185,15 +203,38 @@ static inline float *rnn__lstm_tc(const rnn_recurrent *r, int t) {
     return r->tc + (size_t)(r->plan.keep_steps ? t : 0) * r->B * r->H;
 }
 
+/* Row b of step t of the input as the steps read it (processing order): from xt, or from the
+ * call's input in place (plan.x_in_place); consecutive rows of a step lie
+ * rnn__recurrent_x_ld(r) floats apart. */
+static inline const float *rnn__recurrent_x_row(const rnn_recurrent *r, int t, int b) {
+    return r->plan.x_in_place ? r->x_in + ((size_t)b * r->T + t) * r->F
+                              : r->xt + ((size_t)t * r->B + b) * r->F;
+}
+static inline int rnn__recurrent_x_ld(const rnn_recurrent *r) {
+    return (int)(r->plan.x_in_place ? r->T * r->F : r->F);
+}
+
+/* Row b of h_t (t = 0: the initial state, in hs[0]) as the steps write and read it: in hs, or
+ * in yseq (plan.h_in_yseq, t > 0); consecutive rows lie rnn__recurrent_h_ld(r, t) floats
+ * apart. */
+static inline float *rnn__recurrent_h_row(const rnn_recurrent *r, int t, int b) {
+    return r->plan.h_in_yseq && t > 0 ? r->yseq + ((size_t)b * r->T + t - 1) * r->H
+                                      : r->hs + ((size_t)t * r->B + b) * r->H;
+}
+static inline int rnn__recurrent_h_ld(const rnn_recurrent *r, int t) {
+    return (int)(r->plan.h_in_yseq && t > 0 ? r->T * r->H : r->H);
+}
+
 /* One step's x W + b (the input bias row for GRU reset_after) for `rows` rows and the units
  * [lo, hi) of every gate block, into z (rows of G H): the bias, then the product with the AVX2
- * kernel (project_in_loop). x: the step's rows of the input (rows of F). */
-void rnn__recurrent_project_step(const rnn_recurrent *r, float *z, const float *x, int rows,
-                                 int lo, int hi);
+ * kernel (project_in_loop). x: the step's rows of the input (F floats each, ldx apart). */
+void rnn__recurrent_project_step(const rnn_recurrent *r, float *z, const float *x, int ldx,
+                                 int rows, int lo, int hi);
 /* The same product from W's panels (plan.project_panels): z = b + x W for the rows and units
- * [lo, hi) (lo a multiple of 8) of every gate block, by the AVX-512 or AVX2 panel tiles. */
+ * [lo, hi) (lo a multiple of 8) of every gate block, by the AVX-512 or AVX2 panel tiles; x's
+ * rows lie ldx floats apart. */
 void rnn__recurrent_project_panels(const rnn_recurrent *r, const float *w_panels, float *z,
-                                   const float *x, int rows, int lo, int hi);
+                                   const float *x, int ldx, int rows, int lo, int hi);
 
 /* Whether the team's per-thread slices of a step's product may go to the BLAS
  * (RNN_GEMM_SLICE): decided from the whole product, B x G H x H, never from a slice. */
