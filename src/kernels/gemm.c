@@ -2,7 +2,10 @@
 #include "kernels/gemm.h"
 
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #ifdef RNN_USE_CBLAS
 #include <cblas.h>
@@ -93,6 +96,32 @@ static int blas_threads(void) { return 1; }
 #define TEAM_GEMM_MACS (1 << 21)
 
 #ifdef RNN_USE_CBLAS
+/* OpenBLAS takes a 128 MB work buffer for each calling thread on its first large product and,
+ * when that allocation fails under an address-space limit (ulimit -v, RLIMIT_AS, which batch
+ * schedulers set), retries it forever at 100 % CPU: Debian's 0.3.21 on its SSE3 kernels never
+ * returned from `rnn fit` under `ulimit -v 65536` (its AVX-512 kernels only escaped there
+ * because that model's products were small enough for their buffer-free path). So under a
+ * finite limit with less than BLAS_HEADROOM of address space left, the products take the
+ * library's own kernels instead: slower on the transposed ones, other last bits, never stuck.
+ * Without a limit this costs one getrlimit per BLAS call. */
+#define BLAS_HEADROOM ((unsigned long long)512 << 20)
+
+static int blas_may_allocate(void) {
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_AS, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return 1;
+    unsigned long long pages = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f) {
+        if (fscanf(f, "%llu", &pages) != 1) pages = 0;
+        fclose(f);
+    }
+    const long page = sysconf(_SC_PAGESIZE);
+    if (pages == 0 || page <= 0) return 0; /* the address space in use is unknown */
+    const unsigned long long used = pages * (unsigned long long)page;
+    return (unsigned long long)rl.rlim_cur > used &&
+           (unsigned long long)rl.rlim_cur - used >= BLAS_HEADROOM;
+}
+
 static int team_may_split(void) { return blas_threads() == 1; }
 #else
 static int team_may_split(void) { return 1; }
@@ -120,7 +149,7 @@ static void blas_or_own(int trans_a, int trans_b, int M, int N, int K, float alp
     const double macs = (double)M * N * K;
     const int own = !trans_a && macs <= OWN_GEMM_MACS &&
                     (M <= OWN_GEMM_FEW_ROWS || (M <= OWN_GEMM_ROWS && blas_threads() == 1));
-    if (macs > SMALL_GEMM_FLOPS && !own) {
+    if (macs > SMALL_GEMM_FLOPS && !own && blas_may_allocate()) {
         cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
                     trans_b ? CblasTrans : CblasNoTrans, M, N, K, alpha, A, lda, B, ldb, beta, C,
                     ldc);
@@ -226,7 +255,7 @@ int rnn__product(int M, int N, int K, const float *A, int lda, const float *B, i
         break;
     case RNN_GEMM_SLICE:
 #ifdef RNN_USE_CBLAS
-        if (o->large && K > 0 && blas_threads() == 1) {
+        if (o->large && K > 0 && blas_threads() == 1 && blas_may_allocate()) {
             cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans,
                         tb ? CblasTrans : CblasNoTrans, M, N, K, alpha, A, lda, B, ldb, beta, C,
                         ldc);
