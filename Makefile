@@ -193,6 +193,12 @@ $(BUILD)/examples/%: examples/%.c $(BUILD)/librnn.a $(CONFIG_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) $(LDFLAGS) $< -o $@ $(BUILD)/librnn.a $(LDLIBS)
 
+# test_blas_core_host loads build/librnn.so itself (dlopen), as a host program would: it links
+# none of librnn's code, whose constructor would otherwise run before its check.
+$(BUILD)/tests/test_blas_core_host: tests/test_blas_core_host.c $(BUILD)/librnn.so $(CONFIG_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) $(LDFLAGS) $< -o $@ $(LDLIBS) -ldl
+
 # Tests may include internal headers (src/, cli/) to check layers and kernels directly.
 $(BUILD)/tests/%: tests/%.c $(BUILD)/librnn.a $(MPI_LIB) $(CLI_OBJ) $(CONFIG_H)
 	@mkdir -p $(dir $@)

@@ -639,8 +639,14 @@ rnn_status rnn__model_build_weights(rnn_model *m, int init) {
         return rnn__model_fail(m, rnn__fail(RNN_ERR_MEMORY, "out of memory"));
     }
     for (int k = 0; k < 3; k++) {
-        if (m->opt_slot[k] && m->n_params <= total)
-            memcpy(slot[k], m->opt_slot[k], sizeof(float) * (size_t)m->n_params);
+        /* the kept weights' values; the appended weights' at the starting value, which a slot
+         * not allocated yet holds too (Adagrad's initial_accumulator_value, not 0) */
+        const int64_t kept = m->opt_slot[k] && m->n_params <= total ? m->n_params : 0;
+        if (kept) memcpy(slot[k], m->opt_slot[k], sizeof(float) * (size_t)kept);
+        if (slot[k]) {
+            const float v = rnn__optimizer_slot_init(&m->optimizer, k);
+            for (int64_t i = kept; v != 0.0f && i < total; i++) slot[k][i] = v;
+        }
         rnn__free(m->opt_slot[k]);
         m->opt_slot[k] = slot[k];
     }

@@ -122,6 +122,31 @@ static void one(const config *c, const char *dir) {
 #endif
 }
 
+/* A layer appended to a trained model (model.c keeps the trained weights' slots): the new
+ * weights' slots start at the optimizer's starting value, as a slot not allocated yet does
+ * (Adagrad's accumulator at initial_accumulator_value, not 0). */
+static void appended_after_training(void) {
+    rnn_optimizer ada = rnn_adagrad_defaults();
+    ada.initial_accumulator_value = 0.3f;
+    rnn_model *m = model(&ada);
+    train(m, 1);
+    const int64_t before = m->n_params;
+    CHECK(rnn_add(m, rnn_dense_simple(1, RNN_LINEAR)) == RNN_OK, "add: %s", rnn_model_error(m));
+    rnn_tensor yp = {0};
+    CHECK(rnn_predict(m, rnn_data_x(rnn_tensor3(X, N, T, F)), N, &yp, 1) == RNN_OK,
+          "predict: %s", rnn_model_error(m));
+    rnn_tensor_free(&yp);
+    CHECK(m->n_params > before && m->opt_slot[0], "appended: %lld -> %lld weights, slot %p",
+          (long long)before, (long long)m->n_params, (void *)m->opt_slot[0]);
+    int64_t wrong = 0;
+    for (int64_t i = before; m->opt_slot[0] && i < m->n_params; i++)
+        wrong += m->opt_slot[0][i] != 0.3f;
+    CHECK(wrong == 0, "Adagrad: %lld of the appended layer's %lld accumulators not at 0.3",
+          (long long)wrong, (long long)(m->n_params - before));
+    train(m, 1);
+    rnn_model_free(m);
+}
+
 int main(void) {
     for (int i = 0; i < N * T * F; i++) X[i] = (float)((i * 37 % 19) - 9) / 9.0f;
     for (int i = 0; i < N; i++) Y[i] = (float)(i % 3) - 1.0f;
@@ -150,6 +175,7 @@ int main(void) {
         {"Adagrad", ada, 1}, {"Adadelta", adad, 3}, {"Adamax", amax, 3}, {"Nadam", nadam, 3},
     };
     for (size_t i = 0; i < sizeof configs / sizeof configs[0]; i++) one(&configs[i], dir);
+    appended_after_training();
     rmdir(dir);
     return check_report("test_optimizer_slots");
 }

@@ -352,6 +352,9 @@ static void check_bad_readers(const char *keras) {
     } cases[] = {
         /* An older reader: magic "RNNL", protocol 1. */
         {"#!/bin/sh\nprintf 'RNNL\\001\\000\\000\\000' >&3\n", "another librnn version (protocol 1"},
+        /* A reader of protocol 3, whose optimizer slots came bare (before lazy slots): its
+         * answer has another layout, so it is refused by its protocol number, not misread. */
+        {"#!/bin/sh\nprintf 'RNNL\\003\\000\\000\\000' >&3\n", "another librnn version (protocol 3"},
         /* A program that exits without a word. */
         {"#!/bin/sh\nexit 0\n", "stopped (exit status 0) before finishing"},
     };

@@ -73,9 +73,11 @@ extern char **environ;
 
 #define MSG_MAGIC 0x4c4e4e52u /* "RNNL" */
 #define MSG_END 0x444e4552u   /* "REND" */
-/* Raised whenever the stream's layout or the reader's arguments change. */
-#define PROTOCOL 3u
-#define PROTOCOL_ARG "--librnn-reader-protocol=3"
+/* Raised whenever the stream's layout or the reader's arguments change (4: each optimizer
+ * slot preceded by whether the model holds it, put_optimizer_state; a reader of protocol 3 sent
+ * the slots bare and was taken for a crash on a hostile file). */
+#define PROTOCOL 4u
+#define PROTOCOL_ARG "--librnn-reader-protocol=4"
 #define NO_STRING UINT64_MAX
 #define MAX_TEXT ((uint64_t)1 << 32)
 #define ANSWER_FD 3

@@ -19,6 +19,7 @@
  * rnn_build_info() names the core in use and whether librnn chose it. */
 #include "kernels/blas_core.h"
 
+#include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,11 +52,31 @@ static const char *best_core_for_this_cpu(void) {
     return NULL;
 }
 
+/* The threads of this process, or -1 when it cannot tell. */
+static int process_threads(void) {
+    DIR *d = opendir("/proc/self/task");
+    if (!d) return -1;
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;)
+        if (e->d_name[0] != '.') n++;
+    closedir(d);
+    return n;
+}
+
 __attribute__((constructor)) static void choose_blas_core(void) {
     if (!gotoblas_dynamic_init || !gotoblas_dynamic_quit) return;
     if (getenv("OPENBLAS_CORETYPE")) return;
     const char *core = openblas_get_corename();
     if (!core || strcmp(core, "Prescott") != 0) return;
+    /* Between gotoblas_dynamic_quit and _init OpenBLAS has no kernel table: a product running
+     * in another thread then follows a NULL pointer (a host that dlopens librnn.so while one of
+     * its threads multiplies crashed in 31 of 600 runs; setenv is no safer there). So only while
+     * no thread can be inside OpenBLAS: this one (in the loader) and OpenBLAS's own idle
+     * workers, at most openblas_get_num_threads() in all - a program that links librnn, or a
+     * single-threaded host's dlopen. Otherwise OpenBLAS keeps its choice (rnn_build_info says
+     * which; OPENBLAS_CORETYPE is the user's remedy). */
+    const int threads = process_threads();
+    if (threads < 1 || threads > openblas_get_num_threads()) return;
     const char *best = best_core_for_this_cpu();
     if (!best || setenv("OPENBLAS_CORETYPE", best, 1) != 0) return;
     gotoblas_dynamic_quit();
