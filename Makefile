@@ -194,7 +194,7 @@ $(BUILD)/examples/%: examples/%.c $(BUILD)/librnn.a $(CONFIG_H)
 	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) $(LDFLAGS) $< -o $@ $(BUILD)/librnn.a $(LDLIBS)
 
 # test_blas_core_host loads build/librnn.so itself (dlopen), as a host program would: it links
-# none of librnn's code, whose constructor would otherwise run before its check.
+# none of librnn's code.
 $(BUILD)/tests/test_blas_core_host: tests/test_blas_core_host.c $(BUILD)/librnn.so $(CONFIG_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) $(LDFLAGS) $< -o $@ $(LDLIBS) -ldl

@@ -67,6 +67,9 @@ static void usage(FILE *f) {
 }
 
 int main(int argc, char **argv) {
+    /* OpenBLAS's AVX-512 kernels where it fell back to SSE3 ones (rnn.h): first, while no thread
+     * of the tool's own exists */
+    rnn_blas_upgrade_kernels();
     if (argc < 2) {
         usage(stderr);
         return 2;

@@ -34,6 +34,18 @@ const char *rnn_version(void);
  * same thread. */
 const char *rnn_build_info(void);
 
+/* Process-wide, so only when the program asks: where the process's OpenBLAS (a DYNAMIC_ARCH
+ * build, as distributions ship) has fallen back to its SSE3 "Prescott" kernels on a CPU newer
+ * than the OpenBLAS release (Debian 12's 0.3.21 on Intel's Emerald Rapids, where its AVX-512
+ * kernels run the large products about 4x faster), has OpenBLAS choose the kernels this CPU can
+ * run (SkylakeX with AVX-512, Haswell with AVX2 and FMA), as OPENBLAS_CORETYPE would have when
+ * it loaded. Every OpenBLAS caller in the process gets them (other last bits in its products).
+ * Does nothing when OPENBLAS_CORETYPE is set, when OpenBLAS knows the CPU, with another BLAS, or
+ * while threads other than the caller and OpenBLAS's own idle workers exist (a product running
+ * meanwhile would see OpenBLAS without kernels): call it first in main. Returns 1 when it
+ * switched, else 0. The rnn tool calls it; rnn_build_info() names the core in use. */
+int rnn_blas_upgrade_kernels(void);
+
 /* ------------------------------------------------------------------ status and errors */
 
 typedef enum {

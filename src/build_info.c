@@ -18,6 +18,11 @@ const char *rnn_build_info(void) {
         snprintf(core, sizeof core,
                  "BLAS core:   %s (chosen by librnn: OpenBLAS had fallen back to %s on this CPU)\n",
                  rnn__blas_core(), rnn__blas_core_fallback());
+    else if (rnn__blas_core() && rnn__blas_core_better())
+        snprintf(core, sizeof core,
+                 "BLAS core:   %s (OpenBLAS's fallback on this CPU; rnn_blas_upgrade_kernels() "
+                 "or OPENBLAS_CORETYPE=%s would run %s)\n",
+                 rnn__blas_core(), rnn__blas_core_better(), rnn__blas_core_better());
     else if (rnn__blas_core())
         snprintf(core, sizeof core, "BLAS core:   %s\n", rnn__blas_core());
     snprintf(text, sizeof text,

@@ -1,8 +1,9 @@
 /* src/kernels/blas_core.c: on a CPU newer than the OpenBLAS release, OpenBLAS falls back to its
- * SSE3 ("Prescott") kernels and librnn moves it to the kernels the CPU can run when it loads.
- * Checks, in child processes of this program with a controlled environment: (1) with AVX2 and
- * FMA, no run of librnn is left on the fallback, and librnn leaves no OPENBLAS_CORETYPE in the
- * environment; (2) the user's OPENBLAS_CORETYPE is left alone (OPENBLAS_CORETYPE=Prescott runs
+ * SSE3 ("Prescott") kernels and rnn_blas_upgrade_kernels() moves it to the kernels the CPU can
+ * run, when the program asks; librnn by itself changes nothing.
+ * Checks, in child processes of this program with a controlled environment: (1) without the
+ * call a child runs on OpenBLAS's own choice; with it and AVX2 and FMA, not on the fallback, and
+ * no OPENBLAS_CORETYPE is left in the environment; (2) the user's OPENBLAS_CORETYPE is left alone (OPENBLAS_CORETYPE=Prescott runs
  * on Prescott); (3) the products after the switch are right (OpenBLAS's kernel table is set up
  * again, its blocking sizes included): large products in every transpose combination against a
  * double loop; (4) rnn_build_info names the core. */
@@ -81,10 +82,11 @@ static void check_products(void) {
     free(R);
 }
 
-/* Runs this program again with OPENBLAS_CORETYPE set to `coretype` (NULL: unset) and returns what
- * it prints: "CORE set|unset" (the core librnn runs on, and whether the variable is in its
- * environment once librnn has loaded). */
-static void run_child(const char *self, const char *coretype, char *got, size_t size) {
+/* Runs this program again with OPENBLAS_CORETYPE set to `coretype` (NULL: unset), calling
+ * rnn_blas_upgrade_kernels() or not, and returns what it prints: "CORE set|unset R" (the core it
+ * runs on afterwards, whether the variable is in its environment, what the call returned; R is
+ * - without the call). */
+static void run_child(const char *self, const char *coretype, int call, char *got, size_t size) {
     got[0] = 0;
     int fd[2];
     if (pipe(fd) != 0) {
@@ -99,10 +101,11 @@ static void run_child(const char *self, const char *coretype, char *got, size_t 
             setenv("OPENBLAS_CORETYPE", coretype, 1);
         else
             unsetenv("OPENBLAS_CORETYPE");
+        const char *mode = call ? "call" : "nocall";
         /* the program by the path it was started with (under valgrind /proc/self/exe is
          * valgrind's own), else by /proc/self/exe */
-        execl(self, self, "--print-core", (char *)NULL);
-        execl("/proc/self/exe", self, "--print-core", (char *)NULL);
+        execl(self, self, "--child", mode, (char *)NULL);
+        execl("/proc/self/exe", self, "--child", mode, (char *)NULL);
         _exit(127);
     }
     close(fd[1]);
@@ -113,40 +116,61 @@ static void run_child(const char *self, const char *coretype, char *got, size_t 
     close(fd[0]);
     int status = 0;
     waitpid(pid, &status, 0);
-    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child (%s) status %d",
-          coretype ? coretype : "unset", status);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child (%s, %s) status %d",
+          coretype ? coretype : "unset", call ? "call" : "no call", status);
 }
 
 int main(int argc, char **argv) {
-    const char *core = rnn__blas_core();
-    if (argc > 1 && !strcmp(argv[1], "--print-core")) {
-        printf("%s %s\n", core ? core : "(none)", getenv("OPENBLAS_CORETYPE") ? "set" : "unset");
+    if (argc > 2 && !strcmp(argv[1], "--child")) {
+        const int call = !strcmp(argv[2], "call");
+        const int r = call ? rnn_blas_upgrade_kernels() : -1;
+        const char *core = rnn__blas_core();
+        printf("%s %s %s %s\n", core ? core : "(none)",
+               getenv("OPENBLAS_CORETYPE") ? "set" : "unset", r < 0 ? "-" : r ? "1" : "0",
+               rnn__blas_core_fallback() ? "switched" : "kept");
         return 0;
     }
-    check_products();
+    /* What OpenBLAS chose by itself, and whether librnn would choose better. */
+    const char *own = rnn__blas_core();
+    const char *better = rnn__blas_core_better();
     CHECK(strstr(rnn_build_info(), "BLAS loaded:") != NULL, "build info: %s", rnn_build_info());
+    if (better)
+        CHECK(strstr(rnn_build_info(), "rnn_blas_upgrade_kernels() or OPENBLAS_CORETYPE=") != NULL,
+              "build info names no remedy: %s", rnn_build_info());
+    const int switched = rnn_blas_upgrade_kernels();
+    CHECK(switched == (better != NULL), "rnn_blas_upgrade_kernels returned %d with %s better",
+          switched, better ? better : "nothing");
+    if (switched)
+        CHECK(strstr(rnn_build_info(), "(chosen by librnn") != NULL,
+              "build info after the switch: %s", rnn_build_info());
+    check_products(); /* on the kernels just chosen, where they were switched */
     if (!openblas_dynamic()) {
         fprintf(stderr, "test_blas_core: this OpenBLAS picks no kernels at run time (or the BLAS is "
                         "not OpenBLAS): only the products checked\n");
         return check_report("test_blas_core");
     }
-    CHECK(core != NULL, "no core name");
-    CHECK(strstr(rnn_build_info(), "BLAS core:") != NULL, "build info names no core: %s",
-          rnn_build_info());
+    CHECK(own != NULL, "no core name");
 
-    /* Without the variable: not the fallback where the CPU can do better, and librnn leaves
-     * no OPENBLAS_CORETYPE behind in the environment. */
+    /* librnn changes nothing by itself (the host owns the process): without the call a child
+     * runs on what OpenBLAS chose. */
     char got[128];
-    run_child(argv[0], NULL, got, sizeof got);
-    CHECK(strstr(got, " unset\n") != NULL, "OPENBLAS_CORETYPE left in the environment: '%s'", got);
+    run_child(argv[0], NULL, 0, got, sizeof got);
+    CHECK(strstr(got, " unset - kept\n") != NULL, "without the call: '%s'", got);
+
+    /* With the call: not the fallback where the CPU can do better, and no OPENBLAS_CORETYPE
+     * left behind in the environment. */
+    run_child(argv[0], NULL, 1, got, sizeof got);
+    CHECK(strncmp(got + strcspn(got, " "), " unset ", 7) == 0,
+          "OPENBLAS_CORETYPE left in the environment: '%s'", got);
     if (cpu_has_avx2_fma())
         CHECK(strncmp(got, "Prescott ", 9) != 0,
-              "a CPU with AVX2 and FMA runs OpenBLAS's SSE3 fallback kernels ('%s')", got);
+              "a CPU with AVX2 and FMA runs OpenBLAS's SSE3 fallback kernels after the call ('%s')",
+              got);
     else
         fprintf(stderr, "test_blas_core: no AVX2 and FMA: the fallback check skipped\n");
 
     /* The user's choice stands: OPENBLAS_CORETYPE=Prescott keeps Prescott (and the variable). */
-    run_child(argv[0], "Prescott", got, sizeof got);
-    CHECK(!strcmp(got, "Prescott set\n"), "OPENBLAS_CORETYPE=Prescott gave '%s'", got);
+    run_child(argv[0], "Prescott", 1, got, sizeof got);
+    CHECK(!strcmp(got, "Prescott set 0 kept\n"), "OPENBLAS_CORETYPE=Prescott gave '%s'", got);
     return check_report("test_blas_core");
 }

@@ -138,6 +138,9 @@ static void outputs_and_inputs(const char *dir, const char *model, const char *x
 }
 
 int main(void) {
+    /* the kernels the rnn tool runs on (it calls this first), so that its outputs and this
+     * program's rnn_predict come from the same products, bit for bit */
+    rnn_blas_upgrade_kernels();
     char dir[] = "/tmp/rnn_cliXXXXXX";
     if (!mkdtemp(dir)) return 1;
     char model[256], out[256], xp[256], yp[256], bad[256];

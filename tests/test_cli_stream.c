@@ -127,6 +127,9 @@ static void check_one_feature(void) {
 }
 
 int main(void) {
+    /* the kernels the rnn tool runs on (it calls this first), so that its outputs and this
+     * program's rnn_predict come from the same products, bit for bit */
+    rnn_blas_upgrade_kernels();
     if (access("build/rnn", X_OK) != 0) {
         fprintf(stderr, "run from the repository root after make (build/rnn missing)\n");
         return 1;

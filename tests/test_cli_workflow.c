@@ -470,6 +470,9 @@ static void library_calls(void) {
 }
 
 int main(void) {
+    /* the kernels the rnn tool runs on (it calls this first), so that its outputs and this
+     * program's rnn_predict come from the same products, bit for bit */
+    rnn_blas_upgrade_kernels();
     if (!mkdtemp(dir)) return 1;
     if (access("build/rnn", X_OK) != 0) {
         CHECK(0, "build/rnn is missing (run from the repository root after make)");

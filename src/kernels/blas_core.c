@@ -1,4 +1,5 @@
-/* OpenBLAS's choice of kernels on CPUs newer than the OpenBLAS release.
+/* OpenBLAS's choice of kernels on CPUs newer than the OpenBLAS release
+ * (rnn_blas_upgrade_kernels, rnn.h).
  *
  * An OpenBLAS built with DYNAMIC_ARCH (Debian's, Ubuntu's, most distributions') picks its kernel
  * table when it loads, from the CPU's family and model numbers. A model it does not know falls
@@ -6,18 +7,19 @@
  * Emerald Rapids (family 6, model 207), where its AVX-512 kernels run the same products 4 times
  * faster (a 100 x 400 x 1,920 A^T B product, the shape of a weight gradient: 34 against 143
  * GFLOP/s on one thread). OpenBLAS's own remedy is the environment variable OPENBLAS_CORETYPE,
- * read only while it loads, before any code of librnn's can set it.
+ * read only while it loads.
  *
- * So when librnn loads (a constructor, which runs after the constructors of the libraries it
- * depends on, OpenBLAS among them, and before main) and OpenBLAS has fallen back to Prescott on a
- * CPU with AVX-512 or AVX2 and FMA, librnn asks OpenBLAS to choose again with OPENBLAS_CORETYPE
- * set to the kernels the CPU can run, through OpenBLAS's exported gotoblas_dynamic_quit and
- * gotoblas_dynamic_init (its own start-up path, which checks the CPU's support again), and then
- * removes the variable. Nothing happens when the user has set OPENBLAS_CORETYPE (their choice),
- * when OpenBLAS knows the CPU, when the OpenBLAS was built for one CPU (no dynamic functions), or
- * with another BLAS. The products' values change only by rounding (another summation order);
- * rnn_build_info() names the core in use and whether librnn chose it. */
+ * The kernel table is the process's, not librnn's (DESIGN.md: the host owns the process), so
+ * librnn switches it only when the program asks: rnn_blas_upgrade_kernels() has OpenBLAS choose
+ * again with OPENBLAS_CORETYPE set to the kernels the CPU can run, through OpenBLAS's exported
+ * gotoblas_dynamic_quit and gotoblas_dynamic_init (its own start-up path, which checks the CPU's
+ * support again), and then removes the variable. Nothing happens when OPENBLAS_CORETYPE is set
+ * (the user's choice), when OpenBLAS knows the CPU, when the OpenBLAS was built for one CPU (no
+ * dynamic functions), with another BLAS, or while another thread could be inside OpenBLAS. The
+ * rnn tool calls it first thing in main. The products' values change only by rounding (another
+ * summation order); rnn_build_info() names the core in use and whether librnn chose it. */
 #include "kernels/blas_core.h"
+#include "rnn.h"
 
 #include <dirent.h>
 #include <stdlib.h>
@@ -63,27 +65,26 @@ static int process_threads(void) {
     return n;
 }
 
-__attribute__((constructor)) static void choose_blas_core(void) {
-    if (!gotoblas_dynamic_init || !gotoblas_dynamic_quit) return;
-    if (getenv("OPENBLAS_CORETYPE")) return;
+static int upgrade_kernels(void) {
+    if (!gotoblas_dynamic_init || !gotoblas_dynamic_quit) return 0;
+    if (getenv("OPENBLAS_CORETYPE")) return 0;
     const char *core = openblas_get_corename();
-    if (!core || strcmp(core, "Prescott") != 0) return;
+    if (!core || strcmp(core, "Prescott") != 0) return 0;
     /* Between gotoblas_dynamic_quit and _init OpenBLAS has no kernel table: a product running
-     * in another thread then follows a NULL pointer (a host that dlopens librnn.so while one of
-     * its threads multiplies crashed in 31 of 600 runs; setenv is no safer there). So only while
-     * no thread can be inside OpenBLAS: this one (in the loader) and OpenBLAS's own idle
-     * workers, at most openblas_get_num_threads() in all - a program that links librnn, or a
-     * single-threaded host's dlopen. Otherwise OpenBLAS keeps its choice (rnn_build_info says
-     * which; OPENBLAS_CORETYPE is the user's remedy). */
+     * in another thread then follows a NULL pointer (a host that multiplied in one thread while
+     * another loaded a librnn that switched at load crashed in 31 of 600 runs; setenv is no
+     * safer there). So only while no thread can be inside OpenBLAS: this one and OpenBLAS's own
+     * idle workers, at most openblas_get_num_threads() in all. */
     const int threads = process_threads();
-    if (threads < 1 || threads > openblas_get_num_threads()) return;
+    if (threads < 1 || threads > openblas_get_num_threads()) return 0;
     const char *best = best_core_for_this_cpu();
-    if (!best || setenv("OPENBLAS_CORETYPE", best, 1) != 0) return;
+    if (!best || setenv("OPENBLAS_CORETYPE", best, 1) != 0) return 0;
     gotoblas_dynamic_quit();
     gotoblas_dynamic_init();
     unsetenv("OPENBLAS_CORETYPE");
     fallback_core = "Prescott";
     chosen_by_librnn = best;
+    return 1;
 }
 #endif
 
@@ -96,3 +97,20 @@ const char *rnn__blas_core(void) {
 }
 
 const char *rnn__blas_core_fallback(void) { return chosen_by_librnn ? fallback_core : NULL; }
+
+const char *rnn__blas_core_better(void) {
+#ifdef RNN_BLAS_CORE_FIXUP
+    const char *core = openblas_get_corename();
+    if (!chosen_by_librnn && gotoblas_dynamic_init && core && !strcmp(core, "Prescott"))
+        return best_core_for_this_cpu();
+#endif
+    return NULL;
+}
+
+int rnn_blas_upgrade_kernels(void) {
+#ifdef RNN_BLAS_CORE_FIXUP
+    return upgrade_kernels();
+#else
+    return 0;
+#endif
+}

@@ -11,7 +11,6 @@
 #include <cblas.h>
 #endif
 
-#include "kernels/blas_core.h"
 #include "kernels/gemm_kernels.h"
 #include "kernels/gemm_packed.h"
 #include "kernels/team.h"
@@ -29,9 +28,6 @@
  * kernel for small products") has the measurements. */
 #define OWN_GEMM_MACS (1 << 22)
 
-/* blas_core.c moves OpenBLAS off its SSE3 fallback when librnn loads (a constructor); this
- * reference makes a static link (librnn.a) take that object wherever it takes the products. */
-__attribute__((used)) static const char *(*const keep_blas_core_choice)(void) = rnn__blas_core;
 #define OWN_GEMM_ROWS 64
 #define OWN_GEMM_FEW_ROWS 8
 
