@@ -118,9 +118,9 @@ if has_peer torch || has_peer keras; then
         PEERS=$(echo " $PEERS " | sed 's/ keras / /')
     fi
 fi
-# Debian's OpenBLAS falls back to its SSE3 kernels on CPUs newer than its release; librnn then
-# picks the kernels the CPU can run when it loads (src/kernels/blas_core.c, `rnn --version` says
-# so). Debian's PyTorch runs its products on the same OpenBLAS, so it gets the same choice as one
+# Debian's OpenBLAS falls back to its SSE3 kernels on CPUs newer than its release; the rnn tool
+# then picks the kernels the CPU can run first in main (rnn_blas_upgrade_kernels,
+# src/kernels/blas_core.c; `rnn --version` says so). Debian's PyTorch runs its products on the same OpenBLAS, so it gets the same choice as one
 # more configuration, "debian+CORE" (OPENBLAS_CORETYPE=CORE), a setting its users can make too.
 BLAS_CORE_FIX=$("$RNN" --version 2>/dev/null | sed -n 's/^BLAS core: *\([A-Za-z0-9]*\) (chosen by librnn.*/\1/p')
 case " $TORCH_RUN " in *" debian "*) [ -n "$BLAS_CORE_FIX" ] && TORCH_RUN="$TORCH_RUN debian+$BLAS_CORE_FIX" ;; esac
