@@ -37,8 +37,8 @@ extern void gotoblas_dynamic_init(void) __attribute__((weak));
 extern void gotoblas_dynamic_quit(void) __attribute__((weak));
 #endif
 
-static const char *chosen_by_librnn; /* the core librnn asked for, or NULL */
-static const char *fallback_core;    /* what OpenBLAS had picked by itself */
+/* The core rnn_blas_upgrade_kernels asked for, or NULL (it only ever leaves "Prescott"). */
+static const char *chosen_by_librnn;
 
 #ifdef RNN_BLAS_CORE_FIXUP
 /* The best OpenBLAS kernel table this CPU (and the operating system's saved state) can run,
@@ -82,7 +82,6 @@ static int upgrade_kernels(void) {
     gotoblas_dynamic_quit();
     gotoblas_dynamic_init();
     unsetenv("OPENBLAS_CORETYPE");
-    fallback_core = "Prescott";
     chosen_by_librnn = best;
     return 1;
 }
@@ -96,7 +95,7 @@ const char *rnn__blas_core(void) {
 #endif
 }
 
-const char *rnn__blas_core_fallback(void) { return chosen_by_librnn ? fallback_core : NULL; }
+const char *rnn__blas_core_fallback(void) { return chosen_by_librnn ? "Prescott" : NULL; }
 
 const char *rnn__blas_core_better(void) {
 #ifdef RNN_BLAS_CORE_FIXUP
