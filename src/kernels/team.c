@@ -1,7 +1,16 @@
 /* Thread teams (team.h). Workers 1..n-1 wait for a job number to change, run it and count
- * themselves done; the caller runs its own share as thread 0 and waits for the count. Every
- * shared counter sits on its own cache line, since the two sides poll them while the other
- * writes. */
+ * themselves done; the caller runs its own share as thread 0 and waits for the counts. Every
+ * shared word sits on its own cache line, since the two sides poll them while the other
+ * writes.
+ *
+ * The hand-offs are what a streaming step (B5: two small layers, microseconds each) pays three
+ * times per call, and one cache line moving between two cores of this project's VMs takes
+ * about 200 ns (a ping-pong round trip of 400 ns). So each is one line crossing once: no
+ * read-modify-write on a line another thread polls (it waits for that line's round trip before
+ * going on) and no full fence on the way into a job (it waits for the job number's store to
+ * reach the workers: another round trip, 0.4 us a step). Each thread counts the barriers it has
+ * reached in a line of its own, `arrived`; a barrier is "every count has reached mine", and a
+ * worker's end of a job is one more count, which the caller waits for. */
 #include "kernels/team.h"
 
 #include <pthread.h>
@@ -23,17 +32,15 @@
 
 struct rnn__team {
     LINE atomic_uint seq; /* job number: workers start a job when it changes */
-    /* workers' jobs finished, counted since the workers started (never reset, so posting a job
-     * does not have to take this line back from the worker that wrote it last) */
-    LINE atomic_uint done;
-    /* the barrier's count and generation share a line: the last thread to arrive takes it once
-     * for its increment and then releases the others from it */
-    LINE atomic_int bar_count;
-    atomic_uint bar_gen;
+    /* arrived[tid].count: the barriers thread tid has reached, plus one per job for a worker's
+     * end of it, since the workers started; written only by that thread. Every thread of a job
+     * passes the same barriers, so the counts are equal between jobs. */
+    struct {
+        LINE _Atomic unsigned long long count;
+    } arrived[MAX_TEAM];
     LINE atomic_int sleepers;
     LINE atomic_int busy; /* a run is in progress (only callers touch this line) */
     LINE atomic_int stop;
-    unsigned done_target; /* done when the current job is finished */
     rnn__team_fn fn;
     void *arg;
     int n;       /* threads of the current job */
@@ -55,6 +62,9 @@ struct rnn__team {
  * in that job, and the team rnn__team_enter made current. */
 static _Thread_local rnn__team *tls_job;
 static _Thread_local int tls_n = 1;
+static _Thread_local int tls_tid; /* this thread's tid in tls_job */
+/* this thread's arrived count when the job started (the same for every thread of the job) */
+static _Thread_local unsigned long long tls_count0;
 static _Thread_local rnn__team *tls_current;
 
 /* Forks seen by this process: a team whose workers were created under another count is in a
@@ -88,6 +98,47 @@ static long now_ns(void) {
     return ts.tv_sec * 1000000000L + ts.tv_nsec;
 }
 
+static void broadcast(rnn__team *team) {
+    pthread_mutex_lock(&team->mu);
+    pthread_cond_broadcast(&team->cv);
+    pthread_mutex_unlock(&team->mu);
+}
+
+/* Wakes workers after seq changed. The fence makes this the seq_cst pair of the worker's
+ * sleepers increment before its last look at seq: a worker either sees the new job or is
+ * counted here. rnn__team_run posts without the fence (a look at sleepers that may miss a
+ * worker falling asleep at that instant) and every wait for another thread of a job calls this
+ * once it has waited a while (waiting_for_others), so a worker missed then is woken there. */
+static void wake_workers(rnn__team *team) {
+    atomic_thread_fence(memory_order_seq_cst);
+    if (atomic_load(&team->sleepers) > 0) broadcast(team);
+}
+
+/* One round of a wait for the other threads of a job (a barrier, the end of a job). */
+static inline void waiting_for_others(rnn__team *team, int i) {
+    wait_round(i);
+    if (i > POLLS_BEFORE_YIELD && (i & 63) == 0) wake_workers(team);
+}
+
+/* Until every count in arrived[0..n) but `self`'s has reached `count`. */
+static void wait_arrivals(rnn__team *team, int n, int self, unsigned long long count) {
+    for (int j = 0; j < n; j++) {
+        if (j == self) continue;
+        for (int i = 1; atomic_load_explicit(&team->arrived[j].count, memory_order_acquire) < count;
+             i++)
+            waiting_for_others(team, i);
+    }
+}
+
+/* This thread's count one up: a barrier reached, or a worker's job finished (a plain store:
+ * only this thread writes the line). */
+static unsigned long long arrive(rnn__team *team, int tid) {
+    const unsigned long long c =
+        atomic_load_explicit(&team->arrived[tid].count, memory_order_relaxed) + 1;
+    atomic_store_explicit(&team->arrived[tid].count, c, memory_order_release);
+    return c;
+}
+
 static void *worker_main(void *p) {
     const struct worker_arg *wa = p;
     rnn__team *team = wa->team;
@@ -117,22 +168,15 @@ static void *worker_main(void *p) {
         if (atomic_load(&team->stop)) return NULL;
         tls_job = team;
         tls_n = team->n;
+        tls_tid = tid;
+        tls_count0 = atomic_load_explicit(&team->arrived[tid].count, memory_order_relaxed);
         team->fn(team->arg, tid, team->n);
         tls_n = 1;
         tls_job = NULL;
-        atomic_fetch_add_explicit(&team->done, 1, memory_order_release);
+        arrive(team, tid); /* done */
     }
 }
 
-/* Wakes workers after seq changed; the seq_cst pair (seq store here, sleepers increment before
- * the worker's last look at seq) means a worker either sees the new job or is counted. */
-static void wake_workers(rnn__team *team) {
-    if (atomic_load(&team->sleepers) > 0) {
-        pthread_mutex_lock(&team->mu);
-        pthread_cond_broadcast(&team->cv);
-        pthread_mutex_unlock(&team->mu);
-    }
-}
 
 static void stop_workers(rnn__team *team) {
     if (team->workers == 0) return;
@@ -259,8 +303,7 @@ int rnn__team_run(rnn__team_fn fn, void *arg) {
     if (team->workers != n - 1) {
         stop_workers(team);
         team->seq_at_start = atomic_load(&team->seq);
-        atomic_store(&team->done, 0);
-        team->done_target = 0;
+        for (int i = 0; i < MAX_TEAM; i++) atomic_store(&team->arrived[i].count, 0);
         for (int i = 1; i < n; i++) {
             team->wa[i] = (struct worker_arg){team, i};
             if (pthread_create(&team->th[i], NULL, worker_main, &team->wa[i]) != 0) break;
@@ -279,27 +322,28 @@ int rnn__team_run(rnn__team_fn fn, void *arg) {
                           atomic_load_explicit(&team->shared_runs, memory_order_relaxed) + 1,
                           memory_order_relaxed);
     /* The workers read these lines at every job: writing only what changed leaves them shared
-     * (a streaming step posts the same function, argument and size every time). bar_count is 0:
-     * every barrier of the previous job was completed, and its last arrival reset it. */
+     * (a streaming step posts the same function, argument and size every time). */
     if (team->fn != fn) team->fn = fn;
     if (team->arg != arg) team->arg = arg;
     if (team->n != n) team->n = n;
-    team->done_target += (unsigned)(n - 1);
     /* Only the run holding busy writes seq: a release store publishes the job without waiting
-     * for a locked add; the fence then orders it before the look at sleepers (the seq_cst pair
-     * with a worker's increment of sleepers before its last look at seq). */
+     * for a locked add. No fence before the look at sleepers (wake_workers's comment). */
     atomic_store_explicit(&team->seq, atomic_load_explicit(&team->seq, memory_order_relaxed) + 1,
                           memory_order_release);
-    atomic_thread_fence(memory_order_seq_cst);
-    wake_workers(team);
+    if (atomic_load_explicit(&team->sleepers, memory_order_relaxed) > 0) broadcast(team);
     tls_job = team;
     tls_n = n;
+    tls_tid = 0;
+    tls_count0 = atomic_load_explicit(&team->arrived[0].count, memory_order_relaxed);
     fn(arg, 0, n);
     tls_n = 1;
     tls_job = NULL;
-    for (int i = 1; atomic_load_explicit(&team->done, memory_order_acquire) != team->done_target;
-         i++)
-        wait_round(i);
+    /* the workers' ends: each count one past thread 0's, which the job leaves where it was */
+    wait_arrivals(team, n, 0,
+                  atomic_load_explicit(&team->arrived[0].count, memory_order_relaxed) + 1);
+    atomic_store_explicit(&team->arrived[0].count,
+                          atomic_load_explicit(&team->arrived[0].count, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
     atomic_store_explicit(&team->busy, 0, memory_order_release);
     return n;
 }
@@ -308,14 +352,22 @@ void rnn__team_barrier(void) {
     const int n = tls_n;
     rnn__team *team = tls_job;
     if (n <= 1 || !team) return;
-    const unsigned gen = atomic_load_explicit(&team->bar_gen, memory_order_acquire);
-    if (atomic_fetch_add_explicit(&team->bar_count, 1, memory_order_acq_rel) == n - 1) {
-        atomic_store_explicit(&team->bar_count, 0, memory_order_relaxed);
-        atomic_store_explicit(&team->bar_gen, gen + 1, memory_order_release);
-        return;
-    }
-    for (int i = 1; atomic_load_explicit(&team->bar_gen, memory_order_acquire) == gen; i++)
-        wait_round(i);
+    const int tid = tls_tid;
+    wait_arrivals(team, n, tid, arrive(team, tid));
+}
+
+void rnn__team_signal(void) {
+    rnn__team *team = tls_job;
+    if (tls_n > 1 && team) arrive(team, tls_tid);
+}
+
+void rnn__team_wait_signal(int tid, int k) {
+    rnn__team *team = tls_job;
+    if (tls_n <= 1 || !team || tid == tls_tid) return;
+    const unsigned long long count = tls_count0 + (unsigned long long)k;
+    for (int i = 1; atomic_load_explicit(&team->arrived[tid].count, memory_order_acquire) < count;
+         i++)
+        waiting_for_others(team, i);
 }
 int rnn__team_split(int B, int H, int tid, int n, int *b0, int *b1, int *lo, int *hi) {
     if (n > 1 && B >= RNN_TEAM_MIN_ROWS * n) {

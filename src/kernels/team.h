@@ -56,6 +56,13 @@ void rnn__team_set_size(int n);
 int rnn__team_run(rnn__team_fn fn, void *arg);
 /* All n threads of the current run wait here for each other (no-op with n == 1). */
 void rnn__team_barrier(void);
+/* A barrier in two halves, for work that needs only some of the others' results: a thread
+ * calls rnn__team_signal() when what it wrote so far is ready for the others (it does not wait),
+ * and rnn__team_wait_signal(j, k) waits until thread j has signalled k times in this job (a
+ * barrier counts as one signal of every thread). Every thread of a job must signal and pass
+ * barriers the same number of times. No-ops with n == 1. */
+void rnn__team_signal(void);
+void rnn__team_wait_signal(int tid, int k);
 
 /* [*lo, *hi): the units of thread tid among n, split in whole blocks of 8 (the gate passes'
  * vector width) as evenly as the blocks allow; the last thread takes the tail of H % 8. */

@@ -25,6 +25,12 @@ typedef struct {
     const float *w_panels; /* W's four gate blocks as panels (plan.project_panels), else NULL */
 } lstm_team_job;
 
+/* Until every thread of the job has signalled `signal` times (0: nothing to wait for). */
+static void wait_all(int n, int signal) {
+    if (signal)
+        for (int j = 0; j < n; j++) rnn__team_wait_signal(j, signal);
+}
+
 /* The second half of a streaming step of units [lo, hi): the thread's pre-activations s (B
  * rows of the four gate blocks of its units) into z, then the gates and states; masked rows
  * keep their state. */
@@ -51,13 +57,28 @@ static void stream_gates(rnn_recurrent *r, int B, int lo, int hi, const float *s
  * copied to the four blocks of z, then the gates. The same operations per element as the
  * unpacked path (bias, then x W, then h U, accumulated in the same order), so the same bits.
  * x: the step's input rows (r->xt, or the previous layer's new state in a chain). */
-static void lstm_stream_packed(rnn_recurrent *r, int B, int lo, int hi, const float *x) {
+static void lstm_stream_packed(rnn_recurrent *r, int B, int lo, int hi, const float *x,
+                               int n, int signal) {
     const int H = (int)r->H, F = (int)r->F, width = 4 * (hi - lo);
     const float *p = rnn__copies_stream_part(r, lo, hi);
     float *s = r->step + (size_t)B * 4 * lo;
     for (int b = 0; b < B; b++) memcpy(s + (size_t)b * width, p + (size_t)(F + H) * width,
                                        sizeof(float) * width);
-    rnn__qmv_f32(B, width, F, x, F, p, width, s, width);
+    if (signal && B == 1) {
+        /* x W in the input units' order, each thread's units once they are ready: one row
+         * chains its sums from s itself (rnn__qmv_f32), so the same bits as in one product */
+        for (int j = 0; j < n; j++) {
+            int flo, fhi;
+            rnn__team_units(F, j, n, &flo, &fhi);
+            if (fhi <= flo) continue;
+            rnn__team_wait_signal(j, signal);
+            rnn__qmv_f32(1, width, fhi - flo, x + flo, F, p + (size_t)flo * width, width, s,
+                         width);
+        }
+    } else {
+        wait_all(n, signal);
+        rnn__qmv_f32(B, width, F, x, F, p, width, s, width);
+    }
     rnn__qmv_f32(B, width, H, r->hs, H, p + (size_t)F * width, width, s, width);
     stream_gates(r, B, lo, hi, s);
 }
@@ -65,7 +86,9 @@ static void lstm_stream_packed(rnn_recurrent *r, int B, int lo, int hi, const fl
 /* lstm_stream_packed from the reduced-precision pack (plan.precision): s = b + x W_q + h U_q
  * (kernels/qmatvec.h: bf16 widened in registers with float32 sums; int8 as integer products
  * with x and h rounded to integers per row). */
-static void lstm_stream_quant(rnn_recurrent *r, int B, int lo, int hi, const float *x) {
+static void lstm_stream_quant(rnn_recurrent *r, int B, int lo, int hi, const float *x,
+                              int n, int signal) {
+    wait_all(n, signal); /* (int8 scales each row of x over runs of its values) */
     const int H = (int)r->H, F = (int)r->F, width = 4 * (hi - lo);
     const unsigned char *p = rnn__copies_qstream_part(r, lo, hi);
     const float *bias = (const float *)p, *sw = bias + width, *su = sw + width;
@@ -88,13 +111,14 @@ static void lstm_stream_quant(rnn_recurrent *r, int B, int lo, int hi, const flo
 
 /* A streaming step of thread tid's units from the pack; 0 when the pack is not cut for the
  * run's n threads (the caller then takes the general loop). */
-static int lstm_stream_step(rnn_recurrent *r, int B, int tid, int n, const float *x) {
+static int lstm_stream_step(rnn_recurrent *r, int B, int tid, int n, const float *x,
+                            int signal) {
     if (!rnn__copies_stream_usable(r, n)) return 0;
     int lo, hi;
     rnn__team_units((int)r->H, tid, n, &lo, &hi);
     if (hi > lo) {
-        if (r->plan.precision != RNN_F32) lstm_stream_quant(r, B, lo, hi, x);
-        else lstm_stream_packed(r, B, lo, hi, x);
+        if (r->plan.precision != RNN_F32) lstm_stream_quant(r, B, lo, hi, x, n, signal);
+        else lstm_stream_packed(r, B, lo, hi, x, n, signal);
     }
     return 1;
 }
@@ -108,7 +132,7 @@ static void lstm_forward_team(void *arg, int tid, int n) {
     int b0, b1, lo, hi;
     const int by_rows = rnn__team_split(B, H, tid, n, &b0, &b1, &lo, &hi);
     const int nu = hi - lo, nb = b1 - b0;
-    if (r->plan.stream_pack && lstm_stream_step(r, B, tid, n, r->xt)) return; /* by units */
+    if (r->plan.stream_pack && lstm_stream_step(r, B, tid, n, r->xt, 0)) return; /* by units */
     const int large = r->plan.large;
     /* Predicting with the projection in the loop: no step's z is needed after the step, so
      * every step reuses slot 0 of xw, which stays in cache (training keeps them for backward). */
@@ -198,8 +222,10 @@ static void lstm_forward_team(void *arg, int tid, int n) {
 
 /* rnn_cell_ops.stream_step. When the pack is cut for another number of threads (the team was
  * busy, so the job runs alone), the general loop, which reads the input from xt. */
-static void lstm_stream_chain_step(rnn_recurrent *r, int B, int tid, int n, const float *x) {
-    if (lstm_stream_step(r, B, tid, n, x)) return;
+static void lstm_stream_chain_step(rnn_recurrent *r, int B, int tid, int n, const float *x,
+                                   int signal) {
+    if (lstm_stream_step(r, B, tid, n, x, signal)) return;
+    wait_all(n, signal);
     if (x != r->xt) {
         if (tid == 0) memcpy(r->xt, x, sizeof(float) * (size_t)B * r->F);
         rnn__team_barrier();

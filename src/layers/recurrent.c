@@ -599,8 +599,11 @@ typedef struct {
     int n;
 } stream_chain_job;
 
-/* Every thread runs its units of each layer in turn; the threads meet between two layers,
- * where the next one needs all of the previous one's new state. */
+/* Every thread runs its units of each layer in turn. The next layer needs all of the previous
+ * one's new state, but not at once: each thread signals when its units of a layer are done, and
+ * the next layer's steps wait for each thread's units just before they read them (a thread
+ * starts on its own units of the input while the other finishes; a barrier here made the first
+ * thread to arrive wait for the line round trip of the last). */
 static void stream_chain_run(void *arg, int tid, int n) {
     const stream_chain_job *job = arg;
     for (int l = 0; l < job->n; l++) {
@@ -609,9 +612,9 @@ static void stream_chain_run(void *arg, int tid, int n) {
         if (l > 0) {
             const rnn_recurrent *p = job->r[l - 1];
             x = p->hs + (size_t)p->B * p->H; /* hs[1]: the previous layer's h_t */
-            rnn__team_barrier();
         }
-        r->cell->stream_step(r, r->B, tid, n, x);
+        r->cell->stream_step(r, r->B, tid, n, x, l);
+        if (l + 1 < job->n) rnn__team_signal();
     }
 }
 

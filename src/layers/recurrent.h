@@ -34,8 +34,11 @@ typedef struct {
      * the recurrent kernel's (and recurrent bias's) gradients. */
     void (*backward_steps)(rnn_recurrent *r, int B, int T, const float *dhseq);
     /* A streaming step (plan.stream_pack) of thread tid's units among n, from the input rows x
-     * (B rows of F), inside a team job (rnn__recurrent_stream_run); NULL: no such path. */
-    void (*stream_step)(rnn_recurrent *r, int B, int tid, int n, const float *x);
+     * (B rows of F), inside a team job (rnn__recurrent_stream_run); NULL: no such path.
+     * signal 0: x is ready; k > 0: x is the previous layer's new state, whose units
+     * (rnn__team_units(F, j, n)) are ready once thread j has signalled k times in this job
+     * (rnn__team_wait_signal). */
+    void (*stream_step)(rnn_recurrent *r, int B, int tid, int n, const float *x, int signal);
 } rnn_cell_ops;
 
 /* The layer's weights, in Keras's order: kernel W (F, G H), recurrent_kernel U (H, G H), and
