@@ -180,13 +180,6 @@ AVX2 static void gemv_rows(int N, int K, float alpha, const float *a, ptrdiff_t 
             for (int r = 0; r < 8; r++) v = _mm256_fmadd_ps(av[r], _mm256_loadu_ps(b + r * ldb + j), v);
             _mm256_storeu_ps(c + j, v);
         }
-        if (N8 < N) { /* the same operations on a masked vector: same bits as full ones */
-            __m256 v = _mm256_maskload_ps(c + N8, tail);
-            _Pragma("GCC unroll 8")
-            for (int r = 0; r < 8; r++)
-                v = _mm256_fmadd_ps(av[r], _mm256_maskload_ps(b + r * ldb + N8, tail), v);
-            _mm256_maskstore_ps(c + N8, tail, v);
-        }
     }
     for (; k < K; k++) {
         const float *b0 = B + (ptrdiff_t)k * ldb;
@@ -195,10 +188,17 @@ AVX2 static void gemv_rows(int N, int K, float alpha, const float *a, ptrdiff_t 
         for (int j = 0; j < N8; j += 8)
             _mm256_storeu_ps(c + j, _mm256_fmadd_ps(a0, _mm256_loadu_ps(b0 + j),
                                                     _mm256_loadu_ps(c + j)));
-        if (N8 < N)
-            _mm256_maskstore_ps(c + N8, tail,
-                                _mm256_fmadd_ps(a0, _mm256_maskload_ps(b0 + N8, tail),
-                                                _mm256_maskload_ps(c + N8, tail)));
+    }
+    /* The last N % 8 columns (Dense(1) after a streaming step) as one masked vector kept in a
+     * register over all of K: the same fused multiply-adds in the same order as a full vector,
+     * so the same bits. (A masked store of c read back by the next group's masked load cannot
+     * be forwarded and waited for the store to complete, every 8 rows of B.) */
+    if (N8 < N) {
+        __m256 v = _mm256_maskload_ps(c + N8, tail);
+        for (int kk = 0; kk < K; kk++)
+            v = _mm256_fmadd_ps(_mm256_set1_ps(alpha * a[kk * acs]),
+                                _mm256_maskload_ps(B + (ptrdiff_t)kk * ldb + N8, tail), v);
+        _mm256_maskstore_ps(c + N8, tail, v);
     }
 }
 
