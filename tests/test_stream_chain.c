@@ -4,7 +4,7 @@
  * of a stack of LSTMs (a chain broken by a GRU and by a layer too small for the team) on 1, 2
  * and 3 threads, the same bits on each and close to rnn_predict of the same weights on the
  * whole sequence; and steps run while the team is busy (alone, on packs cut for two threads),
- * which must give the same bits. */
+ * which must give the same bits; and rnn_reset_states between runs of steps. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -162,8 +162,30 @@ static void busy_team(void) {
     rnn_model_free(m);
 }
 
+/* The chain's steps read and write the carried state in place, two buffers that trade places
+ * each step (plan.state_in_place): rnn_reset_states after an odd number of steps, and steps of
+ * other inputs in between, must leave the next run exactly as a fresh one. */
+static void reset_mid_stream(void) {
+    enum { B = 1 };
+    static float x[B * T * F], x2[B * T * F], y[B * T * OUT], y2[B * T * OUT], y3[B * T * OUT];
+    for (int i = 0; i < B * T * F; i++) x[i] = urand(), x2[i] = urand();
+    for (int n = 1; n <= 2; n++) {
+        rnn_context *ctx = rnn_context_new(n);
+        rnn_model *m = make(B, 1, ctx);
+        stream(m, B, x, y);   /* T = 9 steps: the buffers end swapped */
+        stream(m, B, x2, y2); /* (stream resets the states first) */
+        stream(m, B, x, y3);
+        CHECK(memcmp(y, y3, sizeof y) == 0,
+              "%d threads: a stream after rnn_reset_states differs from the first", n);
+        CHECK(memcmp(y, y2, sizeof y) != 0, "%d threads: other inputs gave the same outputs", n);
+        rnn_model_free(m);
+        rnn_context_free(ctx);
+    }
+}
+
 int main(void) {
     kernel_bits();
+    reset_mid_stream();
     chain_bits(1);
     chain_bits(3);
     busy_team();

@@ -31,6 +31,28 @@ static void wait_all(int n, int signal) {
         for (int j = 0; j < n; j++) rnn__team_wait_signal(j, signal);
 }
 
+/* A streaming step's c_{t-1} and c_t (rnn__stream_h_prev's comment). */
+static const float *stream_c_prev(const rnn_recurrent *r) {
+    return r->plan.state_in_place ? r->state[1] : rnn__lstm_c(r, 0);
+}
+static float *stream_c_new(const rnn_recurrent *r) {
+    return r->plan.state_in_place ? r->state_next[1] : rnn__lstm_c(r, 1);
+}
+
+/* plan.state_in_place on the general loop (the pack is cut for another number of threads),
+ * which steps from slot 0 of hs and c to slot 1: the state into slot 0 before the step
+ * (into = 1), slot 1 into state_next after it (into = 0). */
+static void stream_state_slots(rnn_recurrent *r, int into) {
+    const size_t bytes = sizeof(float) * (size_t)r->B * r->H;
+    if (into) {
+        memcpy(r->hs, r->state[0], bytes);
+        memcpy(rnn__lstm_c(r, 0), r->state[1], bytes);
+    } else {
+        memcpy(r->state_next[0], r->hs + (size_t)r->B * r->H, bytes);
+        memcpy(r->state_next[1], rnn__lstm_c(r, 1), bytes);
+    }
+}
+
 /* The second half of a streaming step of units [lo, hi): the thread's pre-activations s (B
  * rows of the four gate blocks of its units) into z, then the gates and states; masked rows
  * keep their state. */
@@ -41,14 +63,15 @@ static void stream_gates(rnn_recurrent *r, int B, int lo, int hi, const float *s
         for (int g = 0; g < 4; g++)
             memcpy(z + (size_t)b * G4 + g * H + lo, s + (size_t)b * width + g * nu,
                    sizeof(float) * nu);
-    float *c_prev = rnn__lstm_c(r, 0), *c = rnn__lstm_c(r, 1);
-    rnn__lstm_gates_forward(z, c_prev, c, r->tc, r->hs + (size_t)B * H, B, H, lo, hi);
+    const float *h_prev = rnn__stream_h_prev(r), *c_prev = stream_c_prev(r);
+    float *h = rnn__stream_h_new(r), *c = stream_c_new(r);
+    rnn__lstm_gates_forward(z, c_prev, c, r->tc, h, B, H, lo, hi);
     if (r->mask)
         for (int b = 0; b < B; b++)
             if (r->mask[b] == 0.0f) { /* masked: keep the state */
                 const size_t o = (size_t)b * H + lo;
                 memcpy(c + o, c_prev + o, sizeof(float) * nu);
-                memcpy(r->hs + (size_t)B * H + o, r->hs + o, sizeof(float) * nu);
+                memcpy(h + o, h_prev + o, sizeof(float) * nu);
             }
 }
 
@@ -79,7 +102,7 @@ static void lstm_stream_packed(rnn_recurrent *r, int B, int lo, int hi, const fl
         wait_all(n, signal);
         rnn__qmv_f32(B, width, F, x, F, p, width, s, width);
     }
-    rnn__qmv_f32(B, width, H, r->hs, H, p + (size_t)F * width, width, s, width);
+    rnn__qmv_f32(B, width, H, rnn__stream_h_prev(r), H, p + (size_t)F * width, width, s, width);
     stream_gates(r, B, lo, hi, s);
 }
 
@@ -98,13 +121,13 @@ static void lstm_stream_quant(rnn_recurrent *r, int B, int lo, int hi, const flo
     if (r->plan.precision == RNN_BF16) {
         const uint16_t *w = (const uint16_t *)qw, *u = w + (size_t)F * width;
         rnn__qmv_bf16(B, width, F, x, F, w, width, s, width);
-        rnn__qmv_bf16(B, width, H, r->hs, H, u, width, s, width);
+        rnn__qmv_bf16(B, width, H, rnn__stream_h_prev(r), H, u, width, s, width);
     } else { /* int8: the corrections, then the packed weights (recurrent.h) */
         const int32_t *cw = (const int32_t *)qw, *cu = cw + (size_t)rnn__qmv_int8_runs(F) * width;
         const int8_t *w = (const int8_t *)(cu + (size_t)rnn__qmv_int8_runs(H) * width);
         const int8_t *u = w + rnn__qmv_int8_bytes(F, width);
         rnn__qmv_int8(B, width, F, x, F, w, cw, sw, s, width);
-        rnn__qmv_int8(B, width, H, r->hs, H, u, cu, su, s, width);
+        rnn__qmv_int8(B, width, H, rnn__stream_h_prev(r), H, u, cu, su, s, width);
     }
     stream_gates(r, B, lo, hi, s);
 }
@@ -123,8 +146,26 @@ static int lstm_stream_step(rnn_recurrent *r, int B, int tid, int n, const float
     return 1;
 }
 
+static void lstm_forward_team_steps(const lstm_team_job *job, int tid, int n);
+
 static void lstm_forward_team(void *arg, int tid, int n) {
     const lstm_team_job *job = arg;
+    rnn_recurrent *r = job->r;
+    const int B = job->B;
+    if (r->plan.stream_pack && lstm_stream_step(r, B, tid, n, r->xt, 0)) return; /* by units */
+    if (r->plan.state_in_place) {
+        if (tid == 0) stream_state_slots(r, 1);
+        rnn__team_barrier();
+        lstm_forward_team_steps(job, tid, n);
+        rnn__team_barrier();
+        if (tid == 0) stream_state_slots(r, 0);
+        return;
+    }
+    lstm_forward_team_steps(job, tid, n);
+}
+
+/* lstm_forward_team's step loop. */
+static void lstm_forward_team_steps(const lstm_team_job *job, int tid, int n) {
     rnn_recurrent *r = job->r;
     const int B = job->B, T = job->T, H = (int)r->H, G4 = 4 * H, F = (int)r->F;
     const float *U = rnn__recurrent_value(r, RNN_W_RECURRENT);
@@ -132,7 +173,6 @@ static void lstm_forward_team(void *arg, int tid, int n) {
     int b0, b1, lo, hi;
     const int by_rows = rnn__team_split(B, H, tid, n, &b0, &b1, &lo, &hi);
     const int nu = hi - lo, nb = b1 - b0;
-    if (r->plan.stream_pack && lstm_stream_step(r, B, tid, n, r->xt, 0)) return; /* by units */
     const int large = r->plan.large;
     /* Predicting with the projection in the loop: no step's z is needed after the step, so
      * every step reuses slot 0 of xw, which stays in cache (training keeps them for backward). */

@@ -310,7 +310,8 @@ rnn_status rnn__recurrent_ensure_state(rnn_layer *layer, int64_t B) {
     if (r->state_batch == B && r->state[0]) return RNN_OK;
     for (int k = 0; k < 2; k++) {
         rnn__free(r->state[k]);
-        r->state[k] = NULL;
+        rnn__free(r->state_next[k]);
+        r->state[k] = r->state_next[k] = NULL;
     }
     r->state_batch = 0;
     for (int k = 0; k < r->cell->n_states; k++) {
@@ -438,6 +439,8 @@ static void decide_plan(rnn_recurrent *r, rnn_run_mode mode, int B, int T,
                    !r->opt.return_state && !r->opt.stateful && !r->mask && !r->keep_gates &&
                    !r->keep_copies && r->cell->kind == RNN_CELL_LSTM;
     p->stream_pack = stream && p->team && p->project_in_loop;
+    p->state_in_place = p->stream_pack && !r->mask && !r->has_initial_state && !r->keep_gates &&
+                        !r->keep_copies && r->cell->stream_step != NULL;
     p->precision = quant && p->stream_pack ? precision : RNN_F32;
     /* (a streaming step that reads the per-thread pack needs no panels) */
     p->panels = !p->stream_pack && !p->qseq && rnn__recurrent_use_panels(r, B, 0);
@@ -520,6 +523,13 @@ static rnn_status forward_begin(rnn_layer *layer, const rnn_tensor *const *input
     const size_t BH = (size_t)B * H;
     /* plan() (stateful) or rnn__recurrent_ensure_state (streaming) made the state. */
     if (carried) RNN_INTERNAL_CHECK(r->state[0] && r->state_batch == B);
+    if (r->plan.state_in_place) { /* the steps read the state where it is */
+        for (int k = 0; k < r->cell->n_states; k++)
+            if (!r->state_next[k] && !(r->state_next[k] = rnn__calloc(BH, sizeof(float))))
+                return rnn__fail(RNN_ERR_MEMORY, "layer \"%s\": out of memory for its state",
+                                 layer->name);
+        return RNN_OK;
+    }
     for (int k = 0; k < r->cell->n_states; k++) {
         float *s0 = k == 0 ? r->hs : r->cs;
         if (r->has_initial_state)
@@ -540,6 +550,24 @@ static void forward_end(rnn_layer *layer, const rnn_run_ctx *ctx) {
     const int B = r->B, T = r->T, H = (int)r->H;
     const size_t BH = (size_t)B * H;
     const int carried = r->opt.stateful || ctx->mode == RNN_MODE_STREAM;
+    if (r->plan.state_in_place) {
+        /* the new state becomes the carried one; the outputs are views of it (T = 1) */
+        for (int k = 0; k < r->cell->n_states; k++) {
+            float *old = r->state[k];
+            r->state[k] = r->state_next[k];
+            r->state_next[k] = old;
+        }
+        const int n_states = r->cell->n_states;
+        layer->y[0] = r->opt.return_sequences ? rnn_tensor3(r->state[0], B, 1, H)
+                                              : rnn_tensor2(r->state[0], B, H);
+        if (r->opt.return_state) {
+            layer->y[1] = rnn_tensor2(r->state[0], B, H);
+            if (n_states == 2) layer->y[2] = rnn_tensor2(r->state[1], B, H);
+        }
+        layer->mask_out = r->opt.return_sequences ? layer->mask_in : NULL;
+        (void)T;
+        return;
+    }
     if (carried) {
         memcpy(r->state[0], r->hs + (size_t)T * BH, sizeof(float) * BH);
         if (r->cell->n_states == 2) memcpy(r->state[1], rnn__lstm_c(r, T), sizeof(float) * BH);
@@ -611,7 +639,7 @@ static void stream_chain_run(void *arg, int tid, int n) {
         const float *x = r->xt;
         if (l > 0) {
             const rnn_recurrent *p = job->r[l - 1];
-            x = p->hs + (size_t)p->B * p->H; /* hs[1]: the previous layer's h_t */
+            x = rnn__stream_h_new(p); /* the previous layer's h_t */
         }
         r->cell->stream_step(r, r->B, tid, n, x, l);
         if (l + 1 < job->n) rnn__team_signal();
@@ -737,7 +765,10 @@ void rnn__recurrent_backward(rnn_layer *layer, const rnn_tensor *const *x, float
 void rnn__recurrent_free(void *impl) {
     rnn_recurrent *r = impl;
     if (!r) return;
-    for (int k = 0; k < 2; k++) rnn__free(r->state[k]);
+    for (int k = 0; k < 2; k++) {
+        rnn__free(r->state[k]);
+        rnn__free(r->state_next[k]);
+    }
     rnn__copies_free(&r->copies);
     rnn__qweights_free(&r->qw[0]);
     rnn__qweights_free(&r->qw[1]);

@@ -97,6 +97,14 @@ typedef struct {
     /* A streaming step (rnn_predict_step) of an LSTM on the team, from the per-thread packed
      * weights (rnn_weight_copies.stream). */
     int stream_pack;
+    /* With stream_pack in a chain (rnn__recurrent_stream_run: no mask, no initial state; not
+     * while a trace or a test keeps the copies): the step reads h_{t-1} and c_{t-1} from the
+     * carried state itself and writes h_t and c_t into state_next, and the two trade places
+     * after the step; the outputs are views of the new state. Copying the state into hs[0]
+     * before the step and back out of hs[1] after it were four passes on the calling thread
+     * over lines the other cores had just written or were about to read (B5: about 0.5 us of
+     * a 6 us step). The same values, so the same bits. */
+    int state_in_place;
     /* With stream_pack: the weights' precision (rnn_set_precision); not RNN_F32: the step
      * reads the reduced-precision pack (rnn_weight_copies.qstream) instead, and the plan
      * takes the team's path even with one thread. */
@@ -154,6 +162,9 @@ struct rnn_recurrent {
     /* Carried state for stateful layers and streaming: state[k] (state_batch, H). */
     float *state[2];
     int64_t state_batch;
+    /* plan.state_in_place: where a streaming step writes the new state (same size as state;
+     * made on first use, freed with state). */
+    float *state_next[2];
     /* Planned buffers (see the layout above). */
     float *xt, *xw, *hs, *cs, *aux, *step, *dh, *dc, *dhseq, *dxt, *yseq;
     float *tc; /* LSTM: phi(c_t) (T, B, H), kept for backward */
@@ -197,6 +208,15 @@ static inline float *rnn__recurrent_value(const rnn_recurrent *r, rnn_recurrent_
 }
 static inline float *rnn__recurrent_grad(const rnn_recurrent *r, rnn_recurrent_slot s) {
     return s == RNN_W_BIAS && !r->opt.use_bias ? NULL : r->layer->weights[s].grad;
+}
+
+/* A streaming step's previous state and the new one: the carried state and state_next with
+ * plan.state_in_place, else slots 0 and 1 of hs and of LSTM's c. */
+static inline const float *rnn__stream_h_prev(const rnn_recurrent *r) {
+    return r->plan.state_in_place ? r->state[0] : r->hs;
+}
+static inline float *rnn__stream_h_new(const rnn_recurrent *r) {
+    return r->plan.state_in_place ? r->state_next[0] : r->hs + (size_t)r->B * r->H;
 }
 
 static inline float *rnn__lstm_c(const rnn_recurrent *r, int t) {
