@@ -325,10 +325,13 @@ static void test_gemm_panels_isas(void) {
 static void test_fused_gates(void) {
     rnn_rng r;
     rnn__rng_seed(&r, 4);
-    for (int run = 0; run < 6; run++) {
-        const int H = (int[]){5, 13, 21, 77, 13, 77}[run];
-        rnn__vmath_portable = run >= 4;
-        enum { B = 3, MAXH = 77 };
+    for (int run = 0; run < 9; run++) {
+        /* runs 0-4: the dispatched variant (AVX-512's 16 lanes where the CPU has them: 100 is
+         * 64 + 16 + 16 + 4 units in gates.c's cell pass), 5-6 the portable one, 7-8 the 8-lane
+         * FMA one on a CPU with AVX-512 too */
+        const int H = (int[]){5, 13, 21, 77, 100, 13, 77, 13, 100}[run];
+        rnn__vmath_portable = run >= 7 ? 2 : run >= 5;
+        enum { B = 3, MAXH = 100 };
         float z1[B * 4 * MAXH], z2[B * 4 * MAXH], cp[B * MAXH], c1[B * MAXH], c2[B * MAXH];
         float t1[B * MAXH], t2[B * MAXH], h1[B * MAXH], h2[B * MAXH], dh[B * MAXH];
         float d1[B * MAXH], d2[B * MAXH], g1[B * 3 * MAXH], g2[B * 3 * MAXH];
@@ -472,8 +475,8 @@ static void test_vmath_accuracy(void) {
     }
     for (long i = 0; i < NRVAL; i++) x[m++] = (float)(40.0 * rnn__rng_uniform(&r) - 20.0);
     for (long i = 0; i < nspec; i++) x[m++] = special[i];
-    for (int portable = 0; portable < 2; portable++) {
-        rnn__vmath_portable = portable;
+    for (int portable = 0; portable < 3; portable++) {
+        rnn__vmath_portable = portable; /* 2: the 8-lane FMA variant on an AVX-512 CPU */
         rnn__v_sigmoid(ys, x, n);
         rnn__v_tanh(yt, x, n);
         double s_ulp = 0, t_ulp = 0, s_abs = 0, t_abs = 0;
@@ -493,7 +496,9 @@ static void test_vmath_accuracy(void) {
             if (!(et <= 3 * ulp_of(rt))) bad_t++, bad_tx = x[i];
             if (fabsf(x[i]) >= 10.0f && yt[i] != copysignf(1.0f, x[i])) bad_t++, bad_tx = x[i];
         }
-        const char *which = portable ? "portable" : "dispatched (FMA where available)";
+        const char *which = portable == 1 ? "portable"
+                            : portable == 2 ? "8-lane FMA (where available)"
+                                            : "dispatched (AVX-512 or FMA where available)";
         CHECK(bad_fin == 0, "%s: %ld non-finite outputs for finite inputs", which, bad_fin);
         CHECK(bad_s == 0, "%s sigmoid: %ld values beyond 3 ulp / 1e-38 (e.g. x = %.9g), max %.2f ulp",
               which, bad_s, (double)bad_sx, s_ulp);
@@ -518,6 +523,19 @@ static void test_vmath_accuracy(void) {
         CHECK(isnan(nan_out[0]) && isnan(nan_out[1]), "%s sigmoid(NaN) = %g", which, (double)nan_out[0]);
         rnn__v_tanh(nan_out, nan_in, 2);
         CHECK(isnan(nan_out[0]) && isnan(nan_out[1]), "%s tanh(NaN) = %g", which, (double)nan_out[0]);
+        /* NaNs with any payload, both signs, quiet and signalling: the exponent step of the
+         * sigmoid (2^k added to the exponent bits) once turned most of them into 1 */
+        enum { NNAN = 4099 };
+        float nx[NNAN], ns[NNAN], nt[NNAN];
+        for (uint32_t i = 0; i < NNAN; i++) {
+            uint32_t bits = (i & 1u) << 31 | 0x7f800000u | (1u + (i * 2047u) % 0x7fffffu);
+            memcpy(&nx[i], &bits, sizeof bits);
+        }
+        rnn__v_sigmoid(ns, nx, NNAN);
+        rnn__v_tanh(nt, nx, NNAN);
+        long nan_lost = 0;
+        for (int i = 0; i < NNAN; i++) nan_lost += !isnan(ns[i]) + !isnan(nt[i]);
+        CHECK(nan_lost == 0, "%s: %ld of %d NaN inputs gave a number", which, nan_lost, 2 * NNAN);
     }
     rnn__vmath_portable = 0;
     free(x); free(ys); free(yt);

@@ -56,8 +56,10 @@ void rnn__act_inplace(rnn_activation a, float *x, long n);
 /* Vectorised sigmoid and tanh (kernels/vmath.c): y may equal x. */
 void rnn__v_sigmoid(float *y, const float *x, long n);
 void rnn__v_tanh(float *y, const float *x, long n);
-/* 0 (the default): vmath.c and gates.c use their AVX2+FMA variant where the CPU has it; 1: the
- * portable variant everywhere (tests set it to check both; not for concurrent use). */
+/* 0 (the default): vmath.c and gates.c use their AVX-512 variant (16 lanes) where the CPU has
+ * it, else their AVX2+FMA one where it has that; 1: the portable variant everywhere; 2: the
+ * 8-lane AVX2+FMA variant even on AVX-512 CPUs (tests set it to check each; not for concurrent
+ * use). */
 extern int rnn__vmath_portable;
 /* Any element-wise activation over n values in place, vectorised for sigmoid and tanh. */
 void rnn__act_vec(rnn_activation a, float *x, long n);

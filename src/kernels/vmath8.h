@@ -40,13 +40,15 @@ typedef float v8f_u __attribute__((vector_size(32), aligned(4), may_alias));
 #define VMATH_HAVE_FMA 0
 #endif
 
-/* Tests set this to 1 to run the portable variant on an FMA machine (vmath.c, activations.h). */
+/* Tests set this to 1 to run the portable variant on an FMA machine, 2 for the 8-lane FMA variant
+ * on an AVX-512 machine (vmath.c, activations.h). */
 extern int rnn__vmath_portable;
 
 /* Whether to call the _fma variants: the CPU has AVX2 and FMA (and no test asked otherwise). */
 static inline int vmath_fma(void) {
 #if VMATH_HAVE_FMA
-    return !rnn__vmath_portable && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    return rnn__vmath_portable != 1 && __builtin_cpu_supports("avx2") &&
+           __builtin_cpu_supports("fma");
 #else
     return 0;
 #endif
@@ -93,6 +95,18 @@ static inline __attribute__((always_inline)) VMATH_FMA_ATTR void store_n_fma(flo
 
 #define C8(c) ((v8f){c, c, c, c, c, c, c, c})
 #define V8_EACH(k) for (int k = 0; k < K; k++)
+#if VMATH_HAVE_FMA
+/* e * 2^k for e in [0.7, 1.42] and a normal result, k in the low bits of t (reduce8): k added to
+ * the exponent bits (a NaN may come out a number: the sigmoid puts the input's NaN back). */
+static inline __attribute__((always_inline)) VMATH_FMA_ATTR v8f scale2k_fma(v8f e, v8f t) {
+    v8u eb, tb;
+    memcpy(&eb, &e, sizeof eb);
+    memcpy(&tb, &t, sizeof tb);
+    eb += tb << 23;
+    memcpy(&e, &eb, sizeof e);
+    return e;
+}
+#endif
 
 /* The portable variant. MADD(a, b, c) = a * b + c; LO(x, c) = max(x, c), HI(x, c) = min(x, c),
  * both returning x where x is NaN (so NaN propagates). */
@@ -101,6 +115,7 @@ static inline __attribute__((always_inline)) VMATH_FMA_ATTR void store_n_fma(flo
 #define MADD(a, b, c) ((a) * (b) + (c))
 #define LO(x, c) select8((x) < (c), C8(c), (x))
 #define HI(x, c) select8((x) > (c), C8(c), (x))
+#define KEEP_NAN(y, x) select8((x) != (x), (x), (y))
 #include "kernels/vmath8.h"
 #undef V8_NAME
 #undef V8_ATTR
@@ -115,21 +130,34 @@ static inline __attribute__((always_inline)) VMATH_FMA_ATTR void store_n_fma(flo
 /* maxps/minps return their second operand where either is NaN: x. */
 #define LO(x, c) ((v8f)_mm256_max_ps(_mm256_set1_ps(c), (__m256)(x)))
 #define HI(x, c) ((v8f)_mm256_min_ps(_mm256_set1_ps(c), (__m256)(x)))
+#define NMADD(a, b, c) ((v8f)_mm256_fnmadd_ps((__m256)(a), (__m256)(b), (__m256)(c)))
+#define NMSUB(a, b, c) ((v8f)_mm256_fnmsub_ps((__m256)(a), (__m256)(b), (__m256)(c)))
+#define SCALE2K(e, t, k) scale2k_fma((e), (t))
+#undef KEEP_NAN
+#define KEEP_NAN(y, x) \
+    ((v8f)_mm256_blendv_ps((__m256)(y), (__m256)(x), _mm256_cmp_ps((__m256)(x), (__m256)(x), _CMP_UNORD_Q)))
 #include "kernels/vmath8.h"
+#undef NMADD
+#undef NMSUB
+#undef SCALE2K
 #undef V8_NAME
 #undef V8_ATTR
 #undef MADD
 #undef LO
 #undef HI
 
-/* The FMA variant on 16 lanes, for the fused cell passes (gates.c) where the CPU has AVX-512F:
- * the same operations lane by lane (fused multiply-adds, max/min with the same NaN rule, IEEE
- * division), so the same bits as the 8-lane FMA variant; apply16_512 below. */
+/* The FMA variant on 16 lanes, for the fused cell passes (gates.c) and vmath.c's arrays where
+ * the CPU has AVX-512F: the same operations lane by lane (fused multiply-adds, max/min with the
+ * same NaN rule, IEEE division), so the same bits as the 8-lane FMA variant for every input but
+ * NaNs (all 2^32 checked when this was written); the sigmoid's 2^k by vscalefps, which equals the
+ * exponent-bit addition on its normal results and keeps a NaN a NaN; apply16_512 below. */
 typedef float v16f __attribute__((vector_size(64)));
 typedef uint32_t v16u __attribute__((vector_size(64)));
 typedef float v16f_u __attribute__((vector_size(64), aligned(4), may_alias));
 #define VMATH_512_ATTR __attribute__((target("avx512f,avx2,fma")))
-static inline int vmath_512(void) { return vmath_fma() && __builtin_cpu_supports("avx512f"); }
+static inline int vmath_512(void) {
+    return rnn__vmath_portable == 0 && vmath_fma() && __builtin_cpu_supports("avx512f");
+}
 #undef C8
 #define C8(c) ((v16f){c, c, c, c, c, c, c, c, c, c, c, c, c, c, c, c})
 #define v8f v16f
@@ -140,7 +168,16 @@ static inline int vmath_512(void) { return vmath_fma() && __builtin_cpu_supports
 #define MADD(a, b, c) ((v16f)_mm512_fmadd_ps((__m512)(a), (__m512)(b), (__m512)(c)))
 #define LO(x, c) ((v16f)_mm512_max_ps(_mm512_set1_ps(c), (__m512)(x)))
 #define HI(x, c) ((v16f)_mm512_min_ps(_mm512_set1_ps(c), (__m512)(x)))
+#define NMADD(a, b, c) ((v16f)_mm512_fnmadd_ps((__m512)(a), (__m512)(b), (__m512)(c)))
+#define NMSUB(a, b, c) ((v16f)_mm512_fnmsub_ps((__m512)(a), (__m512)(b), (__m512)(c)))
+#define SCALE2K(e, t, k) ((v16f)_mm512_scalef_ps((__m512)(e), (__m512)(k)))
+#undef KEEP_NAN
+#define KEEP_NAN(y, x) (y) /* vscalefps keeps a NaN a NaN */
 #include "kernels/vmath8.h"
+#undef NMADD
+#undef NMSUB
+#undef SCALE2K
+#undef KEEP_NAN
 #undef V8_NAME
 #undef V8_ATTR
 #undef MADD
@@ -172,7 +209,13 @@ static inline __attribute__((always_inline)) VMATH_512_ATTR void apply16_512(flo
         else sigmoid8n_512(&v, 1);
         *(v16f_u *)(y + i) = v;
     }
-    if (i < n) apply8_fma(y + i, x + i, n - i, is_tanh);
+    if (i < n) { /* the tail on masked lanes: the lanes outside are neither read nor written */
+        const __mmask16 m = (__mmask16)((1u << (n - i)) - 1u);
+        v16f v = (v16f)_mm512_maskz_loadu_ps(m, x + i);
+        if (is_tanh) tanh8n_512(&v, 1);
+        else sigmoid8n_512(&v, 1);
+        _mm512_mask_storeu_ps(y + i, m, (__m512)v);
+    }
 }
 #endif
 
@@ -215,6 +258,26 @@ static inline V8_ATTR void V8_NAME(reduce8)(v8f *r, v8u *kbits, const v8f *x, co
 /* x = sigmoid(x) = 1 / (1 + e^-x), e^-x with -x clamped to [-86.5, 88] (2^k normal, e^-x <=
  * 1.7e38): relative error about 2 ulp; 1 exactly from x = 17, 6e-39 below x = -88. */
 static inline V8_ATTR void V8_NAME(sigmoid8n)(v8f *x, const int K) {
+#ifdef NMADD
+    /* The FMA variants: the same values without negating x first. With xc = -u (x clamped to
+     * [-88, 86.5]): fma(u, log2e, S) = fnmadd(xc, log2e, S), fma(k, -ln2hi, u) = fnmsub(k,
+     * ln2hi, xc), exactly (negation is exact and round to nearest is symmetric). */
+    {
+        const float shifter = 12582912.0f;
+        v8f xc[4], t[4], kf[4], r[4], e[4];
+        V8_EACH(k) xc[k] = LO(HI(x[k], 86.5f), -88.0f);
+        V8_EACH(k) t[k] = NMADD(xc[k], C8(1.44269504088896341f), C8(shifter));
+        V8_EACH(k) kf[k] = t[k] - shifter;
+        V8_EACH(k) r[k] = NMSUB(kf[k], C8(0.693359375f), xc[k]);
+        V8_EACH(k) r[k] = MADD(kf[k], C8(2.12194440e-4f), r[k]);
+        V8_NAME(expm1_red8)(e, r, K);
+        V8_EACH(k) e[k] += 1.0f;
+        V8_EACH(k) e[k] = SCALE2K(e[k], t[k], kf[k]);
+        V8_EACH(k) e[k] += 1.0f;
+        V8_EACH(k) x[k] = KEEP_NAN(1.0f / e[k], x[k]);
+        return;
+    }
+#endif
     v8f u[4], r[4], e[4];
     v8u kb[4];
     V8_EACH(k) u[k] = HI(LO(-x[k], -86.5f), 88.0f);
@@ -228,7 +291,7 @@ static inline V8_ATTR void V8_NAME(sigmoid8n)(v8f *x, const int K) {
         memcpy(&e[k], &eb, sizeof eb);
     }
     V8_EACH(k) e[k] += 1.0f;
-    V8_EACH(k) x[k] = 1.0f / e[k];
+    V8_EACH(k) x[k] = KEEP_NAN(1.0f / e[k], x[k]);
 }
 
 /* x = tanh(x): tanh |x| = m / (m + 2) with m = e^{2|x|} - 1 = 2^k (e^r - 1) + (2^k - 1) (k >= 0,
