@@ -1,19 +1,22 @@
 /* The step-loop thread team (src/kernels/team.c) and the LSTM/GRU paths that use it:
  *  - the team itself: every thread runs, barriers order the rounds, a nested or concurrent run
  *    falls back to one thread, changing the size restarts the workers, a forked child gets a
- *    team of its own;
+ *    team of its own; many short jobs posted just as the workers fall asleep (signals, waits
+ *    for signals and barriers) all run on every thread and end;
  *  - through the public API, LSTM and GRU models (masks, stacked, a stateful stream) give the
  *    same bits with 2 and 3 step threads, and agree with the one-thread path (which uses the
  *    BLAS) to float rounding, in prediction and over several training steps.
  * Gradients of the team path are checked against finite differences in test_gradcheck. */
 #include <math.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -110,6 +113,74 @@ static void check_join(void) {
     }
     CHECK(bad == 0, "%d jobs returned before a worker's write (or gave it another job's "
           "argument); first: team of %d, job %d", bad, first_bad_n, first_bad_job);
+}
+
+/* Jobs posted while a worker falls asleep. The post looks at team->sleepers without a fence, so
+ * a worker going to sleep at that instant can miss the job; the waits of the job's other
+ * threads (a barrier, a wait for a signal, the end of the job) must then wake it. Each job
+ * writes one value per thread and round, signals or passes a barrier, and reads the others'
+ * values; the gaps between jobs go round the workers' spin time (team.c's SPIN_NS, 50 us), so
+ * that some posts meet a worker on its way to sleep. A lost wake-up hangs: the alarm fails the
+ * test instead. */
+enum { SLEEP_JOBS = 4000, SLEEP_ROUNDS = 4 };
+static int sleep_values[MAXT][SLEEP_ROUNDS];
+static int sleep_job;
+static atomic_int sleep_bad;
+
+static void sleep_fn(void *arg, int tid, int n) {
+    (void)arg;
+    int events = 0; /* signals and barriers so far: every thread passes the same ones */
+    for (int r = 0; r < SLEEP_ROUNDS; r++) {
+        sleep_values[tid][r] = sleep_job * SLEEP_ROUNDS + r;
+        if (r & 1) {
+            rnn__team_barrier();
+            events++;
+        } else {
+            rnn__team_signal();
+            events++;
+        }
+        for (int j = 0; j < n; j++) {
+            if (!(r & 1)) rnn__team_wait_signal(j, events);
+            if (sleep_values[j][r] != sleep_job * SLEEP_ROUNDS + r) atomic_fetch_add(&sleep_bad, 1);
+        }
+    }
+}
+
+static void sleep_alarm(int sig) {
+    (void)sig;
+    static const char msg[] = "test_team: jobs posted to sleeping workers hang (lost wake-up)\n";
+    if (write(2, msg, sizeof msg - 1) < 0) _exit(1);
+    _exit(1);
+}
+
+static long monotonic_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000000000L + ts.tv_nsec;
+}
+
+static void check_sleeping_workers(int n) {
+    rnn__team *team = rnn__team_new(n);
+    rnn__team *previous = rnn__team_enter(team);
+    signal(SIGALRM, sleep_alarm);
+    alarm(20); /* the jobs take under a second */
+    int on_all = 0;
+    atomic_store(&sleep_bad, 0);
+    const int jobs = n <= 2 ? SLEEP_JOBS : SLEEP_JOBS / 4;
+    for (sleep_job = 0; sleep_job < jobs; sleep_job++) {
+        on_all += rnn__team_run(sleep_fn, NULL) == n;
+        /* 40 to 60 us, spread by a stride prime to the range (busy: a sleep would oversleep) */
+        const long gap = 40000 + (long)sleep_job * 7919 % 20000, t0 = monotonic_ns();
+        while (monotonic_ns() - t0 < gap) {
+        }
+    }
+    alarm(0);
+    signal(SIGALRM, SIG_DFL);
+    CHECK(on_all == jobs, "%d threads: %d of %d jobs ran on every thread", n, on_all, jobs);
+    CHECK(atomic_load(&sleep_bad) == 0, "%d threads: %d values read before they were written",
+          n, atomic_load(&sleep_bad));
+    rnn__team_leave(previous);
+    rnn__team_free(team);
 }
 
 static void check_units(void) {
@@ -361,6 +432,8 @@ int main(void) {
     for (int n = 1; n <= 4; n++) check_team(n);
     check_join();
     check_fork();
+    check_sleeping_workers(2);
+    check_sleeping_workers(3);
     const model_spec specs[] = {
         {0, 20, 0, 0, 1, 6, 0}, {0, 64, 0, 0, 0, 6, 0}, {0, 20, 1, 1, 1, 6, 0}, {0, 36, 0, 1, 0, 6, 0},
         {1, 20, 0, 0, 1, 6, 0}, {1, 64, 0, 0, 0, 6, 0}, {1, 20, 1, 1, 1, 6, 0}, {1, 36, 0, 1, 0, 6, 0},
