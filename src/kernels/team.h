@@ -59,9 +59,11 @@ void rnn__team_barrier(void);
 /* A barrier in two halves, for work that needs only some of the others' results: a thread
  * calls rnn__team_signal() when what it wrote so far is ready for the others (it does not wait),
  * and rnn__team_wait_signal(j, k) waits until thread j has signalled k times in this job (a
- * barrier counts as one signal of every thread). Every thread of a job must signal and pass
+ * barrier counts as one signal of every thread); rnn__team_signal returns that number for the
+ * calling thread (0 with n == 1): the k at which the others find what it wrote so far, which
+ * counts the barriers it passed too. Every thread of a job must signal and pass
  * barriers the same number of times. No-ops with n == 1. */
-void rnn__team_signal(void);
+int rnn__team_signal(void);
 void rnn__team_wait_signal(int tid, int k);
 
 /* [*lo, *hi): the units of thread tid among n, split in whole blocks of 8 (the gate passes'

@@ -634,6 +634,9 @@ typedef struct {
  * thread to arrive wait for the line round trip of the last). */
 static void stream_chain_run(void *arg, int tid, int n) {
     const stream_chain_job *job = arg;
+    /* the count at which the previous layer's units are ready: its signal, after any barriers
+     * its steps passed (the general loop's, when its pack is cut for another thread count) */
+    int ready = 0;
     for (int l = 0; l < job->n; l++) {
         rnn_recurrent *r = job->r[l];
         const float *x = r->xt;
@@ -641,8 +644,8 @@ static void stream_chain_run(void *arg, int tid, int n) {
             const rnn_recurrent *p = job->r[l - 1];
             x = rnn__stream_h_new(p); /* the previous layer's h_t */
         }
-        r->cell->stream_step(r, r->B, tid, n, x, l);
-        if (l + 1 < job->n) rnn__team_signal();
+        r->cell->stream_step(r, r->B, tid, n, x, ready);
+        if (l + 1 < job->n) ready = rnn__team_signal();
     }
 }
 
