@@ -123,14 +123,16 @@ static inline void waiting_for_others(rnn__team *team, int i) {
     if ((i & 63) == 0) wake_workers(team);
 }
 
+/* Until thread j's count has reached `count`. */
+static void wait_count(rnn__team *team, int j, unsigned long long count) {
+    for (int i = 1; atomic_load_explicit(&team->arrived[j].count, memory_order_acquire) < count; i++)
+        waiting_for_others(team, i);
+}
+
 /* Until every count in arrived[0..n) but `self`'s has reached `count`. */
 static void wait_arrivals(rnn__team *team, int n, int self, unsigned long long count) {
-    for (int j = 0; j < n; j++) {
-        if (j == self) continue;
-        for (int i = 1; atomic_load_explicit(&team->arrived[j].count, memory_order_acquire) < count;
-             i++)
-            waiting_for_others(team, i);
-    }
+    for (int j = 0; j < n; j++)
+        if (j != self) wait_count(team, j, count);
 }
 
 /* This thread's count one up: a barrier reached, or a worker's job finished (a plain store:
@@ -179,7 +181,6 @@ static void *worker_main(void *p) {
         arrive(team, tid); /* done */
     }
 }
-
 
 static void stop_workers(rnn__team *team) {
     if (team->workers == 0) return;
@@ -341,12 +342,10 @@ int rnn__team_run(rnn__team_fn fn, void *arg) {
     fn(arg, 0, n);
     tls_n = 1;
     tls_job = NULL;
-    /* the workers' ends: each count one past thread 0's, which the job leaves where it was */
+    /* the workers' ends: each count one past thread 0's, which then takes the same step */
     wait_arrivals(team, n, 0,
                   atomic_load_explicit(&team->arrived[0].count, memory_order_relaxed) + 1);
-    atomic_store_explicit(&team->arrived[0].count,
-                          atomic_load_explicit(&team->arrived[0].count, memory_order_relaxed) + 1,
-                          memory_order_relaxed);
+    arrive(team, 0);
     atomic_store_explicit(&team->busy, 0, memory_order_release);
     return n;
 }
@@ -368,10 +367,7 @@ int rnn__team_signal(void) {
 void rnn__team_wait_signal(int tid, int k) {
     rnn__team *team = tls_job;
     if (tls_n <= 1 || !team || tid == tls_tid) return;
-    const unsigned long long count = tls_count0 + (unsigned long long)k;
-    for (int i = 1; atomic_load_explicit(&team->arrived[tid].count, memory_order_acquire) < count;
-         i++)
-        waiting_for_others(team, i);
+    wait_count(team, tid, tls_count0 + (unsigned long long)k);
 }
 int rnn__team_split(int B, int H, int tid, int n, int *b0, int *b1, int *lo, int *hi) {
     if (n > 1 && B >= RNN_TEAM_MIN_ROWS * n) {

@@ -550,32 +550,25 @@ static void forward_end(rnn_layer *layer, const rnn_run_ctx *ctx) {
     const int B = r->B, T = r->T, H = (int)r->H;
     const size_t BH = (size_t)B * H;
     const int carried = r->opt.stateful || ctx->mode == RNN_MODE_STREAM;
-    if (r->plan.state_in_place) {
-        /* the new state becomes the carried one; the outputs are views of it (T = 1) */
+    const int in_place = r->plan.state_in_place;
+    if (in_place) /* the new state becomes the carried one (T = 1) */
         for (int k = 0; k < r->cell->n_states; k++) {
             float *old = r->state[k];
             r->state[k] = r->state_next[k];
             r->state_next[k] = old;
         }
-        const int n_states = r->cell->n_states;
-        layer->y[0] = r->opt.return_sequences ? rnn_tensor3(r->state[0], B, 1, H)
-                                              : rnn_tensor2(r->state[0], B, H);
-        if (r->opt.return_state) {
-            layer->y[1] = rnn_tensor2(r->state[0], B, H);
-            if (n_states == 2) layer->y[2] = rnn_tensor2(r->state[1], B, H);
-        }
-        layer->mask_out = r->opt.return_sequences ? layer->mask_in : NULL;
-        (void)T;
-        return;
-    }
-    if (carried) {
+    else if (carried) {
         memcpy(r->state[0], r->hs + (size_t)T * BH, sizeof(float) * BH);
         if (r->cell->n_states == 2) memcpy(r->state[1], rnn__lstm_c(r, T), sizeof(float) * BH);
     }
 
-    /* Outputs. The last state is contiguous in hs[T]: return views, not copies. */
-    float *h_last = r->hs + (size_t)T * BH;
-    if (r->opt.return_sequences) {
+    /* Outputs. The last state is contiguous in hs[T], or it is the carried state (in_place):
+     * return views, not copies; with in_place the one step's sequence is that view too. */
+    float *h_last = in_place ? r->state[0] : r->hs + (size_t)T * BH;
+    float *c_last = r->cell->n_states < 2 ? NULL : in_place ? r->state[1] : rnn__lstm_c(r, T);
+    if (r->opt.return_sequences && in_place) {
+        layer->y[0] = rnn_tensor3(h_last, B, 1, H);
+    } else if (r->opt.return_sequences) {
         copy_job job = {r, NULL};
         if (r->plan.h_in_yseq)
             ; /* the steps wrote it */
@@ -592,7 +585,7 @@ static void forward_end(rnn_layer *layer, const rnn_run_ctx *ctx) {
     }
     if (r->opt.return_state) {
         layer->y[1] = rnn_tensor2(h_last, B, H);
-        if (r->cell->n_states == 2) layer->y[2] = rnn_tensor2(rnn__lstm_c(r, T), B, H);
+        if (c_last) layer->y[2] = rnn_tensor2(c_last, B, H);
     }
     /* Keras passes the input mask on with the sequence; a last-step output has none. */
     layer->mask_out = r->opt.return_sequences ? layer->mask_in : NULL;
