@@ -16,7 +16,7 @@ CFLAGS  ?= -O2 -g
 LDFLAGS ?=
 WARN    := -Wall -Wextra -Wshadow
 ALL_CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L $(WARN) $(CFLAGS) -fPIC -Iinclude -Isrc -I$(BUILD)
-LDLIBS  := -lm -lpthread
+LDLIBS  := -lm -lpthread -ldl
 VERSION := 0.1.0
 SOVERSION := 0
 
@@ -28,8 +28,9 @@ ifeq ($(BLAS),openblas)
   BLAS_LIBS   := $(shell pkg-config --libs $(BLAS_PC) 2>/dev/null)
   BLAS_DESC   := OpenBLAS $(shell pkg-config --modversion $(BLAS_PC) 2>/dev/null) (pkg-config $(BLAS_PC))
   ALL_CFLAGS  += -DRNN_USE_CBLAS -DRNN_BLAS_OPENBLAS $(BLAS_CFLAGS)
-  LDLIBS      := $(BLAS_LIBS) $(LDLIBS)
-  PC_LIBS     := $(BLAS_LIBS)
+  # Not linked: librnn loads OpenBLAS on first use (src/kernels/blas_core.c), by the file name
+  # scripts/build_config.sh finds with these flags. Tests that call OpenBLAS themselves link it.
+  TEST_LIBS   := $(BLAS_LIBS)
 else ifeq ($(BLAS),none)
   BLAS_DESC   := none (portable loops)
 else
@@ -48,8 +49,12 @@ ifneq ($(KERAS_IO),none)
   ALL_CFLAGS += -DRNN_WITH_KERAS_IO $(shell pkg-config --cflags $(KERAS_PKGS))
   KERAS_LIBS := $(shell pkg-config --libs $(KERAS_PKGS))
   KERAS_DESC := $(foreach p,$(KERAS_PKGS),$(p) $(shell pkg-config --modversion $(p) 2>/dev/null))
-  LDLIBS     := $(KERAS_LIBS) $(LDLIBS)
-  PC_LIBS    += $(KERAS_LIBS)
+  # libhdf5 and libzip are loaded on first use too (src/io/keras_libs.c); cJSON (tens of KB) is
+  # linked. Tests that call libhdf5 or libzip themselves link them.
+  CJSON_LIBS := $(shell pkg-config --libs libcjson)
+  LDLIBS     := $(CJSON_LIBS) $(LDLIBS)
+  PC_LIBS    += $(CJSON_LIBS)
+  TEST_LIBS  += $(KERAS_LIBS)
 else
   KERAS_DESC := none (built with KERAS_IO=none)
 endif
@@ -120,6 +125,7 @@ $(BUILD)/build_config.h: FORCE
 	@mkdir -p $(@D)
 	@CC="$(CC)" CFLAGS="$(CFLAGS)" LDFLAGS="$(LDFLAGS)" BLAS_DESC="$(BLAS_DESC)" \
 	    BLAS_CFLAGS="$(BLAS_CFLAGS)" KERAS_DESC="$(KERAS_DESC)" LDLIBS="$(LDLIBS)" \
+	    BLAS_LIBS="$(BLAS_LIBS)" KERAS_LIBS="$(KERAS_LIBS)" \
 	    VERSION="$(VERSION)" MPI_DESC="$(MPI_DESC)" sh scripts/build_config.sh $@
 CONFIG_H := $(BUILD)/build_config.h
 
@@ -197,13 +203,16 @@ $(BUILD)/examples/%: examples/%.c $(BUILD)/librnn.a $(CONFIG_H)
 # none of librnn's code.
 $(BUILD)/tests/test_blas_core_host: tests/test_blas_core_host.c $(BUILD)/librnn.so $(CONFIG_H)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) $(LDFLAGS) $< -o $@ $(LDLIBS) -ldl
+	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) $(LDFLAGS) $< -o $@ $(TEST_LIBS) $(LDLIBS)
+
+# test_lazy_libs checks that librnn loads OpenBLAS, libhdf5 and libzip itself: it links none.
+$(BUILD)/tests/test_lazy_libs: TEST_LIBS =
 
 # Tests may include internal headers (src/, cli/) to check layers and kernels directly.
 $(BUILD)/tests/%: tests/%.c $(BUILD)/librnn.a $(MPI_LIB) $(CLI_OBJ) $(CONFIG_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) $(LDFLAGS) -Icli $< -o $@ $(filter-out $(BUILD)/obj/cli/main.o,$(CLI_OBJ)) \
-	    $(TEST_MPI_PRE) $(BUILD)/librnn.a $(LDLIBS) $(TEST_MPI_POST)
+	    $(TEST_MPI_PRE) $(BUILD)/librnn.a $(TEST_LIBS) $(LDLIBS) $(TEST_MPI_POST)
 
 $(BUILD)/tests/replay_%: fuzz/%.c fuzz/replay_main.c $(BUILD)/librnn.a $(CLI_OBJ) $(CONFIG_H)
 	@mkdir -p $(dir $@)

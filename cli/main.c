@@ -10,33 +10,21 @@
 #include "explain.h"
 #include "export.h"
 #include "model_files.h"
+#include "kernels/blas_core.h"
 #include "rnn.h"
 #include "workflow.h"
 
-/* Under an address-space limit (ulimit -v), OpenBLAS's start-up (its constructor, before main)
- * reserves buffers and a stack for each of its threads, and when that fails it retries forever
- * at 100 % CPU. The tool does not need OpenBLAS's own threads (librnn splits large products
- * between its team's threads itself), so with a finite limit and no choice of the user's, the
- * tool restarts itself with OPENBLAS_NUM_THREADS=1. It has to happen before OpenBLAS's
- * constructor: an executable's .preinit_array runs before any shared library's initializers,
- * but also before the C library's own, which resets the environment from the original envp,
- * so a setenv here would be lost; an execve with the variable added is not. Only system calls
- * and the caller's stack are used here. */
-static void limit_blas_threads_under_memory_limit(int argc, char **argv, char **envp) {
-    (void)argc;
+/* Under an address-space limit (ulimit -v), OpenBLAS's start-up reserves buffers and a stack for
+ * each of its threads, and when that fails it retries forever at 100 % CPU. The tool does not
+ * need OpenBLAS's own threads (librnn splits large products between its team's threads itself),
+ * so with a finite limit and no choice of the user's, it asks for one. librnn loads OpenBLAS at
+ * its first large product (src/kernels/blas_core.c), which reads the variable then: setting it
+ * first thing in main, before the tool has threads of its own, is in time. */
+static void limit_blas_threads_under_memory_limit(void) {
     struct rlimit rl;
     if (getrlimit(RLIMIT_AS, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return;
-    int n = 0;
-    for (; envp[n]; n++)
-        if (!strncmp(envp[n], "OPENBLAS_NUM_THREADS=", 21)) return; /* the user's choice */
-    char *env[n + 2];
-    for (int i = 0; i < n; i++) env[i] = envp[i];
-    env[n] = "OPENBLAS_NUM_THREADS=1";
-    env[n + 1] = NULL;
-    execve("/proc/self/exe", argv, env); /* on failure: carry on as before */
+    setenv("OPENBLAS_NUM_THREADS", "1", 0); /* 0: the user's own setting stays */
 }
-__attribute__((section(".preinit_array"), used)) static void (*const preinit_blas_threads)(
-    int, char **, char **) = limit_blas_threads_under_memory_limit;
 
 static void usage(FILE *f) {
     fprintf(f, "usage: rnn COMMAND [options]        (rnn COMMAND --help: a command's options)\n"
@@ -67,9 +55,11 @@ static void usage(FILE *f) {
 }
 
 int main(int argc, char **argv) {
-    /* OpenBLAS's AVX-512 kernels where it fell back to SSE3 ones (rnn.h): first, while no thread
-     * of the tool's own exists */
-    rnn_blas_upgrade_kernels();
+    limit_blas_threads_under_memory_limit();
+    /* OpenBLAS's AVX-512 kernels where it fell back to SSE3 ones (rnn.h), chosen when librnn
+     * loads OpenBLAS (its first large product): a command that needs no OpenBLAS (a streamed
+     * step, a small model) never loads it */
+    rnn__blas_upgrade_on_load();
     if (argc < 2) {
         usage(stderr);
         return 2;

@@ -9,6 +9,25 @@
 
 const char *rnn_version(void) { return RNN_BUILD_VERSION; }
 
+/* The libraries librnn loads on first use instead of linking them (blas_core.c, keras_libs.c). */
+#ifdef RNN_USE_CBLAS
+#define RNN_LOADS_BLAS RNN_OPENBLAS_SONAME " (at the first large product)"
+#else
+#define RNN_LOADS_BLAS ""
+#endif
+#ifdef RNN_WITH_KERAS_IO
+#define RNN_LOADS_KERAS RNN_HDF5_SONAME " and " RNN_LIBZIP_SONAME " (at the first Keras file)"
+#else
+#define RNN_LOADS_KERAS ""
+#endif
+#if defined(RNN_USE_CBLAS) && defined(RNN_WITH_KERAS_IO)
+#define RNN_BUILD_LOADS RNN_LOADS_BLAS ", " RNN_LOADS_KERAS
+#elif defined(RNN_USE_CBLAS) || defined(RNN_WITH_KERAS_IO)
+#define RNN_BUILD_LOADS RNN_LOADS_BLAS RNN_LOADS_KERAS
+#else
+#define RNN_BUILD_LOADS "nothing"
+#endif
+
 const char *rnn_build_info(void) {
     /* The BLAS's own report at run time: the library the loader really found, which can differ
      * from the header the objects were compiled against. */
@@ -34,8 +53,10 @@ const char *rnn_build_info(void) {
              "BLAS loaded: %s\n"
              "%s"
              "Keras files: %s\n"
-             "links:       %s\n",
+             "links:       %s\n"
+             "loads:       %s\n",
              RNN_BUILD_VERSION, RNN_BUILD_COMPILER, RNN_BUILD_CFLAGS, RNN_BUILD_LDFLAGS,
-             RNN_BUILD_BLAS, rnn__blas_name(), core, RNN_BUILD_KERAS_IO, RNN_BUILD_LIBS);
+             RNN_BUILD_BLAS, rnn__blas_name(), core, RNN_BUILD_KERAS_IO, RNN_BUILD_LIBS,
+             RNN_BUILD_LOADS);
     return text;
 }

@@ -39,29 +39,31 @@
 #if defined(RNN_USE_CBLAS)
 #include <cblas.h>
 #endif
+#include "kernels/blas_core.h"
 
 #define MIN_REPS 5
 
-#if defined(RNN_USE_CBLAS) && defined(OPENBLAS_VERSION)
-/* OpenBLAS's own function to stop its threads (what its fork handler calls; weak, since it is
- * not part of the CBLAS interface). */
-extern int blas_thread_shutdown_(void) __attribute__((weak));
-#endif
-
-/* This program's own BLAS settings (librnn never changes them): with several team threads,
- * OpenBLAS single-threaded, so that librnn's team threads call it on their slices of the large
- * products, and its threads stopped. OpenBLAS starts them when the library loads, and each
- * polls for about 2^28 cycles before sleeping: at the start of a short case (B5) that poll
- * competes with the team for the cores. */
-static void bench_blas_for_team(void) {
-#if defined(RNN_USE_CBLAS) && defined(OPENBLAS_VERSION)
-    if (rnn_context_threads(NULL) > 1) {
-        openblas_set_num_threads(1);
-        if (blas_thread_shutdown_) blas_thread_shutdown_();
+/* This program's own OpenBLAS threads (librnn never changes them): n of them. librnn loads
+ * OpenBLAS at its first large product (src/kernels/blas_core.c); until then the setting goes
+ * through OPENBLAS_NUM_THREADS, which OpenBLAS reads as it loads (the program has no threads of
+ * its own yet). */
+static void bench_blas_threads(int n) {
+    const rnn_openblas *ob = rnn__openblas_loaded();
+    if (ob) {
+        ob->set_num_threads(n);
+    } else {
+        char v[16];
+        snprintf(v, sizeof v, "%d", n);
+        setenv("OPENBLAS_NUM_THREADS", v, 1);
     }
-#endif
 }
 
+/* With several team threads, OpenBLAS single-threaded, so that librnn's team threads call it on
+ * their slices of the large products: OpenBLAS's own threads, started as it loads, would poll
+ * for about 2^28 cycles before sleeping and compete with the team for the cores. */
+static void bench_blas_for_team(void) {
+    if (rnn_context_threads(NULL) > 1) bench_blas_threads(1);
+}
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -452,8 +454,8 @@ static double sgemm_rate(int M, int N, int K, int reps) {
         bench_uniform(B, (int64_t)K * N, 12, 1.0f);
         for (int r = -1; r < reps; r++) {
             double t0 = now_s();
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, A, K, B, N,
-                        0.0f, C, N);
+            rnn__openblas()->sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, A,
+                                   K, B, N, 0.0f, C, N);
             if (r >= 0) t[r] = now_s() - t0;
         }
         rate = 2.0 * M * N * K / bench_median(t, reps) * 1e-9;
@@ -467,17 +469,16 @@ static double sgemm_rate(int M, int N, int K, int reps) {
 
 static int bench_sgemm(const bench_args *a) {
 #if defined(RNN_USE_CBLAS)
-#if defined(OPENBLAS_VERSION)
     /* the BLAS's own threads: the yardstick runs on --threads of them */
-    if (a->threads > 0) openblas_set_num_threads(a->threads);
-#endif
+    if (a->threads > 0) bench_blas_threads(a->threads);
+    const rnn_openblas *ob = rnn__openblas();
+    if (!ob) {
+        fprintf(stderr, "rnn bench sgemm: %s\n", rnn__openblas_error());
+        return 1;
+    }
     bench_print_head(a);
-#if defined(OPENBLAS_VERSION)
-    printf(", \"blas\": \"%s\", \"blas_core\": \"%s\", \"blas_threads\": %d", openblas_get_config(),
-           openblas_get_corename(), openblas_get_num_threads());
-#else
-    printf(", \"blas\": \"CBLAS\"");
-#endif
+    printf(", \"blas\": \"%s\", \"blas_core\": \"%s\", \"blas_threads\": %d", ob->get_config(),
+           ob->get_corename(), ob->get_num_threads());
     /* the yardstick, then the two shapes of B4: the input projection of all steps and the
      * per-step recurrent product */
     printf(", \"sgemm_4096_GFLOPs\": %.2f", sgemm_rate(4096, 4096, 4096, a->reps));

@@ -15,12 +15,15 @@
 
 #include "error.h"
 #include "io/keras_io.h"
+#include "io/keras_libs.h"
 #include "layers/layer_options.h"
 #include "layers/recurrent.h"
 
 #define MAX_WEIGHT_ELEMS ((int64_t)1 << 31)
 
-void rnn__keras_h5_quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
+void rnn__keras_h5_quiet(void) {
+    if (rnn__keras_libs_load() == RNN_OK) H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+}
 
 static void close_id(hid_t id) {
     if (id < 0) return;
@@ -311,6 +314,7 @@ static rnn_status load_legacy_layer(hid_t mw, rnn_layer *L, const rnn_keras_orig
 }
 
 rnn_model *rnn__keras_load_h5(const char *path, rnn_keras_recipe *recipe) {
+    if (rnn__keras_libs_load()) return NULL;
     rnn__keras_h5_quiet();
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (f < 0) {
@@ -524,6 +528,8 @@ static rnn_status walk_model(hid_t f, const char *path, rnn_model *m, int write)
 }
 
 rnn_status rnn__keras_read_weights_image(rnn_model *m, const void *image, size_t size) {
+    rnn_status loaded = rnn__keras_libs_load();
+    if (loaded) return loaded;
     rnn__keras_h5_quiet();
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
     hid_t f = -1;
@@ -572,6 +578,8 @@ static rnn_status take_image(hid_t f, rnn_status st, void **image, size_t *size)
 }
 
 rnn_status rnn__keras_write_weights_image(rnn_model *m, void **image, size_t *size) {
+    rnn_status loaded = rnn__keras_libs_load();
+    if (loaded) return loaded;
     rnn__keras_h5_quiet();
     *image = NULL;
     *size = 0;
@@ -644,6 +652,8 @@ static rnn_status write_file(const char *path, const void *data, size_t n) {
 }
 
 rnn_status rnn__keras_save_h5(rnn_model *m, const char *tmp_path) {
+    rnn_status loaded = rnn__keras_libs_load();
+    if (loaded) return loaded;
     rnn__keras_h5_quiet();
     char *config = rnn__keras_legacy_config_json(m);
     if (!config) return RNN_ERR_UNSUPPORTED;

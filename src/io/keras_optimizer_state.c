@@ -35,6 +35,7 @@
 
 #include "error.h"
 #include "io/keras_io.h"
+#include "io/keras_libs.h"
 #include "memory.h"
 #include "optim.h"
 

@@ -22,6 +22,7 @@
 #include <zip.h>
 
 #include "io/keras_io.h"
+#include "io/keras_libs.h"
 
 #define MAX_MEMBER ((zip_uint64_t)1 << 32)
 /* Caps on the text members, checked against the size the zip declares before anything is
@@ -132,6 +133,8 @@ done:
 }
 
 rnn_status rnn__keras_zip_write(const char *path, const rnn_zip_member *members, int n) {
+    rnn_status loaded = rnn__keras_libs_load();
+    if (loaded) return loaded;
     int err = 0;
     zip_t *z = zip_open(path, ZIP_CREATE | ZIP_TRUNCATE, &err);
     rnn_status st = z ? RNN_OK : rnn__fail(RNN_ERR_IO, "cannot create %s", path);
@@ -204,6 +207,7 @@ static rnn_status check_finite_weights(rnn_model *m, const char *path) {
 }
 
 rnn_model *rnn__keras_load_in_process(const char *path, rnn_keras_recipe *recipe) {
+    if (rnn__keras_libs_load()) return NULL;
     FILE *f = fopen(path, "rb");
     if (!f) {
         rnn__fail(RNN_ERR_IO, "cannot open %s: %s", path, strerror(errno));
@@ -249,6 +253,8 @@ rnn_status rnn__keras_read_member_file(const char *path, const char *name, char 
                                        size_t *size, size_t cap) {
     *out = NULL;
     *size = 0;
+    rnn_status loaded = rnn__keras_libs_load();
+    if (loaded) return loaded;
     int err = 0;
     zip_t *z = zip_open(path, ZIP_RDONLY | ZIP_CHECKCONS, &err);
     if (!z) return rnn__fail(RNN_ERR_FORMAT, "%s: not a readable .keras (zip) file", path);

@@ -11,6 +11,7 @@
 #include <cblas.h>
 #endif
 
+#include "kernels/blas_core.h"
 #include "kernels/gemm_kernels.h"
 #include "kernels/gemm_packed.h"
 #include "kernels/team.h"
@@ -76,10 +77,12 @@ void rnn__gemm_loops(int trans_a, int trans_b, int M, int N, int K, float alpha,
 #error "BLAS=openblas but this cblas.h is not OpenBLAS's (no OPENBLAS_VERSION): run scripts/deps.sh"
 #endif
 
-#if defined(RNN_USE_CBLAS) && defined(OPENBLAS_VERSION)
-static int blas_threads(void) { return openblas_get_num_threads(); }
-#elif defined(RNN_USE_CBLAS)
-static int blas_threads(void) { return 1; }
+#if defined(RNN_USE_CBLAS)
+/* OpenBLAS's threads; 1 where it cannot be loaded (the products then take librnn's kernels). */
+static int blas_threads(void) {
+    const rnn_openblas *ob = rnn__openblas();
+    return ob ? ob->get_num_threads() : 1;
+}
 #endif
 
 /* Large products with several team threads: the team splits the product's larger dimension
@@ -142,13 +145,16 @@ static void blas_or_own(int trans_a, int trans_b, int M, int N, int K, float alp
                         const float *A, int lda, const float *B, int ldb, float beta, float *C,
                         int ldc) {
 #ifdef RNN_USE_CBLAS
+    /* small products first: they never load OpenBLAS (blas_core.c) */
     const double macs = (double)M * N * K;
-    const int own = !trans_a && macs <= OWN_GEMM_MACS &&
-                    (M <= OWN_GEMM_FEW_ROWS || (M <= OWN_GEMM_ROWS && blas_threads() == 1));
-    if (macs > SMALL_GEMM_FLOPS && !own && blas_may_allocate()) {
-        cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
-                    trans_b ? CblasTrans : CblasNoTrans, M, N, K, alpha, A, lda, B, ldb, beta, C,
-                    ldc);
+    const int own = macs <= SMALL_GEMM_FLOPS ||
+                    (!trans_a && macs <= OWN_GEMM_MACS &&
+                     (M <= OWN_GEMM_FEW_ROWS || (M <= OWN_GEMM_ROWS && blas_threads() == 1)));
+    const rnn_openblas *ob = own ? NULL : rnn__openblas();
+    if (ob && blas_may_allocate()) {
+        ob->sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+                  trans_b ? CblasTrans : CblasNoTrans, M, N, K, alpha, A, lda, B, ldb, beta, C,
+                  ldc);
         return;
     }
 #endif
@@ -251,10 +257,11 @@ int rnn__product(int M, int N, int K, const float *A, int lda, const float *B, i
         break;
     case RNN_GEMM_SLICE:
 #ifdef RNN_USE_CBLAS
-        if (o->large && K > 0 && blas_threads() == 1 && blas_may_allocate()) {
-            cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans,
-                        tb ? CblasTrans : CblasNoTrans, M, N, K, alpha, A, lda, B, ldb, beta, C,
-                        ldc);
+        if (o->large && K > 0 && rnn__openblas() && blas_threads() == 1 &&
+            blas_may_allocate()) {
+            rnn__openblas()->sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans,
+                                   tb ? CblasTrans : CblasNoTrans, M, N, K, alpha, A, lda, B,
+                                   ldb, beta, C, ldc);
             break;
         }
 #endif
@@ -275,11 +282,13 @@ void rnn__colsum_add(float *out, const float *m, int rows, int cols, int ld) {
     }
 }
 
-#if defined(RNN_USE_CBLAS) && defined(OPENBLAS_VERSION)
-/* What the loaded library says of itself (version, build options, the core it runs on). */
-const char *rnn__blas_name(void) { return openblas_get_config(); }
-#elif defined(RNN_USE_CBLAS)
-const char *rnn__blas_name(void) { return "CBLAS"; }
+#if defined(RNN_USE_CBLAS)
+/* What the loaded library says of itself (version, build options, the core it runs on), or why
+ * it could not be loaded. */
+const char *rnn__blas_name(void) {
+    const rnn_openblas *ob = rnn__openblas();
+    return ob ? ob->get_config() : rnn__openblas_error();
+}
 #else
 const char *rnn__blas_name(void) { return "portable loops"; }
 #endif
