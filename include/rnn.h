@@ -42,8 +42,11 @@ const char *rnn_build_info(void);
  * it loaded. Every OpenBLAS caller in the process gets them (other last bits in its products).
  * Does nothing when OPENBLAS_CORETYPE is set, when OpenBLAS knows the CPU, with another BLAS, or
  * while threads other than the caller and OpenBLAS's own idle workers exist (a product running
- * meanwhile would see OpenBLAS without kernels): call it first in main. Returns 1 when it
- * switched, else 0. The rnn tool calls it; rnn_build_info() names the core in use. */
+ * meanwhile would see OpenBLAS without kernels): call it first in main. librnn loads OpenBLAS
+ * itself at its first large product (it is not linked: a process that never needs it does not
+ * carry it); this call loads it now where that has not happened yet. Returns 1 when it switched,
+ * else 0. The rnn tool makes the same switch when librnn loads OpenBLAS; rnn_build_info() names
+ * the core in use. */
 int rnn_blas_upgrade_kernels(void);
 
 /* ------------------------------------------------------------------ status and errors */

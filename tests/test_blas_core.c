@@ -23,8 +23,11 @@
 #endif
 
 #if defined(RNN_USE_CBLAS) && defined(OPENBLAS_VERSION)
-extern void gotoblas_dynamic_init(void) __attribute__((weak));
-static int openblas_dynamic(void) { return gotoblas_dynamic_init != NULL; }
+/* The OpenBLAS librnn loaded (src/kernels/blas_core.c) picks its kernels at run time. */
+static int openblas_dynamic(void) {
+    const rnn_openblas *ob = rnn__openblas();
+    return ob && ob->dynamic_init != NULL;
+}
 #else
 static int openblas_dynamic(void) { return 0; }
 #endif
