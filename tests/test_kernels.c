@@ -157,6 +157,39 @@ static void test_gemm_fast_avx512(void) {
     }
 }
 
+/* Weight-gradient products of few rows, A^T B with A stored (K x M) and M <= 12 (a layer's
+ * x^T dZ over all steps for a few input features, B2's and B6's first layers): by size
+ * (RNN_GEMM_AUTO) they take the library's AVX-512 tiles, one row tile reading both operands in
+ * place, where the CPU has AVX-512F (gemm.c, OWN_TN_ROWS), so they give RNN_GEMM_OWN's bits,
+ * which the plain loops bound; with more rows, or without AVX-512, the BLAS's. */
+static void test_gemm_tn_few_rows(void) {
+    rnn_rng r;
+    rnn__rng_seed(&r, 18);
+    const int sizes[][3] = {{8, 256, 1600}, {12, 100, 1000}, {5, 37, 3001}, {1, 300, 2000},
+                            {11, 47, 777}};
+    for (size_t c = 0; c < sizeof sizes / sizeof sizes[0]; c++) {
+        const int M = sizes[c][0], N = sizes[c][1], K = sizes[c][2], lda = M + 3, ldb = N + 1;
+        float *A = malloc(sizeof(float) * K * lda), *B = malloc(sizeof(float) * K * ldb);
+        float *C1 = malloc(sizeof(float) * M * N), *C2 = malloc(sizeof(float) * M * N);
+        float *C3 = malloc(sizeof(float) * M * N);
+        for (int i = 0; i < K * lda; i++) A[i] = (float)rnn__rng_uniform(&r) - 0.5f;
+        for (int i = 0; i < K * ldb; i++) B[i] = (float)rnn__rng_uniform(&r) - 0.5f;
+        for (int i = 0; i < M * N; i++) C1[i] = C2[i] = C3[i] = (float)rnn__rng_uniform(&r);
+        rnn__product(M, N, K, A, lda, B, ldb, C1, N, RNN_GEMM(.trans_a = 1, .beta = 1.0f));
+        rnn__product(M, N, K, A, lda, B, ldb, C2, N,
+                     RNN_GEMM(.trans_a = 1, .beta = 1.0f, .kernel = RNN_GEMM_OWN));
+        rnn__product(M, N, K, A, lda, B, ldb, C3, N,
+                     RNN_GEMM(.trans_a = 1, .beta = 1.0f, .kernel = RNN_GEMM_LOOPS));
+        double worst = 0.0;
+        for (int i = 0; i < M * N; i++) worst = fmax(worst, fabs((double)C2[i] - C3[i]));
+        CHECK(worst < 1e-3, "A^T B %dx%dx%d: own tiles and loops differ by %g", M, N, K, worst);
+        if (rnn__panels_avx512_available())
+            CHECK(memcmp(C1, C2, sizeof(float) * M * N) == 0,
+                  "A^T B %dx%dx%d by size: not the AVX-512 tiles' bits", M, N, K);
+        free(A); free(B); free(C1); free(C2); free(C3);
+    }
+}
+
 /* Products against packed panels (kernels/gemm_packed.c): for K <= RNN_PANEL_KC the same bits
  * as the unpacked AVX2 tiles (RNN_GEMM_OWN, with and without a bias row) on every column range a thread
  * can get (lo a multiple of 8, any hi), row counts around the 6-row tiles and their blocks,
@@ -696,6 +729,7 @@ int main(void) {
     test_gemm();
     test_gemm_fast();
     test_gemm_fast_avx512();
+    test_gemm_tn_few_rows();
     test_gemm_panels();
     test_gemm_panels_isas();
     test_vmath_accuracy();

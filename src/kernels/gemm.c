@@ -24,12 +24,16 @@
  * BLAS packs both operands on every call): one row, threads or not; up to OWN_GEMM_ROWS rows
  * and OWN_GEMM_MACS multiply-adds with a single-threaded BLAS, where both reach the same rate;
  * with several BLAS threads only products of at most OWN_GEMM_FEW_ROWS rows, since the BLAS's
- * threads pull ahead on the others. Larger products (B4's per-step product, the input
- * projections, the weight gradients over all steps) go to the BLAS. bench/README.md ("Own
- * kernel for small products") has the measurements. */
+ * threads pull ahead on the others. A^T B products of at most OWN_TN_ROWS rows (the weight
+ * gradient x^T dZ over all steps of a layer with a few input features) where the CPU has
+ * AVX-512: one row tile of gemm_avx512.c streams B once, while the BLAS spent more on packing
+ * the two operands than on the arithmetic. Larger products (B4's per-step product, the input
+ * projections, the other weight gradients over all steps) go to the BLAS. bench/README.md ("Own
+ * kernel for small products", "Training's products over all steps") has the measurements. */
 #define OWN_GEMM_MACS (1 << 22)
 
 #define OWN_GEMM_ROWS 64
+#define OWN_TN_ROWS 12
 #define OWN_GEMM_FEW_ROWS 8
 
 void rnn__gemm_loops(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
@@ -148,8 +152,10 @@ static void blas_or_own(int trans_a, int trans_b, int M, int N, int K, float alp
     /* small products first: they never load OpenBLAS (blas_core.c) */
     const double macs = (double)M * N * K;
     const int own = macs <= SMALL_GEMM_FLOPS ||
-                    (!trans_a && macs <= OWN_GEMM_MACS &&
-                     (M <= OWN_GEMM_FEW_ROWS || (M <= OWN_GEMM_ROWS && blas_threads() == 1)));
+                    (macs <= OWN_GEMM_MACS &&
+                     ((!trans_a && (M <= OWN_GEMM_FEW_ROWS ||
+                                    (M <= OWN_GEMM_ROWS && blas_threads() == 1))) ||
+                      (trans_a && !trans_b && M <= OWN_TN_ROWS && rnn__gemm_panels_avx512())));
     const rnn_openblas *ob = own ? NULL : rnn__openblas();
     if (ob && blas_may_allocate()) {
         ob->sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
