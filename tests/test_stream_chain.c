@@ -4,7 +4,8 @@
  * of a stack of LSTMs (a chain broken by a GRU and by a layer too small for the team) on 1, 2
  * and 3 threads, the same bits on each and close to rnn_predict of the same weights on the
  * whole sequence; and steps run while the team is busy (alone, on packs cut for two threads),
- * which must give the same bits; and rnn_reset_states between runs of steps. */
+ * which must give the same bits; and rnn_reset_states between runs of steps; and the fast
+ * path of steps after the first (rnn__model_stream_again), which must notice what changed. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 #include "kernels/gemm.h"
 #include "kernels/qmatvec.h"
 #include "kernels/team.h"
+#include "model.h"
 #include "rnn.h"
 
 static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
@@ -183,11 +185,64 @@ static void reset_mid_stream(void) {
     }
 }
 
+/* rnn_predict_step's later steps run the chain the first step recorded (rnn__model_stream_again)
+ * and must see what changed in between: an rnn_predict (which plans and begins the chain's
+ * layers for another mode), new weights, another precision, another thread count. Each run of
+ * steps after such a change must give the bits of a model that never streamed before it. */
+static void fast_path_notices(void) {
+    enum { B = 1 };
+    static float x[B * T * F], y[B * T * OUT], y2[B * T * OUT], yo[B * T * OUT];
+    static float yb[B * T * OUT], y1[B * T * OUT];
+    for (int i = 0; i < B * T * F; i++) x[i] = urand();
+    rnn_context *ctx = rnn_context_new(2);
+    rnn_model *m = make(B, 1, ctx);
+    stream(m, B, x, y);
+    CHECK(m->stream.fast_steps >= T - 1, "the fast path took %lu of %d steps",
+          m->stream.fast_steps, T);
+    /* a whole-sequence predict in between, then steps from a reset state */
+    rnn_tensor out;
+    CHECK(rnn_predict(m, rnn_data_x(rnn_tensor3(x, B, 1, F)), B, &out, 1) == RNN_OK, "%s",
+          rnn_last_error());
+    rnn_tensor_free(&out);
+    stream(m, B, x, y2);
+    CHECK(memcmp(y, y2, sizeof y) == 0, "steps after rnn_predict differ from the first run");
+    /* other weights (drawn from another seed before o's first step) */
+    rnn_model *o = make(B, 1, ctx);
+    CHECK(rnn_set_seed(o, 99) == RNN_OK, "%s", rnn_last_error());
+    stream(o, B, x, yo);
+    CHECK(rnn_copy_weights(m, o) == RNN_OK, "%s", rnn_last_error());
+    stream(m, B, x, y2);
+    CHECK(memcmp(yo, y2, sizeof y) == 0, "steps after rnn_copy_weights differ from the source's");
+    CHECK(memcmp(yo, y, sizeof y) != 0, "other weights gave the same outputs");
+    /* bf16 from the first step on o, switched to on m after float32 steps; then back */
+    CHECK(rnn_set_precision(o, RNN_BF16) == RNN_OK, "%s", rnn_last_error());
+    stream(o, B, x, yb);
+    CHECK(rnn_set_precision(m, RNN_BF16) == RNN_OK, "%s", rnn_last_error());
+    stream(m, B, x, y2);
+    CHECK(memcmp(yb, y2, sizeof y) == 0, "steps after rnn_set_precision differ");
+    CHECK(memcmp(yb, yo, sizeof y) != 0, "bf16 gave the float32 bits");
+    CHECK(rnn_set_precision(m, RNN_F32) == RNN_OK, "%s", rnn_last_error());
+    stream(m, B, x, y2);
+    CHECK(memcmp(yo, y2, sizeof y) == 0, "steps back in float32 differ");
+    /* one thread, then three: the same bits as two (chain_bits) */
+    for (int n = 1; n <= 3; n += 2) {
+        CHECK(rnn_context_set_threads(ctx, n) == RNN_OK, "%s", rnn_last_error());
+        stream(m, B, x, y1);
+        CHECK(memcmp(yo, y1, sizeof y) == 0, "steps on %d threads after 2 differ", n);
+    }
+    CHECK(m->stream.fast_steps >= 6 * (T - 1), "the fast path took %lu steps",
+          m->stream.fast_steps);
+    rnn_model_free(o);
+    rnn_model_free(m);
+    rnn_context_free(ctx);
+}
+
 int main(void) {
     kernel_bits();
     reset_mid_stream();
     chain_bits(1);
     chain_bits(3);
     busy_team();
+    fast_path_notices();
     return check_report("test_stream_chain");
 }

@@ -261,6 +261,7 @@ rnn_status rnn__recurrent_plan(rnn_layer *layer, int64_t batch, int64_t steps) {
         B > INT32_MAX || T > INT32_MAX || TB > INT32_MAX)
         return rnn__fail(RNN_ERR_MEMORY, "layer \"%s\": a batch of %lld x %lld steps is too large",
                          layer->name, (long long)B, (long long)T);
+    r->stamp++;
     rnn_workspace *ws = &layer->ws;
     rnn__ws_begin(ws);
     rnn__ws_want(ws, &r->xt, TBF);
@@ -467,6 +468,7 @@ static rnn_status forward_begin(rnn_layer *layer, const rnn_tensor *const *input
     const rnn_tensor *x = chained ? NULL : inputs[0];
     const rnn_run_mode mode = ctx->mode;
     const int B = r->B, T = r->T, F = (int)r->F, H = (int)r->H, GH = r->cell->gates * H;
+    r->stamp++;
 
     /* Dropout masks, drawn once per call (per batch) and shared by all steps. */
     const int in_drop = mode == RNN_MODE_TRAIN && r->opt.dropout > 0.0f;
@@ -607,6 +609,21 @@ rnn_status rnn__recurrent_stream_begin(rnn_layer *layer, const rnn_tensor *const
 int rnn__recurrent_stream_chainable(const rnn_layer *layer) {
     const rnn_recurrent *r = layer->impl;
     return r->plan.stream_pack && !r->mask && !r->has_initial_state && r->cell->stream_step;
+}
+
+unsigned long rnn__recurrent_stream_stamp(const rnn_layer *layer) {
+    const rnn_recurrent *r = layer->impl;
+    return rnn__recurrent_stream_chainable(layer) && r->plan.state_in_place && !r->keep_gates &&
+                   !r->keep_copies
+               ? r->stamp
+               : 0;
+}
+
+rnn_status rnn__recurrent_stream_again(rnn_layer *layer, const float *x) {
+    rnn_recurrent *r = layer->impl;
+    /* forward_begin's copy of x into xt for T = 1 without dropout (streaming): B x F in order */
+    if (x) memcpy(r->xt, x, sizeof(float) * (size_t)r->B * (size_t)r->F);
+    return rnn__copies_prepare_stream(r);
 }
 
 void rnn__recurrent_stream_finish(rnn_layer *layer, const rnn_run_ctx *ctx) {
