@@ -4,6 +4,7 @@
 
 #include "context.h"
 #include "kernels/team.h"
+#include "layers/dense.h"
 #include "layers/recurrent.h"
 #include "model.h"
 
@@ -71,6 +72,18 @@ static void record_chain(rnn_model *m, int i, rnn_layer *const *chain, int n) {
     p->found = 1;
 }
 
+/* The Dense at layers[next] when it takes the chain's last layer's output 0 alone and its
+ * product can begin in the chain's job (layers/dense.h); else NULL. A Dense not planned for one
+ * row yet (the first step) is not; one planned anew before its forward call goes on from
+ * scratch (dense_plan drops the pending piece). */
+static rnn_layer *dense_after(const rnn_model *m, int next, const rnn_layer *last) {
+    if (next >= m->n_layers) return NULL;
+    rnn_layer *D = m->layers[next];
+    const rnn_symbol *s = D->n_inputs == 1 ? D->inputs_sym[0] : NULL;
+    return s && s->producer == last && s->index == 0 && rnn__dense_stream_splittable(D) ? D
+                                                                                     : NULL;
+}
+
 /* Streaming: layer i (recurrent, planned, masks set) and the recurrent layers after it that
  * each take the previous one's output 0 alone, as one team job per step where they can
  * (rnn__recurrent_stream_run). Sets *ran to the number of layers done. */
@@ -102,7 +115,7 @@ static rnn_status stream_chain(rnn_model *m, int i, const rnn_tensor *const *in,
         return RNN_OK;
     }
     record_chain(m, i, chain, n);
-    rnn__recurrent_stream_run(chain, n, ctx);
+    rnn__recurrent_stream_run(chain, n, dense_after(m, i + n, chain[n - 1]), ctx);
     *ran = n;
     return RNN_OK;
 }
@@ -177,7 +190,8 @@ int rnn__model_stream_again(rnn_model *m, const float *x, const rnn_run_ctx *ctx
     for (int k = 0; k < p->n && !st; k++)
         st = rnn__recurrent_stream_again(p->chain[k], k == 0 ? x : NULL);
     if (!st) {
-        rnn__recurrent_stream_run(p->chain, p->n, ctx);
+        rnn__recurrent_stream_run(p->chain, p->n, dense_after(m, p->head + p->n, p->chain[p->n - 1]),
+                                  ctx);
         p->fast_steps++;
         st = forward_layers(m, p->head + p->n, ctx);
     } else {

@@ -7,6 +7,7 @@
 #include "kernels/gemm.h"
 #include "kernels/gemm_packed.h"
 #include "kernels/team.h"
+#include "layers/dense.h"
 #include "model.h"
 
 /* Below this many multiply-adds per step (B x H x G H) the team's barrier costs more than
@@ -635,6 +636,7 @@ void rnn__recurrent_stream_finish(rnn_layer *layer, const rnn_run_ctx *ctx) {
 typedef struct {
     rnn_recurrent *r[RNN_STREAM_CHAIN_MAX];
     int n;
+    rnn_layer *dense; /* the Dense after the chain that thread 0 begins (layers/dense.h) */
 } stream_chain_job;
 
 /* Every thread runs its units of each layer in turn. The next layer needs all of the previous
@@ -657,15 +659,25 @@ static void stream_chain_run(void *arg, int tid, int n) {
         r->cell->stream_step(r, r->B, tid, n, x, ready);
         if (l + 1 < job->n) ready = rnn__team_signal();
     }
+    if (tid == 0 && job->dense) {
+        /* thread 0's units of the last layer's h_t are done (on the general loop, after its
+         * barrier, all of them): the Dense's sums over them while the others finish theirs */
+        const rnn_recurrent *last = job->r[job->n - 1];
+        int lo, hi;
+        rnn__team_units((int)last->H, 0, n, &lo, &hi);
+        if (hi > lo) rnn__dense_stream_prefix(job->dense, rnn__stream_h_new(last), hi);
+    }
 }
 
 /* The job, per calling thread: the team's workers read it at every step, and rewriting it
  * with the same layers would take its line from them each time (written only when it changes). */
 static _Thread_local stream_chain_job tls_chain;
 
-void rnn__recurrent_stream_run(rnn_layer *const *layers, int n, const rnn_run_ctx *ctx) {
+void rnn__recurrent_stream_run(rnn_layer *const *layers, int n, rnn_layer *dense,
+                               const rnn_run_ctx *ctx) {
     stream_chain_job *job = &tls_chain;
     if (job->n != n) job->n = n;
+    if (job->dense != dense) job->dense = dense;
     for (int l = 0; l < n; l++)
         if (job->r[l] != layers[l]->impl) job->r[l] = layers[l]->impl;
     const int threads = rnn__team_run(stream_chain_run, job);

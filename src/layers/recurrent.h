@@ -365,7 +365,10 @@ int rnn__recurrent_stream_chainable(const rnn_layer *layer);
  * xt (x NULL for a chained layer) and the pack checked against the weights' versions. */
 unsigned long rnn__recurrent_stream_stamp(const rnn_layer *layer);
 rnn_status rnn__recurrent_stream_again(rnn_layer *layer, const float *x);
-void rnn__recurrent_stream_run(rnn_layer *const *layers, int n, const rnn_run_ctx *ctx);
+/* dense: NULL, or the Dense that takes the last layer's output 0 and that
+ * rnn__dense_stream_splittable accepts (its product begins in the job: layers/dense.h). */
+void rnn__recurrent_stream_run(rnn_layer *const *layers, int n, rnn_layer *dense,
+                               const rnn_run_ctx *ctx);
 /* A begun layer that is not chainable (or a chain's head alone): its steps and the end of its
  * call, as rnn__recurrent_forward. */
 void rnn__recurrent_stream_finish(rnn_layer *layer, const rnn_run_ctx *ctx);
