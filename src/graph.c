@@ -4,6 +4,7 @@
 
 #include "context.h"
 #include "kernels/team.h"
+#include "layers/dense.h"
 #include "layers/recurrent.h"
 #include "model.h"
 
@@ -50,6 +51,39 @@ static rnn_status plan_layer(rnn_model *m, rnn_layer *L, int64_t B, int64_t T) {
     return RNN_OK;
 }
 
+_Static_assert(RNN_STREAM_PLAN_MAX >= RNN_STREAM_CHAIN_MAX, "a chain fits rnn_stream_plan");
+
+/* The chain of a full streaming step, for rnn_predict_step's fast path: only a chain right
+ * after the model's inputs (nothing before it computes, so nothing before it is skipped) whose
+ * head reads the input unmasked, and whose layers can each run again (their stamps). */
+static void record_chain(rnn_model *m, int i, rnn_layer *const *chain, int n) {
+    rnn_stream_plan *p = &m->stream;
+    for (int k = 0; k < i; k++)
+        if (!rnn__is_input_layer(m->layers[k])) return;
+    if (chain[0]->n_inputs != 1 || chain[0]->mask_in) return;
+    for (int k = 0; k < n; k++) {
+        p->chain[k] = chain[k];
+        if (!(p->stamps[k] = rnn__recurrent_stream_stamp(chain[k]))) return;
+    }
+    p->head = i;
+    p->n = n;
+    p->threads = rnn__team_size();
+    p->n_layers = m->n_layers;
+    p->found = 1;
+}
+
+/* The Dense at layers[next] when it takes the chain's last layer's output 0 alone and its
+ * product can begin in the chain's job (layers/dense.h); else NULL. A Dense not planned for one
+ * row yet (the first step) is not; one planned anew before its forward call goes on from
+ * scratch (dense_plan drops the pending piece). */
+static rnn_layer *dense_after(const rnn_model *m, int next, const rnn_layer *last) {
+    if (next >= m->n_layers) return NULL;
+    rnn_layer *D = m->layers[next];
+    const rnn_symbol *s = D->n_inputs == 1 ? D->inputs_sym[0] : NULL;
+    return s && s->producer == last && s->index == 0 && rnn__dense_stream_splittable(D) ? D
+                                                                                     : NULL;
+}
+
 /* Streaming: layer i (recurrent, planned, masks set) and the recurrent layers after it that
  * each take the previous one's output 0 alone, as one team job per step where they can
  * (rnn__recurrent_stream_run). Sets *ran to the number of layers done. */
@@ -80,19 +114,16 @@ static rnn_status stream_chain(rnn_model *m, int i, const rnn_tensor *const *in,
         rnn__recurrent_stream_finish(L, ctx);
         return RNN_OK;
     }
-    rnn__recurrent_stream_run(chain, n, ctx);
+    record_chain(m, i, chain, n);
+    rnn__recurrent_stream_run(chain, n, dense_after(m, i + n, chain[n - 1]), ctx);
     *ran = n;
     return RNN_OK;
 }
 
-static rnn_status forward_graph(rnn_model *m, const rnn_tensor *x, const rnn_run_ctx *ctx) {
-    rnn_status st = rnn__model_build(m);
-    if (st) return st;
-    for (int k = 0; k < m->n_inputs; k++) {
-        const rnn_tensor *xs[1] = {&x[k]};
-        m->inputs[k]->ops->forward(m->inputs[k], xs, ctx);
-    }
-    for (int i = 0; i < m->n_layers; i++) {
+/* Layers from..n_layers-1 of a forward pass. */
+static rnn_status forward_layers(rnn_model *m, int from, const rnn_run_ctx *ctx) {
+    rnn_status st;
+    for (int i = from; i < m->n_layers; i++) {
         rnn_layer *L = m->layers[i];
         if (rnn__is_input_layer(L)) continue;
         const rnn_tensor *in[RNN_LAYER_MAX_INPUTS];
@@ -113,6 +144,61 @@ static rnn_status forward_graph(rnn_model *m, const rnn_tensor *x, const rnn_run
     }
     if ((st = plan_shared(m))) return rnn__model_fail(m, st);
     return RNN_OK;
+}
+
+static void forward_inputs(rnn_model *m, const rnn_tensor *x, const rnn_run_ctx *ctx) {
+    for (int k = 0; k < m->n_inputs; k++) {
+        const rnn_tensor *xs[1] = {&x[k]};
+        m->inputs[k]->ops->forward(m->inputs[k], xs, ctx);
+    }
+}
+
+static rnn_status forward_graph(rnn_model *m, const rnn_tensor *x, const rnn_run_ctx *ctx) {
+    rnn_status st = rnn__model_build(m);
+    if (st) return st;
+    forward_inputs(m, x, ctx);
+    return forward_layers(m, 0, ctx);
+}
+
+/* The recorded chain (record_chain) holds when the model and the team are as then and no
+ * other call planned or began its layers since (their stamps). */
+static int chain_holds(const rnn_model *m) {
+    const rnn_stream_plan *p = &m->stream;
+    if (!p->valid || !m->built || p->n_layers != m->n_layers || p->precision != m->precision ||
+        p->threads != rnn__team_size())
+        return 0;
+    for (int k = 0; k < p->n; k++)
+        if (m->layers[p->head + k] != p->chain[k] ||
+            rnn__recurrent_stream_stamp(p->chain[k]) != p->stamps[k])
+            return 0;
+    return 1;
+}
+
+int rnn__model_stream_again(rnn_model *m, const float *x, const rnn_run_ctx *ctx) {
+    rnn_stream_plan *p = &m->stream;
+    rnn__team *previous = rnn__team_enter(rnn__context_team(m->context));
+    if (!chain_holds(m)) {
+        rnn__team_leave(previous);
+        p->valid = 0;
+        return -1;
+    }
+    /* the input layers' outputs, views of x as rnn_predict_step's full step makes them */
+    rnn_tensor xt = p->ids ? rnn_tensor2((float *)x, p->batch, 1)
+                           : rnn_tensor3((float *)x, p->batch, 1, p->features);
+    forward_inputs(m, &xt, ctx);
+    rnn_status st = RNN_OK;
+    for (int k = 0; k < p->n && !st; k++)
+        st = rnn__recurrent_stream_again(p->chain[k], k == 0 ? x : NULL);
+    if (!st) {
+        rnn__recurrent_stream_run(p->chain, p->n, dense_after(m, p->head + p->n, p->chain[p->n - 1]),
+                                  ctx);
+        p->fast_steps++;
+        st = forward_layers(m, p->head + p->n, ctx);
+    } else {
+        st = rnn__model_fail(m, st);
+    }
+    rnn__team_leave(previous);
+    return (int)st;
 }
 
 /* Adds the gradient src (n values) for symbol s: the first contribution is used in place. */

@@ -65,6 +65,23 @@ typedef struct {
     int n;
 } rnn_kind_counts;
 
+/* The streaming chain a full rnn_predict_step set up (graph.c records it, predict.c uses it).
+ * Valid while the model is built as then, its precision and its team's size are the same, and
+ * no other call planned or began any of the chain's layers (rnn__recurrent_stream_stamp). */
+#define RNN_STREAM_PLAN_MAX 16
+typedef struct {
+    int valid;     /* set after a full step that recorded a chain (found) succeeded */
+    int found;     /* the full step's graph walk recorded a chain */
+    int head, n;   /* layers[head .. head + n): the chain; every layer before it an input */
+    rnn_layer *chain[RNN_STREAM_PLAN_MAX];
+    unsigned long stamps[RNN_STREAM_PLAN_MAX];
+    int threads, n_layers;
+    rnn_precision precision;
+    int64_t batch, features;
+    int ids;
+    unsigned long fast_steps; /* steps that took the fast path (tests) */
+} rnn_stream_plan;
+
 struct rnn_model {
     char name[RNN_NAME_MAX];
     char error[RNN_ERROR_MAX];
@@ -123,6 +140,11 @@ struct rnn_model {
     /* One batch: inputs, targets and loss gradients, per model input/output. */
     rnn_workspace ws;
     float *batch_x[RNN_MODEL_MAX_IO], *batch_y[RNN_MODEL_MAX_IO], *dloss[RNN_MODEL_MAX_IO];
+
+    /* rnn_predict_step's fast path (rnn__model_stream_again): what the last full step found -
+     * the chain of recurrent layers right after the input, which the next steps run again
+     * without planning it anew while nothing it depends on changed. */
+    rnn_stream_plan stream;
 };
 
 /* Records the thread's last message on the model and returns status. */
@@ -135,6 +157,10 @@ rnn_status rnn__model_build_weights(rnn_model *m, int init);
 /* Runs the graph on x[0..n_inputs) (shapes checked by the caller). Outputs are then
  * m->outputs[k]->producer->y[m->outputs[k]->index]. */
 rnn_status rnn__model_forward(rnn_model *m, const rnn_tensor *x, const rnn_run_ctx *ctx);
+/* A streaming step of x (m->stream.batch x features) on the chain m->stream recorded: the
+ * same operations as rnn__model_forward in RNN_MODE_STREAM. -1 (nothing done) when the record
+ * no longer holds: the caller then takes the full step. */
+int rnn__model_stream_again(rnn_model *m, const float *x, const rnn_run_ctx *ctx);
 const rnn_tensor *rnn__model_output(const rnn_model *m, int k);
 /* The time-step mask of output k after a forward (NULL if none). */
 const uint8_t *rnn__model_output_mask(const rnn_model *m, int k);

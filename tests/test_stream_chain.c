@@ -4,7 +4,10 @@
  * of a stack of LSTMs (a chain broken by a GRU and by a layer too small for the team) on 1, 2
  * and 3 threads, the same bits on each and close to rnn_predict of the same weights on the
  * whole sequence; and steps run while the team is busy (alone, on packs cut for two threads),
- * which must give the same bits; and rnn_reset_states between runs of steps. */
+ * which must give the same bits; and rnn_reset_states between runs of steps; and the fast
+ * path of steps after the first (rnn__model_stream_again), which must notice what changed; and
+ * the Dense after a chain begun inside the chain's job (layers/dense.h), which must give the
+ * bits of the same Dense run on its own. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -15,6 +18,8 @@
 #include "kernels/gemm.h"
 #include "kernels/qmatvec.h"
 #include "kernels/team.h"
+#include "layers/dense.h"
+#include "model.h"
 #include "rnn.h"
 
 static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
@@ -183,11 +188,131 @@ static void reset_mid_stream(void) {
     }
 }
 
+/* rnn_predict_step's later steps run the chain the first step recorded (rnn__model_stream_again)
+ * and must see what changed in between: an rnn_predict (which plans and begins the chain's
+ * layers for another mode), new weights, another precision, another thread count. Each run of
+ * steps after such a change must give the bits of a model that never streamed before it. */
+static void fast_path_notices(void) {
+    enum { B = 1 };
+    static float x[B * T * F], y[B * T * OUT], y2[B * T * OUT], yo[B * T * OUT];
+    static float yb[B * T * OUT], y1[B * T * OUT];
+    for (int i = 0; i < B * T * F; i++) x[i] = urand();
+    rnn_context *ctx = rnn_context_new(2);
+    rnn_model *m = make(B, 1, ctx);
+    stream(m, B, x, y);
+    CHECK(m->stream.fast_steps >= T - 1, "the fast path took %lu of %d steps",
+          m->stream.fast_steps, T);
+    /* a whole-sequence predict in between, then steps from a reset state */
+    rnn_tensor out;
+    CHECK(rnn_predict(m, rnn_data_x(rnn_tensor3(x, B, 1, F)), B, &out, 1) == RNN_OK, "%s",
+          rnn_last_error());
+    rnn_tensor_free(&out);
+    stream(m, B, x, y2);
+    CHECK(memcmp(y, y2, sizeof y) == 0, "steps after rnn_predict differ from the first run");
+    /* other weights (drawn from another seed before o's first step) */
+    rnn_model *o = make(B, 1, ctx);
+    CHECK(rnn_set_seed(o, 99) == RNN_OK, "%s", rnn_last_error());
+    stream(o, B, x, yo);
+    CHECK(rnn_copy_weights(m, o) == RNN_OK, "%s", rnn_last_error());
+    stream(m, B, x, y2);
+    CHECK(memcmp(yo, y2, sizeof y) == 0, "steps after rnn_copy_weights differ from the source's");
+    CHECK(memcmp(yo, y, sizeof y) != 0, "other weights gave the same outputs");
+    /* bf16 from the first step on o, switched to on m after float32 steps; then back */
+    CHECK(rnn_set_precision(o, RNN_BF16) == RNN_OK, "%s", rnn_last_error());
+    stream(o, B, x, yb);
+    CHECK(rnn_set_precision(m, RNN_BF16) == RNN_OK, "%s", rnn_last_error());
+    stream(m, B, x, y2);
+    CHECK(memcmp(yb, y2, sizeof y) == 0, "steps after rnn_set_precision differ");
+    CHECK(memcmp(yb, yo, sizeof y) != 0, "bf16 gave the float32 bits");
+    CHECK(rnn_set_precision(m, RNN_F32) == RNN_OK, "%s", rnn_last_error());
+    stream(m, B, x, y2);
+    CHECK(memcmp(yo, y2, sizeof y) == 0, "steps back in float32 differ");
+    /* one thread, then three: the same bits as two (chain_bits) */
+    for (int n = 1; n <= 3; n += 2) {
+        CHECK(rnn_context_set_threads(ctx, n) == RNN_OK, "%s", rnn_last_error());
+        stream(m, B, x, y1);
+        CHECK(memcmp(yo, y1, sizeof y) == 0, "steps on %d threads after 2 differ", n);
+    }
+    CHECK(m->stream.fast_steps >= 6 * (T - 1), "the fast path took %lu steps",
+          m->stream.fast_steps);
+    rnn_model_free(o);
+    rnn_model_free(m);
+    rnn_context_free(ctx);
+}
+
+/* Input -> LSTM(48) -> LSTM(56) [-> Activation(linear)] -> Dense(units): with the Activation in
+ * between, the Dense runs on its own after the chain; without it, thread 0 begins its product
+ * in the chain's job (rnn__dense_stream_prefix) and the forward call goes on from there. */
+static rnn_model *make_head_chain(int units, int between, rnn_context *ctx) {
+    rnn_model *m = rnn_sequential(NULL);
+    rnn_status st = !m || rnn_set_seed(m, 31) || rnn_batch_input(m, 1, 1, F);
+    for (int k = 0; k < 2 && !st; k++) {
+        rnn_recurrent_options o = rnn_lstm_defaults(k ? 56 : 48);
+        o.return_sequences = 1;
+        o.stateful = 1;
+        st = rnn_add(m, rnn_lstm(&o));
+    }
+    if (!st && between) st = rnn_add(m, rnn_activation_layer(RNN_LINEAR));
+    rnn_dense_options d = rnn_dense_defaults(units);
+    d.activation = RNN_TANH;
+    if (!st) st = rnn_add(m, rnn_dense(&d));
+    if (!st) st = rnn_model_set_context(m, ctx);
+    if (st) {
+        fprintf(stderr, "model: %s\n", rnn_last_error());
+        exit(1);
+    }
+    return m;
+}
+
+static void dense_begun_in_job(void) {
+    enum { STEPS = 7, UNITS_MAX = 20 };
+    const int units[] = {1, 3, 8, 20};
+    float x[STEPS * F], y[STEPS * UNITS_MAX], yr[STEPS * UNITS_MAX];
+    for (int i = 0; i < STEPS * F; i++) x[i] = urand();
+    /* the make() model: Dense(3) after a chain of one, LSTM(64), not at the head */
+    for (int n = 1; n <= 3; n++) {
+        rnn_context *ctx = rnn_context_new(n);
+        rnn_model *m = make(1, 1, ctx);
+        static float xs[T * F], ys[T * OUT];
+        for (int i = 0; i < T * F; i++) xs[i] = urand();
+        stream(m, 1, xs, ys);
+        CHECK(rnn__dense_stream_resumed(m->layers[m->n_layers - 1]) >= T - 1,
+              "%d threads: the Dense after LSTM(64) went on from the job %lu times", n,
+              rnn__dense_stream_resumed(m->layers[m->n_layers - 1]));
+        rnn_model_free(m);
+        rnn_context_free(ctx);
+    }
+    for (int u = 0; u < 4; u++)
+        for (int n = 1; n <= 3; n++) {
+            rnn_context *ctx = rnn_context_new(n);
+            rnn_model *a = make_head_chain(units[u], 0, ctx), *b = make_head_chain(units[u], 1, ctx);
+            CHECK(rnn_copy_weights(b, a) == RNN_OK, "%s", rnn_last_error());
+            for (int t = 0; t < STEPS; t++) {
+                CHECK(rnn_predict_step(a, x + t * F, y + t * units[u]) == RNN_OK, "%s",
+                      rnn_last_error());
+                CHECK(rnn_predict_step(b, x + t * F, yr + t * units[u]) == RNN_OK, "%s",
+                      rnn_last_error());
+            }
+            CHECK(memcmp(y, yr, sizeof(float) * (size_t)STEPS * units[u]) == 0,
+                  "Dense(%d), %d threads: begun in the job, other bits than on its own",
+                  units[u], n);
+            const rnn_layer *da = a->layers[a->n_layers - 1], *db = b->layers[b->n_layers - 1];
+            CHECK(rnn__dense_stream_resumed(da) >= STEPS - 1 && rnn__dense_stream_resumed(db) == 0,
+                  "Dense(%d), %d threads: went on from the job %lu and %lu times", units[u], n,
+                  rnn__dense_stream_resumed(da), rnn__dense_stream_resumed(db));
+            rnn_model_free(a);
+            rnn_model_free(b);
+            rnn_context_free(ctx);
+        }
+}
+
 int main(void) {
     kernel_bits();
     reset_mid_stream();
     chain_bits(1);
     chain_bits(3);
     busy_team();
+    fast_path_notices();
+    dense_begun_in_job();
     return check_report("test_stream_chain");
 }

@@ -7,6 +7,7 @@
 #include "kernels/activations.h"
 #include "kernels/gemm.h"
 #include "kernels/qgemm.h"
+#include "layers/dense.h"
 #include "layers/layer.h"
 #include "layers/layer_options.h"
 
@@ -16,6 +17,12 @@ typedef struct {
     int64_t rows; /* batch * steps of the planned call */
     float *y, *dz;
     rnn_qweights qw; /* the kernel's reduced-precision copy (rnn_predict, rnn_set_precision) */
+    /* rnn__dense_stream_prefix: the input its piece read (NULL: none pending), the output it
+     * wrote to, the end of that piece, and how many forward calls went on from one */
+    const float *stream_x;
+    const float *stream_y;
+    int stream_k1;
+    unsigned long stream_resumed;
 } dense_impl;
 
 static rnn_status dense_configure(rnn_layer *layer, const rnn_shape *inputs, int n_inputs) {
@@ -67,6 +74,7 @@ static rnn_status dense_plan(rnn_layer *layer, int64_t batch, int64_t steps) {
     rnn__ws_want(ws, &d->y, ny);
     rnn__ws_want(ws, &d->dz, ny);
     rnn__ws_want(ws, &layer->dx[0], nx);
+    d->stream_x = NULL; /* a pending prefix is not resumed in a new plan's buffers */
     if (rnn__ws_commit(ws) != 0)
         return rnn__fail(RNN_ERR_MEMORY, "Dense \"%s\": out of memory", layer->name);
     d->rows = rows;
@@ -86,19 +94,52 @@ static rnn_status dense_forward(rnn_layer *layer, const rnn_tensor *const *in, c
                              "copy of its kernel", layer->name);
         rnn__qgemm(&d->qw, rows, 0, n, x->data, k,
                    d->opt.use_bias ? layer->weights[1].value : NULL, 0, d->y, n, RNN_GEMM_AUTO);
-    } else if (d->opt.use_bias) {
-        const float *b = layer->weights[1].value;
-        for (int i = 0; i < rows; i++) memcpy(d->y + (size_t)i * n, b, sizeof(float) * n);
-    }
-    if (!(ctx->mode == RNN_MODE_PREDICT && ctx->precision != RNN_F32))
+    } else if (ctx->mode == RNN_MODE_STREAM && x->data == d->stream_x && d->y == d->stream_y &&
+               rows == 1) {
+        /* the chain's job ran x[0, k1) (rnn__dense_stream_prefix): the rest of the sums */
+        const int k1 = d->stream_k1;
+        rnn__product(1, n, k - k1, x->data + k1, k, layer->weights[0].value + (size_t)k1 * n, n,
+                     d->y, n, RNN_GEMM(.beta = 1.0f));
+        d->stream_resumed++;
+    } else {
+        if (d->opt.use_bias) {
+            const float *b = layer->weights[1].value;
+            for (int i = 0; i < rows; i++) memcpy(d->y + (size_t)i * n, b, sizeof(float) * n);
+        }
         rnn__product(rows, n, k, x->data, k, layer->weights[0].value, n, d->y, n,
                      RNN_GEMM(.beta = d->opt.use_bias ? 1.0f : 0.0f));
+    }
+    d->stream_x = NULL;
     rnn__activation_forward(d->opt.activation, d->y, rows, n);
     layer->y[0] = *x;
     layer->y[0].data = d->y;
     layer->y[0].shape[x->rank - 1] = n;
     layer->mask_out = layer->mask_in; /* Dense passes the mask on */
     return RNN_OK;
+}
+
+int rnn__dense_stream_splittable(const rnn_layer *layer) {
+    if (!rnn__layer_is_dense(layer)) return 0;
+    const dense_impl *d = layer->impl;
+    /* one row and fewer than 32 columns: rnn__product takes the one-row AVX2 product (or the
+     * loops) for the whole and for each piece alike (gemm.c: product_auto, blas_or_own) */
+    return d->rows == 1 && layer->planned_batch == 1 && layer->ws.block && d->opt.units < 32 &&
+           d->in_features * d->opt.units <= (1 << 20);
+}
+
+void rnn__dense_stream_prefix(rnn_layer *layer, const float *x, int k1) {
+    dense_impl *d = layer->impl;
+    const int n = d->opt.units;
+    if (d->opt.use_bias) memcpy(d->y, layer->weights[1].value, sizeof(float) * n);
+    rnn__product(1, n, k1, x, (int)d->in_features, layer->weights[0].value, n, d->y, n,
+                 RNN_GEMM(.beta = d->opt.use_bias ? 1.0f : 0.0f));
+    d->stream_x = x;
+    d->stream_y = d->y;
+    d->stream_k1 = k1;
+}
+
+unsigned long rnn__dense_stream_resumed(const rnn_layer *layer) {
+    return rnn__layer_is_dense(layer) ? ((const dense_impl *)layer->impl)->stream_resumed : 0;
 }
 
 /* dz = dy act'(y);  dW += x^T dz;  db += sum_rows dz;  dx = dz W^T */
@@ -129,6 +170,9 @@ static void dense_free(void *impl) {
     if (d) rnn__qweights_free(&d->qw);
     free(d);
 }
+
+static const rnn_layer_ops dense_ops;
+int rnn__layer_is_dense(const rnn_layer *layer) { return layer->ops == &dense_ops; }
 
 static const rnn_layer_ops dense_ops = {
     .class_name = "Dense",

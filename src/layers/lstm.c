@@ -106,28 +106,33 @@ static void lstm_stream_packed(rnn_recurrent *r, int B, int lo, int hi, const fl
     stream_gates(r, B, lo, hi, s);
 }
 
-/* lstm_stream_packed from the reduced-precision pack (plan.precision): s = b + x W_q + h U_q
+/* lstm_stream_packed from the reduced-precision pack (plan.precision): s = b + h U_q + x W_q
  * (kernels/qmatvec.h: bf16 widened in registers with float32 sums; int8 as integer products
  * with x and h rounded to integers per row). */
 static void lstm_stream_quant(rnn_recurrent *r, int B, int lo, int hi, const float *x,
                               int n, int signal) {
-    wait_all(n, signal); /* (int8 scales each row of x over runs of its values) */
     const int H = (int)r->H, F = (int)r->F, width = 4 * (hi - lo);
     const unsigned char *p = rnn__copies_qstream_part(r, lo, hi);
     const float *bias = (const float *)p, *sw = bias + width, *su = sw + width;
     const unsigned char *qw = (const unsigned char *)(su + width);
     float *s = r->step + (size_t)B * 4 * lo;
     for (int b = 0; b < B; b++) memcpy(s + (size_t)b * width, bias, sizeof(float) * width);
+    /* h_{t-1} U first: this layer's own state, complete since the last step, so a thread
+     * does it while the others finish their units of x (the previous layer's h_t in a chain),
+     * which the x product needs whole (bf16 adds each column's sum to s once; int8 scales each
+     * row of x over runs of its values). Then x W: s = (b + h U) + x W on every thread count. */
     if (r->plan.precision == RNN_BF16) {
         const uint16_t *w = (const uint16_t *)qw, *u = w + (size_t)F * width;
-        rnn__qmv_bf16(B, width, F, x, F, w, width, s, width);
         rnn__qmv_bf16(B, width, H, rnn__stream_h_prev(r), H, u, width, s, width);
+        wait_all(n, signal);
+        rnn__qmv_bf16(B, width, F, x, F, w, width, s, width);
     } else { /* int8: the corrections, then the packed weights (recurrent.h) */
         const int32_t *cw = (const int32_t *)qw, *cu = cw + (size_t)rnn__qmv_int8_runs(F) * width;
         const int8_t *w = (const int8_t *)(cu + (size_t)rnn__qmv_int8_runs(H) * width);
         const int8_t *u = w + rnn__qmv_int8_bytes(F, width);
-        rnn__qmv_int8(B, width, F, x, F, w, cw, sw, s, width);
         rnn__qmv_int8(B, width, H, rnn__stream_h_prev(r), H, u, cu, su, s, width);
+        wait_all(n, signal);
+        rnn__qmv_int8(B, width, F, x, F, w, cw, sw, s, width);
     }
     stream_gates(r, B, lo, hi, s);
 }

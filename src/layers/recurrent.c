@@ -7,6 +7,7 @@
 #include "kernels/gemm.h"
 #include "kernels/gemm_packed.h"
 #include "kernels/team.h"
+#include "layers/dense.h"
 #include "model.h"
 
 /* Below this many multiply-adds per step (B x H x G H) the team's barrier costs more than
@@ -261,6 +262,7 @@ rnn_status rnn__recurrent_plan(rnn_layer *layer, int64_t batch, int64_t steps) {
         B > INT32_MAX || T > INT32_MAX || TB > INT32_MAX)
         return rnn__fail(RNN_ERR_MEMORY, "layer \"%s\": a batch of %lld x %lld steps is too large",
                          layer->name, (long long)B, (long long)T);
+    r->stamp++;
     rnn_workspace *ws = &layer->ws;
     rnn__ws_begin(ws);
     rnn__ws_want(ws, &r->xt, TBF);
@@ -467,6 +469,7 @@ static rnn_status forward_begin(rnn_layer *layer, const rnn_tensor *const *input
     const rnn_tensor *x = chained ? NULL : inputs[0];
     const rnn_run_mode mode = ctx->mode;
     const int B = r->B, T = r->T, F = (int)r->F, H = (int)r->H, GH = r->cell->gates * H;
+    r->stamp++;
 
     /* Dropout masks, drawn once per call (per batch) and shared by all steps. */
     const int in_drop = mode == RNN_MODE_TRAIN && r->opt.dropout > 0.0f;
@@ -609,6 +612,21 @@ int rnn__recurrent_stream_chainable(const rnn_layer *layer) {
     return r->plan.stream_pack && !r->mask && !r->has_initial_state && r->cell->stream_step;
 }
 
+unsigned long rnn__recurrent_stream_stamp(const rnn_layer *layer) {
+    const rnn_recurrent *r = layer->impl;
+    return rnn__recurrent_stream_chainable(layer) && r->plan.state_in_place && !r->keep_gates &&
+                   !r->keep_copies
+               ? r->stamp
+               : 0;
+}
+
+rnn_status rnn__recurrent_stream_again(rnn_layer *layer, const float *x) {
+    rnn_recurrent *r = layer->impl;
+    /* forward_begin's copy of x into xt for T = 1 without dropout (streaming): B x F in order */
+    if (x) memcpy(r->xt, x, sizeof(float) * (size_t)r->B * (size_t)r->F);
+    return rnn__copies_prepare_stream(r);
+}
+
 void rnn__recurrent_stream_finish(rnn_layer *layer, const rnn_run_ctx *ctx) {
     rnn_recurrent *r = layer->impl;
     r->cell->forward_steps(r, r->B, r->T);
@@ -618,6 +636,7 @@ void rnn__recurrent_stream_finish(rnn_layer *layer, const rnn_run_ctx *ctx) {
 typedef struct {
     rnn_recurrent *r[RNN_STREAM_CHAIN_MAX];
     int n;
+    rnn_layer *dense; /* the Dense after the chain that thread 0 begins (layers/dense.h) */
 } stream_chain_job;
 
 /* Every thread runs its units of each layer in turn. The next layer needs all of the previous
@@ -640,15 +659,25 @@ static void stream_chain_run(void *arg, int tid, int n) {
         r->cell->stream_step(r, r->B, tid, n, x, ready);
         if (l + 1 < job->n) ready = rnn__team_signal();
     }
+    if (tid == 0 && job->dense) {
+        /* thread 0's units of the last layer's h_t are done (on the general loop, after its
+         * barrier, all of them): the Dense's sums over them while the others finish theirs */
+        const rnn_recurrent *last = job->r[job->n - 1];
+        int lo, hi;
+        rnn__team_units((int)last->H, 0, n, &lo, &hi);
+        if (hi > lo) rnn__dense_stream_prefix(job->dense, rnn__stream_h_new(last), hi);
+    }
 }
 
 /* The job, per calling thread: the team's workers read it at every step, and rewriting it
  * with the same layers would take its line from them each time (written only when it changes). */
 static _Thread_local stream_chain_job tls_chain;
 
-void rnn__recurrent_stream_run(rnn_layer *const *layers, int n, const rnn_run_ctx *ctx) {
+void rnn__recurrent_stream_run(rnn_layer *const *layers, int n, rnn_layer *dense,
+                               const rnn_run_ctx *ctx) {
     stream_chain_job *job = &tls_chain;
     if (job->n != n) job->n = n;
+    if (job->dense != dense) job->dense = dense;
     for (int l = 0; l < n; l++)
         if (job->r[l] != layers[l]->impl) job->r[l] = layers[l]->impl;
     const int threads = rnn__team_run(stream_chain_run, job);

@@ -190,6 +190,9 @@ struct rnn_recurrent {
      * in cs after a forward call, as in training (plan.keep_steps); the same operations, so the
      * same bits. Not a user option. */
     int keep_gates;
+    /* Counts rnn__recurrent_plan and every forward call's begin: rnn_predict_step's fast path
+     * runs a recorded chain again only while its layers' counts are those it recorded. */
+    unsigned long stamp;
     int B, T;
     rnn_step_plan plan;
     rnn_weight_copies copies;
@@ -356,7 +359,16 @@ int rnn__recurrent_use_team(const rnn_recurrent *r, int B);
 rnn_status rnn__recurrent_stream_begin(rnn_layer *layer, const rnn_tensor *const *inputs,
                                        const rnn_run_ctx *ctx, int chained);
 int rnn__recurrent_stream_chainable(const rnn_layer *layer);
-void rnn__recurrent_stream_run(rnn_layer *const *layers, int n, const rnn_run_ctx *ctx);
+/* rnn_predict_step's fast path (rnn__model_stream_again): a chainable layer's stamp (0: it may
+ * not be run again without its begin: a trace or a test keeps its gates or copies), and the
+ * part of the begin that a step of the same plan still needs: the head's input x (B x F) into
+ * xt (x NULL for a chained layer) and the pack checked against the weights' versions. */
+unsigned long rnn__recurrent_stream_stamp(const rnn_layer *layer);
+rnn_status rnn__recurrent_stream_again(rnn_layer *layer, const float *x);
+/* dense: NULL, or the Dense that takes the last layer's output 0 and that
+ * rnn__dense_stream_splittable accepts (its product begins in the job: layers/dense.h). */
+void rnn__recurrent_stream_run(rnn_layer *const *layers, int n, rnn_layer *dense,
+                               const rnn_run_ctx *ctx);
 /* A begun layer that is not chainable (or a chain's head alone): its steps and the end of its
  * call, as rnn__recurrent_forward. */
 void rnn__recurrent_stream_finish(rnn_layer *layer, const rnn_run_ctx *ctx);

@@ -208,23 +208,51 @@ static int set_precision(rnn_layer *L, void *precision) {
     return 0;
 }
 
-rnn_status rnn_predict_step(rnn_model *m, const float *x, float *y) {
-    if (!m || !x || !y) return rnn__fail(RNN_ERR_ARGUMENT, "rnn_predict_step: NULL argument");
-    int64_t B, F;
-    int ids;
-    rnn_status st = stream_sizes(m, "rnn_predict_step", &B, &F, &ids);
-    if (st) return st;
-    for (int64_t i = 0; i < B * F; i++)
+static rnn_status check_finite(rnn_model *m, const float *x, int64_t n) {
+    for (int64_t i = 0; i < n; i++)
         if (!isfinite(x[i]))
             return rnn__model_fail(m, rnn__fail(RNN_ERR_NUMERIC, "x contains %s at index %lld",
                                                 isnan(x[i]) ? "NaN" : "Inf", (long long)i));
+    return RNN_OK;
+}
+
+/* A step takes the fast path (rnn__model_stream_again) when the previous full step recorded
+ * its chain and that record still holds: the sizes, the states and the layers' precision are
+ * then those the full step checked and set, and the chain's plans those it decided (bench/
+ * README.md, "the caller's bookkeeping"). Otherwise the full step, which records anew. */
+rnn_status rnn_predict_step(rnn_model *m, const float *x, float *y) {
+    if (!m || !x || !y) return rnn__fail(RNN_ERR_ARGUMENT, "rnn_predict_step: NULL argument");
+    rnn_run_ctx ctx = {RNN_MODE_STREAM, &m->rng, RNN_F32};
+    rnn_status st;
+    rnn_stream_plan *p = &m->stream;
+    if (p->valid) {
+        if ((st = check_finite(m, x, p->batch * p->features))) return st;
+        const int again = rnn__model_stream_again(m, x, &ctx);
+        if (again > 0) return (rnn_status)again;
+        if (again == 0) {
+            const rnn_tensor *out = rnn__model_output(m, 0);
+            memcpy(y, out->data, sizeof(float) * (size_t)rnn_tensor_size(out));
+            return RNN_OK;
+        }
+    }
+    p->valid = p->found = 0;
+    int64_t B, F;
+    int ids;
+    if ((st = stream_sizes(m, "rnn_predict_step", &B, &F, &ids))) return st;
+    if ((st = check_finite(m, x, B * F))) return st;
     if ((st = rnn__model_build(m))) return st;
     if ((st = (rnn_status)rnn__model_walk(m, ensure_state, &B))) return rnn__model_fail(m, st);
     rnn__model_walk(m, set_precision, &m->precision);
     /* one step: [B, 1, F], or [B, 1] ids (read only) */
     rnn_tensor xt = ids ? rnn_tensor2((float *)x, B, 1) : rnn_tensor3((float *)x, B, 1, F);
-    rnn_run_ctx ctx = {RNN_MODE_STREAM, &m->rng, RNN_F32};
     if ((st = rnn__model_forward(m, &xt, &ctx))) return st;
+    if (p->found) {
+        p->valid = 1;
+        p->precision = m->precision;
+        p->batch = B;
+        p->features = F;
+        p->ids = ids;
+    }
     const rnn_tensor *out = rnn__model_output(m, 0);
     memcpy(y, out->data, sizeof(float) * (size_t)rnn_tensor_size(out));
     return RNN_OK;
