@@ -165,7 +165,7 @@ static rnn_status forward_graph(rnn_model *m, const rnn_tensor *x, const rnn_run
 static int chain_holds(const rnn_model *m) {
     const rnn_stream_plan *p = &m->stream;
     if (!p->valid || !m->built || p->n_layers != m->n_layers || p->precision != m->precision ||
-        p->threads != rnn__team_size())
+        p->threads != rnn__team_size() || p->epoch != rnn__recurrent_state_epoch())
         return 0;
     for (int k = 0; k < p->n; k++)
         if (m->layers[p->head + k] != p->chain[k] ||

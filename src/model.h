@@ -67,10 +67,13 @@ typedef struct {
 
 /* The streaming chain a full rnn_predict_step set up (graph.c records it, predict.c uses it).
  * Valid while the model is built as then, its precision and its team's size are the same, and
- * no other call planned or began any of the chain's layers (rnn__recurrent_stream_stamp). */
+ * no other call planned or began any of the chain's layers (rnn__recurrent_stream_stamp), nor
+ * made any recurrent layer's state anew or changed its streaming precision (the walks the fast
+ * path skips: rnn__recurrent_state_epoch). */
 #define RNN_STREAM_PLAN_MAX 16
 typedef struct {
     int valid;     /* set after a full step that recorded a chain (found) succeeded */
+    unsigned long epoch; /* rnn__recurrent_state_epoch after the full step */
     int found;     /* the full step's graph walk recorded a chain */
     int head, n;   /* layers[head .. head + n): the chain; every layer before it an input */
     rnn_layer *chain[RNN_STREAM_PLAN_MAX];

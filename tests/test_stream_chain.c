@@ -7,7 +7,8 @@
  * which must give the same bits; and rnn_reset_states between runs of steps; and the fast
  * path of steps after the first (rnn__model_stream_again), which must notice what changed; and
  * the Dense after a chain begun inside the chain's job (layers/dense.h), which must give the
- * bits of the same Dense run on its own. */
+ * bits of the same Dense run on its own; and a model streamed on its own and as a layer of
+ * another (rnn_model_as_layer), whose steps must not run on what the other model's left. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -19,6 +20,7 @@
 #include "kernels/qmatvec.h"
 #include "kernels/team.h"
 #include "layers/dense.h"
+#include "layers/recurrent.h"
 #include "model.h"
 #include "rnn.h"
 
@@ -306,6 +308,72 @@ static void dense_begun_in_job(void) {
         }
 }
 
+/* Input -> LSTM(48) -> Dense(3), batch free (one stream), on one thread: a chain of one. */
+static rnn_model *make_inner(rnn_context *ctx) {
+    rnn_model *m = rnn_sequential("inner");
+    rnn_recurrent_options o = rnn_lstm_defaults(48);
+    rnn_status st = !m || rnn_set_seed(m, 41) || rnn_input(m, 1, F) || rnn_add(m, rnn_lstm(&o)) ||
+                    rnn_add(m, rnn_dense_simple(OUT, RNN_LINEAR)) || rnn_model_set_context(m, ctx);
+    if (st) {
+        fprintf(stderr, "model: %s\n", rnn_last_error());
+        exit(1);
+    }
+    return m;
+}
+
+/* A model streamed on its own (its fast path recorded), then one step of an outer model that
+ * holds it as a layer and so runs its LSTM: in bf16 (kind 0), on a batch of 2 (kind 1), or on a
+ * batch of 2 that fails in an Embedding after the step's walks made the LSTM's state anew for
+ * it without beginning the LSTM (kind 2). The inner model's next steps (from a reset state) must
+ * give the bits of a fresh model with its weights, on its own plan for one stream (the outer
+ * step's chain is not its record), and take the fast path again afterwards. */
+static void nested_model_keeps_record(void) {
+    enum { B = 1 };
+    static float x[B * T * F], y[B * T * OUT], yr[B * T * OUT];
+    for (int i = 0; i < B * T * F; i++) x[i] = urand();
+    for (int kind = 0; kind < 3; kind++) {
+        rnn_context *ctx = rnn_context_new(1);
+        rnn_model *inner = make_inner(ctx), *fresh = make_inner(ctx);
+        CHECK(rnn_copy_weights(fresh, inner) == RNN_OK, "%s", rnn_last_error());
+        stream(fresh, B, x, yr);
+        stream(inner, B, x, y);
+        CHECK(memcmp(y, yr, sizeof y) == 0, "kind %d: the inner model's first steps differ", kind);
+        const int BW = kind ? 2 : 1;
+        rnn_model *outer = rnn_sequential("outer");
+        rnn_status st = !outer;
+        if (!st && kind == 2) {
+            rnn_embedding_options e = rnn_embedding_defaults(10, F);
+            st = rnn_sequential_input(outer, rnn_ids_input_new(BW, 1, NULL)) ||
+                 rnn_add(outer, rnn_embedding(&e));
+        } else if (!st) {
+            st = rnn_batch_input(outer, BW, 1, F);
+        }
+        if (!st) st = rnn_add(outer, rnn_model_as_layer(inner));
+        if (!st) st = rnn_model_set_context(outer, ctx);
+        if (!st && kind == 0) st = rnn_set_precision(outer, RNN_BF16);
+        CHECK(st == RNN_OK, "kind %d: the outer model: %s", kind, rnn_last_error());
+        float xo[2 * F], yo[2 * OUT];
+        for (int i = 0; i < 2 * F; i++) xo[i] = kind == 2 ? (i ? 1.0f : 99.0f) : urand();
+        st = rnn_predict_step(outer, xo, yo);
+        CHECK(kind == 2 ? st != RNN_OK : st == RNN_OK, "kind %d: the outer step: %s", kind,
+              st ? rnn_last_error() : "ok");
+        const unsigned long fast = inner->stream.fast_steps;
+        stream(inner, B, x, y);
+        CHECK(memcmp(y, yr, sizeof y) == 0,
+              "kind %d: the inner model's steps after the outer one's differ from a fresh model's",
+              kind);
+        const rnn_recurrent *r = inner->layers[1]->impl;
+        CHECK(r->B == 1 && r->state_batch == 1, "kind %d: the inner LSTM ran a batch of %d", kind,
+              r->B);
+        CHECK(inner->stream.fast_steps >= fast + T - 2, "kind %d: the fast path took %lu of %d",
+              kind, inner->stream.fast_steps - fast, T);
+        rnn_model_free(outer);
+        rnn_model_free(inner);
+        rnn_model_free(fresh);
+        rnn_context_free(ctx);
+    }
+}
+
 int main(void) {
     kernel_bits();
     reset_mid_stream();
@@ -314,5 +382,6 @@ int main(void) {
     busy_team();
     fast_path_notices();
     dense_begun_in_job();
+    nested_model_keeps_record();
     return check_report("test_stream_chain");
 }

@@ -28,8 +28,15 @@ rnn_recurrent_options rnn__recurrent_defaults(int units) {
     return o;
 }
 
+static _Atomic unsigned long state_epoch;
+
+unsigned long rnn__recurrent_state_epoch(void) { return state_epoch; }
+
 void rnn__recurrent_stream_precision(rnn_layer *layer, rnn_precision precision) {
-    ((rnn_recurrent *)layer->impl)->stream_precision = precision;
+    rnn_recurrent *r = layer->impl;
+    if (r->stream_precision == precision) return;
+    r->stream_precision = precision;
+    state_epoch++;
 }
 
 int rnn__recurrent_use_team(const rnn_recurrent *r, int B) {
@@ -310,6 +317,7 @@ void rnn__recurrent_reset_states(rnn_layer *layer) {
 rnn_status rnn__recurrent_ensure_state(rnn_layer *layer, int64_t B) {
     rnn_recurrent *r = layer->impl;
     if (r->state_batch == B && r->state[0]) return RNN_OK;
+    state_epoch++;
     for (int k = 0; k < 2; k++) {
         rnn__free(r->state[k]);
         rnn__free(r->state_next[k]);

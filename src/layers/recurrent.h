@@ -317,6 +317,13 @@ void rnn__recurrent_reset_states(rnn_layer *layer);
 rnn_status rnn__recurrent_ensure_state(rnn_layer *layer, int64_t B);
 /* rnn_set_precision's choice, for the streaming steps to come (rnn_step_plan.precision). */
 void rnn__recurrent_stream_precision(rnn_layer *layer, rnn_precision precision);
+/* Counts, over all models, the carried states made anew (rnn__recurrent_ensure_state) and the
+ * streaming precisions changed (rnn__recurrent_stream_precision): rnn_predict_step's fast path
+ * skips both walks, so it runs a recorded chain only while this count is the one its full step
+ * left. A model that holds another as a layer (rnn_model_as_layer) walks the other's layers
+ * too: its step records the other's chain anew when it runs it (the stamps say nothing), or
+ * leaves it unbegun when it fails after its walks. */
+unsigned long rnn__recurrent_state_epoch(void);
 int64_t rnn__recurrent_stateful_batch(const rnn_layer *layer);
 void rnn__recurrent_free(void *impl);
 /* glorot_uniform kernel, orthogonal recurrent kernel, zero bias (LSTM adds unit_forget_bias). */

@@ -248,6 +248,7 @@ rnn_status rnn_predict_step(rnn_model *m, const float *x, float *y) {
     if ((st = rnn__model_forward(m, &xt, &ctx))) return st;
     if (p->found) {
         p->valid = 1;
+        p->epoch = rnn__recurrent_state_epoch();
         p->precision = m->precision;
         p->batch = B;
         p->features = F;
