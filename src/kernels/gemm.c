@@ -261,18 +261,19 @@ int rnn__product(int M, int N, int K, const float *A, int lda, const float *B, i
     case RNN_GEMM_OWN:
         product_own(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
         break;
-    case RNN_GEMM_SLICE:
+    case RNN_GEMM_SLICE: {
 #ifdef RNN_USE_CBLAS
-        if (o->large && K > 0 && rnn__openblas() && blas_threads() == 1 &&
-            blas_may_allocate()) {
-            rnn__openblas()->sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans,
-                                   tb ? CblasTrans : CblasNoTrans, M, N, K, alpha, A, lda, B,
-                                   ldb, beta, C, ldc);
+        const rnn_openblas *ob = o->large && K > 0 ? rnn__openblas() : NULL;
+        if (ob && ob->get_num_threads() == 1 && blas_may_allocate()) {
+            ob->sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans,
+                      tb ? CblasTrans : CblasNoTrans, M, N, K, alpha, A, lda, B, ldb, beta, C,
+                      ldc);
             break;
         }
 #endif
         product_own(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
         break;
+    }
     default:
         product_auto(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, NULL);
         break;
