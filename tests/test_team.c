@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "kernels/gemm.h"
 #include "kernels/team.h"
 #include "rnn.h"
 
@@ -427,8 +428,52 @@ static void check_stream(int gru) {
     }
 }
 
+/* The team's shares of the training step outside the step loops: a large bias-gradient column
+ * sum (kernels/gemm.c: columns in blocks of 64, 1,000 columns so the last block is partial)
+ * gives the bits of the one-thread sum, and a Dense model whose kernel (300 x 300) is large
+ * enough for the team's optimizer update (optim_step.c: runs of 16) trains to the same bits on
+ * 1, 2 and 3 threads. */
+static void check_shared_training_parts(void) {
+    enum { ROWS = 1100, COLS = 1000, FEAT = 300, N = 8 };
+    float *m = malloc(sizeof(float) * ROWS * COLS), *out = malloc(sizeof(float) * COLS);
+    float *ref = malloc(sizeof(float) * COLS);
+    for (int i = 0; i < ROWS * COLS; i++) m[i] = (float)(((int64_t)i * 7919) % 1013) / 1013.0f - 0.5f;
+    for (int j = 0; j < COLS; j++) ref[j] = out[j] = (float)j / COLS;
+    for (int i = 0; i < ROWS; i++)
+        for (int j = 0; j < COLS; j++) ref[j] += m[(size_t)i * COLS + j];
+    rnn_set_threads(2);
+    rnn__colsum_add(out, m, ROWS, COLS, COLS);
+    CHECK(memcmp(out, ref, sizeof(float) * COLS) == 0, "shared column sum differs");
+    free(m);
+    free(out);
+    free(ref);
+    float x[N * FEAT], y[N * FEAT], w[3][FEAT * FEAT];
+    for (int i = 0; i < N * FEAT; i++) {
+        x[i] = (float)((i * 31) % 97) / 97.0f - 0.5f;
+        y[i] = (float)((i * 17) % 89) / 89.0f - 0.5f;
+    }
+    for (int threads = 1; threads <= 3; threads++) {
+        rnn_set_threads(threads);
+        rnn_model *model = rnn_sequential(NULL);
+        CHECK(model && !rnn_set_seed(model, 3) && !rnn_input(model, 0, FEAT) &&
+                  !rnn_add(model, rnn_dense_simple(FEAT, RNN_LINEAR)) &&
+                  !rnn_compile(model, "mse", "adam"),
+              "dense model");
+        double loss;
+        for (int step = 0; step < 3; step++)
+            CHECK(!rnn_train_on_batch(model, rnn_data_xy(rnn_tensor2(x, N, FEAT), rnn_tensor2(y, N, FEAT)),
+                                      &loss),
+                  "train step");
+        CHECK(!rnn_get_weight(model, 0, w[threads - 1], FEAT * FEAT), "kernel");
+        rnn_model_free(model);
+    }
+    CHECK(memcmp(w[0], w[1], sizeof w[0]) == 0 && memcmp(w[0], w[2], sizeof w[0]) == 0,
+          "the shared optimizer update depends on the threads");
+}
+
 int main(void) {
     check_units();
+    check_shared_training_parts();
     for (int n = 1; n <= 4; n++) check_team(n);
     check_join();
     check_fork();

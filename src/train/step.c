@@ -58,7 +58,17 @@ rnn_status rnn__train_step(rnn_model *m, const rnn_tensor *xb, const float *cons
 }
 
 /* The update from the gradients in every weight's grad (the second half of a training step). */
+static rnn_status apply_gradients(rnn_model *m);
+
 rnn_status rnn__apply_gradients(rnn_model *m) {
+    /* the model's team shares the updates of large weights (rnn__optimizer_update) */
+    rnn__team *previous = rnn__team_enter(rnn__context_team(m->context));
+    const rnn_status st = apply_gradients(m);
+    rnn__team_leave(previous);
+    return st;
+}
+
+static rnn_status apply_gradients(rnn_model *m) {
     /* Keras's optimizer sees model.trainable_weights only: frozen layers' gradients are not
      * checked, clipped or applied. */
     rnn__model_sync_frozen(m, NULL);
