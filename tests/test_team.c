@@ -23,6 +23,7 @@
 #include "kernels/gemm.h"
 #include "kernels/team.h"
 #include "rnn.h"
+#include "train/train.h"
 
 /* ---------------------------------------------------------------- the team itself */
 
@@ -432,7 +433,7 @@ static void check_stream(int gru) {
  * sum (kernels/gemm.c: columns in blocks of 64, 1,000 columns so the last block is partial)
  * gives the bits of the one-thread sum, and a Dense model whose kernel (300 x 300) is large
  * enough for the team's optimizer update (optim_step.c: runs of 16) trains to the same bits on
- * 1, 2 and 3 threads. */
+ * 1, 2 and 3 threads; the screen for NaN and Inf finds the first one. */
 static void check_shared_training_parts(void) {
     enum { ROWS = 1100, COLS = 1000, FEAT = 300, N = 8 };
     float *m = malloc(sizeof(float) * ROWS * COLS), *out = malloc(sizeof(float) * COLS);
@@ -469,6 +470,28 @@ static void check_shared_training_parts(void) {
     }
     CHECK(memcmp(w[0], w[1], sizeof w[0]) == 0 && memcmp(w[0], w[2], sizeof w[0]) == 0,
           "the shared optimizer update depends on the threads");
+    /* the screen for NaN and Inf (train/data.c), shared from 2^20 values: the first index
+     * whichever thread's range holds it, and -1 for a finite array */
+    enum { SCREEN = 3 << 20 };
+    float *v = calloc(SCREEN, sizeof(float));
+    CHECK(v != NULL, "screen array");
+    if (!v) return;
+    for (int threads = 1; threads <= 3; threads++) {
+        rnn_set_threads(threads);
+        CHECK(rnn__first_nonfinite(v, SCREEN) == -1, "%d threads: a finite array has a NaN",
+              threads);
+        v[SCREEN - 5] = INFINITY; /* the last thread's range */
+        CHECK(rnn__first_nonfinite(v, SCREEN) == SCREEN - 5, "%d threads: Inf at the end",
+              threads);
+        v[SCREEN / 2 + 3] = NAN; /* the middle */
+        CHECK(rnn__first_nonfinite(v, SCREEN) == SCREEN / 2 + 3, "%d threads: NaN in the middle",
+              threads);
+        v[1500] = NAN; /* the first thread's range, before the others */
+        CHECK(rnn__first_nonfinite(v, SCREEN) == 1500, "%d threads: the first of three",
+              threads);
+        v[1500] = v[SCREEN / 2 + 3] = v[SCREEN - 5] = 0.0f;
+    }
+    free(v);
 }
 
 int main(void) {
