@@ -494,8 +494,37 @@ static void check_shared_training_parts(void) {
     free(v);
 }
 
+/* A sequence autoencoder's decoder (LSTM -> RepeatVector -> LSTM(return_sequences)), large
+ * enough for the team to share the sum of its steps' dZ (recurrent.c, B6's shape): training
+ * gives the same bits on 2 and 3 threads. */
+static void check_repeat_decoder(void) {
+    enum { B = 64, STEPS = 30, FEAT = 4, H = 100 };
+    static float x[B * STEPS * FEAT], w[2][4 * H * H];
+    for (int i = 0; i < B * STEPS * FEAT; i++) x[i] = (float)((i * 37) % 101) / 101.0f - 0.5f;
+    for (int threads = 2; threads <= 3; threads++) {
+        rnn_set_threads(threads);
+        rnn_model *m = rnn_sequential(NULL);
+        rnn_recurrent_options enc = rnn_lstm_defaults(H), dec = rnn_lstm_defaults(H);
+        dec.return_sequences = 1;
+        CHECK(m && !rnn_set_seed(m, 6) && !rnn_input(m, STEPS, FEAT) && !rnn_add(m, rnn_lstm(&enc)) &&
+                  !rnn_add(m, rnn_repeat_vector(STEPS)) && !rnn_add(m, rnn_lstm(&dec)) &&
+                  !rnn_add(m, rnn_time_distributed(rnn_dense_simple(FEAT, RNN_LINEAR))) &&
+                  !rnn_compile(m, "mse", "adam"),
+              "autoencoder");
+        rnn_tensor xt = rnn_tensor3(x, B, STEPS, FEAT);
+        double loss;
+        for (int step = 0; step < 2; step++)
+            CHECK(!rnn_train_on_batch(m, rnn_data_xy(xt, xt), &loss), "autoencoder step");
+        CHECK(!rnn_get_weight(m, 4, w[threads - 2], 4 * H * H), "decoder's recurrent kernel");
+        rnn_model_free(m);
+    }
+    CHECK(memcmp(w[0], w[1], sizeof w[0]) == 0,
+          "the decoder's training differs between 2 and 3 threads");
+}
+
 int main(void) {
     check_units();
+    check_repeat_decoder();
     check_shared_training_parts();
     for (int n = 1; n <= 4; n++) check_team(n);
     check_join();

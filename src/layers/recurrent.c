@@ -720,10 +720,42 @@ void rnn__recurrent_stream_run(rnn_layer *const *layers, int n, rnn_layer *dense
     }
 }
 
+/* out = rows[0] + rows[1] + ... + rows[T-1], each row n floats (ld apart), added in that order;
+ * columns [lo, hi). */
+static void sum_steps_cols(const float *rows, int T, size_t ld, size_t lo, size_t hi, float *out) {
+    memcpy(out + lo, rows + lo, sizeof(float) * (hi - lo));
+    for (int t = 1; t < T; t++) add_into(out + lo, rows + (size_t)t * ld + lo, hi - lo);
+}
+
+typedef struct {
+    const float *rows;
+    int T;
+    size_t n;
+    float *out;
+} sum_steps_job;
+
+static void sum_steps_slice(void *arg, int tid, int n) {
+    const sum_steps_job *j = arg;
+    const size_t runs = (j->n + 15) / 16;
+    const size_t lo = 16 * (runs * (size_t)tid / (size_t)n);
+    size_t hi = 16 * (runs * (size_t)(tid + 1) / (size_t)n);
+    if (hi > j->n) hi = j->n;
+    if (lo < hi) sum_steps_cols(j->rows, j->T, j->n, lo, hi, j->out);
+}
+
+/* Over this many values the team shares the sum, by columns: each column is the same chain
+ * whichever thread adds it, so the bits do not depend on the team (B6's decoder: 30 steps of
+ * 25,600 values, read from L2 and memory). */
+#define TEAM_SUM_STEPS_VALUES (1 << 18)
+
 /* out = rows[0] + rows[1] + ... + rows[T-1], each row n floats, added in that order. */
-static void sum_steps(const float *restrict rows, int T, size_t n, float *restrict out) {
-    memcpy(out, rows, sizeof(float) * n);
-    for (int t = 1; t < T; t++) add_into(out, rows + (size_t)t * n, n);
+static void sum_steps(const float *rows, int T, size_t n, float *out) {
+    if ((size_t)T * n >= TEAM_SUM_STEPS_VALUES && n >= 64 && rnn__team_size() > 1) {
+        sum_steps_job job = {rows, T, n, out};
+        rnn__team_run(sum_steps_slice, &job);
+        return;
+    }
+    sum_steps_cols(rows, T, n, 0, n, out);
 }
 
 void rnn__recurrent_backward(rnn_layer *layer, const rnn_tensor *const *x, float *const *dy,
