@@ -22,6 +22,11 @@ int rnn__loss_sparse_targets(rnn_loss_kind kind);
  * d(sum / count)/d pred (zero on masked rows). */
 void rnn__loss_eval(const rnn_loss_spec *spec, const float *pred, const float *target, int64_t R,
                     int64_t C, const uint8_t *mask, float *grad, double *sum, int64_t *count);
+/* rnn__loss_eval with the rows shared among the current team's threads (rnn__team_enter):
+ * the same values (each row is computed alone, the rows' losses summed in row order). */
+void rnn__loss_eval_shared(const rnn_loss_spec *spec, const float *pred, const float *target,
+                           int64_t R, int64_t C, const uint8_t *mask, float *grad, double *sum,
+                           int64_t *count);
 /* The same with the gradient of sum / denominator (denominator > 0; 0: count): a data-parallel
  * step divides by the unmasked rows of the whole global batch, as one process would. */
 void rnn__loss_eval_over(const rnn_loss_spec *spec, const float *pred, const float *target,

@@ -61,7 +61,8 @@ float rnn__model_nadam_u_product(rnn_model *m);
 /* One optimizer step over every trainable weight from the gradients of the last backward: the
  * Embedding slices, clipping, weight decay and the update; m->iterations is left to the caller.
  * m->clip_grads/clip_sizes hold the n_trainable gradients of the weights not frozen (Keras's
- * optimizer sees model.trainable_weights only); frozen weights are neither clipped nor changed. */
+ * optimizer sees model.trainable_weights only); frozen weights are neither clipped nor changed.
+ * A large weight's update is shared by the current team (kernels/team.h), with the same bits. */
 rnn_status rnn__optimizer_update(rnn_model *m, int n_trainable);
 
 /* Clips the gradients of n_weights arrays in place (clipnorm, clipvalue or global_clipnorm). */

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "kernels/team.h"
 #include "memory.h"
 #include "model.h"
 #include "optim.h"
@@ -140,6 +141,46 @@ static float *slot_at(const rnn_model *m, int k, int64_t off) {
     return m->opt_slot[k] ? m->opt_slot[k] + off : NULL;
 }
 
+/* A large weight's update (B4: the LSTM's kernels, a million values each, read and written in
+ * memory) is shared by the current team (rnn__team_enter), in runs of 16 values: each value's
+ * update reads and writes only its own entries of the weight, gradient and slots, so any split
+ * gives the same bits. */
+#define TEAM_UPDATE_VALUES (1 << 16)
+
+typedef struct {
+    const rnn_optimizer *o;
+    const rnn_opt_step *s;
+    float *p, *s0, *s1, *s2;
+    const float *g, *g2, *gabs;
+    int64_t n;
+} update_job;
+
+static float *from(float *a, int64_t i) { return a ? a + i : NULL; }
+static const float *from_c(const float *a, int64_t i) { return a ? a + i : NULL; }
+
+static void update_slice(void *arg, int tid, int n) {
+    const update_job *j = arg;
+    const int64_t runs = (j->n + 15) / 16;
+    const int64_t lo = 16 * (runs * tid / n);
+    int64_t hi = 16 * (runs * (tid + 1) / n);
+    if (hi > j->n) hi = j->n;
+    if (lo < hi)
+        rnn__optimizer_apply_ex(j->o, j->s, j->p + lo, j->g + lo, from_c(j->g2, lo),
+                                from_c(j->gabs, lo), from(j->s0, lo), from(j->s1, lo),
+                                from(j->s2, lo), hi - lo);
+}
+
+static void update_weight(const rnn_optimizer *o, const rnn_opt_step *s, float *p,
+                          const float *g, const float *g2, const float *gabs, float *s0,
+                          float *s1, float *s2, int64_t n) {
+    if (n >= TEAM_UPDATE_VALUES && rnn__team_size() > 1) {
+        update_job job = {o, s, p, s0, s1, s2, g, g2, gabs, n};
+        rnn__team_run(update_slice, &job);
+        return;
+    }
+    rnn__optimizer_apply_ex(o, s, p, g, g2, gabs, s0, s1, s2, n);
+}
+
 rnn_status rnn__optimizer_update(rnn_model *m, int n_trainable) {
     const rnn_optimizer *o = &m->optimizer;
     rnn_status st = rnn__optimizer_slots_ready(m);
@@ -203,8 +244,8 @@ rnn_status rnn__optimizer_update(rnn_model *m, int n_trainable) {
                 for (int64_t i = 0; i < wt->size; i++) g[i] *= scale[w];
             }
         }
-        rnn__optimizer_apply_ex(o, &step, wt->value, wt->grad, g2, gabs, slot_at(m, 0, off),
-                                slot_at(m, 1, off), slot_at(m, 2, off), wt->size);
+        update_weight(o, &step, wt->value, wt->grad, g2, gabs, slot_at(m, 0, off),
+                      slot_at(m, 1, off), slot_at(m, 2, off), wt->size);
         rnn__weight_changed(wt);
         off += wt->size;
     }

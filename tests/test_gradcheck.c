@@ -306,6 +306,61 @@ static void check_losses(void) {
     CHECK_CLOSE(sum, 0.1975, 1e-6, 0, "huber delta 0.5");
 }
 
+/* A large output's rows shared by the team (rnn__loss_eval_shared, MSE four rows at a time):
+ * the loss and every gradient bit for bit those of one row at a time - MSE against its
+ * definition written out here (each row's sum of squares in double in column order, the kept
+ * rows' losses summed in row order), every kind against rnn__loss_eval on one thread. 1,027
+ * rows (not a multiple of four, so the threads' shares and the last run of rows are partial) of
+ * 67, masked rows among them. */
+static void check_loss_rows_shared(void) {
+    enum { R = 1027, C = 67 };
+    static float pred[R * C], target[R * C], grad[R * C], grad1[R * C];
+    static uint8_t mask[R];
+    rnn_rng r;
+    rnn__rng_seed(&r, 11);
+    for (int i = 0; i < R * C; i++) {
+        pred[i] = (float)rnn__rng_uniform(&r) * 4 - 2;
+        target[i] = (float)rnn__rng_uniform(&r);
+    }
+    for (int i = 0; i < R; i++) mask[i] = i % 7 != 3 && i % 11 != 5;
+    rnn_set_threads(2);
+    const rnn_loss_kind kinds[] = {RNN_LOSS_MSE, RNN_LOSS_MAE, RNN_LOSS_HUBER, RNN_LOSS_LOG_COSH};
+    for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++)
+        for (int with_mask = 0; with_mask < 2; with_mask++) {
+            const rnn_loss_spec spec = {kinds[k], 0, 1.0f};
+            const uint8_t *mk = with_mask ? mask : NULL;
+            double sum, sum1;
+            int64_t count, count1;
+            rnn__loss_eval_shared(&spec, pred, target, R, C, mk, grad, &sum, &count);
+            if (spec.kind == RNN_LOSS_MSE) { /* the definition */
+                sum1 = 0;
+                count1 = 0;
+                for (int i = 0; i < R; i++) count1 += !mk || mk[i];
+                const float scale = (float)(1.0 / (double)count1);
+                for (int i = 0; i < R; i++) {
+                    double L = 0;
+                    for (int j = 0; j < C; j++) {
+                        const float p = pred[i * C + j], y = target[i * C + j];
+                        const double d = (double)p - y;
+                        L += d * d;
+                        grad1[i * C + j] = mk && !mk[i] ? 0.0f : 2.0f * (p - y) * scale / (float)C;
+                    }
+                    if (!mk || mk[i]) sum1 += L / (double)C;
+                }
+            } else {
+                rnn_set_threads(1);
+                rnn__loss_eval(&spec, pred, target, R, C, mk, grad1, &sum1, &count1);
+                rnn_set_threads(2);
+            }
+            CHECK(count == count1, "%s shared: %lld rows counted", rnn__loss_name(spec.kind),
+                  (long long)count);
+            CHECK(memcmp(&sum, &sum1, sizeof sum) == 0, "%s%s shared: loss %.17g vs %.17g",
+                  rnn__loss_name(spec.kind), with_mask ? " masked" : "", sum, sum1);
+            CHECK(memcmp(grad, grad1, sizeof grad) == 0, "%s%s shared: gradients differ",
+                  rnn__loss_name(spec.kind), with_mask ? " masked" : "");
+        }
+}
+
 /* The step loops split between threads (kernels/team.h): 20 units split 8 + 12 on two
  * threads (a whole block each and the 4-unit tail), batch 8 so that a step is large enough
  * to share; sequences and last outputs, stateful carry. */
@@ -369,5 +424,6 @@ int main(void) {
     check_dense();
     check_conv1d();
     check_losses();
+    check_loss_rows_shared();
     return check_report("test_gradcheck");
 }

@@ -20,8 +20,10 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "kernels/gemm.h"
 #include "kernels/team.h"
 #include "rnn.h"
+#include "train/train.h"
 
 /* ---------------------------------------------------------------- the team itself */
 
@@ -427,8 +429,103 @@ static void check_stream(int gru) {
     }
 }
 
+/* The team's shares of the training step outside the step loops: a large bias-gradient column
+ * sum (kernels/gemm.c: columns in blocks of 64, 1,000 columns so the last block is partial)
+ * gives the bits of the one-thread sum, and a Dense model whose kernel (300 x 300) is large
+ * enough for the team's optimizer update (optim_step.c: runs of 16) trains to the same bits on
+ * 1, 2 and 3 threads; the screen for NaN and Inf finds the first one. */
+static void check_shared_training_parts(void) {
+    enum { ROWS = 1100, COLS = 1000, FEAT = 300, N = 8 };
+    float *m = malloc(sizeof(float) * ROWS * COLS), *out = malloc(sizeof(float) * COLS);
+    float *ref = malloc(sizeof(float) * COLS);
+    for (int i = 0; i < ROWS * COLS; i++) m[i] = (float)(((int64_t)i * 7919) % 1013) / 1013.0f - 0.5f;
+    for (int j = 0; j < COLS; j++) ref[j] = out[j] = (float)j / COLS;
+    for (int i = 0; i < ROWS; i++)
+        for (int j = 0; j < COLS; j++) ref[j] += m[(size_t)i * COLS + j];
+    rnn_set_threads(2);
+    rnn__colsum_add(out, m, ROWS, COLS, COLS);
+    CHECK(memcmp(out, ref, sizeof(float) * COLS) == 0, "shared column sum differs");
+    free(m);
+    free(out);
+    free(ref);
+    float x[N * FEAT], y[N * FEAT], w[3][FEAT * FEAT];
+    for (int i = 0; i < N * FEAT; i++) {
+        x[i] = (float)((i * 31) % 97) / 97.0f - 0.5f;
+        y[i] = (float)((i * 17) % 89) / 89.0f - 0.5f;
+    }
+    for (int threads = 1; threads <= 3; threads++) {
+        rnn_set_threads(threads);
+        rnn_model *model = rnn_sequential(NULL);
+        CHECK(model && !rnn_set_seed(model, 3) && !rnn_input(model, 0, FEAT) &&
+                  !rnn_add(model, rnn_dense_simple(FEAT, RNN_LINEAR)) &&
+                  !rnn_compile(model, "mse", "adam"),
+              "dense model");
+        double loss;
+        for (int step = 0; step < 3; step++)
+            CHECK(!rnn_train_on_batch(model, rnn_data_xy(rnn_tensor2(x, N, FEAT), rnn_tensor2(y, N, FEAT)),
+                                      &loss),
+                  "train step");
+        CHECK(!rnn_get_weight(model, 0, w[threads - 1], FEAT * FEAT), "kernel");
+        rnn_model_free(model);
+    }
+    CHECK(memcmp(w[0], w[1], sizeof w[0]) == 0 && memcmp(w[0], w[2], sizeof w[0]) == 0,
+          "the shared optimizer update depends on the threads");
+    /* the screen for NaN and Inf (train/data.c), shared from 2^20 values: the first index
+     * whichever thread's range holds it, and -1 for a finite array */
+    enum { SCREEN = 3 << 20 };
+    float *v = calloc(SCREEN, sizeof(float));
+    CHECK(v != NULL, "screen array");
+    if (!v) return;
+    for (int threads = 1; threads <= 3; threads++) {
+        rnn_set_threads(threads);
+        CHECK(rnn__first_nonfinite(v, SCREEN) == -1, "%d threads: a finite array has a NaN",
+              threads);
+        v[SCREEN - 5] = INFINITY; /* the last thread's range */
+        CHECK(rnn__first_nonfinite(v, SCREEN) == SCREEN - 5, "%d threads: Inf at the end",
+              threads);
+        v[SCREEN / 2 + 3] = NAN; /* the middle */
+        CHECK(rnn__first_nonfinite(v, SCREEN) == SCREEN / 2 + 3, "%d threads: NaN in the middle",
+              threads);
+        v[1500] = NAN; /* the first thread's range, before the others */
+        CHECK(rnn__first_nonfinite(v, SCREEN) == 1500, "%d threads: the first of three",
+              threads);
+        v[1500] = v[SCREEN / 2 + 3] = v[SCREEN - 5] = 0.0f;
+    }
+    free(v);
+}
+
+/* A sequence autoencoder's decoder (LSTM -> RepeatVector -> LSTM(return_sequences)), large
+ * enough for the team to share the sum of its steps' dZ (recurrent.c, B6's shape): training
+ * gives the same bits on 2 and 3 threads. */
+static void check_repeat_decoder(void) {
+    enum { B = 64, STEPS = 30, FEAT = 4, H = 100 };
+    static float x[B * STEPS * FEAT], w[2][4 * H * H];
+    for (int i = 0; i < B * STEPS * FEAT; i++) x[i] = (float)((i * 37) % 101) / 101.0f - 0.5f;
+    for (int threads = 2; threads <= 3; threads++) {
+        rnn_set_threads(threads);
+        rnn_model *m = rnn_sequential(NULL);
+        rnn_recurrent_options enc = rnn_lstm_defaults(H), dec = rnn_lstm_defaults(H);
+        dec.return_sequences = 1;
+        CHECK(m && !rnn_set_seed(m, 6) && !rnn_input(m, STEPS, FEAT) && !rnn_add(m, rnn_lstm(&enc)) &&
+                  !rnn_add(m, rnn_repeat_vector(STEPS)) && !rnn_add(m, rnn_lstm(&dec)) &&
+                  !rnn_add(m, rnn_time_distributed(rnn_dense_simple(FEAT, RNN_LINEAR))) &&
+                  !rnn_compile(m, "mse", "adam"),
+              "autoencoder");
+        rnn_tensor xt = rnn_tensor3(x, B, STEPS, FEAT);
+        double loss;
+        for (int step = 0; step < 2; step++)
+            CHECK(!rnn_train_on_batch(m, rnn_data_xy(xt, xt), &loss), "autoencoder step");
+        CHECK(!rnn_get_weight(m, 4, w[threads - 2], 4 * H * H), "decoder's recurrent kernel");
+        rnn_model_free(m);
+    }
+    CHECK(memcmp(w[0], w[1], sizeof w[0]) == 0,
+          "the decoder's training differs between 2 and 3 threads");
+}
+
 int main(void) {
     check_units();
+    check_repeat_decoder();
+    check_shared_training_parts();
     for (int n = 1; n <= 4; n++) check_team(n);
     check_join();
     check_fork();

@@ -281,12 +281,42 @@ int rnn__product(int M, int N, int K, const float *A, int lda, const float *B, i
     return 1;
 }
 
-void rnn__colsum_add(float *out, const float *m, int rows, int cols, int ld) {
+static void colsum_one(float *out, const float *m, int rows, int cols, int ld) {
     if (rows > 0 && cols > 0 && rnn__colsum_fast(out, m, rows, cols, ld)) return;
     for (int i = 0; i < rows; i++) {
         const float *r = m + (size_t)i * ld;
         for (int j = 0; j < cols; j++) out[j] += r[j];
     }
+}
+
+/* A column sum this large (B4's bias gradient: 6,400 rows of 2,048, read from memory) is shared
+ * by the team, each thread its columns in blocks of 64; every column is the same chain (its
+ * old value, then the rows in order) whichever thread sums it, so the bits do not depend on
+ * the team's size. */
+#define TEAM_COLSUM_VALUES (1 << 20)
+
+typedef struct {
+    float *out;
+    const float *m;
+    int rows, cols, ld;
+} colsum_job;
+
+static void colsum_slice(void *arg, int tid, int n) {
+    const colsum_job *j = arg;
+    const int blocks = (j->cols + 63) / 64;
+    const int lo = 64 * (int)((long)blocks * tid / n);
+    int hi = 64 * (int)((long)blocks * (tid + 1) / n);
+    if (hi > j->cols) hi = j->cols;
+    if (lo < hi) colsum_one(j->out + lo, j->m + lo, j->rows, hi - lo, j->ld);
+}
+
+void rnn__colsum_add(float *out, const float *m, int rows, int cols, int ld) {
+    if ((double)rows * cols >= TEAM_COLSUM_VALUES && cols >= 128 && rnn__team_size() > 1) {
+        colsum_job job = {out, m, rows, cols, ld};
+        rnn__team_run(colsum_slice, &job);
+        return;
+    }
+    colsum_one(out, m, rows, cols, ld);
 }
 
 #if defined(RNN_USE_CBLAS)

@@ -24,7 +24,7 @@
 typedef struct {
     rnn_recurrent *r;
     int B, T;
-    const float *dhseq;
+    const rnn_seq_grad *dhseq;
     /* Steps on panels (plan.panels, plan.back_panels): U's three gate blocks (forward) or U^T
      * (backward) as panels, else NULL. */
     const float *panels;
@@ -101,11 +101,7 @@ static void gru_backward_team(void *arg, int tid, int n) {
         float *g = r->step + (size_t)(t & 1) * B * G3;
         const float *h_prev = r->hs + (size_t)t * BH;
         if (nu > 0 && nb > 0) {
-            if (job->dhseq) {
-                const float *d = job->dhseq + (size_t)t * BH;
-                for (int b = b0; b < b1; b++)
-                    for (int j = lo; j < hi; j++) dh[(size_t)b * H + j] += d[(size_t)b * H + j];
-            }
+            rnn__recurrent_add_seq_grad(job->dhseq, t, dh, H, b0, b1, lo, hi);
             rnn__gru_gates_backward(x + rg, g + rg, aux + rh, h_prev + rh, dh + rh, nb, H, lo, hi);
         }
         /* split by units: g (all units' dZ rows) complete; by rows only our rows are read */
@@ -215,7 +211,7 @@ static void gru_forward_steps(rnn_recurrent *r, int B, int T) {
  *               dh_{t-1} += [dz s'(z), dr s'(r), dg_h] U^T;  dU += h^T [.., .., dg_h]
  * not:          d(rh) = da_h U_h^T;  dr = d(rh) h_{t-1};  dh_{t-1} += d(rh) r
  *               dh_{t-1} += [dz s'(z), dr s'(r)] U_zr^T;  dU_zr += h^T dZ_zr, dU_h += (rh)^T da_h */
-static void gru_backward_steps(rnn_recurrent *r, int B, int T, const float *dhseq) {
+static void gru_backward_steps(rnn_recurrent *r, int B, int T, const rnn_seq_grad *dhseq) {
     const int H = (int)r->H, G3 = 3 * H;
     const rnn_activation act = r->opt.activation, ract = r->opt.recurrent_activation;
     const float *U = rnn__recurrent_value(r, RNN_W_RECURRENT);
@@ -234,10 +230,7 @@ static void gru_backward_steps(rnn_recurrent *r, int B, int T, const float *dhse
         for (int t = T - 1; t >= 0; t--) {
             float *x = r->xw + (size_t)t * B * G3, *aux = r->aux + (size_t)t * BH;
             const float *h_prev = r->hs + (size_t)t * BH, *h_in = rnn__rec_in(r, t);
-            if (dhseq) {
-                const float *d = dhseq + (size_t)t * BH;
-                for (size_t k = 0; k < BH; k++) dh[k] += d[k];
-            }
+            rnn__recurrent_add_seq_grad(dhseq, t, dh, H, 0, B, 0, H);
             if (fused) {
                 rnn__gru_gates_backward(x, g, aux, h_prev, dh, B, H, 0, H);
             } else {

@@ -345,7 +345,7 @@ static void lstm_forward_steps(rnn_recurrent *r, int B, int T) {
 typedef struct {
     rnn_recurrent *r;
     int B, T;
-    const float *dhseq;
+    const rnn_seq_grad *dhseq;
     const float *ut_panels; /* U^T as panels (plan.back_panels), else NULL */
 } lstm_team_back_job;
 
@@ -365,11 +365,7 @@ static void lstm_backward_team(void *arg, int tid, int n) {
         float *z = r->xw + (size_t)t * B * G4;
         const float *tc = r->tc + (size_t)t * BH, *c_prev = r->cs + (size_t)t * BH;
         if (nu > 0 && nb > 0) {
-            if (job->dhseq) {
-                const float *d = job->dhseq + (size_t)t * BH;
-                for (int b = b0; b < b1; b++)
-                    for (int j = lo; j < hi; j++) dh[(size_t)b * H + j] += d[(size_t)b * H + j];
-            }
+            rnn__recurrent_add_seq_grad(job->dhseq, t, dh, H, b0, b1, lo, hi);
             rnn__lstm_gates_backward(z + rz, tc + rh, c_prev + rh, dh + rh, dc + rh, nb, H, lo,
                                      hi);
         }
@@ -389,7 +385,7 @@ static void lstm_backward_team(void *arg, int tid, int n) {
  *   dc_t += dh_t * o * phi'(c_t);  do = dh_t * phi(c_t)
  *   di = dc_t * g;  dg = dc_t * i;  df = dc_t * c_{t-1};  dc_{t-1} = dc_t * f
  *   dZ = [di sigma'(i), df sigma'(f), dg phi'(g), do sigma'(o)];  dh_{t-1} = dZ U^T */
-static void lstm_backward_steps(rnn_recurrent *r, int B, int T, const float *dhseq) {
+static void lstm_backward_steps(rnn_recurrent *r, int B, int T, const rnn_seq_grad *dhseq) {
     const int H = (int)r->H, G4 = 4 * H;
     const rnn_activation act = r->opt.activation, ract = r->opt.recurrent_activation;
     const float *U = rnn__recurrent_value(r, RNN_W_RECURRENT);
@@ -405,10 +401,7 @@ static void lstm_backward_steps(rnn_recurrent *r, int B, int T, const float *dhs
         for (int t = T - 1; t >= 0; t--) {
             float *z = r->xw + (size_t)t * B * G4;
             const float *tc = r->tc + (size_t)t * BH, *c_prev = r->cs + (size_t)t * BH;
-            if (dhseq) {
-                const float *d = dhseq + (size_t)t * BH;
-                for (size_t k = 0; k < BH; k++) dh[k] += d[k];
-            }
+            rnn__recurrent_add_seq_grad(dhseq, t, dh, H, 0, B, 0, H);
             int masked_rows = 0;
             if (fused && !r->mask) { /* the same operations, vectorised (kernels/gates.c) */
                 rnn__lstm_gates_backward(z, tc, c_prev, dh, dc, B, H, 0, H);

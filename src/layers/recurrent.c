@@ -251,6 +251,30 @@ void rnn__recurrent_finish_state_grad(const rnn_recurrent *r, float *dh, int t, 
                 memcpy(dh + (size_t)b * H, r->dh_keep + (size_t)b * H, sizeof(float) * H);
 }
 
+/* o[i] += d[i] for i < n, four lanes at a time: the same additions as the plain loop, which
+ * the compiler leaves scalar at -O2 (B6's training step spent about 4 % of its time in two such
+ * loops, issue 18). */
+typedef float add_v4 __attribute__((vector_size(16)));
+static void add_into(float *restrict o, const float *restrict d, size_t n) {
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        add_v4 a, b;
+        memcpy(&a, o + i, sizeof a);
+        memcpy(&b, d + i, sizeof b);
+        a += b;
+        memcpy(o + i, &a, sizeof a);
+    }
+    for (; i < n; i++) o[i] += d[i];
+}
+
+void rnn__recurrent_add_seq_grad(const rnn_seq_grad *g, int t, float *dh, int H, int b0, int b1,
+                                 int lo, int hi) {
+    if (!g->data || lo >= hi) return;
+    for (int b = b0; b < b1; b++)
+        add_into(dh + (size_t)b * H + lo, g->data + (size_t)t * g->step + (size_t)b * g->row + lo,
+                 (size_t)(hi - lo));
+}
+
 rnn_status rnn__recurrent_plan(rnn_layer *layer, int64_t batch, int64_t steps) {
     rnn_recurrent *r = layer->impl;
     if (r->opt.stateful && batch != layer->input[0].dim[0])
@@ -281,7 +305,8 @@ rnn_status rnn__recurrent_plan(rnn_layer *layer, int64_t batch, int64_t steps) {
     rnn__ws_want(ws, &r->step, 2 * BGH); /* two: the team's GRU backward alternates */
     rnn__ws_want(ws, &r->dh, BH);
     rnn__ws_want(ws, &r->dc, BH);
-    rnn__ws_want(ws, &r->dhseq, r->opt.return_sequences ? TBH : 0);
+    /* backward reads the output gradient in place unless masked steps zero it */
+    rnn__ws_want(ws, &r->dhseq, r->opt.return_sequences && r->zero_output_for_mask ? TBH : 0);
     rnn__ws_want(ws, &r->dxt, TBF);
     rnn__ws_want(ws, &r->yseq, r->opt.return_sequences ? TBH : 0);
     rnn__ws_want(ws, &layer->dx[0], TBF);
@@ -695,13 +720,42 @@ void rnn__recurrent_stream_run(rnn_layer *const *layers, int n, rnn_layer *dense
     }
 }
 
+/* out = rows[0] + rows[1] + ... + rows[T-1], each row n floats (ld apart), added in that order;
+ * columns [lo, hi). */
+static void sum_steps_cols(const float *rows, int T, size_t ld, size_t lo, size_t hi, float *out) {
+    memcpy(out + lo, rows + lo, sizeof(float) * (hi - lo));
+    for (int t = 1; t < T; t++) add_into(out + lo, rows + (size_t)t * ld + lo, hi - lo);
+}
+
+typedef struct {
+    const float *rows;
+    int T;
+    size_t n;
+    float *out;
+} sum_steps_job;
+
+static void sum_steps_slice(void *arg, int tid, int n) {
+    const sum_steps_job *j = arg;
+    const size_t runs = (j->n + 15) / 16;
+    const size_t lo = 16 * (runs * (size_t)tid / (size_t)n);
+    size_t hi = 16 * (runs * (size_t)(tid + 1) / (size_t)n);
+    if (hi > j->n) hi = j->n;
+    if (lo < hi) sum_steps_cols(j->rows, j->T, j->n, lo, hi, j->out);
+}
+
+/* Over this many values the team shares the sum, by columns: each column is the same chain
+ * whichever thread adds it, so the bits do not depend on the team (B6's decoder: 30 steps of
+ * 25,600 values, read from L2 and memory). */
+#define TEAM_SUM_STEPS_VALUES (1 << 18)
+
 /* out = rows[0] + rows[1] + ... + rows[T-1], each row n floats, added in that order. */
-static void sum_steps(const float *restrict rows, int T, size_t n, float *restrict out) {
-    memcpy(out, rows, sizeof(float) * n);
-    for (int t = 1; t < T; t++) {
-        const float *restrict z = rows + (size_t)t * n;
-        for (size_t i = 0; i < n; i++) out[i] += z[i];
+static void sum_steps(const float *rows, int T, size_t n, float *out) {
+    if ((size_t)T * n >= TEAM_SUM_STEPS_VALUES && n >= 64 && rnn__team_size() > 1) {
+        sum_steps_job job = {rows, T, n, out};
+        rnn__team_run(sum_steps_slice, &job);
+        return;
     }
+    sum_steps_cols(rows, T, n, 0, n, out);
 }
 
 void rnn__recurrent_backward(rnn_layer *layer, const rnn_tensor *const *x, float *const *dy,
@@ -714,8 +768,13 @@ void rnn__recurrent_backward(rnn_layer *layer, const rnn_tensor *const *x, float
      * dc: from the c state. Per-step output gradients go to dhseq, time-major. */
     memset(r->dh, 0, sizeof(float) * BH);
     memset(r->dc, 0, sizeof(float) * BH);
-    const float *dhseq = NULL;
-    if (r->opt.return_sequences) {
+    rnn_seq_grad dhseq = {NULL, 0, 0};
+    if (r->opt.return_sequences && dy[0] && !(r->zero_output_for_mask && r->mask)) {
+        /* the steps read the output gradient (B, T, H) in place: copying it into the
+         * time-major layout was a pass over it written and read back from memory (B4: about
+         * 2 ms of a 182 ms training step, issue 18); the same values, so the same bits */
+        dhseq = (rnn_seq_grad){dy[0], (size_t)H, (size_t)T * H};
+    } else if (r->opt.return_sequences) {
         if (dy[0]) {
             for (int t = 0; t < T; t++)
                 for (int b = 0; b < B; b++) {
@@ -726,7 +785,7 @@ void rnn__recurrent_backward(rnn_layer *layer, const rnn_tensor *const *x, float
                     else
                         memcpy(dst, dy[0] + ((size_t)b * T + t) * H, sizeof(float) * H);
                 }
-            dhseq = r->dhseq;
+            dhseq = (rnn_seq_grad){r->dhseq, BH, (size_t)H};
         }
     } else if (dy[0]) {
         for (size_t i = 0; i < BH; i++) r->dh[i] += dy[0][i];
@@ -738,7 +797,7 @@ void rnn__recurrent_backward(rnn_layer *layer, const rnn_tensor *const *x, float
             for (size_t i = 0; i < BH; i++) r->dc[i] += dy[2][i];
     }
 
-    r->cell->backward_steps(r, B, T, dhseq);
+    r->cell->backward_steps(r, B, T, &dhseq);
 
     /* r->xw now holds dZ (T*B, GH). Input-side gradients in large products. */
     const float *dz_sum = NULL;

@@ -23,6 +23,14 @@ typedef enum { RNN_CELL_SIMPLE = 0, RNN_CELL_LSTM, RNN_CELL_GRU } rnn_cell_kind;
 
 typedef struct rnn_recurrent rnn_recurrent;
 
+/* The per-step output gradients the step loops add to dh (return_sequences): step t's row b at
+ * data + t step + b row. Time-major (r->dhseq): step B H, row H; the layer's output gradient
+ * (B, T, H) read in place: step H, row T H. data NULL: none. */
+typedef struct {
+    const float *data;
+    size_t step, row;
+} rnn_seq_grad;
+
 typedef struct {
     rnn_cell_kind kind;
     int gates;    /* blocks of H along the kernel's last axis: 1, 4 or 3 */
@@ -30,9 +38,9 @@ typedef struct {
     /* Runs the T steps over r->xw/hs/cs/aux (hs[0], cs[0] already set). */
     void (*forward_steps)(rnn_recurrent *r, int B, int T);
     /* Backpropagation through time. On entry r->dh holds dLoss/dh_T (beyond the per-step output
-     * gradients in dhseq, which may be NULL) and r->dc dLoss/dc_T. Leaves dZ in r->xw and adds
+     * gradients in dhseq, whose data may be NULL) and r->dc dLoss/dc_T. Leaves dZ in r->xw and adds
      * the recurrent kernel's (and recurrent bias's) gradients. */
-    void (*backward_steps)(rnn_recurrent *r, int B, int T, const float *dhseq);
+    void (*backward_steps)(rnn_recurrent *r, int B, int T, const rnn_seq_grad *dhseq);
     /* A streaming step (plan.stream_pack) of thread tid's units among n, from the input rows x
      * (B rows of F), inside a team job (rnn__recurrent_stream_run); NULL: no such path.
      * signal 0: x is ready; k > 0: x is the previous layer's new state, whose units
@@ -341,6 +349,10 @@ void rnn__recurrent_mask_state(rnn_recurrent *r, int t);
  * dh is the gradient saved in dh_keep, which passed the step unchanged. */
 void rnn__recurrent_finish_state_grad(const rnn_recurrent *r, float *dh, int t, int masked_rows);
 /* Under recurrent dropout: dh[i] += g[i] * rec_keep[i]; otherwise dh[i] += g[i]. */
+/* dh (B, H) += step t's output gradients, rows [b0, b1) and units [lo, hi) (none when
+ * g->data is NULL). */
+void rnn__recurrent_add_seq_grad(const rnn_seq_grad *g, int t, float *dh, int H, int b0, int b1,
+                                 int lo, int hi);
 void rnn__recurrent_add_state_grad(const rnn_recurrent *r, float *dh, const float *g);
 
 /* Whether the step loops of a batch of B rows run on the thread team (kernels/team.h): the

@@ -29,7 +29,7 @@ static void simple_forward_steps(rnn_recurrent *r, int B, int T) {
 }
 
 /* dZ_t = (dh_t) phi'(h_t);  dh_{t-1} = dZ_t U^T;  dU = sum_t h_{t-1}^T dZ_t. */
-static void simple_backward_steps(rnn_recurrent *r, int B, int T, const float *dhseq) {
+static void simple_backward_steps(rnn_recurrent *r, int B, int T, const rnn_seq_grad *dhseq) {
     const int H = (int)r->H;
     const rnn_activation act = r->opt.activation;
     const float *U = rnn__recurrent_value(r, RNN_W_RECURRENT);
@@ -38,10 +38,7 @@ static void simple_backward_steps(rnn_recurrent *r, int B, int T, const float *d
     for (int t = T - 1; t >= 0; t--) {
         float *z = r->xw + (size_t)t * BH;
         const float *h = r->hs + (size_t)(t + 1) * BH;
-        if (dhseq) {
-            const float *d = dhseq + (size_t)t * BH;
-            for (size_t k = 0; k < BH; k++) dh[k] += d[k];
-        }
+        rnn__recurrent_add_seq_grad(dhseq, t, dh, H, 0, B, 0, H);
         for (size_t k = 0; k < BH; k++) z[k] = dh[k] * rnn__act_grad(act, h[k]);
         int masked_rows = 0;
         if (r->mask)

@@ -4,10 +4,13 @@
  * the same way. */
 #include <float.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "context.h"
+#include "kernels/team.h"
 #include "losses.h"
 #include "train/train.h"
 
@@ -80,7 +83,7 @@ static int finite_16(const float *p) {
     return !bad;
 }
 
-int64_t rnn__first_nonfinite(const float *p, int64_t n) {
+static int64_t first_nonfinite_one(const float *p, int64_t n) {
     int64_t i = 0; /* p[0, i) is finite */
     while (i + 1024 <= n && finite_block(p + i)) i += 1024;
     while (i + 16 <= n && finite_16(p + i)) i += 16;
@@ -89,7 +92,41 @@ int64_t rnn__first_nonfinite(const float *p, int64_t n) {
     return -1;
 }
 
-static rnn_status check_array(const char *what, int k, const rnn_tensor *t, int skip_values) {
+/* A screen this large (B4's batch: two arrays of 3.3 million values, and its gradients and
+ * weights of 2.1 million, on every training step) is shared by the current team, each thread
+ * a range of whole blocks; the answer is the smallest index any thread found, the serial one. */
+#define TEAM_SCREEN_VALUES (1 << 20)
+
+typedef struct {
+    const float *p;
+    int64_t n;
+    _Atomic int64_t first; /* n: none found */
+} screen_job;
+
+static void screen_slice(void *arg, int tid, int n) {
+    screen_job *j = arg;
+    const int64_t blocks = (j->n + 1023) / 1024;
+    const int64_t lo = 1024 * (blocks * tid / n);
+    int64_t hi = 1024 * (blocks * (tid + 1) / n);
+    if (hi > j->n) hi = j->n;
+    if (lo >= hi) return;
+    const int64_t i = first_nonfinite_one(j->p + lo, hi - lo);
+    if (i < 0) return;
+    int64_t seen = atomic_load(&j->first);
+    while (lo + i < seen && !atomic_compare_exchange_weak(&j->first, &seen, lo + i)) {
+    }
+}
+
+int64_t rnn__first_nonfinite(const float *p, int64_t n) {
+    if (n < TEAM_SCREEN_VALUES || rnn__team_size() < 2) return first_nonfinite_one(p, n);
+    screen_job job = {p, n, n};
+    rnn__team_run(screen_slice, &job);
+    const int64_t first = atomic_load(&job.first);
+    return first < n ? first : -1;
+}
+
+static rnn_status check_array(const rnn_model *m, const char *what, int k, const rnn_tensor *t,
+                              int skip_values) {
     if (!t->data) return rnn__fail(RNN_ERR_ARGUMENT, "%s[%d] has no data (NULL)", what, k);
     if (t->rank < 1 || t->rank > RNN_MAX_RANK)
         return rnn__fail(RNN_ERR_SHAPE, "%s[%d] has rank %d", what, k, t->rank);
@@ -105,7 +142,12 @@ static rnn_status check_array(const char *what, int k, const rnn_tensor *t, int 
         return rnn__fail(RNN_ERR_MEMORY, "%s's dimensions (%lld, %lld, ...) are too large: the "
                          "element count overflows or exceeds 2^34", what,
                          (long long)t->shape[0], t->rank > 1 ? (long long)t->shape[1] : 0LL);
-    const int64_t i = skip_values ? -1 : rnn__first_nonfinite(t->data, n);
+    int64_t i = -1;
+    if (!skip_values) { /* the model's team shares a large screen */
+        rnn__team *previous = rnn__team_enter(rnn__context_team(m->context));
+        i = rnn__first_nonfinite(t->data, n);
+        rnn__team_leave(previous);
+    }
     if (i >= 0)
         return rnn__fail(RNN_ERR_NUMERIC, "%s contains %s at flat index %lld", what,
                          isnan(t->data[i]) ? "NaN" : "Inf", (long long)i);
@@ -147,7 +189,7 @@ rnn_status rnn__check_x(rnn_model *m, const rnn_tensor *xs, int nx, call_data *d
                                  (long long)x->shape[i],
                                  in->rank == 3 && i == 1 ? "time steps" : "features", i, s);
             }
-        rnn_status st = check_array("x", k, x, d->skip_values);
+        rnn_status st = check_array(m, "x", k, x, d->skip_values);
         if (st) return st;
     }
     return RNN_OK;
@@ -200,7 +242,7 @@ rnn_status rnn__check_y(rnn_model *m, const rnn_tensor *ys, int ny, call_data *d
                              t, s, sparse ? " (sparse_categorical_crossentropy takes one class "
                                             "id per output row)" : "");
         }
-        rnn_status st = check_array("y", k, y, d->skip_values);
+        rnn_status st = check_array(m, "y", k, y, d->skip_values);
         if (st) return st;
         if (sparse && !d->skip_values) {
             int64_t n = rnn_tensor_size(y), C = out.dim[out.rank - 1];

@@ -3,6 +3,8 @@
  * checks. */
 #include <math.h>
 
+#include "context.h"
+#include "kernels/team.h"
 #include "losses.h"
 #include "optim.h"
 #include "train/train.h"
@@ -11,16 +13,19 @@
  * losses of several outputs). With grads, writes m->dloss. */
 double rnn__current_loss(rnn_model *m, const float *const *targets, int with_grads) {
     double total = 0;
+    /* the model's team shares the rows of a large output (B4: 6,400 rows of 512) */
+    rnn__team *previous = rnn__team_enter(rnn__context_team(m->context));
     for (int k = 0; k < m->n_outputs; k++) {
         const rnn_tensor *out = rnn__model_output(m, k);
         int64_t C = out->shape[out->rank - 1], R = rnn_tensor_size(out) / C;
         const uint8_t *mask = out->rank == 3 ? rnn__model_output_mask(m, k) : NULL;
         double sum;
         int64_t count;
-        rnn__loss_eval(&m->loss, out->data, targets[k], R, C, mask, with_grads ? m->dloss[k] : NULL,
-                       &sum, &count);
+        rnn__loss_eval_shared(&m->loss, out->data, targets[k], R, C, mask,
+                              with_grads ? m->dloss[k] : NULL, &sum, &count);
         total += count ? sum / (double)count : 0.0;
     }
+    rnn__team_leave(previous);
     return total;
 }
 
@@ -53,7 +58,17 @@ rnn_status rnn__train_step(rnn_model *m, const rnn_tensor *xb, const float *cons
 }
 
 /* The update from the gradients in every weight's grad (the second half of a training step). */
+static rnn_status apply_gradients(rnn_model *m);
+
 rnn_status rnn__apply_gradients(rnn_model *m) {
+    /* the model's team shares the updates of large weights (rnn__optimizer_update) */
+    rnn__team *previous = rnn__team_enter(rnn__context_team(m->context));
+    const rnn_status st = apply_gradients(m);
+    rnn__team_leave(previous);
+    return st;
+}
+
+static rnn_status apply_gradients(rnn_model *m) {
     /* Keras's optimizer sees model.trainable_weights only: frozen layers' gradients are not
      * checked, clipped or applied. */
     rnn__model_sync_frozen(m, NULL);

@@ -29,7 +29,8 @@ void rnn__metrics_accumulate(rnn_model *m, const float *t0, metric_sums *ms);
 double rnn__metric_value(const rnn_model *m, const metric_sums *ms, int k);
 
 /* data.c */
-/* The index of the first NaN or Inf in p[0, n), or -1 (a screen the compiler vectorises). */
+/* The index of the first NaN or Inf in p[0, n), or -1 (a screen the compiler vectorises; a
+ * large one shared by the current team, kernels/team.h). */
 int64_t rnn__first_nonfinite(const float *p, int64_t n);
 rnn_status rnn__check_x(rnn_model *m, const rnn_tensor *xs, int nx, call_data *d);
 rnn_status rnn__check_y(rnn_model *m, const rnn_tensor *ys, int ny, call_data *d);
