@@ -140,7 +140,13 @@ static rnn_status forward_layers(rnn_model *m, int from, const rnn_run_ctx *ctx)
             i += ran - 1;
             continue;
         }
-        if ((st = L->ops->forward(L, in, ctx))) return rnn__model_fail(m, st);
+        /* rnn_run_ctx.out: for the layer that makes the model's only output */
+        rnn_run_ctx layer_ctx = *ctx;
+        if (!(m->n_outputs == 1 && m->outputs[0]->producer == L && m->outputs[0]->index == 0)) {
+            layer_ctx.out = NULL;
+            layer_ctx.out_floats = 0;
+        }
+        if ((st = L->ops->forward(L, in, &layer_ctx))) return rnn__model_fail(m, st);
     }
     if ((st = plan_shared(m))) return rnn__model_fail(m, st);
     return RNN_OK;

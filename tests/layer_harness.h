@@ -66,7 +66,7 @@ static inline int64_t harness_output_size(const harness *h, int k) {
 
 static inline void harness_forward(harness *h, rnn_run_mode mode) {
     const rnn_tensor *xs[1] = {&h->x};
-    rnn_run_ctx ctx = {mode, &h->rng, RNN_F32};
+    rnn_run_ctx ctx = {.mode = mode, .rng = &h->rng, .precision = RNN_F32};
     h->layer->ops->forward(h->layer, xs, &ctx);
 }
 

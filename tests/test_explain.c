@@ -442,7 +442,7 @@ static void values_case(int H1, int H2, int N, int threads) {
      * step's gates, read from the layers; the outputs from rnn_predict */
     rnn_tensor y;
     CHECK(rnn_predict(m, rnn_data_x(X), N, &y, 1) == RNN_OK, "predict: %s", rnn_model_error(m));
-    rnn_run_ctx ctx = {RNN_MODE_TRAIN, &m->rng, RNN_F32};
+    rnn_run_ctx ctx = {.mode = RNN_MODE_TRAIN, .rng = &m->rng, .precision = RNN_F32};
     CHECK(rnn__model_forward(m, &X, &ctx) == RNN_OK, "forward");
     element *e = NULL;
     int n = svg ? elements(svg, &e) : 0;

@@ -161,6 +161,61 @@ static void check_nonfinite(void) {
           "two bad values: \"%s\"", rnn_last_error());
 }
 
+/* An input large enough for the team to share its screen (data.c, TEAM_SCREEN_VALUES: 2^20 values):
+ * on one and two threads the same first bad value is named, whichever thread's part holds it,
+ * with a later one in the other part. */
+static void check_nonfinite_shared(void) {
+    /* 2^20 values: data.c's team screen starts there, and its halves (whole blocks of 1,024)
+     * meet at BIG / 2 */
+    enum { BIG_ROWS = (1 << 20) / COLS, BIG = BIG_ROWS * COLS };
+    float *x = malloc(sizeof(float) * BIG);
+    rnn_model *m = rnn_sequential(NULL);
+    rnn_dense_options d = rnn_dense_defaults(2);
+    CHECK(x && m && !rnn_set_seed(m, 1) && !rnn_input(m, 0, COLS) && !rnn_add(m, rnn_dense(&d)),
+          "model: %s", rnn_last_error());
+    if (!x || !m) goto done;
+    for (int i = 0; i < BIG; i++) x[i] = (float)(i % 11) - 5.0f;
+    /* the first value, the last of part 0 and the first of part 1, the last value */
+    const int at[] = {0, BIG / 2 - 1, BIG / 2, BIG - 1};
+    for (int threads = 1; threads <= 2; threads++) {
+        rnn_set_threads(threads);
+        rnn_tensor out = {0};
+        CHECK(rnn_predict_on_batch(m, rnn_data_x(rnn_tensor2(x, BIG_ROWS, COLS)), &out, 1) ==
+                  RNN_OK, "%d threads: finite input refused: %s", threads, rnn_last_error());
+        rnn_tensor_free(&out);
+        for (size_t k = 0; k < sizeof at / sizeof at[0]; k++)
+            for (int later = 0; later < 2; later++) {
+                const int second = at[k] < BIG / 2 ? BIG - 3 : -1; /* in the other part */
+                x[at[k]] = NAN;
+                if (later && second >= 0) x[second] = INFINITY;
+                const rnn_status st =
+                    rnn_predict_on_batch(m, rnn_data_x(rnn_tensor2(x, BIG_ROWS, COLS)), &out, 1);
+                rnn_tensor_free(&out);
+                char want[64];
+                snprintf(want, sizeof want, "x contains NaN at flat index %d", at[k]);
+                CHECK(st == RNN_ERR_NUMERIC && strstr(rnn_last_error(), want),
+                      "%d threads, %s%s: status %d, \"%s\"", threads, want,
+                      later ? " (and a later Inf)" : "", (int)st, rnn_last_error());
+                x[at[k]] = 1.0f;
+                if (second >= 0) x[second] = 1.0f;
+            }
+        /* only the second part holds one */
+        x[BIG / 2 + 17] = -INFINITY;
+        const rnn_status st =
+            rnn_predict_on_batch(m, rnn_data_x(rnn_tensor2(x, BIG_ROWS, COLS)), &out, 1);
+        rnn_tensor_free(&out);
+        char want[64];
+        snprintf(want, sizeof want, "x contains Inf at flat index %d", BIG / 2 + 17);
+        CHECK(st == RNN_ERR_NUMERIC && strstr(rnn_last_error(), want), "%d threads, %s: \"%s\"",
+              threads, want, rnn_last_error());
+        x[BIG / 2 + 17] = 1.0f;
+    }
+    rnn_set_threads(0);
+done:
+    rnn_model_free(m);
+    free(x);
+}
+
 /* The screen itself on short and odd lengths (a training step screens every gradient and weight,
  * most far shorter than a block): every position of a bad value in lengths around the 16-value
  * and 1,024-value screens, the first of two named. */
@@ -200,5 +255,6 @@ int main(void) {
     rnn_set_threads(0);
     check_bias_split();
     check_nonfinite();
+    check_nonfinite_shared();
     return check_report("test_large_batch_paths");
 }

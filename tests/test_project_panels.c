@@ -89,6 +89,23 @@ static run_result run(int threads, int F, int use_bias, int go_backwards, const 
               "%d) and with them, different bits", F, use_bias, threads, res.x_in_place,
               res.h_in_yseq);
     free(y_copied);
+    /* With h in the returned sequence, the steps write it into rnn_predict's result itself
+     * (rnn_run_ctx.out), each batch's rows at their place: in batches of 16, 16 and 8 samples
+     * the same bits as in one (the team's steps do the same operations whatever the batch),
+     * and the layer's output is the result array. */
+    rnn_tensor out = {0};
+    if (res.h_in_yseq &&
+        rnn_predict(m, rnn_data_x(rnn_tensor3((float *)x, B, T, F)), 16, &out, 1) != RNN_OK) {
+        CHECK(0, "predict in batches: %s", rnn_last_error());
+    } else if (res.h_in_yseq) {
+        CHECK(r->plan.h_in_yseq && lstm->y[0].data == out.data + (size_t)32 * T * H,
+              "F %d on %d threads: the last batch's sequence was not written in the result", F,
+              threads);
+        CHECK(!res.y || memcmp(out.data, res.y, sizeof(float) * (size_t)B * T * H) == 0,
+              "F %d bias %d on %d threads: in batches of 16, different bits", F, use_bias,
+              threads);
+    }
+    rnn_tensor_free(&out);
     if (rnn_train_on_batch(m, rnn_data_xy(rnn_tensor3((float *)x, B, T, F),
                                           rnn_tensor3((float *)y, B, T, H)),
                            &res.loss) != RNN_OK)

@@ -133,7 +133,7 @@ rnn_status rnn__explain_trace(rnn_model *m, const rnn_tensor *inputs, int n_inpu
     rnn__model_walk(m, collect_recurrent, set);
     if (set->oom) st = rnn__fail(RNN_ERR_MEMORY, "rnn_explain: out of memory");
     for (int i = 0; i < set->n; i++) set->r[i]->keep_gates = 1;
-    rnn_run_ctx ctx = {RNN_MODE_PREDICT, &m->rng, RNN_F32};
+    rnn_run_ctx ctx = {.mode = RNN_MODE_PREDICT, .rng = &m->rng, .precision = RNN_F32};
     if (!st) st = rnn__model_forward(m, inputs, &ctx);
     for (int i = 0; !st && i < set->n; i++)
         if (set->r[i]->B == d.n) st = keep_cell(t, set->r[i], sample);

@@ -71,6 +71,12 @@ typedef struct {
     /* rnn_set_precision's weights for RNN_MODE_PREDICT (rnn_predict; kernels/qgemm.h): Dense
      * and the recurrent layers multiply by reduced-precision copies. RNN_F32 elsewhere. */
     rnn_precision precision;
+    /* rnn_predict's result array for this batch's rows of the model's only output, and its
+     * size in floats; NULL elsewhere. graph.c passes it to the layer that makes that output
+     * only, and a layer may write its output there instead of into its own buffer (the
+     * recurrent layers' plan.h_in_yseq), which spares predict its copy. */
+    float *out;
+    int64_t out_floats;
 } rnn_run_ctx;
 
 typedef struct rnn_layer_ops rnn_layer_ops;

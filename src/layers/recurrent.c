@@ -524,6 +524,10 @@ static rnn_status forward_begin(rnn_layer *layer, const rnn_tensor *const *input
     }
     if (r->x_in != (chained ? NULL : x->data)) r->x_in = chained ? NULL : x->data;
     decide_plan(r, mode, B, T, r->stream_precision, ctx->precision, r->x_in);
+    float *hseq = r->plan.h_in_yseq && ctx->out && ctx->out_floats == (int64_t)B * T * H
+                      ? ctx->out
+                      : r->yseq;
+    if (r->hseq != hseq) r->hseq = hseq; /* (decide_plan: why only when it changes) */
     /* xt (T,B,F) from x (B,T,F), unless the steps read x in place; go_backwards consumes input
      * T-1 first. */
     if (!chained && !r->plan.x_in_place) {
@@ -607,7 +611,7 @@ static void forward_end(rnn_layer *layer, const rnn_run_ctx *ctx) {
     } else if (r->opt.return_sequences) {
         copy_job job = {r, NULL};
         if (r->plan.h_in_yseq)
-            ; /* the steps wrote it */
+            ; /* the steps wrote it, in hseq */
         else if (copy_on_team((size_t)T * B * H)) rnn__team_run(copy_yseq_job, &job);
         else copy_yseq_job(&job, 0, 1);
         if (r->zero_output_for_mask && r->mask)
@@ -615,7 +619,7 @@ static void forward_end(rnn_layer *layer, const rnn_run_ctx *ctx) {
                 for (int b = 0; b < B; b++)
                     if (r->mask[(size_t)t * B + b] == 0.0f)
                         memset(r->yseq + ((size_t)b * T + t) * H, 0, sizeof(float) * H);
-        layer->y[0] = rnn_tensor3(r->yseq, B, T, H);
+        layer->y[0] = rnn_tensor3(r->plan.h_in_yseq ? r->hseq : r->yseq, B, T, H);
     } else {
         layer->y[0] = rnn_tensor2(h_last, B, H);
     }

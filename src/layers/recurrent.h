@@ -178,6 +178,9 @@ struct rnn_recurrent {
     float *tc; /* LSTM: phi(c_t) (T, B, H), kept for backward */
     /* plan.x_in_place: the call's input (B, T, F), read in place by the steps. */
     const float *x_in;
+    /* plan.h_in_yseq: where the steps write the sequence (B, T, H): the caller's result array
+     * when the call gave one of that size (rnn_run_ctx.out), else yseq. */
+    float *hseq;
     /* Tests: keep the layout copies (plan.x_in_place and plan.h_in_yseq stay 0), so that the
      * two ways can be compared bit for bit. */
     int keep_copies;
@@ -249,10 +252,10 @@ static inline int rnn__recurrent_x_ld(const rnn_recurrent *r) {
 }
 
 /* Row b of h_t (t = 0: the initial state, in hs[0]) as the steps write and read it: in hs, or
- * in yseq (plan.h_in_yseq, t > 0); consecutive rows lie rnn__recurrent_h_ld(r, t) floats
+ * in hseq (plan.h_in_yseq, t > 0); consecutive rows lie rnn__recurrent_h_ld(r, t) floats
  * apart. */
 static inline float *rnn__recurrent_h_row(const rnn_recurrent *r, int t, int b) {
-    return r->plan.h_in_yseq && t > 0 ? r->yseq + ((size_t)b * r->T + t - 1) * r->H
+    return r->plan.h_in_yseq && t > 0 ? r->hseq + ((size_t)b * r->T + t - 1) * r->H
                                       : r->hs + ((size_t)t * r->B + b) * r->H;
 }
 static inline int rnn__recurrent_h_ld(const rnn_recurrent *r, int t) {

@@ -164,7 +164,7 @@ static rnn_status forward_exchange(rnn_distributed *d, rnn_model *m, rnn_status 
     const int nx = X_OUTPUTS + 2 * m->n_outputs + m->n_metrics + 2;
     if (!local && n_local > 0) {
         rnn_rng r = step_rng(m, d->rank);
-        rnn_run_ctx ctx = {mode, &r, RNN_F32};
+        rnn_run_ctx ctx = {.mode = mode, .rng = &r, .precision = RNN_F32};
         local = rnn__model_forward(m, xb, &ctx);
         for (int k = 0; !local && k < m->n_outputs; k++) {
             const rnn_tensor *out = rnn__model_output(m, k);

@@ -9,7 +9,7 @@
 rnn_status rnn__evaluate_range(rnn_model *m, const call_data *d, int64_t begin, int64_t end,
                                  int batch_size, double *loss, double *metrics) {
     metric_sums ms = {{0}, 0, 0};
-    rnn_run_ctx ctx = {RNN_MODE_PREDICT, &m->rng, RNN_F32};
+    rnn_run_ctx ctx = {.mode = RNN_MODE_PREDICT, .rng = &m->rng, .precision = RNN_F32};
     double total = 0;
     for (int64_t s = begin; s < end; s += batch_size) {
         int64_t count = end - s < batch_size ? end - s : batch_size;
@@ -33,7 +33,7 @@ rnn_status rnn__evaluate_range(rnn_model *m, const call_data *d, int64_t begin, 
 /* Mean loss and metrics over every batch of a source, weighted by batch size. */
 rnn_status rnn__evaluate_source(rnn_model *m, const rnn_batch_source *src, double *loss,
                                   double *metrics) {
-    rnn_run_ctx ctx = {RNN_MODE_PREDICT, &m->rng, RNN_F32};
+    rnn_run_ctx ctx = {.mode = RNN_MODE_PREDICT, .rng = &m->rng, .precision = RNN_F32};
     metric_sums ms = {{0}, 0, 0};
     double total = 0, seen = 0;
     for (int64_t k = 0; k < src->batches; k++) {

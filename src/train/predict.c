@@ -59,26 +59,38 @@ static rnn_status predict_impl(rnn_model *m, const call_data *d, int batch_size,
         per[k] = rnn__output_per_sample(m, k, d->steps);
         shape[k].rank = 0;
     }
-    rnn_run_ctx ctx = {RNN_MODE_PREDICT, &m->rng, m->precision};
+    rnn_run_ctx ctx = {.mode = RNN_MODE_PREDICT, .rng = &m->rng, .precision = m->precision};
+    /* One output: its array made before the first batch, from the expected size, so that the
+     * layer making it can write each batch's rows there (rnn_run_ctx.out); where the first
+     * batch's output has another size (which the layer then did not take), it is made anew. */
+    int64_t total;
+    if (ny == 1 && per[0] > 0 && rnn__mul_ok(N, per[0], &total) &&
+        !(data[0] = malloc(sizeof(float) * (size_t)total)))
+        return rnn__fail(RNN_ERR_MEMORY, "out of memory for the predictions");
     for (int64_t s = 0; s < N; s += batch_size) {
         int64_t count = N - s < batch_size ? N - s : batch_size;
         rnn_tensor xb[RNN_MODEL_MAX_IO];
         for (int k = 0; k < m->n_inputs; k++)
             xb[k] = rnn__batch_view(d->x[k].data + s * rnn__tensor_row_size(&d->x[k]), &d->x[k], count);
+        ctx.out = data[0] ? data[0] + s * per[0] : NULL;
+        ctx.out_floats = data[0] ? count * per[0] : 0;
         st = rnn__model_forward(m, xb, &ctx);
         for (int k = 0; k < ny && !st; k++) {
             const rnn_tensor *o = rnn__model_output(m, k);
-            int64_t total;
             if (s == 0) {
+                if (data[k] && rnn__tensor_row_size(o) != per[k]) {
+                    free(data[k]);
+                    data[k] = NULL;
+                }
                 per[k] = rnn__tensor_row_size(o);
                 shape[k] = *o;
-                if (!rnn__mul_ok(N, per[k], &total) ||
-                    !(data[k] = malloc(sizeof(float) * (size_t)(total ? total : 1))))
+                if (!data[k] && (!rnn__mul_ok(N, per[k], &total) ||
+                                 !(data[k] = malloc(sizeof(float) * (size_t)(total ? total : 1)))))
                     st = rnn__fail(RNN_ERR_MEMORY, "out of memory for the predictions");
             }
             if (!st && rnn__tensor_row_size(o) != per[k])
                 st = rnn__fail(RNN_ERR_SHAPE, "output %d changed its shape between batches", k);
-            if (!st)
+            if (!st && o->data != data[k] + s * per[k]) /* else the layer wrote them there */
                 copy_outputs(m, data[k] + s * per[k], o->data, (size_t)(count * per[k]));
         }
         if (st) {
@@ -160,7 +172,7 @@ rnn_status rnn_predict_source(rnn_model *m, const rnn_batch_source *src,
     if (!m || !sink) return rnn__fail(RNN_ERR_ARGUMENT, "rnn_predict_source: NULL argument");
     rnn_status st;
     if ((st = rnn__check_source(src))) return rnn__model_fail(m, st);
-    rnn_run_ctx ctx = {RNN_MODE_PREDICT, &m->rng, m->precision};
+    rnn_run_ctx ctx = {.mode = RNN_MODE_PREDICT, .rng = &m->rng, .precision = m->precision};
     for (int64_t k = 0; k < src->batches; k++) {
         rnn_tensor x[RNN_MODEL_MAX_IO], y[RNN_MODEL_MAX_IO];
         call_data d = {0};
@@ -222,7 +234,7 @@ static rnn_status check_finite(rnn_model *m, const float *x, int64_t n) {
  * README.md, "the caller's bookkeeping"). Otherwise the full step, which records anew. */
 rnn_status rnn_predict_step(rnn_model *m, const float *x, float *y) {
     if (!m || !x || !y) return rnn__fail(RNN_ERR_ARGUMENT, "rnn_predict_step: NULL argument");
-    rnn_run_ctx ctx = {RNN_MODE_STREAM, &m->rng, RNN_F32};
+    rnn_run_ctx ctx = {.mode = RNN_MODE_STREAM, .rng = &m->rng, .precision = RNN_F32};
     rnn_status st;
     rnn_stream_plan *p = &m->stream;
     if (p->valid) {

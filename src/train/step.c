@@ -39,7 +39,7 @@ static const char *weight_name(rnn_model *m, int w) {
 /* One optimizer step on the batch xb -> targets: loss before the update in *loss. */
 rnn_status rnn__train_step(rnn_model *m, const rnn_tensor *xb, const float *const *targets,
                              double *loss, metric_sums *ms) {
-    rnn_run_ctx ctx = {RNN_MODE_TRAIN, &m->rng, RNN_F32};
+    rnn_run_ctx ctx = {.mode = RNN_MODE_TRAIN, .rng = &m->rng, .precision = RNN_F32};
     rnn_status st = rnn__model_forward(m, xb, &ctx);
     if (st) return st;
     double value = rnn__current_loss(m, targets, 1);
@@ -139,7 +139,7 @@ rnn_status rnn__model_gradients(rnn_model *m, const rnn_tensor *x, int nx, const
         return rnn__model_fail(m, st);
     const float *targets[RNN_MODEL_MAX_IO];
     for (int k = 0; k < ny; k++) targets[k] = y[k].data;
-    rnn_run_ctx ctx = {mode, &m->rng, RNN_F32};
+    rnn_run_ctx ctx = {.mode = mode, .rng = &m->rng, .precision = RNN_F32};
     if ((st = rnn__model_forward(m, x, &ctx))) return st;
     *loss = rnn__current_loss(m, targets, 1);
     rnn__model_zero_grads(m);
