@@ -769,7 +769,9 @@ void rnn__recurrent_backward(rnn_layer *layer, const rnn_tensor *const *x, float
     const int B = r->B, T = r->T, F = (int)r->F, H = (int)r->H, GH = r->cell->gates * H;
     const size_t BH = (size_t)B * H, TB = (size_t)T * B;
     /* dh: gradient reaching h_T from outside the step loop (last output and the h state);
-     * dc: from the c state. Per-step output gradients go to dhseq, time-major. */
+     * dc: from the c state. The per-step output gradients (return_sequences) reach the step
+     * loops through dhseq: dy[0] itself, or under zero_output_for_mask with a mask a
+     * time-major copy in r->dhseq with the masked steps zeroed. */
     memset(r->dh, 0, sizeof(float) * BH);
     memset(r->dc, 0, sizeof(float) * BH);
     rnn_seq_grad dhseq = {NULL, 0, 0};

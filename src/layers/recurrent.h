@@ -351,11 +351,11 @@ void rnn__recurrent_mask_state(rnn_recurrent *r, int t);
  * loops: through recurrent dropout's mask, and for rows masked at step t (masked_rows set)
  * dh is the gradient saved in dh_keep, which passed the step unchanged. */
 void rnn__recurrent_finish_state_grad(const rnn_recurrent *r, float *dh, int t, int masked_rows);
-/* Under recurrent dropout: dh[i] += g[i] * rec_keep[i]; otherwise dh[i] += g[i]. */
 /* dh (B, H) += step t's output gradients, rows [b0, b1) and units [lo, hi) (none when
  * g->data is NULL). */
 void rnn__recurrent_add_seq_grad(const rnn_seq_grad *g, int t, float *dh, int H, int b0, int b1,
                                  int lo, int hi);
+/* Under recurrent dropout: dh[i] += g[i] * rec_keep[i]; otherwise dh[i] += g[i]. */
 void rnn__recurrent_add_state_grad(const rnn_recurrent *r, float *dh, const float *g);
 
 /* Whether the step loops of a batch of B rows run on the thread team (kernels/team.h): the
