@@ -1,7 +1,7 @@
 /* The int8 streaming product (rnn__qmv_int8, kernels/qmatvec.h) against a plain reference of
  * its documented arithmetic written here without the kernel's digits: per run of
- * RNN_QMV_INT8_KC k, xq = lrint(x 2^(148 - E)) from the largest |x|'s exponent field E, the
- * int64 sum of xq q, rounded once to float32, times 2^(E - 148), then fmaf with the scale; runs
+ * RNN_QMV_INT8_KC k, xq = lrint(x 2^(140 - E)) from the largest |x|'s exponent field E, the
+ * int64 sum of xq q, rounded once to float32, times 2^(E - 140), then fmaf with the scale; runs
  * with a non-finite or tiny largest |x| as float32 sums; all-zero runs add nothing. Every path
  * (portable, AVX2, AVX-VNNI, AVX-512 VNNI where the CPU has them) must give the reference's
  * bits, on shapes that are not multiples of 4, 8, 16, 64 or 128 and on K over one run; and
@@ -73,14 +73,14 @@ static void reference(int N, int K, const float *x, const int8_t *w, int ldw, co
             double ex = 0, sq = 0;
             for (int k = k0; k < k0 + n; k++) {
                 const int q = w[(size_t)k * ldw + j];
-                t += (int64_t)llrint(ldexp(x[k], 22 - e)) * q;
+                t += (int64_t)llrint(ldexp(x[k], 14 - e)) * q;
                 ex += (double)x[k] * q;
                 sq += abs(q);
             }
-            y[j] = fmaf((float)t * ldexpf(1.0f, e - 22), scale[j], y[j]);
+            y[j] = fmaf((float)t * ldexpf(1.0f, e - 14), scale[j], y[j]);
             exact[j] += ex * scale[j];
-            /* each x moved by at most 2^(e-23) <= m 2^-22; then the rounding of t, of the fma */
-            bound[j] += (sq * ldexp(1.0, e - 23) + fabs(ex) * 0x1p-23) * scale[j];
+            /* each x moved by at most 2^(e-15) <= m 2^-14; then the rounding of t, of the fma */
+            bound[j] += (sq * ldexp(1.0, e - 15) + fabs(ex) * 0x1p-23) * scale[j];
         }
     }
 }

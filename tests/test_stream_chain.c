@@ -8,7 +8,8 @@
  * path of steps after the first (rnn__model_stream_again), which must notice what changed; and
  * the Dense after a chain begun inside the chain's job (layers/dense.h), which must give the
  * bits of the same Dense run on its own; and a model streamed on its own and as a layer of
- * another (rnn_model_as_layer), whose steps must not run on what the other model's left. */
+ * another (rnn_model_as_layer), whose steps must not run on what the other model's left; and
+ * small int8 layers, whose packs are cut for one thread on a team of two. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -21,6 +22,7 @@
 #include "kernels/team.h"
 #include "layers/dense.h"
 #include "layers/recurrent.h"
+#include "context.h"
 #include "model.h"
 #include "rnn.h"
 
@@ -374,6 +376,62 @@ static void nested_model_keeps_record(void) {
     }
 }
 
+/* Stateful LSTM(F=8 features, H1 sequences) -> LSTM(H2) -> Dense(1), batch 1, in int8, on ctx. */
+static rnn_model *make_int8(int H1, int H2, rnn_context *ctx) {
+    rnn_model *m = rnn_sequential(NULL);
+    rnn_recurrent_options l1 = rnn_lstm_defaults(H1), l2 = rnn_lstm_defaults(H2);
+    l1.stateful = l2.stateful = 1;
+    l1.return_sequences = 1;
+    if (!m || rnn_set_seed(m, 23) || rnn_batch_input(m, 1, 1, 8) || rnn_add(m, rnn_lstm(&l1)) ||
+        rnn_add(m, rnn_lstm(&l2)) || rnn_add(m, rnn_dense_simple(1, RNN_LINEAR)) ||
+        rnn_model_set_context(m, ctx) || rnn_set_precision(m, RNN_INT8)) {
+        fprintf(stderr, "model: %s\n", rnn_last_error());
+        exit(1);
+    }
+    return m;
+}
+
+/* A reduced-precision pack of at most RNN_STREAM_ALONE_BYTES is cut for one thread
+ * (rnn__copies_stream_threads): a chain of such layers runs alone on a team of two (no shared
+ * job), one of them before a larger layer is thread 0's while the team shares the larger one;
+ * each gives one thread's bits, and each pack is made once, not at every step. */
+static void small_int8_runs_alone(void) {
+    static const int H2s[2] = {128, 256}; /* 68 and 128 KiB: alone; 128 and 384 KiB: mixed */
+    for (int c = 0; c < 2; c++) {
+        float x[8], y1[12], y2[12];
+        rnn_context *ctx1 = rnn_context_new(1), *ctx2 = rnn_context_new(2);
+        rnn_model *m1 = make_int8(128, H2s[c], ctx1), *m2 = make_int8(128, H2s[c], ctx2);
+        unsigned long shared0, busy0, shared1, busy1, fills0 = 0, fills1 = 0;
+        for (int t = 0; t < 12; t++) {
+            for (int k = 0; k < 8; k++) x[k] = urand();
+            CHECK(rnn_predict_step(m1, x, y1 + t) == RNN_OK, "%s", rnn_last_error());
+            CHECK(rnn_predict_step(m2, x, y2 + t) == RNN_OK, "%s", rnn_last_error());
+            if (t == 0) {
+                rnn__team_counts(rnn__context_team(ctx2), &shared0, &busy0);
+                for (int l = 0; l < m2->n_layers; l++)
+                    if (rnn__layer_is_recurrent(m2->layers[l]))
+                        fills0 += rnn__recurrent_copies_filled(rnn__recurrent_of(m2->layers[l]));
+            }
+        }
+        rnn__team_counts(rnn__context_team(ctx2), &shared1, &busy1);
+        int pending = 0;
+        for (int l = 0; l < m2->n_layers; l++)
+            if (rnn__layer_is_recurrent(m2->layers[l])) {
+                const rnn_recurrent *r = rnn__recurrent_of(m2->layers[l]);
+                fills1 += rnn__recurrent_copies_filled(r);
+                pending += r->copies.qstream_pending;
+            }
+        CHECK(memcmp(y1, y2, sizeof y1) == 0, "H2 %d: two threads and one give different bits",
+              H2s[c]);
+        CHECK(c == 0 ? shared1 == shared0 : shared1 > shared0,
+              "H2 %d: %lu steps shared with the team", H2s[c], shared1 - shared0);
+        CHECK(fills1 == fills0 && pending == 0, "H2 %d: the packs were made again %lu times, "
+              "%d left to quantize at every step", H2s[c], fills1 - fills0, pending);
+        rnn_model_free(m1), rnn_model_free(m2);
+        rnn_context_free(ctx1), rnn_context_free(ctx2);
+    }
+}
+
 int main(void) {
     kernel_bits();
     reset_mid_stream();
@@ -383,5 +441,6 @@ int main(void) {
     fast_path_notices();
     dense_begun_in_job();
     nested_model_keeps_record();
+    small_int8_runs_alone();
     return check_report("test_stream_chain");
 }

@@ -2,9 +2,9 @@
  * weights and by the instructions per weight. bf16: the weights are read as 2 bytes and
  * widened in registers, the arithmetic is float32; vdpbf16ps is not used: it sums pairs of
  * products, which would make the vector path's bits differ from the portable loop's. int8: the
- * activations are rounded to integers too, so that VNNI's vpdpbusd does 64 exact
- * multiply-adds per instruction with no widening, and integer sums make every path's bits
- * equal whatever the order. */
+ * activations are rounded to integers too (16 bits: two bytes), so that VNNI's vpdpbusd does
+ * 64 exact multiply-adds per instruction with no widening, and integer sums make every path's
+ * bits equal whatever the order. */
 #include "kernels/qmatvec.h"
 
 #include <math.h>
@@ -41,16 +41,18 @@ static void bf16_cols(int M, int j0, int N, int K, const float *x, int ldx, cons
 
 /* ---- int8: integer products (rnn__qmv_int8 in qmatvec.h) ----
  * A run of at most RNN_QMV_INT8_KC k of a row is rounded to integers xq = lrint(x 2^-e), e a
- * power of two making |xq| <= 2^22; xq + 2^23 (in [2^22, 3 2^22]) is cut into three unsigned
- * digits d0 + 2^8 d1 + 2^16 d2, and each column's three sums S_d = sum_k d_d(k) q(k, j) are
- * exact int32 (K <= RNN_QMV_INT8_KC keeps them below 2^31). The bias 2^23 = 2^16 128 comes out
- * of S2 with corr[j] = 128 sum_k q(k, j). The exact integer 2^16 (S2 - corr) + 2^8 S1 + S0
- * (below 2^53) is rounded once to float32, times 2^e (exact), and then y = fmaf(that,
- * scale[j], y): the same operations on every path, so the same bits. */
+ * power of two making |xq| <= 2^14; xq + 2^15 (in [2^14, 3 2^14]) is cut into two unsigned
+ * digits d0 + 2^8 d1, and each column's two sums S_d = sum_k d_d(k) q(k, j) are exact int32
+ * (K <= RNN_QMV_INT8_KC keeps them below 2^31). The bias 2^15 = 2^8 128 comes out of S1 with
+ * corr[j] = 128 sum_k q(k, j). The exact integer 2^8 (S1 - corr) + S0 (below 2^53) is rounded
+ * once to float32, times 2^e (exact), and then y = fmaf(that, scale[j], y): the same
+ * operations on every path, so the same bits. Two digits, not three (23 bits, as before
+ * 2026-12-06): a third fewer vpdpbusd, which bound B5's int8 step; the 8-bit weights move the
+ * outputs some hundred times more than the 16-bit activations (docs/export.md). */
 
-/* d0, d1, d2 of the run as three planes of RNN_QMV_INT8_KC bytes. */
+/* d0, d1 of the run as two planes of RNN_QMV_INT8_KC bytes. */
 typedef struct {
-    uint8_t d[3][RNN_QMV_INT8_KC];
+    uint8_t d[2][RNN_QMV_INT8_KC];
 } int8_digits;
 
 /* The largest |x[k]|, k < n, as its bits (0: all zero; from 0x7f800000: not finite). */
@@ -75,17 +77,15 @@ static float float_from_bits(uint32_t u) {
 static void int8_quantize(const float *x, int n, float inv, int8_digits *dg) {
     const int n4 = (n + 3) & ~3;
     for (int k = 0; k < n4; k++) {
-        const uint32_t u = (uint32_t)((k < n ? (int32_t)lrintf(x[k] * inv) : 0) + 0x800000);
+        const uint32_t u = (uint32_t)((k < n ? (int32_t)lrintf(x[k] * inv) : 0) + 0x8000);
         dg->d[0][k] = (uint8_t)u;
         dg->d[1][k] = (uint8_t)(u >> 8);
-        dg->d[2][k] = (uint8_t)(u >> 16);
     }
 }
 
 /* The digit sums turned into y's new value (the header's comment above). */
-static float int8_finish(int32_t s0, int32_t s1, int32_t s2, int32_t corr, float sx, float scale,
-                         float y) {
-    const int64_t t = (int64_t)(s2 - corr) * 65536 + (int64_t)s1 * 256 + s0;
+static float int8_finish(int32_t s0, int32_t s1, int32_t corr, float sx, float scale, float y) {
+    const int64_t t = (int64_t)(s1 - corr) * 256 + s0;
     return fmaf((float)t * sx, scale, y);
 }
 
@@ -94,12 +94,12 @@ static float int8_finish(int32_t s0, int32_t s1, int32_t s2, int32_t corr, float
 static void int8_cols(int j0, int N, int ng, const int8_digits *dg, const int8_t *wp,
                       const int32_t *corr, const float *scale, float sx, float *y) {
     for (int j = j0; j < N; j++) {
-        int32_t s[3] = {0, 0, 0};
+        int32_t s[2] = {0, 0};
         for (int k = 0; k < 4 * ng; k++) {
             const int q = wp[((size_t)(k / 4) * N + j) * 4 + k % 4];
-            for (int d = 0; d < 3; d++) s[d] += dg->d[d][k] * q;
+            for (int d = 0; d < 2; d++) s[d] += dg->d[d][k] * q;
         }
-        y[j] = int8_finish(s[0], s[1], s[2], corr[j], sx, scale[j], y[j]);
+        y[j] = int8_finish(s[0], s[1], corr[j], sx, scale[j], y[j]);
     }
 }
 
@@ -353,14 +353,14 @@ AVX2 static int bf16_256(int M, int N, int K, const float *x, int ldx, const uin
 
 #undef MATVEC_256_BODY
 
-/* int8 on AVX-512 VNNI: NV vectors of 16 columns, three int32 sums each (one per digit), in
- * registers over the run: per 4 k and 16 columns one load of 64 weight bytes and three
+/* int8 on AVX-512 VNNI: NV vectors of 16 columns, two int32 sums each (one per digit), in
+ * registers over the run: per 4 k and 16 columns one load of 64 weight bytes and two
  * vpdpbusd (64 multiply-adds each) with the digits broadcast. */
 #define AVX512V __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,fma")))
 
 AVX512V static void int8_quantize_512(const float *x, int n, float inv, int8_digits *dg) {
     const __m512 iv = _mm512_set1_ps(inv);
-    const __m512i bias = _mm512_set1_epi32(0x800000);
+    const __m512i bias = _mm512_set1_epi32(0x8000);
     for (int k = 0; k < n; k += 16) { /* past n: xq = 0, as int8_quantize pads */
         const __mmask16 m = n - k >= 16 ? 0xffff : (__mmask16)((1u << (n - k)) - 1);
         const __m512i u = _mm512_add_epi32(
@@ -368,8 +368,6 @@ AVX512V static void int8_quantize_512(const float *x, int n, float inv, int8_dig
         _mm_storeu_si128((__m128i *)(dg->d[0] + k), _mm512_cvtepi32_epi8(u));
         _mm_storeu_si128((__m128i *)(dg->d[1] + k),
                          _mm512_cvtepi32_epi8(_mm512_srli_epi32(u, 8)));
-        _mm_storeu_si128((__m128i *)(dg->d[2] + k),
-                         _mm512_cvtepi32_epi8(_mm512_srli_epi32(u, 16)));
     }
 }
 
@@ -385,15 +383,13 @@ AVX512V static uint32_t max_abs_bits_512(const float *x, int n) {
 
 /* int8_finish on 16 columns: the exact sum in double (every partial sum an integer below
  * 2^53), rounded once to float32. */
-AVX512V static void int8_finish_512(__m512i s0, __m512i s1, __m512i s2, const int32_t *corr,
+AVX512V static void int8_finish_512(__m512i s0, __m512i s1, const int32_t *corr,
                                     const float *scale, float sx, float *y) {
-    s2 = _mm512_sub_epi32(s2, _mm512_loadu_si512((const void *)corr));
-    const __m512d c16 = _mm512_set1_pd(65536.0), c8 = _mm512_set1_pd(256.0);
+    s1 = _mm512_sub_epi32(s1, _mm512_loadu_si512((const void *)corr));
+    const __m512d c8 = _mm512_set1_pd(256.0);
 #define HALF(h)                                                                              \
-    _mm512_cvtpd_ps(_mm512_fmadd_pd(                                                         \
-        _mm512_cvtepi32_pd(_mm512_extracti64x4_epi64(s2, h)), c16,                           \
-        _mm512_fmadd_pd(_mm512_cvtepi32_pd(_mm512_extracti64x4_epi64(s1, h)), c8,            \
-                        _mm512_cvtepi32_pd(_mm512_extracti64x4_epi64(s0, h)))))
+    _mm512_cvtpd_ps(_mm512_fmadd_pd(_mm512_cvtepi32_pd(_mm512_extracti64x4_epi64(s1, h)), c8, \
+                                    _mm512_cvtepi32_pd(_mm512_extracti64x4_epi64(s0, h))))
     const __m512 t = _mm512_castpd_ps(_mm512_insertf64x4(
         _mm512_castps_pd(_mm512_castps256_ps512(HALF(0))), _mm256_castps_pd(HALF(1)), 1));
 #undef HALF
@@ -403,31 +399,28 @@ AVX512V static void int8_finish_512(__m512i s0, __m512i s1, __m512i s2, const in
 
 /* vpdpbusd as an instruction: with the intrinsic GCC 12 copies every accumulator to a new
  * register (and the stack) around each one, several times the instruction's own cost. The
- * weights in a register: one load of each 64 bytes for the three digits (as a memory operand
+ * weights in a register: one load of each 64 bytes for the two digits (as a memory operand
  * each would load them again, slower when they come from L2). */
 #define DPBUSD512(acc, b, w) __asm__("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(b), "v"(w))
 /* (named accumulators, not arrays: GCC then keeps all of them in registers) */
-#define I8_DECL(v) __m512i a0##v = _mm512_setzero_si512(), a1##v = a0##v, a2##v = a0##v;
+#define I8_DECL(v) __m512i a0##v = _mm512_setzero_si512(), a1##v = a0##v;
 #define I8_STEP(v)                                                                           \
     {                                                                                        \
         const __m512i w = _mm512_loadu_si512((const void *)(wg + 64 * (v)));                 \
         DPBUSD512(a0##v, b0, w);                                                             \
         DPBUSD512(a1##v, b1, w);                                                             \
-        DPBUSD512(a2##v, b2, w);                                                             \
     }
 #define I8_FINISH(v)                                                                         \
-    int8_finish_512(a0##v, a1##v, a2##v, corr + 16 * (v), scale + 16 * (v), sx, y + 16 * (v));
+    int8_finish_512(a0##v, a1##v, corr + 16 * (v), scale + 16 * (v), sx, y + 16 * (v));
 #define INT8_BLOCK_512(NAME, FOR)                                                            \
     AVX512V static void NAME(int N, int ng, const int8_digits *dg, const int8_t *wp,         \
                              const int32_t *corr, const float *scale, float sx, float *y) {  \
         FOR(I8_DECL)                                                                         \
         for (int g = 0; g < ng; g++) {                                                       \
-            uint32_t u0, u1, u2;                                                             \
+            uint32_t u0, u1;                                                                 \
             memcpy(&u0, dg->d[0] + 4 * g, 4);                                                \
             memcpy(&u1, dg->d[1] + 4 * g, 4);                                                \
-            memcpy(&u2, dg->d[2] + 4 * g, 4);                                                \
-            const __m512i b0 = _mm512_set1_epi32((int)u0), b1 = _mm512_set1_epi32((int)u1),  \
-                          b2 = _mm512_set1_epi32((int)u2);                                   \
+            const __m512i b0 = _mm512_set1_epi32((int)u0), b1 = _mm512_set1_epi32((int)u1);  \
             const int8_t *wg = wp + (size_t)g * N * 4;                                       \
             FOR(I8_STEP)                                                                     \
         }                                                                                    \
@@ -476,42 +469,37 @@ AVX2 static __m256i dpbusd_avx2(__m256i acc, __m256i a, __m256i b) {
                                                   _mm256_madd_epi16(ao, bo)));
 }
 
-AVX2 static void int8_finish_256(__m256i s0, __m256i s1, __m256i s2, const int32_t *corr,
+AVX2 static void int8_finish_256(__m256i s0, __m256i s1, const int32_t *corr,
                                  const float *scale, float sx, float *y) {
-    s2 = _mm256_sub_epi32(s2, _mm256_loadu_si256((const __m256i *)corr));
-    const __m256d c16 = _mm256_set1_pd(65536.0), c8 = _mm256_set1_pd(256.0);
+    s1 = _mm256_sub_epi32(s1, _mm256_loadu_si256((const __m256i *)corr));
+    const __m256d c8 = _mm256_set1_pd(256.0);
 #define HALF(h)                                                                              \
-    _mm256_cvtpd_ps(_mm256_fmadd_pd(                                                         \
-        _mm256_cvtepi32_pd(_mm256_extracti128_si256(s2, h)), c16,                            \
-        _mm256_fmadd_pd(_mm256_cvtepi32_pd(_mm256_extracti128_si256(s1, h)), c8,             \
-                        _mm256_cvtepi32_pd(_mm256_extracti128_si256(s0, h)))))
+    _mm256_cvtpd_ps(_mm256_fmadd_pd(_mm256_cvtepi32_pd(_mm256_extracti128_si256(s1, h)), c8, \
+                                    _mm256_cvtepi32_pd(_mm256_extracti128_si256(s0, h))))
     const __m256 t = _mm256_set_m128(HALF(1), HALF(0));
 #undef HALF
     _mm256_storeu_ps(y, _mm256_fmadd_ps(_mm256_mul_ps(t, _mm256_set1_ps(sx)),
                                         _mm256_loadu_ps(scale), _mm256_loadu_ps(y)));
 }
 
-#define I8_DECL(v) __m256i a0##v = _mm256_setzero_si256(), a1##v = a0##v, a2##v = a0##v;
+#define I8_DECL(v) __m256i a0##v = _mm256_setzero_si256(), a1##v = a0##v;
 #define I8_STEP(v)                                                                           \
     {                                                                                        \
         const __m256i w = _mm256_loadu_si256((const __m256i *)(wg + 32 * (v)));              \
         a0##v = DP(a0##v, b0, w);                                                            \
         a1##v = DP(a1##v, b1, w);                                                            \
-        a2##v = DP(a2##v, b2, w);                                                            \
     }
 #define I8_FINISH(v)                                                                         \
-    int8_finish_256(a0##v, a1##v, a2##v, corr + 8 * (v), scale + 8 * (v), sx, y + 8 * (v));
+    int8_finish_256(a0##v, a1##v, corr + 8 * (v), scale + 8 * (v), sx, y + 8 * (v));
 #define INT8_BLOCK_256(NAME, TARGET, FOR)                                                    \
     TARGET static void NAME(int N, int ng, const int8_digits *dg, const int8_t *wp,         \
                             const int32_t *corr, const float *scale, float sx, float *y) {   \
         FOR(I8_DECL)                                                                         \
         for (int g = 0; g < ng; g++) {                                                       \
-            uint32_t u0, u1, u2;                                                             \
+            uint32_t u0, u1;                                                                 \
             memcpy(&u0, dg->d[0] + 4 * g, 4);                                                \
             memcpy(&u1, dg->d[1] + 4 * g, 4);                                                \
-            memcpy(&u2, dg->d[2] + 4 * g, 4);                                                \
-            const __m256i b0 = _mm256_set1_epi32((int)u0), b1 = _mm256_set1_epi32((int)u1),  \
-                          b2 = _mm256_set1_epi32((int)u2);                                   \
+            const __m256i b0 = _mm256_set1_epi32((int)u0), b1 = _mm256_set1_epi32((int)u1);  \
             const int8_t *wg = wp + (size_t)g * N * 4;                                       \
             FOR(I8_STEP)                                                                     \
         }                                                                                    \
@@ -603,8 +591,8 @@ void rnn__qmv_int8(int M, int N, int K, const float *x, int ldx, const int8_t *w
             const int E = (int)(mb >> 23); /* |x| < 2^(E - 126) */
             if (mb == 0) continue;         /* all zero: nothing to add */
             const int scaled = E != 255 && E >= 27;
-            const float inv = float_from_bits((uint32_t)(275 - E) << 23); /* 2^(148 - E) */
-            const float sx = float_from_bits((uint32_t)(E - 21) << 23);   /* 1 / inv */
+            const float inv = float_from_bits((uint32_t)(267 - E) << 23); /* 2^(140 - E) */
+            const float sx = float_from_bits((uint32_t)(E - 13) << 23);   /* 1 / inv */
 #if defined(__GNUC__) && defined(__x86_64__)
             if (scaled && v512) int8_quantize_512(xr, n, inv, &dg);
             else if (scaled) int8_quantize(xr, n, inv, &dg);

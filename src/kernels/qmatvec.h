@@ -20,9 +20,9 @@ void rnn__qmv_bf16(int M, int N, int K, const float *x, int ldx, const uint16_t 
 
 /* int8 (VNNI's integer products): y[b*ldy + j] += scale[j] * sum_k x[b*ldx + k] q(k, j), with
  * the activations rounded too: each run of at most RNN_QMV_INT8_KC k of a row is scaled by a
- * power of two that brings its largest |x| into [2^21, 2^22) and rounded to integers (so an
- * element moves by at most 2^-22 of the run's largest, float32's own rounding is 2^-24 of the
- * element), the integer sums are exact, rounded once to float32, unscaled and then
+ * power of two that brings its largest |x| into [2^13, 2^14) and rounded to integers (so an
+ * element moves by at most 2^-14 of the run's largest; the int8 weights move by up to 2^-8 of
+ * their column's largest), the integer sums are exact, rounded once to float32, unscaled and then
  * y = fmaf(sum, scale[j], y) per run. A run whose largest |x| is not finite or is below 2^-100
  * takes float32 sums of x q instead (k in order); an all-zero run adds nothing.
  * The weights are packed (rnn__qmv_int8_pack): panels of RNN_QMV_INT8_NB columns (the last

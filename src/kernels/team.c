@@ -285,7 +285,7 @@ void rnn__team_counts(const rnn__team *team, unsigned long *shared, unsigned lon
 int rnn__team_size(void) { return rnn__team_size_of(current()); }
 void rnn__team_set_size(int n) { rnn__team_resize(current(), n); }
 
-static void run_alone(rnn__team_fn fn, void *arg) {
+void rnn__team_run_alone(rnn__team_fn fn, void *arg) {
     const int saved_n = tls_n;
     rnn__team *saved_job = tls_job;
     tls_n = 1;
@@ -301,7 +301,7 @@ int rnn__team_run(rnn__team_fn fn, void *arg) {
     if (team && team->forks != atomic_load(&fork_count)) forget_workers(team);
     if (n <= 1 || atomic_exchange(&team->busy, 1)) {
         if (n > 1) atomic_fetch_add_explicit(&team->busy_runs, 1, memory_order_relaxed);
-        run_alone(fn, arg);
+        rnn__team_run_alone(fn, arg);
         return 1;
     }
     if (team->workers != n - 1) {
@@ -317,7 +317,7 @@ int rnn__team_run(rnn__team_fn fn, void *arg) {
             stop_workers(team);
             team->wanted = 1;
             atomic_store(&team->busy, 0);
-            run_alone(fn, arg);
+            rnn__team_run_alone(fn, arg);
             return 1;
         }
     }

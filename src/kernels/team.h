@@ -54,6 +54,9 @@ int rnn__team_size(void);
 void rnn__team_set_size(int n);
 /* Returns the number of threads fn ran on. */
 int rnn__team_run(rnn__team_fn fn, void *arg);
+/* fn(arg, 0, 1) on the calling thread, as a run does when the team is busy: for a job too
+ * small to pay for the hand-offs to the other threads. */
+void rnn__team_run_alone(rnn__team_fn fn, void *arg);
 /* All n threads of the current run wait here for each other (no-op with n == 1). */
 void rnn__team_barrier(void);
 /* A barrier in two halves, for work that needs only some of the others' results: a thread

@@ -138,12 +138,15 @@ static void lstm_stream_quant(rnn_recurrent *r, int B, int lo, int hi, const flo
 }
 
 /* A streaming step of thread tid's units from the pack; 0 when the pack is not cut for the
- * run's n threads (the caller then takes the general loop). */
+ * run's n threads (the caller then takes the general loop). A pack cut for one thread
+ * (rnn__copies_stream_threads) is thread 0's alone. */
 static int lstm_stream_step(rnn_recurrent *r, int B, int tid, int n, const float *x,
                             int signal) {
     if (!rnn__copies_stream_usable(r, n)) return 0;
+    const int parts = rnn__copies_stream_cut(r);
+    if (tid >= parts) return 1;
     int lo, hi;
-    rnn__team_units((int)r->H, tid, n, &lo, &hi);
+    rnn__team_units((int)r->H, tid, parts, &lo, &hi);
     if (hi > lo) {
         if (r->plan.precision != RNN_F32) lstm_stream_quant(r, B, lo, hi, x, n, signal);
         else lstm_stream_packed(r, B, lo, hi, x, n, signal);
@@ -317,7 +320,12 @@ static void lstm_forward_steps(rnn_recurrent *r, int B, int T) {
         lstm_team_job job = {r, B, T, NULL, NULL};
         if (r->plan.panels) job.u_panels = rnn__copies_u_panels(r);
         if (r->plan.project_panels) job.w_panels = rnn__copies_w_panels(r);
-        rnn__copies_stream_done(r, rnn__team_run(lstm_forward_team, &job));
+        if (r->plan.stream_pack && rnn__copies_stream_cut(r) == 1) {
+            rnn__team_run_alone(lstm_forward_team, &job);
+            rnn__copies_stream_done(r, 1);
+        } else {
+            rnn__copies_stream_done(r, rnn__team_run(lstm_forward_team, &job));
+        }
         return;
     }
     /* qstep: each step's z is made here, in slot 0 unless the steps are kept */

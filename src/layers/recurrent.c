@@ -715,9 +715,14 @@ void rnn__recurrent_stream_run(rnn_layer *const *layers, int n, rnn_layer *dense
     stream_chain_job *job = &tls_chain;
     if (job->n != n) job->n = n;
     if (job->dense != dense) job->dense = dense;
-    for (int l = 0; l < n; l++)
+    int alone = 1; /* every pack cut for one thread (rnn__copies_stream_threads) */
+    for (int l = 0; l < n; l++) {
         if (job->r[l] != layers[l]->impl) job->r[l] = layers[l]->impl;
-    const int threads = rnn__team_run(stream_chain_run, job);
+        alone &= rnn__copies_stream_cut(job->r[l]) == 1;
+    }
+    int threads = 1;
+    if (alone) rnn__team_run_alone(stream_chain_run, job);
+    else threads = rnn__team_run(stream_chain_run, job);
     for (int l = 0; l < n; l++) {
         rnn__copies_stream_done(job->r[l], threads);
         forward_end(layers[l], ctx);

@@ -296,11 +296,22 @@ const float *rnn__copies_ut_panels(rnn_recurrent *r);
 /* W (F x G H) as panels (plan.project_panels); NULL when it cannot be allocated (the steps then
  * project with the in-place tiles: the same bits for F <= RNN_PANEL_KC). */
 const float *rnn__copies_w_panels(rnn_recurrent *r);
-/* Before a streaming run with plan.stream_pack: the pack exists, cut for the team's size, and
- * is marked for filling when stale; RNN_ERR_MEMORY if it cannot be allocated. */
+/* Before a streaming run with plan.stream_pack: the pack exists, cut for
+ * rnn__copies_stream_threads, and is marked for filling when stale; RNN_ERR_MEMORY if it
+ * cannot be allocated. */
 rnn_status rnn__copies_prepare_stream(rnn_recurrent *r);
-/* Inside that run: whether the run's n threads can read the pack (it is cut for its threads). */
+/* The threads a streaming step's pack is cut for: the team's size, or 1 for a
+ * reduced-precision pack whose weights are at most RNN_STREAM_ALONE_BYTES (a step that small
+ * loses more to the hand-offs between the cores than it gains from sharing the products:
+ * bench/README.md). The bits are the same either way. */
+#define RNN_STREAM_ALONE_BYTES (128 * 1024)
+int rnn__copies_stream_threads(const rnn_recurrent *r);
+/* Inside that run: whether the run's n threads can read the pack (it is cut for its threads,
+ * or it is a reduced-precision pack cut for one, which thread 0 reads alone while the others
+ * skip the layer). */
 int rnn__copies_stream_usable(const rnn_recurrent *r, int n);
+/* The threads the pack the plan reads was cut for (after rnn__copies_prepare_stream). */
+int rnn__copies_stream_cut(const rnn_recurrent *r);
 /* Thread tid's part of the pack for the units [lo, hi), filled first when pending. */
 const float *rnn__copies_stream_part(rnn_recurrent *r, int lo, int hi);
 /* After the run, with the number of threads it ran on: the parts are complete when every

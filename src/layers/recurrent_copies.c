@@ -115,7 +115,7 @@ static rnn_status prepare_qstream(rnn_recurrent *r) {
     rnn_weight_copy *c = &r->copies.qstream;
     const size_t floats = (qstream_unit_bytes(r) * (size_t)r->H + sizeof(float) - 1) / sizeof(float);
     const unsigned long version = versions(r, 1);
-    const int n = rnn__team_size();
+    const int n = rnn__copies_stream_threads(r);
     if (copy_current(c, r, floats, version, n) && c->precision == r->plan.precision) return RNN_OK;
     if (!copy_reserve(c, floats))
         return rnn__fail(RNN_ERR_MEMORY, "layer \"%s\": out of memory for its streaming weights",
@@ -143,9 +143,20 @@ rnn_status rnn__copies_prepare_stream(rnn_recurrent *r) {
     return RNN_OK;
 }
 
+int rnn__copies_stream_threads(const rnn_recurrent *r) {
+    const int64_t bytes = (int64_t)(r->F + r->H) * r->cell->gates * r->H *
+                          (r->plan.precision == RNN_BF16 ? 2 : 1);
+    return r->plan.precision != RNN_F32 && bytes <= RNN_STREAM_ALONE_BYTES ? 1
+                                                                           : rnn__team_size();
+}
+
+int rnn__copies_stream_cut(const rnn_recurrent *r) {
+    return r->plan.precision != RNN_F32 ? r->copies.qstream.threads : r->copies.stream.threads;
+}
+
 int rnn__copies_stream_usable(const rnn_recurrent *r, int n) {
-    const rnn_weight_copy *c = r->plan.precision != RNN_F32 ? &r->copies.qstream : &r->copies.stream;
-    return r->plan.stream_pack && n == c->threads;
+    const int cut = rnn__copies_stream_cut(r);
+    return r->plan.stream_pack && (n == cut || (r->plan.precision != RNN_F32 && cut == 1));
 }
 
 /* A (rows, G H) matrix's columns g H + [lo, hi) of every gate g into dst (rows, G nu) at
@@ -232,7 +243,9 @@ const float *rnn__copies_stream_part(rnn_recurrent *r, int lo, int hi) {
 /* (the flags are written only when they change: the workers read their line at every step) */
 void rnn__copies_stream_done(rnn_recurrent *r, int threads_ran) {
     if (r->plan.stream_pack && r->plan.precision != RNN_F32) {
-        if (threads_ran == r->copies.qstream.threads && r->copies.qstream_pending)
+        /* (a pack cut for one thread: thread 0 filled it, on any number of threads) */
+        const int cut = r->copies.qstream.threads;
+        if ((threads_ran == cut || cut == 1) && r->copies.qstream_pending)
             r->copies.qstream_pending = 0;
     } else if (r->plan.stream_pack && threads_ran == r->copies.stream.threads &&
                r->copies.stream_pending)
