@@ -143,7 +143,8 @@ typedef struct {
 
 /* Every copy the step loops read instead of the weights themselves, owned here and only
  * through recurrent_copies.c:
- *   u_panels   U's G gate blocks as panels, for forward's h U on the team (large steps)
+ *   u_panels   U's G gate blocks as panels, or U as one block (joined), for forward's h U
+ *              on the team (large steps)
  *   ut_panels  U^T as panels, for backward's dZ U^T on the team
  *   w_panels   W's G gate blocks as panels, for the steps' x W + b (plan.project_panels)
  *   stream     streaming on the team: each thread's columns of W, U and the bias side by
@@ -291,7 +292,10 @@ int rnn__recurrent_use_panels(const rnn_recurrent *r, int B, int backward);
 /* The copies (recurrent_copies.c). Each is refilled, by the team, when the weights it was made
  * from changed (their rnn_weight.version) or moved (a new weight block) since it was made.
  * u/ut_panels: NULL when they cannot be allocated (the caller then reads U in place). */
-const float *rnn__copies_u_panels(rnn_recurrent *r);
+/* joined: U as one block of G H columns instead of G blocks of H, for products over all of a
+ * row's columns at once (the G blocks pad each block's columns to panels of 16: LSTM(100)'s
+ * 4 x 112 lanes instead of 400). */
+const float *rnn__copies_u_panels(rnn_recurrent *r, int joined);
 const float *rnn__copies_ut_panels(rnn_recurrent *r);
 /* W (F x G H) as panels (plan.project_panels); NULL when it cannot be allocated (the steps then
  * project with the in-place tiles: the same bits for F <= RNN_PANEL_KC). */
