@@ -299,6 +299,10 @@ static void lstm_forward_team_steps(const lstm_team_job *job, int tid, int n) {
                         memcpy(c + o, c_prev + o, sizeof(float) * nu);
                         memcpy(h + o, h_prev + o, sizeof(float) * nu);
                     }
+            if (r->plan.yseq_in_loop) /* our part of h_t into the sequence (B, T, H) */
+                for (int b = b0; b < b1; b++)
+                    memcpy(r->yseq + ((size_t)b * T + t) * H + lo, h + (size_t)b * H + lo,
+                           sizeof(float) * nu);
         }
         /* Split by units, h_t complete: every thread's next product reads all of it (after the
          * last step, rnn__team_run's own wait does that). By rows, each thread reads only the

@@ -474,6 +474,8 @@ static void decide_plan(rnn_recurrent *r, rnn_run_mode mode, int B, int T,
                    !r->opt.return_state && !r->opt.stateful && !r->mask && !r->keep_gates &&
                    !r->keep_copies && r->cell->kind == RNN_CELL_LSTM;
     p->stream_pack = stream && p->team && p->project_in_loop;
+    p->yseq_in_loop = p->team && !p->stream_pack && r->opt.return_sequences && !p->h_in_yseq &&
+                      !r->keep_copies && r->cell->kind == RNN_CELL_LSTM;
     p->state_in_place = p->stream_pack && !r->mask && !r->has_initial_state && !r->keep_gates &&
                         !r->keep_copies && r->cell->stream_step != NULL;
     p->precision = quant && p->stream_pack ? precision : RNN_F32;
@@ -610,8 +612,8 @@ static void forward_end(rnn_layer *layer, const rnn_run_ctx *ctx) {
         layer->y[0] = rnn_tensor3(h_last, B, 1, H);
     } else if (r->opt.return_sequences) {
         copy_job job = {r, NULL};
-        if (r->plan.h_in_yseq)
-            ; /* the steps wrote it, in hseq */
+        if (r->plan.h_in_yseq || r->plan.yseq_in_loop)
+            ; /* the steps wrote it (in hseq, or as a copy in yseq) */
         else if (copy_on_team((size_t)T * B * H)) rnn__team_run(copy_yseq_job, &job);
         else copy_yseq_job(&job, 0, 1);
         if (r->zero_output_for_mask && r->mask)

@@ -102,6 +102,11 @@ typedef struct {
      * of into hs, which was then copied into yseq after the steps (issue 18). The same values
      * in the same places, so the same bits. */
     int h_in_yseq;
+    /* Otherwise, an LSTM's sequence on the team (training, a mask, return_state, ...): each
+     * thread copies its part of h_t into yseq (B, T, H) right after its step, while it is in
+     * cache, instead of one thread copying all of hs after the steps while the other waits
+     * (B6's decoder: 768 KB). The same values, so the same bits. */
+    int yseq_in_loop;
     /* A streaming step (rnn_predict_step) of an LSTM on the team, from the per-thread packed
      * weights (rnn_weight_copies.stream). */
     int stream_pack;
@@ -182,8 +187,8 @@ struct rnn_recurrent {
     /* plan.h_in_yseq: where the steps write the sequence (B, T, H): the caller's result array
      * when the call gave one of that size (rnn_run_ctx.out), else yseq. */
     float *hseq;
-    /* Tests: keep the layout copies (plan.x_in_place and plan.h_in_yseq stay 0), so that the
-     * two ways can be compared bit for bit. */
+    /* Tests: keep the layout copies (plan.x_in_place, h_in_yseq and yseq_in_loop stay 0),
+     * so that the two ways can be compared bit for bit. */
     int keep_copies;
     /* Masking: mask_t (T, B) 1/0 per processed step; mask is mask_t when the input has a mask,
      * else NULL. Masked rows keep their state; dh_keep carries their gradient past the step. */
