@@ -87,8 +87,9 @@ typedef struct {
      * still do not depend on its size (one thread keeps the BLAS projection of all steps). */
     int project_panels;
     /* With project_in_loop, LSTM: every step's input equals step 0's (a RepeatVector's output,
-     * checked value by value), so its projection is computed once into r->step and copied to
-     * each step. */
+     * checked value by value), so its projection is computed once into r->step, which each
+     * step's h U is added to (or copied to each step without U's panels). When the call's
+     * input itself repeats, xt holds only step 0 (forward_begin). */
     int repeat_input;
     /* With project_panels when predicting (no go_backwards, no input dropout, not
      * repeat_input): the steps read their input rows from the call's input x (B, T, F) in
