@@ -276,6 +276,60 @@ static void test_gemm_panels(void) {
     }
 }
 
+/* The recurrent step's forms of h U + z (layers/lstm.c): U as G gate blocks or joined as one
+ * block of G W columns, with z's old values in C or read from elsewhere (.src, C then never
+ * read: NaN there); all four give the same bits, on widths that are and are not multiples of
+ * the panel's 16, and rows around the tile heights. */
+static void test_gemm_panels_joined_src(void) {
+    if (!rnn__gemm_panels_available()) return;
+    rnn_rng r;
+    rnn__rng_seed(&r, 5);
+    const int shapes[][3] = {{32, 100, 4}, {13, 100, 4}, {7, 24, 3}, {25, 64, 4}}; /* M, W, G */
+    for (size_t c = 0; c < sizeof shapes / sizeof shapes[0]; c++) {
+        const int M = shapes[c][0], W = shapes[c][1], G = shapes[c][2], K = W, N = G * W;
+        const int lda = K + 1, ldc = N + 3;
+        float *A = malloc(sizeof(float) * M * lda), *B = malloc(sizeof(float) * K * N);
+        float *S = malloc(sizeof(float) * M * ldc), *ref = malloc(sizeof(float) * M * ldc);
+        float *Cg = malloc(sizeof(float) * M * ldc), *Cj = malloc(sizeof(float) * M * ldc);
+        float *Pg = malloc(sizeof(float) * rnn__panels_floats(K, G, W));
+        float *Pj = malloc(sizeof(float) * rnn__panels_floats(K, 1, N));
+        for (int i = 0; i < M * lda; i++) A[i] = (float)rnn__rng_uniform(&r) - 0.5f;
+        for (int i = 0; i < K * N; i++) B[i] = (float)rnn__rng_uniform(&r) - 0.5f;
+        for (int i = 0; i < M * ldc; i++) S[i] = (float)rnn__rng_uniform(&r);
+        rnn__pack_panels(Pg, B, N, 0, K, G, W, 0, -1);
+        rnn__pack_panels(Pj, B, N, 0, K, 1, N, 0, -1);
+        memcpy(ref, S, sizeof(float) * M * ldc); /* the old values in C */
+        for (int i = 0; i < M * ldc; i++) Cg[i] = Cj[i] = NAN;
+        int ok = 1;
+        for (int g = 0; g < G; g++) {
+            ok &= rnn__product(M, W, K, A, lda, Pg, 0, ref + g * W, ldc,
+                               RNN_GEMM(.beta = 1, .kernel = RNN_GEMM_PANELS, .width = W,
+                                        .group = g, .col = 0));
+            ok &= rnn__product(M, W, K, A, lda, Pg, 0, Cg + g * W, ldc,
+                               RNN_GEMM(.beta = 1, .src = S + g * W, .kernel = RNN_GEMM_PANELS,
+                                        .width = W, .group = g, .col = 0));
+        }
+        ok &= rnn__product(M, N, K, A, lda, Pj, 0, Cj, ldc,
+                           RNN_GEMM(.beta = 1, .src = S, .kernel = RNN_GEMM_PANELS, .width = N,
+                                    .group = 0, .col = 0));
+        CHECK(ok, "panels shape %zu: a product did nothing on a CPU with AVX2", c);
+        int same_g = 1, same_j = 1;
+        for (int i = 0; i < M; i++)
+            for (int j = 0; j < N; j++) {
+                same_g &= memcmp(&Cg[i * ldc + j], &ref[i * ldc + j], sizeof(float)) == 0;
+                same_j &= memcmp(&Cj[i * ldc + j], &ref[i * ldc + j], sizeof(float)) == 0;
+            }
+        CHECK(same_g, "panels shape %zu: .src gives other bits than the old values in C", c);
+        CHECK(same_j, "panels shape %zu: U joined gives other bits than its gate blocks", c);
+        CHECK(isnan(Cj[N]) && isnan(Cg[N]), "panels shape %zu: wrote past the columns", c);
+        free(A); free(B); free(S); free(ref); free(Cg); free(Cj); free(Pg); free(Pj);
+    }
+    float one = 1.0f, out = 0.0f;
+    CHECK(rnn__product(1, 1, 1, &one, 1, &one, 1, &out, 1,
+                       RNN_GEMM(.beta = 1, .src = &one, .kernel = RNN_GEMM_OWN)) == 0,
+          ".src accepted by a kernel that would ignore it");
+}
+
 /* The AVX-512 panel tiles (kernels/gemm_avx512.c) against the AVX2 ones, each forced: the same
  * bits on odd shapes - rows around the 8-row and 6-row tiles, column ranges that start half-way
  * into a panel and end anywhere, groups of 1 to 3 panels and their tails, chunked sums (K above
@@ -731,6 +785,7 @@ int main(void) {
     test_gemm_fast_avx512();
     test_gemm_tn_few_rows();
     test_gemm_panels();
+    test_gemm_panels_joined_src();
     test_gemm_panels_isas();
     test_vmath_accuracy();
     test_fused_gates();

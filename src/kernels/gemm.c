@@ -225,13 +225,14 @@ int rnn__product(int M, int N, int K, const float *A, int lda, const float *B, i
     const int ta = o->trans_a, tb = o->trans_b;
     float alpha = o->alpha, beta = o->beta;
     if (o->bias && (ta || tb || alpha != 1.0f)) return 0;
+    if (o->src && o->kernel != RNN_GEMM_PANELS) return 0;
     switch (o->kernel) {
     case RNN_GEMM_PANELS: {
         if (ta || tb || alpha != 1.0f || (beta != 0.0f && beta != 1.0f)) return 0;
         /* the kernel addresses C and its source S from the start of the block's row */
         const int c0 = o->group * o->width + o->col;
         const int beta01 = o->bias || beta != 0.0f;
-        const float *S = o->bias ? o->bias - c0 : C - c0;
+        const float *S = o->bias ? o->bias - c0 : (o->src ? o->src : C) - c0;
         return rnn__gemm_panels(M, K, A, lda, B, o->width, o->group, o->col, o->col + N, beta01,
                                 S, o->bias ? 0 : ldc, C - c0, ldc);
     }

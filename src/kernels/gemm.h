@@ -42,6 +42,9 @@ typedef struct {
     float alpha, beta; /* RNN_GEMM() sets alpha 1, beta 0 */
     /* A row of N floats standing in for beta * C (no transposes, alpha 1). */
     const float *bias;
+    /* RNN_GEMM_PANELS with beta 1: C's old values read from here instead (rows ldc apart), so
+     * a product can add to values kept elsewhere without copying them into C first. */
+    const float *src;
     rnn_gemm_kernel kernel;
     int large;               /* RNN_GEMM_SLICE */
     int width, group, col;   /* RNN_GEMM_PANELS */

@@ -131,7 +131,7 @@ static void gru_forward_steps(rnn_recurrent *r, int B, int T) {
     float *g = r->step; /* (B, 3H) */
     if (r->plan.team) {
         gru_team_job job = {r, B, T, NULL, NULL};
-        if (r->plan.panels) job.panels = rnn__copies_u_panels(r);
+        if (r->plan.panels) job.panels = rnn__copies_u_panels(r, 0);
         rnn__team_run(gru_forward_team, &job);
         return;
     }

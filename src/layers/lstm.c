@@ -10,6 +10,7 @@
 #include "kernels/activations.h"
 #include "kernels/gates.h"
 #include "kernels/gemm.h"
+#include "kernels/gemm_packed.h"
 #include "kernels/qmatvec.h"
 #include "kernels/team.h"
 #include "layers/recurrent.h"
@@ -22,6 +23,7 @@ typedef struct {
     rnn_recurrent *r;
     int B, T;
     const float *u_panels; /* U's four gate blocks as panels (plan.panels), else NULL */
+    int u_joined;          /* u_panels is U as one block of 4H columns (lstm_forward_steps) */
     const float *w_panels; /* W's four gate blocks as panels (plan.project_panels), else NULL */
 } lstm_team_job;
 
@@ -222,12 +224,19 @@ static void lstm_forward_team_steps(const lstm_team_job *job, int tid, int n) {
             /* the rows of h_{t-1} this thread's product reads (hs, or yseq: plan.h_in_yseq) */
             const float *hp = rnn__recurrent_h_row(r, t, b0);
             const int ldh = rnn__recurrent_h_ld(r, t);
+            /* z's values before h U is added to them: the rows themselves, or the repeated
+             * input's projection (below) */
+            const float *z_old = zr;
             if (r->plan.project_in_loop && r->plan.repeat_input) {
-                /* the same input at every step (RepeatVector): project it once, copy it */
+                /* the same input at every step (RepeatVector): project it once, then the panel
+                 * product adds h U to it into z (the same sums as on a copy of it in z, without
+                 * the copy: B6's decoder, 30 x 100 KB), else copy it */
                 float *p0 = r->step + rz;
                 if (t == 0)
                     rnn__recurrent_project_step(r, p0, r->xt + (size_t)b0 * F, F, nb, lo, hi);
-                if (nu == H)
+                if (job->u_panels)
+                    z_old = p0;
+                else if (nu == H)
                     memcpy(zr, p0, sizeof(float) * (size_t)nb * G4);
                 else
                     for (int b = 0; b < nb; b++)
@@ -250,11 +259,18 @@ static void lstm_forward_team_steps(const lstm_team_job *job, int tid, int n) {
             }
             if (qfused)
                 ; /* both products above */
+            else if (job->u_joined) /* all four blocks in one product (nu == H: below) */
+                RNN_INTERNAL_CHECK(nu == H &&
+                                   rnn__product(nb, G4, H, hp, ldh, job->u_panels, 0, zr, G4,
+                                                RNN_GEMM(.beta = 1, .src = z_old,
+                                                         .kernel = RNN_GEMM_PANELS, .width = G4,
+                                                         .group = 0, .col = 0)));
             else if (job->u_panels)
                 for (int g = 0; g < 4; g++)
                     RNN_INTERNAL_CHECK(rnn__product(
                         nb, nu, H, hp, ldh, job->u_panels, 0, zr + g * H + lo, G4,
-                        RNN_GEMM(.beta = 1, .kernel = RNN_GEMM_PANELS, .width = H, .group = g,
+                        RNN_GEMM(.beta = 1, .src = z_old + g * H + lo,
+                                 .kernel = RNN_GEMM_PANELS, .width = H, .group = g,
                                  .col = lo)));
             else if (r->plan.qseq) /* by rows: the four blocks at once; by units: each block */
                 for (int g = 0; g < (by_rows ? 1 : 4); g++) {
@@ -286,6 +302,10 @@ static void lstm_forward_team_steps(const lstm_team_job *job, int tid, int n) {
                         memcpy(c + o, c_prev + o, sizeof(float) * nu);
                         memcpy(h + o, h_prev + o, sizeof(float) * nu);
                     }
+            if (r->plan.yseq_in_loop) /* our part of h_t into the sequence (B, T, H) */
+                for (int b = b0; b < b1; b++)
+                    memcpy(r->yseq + ((size_t)b * T + t) * H + lo, h + (size_t)b * H + lo,
+                           sizeof(float) * nu);
         }
         /* Split by units, h_t complete: every thread's next product reads all of it (after the
          * last step, rnn__team_run's own wait does that). By rows, each thread reads only the
@@ -304,7 +324,7 @@ static void lstm_stream_chain_step(rnn_recurrent *r, int B, int tid, int n, cons
         if (tid == 0) memcpy(r->xt, x, sizeof(float) * (size_t)B * r->F);
         rnn__team_barrier();
     }
-    lstm_team_job job = {r, B, 1, NULL, NULL};
+    lstm_team_job job = {r, B, 1, NULL, 0, NULL};
     lstm_forward_team(&job, tid, n);
 }
 
@@ -317,8 +337,16 @@ static void lstm_forward_steps(rnn_recurrent *r, int B, int T) {
     const size_t BH = (size_t)B * H;
     const int fused = act == RNN_TANH && ract == RNN_SIGMOID;
     if (r->plan.team) {
-        lstm_team_job job = {r, B, T, NULL, NULL};
-        if (r->plan.panels) job.u_panels = rnn__copies_u_panels(r);
+        lstm_team_job job = {r, B, T, NULL, 0, NULL};
+        /* U as one block when every thread's product covers all of H (split by rows, or a
+         * run alone: rnn__team_run runs on the team's size or on one thread), unless H is a
+         * multiple of 16 (then the layouts are the same): each element is the same chain in
+         * any tile, so the bits do not change, and the columns are not padded per gate
+         * block (B6's LSTM(100): 400 lanes per row instead of 448) */
+        job.u_joined = r->plan.panels && B >= RNN_TEAM_MIN_ROWS * rnn__team_size() &&
+                       r->H % RNN_PANEL != 0;
+        if (r->plan.panels) job.u_panels = rnn__copies_u_panels(r, job.u_joined);
+        if (!job.u_panels) job.u_joined = 0;
         if (r->plan.project_panels) job.w_panels = rnn__copies_w_panels(r);
         if (r->plan.stream_pack && rnn__copies_stream_cut(r) == 1) {
             rnn__team_run_alone(lstm_forward_team, &job);

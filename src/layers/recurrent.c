@@ -387,18 +387,20 @@ static int input_steps_repeat(const float *x, int T, int B, int F) {
 typedef struct {
     rnn_recurrent *r;
     const float *x; /* the input (B, T, F) */
+    int steps;      /* copy_xt_job: the first this many steps of xt (T, or 1: repeat_input) */
 } copy_job;
 
 static int copy_on_team(size_t floats) {
     return floats >= TEAM_COPY_FLOATS && rnn__team_size() > 1;
 }
 
-/* xt (T,B,F) from x (B,T,F) for thread tid's steps; go_backwards consumes input T-1 first. */
+/* xt (T,B,F) from x (B,T,F) for thread tid's steps of the first job->steps; go_backwards
+ * consumes input T-1 first. */
 static void copy_xt_job(void *arg, int tid, int n) {
     const copy_job *job = arg;
     rnn_recurrent *r = job->r;
-    const int B = r->B, T = r->T, F = (int)r->F;
-    const int t0 = (int)((long)T * tid / n), t1 = (int)((long)T * (tid + 1) / n);
+    const int B = r->B, T = r->T, F = (int)r->F, S = job->steps;
+    const int t0 = (int)((long)S * tid / n), t1 = (int)((long)S * (tid + 1) / n);
     for (int t = t0; t < t1; t++) {
         int src_t = r->opt.go_backwards ? T - 1 - t : t;
         for (int b = 0; b < B; b++) {
@@ -474,6 +476,8 @@ static void decide_plan(rnn_recurrent *r, rnn_run_mode mode, int B, int T,
                    !r->opt.return_state && !r->opt.stateful && !r->mask && !r->keep_gates &&
                    !r->keep_copies && r->cell->kind == RNN_CELL_LSTM;
     p->stream_pack = stream && p->team && p->project_in_loop;
+    p->yseq_in_loop = p->team && !p->stream_pack && r->opt.return_sequences && !p->h_in_yseq &&
+                      !r->keep_copies && r->cell->kind == RNN_CELL_LSTM;
     p->state_in_place = p->stream_pack && !r->mask && !r->has_initial_state && !r->keep_gates &&
                         !r->keep_copies && r->cell->stream_step != NULL;
     p->precision = quant && p->stream_pack ? precision : RNN_F32;
@@ -485,10 +489,12 @@ static void decide_plan(rnn_recurrent *r, rnn_run_mode mode, int B, int T,
     if (memcmp(p, &r->plan, sizeof plan) != 0) r->plan = plan;
 }
 
-/* plan.repeat_input, once xt is in place (written only when it changes: decide_plan). */
-static void decide_repeat(rnn_recurrent *r, int B, int T) {
-    const int repeat = repeat_possible(r, &r->plan, T) && !r->plan.x_in_place &&
-                       steps_repeat(r->xt, T, B, (int)r->F);
+/* plan.repeat_input (written only when it changes: decide_plan). x_repeats: every step of
+ * the input x equals step 0 (then xt holds only step 0, which is all the steps read); else
+ * whether xt's steps do, once it is in place (input dropout can make them equal). */
+static void decide_repeat(rnn_recurrent *r, int B, int T, int x_repeats) {
+    const int repeat = x_repeats || (repeat_possible(r, &r->plan, T) && !r->plan.x_in_place &&
+                                      steps_repeat(r->xt, T, B, (int)r->F));
     if (r->plan.repeat_input != repeat) r->plan.repeat_input = repeat;
 }
 
@@ -529,13 +535,19 @@ static rnn_status forward_begin(rnn_layer *layer, const rnn_tensor *const *input
                       : r->yseq;
     if (r->hseq != hseq) r->hseq = hseq; /* (decide_plan: why only when it changes) */
     /* xt (T,B,F) from x (B,T,F), unless the steps read x in place; go_backwards consumes input
-     * T-1 first. */
+     * T-1 first. When every step of x is step 0 (a RepeatVector's output), only step 0: the
+     * steps project it once, and backward sums over the steps (rnn__recurrent_backward), so
+     * the other steps of xt are never read (B6's decoder: a serial copy of 768 KB and a
+     * comparison of it, skipped). Input dropout's mask is the same at every step, so xt's
+     * steps repeat too. */
+    int x_repeats = 0;
     if (!chained && !r->plan.x_in_place) {
-        copy_job job = {r, x->data};
-        if (copy_on_team((size_t)T * B * F)) rnn__team_run(copy_xt_job, &job);
+        x_repeats = repeat_possible(r, &r->plan, T) && input_steps_repeat(x->data, T, B, F);
+        copy_job job = {r, x->data, x_repeats ? 1 : T};
+        if (!x_repeats && copy_on_team((size_t)T * B * F)) rnn__team_run(copy_xt_job, &job);
         else copy_xt_job(&job, 0, 1);
     }
-    decide_repeat(r, B, T);
+    decide_repeat(r, B, T, x_repeats);
     if (r->plan.stream_pack) {
         rnn_status st = rnn__copies_prepare_stream(r);
         if (st != RNN_OK) return st;
@@ -609,9 +621,9 @@ static void forward_end(rnn_layer *layer, const rnn_run_ctx *ctx) {
     if (r->opt.return_sequences && in_place) {
         layer->y[0] = rnn_tensor3(h_last, B, 1, H);
     } else if (r->opt.return_sequences) {
-        copy_job job = {r, NULL};
-        if (r->plan.h_in_yseq)
-            ; /* the steps wrote it, in hseq */
+        copy_job job = {r, NULL, 0};
+        if (r->plan.h_in_yseq || r->plan.yseq_in_loop)
+            ; /* the steps wrote it (in hseq, or as a copy in yseq) */
         else if (copy_on_team((size_t)T * B * H)) rnn__team_run(copy_yseq_job, &job);
         else copy_yseq_job(&job, 0, 1);
         if (r->zero_output_for_mask && r->mask)
@@ -812,7 +824,8 @@ void rnn__recurrent_backward(rnn_layer *layer, const rnn_tensor *const *x, float
 
     /* r->xw now holds dZ (T*B, GH). Input-side gradients in large products. */
     const float *dz_sum = NULL;
-    if (T > 1 && steps_repeat(r->xt, T, B, F)) {
+    /* (with plan.repeat_input xt holds only step 0: forward_begin) */
+    if (T > 1 && (r->plan.repeat_input || steps_repeat(r->xt, T, B, F))) {
         /* Every step's input is step 0's (a RepeatVector's output, bit for bit, as in a sequence
          * autoencoder's decoder): sum_t x_t^T dZ_t = x_0^T (sum_t dZ_t), so the steps' dZ are
          * summed first, in step order, and a product of B rows replaces the one of T*B (B6's

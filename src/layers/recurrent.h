@@ -87,8 +87,9 @@ typedef struct {
      * still do not depend on its size (one thread keeps the BLAS projection of all steps). */
     int project_panels;
     /* With project_in_loop, LSTM: every step's input equals step 0's (a RepeatVector's output,
-     * checked value by value), so its projection is computed once into r->step and copied to
-     * each step. */
+     * checked value by value), so its projection is computed once into r->step, which each
+     * step's h U is added to (or copied to each step without U's panels). When the call's
+     * input itself repeats, xt holds only step 0 (forward_begin). */
     int repeat_input;
     /* With project_panels when predicting (no go_backwards, no input dropout, not
      * repeat_input): the steps read their input rows from the call's input x (B, T, F) in
@@ -102,6 +103,11 @@ typedef struct {
      * of into hs, which was then copied into yseq after the steps (issue 18). The same values
      * in the same places, so the same bits. */
     int h_in_yseq;
+    /* Otherwise, an LSTM's sequence on the team (training, a mask, return_state, ...): each
+     * thread copies its part of h_t into yseq (B, T, H) right after its step, while it is in
+     * cache, instead of one thread copying all of hs after the steps while the other waits
+     * (B6's decoder: 768 KB). The same values, so the same bits. */
+    int yseq_in_loop;
     /* A streaming step (rnn_predict_step) of an LSTM on the team, from the per-thread packed
      * weights (rnn_weight_copies.stream). */
     int stream_pack;
@@ -143,7 +149,8 @@ typedef struct {
 
 /* Every copy the step loops read instead of the weights themselves, owned here and only
  * through recurrent_copies.c:
- *   u_panels   U's G gate blocks as panels, for forward's h U on the team (large steps)
+ *   u_panels   U's G gate blocks as panels, or U as one block (joined), for forward's h U
+ *              on the team (large steps)
  *   ut_panels  U^T as panels, for backward's dZ U^T on the team
  *   w_panels   W's G gate blocks as panels, for the steps' x W + b (plan.project_panels)
  *   stream     streaming on the team: each thread's columns of W, U and the bias side by
@@ -181,8 +188,8 @@ struct rnn_recurrent {
     /* plan.h_in_yseq: where the steps write the sequence (B, T, H): the caller's result array
      * when the call gave one of that size (rnn_run_ctx.out), else yseq. */
     float *hseq;
-    /* Tests: keep the layout copies (plan.x_in_place and plan.h_in_yseq stay 0), so that the
-     * two ways can be compared bit for bit. */
+    /* Tests: keep the layout copies (plan.x_in_place, h_in_yseq and yseq_in_loop stay 0),
+     * so that the two ways can be compared bit for bit. */
     int keep_copies;
     /* Masking: mask_t (T, B) 1/0 per processed step; mask is mask_t when the input has a mask,
      * else NULL. Masked rows keep their state; dh_keep carries their gradient past the step. */
@@ -291,7 +298,10 @@ int rnn__recurrent_use_panels(const rnn_recurrent *r, int B, int backward);
 /* The copies (recurrent_copies.c). Each is refilled, by the team, when the weights it was made
  * from changed (their rnn_weight.version) or moved (a new weight block) since it was made.
  * u/ut_panels: NULL when they cannot be allocated (the caller then reads U in place). */
-const float *rnn__copies_u_panels(rnn_recurrent *r);
+/* joined: U as one block of G H columns instead of G blocks of H, for products over all of a
+ * row's columns at once (the G blocks pad each block's columns to panels of 16: LSTM(100)'s
+ * 4 x 112 lanes instead of 400). */
+const float *rnn__copies_u_panels(rnn_recurrent *r, int joined);
 const float *rnn__copies_ut_panels(rnn_recurrent *r);
 /* W (F x G H) as panels (plan.project_panels); NULL when it cannot be allocated (the steps then
  * project with the in-place tiles: the same bits for F <= RNN_PANEL_KC). */

@@ -62,28 +62,31 @@ static void pack_slice(void *arg, int tid, int n) {
                      (int)((long)np * tid / n), (int)((long)np * (tid + 1) / n));
 }
 
-/* U (H x G H) as panels: its G gate blocks of H columns (forward), or U^T, one block of H
- * columns over K = G H (backward). */
-static const float *u_panels(rnn_recurrent *r, rnn_weight_copy *c, int transposed) {
-    const int H = (int)r->H, GH = r->cell->gates * H;
-    const int K = transposed ? GH : H, groups = transposed ? 1 : r->cell->gates;
-    const size_t floats = rnn__panels_floats(K, groups, H);
+/* U (H x G H) as panels: its G gate blocks of H columns (forward), or, joined, one block of
+ * G H columns (forward), or U^T, one block of H columns over K = G H (backward). The two
+ * forward layouts differ in size unless H is a multiple of 16, where they are the same floats,
+ * so the copy's size tells them apart. */
+static const float *u_panels(rnn_recurrent *r, rnn_weight_copy *c, int transposed, int joined) {
+    const int H = (int)r->H, G = r->cell->gates, GH = G * H;
+    const int K = transposed ? GH : H, groups = transposed || joined ? 1 : G;
+    const int width = joined ? GH : H;
+    const size_t floats = rnn__panels_floats(K, groups, width);
     const unsigned long version = versions(r, 0);
     if (copy_current(c, r, floats, version, 0)) return c->data;
     if (!copy_reserve(c, floats)) return NULL;
     pack_job job = {c->data, rnn__recurrent_value(r, RNN_W_RECURRENT), GH, transposed, K, groups,
-                    H};
+                    width};
     rnn__team_run(pack_slice, &job);
     copy_stamp(&r->copies, c, r, version, 0);
     return c->data;
 }
 
-const float *rnn__copies_u_panels(rnn_recurrent *r) {
-    return u_panels(r, &r->copies.u_panels, 0);
+const float *rnn__copies_u_panels(rnn_recurrent *r, int joined) {
+    return u_panels(r, &r->copies.u_panels, 0, joined);
 }
 
 const float *rnn__copies_ut_panels(rnn_recurrent *r) {
-    return u_panels(r, &r->copies.ut_panels, 1);
+    return u_panels(r, &r->copies.ut_panels, 1, 0);
 }
 
 const float *rnn__copies_w_panels(rnn_recurrent *r) {
