@@ -7,6 +7,7 @@
 #include "kernels/gemm.h"
 #include "kernels/gemm_packed.h"
 #include "kernels/team.h"
+#include "kernels/vadd.h"
 #include "layers/dense.h"
 #include "model.h"
 
@@ -251,28 +252,12 @@ void rnn__recurrent_finish_state_grad(const rnn_recurrent *r, float *dh, int t, 
                 memcpy(dh + (size_t)b * H, r->dh_keep + (size_t)b * H, sizeof(float) * H);
 }
 
-/* o[i] += d[i] for i < n, four lanes at a time: the same additions as the plain loop, which
- * the compiler leaves scalar at -O2 (B6's training step spent about 4 % of its time in two such
- * loops, issue 18). */
-typedef float add_v4 __attribute__((vector_size(16)));
-static void add_into(float *restrict o, const float *restrict d, size_t n) {
-    size_t i = 0;
-    for (; i + 4 <= n; i += 4) {
-        add_v4 a, b;
-        memcpy(&a, o + i, sizeof a);
-        memcpy(&b, d + i, sizeof b);
-        a += b;
-        memcpy(o + i, &a, sizeof a);
-    }
-    for (; i < n; i++) o[i] += d[i];
-}
-
 void rnn__recurrent_add_seq_grad(const rnn_seq_grad *g, int t, float *dh, int H, int b0, int b1,
                                  int lo, int hi) {
     if (!g->data || lo >= hi) return;
     for (int b = b0; b < b1; b++)
-        add_into(dh + (size_t)b * H + lo, g->data + (size_t)t * g->step + (size_t)b * g->row + lo,
-                 (size_t)(hi - lo));
+        rnn__add_into(dh + (size_t)b * H + lo,
+                      g->data + (size_t)t * g->step + (size_t)b * g->row + lo, (size_t)(hi - lo));
 }
 
 rnn_status rnn__recurrent_plan(rnn_layer *layer, int64_t batch, int64_t steps) {
@@ -745,7 +730,7 @@ void rnn__recurrent_stream_run(rnn_layer *const *layers, int n, rnn_layer *dense
  * columns [lo, hi). */
 static void sum_steps_cols(const float *rows, int T, size_t ld, size_t lo, size_t hi, float *out) {
     memcpy(out + lo, rows + lo, sizeof(float) * (hi - lo));
-    for (int t = 1; t < T; t++) add_into(out + lo, rows + (size_t)t * ld + lo, hi - lo);
+    for (int t = 1; t < T; t++) rnn__add_into(out + lo, rows + (size_t)t * ld + lo, hi - lo);
 }
 
 typedef struct {

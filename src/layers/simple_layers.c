@@ -6,6 +6,7 @@
 
 #include "error.h"
 #include "kernels/activations.h"
+#include "kernels/vadd.h"
 #include "layers/layer.h"
 #include "layers/layer_options.h"
 
@@ -56,21 +57,6 @@ static rnn_status repeat_forward(rnn_layer *layer, const rnn_tensor *const *x,
     return RNN_OK;
 }
 
-/* o[j] += g[j], four lanes at a time: the same additions as the plain loop, which the compiler
- * leaves scalar at -O2 (B6's training step: 64 x 30 rows of 100, about 1 % of it scalar). */
-typedef float repeat_v4 __attribute__((vector_size(16)));
-static void add_row(float *restrict o, const float *restrict g, int64_t d) {
-    int64_t j = 0;
-    for (; j + 4 <= d; j += 4) {
-        repeat_v4 a, b;
-        memcpy(&a, o + j, sizeof a);
-        memcpy(&b, g + j, sizeof b);
-        a += b;
-        memcpy(o + j, &a, sizeof a);
-    }
-    for (; j < d; j++) o[j] += g[j];
-}
-
 /* dx[b, :] = sum_t dy[b, t, :] */
 static void repeat_backward(rnn_layer *layer, const rnn_tensor *const *x, float *const *dy,
                             const int *want) {
@@ -81,7 +67,7 @@ static void repeat_backward(rnn_layer *layer, const rnn_tensor *const *x, float 
     if (!dy[0]) return;
     for (int64_t b = 0; b < B; b++)
         for (int t = 0; t < r->n; t++)
-            add_row(layer->dx[0] + b * d, dy[0] + (b * r->n + t) * d, d);
+            rnn__add_into(layer->dx[0] + b * d, dy[0] + (b * r->n + t) * d, d);
 }
 
 static const rnn_layer_ops repeat_ops = {
