@@ -145,6 +145,7 @@ typedef struct {
     unsigned long version;
     int threads;
     rnn_precision precision; /* qstream: what it holds */
+    int groups;              /* u_panels: U's gate blocks, or 1 (joined: one block of G H) */
 } rnn_weight_copy;
 
 /* Every copy the step loops read instead of the weights themselves, owned here and only
