@@ -168,11 +168,48 @@ static void check_shape(int F, int use_bias, int go_backwards) {
     free(y);
 }
 
+/* Bidirectional(LSTM, merge_mode sum / ave / mul), the model's only output: the merged
+ * sequence has the size of each direction's, and neither direction may write its sequence into
+ * rnn_predict's result (plan.h_in_yseq with rnn_run_ctx.out), where the backward one would
+ * overwrite the forward one before the merge reads them (off by 0.4 to 0.9 here when both did). On 2
+ * threads (the team's steps, h_in_yseq) against 1 (no team) within rounding, in batches of 16. */
+static void check_bidirectional_merged(void) {
+    enum { F = 136 };
+    static const char *const merges[] = {"sum", "ave", "mul"};
+    float *x = malloc(sizeof(float) * (size_t)B * T * F);
+    if (!x) return;
+    fill(x, (size_t)B * T * F, 7);
+    for (size_t k = 0; k < sizeof merges / sizeof merges[0]; k++) {
+        rnn_model *m = rnn_sequential(NULL);
+        rnn_recurrent_options o = rnn_lstm_defaults(H);
+        o.return_sequences = 1;
+        CHECK(m && !rnn_set_seed(m, 5) && !rnn_input(m, T, F) &&
+                  !rnn_add(m, rnn_bidirectional(rnn_lstm(&o), merges[k])),
+              "model: %s", rnn_last_error());
+        rnn_tensor y[2] = {{0}, {0}};
+        for (int threads = 1; threads <= 2; threads++) {
+            rnn_set_threads(threads);
+            CHECK(m && rnn_predict(m, rnn_data_x(rnn_tensor3(x, B, T, F)), 16, &y[threads - 1],
+                                   1) == RNN_OK,
+                  "%s, %d threads: %s", merges[k], threads, rnn_last_error());
+        }
+        if (y[0].data && y[1].data) {
+            const double d = worst_diff(y[0].data, y[1].data);
+            CHECK(d < 1e-5, "Bidirectional %s: 2 threads differ from 1 by %g", merges[k], d);
+        }
+        rnn_tensor_free(&y[0]);
+        rnn_tensor_free(&y[1]);
+        rnn_model_free(m);
+    }
+    free(x);
+}
+
 int main(void) {
     check_shape(136, 1, 0); /* just above RNN_LOOP_PROJECTION_FEATURES */
     check_shape(136, 0, 0);
     check_shape(520, 1, 0); /* two chunks of the panels' sum */
     check_shape(136, 1, 1); /* go_backwards: from xt */
+    check_bidirectional_merged();
     rnn_set_threads(0);
     return check_report("test_project_panels");
 }

@@ -135,12 +135,18 @@ static rnn_status bidi_forward(rnn_layer *layer, const rnn_tensor *const *x, con
                          "sequence backwards: it cannot be run one step at a time "
                          "(rnn_predict_step); use rnn_predict", layer->name);
     const int ns = b->n_states;
+    /* The two directions' outputs are merged into b->y: neither is the model's output, and
+     * both would write their sequence into rnn_run_ctx.out (sum, ave, mul: the same size),
+     * the second over the first before the merge reads them. */
+    rnn_run_ctx sub_ctx = *ctx;
+    sub_ctx.out = NULL;
+    sub_ctx.out_floats = 0;
     for (int d = 0; d < 2; d++) {
         rnn_layer *s = b->sub[d];
         const rnn_tensor *in[RNN_LAYER_MAX_INPUTS] = {x[0]};
         for (int k = 1; k < s->n_inputs; k++) in[k] = x[d * ns + k];
         s->mask_in = layer->mask_in;
-        rnn_status st = s->ops->forward(s, in, ctx);
+        rnn_status st = s->ops->forward(s, in, &sub_ctx);
         if (st) return st;
     }
     const rnn_tensor *yf = &b->sub[0]->y[0], *yb = &b->sub[1]->y[0];

@@ -74,7 +74,8 @@ typedef struct {
     /* rnn_predict's result array for this batch's rows of the model's only output, and its
      * size in floats; NULL elsewhere. graph.c passes it to the layer that makes that output
      * only, and a layer may write its output there instead of into its own buffer (the
-     * recurrent layers' plan.h_in_yseq), which spares predict its copy. */
+     * recurrent layers' plan.h_in_yseq), which spares predict its copy. A wrapper passes it on
+     * only to an inner layer whose output is the wrapper's own (not Bidirectional's: merged). */
     float *out;
     int64_t out_floats;
 } rnn_run_ctx;

@@ -221,7 +221,7 @@ static void lstm_forward_team_steps(const lstm_team_job *job, int tid, int n) {
                                rnn__recurrent_x_row(r, t + s, b0 + b), sizeof(float) * F);
                 rnn__recurrent_project_panels(r, job->w_panels, zc, xc, F, steps * nb, lo, hi);
             }
-            /* the rows of h_{t-1} this thread's product reads (hs, or yseq: plan.h_in_yseq) */
+            /* the rows of h_{t-1} this thread's product reads (hs, or hseq: plan.h_in_yseq) */
             const float *hp = rnn__recurrent_h_row(r, t, b0);
             const int ldh = rnn__recurrent_h_ld(r, t);
             /* z's values before h U is added to them: the rows themselves, or the repeated

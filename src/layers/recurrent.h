@@ -98,8 +98,9 @@ typedef struct {
      * back from memory (issue 18). The same rows, so the same bits. */
     int x_in_place;
     /* With project_panels when predicting a plain sequence (return_sequences; no mask, no
-     * return_state, no carried state, no trace): the steps write h_t straight into yseq
-     * (B, T, H) (rnn__recurrent_h_row), where the next step's product also reads it, instead
+     * return_state, no carried state, no trace): the steps write h_t straight into the sequence
+     * (B, T, H) at hseq (yseq, or rnn_predict's result array: rnn__recurrent_h_row), where the
+     * next step's product also reads it, instead
      * of into hs, which was then copied into yseq after the steps (issue 18). The same values
      * in the same places, so the same bits. */
     int h_in_yseq;
@@ -145,6 +146,7 @@ typedef struct {
     unsigned long version;
     int threads;
     rnn_precision precision; /* qstream: what it holds */
+    int groups;              /* u_panels: U's gate blocks, or 1 (joined: one block of G H) */
 } rnn_weight_copy;
 
 /* Every copy the step loops read instead of the weights themselves, owned here and only

@@ -64,20 +64,21 @@ static void pack_slice(void *arg, int tid, int n) {
 
 /* U (H x G H) as panels: its G gate blocks of H columns (forward), or, joined, one block of
  * G H columns (forward), or U^T, one block of H columns over K = G H (backward). The two
- * forward layouts differ in size unless H is a multiple of 16, where they are the same floats,
- * so the copy's size tells them apart. */
+ * forward layouts have the same size where H is 13, 14 or 15 past a multiple of 16 (LSTM(61):
+ * 4 x 64 = 256 lanes either way), so the copy records its blocks (groups) too. */
 static const float *u_panels(rnn_recurrent *r, rnn_weight_copy *c, int transposed, int joined) {
     const int H = (int)r->H, G = r->cell->gates, GH = G * H;
     const int K = transposed ? GH : H, groups = transposed || joined ? 1 : G;
     const int width = joined ? GH : H;
     const size_t floats = rnn__panels_floats(K, groups, width);
     const unsigned long version = versions(r, 0);
-    if (copy_current(c, r, floats, version, 0)) return c->data;
+    if (copy_current(c, r, floats, version, 0) && c->groups == groups) return c->data;
     if (!copy_reserve(c, floats)) return NULL;
     pack_job job = {c->data, rnn__recurrent_value(r, RNN_W_RECURRENT), GH, transposed, K, groups,
                     width};
     rnn__team_run(pack_slice, &job);
     copy_stamp(&r->copies, c, r, version, 0);
+    c->groups = groups;
     return c->data;
 }
 

@@ -65,7 +65,7 @@ static rnn_status predict_impl(rnn_model *m, const call_data *d, int batch_size,
      * batch's output has another size (which the layer then did not take), it is made anew. */
     int64_t total;
     if (ny == 1 && per[0] > 0 && rnn__mul_ok(N, per[0], &total) &&
-        !(data[0] = malloc(sizeof(float) * (size_t)total)))
+        !(data[0] = malloc(sizeof(float) * (size_t)(total ? total : 1))))
         return rnn__fail(RNN_ERR_MEMORY, "out of memory for the predictions");
     for (int64_t s = 0; s < N; s += batch_size) {
         int64_t count = N - s < batch_size ? N - s : batch_size;
