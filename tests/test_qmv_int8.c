@@ -139,6 +139,53 @@ static void one(int M, int N, int K, int kinds_from) {
     free(wp), free(corr);
 }
 
+/* The digit sums at their extremes: a full run of RNN_QMV_INT8_KC k, every weight -128 or
+ * 127, and rows whose every xq is +2^14 (a largest |x| just below a power of two rounds up to
+ * it: the second digit at its top, 192), -2^14 (64), 2^13 (|x| a power of two) and 2^14 - 1
+ * (both digits' largest, 255 and 191), and one of denormals under a largest |x| of 1: each
+ * column's two int32 sums reach 4096 255 128 < 2^27 and the total 2^33, so every path must
+ * still give the reference's int64 bits. */
+static void extremes(void) {
+    enum { M = 5, N = 136, K = RNN_QMV_INT8_KC };
+    float *x = malloc(sizeof(float) * M * K), y0[M * N], y[M * N], yr[M * N], scale[N];
+    int8_t *w = malloc((size_t)K * N), *wp = malloc(rnn__qmv_int8_bytes(K, N));
+    int32_t *corr = malloc(sizeof(int32_t) * N * rnn__qmv_int8_runs(K));
+    double exact[N], bound[N];
+    for (int k = 0; k < K; k++) {
+        x[k] = 0x1.fffffep0f;                     /* xq = 2^14 */
+        x[K + k] = -0x1.fffffep0f;                /* -2^14 */
+        x[2 * K + k] = 1.0f;                      /* 2^13 */
+        x[3 * K + k] = k ? 16383 * 0x1p-13f : 0x1.fffffep0f; /* 2^14 - 1 (and 2^14) */
+        x[4 * K + k] = k ? (k % 2 ? 0x1p-149f : -0x1p-130f) : 1.0f; /* 0 under 1 */
+        for (int j = 0; j < N; j++) w[(size_t)k * N + j] = j % 3 == 0 ? -128 : j % 3 == 1 ? 127
+                                                          : (k % 2 ? 127 : -128);
+    }
+    for (int j = 0; j < N; j++) scale[j] = 1.0f + j * 0x1p-7f;
+    for (int i = 0; i < M * N; i++) y0[i] = 0.5f;
+    rnn__qmv_int8_pack(K, N, w, N, wp, corr);
+    memcpy(yr, y0, sizeof yr);
+    for (int b = 0; b < M; b++)
+        reference(N, K, x + (size_t)b * K, w, N, scale, yr + b * N, exact, bound);
+    for (int path = 0; path <= rnn__qmv_path(); path++) {
+        memcpy(y, y0, sizeof y);
+        rnn__qmv_force(path);
+        rnn__qmv_int8(M, N, K, x, K, wp, corr, scale, y, N);
+        rnn__qmv_force(-1);
+        int bad = -1;
+        for (int i = 0; i < M * N && bad < 0; i++)
+            if (memcmp(&y[i], &yr[i], sizeof(float)) != 0) bad = i;
+        CHECK(bad < 0, "extremes, path %d: row %d col %d %.9g, reference %.9g", path,
+              bad < 0 ? 0 : bad / N, bad < 0 ? 0 : bad % N, bad < 0 ? 0.0 : y[bad],
+              bad < 0 ? 0.0 : yr[bad]);
+        cases++;
+    }
+    /* and the reference itself: the first row's columns are exactly 0.5 + scale 2^15 sum q */
+    CHECK(yr[0] == 0.5f + scale[0] * (float)(-128.0 * K * 2.0) &&
+              yr[1] == 0.5f + scale[1] * (float)(127.0 * K * 2.0),
+          "extremes: the reference gives %.9g and %.9g", yr[0], yr[1]);
+    free(x), free(w), free(wp), free(corr);
+}
+
 int main(void) {
     static const int Ns[] = {1, 7, 8, 9, 15, 16, 17, 33, 63, 64, 65, 127, 128, 129, 200, 264, 520};
     static const int Ks[] = {1, 2, 3, 4, 5, 7, 63, 64, 65, 129, 256};
@@ -151,6 +198,7 @@ int main(void) {
     /* K over one run (two and three runs, the last ones short) */
     one(2, 40, RNN_QMV_INT8_KC + 5, ROW_PLAIN);
     one(1, 136, 2 * RNN_QMV_INT8_KC + 77, ROW_SPIKE);
+    extremes();
     printf("%d kernel cases, %d outputs checked against the exact sum\n", cases, exact_checked);
     CHECK(exact_checked > 10000, "only %d outputs checked against the exact sum", exact_checked);
     return check_report("test_qmv_int8");

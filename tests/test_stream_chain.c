@@ -9,7 +9,8 @@
  * the Dense after a chain begun inside the chain's job (layers/dense.h), which must give the
  * bits of the same Dense run on its own; and a model streamed on its own and as a layer of
  * another (rnn_model_as_layer), whose steps must not run on what the other model's left; and
- * small int8 layers, whose packs are cut for one thread on a team of two. */
+ * small int8 layers, whose packs are cut for one thread on a team of two, also in mixed chains
+ * on a team whose size and precision change between steps. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -432,6 +433,38 @@ static void small_int8_runs_alone(void) {
     }
 }
 
+/* Mixed chains (a pack cut for one thread before a team-sized one, and after one) on a team
+ * whose size changes between steps, with the precision switched to float32, back to int8, to
+ * bf16 and back, and rnn_reset_states in between: every step gives the bits of the same steps
+ * on one thread (the packs cut for the team are made again for its new size, those cut for
+ * one are kept). */
+static void small_int8_survives_changes(void) {
+    static const int H1s[2] = {128, 256}, H2s[2] = {256, 64}; /* 68 | 384 KiB, 264 | 80 KiB */
+    for (int c = 0; c < 2; c++) {
+        rnn_context *ctx1 = rnn_context_new(1), *ctx2 = rnn_context_new(2);
+        rnn_model *m1 = make_int8(H1s[c], H2s[c], ctx1), *m2 = make_int8(H1s[c], H2s[c], ctx2);
+        int differ = -1;
+        for (int t = 0; t < 50; t++) {
+            float x[8], y1, y2;
+            for (int k = 0; k < 8; k++) x[k] = urand();
+            const int threads = t < 10 ? 2 : t < 15 ? 1 : t < 25 ? 2 : t < 30 ? 1 : 2;
+            const rnn_precision p = t < 20 ? RNN_INT8 : t < 28 ? RNN_F32 : t < 40 ? RNN_INT8
+                                    : t < 45 ? RNN_BF16 : RNN_INT8;
+            CHECK(rnn_context_set_threads(ctx2, threads) == RNN_OK &&
+                      rnn_set_precision(m1, p) == RNN_OK && rnn_set_precision(m2, p) == RNN_OK,
+                  "%s", rnn_last_error());
+            if (t == 35) rnn_reset_states(m1), rnn_reset_states(m2);
+            CHECK(rnn_predict_step(m1, x, &y1) == RNN_OK, "%s", rnn_last_error());
+            CHECK(rnn_predict_step(m2, x, &y2) == RNN_OK, "%s", rnn_last_error());
+            if (differ < 0 && memcmp(&y1, &y2, sizeof y1) != 0) differ = t;
+        }
+        CHECK(differ < 0, "H %d,%d: step %d differs between one thread and a changing team",
+              H1s[c], H2s[c], differ);
+        rnn_model_free(m1), rnn_model_free(m2);
+        rnn_context_free(ctx1), rnn_context_free(ctx2);
+    }
+}
+
 int main(void) {
     kernel_bits();
     reset_mid_stream();
@@ -442,5 +475,6 @@ int main(void) {
     dense_begun_in_job();
     nested_model_keeps_record();
     small_int8_runs_alone();
+    small_int8_survives_changes();
     return check_report("test_stream_chain");
 }
