@@ -42,6 +42,14 @@ static void copy_outputs(rnn_model *m, float *dst, const float *src, size_t n) {
     rnn__team_leave(previous);
 }
 
+/* N rows of per floats for the predictions (at least one float: malloc(0) may be NULL); NULL
+ * when the size overflows or memory runs out. */
+static float *new_predictions(int64_t N, int64_t per) {
+    int64_t total;
+    if (!rnn__mul_ok(N, per, &total)) return NULL;
+    return malloc(sizeof(float) * (size_t)(total ? total : 1));
+}
+
 static rnn_status predict_impl(rnn_model *m, const call_data *d, int batch_size, rnn_tensor *y,
                                int ny) {
     rnn_status st;
@@ -63,9 +71,7 @@ static rnn_status predict_impl(rnn_model *m, const call_data *d, int batch_size,
     /* One output: its array made before the first batch, from the expected size, so that the
      * layer making it can write each batch's rows there (rnn_run_ctx.out); where the first
      * batch's output has another size (which the layer then did not take), it is made anew. */
-    int64_t total;
-    if (ny == 1 && per[0] > 0 && rnn__mul_ok(N, per[0], &total) &&
-        !(data[0] = malloc(sizeof(float) * (size_t)(total ? total : 1))))
+    if (ny == 1 && per[0] > 0 && !(data[0] = new_predictions(N, per[0])))
         return rnn__fail(RNN_ERR_MEMORY, "out of memory for the predictions");
     for (int64_t s = 0; s < N; s += batch_size) {
         int64_t count = N - s < batch_size ? N - s : batch_size;
@@ -84,8 +90,7 @@ static rnn_status predict_impl(rnn_model *m, const call_data *d, int batch_size,
                 }
                 per[k] = rnn__tensor_row_size(o);
                 shape[k] = *o;
-                if (!data[k] && (!rnn__mul_ok(N, per[k], &total) ||
-                                 !(data[k] = malloc(sizeof(float) * (size_t)(total ? total : 1)))))
+                if (!data[k] && !(data[k] = new_predictions(N, per[k])))
                     st = rnn__fail(RNN_ERR_MEMORY, "out of memory for the predictions");
             }
             if (!st && rnn__tensor_row_size(o) != per[k])
