@@ -12,7 +12,7 @@
  * figure to read on this VM: its speed drifts 1.5-2x within minutes (B4's training step 240 to
  * 460 ms for one setting within one run), which moves both medians, while two repetitions a
  * fraction of a second apart see nearly the same machine (with B the same as A, 30 pairs gave
- * 1.0004 and 1.0037; bench/README.md, "B4: five ideas measured by paired ratios").
+ * 1.0004 and 1.0037; bench/README.md, "B4: six ideas measured by paired ratios").
  * Build (from the repository root, after make):
  *   cc -O2 -Iinclude tools/microbench/ab_env.c build/librnn.a -o /tmp/ab_env -lopenblas -lhdf5_serial -lzip -lcjson -lm -lpthread
  * Usage: /tmp/ab_env CASE VAR VALUE_A VALUE_B [reps] */
