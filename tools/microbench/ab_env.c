@@ -7,7 +7,12 @@
  *   B4f  B4's forward: LSTM(512, return_sequences) on (64, 100, 512)
  *   B4t  B4's training step (the same, MSE, Adam)
  * VAR is set to VALUE_A for the A repetitions and to VALUE_B for the B ones ("-": unset).
- * Prints the median and best time of each.
+ * Prints the median of the paired ratios B_i / A_i (each B repetition against the A one just
+ * before it, with the quartiles), then the median and best time of each. The paired ratio is the
+ * figure to read on this VM: its speed drifts 1.5-2x within minutes (B4's training step 240 to
+ * 460 ms for one setting within one run), which moves both medians, while two repetitions a
+ * fraction of a second apart see nearly the same machine (with B the same as A, 30 pairs gave
+ * 1.0004 and 1.0037; bench/README.md, "B4: six ideas measured by paired ratios").
  * Build (from the repository root, after make):
  *   cc -O2 -Iinclude tools/microbench/ab_env.c build/librnn.a -o /tmp/ab_env -lopenblas -lhdf5_serial -lzip -lcjson -lm -lpthread
  * Usage: /tmp/ab_env CASE VAR VALUE_A VALUE_B [reps] */
@@ -40,6 +45,10 @@ int main(int argc, char **argv) {
     const char *cs = argv[1], *var = argv[2], *val[2] = {argv[3], argv[4]};
     int reps = argc > 5 ? atoi(argv[5]) : 10;
     if (reps < 1 || reps > 64) reps = 10;
+    /* OpenBLAS as `rnn bench` runs it (B4t's weight gradients): single-threaded, so that the
+     * team splits the products, and on its best kernels where it does not know the CPU */
+    setenv("OPENBLAS_NUM_THREADS", "1", 0);
+    rnn_blas_upgrade_kernels();
     const int b2 = !strcmp(cs, "B2i"), train = !strcmp(cs, "B4t");
     const int N = b2 ? 10240 : 64, T = b2 ? 50 : 100, F = b2 ? 8 : 512, H = b2 ? 64 : 512;
     float *xd = filled((size_t)N * T * F, 2654435761u, 1.0f);
@@ -77,6 +86,11 @@ int main(int argc, char **argv) {
         if (!train) rnn_tensor_free(&out);
         if (r >= 2) t_ab[v][(r - 2) / 2] = t;
     }
+    double ratio[64];
+    for (int i = 0; i < reps; i++) ratio[i] = t_ab[1][i] / t_ab[0][i];
+    qsort(ratio, reps, sizeof(double), cmp);
+    printf("%s paired B/A: median %.4f, quartiles %.4f %.4f\n", cs, ratio[reps / 2],
+           ratio[reps / 4], ratio[3 * reps / 4]);
     for (int v = 0; v < 2; v++) {
         qsort(t_ab[v], reps, sizeof(double), cmp);
         printf("%s %s=%s: median %.2f ms, best %.2f ms%s", cs, var, val[v],
