@@ -1,7 +1,7 @@
 /* Streaming steps of stacked recurrent layers as one team job (rnn__recurrent_stream_run) and
- * the float32 pack's product (rnn__qmv_f32): the product's bits against the AVX2 tiles it
- * replaces, and the bf16 product's on wide shares against the portable loop; rnn_predict_step
- * of a stack of LSTMs (a chain broken by a GRU and by a layer too small for the team) on 1, 2
+ * the float32 pack's product (rnn__qmv_f32, and rnn__qmv_f32_from, whose sums start from another
+ * row): the product's bits against the AVX2 tiles it replaces, and the bf16 product's on wide
+ * shares against the portable loop; rnn_predict_step of a stack of LSTMs (a chain broken by a GRU and by a layer too small for the team) on 1, 2
  * and 3 threads, the same bits on each and close to rnn_predict of the same weights on the
  * whole sequence; and steps run while the team is busy (alone, on packs cut for two threads),
  * which must give the same bits; and rnn_reset_states between runs of steps; and the fast
@@ -54,6 +54,17 @@ static void kernel_bits(void) {
                              RNN_GEMM(.beta = 1.0f, .kernel = RNN_GEMM_OWN));
                 CHECK(memcmp(y, yr, sizeof(float) * (size_t)M * ldy) == 0,
                       "qmv_f32 M %d N %d K %d: bits differ from the AVX2 tiles", M, N, K);
+                /* one row from another row (a streaming step's bias in its pack): the bits of
+                 * a copy of that row into y and rnn__qmv_f32 */
+                float *from = malloc(sizeof(float) * (size_t)N);
+                for (int j = 0; j < N; j++) from[j] = urand();
+                for (size_t i = 0; i < (size_t)ldy; i++) y[i] = urand();
+                memcpy(yr, from, sizeof(float) * (size_t)N);
+                rnn__qmv_f32(1, N, K, x, ldx, w, ldw, yr, ldy);
+                rnn__qmv_f32_from(N, K, x, w, ldw, from, y);
+                CHECK(memcmp(y, yr, sizeof(float) * (size_t)N) == 0,
+                      "qmv_f32_from N %d K %d: bits differ from a copy and qmv_f32", N, K);
+                free(from);
                 /* bf16 on wide shares (blocks of 256 columns) against the portable loop */
                 uint16_t *wb = malloc(sizeof(uint16_t) * ((size_t)K * ldw + 1));
                 for (size_t i = 0; i < (size_t)K * ldw; i++) wb[i] = rnn__bf16_from_float(w[i]);
