@@ -87,36 +87,54 @@ static void stream_gates(rnn_recurrent *r, int B, int lo, int hi, float *s) {
 /* One streaming step (T = 1) of the units [lo, hi) from the thread's part of the streaming
  * pack (rnn_weight_copies): s = b + x W_p + h U_p into the thread's scratch rows in r->step,
  * then the gates. The same operations per element as the unpacked path (bias, then x W, then
- * h U, accumulated in the same order), so the same bits. One row's sums start from the pack's
- * bias row itself (rnn__qmv_f32_from), not from a copy of it in s.
+ * h U, accumulated in the same order), so the same bits.
  * x: the step's input rows (r->xt, or the previous layer's new state in a chain). */
+#define STREAM_SEGMENTS 16
 static void lstm_stream_packed(rnn_recurrent *r, int B, int lo, int hi, const float *x,
                                int n, int signal) {
     const int H = (int)r->H, F = (int)r->F, width = 4 * (hi - lo);
     const float *p = rnn__copies_stream_part(r, lo, hi), *bias = p + (size_t)(F + H) * width;
     float *s = r->step + (size_t)B * 4 * lo;
-    if (B > 1)
-        for (int b = 0; b < B; b++) memcpy(s + (size_t)b * width, bias, sizeof(float) * width);
-    if (signal && B == 1) {
-        /* x W in the input units' order, each thread's units once they are ready: one row
-         * chains its sums from the bias, then from s itself, so the same bits as in one
-         * product */
-        const float *from = bias;
-        for (int j = 0; j < n; j++) {
-            int flo, fhi;
-            rnn__team_units(F, j, n, &flo, &fhi);
+    if (B == 1) {
+        /* One row's sums in as few passes over the pack's rows as the inputs allow, from the
+         * bias row itself, kept in registers within a pass (rnn__qmv_f32_segments): x W in the
+         * input units' order - with a signal, each thread's units once they are ready - then
+         * h U. A pass ends only where the next units are not ready yet, so that the thread
+         * does what it can while it waits; each pass goes on over the rows after the last
+         * one's. The same chains of fused multiply-adds wherever the passes end: the same
+         * bits. (Separate products per piece each paid for loading and storing the sums and
+         * for restarting the stream of rows.) */
+        const float *xs[STREAM_SEGMENTS];
+        int ks[STREAM_SEGMENTS], nseg = 0;
+        const float *from = bias, *w = p; /* w: the first row of the next pass */
+        for (int j = 0; j < (signal ? n : 1); j++) {
+            int flo = 0, fhi = F;
+            if (signal) rnn__team_units(F, j, n, &flo, &fhi);
             if (fhi <= flo) continue;
-            rnn__team_wait_signal(j, signal);
-            rnn__qmv_f32_from(width, fhi - flo, x + flo, p + (size_t)flo * width, width, from, s);
-            from = s;
+            if (nseg == STREAM_SEGMENTS - 1 || (nseg > 0 && !rnn__team_signalled(j, signal))) {
+                rnn__qmv_f32_segments(width, nseg, xs, ks, w, width, from, s);
+                for (int i = 0; i < nseg; i++) w += (size_t)ks[i] * width;
+                from = s;
+                nseg = 0;
+            }
+            if (signal) {
+                rnn__team_wait_signal(j, signal);
+                /* another thread's units: their lines requested at once */
+                for (int i = flo; i < fhi; i += 16) __builtin_prefetch(x + i);
+            }
+            xs[nseg] = x + flo;
+            ks[nseg++] = fhi - flo;
         }
-        if (from == bias) memcpy(s, bias, sizeof(float) * width); /* (no input units) */
+        xs[nseg] = rnn__stream_h_prev(r);
+        ks[nseg++] = H;
+        rnn__qmv_f32_segments(width, nseg, xs, ks, w, width, from, s);
     } else {
+        for (int b = 0; b < B; b++) memcpy(s + (size_t)b * width, bias, sizeof(float) * width);
         wait_all(n, signal);
-        if (B == 1) rnn__qmv_f32_from(width, F, x, p, width, bias, s);
-        else rnn__qmv_f32(B, width, F, x, F, p, width, s, width);
+        rnn__qmv_f32(B, width, F, x, F, p, width, s, width);
+        rnn__qmv_f32(B, width, H, rnn__stream_h_prev(r), H, p + (size_t)F * width, width, s,
+                     width);
     }
-    rnn__qmv_f32(B, width, H, rnn__stream_h_prev(r), H, p + (size_t)F * width, width, s, width);
     stream_gates(r, B, lo, hi, s);
 }
 
