@@ -1,16 +1,17 @@
 /* Streaming steps of stacked recurrent layers as one team job (rnn__recurrent_stream_run) and
- * the float32 pack's product (rnn__qmv_f32): the product's bits against the AVX2 tiles it
- * replaces, and the bf16 product's on wide shares against the portable loop; rnn_predict_step
- * of a stack of LSTMs (a chain broken by a GRU and by a layer too small for the team) on 1, 2
- * and 3 threads, the same bits on each and close to rnn_predict of the same weights on the
- * whole sequence; and steps run while the team is busy (alone, on packs cut for two threads),
- * which must give the same bits; and rnn_reset_states between runs of steps; and the fast
- * path of steps after the first (rnn__model_stream_again), which must notice what changed; and
- * the Dense after a chain begun inside the chain's job (layers/dense.h), which must give the
- * bits of the same Dense run on its own; and a model streamed on its own and as a layer of
- * another (rnn_model_as_layer), whose steps must not run on what the other model's left; and
- * small int8 layers, whose packs are cut for one thread on a team of two, also in mixed chains
- * on a team whose size and precision change between steps. */
+ * the float32 pack's product (rnn__qmv_f32; rnn__qmv_f32_segments, over several inputs in one
+ * pass from another row): the product's bits against the AVX2 tiles it replaces, and the bf16
+ * product's on wide shares against the portable loop; rnn_predict_step of a stack of LSTMs (a
+ * chain broken by a GRU and by a layer too small for the team) on 1, 2 and 3 threads, the same
+ * bits on each and close to rnn_predict of the same weights on the whole sequence; and steps run
+ * while the team is busy (alone, on packs cut for two threads), which must give the same bits;
+ * and rnn_reset_states between runs of steps; and the fast path of steps after the first
+ * (rnn__model_stream_again), which must notice what changed; and the Dense after a chain begun
+ * inside the chain's job (layers/dense.h), which must give the bits of the same Dense run on its
+ * own; and a model streamed on its own and as a layer of another (rnn_model_as_layer), whose
+ * steps must not run on what the other model's left; and small int8 layers, whose packs are cut
+ * for one thread on a team of two, also in mixed chains on a team whose size and precision
+ * change between steps. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -54,6 +55,39 @@ static void kernel_bits(void) {
                              RNN_GEMM(.beta = 1.0f, .kernel = RNN_GEMM_OWN));
                 CHECK(memcmp(y, yr, sizeof(float) * (size_t)M * ldy) == 0,
                       "qmv_f32 M %d N %d K %d: bits differ from the AVX2 tiles", M, N, K);
+                float *from = malloc(sizeof(float) * (size_t)N);
+                for (int j = 0; j < N; j++) from[j] = urand();
+                /* the rows in segments over other inputs (a streaming step's x W pieces and
+                 * h U in one pass), from another row: the bits of a copy of that row and
+                 * qmv_f32 per segment */
+                for (int cut = 0; cut <= 2; cut++) {
+                    const int k1 = cut == 0 ? 0 : cut == 1 ? K / 2 : K, k2 = K - k1;
+                    float *h = malloc(sizeof(float) * ((size_t)k2 + 1));
+                    for (int i = 0; i < k2; i++) h[i] = urand();
+                    const float *xs[3] = {x, x + k1 / 2, h};
+                    const int ks[3] = {k1 / 2, k1 - k1 / 2, k2};
+                    for (size_t i = 0; i < (size_t)ldy; i++) y[i] = urand();
+                    memcpy(yr, from, sizeof(float) * (size_t)N);
+                    rnn__qmv_f32(1, N, ks[0], xs[0], ks[0], w, ldw, yr, N);
+                    rnn__qmv_f32(1, N, ks[1], xs[1], ks[1], w + (size_t)ks[0] * ldw, ldw, yr, N);
+                    rnn__qmv_f32(1, N, ks[2], xs[2], ks[2], w + (size_t)k1 * ldw, ldw, yr, N);
+                    rnn__qmv_f32_segments(N, 3, xs, ks, w, ldw, from, y);
+                    CHECK(memcmp(y, yr, sizeof(float) * (size_t)N) == 0,
+                          "qmv_f32_segments N %d K %d cut %d: bits differ from the pieces", N, K,
+                          cut);
+                    memcpy(y, from, sizeof(float) * (size_t)N); /* from y itself */
+                    rnn__qmv_f32_segments(N, 3, xs, ks, w, ldw, y, y);
+                    CHECK(memcmp(y, yr, sizeof(float) * (size_t)N) == 0,
+                          "qmv_f32_segments N %d K %d cut %d: from y, other bits", N, K, cut);
+                    rnn__qmv_force(0); /* without AVX-512: each segment's product in turn */
+                    rnn__qmv_f32_segments(N, 3, xs, ks, w, ldw, from, y);
+                    rnn__qmv_force(-1);
+                    CHECK(memcmp(y, yr, sizeof(float) * (size_t)N) == 0,
+                          "qmv_f32_segments N %d K %d cut %d: portable path, other bits", N, K,
+                          cut);
+                    free(h);
+                }
+                free(from);
                 /* bf16 on wide shares (blocks of 256 columns) against the portable loop */
                 uint16_t *wb = malloc(sizeof(uint16_t) * ((size_t)K * ldw + 1));
                 for (size_t i = 0; i < (size_t)K * ldw; i++) wb[i] = rnn__bf16_from_float(w[i]);

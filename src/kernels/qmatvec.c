@@ -213,6 +213,41 @@ F32_BLOCK(4)
 F32_BLOCK(1)
 #undef F32_BLOCK
 
+/* f32_block_NV of one row over several inputs in turn (rnn__qmv_f32_segments): the weight rows
+ * of segment s follow those of segment s - 1, and the sums stay in registers from `from` to y
+ * across all of them (one pass over the rows, one load and one store of the sums). */
+#define F32_SEGMENTS(NV)                                                                     \
+    AVX512 static void f32_segments_##NV(int nseg, const float *const *xs, const int *ks,    \
+                                         const float *w, int ldw, const float *from,         \
+                                         float *y) {                                         \
+        __m512 a[NV];                                                                        \
+        _Pragma("GCC unroll 16") for (int v = 0; v < NV; v++)                                \
+            a[v] = _mm512_loadu_ps(from + 16 * v);                                           \
+        for (int sgm = 0; sgm < nseg; sgm++) {                                               \
+            const float *x = xs[sgm];                                                        \
+            for (int k = 0; k < ks[sgm]; k++, w += ldw) {                                    \
+                const __m512 xv = _mm512_set1_ps(x[k]);                                      \
+                _Pragma("GCC unroll 16") for (int v = 0; v < NV; v++)                        \
+                    a[v] = _mm512_fmadd_ps(xv, _mm512_loadu_ps(w + 16 * v), a[v]);           \
+            }                                                                                \
+        }                                                                                    \
+        _Pragma("GCC unroll 16") for (int v = 0; v < NV; v++)                                \
+            _mm512_storeu_ps(y + 16 * v, a[v]);                                              \
+    }
+F32_SEGMENTS(16)
+F32_SEGMENTS(4)
+F32_SEGMENTS(1)
+#undef F32_SEGMENTS
+
+AVX512 static int f32_segments_512(int N, int nseg, const float *const *xs, const int *ks,
+                                   const float *w, int ldw, const float *from, float *y) {
+    int j = 0;
+    for (; j + 256 <= N; j += 256) f32_segments_16(nseg, xs, ks, w + j, ldw, from + j, y + j);
+    for (; j + 64 <= N; j += 64) f32_segments_4(nseg, xs, ks, w + j, ldw, from + j, y + j);
+    for (; j + 16 <= N; j += 16) f32_segments_1(nseg, xs, ks, w + j, ldw, from + j, y + j);
+    return j;
+}
+
 /* Returns the columns done (whole vectors of 16); the rest is left to the caller. */
 AVX512 static int f32_512(int M, int N, int K, const float *x, int ldx, const float *w, int ldw,
                           float *y, int ldy) {
@@ -552,6 +587,22 @@ void rnn__qmv_f32(int M, int N, int K, const float *x, int ldx, const float *w, 
     if (j0 < N)
         rnn__product(M, N - j0, K, x, ldx, w + j0, ldw, y + j0, ldy,
                      RNN_GEMM(.beta = 1.0f, .kernel = RNN_GEMM_OWN));
+}
+
+void rnn__qmv_f32_segments(int N, int nseg, const float *const *xs, const int *ks,
+                           const float *w, int ldw, const float *from, float *y) {
+    int j0 = 0;
+    if (N <= 0) return;
+#if defined(__GNUC__) && defined(__x86_64__)
+    if (rnn__qmv_path() >= 3) j0 = f32_segments_512(N, nseg, xs, ks, w, ldw, from, y);
+#endif
+    if (j0 >= N) return;
+    /* the columns left (or all of them): each segment's product in turn, from `from` */
+    if (from != y) memcpy(y + j0, from + j0, sizeof(float) * (size_t)(N - j0));
+    for (int s = 0; s < nseg; s++) {
+        rnn__qmv_f32(1, N - j0, ks[s], xs[s], ks[s], w + j0, ldw, y + j0, N);
+        w += (size_t)ks[s] * ldw;
+    }
 }
 
 void rnn__qmv_bf16(int M, int N, int K, const float *x, int ldx, const uint16_t *w, int ldw,

@@ -50,6 +50,13 @@ void rnn__qmv_int8_corr(int K, int N, const int8_t *wp, int32_t *corr);
  * y once; without AVX-512 it is rnn__product (RNN_GEMM_OWN). */
 void rnn__qmv_f32(int M, int N, int K, const float *x, int ldx, const float *w, int ldw, float *y,
                   int ldy);
+/* One row over several inputs in turn: y = from + x_0 w_0 + x_1 w_1 + ..., segment s being
+ * ks[s] values of xs[s] against the ks[s] weight rows that follow segment s - 1's from w (ldw
+ * apart): the same chains as a copy of `from` into y and rnn__qmv_f32 per segment (so the same
+ * bits), the sums kept in registers across the segments (a streaming step's x W and h U in
+ * one pass over its pack's rows, from the bias row in the pack). nseg >= 0; from may be y. */
+void rnn__qmv_f32_segments(int N, int nseg, const float *const *xs, const int *ks,
+                           const float *w, int ldw, const float *from, float *y);
 
 /* For the tests: 0 portable, 1 AVX2, 2 AVX2 with AVX-VNNI (int8's products; otherwise as 1),
  * 3 AVX-512 (int8: with AVX-512 VNNI, else AVX2's) - what the calls above use; rnn__qmv_force

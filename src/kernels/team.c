@@ -364,6 +364,13 @@ int rnn__team_signal(void) {
     return (int)(arrive(team, tls_tid) - tls_count0);
 }
 
+int rnn__team_signalled(int tid, int k) {
+    rnn__team *team = tls_job;
+    if (tls_n <= 1 || !team || tid == tls_tid) return 1;
+    return atomic_load_explicit(&team->arrived[tid].count, memory_order_acquire) >=
+           tls_count0 + (unsigned long long)k;
+}
+
 void rnn__team_wait_signal(int tid, int k) {
     rnn__team *team = tls_job;
     if (tls_n <= 1 || !team || tid == tls_tid) return;

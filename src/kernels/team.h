@@ -68,6 +68,8 @@ void rnn__team_barrier(void);
  * barriers the same number of times. No-ops with n == 1. */
 int rnn__team_signal(void);
 void rnn__team_wait_signal(int tid, int k);
+/* Whether rnn__team_wait_signal(tid, k) would return at once (it does not wait). */
+int rnn__team_signalled(int tid, int k);
 
 /* [*lo, *hi): the units of thread tid among n, split in whole blocks of 8 (the gate passes'
  * vector width) as evenly as the blocks allow; the last thread takes the tail of H % 8. */

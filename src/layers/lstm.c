@@ -55,19 +55,26 @@ static void stream_state_slots(rnn_recurrent *r, int into) {
     }
 }
 
-/* The second half of a streaming step of units [lo, hi): the thread's pre-activations s (B
- * rows of the four gate blocks of its units) into z, then the gates and states; masked rows
- * keep their state. */
-static void stream_gates(rnn_recurrent *r, int B, int lo, int hi, const float *s) {
+/* The second half of a streaming step of units [lo, hi): the gates and states from the
+ * thread's pre-activations s (B rows of the four gate blocks of its units); masked rows keep
+ * their state. A row's four blocks lie side by side in s, so the gates run on s in place, as
+ * those of a layer of nu units (the same operations per element as on z's blocks, and the
+ * sigmoids of i and f in one pass); the activations go on to z only for whoever reads them
+ * there (keep_gates: explain's trace). */
+static void stream_gates(rnn_recurrent *r, int B, int lo, int hi, float *s) {
     const int H = (int)r->H, G4 = 4 * H, nu = hi - lo, width = 4 * nu;
-    float *z = r->xw;
-    for (int b = 0; b < B; b++)
-        for (int g = 0; g < 4; g++)
-            memcpy(z + (size_t)b * G4 + g * H + lo, s + (size_t)b * width + g * nu,
-                   sizeof(float) * nu);
     const float *h_prev = rnn__stream_h_prev(r), *c_prev = stream_c_prev(r);
     float *h = rnn__stream_h_new(r), *c = stream_c_new(r);
-    rnn__lstm_gates_forward(z, c_prev, c, r->tc, h, B, H, lo, hi);
+    for (int b = 0; b < B; b++) {
+        const size_t o = (size_t)b * H + lo;
+        rnn__lstm_gates_forward(s + (size_t)b * width, c_prev + o, c + o, r->tc + o, h + o, 1, nu,
+                                0, nu);
+    }
+    if (r->keep_gates)
+        for (int b = 0; b < B; b++)
+            for (int g = 0; g < 4; g++)
+                memcpy(r->xw + (size_t)b * G4 + g * H + lo, s + (size_t)b * width + g * nu,
+                       sizeof(float) * nu);
     if (r->mask)
         for (int b = 0; b < B; b++)
             if (r->mask[b] == 0.0f) { /* masked: keep the state */
@@ -79,32 +86,55 @@ static void stream_gates(rnn_recurrent *r, int B, int lo, int hi, const float *s
 
 /* One streaming step (T = 1) of the units [lo, hi) from the thread's part of the streaming
  * pack (rnn_weight_copies): s = b + x W_p + h U_p into the thread's scratch rows in r->step,
- * copied to the four blocks of z, then the gates. The same operations per element as the
- * unpacked path (bias, then x W, then h U, accumulated in the same order), so the same bits.
+ * then the gates. The same operations per element as the unpacked path (bias, then x W, then
+ * h U, accumulated in the same order), so the same bits.
  * x: the step's input rows (r->xt, or the previous layer's new state in a chain). */
+#define STREAM_SEGMENTS 16
 static void lstm_stream_packed(rnn_recurrent *r, int B, int lo, int hi, const float *x,
                                int n, int signal) {
     const int H = (int)r->H, F = (int)r->F, width = 4 * (hi - lo);
-    const float *p = rnn__copies_stream_part(r, lo, hi);
+    const float *p = rnn__copies_stream_part(r, lo, hi), *bias = p + (size_t)(F + H) * width;
     float *s = r->step + (size_t)B * 4 * lo;
-    for (int b = 0; b < B; b++) memcpy(s + (size_t)b * width, p + (size_t)(F + H) * width,
-                                       sizeof(float) * width);
-    if (signal && B == 1) {
-        /* x W in the input units' order, each thread's units once they are ready: one row
-         * chains its sums from s itself (rnn__qmv_f32), so the same bits as in one product */
-        for (int j = 0; j < n; j++) {
-            int flo, fhi;
-            rnn__team_units(F, j, n, &flo, &fhi);
+    if (B == 1) {
+        /* One row's sums in as few passes over the pack's rows as the inputs allow, from the
+         * bias row itself, kept in registers within a pass (rnn__qmv_f32_segments): x W in the
+         * input units' order - with a signal, each thread's units once they are ready - then
+         * h U. A pass ends only where the next units are not ready yet, so that the thread
+         * does what it can while it waits; each pass goes on over the rows after the last
+         * one's. The same chains of fused multiply-adds wherever the passes end: the same
+         * bits. (Separate products per piece each paid for loading and storing the sums and
+         * for restarting the stream of rows.) */
+        const float *xs[STREAM_SEGMENTS];
+        int ks[STREAM_SEGMENTS], nseg = 0;
+        const float *from = bias, *w = p; /* w: the first row of the next pass */
+        for (int j = 0; j < (signal ? n : 1); j++) {
+            int flo = 0, fhi = F;
+            if (signal) rnn__team_units(F, j, n, &flo, &fhi);
             if (fhi <= flo) continue;
-            rnn__team_wait_signal(j, signal);
-            rnn__qmv_f32(1, width, fhi - flo, x + flo, F, p + (size_t)flo * width, width, s,
-                         width);
+            if (nseg == STREAM_SEGMENTS - 1 || (nseg > 0 && !rnn__team_signalled(j, signal))) {
+                rnn__qmv_f32_segments(width, nseg, xs, ks, w, width, from, s);
+                for (int i = 0; i < nseg; i++) w += (size_t)ks[i] * width;
+                from = s;
+                nseg = 0;
+            }
+            if (signal) {
+                rnn__team_wait_signal(j, signal);
+                /* another thread's units: their lines requested at once */
+                for (int i = flo; i < fhi; i += 16) __builtin_prefetch(x + i);
+            }
+            xs[nseg] = x + flo;
+            ks[nseg++] = fhi - flo;
         }
+        xs[nseg] = rnn__stream_h_prev(r);
+        ks[nseg++] = H;
+        rnn__qmv_f32_segments(width, nseg, xs, ks, w, width, from, s);
     } else {
+        for (int b = 0; b < B; b++) memcpy(s + (size_t)b * width, bias, sizeof(float) * width);
         wait_all(n, signal);
         rnn__qmv_f32(B, width, F, x, F, p, width, s, width);
+        rnn__qmv_f32(B, width, H, rnn__stream_h_prev(r), H, p + (size_t)F * width, width, s,
+                     width);
     }
-    rnn__qmv_f32(B, width, H, rnn__stream_h_prev(r), H, p + (size_t)F * width, width, s, width);
     stream_gates(r, B, lo, hi, s);
 }
 

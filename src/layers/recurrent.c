@@ -673,6 +673,29 @@ typedef struct {
     rnn_layer *dense; /* the Dense after the chain that thread 0 begins (layers/dense.h) */
 } stream_chain_job;
 
+/* The lines a step of the chain reads that another thread wrote since the last step (each
+ * layer's carried h, the first layer's input, the pointers to them), requested at once when the
+ * job starts: one line crossing costs a few hundred nanoseconds, and the products read their
+ * inputs one value at a time, so each line met in a product stalled it on its own. */
+#define PREFETCH_STATE_FLOATS 1024
+static void prefetch_chain_inputs(const stream_chain_job *job) {
+    for (int l = 0; l < job->n; l++) {
+        const rnn_recurrent *r = job->r[l];
+        __builtin_prefetch(&r->state[0]);
+        __builtin_prefetch(&r->state_next[0]);
+        __builtin_prefetch(&r->xt);
+    }
+    for (int l = 0; l < job->n; l++) {
+        const rnn_recurrent *r = job->r[l];
+        const size_t bh = (size_t)r->B * (size_t)r->H, bf = (size_t)r->B * (size_t)r->F;
+        if (bh > PREFETCH_STATE_FLOATS) continue;
+        const float *h = rnn__stream_h_prev(r);
+        for (size_t i = 0; i < bh; i += 16) __builtin_prefetch(h + i);
+        if (l == 0 && bf <= PREFETCH_STATE_FLOATS)
+            for (size_t i = 0; i < bf; i += 16) __builtin_prefetch(r->xt + i);
+    }
+}
+
 /* Every thread runs its units of each layer in turn. The next layer needs all of the previous
  * one's new state, but not at once: each thread signals when its units of a layer are done, and
  * the next layer's steps wait for each thread's units just before they read them (a thread
@@ -680,6 +703,7 @@ typedef struct {
  * thread to arrive wait for the line round trip of the last). */
 static void stream_chain_run(void *arg, int tid, int n) {
     const stream_chain_job *job = arg;
+    prefetch_chain_inputs(job);
     /* the count at which the previous layer's units are ready: its signal, after any barriers
      * its steps passed (the general loop's, when its pack is cut for another thread count) */
     int ready = 0;
@@ -720,6 +744,14 @@ void rnn__recurrent_stream_run(rnn_layer *const *layers, int n, rnn_layer *dense
     int threads = 1;
     if (alone) rnn__team_run_alone(stream_chain_run, job);
     else threads = rnn__team_run(stream_chain_run, job);
+    if (threads > 1) {
+        /* the last layer's h_t, which the layer after the chain reads: the other threads'
+         * units of it requested at once, while the layers' ends below run */
+        const rnn_recurrent *last = job->r[n - 1];
+        const size_t bh = (size_t)last->B * (size_t)last->H;
+        if (bh <= PREFETCH_STATE_FLOATS)
+            for (size_t i = 0; i < bh; i += 16) __builtin_prefetch(rnn__stream_h_new(last) + i);
+    }
     for (int l = 0; l < n; l++) {
         rnn__copies_stream_done(job->r[l], threads);
         forward_end(layers[l], ctx);
