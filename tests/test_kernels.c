@@ -192,7 +192,7 @@ static void test_gemm_tn_few_rows(void) {
 
 /* rnn__gemm_tn_steps_avx512 (a weight gradient over the steps of some rows of a batch, lstm.c)
  * against its definition in plain C, bit for bit: each element one chain of fmaf from 0 over
- * the steps, then the step's rows, in order. Shapes around the 12-row and 32-column tiles (a
+ * the steps, then the step's rows, in order, stored or added to C's old value. Shapes around the 12-row and 32-column tiles (a
  * partial last vector), one row, B2's (64 x 256, 50 steps of 16 rows) and its input side
  * (8 x 256); nothing written past N. */
 static void test_gemm_tn_steps(void) {
@@ -209,23 +209,27 @@ static void test_gemm_tn_steps(void) {
         float *C = malloc(sizeof(float) * (size_t)M * ldc), *ref = malloc(sizeof(float) * (size_t)M * ldc);
         for (ptrdiff_t i = 0; i < S * astep; i++) A[i] = (float)rnn__rng_uniform(&r) - 0.5f;
         for (ptrdiff_t i = 0; i < S * bstep; i++) B[i] = (float)rnn__rng_uniform(&r) - 0.5f;
-        for (int i = 0; i < M * ldc; i++) C[i] = ref[i] = NAN; /* old values are not read */
-        for (int i = 0; i < M; i++)
-            for (int j = 0; j < N; j++) {
-                float acc = 0.0f;
-                for (int s = 0; s < S; s++)
-                    for (int k = 0; k < R; k++)
-                        acc = fmaf(A[s * astep + (ptrdiff_t)k * lda + i],
-                                   B[s * bstep + (ptrdiff_t)k * ldb + j], acc);
-                ref[i * ldc + j] = acc;
-            }
-        CHECK(rnn__gemm_tn_steps_avx512(M, N, S, R, A, lda, astep, B, ldb, bstep, C, ldc),
-              "tn_steps %dx%d, %d steps of %d rows: nothing computed", M, N, S, R);
-        int same = 1;
-        for (int i = 0; i < M * ldc; i++)
-            same &= (isnan(C[i]) && isnan(ref[i])) || C[i] == ref[i];
-        CHECK(same, "tn_steps %dx%d, %d steps of %d rows: not the chain's bits (or wrote past N)",
-              M, N, S, R);
+        for (int add = 0; add < 2; add++) {
+            /* without add the old values are not read (NaN); with add, C + the chain */
+            for (int i = 0; i < M * ldc; i++)
+                C[i] = ref[i] = add ? (float)rnn__rng_uniform(&r) : NAN;
+            for (int i = 0; i < M; i++)
+                for (int j = 0; j < N; j++) {
+                    float acc = 0.0f;
+                    for (int s = 0; s < S; s++)
+                        for (int k = 0; k < R; k++)
+                            acc = fmaf(A[s * astep + (ptrdiff_t)k * lda + i],
+                                       B[s * bstep + (ptrdiff_t)k * ldb + j], acc);
+                    ref[i * ldc + j] = add ? ref[i * ldc + j] + acc : acc;
+                }
+            CHECK(rnn__gemm_tn_steps_avx512(M, N, S, R, A, lda, astep, B, ldb, bstep, C, ldc, add),
+                  "tn_steps %dx%d, %d steps of %d rows: nothing computed", M, N, S, R);
+            int same = 1;
+            for (int i = 0; i < M * ldc; i++)
+                same &= (isnan(C[i]) && isnan(ref[i])) || C[i] == ref[i];
+            CHECK(same, "tn_steps %dx%d, %d steps of %d rows, add %d: not the chain's bits (or "
+                        "wrote past N)", M, N, S, R, add);
+        }
         free(A); free(B); free(C); free(ref);
     }
 }

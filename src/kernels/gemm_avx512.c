@@ -237,7 +237,7 @@ int rnn__gemm_nn_avx512(int M, int N, int K, float alpha, const float *A, ptrdif
  * the chain over every step's rows in its registers, C written once. */
 INLINE AVX512 void tn_steps_tile(const int MR, const int NV, int steps, int rows, const float *A,
                                  ptrdiff_t lda, ptrdiff_t astep, const float *B, ptrdiff_t ldb,
-                                 ptrdiff_t bstep, float *C, ptrdiff_t ldc, __mmask16 m) {
+                                 ptrdiff_t bstep, float *C, ptrdiff_t ldc, __mmask16 m, int add) {
     __m512 acc[MR_MAX][NP_MAX];
     _Pragma("GCC unroll 12")
     for (int i = 0; i < MR; i++)
@@ -271,18 +271,22 @@ INLINE AVX512 void tn_steps_tile(const int MR, const int NV, int steps, int rows
     _Pragma("GCC unroll 12")
     for (int i = 0; i < MR; i++)
         _Pragma("GCC unroll 2")
-        for (int v = 0; v < NV; v++)
-            _mm512_mask_storeu_ps(C + i * ldc + 16 * v, v + 1 < NV ? (__mmask16)0xffff : m,
-                                  acc[i][v]);
+        for (int v = 0; v < NV; v++) {
+            const __mmask16 mv = v + 1 < NV ? (__mmask16)0xffff : m;
+            __m512 x = acc[i][v];
+            if (add) x = _mm512_add_ps(_mm512_maskz_loadu_ps(mv, C + i * ldc + 16 * v), x);
+            _mm512_mask_storeu_ps(C + i * ldc + 16 * v, mv, x);
+        }
 }
 
 typedef void (*tn_steps_fn)(int, int, const float *, ptrdiff_t, ptrdiff_t, const float *,
-                            ptrdiff_t, ptrdiff_t, float *, ptrdiff_t, __mmask16);
+                            ptrdiff_t, ptrdiff_t, float *, ptrdiff_t, __mmask16, int);
 #define TS(MR, NV)                                                                            \
     AVX512 static void ts_##MR##_##NV(int steps, int rows, const float *A, ptrdiff_t lda,      \
                                       ptrdiff_t astep, const float *B, ptrdiff_t ldb,         \
-                                      ptrdiff_t bstep, float *C, ptrdiff_t ldc, __mmask16 m) { \
-        tn_steps_tile(MR, NV, steps, rows, A, lda, astep, B, ldb, bstep, C, ldc, m);          \
+                                      ptrdiff_t bstep, float *C, ptrdiff_t ldc, __mmask16 m,  \
+                                      int add) {                                              \
+        tn_steps_tile(MR, NV, steps, rows, A, lda, astep, B, ldb, bstep, C, ldc, m, add);     \
     }
 #define TSROW(MR) TS(MR, 1) TS(MR, 2)
 TSROW(1) TSROW(2) TSROW(3) TSROW(4) TSROW(5) TSROW(6) TSROW(7) TSROW(8) TSROW(9) TSROW(10)
@@ -294,7 +298,7 @@ static const tn_steps_fn tstiles[MR_MAX + 1][NP_MAX + 1] = {
 
 int rnn__gemm_tn_steps_avx512(int M, int N, int steps, int rows, const float *A, ptrdiff_t lda,
                               ptrdiff_t astep, const float *B, ptrdiff_t ldb, ptrdiff_t bstep,
-                              float *C, ptrdiff_t ldc) {
+                              float *C, ptrdiff_t ldc, int add) {
     if (!rnn__panels_avx512_available()) return 0;
     const int nvec = (N + 15) / 16;
     for (int j0 = 0; j0 < nvec; j0 += NP_MAX) { /* a column panel of every B_s, then its rows */
@@ -304,7 +308,7 @@ int rnn__gemm_tn_steps_avx512(int M, int N, int steps, int rows, const float *A,
         for (int i0 = 0; i0 < M; i0 += MR_MAX) {
             const int mr = M - i0 < MR_MAX ? M - i0 : MR_MAX;
             tstiles[mr][nv](steps, rows, A + i0, lda, astep, B + 16 * j0, ldb, bstep,
-                            C + (ptrdiff_t)i0 * ldc + 16 * j0, ldc, m);
+                            C + (ptrdiff_t)i0 * ldc + 16 * j0, ldc, m, add);
         }
     }
     return 1;
@@ -316,9 +320,9 @@ int rnn__panels_avx512_available(void) { return 0; }
 
 int rnn__gemm_tn_steps_avx512(int M, int N, int steps, int rows, const float *A, ptrdiff_t lda,
                               ptrdiff_t astep, const float *B, ptrdiff_t ldb, ptrdiff_t bstep,
-                              float *C, ptrdiff_t ldc) {
+                              float *C, ptrdiff_t ldc, int add) {
     (void)M; (void)N; (void)steps; (void)rows; (void)A; (void)lda; (void)astep; (void)B;
-    (void)ldb; (void)bstep; (void)C; (void)ldc;
+    (void)ldb; (void)bstep; (void)C; (void)ldc; (void)add;
     return 0;
 }
 
