@@ -190,6 +190,50 @@ static void test_gemm_tn_few_rows(void) {
     }
 }
 
+/* rnn__gemm_tn_steps_avx512 (a weight gradient over the steps of some rows of a batch, lstm.c)
+ * against its definition in plain C, bit for bit: each element one chain of fmaf from 0 over
+ * the steps, then the step's rows, in order, stored or added to C's old value. Shapes around the 12-row and 32-column tiles (a
+ * partial last vector), one row, B2's (64 x 256, 50 steps of 16 rows) and its input side
+ * (8 x 256); nothing written past N. */
+static void test_gemm_tn_steps(void) {
+    if (!rnn__panels_avx512_available()) return;
+    rnn_rng r;
+    rnn__rng_seed(&r, 21);
+    const int sizes[][4] = {{64, 256, 50, 16}, {8, 256, 50, 16}, {13, 33, 3, 5}, {12, 32, 1, 1},
+                            {25, 47, 7, 3},   {1, 17, 4, 2},     {100, 400, 2, 16}};
+    for (size_t c = 0; c < sizeof sizes / sizeof sizes[0]; c++) {
+        const int M = sizes[c][0], N = sizes[c][1], S = sizes[c][2], R = sizes[c][3];
+        const int lda = M + 3, ldb = N + 5, ldc = N + 2;
+        const ptrdiff_t astep = (ptrdiff_t)(R + 2) * lda, bstep = (ptrdiff_t)(R + 1) * ldb;
+        float *A = malloc(sizeof(float) * (size_t)(S * astep)), *B = malloc(sizeof(float) * (size_t)(S * bstep));
+        float *C = malloc(sizeof(float) * (size_t)M * ldc), *ref = malloc(sizeof(float) * (size_t)M * ldc);
+        for (ptrdiff_t i = 0; i < S * astep; i++) A[i] = (float)rnn__rng_uniform(&r) - 0.5f;
+        for (ptrdiff_t i = 0; i < S * bstep; i++) B[i] = (float)rnn__rng_uniform(&r) - 0.5f;
+        for (int add = 0; add < 2; add++) {
+            /* without add the old values are not read (NaN); with add, C + the chain */
+            for (int i = 0; i < M * ldc; i++)
+                C[i] = ref[i] = add ? (float)rnn__rng_uniform(&r) : NAN;
+            for (int i = 0; i < M; i++)
+                for (int j = 0; j < N; j++) {
+                    float acc = 0.0f;
+                    for (int s = 0; s < S; s++)
+                        for (int k = 0; k < R; k++)
+                            acc = fmaf(A[s * astep + (ptrdiff_t)k * lda + i],
+                                       B[s * bstep + (ptrdiff_t)k * ldb + j], acc);
+                    ref[i * ldc + j] = add ? ref[i * ldc + j] + acc : acc;
+                }
+            CHECK(rnn__gemm_tn_steps_avx512(M, N, S, R, A, lda, astep, B, ldb, bstep, C, ldc, add),
+                  "tn_steps %dx%d, %d steps of %d rows: nothing computed", M, N, S, R);
+            int same = 1;
+            for (int i = 0; i < M * ldc; i++)
+                same &= (isnan(C[i]) && isnan(ref[i])) || C[i] == ref[i];
+            CHECK(same, "tn_steps %dx%d, %d steps of %d rows, add %d: not the chain's bits (or "
+                        "wrote past N)", M, N, S, R, add);
+        }
+        free(A); free(B); free(C); free(ref);
+    }
+}
+
 /* Products against packed panels (kernels/gemm_packed.c): for K <= RNN_PANEL_KC the same bits
  * as the unpacked AVX2 tiles (RNN_GEMM_OWN, with and without a bias row) on every column range a thread
  * can get (lo a multiple of 8, any hi), row counts around the 6-row tiles and their blocks,
@@ -784,6 +828,7 @@ int main(void) {
     test_gemm_fast();
     test_gemm_fast_avx512();
     test_gemm_tn_few_rows();
+    test_gemm_tn_steps();
     test_gemm_panels();
     test_gemm_panels_joined_src();
     test_gemm_panels_isas();

@@ -22,6 +22,7 @@
 #include "check.h"
 #include "kernels/gemm.h"
 #include "kernels/team.h"
+#include "layers/recurrent.h"
 #include "rnn.h"
 #include "train/train.h"
 
@@ -532,8 +533,59 @@ static void check_repeat_decoder(void) {
     CHECK(worst <= 2e-5, "the decoder's training: one thread and the team differ by %g", worst);
 }
 
+/* The LSTM team's backward by rows sums the weight gradients of each thread's rows in its job
+ * (lstm.c, grad_part: B2's shape, LSTM(64) on 8 features, here at batch 64 = 4 blocks of 16
+ * rows, and at batch 48 = 3 blocks): the path is taken on 2 and 3 threads, gives the same bits
+ * in the kernel, recurrent kernel and bias after an SGD step (which passes every gradient's
+ * bits on) on both, and agrees with one thread (the products over all steps after the loop,
+ * the BLAS's order) to float rounding, so a fault common to every split (a step or a block
+ * left out of the sum) shows there. */
+static void check_grad_parts(void) {
+    enum { STEPS = 7, FEAT = 8, H = 64, NW = FEAT * 4 * H + H * 4 * H + 4 * H };
+    static float x[64 * STEPS * FEAT], y[64], w[3][NW];
+    for (int i = 0; i < 64 * STEPS * FEAT; i++) x[i] = (float)((i * 53) % 97) / 97.0f - 0.5f;
+    for (int i = 0; i < 64; i++) y[i] = (float)(i % 9) / 9.0f - 0.4f;
+    const int batches[2] = {64, 48};
+    for (int c = 0; c < 2; c++) {
+        const int B = batches[c];
+        for (int threads = 1; threads <= 3; threads++) {
+            rnn_set_threads(threads);
+            rnn_model *m = rnn_sequential(NULL);
+            rnn_recurrent_options o = rnn_lstm_defaults(H);
+            rnn_layer *lstm = rnn_lstm(&o);
+            rnn_optimizer sgd = rnn_sgd_defaults();
+            sgd.learning_rate = 0.5f;
+            CHECK(m && lstm && !rnn_set_seed(m, 8) && !rnn_input(m, STEPS, FEAT) && !rnn_add(m, lstm) &&
+                      !rnn_add(m, rnn_dense_simple(1, RNN_LINEAR)) &&
+                      !rnn_compile_with(m, "mse", &sgd),
+                  "grad parts model");
+            double loss;
+            CHECK(!rnn_train_on_batch(m, rnn_data_xy(rnn_tensor3(x, B, STEPS, FEAT),
+                                                     rnn_tensor2(y, B, 1)), &loss),
+                  "grad parts step: %s", rnn_last_error());
+            CHECK(rnn__recurrent_of(lstm)->input_grads_done == (threads > 1),
+                  "batch %d, %d threads: the gradients %s summed by the backward job", B,
+                  threads, threads > 1 ? "were not" : "were");
+            float *wt = w[threads - 1];
+            CHECK(!rnn_get_weight(m, 0, wt, FEAT * 4 * H) &&
+                      !rnn_get_weight(m, 1, wt + FEAT * 4 * H, H * 4 * H) &&
+                      !rnn_get_weight(m, 2, wt + FEAT * 4 * H + H * 4 * H, 4 * H),
+                  "grad parts weights");
+            rnn_model_free(m);
+        }
+        CHECK(memcmp(w[1], w[2], sizeof w[1]) == 0,
+              "batch %d: the gradients summed by blocks differ between 2 and 3 threads", B);
+        double worst = 0;
+        for (int i = 0; i < NW; i++) worst = fmax(worst, fabs((double)w[0][i] - w[1][i]));
+        CHECK(worst <= 1e-6, "batch %d: the gradients summed by blocks and one thread's differ "
+                             "by %g after an SGD step", B, worst);
+    }
+    rnn_set_threads(0);
+}
+
 int main(void) {
     check_units();
+    check_grad_parts();
     check_repeat_decoder();
     check_shared_training_parts();
     for (int n = 1; n <= 4; n++) check_team(n);

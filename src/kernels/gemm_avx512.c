@@ -233,9 +233,98 @@ int rnn__gemm_nn_avx512(int M, int N, int K, float alpha, const float *A, ptrdif
     return 1;
 }
 
+/* rnn__gemm_tn_steps_avx512's tile: MR rows of C (columns i0.. of the A_s) by NV vectors,
+ * the chain over every step's rows in its registers, C written once. */
+INLINE AVX512 void tn_steps_tile(const int MR, const int NV, int steps, int rows, const float *A,
+                                 ptrdiff_t lda, ptrdiff_t astep, const float *B, ptrdiff_t ldb,
+                                 ptrdiff_t bstep, float *C, ptrdiff_t ldc, __mmask16 m, int add) {
+    __m512 acc[MR_MAX][NP_MAX];
+    _Pragma("GCC unroll 12")
+    for (int i = 0; i < MR; i++)
+        _Pragma("GCC unroll 2")
+        for (int v = 0; v < NV; v++) acc[i][v] = _mm512_setzero_ps();
+    for (int s = 0; s < steps; s++) {
+        const float *as = A + (ptrdiff_t)s * astep, *bs = B + (ptrdiff_t)s * bstep;
+        for (int r = 0; r < rows; r++) {
+            const float *b = bs + (ptrdiff_t)r * ldb;
+            /* the row 8 ahead, in this step or the next one (rows lie ldb apart: the stream
+             * prefetcher stops at page boundaries) */
+            const float *ahead = r + 8 < rows ? b + 8 * ldb
+                                 : s + 1 < steps ? bs + bstep + (ptrdiff_t)(r + 8 - rows) * ldb
+                                                 : NULL;
+            if (ahead)
+                _Pragma("GCC unroll 2")
+                for (int v = 0; v < NV; v++) _mm_prefetch((const char *)(ahead + 16 * v), _MM_HINT_T0);
+            __m512 bv[NP_MAX];
+            _Pragma("GCC unroll 2")
+            for (int v = 0; v < NV; v++)
+                bv[v] = v + 1 < NV ? _mm512_loadu_ps(b + 16 * v) : _mm512_maskz_loadu_ps(m, b + 16 * v);
+            const float *a = as + (ptrdiff_t)r * lda;
+            _Pragma("GCC unroll 12")
+            for (int i = 0; i < MR; i++) {
+                const __m512 av = _mm512_set1_ps(a[i]);
+                _Pragma("GCC unroll 2")
+                for (int v = 0; v < NV; v++) acc[i][v] = _mm512_fmadd_ps(av, bv[v], acc[i][v]);
+            }
+        }
+    }
+    _Pragma("GCC unroll 12")
+    for (int i = 0; i < MR; i++)
+        _Pragma("GCC unroll 2")
+        for (int v = 0; v < NV; v++) {
+            const __mmask16 mv = v + 1 < NV ? (__mmask16)0xffff : m;
+            __m512 x = acc[i][v];
+            if (add) x = _mm512_add_ps(_mm512_maskz_loadu_ps(mv, C + i * ldc + 16 * v), x);
+            _mm512_mask_storeu_ps(C + i * ldc + 16 * v, mv, x);
+        }
+}
+
+typedef void (*tn_steps_fn)(int, int, const float *, ptrdiff_t, ptrdiff_t, const float *,
+                            ptrdiff_t, ptrdiff_t, float *, ptrdiff_t, __mmask16, int);
+#define TS(MR, NV)                                                                            \
+    AVX512 static void ts_##MR##_##NV(int steps, int rows, const float *A, ptrdiff_t lda,      \
+                                      ptrdiff_t astep, const float *B, ptrdiff_t ldb,         \
+                                      ptrdiff_t bstep, float *C, ptrdiff_t ldc, __mmask16 m,  \
+                                      int add) {                                              \
+        tn_steps_tile(MR, NV, steps, rows, A, lda, astep, B, ldb, bstep, C, ldc, m, add);     \
+    }
+#define TSROW(MR) TS(MR, 1) TS(MR, 2)
+TSROW(1) TSROW(2) TSROW(3) TSROW(4) TSROW(5) TSROW(6) TSROW(7) TSROW(8) TSROW(9) TSROW(10)
+TSROW(11) TSROW(12)
+#define TSENTRY(MR) [MR] = {0, ts_##MR##_1, ts_##MR##_2}
+static const tn_steps_fn tstiles[MR_MAX + 1][NP_MAX + 1] = {
+    TSENTRY(1), TSENTRY(2), TSENTRY(3), TSENTRY(4),  TSENTRY(5),  TSENTRY(6),
+    TSENTRY(7), TSENTRY(8), TSENTRY(9), TSENTRY(10), TSENTRY(11), TSENTRY(12)};
+
+int rnn__gemm_tn_steps_avx512(int M, int N, int steps, int rows, const float *A, ptrdiff_t lda,
+                              ptrdiff_t astep, const float *B, ptrdiff_t ldb, ptrdiff_t bstep,
+                              float *C, ptrdiff_t ldc, int add) {
+    if (!rnn__panels_avx512_available()) return 0;
+    const int nvec = (N + 15) / 16;
+    for (int j0 = 0; j0 < nvec; j0 += NP_MAX) { /* a column panel of every B_s, then its rows */
+        const int nv = nvec - j0 < NP_MAX ? nvec - j0 : NP_MAX;
+        const int last = N - 16 * (j0 + nv - 1);
+        const __mmask16 m = (__mmask16)(last >= 16 ? 0xffffu : (1u << last) - 1u);
+        for (int i0 = 0; i0 < M; i0 += MR_MAX) {
+            const int mr = M - i0 < MR_MAX ? M - i0 : MR_MAX;
+            tstiles[mr][nv](steps, rows, A + i0, lda, astep, B + 16 * j0, ldb, bstep,
+                            C + (ptrdiff_t)i0 * ldc + 16 * j0, ldc, m, add);
+        }
+    }
+    return 1;
+}
+
 #else
 
 int rnn__panels_avx512_available(void) { return 0; }
+
+int rnn__gemm_tn_steps_avx512(int M, int N, int steps, int rows, const float *A, ptrdiff_t lda,
+                              ptrdiff_t astep, const float *B, ptrdiff_t ldb, ptrdiff_t bstep,
+                              float *C, ptrdiff_t ldc, int add) {
+    (void)M; (void)N; (void)steps; (void)rows; (void)A; (void)lda; (void)astep; (void)B;
+    (void)ldb; (void)bstep; (void)C; (void)ldc; (void)add;
+    return 0;
+}
 
 int rnn__gemm_nn_avx512(int M, int N, int K, float alpha, const float *A, ptrdiff_t ars,
                         ptrdiff_t acs, const float *B, ptrdiff_t ldb, float beta, float *C,

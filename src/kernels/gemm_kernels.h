@@ -46,6 +46,15 @@ int rnn__panels_avx512_available(void);
 int rnn__gemm_nn_avx512(int M, int N, int K, float alpha, const float *A, ptrdiff_t ars,
                         ptrdiff_t acs, const float *B, ptrdiff_t ldb, float beta, float *C,
                         ptrdiff_t ldc, const float *S, ptrdiff_t lds);
+/* C (M, N) = sum over steps s of A_s^T B_s (add: C + that sum), where A_s (rows, M) starts
+ * at A + s astep and B_s (rows, N) at B + s bstep, rows lda and ldb apart: a weight gradient
+ * h^T dZ over some steps of some rows of a batch (lstm.c). Each element is one chain, acc = 0,
+ * acc = fma(a, b, acc) over s, then over the step's rows, in order; C = acc, or old C + acc
+ * (without add its old values are not read). Returns 0, computing nothing, where the CPU
+ * lacks AVX-512F. */
+int rnn__gemm_tn_steps_avx512(int M, int N, int steps, int rows, const float *A, ptrdiff_t lda,
+                              ptrdiff_t astep, const float *B, ptrdiff_t ldb, ptrdiff_t bstep,
+                              float *C, ptrdiff_t ldc, int add);
 /* Tests set this to 1 to run the AVX2 tiles of rnn__gemm_fast on a CPU with AVX-512. */
 extern int rnn__gemm_avx2_only;
 void rnn__panels_chunk_avx512(int M, int K, int ld_panel, const float *A, int lda,

@@ -10,6 +10,7 @@
 #include "kernels/activations.h"
 #include "kernels/gates.h"
 #include "kernels/gemm.h"
+#include "kernels/gemm_kernels.h"
 #include "kernels/gemm_packed.h"
 #include "kernels/qmatvec.h"
 #include "kernels/team.h"
@@ -439,7 +440,91 @@ typedef struct {
     int B, T;
     const rnn_seq_grad *dhseq;
     const float *ut_panels; /* U^T as panels (plan.back_panels), else NULL */
+    int grad_parts; /* the weight gradients from each thread's rows in the job (lstm_grad_parts) */
+    int with_x;     /* x^T dZ and the bias's too (else after the job: repeated steps) */
 } lstm_team_back_job;
+
+/* Whether the backward of a run on n threads sums the weight gradients in its job: on a
+ * team, with grad_part planned for this batch. */
+static int grads_in_job(const rnn_recurrent *r, int B, int n) {
+    const int block = rnn__recurrent_grad_block(B);
+    return r->grad_part && n > 1 && r->grad_parts == (B + block - 1) / block;
+}
+
+/* Steps per chunk of lstm_grad_parts: the dZ of a chunk's rows (4 x 16 x 256 floats on B2, 64
+ * KB) is still in this core's cache when its products read it. 2, 4, 8 and 50 (the whole
+ * sequence after the loop) measured level on B2 (bench/README.md). */
+#define GRAD_CHUNK_STEPS 4
+
+/* The weight gradients over the steps [t0, t1) of the backward loop, whose dZ (xw) are
+ * complete, of the rows [b0, b1) and the units [lo, hi) of each gate block (a thread's share of
+ * the team's split: its rows and all units, or all rows and its units), from every block of
+ * rows (rnn__recurrent_grad_block) in them: h_{t-1}^T dZ_t, x_t^T dZ_t and the column sums of
+ * dZ_t summed over the chunk's steps and the block's rows, into the block's part of grad_part
+ * (the first chunk, t1 = T, writes the part, the others add to it); lstm_sum_grad_parts then
+ * adds the parts to the gradients. This replaces the products over all T B rows after the job
+ * (B2: dU = h^T dZ, 64 x 256 x 1,600, through the BLAS, which packed a dZ half made by the
+ * other core, then x^T dZ and a serial column sum for the bias), and by rows reads the dZ the
+ * thread has just made in its own cache: the same terms in another order, so other last bits.
+ * Each element's chain depends on B and T alone (the blocks, the chunks), not on the split:
+ * the same bits on every team of 2 threads or more, by rows or by units. */
+static void lstm_grad_parts(const lstm_team_back_job *job, int b0, int b1, int lo, int hi,
+                            int t0, int t1) {
+    rnn_recurrent *r = job->r;
+    const int B = job->B, H = (int)r->H, G4 = 4 * H, F = (int)r->F, add = t1 < job->T;
+    const int block = rnn__recurrent_grad_block(B);
+    const size_t BG4 = (size_t)B * G4;
+    /* all units: the four gate blocks as one range of columns */
+    const int ranges = hi - lo == H ? 1 : 4, width = hi - lo == H ? G4 : hi - lo;
+    for (int a = b0; a < b1; a += block) { /* (b0 is a block's first row) */
+        const int rows = b1 - a < block ? b1 - a : block;
+        float *pu = r->grad_part + (size_t)(a / block) * rnn__recurrent_grad_part_floats(r);
+        float *pw = pu + (size_t)H * G4, *pb = pw + (size_t)F * G4;
+        for (int g = 0; g < ranges; g++) {
+            const int c = g * H + (ranges == 1 ? 0 : lo);
+            const float *dz = r->xw + ((size_t)t0 * B + a) * G4 + c;
+            RNN_INTERNAL_CHECK(rnn__gemm_tn_steps_avx512(
+                H, width, t1 - t0, rows, rnn__rec_in(r, t0) + (size_t)a * H, H,
+                (ptrdiff_t)B * H, dz, G4, (ptrdiff_t)BG4, pu + c, G4, add));
+            if (!job->with_x) continue;
+            RNN_INTERNAL_CHECK(rnn__gemm_tn_steps_avx512(
+                F, width, t1 - t0, rows, r->xt + ((size_t)t0 * B + a) * F, F, (ptrdiff_t)B * F,
+                dz, G4, (ptrdiff_t)BG4, pw + c, G4, add));
+            if (r->opt.use_bias) {
+                if (!add) memset(pb + c, 0, sizeof(float) * (size_t)width);
+                for (int t = 0; t < t1 - t0; t++)
+                    rnn__colsum_add(pb + c, dz + (size_t)t * BG4, rows, width, G4);
+            }
+        }
+    }
+}
+
+/* After the loop (and a barrier): thread tid's share of the values, in runs of 16, added to
+ * the gradients: dU (then dW and the bias's) += ((part 0 + part 1) + part 2) ... */
+static void lstm_sum_grad_parts(const lstm_team_back_job *job, int tid, int n) {
+    const rnn_recurrent *r = job->r;
+    const size_t H = (size_t)r->H, G4 = 4 * H, F = (size_t)r->F;
+    const size_t per = rnn__recurrent_grad_part_floats(r);
+    const size_t used = job->with_x ? (H + F + (r->opt.use_bias ? 1 : 0)) * G4 : H * G4;
+    const size_t runs = (used + 15) / 16;
+    const size_t lo = 16 * (runs * (size_t)tid / (size_t)n);
+    size_t hi = 16 * (runs * (size_t)(tid + 1) / (size_t)n);
+    if (hi > used) hi = used;
+    float *grads[3] = {rnn__recurrent_grad(r, RNN_W_RECURRENT),
+                       rnn__recurrent_grad(r, RNN_W_KERNEL), rnn__recurrent_grad(r, RNN_W_BIAS)};
+    const size_t starts[4] = {0, H * G4, (H + F) * G4, (H + F + 1) * G4};
+    for (int w = 0; w < 3; w++) {
+        const size_t a = lo > starts[w] ? lo : starts[w];
+        const size_t e = hi < starts[w + 1] ? hi : starts[w + 1];
+        if (a >= e) continue;
+        float *g = grads[w] - starts[w];
+        for (size_t i = a; i < e; i++) {
+            float s = r->grad_part[i];
+            for (int p = 1; p < r->grad_parts; p++) s += r->grad_part[(size_t)p * per + i];
+            g[i] += s;
+        }
+    }
+}
 
 static void lstm_backward_team(void *arg, int tid, int n) {
     const lstm_team_back_job *job = arg;
@@ -450,9 +535,18 @@ static void lstm_backward_team(void *arg, int tid, int n) {
     float *dh = r->dh, *dc = r->dc;
     int b0, b1, lo, hi;
     const int by_rows = rnn__team_split(B, H, tid, n, &b0, &b1, &lo, &hi);
+    /* (the same for every thread of the run: n is the run's) */
+    const int parts = job->grad_parts && grads_in_job(r, B, n);
+    if (parts && by_rows) { /* rows by whole blocks of grad_part */
+        const int block = rnn__recurrent_grad_block(B), blocks = (B + block - 1) / block;
+        b0 = block * (int)((long)blocks * tid / n);
+        b1 = block * (int)((long)blocks * (tid + 1) / n);
+        if (b1 > B) b1 = B;
+    }
     const int nu = hi - lo, nb = b1 - b0;
     const size_t rz = (size_t)b0 * G4, rh = (size_t)b0 * H;
     const int large = r->plan.large;
+    int chunk_end = T; /* lstm_grad_parts's steps [t, chunk_end) */
     for (int t = T - 1; t >= 0; t--) {
         float *z = r->xw + (size_t)t * B * G4;
         const float *tc = r->tc + (size_t)t * BH, *c_prev = r->cs + (size_t)t * BH;
@@ -470,6 +564,15 @@ static void lstm_backward_team(void *arg, int tid, int n) {
         else if (nu > 0 && nb > 0)
             rnn__product(nb, nu, G4, z + rz, G4, U + (size_t)lo * G4, G4, dh + rh + lo, H,
                          RNN_GEMM(.trans_b = 1, .kernel = RNN_GEMM_SLICE, .large = large));
+        /* (by units, dZ of every row up to step t is complete: the barrier above) */
+        if (parts && (t == 0 || (T - t) % GRAD_CHUNK_STEPS == 0)) {
+            if (nb > 0 && nu > 0) lstm_grad_parts(job, b0, b1, lo, hi, t, chunk_end);
+            chunk_end = t;
+        }
+    }
+    if (parts) { /* every part complete, then each thread its share of the sum */
+        rnn__team_barrier();
+        lstm_sum_grad_parts(job, tid, n);
     }
 }
 
@@ -485,10 +588,18 @@ static void lstm_backward_steps(rnn_recurrent *r, int B, int T, const rnn_seq_gr
     const size_t BH = (size_t)B * H;
     float *dh = r->dh, *dc = r->dc;
     const int fused = act == RNN_TANH && ract == RNN_SIGMOID;
+    r->input_grads_done = 0;
     if (r->plan.back_team) {
-        lstm_team_back_job job = {r, B, T, dhseq, NULL};
+        lstm_team_back_job job = {r, B, T, dhseq, NULL, 0, 0};
         if (r->plan.back_panels) job.ut_panels = rnn__copies_ut_panels(r);
-        rnn__team_run(lstm_backward_team, &job);
+        /* (a run alone, on a busy team: dU below) */
+        job.grad_parts = grads_in_job(r, B, rnn__team_size());
+        job.with_x = job.grad_parts && !rnn__recurrent_steps_repeat(r);
+        const int n = rnn__team_run(lstm_backward_team, &job);
+        if (job.grad_parts && grads_in_job(r, B, n)) {
+            r->input_grads_done = job.with_x;
+            return; /* dU summed by the job */
+        }
     } else {
         for (int t = T - 1; t >= 0; t--) {
             float *z = r->xw + (size_t)t * B * G4;

@@ -260,6 +260,24 @@ void rnn__recurrent_add_seq_grad(const rnn_seq_grad *g, int t, float *dh, int H,
                       g->data + (size_t)t * g->step + (size_t)b * g->row + lo, (size_t)(hi - lo));
 }
 
+/* Up to this many floats per block of rows, the LSTM team's backward by rows sums the weight
+ * gradients in its job (grad_part): B2's LSTM(64) on 8 features 18,688, B6's encoder
+ * 41,600 and decoder 80,400; B4's LSTM(512) (2.1M, far over L2) keeps the products over all
+ * steps after the loop. */
+#define GRAD_PART_MAX_FLOATS (1 << 17)
+
+/* The blocks of rows (rnn__recurrent_grad_block) that grad_part needs room for: where the
+ * team's backward can run by rows (rnn__team_split on 2 threads or more), else 0. */
+static int grad_parts(const rnn_recurrent *r, int64_t B) {
+    if (r->cell->kind != RNN_CELL_LSTM || B < 2 * RNN_TEAM_MIN_ROWS || B > INT32_MAX ||
+        rnn__team_size() < 2 || !rnn__gemm_panels_avx512() ||
+        !rnn__recurrent_use_team(r, (int)B) ||
+        rnn__recurrent_grad_part_floats(r) > GRAD_PART_MAX_FLOATS)
+        return 0;
+    const int block = rnn__recurrent_grad_block((int)B);
+    return ((int)B + block - 1) / block;
+}
+
 rnn_status rnn__recurrent_plan(rnn_layer *layer, int64_t batch, int64_t steps) {
     rnn_recurrent *r = layer->impl;
     if (r->opt.stateful && batch != layer->input[0].dim[0])
@@ -300,6 +318,8 @@ rnn_status rnn__recurrent_plan(rnn_layer *layer, int64_t batch, int64_t steps) {
     rnn__ws_want(ws, &r->in_keep, r->opt.dropout > 0 ? B * F : 0);
     rnn__ws_want(ws, &r->rec_keep, r->opt.recurrent_dropout > 0 ? BH : 0);
     rnn__ws_want(ws, &r->hm, r->opt.recurrent_dropout > 0 ? T1BH : 0);
+    const int parts = grad_parts(r, B);
+    rnn__ws_want(ws, &r->grad_part, (int64_t)parts * (int64_t)rnn__recurrent_grad_part_floats(r));
     if (rnn__ws_commit(ws) != 0)
         return rnn__fail(RNN_ERR_MEMORY, "layer \"%s\": out of memory for a batch of %lld x %lld",
                          layer->name, (long long)B, (long long)T);
@@ -307,6 +327,7 @@ rnn_status rnn__recurrent_plan(rnn_layer *layer, int64_t batch, int64_t steps) {
         rnn_status st = rnn__recurrent_ensure_state(layer, B);
         if (st != RNN_OK) return st;
     }
+    r->grad_parts = parts;
     r->B = (int)B;
     r->T = (int)T;
     layer->planned_batch = B;
@@ -351,6 +372,11 @@ static int steps_repeat(const float *xt, int T, int B, int F) {
     for (int t = 1; t < T; t++)
         if (memcmp(xt + (size_t)t * step, xt, sizeof(float) * step) != 0) return 0;
     return 1;
+}
+
+int rnn__recurrent_steps_repeat(const rnn_recurrent *r) {
+    /* (with plan.repeat_input xt holds only step 0: forward_begin) */
+    return r->T > 1 && (r->plan.repeat_input || steps_repeat(r->xt, r->T, r->B, (int)r->F));
 }
 
 /* steps_repeat on the input x (B, T, F) itself. */
@@ -841,8 +867,9 @@ void rnn__recurrent_backward(rnn_layer *layer, const rnn_tensor *const *x, float
 
     /* r->xw now holds dZ (T*B, GH). Input-side gradients in large products. */
     const float *dz_sum = NULL;
-    /* (with plan.repeat_input xt holds only step 0: forward_begin) */
-    if (T > 1 && (r->plan.repeat_input || steps_repeat(r->xt, T, B, F))) {
+    if (r->input_grads_done) {
+        ; /* x^T dZ and the bias gradient summed by the team's backward job (lstm.c) */
+    } else if (rnn__recurrent_steps_repeat(r)) {
         /* Every step's input is step 0's (a RepeatVector's output, bit for bit, as in a sequence
          * autoencoder's decoder): sum_t x_t^T dZ_t = x_0^T (sum_t dZ_t), so the steps' dZ are
          * summed first, in step order, and a product of B rows replaces the one of T*B (B6's

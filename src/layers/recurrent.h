@@ -17,6 +17,7 @@
 
 #include "kernels/gemm.h"
 #include "kernels/qgemm.h"
+#include "kernels/team.h"
 #include "layers/layer.h"
 
 typedef enum { RNN_CELL_SIMPLE = 0, RNN_CELL_LSTM, RNN_CELL_GRU } rnn_cell_kind;
@@ -218,6 +219,13 @@ struct rnn_recurrent {
     rnn_weight_copies copies;
     /* plan.qseq: W's and U's reduced-precision copies (indexed by rnn_recurrent_slot). */
     rnn_qweights qw[2];
+    /* The LSTM team's backward by rows sums the weight gradients of each thread's rows in its
+     * job (lstm.c), one part per block of rows (rnn__recurrent_grad_block), each
+     * rnn__recurrent_grad_part_floats(r) floats (h^T dZ, then x^T dZ, then the column sums of
+     * dZ over the block's rows); grad_parts: the blocks of the planned batch (0: none).
+     * input_grads_done: the last backward's job added x^T dZ and the bias's gradient too. */
+    float *grad_part;
+    int grad_parts, input_grads_done;
 };
 
 #define RNN_LOOP_PROJECTION_FEATURES 128
@@ -368,6 +376,21 @@ void rnn__recurrent_init_weights(rnn_layer *layer, rnn_rng *rng);
 static inline float *rnn__rec_in(const rnn_recurrent *r, int t) {
     return (r->plan.rec_drop ? r->hm : r->hs) + (size_t)t * r->B * r->H;
 }
+/* The rows of a block of grad_part for a batch of B rows: a multiple of RNN_TEAM_MIN_ROWS, at
+ * most 8 blocks. From B alone, so that the sums do not depend on the team's size. */
+static inline int rnn__recurrent_grad_block(int B) {
+    const int most = 8 * RNN_TEAM_MIN_ROWS;
+    return RNN_TEAM_MIN_ROWS * ((B + most - 1) / most);
+}
+/* The floats of one block's part of grad_part (a multiple of 16). */
+static inline size_t rnn__recurrent_grad_part_floats(const rnn_recurrent *r) {
+    const size_t GH = (size_t)r->cell->gates * (size_t)r->H;
+    return ((size_t)(r->H + r->F + 1) * GH + 15) / 16 * 16;
+}
+/* Whether every step of xt equals step 0 (plan.repeat_input, or found in xt), T > 1: backward
+ * then sums the steps' dZ before the input-side products. */
+int rnn__recurrent_steps_repeat(const rnn_recurrent *r);
+
 /* Fills hm[t] = hs[t] * rec_keep when recurrent dropout is active (called after each step). */
 void rnn__recurrent_mask_state(rnn_recurrent *r, int t);
 /* After dh = dZ_t U^T (the gradient for the state the kernel saw) in the one-thread backward
