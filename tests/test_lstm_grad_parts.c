@@ -126,8 +126,19 @@ int main(void) {
         {35, 7, 4, 24, 0, 0, 1, 0, 1, 0},  {64, 5, 4, 24, 1, 0, 1, 0, 1, 0},
         {40, 5, 4, 24, 0, 0, 0, 0, 1, 0},  {40, 6, 3, 20, 1, 0, 1, 0, 0, 1},
         {32, 50, 8, 64, 1, 0, 1, 0, 0, 0}, /* B2's shape */
+        /* odd H: dU's and dW's ends are not on the sum's runs of 16 */
+        {40, 5, 3, 17, 1, 0, 1, 0, 0, 0},  {33, 9, 5, 33, 0, 1, 1, 0, 0, 0},
+        {47, 6, 2, 17, 1, 0, 0, 0, 1, 0},
     };
     for (size_t i = 0; i < sizeof more / sizeof *more; i++) check_case(&more[i]);
+    /* a part over GRAD_PART_MAX_FLOATS ((128 + 128 + 1) 512 floats): the team's backward without
+     * parts, by rows on 2 threads and by units on 3 and 4 - the path a CPU without AVX-512F
+     * takes for every shape */
+    const grad_case big = {40, 3, 128, 128, 1, 0, 1, 0, 0, 0};
+    check_case(&big);
+    grads g = run_case(&big, 2);
+    CHECK(g.g && g.parts == 0, "LSTM(128) on 128 features: parts planned (%d)", g.parts);
+    free(g.g);
     /* the cases must reach the path (a CPU without AVX-512F takes the old one, checked alike) */
     if (rnn__panels_avx512_available()) {
         CHECK(parts_cases >= 60, "only %d cases summed the gradients in the job", parts_cases);
