@@ -10,6 +10,7 @@
 #include "check.h"
 #include "layer_harness.h"
 #include "kernels/gemm_packed.h"
+#include "kernels/team.h"
 #include "losses.h"
 
 #define EPS 1e-2
@@ -387,6 +388,18 @@ static void check_team_paths(void) {
             check_layer(name, cell ? rnn_gru(&o) : rnn_lstm(&o), 32, 3, 3, 0);
         }
     }
+    /* The weight gradients summed in the job (lstm.c, lstm_grad_parts, where the CPU has
+     * AVX-512F): 37 rows (blocks of 16, the last of 5) and 6 steps (a chunk of 4, then one of
+     * 2 added to it), one feature; by rows on 2 threads, by units on 3 (37 < 48). */
+    for (int threads = 2; threads <= 3; threads++) {
+        rnn__team_set_size(threads);
+        rnn_recurrent_options o = rnn_lstm_defaults(20);
+        o.return_sequences = threads == 2;
+        char name[96];
+        snprintf(name, sizeof name, "LSTM(20) batch 37, 6 steps, 1 feature on %d threads", threads);
+        check_layer(name, rnn_lstm(&o), 37, 6, 1, 0);
+    }
+    rnn__team_set_size(2);
     /* Steps large enough for the packed panels (B G H H >= 2^23), forward and backward reading
      * U and U^T from panels: 24 rows of LSTM(312) split by units, 152 + 160, so that thread 1
      * starts half way into a panel (and each gate block's last panel is half full); 48 rows of
