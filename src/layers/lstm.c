@@ -60,8 +60,9 @@ static void stream_state_slots(rnn_recurrent *r, int into) {
  * thread's pre-activations s (B rows of the four gate blocks of its units); masked rows keep
  * their state. A row's four blocks lie side by side in s, so the gates run on s in place, as
  * those of a layer of nu units (the same operations per element as on z's blocks, and the
- * sigmoids of i and f in one pass); the activations go on to z only for whoever reads them
- * there (keep_gates: explain's trace). */
+ * sigmoids of i and f in one pass); the activations go on to z only when keep_gates asks for
+ * them there (explain's trace sets it, and runs in predict mode, so no streaming step reads
+ * them today: kept so that the flag means the same on every path). */
 static void stream_gates(rnn_recurrent *r, int B, int lo, int hi, float *s) {
     const int H = (int)r->H, G4 = 4 * H, nu = hi - lo, width = 4 * nu;
     const float *h_prev = rnn__stream_h_prev(r), *c_prev = stream_c_prev(r);
@@ -517,11 +518,11 @@ static void lstm_sum_grad_parts(const lstm_team_back_job *job, int tid, int n) {
         const size_t a = lo > starts[w] ? lo : starts[w];
         const size_t e = hi < starts[w + 1] ? hi : starts[w + 1];
         if (a >= e) continue;
-        float *g = grads[w] - starts[w];
+        float *g = grads[w]; /* value i of the parts is g[i - starts[w]] */
         for (size_t i = a; i < e; i++) {
             float s = r->grad_part[i];
             for (int p = 1; p < r->grad_parts; p++) s += r->grad_part[(size_t)p * per + i];
-            g[i] += s;
+            g[i - starts[w]] += s;
         }
     }
 }
