@@ -57,5 +57,18 @@ expect '| B5 | <= 3 us per step with bf16 or int8 weights, and ahead of RTNeural
     "the reduced-precision B5 target: the best bf16/int8 configuration"
 expect '| B2 | inference (batch 256) >= 1.5x librnn'"'"'s own float32, int8 t2 | 1.40x' "the B2 reduced-precision target"
 expect '{"impl": "librnn", "version": "0.1.0", "case": "B5", "threads": 1, "precision": "int8"' "raw lines unchanged"
+# with bench/run.sh's ceilings next to B4 and B5 in each round, those two targets take each round's
+# value against the ceiling measured just before it (the median of the rounds)
+{
+    echo '{"impl": "librnn", "case": "ceilings", "threads": 2, "fma_GFLOPs_n": 300.0, "b5_read_barrier_us_n": 5.0, "config": "next to B4"}'
+    echo '{"impl": "librnn", "case": "ceilings", "threads": 2, "fma_GFLOPs_n": 240.0, "b5_read_barrier_us_n": 5.0, "config": "next to B4"}'
+    echo '{"impl": "librnn", "case": "ceilings", "threads": 2, "fma_GFLOPs_n": 400.0, "b5_read_barrier_us_n": 5.0, "config": "next to B5"}'
+    cat "$dir/raw.jsonl"
+} >"$dir/raw2.jsonl"
+python3 bench/report.py "$dir/raw2.jsonl" "$dir/meta.txt" "$dir/out.md" >/dev/null || exit 1
+expect 'forward; median of the rounds | 91.1% (rounds: 268.0 of 300.0 GFLOP/s = 89.3%, 223.0 of 240.0 GFLOP/s = 92.9%; against the run'"'"'s first peak 400.0: 61.4%) | yes |' \
+    "the FMA-peak target per round, against the peak measured next to B4"
+expect 'median of the rounds | 1.20x (rounds: 6.000 vs 5.000 us = 1.20x; against the run'"'"'s first floor 4.000 us: 1.50x) | yes |' \
+    "the read-floor target per round, against the floor measured next to B5"
 [ $fails = 0 ] && echo "report_check: all checks passed"
 exit $fails
