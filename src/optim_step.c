@@ -144,8 +144,10 @@ static float *slot_at(const rnn_model *m, int k, int64_t off) {
 /* A large weight's update (B4: the LSTM's kernels, a million values each, read and written in
  * memory) is shared by the current team (rnn__team_enter), in runs of 16 values: each value's
  * update reads and writes only its own entries of the weight, gradient and slots, so any split
- * gives the same bits. */
-#define TEAM_UPDATE_VALUES (1 << 16)
+ * gives the same bits. From 2^14 values: B6's LSTM(100) kernels (40,000 values each, three of
+ * them) were updated by one thread while the other waited, about 2 % of the step; shared, the
+ * step took 1.2 % less (bench/README.md, "B6's training step"). */
+#define TEAM_UPDATE_VALUES (1 << 14)
 
 typedef struct {
     const rnn_optimizer *o;

@@ -43,9 +43,13 @@ static void check_model(const char *name, rnn_model *m, const char *loss, const 
     CHECK(rnn_compile(m, lname, "sgd") == RNN_OK, "%s: compile: %s", name, rnn_last_error());
     if (colon) CHECK(rnn_set_from_logits(m, 1) == RNN_OK, "from_logits: %s", rnn_last_error());
     /* Non-zero biases and a bit of noise, so that no term hides. */
-    for (int w = 0; w < m->n_weights; w++)
+    /* (rnn__weight_changed after each change: the copies made from a weight, such as U's
+     * panels on the team, are rebuilt when its version moves) */
+    for (int w = 0; w < m->n_weights; w++) {
         for (int64_t i = 0; i < m->weights[w]->size; i++)
             m->weights[w]->value[i] += 0.2f * (frand() - 0.5f);
+        rnn__weight_changed(m->weights[w]);
+    }
     loss_at(m, x, nx, y, ny, mode);
     int total = 0, bad = 0, nonzero = 0;
     for (int w = 0; w < m->n_weights; w++) {
@@ -59,10 +63,13 @@ static void check_model(const char *name, rnn_model *m, const char *loss, const 
             float keep = wt->value[i];
             const double eps = 3e-3; /* truncation ~eps^2, float32 noise ~1e-7/eps */
             wt->value[i] = keep + (float)eps;
+            rnn__weight_changed(wt);
             double lp = loss_at(m, x, nx, y, ny, mode);
             wt->value[i] = keep - (float)eps;
+            rnn__weight_changed(wt);
             double lm = loss_at(m, x, nx, y, ny, mode);
             wt->value[i] = keep;
+            rnn__weight_changed(wt);
             double fd = (lp - lm) / (2 * eps);
             total++;
             nonzero += fabs(g[i]) > 1e-6;
@@ -234,6 +241,35 @@ static void states_and_outputs(void) {
                          : "LSTM return_state [h, c] -> initial_state, two outputs",
                     rnn_model_new(ins, 2, outs, 2, NULL), "mse", X, 2, Y, 2, RNN_MODE_TRAIN);
     }
+}
+
+/* An LSTM's initial state on the team's backward pass (lstm.c; 16 units and 8 rows on 2
+ * threads: split by units, U^T on panels), where dh after the steps is the initial state's
+ * gradient: the encoder's weights learn only through it (the team's backward leaves dZ_0 U^T
+ * out when there is no initial state). */
+static void initial_state_on_team(void) {
+    enum { B = 8, T = 5, F = 2, U = 16 };
+    static float x[B * T * F], x2[B * T * F], y[B * 2];
+    rnn_set_threads(2);
+    rnn_tensor X[2] = {random_tensor(x, 3, B, T, F, -1, 1), random_tensor(x2, 3, B, T, F, -1, 1)};
+    rnn_tensor Y = random_tensor(y, 2, B, 2, 0, -1, 1);
+    rnn_symbol *enc_in = rnn_input_new(RNN_NONE, T, F, NULL);
+    rnn_symbol *dec_in = rnn_input_new(RNN_NONE, T, F, NULL);
+    rnn_recurrent_options o = rnn_lstm_defaults(U);
+    o.return_state = 1;
+    rnn_symbol *enc[3], *dec[3];
+    int n;
+    rnn_status st = rnn_call_ex(rnn_lstm(&o), &enc_in, 1, enc, &n);
+    CHECK(st == RNN_OK && n == 3, "team initial state: encoder outputs %d", n);
+    rnn_recurrent_options d = rnn_lstm_defaults(U);
+    rnn_symbol *dec_inputs[3] = {dec_in, enc[1], enc[2]};
+    st = rnn_call_ex(rnn_lstm(&d), dec_inputs, 3, dec, &n);
+    CHECK(st == RNN_OK, "team initial state: decoder: %s", rnn_last_error());
+    rnn_symbol *ins[2] = {enc_in, dec_in};
+    rnn_symbol *out = rnn_call(rnn_dense_simple(2, RNN_LINEAR), dec[0]);
+    check_model("LSTM(16) states -> initial_state of LSTM(16), 2 threads",
+                rnn_model_new(ins, 2, &out, 1, NULL), "mse", X, 2, &Y, 1, RNN_MODE_TRAIN);
+    rnn_set_threads(0);
 }
 
 /* Activation, Dropout (fixed masks), Dense softmax with each probability loss. */
@@ -428,6 +464,7 @@ int main(void) {
     nested_autoencoder();
     repeat_vector_decoders();
     states_and_outputs();
+    initial_state_on_team();
     activations_and_losses();
     return check_report("test_gradcheck_models");
 }

@@ -26,6 +26,13 @@
 #define ROW_BLOCK_BYTES (192 * 1024)
 #define MR_MAX 12
 #define NP_MAX 2
+/* The last three panels of a range as one group of 8-row tiles (24 accumulators, three panel
+ * vectors, one broadcast) instead of a pair and a single: a single panel's tile makes 12
+ * multiply-adds per 13 loads (its 12 broadcasts and one panel vector), so it ran at about half
+ * the rate of the pairs. B6's LSTM(100): the backward's dZ U^T has 7 panels (2 2 3 instead of
+ * 2 2 2 1), the forward's joined U 25 (11 pairs and 3). */
+#define MR3_MAX 8
+#define NP_REG 3
 #ifndef L1_AHEAD
 #define L1_AHEAD 8
 #endif
@@ -38,14 +45,14 @@ INLINE AVX512 void ztile(const int MR, const int NP, const int PF, int K, const 
                          ptrdiff_t lda, const float *P, ptrdiff_t ps, const float *next, float *C,
                          ptrdiff_t ldc, const float *S, ptrdiff_t lds, int beta, __mmask16 m0,
                          __mmask16 m1) {
-    __m512 acc[MR_MAX][NP_MAX];
+    __m512 acc[MR_MAX][NP_REG];
     _Pragma("GCC unroll 12")
     for (int i = 0; i < MR; i++)
-        _Pragma("GCC unroll 2")
+        _Pragma("GCC unroll 3")
         for (int v = 0; v < NP; v++) acc[i][v] = _mm512_setzero_ps();
     _Pragma("GCC unroll 12")
     for (int i = 0; i < MR; i++) /* C's lines, written at the end (a buffer of all steps) */
-        _Pragma("GCC unroll 2")
+        _Pragma("GCC unroll 3")
         for (int v = 0; v < NP; v++) {
             _mm_prefetch((const char *)(C + i * ldc + 16 * v), _MM_HINT_T0);
             _mm_prefetch((const char *)(C + i * ldc + 16 * v + 15), _MM_HINT_T0);
@@ -53,26 +60,26 @@ INLINE AVX512 void ztile(const int MR, const int NP, const int PF, int K, const 
     for (int k = 0; k < K; k++) {
         const float *b = P + (ptrdiff_t)k * RNN_PANEL;
         if (PF)
-            _Pragma("GCC unroll 2")
+            _Pragma("GCC unroll 3")
             for (int v = 0; v < NP; v++)
                 _mm_prefetch((const char *)(next + v * ps + (ptrdiff_t)k * RNN_PANEL),
                              _MM_HINT_T1);
-        _Pragma("GCC unroll 2")
+        _Pragma("GCC unroll 3")
         for (int v = 0; v < NP; v++)
             _mm_prefetch((const char *)(b + v * ps + L1_AHEAD * RNN_PANEL), _MM_HINT_T0);
-        __m512 bv[NP_MAX];
-        _Pragma("GCC unroll 2")
+        __m512 bv[NP_REG];
+        _Pragma("GCC unroll 3")
         for (int v = 0; v < NP; v++) bv[v] = _mm512_loadu_ps(b + v * ps);
         _Pragma("GCC unroll 12")
         for (int i = 0; i < MR; i++) {
             const __m512 av = _mm512_set1_ps(A[i * lda + k]);
-            _Pragma("GCC unroll 2")
+            _Pragma("GCC unroll 3")
             for (int v = 0; v < NP; v++) acc[i][v] = _mm512_fmadd_ps(av, bv[v], acc[i][v]);
         }
     }
     _Pragma("GCC unroll 12")
     for (int i = 0; i < MR; i++)
-        _Pragma("GCC unroll 2")
+        _Pragma("GCC unroll 3")
         for (int v = 0; v < NP; v++) {
             const __mmask16 m = NP == 1 ? (__mmask16)(m0 & m1)
                                 : v == 0 ? m0 : v == NP - 1 ? m1 : (__mmask16)0xffff;
@@ -98,6 +105,18 @@ typedef void (*ztile_fn)(int, const float *, ptrdiff_t, const float *, ptrdiff_t
     ZROW(1, PF) ZROW(2, PF) ZROW(3, PF) ZROW(4, PF) ZROW(5, PF) ZROW(6, PF) ZROW(7, PF)      \
     ZROW(8, PF) ZROW(9, PF) ZROW(10, PF) ZROW(11, PF) ZROW(12, PF)
 ZALL(0) ZALL(1)
+#define Z3(PF)                                                                                \
+    ZT(1, 3, PF) ZT(2, 3, PF) ZT(3, 3, PF) ZT(4, 3, PF) ZT(5, 3, PF) ZT(6, 3, PF) ZT(7, 3, PF) \
+    ZT(8, 3, PF)
+Z3(0) Z3(1)
+#define Z3ENTRY(MR, PF) [MR] = zt_##MR##_3_##PF
+/* ztiles3[pf][rows]: three panels */
+static const ztile_fn ztiles3[2][MR3_MAX + 1] = {
+    {Z3ENTRY(1, 0), Z3ENTRY(2, 0), Z3ENTRY(3, 0), Z3ENTRY(4, 0), Z3ENTRY(5, 0), Z3ENTRY(6, 0),
+     Z3ENTRY(7, 0), Z3ENTRY(8, 0)},
+    {Z3ENTRY(1, 1), Z3ENTRY(2, 1), Z3ENTRY(3, 1), Z3ENTRY(4, 1), Z3ENTRY(5, 1), Z3ENTRY(6, 1),
+     Z3ENTRY(7, 1), Z3ENTRY(8, 1)},
+};
 #define ZENTRY(MR, PF) [MR] = {0, zt_##MR##_1_##PF, zt_##MR##_2_##PF}
 /* ztiles[pf][rows][panels] */
 static const ztile_fn ztiles[2][MR_MAX + 1][NP_MAX + 1] = {
@@ -125,20 +144,22 @@ void rnn__panels_chunk_avx512(int M, int K, int ld_panel, const float *A, int ld
     const int q0 = lo / RNN_PANEL, q1 = (hi + RNN_PANEL - 1) / RNN_PANEL;
     for (int i0 = 0; i0 < M; i0 += rows) {
         const int i1 = M - i0 < rows ? M : i0 + rows;
-        for (int q = q0; q < q1; q += NP_MAX) {
-            const int np = q1 - q < NP_MAX ? q1 - q : NP_MAX;
+        for (int q = q0; q < q1;) {
+            const int np = q1 - q == 3 ? 3 : q1 - q < NP_MAX ? q1 - q : NP_MAX;
             const __mmask16 m0 = lanes(q, lo, hi), m1 = lanes(q + np - 1, lo, hi);
             const float *P = block + (size_t)q * ps;
             const int pf = q + np < q1; /* the next group, if the range has one */
             const float *next = pf ? P + np * ps : P;
             const size_t cc = col0 + (size_t)q * RNN_PANEL;
-            for (int i = i0; i < i1; i += MR_MAX) {
-                const int mr = i1 - i < MR_MAX ? i1 - i : MR_MAX;
-                ztiles[pf && i == i0][mr][np](K, A + (size_t)i * lda, lda, P, ps, next,
-                                              C + (size_t)i * ldc + cc, ldc,
-                                              S + (lds ? (size_t)i * lds : 0) + cc, lds, beta,
-                                              m0, m1);
+            const int mr_max = np == 3 ? MR3_MAX : MR_MAX;
+            for (int i = i0; i < i1; i += mr_max) {
+                const int mr = i1 - i < mr_max ? i1 - i : mr_max;
+                const ztile_fn tile =
+                    np == 3 ? ztiles3[pf && i == i0][mr] : ztiles[pf && i == i0][mr][np];
+                tile(K, A + (size_t)i * lda, lda, P, ps, next, C + (size_t)i * ldc + cc, ldc,
+                     S + (lds ? (size_t)i * lds : 0) + cc, lds, beta, m0, m1);
             }
+            q += np;
         }
     }
 }

@@ -557,7 +557,11 @@ static void lstm_backward_team(void *arg, int tid, int n) {
                                      hi);
         }
         if (!by_rows) rnn__team_barrier(); /* dZ_t complete (by rows: only our rows are read) */
-        if (nu > 0 && nb > 0 && job->ut_panels)
+        /* dh_{-1} = dZ_0 U^T is read only as an initial state's gradient (recurrent.c): without
+         * one, step 0 leaves it out (1/T of the product; B6: about 1 % of the step) */
+        if (t == 0 && !r->has_initial_state)
+            ;
+        else if (nu > 0 && nb > 0 && job->ut_panels)
             RNN_INTERNAL_CHECK(rnn__product(nb, nu, G4, z + rz, G4, job->ut_panels, 0,
                                             dh + rh + lo, H,
                                             RNN_GEMM(.kernel = RNN_GEMM_PANELS, .width = H,
