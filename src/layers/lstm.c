@@ -609,9 +609,12 @@ static void lstm_backward_team(void *arg, int tid, int n) {
         float *z = r->xw + (size_t)t * B * G4;
         const float *tc = r->tc + (size_t)t * BH, *c_prev = r->cs + (size_t)t * BH;
         if (nu > 0 && nb > 0) {
-            rnn__recurrent_add_seq_grad(job->dhseq, t, dh, H, b0, b1, lo, hi);
-            rnn__lstm_gates_backward(z + rz, tc + rh, c_prev + rh, dh + rh, dc + rh, nb, H, lo,
-                                     hi);
+            /* the step's output gradient added to dh as the gate pass reads it (dh is then
+             * overwritten by dZ U^T below) */
+            const rnn_seq_grad *g = job->dhseq;
+            const float *dy = g->data ? g->data + (size_t)t * g->step + (size_t)b0 * g->row : NULL;
+            rnn__lstm_gates_backward_dy(z + rz, tc + rh, c_prev + rh, dh + rh, dy, g->row,
+                                        dc + rh, nb, H, lo, hi);
             if (bias) lstm_bias_parts(job, b0, b1, lo, hi, t);
         }
         if (!by_rows) rnn__team_barrier(); /* dZ_t complete (by rows: only our rows are read) */
