@@ -496,6 +496,28 @@ static void test_fused_gates(void) {
         CHECK(memcmp(z1, z2, sizeof(float) * B * 4 * H) == 0 && memcmp(c1, c2, sizeof(float) * B * H) == 0 &&
               memcmp(t1, t2, sizeof(float) * B * H) == 0 && memcmp(h1, h2, sizeof(float) * B * H) == 0,
               "fused LSTM forward differs from the loops (H=%d)", H);
+        /* LSTM backward with the output gradient dy (rows H + 3 apart) read alongside dh, over
+         * two unit ranges: the same bits as the pass on dh + dy, and dh left as it was */
+        {
+            enum { DYROW = MAXH + 3 };
+            float z4[B * 4 * MAXH], z5[B * 4 * MAXH], d4[B * MAXH], d5[B * MAXH];
+            float dy[B * DYROW], dhs[B * MAXH], dh0[B * MAXH];
+            memcpy(z4, z1, sizeof z4);
+            memcpy(z5, z1, sizeof z5);
+            memcpy(d4, d1, sizeof d4);
+            memcpy(d5, d1, sizeof d5);
+            memcpy(dh0, dh, sizeof dh0);
+            for (int i = 0; i < B * DYROW; i++) dy[i] = (float)rnn__rng_uniform(&r) - 0.5f;
+            for (int b = 0; b < B; b++)
+                for (int j = 0; j < H; j++) dhs[b * H + j] = dh[b * H + j] + dy[b * DYROW + j];
+            rnn__lstm_gates_backward_dy(z4, t1, cp, dh, dy, DYROW, d4, B, H, 0, split);
+            rnn__lstm_gates_backward_dy(z4, t1, cp, dh, dy, DYROW, d4, B, H, split, H);
+            rnn__lstm_gates_backward(z5, t1, cp, dhs, d5, B, H, 0, H);
+            CHECK(memcmp(z4, z5, sizeof(float) * B * 4 * H) == 0 &&
+                      memcmp(d4, d5, sizeof(float) * B * H) == 0 &&
+                      memcmp(dh, dh0, sizeof(float) * B * H) == 0,
+                  "LSTM backward with dy differs from the pass on dh + dy (H=%d)", H);
+        }
         /* LSTM backward */
         rnn__lstm_gates_backward(z1, t1, cp, dh, d1, B, H, 0, H);
         for (int b = 0; b < B; b++)

@@ -4,7 +4,9 @@
  * a partial last block; by units on 3 and 4 threads where B < 16 n), T from 1 to 9 (chunks of
  * 4 and a partial one), F = 1 and F over the in-loop projection's 128, H not a multiple of 16,
  * go_backwards, no bias, input dropout, a repeated input (dU in the job, dW and the bias after
- * it), stateful carry. For every case the gradients of all weights and of the input on 2, 3
+ * it), stateful carry; and layers whose part is too large for grad_part (128 units on 128
+ * features and over), which sum only the bias's gradient in the job (lstm_bias_parts, B4's
+ * path). For every case the gradients of all weights and of the input on 2, 3
  * and 4 threads are the same bits (each element's chain depends on B and T alone), and agree
  * with the one-thread path (which test_gradcheck checks against finite differences). */
 #include <math.h>
@@ -25,6 +27,7 @@ typedef struct {
     float *g; /* the weight gradients, then the input gradient */
     int64_t n;
     int parts, input_done; /* grad_parts planned; the job summed x^T dZ and the bias's too */
+    int bias_done;         /* no grad_part: the job summed the bias's gradient (bias_part) */
 } grads;
 
 /* One forward and backward in training mode on `threads` step threads. */
@@ -60,11 +63,12 @@ static grads run_case(const grad_case *c, int threads) {
     const rnn_recurrent *r = rnn__recurrent_of(h.layer);
     out.parts = r->grad_parts;
     out.input_done = r->input_grads_done;
+    out.bias_done = r->bias_grad_done;
     harness_free(&h);
     return out;
 }
 
-static int parts_cases, x_in_job_cases;
+static int parts_cases, x_in_job_cases, bias_in_job_cases;
 
 static void check_case(const grad_case *c) {
     char name[160];
@@ -80,6 +84,7 @@ static void check_case(const grad_case *c) {
     if (ok) {
         if (g[2].parts) parts_cases++;
         if (g[2].input_done) x_in_job_cases++;
+        if (g[2].bias_done && g[3].bias_done && g[4].bias_done) bias_in_job_cases++;
         for (int n = 3; n <= 4; n++) {
             int64_t first = -1;
             for (int64_t i = 0; i < g[2].n && first < 0; i++)
@@ -139,6 +144,29 @@ int main(void) {
     grads g = run_case(&big, 2);
     CHECK(g.g && g.parts == 0, "LSTM(128) on 128 features: parts planned (%d)", g.parts);
     free(g.g);
+    /* Parts that large (B4's LSTM(512) on 512 features: 2.1M floats) still sum the bias's
+     * gradient in the job (lstm_bias_parts): a partial last block of rows (33, 70), blocks of
+     * 32 rows (130), by units on 3 and 4 threads (B < 16 n), one step, H not a multiple of 16,
+     * go_backwards, dropout; no bias and a repeated input keep the sum after the job. */
+    const grad_case big_bias[] = {
+        {33, 5, 130, 128, 0, 0, 1, 0, 0, 0}, {70, 4, 128, 128, 1, 1, 1, 0, 0, 0},
+        {130, 2, 128, 128, 0, 0, 1, 0, 0, 0}, {40, 1, 128, 128, 1, 0, 1, 0, 0, 0},
+        {48, 3, 100, 144, 1, 0, 1, 1, 0, 0}, {64, 6, 128, 128, 1, 0, 1, 0, 0, 1},
+    };
+    const int before = bias_in_job_cases;
+    for (size_t i = 0; i < sizeof big_bias / sizeof *big_bias; i++) check_case(&big_bias[i]);
+    CHECK(bias_in_job_cases - before == (int)(sizeof big_bias / sizeof *big_bias),
+          "only %d of the large cases summed the bias's gradient in the job",
+          bias_in_job_cases - before);
+    const grad_case big_without[] = {{40, 3, 128, 128, 1, 0, 0, 0, 0, 0},
+                                     {40, 4, 128, 128, 0, 0, 1, 0, 1, 0}};
+    for (size_t i = 0; i < 2; i++) {
+        check_case(&big_without[i]);
+        g = run_case(&big_without[i], 2);
+        CHECK(g.g && !g.bias_done, "LSTM(128), %s: the bias's gradient summed in the job",
+              i ? "repeated input" : "no bias");
+        free(g.g);
+    }
     /* the cases must reach the path (a CPU without AVX-512F takes the old one, checked alike) */
     if (rnn__panels_avx512_available()) {
         CHECK(parts_cases >= 60, "only %d cases summed the gradients in the job", parts_cases);

@@ -71,14 +71,17 @@ static inline __attribute__((always_inline)) void store8(float *p, v8f v) { memc
  * forward's outputs. */
 #define LSTM_BACKWARD(NAME, ATTR)                                                                \
     ATTR static void NAME(float *z, const float *tc, const float *c_prev, const float *dh,        \
-                          float *dc, int B, int H, int j0, int j1) {                              \
+                          const float *dy, size_t dy_row, float *dc, int B, int H, int j0,        \
+                          int j1) {                                                               \
         for (int b = 0; b < B; b++) {                                                            \
             float *zb = z + (size_t)b * 4 * H;                                                   \
             const size_t o = (size_t)b * H;                                                      \
+            const float *dyb = dy ? dy + (size_t)b * dy_row : NULL;                              \
             for (int j = j0; j < j1; j += 8) {                                                   \
                 const int n = j1 - j < 8 ? j1 - j : 8;                                           \
                 v8f i = LD(zb + j, n), f = LD(zb + H + j, n), g = LD(zb + 2 * H + j, n);         \
                 v8f og = LD(zb + 3 * H + j, n), t = LD(tc + o + j, n), d = LD(dh + o + j, n);    \
+                if (dyb) d = d + LD(dyb + j, n);                                                 \
                 v8f dct = LD(dc + o + j, n) + d * og * (1.0f - t * t);                           \
                 v8f dov = d * t;                                                                 \
                 ST(zb + j, dct * g * (i * (1.0f - i)), n);                                       \
@@ -169,15 +172,21 @@ void rnn__lstm_gates_forward(float *z, const float *c_prev, float *c, float *tc,
     lstm_forward(z, c_prev, c, tc, h, B, H, j0, j1);
 }
 
-void rnn__lstm_gates_backward(float *z, const float *tc, const float *c_prev, const float *dh,
-                              float *dc, int B, int H, int j0, int j1) {
+void rnn__lstm_gates_backward_dy(float *z, const float *tc, const float *c_prev, const float *dh,
+                                 const float *dy, size_t dy_row, float *dc, int B, int H, int j0,
+                                 int j1) {
 #if VMATH_HAVE_FMA
     if (vmath_fma()) {
-        lstm_backward_fma(z, tc, c_prev, dh, dc, B, H, j0, j1);
+        lstm_backward_fma(z, tc, c_prev, dh, dy, dy_row, dc, B, H, j0, j1);
         return;
     }
 #endif
-    lstm_backward(z, tc, c_prev, dh, dc, B, H, j0, j1);
+    lstm_backward(z, tc, c_prev, dh, dy, dy_row, dc, B, H, j0, j1);
+}
+
+void rnn__lstm_gates_backward(float *z, const float *tc, const float *c_prev, const float *dh,
+                              float *dc, int B, int H, int j0, int j1) {
+    rnn__lstm_gates_backward_dy(z, tc, c_prev, dh, NULL, 0, dc, B, H, j0, j1);
 }
 
 /* GRU forward, per row as the LSTM's: z and r (x + g summed first, in place, as the layers'

@@ -13,6 +13,8 @@
 /* LSTM forward, B rows. z (B, 4H): pre-activations [z_i z_f z_c z_o] on entry, activations
  * [i f g o] on return; c_prev (B, H); writes c (B, H), tc = tanh(c) (B, H), h = o * tc (B, H).
  *   c = f * c_prev + i * g */
+#include <stddef.h>
+
 void rnn__lstm_gates_forward(float *z, const float *c_prev, float *c, float *tc, float *h, int B,
                              int H, int j0, int j1);
 
@@ -22,6 +24,13 @@ void rnn__lstm_gates_forward(float *z, const float *c_prev, float *c, float *tc,
  *   dh tc o(1-o)];  dc = dc_t f */
 void rnn__lstm_gates_backward(float *z, const float *tc, const float *c_prev, const float *dh,
                               float *dc, int B, int H, int j0, int j1);
+/* The same with the step's output gradient dy (row b at dy + b dy_row, units j0..j1 at their
+ * own index; NULL: none) added to dh as each value is read, dh + dy, instead of in a pass that
+ * writes dh first (rnn__recurrent_add_seq_grad): the same sum, so the same bits; dh itself is
+ * left as it was. */
+void rnn__lstm_gates_backward_dy(float *z, const float *tc, const float *c_prev, const float *dh,
+                                 const float *dy, size_t dy_row, float *dc, int B, int H, int j0,
+                                 int j1);
 
 /* GRU reset_after forward, B rows. x (B, 3H): x W + b_x on entry, [z r hh] on return; g (B, 3H)
  * h_{t-1} U + b_h; h_prev (B, H); writes h (B, H) and aux = g_h (B, H).

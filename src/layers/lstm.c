@@ -443,6 +443,7 @@ typedef struct {
     const float *ut_panels; /* U^T as panels (plan.back_panels), else NULL */
     int grad_parts; /* the weight gradients from each thread's rows in the job (lstm_grad_parts) */
     int with_x;     /* x^T dZ and the bias's too (else after the job: repeated steps) */
+    int bias_parts; /* the bias's gradient alone in the job (lstm_bias_parts) */
 } lstm_team_back_job;
 
 /* Whether the backward of a run on n threads sums the weight gradients in its job: on a
@@ -450,6 +451,61 @@ typedef struct {
 static int grads_in_job(const rnn_recurrent *r, int B, int n) {
     const int block = rnn__recurrent_grad_block(B);
     return r->grad_part && n > 1 && r->grad_parts == (B + block - 1) / block;
+}
+
+/* Whether the backward of a run on n threads sums the bias's gradient alone in its job (no
+ * grad_part: B4), on a team, with bias_part planned for this batch. */
+static int bias_in_job(const rnn_recurrent *r, int B, int n) {
+    const int block = rnn__recurrent_grad_block(B);
+    return r->bias_part && n > 1 && r->bias_parts == (B + block - 1) / block;
+}
+
+/* out[0, cols) += the rows, one chain per column in row order (gemm.c's column sum on one
+ * thread: this runs inside the team's job). */
+static void colsum_rows(float *out, const float *m, int rows, int cols, int ld) {
+    if (rnn__colsum_fast(out, m, rows, cols, ld)) return;
+    for (int i = 0; i < rows; i++)
+        for (int j = 0; j < cols; j++) out[j] += m[(size_t)i * ld + j];
+}
+
+/* The column sums of step t's dZ over the rows [b0, b1) and the units [lo, hi) of each gate
+ * block (a thread's share, as in lstm_grad_parts), from every block of rows in them, into the
+ * block's row of bias_part: step T-1 writes it, the earlier steps add to it. The rows were
+ * written by this thread's gate pass just before, so they are read from its cache instead of
+ * in a pass over all of dZ after the loop (B4: 6,400 rows of 2,048, 52 MB). The same terms as
+ * that pass in another order (each column by blocks of rows, steps from the last, then the
+ * blocks summed: other last bits); each element's chain depends on B and T alone, so 2 threads
+ * or more give the same bits, by rows or by units. */
+static void lstm_bias_parts(const lstm_team_back_job *job, int b0, int b1, int lo, int hi,
+                            int t) {
+    rnn_recurrent *r = job->r;
+    const int B = job->B, H = (int)r->H, G4 = 4 * H, block = rnn__recurrent_grad_block(B);
+    const int ranges = hi - lo == H ? 1 : 4, width = hi - lo == H ? G4 : hi - lo;
+    for (int a = b0; a < b1; a += block) { /* (b0 is a block's first row) */
+        const int rows = b1 - a < block ? b1 - a : block;
+        float *pb = r->bias_part + (size_t)(a / block) * G4;
+        for (int g = 0; g < ranges; g++) {
+            const int c = g * H + (ranges == 1 ? 0 : lo);
+            if (t == job->T - 1) memset(pb + c, 0, sizeof(float) * (size_t)width);
+            colsum_rows(pb + c, r->xw + ((size_t)t * B + a) * G4 + c, rows, width, G4);
+        }
+    }
+}
+
+/* After the loop (and a barrier): thread tid's share of the bias's values, in runs of 16:
+ * bias grad += ((part 0 + part 1) + part 2) ... */
+static void lstm_sum_bias_parts(const lstm_team_back_job *job, int tid, int n) {
+    const rnn_recurrent *r = job->r;
+    const size_t G4 = 4 * (size_t)r->H, runs = (G4 + 15) / 16;
+    const size_t lo = 16 * (runs * (size_t)tid / (size_t)n);
+    size_t hi = 16 * (runs * (size_t)(tid + 1) / (size_t)n);
+    if (hi > G4) hi = G4;
+    float *g = rnn__recurrent_grad(r, RNN_W_BIAS);
+    for (size_t i = lo; i < hi; i++) {
+        float s = r->bias_part[i];
+        for (int p = 1; p < r->bias_parts; p++) s += r->bias_part[(size_t)p * G4 + i];
+        g[i] += s;
+    }
 }
 
 /* Steps per chunk of lstm_grad_parts: the dZ of a chunk's rows (4 x 16 x 256 floats on B2, 64
@@ -538,7 +594,8 @@ static void lstm_backward_team(void *arg, int tid, int n) {
     const int by_rows = rnn__team_split(B, H, tid, n, &b0, &b1, &lo, &hi);
     /* (the same for every thread of the run: n is the run's) */
     const int parts = job->grad_parts && grads_in_job(r, B, n);
-    if (parts && by_rows) { /* rows by whole blocks of grad_part */
+    const int bias = !parts && job->bias_parts && bias_in_job(r, B, n);
+    if ((parts || bias) && by_rows) { /* rows by whole blocks of grad_part (bias_part) */
         const int block = rnn__recurrent_grad_block(B), blocks = (B + block - 1) / block;
         b0 = block * (int)((long)blocks * tid / n);
         b1 = block * (int)((long)blocks * (tid + 1) / n);
@@ -552,9 +609,13 @@ static void lstm_backward_team(void *arg, int tid, int n) {
         float *z = r->xw + (size_t)t * B * G4;
         const float *tc = r->tc + (size_t)t * BH, *c_prev = r->cs + (size_t)t * BH;
         if (nu > 0 && nb > 0) {
-            rnn__recurrent_add_seq_grad(job->dhseq, t, dh, H, b0, b1, lo, hi);
-            rnn__lstm_gates_backward(z + rz, tc + rh, c_prev + rh, dh + rh, dc + rh, nb, H, lo,
-                                     hi);
+            /* the step's output gradient added to dh as the gate pass reads it (dh is then
+             * overwritten by dZ U^T below) */
+            const rnn_seq_grad *g = job->dhseq;
+            const float *dy = g->data ? g->data + (size_t)t * g->step + (size_t)b0 * g->row : NULL;
+            rnn__lstm_gates_backward_dy(z + rz, tc + rh, c_prev + rh, dh + rh, dy, g->row,
+                                        dc + rh, nb, H, lo, hi);
+            if (bias) lstm_bias_parts(job, b0, b1, lo, hi, t);
         }
         if (!by_rows) rnn__team_barrier(); /* dZ_t complete (by rows: only our rows are read) */
         /* dh_{-1} = dZ_0 U^T is read only as an initial state's gradient (recurrent.c): without
@@ -575,9 +636,10 @@ static void lstm_backward_team(void *arg, int tid, int n) {
             chunk_end = t;
         }
     }
-    if (parts) { /* every part complete, then each thread its share of the sum */
+    if (parts || bias) { /* every part complete, then each thread its share of the sum */
         rnn__team_barrier();
-        lstm_sum_grad_parts(job, tid, n);
+        if (parts) lstm_sum_grad_parts(job, tid, n);
+        else lstm_sum_bias_parts(job, tid, n);
     }
 }
 
@@ -594,13 +656,18 @@ static void lstm_backward_steps(rnn_recurrent *r, int B, int T, const rnn_seq_gr
     float *dh = r->dh, *dc = r->dc;
     const int fused = act == RNN_TANH && ract == RNN_SIGMOID;
     r->input_grads_done = 0;
+    r->bias_grad_done = 0;
     if (r->plan.back_team) {
-        lstm_team_back_job job = {r, B, T, dhseq, NULL, 0, 0};
+        lstm_team_back_job job = {r, B, T, dhseq, NULL, 0, 0, 0};
         if (r->plan.back_panels) job.ut_panels = rnn__copies_ut_panels(r);
         /* (a run alone, on a busy team: dU below) */
         job.grad_parts = grads_in_job(r, B, rnn__team_size());
         job.with_x = job.grad_parts && !rnn__recurrent_steps_repeat(r);
+        /* (repeated steps: the bias's gradient from the sum of the steps' dZ, recurrent.c) */
+        job.bias_parts = !job.grad_parts && bias_in_job(r, B, rnn__team_size()) &&
+                         !rnn__recurrent_steps_repeat(r);
         const int n = rnn__team_run(lstm_backward_team, &job);
+        r->bias_grad_done = job.bias_parts && bias_in_job(r, B, n);
         if (job.grad_parts && grads_in_job(r, B, n)) {
             r->input_grads_done = job.with_x;
             return; /* dU summed by the job */

@@ -226,6 +226,13 @@ struct rnn_recurrent {
      * input_grads_done: the last backward's job added x^T dZ and the bias's gradient too. */
     float *grad_part;
     int grad_parts, input_grads_done;
+    /* bias_part: where grad_part is not planned (a part over GRAD_PART_MAX_FLOATS: B4), the
+     * team's backward still sums the bias's gradient in its job, one row of 4H column sums of
+     * dZ per block of rows (rnn__recurrent_grad_block), while each step's dZ is in the core's
+     * cache; bias_parts: the blocks of the planned batch (0: none); bias_grad_done: the last
+     * backward's job added them to the bias's gradient. */
+    float *bias_part;
+    int bias_parts, bias_grad_done;
 };
 
 #define RNN_LOOP_PROJECTION_FEATURES 128
