@@ -282,7 +282,7 @@ int rnn__product(int M, int N, int K, const float *A, int lda, const float *B, i
     return 1;
 }
 
-static void colsum_one(float *out, const float *m, int rows, int cols, int ld) {
+void rnn__colsum_add_serial(float *out, const float *m, int rows, int cols, int ld) {
     if (rows > 0 && cols > 0 && rnn__colsum_fast(out, m, rows, cols, ld)) return;
     for (int i = 0; i < rows; i++) {
         const float *r = m + (size_t)i * ld;
@@ -308,7 +308,7 @@ static void colsum_slice(void *arg, int tid, int n) {
     const int lo = 64 * (int)((long)blocks * tid / n);
     int hi = 64 * (int)((long)blocks * (tid + 1) / n);
     if (hi > j->cols) hi = j->cols;
-    if (lo < hi) colsum_one(j->out + lo, j->m + lo, j->rows, hi - lo, j->ld);
+    if (lo < hi) rnn__colsum_add_serial(j->out + lo, j->m + lo, j->rows, hi - lo, j->ld);
 }
 
 void rnn__colsum_add(float *out, const float *m, int rows, int cols, int ld) {
@@ -317,7 +317,7 @@ void rnn__colsum_add(float *out, const float *m, int rows, int cols, int ld) {
         rnn__team_run(colsum_slice, &job);
         return;
     }
-    colsum_one(out, m, rows, cols, ld);
+    rnn__colsum_add_serial(out, m, rows, cols, ld);
 }
 
 #if defined(RNN_USE_CBLAS)

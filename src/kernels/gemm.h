@@ -70,6 +70,8 @@ int rnn__gemm_panels_avx512(void);
 
 /* out[j] += sum_i m[i*ld + j] for i < rows, j < cols: bias gradients. */
 void rnn__colsum_add(float *out, const float *m, int rows, int cols, int ld);
+/* The same on the calling thread alone (for callers already inside a team job). */
+void rnn__colsum_add_serial(float *out, const float *m, int rows, int cols, int ld);
 
 /* "OpenBLAS 0.3.21 ..." or "portable loops". */
 const char *rnn__blas_name(void);

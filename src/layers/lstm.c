@@ -460,14 +460,6 @@ static int bias_in_job(const rnn_recurrent *r, int B, int n) {
     return r->bias_part && n > 1 && r->bias_parts == (B + block - 1) / block;
 }
 
-/* out[0, cols) += the rows, one chain per column in row order (gemm.c's column sum on one
- * thread: this runs inside the team's job). */
-static void colsum_rows(float *out, const float *m, int rows, int cols, int ld) {
-    if (rnn__colsum_fast(out, m, rows, cols, ld)) return;
-    for (int i = 0; i < rows; i++)
-        for (int j = 0; j < cols; j++) out[j] += m[(size_t)i * ld + j];
-}
-
 /* The column sums of step t's dZ over the rows [b0, b1) and the units [lo, hi) of each gate
  * block (a thread's share, as in lstm_grad_parts), from every block of rows in them, into the
  * block's row of bias_part: step T-1 writes it, the earlier steps add to it. The rows were
@@ -487,7 +479,8 @@ static void lstm_bias_parts(const lstm_team_back_job *job, int b0, int b1, int l
         for (int g = 0; g < ranges; g++) {
             const int c = g * H + (ranges == 1 ? 0 : lo);
             if (t == job->T - 1) memset(pb + c, 0, sizeof(float) * (size_t)width);
-            colsum_rows(pb + c, r->xw + ((size_t)t * B + a) * G4 + c, rows, width, G4);
+            rnn__colsum_add_serial(pb + c, r->xw + ((size_t)t * B + a) * G4 + c, rows, width,
+                                   G4);
         }
     }
 }
